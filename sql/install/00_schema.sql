@@ -1,0 +1,40 @@
+/* role_cluster 1.0: assembled from sql/install/*.sql by the Makefile. */
+\echo Use "CREATE EXTENSION role_cluster" to load this file. \quit
+
+/*
+ * Two group roles carry every privilege the extension grants: the admin
+ * manages configuration, the node role is what a node's login is granted.
+ * Roles are cluster-wide and outlive the extension, so create them only
+ * when they are missing.
+ */
+DO $roles$
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'role_cluster_admin') THEN
+		CREATE ROLE role_cluster_admin NOLOGIN;
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'role_cluster_node') THEN
+		CREATE ROLE role_cluster_node NOLOGIN;
+	END IF;
+END
+$roles$;
+
+REVOKE ALL ON SCHEMA role_cluster FROM PUBLIC;
+GRANT USAGE ON SCHEMA role_cluster TO role_cluster_admin, role_cluster_node;
+
+/*
+ * The task types of the seed, in the seed's order.  Ordinals are stable:
+ * the C list in src/rc_type.c must agree, which a regression test checks.
+ */
+CREATE TYPE role_cluster.task_type AS ENUM (
+	'storeMaintenance',
+	'accountMaintenance',
+	'metricsCalculate',
+	'metricsPush',
+	'pushNotifications',
+	'searchIndexing',
+	'spamClassifierTraining',
+	'outboundMta',
+	'taskQueueProcessing',
+	'taskScheduler'
+);
+COMMENT ON TYPE role_cluster.task_type IS 'A background task type of the cluster (ClusterTaskType)';

@@ -1,0 +1,74 @@
+/*-------------------------------------------------------------------------
+ *
+ * rc_group.h
+ *	  The ClusterTaskGroup and ClusterListenerGroup types (task_group and
+ *	  listener_group in SQL) and the task type list.
+ *
+ * task_group is passed by value: an int32 whose high 16 bits hold the
+ * variant and whose low 16 bits hold a bit per task type (bit i is the task
+ * type of ordinal i).  listener_group is a varlena holding the variant and
+ * the listener ids, sorted by byte order (strcmp) and without duplicates,
+ * so that equal groups are equal byte for byte.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RC_GROUP_H
+#define RC_GROUP_H
+
+#include "fmgr.h"
+
+/* The four variants shared by both group types */
+typedef enum RcGroupVariant
+{
+	RC_ENABLE_ALL = 0,
+	RC_DISABLE_ALL = 1,
+	RC_ENABLE_SOME = 2,
+	RC_DISABLE_SOME = 3
+} RcGroupVariant;
+
+#define RC_NUM_VARIANTS 4
+
+/*
+ * The task types, in the order of the SQL enum role_cluster.task_type.
+ * Ordinals are stable: a new type is only ever appended.
+ */
+#define RC_NUM_TASK_TYPES 10
+extern const char *const rc_task_type_names[RC_NUM_TASK_TYPES];
+extern const char *const rc_variant_names[RC_NUM_VARIANTS];
+
+/* Ordinal (0..RC_NUM_TASK_TYPES-1) of a task_type enum value */
+extern int	rc_task_type_ordinal(Oid enumval);
+
+/* task_group, passed by value */
+typedef int32 TaskGroup;
+
+#define TASK_GROUP_MAKE(variant, mask) ((TaskGroup) (((uint32) (variant) << 16) | ((uint32) (mask) & 0xFFFF)))
+#define TASK_GROUP_VARIANT(g)	((RcGroupVariant) (((uint32) (g)) >> 16))
+#define TASK_GROUP_MASK(g)		((uint32) (g) & 0xFFFF)
+#define DatumGetTaskGroup(d)	DatumGetInt32(d)
+#define TaskGroupGetDatum(g)	Int32GetDatum(g)
+#define PG_GETARG_TASK_GROUP(n) DatumGetTaskGroup(PG_GETARG_DATUM(n))
+
+/* Does the group enable the task type of this ordinal? */
+extern bool task_group_enables(TaskGroup group, int ordinal);
+
+/* listener_group, a varlena */
+typedef struct ListenerGroup
+{
+	int32		vl_len_;		/* varlena header (do not touch directly!) */
+	uint8		variant;		/* an RcGroupVariant */
+	uint8		reserved[3];	/* always zero */
+	int32		nids;			/* number of listener ids */
+	char		ids[FLEXIBLE_ARRAY_MEMBER]; /* nids NUL-terminated ids, sorted */
+} ListenerGroup;
+
+#define DatumGetListenerGroupP(d)	((ListenerGroup *) PG_DETOAST_DATUM(d))
+#define PG_GETARG_LISTENER_GROUP_P(n) DatumGetListenerGroupP(PG_GETARG_DATUM(n))
+
+/* Does the group enable the listener with this id? */
+extern bool listener_group_enables(const ListenerGroup *group, const char *id);
+
+/* Does the group name this listener id in its list (either *Some variant)? */
+extern bool listener_group_names(const ListenerGroup *group, const char *id);
+
+#endif							/* RC_GROUP_H */

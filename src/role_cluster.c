@@ -1,0 +1,51 @@
+/*-------------------------------------------------------------------------
+ *
+ * role_cluster.c
+ *	  Module load: settings that every backend needs, and the hooks of the
+ *	  modules that must be installed once per process.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/guc.h"
+
+#include "role_cluster.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+int			rc_unknown_role = RC_UNKNOWN_ROLE_ERROR;
+
+static const struct config_enum_entry unknown_role_options[] = {
+	{"error", RC_UNKNOWN_ROLE_ERROR, false},
+	{"enable_all", RC_UNKNOWN_ROLE_ENABLE_ALL, false},
+	{NULL, 0, false}
+};
+
+/*
+ * Module load callback.
+ *
+ * The evaluation functions work whether or not the library is preloaded;
+ * the background worker and its shared memory need shared_preload_libraries.
+ */
+void
+_PG_init(void)
+{
+	DefineCustomEnumVariable("role_cluster.unknown_role",
+							 "What a role name that no cluster_role row carries enables.",
+							 "\"error\" raises an error (SQLSTATE 42704); \"enable_all\" "
+							 "treats the node as enabled for everything, as the original "
+							 "system does.",
+							 &rc_unknown_role,
+							 RC_UNKNOWN_ROLE_ERROR,
+							 unknown_role_options,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("role_cluster");
+}

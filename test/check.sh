@@ -1,0 +1,54 @@
+#!/bin/bash
+# Runs the whole test suite: pg_regress, the isolation specs and the TAP
+# tests, each on its own temporary instance with role_cluster preloaded.
+#
+# Run as root on Debian 12.  The tree is built and installed as root, then
+# copied to a fresh directory under /tmp that the postgres user owns (the
+# clone may sit where postgres cannot enter), and the suites run there as
+# postgres.  PG_CONFIG picks another PostgreSQL 15 installation.
+set -uo pipefail
+
+src=$(cd "$(dirname "$0")/.." && pwd)
+export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+
+bash "$src/test/deps.sh" || exit 1
+
+work=$(mktemp -d /tmp/role_cluster_check.XXXXXX)
+tar -C "$src" --exclude=.git --exclude='tmp_check*' --exclude=results -cf - . | tar -C "$work" -xf -
+chown -R postgres: "$work"
+
+make -C "$work" -s clean >/dev/null
+if ! make -C "$work" -s all || ! make -C "$work" -s install >/dev/null; then
+	echo "build failed"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+chown -R postgres: "$work"
+
+passed=0
+failed=0
+run_suite()
+{
+	local name=$1
+	shift
+	echo "=== $name"
+	if runuser -u postgres -- make -C "$work" "$@" installcheck; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+		for f in "$work"/regression.diffs "$work"/output_iso/regression.diffs; do
+			[ -f "$f" ] && head -c 20000 "$f"
+		done
+		for f in "$work"/tmp_check/log/regress_log_*; do
+			[ -f "$f" ] && grep -q "not ok" "$f" && tail -n 60 "$f"
+		done
+	fi
+}
+
+run_suite regress ISOLATION= TAP_TESTS=
+run_suite isolation REGRESS= TAP_TESTS=
+run_suite tap REGRESS= ISOLATION=
+
+echo "suites: $passed passed, $failed failed"
+[ "$failed" -eq 0 ] || { echo "(work tree kept in $work)"; exit 1; }
+rm -rf "$work"
