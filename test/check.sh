@@ -6,6 +6,9 @@
 # copied to a fresh directory under /tmp that the postgres user owns (the
 # clone may sit where postgres cannot enter), and the suites run there as
 # postgres.  PG_CONFIG picks another PostgreSQL 15 installation.
+#
+# With arguments, runs one "make installcheck" with them instead of the
+# three suites, e.g.: bash test/check.sh REGRESS=types ISOLATION= TAP_TESTS=
 set -uo pipefail
 
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -45,9 +48,13 @@ run_suite()
 	fi
 }
 
-run_suite regress ISOLATION= TAP_TESTS=
-run_suite isolation REGRESS= TAP_TESTS=
-run_suite tap REGRESS= ISOLATION=
+if [ $# -gt 0 ]; then
+	run_suite "make installcheck $*" "$@"
+else
+	run_suite regress ISOLATION= TAP_TESTS=
+	run_suite isolation REGRESS= TAP_TESTS=
+	run_suite tap REGRESS= ISOLATION=
+fi
 
 echo "suites: $passed passed, $failed failed"
 [ "$failed" -eq 0 ] || { echo "(work tree kept in $work)"; exit 1; }
