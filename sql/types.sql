@@ -444,3 +444,22 @@ FROM (VALUES
 	('256-byte id', '\x02 00000001 00000100'::bytea || decode(repeat('61', 256), 'hex')),
 	('trailing bytes', '\x02 00000001 00000001 61 00')
 ) v(what, payload);
+
+--
+-- The task type map of the C code follows the enum.
+--
+-- A label the library does not know (the enum changed behind its back):
+ALTER TYPE role_cluster.task_type ADD VALUE 'newTaskType';
+SELECT role_cluster.task_type_labels() = enum_range(NULL::role_cluster.task_type)::text[] AS agree;
+SELECT 'EnableAll'::task_group @> 'newTaskType'::task_type;
+SELECT 'EnableSome(metricsPush)'::task_group @> 'metricsPush'::task_type AS known_still_work;
+-- A new extension in this session has a new enum: the map is reloaded
+-- (a stale map would hand out the dropped enum's values).
+SELECT task_group_task_types('EnableSome(metricsPush, taskScheduler)');
+SET client_min_messages = warning;
+DROP EXTENSION role_cluster CASCADE;
+CREATE EXTENSION role_cluster;
+RESET client_min_messages;
+SELECT task_group_task_types('EnableSome(metricsPush, taskScheduler)');
+SELECT string_agg(CASE WHEN 'DisableSome(metricsPush)'::task_group @> t THEN 'x' ELSE '.' END, '' ORDER BY t) AS enables
+FROM unnest(enum_range(NULL::task_type)) t;
