@@ -21,8 +21,13 @@
  * - The functions on the hot paths run with enable_seqscan = off (and jit
  *   = off, which the seq scan penalty would otherwise switch on): the task
  *   table swings between empty and large, and a plan cached while it was
- *   empty would go on scanning all of it once it is large.  hand_out_tasks
- *   also forces generic plans, its statements being costly to plan.
+ *   empty would go on scanning all of it once it is large.  With that,
+ *   their generic plans are the right ones, and they force them, saving
+ *   the planning of custom plans at every call.
+ * - Internal helpers (granted to nobody) carry no SET clauses: they inherit
+ *   the pinned search_path and planner settings of the entry point that
+ *   calls them, and every name in them is schema-qualified.  Each SET
+ *   clause costs a settings save and restore per call.
  */
 
 /* Settings the queue reads, in the one row of cluster_settings. */
@@ -114,6 +119,16 @@ COMMENT ON SEQUENCE role_cluster.task_id_seq IS 'Task ids';
  * rows one path scans.  Lease extensions touch no indexed column and stay
  * HOT in the page's free space.  Autovacuum runs early and unthrottled so
  * dead versions do not pile up under sustained load.
+ *
+ * The functions keep the invariants: a routed or running task has a node_id
+ * and a lease_until, a queued one neither; finished_at is set exactly when
+ * it is done or dead; attempts >= 0, max_attempts >= 1, a dedupe_key is
+ * NULL or not empty.  They are not CHECK constraints because PostgreSQL
+ * reads and prepares every CHECK expression afresh for each statement that
+ * writes the table, a cost each enqueue, claim and acknowledgement would
+ * pay (a tenth of a claim's CPU with seven of them); a write by hand must
+ * keep them.  A push task without a shard_key is refused by the trigger
+ * that derives its shard.
  */
 CREATE TABLE role_cluster.task (
 	id			bigint PRIMARY KEY DEFAULT pg_catalog.nextval('role_cluster.task_id_seq'),
@@ -124,28 +139,17 @@ CREATE TABLE role_cluster.task (
 	push_shard	integer,
 	priority	integer NOT NULL DEFAULT 0,
 	run_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
-	attempts	integer NOT NULL DEFAULT 0
-				CONSTRAINT task_attempts_not_negative CHECK (attempts >= 0),
-	max_attempts integer NOT NULL DEFAULT 5
-				CONSTRAINT task_max_attempts_positive CHECK (max_attempts >= 1),
+	attempts	integer NOT NULL DEFAULT 0,
+	max_attempts integer NOT NULL DEFAULT 5,
 	state		role_cluster.task_state NOT NULL DEFAULT 'queued',
 	node_id		text,
 	lease_until timestamptz,
 	last_error	text,
-	dedupe_key	text
-				CONSTRAINT task_dedupe_key_not_empty CHECK (dedupe_key <> ''),
+	dedupe_key	text,
 	singleton	boolean NOT NULL,
 	created_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	updated_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
-	finished_at timestamptz,
-	CONSTRAINT task_push_needs_shard_key
-		CHECK (task_type <> 'pushNotifications' OR coalesce(shard_key, '') <> ''),
-	CONSTRAINT task_held_has_node
-		CHECK (state NOT IN ('routed', 'running') OR (node_id IS NOT NULL AND lease_until IS NOT NULL)),
-	CONSTRAINT task_queued_has_no_node
-		CHECK (state <> 'queued' OR (node_id IS NULL AND lease_until IS NULL)),
-	CONSTRAINT task_finished_at_when_finished
-		CHECK ((finished_at IS NOT NULL) = (state IN ('done', 'dead')))
+	finished_at timestamptz
 ) WITH (fillfactor = 90,
 		autovacuum_vacuum_scale_factor = 0.01,
 		autovacuum_vacuum_threshold = 500,
@@ -233,7 +237,7 @@ COMMENT ON FUNCTION role_cluster.task_ordinal(role_cluster.task_type) IS
  * deleted cannot stop dispatch for the others.
  */
 CREATE FUNCTION role_cluster.node_task_types(role text, strict boolean) RETURNS role_cluster.task_type[]
-	LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+	LANGUAGE plpgsql STABLE
 AS $$
 BEGIN
 	IF NOT strict AND role IS NOT NULL AND NOT role_cluster.role_exists(role)
@@ -324,7 +328,7 @@ COMMENT ON FUNCTION role_cluster.node_channel(text) IS
  * With lock_it the row is locked FOR NO KEY UPDATE first.
  */
 CREATE FUNCTION role_cluster.node_for_caller(node_id text, lock_it boolean) RETURNS role_cluster.node
-	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+	LANGUAGE plpgsql
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -360,7 +364,7 @@ COMMENT ON FUNCTION role_cluster.node_for_caller(text, boolean) IS
 
 /* The node must be live to be given work. */
 CREATE FUNCTION role_cluster.require_live(n role_cluster.node) RETURNS void
-	LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+	LANGUAGE plpgsql STABLE
 AS $$
 BEGIN
 	IF n.deregistered_at IS NOT NULL THEN
@@ -387,7 +391,7 @@ COMMENT ON FUNCTION role_cluster.require_live(role_cluster.node) IS
 
 /* Handing out work needs a fresh snapshot per statement. */
 CREATE FUNCTION role_cluster.require_read_committed() RETURNS void
-	LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+	LANGUAGE plpgsql STABLE
 AS $$
 BEGIN
 	IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
@@ -413,9 +417,7 @@ COMMENT ON FUNCTION role_cluster.require_read_committed() IS
  */
 CREATE FUNCTION role_cluster.hand_back(nodes text[], counting boolean, reason text,
 									   skip_locked boolean DEFAULT false) RETURNS integer
-	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
-	SET enable_seqscan = off
-	SET jit = off
+	LANGUAGE plpgsql
 AS $$
 DECLARE
 	ids			bigint[];
@@ -467,6 +469,11 @@ CREATE FUNCTION role_cluster.task_derive() RETURNS trigger
 	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	IF NEW.task_type = 'pushNotifications' AND coalesce(NEW.shard_key, '') = '' THEN
+		RAISE EXCEPTION 'a pushNotifications task needs a shard_key'
+			USING ERRCODE = 'check_violation',
+				  HINT = 'Give the subscriber the notification is for as shard_key.';
+	END IF;
 	NEW.singleton := coalesce((SELECT p.singleton FROM role_cluster.task_policy p
 							   WHERE p.task_type = NEW.task_type), false);
 	NEW.push_shard := CASE WHEN NEW.task_type = 'pushNotifications'
@@ -489,7 +496,7 @@ CREATE TRIGGER task_derive_on_update
 
 /* Wake the background worker once per inserting statement, at commit. */
 CREATE FUNCTION role_cluster.task_after_insert() RETURNS trigger
-	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+	LANGUAGE plpgsql
 AS $$
 BEGIN
 	PERFORM role_cluster.wake_worker();
@@ -634,6 +641,7 @@ CREATE FUNCTION role_cluster.register_node(node_id text, role text DEFAULT NULL,
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 	SET enable_seqscan = off
 	SET jit = off
+	SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -738,6 +746,7 @@ CREATE FUNCTION role_cluster.heartbeat(node_id text) RETURNS timestamptz
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 	SET enable_seqscan = off
 	SET jit = off
+	SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -777,6 +786,9 @@ COMMENT ON FUNCTION role_cluster.heartbeat(text) IS
  */
 CREATE FUNCTION role_cluster.deregister_node(node_id text) RETURNS integer
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	SET enable_seqscan = off
+	SET jit = off
+	SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -816,6 +828,7 @@ CREATE FUNCTION role_cluster.enqueue(task_type role_cluster.task_type, kind text
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 	SET enable_seqscan = off
 	SET jit = off
+	SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -851,19 +864,24 @@ BEGIN
 				  HINT = 'Pass NULL for a task without a dedupe key.';
 	END IF;
 
+	IF enqueue.dedupe_key IS NULL THEN
+		INSERT INTO role_cluster.task (task_type, kind, payload, shard_key, push_shard, run_at, priority,
+									   max_attempts, singleton)
+			VALUES (enqueue.task_type, enqueue.kind, enqueue.payload, enqueue.shard_key,
+					CASE WHEN enqueue.task_type = 'pushNotifications'
+						 THEN role_cluster.shard_for(enqueue.shard_key,
+								(SELECT s.push_shards_total FROM role_cluster.cluster_settings s)) END,
+					enqueue.run_at, enqueue.priority, enqueue.max_attempts,
+					coalesce((SELECT p.singleton FROM role_cluster.task_policy p
+							  WHERE p.task_type = enqueue.task_type), false))
+			RETURNING role_cluster.task.id INTO new_id;
+		RETURN new_id;
+	END IF;
+
 	SELECT coalesce((SELECT p.singleton FROM role_cluster.task_policy p WHERE p.task_type = enqueue.task_type), false),
 		   CASE WHEN enqueue.task_type = 'pushNotifications'
 				THEN role_cluster.shard_for(enqueue.shard_key, (SELECT s.push_shards_total FROM role_cluster.cluster_settings s)) END
 		INTO single, shard;
-
-	IF enqueue.dedupe_key IS NULL THEN
-		INSERT INTO role_cluster.task (task_type, kind, payload, shard_key, push_shard, run_at, priority,
-									   max_attempts, singleton)
-			VALUES (enqueue.task_type, enqueue.kind, enqueue.payload, enqueue.shard_key, shard,
-					enqueue.run_at, enqueue.priority, enqueue.max_attempts, single)
-			RETURNING role_cluster.task.id INTO new_id;
-		RETURN new_id;
-	END IF;
 
 	/*
 	 * A concurrent enqueue of the same key makes ours wait for it and then
@@ -902,6 +920,7 @@ CREATE FUNCTION role_cluster.enqueue_batch(tasks jsonb) RETURNS SETOF bigint
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 	SET enable_seqscan = off
 	SET jit = off
+	SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
 	labels		text[] := pg_catalog.enum_range(NULL::role_cluster.task_type)::text[];
@@ -1111,10 +1130,6 @@ CREATE FUNCTION role_cluster.hand_out_tasks(node_id text, max_tasks integer,
 											new_state role_cluster.task_state)
 	RETURNS SETOF role_cluster.task
 	LANGUAGE plpgsql
-	SET search_path = pg_catalog, pg_temp
-	SET enable_seqscan = off
-	SET jit = off
-	SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -1155,8 +1170,13 @@ BEGIN
 										AND t.state IN ('routed', 'running')))
 		INTO allowed, live, capacity, lease, types, shard, singles
 		FROM role_cluster.node n
-			CROSS JOIN LATERAL (SELECT role_cluster.node_task_types(n.role_name, claiming) AS types
-								OFFSET 0) v
+			CROSS JOIN LATERAL (
+				/* node_task_types(), inline: a role deleted under a dispatched node enables nothing */
+				SELECT CASE WHEN claiming OR n.role_name IS NULL OR role_cluster.role_exists(n.role_name)
+							  OR pg_catalog.current_setting('role_cluster.unknown_role', true) = 'enable_all'
+						THEN ARRAY(SELECT role_cluster.role_tasks(n.role_name))
+						ELSE '{}' END AS types
+				OFFSET 0) v
 		WHERE n.node_id = hand_out_tasks.node_id
 		FOR NO KEY UPDATE OF n;
 	IF NOT FOUND OR NOT allowed OR NOT live THEN
@@ -1279,6 +1299,9 @@ COMMENT ON FUNCTION role_cluster.hand_out_tasks(text, integer, role_cluster.task
 CREATE FUNCTION role_cluster.claim_tasks(node_id text, n integer DEFAULT 1)
 	RETURNS SETOF role_cluster.task
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	SET enable_seqscan = off
+	SET jit = off
+	SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_column
 BEGIN
@@ -1308,6 +1331,7 @@ CREATE FUNCTION role_cluster.fetch_tasks(node_id text, n integer DEFAULT 100)
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 	SET enable_seqscan = off
 	SET jit = off
+	SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -1365,6 +1389,7 @@ CREATE FUNCTION role_cluster.dispatch(batch integer DEFAULT 100) RETURNS integer
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 	SET enable_seqscan = off
 	SET jit = off
+	SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
 	nodes		text[];
@@ -1435,9 +1460,7 @@ COMMENT ON FUNCTION role_cluster.dispatch(integer) IS
  * node does not hold it running (55000).  Always raises.
  */
 CREATE FUNCTION role_cluster.not_held(task_id bigint, node_id text, action text) RETURNS void
-	LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
-	SET enable_seqscan = off
-	SET jit = off
+	LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
 	t			role_cluster.task;
@@ -1475,6 +1498,7 @@ CREATE FUNCTION role_cluster.complete_task(task_id bigint, node_id text) RETURNS
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 	SET enable_seqscan = off
 	SET jit = off
+	SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -1509,6 +1533,7 @@ CREATE FUNCTION role_cluster.complete_tasks(task_ids bigint[], node_id text) RET
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 	SET enable_seqscan = off
 	SET jit = off
+	SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_column
 BEGIN
@@ -1545,6 +1570,7 @@ CREATE FUNCTION role_cluster.fail_task(task_id bigint, node_id text, error text)
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 	SET enable_seqscan = off
 	SET jit = off
+	SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -1593,6 +1619,7 @@ CREATE FUNCTION role_cluster.release_task(task_id bigint, node_id text) RETURNS 
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 	SET enable_seqscan = off
 	SET jit = off
+	SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -1629,6 +1656,7 @@ CREATE FUNCTION role_cluster.reclaim() RETURNS integer
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 	SET enable_seqscan = off
 	SET jit = off
+	SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
 	gone		text[];
