@@ -12,6 +12,7 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
+#include "rc_cache.h"
 #include "rc_group.h"
 #include "role_cluster.h"
 
@@ -49,6 +50,7 @@ _PG_init(void)
 							 NULL, NULL, NULL);
 
 	rc_type_init();
+	rc_cache_init();
 
 	MarkGUCPrefixReserved("role_cluster");
 }
