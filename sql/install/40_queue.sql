@@ -494,22 +494,6 @@ CREATE TRIGGER task_derive_on_update
 	BEFORE UPDATE OF task_type, shard_key, singleton, push_shard ON role_cluster.task
 	FOR EACH ROW EXECUTE FUNCTION role_cluster.task_derive();
 
-/* Wake the background worker once per inserting statement, at commit. */
-CREATE FUNCTION role_cluster.task_after_insert() RETURNS trigger
-	LANGUAGE plpgsql
-AS $$
-BEGIN
-	PERFORM role_cluster.wake_worker();
-	RETURN NULL;
-END
-$$;
-COMMENT ON FUNCTION role_cluster.task_after_insert() IS
-	'Trigger: wakes the background worker when tasks are enqueued';
-
-CREATE TRIGGER task_after_insert
-	AFTER INSERT ON role_cluster.task
-	FOR EACH STATEMENT EXECUTE FUNCTION role_cluster.task_after_insert();
-
 /*
  * task_policy keeps one row per type, like cluster_settings keeps one row:
  * an INSERT replaces the type's row (so a dump's data restores over the rows
@@ -804,9 +788,6 @@ BEGIN
 		SET deregistered_at = pg_catalog.now(),
 			lease_until = least(lease_until, pg_catalog.now())
 		WHERE node_id = n.node_id;
-	IF handed > 0 THEN
-		PERFORM role_cluster.wake_worker();
-	END IF;
 	RETURN handed;
 END
 $$;
@@ -1638,7 +1619,6 @@ BEGIN
 	IF NOT FOUND THEN
 		PERFORM role_cluster.not_held(release_task.task_id, me.node_id, 'release');
 	END IF;
-	PERFORM role_cluster.wake_worker();
 END
 $$;
 COMMENT ON FUNCTION role_cluster.release_task(bigint, text) IS
@@ -1756,7 +1736,6 @@ REVOKE EXECUTE ON FUNCTION
 	role_cluster.require_read_committed(),
 	role_cluster.hand_back(text[], boolean, text, boolean),
 	role_cluster.task_derive(),
-	role_cluster.task_after_insert(),
 	role_cluster.task_policy_before_insert(),
 	role_cluster.task_policy_before_change(),
 	role_cluster.task_policy_after_write(),
