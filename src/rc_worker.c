@@ -459,6 +459,9 @@ rc_worker_main(Datum main_arg)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+			/* intervals may have changed: run every step now, then re-plan */
+			ls.next_full = 0;
+			ls.next_prune = 0;
 		}
 
 		oldcxt = MemoryContextSwitchTo(loop_cxt);
