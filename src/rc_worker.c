@@ -319,14 +319,17 @@ rc_worker_loop_once(RcLoopState *ls)
 	int64		n;
 	int64		us;
 
+	/* while idle, plan a full loop for the moment it may work again */
 	if (!rc_worker_enabled)
 	{
 		rc_set_state(RC_WORKER_DISABLED);
+		ls->next_full = 0;
 		return rc_poll_interval_ms;
 	}
 	if (RecoveryInProgress())
 	{
 		rc_set_state(RC_WORKER_STANDBY);
+		ls->next_full = 0;
 		return rc_poll_interval_ms;
 	}
 
@@ -340,6 +343,7 @@ rc_worker_loop_once(RcLoopState *ls)
 		if (n == RC_STEP_NO_EXTENSION)
 		{
 			rc_set_state(RC_WORKER_NO_EXTENSION);
+			ls->next_full = 0;
 			return rc_poll_interval_ms;
 		}
 		rc_set_state(RC_WORKER_RUNNING);
@@ -367,6 +371,7 @@ rc_worker_loop_once(RcLoopState *ls)
 		if (n == RC_STEP_NO_EXTENSION)
 		{
 			rc_set_state(RC_WORKER_NO_EXTENSION);
+			ls->next_full = 0;
 			return rc_poll_interval_ms;
 		}
 		if (n < 0)

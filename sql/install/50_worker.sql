@@ -177,6 +177,11 @@ CREATE FUNCTION role_cluster.schedule_before_write() RETURNS trigger
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 BEGIN
+	IF (NEW.cron IS NULL) = (NEW.every IS NULL) THEN
+		RAISE EXCEPTION 'schedule "%" needs exactly one of cron and every', NEW.name
+			USING ERRCODE = 'check_violation',
+				  HINT = 'Set cron to a 5-field cron expression such as ''*/5 * * * *'', or every to an interval such as ''1 hour''.';
+	END IF;
 	/* a bad cron expression or zone raises 22023 naming it */
 	PERFORM role_cluster.cron_next(coalesce(NEW.cron, '@daily'), now(), NEW.timezone);
 
@@ -315,3 +320,77 @@ COMMENT ON FUNCTION role_cluster.fire_schedules() IS
 	'Enqueues the tasks of due schedules, once per due time even when callers race, advances next_due and returns how many it enqueued; the background worker calls it every poll';
 REVOKE EXECUTE ON FUNCTION role_cluster.fire_schedules() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION role_cluster.fire_schedules() TO role_cluster_admin;
+
+/* ---- Pruning ---- */
+
+/*
+ * Deletes, in one short transaction, at most max_rows done tasks that
+ * finished more than "retention" ago, at most max_rows dead ones older
+ * than "dead_retention", and at most max_rows schedule firings older than
+ * "dead_retention".  NULL arguments take the settings role_cluster.
+ * retention, role_cluster.dead_retention and role_cluster.prune_batch.
+ * Rows locked by others are skipped, never waited for.  The background
+ * worker calls it every role_cluster.prune_interval, and again at its next
+ * loop while a call deletes a full batch.
+ */
+CREATE FUNCTION role_cluster.prune(retention interval DEFAULT NULL,
+								   dead_retention interval DEFAULT NULL,
+								   max_rows integer DEFAULT NULL) RETURNS bigint
+	LANGUAGE plpgsql SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	keep_done interval := coalesce(retention,
+								   current_setting('role_cluster.retention', true)::interval,
+								   interval '1 hour');
+	keep_dead interval := coalesce(dead_retention,
+								   current_setting('role_cluster.dead_retention', true)::interval,
+								   interval '7 days');
+	lim integer := coalesce(max_rows,
+							current_setting('role_cluster.prune_batch', true)::integer,
+							10000);
+	n bigint;
+	total bigint := 0;
+BEGIN
+	IF keep_done < interval '0' OR keep_dead < interval '0' THEN
+		RAISE EXCEPTION 'retention must not be negative'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF lim < 1 THEN
+		RAISE EXCEPTION 'max_rows must be at least 1, not %', lim
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+
+	DELETE FROM role_cluster.task
+	 WHERE id IN (SELECT id FROM role_cluster.task
+				   WHERE state = 'done' AND finished_at < now() - keep_done
+				   LIMIT lim
+				   FOR UPDATE SKIP LOCKED);
+	GET DIAGNOSTICS n = ROW_COUNT;
+	total := total + n;
+
+	DELETE FROM role_cluster.task
+	 WHERE id IN (SELECT id FROM role_cluster.task
+				   WHERE state = 'dead' AND finished_at < now() - keep_dead
+				   LIMIT lim
+				   FOR UPDATE SKIP LOCKED);
+	GET DIAGNOSTICS n = ROW_COUNT;
+	total := total + n;
+
+	DELETE FROM role_cluster.schedule_firing
+	 WHERE (schedule_id, due_at) IN
+		   (SELECT schedule_id, due_at FROM role_cluster.schedule_firing
+			 WHERE fired_at < now() - keep_dead
+			 LIMIT lim
+			 FOR UPDATE SKIP LOCKED);
+	GET DIAGNOSTICS n = ROW_COUNT;
+	total := total + n;
+
+	RETURN total;
+END
+$$;
+COMMENT ON FUNCTION role_cluster.prune(interval, interval, integer) IS
+	'Deletes done tasks older than role_cluster.retention, dead ones and schedule firings older than role_cluster.dead_retention, at most max_rows of each per call; returns how many rows it deleted';
+REVOKE EXECUTE ON FUNCTION role_cluster.prune(interval, interval, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION role_cluster.prune(interval, interval, integer) TO role_cluster_admin;
+
