@@ -15,7 +15,7 @@ use PostgreSQL::Test::Utils;
 use Time::HiRes qw(usleep);
 
 our @EXPORT = qw(rc_new_node rc_node_session rc_wait_notification
-  rc_worker_pid rc_set_and_reload);
+  rc_worker_pid rc_set_and_reload rc_query);
 
 # A preloaded server; %conf are extra postgresql.conf settings.
 sub rc_new_node
@@ -70,6 +70,15 @@ sub rc_node_session
 	my $quoted = $s->query_safe("SELECT quote_ident(role_cluster.node_channel('$id'))");
 	$s->query_safe("LISTEN $quoted");
 	return ($s, $chan);
+}
+
+# Runs a query in a node's session and returns its output without the
+# notifications that psql prints among it.
+sub rc_query
+{
+	my ($s, $sql) = @_;
+	my $out = $s->query_safe($sql);
+	return join("\n", grep { !/^Asynchronous notification / } split(/\n/, $out));
 }
 
 # Waits until session $s has received a notification on $chan; psql

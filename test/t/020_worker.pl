@@ -51,18 +51,18 @@ my ($n2, $c2) = rc_node_session($node, 'n2', 'mta');
 my $t1 = $node->safe_psql('postgres',
 	"SELECT role_cluster.enqueue('searchIndexing', 'reindex', '{\"account\": 1}')");
 ok(rc_wait_notification($n1, $c1), 'the indexer node is notified');
-is($n1->query_safe("SELECT id FROM role_cluster.fetch_tasks('n1', 10)"),
+is(rc_query($n1, "SELECT id FROM role_cluster.fetch_tasks('n1', 10)"),
 	$t1, 'the indexer node fetches its searchIndexing task');
-is($n2->query_safe("SELECT count(*) FROM role_cluster.fetch_tasks('n2', 10)"),
+is(rc_query($n2, "SELECT count(*) FROM role_cluster.fetch_tasks('n2', 10)"),
 	'0', 'the mta node was given nothing');
-$n1->query_safe("SELECT role_cluster.complete_task($t1, 'n1')");
+rc_query($n1, "SELECT role_cluster.complete_task($t1, 'n1')");
 
 my $t2 = $node->safe_psql('postgres',
 	"SELECT role_cluster.enqueue('outboundMta', 'deliver')");
 ok(rc_wait_notification($n2, $c2), 'the mta node is notified');
-is($n2->query_safe("SELECT id FROM role_cluster.fetch_tasks('n2', 10)"),
+is(rc_query($n2, "SELECT id FROM role_cluster.fetch_tasks('n2', 10)"),
 	$t2, 'the mta node fetches its outboundMta task');
-$n2->query_safe("SELECT role_cluster.complete_task($t2, 'n2')");
+rc_query($n2, "SELECT role_cluster.complete_task($t2, 'n2')");
 
 # a rolled-back enqueue does not count as a wake-up
 my $wakeups = $node->safe_psql('postgres',
@@ -115,7 +115,7 @@ ok( $node->poll_query_until(
 	),
 	'after the reload the worker routes what waited');
 ok(rc_wait_notification($n1, $c1), 'and notifies the node');
-$n1->query_safe(
+rc_query($n1, 
 	"SELECT role_cluster.complete_task(id, 'n1') FROM role_cluster.fetch_tasks('n1', 10)");
 
 # the new interval works: a deferred task is routed when due, with nothing
@@ -126,7 +126,7 @@ my $t5 = $node->safe_psql('postgres',
 ok( $node->poll_query_until(
 		'postgres', "SELECT state = 'routed' FROM role_cluster.task WHERE id = $t5"),
 	'with a 100 ms poll, a deferred task is routed once due');
-$n1->query_safe(
+rc_query($n1, 
 	"SELECT role_cluster.complete_task(id, 'n1') FROM role_cluster.fetch_tasks('n1', 10)");
 
 # --- SIGTERM: a clean stop, then a restart after bgw_restart_time ----------
@@ -148,9 +148,9 @@ ok(!$node->log_contains(qr/server process .* was terminated by signal/),
 my $t6 = $node->safe_psql('postgres',
 	"SELECT role_cluster.enqueue('searchIndexing')");
 ok(rc_wait_notification($n1, $c1), 'the restarted worker dispatches');
-is($n1->query_safe("SELECT id FROM role_cluster.fetch_tasks('n1', 10)"),
+is(rc_query($n1, "SELECT id FROM role_cluster.fetch_tasks('n1', 10)"),
 	$t6, 'and the node fetches the task');
-$n1->query_safe("SELECT role_cluster.complete_task($t6, 'n1')");
+rc_query($n1, "SELECT role_cluster.complete_task($t6, 'n1')");
 
 # --- SIGKILL: the postmaster reinitializes, the worker comes back ----------
 
@@ -172,7 +172,7 @@ eval { $n2->quit };
 my $t7 = $node->safe_psql('postgres',
 	"SELECT role_cluster.enqueue('searchIndexing')");
 ok(rc_wait_notification($n1, $c1), 'after the crash the worker dispatches again');
-is($n1->query_safe("SELECT id FROM role_cluster.fetch_tasks('n1', 10)"),
+is(rc_query($n1, "SELECT id FROM role_cluster.fetch_tasks('n1', 10)"),
 	$t7, 'and the node fetches the task');
 is( $node->safe_psql(
 		'postgres', "SELECT routed >= 1 AND state = 'running' FROM role_cluster.worker_stats"),
