@@ -6,11 +6,12 @@
  * One worker per server, connected to role_cluster.database.  Each loop
  * it calls, each in its own transaction:
  *
+ *	- role_cluster.dispatch(batch)	first, every loop, again while it routes a
+ *								full batch (up to RC_MAX_BATCHES_PER_LOOP times);
  *	- role_cluster.reclaim()		at least every poll_interval, and at once when
  *								a session that called watch_session() ended;
- *	- role_cluster.fire_schedules() at least every poll_interval;
- *	- role_cluster.dispatch(batch)	every loop, again while it routes a full
- *								batch (up to RC_MAX_BATCHES_PER_LOOP times);
+ *	- role_cluster.fire_schedules() at least every poll_interval; dispatch()
+ *								again if these two handed back or added work;
  *	- role_cluster.prune()		every prune_interval, and again next loop
  *								while it deletes a full batch.
  *
@@ -306,8 +307,49 @@ rc_ms_until(TimestampTz now, TimestampTz t)
 	return ms < 1 ? 1 : ms;
 }
 
+/* How a series of dispatch() calls ended */
+typedef enum RcDispatchResult
+{
+	RC_DISPATCH_DONE,			/* a call routed less than a full batch */
+	RC_DISPATCH_MORE,			/* every call routed a full batch: go on soon */
+	RC_DISPATCH_FAILED,			/* a call failed (logged and counted) */
+	RC_DISPATCH_NO_EXTENSION	/* the extension is not installed */
+} RcDispatchResult;
+
+/*
+ * Calls dispatch(batch), each call its own transaction, while it routes a
+ * full batch, at most RC_MAX_BATCHES_PER_LOOP times.
+ */
+static RcDispatchResult
+rc_dispatch_all(void)
+{
+	for (int i = 0; i < RC_MAX_BATCHES_PER_LOOP; i++)
+	{
+		int64		notified = 0;
+		int32		batch = rc_dispatch_batch;
+		int64		n;
+
+		CHECK_FOR_INTERRUPTS();
+		n = rc_step("dispatch", "SELECT role_cluster.dispatch($1)", true, batch,
+					NULL, &notified);
+		if (n == RC_STEP_NO_EXTENSION)
+			return RC_DISPATCH_NO_EXTENSION;
+		if (n < 0)
+			return RC_DISPATCH_FAILED;
+		rc_count(RC_COUNT_ROUTED, n);
+		rc_count(RC_COUNT_NOTIFIED, notified);
+		if (n < batch)
+			return RC_DISPATCH_DONE;
+	}
+	return RC_DISPATCH_MORE;
+}
+
 /*
  * One loop: returns how long to sleep (ms), 0 to loop again at once.
+ *
+ * dispatch() runs first, so that a commit's wake-up is not kept waiting
+ * by reclaim or the schedules; when those then hand back or create work,
+ * dispatch() runs again in the same loop.
  */
 static long
 rc_worker_loop_once(RcLoopState *ls)
@@ -316,6 +358,7 @@ rc_worker_loop_once(RcLoopState *ls)
 	bool		full;
 	bool		more = false;
 	bool		failed = false;
+	RcDispatchResult dr;
 	int64		n;
 	int64		us;
 
@@ -333,59 +376,51 @@ rc_worker_loop_once(RcLoopState *ls)
 		return rc_poll_interval_ms;
 	}
 
+	dr = rc_dispatch_all();
+	if (dr == RC_DISPATCH_NO_EXTENSION)
+	{
+		rc_set_state(RC_WORKER_NO_EXTENSION);
+		ls->next_full = 0;
+		return rc_poll_interval_ms;
+	}
+	rc_set_state(RC_WORKER_RUNNING);
+	failed |= (dr == RC_DISPATCH_FAILED);
+	more |= (dr == RC_DISPATCH_MORE);
+
 	full = (start >= ls->next_full) ||
 		pg_atomic_exchange_u32(&rc_shared->reclaim_requested, 0) != 0;
 	if (full)
 	{
+		int64		handed = 0;
+
 		ls->next_full = TimestampTzPlusMilliseconds(start, rc_poll_interval_ms);
 
 		n = rc_step("reclaim", "SELECT role_cluster.reclaim()", false, 0, NULL, NULL);
-		if (n == RC_STEP_NO_EXTENSION)
-		{
-			rc_set_state(RC_WORKER_NO_EXTENSION);
-			ls->next_full = 0;
-			return rc_poll_interval_ms;
-		}
-		rc_set_state(RC_WORKER_RUNNING);
 		if (n >= 0)
+		{
 			rc_count(RC_COUNT_RECLAIMED, n);
-		else
+			handed += n;
+		}
+		else if (n == RC_STEP_FAILED)
 			failed = true;
 
 		n = rc_step("fire_schedules", "SELECT role_cluster.fire_schedules()",
 					false, 0, NULL, NULL);
 		if (n >= 0)
+		{
 			rc_count(RC_COUNT_FIRED, n);
+			handed += n;
+		}
 		else if (n == RC_STEP_FAILED)
 			failed = true;
-	}
 
-	for (int i = 0; i < RC_MAX_BATCHES_PER_LOOP; i++)
-	{
-		int64		notified = 0;
-		int32		batch = rc_dispatch_batch;
-
-		CHECK_FOR_INTERRUPTS();
-		n = rc_step("dispatch", "SELECT role_cluster.dispatch($1)", true, batch,
-					NULL, &notified);
-		if (n == RC_STEP_NO_EXTENSION)
+		/* route what reclaim handed back and what the schedules enqueued */
+		if (handed > 0 && dr == RC_DISPATCH_DONE)
 		{
-			rc_set_state(RC_WORKER_NO_EXTENSION);
-			ls->next_full = 0;
-			return rc_poll_interval_ms;
+			dr = rc_dispatch_all();
+			failed |= (dr == RC_DISPATCH_FAILED);
+			more |= (dr == RC_DISPATCH_MORE);
 		}
-		if (n < 0)
-		{
-			failed = true;
-			break;
-		}
-		rc_set_state(RC_WORKER_RUNNING);
-		rc_count(RC_COUNT_ROUTED, n);
-		rc_count(RC_COUNT_NOTIFIED, notified);
-		if (n < batch)
-			break;
-		if (i == RC_MAX_BATCHES_PER_LOOP - 1)
-			more = true;
 	}
 
 	if (start >= ls->next_prune)
@@ -396,7 +431,7 @@ rc_worker_loop_once(RcLoopState *ls)
 		else if (n == RC_STEP_FAILED)
 			failed = true;
 		/* a full batch: there is a backlog, go on at the next loop */
-		if (n >= rc_prune_batch && !failed)
+		if (n >= rc_prune_batch)
 		{
 			more = true;
 			ls->next_prune = start;
