@@ -75,6 +75,15 @@ int			rc_prune_batch = 10000;
 /* dispatch() calls per loop before other steps get their turn */
 #define RC_MAX_BATCHES_PER_LOOP 50
 
+/*
+ * How many nodes the dispatch() just made notified: dispatch() notifies
+ * each node it routed to once, and every task it routed is in state
+ * 'routed' with updated_at = now(), the time of this very transaction.
+ */
+#define RC_NOTIFIED_SQL \
+	"SELECT count(DISTINCT node_id) FROM role_cluster.task " \
+	"WHERE state = 'routed' AND updated_at = pg_catalog.now()"
+
 /* What a step returns besides its count */
 #define RC_STEP_FAILED			(-1)
 #define RC_STEP_NO_EXTENSION	(-2)
@@ -227,8 +236,9 @@ rc_spi_int_result(const char *sql)
 
 /*
  * Runs one step in its own transaction: "sql" (one integer result, with
- * an optional int4 parameter), then, if given, "count_sql" in the same
- * transaction, whose integer result goes to *extra.  Returns the first
+ * an optional int4 parameter), then, if given and the first result is
+ * positive, "count_sql" in the same transaction, whose integer result goes
+ * to *extra.  Returns the first
  * result, RC_STEP_NO_EXTENSION when the extension is not installed in
  * this database, or RC_STEP_FAILED after logging and counting an error.
  */
@@ -261,7 +271,7 @@ rc_step(const char *name, const char *sql, bool has_arg, int32 arg,
 									  NULL, false, 0) != SPI_OK_SELECT)
 				elog(ERROR, "\"%s\" failed", sql);
 			r = rc_spi_int_result(sql);
-			if (count_sql != NULL && extra != NULL)
+			if (count_sql != NULL && extra != NULL && r > 0)
 			{
 				CommandCounterIncrement();
 				if (SPI_execute(count_sql, true, 0) != SPI_OK_SELECT)
@@ -331,7 +341,7 @@ rc_dispatch_all(void)
 
 		CHECK_FOR_INTERRUPTS();
 		n = rc_step("dispatch", "SELECT role_cluster.dispatch($1)", true, batch,
-					NULL, &notified);
+					RC_NOTIFIED_SQL, &notified);
 		if (n == RC_STEP_NO_EXTENSION)
 			return RC_DISPATCH_NO_EXTENSION;
 		if (n < 0)

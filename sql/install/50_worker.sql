@@ -352,13 +352,20 @@ DECLARE
 	n bigint;
 	total bigint := 0;
 BEGIN
-	IF keep_done < interval '0' OR keep_dead < interval '0' THEN
-		RAISE EXCEPTION 'retention must not be negative'
-			USING ERRCODE = 'invalid_parameter_value';
+	IF keep_done < interval '0' THEN
+		RAISE EXCEPTION 'retention % is negative', keep_done
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Pass zero or more, or NULL for role_cluster.retention.';
+	END IF;
+	IF keep_dead < interval '0' THEN
+		RAISE EXCEPTION 'dead_retention % is negative', keep_dead
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Pass zero or more, or NULL for role_cluster.dead_retention.';
 	END IF;
 	IF lim < 1 THEN
-		RAISE EXCEPTION 'max_rows must be at least 1, not %', lim
-			USING ERRCODE = 'invalid_parameter_value';
+		RAISE EXCEPTION 'max_rows % is not positive', lim
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Pass 1 or more, or NULL for role_cluster.prune_batch.';
 	END IF;
 
 	DELETE FROM role_cluster.task
