@@ -490,6 +490,16 @@ rc_worker_main(Datum main_arg)
 
 	BackgroundWorkerInitializeConnection(rc_database, NULL, 0);
 	pgstat_report_appname("role_cluster worker");
+
+	/*
+	 * The worker's transactions commit without waiting for the WAL flush:
+	 * a crash can only lose state that it recomputes (a routing, a reclaim,
+	 * a prune, a schedule firing together with its task and next_due), and
+	 * the durable facts come from other sessions' synchronous commits
+	 * (enqueue, fetch, complete).  NOTIFY is sent at commit either way, so
+	 * this takes a WAL flush off the enqueue-to-notified path.
+	 */
+	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
 	ereport(LOG,
 			(errmsg("role_cluster worker started in database \"%s\"", rc_database)));
 
