@@ -238,9 +238,10 @@ rc_spi_int_result(const char *sql)
  * Runs one step in its own transaction: "sql" (one integer result, with
  * an optional int4 parameter), then, if given and the first result is
  * positive, "count_sql" in the same transaction, whose integer result goes
- * to *extra.  Returns the first
- * result, RC_STEP_NO_EXTENSION when the extension is not installed in
- * this database, or RC_STEP_FAILED after logging and counting an error.
+ * to *extra.  Returns the first result, RC_STEP_NO_EXTENSION when the
+ * extension is not installed in this database, or RC_STEP_FAILED after
+ * logging and counting an error (the transaction is aborted, and the
+ * worker goes on: pg_cancel_backend() on the worker cancels one step).
  */
 static int64
 rc_step(const char *name, const char *sql, bool has_arg, int32 arg,
