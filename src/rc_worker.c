@@ -95,6 +95,27 @@ typedef struct RcLoopState
 	TimestampTz next_prune;		/* next prune */
 } RcLoopState;
 
+/*
+ * A step: its statement (one integer result, with an optional int4
+ * parameter), an optional statement counting something in the same
+ * transaction, and their plans, prepared once and kept for the life of the
+ * worker (the plan cache revalidates them when the functions change).
+ */
+typedef struct RcStep
+{
+	const char *name;
+	const char *sql;
+	bool		has_arg;
+	const char *count_sql;
+	SPIPlanPtr	plan;
+	SPIPlanPtr	count_plan;
+} RcStep;
+
+static RcStep step_dispatch = {"dispatch", "SELECT role_cluster.dispatch($1)", true, RC_NOTIFIED_SQL};
+static RcStep step_reclaim = {"reclaim", "SELECT role_cluster.reclaim()", false, NULL};
+static RcStep step_fire = {"fire_schedules", "SELECT role_cluster.fire_schedules()", false, NULL};
+static RcStep step_prune = {"prune", "SELECT role_cluster.prune()", false, NULL};
+
 static MemoryContext loop_cxt = NULL;
 
 /*
@@ -234,22 +255,40 @@ rc_spi_int_result(const char *sql)
 	return 0;					/* keep the compiler quiet */
 }
 
+/* The plan of sql, prepared and kept on first use */
+static SPIPlanPtr
+rc_plan(SPIPlanPtr *planp, const char *sql, int nargs)
+{
+	Oid			argtypes[1] = {INT4OID};
+
+	if (*planp == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+		if (plan == NULL)
+			elog(ERROR, "could not prepare \"%s\": %s", sql,
+				 SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "could not keep the plan of \"%s\"", sql);
+		*planp = plan;
+	}
+	return *planp;
+}
+
 /*
- * Runs one step in its own transaction: "sql" (one integer result, with
- * an optional int4 parameter), then, if given and the first result is
- * positive, "count_sql" in the same transaction, whose integer result goes
- * to *extra.  Returns the first result, RC_STEP_NO_EXTENSION when the
- * extension is not installed in this database, or RC_STEP_FAILED after
- * logging and counting an error (the transaction is aborted, and the
+ * Runs one step in its own transaction: its statement, then, if it has
+ * one and the first result is positive, its count statement in the same
+ * transaction (with a new snapshot, which sees what the first did), whose
+ * result goes to *extra.  Returns the first result, RC_STEP_NO_EXTENSION
+ * when the extension is not installed in this database, or RC_STEP_FAILED
+ * after logging and counting an error (the transaction is aborted, and the
  * worker goes on: pg_cancel_backend() on the worker cancels one step).
  */
 static int64
-rc_step(const char *name, const char *sql, bool has_arg, int32 arg,
-		const char *count_sql, int64 *extra)
+rc_step(RcStep *step, int32 arg, int64 *extra)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	volatile int64 result = RC_STEP_FAILED;
-	Oid			argtypes[1] = {INT4OID};
 	Datum		args[1];
 
 	args[0] = Int32GetDatum(arg);
@@ -267,17 +306,18 @@ rc_step(const char *name, const char *sql, bool has_arg, int32 arg,
 			if (SPI_connect() != SPI_OK_CONNECT)
 				elog(ERROR, "SPI_connect failed");
 			PushActiveSnapshot(GetTransactionSnapshot());
-			pgstat_report_activity(STATE_RUNNING, sql);
-			if (SPI_execute_with_args(sql, has_arg ? 1 : 0, argtypes, args,
-									  NULL, false, 0) != SPI_OK_SELECT)
-				elog(ERROR, "\"%s\" failed", sql);
-			r = rc_spi_int_result(sql);
-			if (count_sql != NULL && extra != NULL && r > 0)
+			pgstat_report_activity(STATE_RUNNING, step->sql);
+			if (SPI_execute_plan(rc_plan(&step->plan, step->sql, step->has_arg ? 1 : 0),
+								 args, NULL, false, 0) != SPI_OK_SELECT)
+				elog(ERROR, "\"%s\" failed", step->sql);
+			r = rc_spi_int_result(step->sql);
+			if (step->count_sql != NULL && extra != NULL && r > 0)
 			{
 				/* not read-only: a new snapshot that sees what sql did */
-				if (SPI_execute(count_sql, false, 0) != SPI_OK_SELECT)
-					elog(ERROR, "\"%s\" failed", count_sql);
-				*extra = rc_spi_int_result(count_sql);
+				if (SPI_execute_plan(rc_plan(&step->count_plan, step->count_sql, 0),
+									 NULL, NULL, false, 0) != SPI_OK_SELECT)
+					elog(ERROR, "\"%s\" failed", step->count_sql);
+				*extra = rc_spi_int_result(step->count_sql);
 			}
 			SPI_finish();
 			PopActiveSnapshot();
@@ -296,7 +336,7 @@ rc_step(const char *name, const char *sql, bool has_arg, int32 arg,
 		FlushErrorState();
 		AbortCurrentTransaction();
 		RESUME_INTERRUPTS();
-		rc_note_error(name, edata);
+		rc_note_error(step->name, edata);
 		FreeErrorData(edata);
 		result = RC_STEP_FAILED;
 	}
@@ -341,8 +381,7 @@ rc_dispatch_all(void)
 		int64		n;
 
 		CHECK_FOR_INTERRUPTS();
-		n = rc_step("dispatch", "SELECT role_cluster.dispatch($1)", true, batch,
-					RC_NOTIFIED_SQL, &notified);
+		n = rc_step(&step_dispatch, batch, &notified);
 		if (n == RC_STEP_NO_EXTENSION)
 			return RC_DISPATCH_NO_EXTENSION;
 		if (n < 0)
@@ -406,7 +445,7 @@ rc_worker_loop_once(RcLoopState *ls)
 
 		ls->next_full = TimestampTzPlusMilliseconds(start, rc_poll_interval_ms);
 
-		n = rc_step("reclaim", "SELECT role_cluster.reclaim()", false, 0, NULL, NULL);
+		n = rc_step(&step_reclaim, 0, NULL);
 		if (n >= 0)
 		{
 			rc_count(RC_COUNT_RECLAIMED, n);
@@ -415,8 +454,7 @@ rc_worker_loop_once(RcLoopState *ls)
 		else if (n == RC_STEP_FAILED)
 			failed = true;
 
-		n = rc_step("fire_schedules", "SELECT role_cluster.fire_schedules()",
-					false, 0, NULL, NULL);
+		n = rc_step(&step_fire, 0, NULL);
 		if (n >= 0)
 		{
 			rc_count(RC_COUNT_FIRED, n);
@@ -436,7 +474,7 @@ rc_worker_loop_once(RcLoopState *ls)
 
 	if (start >= ls->next_prune)
 	{
-		n = rc_step("prune", "SELECT role_cluster.prune()", false, 0, NULL, NULL);
+		n = rc_step(&step_prune, 0, NULL);
 		if (n >= 0)
 			rc_count(RC_COUNT_PRUNED, n);
 		else if (n == RC_STEP_FAILED)

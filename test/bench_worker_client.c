@@ -174,8 +174,8 @@ consume(PGconn *conn, const char *node, const char *role, const char *capacity,
 			const char *cparams[2] = {node, PQgetvalue(res, 0, 1)};
 
 			PQclear(run(conn,
-						"SELECT count(role_cluster.complete_task(t, $1)) "
-						"FROM unnest(string_to_array($2, ',')::bigint[]) t", 2, cparams));
+						"SELECT count(*) FROM role_cluster.complete_tasks("
+						"string_to_array($2, ',')::bigint[], $1)", 2, cparams));
 		}
 		PQclear(res);
 		done += n;

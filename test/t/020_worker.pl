@@ -129,6 +129,24 @@ ok( $node->poll_query_until(
 rc_query($n1, 
 	"SELECT role_cluster.complete_task(id, 'n1') FROM role_cluster.fetch_tasks('n1', 10)");
 
+# --- the extension dropped and created again under the running worker ------
+
+$node->safe_psql('postgres', 'DROP EXTENSION role_cluster CASCADE');
+$node->safe_psql('other', "SELECT role_cluster.enqueue('searchIndexing')");   # a wake-up
+ok( $node->poll_query_until(
+		'other', "SELECT state = 'no extension' FROM role_cluster.worker_stats"),
+	'the worker notices the extension is gone');
+$node->safe_psql('postgres', 'CREATE EXTENSION role_cluster');
+eval { $n1->quit };
+eval { $n2->quit };
+($n1, $c1) = rc_node_session($node, 'n1', undef);
+my $t8 = $node->safe_psql('postgres',
+	"SELECT role_cluster.enqueue('searchIndexing')");
+ok(rc_wait_notification($n1, $c1), 'and dispatches again once it is back');
+is(rc_query($n1, "SELECT id FROM role_cluster.fetch_tasks('n1', 10)"),
+	$t8, 'the node fetches the task');
+rc_query($n1, "SELECT role_cluster.complete_task($t8, 'n1')");
+
 # --- SIGTERM: a clean stop, then a restart after bgw_restart_time ----------
 
 my $pid = rc_worker_pid($node);
@@ -168,7 +186,7 @@ ok( $node->log_contains(
 # the node sessions died with the crash; nodes reconnect and re-register
 eval { $n1->quit };
 eval { $n2->quit };
-($n1, $c1) = rc_node_session($node, 'n1', 'indexer');
+($n1, $c1) = rc_node_session($node, 'n1', undef);
 my $t7 = $node->safe_psql('postgres',
 	"SELECT role_cluster.enqueue('searchIndexing')");
 ok(rc_wait_notification($n1, $c1), 'after the crash the worker dispatches again');
