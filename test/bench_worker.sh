@@ -19,6 +19,7 @@
 # postgres (then it must be installed already).  Knobs:
 #   BENCH_PROBES=1000 BENCH_THROUGHPUT=50000 BENCH_SMALL=10000
 #   BENCH_LARGE=1000000 BENCH_LOAD_RATE=1000 BENCH_NAPTIME=1s
+#   BENCH_PHASES="latency throughput size" (a subset runs only those)
 #
 #   bash test/bench_worker.sh
 set -euo pipefail
@@ -32,6 +33,8 @@ small=${BENCH_SMALL:-10000}
 large=${BENCH_LARGE:-1000000}
 load_rate=${BENCH_LOAD_RATE:-1000}
 naptime=${BENCH_NAPTIME:-1s}
+phases=${BENCH_PHASES:-latency throughput size}
+want() { [[ " $phases " == *" $1 "* ]]; }
 
 as_pg()
 {
@@ -58,6 +61,7 @@ cleanup()
 	rm -rf "$dir"
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM
 
 port=5432
 conn="host=$dir port=$port dbname=postgres user=postgres"
@@ -74,15 +78,14 @@ port = $port
 shared_preload_libraries = 'role_cluster'
 shared_buffers = 256MB
 max_connections = 50
-role_cluster.poll_interval = '100ms'
-role_cluster.retention = '5s'
+role_cluster.retention = '1d'
 role_cluster.prune_interval = '1s'
 autovacuum_naptime = '$naptime'
 EOF
 as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/log" -w start >/dev/null
 
 echo "role_cluster worker benchmark: $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
-echo "server: fsync on, synchronous_commit on, autovacuum_naptime $naptime, poll_interval 100ms"
+echo "server: fsync on, synchronous_commit on, autovacuum_naptime $naptime, role_cluster defaults but retention"
 
 setup()
 {
@@ -115,10 +118,13 @@ stop_consumers()
 
 # --- 1. latency ---------------------------------------------------------------
 
+if want latency; then
 setup
 echo
 echo "== enqueue -> notified / fetched latency, ms ($probes probes)"
 printf "idle:       %s\n" "$(client probe probe1 probe storeMaintenance "$probes" | tr '\n' ' ')"
+printf "reference:  %s(a bare NOTIFY round trip between two sessions, same machine)\n" \
+	"$(client probe_notify bench_channel "$probes" | tr '\n' ' ')"
 
 start_consumers consume loader 4 load
 echo "SELECT role_cluster.enqueue('searchIndexing', 'load');" >"$dir/load.sql"
@@ -126,34 +132,46 @@ echo "SELECT role_cluster.enqueue('searchIndexing', 'load');" >"$dir/load.sql"
 	-h "$dir" -p $port -U postgres postgres >"$dir/pgbench.out" 2>&1 &
 pgbench_pid=$!
 sleep 3
-before=$(psql_q -c "SELECT count(*) FROM role_cluster.task WHERE kind = 'load'")
+# task ids come from one sequence: what was enqueued meanwhile, minus the probes
+before=$(psql_q -c "SELECT last_value FROM role_cluster.task_id_seq")
 t0=$(date +%s.%N)
 lat=$(client probe probe2 probe storeMaintenance "$probes" | tr '\n' ' ')
 t1=$(date +%s.%N)
-after=$(psql_q -c "SELECT count(*) FROM role_cluster.task WHERE kind = 'load'")
+after=$(psql_q -c "SELECT last_value FROM role_cluster.task_id_seq")
 kill "$pgbench_pid" 2>/dev/null || true
 wait "$pgbench_pid" 2>/dev/null || true
-rate=$(echo "($after - $before) / ($t1 - $t0)" | bc -l)
+rate=$(echo "($after - $before - $probes) / ($t1 - $t0)" | bc -l)
 printf "under load: %s(load: %.0f tasks/s enqueued meanwhile)\n" "$lat" "$rate"
 stop_consumers
+fi
 
 # --- 2. throughput --------------------------------------------------------------
+# (done tasks are kept a day here, so that they can be counted)
 
+if want throughput; then
 setup
 echo
 echo "== throughput, 8 nodes, $through tasks queued up front, tasks/s from start to the last done"
 
-# dispatch by the worker, nodes fetch_tasks
-psql_q -c "SELECT count(role_cluster.enqueue('storeMaintenance', 'through')) FROM generate_series(1, $through)" >/dev/null
-start=$(psql_q -c "SELECT clock_timestamp()")
-start_consumers consume - 8 disp
-while [ "$(psql_q -c "SELECT count(*) FROM role_cluster.task WHERE state = 'done' AND kind = 'through'")" != "$through" ]; do
-	sleep 0.2
-done
-disp=$(psql_q -c "SELECT round($through / extract(epoch FROM max(finished_at) - '$start'))
-	FROM role_cluster.task WHERE kind = 'through'")
-stop_consumers
-psql_q -c "SELECT role_cluster.prune(interval '0', interval '0', 100000000)" >/dev/null
+# dispatch by the worker, nodes fetch_tasks; $1 = role_cluster.dispatch_batch
+dispatch_run()
+{
+	local start
+	psql_q -c "ALTER SYSTEM SET role_cluster.dispatch_batch = $1" -c "SELECT pg_reload_conf()" >/dev/null
+	psql_q -c "SELECT count(role_cluster.enqueue('storeMaintenance', 'through')) FROM generate_series(1, $through)" >/dev/null
+	start=$(psql_q -c "SELECT clock_timestamp()")
+	start_consumers consume - 8 disp
+	while [ "$(psql_q -c "SELECT count(*) FROM role_cluster.task WHERE state = 'done' AND kind = 'through'")" != "$through" ]; do
+		sleep 0.2
+	done
+	psql_q -c "SELECT round($through / extract(epoch FROM max(finished_at) - '$start'))
+		FROM role_cluster.task WHERE kind = 'through'"
+	stop_consumers
+	psql_q -c "SELECT role_cluster.prune(interval '0', interval '0', 100000000)" >/dev/null
+	psql_q -c "ALTER SYSTEM RESET role_cluster.dispatch_batch" -c "SELECT pg_reload_conf()" >/dev/null
+}
+disp=$(dispatch_run 100)
+disp1000=$(dispatch_run 1000)
 
 # pull: claim_tasks
 psql_q -c "ALTER SYSTEM SET role_cluster.enabled = off" -c "SELECT pg_reload_conf()" >/dev/null
@@ -187,16 +205,20 @@ skip=$(psql_q -c "SELECT round(count(*) / extract(epoch FROM max(finished_at) - 
 psql_q -c "DROP TABLE bench_q" >/dev/null
 
 printf "dispatch (worker, batch 100) + fetch_tasks: %6s tasks/s\n" "$disp"
+printf "dispatch (worker, batch 1000):              %6s tasks/s\n" "$disp1000"
 printf "claim_tasks (pull, no worker):              %6s tasks/s\n" "$pull"
 printf "hand-written SKIP LOCKED queue, batch 100:  %6s tasks/s\n" "$skip"
 printf "dispatch / SKIP LOCKED = %.2f\n" "$(echo "$disp / $skip" | bc -l)"
+fi
 
 # --- 3. table size after many tasks ----------------------------------------------
 
+if want size; then
 setup
+psql_q -c "ALTER SYSTEM SET role_cluster.retention = '1s'" -c "SELECT pg_reload_conf()" >/dev/null
 echo
 echo "== queue table size (task + indexes + toast, schedule tables) after tasks passed through"
-echo "   (retention 5s, prune every 1s, 8 nodes, producer batches of 500, backlog <= 5000)"
+echo "   (retention 1s, prune every 1s, 8 nodes, producer batches of 500, backlog <= 5000)"
 start_consumers consume - 8 size
 
 # Waits until every task produced so far is done and pruned, then prints sizes
@@ -210,17 +232,28 @@ settle()
 		+ pg_total_relation_size('role_cluster.schedule_firing')"
 }
 
+# Sizes of the task table's parts
+breakdown()
+{
+	psql_q -c "SELECT string_agg(c.relname || ' ' || pg_relation_size(c.oid) / 1024 || 'k', ', ' ORDER BY c.relname)
+		FROM pg_class c WHERE c.oid = 'role_cluster.task'::regclass
+		   OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = 'role_cluster.task'::regclass)"
+}
+
 t0=$(date +%s)
 client produce storeMaintenance "$small" 500 5000 >/dev/null
 size_small=$(settle)
+parts_small=$(breakdown)
 client produce storeMaintenance $((large - small)) 500 5000 >/dev/null
 size_large=$(settle)
+parts_large=$(breakdown)
 t1=$(date +%s)
 stop_consumers
-printf "after %8d tasks: %8s bytes\n" "$small" "$size_small"
-printf "after %8d tasks: %8s bytes (%d s, %.0f tasks/s)\n" "$large" "$size_large" $((t1 - t0)) \
-	"$(echo "$large / ($t1 - $t0)" | bc -l)"
+printf "after %8d tasks: %8s bytes (%s)\n" "$small" "$size_small" "$parts_small"
+printf "after %8d tasks: %8s bytes (%s)\n" "$large" "$size_large" "$parts_large"
+printf "   (%d s, %.0f tasks/s)\n" $((t1 - t0)) "$(echo "$large / ($t1 - $t0)" | bc -l)"
 printf "ratio: %.2f\n" "$(echo "$size_large / $size_small" | bc -l)"
 psql_q -c "SELECT 'worker: loops ' || loops || ', routed ' || routed || ', notified ' || notified
 	|| ', pruned ' || pruned || ', errors ' || errors || ', avg loop ' || round(avg_loop_ms::numeric, 2) || ' ms'
 	FROM role_cluster.worker_stats"
+fi

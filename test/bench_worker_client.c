@@ -15,6 +15,9 @@
  *		N times: enqueue a task that only NODE may run, wait for NODE's
  *		notification, fetch the task; prints p50/p99/max of enqueue ->
  *		notified and enqueue -> fetched, in milliseconds.
+ *	  bench_worker_client CONNINFO probe_notify CHANNEL N
+ *		The same round trip without the queue (the producer NOTIFYs): what
+ *		the machine itself adds.
  *	  bench_worker_client CONNINFO produce TASK_TYPE TOTAL BATCH BACKLOG
  *		Enqueues TOTAL tasks, BATCH per transaction, pausing while more
  *		than BACKLOG are queued.
@@ -278,6 +281,45 @@ probe(const char *conninfo, const char *node, const char *role,
 	return 0;
 }
 
+/*
+ * probe_notify: the same round trip without the queue: the producer
+ * NOTIFYs the node's channel itself.  What the machine adds to any
+ * enqueue -> notified figure.
+ */
+static int
+probe_notify(const char *conninfo, const char *node, int n)
+{
+	PGconn	   *prod = connect_or_die(conninfo);
+	PGconn	   *nd = connect_or_die(conninfo);
+	long long  *notified = calloc(n, sizeof(long long));
+	const char *params[1] = {node};
+	PGresult   *res;
+	char	   *listen;
+
+	res = run(nd, "SELECT 'LISTEN ' || quote_ident($1)", 1, params);
+	listen = strdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	PQclear(run(nd, listen, 0, NULL));
+	for (int i = 0; i < n; i++)
+	{
+		long long	t0;
+
+		drain_notify(nd);
+		t0 = now_us();
+		PQclear(run(prod, "SELECT pg_notify($1, '')", 1, params));
+		if (!wait_notify(nd, 10000000))
+		{
+			fprintf(stderr, "probe_notify: no notification within 10 s\n");
+			return 1;
+		}
+		notified[i] = now_us() - t0;
+		usleep(2000);
+	}
+	print_percentiles("bare NOTIFY", notified, n);
+	free(listen);
+	return 0;
+}
+
 /* produce: enqueue total tasks, batch per transaction, bounded backlog */
 static int
 produce(PGconn *conn, const char *task_type, long total, const char *batch,
@@ -360,6 +402,8 @@ main(int argc, char **argv)
 	signal(SIGTERM, handle_sigterm);
 	signal(SIGINT, handle_sigterm);
 
+	if (strcmp(argv[2], "probe_notify") == 0 && argc == 5)
+		return probe_notify(argv[1], argv[3], atoi(argv[4]));
 	if (strcmp(argv[2], "probe") == 0 && argc == 7)
 		return probe(argv[1], argv[3], argv[4], argv[5], atoi(argv[6]));
 
