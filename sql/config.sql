@@ -90,17 +90,21 @@ TRUNCATE role_cluster.network_listener;
 SELECT count(*) FROM role_cluster.network_listener;
 
 -- Settings: one row, default push_shards_total 1.
-SELECT * FROM role_cluster.cluster_settings;
+SELECT id, push_shards_total FROM role_cluster.cluster_settings;
+\set VERBOSITY terse
 UPDATE role_cluster.cluster_settings SET push_shards_total = 0;
 UPDATE role_cluster.cluster_settings SET push_shards_total = NULL;
-UPDATE role_cluster.cluster_settings SET push_shards_total = 4;
 UPDATE role_cluster.cluster_settings SET id = false;
+\set VERBOSITY default
+UPDATE role_cluster.cluster_settings SET push_shards_total = 4;
 DELETE FROM role_cluster.cluster_settings;
 TRUNCATE role_cluster.cluster_settings;
 -- An INSERT replaces the row (this is how a dump restores it).
 INSERT INTO role_cluster.cluster_settings (push_shards_total) VALUES (2);
 SELECT id, push_shards_total FROM role_cluster.cluster_settings;
+\set VERBOSITY terse
 INSERT INTO role_cluster.cluster_settings (push_shards_total) VALUES (-1);
+\set VERBOSITY default
 SELECT id, push_shards_total FROM role_cluster.cluster_settings;
 
 -- Export, then import again: nothing changes.

@@ -45,8 +45,9 @@ psql -c "INSERT INTO role_cluster.network_listener (id, protocol, bind) VALUES
 echo
 echo "== the seed's two example roles, imported verbatim"
 for f in frontend maintenance; do
-	psql -t -A -v role="$(cat "$src/test/data/$f.json")" \
-		-c "SELECT 'imported ' || role_cluster.import_roles(:'role')"
+	# psql interpolates :'role' (the file, quoted) only in its script input
+	echo "SELECT 'imported ' || role_cluster.import_roles(:'role')" |
+		psql -t -A -v role="$(cat "$src/test/data/$f.json")"
 done
 psql -c "SELECT name, tasks, listeners FROM role_cluster.cluster_role ORDER BY name"
 
