@@ -18,6 +18,16 @@
  *   applies the one routing rule.
  * - Functions that change the queue require READ COMMITTED, since the
  *   capacity and singleton checks rely on a fresh snapshot per statement.
+ * - The functions on the hot paths run with enable_seqscan = off (and jit
+ *   = off, which the seq scan penalty would otherwise switch on): the task
+ *   table swings between empty and large, and a plan cached while it was
+ *   empty would go on scanning all of it once it is large.  With that,
+ *   their generic plans are the right ones, and they force them, saving
+ *   the planning of custom plans at every call.
+ * - Internal helpers (granted to nobody) carry no SET clauses: they inherit
+ *   the pinned search_path and planner settings of the entry point that
+ *   calls them, and every name in them is schema-qualified.  Each SET
+ *   clause costs a settings save and restore per call.
  */
 
 /* Settings the queue reads, in the one row of cluster_settings. */
@@ -109,6 +119,16 @@ COMMENT ON SEQUENCE role_cluster.task_id_seq IS 'Task ids';
  * rows one path scans.  Lease extensions touch no indexed column and stay
  * HOT in the page's free space.  Autovacuum runs early and unthrottled so
  * dead versions do not pile up under sustained load.
+ *
+ * The functions keep the invariants: a routed or running task has a node_id
+ * and a lease_until, a queued one neither; finished_at is set exactly when
+ * it is done or dead; attempts >= 0, max_attempts >= 1, a dedupe_key is
+ * NULL or not empty.  They are not CHECK constraints because PostgreSQL
+ * reads and prepares every CHECK expression afresh for each statement that
+ * writes the table, a cost each enqueue, claim and acknowledgement would
+ * pay (a tenth of a claim's CPU with seven of them); a write by hand must
+ * keep them.  A push task without a shard_key is refused by the trigger
+ * that derives its shard.
  */
 CREATE TABLE role_cluster.task (
 	id			bigint PRIMARY KEY DEFAULT pg_catalog.nextval('role_cluster.task_id_seq'),
@@ -119,28 +139,17 @@ CREATE TABLE role_cluster.task (
 	push_shard	integer,
 	priority	integer NOT NULL DEFAULT 0,
 	run_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
-	attempts	integer NOT NULL DEFAULT 0
-				CONSTRAINT task_attempts_not_negative CHECK (attempts >= 0),
-	max_attempts integer NOT NULL DEFAULT 5
-				CONSTRAINT task_max_attempts_positive CHECK (max_attempts >= 1),
+	attempts	integer NOT NULL DEFAULT 0,
+	max_attempts integer NOT NULL DEFAULT 5,
 	state		role_cluster.task_state NOT NULL DEFAULT 'queued',
 	node_id		text,
 	lease_until timestamptz,
 	last_error	text,
-	dedupe_key	text
-				CONSTRAINT task_dedupe_key_not_empty CHECK (dedupe_key <> ''),
+	dedupe_key	text,
 	singleton	boolean NOT NULL,
 	created_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	updated_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
-	finished_at timestamptz,
-	CONSTRAINT task_push_needs_shard_key
-		CHECK (task_type <> 'pushNotifications' OR coalesce(shard_key, '') <> ''),
-	CONSTRAINT task_held_has_node
-		CHECK (state NOT IN ('routed', 'running') OR (node_id IS NOT NULL AND lease_until IS NOT NULL)),
-	CONSTRAINT task_queued_has_no_node
-		CHECK (state <> 'queued' OR (node_id IS NULL AND lease_until IS NULL)),
-	CONSTRAINT task_finished_at_when_finished
-		CHECK ((finished_at IS NOT NULL) = (state IN ('done', 'dead')))
+	finished_at timestamptz
 ) WITH (fillfactor = 90,
 		autovacuum_vacuum_scale_factor = 0.01,
 		autovacuum_vacuum_threshold = 500,
@@ -228,7 +237,7 @@ COMMENT ON FUNCTION role_cluster.task_ordinal(role_cluster.task_type) IS
  * deleted cannot stop dispatch for the others.
  */
 CREATE FUNCTION role_cluster.node_task_types(role text, strict boolean) RETURNS role_cluster.task_type[]
-	LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+	LANGUAGE plpgsql STABLE
 AS $$
 BEGIN
 	IF NOT strict AND role IS NOT NULL AND NOT role_cluster.role_exists(role)
@@ -319,7 +328,7 @@ COMMENT ON FUNCTION role_cluster.node_channel(text) IS
  * With lock_it the row is locked FOR NO KEY UPDATE first.
  */
 CREATE FUNCTION role_cluster.node_for_caller(node_id text, lock_it boolean) RETURNS role_cluster.node
-	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+	LANGUAGE plpgsql
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -355,7 +364,7 @@ COMMENT ON FUNCTION role_cluster.node_for_caller(text, boolean) IS
 
 /* The node must be live to be given work. */
 CREATE FUNCTION role_cluster.require_live(n role_cluster.node) RETURNS void
-	LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+	LANGUAGE plpgsql STABLE
 AS $$
 BEGIN
 	IF n.deregistered_at IS NOT NULL THEN
@@ -382,7 +391,7 @@ COMMENT ON FUNCTION role_cluster.require_live(role_cluster.node) IS
 
 /* Handing out work needs a fresh snapshot per statement. */
 CREATE FUNCTION role_cluster.require_read_committed() RETURNS void
-	LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+	LANGUAGE plpgsql STABLE
 AS $$
 BEGIN
 	IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
@@ -408,7 +417,7 @@ COMMENT ON FUNCTION role_cluster.require_read_committed() IS
  */
 CREATE FUNCTION role_cluster.hand_back(nodes text[], counting boolean, reason text,
 									   skip_locked boolean DEFAULT false) RETURNS integer
-	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+	LANGUAGE plpgsql
 AS $$
 DECLARE
 	ids			bigint[];
@@ -460,6 +469,11 @@ CREATE FUNCTION role_cluster.task_derive() RETURNS trigger
 	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	IF NEW.task_type = 'pushNotifications' AND coalesce(NEW.shard_key, '') = '' THEN
+		RAISE EXCEPTION 'a pushNotifications task needs a shard_key'
+			USING ERRCODE = 'check_violation',
+				  HINT = 'Give the subscriber the notification is for as shard_key.';
+	END IF;
 	NEW.singleton := coalesce((SELECT p.singleton FROM role_cluster.task_policy p
 							   WHERE p.task_type = NEW.task_type), false);
 	NEW.push_shard := CASE WHEN NEW.task_type = 'pushNotifications'
@@ -479,22 +493,6 @@ CREATE TRIGGER task_derive_on_insert
 CREATE TRIGGER task_derive_on_update
 	BEFORE UPDATE OF task_type, shard_key, singleton, push_shard ON role_cluster.task
 	FOR EACH ROW EXECUTE FUNCTION role_cluster.task_derive();
-
-/* Wake the background worker once per inserting statement, at commit. */
-CREATE FUNCTION role_cluster.task_after_insert() RETURNS trigger
-	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	PERFORM role_cluster.wake_worker();
-	RETURN NULL;
-END
-$$;
-COMMENT ON FUNCTION role_cluster.task_after_insert() IS
-	'Trigger: wakes the background worker when tasks are enqueued';
-
-CREATE TRIGGER task_after_insert
-	AFTER INSERT ON role_cluster.task
-	FOR EACH STATEMENT EXECUTE FUNCTION role_cluster.task_after_insert();
 
 /*
  * task_policy keeps one row per type, like cluster_settings keeps one row:
@@ -625,6 +623,9 @@ CREATE FUNCTION role_cluster.register_node(node_id text, role text DEFAULT NULL,
 										   capacity integer DEFAULT NULL)
 	RETURNS role_cluster.node
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	SET enable_seqscan = off
+	SET jit = off
+	SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -727,6 +728,9 @@ COMMENT ON FUNCTION role_cluster.register_node(text, text, integer, integer) IS
  */
 CREATE FUNCTION role_cluster.heartbeat(node_id text) RETURNS timestamptz
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	SET enable_seqscan = off
+	SET jit = off
+	SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -766,6 +770,9 @@ COMMENT ON FUNCTION role_cluster.heartbeat(text) IS
  */
 CREATE FUNCTION role_cluster.deregister_node(node_id text) RETURNS integer
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	SET enable_seqscan = off
+	SET jit = off
+	SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -781,9 +788,6 @@ BEGIN
 		SET deregistered_at = pg_catalog.now(),
 			lease_until = least(lease_until, pg_catalog.now())
 		WHERE node_id = n.node_id;
-	IF handed > 0 THEN
-		PERFORM role_cluster.wake_worker();
-	END IF;
 	RETURN handed;
 END
 $$;
@@ -803,6 +807,9 @@ CREATE FUNCTION role_cluster.enqueue(task_type role_cluster.task_type, kind text
 									 dedupe_key text DEFAULT NULL)
 	RETURNS bigint
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	SET enable_seqscan = off
+	SET jit = off
+	SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -838,19 +845,24 @@ BEGIN
 				  HINT = 'Pass NULL for a task without a dedupe key.';
 	END IF;
 
+	IF enqueue.dedupe_key IS NULL THEN
+		INSERT INTO role_cluster.task (task_type, kind, payload, shard_key, push_shard, run_at, priority,
+									   max_attempts, singleton)
+			VALUES (enqueue.task_type, enqueue.kind, enqueue.payload, enqueue.shard_key,
+					CASE WHEN enqueue.task_type = 'pushNotifications'
+						 THEN role_cluster.shard_for(enqueue.shard_key,
+								(SELECT s.push_shards_total FROM role_cluster.cluster_settings s)) END,
+					enqueue.run_at, enqueue.priority, enqueue.max_attempts,
+					coalesce((SELECT p.singleton FROM role_cluster.task_policy p
+							  WHERE p.task_type = enqueue.task_type), false))
+			RETURNING role_cluster.task.id INTO new_id;
+		RETURN new_id;
+	END IF;
+
 	SELECT coalesce((SELECT p.singleton FROM role_cluster.task_policy p WHERE p.task_type = enqueue.task_type), false),
 		   CASE WHEN enqueue.task_type = 'pushNotifications'
 				THEN role_cluster.shard_for(enqueue.shard_key, (SELECT s.push_shards_total FROM role_cluster.cluster_settings s)) END
 		INTO single, shard;
-
-	IF enqueue.dedupe_key IS NULL THEN
-		INSERT INTO role_cluster.task (task_type, kind, payload, shard_key, push_shard, run_at, priority,
-									   max_attempts, singleton)
-			VALUES (enqueue.task_type, enqueue.kind, enqueue.payload, enqueue.shard_key, shard,
-					enqueue.run_at, enqueue.priority, enqueue.max_attempts, single)
-			RETURNING role_cluster.task.id INTO new_id;
-		RETURN new_id;
-	END IF;
 
 	/*
 	 * A concurrent enqueue of the same key makes ours wait for it and then
@@ -887,8 +899,14 @@ COMMENT ON FUNCTION role_cluster.enqueue(role_cluster.task_type, text, jsonb, te
  */
 CREATE FUNCTION role_cluster.enqueue_batch(tasks jsonb) RETURNS SETOF bigint
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	SET enable_seqscan = off
+	SET jit = off
+	SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
+	labels		text[] := pg_catalog.enum_range(NULL::role_cluster.task_type)::text[];
+	all_good	boolean;
+	keyed		boolean;
 	bad			record;
 	ids			bigint[];
 	keys		text[];
@@ -904,51 +922,100 @@ BEGIN
 				  HINT = 'Pass an array of objects such as [{"task_type": "searchIndexing", "payload": {}}].';
 	END IF;
 
-	/* the first bad element, if any, with what is wrong with it */
-	SELECT e.pos, e.v, p.problem, p.hint INTO bad
-		FROM pg_catalog.jsonb_array_elements(tasks) WITH ORDINALITY AS e(v, pos),
-		LATERAL (SELECT CASE
-			WHEN pg_catalog.jsonb_typeof(e.v) <> 'object' THEN 'is not an object'
-			WHEN EXISTS (SELECT FROM pg_catalog.jsonb_object_keys(e.v) AS k
+	/*
+	 * A quick look at every element; the first bad one, and what is wrong
+	 * with it, is worked out only when there is one.
+	 */
+	SELECT coalesce(pg_catalog.bool_and(coalesce(CASE WHEN pg_catalog.jsonb_typeof(e.v) = 'object' THEN
+				e.v - '{task_type, kind, payload, shard_key, run_at, priority, max_attempts, dedupe_key}'::text[]
+					= '{}'::jsonb
+				AND (e.v ->> 'task_type') = ANY (labels)
+				AND coalesce(pg_catalog.jsonb_typeof(e.v -> 'kind'), 'null') IN ('string', 'null')
+				AND coalesce(pg_catalog.jsonb_typeof(e.v -> 'shard_key'), 'null') IN ('string', 'null')
+				AND coalesce(pg_catalog.jsonb_typeof(e.v -> 'dedupe_key'), 'null') IN ('string', 'null')
+				AND coalesce(e.v ->> 'dedupe_key', '-') <> ''
+				AND coalesce(pg_catalog.jsonb_typeof(e.v -> 'run_at'), 'null') IN ('string', 'null')
+				AND coalesce(pg_catalog.jsonb_typeof(e.v -> 'priority'), 'null') IN ('number', 'null')
+				AND coalesce(e.v ->> 'priority', '0') ~ '^-?[0-9]{1,9}$'
+				AND coalesce(pg_catalog.jsonb_typeof(e.v -> 'max_attempts'), 'null') IN ('number', 'null')
+				AND CASE WHEN coalesce(e.v ->> 'max_attempts', '1') ~ '^[0-9]{1,9}$'
+						 THEN coalesce(e.v ->> 'max_attempts', '1')::integer >= 1 ELSE false END
+				AND (e.v ->> 'task_type' <> 'pushNotifications' OR coalesce(e.v ->> 'shard_key', '') <> '')
+				ELSE false END, false)), true),
+		   coalesce(pg_catalog.bool_or(e.v ->> 'dedupe_key' IS NOT NULL), false)
+		INTO all_good, keyed
+		FROM pg_catalog.jsonb_array_elements(tasks) AS e(v);
+	IF NOT all_good THEN
+		SELECT e.pos, e.v, p.problem, p.hint INTO bad
+			FROM pg_catalog.jsonb_array_elements(tasks) WITH ORDINALITY AS e(v, pos),
+			LATERAL (SELECT CASE
+				WHEN pg_catalog.jsonb_typeof(e.v) <> 'object' THEN 'is not an object'
+				WHEN EXISTS (SELECT FROM pg_catalog.jsonb_object_keys(e.v) AS k
+							 WHERE k NOT IN ('task_type', 'kind', 'payload', 'shard_key', 'run_at',
+											 'priority', 'max_attempts', 'dedupe_key'))
+					THEN pg_catalog.format('has unknown key %s',
+						(SELECT pg_catalog.to_jsonb(k)::text FROM pg_catalog.jsonb_object_keys(e.v) AS k
 						 WHERE k NOT IN ('task_type', 'kind', 'payload', 'shard_key', 'run_at',
-										 'priority', 'max_attempts', 'dedupe_key'))
-				THEN pg_catalog.format('has unknown key %s',
-					(SELECT pg_catalog.to_jsonb(k)::text FROM pg_catalog.jsonb_object_keys(e.v) AS k
-					 WHERE k NOT IN ('task_type', 'kind', 'payload', 'shard_key', 'run_at',
-									 'priority', 'max_attempts', 'dedupe_key') ORDER BY k LIMIT 1))
-			WHEN pg_catalog.jsonb_typeof(e.v -> 'task_type') IS DISTINCT FROM 'string' THEN 'has no task_type'
-			WHEN NOT (e.v ->> 'task_type') = ANY (pg_catalog.enum_range(NULL::role_cluster.task_type)::text[])
-				THEN pg_catalog.format('has unknown task_type %s', e.v -> 'task_type')
-			WHEN pg_catalog.jsonb_typeof(e.v -> 'kind') NOT IN ('string', 'null') THEN 'has a kind that is not a string'
-			WHEN pg_catalog.jsonb_typeof(e.v -> 'shard_key') NOT IN ('string', 'null') THEN 'has a shard_key that is not a string'
-			WHEN pg_catalog.jsonb_typeof(e.v -> 'dedupe_key') NOT IN ('string', 'null') THEN 'has a dedupe_key that is not a string'
-			WHEN e.v ->> 'dedupe_key' = '' THEN 'has an empty dedupe_key'
-			WHEN pg_catalog.jsonb_typeof(e.v -> 'run_at') NOT IN ('string', 'null') THEN 'has a run_at that is not a string'
-			WHEN pg_catalog.jsonb_typeof(e.v -> 'priority') NOT IN ('number', 'null')
-				THEN 'has a priority that is not a number'
-			WHEN (e.v ->> 'priority') !~ '^-?[0-9]{1,9}$' THEN 'has a priority that is not an integer'
-			WHEN pg_catalog.jsonb_typeof(e.v -> 'max_attempts') NOT IN ('number', 'null')
-				THEN 'has a max_attempts that is not a number'
-			WHEN (e.v ->> 'max_attempts') !~ '^[0-9]{1,9}$' OR (e.v ->> 'max_attempts')::integer < 1
-				THEN 'has a max_attempts that is not a positive integer'
-			WHEN e.v ->> 'task_type' = 'pushNotifications' AND coalesce(e.v ->> 'shard_key', '') = ''
-				THEN 'is a pushNotifications task without a shard_key'
-			END AS problem,
-			CASE
-			WHEN pg_catalog.jsonb_typeof(e.v -> 'task_type') = 'string'
-				AND NOT (e.v ->> 'task_type') = ANY (pg_catalog.enum_range(NULL::role_cluster.task_type)::text[])
-				THEN 'Valid task types are: ' || pg_catalog.array_to_string(pg_catalog.enum_range(NULL::role_cluster.task_type), ', ') || '.'
-			ELSE 'Each task is an object with "task_type" and optionally "kind", "payload", "shard_key", "run_at", "priority", "max_attempts" and "dedupe_key".'
-			END AS hint) AS p
-		WHERE p.problem IS NOT NULL
-		ORDER BY e.pos
-		LIMIT 1;
-	IF FOUND THEN
-		RAISE EXCEPTION 'task at position % %', bad.pos, bad.problem
-			USING ERRCODE = CASE WHEN bad.problem LIKE 'has unknown task_type%' THEN 'invalid_text_representation'
-								 ELSE 'invalid_parameter_value' END,
-				  DETAIL = pg_catalog.format('The task is %s.', pg_catalog.left(bad.v::text, 200)),
-				  HINT = bad.hint;
+										 'priority', 'max_attempts', 'dedupe_key') ORDER BY k LIMIT 1))
+				WHEN pg_catalog.jsonb_typeof(e.v -> 'task_type') IS DISTINCT FROM 'string' THEN 'has no task_type'
+				WHEN NOT (e.v ->> 'task_type') = ANY (labels)
+					THEN pg_catalog.format('has unknown task_type %s', e.v -> 'task_type')
+				WHEN pg_catalog.jsonb_typeof(e.v -> 'kind') NOT IN ('string', 'null') THEN 'has a kind that is not a string'
+				WHEN pg_catalog.jsonb_typeof(e.v -> 'shard_key') NOT IN ('string', 'null') THEN 'has a shard_key that is not a string'
+				WHEN pg_catalog.jsonb_typeof(e.v -> 'dedupe_key') NOT IN ('string', 'null') THEN 'has a dedupe_key that is not a string'
+				WHEN e.v ->> 'dedupe_key' = '' THEN 'has an empty dedupe_key'
+				WHEN pg_catalog.jsonb_typeof(e.v -> 'run_at') NOT IN ('string', 'null') THEN 'has a run_at that is not a string'
+				WHEN pg_catalog.jsonb_typeof(e.v -> 'priority') NOT IN ('number', 'null')
+					THEN 'has a priority that is not a number'
+				WHEN (e.v ->> 'priority') !~ '^-?[0-9]{1,9}$' THEN 'has a priority that is not an integer'
+				WHEN pg_catalog.jsonb_typeof(e.v -> 'max_attempts') NOT IN ('number', 'null')
+					THEN 'has a max_attempts that is not a number'
+				WHEN (e.v ->> 'max_attempts') !~ '^[0-9]{1,9}$' OR (e.v ->> 'max_attempts')::integer < 1
+					THEN 'has a max_attempts that is not a positive integer'
+				WHEN e.v ->> 'task_type' = 'pushNotifications' AND coalesce(e.v ->> 'shard_key', '') = ''
+					THEN 'is a pushNotifications task without a shard_key'
+				END AS problem,
+				CASE
+				WHEN pg_catalog.jsonb_typeof(e.v -> 'task_type') = 'string'
+					AND NOT (e.v ->> 'task_type') = ANY (labels)
+					THEN 'Valid task types are: ' || pg_catalog.array_to_string(labels, ', ') || '.'
+				ELSE 'Each task is an object with "task_type" and optionally "kind", "payload", "shard_key", "run_at", "priority", "max_attempts" and "dedupe_key".'
+				END AS hint) AS p
+			WHERE p.problem IS NOT NULL
+			ORDER BY e.pos
+			LIMIT 1;
+		IF FOUND THEN
+			RAISE EXCEPTION 'task at position % %', bad.pos, bad.problem
+				USING ERRCODE = CASE WHEN bad.problem LIKE 'has unknown task_type%' THEN 'invalid_text_representation'
+									 ELSE 'invalid_parameter_value' END,
+					  DETAIL = pg_catalog.format('The task is %s.', pg_catalog.left(bad.v::text, 200)),
+					  HINT = bad.hint;
+		END IF;
+	END IF;
+
+	/* no dedupe keys: one plain INSERT, ids in array order */
+	IF NOT keyed THEN
+		RETURN QUERY
+		WITH i AS (
+			INSERT INTO role_cluster.task (task_type, kind, payload, shard_key, push_shard, run_at, priority,
+										   max_attempts, singleton)
+				SELECT x.task_type, coalesce(x.v ->> 'kind', ''),
+					   coalesce(NULLIF(x.v -> 'payload', 'null'), '{}'),
+					   x.v ->> 'shard_key',
+					   CASE WHEN x.task_type = 'pushNotifications'
+							THEN role_cluster.shard_for(x.v ->> 'shard_key', s.push_shards_total) END,
+					   coalesce((x.v ->> 'run_at')::timestamptz, pg_catalog.now()),
+					   coalesce((x.v ->> 'priority')::integer, 0),
+					   coalesce((x.v ->> 'max_attempts')::integer, 5),
+					   coalesce(p.singleton, false)
+				FROM (SELECT e.v, e.pos, (e.v ->> 'task_type')::role_cluster.task_type AS task_type
+					  FROM pg_catalog.jsonb_array_elements(tasks) WITH ORDINALITY AS e(v, pos)) AS x
+					CROSS JOIN role_cluster.cluster_settings s
+					LEFT JOIN role_cluster.task_policy p ON p.task_type = x.task_type
+				ORDER BY x.pos		/* ids are drawn after the sort, so they follow pos */
+				RETURNING role_cluster.task.id)
+		SELECT i.id FROM i ORDER BY i.id;
+		RETURN;
 	END IF;
 
 	/*
@@ -1015,10 +1082,9 @@ COMMENT ON FUNCTION role_cluster.enqueue_batch(jsonb) IS
 
 /*
  * Hands out up to max_tasks due queued tasks to one node, setting them
- * new_state ('running' when the node claims, 'routed' when dispatch() routes
- * to it), and returns them in hand-out order.  The caller holds the node's
- * row locked (FOR NO KEY UPDATE), so what it holds cannot grow under us.
- * claim_tasks() and dispatch() both hand out work only through here.
+ * new_state, and returns them in hand-out order.  claim_tasks() (new_state
+ * 'running', the node claiming for itself) and dispatch() (new_state
+ * 'routed') hand out work only through here.
  *
  * The routing rule, all of it:
  *   - the node is live (node_is_live: registered, lease running, session
@@ -1030,46 +1096,52 @@ COMMENT ON FUNCTION role_cluster.enqueue_batch(jsonb) IS
  *     waiting) and rechecks under it with a fresh snapshot; the unique
  *     index task_singleton_idx is the backstop, and its violation only
  *     skips the task;
- *   - the node never holds more than its capacity (routed + running).
+ *   - the node never holds more than its capacity (routed + running): its
+ *     row is locked (FOR NO KEY UPDATE) before anything is counted, so
+ *     two hand-outs to one node take turns.
  * Order: priority (higher first), then run_at, then id; due means run_at
  * <= now().  Tasks that other transactions hold locked are skipped, never
  * waited for.
  *
- * When the node claims for itself, a role of its that no longer exists
- * raises the evaluation's error; when dispatching, such a node gets nothing.
+ * When the node claims for itself, the caller must be allowed to act for
+ * it, and a node that is not live or whose role no longer exists is an
+ * error; when dispatching, such a node simply gets nothing.
  */
 CREATE FUNCTION role_cluster.hand_out_tasks(node_id text, max_tasks integer,
 											new_state role_cluster.task_state)
 	RETURNS SETOF role_cluster.task
 	LANGUAGE plpgsql
-	SET search_path = pg_catalog, pg_temp
-	SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_column
 DECLARE
-	want		integer;
+	claiming	boolean := new_state = 'running';
+	allowed		boolean;
+	live		boolean;
+	capacity	integer;
 	lease		timestamptz;
 	types		role_cluster.task_type[];
 	shard		integer;
 	singles		role_cluster.task_type[];
+	want		integer;
+	taken		integer := 0;
 	c			record;
 	r			role_cluster.task;
 	single_rows role_cluster.task[] := '{}';
 BEGIN
-	IF max_tasks IS NULL OR max_tasks <= 0 THEN
-		RETURN;
-	END IF;
 	IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
 		PERFORM role_cluster.require_read_committed();
 	END IF;
 
 	/*
-	 * The node as its lock left it (a snapshot newer than the lock): live,
-	 * its room, the types it runs, its shard, and the singleton types among
-	 * them that have queued tasks and no task held now.
+	 * Lock the node; with it come whether the caller may act for it, its
+	 * liveness, the types its role enables, its shard, and the singleton
+	 * types among those types that have queued tasks and none held.
 	 */
-	SELECT least(max_tasks, n.capacity - h.held), n.lease_until, v.types,
-		   role_cluster.effective_push_shard(n.push_shard, cs.push_shards_total),
+	SELECT n.login = SESSION_USER OR NOT claiming
+			   OR pg_catalog.pg_has_role(SESSION_USER, 'role_cluster_admin', 'MEMBER'),
+		   role_cluster.node_is_live(n), n.capacity, n.lease_until, v.types,
+		   role_cluster.effective_push_shard(n.push_shard,
+			   (SELECT s.push_shards_total FROM role_cluster.cluster_settings s)),
 		   ARRAY(SELECT p.task_type FROM role_cluster.task_policy p
 				 WHERE p.singleton AND p.task_type = ANY (v.types)
 					AND EXISTS (SELECT FROM role_cluster.task t
@@ -1077,24 +1149,37 @@ BEGIN
 					AND NOT EXISTS (SELECT FROM role_cluster.task t
 									WHERE t.task_type = p.task_type AND t.singleton
 										AND t.state IN ('routed', 'running')))
-		INTO want, lease, types, shard, singles
+		INTO allowed, live, capacity, lease, types, shard, singles
 		FROM role_cluster.node n
-			CROSS JOIN role_cluster.cluster_settings cs
-			CROSS JOIN LATERAL (SELECT pg_catalog.count(*)::integer AS held FROM role_cluster.task t
-								WHERE t.node_id = n.node_id AND t.state IN ('routed', 'running')) h
-			CROSS JOIN LATERAL (SELECT role_cluster.node_task_types(n.role_name, new_state = 'running') AS types
-								OFFSET 0) v
-		WHERE n.node_id = hand_out_tasks.node_id AND role_cluster.node_is_live(n);
-	IF NOT FOUND OR want <= 0 OR pg_catalog.cardinality(types) = 0 THEN
+			CROSS JOIN LATERAL (
+				/* node_task_types(), inline: a role deleted under a dispatched node enables nothing */
+				SELECT CASE WHEN claiming OR n.role_name IS NULL OR role_cluster.role_exists(n.role_name)
+							  OR pg_catalog.current_setting('role_cluster.unknown_role', true) = 'enable_all'
+						THEN ARRAY(SELECT role_cluster.role_tasks(n.role_name))
+						ELSE '{}' END AS types
+				OFFSET 0) v
+		WHERE n.node_id = hand_out_tasks.node_id
+		FOR NO KEY UPDATE OF n;
+	IF NOT FOUND OR NOT allowed OR NOT live THEN
+		IF claiming THEN
+			/* raise the error that says why */
+			PERFORM role_cluster.require_live(role_cluster.node_for_caller(hand_out_tasks.node_id, false));
+		END IF;
+		RETURN;
+	END IF;
+	IF max_tasks IS NULL OR max_tasks <= 0 OR pg_catalog.cardinality(types) = 0 THEN
 		RETURN;
 	END IF;
 
 	/*
 	 * Singletons, rarely there: the first due task of each free singleton
-	 * type, if it ranks within the node's next want tasks.  Gate, recheck,
-	 * lock, hand out.
+	 * type, if it ranks within the node's next tasks.  Gate, recheck, lock,
+	 * hand out.
 	 */
 	IF pg_catalog.cardinality(singles) > 0 THEN
+		SELECT least(max_tasks, capacity - pg_catalog.count(*))::integer INTO want
+			FROM role_cluster.task t
+			WHERE t.node_id = hand_out_tasks.node_id AND t.state IN ('routed', 'running');
 		FOR c IN
 			SELECT q.* FROM pg_catalog.unnest(singles) AS ty,
 				LATERAL (SELECT t.id, t.task_type, t.priority, t.run_at
@@ -1106,14 +1191,14 @@ BEGIN
 						 LIMIT 1) q
 			ORDER BY q.priority DESC, q.run_at, q.id
 		LOOP
-			EXIT WHEN want <= 0;
+			EXIT WHEN taken >= want;
 			CONTINUE WHEN (SELECT pg_catalog.count(*) FROM (
 							SELECT FROM role_cluster.task t
 							WHERE t.state = 'queued' AND NOT t.singleton AND t.run_at <= pg_catalog.now()
 								AND role_cluster.routes_to(t.task_type, t.push_shard, types, shard)
 								AND (t.priority > c.priority
 									 OR (t.priority = c.priority AND (t.run_at, t.id) < (c.run_at, c.id)))
-							LIMIT want) AS ahead) >= want;
+							LIMIT want - taken) AS ahead) >= want - taken;
 			CONTINUE WHEN NOT pg_catalog.pg_try_advisory_xact_lock(1919120231, role_cluster.task_ordinal(c.task_type));
 			CONTINUE WHEN EXISTS (SELECT FROM role_cluster.task t
 								  WHERE t.task_type = c.task_type AND t.singleton
@@ -1125,13 +1210,13 @@ BEGIN
 					FOR UPDATE SKIP LOCKED)
 				UPDATE role_cluster.task AS t
 					SET state = new_state, node_id = hand_out_tasks.node_id, lease_until = lease,
-						attempts = t.attempts + CASE WHEN new_state = 'running' THEN 1 ELSE 0 END,
+						attempts = t.attempts + CASE WHEN claiming THEN 1 ELSE 0 END,
 						updated_at = pg_catalog.now()
 					FROM l WHERE t.id = l.id
 					RETURNING t.* INTO r;
 				IF FOUND THEN
 					single_rows := single_rows || r;
-					want := want - 1;
+					taken := taken + 1;
 				END IF;
 			EXCEPTION
 				WHEN unique_violation THEN
@@ -1141,12 +1226,17 @@ BEGIN
 	END IF;
 
 	/*
-	 * The rest in one statement: walk the priorities present (so tasks not
-	 * yet due are never scanned), take the first due routable tasks of
-	 * each, skipping those locked elsewhere, and hand them out.
+	 * The rest in one statement, its snapshot newer than the node's lock:
+	 * the room the node has left; the priorities present, walked from the
+	 * top so that tasks not yet due are never scanned; the first due
+	 * routable tasks of each, skipping those locked elsewhere; handed out.
 	 */
 	RETURN QUERY
-	WITH RECURSIVE prio(p) AS (
+	WITH RECURSIVE room(n) AS (
+		SELECT least(max_tasks - taken, capacity - pg_catalog.count(*))::integer
+		FROM role_cluster.task t
+		WHERE t.node_id = hand_out_tasks.node_id AND t.state IN ('routed', 'running')
+	), prio(p) AS (
 		(SELECT t.priority FROM role_cluster.task t
 		 WHERE t.state = 'queued' AND NOT t.singleton
 		 ORDER BY t.priority DESC LIMIT 1)
@@ -1154,7 +1244,7 @@ BEGIN
 		SELECT (SELECT t.priority FROM role_cluster.task t
 				WHERE t.state = 'queued' AND NOT t.singleton AND t.priority < prio.p
 				ORDER BY t.priority DESC LIMIT 1)
-		FROM prio WHERE prio.p IS NOT NULL AND want > 0
+		FROM prio WHERE prio.p IS NOT NULL
 	), c AS (
 		SELECT q.id FROM prio, LATERAL (
 			SELECT t.id FROM role_cluster.task t
@@ -1162,16 +1252,16 @@ BEGIN
 				AND t.priority = prio.p AND t.run_at <= pg_catalog.now()
 				AND role_cluster.routes_to(t.task_type, t.push_shard, types, shard)
 			ORDER BY t.run_at, t.id
-			LIMIT want
+			LIMIT (SELECT greatest(room.n, 0) FROM room)
 			FOR UPDATE OF t SKIP LOCKED) q
 		WHERE prio.p IS NOT NULL
-		LIMIT want
+		LIMIT (SELECT greatest(room.n, 0) FROM room)
 	), u AS (
 		UPDATE role_cluster.task AS t
 			SET state = new_state, node_id = hand_out_tasks.node_id, lease_until = lease,
-				attempts = t.attempts + CASE WHEN new_state = 'running' THEN 1 ELSE 0 END,
+				attempts = t.attempts + CASE WHEN claiming THEN 1 ELSE 0 END,
 				updated_at = pg_catalog.now()
-			WHERE t.id = ANY (ARRAY(SELECT c.id FROM c))	/* by key, whatever LIMIT want is */
+			WHERE t.id = ANY (ARRAY(SELECT c.id FROM c))
 			RETURNING t.*)
 	SELECT * FROM u
 	UNION ALL
@@ -1180,7 +1270,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION role_cluster.hand_out_tasks(text, integer, role_cluster.task_state) IS
-	'The routing rule: hands out due queued tasks to one (locked) node; the only way claim_tasks and dispatch hand out work';
+	'The routing rule: hands out due queued tasks to one node; the only way claim_tasks and dispatch hand out work';
 
 /*
  * A node takes up to n routable due tasks for itself, straight to running:
@@ -1190,10 +1280,11 @@ COMMENT ON FUNCTION role_cluster.hand_out_tasks(text, integer, role_cluster.task
 CREATE FUNCTION role_cluster.claim_tasks(node_id text, n integer DEFAULT 1)
 	RETURNS SETOF role_cluster.task
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	SET enable_seqscan = off
+	SET jit = off
+	SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_column
-DECLARE
-	me			role_cluster.node;
 BEGIN
 	IF claim_tasks.n IS NULL OR claim_tasks.n < 0 THEN
 		RAISE EXCEPTION 'number of tasks to claim must be zero or more, not %',
@@ -1201,9 +1292,11 @@ BEGIN
 			USING ERRCODE = CASE WHEN claim_tasks.n IS NULL THEN 'null_value_not_allowed'
 								 ELSE 'invalid_parameter_value' END;
 	END IF;
-	me := role_cluster.node_for_caller(claim_tasks.node_id, true);
-	PERFORM role_cluster.require_live(me);
-	RETURN QUERY SELECT * FROM role_cluster.hand_out_tasks(me.node_id, claim_tasks.n, 'running');
+	IF claim_tasks.node_id IS NULL THEN
+		RAISE EXCEPTION 'node id must not be NULL'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	RETURN QUERY SELECT * FROM role_cluster.hand_out_tasks(claim_tasks.node_id, claim_tasks.n, 'running');
 END
 $$;
 COMMENT ON FUNCTION role_cluster.claim_tasks(text, integer) IS
@@ -1217,6 +1310,9 @@ COMMENT ON FUNCTION role_cluster.claim_tasks(text, integer) IS
 CREATE FUNCTION role_cluster.fetch_tasks(node_id text, n integer DEFAULT 100)
 	RETURNS SETOF role_cluster.task
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	SET enable_seqscan = off
+	SET jit = off
+	SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -1272,6 +1368,9 @@ COMMENT ON FUNCTION role_cluster.fetch_tasks(text, integer) IS
  */
 CREATE FUNCTION role_cluster.dispatch(batch integer DEFAULT 100) RETURNS integer
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	SET enable_seqscan = off
+	SET jit = off
+	SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
 	nodes		text[];
@@ -1342,7 +1441,7 @@ COMMENT ON FUNCTION role_cluster.dispatch(integer) IS
  * node does not hold it running (55000).  Always raises.
  */
 CREATE FUNCTION role_cluster.not_held(task_id bigint, node_id text, action text) RETURNS void
-	LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+	LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
 	t			role_cluster.task;
@@ -1378,6 +1477,9 @@ COMMENT ON FUNCTION role_cluster.not_held(bigint, text, text) IS
  */
 CREATE FUNCTION role_cluster.complete_task(task_id bigint, node_id text) RETURNS void
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	SET enable_seqscan = off
+	SET jit = off
+	SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -1410,6 +1512,9 @@ COMMENT ON FUNCTION role_cluster.complete_task(bigint, text) IS
  */
 CREATE FUNCTION role_cluster.complete_tasks(task_ids bigint[], node_id text) RETURNS SETOF bigint
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	SET enable_seqscan = off
+	SET jit = off
+	SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_column
 BEGIN
@@ -1444,6 +1549,9 @@ COMMENT ON FUNCTION role_cluster.complete_tasks(bigint[], text) IS
  */
 CREATE FUNCTION role_cluster.fail_task(task_id bigint, node_id text, error text) RETURNS text
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	SET enable_seqscan = off
+	SET jit = off
+	SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -1490,6 +1598,9 @@ COMMENT ON FUNCTION role_cluster.fail_task(bigint, text, text) IS
  */
 CREATE FUNCTION role_cluster.release_task(task_id bigint, node_id text) RETURNS void
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	SET enable_seqscan = off
+	SET jit = off
+	SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -1508,7 +1619,6 @@ BEGIN
 	IF NOT FOUND THEN
 		PERFORM role_cluster.not_held(release_task.task_id, me.node_id, 'release');
 	END IF;
-	PERFORM role_cluster.wake_worker();
 END
 $$;
 COMMENT ON FUNCTION role_cluster.release_task(bigint, text) IS
@@ -1524,6 +1634,9 @@ COMMENT ON FUNCTION role_cluster.release_task(bigint, text) IS
  */
 CREATE FUNCTION role_cluster.reclaim() RETURNS integer
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	SET enable_seqscan = off
+	SET jit = off
+	SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
 	gone		text[];
@@ -1623,7 +1736,6 @@ REVOKE EXECUTE ON FUNCTION
 	role_cluster.require_read_committed(),
 	role_cluster.hand_back(text[], boolean, text, boolean),
 	role_cluster.task_derive(),
-	role_cluster.task_after_insert(),
 	role_cluster.task_policy_before_insert(),
 	role_cluster.task_policy_before_change(),
 	role_cluster.task_policy_after_write(),

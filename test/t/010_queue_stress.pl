@@ -141,6 +141,12 @@ sub check
 		WHERE t.node_id IS DISTINCT FROM c.node_id}),
 		'0', "$what: each task done by the node that recorded it");
 	is($node->safe_psql('stress', q{
+		SELECT count(*) FROM role_cluster.task
+		WHERE (state IN ('routed', 'running')) <> (node_id IS NOT NULL AND lease_until IS NOT NULL)
+			OR (state = 'queued' AND node_id IS NOT NULL)
+			OR (finished_at IS NOT NULL) <> (state IN ('done', 'dead'))}),
+		'0', "$what: the state invariants hold");
+	is($node->safe_psql('stress', q{
 		SELECT count(*) FROM completion c JOIN role_cluster.node n USING (node_id)
 		WHERE NOT role_cluster.role_enables_task(n.role_name, c.task_type)
 			OR (c.task_type = 'pushNotifications' AND c.push_shard IS DISTINCT FROM n.push_shard)}),

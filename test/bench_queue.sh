@@ -1,0 +1,204 @@
+#!/bin/bash
+# Benchmark of the task queue against a hand-written FOR UPDATE SKIP LOCKED
+# queue (a script, not a test).
+#
+# Run as root on Debian 12, like test/check.sh: builds and installs
+# role_cluster into PG_CONFIG's tree from a copy of this tree, starts a
+# throwaway server as postgres in a fresh directory under /tmp
+# (shared_preload_libraries = 'role_cluster', Unix socket in that
+# directory, a free port), measures, prints ratios against the hand-written
+# queue measured in the same run, and stops and removes the server on exit.
+#
+#   bash test/bench_queue.sh                       # synchronous_commit = on
+#   SYNC=off bash test/bench_queue.sh              # commits not waited for: CPU-bound
+#   SECS=10 REPS=5 NODES="1 2 8" BATCHES="1 100" bash test/bench_queue.sh
+#
+# Each point runs pgbench for SECS seconds with N clients, each a node that
+# loops: enqueue B tasks, claim B tasks, acknowledge them.  Tasks/s counts
+# the tasks done at the end of the run.  The compared queues alternate
+# within each of REPS rounds, so drift on a shared machine hits all alike;
+# the figure is the median.  pgbench uses the extended protocol with
+# unnamed statements, planned at each execution, as most drivers do (a
+# generic plan cached while a queue table is empty would otherwise keep
+# scanning it whole once it is large; role_cluster's functions guard
+# against that themselves).
+#
+#   role_cluster  enqueue() or enqueue_batch(), claim_tasks() (the routing
+#                 rule: live node, role, shard, singletons, capacity), then
+#                 complete_task() for B = 1, complete_tasks() for B > 1.
+#   hand          a table with a partial index on due queued rows: INSERT,
+#                 UPDATE ... WHERE id IN (SELECT ... ORDER BY priority DESC,
+#                 run_at, id LIMIT B FOR UPDATE SKIP LOCKED), and one UPDATE
+#                 per task to acknowledge it, each its own transaction, as a
+#                 worker does when it finishes a task.
+#   hand+batch    the same, acknowledging all B tasks in one UPDATE (only
+#                 run for B > 1).
+# Both tables have the same storage and autovacuum settings.
+set -euo pipefail
+
+src=$(cd "$(dirname "$0")/.." && pwd)
+export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+SECS=${SECS:-6}
+REPS=${REPS:-3}
+NODES=${NODES:-"1 2 8"}
+BATCHES=${BATCHES:-"1 100"}
+SYNC=${SYNC:-on}
+bindir=$("$PG_CONFIG" --bindir)
+
+bash "$src/test/deps.sh"
+
+work=$(mktemp -d /tmp/role_cluster_bench.XXXXXX)
+cleanup()
+{
+	if [ -f "$work/data/postmaster.pid" ]; then
+		runuser -u postgres -- "$bindir/pg_ctl" -D "$work/data" -m immediate stop >/dev/null 2>&1 || true
+	fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+# build and install from a copy, so the tree stays free of root-owned files
+mkdir "$work/src"
+tar -C "$src" --exclude=.git --exclude='tmp_check*' --exclude=results -cf - . | tar -C "$work/src" -xf -
+make -C "$work/src" -s clean >/dev/null
+make -C "$work/src" -s all >/dev/null
+make -C "$work/src" -s install >/dev/null
+
+# a TCP port nobody listens on (the server itself only uses a Unix socket)
+port=""
+for _ in $(seq 1 100); do
+	p=$((20000 + RANDOM % 40000))
+	if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+		port=$p
+		break
+	fi
+done
+[ -n "$port" ] || { echo "no free port found"; exit 1; }
+
+chown -R postgres: "$work"
+runuser -u postgres -- "$bindir/initdb" -D "$work/data" -A trust -E UTF8 --locale=C >/dev/null
+cat >>"$work/data/postgresql.conf" <<EOF
+shared_preload_libraries = 'role_cluster'
+port = $port
+listen_addresses = ''
+unix_socket_directories = '$work'
+synchronous_commit = $SYNC
+shared_buffers = 256MB
+max_wal_size = 4GB
+jit = off
+EOF
+runuser -u postgres -- "$bindir/pg_ctl" -D "$work/data" -l "$work/server.log" -w start >/dev/null
+
+psql()
+{
+	runuser -u postgres -- "$bindir/psql" -h "$work" -p "$port" -X -q -v ON_ERROR_STOP=1 "$@"
+}
+
+# the worker watches the database "postgres"; benchmark elsewhere
+psql -d postgres -c 'CREATE DATABASE bench'
+psql -d bench <<'EOF'
+CREATE EXTENSION role_cluster;
+UPDATE role_cluster.cluster_settings SET node_lease = '1 day';
+
+CREATE TABLE jobs (
+	id			bigserial PRIMARY KEY,
+	task_type	text NOT NULL,
+	payload		jsonb NOT NULL DEFAULT '{}',
+	priority	integer NOT NULL DEFAULT 0,
+	run_at		timestamptz NOT NULL DEFAULT now(),
+	state		text NOT NULL DEFAULT 'queued',
+	node_id		text,
+	attempts	integer NOT NULL DEFAULT 0,
+	finished_at timestamptz
+);
+CREATE INDEX jobs_queued ON jobs (priority DESC, run_at, id) WHERE state = 'queued';
+EOF
+# the same storage settings as role_cluster.task
+opts=$(psql -d bench -At -c "SELECT array_to_string(reloptions, ', ') FROM pg_class WHERE oid = 'role_cluster.task'::regclass")
+psql -d bench -c "ALTER TABLE jobs SET ($opts)"
+
+# pgbench scripts, one per queue and batch size
+node="'n' || :client_id"
+for b in $BATCHES; do
+	json=$(printf '{"task_type": "searchIndexing"},%.0s' $(seq "$b"))
+	{
+		echo '\if :registered = 0'
+		echo "SELECT node_id FROM role_cluster.register_node($node, NULL, NULL, 1000000) \\gset"
+		echo '\set registered 1'
+		echo '\endif'
+		if [ "$b" -eq 1 ]; then
+			echo "SELECT role_cluster.enqueue('searchIndexing');"
+			echo "SELECT coalesce((SELECT id FROM role_cluster.claim_tasks($node, 1)), 0) AS id \\gset"
+			echo "SELECT role_cluster.complete_task(:id, $node) WHERE :id <> 0;"
+		else
+			echo "SELECT count(*) FROM role_cluster.enqueue_batch('[${json%,}]');"
+			echo "SELECT coalesce(array_agg(id), '{}') AS ids FROM role_cluster.claim_tasks($node, $b) \\gset"
+			echo "SELECT count(*) FROM role_cluster.complete_tasks(:ids, $node);"
+		fi
+	} >"$work/ours_$b.sql"
+	claim="SELECT id FROM jobs WHERE state = 'queued' AND run_at <= now() ORDER BY priority DESC, run_at, id LIMIT $b FOR UPDATE SKIP LOCKED"
+	{
+		echo "INSERT INTO jobs (task_type) SELECT 'searchIndexing' FROM generate_series(1, $b);"
+		echo "WITH u AS (UPDATE jobs SET state = 'running', node_id = $node, attempts = attempts + 1 WHERE id IN ($claim) RETURNING id)"
+		echo "SELECT coalesce(array_agg(id), '{}') AS ids FROM u \\gset"
+		for k in $(seq "$b"); do
+			echo "UPDATE jobs SET state = 'done', finished_at = now() WHERE id = (:ids::bigint[])[$k];"
+		done
+	} >"$work/hand_$b.sql"
+	{
+		echo "INSERT INTO jobs (task_type) SELECT 'searchIndexing' FROM generate_series(1, $b);"
+		echo "WITH u AS (UPDATE jobs SET state = 'running', node_id = $node, attempts = attempts + 1 WHERE id IN ($claim) RETURNING id)"
+		echo "SELECT coalesce(array_agg(id), '{}') AS ids FROM u \\gset"
+		echo "UPDATE jobs SET state = 'done', finished_at = now() WHERE id = ANY (:ids::bigint[]);"
+	} >"$work/handbatch_$b.sql"
+done
+chown postgres: "$work"/*.sql
+
+# one run: prints the tasks done per second
+run()
+{
+	local queue=$1 clients=$2 batch=$3 done
+	psql -d bench -c 'TRUNCATE role_cluster.task, role_cluster.node, jobs' \
+		-c 'VACUUM ANALYZE role_cluster.task, role_cluster.node, jobs' -c 'CHECKPOINT'
+	runuser -u postgres -- "$bindir/pgbench" -h "$work" -p "$port" -n -M extended \
+		-c "$clients" -j "$(( clients < 2 ? clients : 2 ))" -T "$SECS" -D registered=0 \
+		-f "$work/${queue}_$batch.sql" bench >"$work/pgbench.out" 2>&1 ||
+		{ cat "$work/pgbench.out" >&2; exit 1; }
+	if [ "$queue" = ours ]; then
+		done=$(psql -d bench -At -c "SELECT count(*) FROM role_cluster.task WHERE state = 'done'")
+	else
+		done=$(psql -d bench -At -c "SELECT count(*) FROM jobs WHERE state = 'done'")
+	fi
+	echo $((done / SECS))
+}
+
+median()
+{
+	tr ' ' '\n' | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
+
+echo "role_cluster queue benchmark: synchronous_commit = $SYNC, ${SECS} s per run, median of $REPS"
+echo "$(nproc) cores; server $("$bindir/postgres" --version)"
+printf '%-6s %-6s %14s %14s %8s %14s %8s\n' nodes batch 'role_cluster' 'hand' 'ratio' 'hand+batch' 'ratio'
+for b in $BATCHES; do
+	for n in $NODES; do
+		ours="" hand="" handbatch=""
+		for _ in $(seq "$REPS"); do
+			ours="$ours $(run ours "$n" "$b")"
+			hand="$hand $(run hand "$n" "$b")"
+			[ "$b" -gt 1 ] && handbatch="$handbatch $(run handbatch "$n" "$b")"
+		done
+		o=$(echo $ours | median)
+		h=$(echo $hand | median)
+		if [ "$b" -gt 1 ]; then
+			hb=$(echo $handbatch | median)
+			printf '%-6s %-6s %14s %14s %8s %14s %8s\n' "$n" "$b" "$o" "$h" \
+				"$(awk -v a="$o" -v b="$h" 'BEGIN { printf "%.2f", a / b }')" "$hb" \
+				"$(awk -v a="$o" -v b="$hb" 'BEGIN { printf "%.2f", a / b }')"
+		else
+			printf '%-6s %-6s %14s %14s %8s %14s %8s\n' "$n" "$b" "$o" "$h" \
+				"$(awk -v a="$o" -v b="$h" 'BEGIN { printf "%.2f", a / b }')" - -
+		fi
+	done
+done
+echo "tasks/s = tasks done per second (enqueued, claimed and acknowledged); ratio = role_cluster / hand-written"
