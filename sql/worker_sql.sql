@@ -347,6 +347,18 @@ SELECT role_cluster.wake_worker();
 ROLLBACK TO SAVEPOINT s;
 COMMIT;
 SELECT wakeups FROM role_cluster.worker_stats;
+-- the queue's writes wake it at commit: an enqueue, a change of state, a
+-- registration; a heartbeat does not
+SELECT role_cluster.worker_stats_reset();
+SELECT count(*) FROM (SELECT role_cluster.enqueue('storeMaintenance', 'wake')) e;
+SELECT wakeups FROM role_cluster.worker_stats;
+SELECT count(*) FROM (SELECT role_cluster.heartbeat('regress-pruner')) h;
+SELECT wakeups FROM role_cluster.worker_stats;
+SELECT count(*) FROM role_cluster.claim_tasks('regress-pruner', 1);
+SELECT wakeups FROM role_cluster.worker_stats;
+SELECT count(*) FROM (SELECT role_cluster.register_node('regress-pruner', NULL, NULL, 10)) r;
+SELECT wakeups FROM role_cluster.worker_stats;
+SELECT role_cluster.wake_worker_trigger();
 -- watch_session() is idempotent
 SELECT role_cluster.watch_session(), role_cluster.watch_session();
 

@@ -18,6 +18,7 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "commands/trigger.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
@@ -28,11 +29,13 @@
 #include "rc_shmem.h"
 
 PG_FUNCTION_INFO_V1(rc_wake_worker);
+PG_FUNCTION_INFO_V1(rc_wake_worker_trigger);
 PG_FUNCTION_INFO_V1(rc_watch_session);
 PG_FUNCTION_INFO_V1(rc_worker_stats);
 PG_FUNCTION_INFO_V1(rc_worker_stats_reset);
 
 RcShared   *rc_shared = NULL;
+bool		rc_in_worker = false;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -171,15 +174,44 @@ rc_wake_xact_callback(XactEvent event, void *arg)
 Datum
 rc_wake_worker(PG_FUNCTION_ARGS)
 {
-	if (rc_shared == NULL)
-		PG_RETURN_VOID();
+	rc_wake_worker_at_commit();
+	PG_RETURN_VOID();
+}
+
+/*
+ * Asks for the worker to be woken when this transaction commits; nothing
+ * without a preloaded library, or in the worker itself (it loops again on
+ * its own when it made work).
+ */
+void
+rc_wake_worker_at_commit(void)
+{
+	if (rc_shared == NULL || rc_in_worker)
+		return;
 	if (!xact_callback_registered)
 	{
 		RegisterXactCallback(rc_wake_xact_callback, NULL);
 		xact_callback_registered = true;
 	}
 	wake_at_commit = true;
-	PG_RETURN_VOID();
+}
+
+/*
+ * role_cluster.wake_worker_trigger() → trigger
+ *
+ * wake_worker() as a statement-level AFTER trigger, for the queue's tables:
+ * tasks enqueued, tasks changing state (capacity freed, work handed back),
+ * nodes registering.  C, so that it costs the hot paths next to nothing.
+ */
+Datum
+rc_wake_worker_trigger(PG_FUNCTION_ARGS)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("wake_worker_trigger() may only be called as a trigger")));
+	rc_wake_worker_at_commit();
+	PG_RETURN_POINTER(NULL);
 }
 
 /*

@@ -68,11 +68,17 @@ typedef struct RcShared
 /* NULL unless the library was preloaded */
 extern RcShared *rc_shared;
 
+/* True in the worker process: its own writes never wake it */
+extern bool rc_in_worker;
+
 /* Installs the shared-memory hooks; from _PG_init, when preloading */
 extern void rc_shmem_init(void);
 
 /* Raises 55000 with a hint unless the library was preloaded */
 extern void rc_require_preload(void);
+
+/* Wakes the worker when the current transaction commits (not in the worker) */
+extern void rc_wake_worker_at_commit(void);
 
 /* Sets the worker's latch if a worker runs; safe anywhere */
 extern void rc_wake_worker_now(void);

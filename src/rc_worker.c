@@ -519,6 +519,7 @@ rc_worker_main(Datum main_arg)
 	BackgroundWorkerUnblockSignals();
 
 	/* publish our latch before anything can fail, so commits can wake us */
+	rc_in_worker = true;
 	SpinLockAcquire(&rc_shared->mutex);
 	rc_shared->worker_pid = MyProcPid;
 	rc_shared->worker_latch = MyLatch;

@@ -54,8 +54,8 @@ sub rc_set_and_reload
 	return;
 }
 
-# A node's session: registers node $id with role $role (undef = none) and
-# LISTENs on its channel.  Returns (session, channel).
+# A node's session: LISTENs on the channel of node $id, then registers it
+# with role $role (undef = none).  Returns (session, channel).
 sub rc_node_session
 {
 	my ($node, $id, $role, %params) = @_;
@@ -64,11 +64,13 @@ sub rc_node_session
 	my $r = defined $role ? "'$role'" : 'NULL';
 	my $shard = $params{push_shard} // 'NULL';
 	my $cap = $params{capacity} // 'NULL';
-	$s->query_safe(
-		"SELECT node_id FROM role_cluster.register_node('$id', $r, $shard, $cap)");
+	# LISTEN first: registering wakes the worker, which may route to the
+	# node (and notify it) before the next statement
 	my $chan = $s->query_safe("SELECT role_cluster.node_channel('$id')");
 	my $quoted = $s->query_safe("SELECT quote_ident(role_cluster.node_channel('$id'))");
 	$s->query_safe("LISTEN $quoted");
+	$s->query_safe(
+		"SELECT node_id FROM role_cluster.register_node('$id', $r, $shard, $cap)");
 	return ($s, $chan);
 }
 

@@ -87,7 +87,10 @@ connect_or_die(const char *conninfo)
 	return conn;
 }
 
-/* Registers a node and LISTENs on its channel */
+/*
+ * LISTENs on a node's channel, then registers it (registering wakes the
+ * worker, which may notify the node at once)
+ */
 static void
 register_and_listen(PGconn *conn, const char *node, const char *role,
 					const char *capacity)
@@ -96,12 +99,12 @@ register_and_listen(PGconn *conn, const char *node, const char *role,
 	PGresult   *res;
 	char	   *sql;
 
-	PQclear(run(conn, "SELECT role_cluster.register_node($1, $2, NULL, $3::int)", 3, params));
 	res = run(conn, "SELECT 'LISTEN ' || quote_ident(role_cluster.node_channel($1))", 1, params);
 	sql = strdup(PQgetvalue(res, 0, 0));
 	PQclear(res);
 	PQclear(run(conn, sql, 0, NULL));
 	free(sql);
+	PQclear(run(conn, "SELECT role_cluster.register_node($1, $2, NULL, $3::int)", 3, params));
 }
 
 /* Waits up to timeout_us for a notification; returns 1 if one came */

@@ -8,6 +8,32 @@ COMMENT ON FUNCTION role_cluster.wake_worker() IS
 REVOKE EXECUTE ON FUNCTION role_cluster.wake_worker() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION role_cluster.wake_worker() TO role_cluster_admin, role_cluster_node;
 
+CREATE FUNCTION role_cluster.wake_worker_trigger() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'rc_wake_worker_trigger' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION role_cluster.wake_worker_trigger() IS
+	'Trigger: wake_worker() for every statement that writes the queue (not in the worker itself)';
+REVOKE EXECUTE ON FUNCTION role_cluster.wake_worker_trigger() FROM PUBLIC;
+
+/*
+ * What wakes the worker at commit, besides the poll: tasks enqueued; a
+ * task changing state (a node fetched, finished or handed back work, so
+ * capacity may be free or work queued again); a node registering or
+ * changing what it takes.  Heartbeats (lease columns only) do not.  The
+ * worker's own statements never wake it; it loops again by itself.
+ */
+CREATE TRIGGER task_wake_worker
+	AFTER INSERT OR UPDATE OF state ON role_cluster.task
+	FOR EACH STATEMENT EXECUTE FUNCTION role_cluster.wake_worker_trigger();
+COMMENT ON TRIGGER task_wake_worker ON role_cluster.task IS
+	'Wakes the background worker at commit when tasks are enqueued or change state';
+
+CREATE TRIGGER node_wake_worker
+	AFTER INSERT OR UPDATE OF role_name, push_shard, capacity, backend_pid, deregistered_at
+	ON role_cluster.node
+	FOR EACH STATEMENT EXECUTE FUNCTION role_cluster.wake_worker_trigger();
+COMMENT ON TRIGGER node_wake_worker ON role_cluster.node IS
+	'Wakes the background worker at commit when a node registers or changes what it takes';
+
 CREATE FUNCTION role_cluster.watch_session() RETURNS void
 	AS 'MODULE_PATHNAME', 'rc_watch_session' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION role_cluster.watch_session() IS

@@ -64,6 +64,21 @@ is(rc_query($n2, "SELECT id FROM role_cluster.fetch_tasks('n2', 10)"),
 	$t2, 'the mta node fetches its outboundMta task');
 rc_query($n2, "SELECT role_cluster.complete_task($t2, 'n2')");
 
+# Capacity freed wakes the worker too: n2 takes one task at a time; when it
+# finishes the first, the second is routed at once (the poll is an hour).
+rc_query($n2, "SELECT node_id FROM role_cluster.register_node('n2', 'mta', NULL, 1)");
+my ($m1, $m2) = split /\n/, $node->safe_psql('postgres',
+	"SELECT role_cluster.enqueue('outboundMta', 'deliver', jsonb_build_object('n', i)) FROM generate_series(1, 2) i"
+);
+ok(rc_wait_notification($n2, $c2), 'the mta node is notified of the first of two');
+is(rc_query($n2, "SELECT id FROM role_cluster.fetch_tasks('n2', 10)"),
+	$m1, 'it takes only the first: its capacity is 1');
+rc_query($n2, "SELECT role_cluster.complete_task($m1, 'n2')");
+ok(rc_wait_notification($n2, $c2), 'finishing it woke the worker, which routed the second');
+is(rc_query($n2, "SELECT id FROM role_cluster.fetch_tasks('n2', 10)"),
+	$m2, 'and the node takes it');
+rc_query($n2, "SELECT role_cluster.complete_task($m2, 'n2')");
+
 # a rolled-back enqueue does not count as a wake-up
 my $wakeups = $node->safe_psql('postgres',
 	'SELECT wakeups FROM role_cluster.worker_stats');
