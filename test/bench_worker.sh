@@ -17,8 +17,10 @@
 #
 # Run as root (it installs the extension into PG_CONFIG's tree first) or as
 # postgres (then it must be installed already).  Knobs:
-#   BENCH_PROBES=1000 BENCH_THROUGHPUT=50000 BENCH_SMALL=10000
+#   BENCH_PROBES=1000 BENCH_THROUGHPUT=50000 BENCH_SMALL=10000 BENCH_MID=100000
 #   BENCH_LARGE=1000000 BENCH_LOAD_RATE=1000 BENCH_NAPTIME=1s
+#   BENCH_SIZE_RATE=0 (tasks/s of the size phase's producer; 0: as fast as
+#   the nodes take them)
 #   BENCH_PHASES="latency throughput size" (a subset runs only those)
 #
 #   bash test/bench_worker.sh
@@ -31,6 +33,8 @@ probes=${BENCH_PROBES:-1000}
 through=${BENCH_THROUGHPUT:-50000}
 small=${BENCH_SMALL:-10000}
 large=${BENCH_LARGE:-1000000}
+mid=${BENCH_MID:-100000}
+size_rate=${BENCH_SIZE_RATE:-0}
 load_rate=${BENCH_LOAD_RATE:-1000}
 naptime=${BENCH_NAPTIME:-1s}
 phases=${BENCH_PHASES:-latency throughput size}
@@ -218,7 +222,7 @@ setup
 psql_q -c "ALTER SYSTEM SET role_cluster.retention = '1s'" -c "SELECT pg_reload_conf()" >/dev/null
 echo
 echo "== queue table size (task + indexes + toast, schedule tables) after tasks passed through"
-echo "   (retention 1s, prune every 1s, 8 nodes, producer batches of 500, backlog <= 5000)"
+echo "   (retention 1s, prune every 1s, 8 nodes, producer batches of 100, backlog <= 5000, rate ${size_rate:-0}/s (0: unlimited))"
 start_consumers consume - 8 size
 
 # Waits until every task produced so far is done and pruned, then prints sizes
@@ -241,18 +245,23 @@ breakdown()
 }
 
 t0=$(date +%s)
-client produce storeMaintenance "$small" 500 5000 >/dev/null
+client produce storeMaintenance "$small" 100 5000 "$size_rate" >/dev/null
 size_small=$(settle)
 parts_small=$(breakdown)
-client produce storeMaintenance $((large - small)) 500 5000 >/dev/null
+client produce storeMaintenance $((mid - small)) 100 5000 "$size_rate" >/dev/null
+size_mid=$(settle)
+parts_mid=$(breakdown)
+client produce storeMaintenance $((large - mid)) 100 5000 "$size_rate" >/dev/null
 size_large=$(settle)
 parts_large=$(breakdown)
 t1=$(date +%s)
 stop_consumers
 printf "after %8d tasks: %8s bytes (%s)\n" "$small" "$size_small" "$parts_small"
+printf "after %8d tasks: %8s bytes (%s)\n" "$mid" "$size_mid" "$parts_mid"
 printf "after %8d tasks: %8s bytes (%s)\n" "$large" "$size_large" "$parts_large"
 printf "   (%d s, %.0f tasks/s)\n" $((t1 - t0)) "$(echo "$large / ($t1 - $t0)" | bc -l)"
-printf "ratio: %.2f\n" "$(echo "$size_large / $size_small" | bc -l)"
+printf "ratio %d / %d tasks: %.2f (%d / %d tasks: %.2f)\n" "$large" "$small" \
+	"$(echo "$size_large / $size_small" | bc -l)" "$large" "$mid" "$(echo "$size_large / $size_mid" | bc -l)"
 psql_q -c "SELECT 'worker: loops ' || loops || ', routed ' || routed || ', notified ' || notified
 	|| ', pruned ' || pruned || ', errors ' || errors || ', avg loop ' || round(avg_loop_ms::numeric, 2) || ' ms'
 	FROM role_cluster.worker_stats"

@@ -18,9 +18,9 @@
  *	  bench_worker_client CONNINFO probe_notify CHANNEL N
  *		The same round trip without the queue (the producer NOTIFYs): what
  *		the machine itself adds.
- *	  bench_worker_client CONNINFO produce TASK_TYPE TOTAL BATCH BACKLOG
+ *	  bench_worker_client CONNINFO produce TASK_TYPE TOTAL BATCH BACKLOG [RATE]
  *		Enqueues TOTAL tasks, BATCH per transaction, pausing while more
- *		than BACKLOG are queued.
+ *		than BACKLOG are queued, and at most RATE per second if given.
  *	  bench_worker_client CONNINFO skiplocked BATCH
  *		Baseline: claims BATCH rows of bench_q with FOR UPDATE SKIP LOCKED
  *		and marks them done, until none are left; prints the count.
@@ -326,15 +326,26 @@ probe_notify(const char *conninfo, const char *node, int n)
 /* produce: enqueue total tasks, batch per transaction, bounded backlog */
 static int
 produce(PGconn *conn, const char *task_type, long total, const char *batch,
-		long backlog)
+		long backlog, long rate)
 {
 	const char *params[2] = {task_type, batch};
 	long		done = 0;
 	long		per = atol(batch);
+	long long	start = now_us();
 
 	while (done < total && !stop_requested)
 	{
 		PGresult   *res;
+
+		/* at most rate tasks per second, when a rate is given */
+		if (rate > 0)
+		{
+			long long	due = start + (long long) done * 1000000 / rate;
+			long long	now = now_us();
+
+			if (due > now)
+				usleep((useconds_t) (due - now));
+		}
 
 		res = run(conn, "SELECT count(*) FROM role_cluster.task WHERE state = 'queued'", 0, NULL);
 		if (atol(PQgetvalue(res, 0, 0)) > backlog)
@@ -413,8 +424,9 @@ main(int argc, char **argv)
 	conn = connect_or_die(argv[1]);
 	if ((strcmp(argv[2], "consume") == 0 || strcmp(argv[2], "claim") == 0) && argc == 6)
 		return consume(conn, argv[3], argv[4], argv[5], strcmp(argv[2], "claim") == 0);
-	if (strcmp(argv[2], "produce") == 0 && argc == 7)
-		return produce(conn, argv[3], atol(argv[4]), argv[5], atol(argv[6]));
+	if (strcmp(argv[2], "produce") == 0 && (argc == 7 || argc == 8))
+		return produce(conn, argv[3], atol(argv[4]), argv[5], atol(argv[6]),
+					   argc == 8 ? atol(argv[7]) : 0);
 	if (strcmp(argv[2], "skiplocked") == 0 && argc == 4)
 		return skiplocked(conn, argv[3]);
 	fprintf(stderr, "bad arguments\n");
