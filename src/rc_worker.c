@@ -15,9 +15,12 @@
  *	- role_cluster.prune()		every prune_interval, and again next loop
  *								while it deletes a full batch.
  *
- * Between loops it sleeps on its latch.  A transaction that enqueued work
- * sets the latch when it commits (wake_worker()), so dispatch follows the
- * commit at once and only reclaim, schedules and deferred tasks wait for
+ * Between loops it sleeps on its latch.  A transaction that enqueued
+ * tasks, changed a task's state (a node fetched, finished or handed back
+ * work) or registered a node sets the latch when it commits (the
+ * wake_worker_trigger() triggers of 50_worker.sql), and a node's session
+ * sets it when it ends (watch_session()); so dispatch and reclaim follow
+ * at once, and only lease expiry, schedules and deferred tasks wait for
  * the poll.
  *
  * Start time: BgWorkerStart_ConsistentState, not RecoveryFinished.  With
