@@ -1,0 +1,268 @@
+#!/bin/bash
+# Benchmark of the background worker (a script, not a test).  Starts its own
+# throwaway server (preloaded, as the postgres user, in a mktemp directory
+# under /tmp with a private socket directory, so no port can clash) and
+# prints:
+#
+#  1. enqueue -> notified and enqueue -> fetched latency, p50/p99, on an
+#     idle server and under ~1,000 tasks/s of other load (pgbench, worked off
+#     by 4 other nodes); target p99 < 5 ms idle;
+#  2. end-to-end throughput (tasks/s from queued to done) with 8 nodes:
+#     dispatch by the worker + fetch_tasks, claim_tasks (pull), and a
+#     hand-written FOR UPDATE SKIP LOCKED queue at batch 100, measured in
+#     the same run; target: dispatch >= the SKIP LOCKED queue;
+#  3. the queue tables' size after 1,000,000 tasks passed through (enqueued,
+#     routed, run, done, pruned) against their size after 10,000; target
+#     at most 2x.
+#
+# Run as root (it installs the extension into PG_CONFIG's tree first) or as
+# postgres (then it must be installed already).  Knobs:
+#   BENCH_PROBES=1000 BENCH_THROUGHPUT=50000 BENCH_SMALL=10000 BENCH_MID=100000
+#   BENCH_LARGE=1000000 BENCH_LOAD_RATE=1000 BENCH_NAPTIME=1s
+#   BENCH_SIZE_RATE=0 (tasks/s of the size phase's producer; 0: as fast as
+#   the nodes take them)
+#   BENCH_PHASES="latency throughput size" (a subset runs only those)
+#
+#   bash test/bench_worker.sh
+set -euo pipefail
+
+src=$(cd "$(dirname "$0")/.." && pwd)
+export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+bindir=$($PG_CONFIG --bindir)
+probes=${BENCH_PROBES:-1000}
+through=${BENCH_THROUGHPUT:-50000}
+small=${BENCH_SMALL:-10000}
+large=${BENCH_LARGE:-1000000}
+mid=${BENCH_MID:-100000}
+size_rate=${BENCH_SIZE_RATE:-0}
+load_rate=${BENCH_LOAD_RATE:-1000}
+naptime=${BENCH_NAPTIME:-1s}
+phases=${BENCH_PHASES:-latency throughput size}
+want() { [[ " $phases " == *" $1 "* ]]; }
+
+as_pg()
+{
+	if [ "$(id -u)" = 0 ]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+if [ "$(id -u)" = 0 ]; then
+	make -C "$src" -s PG_CONFIG="$PG_CONFIG" >/dev/null
+	make -C "$src" -s PG_CONFIG="$PG_CONFIG" install >/dev/null
+fi
+
+dir=$(mktemp -d /tmp/rc_bench.XXXXXX)
+chmod 755 "$dir"
+[ "$(id -u)" = 0 ] && chown postgres: "$dir"
+pids=()
+cleanup()
+{
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	as_pg "$bindir/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+port=5432
+conn="host=$dir port=$port dbname=postgres user=postgres"
+psql_q() { "$bindir/psql" -X -q -At -v ON_ERROR_STOP=1 -h "$dir" -p $port -U postgres -d postgres "$@"; }
+
+gcc -O2 -o "$dir/client" "$src/test/bench_worker_client.c" -I"$($PG_CONFIG --includedir)" -lpq
+client() { "$dir/client" "$conn" "$@"; }
+
+as_pg "$bindir/initdb" -D "$dir/data" -A trust >/dev/null
+cat >>"$dir/data/postgresql.conf" <<EOF
+listen_addresses = ''
+unix_socket_directories = '$dir'
+port = $port
+shared_preload_libraries = 'role_cluster'
+shared_buffers = 256MB
+max_connections = 50
+role_cluster.retention = '1d'
+role_cluster.prune_interval = '1s'
+autovacuum_naptime = '$naptime'
+EOF
+as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/log" -w start >/dev/null
+
+echo "role_cluster worker benchmark: $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "server: fsync on, synchronous_commit on, autovacuum_naptime $naptime, role_cluster defaults but retention"
+
+setup()
+{
+	psql_q <<'EOF'
+DROP EXTENSION IF EXISTS role_cluster CASCADE;
+CREATE EXTENSION role_cluster;
+INSERT INTO role_cluster.cluster_role (name, tasks) VALUES
+	('probe', '{"@type": "EnableSome", "taskTypes": ["storeMaintenance"]}'),
+	('loader', '{"@type": "EnableSome", "taskTypes": ["searchIndexing"]}')
+ON CONFLICT DO NOTHING;
+EOF
+}
+
+# Starts n consumers of the given mode and role; their pids go to pids[]
+start_consumers()
+{
+	local mode=$1 role=$2 n=$3 prefix=$4
+	for i in $(seq 1 "$n"); do
+		"$dir/client" "$conn" "$mode" "$prefix$i" "$role" 200 >"$dir/$prefix$i.out" &
+		pids+=($!)
+	done
+}
+
+stop_consumers()
+{
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	pids=()
+}
+
+# --- 1. latency ---------------------------------------------------------------
+
+if want latency; then
+setup
+echo
+echo "== enqueue -> notified / fetched latency, ms ($probes probes)"
+printf "idle:       %s\n" "$(client probe probe1 probe storeMaintenance "$probes" | tr '\n' ' ')"
+printf "reference:  %s(a bare NOTIFY round trip between two sessions, same machine)\n" \
+	"$(client probe_notify bench_channel "$probes" | tr '\n' ' ')"
+
+start_consumers consume loader 4 load
+echo "SELECT role_cluster.enqueue('searchIndexing', 'load');" >"$dir/load.sql"
+"$bindir/pgbench" -n -c 4 -j 2 -R "$load_rate" -T 600 -f "$dir/load.sql" \
+	-h "$dir" -p $port -U postgres postgres >"$dir/pgbench.out" 2>&1 &
+pgbench_pid=$!
+sleep 3
+# task ids come from one sequence: what was enqueued meanwhile, minus the probes
+before=$(psql_q -c "SELECT last_value FROM role_cluster.task_id_seq")
+t0=$(date +%s.%N)
+lat=$(client probe probe2 probe storeMaintenance "$probes" | tr '\n' ' ')
+t1=$(date +%s.%N)
+after=$(psql_q -c "SELECT last_value FROM role_cluster.task_id_seq")
+kill "$pgbench_pid" 2>/dev/null || true
+wait "$pgbench_pid" 2>/dev/null || true
+rate=$(echo "($after - $before - $probes) / ($t1 - $t0)" | bc -l)
+printf "under load: %s(load: %.0f tasks/s enqueued meanwhile)\n" "$lat" "$rate"
+stop_consumers
+fi
+
+# --- 2. throughput --------------------------------------------------------------
+# (done tasks are kept a day here, so that they can be counted)
+
+if want throughput; then
+setup
+echo
+echo "== throughput, 8 nodes, $through tasks queued up front, tasks/s from start to the last done"
+
+# dispatch by the worker, nodes fetch_tasks; $1 = role_cluster.dispatch_batch
+dispatch_run()
+{
+	local start
+	psql_q -c "ALTER SYSTEM SET role_cluster.dispatch_batch = $1" -c "SELECT pg_reload_conf()" >/dev/null
+	psql_q -c "SELECT count(role_cluster.enqueue('storeMaintenance', 'through')) FROM generate_series(1, $through)" >/dev/null
+	start=$(psql_q -c "SELECT clock_timestamp()")
+	start_consumers consume - 8 disp
+	while [ "$(psql_q -c "SELECT count(*) FROM role_cluster.task WHERE state = 'done' AND kind = 'through'")" != "$through" ]; do
+		sleep 0.2
+	done
+	psql_q -c "SELECT round($through / extract(epoch FROM max(finished_at) - '$start'))
+		FROM role_cluster.task WHERE kind = 'through'"
+	stop_consumers
+	psql_q -c "SELECT role_cluster.prune(interval '0', interval '0', 100000000)" >/dev/null
+	psql_q -c "ALTER SYSTEM RESET role_cluster.dispatch_batch" -c "SELECT pg_reload_conf()" >/dev/null
+}
+disp=$(dispatch_run 100)
+disp1000=$(dispatch_run 1000)
+
+# pull: claim_tasks
+psql_q -c "ALTER SYSTEM SET role_cluster.enabled = off" -c "SELECT pg_reload_conf()" >/dev/null
+while [ "$(psql_q -c "SELECT state FROM role_cluster.worker_stats")" != "disabled" ]; do sleep 0.1; done
+psql_q -c "SELECT count(role_cluster.enqueue('storeMaintenance', 'pulled')) FROM generate_series(1, $through)" >/dev/null
+start=$(psql_q -c "SELECT clock_timestamp()")
+start_consumers claim - 8 pull
+while [ "$(psql_q -c "SELECT count(*) FROM role_cluster.task WHERE state = 'done' AND kind = 'pulled'")" != "$through" ]; do
+	sleep 0.2
+done
+pull=$(psql_q -c "SELECT round($through / extract(epoch FROM max(finished_at) - '$start'))
+	FROM role_cluster.task WHERE kind = 'pulled'")
+stop_consumers
+psql_q -c "ALTER SYSTEM RESET role_cluster.enabled" -c "SELECT pg_reload_conf()" >/dev/null
+
+# the hand-written SKIP LOCKED queue, batch 100
+psql_q <<EOF >/dev/null
+CREATE TABLE bench_q (id bigserial PRIMARY KEY, task_type text NOT NULL, payload jsonb NOT NULL DEFAULT '{}',
+	state text NOT NULL DEFAULT 'queued', created_at timestamptz NOT NULL DEFAULT now(), finished_at timestamptz);
+CREATE INDEX bench_q_queued ON bench_q (id) WHERE state = 'queued';
+INSERT INTO bench_q (task_type) SELECT 'storeMaintenance' FROM generate_series(1, $through);
+EOF
+start=$(psql_q -c "SELECT clock_timestamp()")
+for i in $(seq 1 8); do
+	"$dir/client" "$conn" skiplocked 100 >"$dir/skip$i.out" &
+	pids+=($!)
+done
+wait "${pids[@]}"
+pids=()
+skip=$(psql_q -c "SELECT round(count(*) / extract(epoch FROM max(finished_at) - '$start')) FROM bench_q")
+psql_q -c "DROP TABLE bench_q" >/dev/null
+
+printf "dispatch (worker, batch 100) + fetch_tasks: %6s tasks/s\n" "$disp"
+printf "dispatch (worker, batch 1000):              %6s tasks/s\n" "$disp1000"
+printf "claim_tasks (pull, no worker):              %6s tasks/s\n" "$pull"
+printf "hand-written SKIP LOCKED queue, batch 100:  %6s tasks/s\n" "$skip"
+printf "dispatch / SKIP LOCKED = %.2f\n" "$(echo "$disp / $skip" | bc -l)"
+fi
+
+# --- 3. table size after many tasks ----------------------------------------------
+
+if want size; then
+setup
+psql_q -c "ALTER SYSTEM SET role_cluster.retention = '1s'" -c "SELECT pg_reload_conf()" >/dev/null
+echo
+echo "== queue table size (task + indexes + toast, schedule tables) after tasks passed through"
+echo "   (retention 1s, prune every 1s, 8 nodes, producer batches of 100, backlog <= 5000, rate ${size_rate:-0}/s (0: unlimited))"
+start_consumers consume - 8 size
+
+# Waits until every task produced so far is done and pruned, then prints sizes
+settle()
+{
+	while [ "$(psql_q -c "SELECT count(*) FROM role_cluster.task")" != "0" ]; do
+		sleep 0.5
+	done
+	psql_q -c "SELECT pg_total_relation_size('role_cluster.task')
+		+ pg_total_relation_size('role_cluster.node')
+		+ pg_total_relation_size('role_cluster.schedule_firing')"
+}
+
+# Sizes of the task table's parts
+breakdown()
+{
+	psql_q -c "SELECT string_agg(c.relname || ' ' || pg_relation_size(c.oid) / 1024 || 'k', ', ' ORDER BY c.relname)
+		FROM pg_class c WHERE c.oid = 'role_cluster.task'::regclass
+		   OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = 'role_cluster.task'::regclass)"
+}
+
+t0=$(date +%s)
+client produce storeMaintenance "$small" 100 5000 "$size_rate" >/dev/null
+size_small=$(settle)
+parts_small=$(breakdown)
+client produce storeMaintenance $((mid - small)) 100 5000 "$size_rate" >/dev/null
+size_mid=$(settle)
+parts_mid=$(breakdown)
+client produce storeMaintenance $((large - mid)) 100 5000 "$size_rate" >/dev/null
+size_large=$(settle)
+parts_large=$(breakdown)
+t1=$(date +%s)
+stop_consumers
+printf "after %8d tasks: %8s bytes (%s)\n" "$small" "$size_small" "$parts_small"
+printf "after %8d tasks: %8s bytes (%s)\n" "$mid" "$size_mid" "$parts_mid"
+printf "after %8d tasks: %8s bytes (%s)\n" "$large" "$size_large" "$parts_large"
+printf "   (%d s, %.0f tasks/s)\n" $((t1 - t0)) "$(echo "$large / ($t1 - $t0)" | bc -l)"
+printf "ratio %d / %d tasks: %.2f (%d / %d tasks: %.2f)\n" "$large" "$small" \
+	"$(echo "$size_large / $size_small" | bc -l)" "$large" "$mid" "$(echo "$size_large / $size_mid" | bc -l)"
+psql_q -c "SELECT 'worker: loops ' || loops || ', routed ' || routed || ', notified ' || notified
+	|| ', pruned ' || pruned || ', errors ' || errors || ', avg loop ' || round(avg_loop_ms::numeric, 2) || ' ms'
+	FROM role_cluster.worker_stats"
+fi
