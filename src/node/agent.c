@@ -254,6 +254,17 @@ check_lost(Agent *a)
 	}
 }
 
+/* The length of s's first line, at most 200 bytes: enough for a log line */
+static int
+first_line_len(const char *s)
+{
+	int			n = 0;
+
+	while (s[n] && s[n] != '\n' && n < 200)
+		n++;
+	return n;
+}
+
 /*
  * Report every finished handler: complete, fail or hand back its task.
  * A refused report drops the result with a log line (the task is no longer
@@ -294,9 +305,10 @@ report_finished(Agent *a)
 		else if (outcome == OUTCOME_OK)
 			node_log(NODE_LOG_INFO, "task %s done", task->id);
 		else if (outcome == OUTCOME_FAILED)
-			node_log(NODE_LOG_INFO, "task %s failed (now %s): %s", task->id,
+			node_log(NODE_LOG_INFO, "task %s failed (now %s): %.*s%s", task->id,
 					 PQgetisnull(res, 0, 0) ? "?" : PQgetvalue(res, 0, 0),
-					 message);
+					 first_line_len(message), message,
+					 message[first_line_len(message)] ? " ..." : "");
 		else
 			node_log(NODE_LOG_NOTICE, "task %s handed back", task->id);
 		PQclear(res);
@@ -476,6 +488,112 @@ until(int64_t t, int64_t now)
 	return t > now ? t - now : 0;
 }
 
+/*
+ * The loop of "run", after the first registration: until a signal stops
+ * it, and then until the node's work is handed back.  Returns the exit
+ * code.
+ */
+static int
+run_loop(Agent *a)
+{
+	int			code;
+
+	for (;;)
+	{
+		int64_t		now;
+		int64_t		timeout;
+		int			stops = runner_stop_requests();
+		short		revents;
+
+		if (stops > 0 && !a->stopping)
+			begin_stop(a);
+		if (a->stopping && !a->killed && runner_running(a->runner) > 0 &&
+			(stops > 1 || node_now_ms() >= a->stop_deadline_ms))
+		{
+			node_log(NODE_LOG_NOTICE, "%s; killing %d handler(s)",
+					 stops > 1 ? "second signal" : "grace period over",
+					 runner_running(a->runner));
+			runner_kill_all(a->runner);
+			a->killed = true;
+		}
+
+		check_lost(a);
+		if (!a->connected && node_now_ms() >= a->next_connect_ms)
+			try_reconnect(a);
+
+		if (a->connected && !report_finished(a))
+			continue;
+
+		if (a->stopping && runner_running(a->runner) == 0)
+		{
+			if (a->connected && runner_next_done(a->runner) == NULL)
+			{
+				code = finish_stop(a);
+				if (code >= 0)
+					return code;
+				continue;
+			}
+			if (!a->connected && node_now_ms() >= a->give_up_ms)
+			{
+				node_log(NODE_LOG_ERROR,
+						 "could not reach the server to hand back the node's tasks; "
+						 "the server takes them back when the node's session or lease ends");
+				return NODE_EXIT_RUNTIME;
+			}
+		}
+
+		if (a->connected && !a->stopping &&
+			(a->want_fetch || node_now_ms() >= a->next_poll_ms))
+			fetch(a);
+		if (a->connected && node_now_ms() >= a->next_heartbeat_ms)
+			heartbeat(a);
+		check_lost(a);
+
+		/* notifications that arrived during the queries */
+		if (a->connected)
+		{
+			int			n = conn_notifications(&a->conn, a->channel, false);
+
+			if (n > 0 && !a->stopping)
+				a->want_fetch = true;
+		}
+		if (a->connected && (a->want_fetch || runner_next_done(a->runner)))
+			continue;
+
+		/* sleep until the next timer, a notification, a signal or a child */
+		now = node_now_ms();
+		timeout = WAIT_MAX_MS;
+		if (a->connected)
+		{
+			if (until(a->next_heartbeat_ms, now) < timeout)
+				timeout = until(a->next_heartbeat_ms, now);
+			if (!a->stopping && until(a->next_poll_ms, now) < timeout)
+				timeout = until(a->next_poll_ms, now);
+		}
+		else if (until(a->next_connect_ms, now) < timeout)
+			timeout = until(a->next_connect_ms, now);
+		if (a->stopping && !a->killed && until(a->stop_deadline_ms, now) < timeout)
+			timeout = until(a->stop_deadline_ms, now);
+
+		revents = runner_wait(a->runner, a->conn.pg ? PQsocket(a->conn.pg) : -1,
+							  POLLIN, (int) timeout);
+		if (revents && a->conn.pg)
+		{
+			int			n = conn_notifications(&a->conn, a->channel, true);
+
+			if (n > 0)
+				node_log(NODE_LOG_DEBUG, "notified");
+			if (n > 0 && !a->stopping)
+			{
+				if (runner_free_slots(a->runner) > 0)
+					a->want_fetch = true;
+				else
+					a->more_waiting = true;
+			}
+		}
+	}
+}
+
 /* The "run" command; returns the exit code */
 int
 agent_run(const NodeConfig *cfg)
@@ -499,111 +617,23 @@ agent_run(const NodeConfig *cfg)
 	{
 		node_log(NODE_LOG_ERROR, "could not connect to the server: %s", err);
 		free(err);
-		return NODE_EXIT_CONNECT;
+		code = NODE_EXIT_CONNECT;
 	}
-	code = session_start(&a, true);
-	if (code != 0)
+	else if ((code = session_start(&a, true)) != 0)
 	{
 		if (code == NODE_EXIT_CONNECT)
 			node_log(NODE_LOG_ERROR, "lost the connection while registering");
-		return code;
 	}
-	a.connected = true;
-	a.want_fetch = true;
-	a.next_heartbeat_ms = node_now_ms() + cfg->heartbeat_ms;
-
-	for (;;)
+	else
 	{
-		int64_t		now;
-		int64_t		timeout;
-		int			stops = runner_stop_requests();
-		short		revents;
-
-		if (stops > 0 && !a.stopping)
-			begin_stop(&a);
-		if (a.stopping && !a.killed && runner_running(a.runner) > 0 &&
-			(stops > 1 || node_now_ms() >= a.stop_deadline_ms))
-		{
-			node_log(NODE_LOG_NOTICE, "%s; killing %d handler(s)",
-					 stops > 1 ? "second signal" : "grace period over",
-					 runner_running(a.runner));
-			runner_kill_all(a.runner);
-			a.killed = true;
-		}
-
-		check_lost(&a);
-		if (!a.connected && node_now_ms() >= a.next_connect_ms)
-			try_reconnect(&a);
-
-		if (a.connected && !report_finished(&a))
-			continue;
-
-		if (a.stopping && runner_running(a.runner) == 0)
-		{
-			if (a.connected && runner_next_done(a.runner) == NULL)
-			{
-				code = finish_stop(&a);
-				if (code >= 0)
-					return code;
-				continue;
-			}
-			if (!a.connected && node_now_ms() >= a.give_up_ms)
-			{
-				node_log(NODE_LOG_ERROR,
-						 "could not reach the server to hand back the node's tasks; "
-						 "the server takes them back when the node's session or lease ends");
-				return NODE_EXIT_RUNTIME;
-			}
-		}
-
-		if (a.connected && !a.stopping &&
-			(a.want_fetch || node_now_ms() >= a.next_poll_ms))
-			fetch(&a);
-		if (a.connected && node_now_ms() >= a.next_heartbeat_ms)
-			heartbeat(&a);
-		check_lost(&a);
-
-		/* notifications that arrived during the queries */
-		if (a.connected)
-		{
-			int			n = conn_notifications(&a.conn, a.channel, false);
-
-			if (n > 0 && !a.stopping)
-				a.want_fetch = true;
-		}
-		if (a.connected && (a.want_fetch || runner_next_done(a.runner)))
-			continue;
-
-		/* sleep until the next timer, a notification, a signal or a child */
-		now = node_now_ms();
-		timeout = WAIT_MAX_MS;
-		if (a.connected)
-		{
-			if (until(a.next_heartbeat_ms, now) < timeout)
-				timeout = until(a.next_heartbeat_ms, now);
-			if (!a.stopping && until(a.next_poll_ms, now) < timeout)
-				timeout = until(a.next_poll_ms, now);
-		}
-		else if (until(a.next_connect_ms, now) < timeout)
-			timeout = until(a.next_connect_ms, now);
-		if (a.stopping && !a.killed && until(a.stop_deadline_ms, now) < timeout)
-			timeout = until(a.stop_deadline_ms, now);
-
-		revents = runner_wait(a.runner, a.connected ? PQsocket(a.conn.pg) : -1,
-							  POLLIN, (int) timeout);
-		if (revents && a.connected)
-		{
-			int			n = conn_notifications(&a.conn, a.channel, true);
-
-			if (n > 0)
-				node_log(NODE_LOG_DEBUG, "notified");
-			if (n > 0 && !a.stopping)
-			{
-				if (runner_free_slots(a.runner) > 0)
-					a.want_fetch = true;
-				else
-					a.more_waiting = true;
-			}
-		}
+		a.connected = true;
+		a.want_fetch = true;
+		a.next_heartbeat_ms = node_now_ms() + cfg->heartbeat_ms;
+		code = run_loop(&a);
 	}
+
+	conn_close(&a.conn);
+	runner_destroy(a.runner);
+	free(a.channel);
+	return code;
 }

@@ -3,10 +3,11 @@
  * runner.c
  *	  Handler processes of the node agent.
  *
- * Each task runs as "/bin/sh -c CMD" in a process group of its own, with
- * the task's JSON written to its stdin through a non-blocking pipe and its
- * stderr captured (the first and the last few kilobytes) for the task's
- * error.  Its stdout is the agent's.  Signals reach the poll loop through
+ * Each task runs as "/bin/sh -c CMD" in a process group of its own, under
+ * a small supervisor (a fork of the agent) that kills the group if the
+ * agent dies.  The task's JSON is written to the handler's stdin through a
+ * non-blocking pipe and its stderr is captured (the first and the last few
+ * kilobytes) for the task's error.  Its stdout is the agent's.  Signals reach the poll loop through
  * a self-pipe: SIGCHLD makes runner_wait reap, SIGTERM and SIGINT are
  * counted for the caller.  runner_wait serves the children while it waits
  * for the server's socket, so a query never blocks a handler's pipes.
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #ifdef __linux__
@@ -164,6 +166,31 @@ runner_create(int nslots, const char *cmd, const char *node_id)
 	return r;
 }
 
+/*
+ * Free a runner.  Its handlers must be gone: a running handler's pipes are
+ * closed, its task dropped.
+ */
+void
+runner_destroy(Runner *r)
+{
+	for (int i = 0; i < r->nslots; i++)
+	{
+		RunnerSlot *slot = &r->slots[i];
+
+		if (slot->stdin_fd >= 0)
+			close(slot->stdin_fd);
+		if (slot->stderr_fd >= 0)
+			close(slot->stderr_fd);
+		node_task_free(slot->task);
+	}
+	free(r->slots);
+	free(r->cmd);
+	free(r->node_id);
+	free(r->pfds);
+	free(r->pfd_slots);
+	free(r);
+}
+
 /* Slots that can take a task now */
 int
 runner_free_slots(const Runner *r)
@@ -264,26 +291,25 @@ free_env(char **env)
 	free(env);
 }
 
+/* In the supervisor: the agent died, so end the whole handler group */
+static void
+supervisor_signal(int signo)
+{
+	(void) kill(0, SIGKILL);
+	_exit(128 + signo);
+}
+
 /*
- * In the child: become a process group leader (so the agent can kill the
- * whole handler tree), die with the agent, restore default signal
- * dispositions, wire the pipes and exec the shell.  Never returns.
+ * In the grandchild: restore default signal handling and exec the shell,
+ * whose stdin and stderr are the pipes already.  Never returns.
  */
 static void
-exec_child(const char *cmd, char **env, int in_fd, int err_fd, pid_t parent)
+exec_handler(const char *cmd, char **env)
 {
 	struct sigaction sa;
 	sigset_t	none;
 	char	   *argv[4];
 	static const char msg[] = NODE_PROGNAME ": could not execute /bin/sh\n";
-
-	(void) setpgid(0, 0);
-#ifdef __linux__
-	/* a handler must not outlive a killed agent: its task runs elsewhere */
-	(void) prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
-		_exit(127);
-#endif
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
@@ -291,13 +317,10 @@ exec_child(const char *cmd, char **env, int in_fd, int err_fd, pid_t parent)
 	sigaction(SIGPIPE, &sa, NULL);
 	sigaction(SIGCHLD, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-
-	if (dup2(in_fd, STDIN_FILENO) < 0 || dup2(err_fd, STDERR_FILENO) < 0)
-		_exit(127);
-	/* in_fd and err_fd are close-on-exec; the dup2 copies are not */
 
 	argv[0] = "sh";
 	argv[1] = "-c";
@@ -309,6 +332,75 @@ exec_child(const char *cmd, char **env, int in_fd, int err_fd, pid_t parent)
 		/* nothing more to do */
 	}
 	_exit(127);
+}
+
+/*
+ * In the child: the handler's supervisor.  It leads a new process group
+ * that holds the whole handler tree, starts the shell in it and passes on
+ * its exit status.  If the agent dies (even by SIGKILL), the kernel sends
+ * the supervisor SIGTERM (Linux's parent-death signal) and it kills the
+ * group: a handler must not outlive its agent, since the server gives the
+ * task to another node.  The shell alone could not do this: it does not
+ * always exec its last command, and the parent-death signal reaches only
+ * the agent's direct child.  Never returns.
+ */
+static void
+supervise(const char *cmd, char **env, int in_fd, int err_fd, pid_t parent)
+{
+	struct sigaction sa;
+	struct rlimit nocore = {0, 0};
+	pid_t		pid;
+	int			wstatus;
+	long		maxfd = sysconf(_SC_OPEN_MAX);
+
+	(void) setpgid(0, 0);
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = supervisor_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+#ifdef __linux__
+	(void) prctl(PR_SET_PDEATHSIG, SIGTERM);
+#endif
+	if (getppid() != parent)
+		supervisor_signal(SIGTERM);
+
+	/* the pipes become stdin and stderr; nothing else stays open */
+	if (dup2(in_fd, STDIN_FILENO) < 0 || dup2(err_fd, STDERR_FILENO) < 0)
+		_exit(127);
+	if (maxfd < 0 || maxfd > 65536)
+		maxfd = 65536;
+	for (int fd = 3; fd < maxfd; fd++)
+		(void) close(fd);
+
+	pid = fork();
+	if (pid == 0)
+		exec_handler(cmd, env);
+	if (pid < 0)
+		_exit(127);
+
+	while (waitpid(pid, &wstatus, 0) < 0)
+		if (errno != EINTR)
+			_exit(127);
+	if (WIFEXITED(wstatus))
+		_exit(WEXITSTATUS(wstatus));
+
+	/* die the same way, so the agent reports the signal, without a core */
+	(void) setrlimit(RLIMIT_CORE, &nocore);
+	sa.sa_handler = SIG_DFL;
+	sigaction(WTERMSIG(wstatus), &sa, NULL);
+	{
+		sigset_t	none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+	}
+	(void) kill(getpid(), WTERMSIG(wstatus));
+	_exit(128 + WTERMSIG(wstatus));
 }
 
 /*
@@ -360,7 +452,7 @@ runner_start(Runner *r, NodeTask *task)
 	fflush(stderr);
 	pid = fork();
 	if (pid == 0)
-		exec_child(r->cmd, env, in_pipe[0], err_pipe[1], parent);
+		supervise(r->cmd, env, in_pipe[0], err_pipe[1], parent);
 	free_env(env);
 	close(in_pipe[0]);
 	close(err_pipe[1]);

@@ -46,6 +46,7 @@ extern void runner_init_signals(void);
 extern int	runner_stop_requests(void);
 
 extern Runner *runner_create(int nslots, const char *cmd, const char *node_id);
+extern void runner_destroy(Runner *r);
 extern int	runner_free_slots(const Runner *r);
 extern int	runner_running(const Runner *r);
 extern bool runner_start(Runner *r, NodeTask *task);
