@@ -11,7 +11,7 @@
  *	 then, whenever notified and every --poll seconds:
  *	 SELECT ... FROM role_cluster.fetch_tasks($1, $2) t	(routed -> running)
  *	 SELECT ... FROM role_cluster.claim_tasks($1, $2) t	(with --pull only)
- *	 per task: complete_task, fail_task or release_task
+ *	 per task: complete_task or fail_task
  *	 every --heartbeat seconds: SELECT role_cluster.heartbeat($1)
  *	 on SIGTERM/SIGINT, when the handlers are done or killed:
  *	 SELECT role_cluster.deregister_node($1)		hands back the rest
@@ -266,7 +266,8 @@ first_line_len(const char *s)
 }
 
 /*
- * Report every finished handler: complete, fail or hand back its task.
+ * Report every finished handler: complete or fail its task (a handler
+ * killed at the end of the grace period is handed back by deregister_node).
  * A refused report drops the result with a log line (the task is no longer
  * ours).  Returns false if the connection was lost; the unreported results
  * wait for the next connection.
@@ -286,8 +287,19 @@ report_finished(Agent *a)
 		ConnStatus	st;
 		PGresult   *res;
 
-		sql = outcome == OUTCOME_OK ? SQL_COMPLETE :
-			outcome == OUTCOME_FAILED ? SQL_FAIL : SQL_RELEASE;
+		if (outcome == OUTCOME_KILLED)
+		{
+			/*
+			 * Killed at the end of the grace period: deregister_node hands
+			 * it back with the rest.  Releasing it alone would let the
+			 * server route it straight back to us, still registered.
+			 */
+			node_log(NODE_LOG_NOTICE, "task %s: handler killed; it goes back "
+					 "to the queue when the node deregisters", task->id);
+			runner_slot_clear(slot);
+			continue;
+		}
+		sql = outcome == OUTCOME_OK ? SQL_COMPLETE : SQL_FAIL;
 		res = conn_exec(&a->conn, sql, outcome == OUTCOME_FAILED ? 3 : 2,
 						values, &st);
 		if (st == CONN_LOST)
@@ -304,13 +316,11 @@ report_finished(Agent *a)
 		}
 		else if (outcome == OUTCOME_OK)
 			node_log(NODE_LOG_INFO, "task %s done", task->id);
-		else if (outcome == OUTCOME_FAILED)
+		else
 			node_log(NODE_LOG_INFO, "task %s failed (now %s): %.*s%s", task->id,
 					 PQgetisnull(res, 0, 0) ? "?" : PQgetvalue(res, 0, 0),
 					 first_line_len(message), message,
 					 message[first_line_len(message)] ? " ..." : "");
-		else
-			node_log(NODE_LOG_NOTICE, "task %s handed back", task->id);
 		PQclear(res);
 		free(message);
 		runner_slot_clear(slot);

@@ -36,7 +36,7 @@ typedef enum SlotOutcome
 {
 	OUTCOME_OK,					/* exit status 0: complete the task */
 	OUTCOME_FAILED,				/* non-zero exit or killed: fail the task */
-	OUTCOME_KILLED				/* killed by the agent itself: release it */
+	OUTCOME_KILLED				/* killed by the agent: handed back */
 } SlotOutcome;
 
 typedef struct RunnerSlot RunnerSlot;
