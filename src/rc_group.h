@@ -39,6 +39,9 @@ extern const char *const rc_variant_names[RC_NUM_VARIANTS];
 /* Ordinal (0..RC_NUM_TASK_TYPES-1) of a task_type enum value */
 extern int	rc_task_type_ordinal(Oid enumval);
 
+/* Per-process setup (the task type map's invalidation); called by _PG_init */
+extern void rc_type_init(void);
+
 /* task_group, passed by value */
 typedef int32 TaskGroup;
 

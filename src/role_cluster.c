@@ -12,6 +12,7 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
+#include "rc_group.h"
 #include "role_cluster.h"
 
 PG_MODULE_MAGIC;
@@ -46,6 +47,8 @@ _PG_init(void)
 							 PGC_SUSET,
 							 0,
 							 NULL, NULL, NULL);
+
+	rc_type_init();
 
 	MarkGUCPrefixReserved("role_cluster");
 }

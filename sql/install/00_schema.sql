@@ -1,4 +1,4 @@
-/* role_cluster 1.0: assembled from sql/install/*.sql by the Makefile. */
+/* role_cluster 1.0: assembled by the Makefile from the files of sql/install, in name order. */
 \echo Use "CREATE EXTENSION role_cluster" to load this file. \quit
 
 /*

@@ -1,0 +1,357 @@
+
+/* ---- Configuration: listeners, roles, cluster settings ---- */
+
+CREATE TABLE role_cluster.network_listener (
+	id			text PRIMARY KEY
+				CONSTRAINT network_listener_id_not_empty CHECK (id <> ''),
+	protocol	text,
+	bind		text,
+	description text
+				CONSTRAINT network_listener_description_not_empty CHECK (description <> '')
+);
+COMMENT ON TABLE role_cluster.network_listener IS
+	'NetworkListener: the listeners that a role''s listenerIds name';
+COMMENT ON COLUMN role_cluster.network_listener.id IS
+	'Listener id, as roles name it in listenerIds (case-sensitive)';
+COMMENT ON COLUMN role_cluster.network_listener.protocol IS
+	'Protocol served, for operators (imap, jmap, smtp, http, ...)';
+COMMENT ON COLUMN role_cluster.network_listener.bind IS
+	'Address the listener binds, for operators (e.g. [::]:993)';
+COMMENT ON COLUMN role_cluster.network_listener.description IS
+	'Human-readable description, NULL or non-empty';
+
+CREATE TABLE role_cluster.cluster_role (
+	name		text PRIMARY KEY
+				CONSTRAINT cluster_role_name_not_empty CHECK (name <> ''),
+	description text
+				CONSTRAINT cluster_role_description_not_empty CHECK (description <> ''),
+	tasks		role_cluster.task_group NOT NULL DEFAULT 'EnableAll',
+	listeners	role_cluster.listener_group NOT NULL DEFAULT 'EnableAll',
+	created_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	updated_at	timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE role_cluster.cluster_role IS
+	'ClusterRole: a named profile of the tasks and listeners that nodes started with STALWART_ROLE = name run';
+COMMENT ON COLUMN role_cluster.cluster_role.name IS
+	'Role name, as in STALWART_ROLE: unique, case-sensitive, read-only once created';
+COMMENT ON COLUMN role_cluster.cluster_role.description IS
+	'Human-readable description, NULL or non-empty';
+COMMENT ON COLUMN role_cluster.cluster_role.tasks IS
+	'ClusterTaskGroup: which background task types the role enables';
+COMMENT ON COLUMN role_cluster.cluster_role.listeners IS
+	'ClusterListenerGroup: which network listeners the role enables';
+COMMENT ON COLUMN role_cluster.cluster_role.created_at IS 'When the role was created';
+COMMENT ON COLUMN role_cluster.cluster_role.updated_at IS 'When the role last changed';
+
+CREATE TABLE role_cluster.cluster_settings (
+	id			boolean PRIMARY KEY DEFAULT true
+				CONSTRAINT cluster_settings_one_row CHECK (id),
+	push_shards_total integer NOT NULL DEFAULT 1
+				CONSTRAINT cluster_settings_push_shards_total_positive CHECK (push_shards_total >= 1)
+);
+COMMENT ON TABLE role_cluster.cluster_settings IS
+	'Cluster-wide settings: exactly one row (an INSERT replaces it; it cannot be deleted)';
+COMMENT ON COLUMN role_cluster.cluster_settings.id IS 'Always true: keeps the table to one row';
+COMMENT ON COLUMN role_cluster.cluster_settings.push_shards_total IS
+	'Number of push notification shards; nodes take STALWART_PUSH_SHARD in 1..push_shards_total';
+
+INSERT INTO role_cluster.cluster_settings DEFAULT VALUES;
+
+/*
+ * A role's name is its identity (STALWART_ROLE points at it), so it cannot
+ * change; updated_at follows every other change.
+ */
+CREATE FUNCTION role_cluster.cluster_role_before_update() RETURNS trigger
+	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NEW.name IS DISTINCT FROM OLD.name THEN
+		RAISE EXCEPTION 'cannot rename role "%" to "%"', OLD.name, NEW.name
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = 'A role''s name is read-only once the role is created.',
+				  HINT = 'Create a role with the new name, move the nodes to it, then delete the old one.';
+	END IF;
+	NEW.updated_at := pg_catalog.now();
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION role_cluster.cluster_role_before_update() IS
+	'Trigger: keeps cluster_role.name read-only and stamps updated_at';
+
+CREATE TRIGGER cluster_role_before_update
+	BEFORE UPDATE ON role_cluster.cluster_role
+	FOR EACH ROW EXECUTE FUNCTION role_cluster.cluster_role_before_update();
+
+/*
+ * listenerIds behave like a foreign key to network_listener: every id a
+ * role names must exist, and the listener row is locked FOR KEY SHARE so a
+ * concurrent DELETE of it waits for this transaction.
+ *
+ * While check_function_bodies is off, which is how pg_dump's scripts
+ * restore, the check is skipped: the dump loads cluster_role's rows before
+ * network_listener's, as it does for function bodies that name objects
+ * restored later.
+ */
+CREATE FUNCTION role_cluster.cluster_role_check_listeners() RETURNS trigger
+	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	missing text;
+BEGIN
+	IF TG_OP = 'UPDATE' AND NEW.listeners OPERATOR(role_cluster.=) OLD.listeners THEN
+		RETURN NEW;
+	END IF;
+	IF pg_catalog.current_setting('check_function_bodies')::boolean IS FALSE THEN
+		RETURN NEW;
+	END IF;
+
+	PERFORM FROM role_cluster.network_listener l
+		WHERE l.id = ANY (role_cluster.listener_group_ids(NEW.listeners))
+		FOR KEY SHARE;
+
+	SELECT i INTO missing
+		FROM pg_catalog.unnest(role_cluster.listener_group_ids(NEW.listeners)) AS i
+		WHERE NOT EXISTS (SELECT FROM role_cluster.network_listener l WHERE l.id = i)
+		LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'network listener "%" named by role "%" does not exist', missing, NEW.name
+			USING ERRCODE = 'foreign_key_violation',
+				  DETAIL = pg_catalog.format('Key (listenerIds)=(%s) is not present in table "network_listener".', missing),
+				  HINT = 'Insert the listener into role_cluster.network_listener first, or leave it out of the role''s listenerIds.';
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION role_cluster.cluster_role_check_listeners() IS
+	'Trigger: every listener id a role names must exist in network_listener';
+
+CREATE TRIGGER cluster_role_check_listeners
+	BEFORE INSERT OR UPDATE OF listeners ON role_cluster.cluster_role
+	FOR EACH ROW EXECUTE FUNCTION role_cluster.cluster_role_check_listeners();
+
+/*
+ * The other side of the reference: a listener that a role names cannot be
+ * deleted or renamed.
+ */
+CREATE FUNCTION role_cluster.network_listener_check_unused() RETURNS trigger
+	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	user_role text;
+BEGIN
+	IF TG_OP = 'UPDATE' AND NEW.id = OLD.id THEN
+		RETURN NEW;
+	END IF;
+
+	SELECT r.name INTO user_role
+		FROM role_cluster.cluster_role r
+		WHERE OLD.id = ANY (role_cluster.listener_group_ids(r.listeners))
+		ORDER BY r.name
+		LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'network listener "%" is still named by role "%"', OLD.id, user_role
+			USING ERRCODE = 'foreign_key_violation',
+				  DETAIL = pg_catalog.format('Key (id)=(%s) is still referenced from table "cluster_role".', OLD.id),
+				  HINT = 'Remove the listener from the listenerIds of every role that names it first.';
+	END IF;
+	IF TG_OP = 'DELETE' THEN
+		RETURN OLD;
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION role_cluster.network_listener_check_unused() IS
+	'Trigger: a listener that a role names cannot be deleted or renamed';
+
+CREATE TRIGGER network_listener_check_unused
+	BEFORE DELETE OR UPDATE OF id ON role_cluster.network_listener
+	FOR EACH ROW EXECUTE FUNCTION role_cluster.network_listener_check_unused();
+
+/* TRUNCATE skips row triggers, so refuse it while any role names a listener. */
+CREATE FUNCTION role_cluster.network_listener_check_truncate() RETURNS trigger
+	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	user_role text;
+	named text;
+BEGIN
+	SELECT r.name, i INTO user_role, named
+		FROM role_cluster.cluster_role r,
+			 pg_catalog.unnest(role_cluster.listener_group_ids(r.listeners)) AS i
+		ORDER BY r.name, i
+		LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'cannot truncate network_listener: listener "%" is still named by role "%"', named, user_role
+			USING ERRCODE = 'foreign_key_violation',
+				  HINT = 'Remove the listeners from the roles'' listenerIds first.';
+	END IF;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION role_cluster.network_listener_check_truncate() IS
+	'Trigger: TRUNCATE of network_listener only while no role names a listener';
+
+CREATE TRIGGER network_listener_check_truncate
+	BEFORE TRUNCATE ON role_cluster.network_listener
+	FOR EACH STATEMENT EXECUTE FUNCTION role_cluster.network_listener_check_truncate();
+
+/*
+ * cluster_settings keeps exactly one row.  An INSERT replaces the row (so a
+ * dump's data restores over the row that CREATE EXTENSION made); DELETE and
+ * TRUNCATE are refused.
+ */
+CREATE FUNCTION role_cluster.cluster_settings_before_insert() RETURNS trigger
+	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	DELETE FROM role_cluster.cluster_settings;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION role_cluster.cluster_settings_before_insert() IS
+	'Trigger: an INSERT into cluster_settings replaces its one row';
+
+CREATE TRIGGER cluster_settings_before_insert
+	BEFORE INSERT ON role_cluster.cluster_settings
+	FOR EACH ROW EXECUTE FUNCTION role_cluster.cluster_settings_before_insert();
+
+CREATE FUNCTION role_cluster.cluster_settings_before_delete() RETURNS trigger
+	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	/* the replacing DELETE of cluster_settings_before_insert runs one level down */
+	IF TG_OP = 'DELETE' AND pg_catalog.pg_trigger_depth() > 1 THEN
+		RETURN OLD;
+	END IF;
+	RAISE EXCEPTION 'cannot delete the row of role_cluster.cluster_settings'
+		USING ERRCODE = 'feature_not_supported',
+			  DETAIL = 'The table always holds exactly one row.',
+			  HINT = 'Change the settings with UPDATE role_cluster.cluster_settings SET ...';
+END
+$$;
+COMMENT ON FUNCTION role_cluster.cluster_settings_before_delete() IS
+	'Trigger: the one row of cluster_settings cannot be deleted or truncated';
+
+CREATE TRIGGER cluster_settings_before_delete
+	BEFORE DELETE ON role_cluster.cluster_settings
+	FOR EACH ROW EXECUTE FUNCTION role_cluster.cluster_settings_before_delete();
+CREATE TRIGGER cluster_settings_before_truncate
+	BEFORE TRUNCATE ON role_cluster.cluster_settings
+	FOR EACH STATEMENT EXECUTE FUNCTION role_cluster.cluster_settings_before_delete();
+
+SELECT pg_catalog.pg_extension_config_dump('role_cluster.network_listener', '');
+SELECT pg_catalog.pg_extension_config_dump('role_cluster.cluster_role', '');
+SELECT pg_catalog.pg_extension_config_dump('role_cluster.cluster_settings', '');
+
+/*
+ * Import and export in the seed's JSON.  import_roles takes one ClusterRole
+ * object or an array of them and upserts each by name: the role becomes
+ * exactly what the JSON says (a missing description is NULL, missing tasks
+ * or listeners are EnableAll).  A role that the JSON leaves unchanged is not
+ * touched.  The whole import is one statement: any bad role changes nothing.
+ */
+CREATE FUNCTION role_cluster.import_roles(roles jsonb) RETURNS SETOF text
+	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r			jsonb;
+	pos			integer := 0;
+	role_name	text;
+	bad_key		text;
+	seen		text[] := '{}';
+BEGIN
+	IF roles IS NULL THEN
+		RAISE EXCEPTION 'roles to import must not be NULL'
+			USING ERRCODE = 'null_value_not_allowed',
+				  HINT = 'Pass one ClusterRole object or an array of them.';
+	END IF;
+	IF pg_catalog.jsonb_typeof(roles) NOT IN ('object', 'array') THEN
+		RAISE EXCEPTION 'invalid roles to import: %', pg_catalog.left(roles::text, 100)
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Pass one ClusterRole object or an array of them.';
+	END IF;
+
+	FOR r IN
+		SELECT e FROM pg_catalog.jsonb_array_elements(
+			CASE pg_catalog.jsonb_typeof(roles)
+				WHEN 'array' THEN roles ELSE pg_catalog.jsonb_build_array(roles) END) AS e
+	LOOP
+		pos := pos + 1;
+		IF pg_catalog.jsonb_typeof(r) IS DISTINCT FROM 'object' THEN
+			RAISE EXCEPTION 'invalid role at position %: %', pos, pg_catalog.left(r::text, 100)
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'Each role is an object with "name", "description", "tasks" and "listeners".';
+		END IF;
+		SELECT k INTO bad_key FROM pg_catalog.jsonb_object_keys(r) AS k
+			WHERE k NOT IN ('name', 'description', 'tasks', 'listeners')
+			ORDER BY k LIMIT 1;
+		IF FOUND THEN
+			RAISE EXCEPTION 'unknown key "%" in role at position %', bad_key, pos
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'Valid keys are "name", "description", "tasks" and "listeners".';
+		END IF;
+		IF pg_catalog.jsonb_typeof(r -> 'name') IS DISTINCT FROM 'string' THEN
+			RAISE EXCEPTION 'role at position % has no name', pos
+				USING ERRCODE = 'invalid_parameter_value',
+					  DETAIL = pg_catalog.format('"name" is %s.', coalesce((r -> 'name')::text, 'missing')),
+					  HINT = 'Give every role a non-empty string "name".';
+		END IF;
+		IF pg_catalog.jsonb_typeof(r -> 'description') NOT IN ('string', 'null') THEN
+			RAISE EXCEPTION 'invalid description % of role "%"', r -> 'description', r ->> 'name'
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'A description is a non-empty string or null.';
+		END IF;
+		role_name := r ->> 'name';
+		IF role_name = ANY (seen) THEN
+			RAISE EXCEPTION 'role "%" appears more than once in the import', role_name
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'Give each role once.';
+		END IF;
+		seen := seen || role_name;
+
+		INSERT INTO role_cluster.cluster_role AS c (name, description, tasks, listeners)
+			VALUES (role_name,
+					r ->> 'description',
+					coalesce((r -> 'tasks')::role_cluster.task_group, 'EnableAll'),
+					coalesce((r -> 'listeners')::role_cluster.listener_group, 'EnableAll'))
+			ON CONFLICT (name) DO UPDATE
+				SET description = EXCLUDED.description,
+					tasks = EXCLUDED.tasks,
+					listeners = EXCLUDED.listeners
+				WHERE c.description IS DISTINCT FROM EXCLUDED.description
+					OR c.tasks OPERATOR(role_cluster.<>) EXCLUDED.tasks
+					OR c.listeners OPERATOR(role_cluster.<>) EXCLUDED.listeners;
+		RETURN NEXT role_name;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION role_cluster.import_roles(jsonb) IS
+	'Upserts ClusterRole objects (one, or an array) in the seed''s JSON; returns the names imported';
+
+/* Every role as a JSON array, by name, in the form import_roles reads back. */
+CREATE FUNCTION role_cluster.export_roles() RETURNS jsonb
+	LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_strip_nulls(
+				pg_catalog.jsonb_build_object(
+					'name', r.name,
+					'description', r.description,
+					'tasks', r.tasks::pg_catalog.jsonb,
+					'listeners', r.listeners::pg_catalog.jsonb))
+			ORDER BY r.name), '[]'::pg_catalog.jsonb)
+	FROM role_cluster.cluster_role r;
+END;
+COMMENT ON FUNCTION role_cluster.export_roles() IS
+	'Every ClusterRole as a JSON array ordered by name, in the form import_roles reads back';
+
+REVOKE ALL ON role_cluster.network_listener, role_cluster.cluster_role,
+	role_cluster.cluster_settings FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON role_cluster.network_listener,
+	role_cluster.cluster_role TO role_cluster_admin;
+GRANT SELECT, INSERT, UPDATE ON role_cluster.cluster_settings TO role_cluster_admin;
+GRANT SELECT ON role_cluster.network_listener, role_cluster.cluster_role,
+	role_cluster.cluster_settings TO role_cluster_node;
+
+REVOKE EXECUTE ON FUNCTION role_cluster.import_roles(jsonb), role_cluster.export_roles() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION role_cluster.import_roles(jsonb), role_cluster.export_roles()
+	TO role_cluster_admin;
