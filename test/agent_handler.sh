@@ -11,6 +11,7 @@
 # Task kinds:
 #   slow      waits until the file $RC_TEST_DIR/release exists, then runs
 #   failonce  fails (exit 3) the first time it runs, runs the next time
+#   noisy     writes 10 kB and a byte that is not UTF-8 to stderr, exits 1
 # spamClassifierTraining runs last a moment, so that runs overlapping in
 # time would show in agent_run.
 #
@@ -29,6 +30,11 @@ case "$RC_TASK_KIND" in
 		while [ ! -e "${RC_TEST_DIR:?}/release" ]; do
 			sleep 0.1
 		done
+		;;
+	noisy)
+		head -c 10000 /dev/zero | tr '\0' x >&2
+		printf '\nend \377\n' >&2
+		exit 1
 		;;
 esac
 if [ "$RC_TASK_TYPE" = spamClassifierTraining ]; then

@@ -247,8 +247,27 @@ is( query(
 		   AND tstzrange(a.started, a.finished) && tstzrange(b.started, b.finished)}),
 	'0',
 	'spam classifier training never ran twice at once');
-is(query(q{SELECT count(*) FROM agent_run WHERE task->>'id' <> task_id::text}),
-	'0', 'each handler got its task as JSON on stdin');
+is( query(
+		q{SELECT count(*) FROM agent_run
+		   WHERE task->>'id' <> task_id::text OR task->>'task_type' <> task_type
+			  OR task->>'kind' <> kind
+			  OR task->>'shard_key' IS DISTINCT FROM shard_key
+			  OR (task->>'attempts')::int <> attempt}),
+	'0',
+	'each handler got its task as JSON on stdin and its fields in RC_*');
+
+# a failing handler's stderr becomes the task's error: bounded, valid text
+query(q{SELECT role_cluster.enqueue('storeMaintenance', 'noisy', max_attempts => 1)});
+ok( $node->poll_query_until(
+		'postgres', q{SELECT state FROM role_cluster.task WHERE kind = 'noisy'},
+		'dead'),
+	'a failing handler fails its task');
+like(
+	query(q{SELECT last_error FROM role_cluster.task WHERE kind = 'noisy'}),
+	qr/^handler exited with status 1: x{1000}.*\n\[\.\.\. \d+ bytes omitted \.\.\.\]\nx+\nend \?$/s,
+	'the error is the exit status and the start and end of stderr');
+cmp_ok(query(q{SELECT length(last_error) FROM role_cluster.task WHERE kind = 'noisy'}),
+	'<', 4200, 'the error is at most about 4 kB');
 
 # ---- SIGKILL mid-task: the tasks finish on the other maintenance agent ----
 
