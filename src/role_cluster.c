@@ -12,7 +12,9 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
+#include "rc_cache.h"
 #include "rc_group.h"
+#include "rc_worker.h"
 #include "role_cluster.h"
 
 PG_MODULE_MAGIC;
@@ -49,6 +51,8 @@ _PG_init(void)
 							 NULL, NULL, NULL);
 
 	rc_type_init();
+	rc_cache_init();
+	rc_worker_init();
 
 	MarkGUCPrefixReserved("role_cluster");
 }
