@@ -43,11 +43,15 @@
  *	  only at the end, so an error half-way leaves an invalid cache that the
  *	  next lookup rebuilds.
  *
- * The one window left is PostgreSQL's own for data read without a lock: a
+ * Two windows are left.  PostgreSQL's own for data read without a lock: a
  * snapshot taken after a writer left the proc array but before its commit
  * sent the invalidation (a few instructions at the end of COMMIT) may use
  * the old cache for that one statement; a statement that starts after the
- * COMMIT returned always sees the change.
+ * COMMIT returned always sees the change.  And a lookup made by a row
+ * trigger of the very statement that changes a table may not see that
+ * statement's rows yet (the invalidation is registered by the statement's
+ * AFTER trigger); the next statement does.  Disabling the triggers, as
+ * ALTER TABLE ... DISABLE TRIGGER ALL does, disables invalidation.
  *
  *-------------------------------------------------------------------------
  */
@@ -149,7 +153,8 @@ typedef struct RcXidList
 	int			max;
 } RcXidList;
 
-typedef void (*RcRowFn) (HeapTuple tuple, TupleDesc desc, void *arg);
+/* What a build does with each visible row of a table */
+typedef void (*RcRowFn) (HeapTuple tuple, TupleDesc desc);
 
 static MemoryContext rc_cache_cxt = NULL;
 static RcCache rc_cache;
@@ -159,7 +164,9 @@ static Oid	rc_role_relid = InvalidOid;
 static Oid	rc_listener_relid = InvalidOid;
 static RcSnapshotMemo rc_memo;
 
-/* Column numbers of the current build */
+/* State of the build in progress: schema, column numbers, array size */
+static Oid	rc_build_nsp;
+static int	rc_build_maxlisteners;
 static AttrNumber rc_attno_role_name;
 static AttrNumber rc_attno_role_tasks;
 static AttrNumber rc_attno_role_listeners;
@@ -351,7 +358,7 @@ rc_scan_table(Oid relid, Snapshot snap, RcXidList *xids,
 		LockBuffer(buffer, BUFFER_LOCK_UNLOCK);
 
 		if (visible)
-			fn(tuple, RelationGetDescr(rel), NULL);
+			fn(tuple, RelationGetDescr(rel));
 	}
 	table_endscan(scan);
 
@@ -399,8 +406,6 @@ rc_type_oid(Oid nsp, const char *name)
 	return typid;
 }
 
-static Oid	rc_build_nsp;
-
 /*
  * Find the columns of network_listener.
  */
@@ -423,14 +428,11 @@ rc_role_setup(Relation rel)
 										rc_type_oid(rc_build_nsp, "listener_group"));
 }
 
-/* Listener ids while the build collects them */
-static int	rc_build_maxlisteners;
-
 /*
  * Add one visible network_listener row to the cache.
  */
 static void
-rc_add_listener(HeapTuple tuple, TupleDesc desc, void *arg)
+rc_add_listener(HeapTuple tuple, TupleDesc desc)
 {
 	bool		isnull;
 	Datum		d = heap_getattr(tuple, rc_attno_listener_id, desc, &isnull);
@@ -456,7 +458,7 @@ rc_add_listener(HeapTuple tuple, TupleDesc desc, void *arg)
  * Add one visible cluster_role row to the cache.
  */
 static void
-rc_add_role(HeapTuple tuple, TupleDesc desc, void *arg)
+rc_add_role(HeapTuple tuple, TupleDesc desc)
 {
 	bool		isnull;
 	Datum		d;
@@ -522,8 +524,13 @@ rc_cache_build(Snapshot snap)
 
 	/* the tables, looked up afresh: the extension may have been recreated */
 	nsp = get_namespace_oid("role_cluster", true);
-	rc_role_relid = OidIsValid(nsp) ? get_relname_relid("cluster_role", nsp) : InvalidOid;
-	rc_listener_relid = OidIsValid(nsp) ? get_relname_relid("network_listener", nsp) : InvalidOid;
+	rc_role_relid = InvalidOid;
+	rc_listener_relid = InvalidOid;
+	if (OidIsValid(nsp))
+	{
+		rc_role_relid = get_relname_relid("cluster_role", nsp);
+		rc_listener_relid = get_relname_relid("network_listener", nsp);
+	}
 	if (!OidIsValid(rc_role_relid) || !OidIsValid(rc_listener_relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -913,9 +920,12 @@ role_listeners(PG_FUNCTION_ARGS)
 	rc_resolve_role(cache, role ? VARDATA_ANY(role) : NULL,
 					role ? VARSIZE_ANY_EXHDR(role) : 0, &tasks, &listeners);
 	for (int i = 0; i < cache->nlisteners; i++)
-		if (listeners == NULL || listener_group_enables(listeners, cache->listeners[i].data))
-			ids = lappend(ids, cstring_to_text_with_len(cache->listeners[i].data,
-														cache->listeners[i].len));
+	{
+		RcName	   *id = &cache->listeners[i];
+
+		if (listeners == NULL || listener_group_enables(listeners, id->data))
+			ids = lappend(ids, cstring_to_text_with_len(id->data, id->len));
+	}
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	foreach(lc, ids)
@@ -951,5 +961,13 @@ role_cache_invalidate(PG_FUNCTION_ARGS)
 				 errmsg("function role_cluster.role_cache_invalidate() must be fired AFTER ... FOR EACH STATEMENT")));
 
 	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+
+	/*
+	 * The invalidation reaches this session at the end of the command; a
+	 * lookup from a later trigger of the same statement should not wait.
+	 */
+	rc_cache_valid = false;
+	rc_cache_inval_count++;
+
 	return PointerGetDatum(NULL);
 }

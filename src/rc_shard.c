@@ -38,21 +38,24 @@ PG_FUNCTION_INFO_V1(shard_for_bigint);
 #define RC_JUMP_LCG_MULTIPLIER	UINT64CONST(2862933555777941757)
 
 /*
- * Jump consistent hash.
+ * Jump consistent hash: a bucket in 0..nbuckets-1.
  *
- * Think of the key as walking up the bucket numbers: from bucket b it jumps
- * to the next bucket where it would have to move if buckets were added one
- * at a time.  A key sits in bucket b for n buckets when b+1 > n would be its
- * next jump; the chance that a key moves when bucket n+1 is added is exactly
- * 1/(n+1), and it can only move into that new bucket.  The jump target is
- * drawn from the LCG: with r uniform in (0, 1], the next bucket at or after
- * which the key would move again is floor((b + 1) / r).  Here r is
- * ((state >> 33) + 1) / 2^31, and the division is done in IEEE double
- * precision exactly as written, which implementations in other languages
- * must reproduce bit for bit.
+ * Picture the buckets being added one at a time.  When their number grows
+ * from i to i+1, a key moves into the new bucket (number i) with
+ * probability 1/(i+1) and otherwise stays: that keeps the buckets even and
+ * moves keys only into the new one.  Rather than toss a coin for every i,
+ * the loop jumps from one move to the next: a key that moved into bucket b
+ * next moves into bucket j with P(j >= i) = (b+1)/i, that is
+ * j = floor((b+1) / r) for r uniform in (0, 1].  Its bucket for nbuckets
+ * buckets is the last b before j reaches nbuckets.
+ *
+ * r comes from a 64-bit linear congruential generator seeded with the key:
+ * r = ((state >> 33) + 1) / 2^31.  1/r and the product are computed in
+ * IEEE-754 double precision exactly as written, which implementations in
+ * other languages must reproduce bit for bit.
  */
-int32
-rc_jump_consistent_hash(uint64 key, int32 nbuckets)
+static inline int32
+jump_consistent_hash(uint64 key, int32 nbuckets)
 {
 	uint64		state = key;
 	int64		bucket = -1;
@@ -76,10 +79,26 @@ rc_jump_consistent_hash(uint64 key, int32 nbuckets)
 /*
  * Shard (1..nshards) of a key already in UTF-8.
  */
+static inline int32
+shard_of_utf8(const char *key, size_t len, int32 nshards)
+{
+	return jump_consistent_hash((uint64) XXH3_64bits(key, len), nshards) + 1;
+}
+
+/*
+ * Exported forms of the two above, for other modules (calls inside this
+ * file stay inline rather than going through the shared library's PLT).
+ */
+int32
+rc_jump_consistent_hash(uint64 key, int32 nbuckets)
+{
+	return jump_consistent_hash(key, nbuckets);
+}
+
 int32
 rc_shard_of_utf8(const char *key, size_t len, int32 nshards)
 {
-	return rc_jump_consistent_hash((uint64) XXH3_64bits(key, len), nshards) + 1;
+	return shard_of_utf8(key, len, nshards);
 }
 
 /*
@@ -89,25 +108,32 @@ rc_shard_of_utf8(const char *key, size_t len, int32 nshards)
  * UTF8 or SQL_ASCII; otherwise it returns a palloc'd, NUL-terminated
  * conversion.
  */
-int32
-rc_shard_of_server_text(const char *key, int len, int32 nshards)
+static inline int32
+shard_of_server_text(const char *key, int len, int32 nshards)
 {
 	const char *utf8 = key;
 	size_t		utf8len = len;
+	int			encoding = GetDatabaseEncoding();
 	int32		shard;
 
-	if (GetDatabaseEncoding() != PG_UTF8 && GetDatabaseEncoding() != PG_SQL_ASCII)
+	if (encoding != PG_UTF8 && encoding != PG_SQL_ASCII)
 	{
 		utf8 = pg_server_to_any(key, len, PG_UTF8);
 		if (utf8 != key)
 			utf8len = strlen(utf8);
 	}
 
-	shard = rc_shard_of_utf8(utf8, utf8len, nshards);
+	shard = shard_of_utf8(utf8, utf8len, nshards);
 
 	if (utf8 != key)
 		pfree(unconstify(char *, utf8));
 	return shard;
+}
+
+int32
+rc_shard_of_server_text(const char *key, int len, int32 nshards)
+{
+	return shard_of_server_text(key, len, nshards);
 }
 
 /*
@@ -135,8 +161,8 @@ shard_for_text(PG_FUNCTION_ARGS)
 	int32		shard;
 
 	check_nshards(nshards);
-	shard = rc_shard_of_server_text(VARDATA_ANY(subscriber),
-									VARSIZE_ANY_EXHDR(subscriber), nshards);
+	shard = shard_of_server_text(VARDATA_ANY(subscriber),
+								 VARSIZE_ANY_EXHDR(subscriber), nshards);
 	PG_FREE_IF_COPY(subscriber, 0);
 	PG_RETURN_INT32(shard);
 }
@@ -156,5 +182,5 @@ shard_for_bigint(PG_FUNCTION_ARGS)
 
 	check_nshards(nshards);
 	len = pg_lltoa(subscriber, buf);
-	PG_RETURN_INT32(rc_shard_of_utf8(buf, len, nshards));
+	PG_RETURN_INT32(shard_of_utf8(buf, len, nshards));
 }
