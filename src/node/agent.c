@@ -19,10 +19,12 @@
  * LISTEN comes before register_node, so a notification sent as soon as
  * the node is registered is not missed.  After a lost connection the agent
  * reconnects with exponential backoff (0.5 s doubling to 30 s, with
- * jitter), listens and registers again, then reports the handlers that
- * finished meanwhile: the server accepts the result if the node still
- * holds the task and refuses it if the task went back to the queue (its
- * session was gone), in which case the result is dropped with a log line.
+ * jitter), listens, reports the handlers that finished meanwhile and then
+ * registers again.  The server accepts a result while the node still holds
+ * the task, and refuses it once the task went back to the queue (the
+ * worker saw the old session end, or the new registration took it back);
+ * a refused result is dropped with a log line.  Handlers still running at
+ * the reconnection go on; their results meet the same check.
  *
  *-------------------------------------------------------------------------
  */
@@ -85,6 +87,8 @@ typedef struct Agent
 	int64_t		give_up_ms;		/* stop trying to reach the server */
 } Agent;
 
+static bool report_finished(Agent *a);
+
 /* The wait function of the connection: serve the handlers meanwhile */
 static short
 agent_wait(void *arg, int fd, short events, int timeout_ms)
@@ -131,26 +135,47 @@ log_listeners(Agent *a)
 }
 
 /*
- * On a fresh connection: find the node's channel, LISTEN, register.
- * Returns 0, or on failure the exit code that the failure would mean at
- * start (the connection is then closed).
+ * Log a failed step of starting a session and close the connection.
+ * Returns the exit code that the failure means at start.
  */
 static int
-session_start(Agent *a, bool first)
+session_failed(Agent *a, bool first, ConnStatus st, PGresult *res)
 {
-	const NodeConfig *cfg = a->cfg;
-	const char *values[4];
+	NodeLogLevel level = first ? NODE_LOG_ERROR : NODE_LOG_WARNING;
+	int			code;
+
+	if (st == CONN_LOST)
+		return NODE_EXIT_CONNECT;
+	conn_log_error(level, "could not register the node", res);
+	code = conn_error_exit_code(res);
+	if (first && (strcmp(conn_sqlstate(res), "3F000") == 0 ||
+				  strcmp(conn_sqlstate(res), "42883") == 0))
+		node_log_labeled(level, "HINT",
+						 "Is the role_cluster extension installed in database \"%s\"?",
+						 PQdb(a->conn.pg));
+	PQclear(res);
+	conn_close(&a->conn);
+	return code;
+}
+
+/*
+ * On a fresh connection: find the node's channel and LISTEN on it, before
+ * registering, so that no notification sent right after the registration
+ * is missed.  Returns 0, or on failure the exit code that the failure
+ * would mean at start (the connection is then closed).
+ */
+static int
+session_listen(Agent *a, bool first)
+{
+	const char *values[1] = {a->cfg->node_id};
 	ConnStatus	st;
 	PGresult   *res;
 	char	   *ident;
 	char	   *sql;
-	NodeLogLevel level = first ? NODE_LOG_ERROR : NODE_LOG_WARNING;
-	int			code;
 
-	values[0] = cfg->node_id;
 	res = conn_exec(&a->conn, SQL_CHANNEL, 1, values, &st);
 	if (st != CONN_OK)
-		goto failed;
+		return session_failed(a, first, st, res);
 	free(a->channel);
 	a->channel = node_strdup(PQgetvalue(res, 0, 0));
 	PQclear(res);
@@ -158,7 +183,8 @@ session_start(Agent *a, bool first)
 	ident = PQescapeIdentifier(a->conn.pg, a->channel, strlen(a->channel));
 	if (ident == NULL)
 	{
-		node_log(level, "could not quote channel \"%s\": %s", a->channel,
+		node_log(first ? NODE_LOG_ERROR : NODE_LOG_WARNING,
+				 "could not quote channel \"%s\": %s", a->channel,
 				 PQerrorMessage(a->conn.pg));
 		conn_close(&a->conn);
 		return NODE_EXIT_RUNTIME;
@@ -169,8 +195,23 @@ session_start(Agent *a, bool first)
 	res = conn_exec(&a->conn, sql, 0, NULL, &st);
 	free(sql);
 	if (st != CONN_OK)
-		goto failed;
+		return session_failed(a, first, st, res);
 	PQclear(res);
+	return 0;
+}
+
+/*
+ * Register the node from this session (again, after a reconnection: the
+ * server then takes back what the node held from its old session).
+ * Returns 0 or, as session_listen, an exit code.
+ */
+static int
+session_register(Agent *a, bool first)
+{
+	const NodeConfig *cfg = a->cfg;
+	const char *values[4];
+	ConnStatus	st;
+	PGresult   *res;
 
 	values[0] = cfg->node_id;
 	values[1] = cfg->role;
@@ -178,7 +219,7 @@ session_start(Agent *a, bool first)
 	values[3] = a->capacity_text;
 	res = conn_exec(&a->conn, SQL_REGISTER, 4, values, &st);
 	if (st != CONN_OK)
-		goto failed;
+		return session_failed(a, first, st, res);
 	PQclear(res);
 
 	if (first)
@@ -194,20 +235,6 @@ session_start(Agent *a, bool first)
 			return NODE_EXIT_CONNECT;
 	}
 	return 0;
-
-failed:
-	if (st == CONN_LOST)
-		return NODE_EXIT_CONNECT;
-	conn_log_error(level, "could not register the node", res);
-	code = conn_error_exit_code(res);
-	if (first && (strcmp(conn_sqlstate(res), "3F000") == 0 ||
-				  strcmp(conn_sqlstate(res), "42883") == 0))
-		node_log_labeled(level, "HINT",
-						 "Is the role_cluster extension installed in database \"%s\"?",
-						 PQdb(a->conn.pg));
-	PQclear(res);
-	conn_close(&a->conn);
-	return code;
 }
 
 /* Connect again after a loss; schedules the next attempt on failure */
@@ -226,8 +253,17 @@ try_reconnect(Agent *a)
 		a->next_connect_ms = node_now_ms() + delay;
 		return;
 	}
-	if (session_start(a, false) != 0)
+
+	/*
+	 * Report what finished meanwhile before registering again: the server
+	 * accepts a result while the node still holds the task, and registering
+	 * from a new session takes back everything the node held.
+	 */
+	if (session_listen(a, false) != 0 ||
+		!report_finished(a) ||
+		session_register(a, false) != 0)
 	{
+		conn_close(&a->conn);
 		a->next_connect_ms = node_now_ms() + backoff_delay(a);
 		return;
 	}
@@ -441,7 +477,7 @@ heartbeat(Agent *a)
 		conn_log_error(NODE_LOG_WARNING, "heartbeat failed", res);
 		PQclear(res);
 		res = NULL;
-		if (session_start(a, false) != 0)
+		if (session_register(a, false) != 0)
 			node_log(NODE_LOG_WARNING, "could not register again");
 		else
 			a->want_fetch = true;
@@ -629,7 +665,8 @@ agent_run(const NodeConfig *cfg)
 		free(err);
 		code = NODE_EXIT_CONNECT;
 	}
-	else if ((code = session_start(&a, true)) != 0)
+	else if ((code = session_listen(&a, true)) != 0 ||
+			 (code = session_register(&a, true)) != 0)
 	{
 		if (code == NODE_EXIT_CONNECT)
 			node_log(NODE_LOG_ERROR, "lost the connection while registering");

@@ -81,16 +81,19 @@ CREATE TABLE agent_run (task_id bigint, attempt int, node_id text,
 	started timestamptz, finished timestamptz, outcome text,
 	PRIMARY KEY (task_id, attempt));
 CREATE TABLE agent_node (node_id text PRIMARY KEY, role_name text, push_shard int);
+CREATE ROLE node_login LOGIN IN ROLE role_cluster_node;
+GRANT SELECT, INSERT ON agent_run TO node_login;
 });
 
 # ---- helpers ----
 
 my %agents;    # name -> pid
 
-# Start an agent in the background; its output goes to a log file.
+# Start an agent in the background; its output goes to a log file.  %$env
+# adds to the environment (e.g. PGUSER).
 sub start_agent
 {
-	my ($name, $role, $shard, @args) = @_;
+	my ($name, $role, $shard, $env, @args) = @_;
 	my $log = $node->basedir . "/agent_$name.log";
 	my $pid = fork();
 	die "fork failed: $!" unless defined $pid;
@@ -101,6 +104,7 @@ sub start_agent
 		$ENV{STALWART_NODE_ID} = $name;
 		$ENV{STALWART_ROLE} = $role if defined $role;
 		$ENV{STALWART_PUSH_SHARD} = $shard if defined $shard;
+		%ENV = (%ENV, %$env);
 		open STDOUT, '>>', $log or die;
 		open STDERR, '>&', \*STDOUT or die;
 		exec($agent, '-v', 'run', '--exec', $handler, '--poll', '1',
@@ -171,18 +175,21 @@ is(scalar(split /\n/, $out), 10, 'no role: all ten task types');
 
 # ---- the cluster: four kinds of agents, tasks of all ten types ----
 
-start_agent('fe1', 'frontend', undef, '--concurrency', '2');
-start_agent('maint1', 'maintenance', undef, '--concurrency', '2');
-start_agent('push1', 'push', 1, '--concurrency', '3');
-start_agent('push2', 'push', 2, '--concurrency', '3');
-start_agent('bg1', 'background', undef, '--concurrency', '3');
-start_agent('bg2', 'background', undef, '--concurrency', '3');
+# the push nodes log in as a plain member of role_cluster_node, so the
+# grants a node needs are tested too
+my $as_node = { PGUSER => 'node_login' };
+start_agent('fe1',    'frontend',    undef, {},       '--concurrency', '2');
+start_agent('maint1', 'maintenance', undef, {},       '--concurrency', '2');
+start_agent('push1',  'push',        1,     $as_node, '--concurrency', '3');
+start_agent('push2',  'push',        2,     $as_node, '--concurrency', '3');
+start_agent('bg1',    'background',  undef, {},       '--concurrency', '3');
+start_agent('bg2',    'background',  undef, {},       '--concurrency', '3');
 
 ok( $node->poll_query_until(
 		'postgres',
-		"SELECT count(*) FROM role_cluster.node WHERE node_id IN "
+		"SELECT count(*) FROM role_cluster.nodes WHERE live AND node_id IN "
 		  . "(SELECT node_id FROM agent_node)", '6'),
-	'six agents registered');
+	'six agents registered and live');
 
 my $nsubscribers = 120;
 query(
@@ -277,10 +284,9 @@ ok( $node->poll_query_until(
 		q{SELECT count(*) FROM role_cluster.task
 		   WHERE kind = 'slow' AND state = 'running' AND node_id = 'maint1'}, '2'),
 	'two slow tasks run on maint1');
-start_agent('maint2', 'maintenance', undef, '--concurrency', '2', '--grace', '1');
+start_agent('maint2', 'maintenance', undef, {}, '--concurrency', '2', '--grace', '1');
 ok( $node->poll_query_until(
-		'postgres', q{SELECT count(*) FROM role_cluster.node WHERE node_id = 'maint2'},
-		'1'),
+		'postgres', q{SELECT live FROM role_cluster.nodes WHERE node_id = 'maint2'}),
 	'maint2 registered');
 
 kill 'KILL', $agents{maint1};
@@ -351,7 +357,7 @@ is( query(
 	'notifications still went to their shards');
 ok( $node->poll_query_until(
 		'postgres',
-		q{SELECT count(*) FROM role_cluster.node WHERE node_id IN
+		q{SELECT count(*) FROM role_cluster.nodes WHERE live AND node_id IN
 			('fe1', 'maint2', 'push1', 'push2', 'bg1', 'bg2')}, '6'),
 	'every agent registered again');
 for my $name (sort keys %agents)
@@ -376,8 +382,10 @@ is( query(
 		   WHERE kind = 'slow' ORDER BY id DESC LIMIT 1}),
 	'queued -',
 	'its unfinished task was handed back to the queue');
-is(query(q{SELECT count(*) FROM role_cluster.node WHERE node_id = 'maint2'}),
-	'0', 'maint2 deregistered');
+is( query(
+		q{SELECT deregistered_at IS NOT NULL FROM role_cluster.node
+		   WHERE node_id = 'maint2'}),
+	't', 'maint2 deregistered');
 
 for my $name (sort keys %agents)
 {
