@@ -393,6 +393,32 @@ for my $name (sort keys %agents)
 	is(wait_agent($name), 0, "$name stops with exit 0");
 }
 
+# ---- without the worker: an agent with --pull claims queued tasks ----
+
+$node->append_conf('postgresql.conf', 'role_cluster.enabled = off');
+$node->reload;
+start_agent('puller', 'background', undef, {}, '--pull', '--poll', '0.2',
+	'--concurrency', '2');
+ok( $node->poll_query_until(
+		'postgres', q{SELECT live FROM role_cluster.nodes WHERE node_id = 'puller'}),
+	'puller registered');
+query(q{SELECT role_cluster.enqueue('outboundMta', 'pulled') FROM generate_series(1, 4)});
+ok( $node->poll_query_until(
+		'postgres',
+		q{SELECT count(*) FROM role_cluster.task WHERE kind = 'pulled' AND state = 'done'},
+		'4'),
+	'with the worker off, the pulling agent claimed and ran the tasks');
+is( query(
+		q{SELECT string_agg(DISTINCT r.node_id, ',') || ' ' || count(*)
+		    FROM agent_run r JOIN role_cluster.task t ON t.id = r.task_id
+		   WHERE t.kind = 'pulled'}),
+	'puller 4',
+	'each once, by the puller');
+kill 'TERM', $agents{puller};
+is(wait_agent('puller'), 0, 'puller stops with exit 0');
+$node->append_conf('postgresql.conf', 'role_cluster.enabled = on');
+$node->reload;
+
 # ---- bad settings: documented exit codes and messages ----
 
 ($rc, $out, $err) = run_agent({ STALWART_PUSH_SHARD => 'abc' }, 'listeners');
@@ -431,13 +457,11 @@ like($out, qr/Exit status:.*\b3\b/s, '--help documents the exit codes');
 is(query(q{SELECT count(*) FROM role_cluster.node WHERE node_id = 'x'}),
 	'0', 'rejected agents left no node behind');
 
-# show the agents' logs when something failed
-if (!Test::More->builder->is_passing)
+# the agents' logs: shown when something failed, else in the verbose output
+for my $log (glob($node->basedir . '/agent_*.log'))
 {
-	for my $log (glob($node->basedir . '/agent_*.log'))
-	{
-		diag("---- $log\n" . slurp($log));
-	}
+	my $text = "---- $log\n" . slurp($log);
+	Test::More->builder->is_passing ? note($text) : diag($text);
 }
 
 $node->stop;
