@@ -273,8 +273,8 @@ rc_step(const char *name, const char *sql, bool has_arg, int32 arg,
 			r = rc_spi_int_result(sql);
 			if (count_sql != NULL && extra != NULL && r > 0)
 			{
-				CommandCounterIncrement();
-				if (SPI_execute(count_sql, true, 0) != SPI_OK_SELECT)
+				/* not read-only: a new snapshot that sees what sql did */
+				if (SPI_execute(count_sql, false, 0) != SPI_OK_SELECT)
 					elog(ERROR, "\"%s\" failed", count_sql);
 				*extra = rc_spi_int_result(count_sql);
 			}
