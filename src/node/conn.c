@@ -342,15 +342,16 @@ conn_log_error(NodeLogLevel level, const char *what, const PGresult *res)
 /*
  * The exit code for a server error met while starting: the server's
  * rejection of the node's own settings is a configuration error (unknown
- * role: 42704; bad shard, node id or value: class 22 or 23), anything else
- * a runtime error.
+ * role: 42704; bad shard, node id or value: class 22 or 23; a login that
+ * may not act for the node or call the node functions: 42501), anything
+ * else a runtime error.
  */
 int
 conn_error_exit_code(const PGresult *res)
 {
 	const char *state = conn_sqlstate(res);
 
-	if (strcmp(state, "42704") == 0 ||
+	if (strcmp(state, "42704") == 0 || strcmp(state, "42501") == 0 ||
 		strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0)
 		return NODE_EXIT_CONFIG;
 	return NODE_EXIT_RUNTIME;

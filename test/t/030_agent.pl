@@ -438,6 +438,11 @@ like($err, qr/nosuchrole/, '...naming the role');
 ($rc, $out, $err) =
   run_agent({ STALWART_ROLE => 'nosuchrole', STALWART_NODE_ID => 'x' }, 'run', '--exec', 'true');
 is($rc, 2, 'unknown role at registration: exit 2');
+($rc, $out, $err) =
+  run_agent({ PGUSER => 'node_login', STALWART_ROLE => 'frontend', STALWART_NODE_ID => 'fe1' },
+	'run', '--exec', 'true');
+is($rc, 2, 'a node id that another login registered: exit 2');
+like($err, qr/may not act for node "fe1"/, '...with the server\'s message');
 ($rc, $out, $err) = run_agent({ PGHOST => $testdir, PGPORT => '1' }, 'tasks');
 is($rc, 3, 'unreachable server: exit 3');
 like($err, qr/could not connect to the server/, '...saying so');
