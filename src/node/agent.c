@@ -40,7 +40,7 @@
 
 #define BACKOFF_MIN_MS	500
 #define BACKOFF_MAX_MS	30000
-#define STOP_EXTRA_MS	15000	/* after the grace: time to reach the server */
+#define STOP_EXTRA_MS	15000	/* stopping, handlers done: time to reach the server */
 #define WAIT_MAX_MS		1000
 
 #define SQL_CHANNEL \
@@ -84,7 +84,7 @@ typedef struct Agent
 	bool		stopping;
 	bool		killed;			/* the handlers were killed */
 	int64_t		stop_deadline_ms;	/* end of the grace period */
-	int64_t		give_up_ms;		/* stop trying to reach the server */
+	int64_t		give_up_ms;		/* stop trying to reach the server, 0 = unset */
 } Agent;
 
 static bool report_finished(Agent *a);
@@ -494,7 +494,7 @@ begin_stop(Agent *a)
 	a->stopping = true;
 	a->want_fetch = false;
 	a->stop_deadline_ms = now + a->cfg->grace_ms;
-	a->give_up_ms = now + a->cfg->grace_ms + STOP_EXTRA_MS;
+	a->give_up_ms = 0;
 	node_log(NODE_LOG_NOTICE, "stopping: waiting up to %.1f s for %d running handler(s)",
 			 a->cfg->grace_ms / 1000.0, runner_running(a->runner));
 }
@@ -579,6 +579,9 @@ run_loop(Agent *a)
 					return code;
 				continue;
 			}
+			/* cut off: try to reach the server a little longer, then give up */
+			if (!a->connected && a->give_up_ms == 0)
+				a->give_up_ms = node_now_ms() + STOP_EXTRA_MS;
 			if (!a->connected && node_now_ms() >= a->give_up_ms)
 			{
 				node_log(NODE_LOG_ERROR,
@@ -618,8 +621,11 @@ run_loop(Agent *a)
 		}
 		else if (until(a->next_connect_ms, now) < timeout)
 			timeout = until(a->next_connect_ms, now);
-		if (a->stopping && !a->killed && until(a->stop_deadline_ms, now) < timeout)
+		if (a->stopping && !a->killed && runner_running(a->runner) > 0 &&
+			until(a->stop_deadline_ms, now) < timeout)
 			timeout = until(a->stop_deadline_ms, now);
+		if (a->stopping && a->give_up_ms > 0 && until(a->give_up_ms, now) < timeout)
+			timeout = until(a->give_up_ms, now);
 
 		revents = runner_wait(a->runner, a->conn.pg ? PQsocket(a->conn.pg) : -1,
 							  POLLIN, (int) timeout);

@@ -89,6 +89,13 @@ GRANT SELECT, INSERT ON agent_run TO node_login;
 
 my %agents;    # name -> pid
 
+# Agents must not outlive the test, however it ends (their handlers die
+# with them).
+END
+{
+	kill 'KILL', values %agents if %agents;
+}
+
 # Start an agent in the background; its output goes to a log file.  %$env
 # adds to the environment (e.g. PGUSER).
 sub start_agent
