@@ -33,3 +33,32 @@ include $(PGXS)
 
 sql/role_cluster--1.0.sql: $(sort $(wildcard sql/install/*.sql))
 	cat $^ > $@
+
+# role-cluster-node, the node agent (src/node/): a client program on libpq,
+# built, installed into PGXS's bindir and cleaned beside the extension.
+# PGXS's PROGRAM would link OBJS, the extension's objects, so the program
+# has rules of its own; it is compiled with the same warnings (CFLAGS has
+# PG_CFLAGS) against the client headers only.
+NODE_PROGRAM = role-cluster-node
+NODE_OBJS    = $(patsubst %.c,%.o,$(sort $(wildcard src/node/*.c)))
+
+all: $(NODE_PROGRAM)
+
+src/node/%.o: src/node/%.c $(wildcard src/node/*.h)
+	$(CC) $(CFLAGS) -Wall -Wextra -Werror -I$(includedir) -c -o $@ $<
+
+$(NODE_PROGRAM): $(NODE_OBJS)
+	$(CC) $(CFLAGS) $(NODE_OBJS) $(LDFLAGS) $(LDFLAGS_EX) $(libpq) -o $@
+
+install: install-node
+uninstall: uninstall-node
+.PHONY: install-node uninstall-node
+
+install-node: $(NODE_PROGRAM)
+	$(MKDIR_P) '$(DESTDIR)$(bindir)'
+	$(INSTALL_PROGRAM) $(NODE_PROGRAM) '$(DESTDIR)$(bindir)'
+
+uninstall-node:
+	rm -f '$(DESTDIR)$(bindir)/$(NODE_PROGRAM)'
+
+EXTRA_CLEAN += $(NODE_PROGRAM) $(NODE_OBJS)

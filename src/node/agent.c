@@ -1,0 +1,692 @@
+/*-------------------------------------------------------------------------
+ *
+ * agent.c
+ *	  The "run" command of the node agent.
+ *
+ * The conversation with the server, in order (every value a parameter):
+ *
+ *	 SELECT role_cluster.node_channel($1)			the node's channel
+ *	 LISTEN "<channel>"								(quoted with PQescapeIdentifier)
+ *	 SELECT ... FROM role_cluster.register_node($1, $2, $3, $4)
+ *	 then, whenever notified and every --poll seconds:
+ *	 SELECT ... FROM role_cluster.fetch_tasks($1, $2) t	(routed -> running)
+ *	 SELECT ... FROM role_cluster.claim_tasks($1, $2) t	(with --pull only)
+ *	 per task: complete_task or fail_task
+ *	 every --heartbeat seconds: SELECT role_cluster.heartbeat($1)
+ *	 on SIGTERM/SIGINT, when the handlers are done or killed:
+ *	 SELECT role_cluster.deregister_node($1)		hands back the rest
+ *
+ * LISTEN comes before register_node, so a notification sent as soon as
+ * the node is registered is not missed.  After a lost connection the agent
+ * reconnects with exponential backoff (0.5 s doubling to 30 s, with
+ * jitter), listens, reports the handlers that finished meanwhile and then
+ * registers again.  The server accepts a result while the node still holds
+ * the task, and refuses it once the task went back to the queue (the
+ * worker saw the old session end, or the new registration took it back);
+ * a refused result is dropped with a log line.  Handlers still running at
+ * the reconnection go on; their results meet the same check.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "conn.h"
+#include "runner.h"
+
+#define BACKOFF_MIN_MS	500
+#define BACKOFF_MAX_MS	30000
+#define STOP_EXTRA_MS	15000	/* stopping, handlers done: time to reach the server */
+#define WAIT_MAX_MS		1000
+
+#define SQL_CHANNEL \
+	"SELECT role_cluster.node_channel($1)"
+#define SQL_REGISTER \
+	"SELECT 1 FROM role_cluster.register_node($1, $2, $3::integer, $4::integer)"
+#define SQL_LISTENERS \
+	"SELECT l FROM role_cluster.role_listeners($1) AS l ORDER BY 1"
+#define SQL_FETCH \
+	"SELECT t.id, t.task_type, t.kind, t.shard_key, t.attempts, " \
+	"pg_catalog.to_jsonb(t) FROM role_cluster.fetch_tasks($1, $2::integer) AS t"
+#define SQL_CLAIM \
+	"SELECT t.id, t.task_type, t.kind, t.shard_key, t.attempts, " \
+	"pg_catalog.to_jsonb(t) FROM role_cluster.claim_tasks($1, $2::integer) AS t"
+#define SQL_COMPLETE \
+	"SELECT role_cluster.complete_task($1::bigint, $2)"
+#define SQL_FAIL \
+	"SELECT role_cluster.fail_task($1::bigint, $2, $3)"
+#define SQL_RELEASE \
+	"SELECT role_cluster.release_task($1::bigint, $2)"
+#define SQL_HEARTBEAT \
+	"SELECT role_cluster.heartbeat($1)"
+#define SQL_DEREGISTER \
+	"SELECT role_cluster.deregister_node($1)"
+
+typedef struct Agent
+{
+	const NodeConfig *cfg;
+	NodeConn	conn;
+	Runner	   *runner;
+	char	   *channel;		/* from node_channel(), malloc'd */
+	char		shard_text[16];
+	char		capacity_text[16];
+	bool		connected;		/* conn.pg was up at the last look */
+	int			backoff_ms;
+	int64_t		next_connect_ms;
+	int64_t		next_heartbeat_ms;
+	int64_t		next_poll_ms;
+	bool		want_fetch;		/* fetch at the next turn of the loop */
+	bool		more_waiting;	/* the server may hold more tasks for us */
+	bool		stopping;
+	bool		killed;			/* the handlers were killed */
+	int64_t		stop_deadline_ms;	/* end of the grace period */
+	int64_t		give_up_ms;		/* stop trying to reach the server, 0 = unset */
+} Agent;
+
+static bool report_finished(Agent *a);
+
+/* The wait function of the connection: serve the handlers meanwhile */
+static short
+agent_wait(void *arg, int fd, short events, int timeout_ms)
+{
+	Agent	   *a = arg;
+
+	return runner_wait(a->runner, fd, events, timeout_ms);
+}
+
+/* The next reconnection delay: the backoff with up to 25% jitter */
+static int
+backoff_delay(Agent *a)
+{
+	int			delay = a->backoff_ms;
+
+	delay += (int) (random() % (a->backoff_ms / 4 + 1));
+	a->backoff_ms = a->backoff_ms * 2 > BACKOFF_MAX_MS ?
+		BACKOFF_MAX_MS : a->backoff_ms * 2;
+	return delay;
+}
+
+/* Log the listeners the role enables: what the node would bind */
+static void
+log_listeners(Agent *a)
+{
+	const char *values[1] = {a->cfg->role};
+	ConnStatus	st;
+	PGresult   *res = conn_exec(&a->conn, SQL_LISTENERS, 1, values, &st);
+
+	if (st == CONN_OK)
+	{
+		char		list[4096] = "";
+		size_t		len = 0;
+
+		for (int i = 0; i < PQntuples(res) && len < sizeof(list) - 1; i++)
+			len += snprintf(list + len, sizeof(list) - len, "%s%s",
+							i ? ", " : "", PQgetvalue(res, i, 0));
+		node_log(NODE_LOG_NOTICE, "listeners to bind: %s",
+				 PQntuples(res) ? list : "(none)");
+	}
+	else if (st == CONN_ERROR)
+		conn_log_error(NODE_LOG_WARNING, "could not list the listeners", res);
+	PQclear(res);
+}
+
+/*
+ * Log a failed step of starting a session and close the connection.
+ * Returns the exit code that the failure means at start.
+ */
+static int
+session_failed(Agent *a, bool first, ConnStatus st, PGresult *res)
+{
+	NodeLogLevel level = first ? NODE_LOG_ERROR : NODE_LOG_WARNING;
+	int			code;
+
+	if (st == CONN_LOST)
+		return NODE_EXIT_CONNECT;
+	conn_log_error(level, "could not register the node", res);
+	code = conn_error_exit_code(res);
+	if (first && (strcmp(conn_sqlstate(res), "3F000") == 0 ||
+				  strcmp(conn_sqlstate(res), "42883") == 0))
+		node_log_labeled(level, "HINT",
+						 "Is the role_cluster extension installed in database \"%s\"?",
+						 PQdb(a->conn.pg));
+	PQclear(res);
+	conn_close(&a->conn);
+	return code;
+}
+
+/*
+ * On a fresh connection: find the node's channel and LISTEN on it, before
+ * registering, so that no notification sent right after the registration
+ * is missed.  Returns 0, or on failure the exit code that the failure
+ * would mean at start (the connection is then closed).
+ */
+static int
+session_listen(Agent *a, bool first)
+{
+	const char *values[1] = {a->cfg->node_id};
+	ConnStatus	st;
+	PGresult   *res;
+	char	   *ident;
+	char	   *sql;
+
+	res = conn_exec(&a->conn, SQL_CHANNEL, 1, values, &st);
+	if (st != CONN_OK)
+		return session_failed(a, first, st, res);
+	free(a->channel);
+	a->channel = node_strdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+
+	ident = PQescapeIdentifier(a->conn.pg, a->channel, strlen(a->channel));
+	if (ident == NULL)
+	{
+		node_log(first ? NODE_LOG_ERROR : NODE_LOG_WARNING,
+				 "could not quote channel \"%s\": %s", a->channel,
+				 PQerrorMessage(a->conn.pg));
+		conn_close(&a->conn);
+		return NODE_EXIT_RUNTIME;
+	}
+	sql = node_malloc(strlen(ident) + 8);
+	sprintf(sql, "LISTEN %s", ident);
+	PQfreemem(ident);
+	res = conn_exec(&a->conn, sql, 0, NULL, &st);
+	free(sql);
+	if (st != CONN_OK)
+		return session_failed(a, first, st, res);
+	PQclear(res);
+	return 0;
+}
+
+/*
+ * Register the node from this session (again, after a reconnection: the
+ * server then takes back what the node held from its old session).
+ * Returns 0 or, as session_listen, an exit code.
+ */
+static int
+session_register(Agent *a, bool first)
+{
+	const NodeConfig *cfg = a->cfg;
+	const char *values[4];
+	ConnStatus	st;
+	PGresult   *res;
+
+	values[0] = cfg->node_id;
+	values[1] = cfg->role;
+	values[2] = cfg->push_shard > 0 ? a->shard_text : NULL;
+	values[3] = a->capacity_text;
+	res = conn_exec(&a->conn, SQL_REGISTER, 4, values, &st);
+	if (st != CONN_OK)
+		return session_failed(a, first, st, res);
+	PQclear(res);
+
+	if (first)
+	{
+		node_log(NODE_LOG_NOTICE,
+				 "registered node \"%s\" (role %s, push shard %s, capacity %d) "
+				 "on database \"%s\"; listening on \"%s\"",
+				 cfg->node_id, cfg->role ? cfg->role : "(none)",
+				 cfg->push_shard > 0 ? a->shard_text : "(none)",
+				 cfg->capacity, PQdb(a->conn.pg), a->channel);
+		log_listeners(a);
+		if (a->conn.pg == NULL)
+			return NODE_EXIT_CONNECT;
+	}
+	return 0;
+}
+
+/* Connect again after a loss; schedules the next attempt on failure */
+static void
+try_reconnect(Agent *a)
+{
+	char	   *err;
+
+	if (!conn_open(&a->conn, &err))
+	{
+		int			delay = backoff_delay(a);
+
+		node_log(NODE_LOG_WARNING, "could not reconnect: %s", err);
+		node_log(NODE_LOG_INFO, "next attempt in %.1f s", delay / 1000.0);
+		free(err);
+		a->next_connect_ms = node_now_ms() + delay;
+		return;
+	}
+
+	/*
+	 * Report what finished meanwhile before registering again: the server
+	 * accepts a result while the node still holds the task, and registering
+	 * from a new session takes back everything the node held.
+	 */
+	if (session_listen(a, false) != 0 ||
+		!report_finished(a) ||
+		session_register(a, false) != 0)
+	{
+		conn_close(&a->conn);
+		a->next_connect_ms = node_now_ms() + backoff_delay(a);
+		return;
+	}
+	node_log(NODE_LOG_NOTICE, "reconnected and registered again; %d handler(s) running",
+			 runner_running(a->runner));
+	a->connected = true;
+	a->backoff_ms = BACKOFF_MIN_MS;
+	a->want_fetch = true;
+	a->next_heartbeat_ms = node_now_ms() + a->cfg->heartbeat_ms;
+}
+
+/* Notice a connection that conn_exec closed; schedule the reconnection */
+static void
+check_lost(Agent *a)
+{
+	if (a->connected && a->conn.pg == NULL)
+	{
+		int			delay = backoff_delay(a);
+
+		a->connected = false;
+		a->next_connect_ms = node_now_ms() + delay;
+		node_log(NODE_LOG_NOTICE, "reconnecting in %.1f s; %d handler(s) still running",
+				 delay / 1000.0, runner_running(a->runner));
+	}
+}
+
+/* The length of s's first line, at most 200 bytes: enough for a log line */
+static int
+first_line_len(const char *s)
+{
+	int			n = 0;
+
+	while (s[n] && s[n] != '\n' && n < 200)
+		n++;
+	return n;
+}
+
+/*
+ * Report every finished handler: complete or fail its task (a handler
+ * killed at the end of the grace period is handed back by deregister_node).
+ * A refused report drops the result with a log line (the task is no longer
+ * ours).  Returns false if the connection was lost; the unreported results
+ * wait for the next connection.
+ */
+static bool
+report_finished(Agent *a)
+{
+	RunnerSlot *slot;
+
+	while ((slot = runner_next_done(a->runner)) != NULL)
+	{
+		const NodeTask *task = runner_slot_task(slot);
+		char	   *message;
+		SlotOutcome outcome = runner_slot_outcome(slot, &message);
+		const char *values[3] = {task->id, a->cfg->node_id, message};
+		const char *sql;
+		ConnStatus	st;
+		PGresult   *res;
+
+		if (outcome == OUTCOME_KILLED)
+		{
+			/*
+			 * Killed at the end of the grace period: deregister_node hands
+			 * it back with the rest.  Releasing it alone would let the
+			 * server route it straight back to us, still registered.
+			 */
+			node_log(NODE_LOG_NOTICE, "task %s: handler killed; it goes back "
+					 "to the queue when the node deregisters", task->id);
+			runner_slot_clear(slot);
+			continue;
+		}
+		sql = outcome == OUTCOME_OK ? SQL_COMPLETE : SQL_FAIL;
+		res = conn_exec(&a->conn, sql, outcome == OUTCOME_FAILED ? 3 : 2,
+						values, &st);
+		if (st == CONN_LOST)
+		{
+			free(message);
+			return false;
+		}
+		if (st == CONN_ERROR)
+		{
+			char		what[128];
+
+			snprintf(what, sizeof(what), "result of task %s dropped", task->id);
+			conn_log_error(NODE_LOG_WARNING, what, res);
+		}
+		else if (outcome == OUTCOME_OK)
+			node_log(NODE_LOG_INFO, "task %s done", task->id);
+		else
+			node_log(NODE_LOG_INFO, "task %s failed (now %s): %.*s%s", task->id,
+					 PQgetisnull(res, 0, 0) ? "?" : PQgetvalue(res, 0, 0),
+					 first_line_len(message), message,
+					 message[first_line_len(message)] ? " ..." : "");
+		PQclear(res);
+		free(message);
+		runner_slot_clear(slot);
+		if (a->more_waiting && !a->stopping)
+			a->want_fetch = true;
+	}
+	return true;
+}
+
+/* Hand a task back unrun; false if the connection was lost */
+static bool
+release(Agent *a, const char *task_id)
+{
+	const char *values[2] = {task_id, a->cfg->node_id};
+	ConnStatus	st;
+	PGresult   *res = conn_exec(&a->conn, SQL_RELEASE, 2, values, &st);
+
+	if (st == CONN_ERROR)
+		conn_log_error(NODE_LOG_WARNING, "could not hand back a task", res);
+	PQclear(res);
+	return st != CONN_LOST;
+}
+
+/*
+ * Take up to n tasks, routed ones (fetch_tasks) or with claim queued ones
+ * (claim_tasks), and start their handlers.  Returns how many rows came, or
+ * -1 if the connection was lost.
+ */
+static int
+take_tasks(Agent *a, bool claim, int n)
+{
+	const char *sql = claim ? SQL_CLAIM : SQL_FETCH;
+	char		n_text[16];
+	const char *values[2] = {a->cfg->node_id, n_text};
+	ConnStatus	st;
+	PGresult   *res;
+	int			rows;
+
+	snprintf(n_text, sizeof(n_text), "%d", n);
+	res = conn_exec(&a->conn, sql, 2, values, &st);
+	if (st == CONN_LOST)
+		return -1;
+	if (st == CONN_ERROR)
+	{
+		conn_log_error(NODE_LOG_WARNING, "could not fetch tasks", res);
+		PQclear(res);
+		return 0;
+	}
+
+	rows = PQntuples(res);
+	node_log(NODE_LOG_DEBUG, "%s: %d task(s)",
+			 claim ? "claimed" : "fetched", rows);
+	for (int i = 0; i < rows; i++)
+	{
+		NodeTask   *task = node_malloc(sizeof(NodeTask));
+
+		task->id = node_strdup(PQgetvalue(res, i, 0));
+		task->task_type = node_strdup(PQgetvalue(res, i, 1));
+		task->kind = node_strdup(PQgetvalue(res, i, 2));
+		task->shard_key = PQgetisnull(res, i, 3) ? NULL :
+			node_strdup(PQgetvalue(res, i, 3));
+		task->attempt = node_strdup(PQgetvalue(res, i, 4));
+		task->json = node_strdup(PQgetvalue(res, i, 5));
+
+		if (runner_free_slots(a->runner) == 0 || !runner_start(a->runner, task))
+		{
+			/* no slot or no process: someone else may run it */
+			node_log(NODE_LOG_WARNING, "handing back task %s: no handler could start",
+					 task->id);
+			if (!release(a, task->id))
+				rows = -1;
+			node_task_free(task);
+			if (rows < 0)
+				break;
+		}
+	}
+	PQclear(res);
+	return rows;
+}
+
+/* Fetch routed tasks (and claim queued ones with --pull) for free slots */
+static void
+fetch(Agent *a)
+{
+	int			free_slots = runner_free_slots(a->runner);
+	int			got;
+
+	a->want_fetch = false;
+	a->next_poll_ms = node_now_ms() + a->cfg->poll_ms;
+	if (free_slots == 0)
+	{
+		a->more_waiting = true;
+		return;
+	}
+	got = take_tasks(a, false, free_slots);
+	if (got >= 0 && got < free_slots && a->cfg->pull)
+	{
+		int			claimed = take_tasks(a, true, free_slots - got);
+
+		got = claimed < 0 ? -1 : got + claimed;
+	}
+	a->more_waiting = got >= free_slots;
+}
+
+/* Extend the node's leases; register again if the server forgot the node */
+static void
+heartbeat(Agent *a)
+{
+	const char *values[1] = {a->cfg->node_id};
+	ConnStatus	st;
+	PGresult   *res = conn_exec(&a->conn, SQL_HEARTBEAT, 1, values, &st);
+
+	a->next_heartbeat_ms = node_now_ms() + a->cfg->heartbeat_ms;
+	if (st == CONN_OK)
+		node_log(NODE_LOG_DEBUG, "heartbeat");
+	else if (st == CONN_ERROR)
+	{
+		conn_log_error(NODE_LOG_WARNING, "heartbeat failed", res);
+		PQclear(res);
+		res = NULL;
+		if (session_register(a, false) != 0)
+			node_log(NODE_LOG_WARNING, "could not register again");
+		else
+			a->want_fetch = true;
+	}
+	PQclear(res);
+}
+
+/* Start stopping: no new work; the handlers get the grace period */
+static void
+begin_stop(Agent *a)
+{
+	int64_t		now = node_now_ms();
+
+	a->stopping = true;
+	a->want_fetch = false;
+	a->stop_deadline_ms = now + a->cfg->grace_ms;
+	a->give_up_ms = 0;
+	node_log(NODE_LOG_NOTICE, "stopping: waiting up to %.1f s for %d running handler(s)",
+			 a->cfg->grace_ms / 1000.0, runner_running(a->runner));
+}
+
+/*
+ * Finish a stop once no handler runs and every result is reported:
+ * deregister (the server hands back whatever the node still holds).
+ * Returns the exit code, or -1 if the connection was lost meanwhile.
+ */
+static int
+finish_stop(Agent *a)
+{
+	const char *values[1] = {a->cfg->node_id};
+	ConnStatus	st;
+	PGresult   *res = conn_exec(&a->conn, SQL_DEREGISTER, 1, values, &st);
+	int			code = NODE_EXIT_OK;
+
+	if (st == CONN_LOST)
+		return -1;
+	if (st == CONN_ERROR)
+	{
+		conn_log_error(NODE_LOG_ERROR, "could not deregister", res);
+		code = NODE_EXIT_RUNTIME;
+	}
+	else
+		node_log(NODE_LOG_NOTICE, "deregistered; the server took back %s task(s)",
+				 PQgetisnull(res, 0, 0) ? "0" : PQgetvalue(res, 0, 0));
+	PQclear(res);
+	conn_close(&a->conn);
+	return code;
+}
+
+/* Milliseconds until t, at least 0 */
+static int64_t
+until(int64_t t, int64_t now)
+{
+	return t > now ? t - now : 0;
+}
+
+/*
+ * The loop of "run", after the first registration: until a signal stops
+ * it, and then until the node's work is handed back.  Returns the exit
+ * code.
+ */
+static int
+run_loop(Agent *a)
+{
+	int			code;
+
+	for (;;)
+	{
+		int64_t		now;
+		int64_t		timeout;
+		int			stops = runner_stop_requests();
+		short		revents;
+
+		if (stops > 0 && !a->stopping)
+			begin_stop(a);
+		if (a->stopping && !a->killed && runner_running(a->runner) > 0 &&
+			(stops > 1 || node_now_ms() >= a->stop_deadline_ms))
+		{
+			node_log(NODE_LOG_NOTICE, "%s; killing %d handler(s)",
+					 stops > 1 ? "second signal" : "grace period over",
+					 runner_running(a->runner));
+			runner_kill_all(a->runner);
+			a->killed = true;
+		}
+
+		check_lost(a);
+		if (!a->connected && node_now_ms() >= a->next_connect_ms)
+			try_reconnect(a);
+
+		if (a->connected && !report_finished(a))
+			continue;
+
+		if (a->stopping && runner_running(a->runner) == 0)
+		{
+			if (a->connected && runner_next_done(a->runner) == NULL)
+			{
+				code = finish_stop(a);
+				if (code >= 0)
+					return code;
+				continue;
+			}
+			/* cut off: try to reach the server a little longer, then give up */
+			if (!a->connected && a->give_up_ms == 0)
+				a->give_up_ms = node_now_ms() + STOP_EXTRA_MS;
+			if (!a->connected && node_now_ms() >= a->give_up_ms)
+			{
+				node_log(NODE_LOG_ERROR,
+						 "could not reach the server to hand back the node's tasks; "
+						 "the server takes them back when the node's session or lease ends");
+				return NODE_EXIT_RUNTIME;
+			}
+		}
+
+		if (a->connected && !a->stopping &&
+			(a->want_fetch || node_now_ms() >= a->next_poll_ms))
+			fetch(a);
+		if (a->connected && node_now_ms() >= a->next_heartbeat_ms)
+			heartbeat(a);
+		check_lost(a);
+
+		/* notifications that arrived during the queries */
+		if (a->connected)
+		{
+			int			n = conn_notifications(&a->conn, a->channel, false);
+
+			if (n > 0 && !a->stopping)
+				a->want_fetch = true;
+		}
+		if (a->connected && (a->want_fetch || runner_next_done(a->runner)))
+			continue;
+
+		/* sleep until the next timer, a notification, a signal or a child */
+		now = node_now_ms();
+		timeout = WAIT_MAX_MS;
+		if (a->connected)
+		{
+			if (until(a->next_heartbeat_ms, now) < timeout)
+				timeout = until(a->next_heartbeat_ms, now);
+			if (!a->stopping && until(a->next_poll_ms, now) < timeout)
+				timeout = until(a->next_poll_ms, now);
+		}
+		else if (until(a->next_connect_ms, now) < timeout)
+			timeout = until(a->next_connect_ms, now);
+		if (a->stopping && !a->killed && runner_running(a->runner) > 0 &&
+			until(a->stop_deadline_ms, now) < timeout)
+			timeout = until(a->stop_deadline_ms, now);
+		if (a->stopping && a->give_up_ms > 0 && until(a->give_up_ms, now) < timeout)
+			timeout = until(a->give_up_ms, now);
+
+		revents = runner_wait(a->runner, a->conn.pg ? PQsocket(a->conn.pg) : -1,
+							  POLLIN, (int) timeout);
+		if (revents && a->conn.pg)
+		{
+			int			n = conn_notifications(&a->conn, a->channel, true);
+
+			if (n > 0)
+				node_log(NODE_LOG_DEBUG, "notified");
+			if (n > 0 && !a->stopping)
+			{
+				if (runner_free_slots(a->runner) > 0)
+					a->want_fetch = true;
+				else
+					a->more_waiting = true;
+			}
+		}
+	}
+}
+
+/* The "run" command; returns the exit code */
+int
+agent_run(const NodeConfig *cfg)
+{
+	Agent		a;
+	char	   *err;
+	int			code;
+
+	memset(&a, 0, sizeof(a));
+	a.cfg = cfg;
+	a.runner = runner_create(cfg->concurrency, cfg->exec_cmd, cfg->node_id);
+	a.backoff_ms = BACKOFF_MIN_MS;
+	snprintf(a.shard_text, sizeof(a.shard_text), "%d", cfg->push_shard);
+	snprintf(a.capacity_text, sizeof(a.capacity_text), "%d", cfg->capacity);
+	conn_init(&a.conn, cfg->conninfo, agent_wait, &a);
+	srandom((unsigned) (getpid() ^ node_now_ms()));
+	runner_init_signals();
+
+	/* the first connection and registration must work: fail fast */
+	if (!conn_open(&a.conn, &err))
+	{
+		node_log(NODE_LOG_ERROR, "could not connect to the server: %s", err);
+		free(err);
+		code = NODE_EXIT_CONNECT;
+	}
+	else if ((code = session_listen(&a, true)) != 0 ||
+			 (code = session_register(&a, true)) != 0)
+	{
+		if (code == NODE_EXIT_CONNECT)
+			node_log(NODE_LOG_ERROR, "lost the connection while registering");
+	}
+	else
+	{
+		a.connected = true;
+		a.want_fetch = true;
+		a.next_heartbeat_ms = node_now_ms() + cfg->heartbeat_ms;
+		code = run_loop(&a);
+	}
+
+	conn_close(&a.conn);
+	runner_destroy(a.runner);
+	free(a.channel);
+	return code;
+}

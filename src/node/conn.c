@@ -1,0 +1,358 @@
+/*-------------------------------------------------------------------------
+ *
+ * conn.c
+ *	  The node agent's connection to the server.
+ *
+ * Connecting uses libpq's blocking PQconnectdbParams: it is the path that
+ * honours connect_timeout per host, so a connection string naming several
+ * hosts with target_session_attrs=read-write fails over past a host that
+ * does not answer.  Unless PGCONNECT_TIMEOUT or the connection string says
+ * otherwise, connect_timeout is 10 seconds.  Queries are sent
+ * asynchronously and awaited through the caller's wait function, so the
+ * handlers' pipes are served and signals noticed while the server works.
+ * Every query is parameterised (PQsendQueryParams); no value is ever
+ * spliced into SQL text.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+
+#define DEFAULT_QUERY_TIMEOUT_MS	60000
+
+/* Server notices go to our log, not libpq's bare stderr lines */
+static void
+notice_processor(void *arg, const char *message)
+{
+	node_log(NODE_LOG_INFO, "server: %s", message);
+}
+
+/* Set up c; nothing is connected yet */
+void
+conn_init(NodeConn *c, const char *conninfo, NodeWaitFn wait, void *wait_arg)
+{
+	memset(c, 0, sizeof(NodeConn));
+	c->conninfo = conninfo;
+	c->wait = wait;
+	c->wait_arg = wait_arg;
+	c->query_timeout_ms = DEFAULT_QUERY_TIMEOUT_MS;
+}
+
+/* Copy libpq's message without its trailing newlines; malloc'd */
+static char *
+trimmed_copy(const char *msg)
+{
+	char	   *s = node_strdup(msg ? msg : "");
+	size_t		len = strlen(s);
+
+	while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == ' '))
+		s[--len] = '\0';
+	return s;
+}
+
+/*
+ * Connect.  On failure *errmsg gets libpq's message (malloc'd) and false is
+ * returned.  Our keywords come before dbname so that the connection string
+ * overrides them, except client_encoding: we send and read UTF-8.
+ */
+bool
+conn_open(NodeConn *c, char **errmsg)
+{
+	const char *keywords[6];
+	const char *values[6];
+	int			n = 0;
+
+	conn_close(c);
+	*errmsg = NULL;
+
+	if (getenv("PGCONNECT_TIMEOUT") == NULL)
+	{
+		keywords[n] = "connect_timeout";
+		values[n++] = "10";
+	}
+	keywords[n] = "fallback_application_name";
+	values[n++] = NODE_PROGNAME;
+	if (c->conninfo)
+	{
+		keywords[n] = "dbname";
+		values[n++] = c->conninfo;
+	}
+	keywords[n] = "client_encoding";
+	values[n++] = "UTF8";
+	keywords[n] = NULL;
+	values[n] = NULL;
+
+	c->pg = PQconnectdbParams(keywords, values, 1);
+	if (c->pg == NULL)
+	{
+		*errmsg = node_strdup("out of memory");
+		return false;
+	}
+	if (PQstatus(c->pg) != CONNECTION_OK)
+	{
+		*errmsg = trimmed_copy(PQerrorMessage(c->pg));
+		conn_close(c);
+		return false;
+	}
+	if (PQsetnonblocking(c->pg, 1) != 0)
+	{
+		*errmsg = trimmed_copy(PQerrorMessage(c->pg));
+		conn_close(c);
+		return false;
+	}
+	PQsetNoticeProcessor(c->pg, notice_processor, NULL);
+	return true;
+}
+
+/* Drop the connection, if any */
+void
+conn_close(NodeConn *c)
+{
+	if (c->pg)
+		PQfinish(c->pg);
+	c->pg = NULL;
+}
+
+/*
+ * Wait until the socket is ready or the deadline passes; returns revents,
+ * 0 on timeout.  Retries while the wait returns early for other reasons.
+ */
+static short
+wait_socket(NodeConn *c, short events, int64_t deadline)
+{
+	for (;;)
+	{
+		int64_t		left = deadline - node_now_ms();
+		short		revents;
+
+		if (left <= 0)
+			return 0;
+		if (c->wait)
+			revents = c->wait(c->wait_arg, PQsocket(c->pg), events, (int) left);
+		else
+		{
+			struct pollfd pfd;
+
+			pfd.fd = PQsocket(c->pg);
+			pfd.events = events;
+			pfd.revents = 0;
+			if (poll(&pfd, 1, (int) left) < 0 && errno != EINTR)
+				return POLLERR;
+			revents = pfd.revents;
+		}
+		if (revents)
+			return revents;
+	}
+}
+
+/*
+ * Is this error the end of the connection rather than the query's own?
+ * Class 08 (connection exception) and 57P (shutdown, crash, not ready yet)
+ * come just before the server closes the socket.
+ */
+static bool
+error_ends_connection(NodeConn *c, const PGresult *res)
+{
+	const char *state = conn_sqlstate(res);
+
+	return PQstatus(c->pg) == CONNECTION_BAD ||
+		strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0;
+}
+
+/* Close a connection found lost and log why */
+static void
+lose(NodeConn *c, const char *why)
+{
+	char	   *msg = trimmed_copy(why);
+
+	node_log(NODE_LOG_WARNING, "lost the connection to the server: %s", msg);
+	free(msg);
+	conn_close(c);
+}
+
+/*
+ * Run one parameterised query (text parameters, NULL for SQL NULL; text
+ * results).  CONN_OK returns the result, CONN_ERROR the server's error
+ * result; the caller PQclears either.  CONN_LOST returns NULL, having
+ * closed the connection: it broke, or the query took longer than
+ * query_timeout_ms.
+ */
+PGresult *
+conn_exec(NodeConn *c, const char *sql, int nparams,
+		  const char *const *values, ConnStatus *status)
+{
+	int64_t		deadline = node_now_ms() + c->query_timeout_ms;
+	PGresult   *res;
+	PGresult   *kept = NULL;
+
+	*status = CONN_LOST;
+	if (c->pg == NULL)
+		return NULL;
+
+	if (!PQsendQueryParams(c->pg, sql, nparams, NULL, values, NULL, NULL, 0))
+	{
+		lose(c, PQerrorMessage(c->pg));
+		return NULL;
+	}
+
+	/* non-blocking mode: push the query out */
+	for (;;)
+	{
+		int			rc = PQflush(c->pg);
+		short		revents;
+
+		if (rc == 0)
+			break;
+		if (rc < 0)
+		{
+			lose(c, PQerrorMessage(c->pg));
+			return NULL;
+		}
+		revents = wait_socket(c, POLLIN | POLLOUT, deadline);
+		if (revents == 0)
+		{
+			lose(c, "the server did not take the query in time");
+			return NULL;
+		}
+		if ((revents & POLLIN) && !PQconsumeInput(c->pg))
+		{
+			lose(c, PQerrorMessage(c->pg));
+			return NULL;
+		}
+	}
+
+	/* collect every result; keep the first error, else the last result */
+	for (;;)
+	{
+		while (PQisBusy(c->pg))
+		{
+			if (wait_socket(c, POLLIN, deadline) == 0)
+			{
+				PQclear(kept);
+				lose(c, "the server did not answer in time");
+				return NULL;
+			}
+			if (!PQconsumeInput(c->pg))
+			{
+				PQclear(kept);
+				lose(c, PQerrorMessage(c->pg));
+				return NULL;
+			}
+		}
+		res = PQgetResult(c->pg);
+		if (res == NULL)
+			break;
+		if (kept && PQresultStatus(kept) == PGRES_FATAL_ERROR)
+			PQclear(res);
+		else
+		{
+			PQclear(kept);
+			kept = res;
+		}
+	}
+
+	if (kept == NULL)
+	{
+		lose(c, PQerrorMessage(c->pg));
+		return NULL;
+	}
+	if (PQresultStatus(kept) == PGRES_TUPLES_OK ||
+		PQresultStatus(kept) == PGRES_COMMAND_OK)
+	{
+		*status = CONN_OK;
+		return kept;
+	}
+	if (error_ends_connection(c, kept))
+	{
+		lose(c, PQresultErrorMessage(kept));
+		PQclear(kept);
+		return NULL;
+	}
+	*status = CONN_ERROR;
+	return kept;
+}
+
+/*
+ * Count the notifications that arrived on channel (others are dropped).
+ * With read, first take in what the socket holds.  Returns -1, having
+ * closed the connection, if it turned out to be lost.
+ */
+int
+conn_notifications(NodeConn *c, const char *channel, bool read)
+{
+	PGnotify   *notify;
+	int			n = 0;
+
+	if (c->pg == NULL)
+		return -1;
+	if (read && !PQconsumeInput(c->pg))
+	{
+		lose(c, PQerrorMessage(c->pg));
+		return -1;
+	}
+	while ((notify = PQnotifies(c->pg)) != NULL)
+	{
+		if (channel && strcmp(notify->relname, channel) == 0)
+			n++;
+		PQfreemem(notify);
+	}
+	return n;
+}
+
+/* The SQLSTATE of an error result, "" if none */
+const char *
+conn_sqlstate(const PGresult *res)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	return state ? state : "";
+}
+
+/*
+ * Log a server error as "what: message", then its DETAIL and HINT lines,
+ * as the server sent them.
+ */
+void
+conn_log_error(NodeLogLevel level, const char *what, const PGresult *res)
+{
+	const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+	const char *hint = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
+
+	if (primary)
+		node_log(level, "%s: %s", what, primary);
+	else
+	{
+		char	   *msg = trimmed_copy(PQresultErrorMessage(res));
+
+		node_log(level, "%s: %s", what, msg);
+		free(msg);
+	}
+	if (detail)
+		node_log_labeled(level, "DETAIL", "%s", detail);
+	if (hint)
+		node_log_labeled(level, "HINT", "%s", hint);
+}
+
+/*
+ * The exit code for a server error met while starting: the server's
+ * rejection of the node's own settings is a configuration error (unknown
+ * role: 42704; bad shard, node id or value: class 22 or 23; a login that
+ * may not act for the node or call the node functions: 42501), anything
+ * else a runtime error.
+ */
+int
+conn_error_exit_code(const PGresult *res)
+{
+	const char *state = conn_sqlstate(res);
+
+	if (strcmp(state, "42704") == 0 || strcmp(state, "42501") == 0 ||
+		strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0)
+		return NODE_EXIT_CONFIG;
+	return NODE_EXIT_RUNTIME;
+}

@@ -1,0 +1,63 @@
+#!/bin/sh
+# A role-cluster-node handler for the end-to-end test (test/t/030_agent.pl)
+# and the demo: it records each run of a task in the table agent_run, keyed
+# by (task_id, attempt), with psql.  A second run of the same attempt cannot
+# be recorded, so it fails, which is what the tests look for.
+#
+# The agent gives the task as JSON on stdin and its fields in RC_TASK_ID,
+# RC_TASK_TYPE, RC_TASK_KIND, RC_SHARD_KEY, RC_ATTEMPT and RC_NODE_ID; psql
+# reaches the server through the agent's PG* variables.
+#
+# Task kinds:
+#   slow      waits until the file $RC_TEST_DIR/release exists, then runs
+#   failonce  fails (exit 3) the first time it runs, runs the next time
+#   noisy     writes 10 kB and a byte that is not UTF-8 to stderr, exits 1
+# spamClassifierTraining runs last a moment, so that runs overlapping in
+# time would show in agent_run.
+#
+# agent_run is:
+#   CREATE TABLE agent_run (task_id bigint, attempt int, node_id text,
+#       task_type text, kind text, shard_key text, task jsonb,
+#       started timestamptz, finished timestamptz, outcome text,
+#       PRIMARY KEY (task_id, attempt));
+set -eu
+
+started=$(date +%s.%N)
+task=$(cat)
+
+case "$RC_TASK_KIND" in
+	slow)
+		while [ ! -e "${RC_TEST_DIR:?}/release" ]; do
+			sleep 0.1
+		done
+		;;
+	noisy)
+		head -c 10000 /dev/zero | tr '\0' x >&2
+		printf '\nend \377\n' >&2
+		exit 1
+		;;
+esac
+if [ "$RC_TASK_TYPE" = spamClassifierTraining ]; then
+	sleep 0.3
+fi
+
+outcome=$(psql -X -q -A -t -v ON_ERROR_STOP=1 \
+	-v task_id="$RC_TASK_ID" -v attempt="$RC_ATTEMPT" -v node_id="$RC_NODE_ID" \
+	-v task_type="$RC_TASK_TYPE" -v kind="$RC_TASK_KIND" \
+	-v shard_key="$RC_SHARD_KEY" -v task="$task" -v started="$started" <<'SQL'
+INSERT INTO agent_run (task_id, attempt, node_id, task_type, kind, shard_key,
+					   task, started, finished, outcome)
+SELECT :'task_id', :'attempt', :'node_id', :'task_type', :'kind',
+	   NULLIF(:'shard_key', ''), :'task', to_timestamp(:'started'),
+	   clock_timestamp(),
+	   CASE WHEN :'kind' = 'failonce' AND NOT EXISTS
+			(SELECT FROM agent_run WHERE task_id = :'task_id')
+		THEN 'failed' ELSE 'ok' END
+RETURNING outcome;
+SQL
+)
+
+if [ "$outcome" != ok ]; then
+	echo "task $RC_TASK_ID fails its first run on purpose" >&2
+	exit 3
+fi

@@ -1,0 +1,480 @@
+# End to end with real role-cluster-node processes: the seed's two roles, a
+# push role with two shards and a background role; agents of each; tasks of
+# all ten types.  Asserts what the demo prints: who ran what, that the
+# frontend ran nothing, that each notification went once to its shard's
+# node, that spam training never overlapped, and that every task ran once
+# (a retried attempt shows as a second attempt).  Then: an agent killed with
+# SIGKILL mid-task (its tasks finish on the other agent of its role), a
+# server restart mid-run (the agents reconnect and finish), a clean stop,
+# and the documented exit codes for bad settings.
+use strict;
+use warnings;
+
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
+use IPC::Run;
+use POSIX qw(:sys_wait_h);
+use Time::HiRes qw(usleep);
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $srcdir  = abs_path(dirname(__FILE__) . '/../..');
+my $handler = "sh $srcdir/test/agent_handler.sh";
+my $agent   = 'role-cluster-node';
+
+my $node = PostgreSQL::Test::Cluster->new('agent');
+$node->init;
+$node->append_conf(
+	'postgresql.conf', q{
+shared_preload_libraries = 'role_cluster'
+role_cluster.database = 'postgres'
+role_cluster.poll_interval = 1
+max_connections = 60
+});
+$node->start;
+
+my $testdir = PostgreSQL::Test::Utils::tempdir();
+
+# The node's connection settings, for agents, handlers and one-shot runs
+my %pgenv = (
+	PGHOST     => $node->host,
+	PGPORT     => $node->port,
+	PGDATABASE => 'postgres',
+	RC_TEST_DIR => $testdir,
+	STALWART_ROLE => undef,
+	STALWART_PUSH_SHARD => undef,
+	STALWART_NODE_ID => undef);
+
+# ---- configuration: listeners, the seed's roles, push and background ----
+
+sub slurp
+{
+	my ($path) = @_;
+	open my $fh, '<', $path or die "could not open $path: $!";
+	local $/;
+	return <$fh>;
+}
+
+my $frontend    = slurp("$srcdir/test/data/frontend.json");
+my $maintenance = slurp("$srcdir/test/data/maintenance.json");
+
+$node->safe_psql(
+	'postgres', qq{
+CREATE EXTENSION role_cluster;
+INSERT INTO role_cluster.network_listener (id, protocol, bind) VALUES
+	('imap', 'imap', '[::]:993'), ('jmap', 'http', '[::]:443'),
+	('smtp', 'smtp', '[::]:25'), ('webdav', 'http', '[::]:8443');
+SELECT role_cluster.import_roles(\$json\$$frontend\$json\$::jsonb);
+SELECT role_cluster.import_roles(\$json\$$maintenance\$json\$::jsonb);
+SELECT role_cluster.import_roles('[
+	{"name": "push", "description": "Delivers push notifications",
+	 "tasks": {"\@type": "EnableSome", "taskTypes": ["pushNotifications"]},
+	 "listeners": {"\@type": "DisableAll"}},
+	{"name": "background", "description": "Spam training, MTA and queues",
+	 "tasks": {"\@type": "EnableSome", "taskTypes": ["spamClassifierTraining",
+		"outboundMta", "taskQueueProcessing", "taskScheduler"]},
+	 "listeners": {"\@type": "EnableSome", "listenerIds": ["smtp"]}}]');
+UPDATE role_cluster.cluster_settings SET push_shards_total = 2;
+CREATE TABLE agent_run (task_id bigint, attempt int, node_id text,
+	task_type text, kind text, shard_key text, task jsonb,
+	started timestamptz, finished timestamptz, outcome text,
+	PRIMARY KEY (task_id, attempt));
+CREATE TABLE agent_node (node_id text PRIMARY KEY, role_name text, push_shard int);
+CREATE ROLE node_login LOGIN IN ROLE role_cluster_node;
+GRANT SELECT, INSERT ON agent_run TO node_login;
+});
+
+# ---- helpers ----
+
+my %agents;    # name -> pid
+
+# Agents must not outlive the test, however it ends (their handlers die
+# with them).
+END
+{
+	kill 'KILL', values %agents if %agents;
+}
+
+# Start an agent in the background; its output goes to a log file.  %$env
+# adds to the environment (e.g. PGUSER).
+sub start_agent
+{
+	my ($name, $role, $shard, $env, @args) = @_;
+	my $log = $node->basedir . "/agent_$name.log";
+	my $pid = fork();
+	die "fork failed: $!" unless defined $pid;
+	if ($pid == 0)
+	{
+		%ENV = (%ENV, %pgenv);
+		delete $ENV{$_} for grep { !defined $ENV{$_} } keys %ENV;
+		$ENV{STALWART_NODE_ID} = $name;
+		$ENV{STALWART_ROLE} = $role if defined $role;
+		$ENV{STALWART_PUSH_SHARD} = $shard if defined $shard;
+		%ENV = (%ENV, %$env);
+		open STDOUT, '>>', $log or die;
+		open STDERR, '>&', \*STDOUT or die;
+		exec($agent, '-v', 'run', '--exec', $handler, '--poll', '1',
+			'--heartbeat', '1', @args);
+		print STDERR "could not run $agent: $!\n";
+		POSIX::_exit(127);
+	}
+	$agents{$name} = $pid;
+	$node->safe_psql('postgres',
+		"INSERT INTO agent_node VALUES ('$name', "
+		  . (defined $role ? "'$role'" : 'NULL') . ', '
+		  . ($shard // 'NULL') . ') ON CONFLICT DO NOTHING');
+	return $pid;
+}
+
+# Wait (bounded) for an agent to exit; returns its exit status, or undef.
+sub wait_agent
+{
+	my ($name) = @_;
+	my $pid = $agents{$name};
+	for (1 .. 10 * $PostgreSQL::Test::Utils::timeout_default)
+	{
+		my $r = waitpid($pid, WNOHANG);
+		if ($r == $pid)
+		{
+			delete $agents{$name};
+			return $? & 127 ? 128 + ($? & 127) : $? >> 8;
+		}
+		usleep(100_000);
+	}
+	return undef;
+}
+
+# Run the agent once in the foreground; returns (exit code, stdout, stderr).
+sub run_agent
+{
+	my ($env, @args) = @_;
+	my ($out, $err) = ('', '');
+	local %ENV = (%ENV, %pgenv, %$env);
+	delete $ENV{$_} for grep { !defined $ENV{$_} } keys %ENV;
+	IPC::Run::run([ $agent, @args ], '<', \undef, '>', \$out, '2>', \$err,
+		IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
+	return ($? >> 8, $out, $err);
+}
+
+sub query
+{
+	return $node->safe_psql('postgres', $_[0]);
+}
+
+# ---- listeners and tasks of the seed's roles ----
+
+my ($rc, $out, $err) = run_agent({ STALWART_ROLE => 'frontend' }, 'listeners');
+is($rc, 0, 'listeners of frontend: exit 0');
+is($out, "imap\njmap\nsmtp\nwebdav\n", 'frontend binds every listener');
+($rc, $out, $err) = run_agent({ STALWART_ROLE => 'maintenance' }, 'listeners');
+is($rc . $out, '0', 'maintenance binds no listener');
+($rc, $out, $err) = run_agent({ STALWART_ROLE => 'frontend' }, 'tasks');
+is($rc . $out, '0', 'frontend runs no task');
+($rc, $out, $err) = run_agent({ STALWART_ROLE => 'maintenance' }, 'tasks');
+is( $out,
+	"storeMaintenance\naccountMaintenance\nmetricsCalculate\nmetricsPush\nsearchIndexing\n",
+	'maintenance runs the five listed task types, in enum order');
+($rc, $out, $err) = run_agent({ STALWART_ROLE => 'background' }, 'listeners');
+is($out, "smtp\n", 'background binds smtp');
+($rc, $out, $err) = run_agent({}, 'tasks');
+is(scalar(split /\n/, $out), 10, 'no role: all ten task types');
+
+# ---- the cluster: four kinds of agents, tasks of all ten types ----
+
+# the push nodes log in as a plain member of role_cluster_node, so the
+# grants a node needs are tested too
+my $as_node = { PGUSER => 'node_login' };
+start_agent('fe1',    'frontend',    undef, {},       '--concurrency', '2');
+start_agent('maint1', 'maintenance', undef, {},       '--concurrency', '2');
+start_agent('push1',  'push',        1,     $as_node, '--concurrency', '3');
+start_agent('push2',  'push',        2,     $as_node, '--concurrency', '3');
+start_agent('bg1',    'background',  undef, {},       '--concurrency', '3');
+start_agent('bg2',    'background',  undef, {},       '--concurrency', '3');
+
+ok( $node->poll_query_until(
+		'postgres',
+		"SELECT count(*) FROM role_cluster.nodes WHERE live AND node_id IN "
+		  . "(SELECT node_id FROM agent_node)", '6'),
+	'six agents registered and live');
+
+my $nsubscribers = 120;
+query(
+	qq{
+SELECT role_cluster.enqueue('pushNotifications', 'push',
+		jsonb_build_object('subscriber', 'user' || g), 'user' || g)
+	FROM generate_series(1, $nsubscribers) g;
+SELECT role_cluster.enqueue(t, 'work', jsonb_build_object('n', g))
+	FROM unnest(enum_range(NULL::role_cluster.task_type)) t,
+		 generate_series(1, 3) g
+	WHERE t NOT IN ('pushNotifications', 'spamClassifierTraining');
+SELECT role_cluster.enqueue('spamClassifierTraining', 'train')
+	FROM generate_series(1, 5);
+SELECT role_cluster.enqueue('storeMaintenance', 'failonce');
+});
+my $total = query('SELECT count(*) FROM role_cluster.task');
+is($total, $nsubscribers + 8 * 3 + 5 + 1, 'tasks of all ten types enqueued');
+
+ok( $node->poll_query_until(
+		'postgres', "SELECT count(*) FROM role_cluster.task WHERE state <> 'done'",
+		'0'),
+	'the queue drains: every task done');
+
+is(query("SELECT count(DISTINCT task_type) FROM agent_run WHERE outcome = 'ok'"),
+	'10', 'runs of all ten types');
+is( query(
+		q{SELECT count(*) FROM role_cluster.task t
+		   WHERE (SELECT count(*) FROM agent_run r
+				   WHERE r.task_id = t.id AND r.outcome = 'ok') <> 1}),
+	'0',
+	'every task ran to success exactly once');
+is( query(
+		q{SELECT string_agg(r.attempt || ':' || r.outcome, ',' ORDER BY r.attempt)
+		    FROM agent_run r JOIN role_cluster.task t ON t.id = r.task_id
+		   WHERE t.kind = 'failonce'}),
+	'1:failed,2:ok',
+	'the failing task ran again as its second attempt, which counts it');
+is(query(q{SELECT count(*) FROM agent_run WHERE node_id = 'fe1'}),
+	'0', 'the frontend node ran no background task');
+is( query(
+		q{SELECT count(*) FROM agent_run r JOIN agent_node n USING (node_id)
+		   WHERE NOT role_cluster.role_enables_task(n.role_name,
+						r.task_type::role_cluster.task_type)}),
+	'0',
+	'every run was on a node whose role enables its type');
+is( query(
+		q{SELECT count(*) FROM agent_run r JOIN agent_node n USING (node_id)
+		   WHERE r.task_type = 'pushNotifications'
+			 AND n.push_shard IS DISTINCT FROM role_cluster.shard_for(r.shard_key, 2)}),
+	'0',
+	'each notification was delivered by the node of its shard');
+is( query(
+		q{SELECT count(DISTINCT shard_key) || '/' || count(*) || '/' || count(DISTINCT node_id)
+		    FROM agent_run WHERE task_type = 'pushNotifications'}),
+	"$nsubscribers/$nsubscribers/2",
+	'each subscriber got one notification, from both shards');
+is( query(
+		q{SELECT count(*) FROM agent_run a JOIN agent_run b
+			ON a.task_type = 'spamClassifierTraining'
+		   AND b.task_type = 'spamClassifierTraining'
+		   AND (a.task_id, a.attempt) < (b.task_id, b.attempt)
+		   AND tstzrange(a.started, a.finished) && tstzrange(b.started, b.finished)}),
+	'0',
+	'spam classifier training never ran twice at once');
+is( query(
+		q{SELECT count(*) FROM agent_run
+		   WHERE task->>'id' <> task_id::text OR task->>'task_type' <> task_type
+			  OR task->>'kind' <> kind
+			  OR task->>'shard_key' IS DISTINCT FROM shard_key
+			  OR (task->>'attempts')::int <> attempt}),
+	'0',
+	'each handler got its task as JSON on stdin and its fields in RC_*');
+
+# a failing handler's stderr becomes the task's error: bounded, valid text
+query(q{SELECT role_cluster.enqueue('storeMaintenance', 'noisy', max_attempts => 1)});
+ok( $node->poll_query_until(
+		'postgres', q{SELECT state FROM role_cluster.task WHERE kind = 'noisy'},
+		'dead'),
+	'a failing handler fails its task');
+like(
+	query(q{SELECT last_error FROM role_cluster.task WHERE kind = 'noisy'}),
+	qr/^handler exited with status 1: x{1000}.*\n\[\.\.\. \d+ bytes omitted \.\.\.\]\nx+\nend \?$/s,
+	'the error is the exit status and the start and end of stderr');
+cmp_ok(query(q{SELECT length(last_error) FROM role_cluster.task WHERE kind = 'noisy'}),
+	'<', 4200, 'the error is at most about 4 kB');
+
+# ---- SIGKILL mid-task: the tasks finish on the other maintenance agent ----
+
+query(q{SELECT role_cluster.enqueue('searchIndexing', 'slow') FROM generate_series(1, 2)});
+ok( $node->poll_query_until(
+		'postgres',
+		q{SELECT count(*) FROM role_cluster.task
+		   WHERE kind = 'slow' AND state = 'running' AND node_id = 'maint1'}, '2'),
+	'two slow tasks run on maint1');
+start_agent('maint2', 'maintenance', undef, {}, '--concurrency', '2', '--grace', '1');
+ok( $node->poll_query_until(
+		'postgres', q{SELECT live FROM role_cluster.nodes WHERE node_id = 'maint2'}),
+	'maint2 registered');
+
+kill 'KILL', $agents{maint1};
+is(wait_agent('maint1'), 128 + 9, 'maint1 killed');
+ok( $node->poll_query_until(
+		'postgres',
+		q{SELECT count(*) FROM role_cluster.task
+		   WHERE kind = 'slow' AND state = 'running' AND node_id = 'maint2'}, '2'),
+	'the killed agent\'s tasks were taken back and now run on maint2');
+open my $fh, '>', "$testdir/release" or die;
+close $fh;
+ok( $node->poll_query_until(
+		'postgres',
+		q{SELECT count(*) FROM role_cluster.task WHERE kind = 'slow' AND state <> 'done'},
+		'0'),
+	'the slow tasks finished');
+is( query(
+		q{SELECT string_agg(DISTINCT r.node_id, ',') || ' ' || count(*)
+		    FROM agent_run r JOIN role_cluster.task t ON t.id = r.task_id
+		   WHERE t.kind = 'slow'}),
+	'maint2 2',
+	'each ran once, on maint2: the killed agent\'s handlers died with it');
+unlink "$testdir/release";
+
+# ---- PostgreSQL restarted mid-run: the agents reconnect and finish ----
+
+query(
+	q{SELECT role_cluster.enqueue('searchIndexing', 'slow');
+	  SELECT role_cluster.enqueue(t, 'after-restart')
+		FROM unnest(enum_range(NULL::role_cluster.task_type)) t
+	   WHERE t <> 'pushNotifications';
+	  SELECT role_cluster.enqueue('pushNotifications', 'after-restart', '{}', 'late' || g)
+		FROM generate_series(1, 10) g});
+ok( $node->poll_query_until(
+		'postgres',
+		q{SELECT count(*) FROM role_cluster.task WHERE kind = 'slow' AND state = 'running'},
+		'1'),
+	'a slow task runs');
+$node->restart;
+open $fh, '>', "$testdir/release" or die;
+close $fh;
+ok( $node->poll_query_until(
+		'postgres',
+		q{SELECT count(*) FROM role_cluster.task
+		   WHERE kind IN ('slow', 'after-restart') AND state <> 'done'}, '0'),
+	'after the restart every task finished');
+# A handler that succeeded while its agent was cut off may run again on
+# another node (at least once delivery); that run is a new attempt, which
+# the (task_id, attempt) key of agent_run keeps apart.
+is( query(
+		q{SELECT count(*) FROM role_cluster.task t
+		   WHERE t.kind IN ('slow', 'after-restart')
+			 AND NOT EXISTS (SELECT FROM agent_run r
+							  WHERE r.task_id = t.id AND r.outcome = 'ok')}),
+	'0',
+	'every task of the restart phase ran to success');
+note('tasks of the restart phase that ran more than once: '
+	  . query(
+		q{SELECT count(*) FROM role_cluster.task t
+		   WHERE t.kind IN ('slow', 'after-restart')
+			 AND (SELECT count(*) FROM agent_run r
+				   WHERE r.task_id = t.id AND r.outcome = 'ok') > 1}));
+is( query(
+		q{SELECT count(*) FROM agent_run r JOIN agent_node n USING (node_id)
+		   WHERE r.task_type = 'pushNotifications'
+			 AND n.push_shard IS DISTINCT FROM role_cluster.shard_for(r.shard_key, 2)}),
+	'0',
+	'notifications still went to their shards');
+ok( $node->poll_query_until(
+		'postgres',
+		q{SELECT count(*) FROM role_cluster.nodes WHERE live AND node_id IN
+			('fe1', 'maint2', 'push1', 'push2', 'bg1', 'bg2')}, '6'),
+	'every agent registered again');
+for my $name (sort keys %agents)
+{
+	ok(kill(0, $agents{$name}), "$name survived the restart");
+}
+
+# ---- a clean stop: SIGTERM hands back and deregisters, exit 0 ----
+
+unlink "$testdir/release";
+query(q{SELECT role_cluster.enqueue('storeMaintenance', 'slow')});
+ok( $node->poll_query_until(
+		'postgres',
+		q{SELECT count(*) FROM role_cluster.task
+		   WHERE kind = 'slow' AND state = 'running' AND node_id = 'maint2'}, '1'),
+	'a slow task runs on maint2');
+# the grace period (1 s here) passes, the handler is killed, the task handed back
+kill 'TERM', $agents{maint2};
+is(wait_agent('maint2'), 0, 'SIGTERM: maint2 exits 0');
+is( query(
+		q{SELECT state || ' ' || coalesce(node_id, '-') FROM role_cluster.task
+		   WHERE kind = 'slow' ORDER BY id DESC LIMIT 1}),
+	'queued -',
+	'its unfinished task was handed back to the queue');
+is( query(
+		q{SELECT deregistered_at IS NOT NULL FROM role_cluster.node
+		   WHERE node_id = 'maint2'}),
+	't', 'maint2 deregistered');
+
+for my $name (sort keys %agents)
+{
+	kill 'TERM', $agents{$name};
+	is(wait_agent($name), 0, "$name stops with exit 0");
+}
+
+# ---- without the worker: an agent with --pull claims queued tasks ----
+
+$node->append_conf('postgresql.conf', 'role_cluster.enabled = off');
+$node->reload;
+start_agent('puller', 'background', undef, {}, '--pull', '--poll', '0.2',
+	'--concurrency', '2');
+ok( $node->poll_query_until(
+		'postgres', q{SELECT live FROM role_cluster.nodes WHERE node_id = 'puller'}),
+	'puller registered');
+query(q{SELECT role_cluster.enqueue('outboundMta', 'pulled') FROM generate_series(1, 4)});
+ok( $node->poll_query_until(
+		'postgres',
+		q{SELECT count(*) FROM role_cluster.task WHERE kind = 'pulled' AND state = 'done'},
+		'4'),
+	'with the worker off, the pulling agent claimed and ran the tasks');
+is( query(
+		q{SELECT string_agg(DISTINCT r.node_id, ',') || ' ' || count(*)
+		    FROM agent_run r JOIN role_cluster.task t ON t.id = r.task_id
+		   WHERE t.kind = 'pulled'}),
+	'puller 4',
+	'each once, by the puller');
+kill 'TERM', $agents{puller};
+is(wait_agent('puller'), 0, 'puller stops with exit 0');
+$node->append_conf('postgresql.conf', 'role_cluster.enabled = on');
+$node->reload;
+
+# ---- bad settings: documented exit codes and messages ----
+
+($rc, $out, $err) = run_agent({ STALWART_PUSH_SHARD => 'abc' }, 'listeners');
+is($rc, 2, 'non-integer shard: exit 2');
+like($err, qr/invalid STALWART_PUSH_SHARD "abc"/, '...naming the value');
+($rc, $out, $err) =
+  run_agent({ STALWART_ROLE => 'push', STALWART_PUSH_SHARD => '0' }, 'run', '--exec', 'true');
+is($rc, 2, 'shard 0: exit 2');
+($rc, $out, $err) =
+  run_agent({ STALWART_ROLE => 'push', STALWART_PUSH_SHARD => '3', STALWART_NODE_ID => 'x' },
+	'run', '--exec', 'true');
+is($rc, 2, 'shard above the total: exit 2');
+like($err, qr/could not register the node: .*\b3\b/, '...with the server\'s message');
+($rc, $out, $err) = run_agent({ STALWART_ROLE => 'nosuchrole' }, 'listeners');
+is($rc, 2, 'unknown role: exit 2');
+like($err, qr/nosuchrole/, '...naming the role');
+($rc, $out, $err) =
+  run_agent({ STALWART_ROLE => 'nosuchrole', STALWART_NODE_ID => 'x' }, 'run', '--exec', 'true');
+is($rc, 2, 'unknown role at registration: exit 2');
+($rc, $out, $err) =
+  run_agent({ PGUSER => 'node_login', STALWART_ROLE => 'frontend', STALWART_NODE_ID => 'fe1' },
+	'run', '--exec', 'true');
+is($rc, 2, 'a node id that another login registered: exit 2');
+like($err, qr/may not act for node "fe1"/, '...with the server\'s message');
+($rc, $out, $err) = run_agent({ PGHOST => $testdir, PGPORT => '1' }, 'tasks');
+is($rc, 3, 'unreachable server: exit 3');
+like($err, qr/could not connect to the server/, '...saying so');
+($rc, $out, $err) =
+  run_agent({ PGHOST => $testdir, PGPORT => '1', STALWART_NODE_ID => 'x' }, 'run', '--exec', 'true');
+is($rc, 3, 'unreachable server at start of run: exit 3');
+($rc, $out, $err) = run_agent({}, 'run');
+is($rc, 2, 'run without --exec: exit 2');
+like($err, qr/--exec/, '...saying what is missing');
+($rc, $out, $err) = run_agent({}, 'run', '--exec', 'true', '--concurrency', 'x');
+is($rc, 2, 'bad --concurrency: exit 2');
+($rc, $out, $err) = run_agent({}, 'fly');
+is($rc, 2, 'unknown command: exit 2');
+($rc, $out, $err) = run_agent({}, '--help');
+is($rc, 0, '--help: exit 0');
+like($out, qr/Exit status:.*\b3\b/s, '--help documents the exit codes');
+is(query(q{SELECT count(*) FROM role_cluster.node WHERE node_id = 'x'}),
+	'0', 'rejected agents left no node behind');
+
+# the agents' logs: shown when something failed, else in the verbose output
+for my $log (glob($node->basedir . '/agent_*.log'))
+{
+	my $text = "---- $log\n" . slurp($log);
+	Test::More->builder->is_passing ? note($text) : diag($text);
+}
+
+$node->stop;
+done_testing();
