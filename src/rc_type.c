@@ -61,6 +61,9 @@
 /* Bytes of an offending value that an error message shows */
 #define RC_SHOW_MAX				64
 
+/* Bytes of the JSON parser's detail message that an error shows */
+#define RC_SHOW_DETAIL_MAX		200
+
 /* The bits of a task_group mask that name task types */
 #define RC_TASK_MASK_ALL		((1U << RC_NUM_TASK_TYPES) - 1)
 
@@ -368,12 +371,12 @@ id_encoding(void)
 }
 
 /*
- * A value fit for an error message: at most RC_SHOW_MAX bytes of it, cut at
- * a character boundary and ended with "..." when cut; control characters
- * and bytes that are no valid character are shown as \xNN.
+ * A value fit for an error message: at most max bytes of it, cut at a
+ * character boundary and ended with "..." when cut; control characters and
+ * bytes that are no valid character are shown as \xNN.
  */
 static char *
-show_value(const char *s, int len)
+show_value_max(const char *s, int len, int max)
 {
 	StringInfoData buf;
 	int			enc = id_encoding();
@@ -385,7 +388,7 @@ show_value(const char *s, int len)
 		unsigned char c = (unsigned char) s[i];
 		int			l;
 
-		if (buf.len >= RC_SHOW_MAX)
+		if (buf.len >= max)
 		{
 			appendStringInfoString(&buf, "...");
 			break;
@@ -415,11 +418,27 @@ show_value(const char *s, int len)
 	return buf.data;
 }
 
+/* show_value_max for an offending value */
+static char *
+show_value(const char *s, int len)
+{
+	return show_value_max(s, len, RC_SHOW_MAX);
+}
+
 /* show_value of a NUL-terminated string */
 static char *
 show_cstr(const char *s)
 {
 	return show_value(s, strlen(s));
+}
+
+/* The JSON parser's detail message for an error, fit for our message */
+static char *
+json_detail(JsonParseErrorType rc, JsonLexContext *lex)
+{
+	char	   *detail = json_errdetail(rc, lex);
+
+	return show_value_max(detail, strlen(detail), RC_SHOW_DETAIL_MAX);
 }
 
 /* "Valid <what> are a, b, ... and z." */
@@ -869,7 +888,7 @@ group_parse_json(GroupParse *p, char *json, int len)
 	lex = makeJsonLexContextCstringLen(json, len, GetDatabaseEncoding(), true);
 	rc = pg_parse_json(lex, &sem);
 	if (rc != JSON_SUCCESS)
-		syntax_error(p, show_cstr(json_errdetail(rc, lex)));
+		syntax_error(p, json_detail(rc, lex));
 	if (!state.seen_type)
 		syntax_error(p, "The object has no \"@type\" key.");
 }
@@ -917,11 +936,12 @@ short_read_item(GroupParse *p, const char **sp)
 		JsonLexContext *lex;
 		JsonParseErrorType rc;
 
-		lex = makeJsonLexContextCstringLen((char *) s, strlen(s),
+		lex = makeJsonLexContextCstringLen((char *) s,
+										   p->inputlen - (s - p->input),
 										   GetDatabaseEncoding(), true);
 		rc = json_lex(lex);
 		if (rc != JSON_SUCCESS)
-			syntax_error(p, show_cstr(json_errdetail(rc, lex)));
+			syntax_error(p, json_detail(rc, lex));
 		if (lex->token_type != JSON_TOKEN_STRING)
 			elog(ERROR, "JSON lexer read no string at a double quote");
 		*sp = lex->token_terminator;

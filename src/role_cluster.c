@@ -14,6 +14,7 @@
 
 #include "rc_cache.h"
 #include "rc_group.h"
+#include "rc_worker.h"
 #include "role_cluster.h"
 
 PG_MODULE_MAGIC;
@@ -51,6 +52,7 @@ _PG_init(void)
 
 	rc_type_init();
 	rc_cache_init();
+	rc_worker_init();
 
 	MarkGUCPrefixReserved("role_cluster");
 }

@@ -98,7 +98,7 @@ AS $$
 DECLARE
 	missing text;
 BEGIN
-	IF TG_OP = 'UPDATE' AND NEW.listeners = OLD.listeners THEN
+	IF TG_OP = 'UPDATE' AND NEW.listeners OPERATOR(role_cluster.=) OLD.listeners THEN
 		RETURN NEW;
 	END IF;
 	IF pg_catalog.current_setting('check_function_bodies')::boolean IS FALSE THEN
@@ -262,7 +262,8 @@ DECLARE
 BEGIN
 	IF roles IS NULL THEN
 		RAISE EXCEPTION 'roles to import must not be NULL'
-			USING ERRCODE = 'null_value_not_allowed';
+			USING ERRCODE = 'null_value_not_allowed',
+				  HINT = 'Pass one ClusterRole object or an array of them.';
 	END IF;
 	IF pg_catalog.jsonb_typeof(roles) NOT IN ('object', 'array') THEN
 		RAISE EXCEPTION 'invalid roles to import: %', pg_catalog.left(roles::text, 100)
@@ -318,8 +319,8 @@ BEGIN
 					tasks = EXCLUDED.tasks,
 					listeners = EXCLUDED.listeners
 				WHERE c.description IS DISTINCT FROM EXCLUDED.description
-					OR c.tasks <> EXCLUDED.tasks
-					OR c.listeners <> EXCLUDED.listeners;
+					OR c.tasks OPERATOR(role_cluster.<>) EXCLUDED.tasks
+					OR c.listeners OPERATOR(role_cluster.<>) EXCLUDED.listeners;
 		RETURN NEXT role_name;
 	END LOOP;
 END

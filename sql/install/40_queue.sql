@@ -1,0 +1,1672 @@
+
+/* ---- Nodes, the task queue and the routing rule ---- */
+
+/*
+ * Design in brief:
+ *
+ * - A node is live while it is not deregistered, its lease (lease_until,
+ *   pushed forward by every heartbeat) has not lapsed, and the session that
+ *   registered it still exists (pid and backend_start in pg_stat_activity).
+ * - A task moves queued -> routed (dispatch gave it to a node and notified
+ *   it) -> running (the node fetched it) -> done, or back to queued (retry,
+ *   release, reclaim) or dead (out of attempts).  claim_tasks goes queued ->
+ *   running directly.  "Held" means routed or running: that is what counts
+ *   against a node's capacity, and a held task has exactly one node_id.
+ * - attempts counts the times the task was started (-> running); handing it
+ *   back unrun (release_task, deregister_node) gives the attempt back.
+ * - Every path that hands out work goes through hand_out_tasks(), which
+ *   applies the one routing rule.
+ * - Functions that change the queue require READ COMMITTED, since the
+ *   capacity and singleton checks rely on a fresh snapshot per statement.
+ */
+
+/* Settings the queue reads, in the one row of cluster_settings. */
+ALTER TABLE role_cluster.cluster_settings
+	ADD COLUMN default_capacity integer NOT NULL DEFAULT 16
+		CONSTRAINT cluster_settings_default_capacity_positive CHECK (default_capacity >= 1),
+	ADD COLUMN node_lease interval NOT NULL DEFAULT '30 seconds'
+		CONSTRAINT cluster_settings_node_lease_positive CHECK (node_lease > '0'),
+	ADD COLUMN retry_backoff_base interval NOT NULL DEFAULT '2 seconds'
+		CONSTRAINT cluster_settings_retry_backoff_base_not_negative CHECK (retry_backoff_base >= '0'),
+	ADD COLUMN retry_backoff_max interval NOT NULL DEFAULT '1 hour',
+	ADD CONSTRAINT cluster_settings_retry_backoff_max_not_below_base
+		CHECK (retry_backoff_max >= retry_backoff_base);
+COMMENT ON COLUMN role_cluster.cluster_settings.default_capacity IS
+	'Tasks a node may hold at once (routed plus running) when it registers without a capacity';
+COMMENT ON COLUMN role_cluster.cluster_settings.node_lease IS
+	'How long a heartbeat keeps a node live; a node that does not heartbeat within it loses its tasks';
+COMMENT ON COLUMN role_cluster.cluster_settings.retry_backoff_base IS
+	'Delay before the first retry of a failed task; each later retry doubles it, with jitter';
+COMMENT ON COLUMN role_cluster.cluster_settings.retry_backoff_max IS
+	'Upper bound of the retry delay of a failed task';
+
+CREATE TYPE role_cluster.task_state AS ENUM ('queued', 'routed', 'running', 'done', 'dead');
+COMMENT ON TYPE role_cluster.task_state IS
+	'Where a task is: queued, routed (given to a node, not yet fetched), running, done or dead (out of attempts)';
+
+/* ---- Per-type policy ---- */
+
+CREATE TABLE role_cluster.task_policy (
+	task_type	role_cluster.task_type PRIMARY KEY,
+	singleton	boolean NOT NULL DEFAULT false
+);
+COMMENT ON TABLE role_cluster.task_policy IS
+	'How each task type is handed out: one row per type (an INSERT replaces the row; rows cannot be deleted)';
+COMMENT ON COLUMN role_cluster.task_policy.task_type IS 'The task type';
+COMMENT ON COLUMN role_cluster.task_policy.singleton IS
+	'At most one task of this type is routed or running at a time, cluster-wide';
+
+INSERT INTO role_cluster.task_policy (task_type, singleton)
+	SELECT t, t = 'spamClassifierTraining'
+	FROM pg_catalog.unnest(pg_catalog.enum_range(NULL::role_cluster.task_type)) AS t;
+
+/* ---- Nodes ---- */
+
+CREATE TABLE role_cluster.node (
+	node_id		text PRIMARY KEY
+				CONSTRAINT node_id_not_empty CHECK (node_id <> ''),
+	role_name	text,
+	push_shard	integer
+				CONSTRAINT node_push_shard_positive CHECK (push_shard >= 1),
+	capacity	integer NOT NULL
+				CONSTRAINT node_capacity_positive CHECK (capacity >= 1),
+	login		name NOT NULL,
+	backend_pid integer NOT NULL,
+	backend_start timestamptz NOT NULL,
+	registered_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	last_heartbeat timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	lease_until timestamptz NOT NULL,
+	deregistered_at timestamptz
+) WITH (fillfactor = 50);
+COMMENT ON TABLE role_cluster.node IS
+	'Registered nodes (register_node); a node is live while not deregistered, within its lease, and its session exists';
+COMMENT ON COLUMN role_cluster.node.node_id IS 'The node''s id, chosen by the node';
+COMMENT ON COLUMN role_cluster.node.role_name IS
+	'Its cluster_role (STALWART_ROLE); NULL enables every task type.  Not a foreign key: a role deleted under a node enables nothing';
+COMMENT ON COLUMN role_cluster.node.push_shard IS
+	'Its push shard (STALWART_PUSH_SHARD) in 1..push_shards_total; NULL means shard 1 while push_shards_total is 1, else none';
+COMMENT ON COLUMN role_cluster.node.capacity IS 'Most tasks it holds at once (routed plus running)';
+COMMENT ON COLUMN role_cluster.node.login IS
+	'The login that registered it; only that login or a role_cluster_admin member may act for the node';
+COMMENT ON COLUMN role_cluster.node.backend_pid IS 'Process id of the session that registered it';
+COMMENT ON COLUMN role_cluster.node.backend_start IS
+	'Start time of that session: with backend_pid, tells a live session from a reused pid';
+COMMENT ON COLUMN role_cluster.node.registered_at IS 'When it last registered';
+COMMENT ON COLUMN role_cluster.node.last_heartbeat IS 'When it last registered or heartbeated';
+COMMENT ON COLUMN role_cluster.node.lease_until IS
+	'It is live until then unless it heartbeats again (last_heartbeat + node_lease)';
+COMMENT ON COLUMN role_cluster.node.deregistered_at IS 'When it deregistered; NULL while registered';
+
+/* ---- Tasks ---- */
+
+CREATE SEQUENCE role_cluster.task_id_seq AS bigint;
+COMMENT ON SEQUENCE role_cluster.task_id_seq IS 'Task ids';
+
+/*
+ * The queue's hot table.  Every state change touches an indexed column (the
+ * partial indexes' predicates), so those updates are not HOT; the index set
+ * is kept to what the hot paths need, and each partial index holds only the
+ * rows one path scans.  Lease extensions touch no indexed column and stay
+ * HOT in the page's free space.  Autovacuum runs early and unthrottled so
+ * dead versions do not pile up under sustained load.
+ */
+CREATE TABLE role_cluster.task (
+	id			bigint PRIMARY KEY DEFAULT pg_catalog.nextval('role_cluster.task_id_seq'),
+	task_type	role_cluster.task_type NOT NULL,
+	kind		text NOT NULL DEFAULT '',
+	payload		jsonb NOT NULL DEFAULT '{}',
+	shard_key	text,
+	push_shard	integer,
+	priority	integer NOT NULL DEFAULT 0,
+	run_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	attempts	integer NOT NULL DEFAULT 0
+				CONSTRAINT task_attempts_not_negative CHECK (attempts >= 0),
+	max_attempts integer NOT NULL DEFAULT 5
+				CONSTRAINT task_max_attempts_positive CHECK (max_attempts >= 1),
+	state		role_cluster.task_state NOT NULL DEFAULT 'queued',
+	node_id		text,
+	lease_until timestamptz,
+	last_error	text,
+	dedupe_key	text
+				CONSTRAINT task_dedupe_key_not_empty CHECK (dedupe_key <> ''),
+	singleton	boolean NOT NULL,
+	created_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	updated_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	finished_at timestamptz,
+	CONSTRAINT task_push_needs_shard_key
+		CHECK (task_type <> 'pushNotifications' OR shard_key <> ''),
+	CONSTRAINT task_held_has_node
+		CHECK (state NOT IN ('routed', 'running') OR (node_id IS NOT NULL AND lease_until IS NOT NULL)),
+	CONSTRAINT task_queued_has_no_node
+		CHECK (state <> 'queued' OR (node_id IS NULL AND lease_until IS NULL)),
+	CONSTRAINT task_finished_at_when_finished
+		CHECK ((finished_at IS NOT NULL) = (state IN ('done', 'dead')))
+) WITH (fillfactor = 90,
+		autovacuum_vacuum_scale_factor = 0.01,
+		autovacuum_vacuum_threshold = 500,
+		autovacuum_vacuum_insert_scale_factor = 0.01,
+		autovacuum_analyze_scale_factor = 0.02,
+		autovacuum_vacuum_cost_delay = 0);
+ALTER SEQUENCE role_cluster.task_id_seq OWNED BY role_cluster.task.id;
+
+COMMENT ON TABLE role_cluster.task IS
+	'The task queue: enqueue() adds, dispatch()/fetch_tasks() or claim_tasks() hand out, complete/fail/release_task() finish';
+COMMENT ON COLUMN role_cluster.task.id IS 'Task id';
+COMMENT ON COLUMN role_cluster.task.task_type IS 'Its type: decides which nodes may run it';
+COMMENT ON COLUMN role_cluster.task.kind IS 'Free text for the handler (acmeRenewal, imipProcessing, ...)';
+COMMENT ON COLUMN role_cluster.task.payload IS 'Arguments for the handler';
+COMMENT ON COLUMN role_cluster.task.shard_key IS 'The subscriber; required for pushNotifications';
+COMMENT ON COLUMN role_cluster.task.push_shard IS
+	'For pushNotifications, shard_for(shard_key, push_shards_total): only a node of that shard runs it';
+COMMENT ON COLUMN role_cluster.task.priority IS 'Higher runs first; then earlier run_at, then lower id';
+COMMENT ON COLUMN role_cluster.task.run_at IS 'Not handed out before then';
+COMMENT ON COLUMN role_cluster.task.attempts IS 'How many times it was started (set running)';
+COMMENT ON COLUMN role_cluster.task.max_attempts IS 'Starts allowed before a failure makes it dead';
+COMMENT ON COLUMN role_cluster.task.state IS 'queued, routed, running, done or dead';
+COMMENT ON COLUMN role_cluster.task.node_id IS
+	'The node holding it while routed or running; the last one that held it once done or dead';
+COMMENT ON COLUMN role_cluster.task.lease_until IS
+	'While held: the holding node''s lease; reclaim() takes the task back after it';
+COMMENT ON COLUMN role_cluster.task.last_error IS 'The last failure (fail_task, or a lost node)';
+COMMENT ON COLUMN role_cluster.task.dedupe_key IS
+	'Optional: enqueueing with the key of an unfinished task returns that task instead of adding one';
+COMMENT ON COLUMN role_cluster.task.singleton IS
+	'Copy of task_policy.singleton for its type, kept in step with the policy (derived when inserted as NULL)';
+COMMENT ON COLUMN role_cluster.task.created_at IS 'When it was enqueued';
+COMMENT ON COLUMN role_cluster.task.updated_at IS 'When its state last changed';
+COMMENT ON COLUMN role_cluster.task.finished_at IS 'When it became done or dead';
+
+/* Due work, in hand-out order; singletons have their own index. */
+CREATE INDEX task_queued_idx ON role_cluster.task (priority DESC, run_at, id)
+	WHERE state = 'queued' AND NOT singleton;
+COMMENT ON INDEX role_cluster.task_queued_idx IS 'Queued non-singleton tasks in hand-out order';
+
+CREATE INDEX task_queued_singleton_idx ON role_cluster.task (task_type, priority DESC, run_at, id)
+	WHERE state = 'queued' AND singleton;
+COMMENT ON INDEX role_cluster.task_queued_singleton_idx IS 'Queued singleton tasks, per type in hand-out order';
+
+/* What each node holds: capacity, heartbeat, fetch, reclaim. */
+CREATE INDEX task_held_idx ON role_cluster.task (node_id, state)
+	WHERE state IN ('routed', 'running');
+COMMENT ON INDEX role_cluster.task_held_idx IS 'Routed and running tasks by node';
+
+CREATE UNIQUE INDEX task_dedupe_idx ON role_cluster.task (dedupe_key)
+	WHERE dedupe_key IS NOT NULL AND state IN ('queued', 'routed', 'running');
+COMMENT ON INDEX role_cluster.task_dedupe_idx IS 'One unfinished task per dedupe key';
+
+/* The singleton rule, enforced by the database itself. */
+CREATE UNIQUE INDEX task_singleton_idx ON role_cluster.task (task_type)
+	WHERE singleton AND state IN ('routed', 'running');
+COMMENT ON INDEX role_cluster.task_singleton_idx IS
+	'At most one routed or running task per singleton type, cluster-wide';
+
+/* Finished tasks by age, for pruning. */
+CREATE INDEX task_finished_idx ON role_cluster.task (finished_at)
+	WHERE state IN ('done', 'dead');
+COMMENT ON INDEX role_cluster.task_finished_idx IS 'Done and dead tasks by finishing time, for pruning';
+
+SELECT pg_catalog.pg_extension_config_dump('role_cluster.task_policy', '');
+SELECT pg_catalog.pg_extension_config_dump('role_cluster.task', '');
+SELECT pg_catalog.pg_extension_config_dump('role_cluster.task_id_seq', '');
+
+/* ---- Small helpers ---- */
+
+/*
+ * Ordinal of a task type: 0..9, as in the C list.  Handing out a singleton
+ * type takes the advisory lock (1919120231, ordinal) first.
+ */
+CREATE FUNCTION role_cluster.task_ordinal(task_type role_cluster.task_type) RETURNS integer
+	LANGUAGE sql STABLE PARALLEL SAFE
+	RETURN pg_catalog.array_position(pg_catalog.enum_range(NULL::role_cluster.task_type), task_type) - 1;
+COMMENT ON FUNCTION role_cluster.task_ordinal(role_cluster.task_type) IS
+	'Ordinal of a task type (0..9): the second key of the advisory lock (1919120231, ordinal) that gates a singleton type';
+
+/*
+ * The task types a node's role enables.  With strict, an unknown role
+ * raises the evaluation's error (unless role_cluster.unknown_role is
+ * enable_all); without, it enables nothing, so that one node whose role was
+ * deleted cannot stop dispatch for the others.
+ */
+CREATE FUNCTION role_cluster.node_task_types(role text, strict boolean) RETURNS role_cluster.task_type[]
+	LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT strict AND role IS NOT NULL AND NOT role_cluster.role_exists(role)
+		AND pg_catalog.current_setting('role_cluster.unknown_role', true) IS DISTINCT FROM 'enable_all' THEN
+		RETURN '{}';
+	END IF;
+	RETURN ARRAY(SELECT role_cluster.role_tasks(role));
+END
+$$;
+COMMENT ON FUNCTION role_cluster.node_task_types(text, boolean) IS
+	'The task types a role enables; strict: an unknown role is an error, else it enables nothing';
+
+/*
+ * The routing rule's per-pair part: may a node whose role enables
+ * node_types, serving push shard node_shard, run a task of this type and
+ * push shard?  Liveness, capacity and singletons are hand_out_tasks()'s part.
+ */
+CREATE FUNCTION role_cluster.routes_to(task_type role_cluster.task_type, task_push_shard integer,
+									   node_types role_cluster.task_type[], node_shard integer) RETURNS boolean
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+	RETURN task_type = ANY (node_types)
+		AND (task_type <> 'pushNotifications' OR task_push_shard = node_shard);
+COMMENT ON FUNCTION role_cluster.routes_to(role_cluster.task_type, integer, role_cluster.task_type[], integer) IS
+	'Routing rule, per task and node: the role enables the type, and a push task is in the node''s shard';
+
+/* The push shard a node serves: its own, or 1 when there is one shard. */
+CREATE FUNCTION role_cluster.effective_push_shard(push_shard integer, push_shards_total integer) RETURNS integer
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+	RETURN CASE WHEN push_shard IS NOT NULL THEN push_shard WHEN push_shards_total = 1 THEN 1 END;
+COMMENT ON FUNCTION role_cluster.effective_push_shard(integer, integer) IS
+	'The push shard a node serves: its push_shard, or 1 when it has none and there is one shard';
+
+/*
+ * Does the session with this pid and start time still exist?  SECURITY
+ * DEFINER: pg_stat_activity hides other logins' start times from
+ * unprivileged roles.
+ */
+CREATE FUNCTION role_cluster.node_session_alive(pid integer, started timestamptz) RETURNS boolean
+	LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN EXISTS (SELECT FROM pg_catalog.pg_stat_get_activity(pid) AS a
+				   WHERE a.backend_start = started);
+END
+$$;
+COMMENT ON FUNCTION role_cluster.node_session_alive(integer, timestamptz) IS
+	'Whether the session with this pid and backend_start still exists';
+
+/*
+ * Is the node live: registered, within its lease, its session there?  The
+ * calling session's own pid counts as alive without a lookup.
+ */
+CREATE FUNCTION role_cluster.node_is_live(n role_cluster.node) RETURNS boolean
+	LANGUAGE sql STABLE
+	RETURN n.deregistered_at IS NULL
+		AND n.lease_until > pg_catalog.now()
+		AND (n.backend_pid = pg_catalog.pg_backend_pid()
+			 OR role_cluster.node_session_alive(n.backend_pid, n.backend_start));
+COMMENT ON FUNCTION role_cluster.node_is_live(role_cluster.node) IS
+	'Whether a node is live: not deregistered, lease not lapsed, registering session still there';
+
+/*
+ * The LISTEN/NOTIFY channel of a node: "role_cluster.node." and the id, or
+ * for an id too long for a 63-byte channel name, "role_cluster.node#" and
+ * the id's md5.  Quote it with quote_ident() to LISTEN.
+ */
+CREATE FUNCTION role_cluster.node_channel(node_id text) RETURNS text
+	LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF node_id IS NULL OR node_id = '' THEN
+		RAISE EXCEPTION 'node id must not be %', CASE WHEN node_id IS NULL THEN 'NULL' ELSE 'empty' END
+			USING ERRCODE = CASE WHEN node_id IS NULL THEN 'null_value_not_allowed' ELSE 'invalid_parameter_value' END;
+	END IF;
+	IF pg_catalog.octet_length(node_id) <= 45 THEN
+		RETURN 'role_cluster.node.' || node_id;
+	END IF;
+	RETURN 'role_cluster.node#' || pg_catalog.md5(node_id);
+END
+$$;
+COMMENT ON FUNCTION role_cluster.node_channel(text) IS
+	'The LISTEN/NOTIFY channel on which dispatch() wakes a node (quote it with quote_ident)';
+
+/*
+ * The node row for a call made on its behalf, after the checks every
+ * node-facing function makes: the id is given, the node exists, and the
+ * caller is the login that registered it or a role_cluster_admin member.
+ * With lock_it the row is locked FOR NO KEY UPDATE first.
+ */
+CREATE FUNCTION role_cluster.node_for_caller(node_id text, lock_it boolean) RETURNS role_cluster.node
+	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	n			role_cluster.node;
+BEGIN
+	IF node_for_caller.node_id IS NULL THEN
+		RAISE EXCEPTION 'node id must not be NULL'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF lock_it THEN
+		SELECT * INTO n FROM role_cluster.node WHERE node_id = node_for_caller.node_id
+			FOR NO KEY UPDATE;
+	ELSE
+		SELECT * INTO n FROM role_cluster.node WHERE node_id = node_for_caller.node_id;
+	END IF;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'node "%" does not exist', node_for_caller.node_id
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'Register it first with role_cluster.register_node().';
+	END IF;
+	IF n.login <> SESSION_USER
+		AND NOT pg_catalog.pg_has_role(SESSION_USER, 'role_cluster_admin', 'MEMBER') THEN
+		RAISE EXCEPTION 'login "%" may not act for node "%"', SESSION_USER, n.node_id
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = pg_catalog.format('Node "%s" is bound to login "%s", which registered it.', n.node_id, n.login),
+				  HINT = 'Connect as that login, or as a member of role_cluster_admin.';
+	END IF;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION role_cluster.node_for_caller(text, boolean) IS
+	'A node''s row after checking that the caller may act for it (optionally locked)';
+
+/* The node must be live to be given work. */
+CREATE FUNCTION role_cluster.require_live(n role_cluster.node) RETURNS void
+	LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF n.deregistered_at IS NOT NULL THEN
+		RAISE EXCEPTION 'node "%" is deregistered', n.node_id
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'Register it again with role_cluster.register_node().';
+	END IF;
+	IF n.lease_until <= pg_catalog.now() THEN
+		RAISE EXCEPTION 'the lease of node "%" lapsed at %', n.node_id, n.lease_until
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'Its tasks are handed back by the next role_cluster.reclaim().',
+				  HINT = 'Call role_cluster.heartbeat() more often than cluster_settings.node_lease.';
+	END IF;
+	IF NOT role_cluster.node_is_live(n) THEN
+		RAISE EXCEPTION 'the session that registered node "%" has ended', n.node_id
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = pg_catalog.format('Process %s started at %s is gone.', n.backend_pid, n.backend_start),
+				  HINT = 'Register the node again from its current session.';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION role_cluster.require_live(role_cluster.node) IS
+	'Raises unless the node is live, saying why';
+
+/* Handing out work needs a fresh snapshot per statement. */
+CREATE FUNCTION role_cluster.require_read_committed() RETURNS void
+	LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
+		RAISE EXCEPTION 'cannot change the task queue in a % transaction',
+			pg_catalog.upper(pg_catalog.current_setting('transaction_isolation'))
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = 'The capacity and singleton checks need a fresh snapshot for each statement.',
+				  HINT = 'Call it in a READ COMMITTED transaction (the default).';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION role_cluster.require_read_committed() IS
+	'Raises unless the transaction is READ COMMITTED';
+
+/*
+ * Hand tasks held by nodes back to the queue, for the given reason: routed
+ * ones as they were; running ones keep the attempt they used, and become
+ * dead when it was their last (counting = true), or give it back (counting =
+ * false).  With skip_locked, tasks that other transactions hold locked are
+ * left alone (reclaim() comes back for them); otherwise they are waited for.
+ * Returns the number handed back (dead ones included).  The caller holds the
+ * nodes' rows locked.
+ */
+CREATE FUNCTION role_cluster.hand_back(nodes text[], counting boolean, reason text,
+									   skip_locked boolean DEFAULT false) RETURNS integer
+	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	ids			bigint[];
+	handed		integer;
+BEGIN
+	IF skip_locked THEN
+		ids := ARRAY(SELECT t.id FROM role_cluster.task t
+					 WHERE t.node_id = ANY (nodes) AND t.state IN ('routed', 'running')
+					 FOR UPDATE SKIP LOCKED);
+	ELSE
+		ids := ARRAY(SELECT t.id FROM role_cluster.task t
+					 WHERE t.node_id = ANY (nodes) AND t.state IN ('routed', 'running')
+					 ORDER BY t.id
+					 FOR UPDATE);
+	END IF;
+	UPDATE role_cluster.task AS t
+		SET state = CASE WHEN counting AND t.state = 'running' AND t.attempts >= t.max_attempts
+						 THEN 'dead' ELSE 'queued' END::role_cluster.task_state,
+			node_id = CASE WHEN counting AND t.state = 'running' AND t.attempts >= t.max_attempts
+						   THEN t.node_id END,
+			lease_until = NULL,
+			attempts = CASE WHEN NOT counting AND t.state = 'running'
+							THEN t.attempts - 1 ELSE t.attempts END,
+			last_error = CASE WHEN counting AND t.state = 'running'
+							  THEN pg_catalog.format('node "%s" %s', t.node_id, reason)
+							  ELSE t.last_error END,
+			finished_at = CASE WHEN counting AND t.state = 'running' AND t.attempts >= t.max_attempts
+							   THEN pg_catalog.now() END,
+			updated_at = pg_catalog.now()
+		WHERE t.id = ANY (ids) AND t.node_id = ANY (nodes) AND t.state IN ('routed', 'running');
+	GET DIAGNOSTICS handed = ROW_COUNT;
+	RETURN handed;
+END
+$$;
+COMMENT ON FUNCTION role_cluster.hand_back(text[], boolean, text, boolean) IS
+	'Puts the tasks the given nodes hold back in the queue (or dead), counting the attempt or not';
+
+/* ---- Keeping derived columns in step ---- */
+
+/*
+ * A task's singleton flag comes from task_policy and its push shard from
+ * shard_for(shard_key, push_shards_total).  enqueue() and enqueue_batch()
+ * compute both as they insert, set-based; an INSERT that leaves them out
+ * (singleton NULL, or a push task's push_shard NULL) has them derived by a
+ * row trigger whose WHEN clause keeps it off enqueue's path.  Changing a
+ * task's type or shard key derives them again.
+ */
+CREATE FUNCTION role_cluster.task_derive() RETURNS trigger
+	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	NEW.singleton := coalesce((SELECT p.singleton FROM role_cluster.task_policy p
+							   WHERE p.task_type = NEW.task_type), false);
+	NEW.push_shard := CASE WHEN NEW.task_type = 'pushNotifications'
+		THEN role_cluster.shard_for(NEW.shard_key,
+			(SELECT s.push_shards_total FROM role_cluster.cluster_settings s)) END;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION role_cluster.task_derive() IS
+	'Trigger: derives a task''s singleton flag (task_policy) and push_shard (shard_for)';
+
+CREATE TRIGGER task_derive_on_insert
+	BEFORE INSERT ON role_cluster.task
+	FOR EACH ROW
+	WHEN (NEW.singleton IS NULL OR (NEW.task_type = 'pushNotifications' AND NEW.push_shard IS NULL))
+	EXECUTE FUNCTION role_cluster.task_derive();
+CREATE TRIGGER task_derive_on_update
+	BEFORE UPDATE OF task_type, shard_key, singleton, push_shard ON role_cluster.task
+	FOR EACH ROW EXECUTE FUNCTION role_cluster.task_derive();
+
+/* Wake the background worker once per inserting statement, at commit. */
+CREATE FUNCTION role_cluster.task_after_insert() RETURNS trigger
+	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM role_cluster.wake_worker();
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION role_cluster.task_after_insert() IS
+	'Trigger: wakes the background worker when tasks are enqueued';
+
+CREATE TRIGGER task_after_insert
+	AFTER INSERT ON role_cluster.task
+	FOR EACH STATEMENT EXECUTE FUNCTION role_cluster.task_after_insert();
+
+/*
+ * task_policy keeps one row per type, like cluster_settings keeps one row:
+ * an INSERT replaces the type's row (so a dump's data restores over the rows
+ * CREATE EXTENSION made), and rows cannot be deleted.
+ */
+CREATE FUNCTION role_cluster.task_policy_before_insert() RETURNS trigger
+	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	DELETE FROM role_cluster.task_policy p WHERE p.task_type = NEW.task_type;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION role_cluster.task_policy_before_insert() IS
+	'Trigger: an INSERT into task_policy replaces the row of its type';
+
+CREATE TRIGGER task_policy_before_insert
+	BEFORE INSERT ON role_cluster.task_policy
+	FOR EACH ROW EXECUTE FUNCTION role_cluster.task_policy_before_insert();
+
+CREATE FUNCTION role_cluster.task_policy_before_change() RETURNS trigger
+	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	/* the replacing DELETE of task_policy_before_insert runs one level down */
+	IF TG_OP = 'DELETE' AND pg_catalog.pg_trigger_depth() > 1 THEN
+		RETURN OLD;
+	END IF;
+	IF TG_OP = 'UPDATE' THEN
+		IF NEW.task_type = OLD.task_type THEN
+			RETURN NEW;
+		END IF;
+		RAISE EXCEPTION 'cannot change the task type of the policy of %', OLD.task_type
+			USING ERRCODE = 'feature_not_supported',
+				  HINT = 'Update the row of the other type instead.';
+	END IF;
+	RAISE EXCEPTION 'cannot delete rows of role_cluster.task_policy'
+		USING ERRCODE = 'feature_not_supported',
+			  DETAIL = 'The table always holds one row per task type.',
+			  HINT = 'Change a type''s policy with UPDATE role_cluster.task_policy SET ...';
+END
+$$;
+COMMENT ON FUNCTION role_cluster.task_policy_before_change() IS
+	'Trigger: task_policy rows keep their type and cannot be deleted or truncated';
+
+CREATE TRIGGER task_policy_before_change
+	BEFORE UPDATE OR DELETE ON role_cluster.task_policy
+	FOR EACH ROW EXECUTE FUNCTION role_cluster.task_policy_before_change();
+CREATE TRIGGER task_policy_before_truncate
+	BEFORE TRUNCATE ON role_cluster.task_policy
+	FOR EACH STATEMENT EXECUTE FUNCTION role_cluster.task_policy_before_change();
+
+/*
+ * A policy change reaches the type's unfinished tasks in the same
+ * transaction.  It takes the type's gate lock, as hand_out_tasks() does, so
+ * no hand-out of the type runs across it; making a type a singleton while
+ * two of its tasks are routed or running is refused by the unique index.
+ */
+CREATE FUNCTION role_cluster.task_policy_after_write() RETURNS trigger
+	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	holders		integer;
+BEGIN
+	PERFORM pg_catalog.pg_advisory_xact_lock(1919120231, role_cluster.task_ordinal(NEW.task_type));
+	UPDATE role_cluster.task AS t SET singleton = NEW.singleton
+		WHERE t.task_type = NEW.task_type AND t.state IN ('queued', 'routed', 'running')
+			AND t.singleton <> NEW.singleton;
+	RETURN NULL;
+EXCEPTION
+	WHEN unique_violation THEN
+		SELECT pg_catalog.count(*) INTO holders FROM role_cluster.task t
+			WHERE t.task_type = NEW.task_type AND t.state IN ('routed', 'running');
+		RAISE EXCEPTION 'cannot make % a singleton while % of its tasks are routed or running',
+			NEW.task_type, holders
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'Try again once at most one of them is left.';
+END
+$$;
+COMMENT ON FUNCTION role_cluster.task_policy_after_write() IS
+	'Trigger: copies a type''s singleton policy to its unfinished tasks';
+
+CREATE TRIGGER task_policy_after_write
+	AFTER INSERT OR UPDATE OF singleton ON role_cluster.task_policy
+	FOR EACH ROW EXECUTE FUNCTION role_cluster.task_policy_after_write();
+
+/*
+ * A new push_shards_total re-shards the push tasks not yet running, in the
+ * same transaction: queued ones get their new shard, routed ones whose
+ * shard changed go back to the queue to be routed again.
+ */
+CREATE FUNCTION role_cluster.cluster_settings_after_write() RETURNS trigger
+	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF TG_OP = 'UPDATE' AND NEW.push_shards_total = OLD.push_shards_total THEN
+		RETURN NULL;
+	END IF;
+	UPDATE role_cluster.task AS t
+		SET push_shard = role_cluster.shard_for(t.shard_key, NEW.push_shards_total),
+			state = 'queued',
+			node_id = NULL,
+			lease_until = NULL,
+			updated_at = pg_catalog.now()
+		WHERE t.task_type = 'pushNotifications' AND t.state IN ('queued', 'routed')
+			AND t.push_shard IS DISTINCT FROM role_cluster.shard_for(t.shard_key, NEW.push_shards_total);
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION role_cluster.cluster_settings_after_write() IS
+	'Trigger: re-shards queued and routed push tasks when push_shards_total changes';
+
+CREATE TRIGGER cluster_settings_after_write
+	AFTER INSERT OR UPDATE OF push_shards_total ON role_cluster.cluster_settings
+	FOR EACH ROW EXECUTE FUNCTION role_cluster.cluster_settings_after_write();
+
+/* ---- Node registration ---- */
+
+/*
+ * Registers a node, or registers it again (same id: updates it).  The node
+ * is bound to the calling login and session.  A registration from another
+ * session than the previous one starts afresh: what the node held is handed
+ * back first, as reclaim() would once that session is gone.
+ */
+CREATE FUNCTION role_cluster.register_node(node_id text, role text DEFAULT NULL,
+										   push_shard integer DEFAULT NULL,
+										   capacity integer DEFAULT NULL)
+	RETURNS role_cluster.node
+	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	s			role_cluster.cluster_settings;
+	n			role_cluster.node;
+	enables_push boolean;
+	my_start	timestamptz;
+BEGIN
+	IF register_node.node_id IS NULL THEN
+		RAISE EXCEPTION 'node id must not be NULL'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF register_node.node_id = '' THEN
+		RAISE EXCEPTION 'node id must not be empty'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF register_node.capacity < 1 THEN
+		RAISE EXCEPTION 'capacity % of node "%" is not positive', register_node.capacity, register_node.node_id
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Pass the number of tasks the node may hold at once, or NULL for cluster_settings.default_capacity.';
+	END IF;
+	IF register_node.role IS NOT NULL AND NOT role_cluster.role_exists(register_node.role)
+		AND pg_catalog.current_setting('role_cluster.unknown_role', true) IS DISTINCT FROM 'enable_all' THEN
+		RAISE EXCEPTION 'role "%" of node "%" does not exist', register_node.role, register_node.node_id
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'Create the role in role_cluster.cluster_role first, or register the node without a role.';
+	END IF;
+	enables_push := role_cluster.role_enables_task(register_node.role, 'pushNotifications');
+
+	SELECT * INTO s FROM role_cluster.cluster_settings;
+	IF register_node.push_shard < 1 OR register_node.push_shard > s.push_shards_total THEN
+		RAISE EXCEPTION 'push shard % of node "%" is out of range', register_node.push_shard, register_node.node_id
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = pg_catalog.format('push_shards_total is %s, so shards run from 1 to %s.',
+											 s.push_shards_total, s.push_shards_total),
+				  HINT = 'Set STALWART_PUSH_SHARD to a shard in that range.';
+	END IF;
+	IF register_node.push_shard IS NULL AND enables_push AND s.push_shards_total > 1 THEN
+		RAISE EXCEPTION 'node "%" needs a push shard', register_node.node_id
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = pg_catalog.format('Its role enables pushNotifications and push_shards_total is %s.',
+											 s.push_shards_total),
+				  HINT = pg_catalog.format('Pass push_shard between 1 and %s.', s.push_shards_total);
+	END IF;
+
+	SELECT a.backend_start INTO my_start
+		FROM pg_catalog.pg_stat_get_activity(pg_catalog.pg_backend_pid()) AS a;
+
+	LOOP
+		SELECT * INTO n FROM role_cluster.node WHERE node_id = register_node.node_id
+			FOR NO KEY UPDATE;
+		IF FOUND THEN
+			n := role_cluster.node_for_caller(register_node.node_id, false);
+			IF n.backend_pid <> pg_catalog.pg_backend_pid() OR n.backend_start <> my_start THEN
+				PERFORM role_cluster.hand_back(ARRAY[n.node_id], true, 'was registered again from another session');
+			END IF;
+			UPDATE role_cluster.node
+				SET role_name = register_node.role,
+					push_shard = register_node.push_shard,
+					capacity = coalesce(register_node.capacity, s.default_capacity),
+					login = SESSION_USER,
+					backend_pid = pg_catalog.pg_backend_pid(),
+					backend_start = my_start,
+					registered_at = pg_catalog.now(),
+					last_heartbeat = pg_catalog.now(),
+					lease_until = pg_catalog.now() + s.node_lease,
+					deregistered_at = NULL
+				WHERE node_id = register_node.node_id
+				RETURNING * INTO n;
+			/* routed tasks that the new role or shard no longer allows go back */
+			UPDATE role_cluster.task AS t
+				SET state = 'queued', node_id = NULL, lease_until = NULL, updated_at = pg_catalog.now()
+				WHERE t.node_id = n.node_id AND t.state = 'routed'
+					AND NOT role_cluster.routes_to(t.task_type, t.push_shard,
+						role_cluster.node_task_types(n.role_name, false),
+						role_cluster.effective_push_shard(n.push_shard, s.push_shards_total));
+			RETURN n;
+		END IF;
+
+		INSERT INTO role_cluster.node AS x (node_id, role_name, push_shard, capacity, login,
+											backend_pid, backend_start, lease_until)
+			VALUES (register_node.node_id, register_node.role, register_node.push_shard,
+					coalesce(register_node.capacity, s.default_capacity), SESSION_USER,
+					pg_catalog.pg_backend_pid(), my_start, pg_catalog.now() + s.node_lease)
+			ON CONFLICT ON CONSTRAINT node_pkey DO NOTHING
+			RETURNING * INTO n;
+		IF FOUND THEN
+			RETURN n;
+		END IF;
+		/* registered concurrently by another session: take the update path */
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION role_cluster.register_node(text, text, integer, integer) IS
+	'Registers a node (or again: updates it) with its role, push shard and capacity, bound to this login and session';
+
+/*
+ * Extends the node's lease, and with it the leases of the tasks it holds.
+ * Returns the new lease end: heartbeat again well before it.
+ */
+CREATE FUNCTION role_cluster.heartbeat(node_id text) RETURNS timestamptz
+	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	n			role_cluster.node;
+	until		timestamptz;
+BEGIN
+	n := role_cluster.node_for_caller(heartbeat.node_id, true);
+	IF n.deregistered_at IS NOT NULL THEN
+		RAISE EXCEPTION 'node "%" is deregistered', n.node_id
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'Register it again with role_cluster.register_node().';
+	END IF;
+	IF n.backend_pid <> pg_catalog.pg_backend_pid()
+		AND NOT role_cluster.node_session_alive(n.backend_pid, n.backend_start) THEN
+		RAISE EXCEPTION 'the session that registered node "%" has ended', n.node_id
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = pg_catalog.format('Process %s started at %s is gone.', n.backend_pid, n.backend_start),
+				  HINT = 'Register the node again from its current session.';
+	END IF;
+	UPDATE role_cluster.node
+		SET last_heartbeat = pg_catalog.now(),
+			lease_until = pg_catalog.now() + (SELECT s.node_lease FROM role_cluster.cluster_settings s)
+		WHERE node_id = n.node_id
+		RETURNING lease_until INTO until;
+	UPDATE role_cluster.task AS t SET lease_until = until
+		WHERE t.node_id = n.node_id AND t.state IN ('routed', 'running');
+	RETURN until;
+END
+$$;
+COMMENT ON FUNCTION role_cluster.heartbeat(text) IS
+	'Keeps a node live: extends its lease and its tasks'' leases; returns the new lease end';
+
+/*
+ * Deregisters a node: it stops being live, and what it holds goes back to
+ * the queue without counting an attempt.  Returns how many tasks it handed
+ * back; deregistering again returns 0.
+ */
+CREATE FUNCTION role_cluster.deregister_node(node_id text) RETURNS integer
+	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	n			role_cluster.node;
+	handed		integer;
+BEGIN
+	n := role_cluster.node_for_caller(deregister_node.node_id, true);
+	IF n.deregistered_at IS NOT NULL THEN
+		RETURN 0;
+	END IF;
+	handed := role_cluster.hand_back(ARRAY[n.node_id], false, NULL);
+	UPDATE role_cluster.node
+		SET deregistered_at = pg_catalog.now(),
+			lease_until = least(lease_until, pg_catalog.now())
+		WHERE node_id = n.node_id;
+	IF handed > 0 THEN
+		PERFORM role_cluster.wake_worker();
+	END IF;
+	RETURN handed;
+END
+$$;
+COMMENT ON FUNCTION role_cluster.deregister_node(text) IS
+	'Deregisters a node; its tasks go back to the queue without counting an attempt; returns how many';
+
+/* ---- Enqueueing ---- */
+
+/*
+ * Adds a task and returns its id.  With a dedupe_key that an unfinished task
+ * carries, adds nothing and returns that task's id.
+ */
+CREATE FUNCTION role_cluster.enqueue(task_type role_cluster.task_type, kind text DEFAULT '',
+									 payload jsonb DEFAULT '{}', shard_key text DEFAULT NULL,
+									 run_at timestamptz DEFAULT pg_catalog.now(),
+									 priority integer DEFAULT 0, max_attempts integer DEFAULT 5,
+									 dedupe_key text DEFAULT NULL)
+	RETURNS bigint
+	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	missing		text;
+	single		boolean;
+	shard		integer;
+	new_id		bigint;
+BEGIN
+	missing := CASE WHEN enqueue.task_type IS NULL THEN 'task_type'
+					WHEN enqueue.kind IS NULL THEN 'kind'
+					WHEN enqueue.payload IS NULL THEN 'payload'
+					WHEN enqueue.run_at IS NULL THEN 'run_at'
+					WHEN enqueue.priority IS NULL THEN 'priority'
+					WHEN enqueue.max_attempts IS NULL THEN 'max_attempts' END;
+	IF missing IS NOT NULL THEN
+		RAISE EXCEPTION 'task % must not be NULL', missing
+			USING ERRCODE = 'null_value_not_allowed',
+				  HINT = 'Leave the argument out to get its default.';
+	END IF;
+	IF enqueue.max_attempts < 1 THEN
+		RAISE EXCEPTION 'max_attempts % is not positive', enqueue.max_attempts
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'A task is started at least once: pass 1 or more.';
+	END IF;
+	IF enqueue.task_type = 'pushNotifications' AND coalesce(enqueue.shard_key, '') = '' THEN
+		RAISE EXCEPTION 'a pushNotifications task needs a shard_key'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Pass the subscriber the notification is for as shard_key.';
+	END IF;
+	IF enqueue.dedupe_key = '' THEN
+		RAISE EXCEPTION 'dedupe_key must not be empty'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Pass NULL for a task without a dedupe key.';
+	END IF;
+
+	SELECT coalesce((SELECT p.singleton FROM role_cluster.task_policy p WHERE p.task_type = enqueue.task_type), false),
+		   CASE WHEN enqueue.task_type = 'pushNotifications'
+				THEN role_cluster.shard_for(enqueue.shard_key, (SELECT s.push_shards_total FROM role_cluster.cluster_settings s)) END
+		INTO single, shard;
+
+	IF enqueue.dedupe_key IS NULL THEN
+		INSERT INTO role_cluster.task (task_type, kind, payload, shard_key, push_shard, run_at, priority,
+									   max_attempts, singleton)
+			VALUES (enqueue.task_type, enqueue.kind, enqueue.payload, enqueue.shard_key, shard,
+					enqueue.run_at, enqueue.priority, enqueue.max_attempts, single)
+			RETURNING role_cluster.task.id INTO new_id;
+		RETURN new_id;
+	END IF;
+
+	/*
+	 * A concurrent enqueue of the same key makes ours wait for it and then
+	 * do nothing; the task it finds may finish before we look, so loop.
+	 */
+	LOOP
+		INSERT INTO role_cluster.task AS t (task_type, kind, payload, shard_key, push_shard, run_at,
+											priority, max_attempts, dedupe_key, singleton)
+			VALUES (enqueue.task_type, enqueue.kind, enqueue.payload, enqueue.shard_key, shard,
+					enqueue.run_at, enqueue.priority, enqueue.max_attempts, enqueue.dedupe_key, single)
+			ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL AND state IN ('queued', 'routed', 'running')
+			DO NOTHING
+			RETURNING t.id INTO new_id;
+		IF FOUND THEN
+			RETURN new_id;
+		END IF;
+		SELECT t.id INTO new_id FROM role_cluster.task t
+			WHERE t.dedupe_key = enqueue.dedupe_key AND t.state IN ('queued', 'routed', 'running');
+		IF FOUND THEN
+			RETURN new_id;
+		END IF;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION role_cluster.enqueue(role_cluster.task_type, text, jsonb, text, timestamptz, integer, integer, text) IS
+	'Adds a task and returns its id; a dedupe_key that an unfinished task carries returns that task instead';
+
+/*
+ * Adds many tasks in one statement: a JSON array of objects with enqueue()'s
+ * argument names as keys (task_type required, the others optional; a JSON
+ * null is the same as a missing key).  Returns the ids in the array's order;
+ * elements deduplicated against an unfinished task (or an earlier element)
+ * return that task's id.  Any bad element changes nothing.
+ */
+CREATE FUNCTION role_cluster.enqueue_batch(tasks jsonb) RETURNS SETOF bigint
+	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	bad			record;
+	ids			bigint[];
+	keys		text[];
+	found_id	bigint;
+BEGIN
+	IF tasks IS NULL THEN
+		RAISE EXCEPTION 'tasks must not be NULL'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF pg_catalog.jsonb_typeof(tasks) <> 'array' THEN
+		RAISE EXCEPTION 'tasks must be a JSON array, not %', pg_catalog.jsonb_typeof(tasks)
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Pass an array of objects such as [{"task_type": "searchIndexing", "payload": {}}].';
+	END IF;
+
+	/* the first bad element, if any, with what is wrong with it */
+	SELECT e.pos, e.v, p.problem, p.hint INTO bad
+		FROM pg_catalog.jsonb_array_elements(tasks) WITH ORDINALITY AS e(v, pos),
+		LATERAL (SELECT CASE
+			WHEN pg_catalog.jsonb_typeof(e.v) <> 'object' THEN 'is not an object'
+			WHEN EXISTS (SELECT FROM pg_catalog.jsonb_object_keys(e.v) AS k
+						 WHERE k NOT IN ('task_type', 'kind', 'payload', 'shard_key', 'run_at',
+										 'priority', 'max_attempts', 'dedupe_key'))
+				THEN pg_catalog.format('has unknown key %s',
+					(SELECT pg_catalog.quote_literal(k) FROM pg_catalog.jsonb_object_keys(e.v) AS k
+					 WHERE k NOT IN ('task_type', 'kind', 'payload', 'shard_key', 'run_at',
+									 'priority', 'max_attempts', 'dedupe_key') ORDER BY k LIMIT 1))
+			WHEN pg_catalog.jsonb_typeof(e.v -> 'task_type') IS DISTINCT FROM 'string' THEN 'has no task_type'
+			WHEN NOT (e.v ->> 'task_type') = ANY (pg_catalog.enum_range(NULL::role_cluster.task_type)::text[])
+				THEN pg_catalog.format('has unknown task_type %s', pg_catalog.quote_literal(e.v ->> 'task_type'))
+			WHEN pg_catalog.jsonb_typeof(e.v -> 'kind') NOT IN ('string', 'null') THEN 'has a kind that is not a string'
+			WHEN pg_catalog.jsonb_typeof(e.v -> 'shard_key') NOT IN ('string', 'null') THEN 'has a shard_key that is not a string'
+			WHEN pg_catalog.jsonb_typeof(e.v -> 'dedupe_key') NOT IN ('string', 'null') THEN 'has a dedupe_key that is not a string'
+			WHEN e.v ->> 'dedupe_key' = '' THEN 'has an empty dedupe_key'
+			WHEN pg_catalog.jsonb_typeof(e.v -> 'run_at') NOT IN ('string', 'null') THEN 'has a run_at that is not a string'
+			WHEN pg_catalog.jsonb_typeof(e.v -> 'priority') NOT IN ('number', 'null')
+				THEN 'has a priority that is not a number'
+			WHEN (e.v ->> 'priority') !~ '^-?[0-9]{1,9}$' THEN 'has a priority that is not an integer'
+			WHEN pg_catalog.jsonb_typeof(e.v -> 'max_attempts') NOT IN ('number', 'null')
+				THEN 'has a max_attempts that is not a number'
+			WHEN (e.v ->> 'max_attempts') !~ '^[0-9]{1,9}$' OR (e.v ->> 'max_attempts')::integer < 1
+				THEN 'has a max_attempts that is not a positive integer'
+			WHEN e.v ->> 'task_type' = 'pushNotifications' AND coalesce(e.v ->> 'shard_key', '') = ''
+				THEN 'is a pushNotifications task without a shard_key'
+			END AS problem,
+			CASE
+			WHEN pg_catalog.jsonb_typeof(e.v -> 'task_type') = 'string'
+				AND NOT (e.v ->> 'task_type') = ANY (pg_catalog.enum_range(NULL::role_cluster.task_type)::text[])
+				THEN 'Valid task types are: ' || pg_catalog.array_to_string(pg_catalog.enum_range(NULL::role_cluster.task_type), ', ') || '.'
+			ELSE 'Each task is an object with "task_type" and optionally "kind", "payload", "shard_key", "run_at", "priority", "max_attempts" and "dedupe_key".'
+			END AS hint) AS p
+		WHERE p.problem IS NOT NULL
+		ORDER BY e.pos
+		LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'task at position % %', bad.pos, bad.problem
+			USING ERRCODE = CASE WHEN bad.problem LIKE 'has unknown task_type%' THEN 'invalid_text_representation'
+								 ELSE 'invalid_parameter_value' END,
+				  DETAIL = pg_catalog.format('The task is %s.', pg_catalog.left(bad.v::text, 200)),
+				  HINT = bad.hint;
+	END IF;
+
+	/*
+	 * Ids are drawn up front, in array order, so that each element's id is
+	 * known whether its row goes in or gives way to a dedupe key.
+	 */
+	SELECT pg_catalog.array_agg(pg_catalog.nextval('role_cluster.task_id_seq') ORDER BY e.pos),
+		   pg_catalog.array_agg(e.v ->> 'dedupe_key' ORDER BY e.pos)
+		INTO ids, keys
+		FROM pg_catalog.jsonb_array_elements(tasks) WITH ORDINALITY AS e(v, pos);
+	IF ids IS NULL THEN
+		RETURN;
+	END IF;
+
+	INSERT INTO role_cluster.task (id, task_type, kind, payload, shard_key, push_shard, run_at, priority,
+								   max_attempts, dedupe_key, singleton)
+		SELECT ids[x.pos], x.task_type, coalesce(x.v ->> 'kind', ''),
+			   coalesce(NULLIF(x.v -> 'payload', 'null'), '{}'),
+			   x.v ->> 'shard_key',
+			   CASE WHEN x.task_type = 'pushNotifications'
+					THEN role_cluster.shard_for(x.v ->> 'shard_key', s.push_shards_total) END,
+			   coalesce((x.v ->> 'run_at')::timestamptz, pg_catalog.now()),
+			   coalesce((x.v ->> 'priority')::integer, 0),
+			   coalesce((x.v ->> 'max_attempts')::integer, 5),
+			   x.v ->> 'dedupe_key',
+			   coalesce(p.singleton, false)
+		FROM (SELECT e.v, e.pos, (e.v ->> 'task_type')::role_cluster.task_type AS task_type
+			  FROM pg_catalog.jsonb_array_elements(tasks) WITH ORDINALITY AS e(v, pos)) AS x
+			CROSS JOIN role_cluster.cluster_settings s
+			LEFT JOIN role_cluster.task_policy p ON p.task_type = x.task_type
+		ORDER BY x.pos
+		ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL AND state IN ('queued', 'routed', 'running')
+		DO NOTHING;
+
+	/* each element's id: its own, or that of the unfinished task with its key */
+	SELECT pg_catalog.array_agg(CASE WHEN u.k IS NULL THEN u.id
+								ELSE (SELECT t.id FROM role_cluster.task t
+									  WHERE t.dedupe_key = u.k AND t.state IN ('queued', 'routed', 'running'))
+								END ORDER BY u.pos)
+		INTO ids
+		FROM ROWS FROM (pg_catalog.unnest(ids), pg_catalog.unnest(keys)) WITH ORDINALITY AS u(id, k, pos);
+	FOR i IN 1 .. pg_catalog.array_length(ids, 1) LOOP
+		CONTINUE WHEN ids[i] IS NOT NULL;
+		/* its twin finished in the meantime: enqueue it alone */
+		SELECT role_cluster.enqueue(task_type => (e ->> 'task_type')::role_cluster.task_type,
+									kind => coalesce(e ->> 'kind', ''),
+									payload => coalesce(NULLIF(e -> 'payload', 'null'), '{}'),
+									shard_key => e ->> 'shard_key',
+									run_at => coalesce((e ->> 'run_at')::timestamptz, pg_catalog.now()),
+									priority => coalesce((e ->> 'priority')::integer, 0),
+									max_attempts => coalesce((e ->> 'max_attempts')::integer, 5),
+									dedupe_key => keys[i])
+			INTO found_id
+			FROM (SELECT tasks -> (i - 1) AS e) AS x;
+		ids[i] := found_id;
+	END LOOP;
+	RETURN QUERY SELECT pg_catalog.unnest(ids);
+END
+$$;
+COMMENT ON FUNCTION role_cluster.enqueue_batch(jsonb) IS
+	'Adds the tasks of a JSON array of enqueue() argument objects; returns their ids in order';
+
+/* ---- Handing out work: the one routing rule ---- */
+
+/*
+ * Hands out up to max_tasks due queued tasks to one node, setting them
+ * new_state ('running' when the node claims, 'routed' when dispatch() routes
+ * to it), and returns them in hand-out order.  The caller holds the node's
+ * row locked (FOR NO KEY UPDATE), so what it holds cannot grow under us.
+ * claim_tasks() and dispatch() both hand out work only through here.
+ *
+ * The routing rule, all of it:
+ *   - the node is live (node_is_live: registered, lease running, session
+ *     there);
+ *   - its role enables the task's type, and a push task's push_shard is the
+ *     node's (routes_to);
+ *   - a singleton type never has two tasks routed or running: handing one
+ *     out takes the type's advisory gate lock with a try-lock (never
+ *     waiting) and rechecks under it with a fresh snapshot; the unique
+ *     index task_singleton_idx is the backstop, and its violation only
+ *     skips the task;
+ *   - the node never holds more than its capacity (routed + running).
+ * Order: priority (higher first), then run_at, then id; due means run_at
+ * <= now().  Tasks that other transactions hold locked are skipped, never
+ * waited for.
+ *
+ * When the node claims for itself, a role of its that no longer exists
+ * raises the evaluation's error; when dispatching, such a node gets nothing.
+ */
+CREATE FUNCTION role_cluster.hand_out_tasks(node_id text, max_tasks integer,
+											new_state role_cluster.task_state)
+	RETURNS SETOF role_cluster.task
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+	SET plan_cache_mode = force_generic_plan
+AS $$
+#variable_conflict use_column
+DECLARE
+	want		integer;
+	lease		timestamptz;
+	types		role_cluster.task_type[];
+	shard		integer;
+	singles		role_cluster.task_type[];
+	c			record;
+	r			role_cluster.task;
+	single_rows role_cluster.task[] := '{}';
+BEGIN
+	IF max_tasks IS NULL OR max_tasks <= 0 THEN
+		RETURN;
+	END IF;
+	IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
+		PERFORM role_cluster.require_read_committed();
+	END IF;
+
+	/*
+	 * The node as its lock left it (a snapshot newer than the lock): live,
+	 * its room, the types it runs, its shard, and the singleton types among
+	 * them that have queued tasks and no task held now.
+	 */
+	SELECT least(max_tasks, n.capacity - h.held), n.lease_until, v.types,
+		   role_cluster.effective_push_shard(n.push_shard, cs.push_shards_total),
+		   ARRAY(SELECT p.task_type FROM role_cluster.task_policy p
+				 WHERE p.singleton AND p.task_type = ANY (v.types)
+					AND EXISTS (SELECT FROM role_cluster.task t
+								WHERE t.task_type = p.task_type AND t.singleton AND t.state = 'queued')
+					AND NOT EXISTS (SELECT FROM role_cluster.task t
+									WHERE t.task_type = p.task_type AND t.singleton
+										AND t.state IN ('routed', 'running')))
+		INTO want, lease, types, shard, singles
+		FROM role_cluster.node n
+			CROSS JOIN role_cluster.cluster_settings cs
+			CROSS JOIN LATERAL (SELECT pg_catalog.count(*)::integer AS held FROM role_cluster.task t
+								WHERE t.node_id = n.node_id AND t.state IN ('routed', 'running')) h
+			CROSS JOIN LATERAL (SELECT role_cluster.node_task_types(n.role_name, new_state = 'running') AS types
+								OFFSET 0) v
+		WHERE n.node_id = hand_out_tasks.node_id AND role_cluster.node_is_live(n);
+	IF NOT FOUND OR want <= 0 OR pg_catalog.cardinality(types) = 0 THEN
+		RETURN;
+	END IF;
+
+	/*
+	 * Singletons, rarely there: the first due task of each free singleton
+	 * type, if it ranks within the node's next want tasks.  Gate, recheck,
+	 * lock, hand out.
+	 */
+	IF pg_catalog.cardinality(singles) > 0 THEN
+		FOR c IN
+			SELECT q.* FROM pg_catalog.unnest(singles) AS ty,
+				LATERAL (SELECT t.id, t.task_type, t.priority, t.run_at
+						 FROM role_cluster.task t
+						 WHERE t.state = 'queued' AND t.singleton AND t.task_type = ty
+							AND t.run_at <= pg_catalog.now()
+							AND role_cluster.routes_to(t.task_type, t.push_shard, types, shard)
+						 ORDER BY t.priority DESC, t.run_at, t.id
+						 LIMIT 1) q
+			ORDER BY q.priority DESC, q.run_at, q.id
+		LOOP
+			EXIT WHEN want <= 0;
+			CONTINUE WHEN (SELECT pg_catalog.count(*) FROM (
+							SELECT FROM role_cluster.task t
+							WHERE t.state = 'queued' AND NOT t.singleton AND t.run_at <= pg_catalog.now()
+								AND role_cluster.routes_to(t.task_type, t.push_shard, types, shard)
+								AND (t.priority > c.priority
+									 OR (t.priority = c.priority AND (t.run_at, t.id) < (c.run_at, c.id)))
+							LIMIT want) AS ahead) >= want;
+			CONTINUE WHEN NOT pg_catalog.pg_try_advisory_xact_lock(1919120231, role_cluster.task_ordinal(c.task_type));
+			CONTINUE WHEN EXISTS (SELECT FROM role_cluster.task t
+								  WHERE t.task_type = c.task_type AND t.singleton
+									AND t.state IN ('routed', 'running'));
+			BEGIN
+				WITH l AS (
+					SELECT t.id FROM role_cluster.task t
+					WHERE t.id = c.id AND t.state = 'queued' AND t.singleton
+					FOR UPDATE SKIP LOCKED)
+				UPDATE role_cluster.task AS t
+					SET state = new_state, node_id = hand_out_tasks.node_id, lease_until = lease,
+						attempts = t.attempts + CASE WHEN new_state = 'running' THEN 1 ELSE 0 END,
+						updated_at = pg_catalog.now()
+					FROM l WHERE t.id = l.id
+					RETURNING t.* INTO r;
+				IF FOUND THEN
+					single_rows := single_rows || r;
+					want := want - 1;
+				END IF;
+			EXCEPTION
+				WHEN unique_violation THEN
+					NULL;		/* made routed or running past the gate: skip it */
+			END;
+		END LOOP;
+	END IF;
+
+	/*
+	 * The rest in one statement: walk the priorities present (so tasks not
+	 * yet due are never scanned), take the first due routable tasks of
+	 * each, skipping those locked elsewhere, and hand them out.
+	 */
+	RETURN QUERY
+	WITH RECURSIVE prio(p) AS (
+		(SELECT t.priority FROM role_cluster.task t
+		 WHERE t.state = 'queued' AND NOT t.singleton
+		 ORDER BY t.priority DESC LIMIT 1)
+		UNION ALL
+		SELECT (SELECT t.priority FROM role_cluster.task t
+				WHERE t.state = 'queued' AND NOT t.singleton AND t.priority < prio.p
+				ORDER BY t.priority DESC LIMIT 1)
+		FROM prio WHERE prio.p IS NOT NULL AND want > 0
+	), c AS (
+		SELECT q.id FROM prio, LATERAL (
+			SELECT t.id FROM role_cluster.task t
+			WHERE t.state = 'queued' AND NOT t.singleton
+				AND t.priority = prio.p AND t.run_at <= pg_catalog.now()
+				AND role_cluster.routes_to(t.task_type, t.push_shard, types, shard)
+			ORDER BY t.run_at, t.id
+			LIMIT want
+			FOR UPDATE OF t SKIP LOCKED) q
+		WHERE prio.p IS NOT NULL
+		LIMIT want
+	), u AS (
+		UPDATE role_cluster.task AS t
+			SET state = new_state, node_id = hand_out_tasks.node_id, lease_until = lease,
+				attempts = t.attempts + CASE WHEN new_state = 'running' THEN 1 ELSE 0 END,
+				updated_at = pg_catalog.now()
+			WHERE t.id = ANY (ARRAY(SELECT c.id FROM c))	/* by key, whatever LIMIT want is */
+			RETURNING t.*)
+	SELECT * FROM u
+	UNION ALL
+	SELECT * FROM pg_catalog.unnest(single_rows)
+	ORDER BY priority DESC, run_at, id;
+END
+$$;
+COMMENT ON FUNCTION role_cluster.hand_out_tasks(text, integer, role_cluster.task_state) IS
+	'The routing rule: hands out due queued tasks to one (locked) node; the only way claim_tasks and dispatch hand out work';
+
+/*
+ * A node takes up to n routable due tasks for itself, straight to running:
+ * for deployments without the background worker.  Never waits for another
+ * node's claim.
+ */
+CREATE FUNCTION role_cluster.claim_tasks(node_id text, n integer DEFAULT 1)
+	RETURNS SETOF role_cluster.task
+	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	me			role_cluster.node;
+BEGIN
+	IF claim_tasks.n IS NULL OR claim_tasks.n < 0 THEN
+		RAISE EXCEPTION 'number of tasks to claim must be zero or more, not %',
+			coalesce(claim_tasks.n::text, 'NULL')
+			USING ERRCODE = CASE WHEN claim_tasks.n IS NULL THEN 'null_value_not_allowed'
+								 ELSE 'invalid_parameter_value' END;
+	END IF;
+	me := role_cluster.node_for_caller(claim_tasks.node_id, true);
+	PERFORM role_cluster.require_live(me);
+	RETURN QUERY SELECT * FROM role_cluster.hand_out_tasks(me.node_id, claim_tasks.n, 'running');
+END
+$$;
+COMMENT ON FUNCTION role_cluster.claim_tasks(text, integer) IS
+	'A node claims up to n routable due tasks for itself (queued -> running), in priority order';
+
+/*
+ * A node takes the tasks dispatch() routed to it (routed -> running), up to
+ * n, in hand-out order.  A routed task that the node's role or shard no
+ * longer allows (the role changed since) goes back to the queue instead.
+ */
+CREATE FUNCTION role_cluster.fetch_tasks(node_id text, n integer DEFAULT 100)
+	RETURNS SETOF role_cluster.task
+	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	me			role_cluster.node;
+	my_types	role_cluster.task_type[];
+	my_shard	integer;
+BEGIN
+	IF fetch_tasks.n IS NULL OR fetch_tasks.n < 0 THEN
+		RAISE EXCEPTION 'number of tasks to fetch must be zero or more, not %',
+			coalesce(fetch_tasks.n::text, 'NULL')
+			USING ERRCODE = CASE WHEN fetch_tasks.n IS NULL THEN 'null_value_not_allowed'
+								 ELSE 'invalid_parameter_value' END;
+	END IF;
+	me := role_cluster.node_for_caller(fetch_tasks.node_id, false);
+	PERFORM role_cluster.require_live(me);
+	my_types := role_cluster.node_task_types(me.role_name, true);
+	my_shard := role_cluster.effective_push_shard(me.push_shard,
+		(SELECT s.push_shards_total FROM role_cluster.cluster_settings s));
+
+	RETURN QUERY
+	WITH c AS (
+		SELECT t.id, role_cluster.routes_to(t.task_type, t.push_shard, my_types, my_shard) AS ok
+		FROM role_cluster.task t
+		WHERE t.node_id = me.node_id AND t.state = 'routed'
+		ORDER BY t.priority DESC, t.run_at, t.id
+		LIMIT fetch_tasks.n
+		FOR UPDATE OF t SKIP LOCKED
+	), u AS (
+		UPDATE role_cluster.task AS t
+			SET state = CASE WHEN c.ok THEN 'running' ELSE 'queued' END::role_cluster.task_state,
+				node_id = CASE WHEN c.ok THEN t.node_id END,
+				lease_until = CASE WHEN c.ok THEN t.lease_until END,
+				attempts = t.attempts + CASE WHEN c.ok THEN 1 ELSE 0 END,
+				updated_at = pg_catalog.now()
+			FROM c
+			WHERE t.id = c.id
+			RETURNING t.*)
+	SELECT * FROM u WHERE u.state = 'running'
+	ORDER BY u.priority DESC, u.run_at, u.id;
+END
+$$;
+COMMENT ON FUNCTION role_cluster.fetch_tasks(text, integer) IS
+	'A node takes up to n tasks routed to it (routed -> running); ones its role no longer allows go back';
+
+/*
+ * The background worker's step: routes up to batch due queued tasks to
+ * live nodes through hand_out_tasks(), in rounds: each round offers every
+ * node that can still take work an equal share of what is left, the
+ * least-loaded node (held / capacity) first.  Notifies each receiving node
+ * once on its channel, with the number routed to it as payload.  A node
+ * busy in a claim of its own is skipped this time, never waited for.
+ * Returns how many tasks it routed.
+ */
+CREATE FUNCTION role_cluster.dispatch(batch integer DEFAULT 100) RETURNS integer
+	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	nodes		text[];
+	routed		integer[];
+	active		boolean[];
+	left_over	integer := batch;
+	nactive		integer;
+	share		integer;
+	asked		integer;
+	got			integer;
+	i			integer;
+BEGIN
+	IF batch IS NULL OR batch < 0 THEN
+		RAISE EXCEPTION 'dispatch batch must be zero or more, not %', coalesce(batch::text, 'NULL')
+			USING ERRCODE = CASE WHEN batch IS NULL THEN 'null_value_not_allowed'
+								 ELSE 'invalid_parameter_value' END;
+	END IF;
+	PERFORM role_cluster.require_read_committed();
+	SELECT pg_catalog.array_agg(l.node_id) INTO nodes
+		FROM (SELECT n.node_id FROM role_cluster.node n
+			  WHERE role_cluster.node_is_live(n)
+			  ORDER BY n.node_id
+			  FOR NO KEY UPDATE SKIP LOCKED) AS l;
+	IF nodes IS NULL OR batch = 0 THEN
+		RETURN 0;
+	END IF;
+	routed := pg_catalog.array_fill(0, ARRAY[pg_catalog.cardinality(nodes)]);
+	active := pg_catalog.array_fill(true, ARRAY[pg_catalog.cardinality(nodes)]);
+
+	WHILE left_over > 0 AND true = ANY (active) LOOP
+		nactive := (SELECT pg_catalog.count(*) FROM pg_catalog.unnest(active) AS a WHERE a);
+		share := (left_over + nactive - 1) / nactive;	/* rounded up */
+		FOR i IN
+			SELECT k FROM pg_catalog.generate_subscripts(nodes, 1) AS k
+				JOIN role_cluster.node n ON n.node_id = nodes[k]
+				CROSS JOIN LATERAL (SELECT pg_catalog.count(*) AS held FROM role_cluster.task t
+									WHERE t.node_id = n.node_id AND t.state IN ('routed', 'running')) h
+			WHERE active[k]
+			ORDER BY h.held::float8 / n.capacity, n.node_id
+		LOOP
+			EXIT WHEN left_over <= 0;
+			asked := least(share, left_over);
+			SELECT pg_catalog.count(*) INTO got
+				FROM role_cluster.hand_out_tasks(nodes[i], asked, 'routed');
+			routed[i] := routed[i] + got;
+			left_over := left_over - got;
+			IF got < asked THEN
+				active[i] := false;		/* no room, or nothing left it may run */
+			END IF;
+		END LOOP;
+	END LOOP;
+
+	FOR i IN 1 .. pg_catalog.cardinality(nodes) LOOP
+		IF routed[i] > 0 THEN
+			PERFORM pg_catalog.pg_notify(role_cluster.node_channel(nodes[i]), routed[i]::text);
+		END IF;
+	END LOOP;
+	RETURN batch - left_over;
+END
+$$;
+COMMENT ON FUNCTION role_cluster.dispatch(integer) IS
+	'Routes up to batch due queued tasks to live nodes, least-loaded first, and notifies each on its channel; returns how many';
+
+/* ---- Finishing tasks ---- */
+
+/*
+ * Why a node cannot finish a task: the task does not exist (42704) or the
+ * node does not hold it running (55000).  Always raises.
+ */
+CREATE FUNCTION role_cluster.not_held(task_id bigint, node_id text, action text) RETURNS void
+	LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	t			role_cluster.task;
+BEGIN
+	SELECT * INTO t FROM role_cluster.task x WHERE x.id = task_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'task % does not exist', task_id
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	RAISE EXCEPTION 'node "%" cannot % task %: it does not hold it running', node_id, action, task_id
+		USING ERRCODE = 'object_not_in_prerequisite_state',
+			  DETAIL = CASE
+				WHEN t.state IN ('routed', 'running') AND t.node_id <> node_id
+					THEN pg_catalog.format('The task is %s on another node.', t.state)
+				WHEN t.state = 'routed'
+					THEN 'The task is routed to the node but not fetched yet.'
+				WHEN t.state IN ('done', 'dead')
+					THEN pg_catalog.format('The task is %s.', t.state)
+				ELSE 'The task is queued: it was handed back, or reclaimed after the node''s lease lapsed.' END,
+			  HINT = CASE WHEN t.state = 'routed' AND t.node_id = node_id
+					THEN 'Take it with role_cluster.fetch_tasks() first.' END;
+END
+$$;
+COMMENT ON FUNCTION role_cluster.not_held(bigint, text, text) IS
+	'Raises the error for a task that a node does not hold running';
+
+/*
+ * The node that holds a task running reports it done.  The common case is
+ * one statement, the caller's right to act for the node checked in it; the
+ * errors are worked out only when it changes nothing.
+ */
+CREATE FUNCTION role_cluster.complete_task(task_id bigint, node_id text) RETURNS void
+	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	me			role_cluster.node;
+BEGIN
+	IF complete_task.task_id IS NULL THEN
+		RAISE EXCEPTION 'task id must not be NULL'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	UPDATE role_cluster.task AS t
+		SET state = 'done', lease_until = NULL, finished_at = pg_catalog.now(), updated_at = pg_catalog.now()
+		WHERE t.id = complete_task.task_id AND t.node_id = complete_task.node_id AND t.state = 'running'
+			AND EXISTS (SELECT FROM role_cluster.node n
+						WHERE n.node_id = complete_task.node_id
+							AND (n.login = SESSION_USER
+								 OR pg_catalog.pg_has_role(SESSION_USER, 'role_cluster_admin', 'MEMBER')));
+	IF NOT FOUND THEN
+		me := role_cluster.node_for_caller(complete_task.node_id, false);
+		PERFORM role_cluster.not_held(complete_task.task_id, me.node_id, 'complete');
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION role_cluster.complete_task(bigint, text) IS
+	'The node holding a task running reports it done';
+
+/*
+ * Acknowledges many tasks in one statement.  Returns the ids it completed;
+ * an id the node does not hold running (reclaimed meanwhile, say) is left
+ * as it is and not returned.
+ */
+CREATE FUNCTION role_cluster.complete_tasks(task_ids bigint[], node_id text) RETURNS SETOF bigint
+	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+	IF complete_tasks.task_ids IS NULL OR pg_catalog.array_position(complete_tasks.task_ids, NULL) IS NOT NULL THEN
+		RAISE EXCEPTION 'task ids must not be NULL'
+			USING ERRCODE = 'null_value_not_allowed',
+				  HINT = 'Pass an array of task ids without NULL elements.';
+	END IF;
+	RETURN QUERY
+	UPDATE role_cluster.task AS t
+		SET state = 'done', lease_until = NULL, finished_at = pg_catalog.now(), updated_at = pg_catalog.now()
+		WHERE t.id = ANY (complete_tasks.task_ids) AND t.node_id = complete_tasks.node_id AND t.state = 'running'
+			AND EXISTS (SELECT FROM role_cluster.node n
+						WHERE n.node_id = complete_tasks.node_id
+							AND (n.login = SESSION_USER
+								 OR pg_catalog.pg_has_role(SESSION_USER, 'role_cluster_admin', 'MEMBER')))
+		RETURNING t.id;
+	IF NOT FOUND THEN
+		PERFORM role_cluster.node_for_caller(complete_tasks.node_id, false);	/* raises if not allowed */
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION role_cluster.complete_tasks(bigint[], text) IS
+	'The node reports many tasks done at once; returns the ids it held running and completed';
+
+/*
+ * The node that holds a task running reports it failed.  The task is
+ * retried after an exponential backoff with jitter (retry_backoff_base *
+ * 2^(attempts - 1), capped at retry_backoff_max, times a random factor in
+ * [0.5, 1)), or becomes dead when it has used max_attempts.  Returns the new
+ * state, queued or dead.
+ */
+CREATE FUNCTION role_cluster.fail_task(task_id bigint, node_id text, error text) RETURNS text
+	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	me			role_cluster.node;
+	s			role_cluster.cluster_settings;
+	new_state	role_cluster.task_state;
+BEGIN
+	IF fail_task.task_id IS NULL THEN
+		RAISE EXCEPTION 'task id must not be NULL'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF fail_task.error IS NULL THEN
+		RAISE EXCEPTION 'error of a failed task must not be NULL'
+			USING ERRCODE = 'null_value_not_allowed',
+				  HINT = 'Say why the task failed; it is kept in last_error.';
+	END IF;
+	me := role_cluster.node_for_caller(fail_task.node_id, false);
+	SELECT * INTO s FROM role_cluster.cluster_settings;
+	UPDATE role_cluster.task AS t
+		SET state = CASE WHEN t.attempts >= t.max_attempts THEN 'dead' ELSE 'queued' END::role_cluster.task_state,
+			node_id = CASE WHEN t.attempts >= t.max_attempts THEN t.node_id END,
+			lease_until = NULL,
+			last_error = fail_task.error,
+			run_at = CASE WHEN t.attempts >= t.max_attempts THEN t.run_at
+						  ELSE pg_catalog.now() + least(s.retry_backoff_max,
+								s.retry_backoff_base * pg_catalog.power(2, least(t.attempts - 1, 40)))
+							   * (0.5 + pg_catalog.random() / 2) END,
+			finished_at = CASE WHEN t.attempts >= t.max_attempts THEN pg_catalog.now() END,
+			updated_at = pg_catalog.now()
+		WHERE t.id = fail_task.task_id AND t.node_id = me.node_id AND t.state = 'running'
+		RETURNING t.state INTO new_state;
+	IF NOT FOUND THEN
+		PERFORM role_cluster.not_held(fail_task.task_id, me.node_id, 'fail');
+	END IF;
+	RETURN new_state::text;
+END
+$$;
+COMMENT ON FUNCTION role_cluster.fail_task(bigint, text, text) IS
+	'The node reports a task failed: retried after backoff with jitter, or dead after max_attempts; returns the new state';
+
+/*
+ * The node hands a task it holds (routed or running) back unrun: queued
+ * again at once, without counting an attempt.
+ */
+CREATE FUNCTION role_cluster.release_task(task_id bigint, node_id text) RETURNS void
+	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	me			role_cluster.node;
+BEGIN
+	IF release_task.task_id IS NULL THEN
+		RAISE EXCEPTION 'task id must not be NULL'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	me := role_cluster.node_for_caller(release_task.node_id, false);
+	UPDATE role_cluster.task AS t
+		SET state = 'queued', node_id = NULL, lease_until = NULL,
+			attempts = t.attempts - CASE WHEN t.state = 'running' THEN 1 ELSE 0 END,
+			updated_at = pg_catalog.now()
+		WHERE t.id = release_task.task_id AND t.node_id = me.node_id AND t.state IN ('routed', 'running');
+	IF NOT FOUND THEN
+		PERFORM role_cluster.not_held(release_task.task_id, me.node_id, 'release');
+	END IF;
+	PERFORM role_cluster.wake_worker();
+END
+$$;
+COMMENT ON FUNCTION role_cluster.release_task(bigint, text) IS
+	'The node hands back a task it holds, unrun: queued again without counting an attempt';
+
+/*
+ * Takes back the tasks of nodes that are gone: deregistered, deleted, lease
+ * lapsed, or their registering session ended (such a node's lease is ended
+ * too, so it must heartbeat or register again).  Routed tasks go back as
+ * they were; running ones keep the attempt they used, and become dead if it
+ * was their last.  Nodes and tasks that other transactions hold locked are
+ * left for the next call.  Returns how many tasks it took back.
+ */
+CREATE FUNCTION role_cluster.reclaim() RETURNS integer
+	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	gone		text[];
+	handed		integer := 0;
+	orphans		integer;
+BEGIN
+	PERFORM role_cluster.require_read_committed();
+	/* nodes that are not live but hold tasks, locked: the recheck sees a racing heartbeat */
+	SELECT pg_catalog.array_agg(d.node_id) INTO gone
+		FROM (SELECT n.node_id FROM role_cluster.node n
+			  WHERE NOT role_cluster.node_is_live(n)
+				AND EXISTS (SELECT FROM role_cluster.task t
+							WHERE t.node_id = n.node_id AND t.state IN ('routed', 'running'))
+			  ORDER BY n.node_id
+			  FOR NO KEY UPDATE SKIP LOCKED) AS d;
+	IF gone IS NOT NULL THEN
+		UPDATE role_cluster.node AS n SET lease_until = pg_catalog.now()
+			WHERE n.node_id = ANY (gone) AND n.lease_until > pg_catalog.now();
+		handed := role_cluster.hand_back(gone, true, 'was lost (deregistered, lease lapsed or session ended)', true);
+	END IF;
+
+	/* held tasks whose node row is gone, or whose own lease lapsed */
+	WITH o AS (
+		SELECT t.id FROM role_cluster.task t
+		WHERE t.state IN ('routed', 'running')
+			AND (t.lease_until <= pg_catalog.now()
+				 OR NOT EXISTS (SELECT FROM role_cluster.node n WHERE n.node_id = t.node_id))
+		FOR UPDATE OF t SKIP LOCKED)
+	UPDATE role_cluster.task AS t
+		SET state = CASE WHEN t.state = 'running' AND t.attempts >= t.max_attempts
+						 THEN 'dead' ELSE 'queued' END::role_cluster.task_state,
+			node_id = CASE WHEN t.state = 'running' AND t.attempts >= t.max_attempts THEN t.node_id END,
+			lease_until = NULL,
+			last_error = CASE WHEN t.state = 'running'
+							  THEN pg_catalog.format('node "%s" was lost (lease lapsed or node deleted)', t.node_id)
+							  ELSE t.last_error END,
+			finished_at = CASE WHEN t.state = 'running' AND t.attempts >= t.max_attempts
+							   THEN pg_catalog.now() END,
+			updated_at = pg_catalog.now()
+		FROM o WHERE t.id = o.id;
+	GET DIAGNOSTICS orphans = ROW_COUNT;
+	RETURN handed + orphans;
+END
+$$;
+COMMENT ON FUNCTION role_cluster.reclaim() IS
+	'Puts back the tasks of nodes that are gone (lease lapsed, session ended, deregistered); returns how many';
+
+/* ---- The nodes view ---- */
+
+CREATE VIEW role_cluster.nodes AS
+	SELECT n.node_id,
+		   n.role_name AS role,
+		   n.push_shard,
+		   n.capacity,
+		   role_cluster.node_is_live(n) AS live,
+		   coalesce(h.routed + h.running, 0) AS held,
+		   coalesce(h.routed, 0) AS routed,
+		   coalesce(h.running, 0) AS running,
+		   n.last_heartbeat,
+		   n.lease_until,
+		   role_cluster.node_session_alive(n.backend_pid, n.backend_start) AS session_alive,
+		   n.login,
+		   n.backend_pid,
+		   n.registered_at,
+		   n.deregistered_at
+	FROM role_cluster.node n
+		LEFT JOIN LATERAL (
+			SELECT pg_catalog.count(*) FILTER (WHERE t.state = 'routed')::integer AS routed,
+				   pg_catalog.count(*) FILTER (WHERE t.state = 'running')::integer AS running
+			FROM role_cluster.task t
+			WHERE t.node_id = n.node_id AND t.state IN ('routed', 'running')) h ON true;
+COMMENT ON VIEW role_cluster.nodes IS
+	'Registered nodes with their role, shard, liveness and the tasks they hold';
+
+/* ---- Privileges ---- */
+
+REVOKE ALL ON role_cluster.task_policy, role_cluster.node, role_cluster.task,
+	role_cluster.nodes FROM PUBLIC;
+REVOKE ALL ON SEQUENCE role_cluster.task_id_seq FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON role_cluster.node, role_cluster.task
+	TO role_cluster_admin;
+GRANT SELECT, INSERT, UPDATE ON role_cluster.task_policy TO role_cluster_admin;
+GRANT SELECT, USAGE, UPDATE ON SEQUENCE role_cluster.task_id_seq TO role_cluster_admin;
+GRANT SELECT ON role_cluster.nodes TO role_cluster_admin, role_cluster_node;
+GRANT SELECT ON role_cluster.task_policy TO role_cluster_node;
+
+REVOKE EXECUTE ON FUNCTION
+	role_cluster.task_ordinal(role_cluster.task_type),
+	role_cluster.node_task_types(text, boolean),
+	role_cluster.routes_to(role_cluster.task_type, integer, role_cluster.task_type[], integer),
+	role_cluster.effective_push_shard(integer, integer),
+	role_cluster.node_session_alive(integer, timestamptz),
+	role_cluster.node_is_live(role_cluster.node),
+	role_cluster.node_channel(text),
+	role_cluster.node_for_caller(text, boolean),
+	role_cluster.require_live(role_cluster.node),
+	role_cluster.require_read_committed(),
+	role_cluster.hand_back(text[], boolean, text, boolean),
+	role_cluster.task_derive(),
+	role_cluster.task_after_insert(),
+	role_cluster.task_policy_before_insert(),
+	role_cluster.task_policy_before_change(),
+	role_cluster.task_policy_after_write(),
+	role_cluster.cluster_settings_after_write(),
+	role_cluster.register_node(text, text, integer, integer),
+	role_cluster.heartbeat(text),
+	role_cluster.deregister_node(text),
+	role_cluster.enqueue(role_cluster.task_type, text, jsonb, text, timestamptz, integer, integer, text),
+	role_cluster.enqueue_batch(jsonb),
+	role_cluster.hand_out_tasks(text, integer, role_cluster.task_state),
+	role_cluster.claim_tasks(text, integer),
+	role_cluster.fetch_tasks(text, integer),
+	role_cluster.dispatch(integer),
+	role_cluster.not_held(bigint, text, text),
+	role_cluster.complete_task(bigint, text),
+	role_cluster.complete_tasks(bigint[], text),
+	role_cluster.fail_task(bigint, text, text),
+	role_cluster.release_task(bigint, text),
+	role_cluster.reclaim()
+	FROM PUBLIC;
+
+/* What a node does, as itself; the admin may do it for any node. */
+GRANT EXECUTE ON FUNCTION
+	role_cluster.node_channel(text),
+	role_cluster.register_node(text, text, integer, integer),
+	role_cluster.heartbeat(text),
+	role_cluster.deregister_node(text),
+	role_cluster.enqueue(role_cluster.task_type, text, jsonb, text, timestamptz, integer, integer, text),
+	role_cluster.enqueue_batch(jsonb),
+	role_cluster.claim_tasks(text, integer),
+	role_cluster.fetch_tasks(text, integer),
+	role_cluster.complete_task(bigint, text),
+	role_cluster.complete_tasks(bigint[], text),
+	role_cluster.fail_task(bigint, text, text),
+	role_cluster.release_task(bigint, text)
+	TO role_cluster_admin, role_cluster_node;
+
+/* The worker's steps, also callable by hand. */
+GRANT EXECUTE ON FUNCTION
+	role_cluster.dispatch(integer),
+	role_cluster.reclaim()
+	TO role_cluster_admin;
+
+/* Read-only helpers the nodes view calls (a view's user needs them). */
+GRANT EXECUTE ON FUNCTION
+	role_cluster.node_is_live(role_cluster.node),
+	role_cluster.node_session_alive(integer, timestamptz)
+	TO role_cluster_admin, role_cluster_node;

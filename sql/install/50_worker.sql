@@ -1,0 +1,403 @@
+
+/* ---- The background worker: wake-ups, counters (src/rc_shmem.c) ---- */
+
+CREATE FUNCTION role_cluster.wake_worker() RETURNS void
+	AS 'MODULE_PATHNAME', 'rc_wake_worker' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION role_cluster.wake_worker() IS
+	'Wakes the background worker when the calling transaction commits (not on rollback); a no-op when the library is not preloaded';
+REVOKE EXECUTE ON FUNCTION role_cluster.wake_worker() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION role_cluster.wake_worker() TO role_cluster_admin, role_cluster_node;
+
+CREATE FUNCTION role_cluster.watch_session() RETURNS void
+	AS 'MODULE_PATHNAME', 'rc_watch_session' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION role_cluster.watch_session() IS
+	'Makes the calling session wake the background worker when it ends, so that reclaim() runs at once; a no-op when the library is not preloaded';
+REVOKE EXECUTE ON FUNCTION role_cluster.watch_session() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION role_cluster.watch_session() TO role_cluster_admin, role_cluster_node;
+
+CREATE FUNCTION role_cluster.worker_stats(
+	OUT pid integer,
+	OUT state text,
+	OUT started_at timestamptz,
+	OUT loops bigint,
+	OUT wakeups bigint,
+	OUT routed bigint,
+	OUT notified bigint,
+	OUT reclaimed bigint,
+	OUT fired bigint,
+	OUT pruned bigint,
+	OUT errors bigint,
+	OUT last_loop_at timestamptz,
+	OUT last_loop_ms double precision,
+	OUT avg_loop_ms double precision,
+	OUT max_loop_ms double precision,
+	OUT last_error text,
+	OUT last_error_at timestamptz,
+	OUT stats_reset timestamptz)
+	AS 'MODULE_PATHNAME', 'rc_worker_stats' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION role_cluster.worker_stats() IS
+	'The background worker''s state and counters (needs shared_preload_libraries)';
+REVOKE EXECUTE ON FUNCTION role_cluster.worker_stats() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION role_cluster.worker_stats() TO role_cluster_admin;
+
+CREATE VIEW role_cluster.worker_stats AS
+	SELECT * FROM role_cluster.worker_stats();
+COMMENT ON VIEW role_cluster.worker_stats IS
+	'The background worker: pid, state (not running, starting, disabled, standby, no extension, running), loops, commits that woke it, tasks routed, nodes notified, tasks reclaimed, schedule firings, rows pruned, failed steps, loop times and the last error, since stats_reset (a server crash also resets them)';
+GRANT SELECT ON role_cluster.worker_stats TO role_cluster_admin;
+
+CREATE FUNCTION role_cluster.worker_stats_reset() RETURNS void
+	AS 'MODULE_PATHNAME', 'rc_worker_stats_reset' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION role_cluster.worker_stats_reset() IS
+	'Zeroes the background worker''s counters, loop times and last error';
+REVOKE EXECUTE ON FUNCTION role_cluster.worker_stats_reset() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION role_cluster.worker_stats_reset() TO role_cluster_admin;
+
+/* ---- Cron expressions (src/rc_cron.c) ---- */
+
+CREATE FUNCTION role_cluster.cron_next(expr text, after timestamptz DEFAULT pg_catalog.now(),
+									   timezone text DEFAULT 'UTC') RETURNS timestamptz
+	AS 'MODULE_PATHNAME', 'rc_cron_next_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION role_cluster.cron_next(text, timestamptz, text) IS
+	'The first whole minute strictly after "after" that a 5-field cron expression matches, its fields read as wall-clock time in the time zone given (UTC by default); raises 22023 for a bad expression or zone';
+REVOKE EXECUTE ON FUNCTION role_cluster.cron_next(text, timestamptz, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION role_cluster.cron_next(text, timestamptz, text) TO role_cluster_admin, role_cluster_node;
+
+CREATE FUNCTION role_cluster.cron_prev(expr text, at_or_before timestamptz DEFAULT pg_catalog.now(),
+									   timezone text DEFAULT 'UTC') RETURNS timestamptz
+	AS 'MODULE_PATHNAME', 'rc_cron_prev_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION role_cluster.cron_prev(text, timestamptz, text) IS
+	'The latest whole minute at or before "at_or_before" that a 5-field cron expression matches, in the time zone given (UTC by default)';
+REVOKE EXECUTE ON FUNCTION role_cluster.cron_prev(text, timestamptz, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION role_cluster.cron_prev(text, timestamptz, text) TO role_cluster_admin, role_cluster_node;
+
+/* ---- Recurring schedules ---- */
+
+/*
+ * A recurring task: by cron expression or by fixed interval (exactly one).
+ * Both are read in the schedule's own time zone (UTC by default), never
+ * the session's, so that every scheduler computes the same due times.
+ * next_due is filled in on insert (the first due time after now) and when
+ * cron, every or timezone change or the schedule is re-enabled, unless the
+ * same statement sets it; set it by hand to anchor an interval schedule
+ * ("every day from 03:00").
+ *
+ * catch_up says what fire_schedules() does with due times that passed
+ * while nothing fired (the server was down, the worker disabled):
+ *	'latest' (default): fire once, for the latest missed due time, and go
+ *				on with the first due time in the future;
+ *	'all':		fire every missed due time, each its own task (at most 1000
+ *				per call; the next call goes on).
+ */
+CREATE TABLE role_cluster.schedule (
+	id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+	name text NOT NULL UNIQUE CONSTRAINT schedule_name_not_empty CHECK (name <> ''),
+	task_type role_cluster.task_type NOT NULL,
+	kind text NOT NULL DEFAULT '',
+	payload jsonb NOT NULL DEFAULT '{}',
+	shard_key text,
+	priority integer NOT NULL DEFAULT 0,
+	max_attempts integer NOT NULL DEFAULT 5
+		CONSTRAINT schedule_max_attempts_positive CHECK (max_attempts >= 1),
+	cron text,
+	every interval CONSTRAINT schedule_every_positive CHECK (every > interval '0'),
+	timezone text NOT NULL DEFAULT 'UTC',
+	catch_up text NOT NULL DEFAULT 'latest'
+		CONSTRAINT schedule_catch_up_valid CHECK (catch_up IN ('latest', 'all')),
+	enabled boolean NOT NULL DEFAULT true,
+	next_due timestamptz NOT NULL,
+	last_due timestamptz,
+	last_fired_at timestamptz,
+	last_task_id bigint,
+	last_error text,
+	created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	CONSTRAINT schedule_cron_or_every CHECK ((cron IS NULL) <> (every IS NULL)),
+	CONSTRAINT schedule_push_needs_shard_key
+		CHECK (task_type <> 'pushNotifications' OR shard_key IS NOT NULL)
+);
+COMMENT ON TABLE role_cluster.schedule IS
+	'Recurring tasks, by 5-field cron expression or fixed interval, fired once per due time by fire_schedules()';
+COMMENT ON COLUMN role_cluster.schedule.cron IS
+	'minute hour day-of-month month day-of-week (Vixie cron syntax), read in the schedule''s time zone; NULL when every is set';
+COMMENT ON COLUMN role_cluster.schedule.every IS
+	'Fixed interval between due times (wall-clock arithmetic in the schedule''s time zone); NULL when cron is set';
+COMMENT ON COLUMN role_cluster.schedule.timezone IS
+	'Time zone that cron fields and interval arithmetic are read in (a pg_timezone_names name)';
+COMMENT ON COLUMN role_cluster.schedule.catch_up IS
+	'Missed due times: ''latest'' fires once for the latest, ''all'' fires each';
+COMMENT ON COLUMN role_cluster.schedule.next_due IS
+	'The next due time; computed on insert and when the timing changes unless set explicitly';
+COMMENT ON COLUMN role_cluster.schedule.last_due IS 'The due time fired last';
+COMMENT ON COLUMN role_cluster.schedule.last_task_id IS 'The task enqueued by the last firing';
+COMMENT ON COLUMN role_cluster.schedule.last_error IS
+	'Why the last attempt to fire failed (it is retried at the next call), NULL after a success';
+SELECT pg_catalog.pg_extension_config_dump('role_cluster.schedule', '');
+SELECT pg_catalog.pg_extension_config_dump('role_cluster.schedule_id_seq', '');
+GRANT SELECT, INSERT, UPDATE, DELETE ON role_cluster.schedule TO role_cluster_admin;
+GRANT USAGE, SELECT ON SEQUENCE role_cluster.schedule_id_seq TO role_cluster_admin;
+
+/*
+ * One row per (schedule, due time) ever fired: the primary key is what
+ * makes a due time fire exactly once, however many schedulers race.
+ */
+CREATE TABLE role_cluster.schedule_firing (
+	schedule_id bigint NOT NULL REFERENCES role_cluster.schedule ON DELETE CASCADE,
+	due_at timestamptz NOT NULL,
+	fired_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	task_id bigint,
+	PRIMARY KEY (schedule_id, due_at)
+) WITH (autovacuum_vacuum_scale_factor = 0.05, autovacuum_vacuum_insert_scale_factor = 0.05);
+CREATE INDEX schedule_firing_fired_at_idx ON role_cluster.schedule_firing (fired_at);
+COMMENT ON TABLE role_cluster.schedule_firing IS
+	'The due times each schedule fired and the task each enqueued; the primary key makes every due time fire once; pruned after role_cluster.dead_retention';
+GRANT SELECT ON role_cluster.schedule_firing TO role_cluster_admin;
+
+/* The due time that follows "after" for a cron or interval schedule */
+CREATE FUNCTION role_cluster.schedule_step(cron text, every interval, timezone text,
+										   after timestamptz) RETURNS timestamptz
+	LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	IF cron IS NOT NULL THEN
+		RETURN role_cluster.cron_next(cron, after, timezone);
+	END IF;
+	RETURN ((after AT TIME ZONE timezone) + every) AT TIME ZONE timezone;
+END
+$$;
+COMMENT ON FUNCTION role_cluster.schedule_step(text, interval, text, timestamptz) IS
+	'The due time of a cron or interval schedule that follows "after", in the schedule''s time zone';
+REVOKE EXECUTE ON FUNCTION role_cluster.schedule_step(text, interval, text, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION role_cluster.schedule_step(text, interval, text, timestamptz) TO role_cluster_admin;
+
+/* Validates the timing of a schedule and fills in next_due */
+CREATE FUNCTION role_cluster.schedule_before_write() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	IF (NEW.cron IS NULL) = (NEW.every IS NULL) THEN
+		RAISE EXCEPTION 'schedule "%" needs exactly one of cron and every', NEW.name
+			USING ERRCODE = 'check_violation',
+				  HINT = 'Set cron to a 5-field cron expression such as ''*/5 * * * *'', or every to an interval such as ''1 hour''.';
+	END IF;
+	/* a bad cron expression or zone raises 22023 naming it */
+	PERFORM role_cluster.cron_next(coalesce(NEW.cron, '@daily'), now(), NEW.timezone);
+
+	IF TG_OP = 'INSERT' THEN
+		NEW.created_at := now();
+		IF NEW.next_due IS NULL THEN
+			NEW.next_due := role_cluster.schedule_step(NEW.cron, NEW.every, NEW.timezone, now());
+		END IF;
+	ELSIF NEW.next_due IS NULL
+		OR (NEW.next_due IS NOT DISTINCT FROM OLD.next_due
+			AND (NEW.cron IS DISTINCT FROM OLD.cron
+				 OR NEW.every IS DISTINCT FROM OLD.every
+				 OR NEW.timezone IS DISTINCT FROM OLD.timezone
+				 OR (NEW.enabled AND NOT OLD.enabled))) THEN
+		/* new timing, or re-enabled: no backlog, the next due time from now */
+		NEW.next_due := role_cluster.schedule_step(NEW.cron, NEW.every, NEW.timezone, now());
+	END IF;
+	NEW.updated_at := now();
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION role_cluster.schedule_before_write() IS
+	'Trigger: validates a schedule''s cron expression and time zone and computes next_due';
+REVOKE EXECUTE ON FUNCTION role_cluster.schedule_before_write() FROM PUBLIC;
+
+CREATE TRIGGER schedule_before_write
+	BEFORE INSERT OR UPDATE ON role_cluster.schedule
+	FOR EACH ROW EXECUTE FUNCTION role_cluster.schedule_before_write();
+COMMENT ON TRIGGER schedule_before_write ON role_cluster.schedule IS
+	'Validates the cron expression and time zone and computes next_due';
+
+/*
+ * Enqueues one task per due time of every enabled schedule whose next_due
+ * has come, and advances next_due.  Exactly once per due time: a due time
+ * fires only if its schedule_firing row could be inserted, in the same
+ * transaction as the enqueue.  Schedules locked by a concurrent caller are
+ * skipped (it fires them).  A schedule that fails (enqueue raised) keeps
+ * its next_due and records last_error; the others fire regardless.
+ */
+CREATE FUNCTION role_cluster.fire_schedules() RETURNS integer
+	LANGUAGE plpgsql SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	s role_cluster.schedule;
+	t timestamptz := now();
+	fired integer := 0;
+	due timestamptz;
+	nxt timestamptz;
+	k double precision;
+	n integer;
+	last_fired timestamptz;
+	last_task bigint;
+	new_task bigint;
+	msg text;
+BEGIN
+	FOR s IN
+		SELECT * FROM role_cluster.schedule
+		 WHERE enabled AND next_due <= t
+		 ORDER BY next_due
+		   FOR UPDATE SKIP LOCKED
+	LOOP
+		BEGIN
+			due := s.next_due;
+			last_fired := NULL;
+			last_task := NULL;
+			n := 0;
+
+			IF s.catch_up = 'latest' THEN
+				/* skip to the latest due time at or before now */
+				IF s.cron IS NOT NULL THEN
+					due := greatest(due, role_cluster.cron_prev(s.cron, t, s.timezone));
+				ELSE
+					k := floor(extract(epoch FROM t - due) / extract(epoch FROM s.every));
+					IF k > 2 THEN
+						nxt := ((due AT TIME ZONE s.timezone) + s.every * (k - 1)) AT TIME ZONE s.timezone;
+						IF nxt > due AND nxt <= t THEN
+							due := nxt;
+						END IF;
+					END IF;
+					LOOP
+						nxt := role_cluster.schedule_step(NULL, s.every, s.timezone, due);
+						EXIT WHEN nxt > t;
+						IF nxt <= due THEN
+							RAISE EXCEPTION 'interval % of schedule "%" does not advance from %',
+								s.every, s.name, due
+								USING ERRCODE = 'invalid_parameter_value';
+						END IF;
+						due := nxt;
+					END LOOP;
+				END IF;
+			END IF;
+
+			LOOP
+				INSERT INTO role_cluster.schedule_firing (schedule_id, due_at)
+				VALUES (s.id, due)
+				ON CONFLICT DO NOTHING;
+				IF FOUND THEN
+					new_task := role_cluster.enqueue(s.task_type, s.kind, s.payload, s.shard_key,
+													 due, s.priority, s.max_attempts,
+													 'schedule:' || s.id || ':' || extract(epoch FROM due));
+					UPDATE role_cluster.schedule_firing SET task_id = new_task
+					 WHERE schedule_id = s.id AND due_at = due;
+					fired := fired + 1;
+					last_task := new_task;
+				END IF;
+				last_fired := due;
+				n := n + 1;
+				nxt := role_cluster.schedule_step(s.cron, s.every, s.timezone, due);
+				IF nxt <= due THEN
+					RAISE EXCEPTION 'interval % of schedule "%" does not advance from %',
+						s.every, s.name, due
+						USING ERRCODE = 'invalid_parameter_value';
+				END IF;
+				due := nxt;
+				EXIT WHEN s.catch_up <> 'all' OR due > t OR n >= 1000;
+			END LOOP;
+
+			UPDATE role_cluster.schedule
+			   SET next_due = due,
+				   last_due = last_fired,
+				   last_fired_at = CASE WHEN last_task IS NULL THEN last_fired_at ELSE t END,
+				   last_task_id = coalesce(last_task, last_task_id),
+				   last_error = NULL
+			 WHERE id = s.id;
+		EXCEPTION WHEN OTHERS THEN
+			GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
+			UPDATE role_cluster.schedule SET last_error = msg WHERE id = s.id;
+			RAISE WARNING 'schedule "%" did not fire: %', s.name, msg;
+		END;
+	END LOOP;
+	RETURN fired;
+END
+$$;
+COMMENT ON FUNCTION role_cluster.fire_schedules() IS
+	'Enqueues the tasks of due schedules, once per due time even when callers race, advances next_due and returns how many it enqueued; the background worker calls it every poll';
+REVOKE EXECUTE ON FUNCTION role_cluster.fire_schedules() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION role_cluster.fire_schedules() TO role_cluster_admin;
+
+/* ---- Pruning ---- */
+
+/*
+ * Deletes, in one short transaction, at most max_rows done tasks that
+ * finished more than "retention" ago, at most max_rows dead ones older
+ * than "dead_retention", and at most max_rows schedule firings older than
+ * "dead_retention".  NULL arguments take the settings role_cluster.
+ * retention, role_cluster.dead_retention and role_cluster.prune_batch.
+ * Rows locked by others are skipped, never waited for.  The background
+ * worker calls it every role_cluster.prune_interval, and again at its next
+ * loop while a call deletes a full batch.
+ */
+CREATE FUNCTION role_cluster.prune(retention interval DEFAULT NULL,
+								   dead_retention interval DEFAULT NULL,
+								   max_rows integer DEFAULT NULL) RETURNS bigint
+	LANGUAGE plpgsql SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	keep_done interval := coalesce(retention,
+								   current_setting('role_cluster.retention', true)::interval,
+								   interval '1 hour');
+	keep_dead interval := coalesce(dead_retention,
+								   current_setting('role_cluster.dead_retention', true)::interval,
+								   interval '7 days');
+	lim integer := coalesce(max_rows,
+							current_setting('role_cluster.prune_batch', true)::integer,
+							10000);
+	n bigint;
+	total bigint := 0;
+BEGIN
+	IF keep_done < interval '0' THEN
+		RAISE EXCEPTION 'retention % is negative', keep_done
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Pass zero or more, or NULL for role_cluster.retention.';
+	END IF;
+	IF keep_dead < interval '0' THEN
+		RAISE EXCEPTION 'dead_retention % is negative', keep_dead
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Pass zero or more, or NULL for role_cluster.dead_retention.';
+	END IF;
+	IF lim < 1 THEN
+		RAISE EXCEPTION 'max_rows % is not positive', lim
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Pass 1 or more, or NULL for role_cluster.prune_batch.';
+	END IF;
+
+	DELETE FROM role_cluster.task
+	 WHERE id IN (SELECT id FROM role_cluster.task
+				   WHERE state = 'done' AND finished_at < now() - keep_done
+				   LIMIT lim
+				   FOR UPDATE SKIP LOCKED);
+	GET DIAGNOSTICS n = ROW_COUNT;
+	total := total + n;
+
+	DELETE FROM role_cluster.task
+	 WHERE id IN (SELECT id FROM role_cluster.task
+				   WHERE state = 'dead' AND finished_at < now() - keep_dead
+				   LIMIT lim
+				   FOR UPDATE SKIP LOCKED);
+	GET DIAGNOSTICS n = ROW_COUNT;
+	total := total + n;
+
+	DELETE FROM role_cluster.schedule_firing
+	 WHERE (schedule_id, due_at) IN
+		   (SELECT schedule_id, due_at FROM role_cluster.schedule_firing
+			 WHERE fired_at < now() - keep_dead
+			 LIMIT lim
+			 FOR UPDATE SKIP LOCKED);
+	GET DIAGNOSTICS n = ROW_COUNT;
+	total := total + n;
+
+	RETURN total;
+END
+$$;
+COMMENT ON FUNCTION role_cluster.prune(interval, interval, integer) IS
+	'Deletes done tasks older than role_cluster.retention, dead ones and schedule firings older than role_cluster.dead_retention, at most max_rows of each per call; returns how many rows it deleted';
+REVOKE EXECUTE ON FUNCTION role_cluster.prune(interval, interval, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION role_cluster.prune(interval, interval, integer) TO role_cluster_admin;
+

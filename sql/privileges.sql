@@ -1,0 +1,71 @@
+-- Privileges: PUBLIC gets nothing, the admin role manages configuration,
+-- the node role reads it.
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS role_cluster CASCADE;
+CREATE EXTENSION role_cluster;
+DROP ROLE IF EXISTS regress_rc_admin;
+DROP ROLE IF EXISTS regress_rc_node;
+DROP ROLE IF EXISTS regress_rc_nobody;
+RESET client_min_messages;
+
+CREATE ROLE regress_rc_admin LOGIN IN ROLE role_cluster_admin;
+CREATE ROLE regress_rc_node LOGIN IN ROLE role_cluster_node;
+CREATE ROLE regress_rc_nobody LOGIN;
+
+INSERT INTO role_cluster.cluster_role (name, tasks) VALUES ('frontend', 'DisableAll');
+
+-- PUBLIC: nothing on the schema's tables or admin functions.
+SET ROLE regress_rc_nobody;
+SELECT name FROM role_cluster.cluster_role;
+SELECT * FROM role_cluster.network_listener;
+SELECT * FROM role_cluster.cluster_settings;
+SELECT role_cluster.export_roles();
+RESET ROLE;
+-- The schema itself is closed to PUBLIC.
+SELECT has_schema_privilege('regress_rc_nobody', 'role_cluster', 'USAGE') AS nobody_usage,
+	   has_schema_privilege('regress_rc_node', 'role_cluster', 'USAGE') AS node_usage;
+
+-- A node login reads roles but cannot change them.
+SET ROLE regress_rc_node;
+SELECT name, tasks FROM role_cluster.cluster_role;
+SELECT push_shards_total FROM role_cluster.cluster_settings;
+INSERT INTO role_cluster.cluster_role (name) VALUES ('sneaky');
+UPDATE role_cluster.cluster_role SET tasks = 'EnableAll' WHERE name = 'frontend';
+DELETE FROM role_cluster.cluster_role;
+TRUNCATE role_cluster.cluster_role;
+INSERT INTO role_cluster.network_listener (id) VALUES ('imap');
+UPDATE role_cluster.cluster_settings SET push_shards_total = 8;
+SELECT role_cluster.import_roles('{"name": "sneaky"}');
+SELECT role_cluster.export_roles();
+RESET ROLE;
+SELECT name, tasks FROM role_cluster.cluster_role;
+
+-- The admin manages configuration.
+SET ROLE regress_rc_admin;
+INSERT INTO role_cluster.network_listener (id) VALUES ('imap');
+SELECT role_cluster.import_roles('{"name": "mail", "listeners": {"@type": "EnableSome", "listenerIds": ["imap"]}}');
+UPDATE role_cluster.cluster_role SET tasks = 'EnableSome(storeMaintenance)' WHERE name = 'frontend';
+UPDATE role_cluster.cluster_settings SET push_shards_total = 2;
+SELECT jsonb_array_length(role_cluster.export_roles()) AS exported;
+DELETE FROM role_cluster.cluster_role WHERE name = 'mail';
+RESET ROLE;
+SELECT name, tasks FROM role_cluster.cluster_role;
+
+-- SECURITY DEFINER functions pin their search_path; no function is
+-- SECURITY DEFINER without it.
+SELECT p.oid::regprocedure AS unpinned_definer
+	FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.classid = 'pg_proc'::regclass
+	JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'role_cluster'
+	WHERE p.prosecdef AND NOT EXISTS (
+		SELECT FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%');
+-- PUBLIC holds no privilege on any table or view of the extension.
+SELECT c.oid::regclass AS public_relation
+	FROM pg_class c JOIN pg_depend d ON d.objid = c.oid AND d.classid = 'pg_class'::regclass
+	JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'role_cluster',
+	aclexplode(c.relacl) a
+	WHERE a.grantee = 0;
+
+DROP EXTENSION role_cluster;
+DROP ROLE regress_rc_admin;
+DROP ROLE regress_rc_node;
+DROP ROLE regress_rc_nobody;

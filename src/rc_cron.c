@@ -1,0 +1,595 @@
+/*-------------------------------------------------------------------------
+ *
+ * rc_cron.c
+ *	  Five-field cron expressions and the next due time of one, for
+ *	  role_cluster.schedule.
+ *
+ * Syntax (Vixie cron's): "minute hour day-of-month month day-of-week",
+ * fields separated by spaces or tabs.  Each field is a comma-separated
+ * list of items; an item is "*", a value, a range "a-b", and either of
+ * "*" or a range may carry a step "/n".  "a/n" means "a-max/n".  Months
+ * accept jan..dec and days of week sun..sat (case-insensitive), also as
+ * range ends; day of week 0 and 7 are both Sunday.  The nicknames @yearly
+ * (@annually), @monthly, @weekly, @daily (@midnight) and @hourly stand for
+ * their usual five fields.
+ *
+ * Vixie's day rule: when both the day-of-month and day-of-week fields are
+ * restricted (neither begins with '*'), a day matches if EITHER matches
+ * ("0 0 1,15 * mon": the 1st, the 15th and every Monday); otherwise both
+ * must match.  As in Vixie cron, a field such as "*\/2" begins with '*'
+ * and so counts as unrestricted for this rule.
+ *
+ * Times are wall-clock times in the time zone given (the schedule's, UTC
+ * by default), whatever the session's TimeZone, so that every scheduler
+ * computes the same due times.  Across a daylight-saving change, a
+ * wall-clock time that occurs twice is due once (at the instant
+ * PostgreSQL maps it to), and one that does not exist is due at the
+ * instant PostgreSQL maps it to (an hour later, in the usual zones).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <ctype.h>
+#include <limits.h>
+
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/timestamp.h"
+
+#include "rc_cron.h"
+
+PG_FUNCTION_INFO_V1(rc_cron_next_sql);
+PG_FUNCTION_INFO_V1(rc_cron_prev_sql);
+
+/* How far ahead rc_cron_next looks before giving up (can't happen) */
+#define RC_CRON_MAX_YEARS	100
+
+/* One field's range and, for month and day of week, its names */
+typedef struct CronFieldDef
+{
+	const char *label;
+	int			min;
+	int			max;
+	const char *const *names;	/* NULL-terminated, value of names[i] is i + name_base */
+	int			name_base;
+} CronFieldDef;
+
+static const char *const month_names[] = {
+	"jan", "feb", "mar", "apr", "may", "jun",
+	"jul", "aug", "sep", "oct", "nov", "dec", NULL
+};
+
+static const char *const weekday_names[] = {
+	"sun", "mon", "tue", "wed", "thu", "fri", "sat", NULL
+};
+
+static const CronFieldDef cron_fields[5] = {
+	{"minute", 0, 59, NULL, 0},
+	{"hour", 0, 23, NULL, 0},
+	{"day of month", 1, 31, NULL, 0},
+	{"month", 1, 12, month_names, 1},
+	{"day of week", 0, 7, weekday_names, 0},
+};
+
+/* The nicknames and what they stand for */
+static const struct
+{
+	const char *name;
+	const char *fields;
+}			cron_nicknames[] = {
+	{"@yearly", "0 0 1 1 *"},
+	{"@annually", "0 0 1 1 *"},
+	{"@monthly", "0 0 1 * *"},
+	{"@weekly", "0 0 * * 0"},
+	{"@daily", "0 0 * * *"},
+	{"@midnight", "0 0 * * *"},
+	{"@hourly", "0 * * * *"},
+};
+
+#define CRON_HINT \
+	"A cron expression has five fields separated by spaces: minute (0-59), " \
+	"hour (0-23), day of month (1-31), month (1-12 or jan-dec) and day of " \
+	"week (0-7 or sun-sat, 0 and 7 both Sunday).  Each field is *, a value, " \
+	"a range a-b or a comma-separated list of these, optionally with a step " \
+	"such as */15 or 1-30/5.  @hourly, @daily, @weekly, @monthly and " \
+	"@yearly are accepted too."
+
+/* Raises the error for a bad expression; detail says what is wrong */
+static void
+cron_error(const char *expr, const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid cron expression \"%s\"", expr),
+			 errdetail("%s", detail),
+			 errhint(CRON_HINT)));
+}
+
+/* Raises the error for a bad field; detail is the part after the field name */
+static void
+cron_field_error(const char *expr, int fieldno, const char *detail)
+{
+	cron_error(expr, psprintf("Field %d (%s): %s", fieldno + 1,
+							  cron_fields[fieldno].label, detail));
+}
+
+/*
+ * Parses one value (a number or, where the field has them, a name) at *p,
+ * advancing *p past it.
+ */
+static int
+cron_parse_value(const char *expr, int fieldno, const char **p)
+{
+	const CronFieldDef *f = &cron_fields[fieldno];
+	const char *s = *p;
+	int			value;
+
+	if (isdigit((unsigned char) *s))
+	{
+		long		v = 0;
+
+		while (isdigit((unsigned char) *s))
+		{
+			if (v < 1000000)
+				v = v * 10 + (*s - '0');
+			s++;
+		}
+		if (v < f->min || v > f->max)
+			cron_field_error(expr, fieldno,
+							 psprintf("value %.*s is out of range %d-%d.",
+									  (int) (s - *p), *p, f->min, f->max));
+		value = (int) v;
+	}
+	else if (isalpha((unsigned char) *s))
+	{
+		const char *start = s;
+		int			len;
+
+		while (isalpha((unsigned char) *s))
+			s++;
+		len = s - start;
+		value = -1;
+		if (f->names != NULL && len == 3)
+		{
+			for (int i = 0; f->names[i] != NULL; i++)
+				if (pg_strncasecmp(start, f->names[i], 3) == 0)
+					value = i + f->name_base;
+		}
+		if (value < 0)
+		{
+			if (f->names == NULL)
+				cron_field_error(expr, fieldno,
+								 psprintf("\"%.*s\" is not a number.", len, start));
+			else
+				cron_field_error(expr, fieldno,
+								 psprintf("\"%.*s\" is not a %s name (use %s).", len, start,
+										  f->label,
+										  fieldno == 3 ? "jan, feb, ..., dec" : "sun, mon, ..., sat"));
+		}
+	}
+	else
+	{
+		if (*s == '\0')
+			cron_field_error(expr, fieldno, "a value is missing.");
+		cron_field_error(expr, fieldno,
+						 psprintf("unexpected character \"%c\".", *s));
+		value = 0;				/* not reached */
+	}
+	*p = s;
+	return value;
+}
+
+/* Parses one field (the text "text") into a bit mask */
+static uint64
+cron_parse_field(const char *expr, int fieldno, const char *text)
+{
+	const CronFieldDef *f = &cron_fields[fieldno];
+	uint64		mask = 0;
+	char	   *copy = pstrdup(text);
+	char	   *item = copy;
+
+	for (;;)
+	{
+		char	   *comma = strchr(item, ',');
+		const char *p = item;
+		int			lo,
+					hi,
+					step = 1;
+		bool		ranged = false;
+
+		if (comma)
+			*comma = '\0';
+		if (*item == '\0')
+			cron_field_error(expr, fieldno, "a list element is empty.");
+
+		if (*p == '*')
+		{
+			lo = f->min;
+			hi = f->max;
+			ranged = true;
+			p++;
+		}
+		else
+		{
+			lo = hi = cron_parse_value(expr, fieldno, &p);
+			if (*p == '-')
+			{
+				p++;
+				hi = cron_parse_value(expr, fieldno, &p);
+				ranged = true;
+				if (lo > hi)
+					cron_field_error(expr, fieldno,
+									 psprintf("range \"%s\" runs backwards.", item));
+			}
+		}
+		if (*p == '/')
+		{
+			long		s = 0;
+
+			p++;
+			if (!isdigit((unsigned char) *p))
+				cron_field_error(expr, fieldno,
+								 psprintf("step in \"%s\" is not a number.", item));
+			while (isdigit((unsigned char) *p))
+			{
+				if (s < 1000000)
+					s = s * 10 + (*p - '0');
+				p++;
+			}
+			if (s < 1 || s > f->max)
+				cron_field_error(expr, fieldno,
+								 psprintf("step in \"%s\" is out of range 1-%d.", item, f->max));
+			step = (int) s;
+			/* "a/n" means "a-max/n" */
+			if (!ranged)
+				hi = f->max;
+		}
+		if (*p != '\0')
+			cron_field_error(expr, fieldno,
+							 psprintf("unexpected \"%s\" in \"%s\".", p, item));
+
+		for (int v = lo; v <= hi; v += step)
+			mask |= UINT64CONST(1) << v;
+
+		if (!comma)
+			break;
+		item = comma + 1;
+	}
+	pfree(copy);
+	return mask;
+}
+
+/*
+ * Parses expr into *cron, or raises 22023.
+ */
+void
+rc_cron_parse(const char *expr, RcCron *cron)
+{
+	char	   *copy;
+	char	   *fields[5];
+	int			nfields = 0;
+	char	   *p;
+	uint64		masks[5];
+
+	/* nicknames */
+	p = (char *) expr;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == '@')
+	{
+		char	   *end;
+		int			len;
+
+		for (end = p; *end != '\0' && *end != ' ' && *end != '\t'; end++)
+			;
+		len = end - p;
+		for (int i = 0; i < (int) lengthof(cron_nicknames); i++)
+		{
+			if ((int) strlen(cron_nicknames[i].name) == len &&
+				pg_strncasecmp(p, cron_nicknames[i].name, len) == 0)
+			{
+				while (*end == ' ' || *end == '\t')
+					end++;
+				if (*end != '\0')
+					cron_error(expr, "A nickname such as @daily stands alone.");
+				rc_cron_parse(cron_nicknames[i].fields, cron);
+				return;
+			}
+		}
+		cron_error(expr, psprintf("\"%.*s\" is not a known nickname (@yearly, @annually, @monthly, @weekly, @daily, @midnight or @hourly).",
+								  len, p));
+	}
+
+	copy = pstrdup(expr);
+	p = copy;
+	for (;;)
+	{
+		while (*p == ' ' || *p == '\t')
+			*p++ = '\0';
+		if (*p == '\0')
+			break;
+		if (nfields < 5)
+			fields[nfields] = p;
+		nfields++;
+		while (*p != '\0' && *p != ' ' && *p != '\t')
+			p++;
+	}
+	if (nfields != 5)
+		cron_error(expr, psprintf("It has %d field%s, not 5.", nfields,
+								  nfields == 1 ? "" : "s"));
+
+	for (int i = 0; i < 5; i++)
+		masks[i] = cron_parse_field(expr, i, fields[i]);
+
+	memset(cron, 0, sizeof(RcCron));
+	cron->minutes = masks[0];
+	cron->hours = (uint32) masks[1];
+	cron->days = (uint32) masks[2];
+	cron->months = (uint32) masks[3];
+	/* Sunday is 0 and 7 */
+	cron->weekdays = (uint32) (masks[4] & 0x7F);
+	if (masks[4] & (UINT64CONST(1) << 7))
+		cron->weekdays |= 1;
+	cron->days_star = (fields[2][0] == '*');
+	cron->weekdays_star = (fields[4][0] == '*');
+
+	/*
+	 * When both day fields must match, the days of month must occur in some
+	 * selected month (Feb 30 never does), or the expression never fires.
+	 * Every date falls on every weekday eventually, so that is the only way
+	 * an expression can never match.
+	 */
+	if (cron->days_star || cron->weekdays_star)
+	{
+		bool		possible = false;
+
+		for (int m = 1; m <= 12 && !possible; m++)
+		{
+			if (!(cron->months & (1U << m)))
+				continue;
+			for (int d = 1; d <= day_tab[1][m - 1]; d++)
+				if (cron->days & (1U << d))
+					possible = true;
+		}
+		if (!possible)
+			cron_field_error(expr, 2,
+							 psprintf("no day \"%s\" exists in the months \"%s\", so the expression never matches.",
+									  fields[2], fields[3]));
+	}
+	pfree(copy);
+}
+
+/* Whether day y-m-d matches the day fields, under Vixie's rule */
+static bool
+cron_day_matches(const RcCron *cron, int y, int m, int d)
+{
+	bool		dom = (cron->days & (1U << d)) != 0;
+	bool		dow = (cron->weekdays & (1U << j2day(date2j(y, m, d)))) != 0;
+
+	if (cron->days_star || cron->weekdays_star)
+		return dom && dow;
+	return dom || dow;
+}
+
+/* The instant of wall-clock time y-m-d h:mi in tz, or false if out of range */
+static bool
+cron_local_to_instant(int y, int m, int d, int h, int mi, pg_tz *tz,
+					  TimestampTz *result)
+{
+	struct pg_tm tm = {0};
+	int			tzoff;
+
+	tm.tm_year = y;
+	tm.tm_mon = m;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = 0;
+	tm.tm_isdst = -1;
+	tzoff = DetermineTimeZoneOffset(&tm, tz);
+	return tm2timestamp(&tm, 0, &tzoff, result) == 0 && IS_VALID_TIMESTAMP(*result);
+}
+
+/*
+ * The first whole minute strictly after "after" that matches, read as
+ * wall-clock time in tz.
+ */
+TimestampTz
+rc_cron_next(const RcCron *cron, TimestampTz after, pg_tz *tz)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+	int			tzoff;
+	int			y,
+				m,
+				d,
+				h,
+				mi,
+				ylimit;
+
+	if (TIMESTAMP_NOT_FINITE(after))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("timestamp out of range"),
+				 errdetail("A cron expression's next time must follow a finite time.")));
+	if (timestamp2tm(after, &tzoff, &tm, &fsec, NULL, tz) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("timestamp out of range")));
+
+	/* start at the next whole wall-clock minute */
+	y = tm.tm_year;
+	m = tm.tm_mon;
+	d = tm.tm_mday;
+	h = tm.tm_hour;
+	mi = tm.tm_min + 1;
+	ylimit = y + RC_CRON_MAX_YEARS;
+
+	for (; y <= ylimit; y++, m = 1, d = 1, h = 0, mi = 0)
+	{
+		for (; m <= 12; m++, d = 1, h = 0, mi = 0)
+		{
+			if (!(cron->months & (1U << m)))
+				continue;
+			for (; d <= day_tab[isleap(y)][m - 1]; d++, h = 0, mi = 0)
+			{
+				if (!cron_day_matches(cron, y, m, d))
+					continue;
+				for (; h <= 23; h++, mi = 0)
+				{
+					if (!(cron->hours & (1U << h)))
+						continue;
+					for (; mi <= 59; mi++)
+					{
+						TimestampTz t;
+
+						if (!(cron->minutes & (UINT64CONST(1) << mi)))
+							continue;
+						if (!cron_local_to_instant(y, m, d, h, mi, tz, &t))
+							ereport(ERROR,
+									(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+									 errmsg("timestamp out of range")));
+						/* a DST change can map a later wall-clock time earlier */
+						if (t > after)
+							return t;
+					}
+				}
+			}
+		}
+	}
+	elog(ERROR, "no time matches the cron expression within %d years", RC_CRON_MAX_YEARS);
+	return 0;					/* keep the compiler quiet */
+}
+
+/*
+ * The latest whole minute at or before "at_or_before" that matches, read
+ * as wall-clock time in tz.  Used to find the latest missed due time.
+ */
+TimestampTz
+rc_cron_prev(const RcCron *cron, TimestampTz at_or_before, pg_tz *tz)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+	int			tzoff;
+	int			y,
+				m,
+				d,
+				h,
+				mi,
+				ylimit;
+
+	if (TIMESTAMP_NOT_FINITE(at_or_before))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("timestamp out of range"),
+				 errdetail("A cron expression's previous time must precede a finite time.")));
+	if (timestamp2tm(at_or_before, &tzoff, &tm, &fsec, NULL, tz) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("timestamp out of range")));
+
+	y = tm.tm_year;
+	m = tm.tm_mon;
+	d = tm.tm_mday;
+	h = tm.tm_hour;
+	mi = tm.tm_min;
+	ylimit = y - RC_CRON_MAX_YEARS;
+
+	/* d = 32 stands for "the last day of the month" */
+	for (; y >= ylimit; y--, m = 12, d = 32, h = 23, mi = 59)
+	{
+		for (; m >= 1; m--, d = 32, h = 23, mi = 59)
+		{
+			if (!(cron->months & (1U << m)))
+				continue;
+			if (d > day_tab[isleap(y)][m - 1])
+				d = day_tab[isleap(y)][m - 1];
+			for (; d >= 1; d--, h = 23, mi = 59)
+			{
+				if (!cron_day_matches(cron, y, m, d))
+					continue;
+				for (; h >= 0; h--, mi = 59)
+				{
+					if (!(cron->hours & (1U << h)))
+						continue;
+					for (; mi >= 0; mi--)
+					{
+						TimestampTz t;
+
+						if (!(cron->minutes & (UINT64CONST(1) << mi)))
+							continue;
+						if (!cron_local_to_instant(y, m, d, h, mi, tz, &t))
+							ereport(ERROR,
+									(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+									 errmsg("timestamp out of range")));
+						/* a DST change can map an earlier wall-clock time later */
+						if (t <= at_or_before)
+							return t;
+					}
+				}
+			}
+		}
+	}
+	elog(ERROR, "no time matches the cron expression within %d years", RC_CRON_MAX_YEARS);
+	return 0;					/* keep the compiler quiet */
+}
+
+/*
+ * Looks up a time zone by name, as SET TimeZone would, or raises 22023.
+ */
+pg_tz *
+rc_lookup_timezone(const char *name)
+{
+	pg_tz	   *tz = pg_tzset(name);
+
+	if (tz == NULL || !pg_tz_acceptable(tz))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("time zone \"%s\" not recognized", name),
+				 errhint("Use a name from pg_timezone_names, such as \"UTC\" or \"Europe/Berlin\".")));
+	return tz;
+}
+
+/*
+ * role_cluster.cron_next(expr text, after timestamptz DEFAULT now(),
+ *						  timezone text DEFAULT 'UTC') → timestamptz
+ *
+ * The first time strictly after "after" that expr matches, its fields read
+ * in the given time zone.  Raises 22023 for a bad expression or zone.
+ */
+Datum
+rc_cron_next_sql(PG_FUNCTION_ARGS)
+{
+	char	   *expr = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	TimestampTz after = PG_GETARG_TIMESTAMPTZ(1);
+	char	   *zone = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	RcCron		cron;
+	pg_tz	   *tz;
+
+	rc_cron_parse(expr, &cron);
+	tz = rc_lookup_timezone(zone);
+	PG_RETURN_TIMESTAMPTZ(rc_cron_next(&cron, after, tz));
+}
+
+/*
+ * role_cluster.cron_prev(expr text, at_or_before timestamptz DEFAULT now(),
+ *						  timezone text DEFAULT 'UTC') → timestamptz
+ *
+ * The latest time at or before "at_or_before" that expr matches.
+ */
+Datum
+rc_cron_prev_sql(PG_FUNCTION_ARGS)
+{
+	char	   *expr = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	TimestampTz at_or_before = PG_GETARG_TIMESTAMPTZ(1);
+	char	   *zone = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	RcCron		cron;
+	pg_tz	   *tz;
+
+	rc_cron_parse(expr, &cron);
+	tz = rc_lookup_timezone(zone);
+	PG_RETURN_TIMESTAMPTZ(rc_cron_prev(&cron, at_or_before, tz));
+}

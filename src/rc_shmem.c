@@ -1,0 +1,316 @@
+/*-------------------------------------------------------------------------
+ *
+ * rc_shmem.c
+ *	  The background worker's shared state, and the SQL functions that
+ *	  other sessions use to reach the worker: wake_worker() (wake it when
+ *	  the calling transaction commits), watch_session() (wake it when the
+ *	  calling session ends) and worker_stats() (its counters).
+ *
+ * The state is allocated through shmem_request_hook/shmem_startup_hook,
+ * so it exists only when the library is in shared_preload_libraries.
+ * Counters are atomics, so that the worker and the committing backends
+ * never wait on each other; the few non-counter fields sit behind a
+ * spinlock and are only ever copied in or out under it.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/builtins.h"
+
+#include "rc_shmem.h"
+
+PG_FUNCTION_INFO_V1(rc_wake_worker);
+PG_FUNCTION_INFO_V1(rc_watch_session);
+PG_FUNCTION_INFO_V1(rc_worker_stats);
+PG_FUNCTION_INFO_V1(rc_worker_stats_reset);
+
+RcShared   *rc_shared = NULL;
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+/* Per-backend: has this transaction asked to wake the worker at commit? */
+static bool wake_at_commit = false;
+static bool xact_callback_registered = false;
+static bool session_watched = false;
+
+static const char *const rc_state_names[] = {
+	[RC_WORKER_NOT_RUNNING] = "not running",
+	[RC_WORKER_STARTING] = "starting",
+	[RC_WORKER_DISABLED] = "disabled",
+	[RC_WORKER_STANDBY] = "standby",
+	[RC_WORKER_NO_EXTENSION] = "no extension",
+	[RC_WORKER_RUNNING] = "running",
+};
+
+/* Asks for the shared state's space (PG15: only allowed in this hook) */
+static void
+rc_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(MAXALIGN(sizeof(RcShared)));
+}
+
+/* Creates (postmaster, also after a crash restart) or attaches the state */
+static void
+rc_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	rc_shared = ShmemInitStruct("role_cluster worker", sizeof(RcShared), &found);
+	if (!found)
+	{
+		memset(rc_shared, 0, sizeof(RcShared));
+		SpinLockInit(&rc_shared->mutex);
+		rc_shared->state = RC_WORKER_NOT_RUNNING;
+		rc_shared->reset_at = GetCurrentTimestamp();
+		pg_atomic_init_u32(&rc_shared->reclaim_requested, 0);
+		for (int i = 0; i < RC_NUM_COUNTERS; i++)
+			pg_atomic_init_u64(&rc_shared->counters[i], 0);
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/*
+ * Installs the hooks.  Called from rc_worker_init() during preloading
+ * only: without preloading there is no shared state.
+ */
+void
+rc_shmem_init(void)
+{
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = rc_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = rc_shmem_startup;
+}
+
+/* Errors out, with a hint, when the library was not preloaded */
+void
+rc_require_preload(void)
+{
+	if (rc_shared == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("role_cluster must be loaded via shared_preload_libraries"),
+				 errdetail("The background worker and its counters live in shared memory, which only a preloaded library can allocate."),
+				 errhint("Add role_cluster to shared_preload_libraries in postgresql.conf and restart the server.")));
+}
+
+/* Sets the worker's latch, if there is a worker; never blocks for long */
+void
+rc_wake_worker_now(void)
+{
+	Latch	   *latch;
+
+	if (rc_shared == NULL)
+		return;
+	SpinLockAcquire(&rc_shared->mutex);
+	latch = rc_shared->worker_latch;
+	SpinLockRelease(&rc_shared->mutex);
+	if (latch != NULL)
+		SetLatch(latch);
+}
+
+/* Adds n to a counter */
+void
+rc_count(RcCounter counter, int64 n)
+{
+	if (rc_shared != NULL && n > 0)
+		pg_atomic_fetch_add_u64(&rc_shared->counters[counter], (uint64) n);
+}
+
+/*
+ * Transaction callback of wake_worker(): on commit, wake the worker; on
+ * abort (or PREPARE, whose rows appear only at COMMIT PREPARED, which the
+ * fallback poll covers), forget the request.
+ */
+static void
+rc_wake_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+			if (wake_at_commit)
+			{
+				wake_at_commit = false;
+				rc_count(RC_COUNT_WAKEUPS, 1);
+				rc_wake_worker_now();
+			}
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PREPARE:
+			wake_at_commit = false;
+			break;
+		default:
+			break;
+	}
+}
+
+/*
+ * role_cluster.wake_worker() → void
+ *
+ * Wakes the background worker when the calling transaction commits (the
+ * COMMIT callback runs after the transaction became visible, so the worker
+ * sees its rows).  A rollback does not wake it.  Without a preloaded
+ * library or a running worker it does nothing.  Cheap enough to call per
+ * row: it only sets a flag.
+ */
+Datum
+rc_wake_worker(PG_FUNCTION_ARGS)
+{
+	if (rc_shared == NULL)
+		PG_RETURN_VOID();
+	if (!xact_callback_registered)
+	{
+		RegisterXactCallback(rc_wake_xact_callback, NULL);
+		xact_callback_registered = true;
+	}
+	wake_at_commit = true;
+	PG_RETURN_VOID();
+}
+
+/*
+ * Exit callback of watch_session(): ask the worker to run reclaim() now.
+ *
+ * Registered with on_shmem_exit, not before_shmem_exit, on purpose: the
+ * before_shmem_exit callbacks (ours would run first, being registered
+ * last) run before the session's pg_stat_activity entry is cleared, so a
+ * worker woken there could still see the session alive.  on_shmem_exit
+ * callbacks run after every before_shmem_exit one, when the session's
+ * transaction has been aborted and its activity entry is gone, and before
+ * shared memory is detached.
+ */
+static void
+rc_session_exit_callback(int code, Datum arg)
+{
+	if (rc_shared == NULL)
+		return;
+	pg_atomic_write_u32(&rc_shared->reclaim_requested, 1);
+	rc_wake_worker_now();
+}
+
+/*
+ * role_cluster.watch_session() → void
+ *
+ * Makes the calling session wake the worker when it ends (disconnect,
+ * pg_terminate_backend, FATAL), so that reclaim() hands its tasks back at
+ * once instead of at the next poll.  register_node calls it.  Idempotent;
+ * a no-op without a preloaded library.
+ */
+Datum
+rc_watch_session(PG_FUNCTION_ARGS)
+{
+	if (rc_shared != NULL && !session_watched)
+	{
+		on_shmem_exit(rc_session_exit_callback, (Datum) 0);
+		session_watched = true;
+	}
+	PG_RETURN_VOID();
+}
+
+/* Microseconds as milliseconds, for display */
+static Datum
+us_to_ms_datum(int64 us)
+{
+	return Float8GetDatum((double) us / 1000.0);
+}
+
+/*
+ * role_cluster.worker_stats() → one row
+ *
+ * The worker's state and counters since the last reset (or server start;
+ * a crash restart re-creates shared memory and so resets them too).
+ */
+Datum
+rc_worker_stats(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Datum		values[18];
+	bool		nulls[18] = {0};
+	RcShared	snap;
+	uint64		c[RC_NUM_COUNTERS];
+	int			i = 0;
+
+	rc_require_preload();
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	if (tupdesc->natts != lengthof(values))
+		elog(ERROR, "worker_stats: expected %d columns, got %d",
+			 (int) lengthof(values), tupdesc->natts);
+
+	SpinLockAcquire(&rc_shared->mutex);
+	memcpy(&snap, rc_shared, offsetof(RcShared, reclaim_requested));
+	SpinLockRelease(&rc_shared->mutex);
+	for (int k = 0; k < RC_NUM_COUNTERS; k++)
+		c[k] = pg_atomic_read_u64(&rc_shared->counters[k]);
+
+	/* pid, state, started_at */
+	values[i] = Int32GetDatum(snap.worker_pid);
+	nulls[i++] = (snap.worker_pid == 0);
+	values[i++] = CStringGetTextDatum(rc_state_names[snap.state]);
+	values[i] = TimestampTzGetDatum(snap.started_at);
+	nulls[i++] = (snap.started_at == 0);
+	/* the counters */
+	values[i++] = Int64GetDatum((int64) c[RC_COUNT_LOOPS]);
+	values[i++] = Int64GetDatum((int64) c[RC_COUNT_WAKEUPS]);
+	values[i++] = Int64GetDatum((int64) c[RC_COUNT_ROUTED]);
+	values[i++] = Int64GetDatum((int64) c[RC_COUNT_NOTIFIED]);
+	values[i++] = Int64GetDatum((int64) c[RC_COUNT_RECLAIMED]);
+	values[i++] = Int64GetDatum((int64) c[RC_COUNT_FIRED]);
+	values[i++] = Int64GetDatum((int64) c[RC_COUNT_PRUNED]);
+	values[i++] = Int64GetDatum((int64) c[RC_COUNT_ERRORS]);
+	/* loop timing */
+	values[i] = TimestampTzGetDatum(snap.last_loop_at);
+	nulls[i++] = (snap.last_loop_at == 0);
+	values[i] = us_to_ms_datum(snap.last_loop_us);
+	nulls[i++] = (snap.last_loop_at == 0);
+	values[i] = c[RC_COUNT_LOOPS] > 0 ?
+		us_to_ms_datum((int64) (c[RC_COUNT_LOOP_US] / c[RC_COUNT_LOOPS])) : (Datum) 0;
+	nulls[i++] = (c[RC_COUNT_LOOPS] == 0);
+	values[i] = us_to_ms_datum(snap.max_loop_us);
+	nulls[i++] = (snap.last_loop_at == 0);
+	/* last error */
+	values[i] = CStringGetTextDatum(snap.last_error);
+	nulls[i++] = (snap.last_error_at == 0);
+	values[i] = TimestampTzGetDatum(snap.last_error_at);
+	nulls[i++] = (snap.last_error_at == 0);
+	values[i++] = TimestampTzGetDatum(snap.reset_at);
+	Assert(i == lengthof(values));
+
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/*
+ * role_cluster.worker_stats_reset() → void
+ *
+ * Zeroes the counters, the loop timings and the last error.
+ */
+Datum
+rc_worker_stats_reset(PG_FUNCTION_ARGS)
+{
+	rc_require_preload();
+	for (int k = 0; k < RC_NUM_COUNTERS; k++)
+		pg_atomic_write_u64(&rc_shared->counters[k], 0);
+	SpinLockAcquire(&rc_shared->mutex);
+	rc_shared->last_loop_at = 0;
+	rc_shared->last_loop_us = 0;
+	rc_shared->max_loop_us = 0;
+	rc_shared->last_error_at = 0;
+	rc_shared->last_error[0] = '\0';
+	rc_shared->reset_at = GetCurrentTimestamp();
+	SpinLockRelease(&rc_shared->mutex);
+	PG_RETURN_VOID();
+}

@@ -1,0 +1,83 @@
+/*-------------------------------------------------------------------------
+ *
+ * rc_shmem.h
+ *	  The background worker's shared state: its latch (so that committing
+ *	  backends can wake it), its state, and its counters.
+ *
+ * The state exists only when role_cluster is in shared_preload_libraries;
+ * rc_shared is NULL otherwise, and everything here degrades to a no-op
+ * (wake_worker, watch_session) or a clear error (worker_stats).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RC_SHMEM_H
+#define RC_SHMEM_H
+
+#include "port/atomics.h"
+#include "storage/latch.h"
+#include "storage/spin.h"
+#include "utils/timestamp.h"
+
+/* What the worker is doing, as worker_stats shows it */
+typedef enum RcWorkerState
+{
+	RC_WORKER_NOT_RUNNING = 0,	/* no worker process (yet, or between restarts) */
+	RC_WORKER_STARTING,			/* started, connecting to its database */
+	RC_WORKER_DISABLED,			/* role_cluster.enabled = off */
+	RC_WORKER_STANDBY,			/* the server is a hot standby: waits */
+	RC_WORKER_NO_EXTENSION,		/* the extension is not installed: waits */
+	RC_WORKER_RUNNING			/* dispatching */
+} RcWorkerState;
+
+/* The counters, indexes into RcShared.counters */
+typedef enum RcCounter
+{
+	RC_COUNT_LOOPS = 0,			/* loops that did work (reclaim/fire/dispatch) */
+	RC_COUNT_WAKEUPS,			/* commits that woke the worker */
+	RC_COUNT_ROUTED,			/* tasks routed by dispatch() */
+	RC_COUNT_NOTIFIED,			/* node notifications sent by dispatch() */
+	RC_COUNT_RECLAIMED,			/* tasks taken back by reclaim() */
+	RC_COUNT_FIRED,				/* tasks enqueued by fire_schedules() */
+	RC_COUNT_PRUNED,			/* rows deleted by prune() */
+	RC_COUNT_ERRORS,			/* steps that failed (logged, then retried) */
+	RC_COUNT_LOOP_US,			/* total time in working loops, microseconds */
+	RC_NUM_COUNTERS
+} RcCounter;
+
+#define RC_LAST_ERROR_LEN 256
+
+/* The shared state; one per server */
+typedef struct RcShared
+{
+	slock_t		mutex;			/* protects the fields up to counters */
+	pid_t		worker_pid;		/* 0 when no worker runs */
+	Latch	   *worker_latch;	/* its process latch, NULL when none */
+	RcWorkerState state;
+	TimestampTz started_at;		/* when the current worker process started */
+	TimestampTz last_loop_at;	/* end of the last working loop */
+	int64		last_loop_us;	/* duration of the last working loop */
+	int64		max_loop_us;	/* longest working loop since the reset */
+	TimestampTz last_error_at;
+	char		last_error[RC_LAST_ERROR_LEN];
+	TimestampTz reset_at;		/* when the counters were last reset */
+
+	pg_atomic_uint32 reclaim_requested; /* a watched session exited */
+	pg_atomic_uint64 counters[RC_NUM_COUNTERS];
+} RcShared;
+
+/* NULL unless the library was preloaded */
+extern RcShared *rc_shared;
+
+/* Installs the shared-memory hooks; from _PG_init, when preloading */
+extern void rc_shmem_init(void);
+
+/* Raises 55000 with a hint unless the library was preloaded */
+extern void rc_require_preload(void);
+
+/* Sets the worker's latch if a worker runs; safe anywhere */
+extern void rc_wake_worker_now(void);
+
+/* Adds n to a counter; a no-op without shared memory */
+extern void rc_count(RcCounter counter, int64 n);
+
+#endif							/* RC_SHMEM_H */

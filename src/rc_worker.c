@@ -1,0 +1,531 @@
+/*-------------------------------------------------------------------------
+ *
+ * rc_worker.c
+ *	  The role_cluster background worker.
+ *
+ * One worker per server, connected to role_cluster.database.  Each loop
+ * it calls, each in its own transaction:
+ *
+ *	- role_cluster.dispatch(batch)	first, every loop, again while it routes a
+ *								full batch (up to RC_MAX_BATCHES_PER_LOOP times);
+ *	- role_cluster.reclaim()		at least every poll_interval, and at once when
+ *								a session that called watch_session() ended;
+ *	- role_cluster.fire_schedules() at least every poll_interval; dispatch()
+ *								again if these two handed back or added work;
+ *	- role_cluster.prune()		every prune_interval, and again next loop
+ *								while it deletes a full batch.
+ *
+ * Between loops it sleeps on its latch.  A transaction that enqueued work
+ * sets the latch when it commits (wake_worker()), so dispatch follows the
+ * commit at once and only reclaim, schedules and deferred tasks wait for
+ * the poll.
+ *
+ * Start time: BgWorkerStart_ConsistentState, not RecoveryFinished.  With
+ * RecoveryFinished the postmaster would not start the worker on a hot
+ * standby at all; with ConsistentState it starts as soon as the standby
+ * accepts connections, shows in pg_stat_activity in state "standby",
+ * checks RecoveryInProgress() every poll, and starts dispatching at the
+ * first poll after promotion, without a restart.
+ *
+ * Errors: a step that fails is logged (the full error report), counted,
+ * its transaction aborted, and the loop goes on; the step is retried at
+ * the next poll.  One bad row must not stop the cluster's dispatching.
+ * SIGTERM ends the worker at the next interrupt check (aborting any open
+ * transaction); the postmaster restarts it after bgw_restart_time, or not
+ * at all during a shutdown.  A crash of the worker makes the postmaster
+ * reinitialize, as for any backend, and start it again.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <limits.h>
+
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "rc_shmem.h"
+#include "rc_worker.h"
+
+/* Settings */
+char	   *rc_database = NULL;
+bool		rc_worker_enabled = true;
+int			rc_poll_interval_ms = 1000;
+int			rc_dispatch_batch = 100;
+int			rc_prune_interval_s = 60;
+int			rc_retention_s = 3600;
+int			rc_dead_retention_s = 7 * 24 * 3600;
+int			rc_prune_batch = 10000;
+
+/* dispatch() calls per loop before other steps get their turn */
+#define RC_MAX_BATCHES_PER_LOOP 50
+
+/*
+ * How many nodes the dispatch() just made notified: dispatch() notifies
+ * each node it routed to once, and every task it routed is in state
+ * 'routed' with updated_at = now(), the time of this very transaction.
+ */
+#define RC_NOTIFIED_SQL \
+	"SELECT count(DISTINCT node_id) FROM role_cluster.task " \
+	"WHERE state = 'routed' AND updated_at = pg_catalog.now()"
+
+/* What a step returns besides its count */
+#define RC_STEP_FAILED			(-1)
+#define RC_STEP_NO_EXTENSION	(-2)
+
+/* Where the worker is in its schedule of steps */
+typedef struct RcLoopState
+{
+	TimestampTz next_full;		/* next reclaim + fire_schedules */
+	TimestampTz next_prune;		/* next prune */
+} RcLoopState;
+
+static MemoryContext loop_cxt = NULL;
+
+/*
+ * Defines the settings and, when the library is being preloaded, the
+ * shared memory and the worker.  Reloadable settings are defined in every
+ * process that loads the library, so SHOW works everywhere; the database
+ * (a postmaster setting) only when preloading, as worker_spi does.
+ */
+void
+rc_worker_init(void)
+{
+	BackgroundWorker worker = {0};
+
+	DefineCustomBoolVariable("role_cluster.enabled",
+							 "Whether the background worker dispatches, reclaims, fires schedules and prunes.",
+							 "When off, the worker keeps running but does nothing.",
+							 &rc_worker_enabled, true,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("role_cluster.poll_interval",
+							"Fallback poll interval of the background worker.",
+							"The worker runs reclaim() and fire_schedules() and dispatches "
+							"deferred tasks at least this often; committed enqueues wake it "
+							"at once.  It also bounds how long a standby waits to take over "
+							"after promotion.",
+							&rc_poll_interval_ms, 1000, 10, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("role_cluster.dispatch_batch",
+							"Tasks that one dispatch() call routes at most.",
+							"The worker calls dispatch() again, in a new transaction, while "
+							"it routes a full batch.",
+							&rc_dispatch_batch, 100, 1, 100000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("role_cluster.prune_interval",
+							"How often the background worker calls prune().",
+							NULL,
+							&rc_prune_interval_s, 60, 1, 7 * 24 * 3600,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("role_cluster.retention",
+							"How long prune() keeps done tasks after they finished.",
+							NULL,
+							&rc_retention_s, 3600, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("role_cluster.dead_retention",
+							"How long prune() keeps dead tasks (and schedule firings) after they finished.",
+							NULL,
+							&rc_dead_retention_s, 7 * 24 * 3600, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("role_cluster.prune_batch",
+							"Rows of each kind that one prune() call deletes at most.",
+							"The worker calls prune() again at its next loop while it deletes "
+							"a full batch, so a backlog is worked off in short transactions.",
+							&rc_prune_batch, 10000, 1, INT_MAX,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+	DefineCustomStringVariable("role_cluster.database",
+							   "Database the background worker connects to.",
+							   "The worker waits while the extension is not installed there.",
+							   &rc_database, "postgres",
+							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
+
+	rc_shmem_init();
+
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	/* see the file header: starts on a hot standby too, and waits there */
+	worker.bgw_start_time = BgWorkerStart_ConsistentState;
+	worker.bgw_restart_time = 5;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "role_cluster");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "rc_worker_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "role_cluster worker");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "role_cluster worker");
+	worker.bgw_main_arg = (Datum) 0;
+	worker.bgw_notify_pid = 0;
+	RegisterBackgroundWorker(&worker);
+}
+
+/* Publishes the worker's state */
+static void
+rc_set_state(RcWorkerState state)
+{
+	SpinLockAcquire(&rc_shared->mutex);
+	rc_shared->state = state;
+	SpinLockRelease(&rc_shared->mutex);
+}
+
+/* Exit callback: nobody may set our latch any more */
+static void
+rc_worker_detach(int code, Datum arg)
+{
+	SpinLockAcquire(&rc_shared->mutex);
+	rc_shared->worker_pid = 0;
+	rc_shared->worker_latch = NULL;
+	rc_shared->state = RC_WORKER_NOT_RUNNING;
+	SpinLockRelease(&rc_shared->mutex);
+}
+
+/* Records a step's error for worker_stats */
+static void
+rc_note_error(const char *step, ErrorData *edata)
+{
+	rc_count(RC_COUNT_ERRORS, 1);
+	SpinLockAcquire(&rc_shared->mutex);
+	snprintf(rc_shared->last_error, RC_LAST_ERROR_LEN, "%s: %s",
+			 step, edata->message ? edata->message : "(no message)");
+	rc_shared->last_error_at = GetCurrentTimestamp();
+	SpinLockRelease(&rc_shared->mutex);
+}
+
+/* The integer in the first column of the first row of an SPI result */
+static int64
+rc_spi_int_result(const char *sql)
+{
+	bool		isnull;
+	Datum		d;
+	Oid			typid;
+
+	if (SPI_processed != 1 || SPI_tuptable == NULL)
+		elog(ERROR, "\"%s\" returned " UINT64_FORMAT " rows, expected 1",
+			 sql, SPI_processed);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
+		return 0;
+	typid = SPI_gettypeid(SPI_tuptable->tupdesc, 1);
+	switch (typid)
+	{
+		case INT2OID:
+			return DatumGetInt16(d);
+		case INT4OID:
+			return DatumGetInt32(d);
+		case INT8OID:
+			return DatumGetInt64(d);
+		default:
+			elog(ERROR, "\"%s\" returned type %u, expected an integer", sql, typid);
+	}
+	return 0;					/* keep the compiler quiet */
+}
+
+/*
+ * Runs one step in its own transaction: "sql" (one integer result, with
+ * an optional int4 parameter), then, if given and the first result is
+ * positive, "count_sql" in the same transaction, whose integer result goes
+ * to *extra.  Returns the first
+ * result, RC_STEP_NO_EXTENSION when the extension is not installed in
+ * this database, or RC_STEP_FAILED after logging and counting an error.
+ */
+static int64
+rc_step(const char *name, const char *sql, bool has_arg, int32 arg,
+		const char *count_sql, int64 *extra)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	volatile int64 result = RC_STEP_FAILED;
+	Oid			argtypes[1] = {INT4OID};
+	Datum		args[1];
+
+	args[0] = Int32GetDatum(arg);
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PG_TRY();
+	{
+		if (!OidIsValid(get_extension_oid("role_cluster", true)))
+			result = RC_STEP_NO_EXTENSION;
+		else
+		{
+			int64		r;
+
+			if (SPI_connect() != SPI_OK_CONNECT)
+				elog(ERROR, "SPI_connect failed");
+			PushActiveSnapshot(GetTransactionSnapshot());
+			pgstat_report_activity(STATE_RUNNING, sql);
+			if (SPI_execute_with_args(sql, has_arg ? 1 : 0, argtypes, args,
+									  NULL, false, 0) != SPI_OK_SELECT)
+				elog(ERROR, "\"%s\" failed", sql);
+			r = rc_spi_int_result(sql);
+			if (count_sql != NULL && extra != NULL && r > 0)
+			{
+				CommandCounterIncrement();
+				if (SPI_execute(count_sql, true, 0) != SPI_OK_SELECT)
+					elog(ERROR, "\"%s\" failed", count_sql);
+				*extra = rc_spi_int_result(count_sql);
+			}
+			SPI_finish();
+			PopActiveSnapshot();
+			result = r;
+		}
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		HOLD_INTERRUPTS();
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		EmitErrorReport();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		RESUME_INTERRUPTS();
+		rc_note_error(name, edata);
+		FreeErrorData(edata);
+		result = RC_STEP_FAILED;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(oldcxt);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return result;
+}
+
+/* Milliseconds from now until t, at least 1 */
+static long
+rc_ms_until(TimestampTz now, TimestampTz t)
+{
+	long		ms;
+
+	if (t <= now)
+		return 1;
+	ms = (long) ((t - now + 999) / 1000);
+	return ms < 1 ? 1 : ms;
+}
+
+/* How a series of dispatch() calls ended */
+typedef enum RcDispatchResult
+{
+	RC_DISPATCH_DONE,			/* a call routed less than a full batch */
+	RC_DISPATCH_MORE,			/* every call routed a full batch: go on soon */
+	RC_DISPATCH_FAILED,			/* a call failed (logged and counted) */
+	RC_DISPATCH_NO_EXTENSION	/* the extension is not installed */
+} RcDispatchResult;
+
+/*
+ * Calls dispatch(batch), each call its own transaction, while it routes a
+ * full batch, at most RC_MAX_BATCHES_PER_LOOP times.
+ */
+static RcDispatchResult
+rc_dispatch_all(void)
+{
+	for (int i = 0; i < RC_MAX_BATCHES_PER_LOOP; i++)
+	{
+		int64		notified = 0;
+		int32		batch = rc_dispatch_batch;
+		int64		n;
+
+		CHECK_FOR_INTERRUPTS();
+		n = rc_step("dispatch", "SELECT role_cluster.dispatch($1)", true, batch,
+					RC_NOTIFIED_SQL, &notified);
+		if (n == RC_STEP_NO_EXTENSION)
+			return RC_DISPATCH_NO_EXTENSION;
+		if (n < 0)
+			return RC_DISPATCH_FAILED;
+		rc_count(RC_COUNT_ROUTED, n);
+		rc_count(RC_COUNT_NOTIFIED, notified);
+		if (n < batch)
+			return RC_DISPATCH_DONE;
+	}
+	return RC_DISPATCH_MORE;
+}
+
+/*
+ * One loop: returns how long to sleep (ms), 0 to loop again at once.
+ *
+ * dispatch() runs first, so that a commit's wake-up is not kept waiting
+ * by reclaim or the schedules; when those then hand back or create work,
+ * dispatch() runs again in the same loop.
+ */
+static long
+rc_worker_loop_once(RcLoopState *ls)
+{
+	TimestampTz start = GetCurrentTimestamp();
+	bool		full;
+	bool		more = false;
+	bool		failed = false;
+	RcDispatchResult dr;
+	int64		n;
+	int64		us;
+
+	/* while idle, plan a full loop for the moment it may work again */
+	if (!rc_worker_enabled)
+	{
+		rc_set_state(RC_WORKER_DISABLED);
+		ls->next_full = 0;
+		return rc_poll_interval_ms;
+	}
+	if (RecoveryInProgress())
+	{
+		rc_set_state(RC_WORKER_STANDBY);
+		ls->next_full = 0;
+		return rc_poll_interval_ms;
+	}
+
+	dr = rc_dispatch_all();
+	if (dr == RC_DISPATCH_NO_EXTENSION)
+	{
+		rc_set_state(RC_WORKER_NO_EXTENSION);
+		ls->next_full = 0;
+		return rc_poll_interval_ms;
+	}
+	rc_set_state(RC_WORKER_RUNNING);
+	failed |= (dr == RC_DISPATCH_FAILED);
+	more |= (dr == RC_DISPATCH_MORE);
+
+	full = (start >= ls->next_full) ||
+		pg_atomic_exchange_u32(&rc_shared->reclaim_requested, 0) != 0;
+	if (full)
+	{
+		int64		handed = 0;
+
+		ls->next_full = TimestampTzPlusMilliseconds(start, rc_poll_interval_ms);
+
+		n = rc_step("reclaim", "SELECT role_cluster.reclaim()", false, 0, NULL, NULL);
+		if (n >= 0)
+		{
+			rc_count(RC_COUNT_RECLAIMED, n);
+			handed += n;
+		}
+		else if (n == RC_STEP_FAILED)
+			failed = true;
+
+		n = rc_step("fire_schedules", "SELECT role_cluster.fire_schedules()",
+					false, 0, NULL, NULL);
+		if (n >= 0)
+		{
+			rc_count(RC_COUNT_FIRED, n);
+			handed += n;
+		}
+		else if (n == RC_STEP_FAILED)
+			failed = true;
+
+		/* route what reclaim handed back and what the schedules enqueued */
+		if (handed > 0 && dr == RC_DISPATCH_DONE)
+		{
+			dr = rc_dispatch_all();
+			failed |= (dr == RC_DISPATCH_FAILED);
+			more |= (dr == RC_DISPATCH_MORE);
+		}
+	}
+
+	if (start >= ls->next_prune)
+	{
+		n = rc_step("prune", "SELECT role_cluster.prune()", false, 0, NULL, NULL);
+		if (n >= 0)
+			rc_count(RC_COUNT_PRUNED, n);
+		else if (n == RC_STEP_FAILED)
+			failed = true;
+		/* a full batch: there is a backlog, go on at the next loop */
+		if (n >= rc_prune_batch)
+		{
+			more = true;
+			ls->next_prune = start;
+		}
+		else
+			ls->next_prune = TimestampTzPlusMilliseconds(start,
+														 (int64) rc_prune_interval_s * 1000);
+	}
+
+	/* the loop's statistics */
+	us = GetCurrentTimestamp() - start;
+	rc_count(RC_COUNT_LOOPS, 1);
+	pg_atomic_fetch_add_u64(&rc_shared->counters[RC_COUNT_LOOP_US], (uint64) Max(us, 0));
+	SpinLockAcquire(&rc_shared->mutex);
+	rc_shared->last_loop_at = start + us;
+	rc_shared->last_loop_us = us;
+	if (us > rc_shared->max_loop_us)
+		rc_shared->max_loop_us = us;
+	SpinLockRelease(&rc_shared->mutex);
+
+	if (more && !failed)
+		return 0;
+	return rc_ms_until(GetCurrentTimestamp(), ls->next_full);
+}
+
+/*
+ * The worker's main function.
+ */
+void
+rc_worker_main(Datum main_arg)
+{
+	RcLoopState ls = {0};
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	/* publish our latch before anything can fail, so commits can wake us */
+	SpinLockAcquire(&rc_shared->mutex);
+	rc_shared->worker_pid = MyProcPid;
+	rc_shared->worker_latch = MyLatch;
+	rc_shared->state = RC_WORKER_STARTING;
+	rc_shared->started_at = GetCurrentTimestamp();
+	SpinLockRelease(&rc_shared->mutex);
+	before_shmem_exit(rc_worker_detach, (Datum) 0);
+
+	BackgroundWorkerInitializeConnection(rc_database, NULL, 0);
+	pgstat_report_appname("role_cluster worker");
+	ereport(LOG,
+			(errmsg("role_cluster worker started in database \"%s\"", rc_database)));
+
+	loop_cxt = AllocSetContextCreate(TopMemoryContext, "role_cluster worker loop",
+									 ALLOCSET_DEFAULT_SIZES);
+	/* a first full loop at once: reclaim what died while we were away */
+	ls.next_full = 0;
+	ls.next_prune = 0;
+
+	for (;;)
+	{
+		long		sleep_ms;
+		MemoryContext oldcxt;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+			/* intervals may have changed: run every step now, then re-plan */
+			ls.next_full = 0;
+			ls.next_prune = 0;
+		}
+
+		oldcxt = MemoryContextSwitchTo(loop_cxt);
+		sleep_ms = rc_worker_loop_once(&ls);
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextReset(loop_cxt);
+		pgstat_report_stat(false);
+
+		if (sleep_ms > 0)
+		{
+			(void) WaitLatch(MyLatch,
+							 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 sleep_ms, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+		}
+	}
+}

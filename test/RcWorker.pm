@@ -1,0 +1,100 @@
+
+# Helpers for the background worker's TAP tests (test/t/02*.pl): a
+# preloaded server, node sessions that register and LISTEN on their
+# channel, and waiting for a notification without sleeping as an
+# assertion.
+
+package RcWorker;
+
+use strict;
+use warnings FATAL => 'all';
+
+use Exporter 'import';
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Time::HiRes qw(usleep);
+
+our @EXPORT = qw(rc_new_node rc_node_session rc_wait_notification
+  rc_worker_pid rc_set_and_reload rc_query);
+
+# A preloaded server; %conf are extra postgresql.conf settings.
+sub rc_new_node
+{
+	my ($name, %params) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init(allows_streaming => $params{allows_streaming} ? 1 : 0);
+	$node->append_conf('postgresql.conf',
+		"shared_preload_libraries = 'role_cluster'\n"
+		  . "log_min_messages = log\n"
+		  . "restart_after_crash = on\n"
+		  . ($params{conf} // ''));
+	$node->start;
+	return $node;
+}
+
+# The pid of the running worker, or '' when none is in pg_stat_activity.
+sub rc_worker_pid
+{
+	my ($node) = @_;
+	return $node->safe_psql('postgres',
+		"SELECT pid FROM pg_stat_activity WHERE backend_type = 'role_cluster worker'"
+	);
+}
+
+# Changes settings with ALTER SYSTEM and reloads.
+sub rc_set_and_reload
+{
+	my ($node, %settings) = @_;
+	for my $k (sort keys %settings)
+	{
+		$node->safe_psql('postgres',
+			"ALTER SYSTEM SET role_cluster.$k = '$settings{$k}'");
+	}
+	$node->reload;
+	return;
+}
+
+# A node's session: registers node $id with role $role (undef = none) and
+# LISTENs on its channel.  Returns (session, channel).
+sub rc_node_session
+{
+	my ($node, $id, $role, %params) = @_;
+	my $s = $node->background_psql($params{db} // 'postgres',
+		on_error_stop => 0);
+	my $r = defined $role ? "'$role'" : 'NULL';
+	my $shard = $params{push_shard} // 'NULL';
+	my $cap = $params{capacity} // 'NULL';
+	$s->query_safe(
+		"SELECT node_id FROM role_cluster.register_node('$id', $r, $shard, $cap)");
+	my $chan = $s->query_safe("SELECT role_cluster.node_channel('$id')");
+	my $quoted = $s->query_safe("SELECT quote_ident(role_cluster.node_channel('$id'))");
+	$s->query_safe("LISTEN $quoted");
+	return ($s, $chan);
+}
+
+# Runs a query in a node's session and returns its output without the
+# notifications that psql prints among it.
+sub rc_query
+{
+	my ($s, $sql) = @_;
+	my $out = $s->query_safe($sql);
+	return join("\n", grep { !/^Asynchronous notification / } split(/\n/, $out));
+}
+
+# Waits until session $s has received a notification on $chan; psql
+# prints notifications after each query, so this runs a trivial one every
+# 20 ms.  Returns 1, or 0 after the default timeout.
+sub rc_wait_notification
+{
+	my ($s, $chan) = @_;
+	my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
+	while (time < $deadline)
+	{
+		my $out = $s->query('SELECT 1');
+		return 1 if $out =~ /Asynchronous notification "\Q$chan\E"/;
+		usleep(20_000);
+	}
+	return 0;
+}
+
+1;

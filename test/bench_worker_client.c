@@ -1,0 +1,367 @@
+/*-------------------------------------------------------------------------
+ *
+ * bench_worker_client.c
+ *	  The libpq client of test/bench_worker.sh (which compiles it): node
+ *	  sessions that consume routed tasks, a latency probe, a producer, and
+ *	  the consumers of the hand-written SKIP LOCKED baseline queue.
+ *
+ *	  bench_worker_client CONNINFO consume NODE ROLE CAPACITY
+ *		Registers NODE (ROLE may be "-" for none), LISTENs on its channel and
+ *		fetches and completes what is routed to it until SIGTERM; prints
+ *		the number of tasks it completed.
+ *	  bench_worker_client CONNINFO claim NODE ROLE CAPACITY
+ *		The same through claim_tasks() (pull, no worker needed).
+ *	  bench_worker_client CONNINFO probe NODE ROLE TASK_TYPE N
+ *		N times: enqueue a task that only NODE may run, wait for NODE's
+ *		notification, fetch the task; prints p50/p99/max of enqueue ->
+ *		notified and enqueue -> fetched, in milliseconds.
+ *	  bench_worker_client CONNINFO produce TASK_TYPE TOTAL BATCH BACKLOG
+ *		Enqueues TOTAL tasks, BATCH per transaction, pausing while more
+ *		than BACKLOG are queued.
+ *	  bench_worker_client CONNINFO skiplocked BATCH
+ *		Baseline: claims BATCH rows of bench_q with FOR UPDATE SKIP LOCKED
+ *		and marks them done, until none are left; prints the count.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+static volatile sig_atomic_t stop_requested = 0;
+
+/* SIGTERM: finish the current round and exit */
+static void
+handle_sigterm(int sig)
+{
+	(void) sig;
+	stop_requested = 1;
+}
+
+/* Microseconds on the monotonic clock */
+static long long
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Runs a query with text parameters; exits on error */
+static PGresult *
+run(PGconn *conn, const char *sql, int nparams, const char *const *params)
+{
+	PGresult   *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	ExecStatusType st = PQresultStatus(res);
+
+	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
+	{
+		fprintf(stderr, "query failed: %s\n%s", sql, PQerrorMessage(conn));
+		exit(1);
+	}
+	return res;
+}
+
+/* Connects or exits */
+static PGconn *
+connect_or_die(const char *conninfo)
+{
+	PGconn	   *conn = PQconnectdb(conninfo);
+
+	if (PQstatus(conn) != CONNECTION_OK)
+	{
+		fprintf(stderr, "connection failed: %s", PQerrorMessage(conn));
+		exit(1);
+	}
+	return conn;
+}
+
+/* Registers a node and LISTENs on its channel */
+static void
+register_and_listen(PGconn *conn, const char *node, const char *role,
+					const char *capacity)
+{
+	const char *params[3] = {node, strcmp(role, "-") == 0 ? NULL : role, capacity};
+	PGresult   *res;
+	char	   *sql;
+
+	PQclear(run(conn, "SELECT role_cluster.register_node($1, $2, NULL, $3::int)", 3, params));
+	res = run(conn, "SELECT 'LISTEN ' || quote_ident(role_cluster.node_channel($1))", 1, params);
+	sql = strdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	PQclear(run(conn, sql, 0, NULL));
+	free(sql);
+}
+
+/* Waits up to timeout_us for a notification; returns 1 if one came */
+static int
+wait_notify(PGconn *conn, long long timeout_us)
+{
+	long long	deadline = now_us() + timeout_us;
+	int			sock = PQsocket(conn);
+
+	for (;;)
+	{
+		PGnotify   *n;
+		int			got = 0;
+		fd_set		fds;
+		struct timeval tv;
+		long long	left;
+
+		PQconsumeInput(conn);
+		while ((n = PQnotifies(conn)) != NULL)
+		{
+			got = 1;
+			PQfreemem(n);
+		}
+		if (got)
+			return 1;
+		left = deadline - now_us();
+		if (left <= 0 || stop_requested)
+			return 0;
+		FD_ZERO(&fds);
+		FD_SET(sock, &fds);
+		tv.tv_sec = left / 1000000;
+		tv.tv_usec = left % 1000000;
+		if (select(sock + 1, &fds, NULL, NULL, &tv) < 0 && errno != EINTR)
+			return 0;
+	}
+}
+
+/* Drops notifications already received */
+static void
+drain_notify(PGconn *conn)
+{
+	PGnotify   *n;
+
+	PQconsumeInput(conn);
+	while ((n = PQnotifies(conn)) != NULL)
+		PQfreemem(n);
+}
+
+/* consume / claim: work the tasks of a node until SIGTERM */
+static int
+consume(PGconn *conn, const char *node, const char *role, const char *capacity,
+		int pull)
+{
+	const char *params[2] = {node, capacity};
+	long long	done = 0;
+	long long	last_beat = now_us();
+
+	register_and_listen(conn, node, role, capacity);
+	while (!stop_requested)
+	{
+		PGresult   *res;
+		int			n;
+
+		/* take a batch, then report it done: two round trips, as a node does */
+		res = run(conn,
+				  pull ?
+				  "SELECT count(*), string_agg(id::text, ',') FROM role_cluster.claim_tasks($1, $2::int)" :
+				  "SELECT count(*), string_agg(id::text, ',') FROM role_cluster.fetch_tasks($1, $2::int)",
+				  2, params);
+		n = atoi(PQgetvalue(res, 0, 0));
+		if (n > 0)
+		{
+			const char *cparams[2] = {node, PQgetvalue(res, 0, 1)};
+
+			PQclear(run(conn,
+						"SELECT count(role_cluster.complete_task(t, $1)) "
+						"FROM unnest(string_to_array($2, ',')::bigint[]) t", 2, cparams));
+		}
+		PQclear(res);
+		done += n;
+		if (now_us() - last_beat > 5000000)
+		{
+			PQclear(run(conn, "SELECT role_cluster.heartbeat($1)", 1, params));
+			last_beat = now_us();
+		}
+		if (n == 0)
+		{
+			if (pull)
+				usleep(2000);
+			else
+				wait_notify(conn, 100000);
+		}
+	}
+	printf("%lld\n", done);
+	return 0;
+}
+
+/* qsort comparator for long long */
+static int
+cmp_ll(const void *a, const void *b)
+{
+	long long	x = *(const long long *) a;
+	long long	y = *(const long long *) b;
+
+	return (x > y) - (x < y);
+}
+
+/* Prints p50, p99 and max of n samples (microseconds) in milliseconds */
+static void
+print_percentiles(const char *label, long long *v, int n)
+{
+	qsort(v, n, sizeof(long long), cmp_ll);
+	printf("%s p50=%.2f p99=%.2f max=%.2f\n", label,
+		   v[n / 2] / 1000.0, v[(n * 99) / 100] / 1000.0, v[n - 1] / 1000.0);
+}
+
+/* probe: enqueue -> notified and enqueue -> fetched latencies */
+static int
+probe(const char *conninfo, const char *node, const char *role,
+	  const char *task_type, int n)
+{
+	PGconn	   *prod = connect_or_die(conninfo);
+	PGconn	   *nd = connect_or_die(conninfo);
+	long long  *notified = calloc(n, sizeof(long long));
+	long long  *fetched = calloc(n, sizeof(long long));
+	const char *eparams[1] = {task_type};
+	const char *nparams[1] = {node};
+
+	register_and_listen(nd, node, role, "100");
+	for (int i = 0; i < n; i++)
+	{
+		long long	t0;
+		PGresult   *res;
+		char	   *id;
+		int			found = 0;
+
+		drain_notify(nd);
+		t0 = now_us();
+		res = run(prod, "SELECT role_cluster.enqueue($1::role_cluster.task_type, 'probe')",
+				  1, eparams);
+		id = strdup(PQgetvalue(res, 0, 0));
+		PQclear(res);
+		if (!wait_notify(nd, 10000000))
+		{
+			fprintf(stderr, "probe: no notification within 10 s\n");
+			return 1;
+		}
+		notified[i] = now_us() - t0;
+		while (!found)
+		{
+			res = run(nd, "SELECT id FROM role_cluster.fetch_tasks($1, 100)", 1, nparams);
+			for (int r = 0; r < PQntuples(res); r++)
+				if (strcmp(PQgetvalue(res, r, 0), id) == 0)
+					found = 1;
+			PQclear(res);
+			if (!found)
+				wait_notify(nd, 100000);
+		}
+		fetched[i] = now_us() - t0;
+		PQclear(run(nd, "SELECT count(role_cluster.complete_task(t.id, $1)) FROM role_cluster.task t "
+					"WHERE t.node_id = $1 AND t.state = 'running'", 1, nparams));
+		free(id);
+		usleep(2000);
+	}
+	print_percentiles("notified", notified, n);
+	print_percentiles("fetched", fetched, n);
+	PQfinish(prod);
+	PQfinish(nd);
+	return 0;
+}
+
+/* produce: enqueue total tasks, batch per transaction, bounded backlog */
+static int
+produce(PGconn *conn, const char *task_type, long total, const char *batch,
+		long backlog)
+{
+	const char *params[2] = {task_type, batch};
+	long		done = 0;
+	long		per = atol(batch);
+
+	while (done < total && !stop_requested)
+	{
+		PGresult   *res;
+
+		res = run(conn, "SELECT count(*) FROM role_cluster.task WHERE state = 'queued'", 0, NULL);
+		if (atol(PQgetvalue(res, 0, 0)) > backlog)
+		{
+			PQclear(res);
+			usleep(10000);
+			continue;
+		}
+		PQclear(res);
+		PQclear(run(conn,
+					"SELECT count(role_cluster.enqueue($1::role_cluster.task_type, 'load')) "
+					"FROM generate_series(1, $2::int)", 2, params));
+		done += per;
+	}
+	printf("%ld\n", done);
+	return 0;
+}
+
+/* skiplocked: the hand-written baseline queue's consumer */
+static int
+skiplocked(PGconn *conn, const char *batch)
+{
+	const char *params[1] = {batch};
+	long long	done = 0;
+
+	for (;;)
+	{
+		PGresult   *res;
+		int			n;
+
+		res = run(conn,
+				  "WITH claimed AS ("
+				  "  UPDATE bench_q SET state = 'running' WHERE id IN ("
+				  "    SELECT id FROM bench_q WHERE state = 'queued' ORDER BY id"
+				  "    LIMIT $1::int FOR UPDATE SKIP LOCKED) RETURNING id) "
+				  "SELECT string_agg(id::text, ',') FROM claimed", 1, params);
+		if (PQgetisnull(res, 0, 0))
+		{
+			PQclear(res);
+			break;
+		}
+		{
+			const char *ids[1] = {PQgetvalue(res, 0, 0)};
+			PGresult   *r2 = run(conn,
+								 "UPDATE bench_q SET state = 'done', finished_at = clock_timestamp() "
+								 "WHERE id = ANY (string_to_array($1, ',')::bigint[])", 1, ids);
+
+			n = atoi(PQcmdTuples(r2));
+			PQclear(r2);
+		}
+		PQclear(res);
+		done += n;
+	}
+	printf("%lld\n", done);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	PGconn	   *conn;
+
+	if (argc < 3)
+	{
+		fprintf(stderr, "usage: %s CONNINFO consume|claim|probe|produce|skiplocked ...\n", argv[0]);
+		return 2;
+	}
+	signal(SIGTERM, handle_sigterm);
+	signal(SIGINT, handle_sigterm);
+
+	if (strcmp(argv[2], "probe") == 0 && argc == 7)
+		return probe(argv[1], argv[3], argv[4], argv[5], atoi(argv[6]));
+
+	conn = connect_or_die(argv[1]);
+	if ((strcmp(argv[2], "consume") == 0 || strcmp(argv[2], "claim") == 0) && argc == 6)
+		return consume(conn, argv[3], argv[4], argv[5], strcmp(argv[2], "claim") == 0);
+	if (strcmp(argv[2], "produce") == 0 && argc == 7)
+		return produce(conn, argv[3], atol(argv[4]), argv[5], atol(argv[6]));
+	if (strcmp(argv[2], "skiplocked") == 0 && argc == 4)
+		return skiplocked(conn, argv[3]);
+	fprintf(stderr, "bad arguments\n");
+	return 2;
+}

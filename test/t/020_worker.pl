@@ -1,0 +1,207 @@
+
+# The background worker: shows itself, waits for the extension, dispatches
+# on commit to the right node and wakes it, reloads its settings on SIGHUP,
+# is restarted after SIGTERM and after a crash (SIGKILL), and without
+# shared_preload_libraries the functions that need it say so.
+use strict;
+use warnings FATAL => 'all';
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use FindBin;
+use lib "$FindBin::RealBin/..";
+use RcWorker;
+
+# A fallback poll of an hour: whatever the worker does within this test
+# happens because something woke it (a commit, a reload), not the poll.
+my $node = rc_new_node('worker', conf => "role_cluster.poll_interval = '1h'\n");
+
+ok( $node->poll_query_until(
+		'postgres', q{
+	SELECT count(*) = 1 FROM pg_stat_activity
+	 WHERE backend_type = 'role_cluster worker'
+	   AND application_name = 'role_cluster worker'
+	   AND datname = 'postgres'}),
+	'the worker shows in pg_stat_activity with its backend_type');
+
+# It waits while the extension is not installed in its database; another
+# database with the extension sees its state.
+$node->safe_psql('postgres', 'CREATE DATABASE other');
+$node->safe_psql('other',    'CREATE EXTENSION role_cluster');
+ok( $node->poll_query_until(
+		'other', "SELECT state = 'no extension' FROM role_cluster.worker_stats"),
+	'worker waits while its database lacks the extension');
+# enqueueing in another database wakes it, harmlessly
+$node->safe_psql('other', "SELECT role_cluster.enqueue('searchIndexing')");
+
+$node->safe_psql(
+	'postgres', q{
+CREATE EXTENSION role_cluster;
+INSERT INTO role_cluster.cluster_role (name, tasks) VALUES
+	('indexer', '{"@type": "EnableSome", "taskTypes": ["searchIndexing"]}'),
+	('mta', '{"@type": "EnableSome", "taskTypes": ["outboundMta"]}');
+});
+
+my ($n1, $c1) = rc_node_session($node, 'n1', 'indexer');
+my ($n2, $c2) = rc_node_session($node, 'n2', 'mta');
+
+# Dispatch on commit: routed to the node whose role enables the type, which
+# is notified on its own channel.
+my $t1 = $node->safe_psql('postgres',
+	"SELECT role_cluster.enqueue('searchIndexing', 'reindex', '{\"account\": 1}')");
+ok(rc_wait_notification($n1, $c1), 'the indexer node is notified');
+is(rc_query($n1, "SELECT id FROM role_cluster.fetch_tasks('n1', 10)"),
+	$t1, 'the indexer node fetches its searchIndexing task');
+is(rc_query($n2, "SELECT count(*) FROM role_cluster.fetch_tasks('n2', 10)"),
+	'0', 'the mta node was given nothing');
+rc_query($n1, "SELECT role_cluster.complete_task($t1, 'n1')");
+
+my $t2 = $node->safe_psql('postgres',
+	"SELECT role_cluster.enqueue('outboundMta', 'deliver')");
+ok(rc_wait_notification($n2, $c2), 'the mta node is notified');
+is(rc_query($n2, "SELECT id FROM role_cluster.fetch_tasks('n2', 10)"),
+	$t2, 'the mta node fetches its outboundMta task');
+rc_query($n2, "SELECT role_cluster.complete_task($t2, 'n2')");
+
+# a rolled-back enqueue does not count as a wake-up
+my $wakeups = $node->safe_psql('postgres',
+	'SELECT wakeups FROM role_cluster.worker_stats');
+$node->safe_psql('postgres',
+	"BEGIN; SELECT role_cluster.enqueue('outboundMta'); ROLLBACK;");
+is($node->safe_psql('postgres', 'SELECT wakeups FROM role_cluster.worker_stats'),
+	$wakeups, 'a rollback does not wake the worker');
+
+is( $node->safe_psql(
+		'postgres', q{
+	SELECT state = 'running' AND routed >= 2 AND wakeups >= 2 AND loops >= 2
+	   AND last_loop_ms IS NOT NULL AND avg_loop_ms IS NOT NULL
+	  FROM role_cluster.worker_stats}),
+	't',
+	'worker_stats counts the routing');
+
+# --- SIGHUP ---------------------------------------------------------------
+
+# With an hour's poll, a deferred task stays queued after it fell due:
+# nothing wakes the worker.
+my $t3 = $node->safe_psql('postgres',
+	"SELECT role_cluster.enqueue('searchIndexing', run_at => now() + interval '1 second')"
+);
+ok( $node->poll_query_until(
+		'postgres',
+		"SELECT now() > run_at + interval '500 ms' FROM role_cluster.task WHERE id = $t3"
+	),
+	'the deferred task fell due');
+is($node->safe_psql('postgres', "SELECT state FROM role_cluster.task WHERE id = $t3"),
+	'queued', 'with an hour-long poll, nothing routes a task that fell due');
+
+# role_cluster.enabled = off: the worker idles, even when woken
+rc_set_and_reload($node, enabled => 'off');
+ok( $node->poll_query_until(
+		'postgres', "SELECT state = 'disabled' FROM role_cluster.worker_stats"),
+	'enabled = off: the worker idles');
+my $t4 = $node->safe_psql('postgres',
+	"SELECT role_cluster.enqueue('searchIndexing')");
+is($node->safe_psql('postgres', "SELECT count(*) FROM role_cluster.task WHERE id IN ($t3, $t4) AND state = 'queued'"),
+	'2', 'a disabled worker routes nothing');
+
+# a 100 ms poll and enabled again: the reload wakes the worker and it polls
+rc_set_and_reload($node, enabled => 'on', poll_interval => '100ms');
+is($node->safe_psql('postgres', 'SHOW role_cluster.poll_interval'),
+	'100ms', 'SHOW sees the reloaded poll interval');
+ok( $node->poll_query_until(
+		'postgres',
+		"SELECT count(*) = 2 FROM role_cluster.task WHERE id IN ($t3, $t4) AND state = 'routed'"
+	),
+	'after the reload the worker routes what waited');
+ok(rc_wait_notification($n1, $c1), 'and notifies the node');
+rc_query($n1, 
+	"SELECT role_cluster.complete_task(id, 'n1') FROM role_cluster.fetch_tasks('n1', 10)");
+
+# the new interval works: a deferred task is routed when due, with nothing
+# waking the worker
+my $t5 = $node->safe_psql('postgres',
+	"SELECT role_cluster.enqueue('searchIndexing', run_at => now() + interval '1 second')"
+);
+ok( $node->poll_query_until(
+		'postgres', "SELECT state = 'routed' FROM role_cluster.task WHERE id = $t5"),
+	'with a 100 ms poll, a deferred task is routed once due');
+rc_query($n1, 
+	"SELECT role_cluster.complete_task(id, 'n1') FROM role_cluster.fetch_tasks('n1', 10)");
+
+# --- SIGTERM: a clean stop, then a restart after bgw_restart_time ----------
+
+my $pid = rc_worker_pid($node);
+ok($pid =~ /^\d+$/, 'the worker has a pid');
+kill 'TERM', $pid;
+ok( $node->poll_query_until(
+		'postgres', qq{
+	SELECT count(*) = 1 FROM pg_stat_activity
+	 WHERE backend_type = 'role_cluster worker' AND pid <> $pid}),
+	'after SIGTERM the worker is restarted');
+ok( $node->log_contains(
+		qr/terminating background worker "role_cluster worker" due to administrator command/
+	),
+	'it stopped as asked');
+ok(!$node->log_contains(qr/server process .* was terminated by signal/),
+	'no crash restart');
+my $t6 = $node->safe_psql('postgres',
+	"SELECT role_cluster.enqueue('searchIndexing')");
+ok(rc_wait_notification($n1, $c1), 'the restarted worker dispatches');
+is(rc_query($n1, "SELECT id FROM role_cluster.fetch_tasks('n1', 10)"),
+	$t6, 'and the node fetches the task');
+rc_query($n1, "SELECT role_cluster.complete_task($t6, 'n1')");
+
+# --- SIGKILL: the postmaster reinitializes, the worker comes back ----------
+
+$pid = rc_worker_pid($node);
+kill 'KILL', $pid;
+ok( $node->poll_query_until(
+		'postgres', qq{
+	SELECT count(*) = 1 FROM pg_stat_activity
+	 WHERE backend_type = 'role_cluster worker' AND pid <> $pid}),
+	'after SIGKILL the worker is back');
+ok( $node->log_contains(
+		qr/background worker "role_cluster worker" \(PID $pid\) was terminated by signal 9/
+	),
+	'the crash was a crash');
+# the node sessions died with the crash; nodes reconnect and re-register
+eval { $n1->quit };
+eval { $n2->quit };
+($n1, $c1) = rc_node_session($node, 'n1', 'indexer');
+my $t7 = $node->safe_psql('postgres',
+	"SELECT role_cluster.enqueue('searchIndexing')");
+ok(rc_wait_notification($n1, $c1), 'after the crash the worker dispatches again');
+is(rc_query($n1, "SELECT id FROM role_cluster.fetch_tasks('n1', 10)"),
+	$t7, 'and the node fetches the task');
+is( $node->safe_psql(
+		'postgres', "SELECT routed >= 1 AND state = 'running' FROM role_cluster.worker_stats"),
+	't',
+	'counters start again after the crash');
+$n1->quit;
+
+# --- without shared_preload_libraries ---------------------------------------
+
+$node->append_conf('postgresql.conf', "shared_preload_libraries = ''");
+$node->restart;
+is(rc_worker_pid($node), '', 'no worker without preloading');
+my ($ret, $out, $err) = $node->psql('postgres',
+	"\\set VERBOSITY verbose\nSELECT * FROM role_cluster.worker_stats");
+like(
+	$err,
+	qr/ERROR:  55000: role_cluster must be loaded via shared_preload_libraries/,
+	'worker_stats needs the library preloaded (55000)');
+like($err, qr/HINT:  Add role_cluster to shared_preload_libraries/,
+	'with a hint');
+($ret, $out, $err) = $node->psql('postgres', 'SELECT role_cluster.worker_stats_reset()');
+like($err, qr/must be loaded via shared_preload_libraries/,
+	'worker_stats_reset too');
+is( $node->safe_psql(
+		'postgres',
+		"SELECT role_cluster.enqueue('searchIndexing') > 0, role_cluster.wake_worker()::text = ''"
+	),
+	"t|t",
+	'enqueue and wake_worker work (wake_worker does nothing)');
+
+$node->stop;
+done_testing();
