@@ -260,7 +260,7 @@ BEGIN
 				  HINT = 'Pass how long a due task may wait before it is reported, e.g. ''5 minutes''.';
 	END IF;
 	IF critical_types IS NULL OR pg_catalog.array_position(critical_types, NULL) IS NOT NULL THEN
-		RAISE EXCEPTION 'critical types must not be NULL'
+		RAISE EXCEPTION 'critical types must not %', CASE WHEN critical_types IS NULL THEN 'be NULL' ELSE 'contain NULL' END
 			USING ERRCODE = 'null_value_not_allowed',
 				  HINT = 'Pass an array of task types, ''{}'' for none.';
 	END IF;
@@ -318,7 +318,8 @@ BEGIN
 		SELECT CASE WHEN t.critical OR t.queued > 0 THEN 'critical' ELSE 'warning' END,
 			   'task_type_unrunnable', t.task_type::text,
 			   pg_catalog.format('No live node runs %s%s. %s', t.task_type,
-					CASE WHEN t.queued > 0 THEN pg_catalog.format('; %s of its tasks are queued', t.queued) ELSE '' END,
+					CASE WHEN t.queued = 1 THEN '; 1 of its tasks is queued'
+						 WHEN t.queued > 1 THEN pg_catalog.format('; %s of its tasks are queued', t.queued) ELSE '' END,
 					CASE WHEN t.roles = '{}' THEN 'No role enables it.'
 						 ELSE pg_catalog.format('Roles that enable it: %s.', pg_catalog.array_to_string(t.roles, ', ')) END),
 			   CASE WHEN t.roles = '{}' THEN 'Enable it in the role of a live node (cluster_role.tasks).'
@@ -343,7 +344,8 @@ BEGIN
 		SELECT CASE WHEN 'pushNotifications' = ANY (critical_types) OR sh.queued > 0 THEN 'critical' ELSE 'warning' END,
 			   'push_shard_unserved', 'shard ' || sh.shard,
 			   pg_catalog.format('No live node serves push shard %s of %s%s.', sh.shard, shards_total,
-					CASE WHEN sh.queued > 0 THEN pg_catalog.format('; %s of its push notifications are queued', sh.queued) ELSE '' END),
+					CASE WHEN sh.queued = 1 THEN '; 1 of its push notifications is queued'
+						 WHEN sh.queued > 1 THEN pg_catalog.format('; %s of its push notifications are queued', sh.queued) ELSE '' END),
 			   pg_catalog.format('Start a node whose role enables pushNotifications with STALWART_PUSH_SHARD=%s.', sh.shard)
 		FROM shards sh
 		WHERE sh.servers = '{}'
@@ -385,7 +387,8 @@ BEGIN
 						 THEN pg_catalog.format('its lease lapsed %s ago',
 							pg_catalog.date_trunc('second', pg_catalog.now() - n.lease_until))
 						 ELSE 'the session that registered it has ended' END,
-					(SELECT CASE WHEN pg_catalog.count(*) > 0
+					(SELECT CASE WHEN pg_catalog.count(*) = 1 THEN ' It holds 1 task, which reclaim() hands back.'
+								 WHEN pg_catalog.count(*) > 1
 								 THEN pg_catalog.format(' It holds %s tasks, which reclaim() hands back.', pg_catalog.count(*))
 								 ELSE '' END
 					 FROM role_cluster.task t
@@ -426,16 +429,16 @@ BEGIN
 		WHERE li.roles <> '{}' AND NOT li.bound
 	UNION ALL
 		SELECT 'warning', 'tasks_waiting', t.task_type::text,
-			   pg_catalog.format('%s %s tasks have waited longer than %s for a node; the oldest for %s.',
-					t.late, t.task_type, wait_threshold,
+			   pg_catalog.format('%s %s %s waited longer than %s for a node; the oldest for %s.',
+					t.late, t.task_type, CASE WHEN t.late = 1 THEN 'task has' ELSE 'tasks have' END, wait_threshold,
 					pg_catalog.date_trunc('second', pg_catalog.now() - t.oldest)),
 			   'Check that live nodes run the type (task_type_unrunnable, push_shard_unserved) and have room (role_cluster.node_stats.free).'
 		FROM types t
 		WHERE t.late > 0
 	UNION ALL
 		SELECT 'warning', 'tasks_dead', t.task_type::text,
-			   pg_catalog.format('%s %s tasks are dead (out of attempts); the latest, task %s, failed with: %s',
-					t.dead, t.task_type, x.id,
+			   pg_catalog.format('%s %s %s dead (out of attempts); the latest, task %s, failed with: %s',
+					t.dead, t.task_type, CASE WHEN t.dead = 1 THEN 'task is' ELSE 'tasks are' END, x.id,
 					coalesce(pg_catalog.left(x.last_error, 200), 'no error recorded')),
 			   'Inspect them in role_cluster.task (state = ''dead''); prune() deletes them after role_cluster.dead_retention.'
 		FROM types t
