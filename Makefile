@@ -10,7 +10,7 @@ OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 # one thousand-line file.
 DATA_built = sql/role_cluster--1.0.sql
 
-REGRESS      = $(filter-out %--%,$(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql))))
+REGRESS      = $(patsubst sql/%.sql,%,$(sort $(filter-out sql/$(EXTENSION)--%,$(wildcard sql/*.sql))))
 REGRESS_OPTS = --temp-instance=./tmp_check_regress --temp-config=test/role_cluster.conf
 
 ISOLATION      = $(patsubst test/specs/%.spec,%,$(sort $(wildcard test/specs/*.spec)))

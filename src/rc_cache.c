@@ -8,7 +8,7 @@
  * table and every listener id in a sorted array, in a memory context of its
  * own.  A lookup reads only the cache.
  *
- * Keeping it right takes three pieces:
+ * Keeping it right takes four pieces:
  *
  * 1. Invalidation.  A statement-level AFTER INSERT/UPDATE/DELETE/TRUNCATE
  *	  trigger on both tables (role_cache_invalidate) registers a relcache
@@ -39,19 +39,23 @@
  *	  recorded transaction (mostly a comparison with xmin) and runs once per
  *	  snapshot: the last snapshot that fitted is remembered.
  *
- * 3. Errors.  The build resets the context first and marks the cache valid
+ * 3. Commit order.  PostgreSQL sends a transaction's invalidations after
+ *	  the transaction has left the proc array, so a snapshot taken in between
+ *	  would see the commit while our cache does not know of it yet.  The
+ *	  trigger therefore also remembers the table, and a pre-commit callback
+ *	  sends the invalidation once more, immediately (and logs it for hot
+ *	  standbys), before any snapshot can see the commit.
+ *
+ * 4. Errors.  The build resets the context first and marks the cache valid
  *	  only at the end, so an error half-way leaves an invalid cache that the
  *	  next lookup rebuilds.
  *
- * Two windows are left.  PostgreSQL's own for data read without a lock: a
- * snapshot taken after a writer left the proc array but before its commit
- * sent the invalidation (a few instructions at the end of COMMIT) may use
- * the old cache for that one statement; a statement that starts after the
- * COMMIT returned always sees the change.  And a lookup made by a row
- * trigger of the very statement that changes a table may not see that
- * statement's rows yet (the invalidation is registered by the statement's
- * AFTER trigger); the next statement does.  Disabling the triggers, as
- * ALTER TABLE ... DISABLE TRIGGER ALL does, disables invalidation.
+ * With these, a lookup answers exactly as a query of the tables with the
+ * same snapshot would.  The exception is a lookup made by a row trigger of
+ * the very statement that changes a table: the invalidation comes from the
+ * statement's AFTER trigger, so it may not reflect that statement's rows;
+ * the next statement does.  Disabling the triggers (ALTER TABLE ... DISABLE
+ * TRIGGER ALL) disables invalidation.
  *
  *-------------------------------------------------------------------------
  */
@@ -64,6 +68,7 @@
 #include "access/tableam.h"
 #include "access/transam.h"
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_am_d.h"
 #include "catalog/pg_enum.h"
@@ -75,6 +80,8 @@
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "storage/proc.h"
+#include "storage/sinval.h"
+#include "storage/standby.h"
 #include "utils/builtins.h"
 #include "utils/catcache.h"
 #include "utils/hsearch.h"
@@ -172,16 +179,27 @@ static AttrNumber rc_attno_role_tasks;
 static AttrNumber rc_attno_role_listeners;
 static AttrNumber rc_attno_listener_id;
 
+/*
+ * The tables this transaction changed, announced again just before it
+ * commits (see rc_xact_callback).
+ */
+#define RC_MAX_CHANGED 2
+static Oid	rc_changed_relids[RC_MAX_CHANGED];
+static int	rc_nchanged = 0;
+
 static void rc_relcache_callback(Datum arg, Oid relid);
+static void rc_xact_callback(XactEvent event, void *arg);
 
 /*
- * Register the relcache callback.  Called once per process from _PG_init:
- * the callback slots are a fixed-size array, so never register lazily.
+ * Register the relcache and transaction callbacks.  Called once per process
+ * from _PG_init: the relcache callback slots are a fixed-size array, so
+ * never register lazily.
  */
 void
 rc_cache_init(void)
 {
 	CacheRegisterRelcacheCallback(rc_relcache_callback, (Datum) 0);
+	RegisterXactCallback(rc_xact_callback, NULL);
 }
 
 /*
@@ -199,6 +217,54 @@ rc_relcache_callback(Datum arg, Oid relid)
 	{
 		rc_cache_valid = false;
 		rc_cache_inval_count++;
+	}
+}
+
+/*
+ * Just before a transaction that changed our tables commits (or prepares),
+ * send the invalidation once more, immediately rather than at the end of
+ * the commit, and log it for hot standbys.
+ *
+ * PostgreSQL sends a transaction's invalidations after the transaction has
+ * left the proc array, so a snapshot taken in between sees the commit while
+ * the invalidation is still on its way.  This early copy is in the queue
+ * before any snapshot can see the commit, so the first lookup with such a
+ * snapshot (which reads the queue) drops its cache.  Arriving early is
+ * harmless: a cache rebuilt before the commit records the committing
+ * transaction as running and is rebuilt again for snapshots that see it
+ * committed.  The transactional copy still follows, and is what undoes a
+ * change locally on rollback.
+ */
+static void
+rc_xact_callback(XactEvent event, void *arg)
+{
+	SharedInvalidationMessage msgs[RC_MAX_CHANGED];
+
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+		case XACT_EVENT_PRE_PREPARE:
+			if (rc_nchanged == 0)
+				break;
+			memset(msgs, 0, sizeof(msgs));
+			for (int i = 0; i < rc_nchanged; i++)
+			{
+				msgs[i].rc.id = SHAREDINVALRELCACHE_ID;
+				msgs[i].rc.dbId = MyDatabaseId;
+				msgs[i].rc.relId = rc_changed_relids[i];
+			}
+			if (XLogStandbyInfoActive())
+				LogStandbyInvalidations(rc_nchanged, msgs, false);
+			SendSharedInvalidMessages(msgs, rc_nchanged);
+			rc_nchanged = 0;
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PREPARE:
+			rc_nchanged = 0;
+			break;
+		default:
+			break;
 	}
 }
 
@@ -949,6 +1015,8 @@ Datum
 role_cache_invalidate(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Oid			relid;
+	int			i;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
@@ -960,7 +1028,15 @@ role_cache_invalidate(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("function role_cluster.role_cache_invalidate() must be fired AFTER ... FOR EACH STATEMENT")));
 
-	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+	relid = RelationGetRelid(trigdata->tg_relation);
+	CacheInvalidateRelcacheByRelid(relid);
+
+	/* to be announced again just before commit: see rc_xact_callback */
+	for (i = 0; i < rc_nchanged; i++)
+		if (rc_changed_relids[i] == relid)
+			break;
+	if (i == rc_nchanged && rc_nchanged < RC_MAX_CHANGED)
+		rc_changed_relids[rc_nchanged++] = relid;
 
 	/*
 	 * The invalidation reaches this session at the end of the command; a

@@ -238,9 +238,10 @@ rc_spi_int_result(const char *sql)
  * Runs one step in its own transaction: "sql" (one integer result, with
  * an optional int4 parameter), then, if given and the first result is
  * positive, "count_sql" in the same transaction, whose integer result goes
- * to *extra.  Returns the first
- * result, RC_STEP_NO_EXTENSION when the extension is not installed in
- * this database, or RC_STEP_FAILED after logging and counting an error.
+ * to *extra.  Returns the first result, RC_STEP_NO_EXTENSION when the
+ * extension is not installed in this database, or RC_STEP_FAILED after
+ * logging and counting an error (the transaction is aborted, and the
+ * worker goes on: pg_cancel_backend() on the worker cancels one step).
  */
 static int64
 rc_step(const char *name, const char *sql, bool has_arg, int32 arg,
@@ -273,8 +274,8 @@ rc_step(const char *name, const char *sql, bool has_arg, int32 arg,
 			r = rc_spi_int_result(sql);
 			if (count_sql != NULL && extra != NULL && r > 0)
 			{
-				CommandCounterIncrement();
-				if (SPI_execute(count_sql, true, 0) != SPI_OK_SELECT)
+				/* not read-only: a new snapshot that sees what sql did */
+				if (SPI_execute(count_sql, false, 0) != SPI_OK_SELECT)
 					elog(ERROR, "\"%s\" failed", count_sql);
 				*extra = rc_spi_int_result(count_sql);
 			}
@@ -490,6 +491,16 @@ rc_worker_main(Datum main_arg)
 
 	BackgroundWorkerInitializeConnection(rc_database, NULL, 0);
 	pgstat_report_appname("role_cluster worker");
+
+	/*
+	 * The worker's transactions commit without waiting for the WAL flush:
+	 * a crash can only lose state that it recomputes (a routing, a reclaim,
+	 * a prune, a schedule firing together with its task and next_due), and
+	 * the durable facts come from other sessions' synchronous commits
+	 * (enqueue, fetch, complete).  NOTIFY is sent at commit either way, so
+	 * this takes a WAL flush off the enqueue-to-notified path.
+	 */
+	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
 	ereport(LOG,
 			(errmsg("role_cluster worker started in database \"%s\"", rc_database)));
 

@@ -9,7 +9,7 @@
 # measured in the same run, and stops and removes the server on exit.
 #
 #   bash test/bench_eval.sh                 # 1M rows, 7 timed runs each
-#   ROWS=200000 REPS=5 bash test/bench_eval.sh
+#   ROWS=200000 REPS=5 STRESS_SECONDS=0 bash test/bench_eval.sh
 #
 # Timings are medians of REPS runs taken inside one PL/pgSQL function with
 # clock_timestamp() (no EXPLAIN ANALYZE overhead), the compared queries
@@ -17,12 +17,18 @@
 # untimed warm-up run each.  JIT and parallel query are off so every
 # figure is one core's per-row cost.  "net" figures subtract a scan of the
 # same rows that calls nothing.
+#
+# Last, for STRESS_SECONDS (default 20), pgbench runs writers that change
+# roles and listeners (committing or rolling back) against readers that
+# compare, in one statement, the cache's answers with a query of the
+# tables; it reports how many statements disagreed (it should be none).
 set -euo pipefail
 
 src=$(cd "$(dirname "$0")/.." && pwd)
 export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 ROWS=${ROWS:-1000000}
 REPS=${REPS:-7}
+STRESS_SECONDS=${STRESS_SECONDS:-20}
 SQL_ROWS=$((ROWS / 10))
 BIG_ROWS=$((ROWS * 10))
 bindir=$("$PG_CONFIG" --bindir)
@@ -264,3 +270,34 @@ SELECT n, moved, round(100.0 * moved / :rows, 3) AS moved_pct,
 	   round(100.0 * modulo_moved / :rows, 1) AS modulo_moved_pct
 FROM movement WHERE n IN (1, 2, 3, 4, 8, 16, 32, 63, 64) ORDER BY n;
 EOF
+
+[ "$STRESS_SECONDS" -gt 0 ] || exit 0
+
+# consistency under concurrent changes
+cat >"$work/writer.sql" <<'EOF'
+\set r random(0, 2)
+BEGIN;
+SELECT pg_advisory_xact_lock(42);
+UPDATE role_cluster.cluster_role SET tasks = CASE WHEN tasks OPERATOR(role_cluster.@>) 'searchIndexing'::role_cluster.task_type THEN 'DisableAll'::role_cluster.task_group ELSE 'EnableAll'::role_cluster.task_group END WHERE name = 'frontend';
+DELETE FROM role_cluster.cluster_role WHERE name = 'tmp';
+INSERT INTO role_cluster.cluster_role (name, tasks, listeners) SELECT 'tmp', 'EnableAll', 'EnableSome(smtp)' WHERE :r > 0;
+INSERT INTO role_cluster.network_listener (id) SELECT 'l' || (random() * 5)::int ON CONFLICT DO NOTHING;
+DELETE FROM role_cluster.network_listener WHERE id = 'l' || (random() * 5)::int;
+\if :r = 2
+ROLLBACK;
+\else
+COMMIT;
+\endif
+EOF
+check="INSERT INTO mismatches SELECT WHERE role_cluster.role_enables_task('frontend', 'searchIndexing') IS DISTINCT FROM (SELECT c.tasks OPERATOR(role_cluster.@>) 'searchIndexing'::role_cluster.task_type FROM role_cluster.cluster_role c WHERE c.name = 'frontend') OR role_cluster.role_exists('tmp') <> EXISTS (SELECT FROM role_cluster.cluster_role WHERE name = 'tmp') OR array(SELECT role_cluster.role_listeners(NULL)) <> array(SELECT id FROM role_cluster.network_listener ORDER BY id COLLATE \"C\");"
+printf '%s\n' "$check" >"$work/reader.sql"
+printf 'BEGIN ISOLATION LEVEL REPEATABLE READ;\n%s\nSELECT pg_sleep(0.001);\n%s\nCOMMIT;\n' "$check" "$check" >"$work/reader_rr.sql"
+printf 'BEGIN;\n%s\nSELECT pg_sleep(0.001);\n%s\nCOMMIT;\n' "$check" "$check" >"$work/reader_rc.sql"
+chown postgres: "$work"/*.sql
+psql -d bench -c "CREATE UNLOGGED TABLE mismatches (); INSERT INTO role_cluster.cluster_role (name) VALUES ('tmp')"
+echo
+echo "consistency: $STRESS_SECONDS s of pgbench, 8 clients: writers change roles and listeners, readers compare the cache with the tables"
+runuser -u postgres -- "$bindir/pgbench" -h "$work" -p "$port" -n -T "$STRESS_SECONDS" -c 8 -j 2 \
+	-f "$work/writer.sql@2" -f "$work/reader.sql@4" -f "$work/reader_rr.sql@2" -f "$work/reader_rc.sql@2" bench \
+	2>&1 | grep -E "^(number of (transactions actually processed|failed)|tps)|error" || true
+echo "statements whose cache answers disagreed with the tables: $(psql -d bench -At -c 'SELECT count(*) FROM mismatches')"

@@ -227,6 +227,8 @@ probe(const char *conninfo, const char *node, const char *role,
 	const char *eparams[1] = {task_type};
 	const char *nparams[1] = {node};
 
+	long long	last_beat = now_us();
+
 	register_and_listen(nd, node, role, "100");
 	for (int i = 0; i < n; i++)
 	{
@@ -235,6 +237,12 @@ probe(const char *conninfo, const char *node, const char *role,
 		char	   *id;
 		int			found = 0;
 
+		/* keep the node's lease (cluster_settings.node_lease) */
+		if (now_us() - last_beat > 5000000)
+		{
+			PQclear(run(nd, "SELECT role_cluster.heartbeat($1)", 1, nparams));
+			last_beat = now_us();
+		}
 		drain_notify(nd);
 		t0 = now_us();
 		res = run(prod, "SELECT role_cluster.enqueue($1::role_cluster.task_type, 'probe')",

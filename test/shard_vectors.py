@@ -100,14 +100,21 @@ def main() -> None:
         for n in NSHARDS:
             rows.append((k, h, n, jump(h, n) + 1))
     if markdown:
-        print("| key | UTF-8 bytes | XXH3-64 (hex) | nshards | shard |")
-        print("|---|---|---|---|---|")
-        for k, h, n, s in rows:
-            if n not in (1, 2, 10, 64, 2147483647):
-                continue
-            shown = k if len(k) <= 40 else sql_literal(k)
-            print("| `%s` | %d | %016x | %d | %d |"
-                  % (shown, len(k.encode("utf-8")), h, n, s))
+        shown_n = [1, 2, 3, 10, 64, 1000, 2147483647]
+        print("| key | UTF-8 bytes | XXH3-64 | "
+              + " | ".join("N=%d" % n for n in shown_n) + " |")
+        print("|---|---:|---|" + "---:|" * len(shown_n))
+        for k in KEYS:
+            h = xxh3_64(k.encode("utf-8"))
+            if len(k) > 40 and len(set(k)) == 1:
+                shown = "`%s` x %d" % (k[0], len(k))
+            elif k.startswith("The quick"):
+                shown = "`The quick brown fox jumps over the lazy dog` x 25"
+            else:
+                shown = "`%s`" % k if k else "(empty)"
+            print("| %s | %d | %016x | %s |"
+                  % (shown, len(k.encode("utf-8")), h,
+                     " | ".join(str(jump(h, n) + 1) for n in shown_n)))
         return
     print(",\n".join("\t(%s, %d, %d)" % (sql_literal(k), n, s)
                      for k, h, n, s in rows))

@@ -134,7 +134,7 @@ CREATE TABLE role_cluster.task (
 	updated_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	finished_at timestamptz,
 	CONSTRAINT task_push_needs_shard_key
-		CHECK (task_type <> 'pushNotifications' OR shard_key <> ''),
+		CHECK (task_type <> 'pushNotifications' OR coalesce(shard_key, '') <> ''),
 	CONSTRAINT task_held_has_node
 		CHECK (state NOT IN ('routed', 'running') OR (node_id IS NOT NULL AND lease_until IS NOT NULL)),
 	CONSTRAINT task_queued_has_no_node
@@ -364,15 +364,15 @@ BEGIN
 				  HINT = 'Register it again with role_cluster.register_node().';
 	END IF;
 	IF n.lease_until <= pg_catalog.now() THEN
-		RAISE EXCEPTION 'the lease of node "%" lapsed at %', n.node_id, n.lease_until
+		RAISE EXCEPTION 'the lease of node "%" has lapsed', n.node_id
 			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  DETAIL = 'Its tasks are handed back by the next role_cluster.reclaim().',
+				  DETAIL = 'The tasks it holds go back to the queue at the next role_cluster.reclaim().',
 				  HINT = 'Call role_cluster.heartbeat() more often than cluster_settings.node_lease.';
 	END IF;
 	IF NOT role_cluster.node_is_live(n) THEN
 		RAISE EXCEPTION 'the session that registered node "%" has ended', n.node_id
 			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  DETAIL = pg_catalog.format('Process %s started at %s is gone.', n.backend_pid, n.backend_start),
+				  DETAIL = pg_catalog.format('Process %s, which registered it, is gone.', n.backend_pid),
 				  HINT = 'Register the node again from its current session.';
 	END IF;
 END
@@ -743,7 +743,7 @@ BEGIN
 		AND NOT role_cluster.node_session_alive(n.backend_pid, n.backend_start) THEN
 		RAISE EXCEPTION 'the session that registered node "%" has ended', n.node_id
 			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  DETAIL = pg_catalog.format('Process %s started at %s is gone.', n.backend_pid, n.backend_start),
+				  DETAIL = pg_catalog.format('Process %s, which registered it, is gone.', n.backend_pid),
 				  HINT = 'Register the node again from its current session.';
 	END IF;
 	UPDATE role_cluster.node
@@ -913,12 +913,12 @@ BEGIN
 						 WHERE k NOT IN ('task_type', 'kind', 'payload', 'shard_key', 'run_at',
 										 'priority', 'max_attempts', 'dedupe_key'))
 				THEN pg_catalog.format('has unknown key %s',
-					(SELECT pg_catalog.quote_literal(k) FROM pg_catalog.jsonb_object_keys(e.v) AS k
+					(SELECT pg_catalog.to_jsonb(k)::text FROM pg_catalog.jsonb_object_keys(e.v) AS k
 					 WHERE k NOT IN ('task_type', 'kind', 'payload', 'shard_key', 'run_at',
 									 'priority', 'max_attempts', 'dedupe_key') ORDER BY k LIMIT 1))
 			WHEN pg_catalog.jsonb_typeof(e.v -> 'task_type') IS DISTINCT FROM 'string' THEN 'has no task_type'
 			WHEN NOT (e.v ->> 'task_type') = ANY (pg_catalog.enum_range(NULL::role_cluster.task_type)::text[])
-				THEN pg_catalog.format('has unknown task_type %s', pg_catalog.quote_literal(e.v ->> 'task_type'))
+				THEN pg_catalog.format('has unknown task_type %s', e.v -> 'task_type')
 			WHEN pg_catalog.jsonb_typeof(e.v -> 'kind') NOT IN ('string', 'null') THEN 'has a kind that is not a string'
 			WHEN pg_catalog.jsonb_typeof(e.v -> 'shard_key') NOT IN ('string', 'null') THEN 'has a shard_key that is not a string'
 			WHEN pg_catalog.jsonb_typeof(e.v -> 'dedupe_key') NOT IN ('string', 'null') THEN 'has a dedupe_key that is not a string'
@@ -1352,18 +1352,20 @@ BEGIN
 		RAISE EXCEPTION 'task % does not exist', task_id
 			USING ERRCODE = 'undefined_object';
 	END IF;
+	IF t.state = 'routed' AND t.node_id = node_id THEN
+		RAISE EXCEPTION 'node "%" cannot % task %: it does not hold it running', node_id, action, task_id
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'The task is routed to the node but not fetched yet.',
+				  HINT = 'Take it with role_cluster.fetch_tasks() first.';
+	END IF;
 	RAISE EXCEPTION 'node "%" cannot % task %: it does not hold it running', node_id, action, task_id
 		USING ERRCODE = 'object_not_in_prerequisite_state',
 			  DETAIL = CASE
-				WHEN t.state IN ('routed', 'running') AND t.node_id <> node_id
+				WHEN t.state IN ('routed', 'running')
 					THEN pg_catalog.format('The task is %s on another node.', t.state)
-				WHEN t.state = 'routed'
-					THEN 'The task is routed to the node but not fetched yet.'
 				WHEN t.state IN ('done', 'dead')
 					THEN pg_catalog.format('The task is %s.', t.state)
-				ELSE 'The task is queued: it was handed back, or reclaimed after the node''s lease lapsed.' END,
-			  HINT = CASE WHEN t.state = 'routed' AND t.node_id = node_id
-					THEN 'Take it with role_cluster.fetch_tasks() first.' END;
+				ELSE 'The task is queued: it was handed back, or reclaimed after the node''s lease lapsed.' END;
 END
 $$;
 COMMENT ON FUNCTION role_cluster.not_held(bigint, text, text) IS

@@ -15,6 +15,31 @@ COMMENT ON FUNCTION role_cluster.watch_session() IS
 REVOKE EXECUTE ON FUNCTION role_cluster.watch_session() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION role_cluster.watch_session() TO role_cluster_admin, role_cluster_node;
 
+/*
+ * A node's session wakes the worker when it ends, so that reclaim() hands
+ * its tasks back at once, not at the next poll: whenever a session writes
+ * its own pid into role_cluster.node (register_node does), it is watched.
+ */
+CREATE FUNCTION role_cluster.node_watch_session() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	PERFORM role_cluster.watch_session();
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION role_cluster.node_watch_session() IS
+	'Trigger: makes the session that registers a node wake the background worker when it ends';
+REVOKE EXECUTE ON FUNCTION role_cluster.node_watch_session() FROM PUBLIC;
+
+CREATE TRIGGER node_watch_session
+	AFTER INSERT OR UPDATE OF backend_pid, backend_start ON role_cluster.node
+	FOR EACH ROW WHEN (NEW.backend_pid = pg_catalog.pg_backend_pid())
+	EXECUTE FUNCTION role_cluster.node_watch_session();
+COMMENT ON TRIGGER node_watch_session ON role_cluster.node IS
+	'The registering session wakes the worker when it ends, for a prompt reclaim()';
+
 CREATE FUNCTION role_cluster.worker_stats(
 	OUT pid integer,
 	OUT state text,
@@ -114,7 +139,7 @@ CREATE TABLE role_cluster.schedule (
 	updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	CONSTRAINT schedule_cron_or_every CHECK ((cron IS NULL) <> (every IS NULL)),
 	CONSTRAINT schedule_push_needs_shard_key
-		CHECK (task_type <> 'pushNotifications' OR shard_key IS NOT NULL)
+		CHECK (task_type <> 'pushNotifications' OR coalesce(shard_key, '') <> '')
 );
 COMMENT ON TABLE role_cluster.schedule IS
 	'Recurring tasks, by 5-field cron expression or fixed interval, fired once per due time by fire_schedules()';

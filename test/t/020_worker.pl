@@ -74,7 +74,7 @@ is($node->safe_psql('postgres', 'SELECT wakeups FROM role_cluster.worker_stats')
 
 is( $node->safe_psql(
 		'postgres', q{
-	SELECT state = 'running' AND routed >= 2 AND wakeups >= 2 AND loops >= 2
+	SELECT state = 'running' AND routed >= 2 AND notified >= 2 AND wakeups >= 2 AND loops >= 2
 	   AND last_loop_ms IS NOT NULL AND avg_loop_ms IS NOT NULL
 	  FROM role_cluster.worker_stats}),
 	't',

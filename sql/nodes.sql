@@ -1,0 +1,189 @@
+-- Nodes: registration and its validation, the login binding, heartbeat,
+-- deregistration, the channel name, and the nodes view.
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS role_cluster CASCADE;
+CREATE EXTENSION role_cluster;
+DROP ROLE IF EXISTS regress_rcq_admin;
+DROP ROLE IF EXISTS regress_rcq_node1;
+DROP ROLE IF EXISTS regress_rcq_node2;
+DROP ROLE IF EXISTS regress_rcq_nobody;
+RESET client_min_messages;
+\set SHOW_CONTEXT never
+
+CREATE ROLE regress_rcq_admin LOGIN IN ROLE role_cluster_admin;
+CREATE ROLE regress_rcq_node1 LOGIN IN ROLE role_cluster_node;
+CREATE ROLE regress_rcq_node2 LOGIN IN ROLE role_cluster_node;
+CREATE ROLE regress_rcq_nobody LOGIN;
+
+INSERT INTO role_cluster.cluster_role (name, tasks) VALUES
+	('indexer', 'EnableSome(searchIndexing)'),
+	('pusher', 'EnableSome(pushNotifications, metricsPush)'),
+	('frontend', 'DisableAll');
+
+-- The settings the queue adds, with their defaults.
+SELECT push_shards_total, default_capacity, node_lease, retry_backoff_base, retry_backoff_max
+	FROM role_cluster.cluster_settings;
+
+-- Registration: the node row comes back; capacity defaults from the settings.
+SELECT node_id, role_name, push_shard, capacity, login,
+	   backend_pid = pg_backend_pid() AS my_pid,
+	   lease_until = last_heartbeat + interval '30 seconds' AS leased,
+	   deregistered_at IS NULL AS registered
+	FROM role_cluster.register_node('n1', 'indexer');
+SELECT node_id, role_name, push_shard, capacity
+	FROM role_cluster.register_node('n2', NULL, NULL, 3);
+-- With one push shard, a push node needs no shard (NULL means shard 1).
+SELECT node_id, role_name, push_shard FROM role_cluster.register_node('p0', 'pusher');
+SELECT node_id, push_shard FROM role_cluster.register_node('p1', 'pusher', 1);
+
+-- Bad registrations, each changing nothing.
+SELECT count(*) AS nodes_before FROM role_cluster.node;
+SELECT role_cluster.register_node(NULL);
+SELECT role_cluster.register_node('');
+SELECT role_cluster.register_node('bad', 'no-such-role');
+SELECT role_cluster.register_node('bad', NULL, NULL, 0);
+SELECT role_cluster.register_node('bad', NULL, NULL, -1);
+SELECT role_cluster.register_node('bad', 'pusher', 0);
+SELECT role_cluster.register_node('bad', 'pusher', 2);
+SELECT role_cluster.register_node('bad', NULL, -3);
+SELECT count(*) AS nodes_after FROM role_cluster.node;
+
+-- An unknown role is accepted when the operator chose fail-open.
+SET role_cluster.unknown_role = 'enable_all';
+SELECT node_id, role_name FROM role_cluster.register_node('ghost', 'no-such-role');
+RESET role_cluster.unknown_role;
+
+-- More shards: a push node needs one in range; a node whose role does not
+-- enable push needs none.
+UPDATE role_cluster.cluster_settings SET push_shards_total = 4;
+SELECT role_cluster.register_node('p2', 'pusher');
+SELECT role_cluster.register_node('p2', NULL);
+SELECT role_cluster.register_node('p2', 'pusher', 5);
+SELECT node_id, push_shard FROM role_cluster.register_node('p2', 'pusher', 4);
+SELECT node_id, push_shard FROM role_cluster.register_node('i2', 'indexer');
+-- p0 (no shard) now serves no shard: effective_push_shard is NULL above 1.
+SELECT node_id, role_cluster.effective_push_shard(push_shard, 4) AS serves
+	FROM role_cluster.node WHERE node_id IN ('p0', 'p1', 'p2') ORDER BY node_id;
+UPDATE role_cluster.cluster_settings SET push_shards_total = 1;
+
+-- Registering again updates the node.
+SELECT node_id, role_name, capacity FROM role_cluster.register_node('n1', 'frontend', NULL, 7);
+SELECT node_id, role_name, capacity FROM role_cluster.register_node('n1', 'indexer');
+
+-- The channel a node listens on.
+SELECT role_cluster.node_channel('n1');
+SELECT role_cluster.node_channel(repeat('x', 45));
+SELECT role_cluster.node_channel(repeat('x', 46));
+SELECT octet_length(role_cluster.node_channel(repeat('é', 100))) AS long_id_channel_bytes;
+SELECT role_cluster.node_channel(NULL);
+SELECT role_cluster.node_channel('');
+
+-- Heartbeat extends the node's lease and the leases of what it holds.
+UPDATE role_cluster.node SET lease_until = now() + interval '1 second' WHERE node_id = 'n2';
+SELECT role_cluster.enqueue('outboundMta') AS t1 \gset
+SELECT id = :t1 AS claimed FROM role_cluster.claim_tasks('n2', 1);
+UPDATE role_cluster.task SET lease_until = now() + interval '1 second' WHERE id = :t1;
+SELECT role_cluster.heartbeat('n2') = now() + interval '30 seconds' AS extended;
+SELECT n.lease_until = n.last_heartbeat + interval '30 seconds' AS node_lease,
+	   n.last_heartbeat > now() - interval '1 minute' AS recent,
+	   t.lease_until = n.lease_until AS task_lease
+	FROM role_cluster.node n JOIN role_cluster.task t ON t.node_id = n.node_id
+	WHERE n.node_id = 'n2';
+-- The lease follows the setting.
+UPDATE role_cluster.cluster_settings SET node_lease = '2 minutes';
+SELECT role_cluster.heartbeat('n2') = now() + interval '2 minutes' AS extended;
+UPDATE role_cluster.cluster_settings SET node_lease = '30 seconds';
+SELECT role_cluster.heartbeat(NULL);
+SELECT role_cluster.heartbeat('nobody-here');
+
+-- A node whose lease lapsed is not live until it heartbeats again.
+UPDATE role_cluster.node SET lease_until = now() - interval '1 second' WHERE node_id = 'n1';
+SELECT node_id, live FROM role_cluster.nodes WHERE node_id = 'n1';
+SELECT role_cluster.claim_tasks('n1');
+SELECT role_cluster.heartbeat('n1') > now() AS heartbeat;
+SELECT node_id, live FROM role_cluster.nodes WHERE node_id = 'n1';
+
+-- A node whose registering session has ended is not live, and cannot
+-- heartbeat from another session: it must register again.
+UPDATE role_cluster.node SET backend_pid = 0 WHERE node_id = 'n1';
+SELECT node_id, live, session_alive FROM role_cluster.nodes WHERE node_id = 'n1';
+SELECT role_cluster.heartbeat('n1');
+SELECT role_cluster.claim_tasks('n1');
+SELECT node_id, backend_pid = pg_backend_pid() AS mine FROM role_cluster.register_node('n1', 'indexer');
+SELECT node_id, live, session_alive FROM role_cluster.nodes WHERE node_id = 'n1';
+
+-- The view: role, shard, liveness and the work held.
+SELECT node_id, role, push_shard, capacity, live, held, routed, running, session_alive, login
+	FROM role_cluster.nodes ORDER BY node_id;
+
+-- Deregistering hands back what the node holds without counting an
+-- attempt, and the node is no longer live.
+SELECT attempts FROM role_cluster.task WHERE id = :t1;
+SELECT role_cluster.deregister_node('n2') AS handed_back;
+SELECT state, node_id, attempts, lease_until FROM role_cluster.task WHERE id = :t1;
+SELECT node_id, live, held, deregistered_at IS NOT NULL AS deregistered
+	FROM role_cluster.nodes WHERE node_id = 'n2';
+SELECT role_cluster.deregister_node('n2') AS again;
+SELECT role_cluster.heartbeat('n2');
+SELECT role_cluster.claim_tasks('n2');
+SELECT role_cluster.deregister_node(NULL);
+SELECT role_cluster.deregister_node('nobody-here');
+-- Registering again brings it back.
+SELECT node_id, deregistered_at IS NULL AS registered FROM role_cluster.register_node('n2');
+SELECT node_id, live FROM role_cluster.nodes WHERE node_id = 'n2';
+
+-- A node is bound to the login that registered it.
+SET SESSION AUTHORIZATION regress_rcq_node1;
+SELECT node_id, login FROM role_cluster.register_node('mine', 'indexer');
+SELECT role_cluster.heartbeat('mine') > now() AS heartbeat;
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION regress_rcq_node2;
+SELECT role_cluster.register_node('mine', 'indexer');
+SELECT role_cluster.heartbeat('mine');
+SELECT role_cluster.claim_tasks('mine');
+SELECT role_cluster.fetch_tasks('mine');
+SELECT role_cluster.complete_task(1, 'mine');
+SELECT role_cluster.complete_tasks('{1}', 'mine');
+SELECT role_cluster.fail_task(1, 'mine', 'no');
+SELECT role_cluster.release_task(1, 'mine');
+SELECT role_cluster.deregister_node('mine');
+-- ... nor may it touch the tables directly.
+SELECT count(*) FROM role_cluster.node;
+SELECT count(*) FROM role_cluster.task;
+UPDATE role_cluster.node SET login = 'regress_rcq_node2' WHERE node_id = 'mine';
+INSERT INTO role_cluster.task (task_type) VALUES ('searchIndexing');
+DELETE FROM role_cluster.task;
+UPDATE role_cluster.task_policy SET singleton = true;
+SELECT role_cluster.dispatch();
+SELECT role_cluster.reclaim();
+-- It may read the view and the policy.
+SELECT node_id, login FROM role_cluster.nodes WHERE node_id = 'mine';
+SELECT count(*) AS policies FROM role_cluster.task_policy;
+RESET SESSION AUTHORIZATION;
+-- A role_cluster_admin member may act for any node, and take it over.
+SET SESSION AUTHORIZATION regress_rcq_admin;
+SELECT role_cluster.heartbeat('mine') > now() AS heartbeat;
+SELECT node_id, login FROM role_cluster.register_node('mine', 'indexer');
+SELECT role_cluster.deregister_node('mine') AS handed_back;
+RESET SESSION AUTHORIZATION;
+-- PUBLIC has nothing.
+SET SESSION AUTHORIZATION regress_rcq_nobody;
+SELECT role_cluster.register_node('sneaky');
+SELECT * FROM role_cluster.nodes;
+SELECT role_cluster.enqueue('searchIndexing');
+RESET SESSION AUTHORIZATION;
+
+-- Another session's registration of a node takes it over: what it held is
+-- handed back, counting the attempt.
+SELECT role_cluster.enqueue('searchIndexing') AS t2 \gset
+SELECT id IN (:t1, :t2) AS claimed FROM role_cluster.claim_tasks('n2', 2);
+UPDATE role_cluster.node SET backend_pid = 0 WHERE node_id = 'n2';
+SELECT node_id FROM role_cluster.register_node('n2');
+SELECT id = :t1 AS t1, state, node_id, attempts, last_error FROM role_cluster.task
+	WHERE id IN (:t1, :t2) ORDER BY id;
+
+DROP EXTENSION role_cluster;
+DROP ROLE regress_rcq_admin;
+DROP ROLE regress_rcq_node1;
+DROP ROLE regress_rcq_node2;
+DROP ROLE regress_rcq_nobody;

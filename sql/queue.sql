@@ -1,0 +1,445 @@
+-- The task queue: enqueue (single, batch, dedupe), the routing rule through
+-- claim_tasks and dispatch/fetch_tasks, finishing tasks, retries, reclaim,
+-- and the policy and settings that change routing.  Each bad call is shown
+-- to fail and to change nothing.
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS role_cluster CASCADE;
+CREATE EXTENSION role_cluster;
+RESET client_min_messages;
+\set SHOW_CONTEXT never
+
+INSERT INTO role_cluster.cluster_role (name, tasks) VALUES
+	('indexer', 'EnableSome(searchIndexing)'),
+	('mta', 'EnableSome(outboundMta, spamClassifierTraining)'),
+	('pusher', 'EnableSome(pushNotifications)'),
+	('nothing', 'DisableAll');
+
+-- A view of the queue for the checks below.
+CREATE TEMP VIEW q AS
+	SELECT id, task_type, kind, state, node_id, attempts, priority
+	FROM role_cluster.task ORDER BY id;
+
+---------------------------------------------------------------------------
+-- enqueue
+---------------------------------------------------------------------------
+SELECT role_cluster.enqueue('searchIndexing') AS a \gset
+SELECT task_type, kind, payload, shard_key, push_shard, priority, run_at <= now() AS due,
+	   attempts, max_attempts, state, node_id, lease_until, last_error, dedupe_key, singleton,
+	   finished_at
+	FROM role_cluster.task WHERE id = :a;
+SELECT role_cluster.enqueue('outboundMta', kind => 'deliver', payload => '{"to": "x@example.org"}',
+							priority => 5, max_attempts => 2) AS b \gset
+SELECT kind, payload, priority, max_attempts FROM role_cluster.task WHERE id = :b;
+-- A singleton type is flagged from the policy.
+SELECT role_cluster.enqueue('spamClassifierTraining') AS s1 \gset
+SELECT task_type, singleton FROM role_cluster.task WHERE id = :s1;
+-- A push task gets the shard of its subscriber.
+SELECT role_cluster.enqueue('pushNotifications', shard_key => 'account-42') AS p \gset
+SELECT shard_key, push_shard, push_shard = role_cluster.shard_for('account-42', 1) AS derived
+	FROM role_cluster.task WHERE id = :p;
+
+-- A dedupe key that an unfinished task carries returns that task.
+SELECT role_cluster.enqueue('metricsCalculate', dedupe_key => 'daily') AS d \gset
+SELECT role_cluster.enqueue('metricsCalculate', kind => 'other', dedupe_key => 'daily') = :d AS same_task;
+SELECT count(*) AS daily_tasks FROM role_cluster.task WHERE dedupe_key = 'daily';
+
+-- Bad calls, each changing nothing.
+SELECT count(*) AS tasks_before FROM role_cluster.task;
+SELECT role_cluster.enqueue(NULL);
+SELECT role_cluster.enqueue('searchIndexing', kind => NULL);
+SELECT role_cluster.enqueue('searchIndexing', payload => NULL);
+SELECT role_cluster.enqueue('searchIndexing', run_at => NULL);
+SELECT role_cluster.enqueue('searchIndexing', priority => NULL);
+SELECT role_cluster.enqueue('searchIndexing', max_attempts => NULL);
+SELECT role_cluster.enqueue('searchIndexing', max_attempts => 0);
+SELECT role_cluster.enqueue('pushNotifications');
+SELECT role_cluster.enqueue('pushNotifications', shard_key => '');
+SELECT role_cluster.enqueue('searchIndexing', dedupe_key => '');
+SELECT role_cluster.enqueue('noSuchType');
+SELECT count(*) AS tasks_after FROM role_cluster.task;
+
+---------------------------------------------------------------------------
+-- enqueue_batch
+---------------------------------------------------------------------------
+SELECT role_cluster.enqueue('accountMaintenance', dedupe_key => 'acct-1') AS acct \gset
+CREATE TEMP TABLE batch AS
+	SELECT * FROM role_cluster.enqueue_batch('[
+		{"task_type": "storeMaintenance", "kind": "purge", "priority": 3},
+		{"task_type": "accountMaintenance", "dedupe_key": "acct-1"},
+		{"task_type": "metricsPush", "dedupe_key": "twin", "payload": {"n": 1}},
+		{"task_type": "metricsPush", "dedupe_key": "twin", "payload": {"n": 2}},
+		{"task_type": "pushNotifications", "shard_key": "account-7", "max_attempts": 9},
+		{"task_type": "spamClassifierTraining", "run_at": "2999-01-01 00:00:00+00"},
+		{"task_type": "taskScheduler", "kind": null, "payload": null, "priority": null}
+	]') WITH ORDINALITY AS x(id, pos);
+-- Ids in the array's order; the second is the queued task of its key, the
+-- fourth the third's twin.
+SELECT x.pos, x.id = :acct AS queued_twin, x.id = lag(x.id) OVER (ORDER BY x.pos) AS same_as_previous,
+	   t.task_type, t.kind, t.priority, t.payload, t.max_attempts, t.run_at > now() AS deferred,
+	   t.push_shard IS NOT NULL AS has_shard, t.singleton
+	FROM batch x JOIN role_cluster.task t ON t.id = x.id
+	ORDER BY x.pos;
+SELECT count(*) AS distinct_ids FROM (SELECT DISTINCT id FROM batch) d;
+SELECT role_cluster.enqueue_batch('[]') AS nothing;
+
+SELECT count(*) AS tasks_before FROM role_cluster.task;
+SELECT role_cluster.enqueue_batch(NULL);
+SELECT role_cluster.enqueue_batch('{"task_type": "searchIndexing"}');
+SELECT role_cluster.enqueue_batch('[{"task_type": "searchIndexing"}, 42]');
+SELECT role_cluster.enqueue_batch('[{"task_type": "searchIndexing", "prio": 1}]');
+SELECT role_cluster.enqueue_batch('[{"kind": "x"}]');
+SELECT role_cluster.enqueue_batch('[{"task_type": "noSuchType"}]');
+SELECT role_cluster.enqueue_batch('[{"task_type": "searchIndexing", "kind": 7}]');
+SELECT role_cluster.enqueue_batch('[{"task_type": "searchIndexing", "priority": "high"}]');
+SELECT role_cluster.enqueue_batch('[{"task_type": "searchIndexing", "priority": 1.5}]');
+SELECT role_cluster.enqueue_batch('[{"task_type": "searchIndexing", "max_attempts": 0}]');
+SELECT role_cluster.enqueue_batch('[{"task_type": "searchIndexing", "run_at": "whenever"}]');
+SELECT role_cluster.enqueue_batch('[{"task_type": "searchIndexing", "dedupe_key": ""}]');
+SELECT role_cluster.enqueue_batch('[{"task_type": "pushNotifications"}]');
+SELECT count(*) AS tasks_after FROM role_cluster.task;
+
+-- An INSERT that leaves out the derived columns gets them; so does an
+-- UPDATE of the type or shard key.
+INSERT INTO role_cluster.task (task_type, kind) VALUES ('spamClassifierTraining', 'direct')
+	RETURNING singleton;
+INSERT INTO role_cluster.task (task_type, shard_key) VALUES ('pushNotifications', 'account-9')
+	RETURNING push_shard = role_cluster.shard_for('account-9', 1) AS derived;
+UPDATE role_cluster.task SET task_type = 'searchIndexing', kind = 'retyped'
+	WHERE kind = 'direct' RETURNING singleton;
+\set VERBOSITY terse
+INSERT INTO role_cluster.task (task_type) VALUES ('pushNotifications');
+INSERT INTO role_cluster.task (task_type, shard_key) VALUES ('pushNotifications', '');
+\set VERBOSITY default
+DELETE FROM role_cluster.task;
+
+---------------------------------------------------------------------------
+-- claim_tasks: the routing rule for a node that pulls
+---------------------------------------------------------------------------
+SELECT count(*) AS registered FROM (VALUES ('idx'), ('mta'), ('all'), ('none')) v(n),
+	LATERAL role_cluster.register_node(v.n, CASE v.n WHEN 'idx' THEN 'indexer' WHEN 'mta' THEN 'mta'
+		WHEN 'none' THEN 'nothing' END, NULL, CASE v.n WHEN 'all' THEN 3 END) AS r;
+SELECT count(*) AS enqueued FROM role_cluster.enqueue_batch('[
+	{"task_type": "searchIndexing", "kind": "i1"},
+	{"task_type": "searchIndexing", "kind": "i2", "priority": 10},
+	{"task_type": "outboundMta", "kind": "m1"},
+	{"task_type": "searchIndexing", "kind": "i3", "run_at": "2999-01-01 00:00:00+00"},
+	{"task_type": "outboundMta", "kind": "m2", "priority": -1},
+	{"task_type": "storeMaintenance", "kind": "s1"},
+	{"task_type": "storeMaintenance", "kind": "s2"},
+	{"task_type": "storeMaintenance", "kind": "s3"},
+	{"task_type": "storeMaintenance", "kind": "s4"}
+]');
+-- A role that enables nothing gets nothing.
+SELECT kind FROM role_cluster.claim_tasks('none', 10);
+-- Only the types its role enables, due ones, higher priority first.
+SELECT kind, state, node_id, attempts, lease_until IS NOT NULL AS leased
+	FROM role_cluster.claim_tasks('idx', 10);
+SELECT kind FROM role_cluster.claim_tasks('mta', 1);
+SELECT kind FROM role_cluster.claim_tasks('mta');
+SELECT kind FROM role_cluster.claim_tasks('mta', 5);
+-- Capacity: 'all' holds at most 3.
+SELECT kind FROM role_cluster.claim_tasks('all', 10);
+SELECT kind FROM role_cluster.claim_tasks('all', 10);
+SELECT kind, state, node_id FROM q WHERE state = 'queued';
+-- n = 0 claims nothing.
+SELECT kind FROM role_cluster.claim_tasks('all', 0);
+-- Bad calls.
+SELECT role_cluster.claim_tasks('all', -1);
+SELECT role_cluster.claim_tasks('all', NULL);
+SELECT role_cluster.claim_tasks(NULL, 1);
+SELECT role_cluster.claim_tasks('nobody-here', 1);
+-- Only in READ COMMITTED.
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT role_cluster.claim_tasks('all', 1);
+ROLLBACK;
+BEGIN ISOLATION LEVEL SERIALIZABLE;
+SELECT role_cluster.dispatch();
+ROLLBACK;
+-- A role deleted under a node: its own claims say so.
+UPDATE role_cluster.node SET role_name = 'gone' WHERE node_id = 'none';
+SELECT role_cluster.claim_tasks('none', 1);
+UPDATE role_cluster.node SET role_name = 'nothing' WHERE node_id = 'none';
+
+---------------------------------------------------------------------------
+-- Finishing: complete, fail, release
+---------------------------------------------------------------------------
+SELECT id AS i2 FROM role_cluster.task WHERE kind = 'i2' \gset
+SELECT id AS i1 FROM role_cluster.task WHERE kind = 'i1' \gset
+SELECT id AS m1 FROM role_cluster.task WHERE kind = 'm1' \gset
+SELECT id AS s1 FROM role_cluster.task WHERE kind = 's1' \gset
+SELECT id AS s4 FROM role_cluster.task WHERE kind = 's4' \gset
+SELECT role_cluster.complete_task(:i2, 'idx');
+SELECT state, node_id, lease_until, finished_at IS NOT NULL AS finished FROM role_cluster.task WHERE id = :i2;
+-- Not the holder, not running, not there, bad arguments.
+SELECT role_cluster.complete_task(:i2, 'idx');
+SELECT role_cluster.complete_task(:i1, 'mta');
+SELECT role_cluster.complete_task(:s4, 'all');
+SELECT role_cluster.complete_task(-1, 'idx');
+SELECT role_cluster.complete_task(NULL, 'idx');
+SELECT role_cluster.complete_task(:i1, NULL);
+SELECT role_cluster.complete_task(:i1, 'nobody-here');
+SELECT state, node_id FROM role_cluster.task WHERE id = :i1;
+-- The batch form completes what the node holds and says which.
+SELECT c = :i1 AS i1 FROM role_cluster.complete_tasks(ARRAY[:i1, :i2, :m1, -1]::bigint[], 'idx') AS c;
+SELECT state FROM role_cluster.task WHERE id = :i1;
+SELECT count(*) FROM role_cluster.complete_tasks('{}', 'idx');
+SELECT role_cluster.complete_tasks(NULL, 'idx');
+SELECT role_cluster.complete_tasks('{1, NULL}', 'idx');
+SELECT role_cluster.complete_tasks('{1}', NULL);
+SELECT role_cluster.complete_tasks('{1}', 'nobody-here');
+
+-- A failure is retried after a backoff with jitter: attempt 1 waits
+-- between half and all of retry_backoff_base (2 s).
+SELECT role_cluster.fail_task(:m1, 'mta', 'smtp timeout');
+SELECT state, node_id, attempts, last_error, lease_until,
+	   run_at - updated_at BETWEEN interval '1 second' AND interval '2 seconds' AS backoff
+	FROM role_cluster.task WHERE id = :m1;
+-- Not due yet, so nobody gets it.
+SELECT kind FROM role_cluster.claim_tasks('mta', 5);
+-- Due again: attempt 2 fails, after max_attempts (2 here) it is dead.
+UPDATE role_cluster.task SET run_at = now(), max_attempts = 2 WHERE id = :m1;
+SELECT kind, attempts FROM role_cluster.claim_tasks('mta', 5);
+SELECT role_cluster.fail_task(:m1, 'mta', 'mailbox gone');
+SELECT state, node_id, attempts, last_error, finished_at IS NOT NULL AS finished
+	FROM role_cluster.task WHERE id = :m1;
+-- The delay doubles per attempt and stops at retry_backoff_max.
+UPDATE role_cluster.cluster_settings SET retry_backoff_base = '10 seconds', retry_backoff_max = '25 seconds';
+SELECT role_cluster.enqueue('outboundMta', kind => 'm3', max_attempts => 9) AS m3 \gset
+SELECT attempts FROM role_cluster.claim_tasks('mta', 1);
+SELECT role_cluster.fail_task(:m3, 'mta', 'try 1');
+SELECT run_at - updated_at BETWEEN least(interval '10 seconds' * 1, interval '25 seconds') / 2
+							AND least(interval '10 seconds' * 1, interval '25 seconds') AS in_range
+	FROM role_cluster.task WHERE id = :m3;
+UPDATE role_cluster.task SET run_at = now() WHERE id = :m3;
+SELECT attempts FROM role_cluster.claim_tasks('mta', 1);
+SELECT role_cluster.fail_task(:m3, 'mta', 'try 2');
+SELECT run_at - updated_at BETWEEN least(interval '10 seconds' * 2, interval '25 seconds') / 2
+							AND least(interval '10 seconds' * 2, interval '25 seconds') AS in_range
+	FROM role_cluster.task WHERE id = :m3;
+UPDATE role_cluster.task SET run_at = now() WHERE id = :m3;
+SELECT attempts FROM role_cluster.claim_tasks('mta', 1);
+SELECT role_cluster.fail_task(:m3, 'mta', 'try 3');
+SELECT run_at - updated_at BETWEEN least(interval '10 seconds' * 4, interval '25 seconds') / 2
+							AND least(interval '10 seconds' * 4, interval '25 seconds') AS in_range
+	FROM role_cluster.task WHERE id = :m3;
+UPDATE role_cluster.task SET run_at = now() WHERE id = :m3;
+SELECT attempts FROM role_cluster.claim_tasks('mta', 1);
+SELECT role_cluster.fail_task(:m3, 'mta', 'try 4');
+SELECT run_at - updated_at BETWEEN least(interval '10 seconds' * 8, interval '25 seconds') / 2
+							AND least(interval '10 seconds' * 8, interval '25 seconds') AS in_range
+	FROM role_cluster.task WHERE id = :m3;
+UPDATE role_cluster.task SET run_at = now() WHERE id = :m3;
+UPDATE role_cluster.cluster_settings SET retry_backoff_base = '2 seconds', retry_backoff_max = '1 hour';
+SELECT role_cluster.fail_task(:m3, 'mta', 'not running');
+SELECT role_cluster.fail_task(:m3, 'mta', NULL);
+SELECT role_cluster.fail_task(NULL, 'mta', 'x');
+SELECT role_cluster.fail_task(:m3, NULL, 'x');
+
+-- Releasing hands a task back unrun: no attempt counted.
+SELECT state, node_id, attempts FROM role_cluster.task WHERE id = :s1;
+SELECT role_cluster.release_task(:s1, 'all');
+SELECT state, node_id, attempts FROM role_cluster.task WHERE id = :s1;
+SELECT role_cluster.release_task(:s1, 'all');
+SELECT role_cluster.release_task(:s4, 'mta');
+SELECT role_cluster.release_task(NULL, 'all');
+SELECT role_cluster.release_task(:s4, NULL);
+SELECT role_cluster.release_task(-1, 'all');
+
+---------------------------------------------------------------------------
+-- Singletons
+---------------------------------------------------------------------------
+DELETE FROM role_cluster.task;
+SELECT count(*) AS enqueued FROM role_cluster.enqueue_batch('[
+	{"task_type": "spamClassifierTraining", "kind": "t1"},
+	{"task_type": "spamClassifierTraining", "kind": "t2"},
+	{"task_type": "outboundMta", "kind": "m1"}
+]');
+-- Two spam trainings queued, one handed out at a time, cluster-wide.
+SELECT kind FROM role_cluster.claim_tasks('mta', 5);
+SELECT kind FROM role_cluster.claim_tasks('all', 3);
+SELECT role_cluster.complete_task(id, 'mta') FROM role_cluster.task WHERE kind = 't1';
+SELECT kind FROM role_cluster.claim_tasks('all', 3);
+-- The database itself refuses a second one.
+UPDATE role_cluster.task SET state = 'running', node_id = 'mta', lease_until = now() + interval '1 minute',
+	finished_at = NULL WHERE kind = 't1';
+-- A singleton ranks with the others: with room for one task, a higher
+-- priority task goes first.
+DELETE FROM role_cluster.task;
+SELECT count(*) AS enqueued FROM role_cluster.enqueue_batch('[
+	{"task_type": "spamClassifierTraining", "kind": "low"},
+	{"task_type": "outboundMta", "kind": "high", "priority": 1}
+]');
+SELECT kind FROM role_cluster.claim_tasks('mta', 1);
+SELECT kind FROM role_cluster.claim_tasks('mta', 1);
+
+-- Making a type a singleton reaches its unfinished tasks in the same
+-- transaction; with two of them running it is refused.
+DELETE FROM role_cluster.task;
+SELECT count(*) FROM role_cluster.enqueue_batch('[{"task_type": "outboundMta"}, {"task_type": "outboundMta"}]');
+BEGIN;
+UPDATE role_cluster.task_policy SET singleton = true WHERE task_type = 'outboundMta';
+SELECT singleton, count(*) FROM role_cluster.task GROUP BY singleton;
+SELECT count(*) AS claimed FROM role_cluster.claim_tasks('mta', 5);
+ROLLBACK;
+SELECT count(*) AS claimed FROM role_cluster.claim_tasks('mta', 5);
+UPDATE role_cluster.task_policy SET singleton = true WHERE task_type = 'outboundMta';
+SELECT singleton FROM role_cluster.task_policy WHERE task_type = 'outboundMta';
+-- The policy keeps one row per type: an INSERT replaces it, DELETE and
+-- TRUNCATE are refused, the type cannot change.
+INSERT INTO role_cluster.task_policy VALUES ('spamClassifierTraining', false);
+SELECT task_type, singleton FROM role_cluster.task_policy WHERE singleton OR task_type = 'spamClassifierTraining';
+INSERT INTO role_cluster.task_policy VALUES ('spamClassifierTraining', true);
+DELETE FROM role_cluster.task_policy WHERE task_type = 'metricsPush';
+TRUNCATE role_cluster.task_policy;
+UPDATE role_cluster.task_policy SET task_type = 'metricsPush' WHERE task_type = 'taskScheduler';
+SELECT count(*) AS policies FROM role_cluster.task_policy;
+
+---------------------------------------------------------------------------
+-- Push shards
+---------------------------------------------------------------------------
+DELETE FROM role_cluster.task;
+UPDATE role_cluster.cluster_settings SET push_shards_total = 2;
+SELECT node_id, push_shard FROM role_cluster.register_node('push1', 'pusher', 1, 100);
+SELECT node_id, push_shard FROM role_cluster.register_node('push2', 'pusher', 2, 100);
+SELECT count(*) AS enqueued FROM (
+	SELECT role_cluster.enqueue('pushNotifications', shard_key => 'account-' || i)
+	FROM generate_series(1, 40) i) e;
+SELECT count(*) > 0 AS some_in_1, count(*) < 40 AS some_in_2
+	FROM role_cluster.task WHERE push_shard = 1;
+-- Each node gets exactly its shard's tasks.
+SELECT count(*) = (SELECT count(*) FROM role_cluster.task WHERE push_shard = 1) AS all_of_shard_1
+	FROM role_cluster.claim_tasks('push1', 100) c WHERE c.push_shard = 1;
+SELECT count(*) = (SELECT count(*) FROM role_cluster.task WHERE push_shard = 2) AS all_of_shard_2
+	FROM role_cluster.claim_tasks('push2', 100) c WHERE c.push_shard = 2;
+SELECT count(*) AS misrouted FROM role_cluster.task t JOIN role_cluster.node n USING (node_id)
+	WHERE t.push_shard IS DISTINCT FROM n.push_shard;
+-- A new push_shards_total re-shards the queued (and routed) push tasks in
+-- the same transaction; running ones stay where they are.
+DELETE FROM role_cluster.task;
+SELECT count(*) AS enqueued FROM (
+	SELECT role_cluster.enqueue('pushNotifications', shard_key => 'account-' || i)
+	FROM generate_series(1, 40) i) e;
+BEGIN;
+UPDATE role_cluster.cluster_settings SET push_shards_total = 3;
+SELECT count(*) FILTER (WHERE push_shard = role_cluster.shard_for(shard_key, 3)) AS resharded,
+	   count(*) FILTER (WHERE push_shard = 3) > 0 AS some_in_3
+	FROM role_cluster.task;
+ROLLBACK;
+SELECT count(*) FILTER (WHERE push_shard = role_cluster.shard_for(shard_key, 2)) AS as_before
+	FROM role_cluster.task;
+UPDATE role_cluster.cluster_settings SET push_shards_total = 1;
+SELECT count(*) FILTER (WHERE push_shard = 1) AS all_in_1 FROM role_cluster.task;
+-- Nodes registered with shards 1 and 2 now: push1 gets them all.
+SELECT count(*) AS push2_gets FROM role_cluster.claim_tasks('push2', 100);
+SELECT count(*) AS push1_gets FROM role_cluster.claim_tasks('push1', 100);
+
+---------------------------------------------------------------------------
+-- dispatch and fetch_tasks
+---------------------------------------------------------------------------
+DELETE FROM role_cluster.task;
+SELECT role_cluster.deregister_node(n) FROM unnest('{push1, push2, none}'::text[]) n;
+UPDATE role_cluster.node SET capacity = 4;
+SELECT count(*) AS enqueued FROM (
+	SELECT role_cluster.enqueue(CASE WHEN i % 3 = 0 THEN 'searchIndexing'
+								ELSE 'storeMaintenance' END::role_cluster.task_type, kind => 'k' || i)
+	FROM generate_series(1, 12) i) e;
+-- Least-loaded first, within capacity, each task to a node that may run it.
+SELECT role_cluster.dispatch(0) AS routed_none;
+SELECT role_cluster.dispatch(6) AS routed;
+SELECT node_id, count(*) FROM role_cluster.task WHERE state = 'routed' GROUP BY node_id ORDER BY node_id;
+SELECT role_cluster.dispatch() AS routed;
+SELECT node_id, task_type, count(*) FROM role_cluster.task WHERE state = 'routed'
+	GROUP BY node_id, task_type ORDER BY node_id, task_type;
+SELECT count(*) AS still_queued FROM role_cluster.task WHERE state = 'queued';
+SELECT role_cluster.dispatch() AS nothing_more;
+SELECT role_cluster.dispatch(-1);
+SELECT role_cluster.dispatch(NULL);
+-- A node takes what was routed to it.
+SELECT state, attempts FROM role_cluster.fetch_tasks('idx', 1);
+SELECT state, count(*) FROM role_cluster.fetch_tasks('idx') GROUP BY state;
+SELECT count(*) FROM role_cluster.fetch_tasks('idx');
+SELECT role_cluster.fetch_tasks('idx', -1);
+SELECT role_cluster.fetch_tasks('idx', NULL);
+SELECT role_cluster.fetch_tasks(NULL);
+SELECT role_cluster.fetch_tasks('nobody-here');
+-- Completing a routed task that was not fetched is refused.
+SELECT role_cluster.complete_task(id, 'all') FROM role_cluster.task
+	WHERE node_id = 'all' AND state = 'routed' ORDER BY id LIMIT 1;
+-- Registering again with another role sends back at once the routed tasks
+-- it no longer enables.
+SELECT count(*) AS all_routed FROM role_cluster.task WHERE node_id = 'all' AND state = 'routed';
+SELECT node_id FROM role_cluster.register_node('all', 'indexer', NULL, 4);
+SELECT state, count(*) FROM role_cluster.task WHERE task_type = 'storeMaintenance' GROUP BY state;
+-- A role changed while tasks wait: a node gets none of a type its role no
+-- longer enables; routed ones go back to the queue when it fetches.
+DELETE FROM role_cluster.task;
+SELECT count(*) AS enqueued FROM role_cluster.enqueue_batch(
+	'[{"task_type": "outboundMta"}, {"task_type": "outboundMta"}]');
+SELECT role_cluster.dispatch() AS routed;
+SELECT node_id, state, count(*) FROM role_cluster.task GROUP BY node_id, state;
+UPDATE role_cluster.cluster_role SET tasks = 'EnableSome(spamClassifierTraining)' WHERE name = 'mta';
+SELECT count(*) AS fetched FROM role_cluster.fetch_tasks('mta');
+SELECT node_id, state, count(*) FROM role_cluster.task GROUP BY node_id, state;
+SELECT role_cluster.dispatch() AS routed;
+SELECT count(*) AS claimed FROM role_cluster.claim_tasks('mta', 5);
+UPDATE role_cluster.cluster_role SET tasks = 'EnableSome(outboundMta, spamClassifierTraining)' WHERE name = 'mta';
+SELECT count(*) AS claimed FROM role_cluster.claim_tasks('mta', 5);
+
+---------------------------------------------------------------------------
+-- reclaim
+---------------------------------------------------------------------------
+DELETE FROM role_cluster.task;
+UPDATE role_cluster.cluster_role SET tasks = 'EnableAll' WHERE name = 'mta';
+SELECT count(*) AS enqueued FROM (
+	SELECT role_cluster.enqueue('outboundMta', kind => 'r' || i, max_attempts => 2)
+	FROM generate_series(1, 6) i) e;
+SELECT count(*) FROM role_cluster.claim_tasks('mta', 2);
+SELECT role_cluster.dispatch(4) AS routed;
+SELECT node_id, state, count(*) FROM role_cluster.task GROUP BY node_id, state ORDER BY 1, 2;
+-- Nothing to take back while every node is live.
+SELECT role_cluster.reclaim() AS reclaimed;
+-- mta's lease lapses: its running tasks come back with the attempt
+-- counted, its routed ones as they were.
+UPDATE role_cluster.node SET lease_until = now() - interval '1 second' WHERE node_id = 'mta';
+SELECT role_cluster.reclaim() AS reclaimed;
+SELECT kind, state, node_id, attempts, last_error FROM role_cluster.task
+	WHERE last_error IS NOT NULL ORDER BY id;
+SELECT node_id, state, count(*) FROM role_cluster.task GROUP BY node_id, state ORDER BY 1, 2;
+-- A task on its last attempt becomes dead instead.
+SELECT role_cluster.heartbeat('mta') > now() AS alive_again;
+SELECT kind, attempts FROM role_cluster.claim_tasks('mta', 1);
+UPDATE role_cluster.node SET backend_pid = 0 WHERE node_id = 'mta';
+SELECT role_cluster.reclaim() AS reclaimed;
+SELECT kind, state, node_id, attempts, last_error, finished_at IS NOT NULL AS finished
+	FROM role_cluster.task WHERE state = 'dead';
+-- A session-less node is no longer live, its lease ended.
+SELECT node_id, live, session_alive, lease_until <= now() AS lease_ended
+	FROM role_cluster.nodes WHERE node_id = 'mta';
+-- Tasks held by a node that was deleted, or deregistered behind our back.
+SELECT count(*) AS enqueued FROM role_cluster.enqueue_batch(
+	'[{"task_type": "searchIndexing"}, {"task_type": "searchIndexing"}, {"task_type": "searchIndexing"}]');
+SELECT count(*) FROM role_cluster.claim_tasks('all', 2);
+SELECT count(*) FROM role_cluster.claim_tasks('idx', 1);
+DELETE FROM role_cluster.node WHERE node_id = 'all';
+UPDATE role_cluster.node SET deregistered_at = now() WHERE node_id = 'idx';
+SELECT role_cluster.reclaim() AS reclaimed;
+SELECT count(*) AS held FROM role_cluster.task WHERE state IN ('routed', 'running');
+SELECT role_cluster.reclaim() AS nothing_left;
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT role_cluster.reclaim();
+ROLLBACK;
+
+-- The invariants hold throughout: a held task has a node and a lease, a
+-- queued one neither, a finished one a finishing time.
+SELECT state, count(*) FILTER (WHERE node_id IS NULL) AS no_node,
+	   count(*) FILTER (WHERE lease_until IS NULL) AS no_lease,
+	   count(*) FILTER (WHERE finished_at IS NULL) AS unfinished
+	FROM role_cluster.task GROUP BY state ORDER BY state;
+\set VERBOSITY terse
+UPDATE role_cluster.task SET state = 'routed' WHERE state = 'queued';
+UPDATE role_cluster.task SET finished_at = NULL WHERE state = 'dead';
+UPDATE role_cluster.task SET lease_until = now() WHERE state = 'queued';
+\set VERBOSITY default
+
+DROP VIEW q;
+DROP EXTENSION role_cluster;

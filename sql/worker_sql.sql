@@ -1,0 +1,412 @@
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS role_cluster CASCADE;
+CREATE EXTENSION role_cluster;
+RESET client_min_messages;
+
+-- The worker-facing SQL: cron expressions, schedules, fire_schedules(),
+-- prune(), wake_worker() and the counters.  The worker itself runs in the
+-- database "postgres" (role_cluster.database), where no test installs the
+-- extension, so it never touches this database: everything here is called
+-- by hand.  Its behaviour is tested in test/t/02*.pl.
+
+SET TimeZone = 'UTC';
+
+--
+-- cron_next: the first whole minute strictly after "after"
+--
+SELECT role_cluster.cron_next('*/15 * * * *', '2024-01-01 10:07:30+00');
+SELECT role_cluster.cron_next('*/15 * * * *', '2024-01-01 10:15:00+00');	-- strictly after
+SELECT role_cluster.cron_next('* * * * *', '2024-12-31 23:59:59.5+00');	-- year carry
+SELECT role_cluster.cron_next('0 0 1 1 *', '2024-01-01 00:00:00+00');
+SELECT role_cluster.cron_next('5,10,50-52 3 * * *', '2024-01-01 03:50:00+00');
+SELECT role_cluster.cron_next('0 9-17/4 * * *', '2024-01-01 10:00:00+00');
+SELECT role_cluster.cron_next('30/10 * * * *', '2024-01-01 10:00:00+00');	-- a/n = a-max/n
+SELECT role_cluster.cron_next('0 12 * jan,JUL *', '2024-02-01 00:00:00+00');
+SELECT role_cluster.cron_next('0 12 * mar-may *', '2024-06-01 00:00:00+00');
+SELECT role_cluster.cron_next('0 0 31 * *', '2024-04-01 00:00:00+00');	-- April has no 31st
+SELECT role_cluster.cron_next('0 0 29 2 *', '2024-03-01 00:00:00+00');	-- the next leap year
+SELECT role_cluster.cron_next('0 0 29 2 *', '2096-03-01 00:00:00+00');	-- 2100 is no leap year
+-- day of week: 0 and 7 are Sunday, names work, also in ranges
+SELECT role_cluster.cron_next('0 0 * * 0', '2024-01-01 00:00:00+00');	-- 2024-01-01 is a Monday
+SELECT role_cluster.cron_next('0 0 * * 7', '2024-01-01 00:00:00+00');
+SELECT role_cluster.cron_next('0 0 * * Sun', '2024-01-01 00:00:00+00');
+SELECT role_cluster.cron_next('0 0 * * sat-sat', '2024-01-01 00:00:00+00');
+SELECT role_cluster.cron_next('0 0 * * 5-7', '2024-01-01 00:00:00+00');
+-- Vixie's rule: both day fields restricted means either; a '*' field means both
+SELECT role_cluster.cron_next('0 0 13 * fri', '2024-01-01 00:00:00+00');	-- Friday the 5th
+SELECT role_cluster.cron_next('0 0 13 * fri', '2024-01-06 00:00:00+00');	-- the 12th (Fri), not the 13th
+SELECT role_cluster.cron_next('0 0 */2 * fri', '2024-01-06 00:00:00+00');	-- odd day AND Friday
+SELECT role_cluster.cron_next('0 0 * * fri', '2024-01-06 00:00:00+00');
+SELECT role_cluster.cron_next('0 0 29 2 mon', '2024-03-01 00:00:00+00');	-- Feb 29 or a Monday in Feb
+-- nicknames
+SELECT role_cluster.cron_next('@hourly', '2024-01-01 10:07:30+00');
+SELECT role_cluster.cron_next('@daily', '2024-01-01 10:07:30+00');
+SELECT role_cluster.cron_next('@midnight', '2024-01-01 10:07:30+00');
+SELECT role_cluster.cron_next('@weekly', '2024-01-01 10:07:30+00');
+SELECT role_cluster.cron_next('@monthly', '2024-01-01 10:07:30+00');
+SELECT role_cluster.cron_next('  @YEARLY  ', '2024-01-01 10:07:30+00');
+SELECT role_cluster.cron_next('@annually', '2024-01-01 10:07:30+00');
+-- tabs and extra spaces separate fields too
+SELECT role_cluster.cron_next(E' 0\t12  *  * * ', '2024-01-01 10:07:30+00');
+
+-- time zones: the fields are read in the zone given, never the session's
+SELECT role_cluster.cron_next('0 9 * * *', '2024-01-01 00:00:00+00', 'Europe/Berlin');
+SET TimeZone = 'Asia/Tokyo';
+SELECT role_cluster.cron_next('0 9 * * *', '2024-01-01 00:00:00+00') AT TIME ZONE 'UTC';
+RESET TimeZone;
+SET TimeZone = 'UTC';
+-- spring forward: 02:30 does not exist on 2024-03-10 in New York
+SELECT role_cluster.cron_next('30 2 * * *', '2024-03-10 00:00:00-05', 'America/New_York');
+SELECT role_cluster.cron_next('30 2 * * *', '2024-03-10 12:00:00-04', 'America/New_York');
+-- fall back: 01:30 happens twice on 2024-11-03, and is due once
+SELECT role_cluster.cron_next('30 1 * * *', '2024-11-03 00:00:00-04', 'America/New_York');
+SELECT role_cluster.cron_next('30 1 * * *', '2024-11-03 06:30:00+00', 'America/New_York');
+
+-- cron_prev: the latest at or before
+SELECT role_cluster.cron_prev('*/15 * * * *', '2024-01-01 10:07:30+00');
+SELECT role_cluster.cron_prev('*/15 * * * *', '2024-01-01 10:15:00+00');	-- inclusive
+SELECT role_cluster.cron_prev('0 0 29 2 *', '2024-03-01 00:00:00+00');
+SELECT role_cluster.cron_prev('0 0 29 2 *', '2024-02-28 00:00:00+00');
+SELECT role_cluster.cron_prev('0 0 31 * *', '2024-05-01 00:00:00+00');	-- April has no 31st
+SELECT role_cluster.cron_prev('0 0 1 1 *', '2024-01-01 00:00:00+00');
+SELECT role_cluster.cron_prev('30 2 * * *', '2024-03-10 12:00:00-04', 'America/New_York');
+-- next and prev agree over a year of an irregular expression
+SELECT count(*) AS mismatches
+  FROM generate_series(timestamptz '2024-01-01', '2024-12-31', '7 hours 13 minutes') AS g(t)
+ WHERE role_cluster.cron_prev('7,37 */5 1-10,20 * mon,fri',
+							  role_cluster.cron_next('7,37 */5 1-10,20 * mon,fri', g.t))
+	   <> role_cluster.cron_next('7,37 */5 1-10,20 * mon,fri', g.t);
+-- STRICT: NULL in, NULL out
+SELECT role_cluster.cron_next(NULL, now()) IS NULL AS null_expr,
+	   role_cluster.cron_next('* * * * *', NULL) IS NULL AS null_after;
+-- defaults: after now(), in UTC
+SELECT role_cluster.cron_next('* * * * *') > now() AS after_now,
+	   role_cluster.cron_prev('* * * * *') <= now() AS before_now;
+
+--
+-- Bad expressions: 22023, naming the expression and the field, with a hint
+--
+\set VERBOSITY default
+SELECT role_cluster.cron_next('', now());
+SELECT role_cluster.cron_next('* * * *', now());
+SELECT role_cluster.cron_next('0 0 * * * *', now());
+SELECT role_cluster.cron_next('60 * * * *', now());
+SELECT role_cluster.cron_next('* 24 * * *', now());
+SELECT role_cluster.cron_next('* * 0 * *', now());
+SELECT role_cluster.cron_next('* * 32 * *', now());
+SELECT role_cluster.cron_next('* * * 13 *', now());
+SELECT role_cluster.cron_next('* * * * 8', now());
+SELECT role_cluster.cron_next('* * * foo *', now());
+SELECT role_cluster.cron_next('* * * * funday', now());
+SELECT role_cluster.cron_next('jan * * * *', now());
+SELECT role_cluster.cron_next('5-1 * * * *', now());
+SELECT role_cluster.cron_next('* * * * fri-mon', now());
+SELECT role_cluster.cron_next('*/0 * * * *', now());
+SELECT role_cluster.cron_next('*/60 * * * *', now());
+SELECT role_cluster.cron_next('*/x * * * *', now());
+SELECT role_cluster.cron_next('1-/5 * * * *', now());
+SELECT role_cluster.cron_next('1,,2 * * * *', now());
+SELECT role_cluster.cron_next('1, * * * *', now());
+SELECT role_cluster.cron_next('*5 * * * *', now());
+SELECT role_cluster.cron_next('1-5-7 * * * *', now());
+SELECT role_cluster.cron_next('? * * * *', now());
+SELECT role_cluster.cron_next('99999999999 * * * *', now());
+SELECT role_cluster.cron_next('0 0 30 2 *', now());		-- never matches
+SELECT role_cluster.cron_next('0 0 31 4,6,9,11 *', now());
+SELECT role_cluster.cron_next('@reboot', now());
+SELECT role_cluster.cron_next('@daily 0', now());
+SELECT role_cluster.cron_next('* * * * *', now(), 'Mars/Olympus_Mons');
+SELECT role_cluster.cron_next('* * * * *', 'infinity');
+SELECT role_cluster.cron_prev('* * * * *', '-infinity');
+-- Feb 31 with a restricted day of week is fine (Vixie's OR: any Monday in Feb)
+SELECT role_cluster.cron_next('0 0 31 2 mon', '2024-01-01 00:00:00+00');
+\set VERBOSITY terse
+
+--
+-- Schedules: constraints and next_due
+--
+BEGIN;
+INSERT INTO role_cluster.schedule (name, task_type, cron)
+	VALUES ('five', 'metricsPush', '*/5 * * * *');
+INSERT INTO role_cluster.schedule (name, task_type, every)
+	VALUES ('hourly', 'storeMaintenance', '1 hour');
+INSERT INTO role_cluster.schedule (name, task_type, cron, timezone)
+	VALUES ('berlin', 'metricsCalculate', '0 9 * * mon-fri', 'Europe/Berlin');
+-- next_due: the first due time after now, in the schedule's zone
+SELECT name, next_due = CASE name
+		WHEN 'five' THEN role_cluster.cron_next('*/5 * * * *', now())
+		WHEN 'hourly' THEN now() + interval '1 hour'
+		WHEN 'berlin' THEN role_cluster.cron_next('0 9 * * mon-fri', now(), 'Europe/Berlin')
+	END AS next_due_ok,
+	enabled, catch_up, timezone, last_due IS NULL AS never_fired
+  FROM role_cluster.schedule ORDER BY id;
+COMMIT;
+
+-- an explicit next_due anchors the schedule
+INSERT INTO role_cluster.schedule (name, task_type, every, next_due)
+	VALUES ('anchored', 'accountMaintenance', '1 day', '2030-01-01 03:00:00+00');
+SELECT next_due FROM role_cluster.schedule WHERE name = 'anchored';
+
+-- changing the timing recomputes next_due from now, unless it is set too
+UPDATE role_cluster.schedule SET every = '2 days' WHERE name = 'anchored';
+SELECT next_due > now() AND next_due <= now() + interval '2 days' AS recomputed
+  FROM role_cluster.schedule WHERE name = 'anchored';
+UPDATE role_cluster.schedule SET every = '3 days', next_due = '2031-01-01 03:00:00+00'
+ WHERE name = 'anchored';
+SELECT next_due FROM role_cluster.schedule WHERE name = 'anchored';
+-- re-enabling skips what fell due while disabled
+UPDATE role_cluster.schedule SET enabled = false, next_due = '2020-01-01' WHERE name = 'anchored';
+SELECT next_due FROM role_cluster.schedule WHERE name = 'anchored';
+UPDATE role_cluster.schedule SET enabled = true WHERE name = 'anchored';
+SELECT next_due > now() AS in_future FROM role_cluster.schedule WHERE name = 'anchored';
+-- setting next_due to NULL recomputes it
+UPDATE role_cluster.schedule SET next_due = NULL WHERE name = 'anchored';
+SELECT next_due > now() AS in_future FROM role_cluster.schedule WHERE name = 'anchored';
+
+-- errors change nothing
+\set VERBOSITY default
+INSERT INTO role_cluster.schedule (name, task_type, cron)
+	VALUES ('bad cron', 'metricsPush', '*/5 * * *');
+UPDATE role_cluster.schedule SET cron = '0 25 * * *' WHERE name = 'five';
+INSERT INTO role_cluster.schedule (name, task_type, cron, timezone)
+	VALUES ('bad zone', 'metricsPush', '* * * * *', 'Nowhere/Special');
+INSERT INTO role_cluster.schedule (name, task_type, every, timezone)
+	VALUES ('bad zone', 'metricsPush', '1 hour', 'Nowhere/Special');
+\set VERBOSITY terse
+INSERT INTO role_cluster.schedule (name, task_type, cron, every)
+	VALUES ('both', 'metricsPush', '* * * * *', '1 hour');
+INSERT INTO role_cluster.schedule (name, task_type)
+	VALUES ('neither', 'metricsPush');
+INSERT INTO role_cluster.schedule (name, task_type, every)
+	VALUES ('zero', 'metricsPush', '0 seconds');
+INSERT INTO role_cluster.schedule (name, task_type, every)
+	VALUES ('negative', 'metricsPush', '-1 hour');
+INSERT INTO role_cluster.schedule (name, task_type, every)
+	VALUES ('', 'metricsPush', '1 hour');
+INSERT INTO role_cluster.schedule (name, task_type, every)
+	VALUES ('five', 'metricsPush', '1 hour');
+INSERT INTO role_cluster.schedule (name, task_type, every, catch_up)
+	VALUES ('policy', 'metricsPush', '1 hour', 'some');
+INSERT INTO role_cluster.schedule (name, task_type, every, max_attempts)
+	VALUES ('attempts', 'metricsPush', '1 hour', 0);
+INSERT INTO role_cluster.schedule (name, task_type, every)
+	VALUES ('push', 'pushNotifications', '1 hour');
+INSERT INTO role_cluster.schedule (name, task_type, every, shard_key)
+	VALUES ('push', 'pushNotifications', '1 hour', '');
+INSERT INTO role_cluster.schedule (name, task_type, every)
+	VALUES ('type', 'noSuchType', '1 hour');
+SELECT name FROM role_cluster.schedule ORDER BY id;
+
+--
+-- fire_schedules() by hand.  One transaction, so that now() stays put and
+-- every time below can be shown relative to it.
+--
+DELETE FROM role_cluster.schedule;
+BEGIN;
+INSERT INTO role_cluster.schedule (name, task_type, kind, payload, every, next_due, priority, max_attempts)
+	VALUES ('behind', 'metricsPush', 'push', '{"x": 1}', '10 minutes', now() - interval '45 minutes', 3, 2);
+INSERT INTO role_cluster.schedule (name, task_type, every, catch_up, next_due)
+	VALUES ('behind all', 'metricsCalculate', '10 minutes', 'all', now() - interval '45 minutes');
+INSERT INTO role_cluster.schedule (name, task_type, every)
+	VALUES ('not yet', 'storeMaintenance', '1 hour');
+INSERT INTO role_cluster.schedule (name, task_type, every, enabled)
+	VALUES ('off', 'storeMaintenance', '1 hour', false);
+UPDATE role_cluster.schedule SET next_due = now() - interval '1 hour' WHERE name = 'off';
+INSERT INTO role_cluster.schedule (name, task_type, cron, next_due)
+	VALUES ('cron behind', 'accountMaintenance', '*/10 * * * *',
+			role_cluster.cron_prev('*/10 * * * *', now() - interval '1 hour'));
+INSERT INTO role_cluster.schedule (name, task_type, shard_key, every, next_due)
+	VALUES ('push', 'pushNotifications', 'alice@example.org', '1 day', now());
+SELECT role_cluster.fire_schedules() AS fired;
+-- 'latest' fired the latest missed due time once, 'all' each of them
+SELECT s.name, f.due_at - now() AS due, f.fired_at = now() AS fired_now
+  FROM role_cluster.schedule_firing f JOIN role_cluster.schedule s ON s.id = f.schedule_id
+ WHERE s.name <> 'cron behind'
+ ORDER BY s.name, f.due_at;
+SELECT f.due_at = role_cluster.cron_prev('*/10 * * * *', now()) AS latest_cron_due,
+	   s.next_due = role_cluster.cron_next('*/10 * * * *', now()) AS next_cron_due
+  FROM role_cluster.schedule_firing f JOIN role_cluster.schedule s ON s.id = f.schedule_id
+ WHERE s.name = 'cron behind';
+SELECT name, next_due - now() AS next_due, last_due - now() AS last_due,
+	   last_fired_at = now() AS fired_now, last_task_id IS NOT NULL AS has_task, last_error
+  FROM role_cluster.schedule WHERE name <> 'cron behind' ORDER BY name;
+-- the tasks: the schedule's fields, run_at = the due time, a dedupe key
+SELECT s.name, t.task_type, t.kind, t.payload, t.shard_key, t.priority, t.max_attempts,
+	   t.state, t.run_at = f.due_at AS run_at_due,
+	   t.dedupe_key = 'schedule:' || s.id || ':' || extract(epoch FROM f.due_at) AS dedupe_key
+  FROM role_cluster.schedule_firing f
+  JOIN role_cluster.schedule s ON s.id = f.schedule_id
+  JOIN role_cluster.task t ON t.id = f.task_id
+ ORDER BY s.name, f.due_at;
+-- nothing is due any more
+SELECT role_cluster.fire_schedules() AS fired_again;
+COMMIT;
+
+-- a due time that fired never fires again, even when next_due is set back
+UPDATE role_cluster.schedule
+   SET next_due = (SELECT min(due_at) FROM role_cluster.schedule_firing f
+					WHERE f.schedule_id = schedule.id)
+ WHERE name = 'behind all';
+SELECT role_cluster.fire_schedules() AS refired;
+SELECT count(*) AS firings, count(DISTINCT task_id) AS tasks
+  FROM role_cluster.schedule_firing f JOIN role_cluster.schedule s ON s.id = f.schedule_id
+ WHERE s.name = 'behind all';
+SELECT next_due > now() AS ahead FROM role_cluster.schedule WHERE name = 'behind all';
+
+-- a schedule whose enqueue fails keeps its due time and says why; the
+-- others fire regardless
+CREATE FUNCTION regress_no_boom() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF NEW.kind = 'boom' THEN
+		RAISE EXCEPTION 'no boom today';
+	END IF;
+	RETURN NEW;
+END $$;
+CREATE TRIGGER regress_no_boom BEFORE INSERT ON role_cluster.task
+	FOR EACH ROW EXECUTE FUNCTION regress_no_boom();
+INSERT INTO role_cluster.schedule (name, task_type, kind, every, next_due)
+	VALUES ('boom', 'storeMaintenance', 'boom', '1 hour', now() - interval '1 minute'),
+		   ('fine', 'storeMaintenance', 'fine', '1 hour', now() - interval '1 minute');
+SELECT role_cluster.fire_schedules() AS fired;
+SELECT name, next_due < now() AS still_due, last_error, last_due IS NOT NULL AS fired
+  FROM role_cluster.schedule WHERE name IN ('boom', 'fine') ORDER BY name;
+DROP TRIGGER regress_no_boom ON role_cluster.task;
+DROP FUNCTION regress_no_boom();
+SELECT role_cluster.fire_schedules() AS fired;
+SELECT name, next_due > now() AS ahead, last_error
+  FROM role_cluster.schedule WHERE name IN ('boom', 'fine') ORDER BY name;
+
+-- deleting a schedule deletes its firings
+DELETE FROM role_cluster.schedule WHERE name = 'boom';
+SELECT count(*) FROM role_cluster.schedule_firing f
+ WHERE NOT EXISTS (SELECT FROM role_cluster.schedule s WHERE s.id = f.schedule_id);
+
+--
+-- prune() by hand
+--
+DELETE FROM role_cluster.schedule;
+TRUNCATE role_cluster.task;
+SELECT node_id FROM role_cluster.register_node('regress-pruner', NULL, NULL, 100);
+SELECT count(role_cluster.enqueue('storeMaintenance', 'prune me')) FROM generate_series(1, 5);
+SELECT count(role_cluster.enqueue('storeMaintenance', 'dies', max_attempts => 1)) FROM generate_series(1, 3);
+SELECT count(role_cluster.complete_task(id, 'regress-pruner'))
+  FROM role_cluster.claim_tasks('regress-pruner', 100) WHERE kind = 'prune me';
+SELECT count(role_cluster.fail_task(id, 'regress-pruner', 'broken'))
+  FROM role_cluster.task WHERE kind = 'dies' AND state = 'running';
+SELECT kind, state, count(*) FROM role_cluster.task GROUP BY kind, state ORDER BY kind;
+-- nothing is old enough yet (default retention: an hour; dead: a week)
+SELECT role_cluster.prune() AS pruned;
+-- age them: four done tasks two hours ago, the dead ones two days ago
+UPDATE role_cluster.task SET finished_at = now() - interval '2 hours'
+ WHERE id IN (SELECT id FROM role_cluster.task WHERE state = 'done' ORDER BY id LIMIT 4);
+UPDATE role_cluster.task SET finished_at = now() - interval '2 days' WHERE state = 'dead';
+SELECT role_cluster.prune() AS pruned;				-- the four done ones
+SELECT role_cluster.prune(dead_retention => '1 day', max_rows => 2) AS pruned;	-- two dead
+SELECT role_cluster.prune(dead_retention => '1 day', max_rows => 2) AS pruned;	-- the last dead
+SELECT role_cluster.prune(dead_retention => '1 day', max_rows => 2) AS pruned;
+SELECT kind, state, count(*) FROM role_cluster.task GROUP BY kind, state ORDER BY kind;
+SELECT role_cluster.prune(retention => '0') AS pruned;	-- the done one left
+-- old schedule firings go after dead_retention
+INSERT INTO role_cluster.schedule (name, task_type, every, catch_up, next_due)
+	VALUES ('old', 'storeMaintenance', '1 hour', 'all', now() - interval '150 minutes');
+SELECT role_cluster.fire_schedules() AS fired;
+UPDATE role_cluster.schedule_firing SET fired_at = now() - interval '8 days'
+ WHERE due_at < now() - interval '1 hour';
+SELECT role_cluster.prune(retention => '1 year') AS pruned;
+SELECT count(*) AS firings_left FROM role_cluster.schedule_firing;
+-- bad arguments
+\set VERBOSITY default
+SELECT role_cluster.prune(retention => '-1 hour');
+SELECT role_cluster.prune(dead_retention => '-1 hour');
+SELECT role_cluster.prune(max_rows => 0);
+\set VERBOSITY terse
+-- autovacuum settings of the worker's tables
+SELECT relname, reloptions FROM pg_class
+ WHERE oid IN ('role_cluster.schedule_firing'::regclass) ORDER BY relname;
+
+--
+-- wake_worker(): wakes the worker at commit, not on rollback
+--
+SELECT role_cluster.worker_stats_reset();
+SELECT wakeups, routed, errors, last_error FROM role_cluster.worker_stats;
+BEGIN;
+SELECT role_cluster.wake_worker();
+ROLLBACK;
+SELECT wakeups FROM role_cluster.worker_stats;
+BEGIN;
+SELECT role_cluster.wake_worker();
+SELECT role_cluster.wake_worker();	-- once per transaction
+COMMIT;
+SELECT wakeups FROM role_cluster.worker_stats;
+SELECT role_cluster.wake_worker();
+SELECT wakeups FROM role_cluster.worker_stats;
+-- a subtransaction that rolls back leaves the wake-up of its parent
+BEGIN;
+SAVEPOINT s;
+SELECT role_cluster.wake_worker();
+ROLLBACK TO SAVEPOINT s;
+COMMIT;
+SELECT wakeups FROM role_cluster.worker_stats;
+-- watch_session() is idempotent
+SELECT role_cluster.watch_session(), role_cluster.watch_session();
+
+-- the view's shape
+SELECT pid IS NOT NULL AS running,
+	   state IN ('starting', 'no extension') AS idle_here,
+	   started_at <= now() AS started,
+	   stats_reset <= now() AS reset
+  FROM role_cluster.worker_stats;
+SELECT attname, format_type(atttypid, atttypmod)
+  FROM pg_attribute
+ WHERE attrelid = 'role_cluster.worker_stats'::regclass AND attnum > 0
+ ORDER BY attnum;
+
+-- the settings, with their defaults (test/role_cluster.conf sets none)
+SELECT name, setting, unit, context, vartype
+  FROM pg_settings
+ WHERE name IN ('role_cluster.database', 'role_cluster.enabled', 'role_cluster.poll_interval',
+				'role_cluster.dispatch_batch', 'role_cluster.prune_interval',
+				'role_cluster.prune_batch', 'role_cluster.retention',
+				'role_cluster.dead_retention')
+ ORDER BY name;
+-- the prefix is reserved
+SET role_cluster.no_such_setting = 1;
+
+--
+-- Privileges: PUBLIC gets nothing; a node may wake the worker and read
+-- cron times; the admin manages schedules and reads the counters
+--
+CREATE ROLE regress_worker_nobody;
+CREATE ROLE regress_worker_node IN ROLE role_cluster_node;
+CREATE ROLE regress_worker_admin IN ROLE role_cluster_admin;
+SET ROLE regress_worker_nobody;
+SELECT role_cluster.wake_worker();
+RESET ROLE;
+SET ROLE regress_worker_node;
+SELECT role_cluster.wake_worker();
+SELECT role_cluster.watch_session();
+SELECT role_cluster.cron_next('@hourly', '2024-01-01') AS node_cron;
+SELECT * FROM role_cluster.worker_stats;
+SELECT * FROM role_cluster.worker_stats();
+SELECT role_cluster.worker_stats_reset();
+SELECT role_cluster.fire_schedules();
+SELECT role_cluster.prune();
+SELECT * FROM role_cluster.schedule;
+SELECT * FROM role_cluster.schedule_firing;
+INSERT INTO role_cluster.schedule (name, task_type, cron)
+	VALUES ('by node', 'metricsPush', '@hourly');
+RESET ROLE;
+SET ROLE regress_worker_admin;
+SELECT count(*) = 1 AS can_read FROM role_cluster.worker_stats;
+INSERT INTO role_cluster.schedule (name, task_type, cron)
+	VALUES ('by admin', 'metricsPush', '@hourly');
+UPDATE role_cluster.schedule SET enabled = false WHERE name = 'by admin';
+SELECT count(*) >= 0 AS can_read FROM role_cluster.schedule_firing;
+SELECT role_cluster.fire_schedules() >= 0 AS can_fire;
+SELECT role_cluster.prune() >= 0 AS can_prune;
+DELETE FROM role_cluster.schedule WHERE name = 'by admin';
+SELECT role_cluster.worker_stats_reset();
+RESET ROLE;
+DROP ROLE regress_worker_nobody;
+DROP ROLE regress_worker_node;
+DROP ROLE regress_worker_admin;
