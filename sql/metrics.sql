@@ -56,7 +56,7 @@ UPDATE role_cluster.node SET lease_until = now() - interval '1 second' WHERE nod
 SELECT task_type, queued, due, routed, running, done, dead, oldest_wait IS NOT NULL AS waiting, done_1m, done_5m
 	FROM role_cluster.queue_stats;
 SELECT node_id, live, free, oldest_held IS NOT NULL AS holding, heartbeat_age < '1 hour' AS recent,
-	   done_1m, done_5m, dead
+	   done_1m, done_5m
 	FROM role_cluster.node_stats;
 SELECT * FROM role_cluster.shard_stats;
 -- Intervals are whole seconds.
@@ -103,7 +103,6 @@ CREATE TEMP TABLE expected AS
 		FROM role_cluster.node_stats
 	UNION ALL SELECT 'role_cluster_node_tasks_done_1m', format('node_id="%s"', pg_temp.esc(node_id)), done_1m FROM role_cluster.node_stats
 	UNION ALL SELECT 'role_cluster_node_tasks_done_5m', format('node_id="%s"', pg_temp.esc(node_id)), done_5m FROM role_cluster.node_stats
-	UNION ALL SELECT 'role_cluster_node_tasks_dead', format('node_id="%s"', pg_temp.esc(node_id)), dead FROM role_cluster.node_stats
 	UNION ALL SELECT 'role_cluster_push_shards', '', push_shards_total FROM role_cluster.cluster_settings
 	UNION ALL SELECT 'role_cluster_push_shard_live_nodes', format('shard="%s"', shard), live_nodes FROM role_cluster.shard_stats
 	UNION ALL SELECT 'role_cluster_push_shard_tasks', format('shard="%s",state="queued"', shard), queued FROM role_cluster.shard_stats

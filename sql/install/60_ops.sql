@@ -18,6 +18,9 @@
  *   one snapshot.
  * - audit() lists findings, most severe first (see its comment for the
  *   checks and how their severity is weighed).
+ * - audit() and metrics() run with jit = off: the planner sizes the small configuration
+ *   tables generously, and compiling a plan that size costs seconds for a
+ *   few dozen rows.
  *
  * Privileges: role_cluster_admin reads everything and runs audit().  A
  * node login may read the three views (counts, ids and times only: its
@@ -115,7 +118,9 @@ COMMENT ON COLUMN role_cluster.queue_stats.done_5m IS 'Tasks done in the last fi
 /*
  * Per registered node (deregistered ones are in the nodes view only), what
  * the nodes view does not show: room left, the age of its oldest held task
- * and of its last heartbeat, what it finished lately, and its dead tasks.
+ * and of its last heartbeat, and what it finished lately.  The recent
+ * finishes come from one range scan of task_finished_idx, not a scan per
+ * node: done tasks pile up until prune() (an hour by default).
  */
 CREATE VIEW role_cluster.node_stats AS
 	SELECT n.node_id,
@@ -124,25 +129,23 @@ CREATE VIEW role_cluster.node_stats AS
 		   pg_catalog.date_trunc('second', pg_catalog.now() - h.oldest) AS oldest_held,
 		   pg_catalog.date_trunc('second', pg_catalog.now() - n.last_heartbeat) AS heartbeat_age,
 		   coalesce(f.done_1m, 0) AS done_1m,
-		   coalesce(f.done_5m, 0) AS done_5m,
-		   coalesce(f.dead, 0) AS dead
+		   coalesce(f.done_5m, 0) AS done_5m
 	FROM role_cluster.node n
 		LEFT JOIN LATERAL (
 			SELECT pg_catalog.count(*)::integer AS held, pg_catalog.min(t.updated_at) AS oldest
 			FROM role_cluster.task t
 			WHERE t.node_id = n.node_id AND t.state IN ('routed', 'running')) h ON true
-		LEFT JOIN LATERAL (
-			SELECT pg_catalog.count(*) FILTER (WHERE t.state = 'done'
-											   AND t.finished_at > pg_catalog.now() - interval '1 minute') AS done_1m,
-				   pg_catalog.count(*) FILTER (WHERE t.state = 'done'
-											   AND t.finished_at > pg_catalog.now() - interval '5 minutes') AS done_5m,
-				   pg_catalog.count(*) FILTER (WHERE t.state = 'dead') AS dead
+		LEFT JOIN (
+			SELECT t.node_id,
+				   pg_catalog.count(*) FILTER (WHERE t.finished_at > pg_catalog.now() - interval '1 minute') AS done_1m,
+				   pg_catalog.count(*) AS done_5m
 			FROM role_cluster.task t
-			WHERE t.node_id = n.node_id AND t.state IN ('done', 'dead')) f ON true
+			WHERE t.state = 'done' AND t.finished_at > pg_catalog.now() - interval '5 minutes'
+			GROUP BY t.node_id) f ON f.node_id = n.node_id
 	WHERE n.deregistered_at IS NULL
 	ORDER BY n.node_id;
 COMMENT ON VIEW role_cluster.node_stats IS
-	'Per registered node: free capacity, age of its oldest held task and last heartbeat, tasks done lately, dead tasks (complements the nodes view)';
+	'Per registered node: free capacity, age of its oldest held task and of its last heartbeat, tasks done lately (complements the nodes view)';
 COMMENT ON COLUMN role_cluster.node_stats.node_id IS 'The node';
 COMMENT ON COLUMN role_cluster.node_stats.live IS 'Whether it is live (as in the nodes view)';
 COMMENT ON COLUMN role_cluster.node_stats.free IS 'Tasks it may still take: capacity minus routed and running';
@@ -151,7 +154,6 @@ COMMENT ON COLUMN role_cluster.node_stats.oldest_held IS
 COMMENT ON COLUMN role_cluster.node_stats.heartbeat_age IS 'Time since it last registered or heartbeated (whole seconds)';
 COMMENT ON COLUMN role_cluster.node_stats.done_1m IS 'Tasks it finished as done in the last minute';
 COMMENT ON COLUMN role_cluster.node_stats.done_5m IS 'Tasks it finished as done in the last five minutes';
-COMMENT ON COLUMN role_cluster.node_stats.dead IS 'Dead tasks whose last attempt it ran, until pruned';
 
 /*
  * Per push shard 1..push_shards_total: the live nodes that serve it (their
@@ -164,8 +166,8 @@ CREATE VIEW role_cluster.shard_stats AS
 		   pg_catalog.count(d.node_id)::integer AS live_nodes,
 		   coalesce(pg_catalog.array_agg(d.node_id ORDER BY d.node_id)
 					FILTER (WHERE d.node_id IS NOT NULL), '{}') AS node_ids,
-		   coalesce(pg_catalog.min(q.queued), 0) AS queued,
-		   coalesce(pg_catalog.min(q.held), 0) AS held
+		   coalesce(pg_catalog.min(q.queued), 0)::bigint AS queued,
+		   coalesce(pg_catalog.min(q.held), 0)::bigint AS held
 	FROM pg_catalog.generate_series(1, (SELECT s.push_shards_total FROM role_cluster.cluster_settings s)) AS sh(shard)
 		LEFT JOIN (
 			SELECT n.node_id, x.live, x.serves_shard
@@ -173,12 +175,17 @@ CREATE VIEW role_cluster.shard_stats AS
 				CROSS JOIN LATERAL role_cluster.node_duties(n) x
 			WHERE n.deregistered_at IS NULL) d ON d.live AND d.serves_shard = sh.shard
 		LEFT JOIN (
-			SELECT t.push_shard,
-				   pg_catalog.count(*) FILTER (WHERE t.state = 'queued') AS queued,
-				   pg_catalog.count(*) FILTER (WHERE t.state IN ('routed', 'running')) AS held
-			FROM role_cluster.task t
-			WHERE t.task_type = 'pushNotifications' AND t.state IN ('queued', 'routed', 'running')
-			GROUP BY t.push_shard) q ON q.push_shard = sh.shard
+			/* in three parts, each served by one of the queue's partial indexes */
+			SELECT u.push_shard, pg_catalog.sum(u.queued) AS queued, pg_catalog.sum(u.held) AS held
+			FROM (SELECT t.push_shard, 1 AS queued, 0 AS held FROM role_cluster.task t
+				  WHERE t.task_type = 'pushNotifications' AND t.state = 'queued' AND NOT t.singleton
+				  UNION ALL
+				  SELECT t.push_shard, 1, 0 FROM role_cluster.task t
+				  WHERE t.task_type = 'pushNotifications' AND t.state = 'queued' AND t.singleton
+				  UNION ALL
+				  SELECT t.push_shard, 0, 1 FROM role_cluster.task t
+				  WHERE t.task_type = 'pushNotifications' AND t.state IN ('routed', 'running')) u
+			GROUP BY u.push_shard) q ON q.push_shard = sh.shard
 	GROUP BY sh.shard
 	ORDER BY sh.shard;
 COMMENT ON VIEW role_cluster.shard_stats IS
@@ -584,10 +591,6 @@ BEGIN
 			'Tasks the node finished as done in the last five minutes.',
 			pg_catalog.string_agg(pg_catalog.format('role_cluster_node_tasks_done_5m{node_id="%s"} %s',
 				role_cluster.metrics_label(n.node_id), s.done_5m) || E'\n', '' ORDER BY n.node_id))
-		|| role_cluster.metrics_family('role_cluster_node_tasks_dead', 'gauge',
-			'Dead tasks whose last attempt the node ran, until pruned.',
-			pg_catalog.string_agg(pg_catalog.format('role_cluster_node_tasks_dead{node_id="%s"} %s',
-				role_cluster.metrics_label(n.node_id), s.dead) || E'\n', '' ORDER BY n.node_id))
 		INTO result
 		FROM role_cluster.nodes n
 			JOIN role_cluster.node_stats s ON s.node_id = n.node_id;
