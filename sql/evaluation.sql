@@ -208,6 +208,10 @@ CREATE TABLE misuse (i int);
 CREATE TRIGGER misuse BEFORE INSERT ON misuse
 	FOR EACH ROW EXECUTE FUNCTION role_cluster.role_cache_invalidate();
 INSERT INTO misuse VALUES (1);
+DROP TRIGGER misuse ON misuse;
+CREATE TRIGGER misuse AFTER INSERT ON misuse
+	FOR EACH STATEMENT EXECUTE FUNCTION role_cluster.role_cache_invalidate();
+INSERT INTO misuse VALUES (1);
 DROP TABLE misuse;
 
 -- a recreated extension has new tables: the cache follows them

@@ -1015,6 +1015,7 @@ Datum
 role_cache_invalidate(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Relation	rel;
 	Oid			relid;
 	int			i;
 
@@ -1028,7 +1029,17 @@ role_cache_invalidate(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("function role_cluster.role_cache_invalidate() must be fired AFTER ... FOR EACH STATEMENT")));
 
-	relid = RelationGetRelid(trigdata->tg_relation);
+	rel = trigdata->tg_relation;
+	if (strcmp(get_namespace_name(RelationGetNamespace(rel)), "role_cluster") != 0 ||
+		(strcmp(RelationGetRelationName(rel), "cluster_role") != 0 &&
+		 strcmp(RelationGetRelationName(rel), "network_listener") != 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function role_cluster.role_cache_invalidate() fired on table \"%s\"",
+						RelationGetRelationName(rel)),
+				 errdetail("It only serves role_cluster.cluster_role and role_cluster.network_listener.")));
+
+	relid = RelationGetRelid(rel);
 	CacheInvalidateRelcacheByRelid(relid);
 
 	/* to be announced again just before commit: see rc_xact_callback */
