@@ -1,0 +1,237 @@
+-- audit(): every check provoked, then quiet again.  Nodes are registered
+-- from this session (so they are live) and made not live by moving their
+-- lease into the past, as a lapsed heartbeat would.
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS role_cluster CASCADE;
+CREATE EXTENSION role_cluster;
+DROP ROLE IF EXISTS regress_ops_admin;
+DROP ROLE IF EXISTS regress_ops_node;
+DROP ROLE IF EXISTS regress_ops_nobody;
+RESET client_min_messages;
+
+-- Durations in details depend on the clock: show them as <age>.
+CREATE TEMP VIEW findings AS
+	SELECT severity, "check", subject,
+		   regexp_replace(detail, '(lapsed|oldest for) [^.]+', '\1 <age>') AS detail
+	FROM role_cluster.audit();
+-- Nodes not live from now on: their lease lapsed an hour ago.
+CREATE FUNCTION pg_temp.lapse(VARIADIC ids text[]) RETURNS void
+	LANGUAGE sql
+	AS $$
+	UPDATE role_cluster.node SET lease_until = now() - interval '1 hour',
+		last_heartbeat = now() - interval '1 hour'
+	WHERE node_id = ANY (ids)
+	$$;
+
+-- An empty cluster: no live node runs anything.  The critical types (and
+-- pushNotifications' only shard) are critical, the others warnings.
+SELECT * FROM findings;
+SELECT hint FROM role_cluster.audit() WHERE "check" = 'task_type_unrunnable' LIMIT 1;
+
+-- A healthy cluster: client listeners on two frontends, the light tasks
+-- on four backends (two per push shard), the heavy ones on two nodes.
+INSERT INTO role_cluster.network_listener (id, protocol) VALUES ('imap', 'imap'), ('smtp', 'smtp');
+INSERT INTO role_cluster.cluster_role (name, tasks, listeners) VALUES
+	('frontend', 'DisableAll', 'EnableSome(imap, smtp)'),
+	('backend', 'DisableSome(searchIndexing, spamClassifierTraining)', 'DisableAll'),
+	('heavy', 'EnableSome(searchIndexing, spamClassifierTraining)', 'DisableAll');
+UPDATE role_cluster.cluster_settings SET push_shards_total = 2;
+SELECT count(*) AS registered FROM (
+	SELECT role_cluster.register_node('f1', 'frontend')
+	UNION ALL SELECT role_cluster.register_node('f2', 'frontend')
+	UNION ALL SELECT role_cluster.register_node('b1', 'backend', 1)
+	UNION ALL SELECT role_cluster.register_node('b2', 'backend', 1)
+	UNION ALL SELECT role_cluster.register_node('b3', 'backend', 2)
+	UNION ALL SELECT role_cluster.register_node('b4', 'backend', 2)
+	UNION ALL SELECT role_cluster.register_node('h1', 'heavy')
+	UNION ALL SELECT role_cluster.register_node('h2', 'heavy')) AS r;
+-- Only the singleton on two nodes is worth knowing.
+SELECT * FROM findings;
+SELECT hint FROM role_cluster.audit() WHERE "check" = 'singleton_multi_node';
+
+-- task_type_single_node and node_not_live: h2 stops heartbeating.
+-- searchIndexing is not a critical type (info) unless the caller says so.
+SELECT pg_temp.lapse('h2');
+SELECT * FROM findings;
+SELECT severity, subject FROM role_cluster.audit(critical_types => '{searchIndexing}')
+	WHERE "check" = 'task_type_single_node';
+SELECT hint FROM role_cluster.audit() WHERE "check" IN ('task_type_single_node', 'node_not_live');
+-- task_type_unrunnable: h1 too.  Not critical types: warnings, until a
+-- task of the type is queued.
+SELECT pg_temp.lapse('h1');
+SELECT * FROM findings WHERE "check" = 'task_type_unrunnable';
+SELECT role_cluster.enqueue('searchIndexing') AS indexing_task \gset
+SELECT * FROM findings WHERE "check" = 'task_type_unrunnable';
+-- A type no role enables says so.
+UPDATE role_cluster.cluster_role SET tasks = 'EnableSome(searchIndexing)' WHERE name = 'heavy';
+SELECT * FROM findings WHERE "check" = 'task_type_unrunnable';
+SELECT hint FROM role_cluster.audit() WHERE "check" = 'task_type_unrunnable' ORDER BY subject;
+UPDATE role_cluster.cluster_role SET tasks = 'EnableSome(searchIndexing, spamClassifierTraining)' WHERE name = 'heavy';
+DELETE FROM role_cluster.task WHERE id = :indexing_task;
+-- The role changed under h1 and h2 (see node_role_changed): register again.
+SELECT (role_cluster.register_node('h1', 'heavy')).node_id;
+SELECT (role_cluster.register_node('h2', 'heavy')).node_id;
+-- The ended session of a node: not live though its lease runs.
+UPDATE role_cluster.node SET backend_pid = 0 WHERE node_id = 'h2';
+SELECT * FROM findings WHERE "check" IN ('node_not_live', 'task_type_single_node');
+SELECT (role_cluster.register_node('h2', 'heavy')).node_id;
+-- Quiet again.
+SELECT * FROM findings;
+
+-- A node that holds a task when it is lost says so.
+SELECT role_cluster.enqueue('outboundMta') AS mta_task \gset
+SELECT id, node_id FROM role_cluster.claim_tasks('b1', 1);
+SELECT pg_temp.lapse('b1');
+SELECT * FROM findings WHERE "check" = 'node_not_live';
+SELECT role_cluster.reclaim() AS reclaimed;
+DELETE FROM role_cluster.task WHERE id = :mta_task;
+SELECT role_cluster.heartbeat('b1') IS NOT NULL AS b1_back;
+
+-- Push shards.  push_shard_single_node: shard 2 down to one node (a
+-- warning: pushNotifications is a critical type).
+SELECT pg_temp.lapse('b4');
+SELECT * FROM findings WHERE "check" LIKE 'push%';
+SELECT severity FROM role_cluster.audit(critical_types => '{}') WHERE "check" = 'push_shard_single_node';
+SELECT hint FROM role_cluster.audit() WHERE "check" = 'push_shard_single_node';
+-- push_shard_unserved and push_shards_uneven: shard 2 has none, shard 1 two.
+SELECT pg_temp.lapse('b3');
+SELECT * FROM findings WHERE "check" LIKE 'push%';
+SELECT hint FROM role_cluster.audit() WHERE "check" LIKE 'push%';
+-- Not a critical type: a warning, until a notification waits in the shard.
+SELECT severity FROM role_cluster.audit(critical_types => '{}') WHERE "check" = 'push_shard_unserved';
+SELECT role_cluster.enqueue('pushNotifications', shard_key => k) AS push_task
+	FROM generate_series(1, 100) AS g, LATERAL (SELECT 'subscriber' || g AS k) AS s
+	WHERE role_cluster.shard_for(k, 2) = 2 LIMIT 1 \gset
+SELECT severity, detail FROM role_cluster.audit(critical_types => '{}') WHERE "check" = 'push_shard_unserved';
+DELETE FROM role_cluster.task WHERE id = :push_task;
+SELECT role_cluster.heartbeat('b3') IS NOT NULL AS b3_back,
+	   role_cluster.heartbeat('b4') IS NOT NULL AS b4_back;
+-- Three nodes against two is even enough; three against one is not.
+SELECT (role_cluster.register_node('b5', 'backend', 1)).node_id;
+SELECT * FROM findings WHERE "check" LIKE 'push%';
+SELECT pg_temp.lapse('b4');
+SELECT * FROM findings WHERE "check" LIKE 'push%';
+SELECT role_cluster.deregister_node('b5') AS handed_back;
+SELECT role_cluster.heartbeat('b4') IS NOT NULL AS b4_back;
+SELECT * FROM findings WHERE "check" LIKE 'push%';
+
+-- push_shards_total_mismatch: the setting is lowered under the nodes.
+UPDATE role_cluster.cluster_settings SET push_shards_total = 1;
+SELECT * FROM findings WHERE "check" LIKE 'push%';
+SELECT hint FROM role_cluster.audit() WHERE "check" = 'push_shards_total_mismatch';
+-- push_shard_missing: a push node registered without a shard while there
+-- was one, then the shards were raised.
+SELECT (role_cluster.register_node('p1', 'backend')).push_shard;
+UPDATE role_cluster.cluster_settings SET push_shards_total = 2;
+SELECT * FROM findings WHERE "check" LIKE 'push%';
+SELECT hint FROM role_cluster.audit() WHERE "check" = 'push_shard_missing';
+-- A node that does not run pushNotifications needs no shard.
+SELECT (role_cluster.register_node('p1', 'heavy')).push_shard;
+SELECT * FROM findings WHERE "check" LIKE 'push%';
+SELECT role_cluster.deregister_node('p1') AS handed_back;
+
+-- node_role_missing: the role is deleted under a live node.
+INSERT INTO role_cluster.cluster_role (name, tasks, listeners) VALUES ('temp', 'EnableSome(metricsPush)', 'DisableAll');
+SELECT (role_cluster.register_node('t1', 'temp')).role_name;
+SELECT * FROM findings WHERE "check" LIKE 'node_role%';
+DELETE FROM role_cluster.cluster_role WHERE name = 'temp';
+SELECT * FROM findings WHERE "check" LIKE 'node_role%';
+SELECT hint FROM role_cluster.audit() WHERE "check" = 'node_role_missing';
+-- Under unknown_role = enable_all such a node runs everything.
+SET role_cluster.unknown_role = 'enable_all';
+SELECT * FROM findings WHERE "check" = 'node_role_missing';
+RESET role_cluster.unknown_role;
+SELECT role_cluster.deregister_node('t1') AS handed_back;
+SELECT * FROM findings WHERE "check" LIKE 'node_role%';
+
+-- node_role_changed: a role changes after its nodes registered; registering
+-- again settles it.
+UPDATE role_cluster.cluster_role SET description = 'Client traffic' WHERE name = 'frontend';
+SELECT * FROM findings WHERE "check" = 'node_role_changed';
+SELECT hint FROM role_cluster.audit() WHERE "check" = 'node_role_changed' LIMIT 1;
+SELECT (role_cluster.register_node('f1', 'frontend')).node_id;
+SELECT (role_cluster.register_node('f2', 'frontend')).node_id;
+SELECT * FROM findings WHERE "check" = 'node_role_changed';
+
+-- listener_unused: a listener no role enables.  Quiet once a role does.
+INSERT INTO role_cluster.network_listener (id) VALUES ('pop3');
+SELECT * FROM findings WHERE "check" LIKE 'listener%';
+SELECT hint FROM role_cluster.audit() WHERE "check" = 'listener_unused';
+UPDATE role_cluster.cluster_role SET listeners = 'EnableSome(imap, pop3, smtp)' WHERE name = 'frontend';
+SELECT (role_cluster.register_node('f1', 'frontend')).node_id;
+SELECT (role_cluster.register_node('f2', 'frontend')).node_id;
+SELECT * FROM findings WHERE "check" LIKE 'listener%';
+-- listener_unserved: the frontends are lost.
+SELECT pg_temp.lapse('f1', 'f2');
+SELECT * FROM findings WHERE "check" LIKE 'listener%';
+SELECT hint FROM role_cluster.audit() WHERE "check" = 'listener_unserved' LIMIT 1;
+SELECT role_cluster.heartbeat('f1') IS NOT NULL AS f1_back,
+	   role_cluster.heartbeat('f2') IS NOT NULL AS f2_back;
+SELECT * FROM findings WHERE "check" LIKE 'listener%';
+
+-- tasks_waiting: due for an hour, not yet taken; deferred tasks do not wait.
+SELECT role_cluster.enqueue('outboundMta', run_at => now() - interval '1 hour') AS late_task \gset
+SELECT role_cluster.enqueue('outboundMta', run_at => now() + interval '1 hour') AS deferred_task \gset
+SELECT * FROM findings WHERE "check" = 'tasks_waiting';
+SELECT hint FROM role_cluster.audit() WHERE "check" = 'tasks_waiting';
+SELECT count(*) AS waiting_2h FROM role_cluster.audit(wait_threshold => '2 hours') WHERE "check" = 'tasks_waiting';
+SELECT id = :late_task AS claimed_late_task FROM role_cluster.claim_tasks('b2', 1);
+SELECT * FROM findings WHERE "check" = 'tasks_waiting';
+SELECT role_cluster.complete_task(:late_task, 'b2');
+DELETE FROM role_cluster.task WHERE id = :deferred_task;
+
+-- tasks_dead: a task out of attempts, until prune() removes it.
+SELECT role_cluster.enqueue('storeMaintenance', max_attempts => 1) AS dead_task \gset
+SELECT id = :dead_task AS claimed FROM role_cluster.claim_tasks('b1', 1);
+SELECT role_cluster.fail_task(:dead_task, 'b1', E'disk full\non /var');
+SELECT severity, "check", subject, detail = format(E'1 storeMaintenance task is dead (out of attempts); the latest, task %s, failed with: disk full\non /var', :dead_task) AS detail_ok
+	FROM role_cluster.audit() WHERE "check" = 'tasks_dead';
+SELECT hint FROM role_cluster.audit() WHERE "check" = 'tasks_dead';
+SELECT role_cluster.prune(retention => '0', dead_retention => '0') AS pruned;
+SELECT * FROM findings WHERE "check" = 'tasks_dead';
+
+-- node_mixed_workload: a node without a role runs everything, listeners too.
+SELECT (role_cluster.register_node('all1', NULL, 1)).node_id;
+SELECT * FROM findings WHERE "check" = 'node_mixed_workload';
+SELECT hint FROM role_cluster.audit() WHERE "check" = 'node_mixed_workload';
+-- A role that enables one heavy task and one listener; on a lone node
+-- (nothing to split the work with) it is only worth knowing.
+INSERT INTO role_cluster.cluster_role (name, tasks, listeners) VALUES
+	('mixed', 'EnableSome(spamClassifierTraining, outboundMta)', 'EnableSome(smtp)');
+SELECT role_cluster.deregister_node('all1') AS handed_back;
+SELECT (role_cluster.register_node('m1', 'mixed')).node_id;
+SELECT pg_temp.lapse('f1', 'f2', 'b1', 'b2', 'b3', 'b4', 'h1', 'h2');
+SELECT * FROM findings WHERE "check" = 'node_mixed_workload';
+-- A role with heavy tasks and no listeners, or listeners and no heavy
+-- task, is fine.
+UPDATE role_cluster.cluster_role SET listeners = 'DisableAll' WHERE name = 'mixed';
+SELECT * FROM findings WHERE "check" = 'node_mixed_workload';
+UPDATE role_cluster.cluster_role SET tasks = 'EnableSome(outboundMta)', listeners = 'EnableAll' WHERE name = 'mixed';
+SELECT * FROM findings WHERE "check" = 'node_mixed_workload';
+SELECT role_cluster.deregister_node('m1') AS handed_back;
+
+-- Bad arguments.
+SELECT * FROM role_cluster.audit(NULL);
+SELECT * FROM role_cluster.audit('-1 second');
+SELECT * FROM role_cluster.audit(critical_types => NULL);
+SELECT * FROM role_cluster.audit(critical_types => '{outboundMta,NULL}');
+SELECT * FROM role_cluster.audit(critical_types => '{outboundMail}');
+
+-- Privileges: the admin audits; node logins and PUBLIC cannot.
+CREATE ROLE regress_ops_admin LOGIN IN ROLE role_cluster_admin;
+CREATE ROLE regress_ops_node LOGIN IN ROLE role_cluster_node;
+CREATE ROLE regress_ops_nobody LOGIN;
+SET ROLE regress_ops_admin;
+SELECT count(*) > 0 AS admin_audits FROM role_cluster.audit();
+SET ROLE regress_ops_node;
+SELECT count(*) FROM role_cluster.audit();
+SET ROLE regress_ops_nobody;
+SELECT count(*) FROM role_cluster.audit();
+RESET ROLE;
+-- SECURITY DEFINER with a pinned search_path, not callable by PUBLIC.
+SELECT p.proname, p.prosecdef, p.proconfig,
+	   has_function_privilege('regress_ops_nobody', p.oid, 'EXECUTE') AS public_may
+	FROM pg_proc p WHERE p.oid = 'role_cluster.audit(interval, role_cluster.task_type[])'::regprocedure;
+DROP ROLE regress_ops_admin;
+DROP ROLE regress_ops_node;
+DROP ROLE regress_ops_nobody;

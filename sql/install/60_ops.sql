@@ -1,0 +1,688 @@
+
+/* ---- Operating the cluster from psql: statistics views, audit, metrics ---- */
+
+/*
+ * Design in brief:
+ *
+ * - Every figure comes from the queue's own definitions: liveness is
+ *   node_is_live(), what a node runs is node_task_types(role, false) (a role
+ *   deleted under a node enables nothing, as dispatch sees it), the push
+ *   shard it serves is effective_push_shard().  node_duties() gathers them
+ *   for one node, so the views, audit() and metrics() agree with dispatch.
+ * - The views are small and read well in psql's \x mode: short column
+ *   names, intervals rounded down to whole seconds.  queue_stats (per task
+ *   type), node_stats (per registered node: what the nodes view does not
+ *   already show) and shard_stats (per push shard 1..push_shards_total).
+ * - metrics() prints the same figures in the Prometheus text exposition
+ *   format, for a scraper or a node's metricsPush task, in one query with
+ *   one snapshot.
+ * - audit() lists findings, most severe first (see its comment for the
+ *   checks and how their severity is weighed).
+ * - audit() and metrics() run with jit = off: the planner sizes the small configuration
+ *   tables generously, and compiling a plan that size costs seconds for a
+ *   few dozen rows.
+ *
+ * Privileges: role_cluster_admin reads everything and runs audit().  A
+ * node login may read the three views (counts, ids and times only: its
+ * peers in its shard, the backlog it serves, its own load; the nodes view
+ * is already open to it) and call metrics(), because metricsPush runs on
+ * nodes.  audit() stays admin-only: its findings quote task errors and the
+ * whole configuration.  PUBLIC gets nothing.
+ */
+
+/*
+ * What one node does, as dispatch sees it: live or not, the task types and
+ * listeners its role enables, and the push shard it serves (NULL when it
+ * does not run pushNotifications, or has no shard while push_shards_total
+ * is above 1).  A role that no longer exists enables nothing, unless
+ * role_cluster.unknown_role = 'enable_all' makes it enable everything.
+ * SECURITY DEFINER: the queue's helpers it calls are not granted to
+ * readers of the views.
+ */
+CREATE FUNCTION role_cluster.node_duties(n role_cluster.node,
+										 OUT live boolean,
+										 OUT tasks role_cluster.task_type[],
+										 OUT listeners text[],
+										 OUT serves_shard integer)
+	LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	live := role_cluster.node_is_live(n);
+	tasks := role_cluster.node_task_types(n.role_name, false);
+	IF n.role_name IS NOT NULL AND NOT role_cluster.role_exists(n.role_name)
+		AND pg_catalog.current_setting('role_cluster.unknown_role', true) IS DISTINCT FROM 'enable_all' THEN
+		listeners := '{}';
+	ELSE
+		listeners := ARRAY(SELECT role_cluster.role_listeners(n.role_name));
+	END IF;
+	IF 'pushNotifications' = ANY (tasks) THEN
+		serves_shard := role_cluster.effective_push_shard(n.push_shard,
+			(SELECT s.push_shards_total FROM role_cluster.cluster_settings s));
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION role_cluster.node_duties(role_cluster.node) IS
+	'What a node does, as dispatch sees it: live, task types and listeners its role enables, push shard it serves';
+
+/* ---- Views ---- */
+
+/*
+ * Per task type (all ten, in the enum's order).  "due" and oldest_wait
+ * count queued tasks whose run_at has come: a task waits from its run_at
+ * (enqueue time, or the end of a retry's backoff).  done_1m and done_5m
+ * count tasks finished as done in the last minute and five minutes, until
+ * prune() deletes them (role_cluster.retention, an hour by default).
+ */
+CREATE VIEW role_cluster.queue_stats AS
+	SELECT ty.task_type,
+		   coalesce(c.queued, 0) AS queued,
+		   coalesce(c.due, 0) AS due,
+		   coalesce(c.routed, 0) AS routed,
+		   coalesce(c.running, 0) AS running,
+		   coalesce(c.done, 0) AS done,
+		   coalesce(c.dead, 0) AS dead,
+		   pg_catalog.date_trunc('second', pg_catalog.now() - c.oldest_due) AS oldest_wait,
+		   coalesce(c.done_1m, 0) AS done_1m,
+		   coalesce(c.done_5m, 0) AS done_5m
+	FROM pg_catalog.unnest(pg_catalog.enum_range(NULL::role_cluster.task_type)) AS ty(task_type)
+		LEFT JOIN (
+			SELECT t.task_type,
+				   pg_catalog.count(*) FILTER (WHERE t.state = 'queued') AS queued,
+				   pg_catalog.count(*) FILTER (WHERE t.state = 'queued' AND t.run_at <= pg_catalog.now()) AS due,
+				   pg_catalog.count(*) FILTER (WHERE t.state = 'routed') AS routed,
+				   pg_catalog.count(*) FILTER (WHERE t.state = 'running') AS running,
+				   pg_catalog.count(*) FILTER (WHERE t.state = 'done') AS done,
+				   pg_catalog.count(*) FILTER (WHERE t.state = 'dead') AS dead,
+				   pg_catalog.min(t.run_at) FILTER (WHERE t.state = 'queued' AND t.run_at <= pg_catalog.now()) AS oldest_due,
+				   pg_catalog.count(*) FILTER (WHERE t.state = 'done'
+											   AND t.finished_at > pg_catalog.now() - interval '1 minute') AS done_1m,
+				   pg_catalog.count(*) FILTER (WHERE t.state = 'done'
+											   AND t.finished_at > pg_catalog.now() - interval '5 minutes') AS done_5m
+			FROM role_cluster.task t
+			GROUP BY t.task_type) c ON c.task_type = ty.task_type
+	ORDER BY ty.task_type;
+COMMENT ON VIEW role_cluster.queue_stats IS
+	'Per task type: tasks in each state, the oldest wait of a due task, and tasks done in the last 1 and 5 minutes';
+COMMENT ON COLUMN role_cluster.queue_stats.task_type IS 'The task type';
+COMMENT ON COLUMN role_cluster.queue_stats.queued IS 'Queued tasks, due or not (run_at in the future: deferred or backing off)';
+COMMENT ON COLUMN role_cluster.queue_stats.due IS 'Queued tasks whose run_at has come: waiting for a node';
+COMMENT ON COLUMN role_cluster.queue_stats.routed IS 'Tasks routed to a node, not yet fetched';
+COMMENT ON COLUMN role_cluster.queue_stats.running IS 'Tasks a node is running';
+COMMENT ON COLUMN role_cluster.queue_stats.done IS 'Done tasks not yet pruned';
+COMMENT ON COLUMN role_cluster.queue_stats.dead IS 'Tasks out of attempts, kept until pruned';
+COMMENT ON COLUMN role_cluster.queue_stats.oldest_wait IS
+	'How long the longest-waiting due task has waited since its run_at (whole seconds); NULL when none waits';
+COMMENT ON COLUMN role_cluster.queue_stats.done_1m IS 'Tasks done in the last minute';
+COMMENT ON COLUMN role_cluster.queue_stats.done_5m IS 'Tasks done in the last five minutes';
+
+/*
+ * Per registered node (deregistered ones are in the nodes view only), what
+ * the nodes view does not show: room left, the age of its oldest held task
+ * and of its last heartbeat, and what it finished lately.  The recent
+ * finishes come from one range scan of task_finished_idx, not a scan per
+ * node: done tasks pile up until prune() (an hour by default).
+ */
+CREATE VIEW role_cluster.node_stats AS
+	SELECT n.node_id,
+		   role_cluster.node_is_live(n) AS live,
+		   n.capacity - coalesce(h.held, 0) AS free,
+		   pg_catalog.date_trunc('second', pg_catalog.now() - h.oldest) AS oldest_held,
+		   pg_catalog.date_trunc('second', pg_catalog.now() - n.last_heartbeat) AS heartbeat_age,
+		   coalesce(f.done_1m, 0) AS done_1m,
+		   coalesce(f.done_5m, 0) AS done_5m
+	FROM role_cluster.node n
+		LEFT JOIN LATERAL (
+			SELECT pg_catalog.count(*)::integer AS held, pg_catalog.min(t.updated_at) AS oldest
+			FROM role_cluster.task t
+			WHERE t.node_id = n.node_id AND t.state IN ('routed', 'running')) h ON true
+		LEFT JOIN (
+			SELECT t.node_id,
+				   pg_catalog.count(*) FILTER (WHERE t.finished_at > pg_catalog.now() - interval '1 minute') AS done_1m,
+				   pg_catalog.count(*) AS done_5m
+			FROM role_cluster.task t
+			WHERE t.state = 'done' AND t.finished_at > pg_catalog.now() - interval '5 minutes'
+			GROUP BY t.node_id) f ON f.node_id = n.node_id
+	WHERE n.deregistered_at IS NULL
+	ORDER BY n.node_id;
+COMMENT ON VIEW role_cluster.node_stats IS
+	'Per registered node: free capacity, age of its oldest held task and of its last heartbeat, tasks done lately (complements the nodes view)';
+COMMENT ON COLUMN role_cluster.node_stats.node_id IS 'The node';
+COMMENT ON COLUMN role_cluster.node_stats.live IS 'Whether it is live (as in the nodes view)';
+COMMENT ON COLUMN role_cluster.node_stats.free IS 'Tasks it may still take: capacity minus routed and running';
+COMMENT ON COLUMN role_cluster.node_stats.oldest_held IS
+	'How long it has held its oldest routed or running task (whole seconds); NULL when it holds none';
+COMMENT ON COLUMN role_cluster.node_stats.heartbeat_age IS 'Time since it last registered or heartbeated (whole seconds)';
+COMMENT ON COLUMN role_cluster.node_stats.done_1m IS 'Tasks it finished as done in the last minute';
+COMMENT ON COLUMN role_cluster.node_stats.done_5m IS 'Tasks it finished as done in the last five minutes';
+
+/*
+ * Per push shard 1..push_shards_total: the live nodes that serve it (their
+ * role enables pushNotifications and this is their shard), and its push
+ * tasks waiting and held.  Nodes registered with a shard above the total
+ * serve nothing; audit() reports them.
+ */
+CREATE VIEW role_cluster.shard_stats AS
+	SELECT sh.shard,
+		   pg_catalog.count(d.node_id)::integer AS live_nodes,
+		   coalesce(pg_catalog.array_agg(d.node_id ORDER BY d.node_id)
+					FILTER (WHERE d.node_id IS NOT NULL), '{}') AS node_ids,
+		   coalesce(pg_catalog.min(q.queued), 0)::bigint AS queued,
+		   coalesce(pg_catalog.min(q.held), 0)::bigint AS held
+	FROM pg_catalog.generate_series(1, (SELECT s.push_shards_total FROM role_cluster.cluster_settings s)) AS sh(shard)
+		LEFT JOIN (
+			SELECT n.node_id, x.live, x.serves_shard
+			FROM role_cluster.node n
+				CROSS JOIN LATERAL role_cluster.node_duties(n) x
+			WHERE n.deregistered_at IS NULL) d ON d.live AND d.serves_shard = sh.shard
+		LEFT JOIN (
+			/* in three parts, each served by one of the queue's partial indexes */
+			SELECT u.push_shard, pg_catalog.sum(u.queued) AS queued, pg_catalog.sum(u.held) AS held
+			FROM (SELECT t.push_shard, 1 AS queued, 0 AS held FROM role_cluster.task t
+				  WHERE t.task_type = 'pushNotifications' AND t.state = 'queued' AND NOT t.singleton
+				  UNION ALL
+				  SELECT t.push_shard, 1, 0 FROM role_cluster.task t
+				  WHERE t.task_type = 'pushNotifications' AND t.state = 'queued' AND t.singleton
+				  UNION ALL
+				  SELECT t.push_shard, 0, 1 FROM role_cluster.task t
+				  WHERE t.task_type = 'pushNotifications' AND t.state IN ('routed', 'running')) u
+			GROUP BY u.push_shard) q ON q.push_shard = sh.shard
+	GROUP BY sh.shard
+	ORDER BY sh.shard;
+COMMENT ON VIEW role_cluster.shard_stats IS
+	'Per push shard (1..push_shards_total): the live nodes serving it and its unfinished push tasks';
+COMMENT ON COLUMN role_cluster.shard_stats.shard IS 'The push shard (STALWART_PUSH_SHARD)';
+COMMENT ON COLUMN role_cluster.shard_stats.live_nodes IS 'Live nodes that run pushNotifications in this shard';
+COMMENT ON COLUMN role_cluster.shard_stats.node_ids IS 'Their ids, in order';
+COMMENT ON COLUMN role_cluster.shard_stats.queued IS 'Push tasks of this shard that are queued';
+COMMENT ON COLUMN role_cluster.shard_stats.held IS 'Push tasks of this shard that are routed or running';
+
+/* ---- Audit ---- */
+
+/*
+ * The cluster's findings, one row each, most severe first.  Nodes count
+ * when they are live (node_is_live), except for node_not_live.  Checks
+ * (the "check" column; stable codes):
+ *
+ *   task_type_unrunnable   no live node runs the type.  critical when the
+ *                          type is in critical_types or has queued tasks
+ *                          (work is stuck), else warning (maybe deliberate).
+ *   task_type_single_node  exactly one live node runs it: no failover.
+ *                          warning for critical_types, else info.
+ *   singleton_multi_node   info: a singleton type that several live nodes
+ *                          run.  Allowed (failover) and enforced by the
+ *                          queue, but worth knowing.
+ *   push_shard_unserved    a shard in 1..push_shards_total that no live
+ *                          push node serves; weighed like
+ *                          task_type_unrunnable.  pushNotifications is
+ *                          judged per shard only: a node runs push tasks
+ *                          of its own shard alone.
+ *   push_shard_single_node one live node serves the shard; weighed like
+ *                          task_type_single_node.
+ *   push_shards_uneven     warning: live nodes per shard differ by more
+ *                          than one.
+ *   push_shards_total_mismatch  warning: live push nodes registered shards
+ *                          above push_shards_total (they serve nothing).
+ *   push_shard_missing     warning: a live push node without a shard while
+ *                          push_shards_total is above 1 (serves nothing).
+ *   node_not_live          warning: registered, not deregistered, not live.
+ *   node_role_missing      warning: a live node's role no longer exists
+ *                          (it runs nothing, or everything under
+ *                          unknown_role = enable_all).
+ *   node_role_changed      warning: the role's updated_at is after the
+ *                          node's registered_at.  Tasks follow the new role
+ *                          at once (dispatch reads it), but the listeners a
+ *                          node bound at start do not: it should restart or
+ *                          register again.  Any change of the row counts,
+ *                          the description's too: the table keeps no finer
+ *                          history.
+ *   listener_unused        info: no role enables the listener.
+ *   listener_unserved      warning: roles enable it, no live node binds it.
+ *   tasks_waiting          warning: due queued tasks of the type waited
+ *                          longer than wait_threshold.
+ *   tasks_dead             warning: dead tasks of the type (until pruned).
+ *   node_mixed_workload    a live node whose role enables heavy tasks
+ *                          (searchIndexing, spamClassifierTraining) and any
+ *                          listener.  warning when other live nodes exist
+ *                          (the work could be split), info on a lone node.
+ *
+ * critical_types defaults to the types whose stop users notice within
+ * minutes: outbound mail, push notifications, the task queue and the
+ * scheduler (ACME renewal, iMIP, calendar alerts).  Maintenance, indexing
+ * and metrics can lag for a while without harm.
+ */
+CREATE FUNCTION role_cluster.audit(
+	wait_threshold interval DEFAULT '5 minutes',
+	critical_types role_cluster.task_type[]
+		DEFAULT '{outboundMta,pushNotifications,taskQueueProcessing,taskScheduler}')
+	RETURNS TABLE (severity text, "check" text, subject text, detail text, hint text)
+	LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET jit = off
+AS $$
+DECLARE
+	shards_total integer;
+BEGIN
+	IF wait_threshold IS NULL OR wait_threshold < interval '0' THEN
+		RAISE EXCEPTION 'wait threshold must be zero or more, not %', coalesce(wait_threshold::text, 'NULL')
+			USING ERRCODE = CASE WHEN wait_threshold IS NULL THEN 'null_value_not_allowed'
+								 ELSE 'invalid_parameter_value' END,
+				  HINT = 'Pass how long a due task may wait before it is reported, e.g. ''5 minutes''.';
+	END IF;
+	IF critical_types IS NULL OR pg_catalog.array_position(critical_types, NULL) IS NOT NULL THEN
+		RAISE EXCEPTION 'critical types must not %', CASE WHEN critical_types IS NULL THEN 'be NULL' ELSE 'contain NULL' END
+			USING ERRCODE = 'null_value_not_allowed',
+				  HINT = 'Pass an array of task types, ''{}'' for none.';
+	END IF;
+
+	SELECT s.push_shards_total INTO shards_total FROM role_cluster.cluster_settings s;
+
+	RETURN QUERY
+	WITH nd AS MATERIALIZED (
+		/* registered nodes and what they do */
+		SELECT n.node_id, n.role_name, n.push_shard, n.registered_at, n.last_heartbeat,
+			   n.lease_until, d.live, d.tasks, d.listeners, d.serves_shard,
+			   n.role_name IS NOT NULL AND NOT role_cluster.role_exists(n.role_name) AS role_missing
+		FROM role_cluster.node n
+			CROSS JOIN LATERAL role_cluster.node_duties(n) d
+		WHERE n.deregistered_at IS NULL
+	), live AS (
+		SELECT * FROM nd WHERE nd.live
+	), waiting AS (
+		SELECT t.task_type,
+			   pg_catalog.count(*) FILTER (WHERE t.state = 'queued') AS queued,
+			   pg_catalog.count(*) FILTER (WHERE t.state = 'queued'
+										   AND t.run_at <= pg_catalog.now() - wait_threshold) AS late,
+			   pg_catalog.min(t.run_at) FILTER (WHERE t.state = 'queued') AS oldest,
+			   pg_catalog.count(*) FILTER (WHERE t.state = 'dead') AS dead
+		FROM role_cluster.task t
+		WHERE t.state IN ('queued', 'dead')
+		GROUP BY t.task_type
+	), types AS (
+		SELECT ty.task_type,
+			   ty.task_type = ANY (critical_types) AS critical,
+			   coalesce(p.singleton, false) AS singleton,
+			   ARRAY(SELECT l.node_id FROM live l WHERE ty.task_type = ANY (l.tasks) ORDER BY l.node_id) AS runners,
+			   ARRAY(SELECT r.name FROM role_cluster.cluster_role r
+					 WHERE role_cluster.role_enables_task(r.name, ty.task_type) ORDER BY r.name) AS roles,
+			   coalesce(w.queued, 0) AS queued,
+			   coalesce(w.late, 0) AS late,
+			   w.oldest,
+			   coalesce(w.dead, 0) AS dead
+		FROM pg_catalog.unnest(pg_catalog.enum_range(NULL::role_cluster.task_type)) AS ty(task_type)
+			LEFT JOIN role_cluster.task_policy p ON p.task_type = ty.task_type
+			LEFT JOIN waiting w ON w.task_type = ty.task_type
+	), shards AS (
+		SELECT sh.shard,
+			   ARRAY(SELECT l.node_id FROM live l WHERE l.serves_shard = sh.shard ORDER BY l.node_id) AS servers,
+			   (SELECT pg_catalog.count(*) FROM role_cluster.task t
+				WHERE t.task_type = 'pushNotifications' AND t.state = 'queued' AND t.push_shard = sh.shard) AS queued
+		FROM pg_catalog.generate_series(1, shards_total) AS sh(shard)
+	), listeners AS (
+		SELECT li.id,
+			   ARRAY(SELECT r.name FROM role_cluster.cluster_role r
+					 WHERE role_cluster.role_enables_listener(r.name, li.id) ORDER BY r.name) AS roles,
+			   EXISTS (SELECT FROM live l WHERE li.id = ANY (l.listeners)) AS bound
+		FROM role_cluster.network_listener li
+	), findings (severity, "check", subject, detail, hint) AS (
+		SELECT CASE WHEN t.critical OR t.queued > 0 THEN 'critical' ELSE 'warning' END,
+			   'task_type_unrunnable', t.task_type::text,
+			   pg_catalog.format('No live node runs %s%s. %s', t.task_type,
+					CASE WHEN t.queued = 1 THEN '; 1 of its tasks is queued'
+						 WHEN t.queued > 1 THEN pg_catalog.format('; %s of its tasks are queued', t.queued) ELSE '' END,
+					CASE WHEN t.roles = '{}' THEN 'No role enables it.'
+						 ELSE pg_catalog.format('Roles that enable it: %s.', pg_catalog.array_to_string(t.roles, ', ')) END),
+			   CASE WHEN t.roles = '{}' THEN 'Enable it in the role of a live node (cluster_role.tasks).'
+					ELSE 'Start a node with one of those roles, or enable it in the role of a live node.' END
+		FROM types t
+		WHERE t.task_type <> 'pushNotifications' AND t.runners = '{}'
+	UNION ALL
+		SELECT CASE WHEN t.critical THEN 'warning' ELSE 'info' END,
+			   'task_type_single_node', t.task_type::text,
+			   pg_catalog.format('Only node "%s" runs %s, so it stops when that node does.', t.runners[1], t.task_type),
+			   'Run it on two or more nodes: enable it in the role of a second live node.'
+		FROM types t
+		WHERE t.task_type <> 'pushNotifications' AND pg_catalog.cardinality(t.runners) = 1
+	UNION ALL
+		SELECT 'info', 'singleton_multi_node', t.task_type::text,
+			   pg_catalog.format('%s is a singleton type and %s live nodes run it (%s); the queue still runs at most one of its tasks at a time.',
+					t.task_type, pg_catalog.cardinality(t.runners), pg_catalog.array_to_string(t.runners, ', ')),
+			   'Nothing to do: the other nodes take over when one fails. Enable it in fewer roles to keep it on dedicated nodes.'
+		FROM types t
+		WHERE t.singleton AND pg_catalog.cardinality(t.runners) > 1
+	UNION ALL
+		SELECT CASE WHEN 'pushNotifications' = ANY (critical_types) OR sh.queued > 0 THEN 'critical' ELSE 'warning' END,
+			   'push_shard_unserved', 'shard ' || sh.shard,
+			   pg_catalog.format('No live node serves push shard %s of %s%s.', sh.shard, shards_total,
+					CASE WHEN sh.queued = 1 THEN '; 1 of its push notifications is queued'
+						 WHEN sh.queued > 1 THEN pg_catalog.format('; %s of its push notifications are queued', sh.queued) ELSE '' END),
+			   pg_catalog.format('Start a node whose role enables pushNotifications with STALWART_PUSH_SHARD=%s.', sh.shard)
+		FROM shards sh
+		WHERE sh.servers = '{}'
+	UNION ALL
+		SELECT CASE WHEN 'pushNotifications' = ANY (critical_types) THEN 'warning' ELSE 'info' END,
+			   'push_shard_single_node', 'shard ' || sh.shard,
+			   pg_catalog.format('Only node "%s" serves push shard %s, so the shard stops when that node does.', sh.servers[1], sh.shard),
+			   pg_catalog.format('Start a second node with STALWART_PUSH_SHARD=%s.', sh.shard)
+		FROM shards sh
+		WHERE pg_catalog.cardinality(sh.servers) = 1
+	UNION ALL
+		SELECT 'warning', 'push_shards_uneven', 'push shards',
+			   pg_catalog.format('Live nodes per push shard differ by more than one: %s.',
+					pg_catalog.string_agg(pg_catalog.format('shard %s has %s', sh.shard, pg_catalog.cardinality(sh.servers)),
+										  ', ' ORDER BY sh.shard)),
+			   'Move nodes from the fullest shards to the emptiest (STALWART_PUSH_SHARD), so that each shard has a similar share.'
+		FROM shards sh
+		HAVING pg_catalog.max(pg_catalog.cardinality(sh.servers)) - pg_catalog.min(pg_catalog.cardinality(sh.servers)) > 1
+	UNION ALL
+		SELECT 'warning', 'push_shards_total_mismatch', 'push_shards_total',
+			   pg_catalog.format('push_shards_total is %s, but live nodes registered higher push shards: %s. They serve no push notifications.',
+					shards_total,
+					pg_catalog.string_agg(pg_catalog.format('node "%s" (shard %s)', l.node_id, l.push_shard), ', ' ORDER BY l.node_id)),
+			   'Set cluster_settings.push_shards_total to the number of shards the nodes use, or restart those nodes with a shard in range.'
+		FROM live l
+		WHERE 'pushNotifications' = ANY (l.tasks) AND l.push_shard > shards_total
+		HAVING pg_catalog.count(*) > 0
+	UNION ALL
+		SELECT 'warning', 'push_shard_missing', l.node_id,
+			   pg_catalog.format('Node "%s" runs pushNotifications but has no push shard, and push_shards_total is %s: it serves no push notifications.',
+					l.node_id, shards_total),
+			   pg_catalog.format('Restart it with STALWART_PUSH_SHARD between 1 and %s.', shards_total)
+		FROM live l
+		WHERE 'pushNotifications' = ANY (l.tasks) AND l.push_shard IS NULL AND shards_total > 1
+	UNION ALL
+		SELECT 'warning', 'node_not_live', n.node_id,
+			   pg_catalog.format('Node "%s" is registered but not live: %s.%s', n.node_id,
+					CASE WHEN n.lease_until <= pg_catalog.now()
+						 THEN pg_catalog.format('its lease lapsed %s ago',
+							pg_catalog.date_trunc('second', pg_catalog.now() - n.lease_until))
+						 ELSE 'the session that registered it has ended' END,
+					(SELECT CASE WHEN pg_catalog.count(*) = 1 THEN ' It holds 1 task, which reclaim() hands back.'
+								 WHEN pg_catalog.count(*) > 1
+								 THEN pg_catalog.format(' It holds %s tasks, which reclaim() hands back.', pg_catalog.count(*))
+								 ELSE '' END
+					 FROM role_cluster.task t
+					 WHERE t.node_id = n.node_id AND t.state IN ('routed', 'running'))),
+			   'Restart the node, or deregister it with role_cluster.deregister_node() if it is gone for good.'
+		FROM nd n
+		WHERE NOT n.live
+	UNION ALL
+		SELECT 'warning', 'node_role_missing', l.node_id,
+			   CASE WHEN pg_catalog.current_setting('role_cluster.unknown_role', true) = 'enable_all'
+					THEN pg_catalog.format('The role "%s" of node "%s" does not exist; role_cluster.unknown_role = enable_all makes the node run every task type and listener.',
+						l.role_name, l.node_id)
+					ELSE pg_catalog.format('The role "%s" of node "%s" does not exist, so the node runs no tasks.',
+						l.role_name, l.node_id) END,
+			   'Create the role again, or restart the node with an existing STALWART_ROLE.'
+		FROM live l
+		WHERE l.role_missing
+	UNION ALL
+		SELECT 'warning', 'node_role_changed', l.node_id,
+			   pg_catalog.format('The role "%s" of node "%s" changed after the node registered: its tasks follow the role at once, but the listeners it bound may be stale.',
+					l.role_name, l.node_id),
+			   'Restart the node, or have it register again, so that it binds the listeners its role now enables.'
+		FROM live l
+			JOIN role_cluster.cluster_role r ON r.name = l.role_name
+		WHERE r.updated_at > l.registered_at
+	UNION ALL
+		SELECT 'info', 'listener_unused', li.id,
+			   pg_catalog.format('No role enables listener "%s", so only nodes without a role bind it.', li.id),
+			   'Enable it in a role''s listeners, or delete it from role_cluster.network_listener.'
+		FROM listeners li
+		WHERE li.roles = '{}'
+	UNION ALL
+		SELECT 'warning', 'listener_unserved', li.id,
+			   pg_catalog.format('Roles enable listener "%s" (%s), but no live node binds it.',
+					li.id, pg_catalog.array_to_string(li.roles, ', ')),
+			   'Start a node with one of those roles.'
+		FROM listeners li
+		WHERE li.roles <> '{}' AND NOT li.bound
+	UNION ALL
+		SELECT 'warning', 'tasks_waiting', t.task_type::text,
+			   pg_catalog.format('%s %s %s waited longer than %s for a node; the oldest for %s.',
+					t.late, t.task_type, CASE WHEN t.late = 1 THEN 'task has' ELSE 'tasks have' END, wait_threshold,
+					pg_catalog.date_trunc('second', pg_catalog.now() - t.oldest)),
+			   'Check that live nodes run the type (task_type_unrunnable, push_shard_unserved) and have room (role_cluster.node_stats.free).'
+		FROM types t
+		WHERE t.late > 0
+	UNION ALL
+		SELECT 'warning', 'tasks_dead', t.task_type::text,
+			   pg_catalog.format('%s %s %s dead (out of attempts); the latest, task %s, failed with: %s',
+					t.dead, t.task_type, CASE WHEN t.dead = 1 THEN 'task is' ELSE 'tasks are' END, x.id,
+					coalesce(pg_catalog.left(x.last_error, 200), 'no error recorded')),
+			   'Inspect them in role_cluster.task (state = ''dead''); prune() deletes them after role_cluster.dead_retention.'
+		FROM types t
+			CROSS JOIN LATERAL (
+				SELECT d.id, d.last_error FROM role_cluster.task d
+				WHERE d.task_type = t.task_type AND d.state = 'dead'
+				ORDER BY d.finished_at DESC, d.id DESC
+				LIMIT 1) x
+		WHERE t.dead > 0
+	UNION ALL
+		SELECT CASE WHEN (SELECT pg_catalog.count(*) FROM live) > 1 THEN 'warning' ELSE 'info' END,
+			   'node_mixed_workload', l.node_id,
+			   pg_catalog.format('Node "%s" runs heavy tasks (%s) and binds client listeners (%s), %s.',
+					l.node_id,
+					pg_catalog.array_to_string(ARRAY(SELECT h FROM pg_catalog.unnest(l.tasks) AS h
+													 WHERE h IN ('searchIndexing', 'spamClassifierTraining')
+													 ORDER BY h), ', '),
+					pg_catalog.array_to_string(l.listeners, ', '),
+					CASE WHEN l.role_name IS NULL THEN 'having no role'
+						 ELSE pg_catalog.format('both enabled by role "%s"', l.role_name) END),
+			   'Keep CPU- and I/O-heavy tasks in a role without client listeners, so that they do not slow client traffic.'
+		FROM live l
+		WHERE l.tasks && '{searchIndexing,spamClassifierTraining}' AND l.listeners <> '{}'
+	)
+	SELECT f.severity, f."check", f.subject, f.detail, f.hint
+	FROM findings f
+	ORDER BY CASE f.severity WHEN 'critical' THEN 1 WHEN 'warning' THEN 2 ELSE 3 END,
+			 f."check", f.subject;
+END
+$$;
+COMMENT ON FUNCTION role_cluster.audit(interval, role_cluster.task_type[]) IS
+	'Findings about the cluster, most severe first: task types and push shards without (enough) live nodes, settings that disagree with the nodes, stale or missing roles, unused listeners, late and dead tasks, heavy work beside client listeners';
+
+/* ---- Prometheus metrics ---- */
+
+/* A label value in the text exposition format: \ " and newline escaped. */
+CREATE FUNCTION role_cluster.metrics_label(value text) RETURNS text
+	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+	RETURN pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(value, E'\\', E'\\\\'),
+												 '"', E'\\"'), E'\n', E'\\n');
+COMMENT ON FUNCTION role_cluster.metrics_label(text) IS
+	'Escapes a Prometheus label value: backslash, double quote and newline';
+
+/*
+ * One metric family: its HELP and TYPE lines, then its samples (already
+ * formatted lines, each ending in a newline; NULL for none).
+ */
+CREATE FUNCTION role_cluster.metrics_family(name text, kind text, help text, samples text) RETURNS text
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+	RETURN '# HELP ' || name || ' '
+		|| pg_catalog.replace(pg_catalog.replace(help, E'\\', E'\\\\'), E'\n', E'\\n') || E'\n'
+		|| '# TYPE ' || name || ' ' || kind || E'\n'
+		|| coalesce(samples, '');
+COMMENT ON FUNCTION role_cluster.metrics_family(text, text, text, text) IS
+	'A Prometheus metric family: HELP and TYPE lines followed by its samples';
+
+/*
+ * The figures of queue_stats, nodes and node_stats, shard_stats and the
+ * worker's counters, in the Prometheus text exposition format (version
+ * 0.0.4).  STABLE: every figure comes from one snapshot.  NULL figures
+ * (no waiting task, no loop yet) have no sample.  The worker's families
+ * are left out when its counters are unavailable (the library is not in
+ * shared_preload_libraries); role_cluster_worker_stats_available says
+ * which.  SECURITY DEFINER so that a node login can run it for metricsPush.
+ */
+CREATE FUNCTION role_cluster.metrics() RETURNS text
+	LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET jit = off
+AS $$
+DECLARE
+	result			text := '';
+	w			record;
+	have_worker boolean := false;
+BEGIN
+	/* per task type */
+	SELECT result
+		|| role_cluster.metrics_family('role_cluster_tasks', 'gauge',
+			'Tasks by type and state (done and dead until pruned).',
+			pg_catalog.string_agg(pg_catalog.format('role_cluster_tasks{task_type="%s",state="%s"} %s',
+				role_cluster.metrics_label(q.task_type::text), v.state, v.n) || E'\n', '' ORDER BY q.task_type, v.ord))
+		|| role_cluster.metrics_family('role_cluster_tasks_due', 'gauge',
+			'Queued tasks whose run_at has come, waiting for a node.',
+			pg_catalog.string_agg(pg_catalog.format('role_cluster_tasks_due{task_type="%s"} %s',
+				role_cluster.metrics_label(q.task_type::text), q.due) || E'\n', '' ORDER BY q.task_type)
+				FILTER (WHERE v.ord = 1))
+		|| role_cluster.metrics_family('role_cluster_task_oldest_wait_seconds', 'gauge',
+			'How long the longest-waiting due task of the type has waited (no sample when none waits).',
+			pg_catalog.string_agg(pg_catalog.format('role_cluster_task_oldest_wait_seconds{task_type="%s"} %s',
+				role_cluster.metrics_label(q.task_type::text),
+				pg_catalog.date_part('epoch', q.oldest_wait)) || E'\n', '' ORDER BY q.task_type)
+				FILTER (WHERE v.ord = 1 AND q.oldest_wait IS NOT NULL))
+		|| role_cluster.metrics_family('role_cluster_tasks_done_1m', 'gauge',
+			'Tasks of the type done in the last minute.',
+			pg_catalog.string_agg(pg_catalog.format('role_cluster_tasks_done_1m{task_type="%s"} %s',
+				role_cluster.metrics_label(q.task_type::text), q.done_1m) || E'\n', '' ORDER BY q.task_type)
+				FILTER (WHERE v.ord = 1))
+		|| role_cluster.metrics_family('role_cluster_tasks_done_5m', 'gauge',
+			'Tasks of the type done in the last five minutes.',
+			pg_catalog.string_agg(pg_catalog.format('role_cluster_tasks_done_5m{task_type="%s"} %s',
+				role_cluster.metrics_label(q.task_type::text), q.done_5m) || E'\n', '' ORDER BY q.task_type)
+				FILTER (WHERE v.ord = 1))
+		INTO result
+		FROM role_cluster.queue_stats q
+			CROSS JOIN LATERAL (VALUES (1, 'queued', q.queued), (2, 'routed', q.routed),
+									   (3, 'running', q.running), (4, 'done', q.done),
+									   (5, 'dead', q.dead)) AS v(ord, state, n);
+
+	/* per registered node */
+	SELECT result
+		|| role_cluster.metrics_family('role_cluster_node_info', 'gauge',
+			'A registered node, with its role and push shard as labels (always 1).',
+			pg_catalog.string_agg(pg_catalog.format('role_cluster_node_info{node_id="%s",role="%s",push_shard="%s"} 1',
+				role_cluster.metrics_label(n.node_id), role_cluster.metrics_label(coalesce(n.role, '')),
+				coalesce(n.push_shard::text, '')) || E'\n', '' ORDER BY n.node_id))
+		|| role_cluster.metrics_family('role_cluster_node_live', 'gauge',
+			'Whether the node is live (1) or not (0).',
+			pg_catalog.string_agg(pg_catalog.format('role_cluster_node_live{node_id="%s"} %s',
+				role_cluster.metrics_label(n.node_id), n.live::integer) || E'\n', '' ORDER BY n.node_id))
+		|| role_cluster.metrics_family('role_cluster_node_capacity', 'gauge',
+			'Tasks the node may hold at once.',
+			pg_catalog.string_agg(pg_catalog.format('role_cluster_node_capacity{node_id="%s"} %s',
+				role_cluster.metrics_label(n.node_id), n.capacity) || E'\n', '' ORDER BY n.node_id))
+		|| role_cluster.metrics_family('role_cluster_node_tasks', 'gauge',
+			'Tasks the node holds, by state (routed or running).',
+			pg_catalog.string_agg(pg_catalog.format('role_cluster_node_tasks{node_id="%s",state="routed"} %s',
+				role_cluster.metrics_label(n.node_id), n.routed) || E'\n'
+				|| pg_catalog.format('role_cluster_node_tasks{node_id="%s",state="running"} %s',
+				role_cluster.metrics_label(n.node_id), n.running) || E'\n', '' ORDER BY n.node_id))
+		|| role_cluster.metrics_family('role_cluster_node_oldest_held_seconds', 'gauge',
+			'How long the node has held its oldest routed or running task (no sample when it holds none).',
+			pg_catalog.string_agg(pg_catalog.format('role_cluster_node_oldest_held_seconds{node_id="%s"} %s',
+				role_cluster.metrics_label(n.node_id), pg_catalog.date_part('epoch', s.oldest_held)) || E'\n',
+				'' ORDER BY n.node_id) FILTER (WHERE s.oldest_held IS NOT NULL))
+		|| role_cluster.metrics_family('role_cluster_node_heartbeat_age_seconds', 'gauge',
+			'Time since the node last registered or heartbeated.',
+			pg_catalog.string_agg(pg_catalog.format('role_cluster_node_heartbeat_age_seconds{node_id="%s"} %s',
+				role_cluster.metrics_label(n.node_id), pg_catalog.date_part('epoch', s.heartbeat_age)) || E'\n',
+				'' ORDER BY n.node_id))
+		|| role_cluster.metrics_family('role_cluster_node_tasks_done_1m', 'gauge',
+			'Tasks the node finished as done in the last minute.',
+			pg_catalog.string_agg(pg_catalog.format('role_cluster_node_tasks_done_1m{node_id="%s"} %s',
+				role_cluster.metrics_label(n.node_id), s.done_1m) || E'\n', '' ORDER BY n.node_id))
+		|| role_cluster.metrics_family('role_cluster_node_tasks_done_5m', 'gauge',
+			'Tasks the node finished as done in the last five minutes.',
+			pg_catalog.string_agg(pg_catalog.format('role_cluster_node_tasks_done_5m{node_id="%s"} %s',
+				role_cluster.metrics_label(n.node_id), s.done_5m) || E'\n', '' ORDER BY n.node_id))
+		INTO result
+		FROM role_cluster.nodes n
+			JOIN role_cluster.node_stats s ON s.node_id = n.node_id;
+
+	/* push shards */
+	SELECT result
+		|| role_cluster.metrics_family('role_cluster_push_shards', 'gauge',
+			'The push_shards_total setting: push shards 1..N.',
+			pg_catalog.format('role_cluster_push_shards %s', cs.push_shards_total) || E'\n')
+		INTO result
+		FROM role_cluster.cluster_settings cs;
+	SELECT result
+		|| role_cluster.metrics_family('role_cluster_push_shard_live_nodes', 'gauge',
+			'Live nodes serving the push shard.',
+			pg_catalog.string_agg(pg_catalog.format('role_cluster_push_shard_live_nodes{shard="%s"} %s',
+				sh.shard, sh.live_nodes) || E'\n', '' ORDER BY sh.shard))
+		|| role_cluster.metrics_family('role_cluster_push_shard_tasks', 'gauge',
+			'Push tasks of the shard, queued or held (routed and running).',
+			pg_catalog.string_agg(pg_catalog.format('role_cluster_push_shard_tasks{shard="%s",state="queued"} %s',
+				sh.shard, sh.queued) || E'\n'
+				|| pg_catalog.format('role_cluster_push_shard_tasks{shard="%s",state="held"} %s',
+				sh.shard, sh.held) || E'\n', '' ORDER BY sh.shard))
+		INTO result
+		FROM role_cluster.shard_stats sh;
+
+	/* the background worker, when its counters exist */
+	BEGIN
+		SELECT * INTO w FROM role_cluster.worker_stats() AS x;
+		have_worker := true;
+	EXCEPTION
+		WHEN object_not_in_prerequisite_state OR undefined_function THEN
+			have_worker := false;
+	END;
+	result := result || role_cluster.metrics_family('role_cluster_worker_stats_available', 'gauge',
+		'Whether the background worker''s counters are available (1), or not because role_cluster is not in shared_preload_libraries (0).',
+		pg_catalog.format('role_cluster_worker_stats_available %s', have_worker::integer) || E'\n');
+	IF have_worker THEN
+		result := result
+			|| role_cluster.metrics_family('role_cluster_worker_state', 'gauge',
+				'The background worker''s state, as a label (always 1).',
+				pg_catalog.format('role_cluster_worker_state{state="%s"} 1', role_cluster.metrics_label(w.state)) || E'\n')
+			|| role_cluster.metrics_family('role_cluster_worker_loops_total', 'counter',
+				'Loops the worker ran.', pg_catalog.format('role_cluster_worker_loops_total %s', w.loops) || E'\n')
+			|| role_cluster.metrics_family('role_cluster_worker_wakeups_total', 'counter',
+				'Commits that woke the worker.', pg_catalog.format('role_cluster_worker_wakeups_total %s', w.wakeups) || E'\n')
+			|| role_cluster.metrics_family('role_cluster_worker_routed_total', 'counter',
+				'Tasks the worker routed to nodes.', pg_catalog.format('role_cluster_worker_routed_total %s', w.routed) || E'\n')
+			|| role_cluster.metrics_family('role_cluster_worker_notified_total', 'counter',
+				'Node notifications the worker sent.', pg_catalog.format('role_cluster_worker_notified_total %s', w.notified) || E'\n')
+			|| role_cluster.metrics_family('role_cluster_worker_reclaimed_total', 'counter',
+				'Tasks the worker took back from lost nodes.', pg_catalog.format('role_cluster_worker_reclaimed_total %s', w.reclaimed) || E'\n')
+			|| role_cluster.metrics_family('role_cluster_worker_fired_total', 'counter',
+				'Schedule firings.', pg_catalog.format('role_cluster_worker_fired_total %s', w.fired) || E'\n')
+			|| role_cluster.metrics_family('role_cluster_worker_pruned_total', 'counter',
+				'Rows the worker pruned.', pg_catalog.format('role_cluster_worker_pruned_total %s', w.pruned) || E'\n')
+			|| role_cluster.metrics_family('role_cluster_worker_errors_total', 'counter',
+				'Worker steps that failed.', pg_catalog.format('role_cluster_worker_errors_total %s', w.errors) || E'\n')
+			|| role_cluster.metrics_family('role_cluster_worker_last_loop_seconds', 'gauge',
+				'Duration of the worker''s last loop (no sample before the first).',
+				CASE WHEN w.last_loop_ms IS NOT NULL
+					THEN pg_catalog.format('role_cluster_worker_last_loop_seconds %s', w.last_loop_ms / 1000) || E'\n' END)
+			|| role_cluster.metrics_family('role_cluster_worker_max_loop_seconds', 'gauge',
+				'Longest loop of the worker since its counters were reset (no sample before the first).',
+				CASE WHEN w.max_loop_ms IS NOT NULL
+					THEN pg_catalog.format('role_cluster_worker_max_loop_seconds %s', w.max_loop_ms / 1000) || E'\n' END)
+			|| role_cluster.metrics_family('role_cluster_worker_last_loop_timestamp_seconds', 'gauge',
+				'When the worker''s last loop ended, in Unix time (no sample before the first).',
+				CASE WHEN w.last_loop_at IS NOT NULL
+					THEN pg_catalog.format('role_cluster_worker_last_loop_timestamp_seconds %s',
+						pg_catalog.date_part('epoch', w.last_loop_at)) || E'\n' END);
+	END IF;
+	RETURN result;
+END
+$$;
+COMMENT ON FUNCTION role_cluster.metrics() IS
+	'The figures of queue_stats, nodes, node_stats, shard_stats and worker_stats in the Prometheus text exposition format, from one snapshot';
+
+/* ---- Privileges ---- */
+
+REVOKE ALL ON role_cluster.queue_stats, role_cluster.node_stats, role_cluster.shard_stats FROM PUBLIC;
+GRANT SELECT ON role_cluster.queue_stats, role_cluster.node_stats, role_cluster.shard_stats
+	TO role_cluster_admin, role_cluster_node;
+
+REVOKE EXECUTE ON FUNCTION
+	role_cluster.node_duties(role_cluster.node),
+	role_cluster.audit(interval, role_cluster.task_type[]),
+	role_cluster.metrics_label(text),
+	role_cluster.metrics_family(text, text, text, text),
+	role_cluster.metrics()
+	FROM PUBLIC;
+/* shard_stats calls node_duties as its reader */
+GRANT EXECUTE ON FUNCTION role_cluster.node_duties(role_cluster.node)
+	TO role_cluster_admin, role_cluster_node;
+GRANT EXECUTE ON FUNCTION role_cluster.audit(interval, role_cluster.task_type[]) TO role_cluster_admin;
+GRANT EXECUTE ON FUNCTION role_cluster.metrics() TO role_cluster_admin, role_cluster_node;
