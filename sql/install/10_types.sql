@@ -48,6 +48,23 @@ CREATE TYPE role_cluster.listener_group (
 COMMENT ON TYPE role_cluster.listener_group IS
 	'ClusterListenerGroup: EnableAll, DisableAll, EnableSome(listenerIds) or DisableSome(listenerIds)';
 
+COMMENT ON FUNCTION role_cluster.task_group_in(cstring) IS
+	'Text input of task_group: the seed''s JSON, the object-of-true form, or a short form';
+COMMENT ON FUNCTION role_cluster.task_group_out(role_cluster.task_group) IS
+	'Text output of task_group: canonical JSON';
+COMMENT ON FUNCTION role_cluster.task_group_recv(internal) IS
+	'Binary input of task_group, checked as strictly as text input';
+COMMENT ON FUNCTION role_cluster.task_group_send(role_cluster.task_group) IS
+	'Binary output of task_group';
+COMMENT ON FUNCTION role_cluster.listener_group_in(cstring) IS
+	'Text input of listener_group: the seed''s JSON, the object-of-true form, or a short form';
+COMMENT ON FUNCTION role_cluster.listener_group_out(role_cluster.listener_group) IS
+	'Text output of listener_group: canonical JSON';
+COMMENT ON FUNCTION role_cluster.listener_group_recv(internal) IS
+	'Binary input of listener_group, checked as strictly as text input';
+COMMENT ON FUNCTION role_cluster.listener_group_send(role_cluster.listener_group) IS
+	'Binary output of listener_group';
+
 /*
  * Everything below is pure, like the operators of any built-in type, so
  * EXECUTE stays with PUBLIC (the default); what protects configuration is

@@ -1710,6 +1710,21 @@ CREATE VIEW role_cluster.nodes AS
 			WHERE t.node_id = n.node_id AND t.state IN ('routed', 'running')) h ON true;
 COMMENT ON VIEW role_cluster.nodes IS
 	'Registered nodes with their role, shard, liveness and the tasks they hold';
+COMMENT ON COLUMN role_cluster.nodes.node_id IS 'Node id (STALWART_NODE_ID or the host name)';
+COMMENT ON COLUMN role_cluster.nodes.role IS 'Role the node registered with (STALWART_ROLE); NULL enables everything';
+COMMENT ON COLUMN role_cluster.nodes.push_shard IS 'Push shard (STALWART_PUSH_SHARD), NULL when the node has none';
+COMMENT ON COLUMN role_cluster.nodes.capacity IS 'Most tasks the node may hold at once';
+COMMENT ON COLUMN role_cluster.nodes.live IS 'Registered, lease not lapsed and its session still connected';
+COMMENT ON COLUMN role_cluster.nodes.held IS 'Tasks the node holds now (routed + running)';
+COMMENT ON COLUMN role_cluster.nodes.routed IS 'Tasks routed to the node that it has not fetched yet';
+COMMENT ON COLUMN role_cluster.nodes.running IS 'Tasks the node has fetched or claimed and not yet reported';
+COMMENT ON COLUMN role_cluster.nodes.last_heartbeat IS 'Last registration or heartbeat';
+COMMENT ON COLUMN role_cluster.nodes.lease_until IS 'When the node stops being live without another heartbeat';
+COMMENT ON COLUMN role_cluster.nodes.session_alive IS 'Whether the database session that registered the node is still connected';
+COMMENT ON COLUMN role_cluster.nodes.login IS 'Database login the node is bound to';
+COMMENT ON COLUMN role_cluster.nodes.backend_pid IS 'Process id of the session that registered the node';
+COMMENT ON COLUMN role_cluster.nodes.registered_at IS 'When the node last registered';
+COMMENT ON COLUMN role_cluster.nodes.deregistered_at IS 'When the node deregistered; NULL while registered';
 
 /* ---- Privileges ---- */
 
