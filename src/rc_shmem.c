@@ -23,8 +23,10 @@
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
+#include "storage/procarray.h"
 #include "storage/shmem.h"
 #include "utils/builtins.h"
+#include "utils/wait_event.h"
 
 #include "rc_shmem.h"
 
@@ -217,21 +219,55 @@ rc_wake_worker_trigger(PG_FUNCTION_ARGS)
 /*
  * Exit callback of watch_session(): ask the worker to run reclaim() now.
  *
- * Registered with on_shmem_exit, not before_shmem_exit, on purpose: the
- * before_shmem_exit callbacks (ours would run first, being registered
- * last) run before the session's pg_stat_activity entry is cleared, so a
- * worker woken there could still see the session alive.  on_shmem_exit
- * callbacks run after every before_shmem_exit one, when the session's
- * transaction has been aborted and its activity entry is gone, and before
- * shared memory is detached.
+ * Exit callbacks registered this late run before the ones that take the
+ * session out of pg_stat_activity and the proc array, so the worker could
+ * still see the session alive.  The callback therefore leaves its pid for
+ * the worker, which waits until the process is gone before reclaiming
+ * (rc_wait_for_ended_sessions).
  */
 static void
 rc_session_exit_callback(int code, Datum arg)
 {
 	if (rc_shared == NULL)
 		return;
+	SpinLockAcquire(&rc_shared->mutex);
+	if (rc_shared->nexiting < RC_MAX_EXITING)
+		rc_shared->exiting[rc_shared->nexiting] = MyProcPid;
+	rc_shared->nexiting++;
+	SpinLockRelease(&rc_shared->mutex);
 	pg_atomic_write_u32(&rc_shared->reclaim_requested, 1);
 	rc_wake_worker_now();
+}
+
+/*
+ * In the worker, before a reclaim that ended sessions asked for: wait until
+ * each of them has left the proc array (and so pg_stat_activity), at most
+ * a second in all, so that reclaim() sees them gone.  A session that takes
+ * longer is caught by the next poll.
+ */
+void
+rc_wait_for_ended_sessions(void)
+{
+	pid_t		pids[RC_MAX_EXITING];
+	int			n;
+	int			waited_ms = 0;
+
+	SpinLockAcquire(&rc_shared->mutex);
+	n = Min(rc_shared->nexiting, RC_MAX_EXITING);
+	memcpy(pids, rc_shared->exiting, n * sizeof(pid_t));
+	rc_shared->nexiting = 0;
+	SpinLockRelease(&rc_shared->mutex);
+
+	for (int i = 0; i < n; i++)
+	{
+		while (BackendPidGetProc(pids[i]) != NULL && waited_ms < 1000)
+		{
+			(void) WaitLatch(MyLatch, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 1,
+							 PG_WAIT_EXTENSION);
+			CHECK_FOR_INTERRUPTS();
+			waited_ms++;
+		}
+	}
 }
 
 /*

@@ -46,6 +46,9 @@ typedef enum RcCounter
 
 #define RC_LAST_ERROR_LEN 256
 
+/* How many ended sessions the worker waits out before a reclaim */
+#define RC_MAX_EXITING 64
+
 /* The shared state; one per server */
 typedef struct RcShared
 {
@@ -61,6 +64,9 @@ typedef struct RcShared
 	char		last_error[RC_LAST_ERROR_LEN];
 	TimestampTz reset_at;		/* when the counters were last reset */
 
+	int			nexiting;		/* watched sessions that are ending ... */
+	pid_t		exiting[RC_MAX_EXITING];	/* ... and their pids (the first
+											 * RC_MAX_EXITING of them) */
 	pg_atomic_uint32 reclaim_requested; /* a watched session exited */
 	pg_atomic_uint64 counters[RC_NUM_COUNTERS];
 } RcShared;
@@ -82,6 +88,9 @@ extern void rc_wake_worker_at_commit(void);
 
 /* Sets the worker's latch if a worker runs; safe anywhere */
 extern void rc_wake_worker_now(void);
+
+/* In the worker: waits until the sessions that asked for a reclaim are gone */
+extern void rc_wait_for_ended_sessions(void);
 
 /* Adds n to a counter; a no-op without shared memory */
 extern void rc_count(RcCounter counter, int64 n);

@@ -440,8 +440,12 @@ rc_worker_loop_once(RcLoopState *ls)
 	failed |= (dr == RC_DISPATCH_FAILED);
 	more |= (dr == RC_DISPATCH_MORE);
 
-	full = (start >= ls->next_full) ||
-		pg_atomic_exchange_u32(&rc_shared->reclaim_requested, 0) != 0;
+	full = (start >= ls->next_full);
+	if (pg_atomic_exchange_u32(&rc_shared->reclaim_requested, 0) != 0)
+	{
+		rc_wait_for_ended_sessions();
+		full = true;
+	}
 	if (full)
 	{
 		int64		handed = 0;

@@ -14,6 +14,10 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Time::HiRes qw(usleep);
 
+# Notifications seen in a session's output and not yet waited for:
+# $pending{$session}{$channel}.
+my %pending;
+
 our @EXPORT = qw(rc_new_node rc_node_session rc_wait_notification
   rc_worker_pid rc_set_and_reload rc_query);
 
@@ -69,8 +73,9 @@ sub rc_node_session
 	my $chan = $s->query_safe("SELECT role_cluster.node_channel('$id')");
 	my $quoted = $s->query_safe("SELECT quote_ident(role_cluster.node_channel('$id'))");
 	$s->query_safe("LISTEN $quoted");
-	$s->query_safe(
-		"SELECT node_id FROM role_cluster.register_node('$id', $r, $shard, $cap)");
+	rc_note_notifications($s,
+		$s->query_safe(
+			"SELECT node_id FROM role_cluster.register_node('$id', $r, $shard, $cap)"));
 	return ($s, $chan);
 }
 
@@ -80,6 +85,7 @@ sub rc_query
 {
 	my ($s, $sql) = @_;
 	my $out = $s->query_safe($sql);
+	rc_note_notifications($s, $out);
 	return join("\n", grep { !/^Asynchronous notification / } split(/\n/, $out));
 }
 
@@ -92,11 +98,28 @@ sub rc_wait_notification
 	my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
 	while (time < $deadline)
 	{
-		my $out = $s->query('SELECT 1');
-		return 1 if $out =~ /Asynchronous notification "\Q$chan\E"/;
+		rc_note_notifications($s, $s->query('SELECT 1'));
+		if ($pending{$s}{$chan})
+		{
+			delete $pending{$s}{$chan};
+			return 1;
+		}
 		usleep(20_000);
 	}
 	return 0;
+}
+
+# psql prints a notification after whichever statement's output it arrives
+# with, so a node's notification may come with the result of the statement
+# that registered it or fetched its work, before anyone waits for it.  Every
+# statement's output is therefore scanned, and the notifications seen are
+# kept per session and channel for the next rc_wait_notification.
+sub rc_note_notifications
+{
+	my ($s, $out) = @_;
+	$pending{$s}{$1} = 1
+	  while ($out // '') =~ /Asynchronous notification "([^"]+)"/g;
+	return;
 }
 
 1;
