@@ -452,3 +452,44 @@ COMMENT ON FUNCTION role_cluster.prune(interval, interval, integer) IS
 REVOKE EXECUTE ON FUNCTION role_cluster.prune(interval, interval, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION role_cluster.prune(interval, interval, integer) TO role_cluster_admin;
 
+
+/* ---- Descriptions of the columns above, for \d+ ---- */
+
+COMMENT ON COLUMN role_cluster.schedule.id IS 'Schedule id';
+COMMENT ON COLUMN role_cluster.schedule.name IS 'Unique, non-empty name of the schedule';
+COMMENT ON COLUMN role_cluster.schedule.task_type IS 'Task type of the tasks it enqueues';
+COMMENT ON COLUMN role_cluster.schedule.kind IS 'Kind of the tasks it enqueues (acmeRenewal, calendarAlert, ...)';
+COMMENT ON COLUMN role_cluster.schedule.payload IS 'Payload of the tasks it enqueues';
+COMMENT ON COLUMN role_cluster.schedule.shard_key IS 'Shard key of the tasks it enqueues (required for pushNotifications)';
+COMMENT ON COLUMN role_cluster.schedule.priority IS 'Priority of the tasks it enqueues (higher first)';
+COMMENT ON COLUMN role_cluster.schedule.max_attempts IS 'max_attempts of the tasks it enqueues';
+COMMENT ON COLUMN role_cluster.schedule.enabled IS 'Whether fire_schedules() fires it';
+COMMENT ON COLUMN role_cluster.schedule.last_fired_at IS 'When it last fired';
+COMMENT ON COLUMN role_cluster.schedule.created_at IS 'When the schedule was created';
+COMMENT ON COLUMN role_cluster.schedule.updated_at IS 'When the schedule last changed';
+COMMENT ON SEQUENCE role_cluster.schedule_id_seq IS 'Ids of role_cluster.schedule';
+
+COMMENT ON COLUMN role_cluster.schedule_firing.schedule_id IS 'The schedule that fired';
+COMMENT ON COLUMN role_cluster.schedule_firing.due_at IS 'The due time fired (once: the primary key)';
+COMMENT ON COLUMN role_cluster.schedule_firing.fired_at IS 'When it fired';
+COMMENT ON COLUMN role_cluster.schedule_firing.task_id IS 'The task it enqueued';
+
+COMMENT ON COLUMN role_cluster.worker_stats.pid IS 'Process id of the worker, NULL when none runs';
+COMMENT ON COLUMN role_cluster.worker_stats.state IS
+	'not running, starting, disabled, standby, no extension or running';
+COMMENT ON COLUMN role_cluster.worker_stats.started_at IS 'When the current worker process started';
+COMMENT ON COLUMN role_cluster.worker_stats.loops IS 'Loops that did work (reclaim, schedules, dispatch)';
+COMMENT ON COLUMN role_cluster.worker_stats.wakeups IS 'Commits that woke the worker';
+COMMENT ON COLUMN role_cluster.worker_stats.routed IS 'Tasks routed to nodes by dispatch()';
+COMMENT ON COLUMN role_cluster.worker_stats.notified IS 'Node notifications sent by dispatch()';
+COMMENT ON COLUMN role_cluster.worker_stats.reclaimed IS 'Tasks taken back by reclaim()';
+COMMENT ON COLUMN role_cluster.worker_stats.fired IS 'Tasks enqueued by fire_schedules()';
+COMMENT ON COLUMN role_cluster.worker_stats.pruned IS 'Rows deleted by prune()';
+COMMENT ON COLUMN role_cluster.worker_stats.errors IS 'Steps that failed (logged, then retried)';
+COMMENT ON COLUMN role_cluster.worker_stats.last_loop_at IS 'End of the last working loop';
+COMMENT ON COLUMN role_cluster.worker_stats.last_loop_ms IS 'Duration of the last working loop, in milliseconds';
+COMMENT ON COLUMN role_cluster.worker_stats.avg_loop_ms IS 'Mean duration of the working loops, in milliseconds';
+COMMENT ON COLUMN role_cluster.worker_stats.max_loop_ms IS 'Longest working loop since stats_reset, in milliseconds';
+COMMENT ON COLUMN role_cluster.worker_stats.last_error IS 'Message of the last failed step';
+COMMENT ON COLUMN role_cluster.worker_stats.last_error_at IS 'When the last step failed';
+COMMENT ON COLUMN role_cluster.worker_stats.stats_reset IS 'When the counters were last reset (or the server started)';
