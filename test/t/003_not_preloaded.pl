@@ -1,0 +1,65 @@
+# Without shared_preload_libraries: the evaluation functions, their cache
+# invalidation across sessions, shard_for and the pull path of the queue
+# all work; only the worker is missing.
+use strict;
+use warnings FATAL => 'all';
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('plain');
+$node->init;
+$node->start;
+
+is($node->safe_psql('postgres', 'SHOW shared_preload_libraries'), '',
+	'the library is not preloaded');
+$node->safe_psql('postgres', q{
+	CREATE EXTENSION role_cluster;
+	SELECT role_cluster.import_roles('[
+		{"name": "frontend", "tasks": {"@type": "DisableAll"}, "listeners": {"@type": "EnableAll"}},
+		{"name": "maintenance", "tasks": {"@type": "EnableSome", "taskTypes": ["storeMaintenance",
+			"accountMaintenance", "searchIndexing", "metricsCalculate", "metricsPush"]},
+		 "listeners": {"@type": "DisableAll"}}]');
+});
+
+is( $node->safe_psql(
+		'postgres',
+		"SELECT string_agg(t::text, ',' ORDER BY t) FROM role_cluster.role_tasks('maintenance') t"),
+	'storeMaintenance,accountMaintenance,metricsCalculate,metricsPush,searchIndexing',
+	'role_tasks answers');
+is( $node->safe_psql(
+		'postgres',
+		"SELECT role_cluster.role_enables_task('frontend', 'searchIndexing'), "
+		  . "role_cluster.role_enables_task(NULL, 'searchIndexing')"),
+	'f|t', 'role_enables_task answers, NULL role enables everything');
+
+# A second session's cache follows a committed change at its next statement.
+my $s = $node->background_psql('postgres');
+is($s->query_safe("SELECT role_cluster.role_enables_task('frontend', 'outboundMta')"),
+	'f', 'session 2 warms its cache');
+$node->safe_psql('postgres',
+	"UPDATE role_cluster.cluster_role SET tasks = 'EnableSome(outboundMta)' WHERE name = 'frontend'");
+is($s->query_safe("SELECT role_cluster.role_enables_task('frontend', 'outboundMta')"),
+	't', 'session 2 sees the committed change at its next statement');
+$s->quit;
+
+my ($ret, $out, $err) = $node->psql('postgres',
+	"SELECT role_cluster.role_enables_task('nobody', 'outboundMta')");
+like($err, qr/cluster role "nobody" does not exist/, 'an unknown role is an error');
+
+is($node->safe_psql('postgres', "SELECT role_cluster.shard_for('alice', 10), role_cluster.shard_for(42, 10)"),
+	'10|4', 'shard_for gives the README vectors');
+
+# The pull path: a node claims and completes without the worker.
+is( $node->safe_psql(
+		'postgres', q{
+		SELECT node_id FROM role_cluster.register_node('m1', 'maintenance');
+		SELECT role_cluster.enqueue('searchIndexing', 'reindex');
+		SELECT role_cluster.complete_task(id, 'm1') FROM role_cluster.claim_tasks('m1', 5);
+		SELECT state FROM role_cluster.task;
+	}),
+	"m1\n1\n\ndone",
+	'claim_tasks and complete_task work without the worker');
+
+$node->stop;
+done_testing();
