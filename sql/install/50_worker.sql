@@ -95,6 +95,25 @@ CREATE VIEW role_cluster.worker_stats AS
 	SELECT * FROM role_cluster.worker_stats();
 COMMENT ON VIEW role_cluster.worker_stats IS
 	'The background worker: pid, state (not running, starting, disabled, standby, no extension, running), loops, commits that woke it, tasks routed, nodes notified, tasks reclaimed, schedule firings, rows pruned, failed steps, loop times and the last error, since stats_reset (a server crash also resets them)';
+COMMENT ON COLUMN role_cluster.worker_stats.pid IS 'Process id of the worker; NULL when none runs';
+COMMENT ON COLUMN role_cluster.worker_stats.state IS
+	'not running, starting, disabled (role_cluster.enabled = off), standby (recovery: waits), no extension (not installed in role_cluster.database: waits), running';
+COMMENT ON COLUMN role_cluster.worker_stats.started_at IS 'When the current worker process started';
+COMMENT ON COLUMN role_cluster.worker_stats.loops IS 'Loops in which the worker dispatched (not counting idle ones)';
+COMMENT ON COLUMN role_cluster.worker_stats.wakeups IS 'Commits that woke the worker (enqueues, state changes, registrations)';
+COMMENT ON COLUMN role_cluster.worker_stats.routed IS 'Tasks routed by dispatch()';
+COMMENT ON COLUMN role_cluster.worker_stats.notified IS 'Node notifications sent by dispatch() (one per node per call)';
+COMMENT ON COLUMN role_cluster.worker_stats.reclaimed IS 'Tasks reclaim() took back from lost nodes';
+COMMENT ON COLUMN role_cluster.worker_stats.fired IS 'Tasks fire_schedules() enqueued';
+COMMENT ON COLUMN role_cluster.worker_stats.pruned IS 'Rows prune() deleted';
+COMMENT ON COLUMN role_cluster.worker_stats.errors IS 'Steps that failed (logged; retried at the next loop)';
+COMMENT ON COLUMN role_cluster.worker_stats.last_loop_at IS 'When the last working loop ended';
+COMMENT ON COLUMN role_cluster.worker_stats.last_loop_ms IS 'Duration of the last working loop, in milliseconds';
+COMMENT ON COLUMN role_cluster.worker_stats.avg_loop_ms IS 'Average duration of the working loops, in milliseconds';
+COMMENT ON COLUMN role_cluster.worker_stats.max_loop_ms IS 'Longest working loop, in milliseconds';
+COMMENT ON COLUMN role_cluster.worker_stats.last_error IS 'The last failed step and its error message';
+COMMENT ON COLUMN role_cluster.worker_stats.last_error_at IS 'When the last step failed';
+COMMENT ON COLUMN role_cluster.worker_stats.stats_reset IS 'Since when the counters count (worker_stats_reset(), server start or crash)';
 GRANT SELECT ON role_cluster.worker_stats TO role_cluster_admin;
 
 CREATE FUNCTION role_cluster.worker_stats_reset() RETURNS void
@@ -169,6 +188,19 @@ CREATE TABLE role_cluster.schedule (
 );
 COMMENT ON TABLE role_cluster.schedule IS
 	'Recurring tasks, by 5-field cron expression or fixed interval, fired once per due time by fire_schedules()';
+COMMENT ON COLUMN role_cluster.schedule.id IS 'Schedule id';
+COMMENT ON COLUMN role_cluster.schedule.name IS 'Unique, non-empty name of the schedule';
+COMMENT ON COLUMN role_cluster.schedule.task_type IS 'Type of the tasks it enqueues (routes them)';
+COMMENT ON COLUMN role_cluster.schedule.kind IS 'kind of the tasks it enqueues';
+COMMENT ON COLUMN role_cluster.schedule.payload IS 'payload of the tasks it enqueues';
+COMMENT ON COLUMN role_cluster.schedule.shard_key IS 'shard_key of the tasks it enqueues (required for pushNotifications)';
+COMMENT ON COLUMN role_cluster.schedule.priority IS 'priority of the tasks it enqueues';
+COMMENT ON COLUMN role_cluster.schedule.max_attempts IS 'max_attempts of the tasks it enqueues';
+COMMENT ON COLUMN role_cluster.schedule.enabled IS
+	'Whether it fires; re-enabling skips the due times that passed while it was off';
+COMMENT ON COLUMN role_cluster.schedule.last_fired_at IS 'When it last enqueued a task';
+COMMENT ON COLUMN role_cluster.schedule.created_at IS 'When it was created';
+COMMENT ON COLUMN role_cluster.schedule.updated_at IS 'When it was last changed (firing included)';
 COMMENT ON COLUMN role_cluster.schedule.cron IS
 	'minute hour day-of-month month day-of-week (Vixie cron syntax), read in the schedule''s time zone; NULL when every is set';
 COMMENT ON COLUMN role_cluster.schedule.every IS
@@ -183,6 +215,7 @@ COMMENT ON COLUMN role_cluster.schedule.last_due IS 'The due time fired last';
 COMMENT ON COLUMN role_cluster.schedule.last_task_id IS 'The task enqueued by the last firing';
 COMMENT ON COLUMN role_cluster.schedule.last_error IS
 	'Why the last attempt to fire failed (it is retried at the next call), NULL after a success';
+COMMENT ON SEQUENCE role_cluster.schedule_id_seq IS 'Schedule ids';
 SELECT pg_catalog.pg_extension_config_dump('role_cluster.schedule', '');
 SELECT pg_catalog.pg_extension_config_dump('role_cluster.schedule_id_seq', '');
 GRANT SELECT, INSERT, UPDATE, DELETE ON role_cluster.schedule TO role_cluster_admin;
@@ -202,6 +235,10 @@ CREATE TABLE role_cluster.schedule_firing (
 CREATE INDEX schedule_firing_fired_at_idx ON role_cluster.schedule_firing (fired_at);
 COMMENT ON TABLE role_cluster.schedule_firing IS
 	'The due times each schedule fired and the task each enqueued; the primary key makes every due time fire once; pruned after role_cluster.dead_retention';
+COMMENT ON COLUMN role_cluster.schedule_firing.schedule_id IS 'The schedule';
+COMMENT ON COLUMN role_cluster.schedule_firing.due_at IS 'The due time that fired (once, ever)';
+COMMENT ON COLUMN role_cluster.schedule_firing.fired_at IS 'When it fired';
+COMMENT ON COLUMN role_cluster.schedule_firing.task_id IS 'The task it enqueued (pruned tasks are not kept)';
 GRANT SELECT ON role_cluster.schedule_firing TO role_cluster_admin;
 
 /* The due time that follows "after" for a cron or interval schedule */
