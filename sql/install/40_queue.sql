@@ -1330,13 +1330,12 @@ BEGIN
 				JOIN deal ON ranked.rank > deal.lo AND ranked.rank <= deal.hi
 		), u AS (
 			UPDATE role_cluster.task AS t
-				SET state = new_state,
-					node_id = m.nodes[pg_catalog.array_position(m.ids, t.id)],
-					lease_until = m.leases[pg_catalog.array_position(m.ids, t.id)],
+				SET state = new_state, node_id = x.node_id, lease_until = x.lease,
 					attempts = t.attempts + CASE WHEN claiming THEN 1 ELSE 0 END,
 					updated_at = pg_catalog.now()
-				FROM m
-				WHERE t.id = ANY (m.ids)
+				FROM m, ROWS FROM (pg_catalog.unnest(m.ids), pg_catalog.unnest(m.nodes),
+								   pg_catalog.unnest(m.leases)) AS x(id, node_id, lease)
+				WHERE t.id = x.id
 				RETURNING t.*)
 		SELECT * FROM u
 		UNION ALL
