@@ -19,7 +19,6 @@ ISOLATION_OPTS = --inputdir=test --temp-instance=./tmp_check_iso \
 
 TAP_TESTS   = 1
 PROVE_TESTS = $(sort $(wildcard test/t/*.pl))
-PROVE_FLAGS = -I test
 
 PG_CPPFLAGS += -Isrc
 PG_CFLAGS   += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Werror

@@ -31,60 +31,10 @@ REPS=${REPS:-7}
 STRESS_SECONDS=${STRESS_SECONDS:-20}
 SQL_ROWS=$((ROWS / 10))
 BIG_ROWS=$((ROWS * 10))
-bindir=$("$PG_CONFIG" --bindir)
-
-bash "$src/test/deps.sh"
-
-work=$(mktemp -d /tmp/role_cluster_bench.XXXXXX)
-cleanup()
-{
-	if [ -f "$work/data/postmaster.pid" ]; then
-		runuser -u postgres -- "$bindir/pg_ctl" -D "$work/data" -m immediate stop >/dev/null 2>&1 || true
-	fi
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-# build and install from a copy, so the tree stays free of root-owned files
-mkdir "$work/src"
-tar -C "$src" --exclude=.git --exclude='tmp_check*' --exclude=results -cf - . | tar -C "$work/src" -xf -
-make -C "$work/src" -s clean >/dev/null
-make -C "$work/src" -s all >/dev/null
-make -C "$work/src" -s install >/dev/null
-
-# a TCP port nobody listens on (the server itself only uses a Unix socket)
-port=""
-for _ in $(seq 1 100); do
-	p=$((20000 + RANDOM % 40000))
-	if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-		port=$p
-		break
-	fi
-done
-[ -n "$port" ] || { echo "no free port found"; exit 1; }
-
-chown -R postgres: "$work"
-runuser -u postgres -- "$bindir/initdb" -D "$work/data" -A trust -E UTF8 --locale=C --no-sync >/dev/null
-cat >>"$work/data/postgresql.conf" <<EOF
-shared_preload_libraries = 'role_cluster'
-port = $port
-listen_addresses = ''
-unix_socket_directories = '$work'
-fsync = off
+. "$src/test/bench_server.sh"
+bench_server_start "fsync = off
 synchronous_commit = off
-shared_buffers = 256MB
-jit = off
-max_parallel_workers_per_gather = 0
-EOF
-runuser -u postgres -- "$bindir/pg_ctl" -D "$work/data" -l "$work/server.log" -w start >/dev/null
-
-psql()
-{
-	runuser -u postgres -- "$bindir/psql" -h "$work" -p "$port" -X -q -v ON_ERROR_STOP=1 "$@"
-}
-
-# the worker watches the database "postgres"; benchmark elsewhere
-psql -d postgres -c "CREATE DATABASE bench"
+max_parallel_workers_per_gather = 0"
 
 echo "role_cluster evaluation and shard_for benchmark"
 echo "rows: $ROWS (SQL-function comparison: $SQL_ROWS; load balance also at $BIG_ROWS); median of $REPS runs"

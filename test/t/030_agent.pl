@@ -115,8 +115,8 @@ sub start_agent
 		open STDOUT, '>>', $log or die;
 		open STDERR, '>&', \*STDOUT or die;
 		exec($agent, '-v', 'run', '--exec', $handler, '--poll', '1',
-			'--heartbeat', '1', @args);
-		print STDERR "could not run $agent: $!\n";
+			'--heartbeat', '1', @args)
+		  or print STDERR "could not run $agent: $!\n";
 		POSIX::_exit(127);
 	}
 	$agents{$name} = $pid;
