@@ -1081,12 +1081,10 @@ COMMENT ON FUNCTION role_cluster.enqueue_batch(jsonb) IS
 /* ---- Handing out work: the one routing rule ---- */
 
 /*
- * Hands out due queued tasks to the nodes node_ids, served in that order as
- * if one after another: each node up to max_tasks (and its room), all of
- * them together up to total.  Sets them new_state and returns them, each
- * node's in hand-out order.  claim_tasks() (one node, new_state 'running',
- * the node claiming for itself) and dispatch() (its nodes least-loaded
- * first, new_state 'routed') hand out work only through here.
+ * Hands out up to max_tasks due queued tasks to one node, setting them
+ * new_state, and returns them in hand-out order.  claim_tasks() (new_state
+ * 'running', the node claiming for itself) and dispatch() (new_state
+ * 'routed') hand out work only through here.
  *
  * The routing rule, all of it:
  *   - the node is live (node_is_live: registered, lease running, session
@@ -1105,20 +1103,11 @@ COMMENT ON FUNCTION role_cluster.enqueue_batch(jsonb) IS
  * <= now().  Tasks that other transactions hold locked are skipped, never
  * waited for.
  *
- * Serving nodes one after another, each taking the first tasks it may run
- * of what the ones before left, is the same as taking the first tasks a run
- * of consecutive nodes with the same task types and shard may run, as many
- * as their rooms add up to, and dealing them out in order: the first node's
- * room to it, then the next one's.  So such a run is served by one
- * statement; a node that may get a free singleton type is served alone,
- * singletons first.  This is what makes dispatch() cheap: all its nodes
- * usually form one run.
- *
  * When the node claims for itself, the caller must be allowed to act for
  * it, and a node that is not live or whose role no longer exists is an
  * error; when dispatching, such a node simply gets nothing.
  */
-CREATE FUNCTION role_cluster.hand_out_tasks(node_ids text[], max_tasks integer, total integer,
+CREATE FUNCTION role_cluster.hand_out_tasks(node_id text, max_tasks integer,
 											new_state role_cluster.task_state)
 	RETURNS SETOF role_cluster.task
 	LANGUAGE plpgsql
@@ -1126,229 +1115,162 @@ AS $$
 #variable_conflict use_column
 DECLARE
 	claiming	boolean := new_state = 'running';
-	nn			integer := coalesce(pg_catalog.cardinality(node_ids), 0);
-	ok			boolean[];
-	caps		integer[];
-	leases		timestamptz[];
-	types_of	text[];
-	shards		integer[];
-	singles_of	text[];
-	remaining	integer := total;
-	i			integer := 1;
-	j			integer;
-	got			bigint;
-	node		text;
+	allowed		boolean;
+	live		boolean;
 	capacity	integer;
 	lease		timestamptz;
 	types		role_cluster.task_type[];
 	shard		integer;
 	singles		role_cluster.task_type[];
 	want		integer;
-	taken		integer;
+	taken		integer := 0;
 	c			record;
 	r			role_cluster.task;
-	single_rows role_cluster.task[];
+	single_rows role_cluster.task[] := '{}';
 BEGIN
 	IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
 		PERFORM role_cluster.require_read_committed();
 	END IF;
-	IF nn = 0 THEN
+
+	/*
+	 * Lock the node; with it come whether the caller may act for it, its
+	 * liveness, the types its role enables, its shard, and the singleton
+	 * types among those types that have queued tasks and none held.
+	 */
+	SELECT n.login = SESSION_USER OR NOT claiming
+			   OR pg_catalog.pg_has_role(SESSION_USER, 'role_cluster_admin', 'MEMBER'),
+		   role_cluster.node_is_live(n), n.capacity, n.lease_until, v.types,
+		   role_cluster.effective_push_shard(n.push_shard,
+			   (SELECT s.push_shards_total FROM role_cluster.cluster_settings s)),
+		   ARRAY(SELECT p.task_type FROM role_cluster.task_policy p
+				 WHERE p.singleton AND p.task_type = ANY (v.types)
+					AND EXISTS (SELECT FROM role_cluster.task t
+								WHERE t.task_type = p.task_type AND t.singleton AND t.state = 'queued')
+					AND NOT EXISTS (SELECT FROM role_cluster.task t
+									WHERE t.task_type = p.task_type AND t.singleton
+										AND t.state IN ('routed', 'running')))
+		INTO allowed, live, capacity, lease, types, shard, singles
+		FROM role_cluster.node n
+			CROSS JOIN LATERAL (
+				/* node_task_types(), inline: a role deleted under a dispatched node enables nothing */
+				SELECT CASE WHEN claiming OR n.role_name IS NULL OR role_cluster.role_exists(n.role_name)
+							  OR pg_catalog.current_setting('role_cluster.unknown_role', true) = 'enable_all'
+						THEN ARRAY(SELECT role_cluster.role_tasks(n.role_name))
+						ELSE '{}' END AS types
+				OFFSET 0) v
+		WHERE n.node_id = hand_out_tasks.node_id
+		FOR NO KEY UPDATE OF n;
+	IF NOT FOUND OR NOT allowed OR NOT live THEN
+		IF claiming THEN
+			/* raise the error that says why */
+			PERFORM role_cluster.require_live(role_cluster.node_for_caller(hand_out_tasks.node_id, false));
+		END IF;
+		RETURN;
+	END IF;
+	IF max_tasks IS NULL OR max_tasks <= 0 OR pg_catalog.cardinality(types) = 0 THEN
 		RETURN;
 	END IF;
 
 	/*
-	 * Lock the nodes (in node_id order); with them come whether the caller
-	 * may act for each, its liveness, the types its role enables, its shard,
-	 * and the singleton types among those types that have queued tasks and
-	 * none held.  Arrays in the callers' order, a node not found as not ok.
+	 * Singletons, rarely there: the first due task of each free singleton
+	 * type, if it ranks within the node's next tasks.  Gate, recheck, lock,
+	 * hand out.
 	 */
-	SELECT pg_catalog.array_agg(coalesce(x.allowed AND x.live, false) ORDER BY w.k),
-		   pg_catalog.array_agg(x.capacity ORDER BY w.k),
-		   pg_catalog.array_agg(x.lease_until ORDER BY w.k),
-		   pg_catalog.array_agg(x.types::text ORDER BY w.k),
-		   pg_catalog.array_agg(x.shard ORDER BY w.k),
-		   pg_catalog.array_agg(x.singles::text ORDER BY w.k)
-		INTO ok, caps, leases, types_of, shards, singles_of
-		FROM pg_catalog.unnest(node_ids) WITH ORDINALITY AS w(id, k)
-			LEFT JOIN (
-				SELECT n.node_id,
-					   n.login = SESSION_USER OR NOT claiming
-						   OR pg_catalog.pg_has_role(SESSION_USER, 'role_cluster_admin', 'MEMBER') AS allowed,
-					   role_cluster.node_is_live(n) AS live, n.capacity, n.lease_until, v.types,
-					   role_cluster.effective_push_shard(n.push_shard,
-						   (SELECT s.push_shards_total FROM role_cluster.cluster_settings s)) AS shard,
-					   ARRAY(SELECT p.task_type FROM role_cluster.task_policy p
-							 WHERE p.singleton AND p.task_type = ANY (v.types)
-								AND EXISTS (SELECT FROM role_cluster.task t
-											WHERE t.task_type = p.task_type AND t.singleton AND t.state = 'queued')
-								AND NOT EXISTS (SELECT FROM role_cluster.task t
-												WHERE t.task_type = p.task_type AND t.singleton
-													AND t.state IN ('routed', 'running'))) AS singles
-				FROM role_cluster.node n
-					CROSS JOIN LATERAL (
-						/* node_task_types(), inline: a role deleted under a dispatched node enables nothing */
-						SELECT CASE WHEN claiming OR n.role_name IS NULL OR role_cluster.role_exists(n.role_name)
-									  OR pg_catalog.current_setting('role_cluster.unknown_role', true) = 'enable_all'
-								THEN ARRAY(SELECT role_cluster.role_tasks(n.role_name))
-								ELSE '{}' END AS types
-						OFFSET 0) v
-				WHERE n.node_id = ANY (node_ids)
-				ORDER BY n.node_id
-				FOR NO KEY UPDATE OF n) x ON x.node_id = w.id;
-	IF claiming THEN
-		FOR i IN 1 .. nn LOOP
-			IF NOT ok[i] THEN
-				/* raise the error that says why */
-				PERFORM role_cluster.require_live(role_cluster.node_for_caller(node_ids[i], false));
-			END IF;
-		END LOOP;
-		i := 1;
-	END IF;
-	IF max_tasks IS NULL OR max_tasks <= 0 THEN
-		RETURN;
-	END IF;
-
-	WHILE i <= nn AND remaining > 0 LOOP
-		IF NOT ok[i] OR types_of[i] = '{}' THEN
-			i := i + 1;
-			CONTINUE;
-		END IF;
-		node := node_ids[i];
-		capacity := caps[i];
-		lease := leases[i];
-		types := types_of[i]::role_cluster.task_type[];
-		shard := shards[i];
-		singles := singles_of[i]::role_cluster.task_type[];
-		taken := 0;
-		single_rows := '{}';
-		j := i;
-		IF pg_catalog.cardinality(singles) = 0 THEN
-			/* the run of nodes like this one */
-			WHILE j < nn AND ok[j + 1] AND types_of[j + 1] = types_of[i]
-				AND shards[j + 1] IS NOT DISTINCT FROM shard AND singles_of[j + 1] = '{}' LOOP
-				j := j + 1;
-			END LOOP;
-		ELSE
-			/*
-			 * Singletons, rarely there: the first due task of each free
-			 * singleton type, if it ranks within the node's next tasks.  Gate,
-			 * recheck, lock, hand out.
-			 */
-			SELECT least(max_tasks, remaining, capacity - pg_catalog.count(*))::integer INTO want
-				FROM role_cluster.task t
-				WHERE t.node_id = node AND t.state IN ('routed', 'running');
-			FOR c IN
-				SELECT q.* FROM pg_catalog.unnest(singles) AS ty,
-					LATERAL (SELECT t.id, t.task_type, t.priority, t.run_at
-							 FROM role_cluster.task t
-							 WHERE t.state = 'queued' AND t.singleton AND t.task_type = ty
-								AND t.run_at <= pg_catalog.now()
+	IF pg_catalog.cardinality(singles) > 0 THEN
+		SELECT least(max_tasks, capacity - pg_catalog.count(*))::integer INTO want
+			FROM role_cluster.task t
+			WHERE t.node_id = hand_out_tasks.node_id AND t.state IN ('routed', 'running');
+		FOR c IN
+			SELECT q.* FROM pg_catalog.unnest(singles) AS ty,
+				LATERAL (SELECT t.id, t.task_type, t.priority, t.run_at
+						 FROM role_cluster.task t
+						 WHERE t.state = 'queued' AND t.singleton AND t.task_type = ty
+							AND t.run_at <= pg_catalog.now()
+							AND role_cluster.routes_to(t.task_type, t.push_shard, types, shard)
+						 ORDER BY t.priority DESC, t.run_at, t.id
+						 LIMIT 1) q
+			ORDER BY q.priority DESC, q.run_at, q.id
+		LOOP
+			EXIT WHEN taken >= want;
+			CONTINUE WHEN (SELECT pg_catalog.count(*) FROM (
+							SELECT FROM role_cluster.task t
+							WHERE t.state = 'queued' AND NOT t.singleton AND t.run_at <= pg_catalog.now()
 								AND role_cluster.routes_to(t.task_type, t.push_shard, types, shard)
-							 ORDER BY t.priority DESC, t.run_at, t.id
-							 LIMIT 1) q
-				ORDER BY q.priority DESC, q.run_at, q.id
-			LOOP
-				EXIT WHEN taken >= want;
-				CONTINUE WHEN (SELECT pg_catalog.count(*) FROM (
-								SELECT FROM role_cluster.task t
-								WHERE t.state = 'queued' AND NOT t.singleton AND t.run_at <= pg_catalog.now()
-									AND role_cluster.routes_to(t.task_type, t.push_shard, types, shard)
-									AND (t.priority > c.priority
-										 OR (t.priority = c.priority AND (t.run_at, t.id) < (c.run_at, c.id)))
-								LIMIT want - taken) AS ahead) >= want - taken;
-				CONTINUE WHEN NOT pg_catalog.pg_try_advisory_xact_lock(1919120231, role_cluster.task_ordinal(c.task_type));
-				CONTINUE WHEN EXISTS (SELECT FROM role_cluster.task t
-									  WHERE t.task_type = c.task_type AND t.singleton
-										AND t.state IN ('routed', 'running'));
-				BEGIN
-					WITH l AS (
-						SELECT t.id FROM role_cluster.task t
-						WHERE t.id = c.id AND t.state = 'queued' AND t.singleton
-						FOR UPDATE SKIP LOCKED)
-					UPDATE role_cluster.task AS t
-						SET state = new_state, node_id = node, lease_until = lease,
-							attempts = t.attempts + CASE WHEN claiming THEN 1 ELSE 0 END,
-							updated_at = pg_catalog.now()
-						FROM l WHERE t.id = l.id
-						RETURNING t.* INTO r;
-					IF FOUND THEN
-						single_rows := single_rows || r;
-						taken := taken + 1;
-					END IF;
-				EXCEPTION
-					WHEN unique_violation THEN
-						NULL;		/* made routed or running past the gate: skip it */
-				END;
-			END LOOP;
-		END IF;
+								AND (t.priority > c.priority
+									 OR (t.priority = c.priority AND (t.run_at, t.id) < (c.run_at, c.id)))
+							LIMIT want - taken) AS ahead) >= want - taken;
+			CONTINUE WHEN NOT pg_catalog.pg_try_advisory_xact_lock(1919120231, role_cluster.task_ordinal(c.task_type));
+			CONTINUE WHEN EXISTS (SELECT FROM role_cluster.task t
+								  WHERE t.task_type = c.task_type AND t.singleton
+									AND t.state IN ('routed', 'running'));
+			BEGIN
+				WITH l AS (
+					SELECT t.id FROM role_cluster.task t
+					WHERE t.id = c.id AND t.state = 'queued' AND t.singleton
+					FOR UPDATE SKIP LOCKED)
+				UPDATE role_cluster.task AS t
+					SET state = new_state, node_id = hand_out_tasks.node_id, lease_until = lease,
+						attempts = t.attempts + CASE WHEN claiming THEN 1 ELSE 0 END,
+						updated_at = pg_catalog.now()
+					FROM l WHERE t.id = l.id
+					RETURNING t.* INTO r;
+				IF FOUND THEN
+					single_rows := single_rows || r;
+					taken := taken + 1;
+				END IF;
+			EXCEPTION
+				WHEN unique_violation THEN
+					NULL;		/* made routed or running past the gate: skip it */
+			END;
+		END LOOP;
+	END IF;
 
-		/*
-		 * The rest of nodes i..j in one statement, its snapshot newer than
-		 * the nodes' locks: the room each has left and the ranks it deals
-		 * them; the priorities present, walked from the top so that tasks not
-		 * yet due are never scanned; the first due routable tasks of each,
-		 * skipping those locked elsewhere; ranked, dealt, handed out.
-		 */
-		RETURN QUERY
-		WITH RECURSIVE room AS (
-			SELECT w.k, w.id, w.lease,
-				   greatest(least(max_tasks - taken,
-								  w.cap - (SELECT pg_catalog.count(*) FROM role_cluster.task t
-										   WHERE t.node_id = w.id AND t.state IN ('routed', 'running'))), 0)::integer AS n
-			FROM ROWS FROM (pg_catalog.unnest(node_ids[i:j]), pg_catalog.unnest(caps[i:j]),
-						   pg_catalog.unnest(leases[i:j])) WITH ORDINALITY AS w(id, cap, lease, k)
-		), deal AS (
-			SELECT room.id, room.lease,
-				   pg_catalog.sum(room.n) OVER (ORDER BY room.k) - room.n AS lo,
-				   pg_catalog.sum(room.n) OVER (ORDER BY room.k) AS hi
-			FROM room
-		), prio(p) AS (
-			(SELECT t.priority FROM role_cluster.task t
-			 WHERE t.state = 'queued' AND NOT t.singleton
-			 ORDER BY t.priority DESC LIMIT 1)
-			UNION ALL
-			SELECT (SELECT t.priority FROM role_cluster.task t
-					WHERE t.state = 'queued' AND NOT t.singleton AND t.priority < prio.p
-					ORDER BY t.priority DESC LIMIT 1)
-			FROM prio WHERE prio.p IS NOT NULL
-		), c AS (
-			SELECT q.id, q.priority, q.run_at FROM prio, LATERAL (
-				SELECT t.id, t.priority, t.run_at FROM role_cluster.task t
-				WHERE t.state = 'queued' AND NOT t.singleton
-					AND t.priority = prio.p AND t.run_at <= pg_catalog.now()
-					AND role_cluster.routes_to(t.task_type, t.push_shard, types, shard)
-				ORDER BY t.run_at, t.id
-				LIMIT (SELECT least(pg_catalog.sum(room.n), greatest(remaining - taken, 0)) FROM room)
-				FOR UPDATE OF t SKIP LOCKED) q
-			WHERE prio.p IS NOT NULL
-			LIMIT (SELECT least(pg_catalog.sum(room.n), greatest(remaining - taken, 0)) FROM room)
-		), m AS (
-			SELECT pg_catalog.array_agg(ranked.id) AS ids, pg_catalog.array_agg(deal.id) AS nodes,
-				   pg_catalog.array_agg(deal.lease) AS leases
-			FROM (SELECT c.id, pg_catalog.row_number() OVER (ORDER BY c.priority DESC, c.run_at, c.id) AS rank
-				  FROM c) ranked
-				JOIN deal ON ranked.rank > deal.lo AND ranked.rank <= deal.hi
-		), u AS (
-			UPDATE role_cluster.task AS t
-				SET state = new_state, node_id = x.node_id, lease_until = x.lease,
-					attempts = t.attempts + CASE WHEN claiming THEN 1 ELSE 0 END,
-					updated_at = pg_catalog.now()
-				FROM m, ROWS FROM (pg_catalog.unnest(m.ids), pg_catalog.unnest(m.nodes),
-								   pg_catalog.unnest(m.leases)) AS x(id, node_id, lease)
-				WHERE t.id = x.id
-				RETURNING t.*)
-		SELECT * FROM u
+	/*
+	 * The rest in one statement, its snapshot newer than the node's lock:
+	 * the room the node has left; the priorities present, walked from the
+	 * top so that tasks not yet due are never scanned; the first due
+	 * routable tasks of each, skipping those locked elsewhere; handed out.
+	 */
+	RETURN QUERY
+	WITH RECURSIVE room(n) AS (
+		SELECT least(max_tasks - taken, capacity - pg_catalog.count(*))::integer
+		FROM role_cluster.task t
+		WHERE t.node_id = hand_out_tasks.node_id AND t.state IN ('routed', 'running')
+	), prio(p) AS (
+		(SELECT t.priority FROM role_cluster.task t
+		 WHERE t.state = 'queued' AND NOT t.singleton
+		 ORDER BY t.priority DESC LIMIT 1)
 		UNION ALL
-		SELECT * FROM pg_catalog.unnest(single_rows)
-		ORDER BY node_id, priority DESC, run_at, id;
-		GET DIAGNOSTICS got = ROW_COUNT;
-		remaining := remaining - got;
-		i := j + 1;
-	END LOOP;
+		SELECT (SELECT t.priority FROM role_cluster.task t
+				WHERE t.state = 'queued' AND NOT t.singleton AND t.priority < prio.p
+				ORDER BY t.priority DESC LIMIT 1)
+		FROM prio WHERE prio.p IS NOT NULL
+	), c AS (
+		SELECT q.id FROM prio, LATERAL (
+			SELECT t.id FROM role_cluster.task t
+			WHERE t.state = 'queued' AND NOT t.singleton
+				AND t.priority = prio.p AND t.run_at <= pg_catalog.now()
+				AND role_cluster.routes_to(t.task_type, t.push_shard, types, shard)
+			ORDER BY t.run_at, t.id
+			LIMIT (SELECT greatest(room.n, 0) FROM room)
+			FOR UPDATE OF t SKIP LOCKED) q
+		WHERE prio.p IS NOT NULL
+		LIMIT (SELECT greatest(room.n, 0) FROM room)
+	), u AS (
+		UPDATE role_cluster.task AS t
+			SET state = new_state, node_id = hand_out_tasks.node_id, lease_until = lease,
+				attempts = t.attempts + CASE WHEN claiming THEN 1 ELSE 0 END,
+				updated_at = pg_catalog.now()
+			WHERE t.id = ANY (ARRAY(SELECT c.id FROM c))
+			RETURNING t.*)
+	SELECT * FROM u
+	UNION ALL
+	SELECT * FROM pg_catalog.unnest(single_rows)
+	ORDER BY priority DESC, run_at, id;
 END
 $$;
-COMMENT ON FUNCTION role_cluster.hand_out_tasks(text[], integer, integer, role_cluster.task_state) IS
-	'The routing rule: hands out due queued tasks to nodes in turn; the only way claim_tasks and dispatch hand out work';
+COMMENT ON FUNCTION role_cluster.hand_out_tasks(text, integer, role_cluster.task_state) IS
+	'The routing rule: hands out due queued tasks to one node; the only way claim_tasks and dispatch hand out work';
 
 /*
  * A node takes up to n routable due tasks for itself, straight to running:
@@ -1374,7 +1296,7 @@ BEGIN
 		RAISE EXCEPTION 'node id must not be NULL'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	RETURN QUERY SELECT * FROM role_cluster.hand_out_tasks(ARRAY[claim_tasks.node_id], claim_tasks.n, claim_tasks.n, 'running');
+	RETURN QUERY SELECT * FROM role_cluster.hand_out_tasks(claim_tasks.node_id, claim_tasks.n, 'running');
 END
 $$;
 COMMENT ON FUNCTION role_cluster.claim_tasks(text, integer) IS
@@ -1443,10 +1365,6 @@ COMMENT ON FUNCTION role_cluster.fetch_tasks(text, integer) IS
  * once on its channel, with the number routed to it as payload.  A node
  * busy in a claim of its own is skipped this time, never waited for.
  * Returns how many tasks it routed.
- *
- * The nodes' loads are counted once, as they are locked, and kept up to
- * date with what each round routes; a round is one hand_out_tasks() call
- * with the nodes in load order, which serves them one after another.
  */
 CREATE FUNCTION role_cluster.dispatch(batch integer DEFAULT 100) RETURNS integer
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -1456,13 +1374,8 @@ CREATE FUNCTION role_cluster.dispatch(batch integer DEFAULT 100) RETURNS integer
 AS $$
 DECLARE
 	nodes		text[];
-	caps		integer[];
-	held		integer[];
 	routed		integer[];
 	active		boolean[];
-	turn		integer[];
-	got_ids		text[];
-	got_counts	integer[];
 	left_over	integer := batch;
 	nactive		integer;
 	share		integer;
@@ -1476,13 +1389,8 @@ BEGIN
 								 ELSE 'invalid_parameter_value' END;
 	END IF;
 	PERFORM role_cluster.require_read_committed();
-	SELECT pg_catalog.array_agg(l.node_id ORDER BY l.node_id),
-		   pg_catalog.array_agg(l.capacity ORDER BY l.node_id),
-		   pg_catalog.array_agg((SELECT pg_catalog.count(*) FROM role_cluster.task t
-								 WHERE t.node_id = l.node_id AND t.state IN ('routed', 'running'))::integer
-								ORDER BY l.node_id)
-		INTO nodes, caps, held
-		FROM (SELECT n.node_id, n.capacity FROM role_cluster.node n
+	SELECT pg_catalog.array_agg(l.node_id) INTO nodes
+		FROM (SELECT n.node_id FROM role_cluster.node n
 			  WHERE role_cluster.node_is_live(n)
 			  ORDER BY n.node_id
 			  FOR NO KEY UPDATE SKIP LOCKED) AS l;
@@ -1495,24 +1403,19 @@ BEGIN
 	WHILE left_over > 0 AND true = ANY (active) LOOP
 		nactive := (SELECT pg_catalog.count(*) FROM pg_catalog.unnest(active) AS a WHERE a);
 		share := (left_over + nactive - 1) / nactive;	/* rounded up */
-		turn := ARRAY(SELECT k FROM pg_catalog.generate_subscripts(nodes, 1) AS k
-					  WHERE active[k]
-					  ORDER BY held[k]::float8 / caps[k], nodes[k]);
-		SELECT pg_catalog.array_agg(h.node_id), pg_catalog.array_agg(h.n)
-			INTO got_ids, got_counts
-			FROM (SELECT t.node_id, pg_catalog.count(*)::integer AS n
-				  FROM role_cluster.hand_out_tasks(
-						   ARRAY(SELECT nodes[o.k] FROM pg_catalog.unnest(turn) WITH ORDINALITY AS o(k, pos)
-								 ORDER BY o.pos),
-						   share, left_over, 'routed') AS t
-				  GROUP BY t.node_id) AS h;
-		/* what serving them one after another, each asked its share of what was left, gave */
-		FOREACH i IN ARRAY turn LOOP
+		FOR i IN
+			SELECT k FROM pg_catalog.generate_subscripts(nodes, 1) AS k
+				JOIN role_cluster.node n ON n.node_id = nodes[k]
+				CROSS JOIN LATERAL (SELECT pg_catalog.count(*) AS held FROM role_cluster.task t
+									WHERE t.node_id = n.node_id AND t.state IN ('routed', 'running')) h
+			WHERE active[k]
+			ORDER BY h.held::float8 / n.capacity, n.node_id
+		LOOP
 			EXIT WHEN left_over <= 0;
 			asked := least(share, left_over);
-			got := coalesce(got_counts[pg_catalog.array_position(got_ids, nodes[i])], 0);
+			SELECT pg_catalog.count(*) INTO got
+				FROM role_cluster.hand_out_tasks(nodes[i], asked, 'routed');
 			routed[i] := routed[i] + got;
-			held[i] := held[i] + got;
 			left_over := left_over - got;
 			IF got < asked THEN
 				active[i] := false;		/* no room, or nothing left it may run */
@@ -1857,7 +1760,7 @@ REVOKE EXECUTE ON FUNCTION
 	role_cluster.deregister_node(text),
 	role_cluster.enqueue(role_cluster.task_type, text, jsonb, text, timestamptz, integer, integer, text),
 	role_cluster.enqueue_batch(jsonb),
-	role_cluster.hand_out_tasks(text[], integer, integer, role_cluster.task_state),
+	role_cluster.hand_out_tasks(text, integer, role_cluster.task_state),
 	role_cluster.claim_tasks(text, integer),
 	role_cluster.fetch_tasks(text, integer),
 	role_cluster.dispatch(integer),
