@@ -1115,13 +1115,11 @@ AS $$
 #variable_conflict use_column
 DECLARE
 	claiming	boolean := new_state = 'running';
-	allowed		boolean;
-	live		boolean;
-	capacity	integer;
-	lease		timestamptz;
+	me			role_cluster.node;
 	types		role_cluster.task_type[];
 	shard		integer;
 	singles		role_cluster.task_type[];
+	room		integer;
 	want		integer;
 	taken		integer := 0;
 	c			record;
@@ -1132,54 +1130,55 @@ BEGIN
 		PERFORM role_cluster.require_read_committed();
 	END IF;
 
-	/*
-	 * Lock the node; with it come whether the caller may act for it, its
-	 * liveness, the types its role enables, its shard, and the singleton
-	 * types among those types that have queued tasks and none held.
-	 */
-	SELECT n.login = SESSION_USER OR NOT claiming
-			   OR pg_catalog.pg_has_role(SESSION_USER, 'role_cluster_admin', 'MEMBER'),
-		   role_cluster.node_is_live(n), n.capacity, n.lease_until, v.types,
-		   role_cluster.effective_push_shard(n.push_shard,
-			   (SELECT s.push_shards_total FROM role_cluster.cluster_settings s)),
-		   ARRAY(SELECT p.task_type FROM role_cluster.task_policy p
-				 WHERE p.singleton AND p.task_type = ANY (v.types)
-					AND EXISTS (SELECT FROM role_cluster.task t
-								WHERE t.task_type = p.task_type AND t.singleton AND t.state = 'queued')
-					AND NOT EXISTS (SELECT FROM role_cluster.task t
-									WHERE t.task_type = p.task_type AND t.singleton
-										AND t.state IN ('routed', 'running')))
-		INTO allowed, live, capacity, lease, types, shard, singles
-		FROM role_cluster.node n
-			CROSS JOIN LATERAL (
-				/* node_task_types(), inline: a role deleted under a dispatched node enables nothing */
-				SELECT CASE WHEN claiming OR n.role_name IS NULL OR role_cluster.role_exists(n.role_name)
-							  OR pg_catalog.current_setting('role_cluster.unknown_role', true) = 'enable_all'
-						THEN ARRAY(SELECT role_cluster.role_tasks(n.role_name))
-						ELSE '{}' END AS types
-				OFFSET 0) v
-		WHERE n.node_id = hand_out_tasks.node_id
-		FOR NO KEY UPDATE OF n;
-	IF NOT FOUND OR NOT allowed OR NOT live THEN
+	/* Lock the node first: two hand-outs to one node take turns. */
+	SELECT * INTO me FROM role_cluster.node n WHERE n.node_id = hand_out_tasks.node_id
+		FOR NO KEY UPDATE;
+	IF NOT FOUND
+		OR (claiming AND me.login <> SESSION_USER
+			AND NOT pg_catalog.pg_has_role(SESSION_USER, 'role_cluster_admin', 'MEMBER'))
+		OR NOT role_cluster.node_is_live(me) THEN
 		IF claiming THEN
 			/* raise the error that says why */
 			PERFORM role_cluster.require_live(role_cluster.node_for_caller(hand_out_tasks.node_id, false));
 		END IF;
 		RETURN;
 	END IF;
-	IF max_tasks IS NULL OR max_tasks <= 0 OR pg_catalog.cardinality(types) = 0 THEN
+	IF max_tasks IS NULL OR max_tasks <= 0 THEN
 		RETURN;
 	END IF;
 
+	/* a role deleted under a dispatched node enables nothing; a claiming one raises */
+	IF claiming THEN
+		types := ARRAY(SELECT role_cluster.role_tasks(me.role_name));
+	ELSE
+		types := role_cluster.node_task_types(me.role_name, false);
+	END IF;
+	IF pg_catalog.cardinality(types) = 0 THEN
+		RETURN;
+	END IF;
+	shard := role_cluster.effective_push_shard(me.push_shard,
+		(SELECT s.push_shards_total FROM role_cluster.cluster_settings s));
+
 	/*
-	 * Singletons, rarely there: the first due task of each free singleton
-	 * type, if it ranks within the node's next tasks.  Gate, recheck, lock,
+	 * Singletons, rarely there: when tasks of a singleton type this node may
+	 * run are queued, the first due task of each such type that has none
+	 * held, if it ranks within the node's next tasks.  Gate, recheck, lock,
 	 * hand out.
 	 */
+	IF EXISTS (SELECT FROM role_cluster.task t
+			   WHERE t.state = 'queued' AND t.singleton AND t.task_type = ANY (types)) THEN
+		singles := ARRAY(SELECT p.task_type FROM role_cluster.task_policy p
+						 WHERE p.singleton AND p.task_type = ANY (types)
+							AND EXISTS (SELECT FROM role_cluster.task t
+										WHERE t.task_type = p.task_type AND t.singleton AND t.state = 'queued')
+							AND NOT EXISTS (SELECT FROM role_cluster.task t
+											WHERE t.task_type = p.task_type AND t.singleton
+												AND t.state IN ('routed', 'running')));
+	END IF;
 	IF pg_catalog.cardinality(singles) > 0 THEN
-		SELECT least(max_tasks, capacity - pg_catalog.count(*))::integer INTO want
+		SELECT least(max_tasks, me.capacity - pg_catalog.count(*))::integer INTO want
 			FROM role_cluster.task t
-			WHERE t.node_id = hand_out_tasks.node_id AND t.state IN ('routed', 'running');
+			WHERE t.node_id = me.node_id AND t.state IN ('routed', 'running');
 		FOR c IN
 			SELECT q.* FROM pg_catalog.unnest(singles) AS ty,
 				LATERAL (SELECT t.id, t.task_type, t.priority, t.run_at
@@ -1209,7 +1208,7 @@ BEGIN
 					WHERE t.id = c.id AND t.state = 'queued' AND t.singleton
 					FOR UPDATE SKIP LOCKED)
 				UPDATE role_cluster.task AS t
-					SET state = new_state, node_id = hand_out_tasks.node_id, lease_until = lease,
+					SET state = new_state, node_id = me.node_id, lease_until = me.lease_until,
 						attempts = t.attempts + CASE WHEN claiming THEN 1 ELSE 0 END,
 						updated_at = pg_catalog.now()
 					FROM l WHERE t.id = l.id
@@ -1225,48 +1224,51 @@ BEGIN
 		END LOOP;
 	END IF;
 
+	/* The room the node has left, counted under its lock. */
+	SELECT least(max_tasks - taken, me.capacity - pg_catalog.count(*))::integer INTO room
+		FROM role_cluster.task t
+		WHERE t.node_id = me.node_id AND t.state IN ('routed', 'running');
+
 	/*
-	 * The rest in one statement, its snapshot newer than the node's lock:
-	 * the room the node has left; the priorities present, walked from the
+	 * The rest in one statement: the priorities present, walked from the
 	 * top so that tasks not yet due are never scanned; the first due
 	 * routable tasks of each, skipping those locked elsewhere; handed out.
 	 */
-	RETURN QUERY
-	WITH RECURSIVE room(n) AS (
-		SELECT least(max_tasks - taken, capacity - pg_catalog.count(*))::integer
-		FROM role_cluster.task t
-		WHERE t.node_id = hand_out_tasks.node_id AND t.state IN ('routed', 'running')
-	), prio(p) AS (
-		(SELECT t.priority FROM role_cluster.task t
-		 WHERE t.state = 'queued' AND NOT t.singleton
-		 ORDER BY t.priority DESC LIMIT 1)
+	IF room > 0 THEN
+		RETURN QUERY
+		WITH u AS (
+			UPDATE role_cluster.task AS t
+				SET state = new_state, node_id = me.node_id, lease_until = me.lease_until,
+					attempts = t.attempts + CASE WHEN claiming THEN 1 ELSE 0 END,
+					updated_at = pg_catalog.now()
+				WHERE t.id = ANY (ARRAY(
+					WITH RECURSIVE prio(p) AS (
+						(SELECT q.priority FROM role_cluster.task q
+						 WHERE q.state = 'queued' AND NOT q.singleton
+						 ORDER BY q.priority DESC LIMIT 1)
+						UNION ALL
+						SELECT (SELECT q.priority FROM role_cluster.task q
+								WHERE q.state = 'queued' AND NOT q.singleton AND q.priority < prio.p
+								ORDER BY q.priority DESC LIMIT 1)
+						FROM prio WHERE prio.p IS NOT NULL)
+					SELECT d.id FROM prio, LATERAL (
+						SELECT q.id FROM role_cluster.task q
+						WHERE q.state = 'queued' AND NOT q.singleton
+							AND q.priority = prio.p AND q.run_at <= pg_catalog.now()
+							AND role_cluster.routes_to(q.task_type, q.push_shard, types, shard)
+						ORDER BY q.run_at, q.id
+						LIMIT room
+						FOR UPDATE OF q SKIP LOCKED) d
+					WHERE prio.p IS NOT NULL
+					LIMIT room))
+				RETURNING t.*)
+		SELECT * FROM u
 		UNION ALL
-		SELECT (SELECT t.priority FROM role_cluster.task t
-				WHERE t.state = 'queued' AND NOT t.singleton AND t.priority < prio.p
-				ORDER BY t.priority DESC LIMIT 1)
-		FROM prio WHERE prio.p IS NOT NULL
-	), c AS (
-		SELECT q.id FROM prio, LATERAL (
-			SELECT t.id FROM role_cluster.task t
-			WHERE t.state = 'queued' AND NOT t.singleton
-				AND t.priority = prio.p AND t.run_at <= pg_catalog.now()
-				AND role_cluster.routes_to(t.task_type, t.push_shard, types, shard)
-			ORDER BY t.run_at, t.id
-			LIMIT (SELECT greatest(room.n, 0) FROM room)
-			FOR UPDATE OF t SKIP LOCKED) q
-		WHERE prio.p IS NOT NULL
-		LIMIT (SELECT greatest(room.n, 0) FROM room)
-	), u AS (
-		UPDATE role_cluster.task AS t
-			SET state = new_state, node_id = hand_out_tasks.node_id, lease_until = lease,
-				attempts = t.attempts + CASE WHEN claiming THEN 1 ELSE 0 END,
-				updated_at = pg_catalog.now()
-			WHERE t.id = ANY (ARRAY(SELECT c.id FROM c))
-			RETURNING t.*)
-	SELECT * FROM u
-	UNION ALL
-	SELECT * FROM pg_catalog.unnest(single_rows)
-	ORDER BY priority DESC, run_at, id;
+		SELECT * FROM pg_catalog.unnest(single_rows)
+		ORDER BY priority DESC, run_at, id;
+	ELSIF taken > 0 THEN
+		RETURN QUERY SELECT * FROM pg_catalog.unnest(single_rows) ORDER BY priority DESC, run_at, id;
+	END IF;
 END
 $$;
 COMMENT ON FUNCTION role_cluster.hand_out_tasks(text, integer, role_cluster.task_state) IS
