@@ -114,19 +114,29 @@ rc_require_preload(void)
 				 errhint("Add role_cluster to shared_preload_libraries in postgresql.conf and restart the server.")));
 }
 
-/* Sets the worker's latch, if there is a worker; never blocks for long */
-void
+/*
+ * Sets the worker's latch, if there is a worker and it watches our database
+ * (a worker that has not connected yet is woken too); never blocks for
+ * long.  Commits in the server's other databases leave it asleep: it could
+ * do nothing about their queues.
+ */
+bool
 rc_wake_worker_now(void)
 {
 	Latch	   *latch;
+	Oid			dboid;
 
 	if (rc_shared == NULL)
-		return;
+		return false;
 	SpinLockAcquire(&rc_shared->mutex);
 	latch = rc_shared->worker_latch;
+	dboid = rc_shared->worker_dboid;
 	SpinLockRelease(&rc_shared->mutex);
-	if (latch != NULL)
-		SetLatch(latch);
+	if (latch == NULL ||
+		(OidIsValid(dboid) && OidIsValid(MyDatabaseId) && dboid != MyDatabaseId))
+		return false;
+	SetLatch(latch);
+	return true;
 }
 
 /* Adds n to a counter */
@@ -151,8 +161,8 @@ rc_wake_xact_callback(XactEvent event, void *arg)
 			if (wake_at_commit)
 			{
 				wake_at_commit = false;
-				rc_count(RC_COUNT_WAKEUPS, 1);
-				rc_wake_worker_now();
+				if (rc_wake_worker_now())
+					rc_count(RC_COUNT_WAKEUPS, 1);
 			}
 			break;
 		case XACT_EVENT_ABORT:

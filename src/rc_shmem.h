@@ -55,6 +55,7 @@ typedef struct RcShared
 	slock_t		mutex;			/* protects the fields up to counters */
 	pid_t		worker_pid;		/* 0 when no worker runs */
 	Latch	   *worker_latch;	/* its process latch, NULL when none */
+	Oid			worker_dboid;	/* the database it watches, once connected */
 	RcWorkerState state;
 	TimestampTz started_at;		/* when the current worker process started */
 	TimestampTz last_loop_at;	/* end of the last working loop */
@@ -86,8 +87,12 @@ extern void rc_require_preload(void);
 /* Wakes the worker when the current transaction commits (not in the worker) */
 extern void rc_wake_worker_at_commit(void);
 
-/* Sets the worker's latch if a worker runs; safe anywhere */
-extern void rc_wake_worker_now(void);
+/*
+ * Sets the worker's latch if a worker runs and watches this session's
+ * database (or has not connected yet); safe anywhere.  Returns whether it
+ * did.
+ */
+extern bool rc_wake_worker_now(void);
 
 /* In the worker: waits until the sessions that asked for a reclaim are gone */
 extern void rc_wait_for_ended_sessions(void);

@@ -213,6 +213,7 @@ rc_worker_detach(int code, Datum arg)
 	SpinLockAcquire(&rc_shared->mutex);
 	rc_shared->worker_pid = 0;
 	rc_shared->worker_latch = NULL;
+	rc_shared->worker_dboid = InvalidOid;
 	rc_shared->state = RC_WORKER_NOT_RUNNING;
 	SpinLockRelease(&rc_shared->mutex);
 }
@@ -530,6 +531,7 @@ rc_worker_main(Datum main_arg)
 	SpinLockAcquire(&rc_shared->mutex);
 	rc_shared->worker_pid = MyProcPid;
 	rc_shared->worker_latch = MyLatch;
+	rc_shared->worker_dboid = InvalidOid;
 	rc_shared->state = RC_WORKER_STARTING;
 	rc_shared->started_at = GetCurrentTimestamp();
 	SpinLockRelease(&rc_shared->mutex);
@@ -537,6 +539,10 @@ rc_worker_main(Datum main_arg)
 
 	BackgroundWorkerInitializeConnection(rc_database, NULL, 0);
 	pgstat_report_appname("role_cluster worker");
+	/* from now on only commits in our database wake us */
+	SpinLockAcquire(&rc_shared->mutex);
+	rc_shared->worker_dboid = MyDatabaseId;
+	SpinLockRelease(&rc_shared->mutex);
 
 	/*
 	 * The worker's transactions commit without waiting for the WAL flush:

@@ -100,7 +100,7 @@ COMMENT ON COLUMN role_cluster.worker_stats.state IS
 	'not running, starting, disabled (role_cluster.enabled = off), standby (recovery: waits), no extension (not installed in role_cluster.database: waits), running';
 COMMENT ON COLUMN role_cluster.worker_stats.started_at IS 'When the current worker process started';
 COMMENT ON COLUMN role_cluster.worker_stats.loops IS 'Loops in which the worker dispatched (not counting idle ones)';
-COMMENT ON COLUMN role_cluster.worker_stats.wakeups IS 'Commits that woke the worker (enqueues, state changes, registrations)';
+COMMENT ON COLUMN role_cluster.worker_stats.wakeups IS 'Commits in its database that woke the worker (enqueues, state changes, registrations)';
 COMMENT ON COLUMN role_cluster.worker_stats.routed IS 'Tasks routed by dispatch()';
 COMMENT ON COLUMN role_cluster.worker_stats.notified IS 'Node notifications sent by dispatch() (one per node per call)';
 COMMENT ON COLUMN role_cluster.worker_stats.reclaimed IS 'Tasks reclaim() took back from lost nodes';

@@ -32,8 +32,10 @@ $node->safe_psql('other',    'CREATE EXTENSION role_cluster');
 ok( $node->poll_query_until(
 		'other', "SELECT state = 'no extension' FROM role_cluster.worker_stats"),
 	'worker waits while its database lacks the extension');
-# enqueueing in another database wakes it, harmlessly
+# commits in another database do not wake it
 $node->safe_psql('other', "SELECT role_cluster.enqueue('searchIndexing')");
+is($node->safe_psql('other', 'SELECT wakeups FROM role_cluster.worker_stats'),
+	'0', 'an enqueue in another database does not wake the worker');
 
 $node->safe_psql(
 	'postgres', q{
@@ -79,13 +81,34 @@ is(rc_query($n2, "SELECT id FROM role_cluster.fetch_tasks('n2', 10)"),
 	$m2, 'and the node takes it');
 rc_query($n2, "SELECT role_cluster.complete_task($m2, 'n2')");
 
-# a rolled-back enqueue does not count as a wake-up
-my $wakeups = $node->safe_psql('postgres',
-	'SELECT wakeups FROM role_cluster.worker_stats');
+# What wakes it, as worker_stats.wakeups counts: a commit that wrote the
+# queue or called wake_worker(), once per transaction; not a rollback, not
+# a heartbeat.
+sub wakeups
+{
+	return $node->safe_psql('postgres', 'SELECT wakeups FROM role_cluster.worker_stats');
+}
+my $wakeups = wakeups();
 $node->safe_psql('postgres',
 	"BEGIN; SELECT role_cluster.enqueue('outboundMta'); ROLLBACK;");
-is($node->safe_psql('postgres', 'SELECT wakeups FROM role_cluster.worker_stats'),
-	$wakeups, 'a rollback does not wake the worker');
+is(wakeups(), $wakeups, 'a rollback does not wake the worker');
+$node->safe_psql('postgres',
+	'BEGIN; SELECT role_cluster.wake_worker(); SELECT role_cluster.wake_worker(); COMMIT;');
+is(wakeups(), $wakeups + 1, 'wake_worker() twice in a transaction wakes it once, at commit');
+$node->safe_psql('postgres',
+	'BEGIN; SAVEPOINT s; SELECT role_cluster.wake_worker(); ROLLBACK TO SAVEPOINT s; COMMIT;');
+is(wakeups(), $wakeups + 2, 'a subtransaction rolled back leaves the wake-up of its parent');
+rc_query($n1, "SELECT role_cluster.heartbeat('n1')");
+is(wakeups(), $wakeups + 2, 'a heartbeat does not wake it');
+my $tw = $node->safe_psql('postgres', "SELECT role_cluster.enqueue('searchIndexing')");
+is(wakeups(), $wakeups + 3, 'an enqueue wakes it');
+ok(rc_wait_notification($n1, $c1), 'which routes the task');
+rc_query($n1, "SELECT count(*) FROM role_cluster.fetch_tasks('n1', 10)");
+is(wakeups(), $wakeups + 4, 'a fetch (a change of state) wakes it');
+rc_query($n1, "SELECT role_cluster.complete_task($tw, 'n1')");
+is(wakeups(), $wakeups + 5, 'a completion wakes it');
+rc_query($n1, "SELECT node_id FROM role_cluster.register_node('n1', 'indexer')");
+is(wakeups(), $wakeups + 6, 'a registration wakes it');
 
 is( $node->safe_psql(
 		'postgres', q{
