@@ -1082,7 +1082,8 @@ COMMENT ON FUNCTION role_cluster.enqueue_batch(jsonb) IS
 
 /*
  * Hands out up to max_tasks due queued tasks to one node, setting them
- * new_state, and returns them in hand-out order.  claim_tasks() (new_state
+ * new_state, and returns them (in no particular order: the caller sorts
+ * when it matters).  claim_tasks() (new_state
  * 'running', the node claiming for itself) and dispatch() (new_state
  * 'routed') hand out work only through here.
  *
@@ -1236,39 +1237,35 @@ BEGIN
 	 */
 	IF room > 0 THEN
 		RETURN QUERY
-		WITH u AS (
-			UPDATE role_cluster.task AS t
-				SET state = new_state, node_id = me.node_id, lease_until = me.lease_until,
-					attempts = t.attempts + CASE WHEN claiming THEN 1 ELSE 0 END,
-					updated_at = pg_catalog.now()
-				WHERE t.id = ANY (ARRAY(
-					WITH RECURSIVE prio(p) AS (
-						(SELECT q.priority FROM role_cluster.task q
-						 WHERE q.state = 'queued' AND NOT q.singleton
-						 ORDER BY q.priority DESC LIMIT 1)
-						UNION ALL
-						SELECT (SELECT q.priority FROM role_cluster.task q
-								WHERE q.state = 'queued' AND NOT q.singleton AND q.priority < prio.p
-								ORDER BY q.priority DESC LIMIT 1)
-						FROM prio WHERE prio.p IS NOT NULL)
-					SELECT d.id FROM prio, LATERAL (
-						SELECT q.id FROM role_cluster.task q
-						WHERE q.state = 'queued' AND NOT q.singleton
-							AND q.priority = prio.p AND q.run_at <= pg_catalog.now()
-							AND role_cluster.routes_to(q.task_type, q.push_shard, types, shard)
-						ORDER BY q.run_at, q.id
-						LIMIT room
-						FOR UPDATE OF q SKIP LOCKED) d
-					WHERE prio.p IS NOT NULL
-					LIMIT room))
-				RETURNING t.*)
-		SELECT * FROM u
-		UNION ALL
-		SELECT * FROM pg_catalog.unnest(single_rows)
-		ORDER BY priority DESC, run_at, id;
-	ELSIF taken > 0 THEN
-		RETURN QUERY SELECT * FROM pg_catalog.unnest(single_rows) ORDER BY priority DESC, run_at, id;
+		UPDATE role_cluster.task AS t
+			SET state = new_state, node_id = me.node_id, lease_until = me.lease_until,
+				attempts = t.attempts + CASE WHEN claiming THEN 1 ELSE 0 END,
+				updated_at = pg_catalog.now()
+			WHERE t.id = ANY (ARRAY(
+				WITH RECURSIVE prio(p) AS (
+					(SELECT q.priority FROM role_cluster.task q
+					 WHERE q.state = 'queued' AND NOT q.singleton
+					 ORDER BY q.priority DESC LIMIT 1)
+					UNION ALL
+					SELECT (SELECT q.priority FROM role_cluster.task q
+							WHERE q.state = 'queued' AND NOT q.singleton AND q.priority < prio.p
+							ORDER BY q.priority DESC LIMIT 1)
+					FROM prio WHERE prio.p IS NOT NULL)
+				SELECT d.id FROM prio, LATERAL (
+					SELECT q.id FROM role_cluster.task q
+					WHERE q.state = 'queued' AND NOT q.singleton
+						AND q.priority = prio.p AND q.run_at <= pg_catalog.now()
+						AND role_cluster.routes_to(q.task_type, q.push_shard, types, shard)
+					ORDER BY q.run_at, q.id
+					LIMIT room
+					FOR UPDATE OF q SKIP LOCKED) d
+				WHERE prio.p IS NOT NULL
+				LIMIT room))
+			RETURNING t.*;
 	END IF;
+	FOREACH r IN ARRAY single_rows LOOP
+		RETURN NEXT r;
+	END LOOP;
 END
 $$;
 COMMENT ON FUNCTION role_cluster.hand_out_tasks(text, integer, role_cluster.task_state) IS
@@ -1298,7 +1295,8 @@ BEGIN
 		RAISE EXCEPTION 'node id must not be NULL'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	RETURN QUERY SELECT * FROM role_cluster.hand_out_tasks(claim_tasks.node_id, claim_tasks.n, 'running');
+	RETURN QUERY SELECT * FROM role_cluster.hand_out_tasks(claim_tasks.node_id, claim_tasks.n, 'running') h
+		ORDER BY h.priority DESC, h.run_at, h.id;
 END
 $$;
 COMMENT ON FUNCTION role_cluster.claim_tasks(text, integer) IS
