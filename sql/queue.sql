@@ -99,16 +99,34 @@ SELECT role_cluster.enqueue_batch('[{"task_type": "pushNotifications"}]');
 SELECT count(*) AS tasks_after FROM role_cluster.task;
 
 -- An INSERT that leaves out the derived columns gets them; so does an
--- UPDATE of the type or shard key.
+-- UPDATE of the type or shard key, once the statement is done (RETURNING
+-- shows the row as the UPDATE wrote it).
 INSERT INTO role_cluster.task (task_type, kind) VALUES ('spamClassifierTraining', 'direct')
 	RETURNING singleton;
 INSERT INTO role_cluster.task (task_type, shard_key) VALUES ('pushNotifications', 'account-9')
 	RETURNING push_shard = role_cluster.shard_for('account-9', 1) AS derived;
 UPDATE role_cluster.task SET task_type = 'searchIndexing', kind = 'retyped'
 	WHERE kind = 'direct' RETURNING singleton;
+SELECT singleton FROM role_cluster.task WHERE kind = 'retyped';
+UPDATE role_cluster.task SET singleton = true, push_shard = 7 WHERE shard_key = 'account-9';
+SELECT singleton, push_shard = role_cluster.shard_for('account-9', 1) AS derived
+	FROM role_cluster.task WHERE shard_key = 'account-9';
+SELECT role_cluster.task_singleton('spamClassifierTraining') AS spam,
+	   role_cluster.task_singleton('searchIndexing') AS indexing,
+	   role_cluster.task_push_shard('searchIndexing', 'account-9') AS not_push,
+	   role_cluster.task_push_shard('pushNotifications', 'account-9') = role_cluster.shard_for('account-9', 1) AS push,
+	   role_cluster.push_shards_total() AS total;
 \set VERBOSITY terse
 INSERT INTO role_cluster.task (task_type) VALUES ('pushNotifications');
 INSERT INTO role_cluster.task (task_type, shard_key) VALUES ('pushNotifications', '');
+UPDATE role_cluster.task SET shard_key = NULL WHERE shard_key = 'account-9';
+SELECT role_cluster.task_push_shard('pushNotifications', NULL);
+-- task_derive() is a BEFORE INSERT row trigger and nothing else
+CREATE TABLE derive_misused (task_type role_cluster.task_type);
+CREATE TRIGGER misused AFTER INSERT ON derive_misused
+	FOR EACH ROW EXECUTE FUNCTION role_cluster.task_derive();
+INSERT INTO derive_misused VALUES ('searchIndexing');
+DROP TABLE derive_misused;
 \set VERBOSITY default
 DELETE FROM role_cluster.task;
 

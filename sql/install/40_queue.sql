@@ -459,40 +459,60 @@ COMMENT ON FUNCTION role_cluster.hand_back(text[], boolean, text, boolean) IS
 
 /*
  * A task's singleton flag comes from task_policy and its push shard from
- * shard_for(shard_key, push_shards_total).  enqueue() and enqueue_batch()
- * compute both as they insert, set-based; an INSERT that leaves them out
- * (singleton NULL, or a push task's push_shard NULL) has them derived by a
- * row trigger whose WHEN clause keeps it off enqueue's path.  Changing a
- * task's type or shard key derives them again.
+ * shard_for(shard_key, push_shards_total), both read in C with the
+ * statement's snapshot (src/rc_task.c).  enqueue() computes them as it
+ * inserts; enqueue_batch() set-based.  An INSERT that leaves them out
+ * (singleton NULL, or a push task's push_shard NULL) has them filled in by
+ * a C row trigger that otherwise returns the row untouched.  Changing a
+ * task's type or shard key derives them again, after the statement: an
+ * AFTER trigger, because any BEFORE UPDATE row trigger would make every
+ * update of the queue (each claim, completion, ...) lock its row and log
+ * the lock first.
  */
+CREATE FUNCTION role_cluster.task_singleton(task_type role_cluster.task_type) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'rc_task_singleton' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION role_cluster.task_singleton(role_cluster.task_type) IS
+	'Whether task_policy makes the type a singleton (false when it has no row)';
+
+CREATE FUNCTION role_cluster.task_push_shard(task_type role_cluster.task_type, shard_key text) RETURNS integer
+	AS 'MODULE_PATHNAME', 'rc_task_push_shard' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION role_cluster.task_push_shard(role_cluster.task_type, text) IS
+	'The push shard of a task: shard_for(shard_key, push_shards_total) for pushNotifications (which needs a shard_key), else NULL';
+
+CREATE FUNCTION role_cluster.push_shards_total() RETURNS integer
+	AS 'MODULE_PATHNAME', 'rc_push_shards_total_sql' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION role_cluster.push_shards_total() IS
+	'cluster_settings.push_shards_total, read without a query';
+
 CREATE FUNCTION role_cluster.task_derive() RETURNS trigger
-	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	IF NEW.task_type = 'pushNotifications' AND coalesce(NEW.shard_key, '') = '' THEN
-		RAISE EXCEPTION 'a pushNotifications task needs a shard_key'
-			USING ERRCODE = 'check_violation',
-				  HINT = 'Give the subscriber the notification is for as shard_key.';
-	END IF;
-	NEW.singleton := coalesce((SELECT p.singleton FROM role_cluster.task_policy p
-							   WHERE p.task_type = NEW.task_type), false);
-	NEW.push_shard := CASE WHEN NEW.task_type = 'pushNotifications'
-		THEN role_cluster.shard_for(NEW.shard_key,
-			(SELECT s.push_shards_total FROM role_cluster.cluster_settings s)) END;
-	RETURN NEW;
-END
-$$;
+	AS 'MODULE_PATHNAME', 'rc_task_derive' LANGUAGE C;
 COMMENT ON FUNCTION role_cluster.task_derive() IS
-	'Trigger: derives a task''s singleton flag (task_policy) and push_shard (shard_for)';
+	'Trigger: fills in a new task''s singleton flag (task_policy) and push_shard (shard_for) when left NULL';
 
 CREATE TRIGGER task_derive_on_insert
 	BEFORE INSERT ON role_cluster.task
-	FOR EACH ROW
-	WHEN (NEW.singleton IS NULL OR (NEW.task_type = 'pushNotifications' AND NEW.push_shard IS NULL))
-	EXECUTE FUNCTION role_cluster.task_derive();
-CREATE TRIGGER task_derive_on_update
-	BEFORE UPDATE OF task_type, shard_key, singleton, push_shard ON role_cluster.task
 	FOR EACH ROW EXECUTE FUNCTION role_cluster.task_derive();
+
+CREATE FUNCTION role_cluster.task_rederive() RETURNS trigger
+	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	single		boolean := role_cluster.task_singleton(NEW.task_type);
+	shard		integer := role_cluster.task_push_shard(NEW.task_type, NEW.shard_key);
+BEGIN
+	IF NEW.singleton IS DISTINCT FROM single OR NEW.push_shard IS DISTINCT FROM shard THEN
+		UPDATE role_cluster.task AS t SET singleton = single, push_shard = shard
+			WHERE t.id = NEW.id;
+	END IF;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION role_cluster.task_rederive() IS
+	'Trigger: after an update of a task''s type, shard key or derived columns, sets the derived columns right';
+
+CREATE TRIGGER task_derive_on_update
+	AFTER UPDATE OF task_type, shard_key, singleton, push_shard ON role_cluster.task
+	FOR EACH ROW EXECUTE FUNCTION role_cluster.task_rederive();
 
 /*
  * task_policy keeps one row per type, like cluster_settings keeps one row:
@@ -849,20 +869,15 @@ BEGIN
 		INSERT INTO role_cluster.task (task_type, kind, payload, shard_key, push_shard, run_at, priority,
 									   max_attempts, singleton)
 			VALUES (enqueue.task_type, enqueue.kind, enqueue.payload, enqueue.shard_key,
-					CASE WHEN enqueue.task_type = 'pushNotifications'
-						 THEN role_cluster.shard_for(enqueue.shard_key,
-								(SELECT s.push_shards_total FROM role_cluster.cluster_settings s)) END,
+					role_cluster.task_push_shard(enqueue.task_type, enqueue.shard_key),
 					enqueue.run_at, enqueue.priority, enqueue.max_attempts,
-					coalesce((SELECT p.singleton FROM role_cluster.task_policy p
-							  WHERE p.task_type = enqueue.task_type), false))
+					role_cluster.task_singleton(enqueue.task_type))
 			RETURNING role_cluster.task.id INTO new_id;
 		RETURN new_id;
 	END IF;
 
-	SELECT coalesce((SELECT p.singleton FROM role_cluster.task_policy p WHERE p.task_type = enqueue.task_type), false),
-		   CASE WHEN enqueue.task_type = 'pushNotifications'
-				THEN role_cluster.shard_for(enqueue.shard_key, (SELECT s.push_shards_total FROM role_cluster.cluster_settings s)) END
-		INTO single, shard;
+	single := role_cluster.task_singleton(enqueue.task_type);
+	shard := role_cluster.task_push_shard(enqueue.task_type, enqueue.shard_key);
 
 	/*
 	 * A concurrent enqueue of the same key makes ours wait for it and then
@@ -1157,8 +1172,7 @@ BEGIN
 	IF pg_catalog.cardinality(types) = 0 THEN
 		RETURN;
 	END IF;
-	shard := role_cluster.effective_push_shard(me.push_shard,
-		(SELECT s.push_shards_total FROM role_cluster.cluster_settings s));
+	shard := role_cluster.effective_push_shard(me.push_shard, role_cluster.push_shards_total());
 
 	/*
 	 * Singletons, rarely there: when tasks of a singleton type this node may
@@ -1329,8 +1343,7 @@ BEGIN
 	me := role_cluster.node_for_caller(fetch_tasks.node_id, false);
 	PERFORM role_cluster.require_live(me);
 	my_types := role_cluster.node_task_types(me.role_name, true);
-	my_shard := role_cluster.effective_push_shard(me.push_shard,
-		(SELECT s.push_shards_total FROM role_cluster.cluster_settings s));
+	my_shard := role_cluster.effective_push_shard(me.push_shard, role_cluster.push_shards_total());
 
 	RETURN QUERY
 	WITH c AS (
@@ -1750,7 +1763,11 @@ REVOKE EXECUTE ON FUNCTION
 	role_cluster.require_live(role_cluster.node),
 	role_cluster.require_read_committed(),
 	role_cluster.hand_back(text[], boolean, text, boolean),
+	role_cluster.task_singleton(role_cluster.task_type),
+	role_cluster.task_push_shard(role_cluster.task_type, text),
+	role_cluster.push_shards_total(),
 	role_cluster.task_derive(),
+	role_cluster.task_rederive(),
 	role_cluster.task_policy_before_insert(),
 	role_cluster.task_policy_before_change(),
 	role_cluster.task_policy_after_write(),

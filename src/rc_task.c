@@ -1,0 +1,272 @@
+/*-------------------------------------------------------------------------
+ *
+ * rc_task.c
+ *	  Derived columns of role_cluster.task: the singleton flag that
+ *	  task_policy gives its type, and the push shard of a pushNotifications
+ *	  task.
+ *
+ * Every enqueue needs both, so they are read here straight from the two
+ * small tables (a handful of rows, one page each) with the active
+ * snapshot, which answers exactly as a subquery of the calling statement
+ * would, at a fraction of the cost of planning and starting one.  The
+ * BEFORE INSERT trigger task_derive() fills them in when an INSERT leaves
+ * them out; when it gives them, as enqueue() does, the trigger returns the
+ * row untouched after looking at three columns.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/namespace.h"
+#include "commands/trigger.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "rc_group.h"
+#include "rc_shard.h"
+#include "rc_task.h"
+
+PG_FUNCTION_INFO_V1(rc_task_singleton);
+PG_FUNCTION_INFO_V1(rc_task_push_shard);
+PG_FUNCTION_INFO_V1(rc_push_shards_total_sql);
+PG_FUNCTION_INFO_V1(rc_task_derive);
+
+/* Ordinal of pushNotifications in the task type list */
+#define RC_PUSH_ORDINAL 4
+
+/*
+ * Opens a table of the role_cluster schema for reading.
+ */
+static Relation
+rc_open_config_table(const char *name)
+{
+	Oid			nsp = get_namespace_oid("role_cluster", false);
+	Oid			relid = get_relname_relid(name, nsp);
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "relation role_cluster.%s does not exist", name);
+	return table_open(relid, AccessShareLock);
+}
+
+/*
+ * Column number of a column, by name.
+ */
+static AttrNumber
+rc_attnum(Relation rel, const char *name)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
+			return att->attnum;
+	}
+	elog(ERROR, "column \"%s\" of relation \"%s\" does not exist",
+		 name, RelationGetRelationName(rel));
+	return InvalidAttrNumber;	/* keep the compiler quiet */
+}
+
+/*
+ * The snapshot a subquery of the current statement would read with.
+ */
+static Snapshot
+rc_statement_snapshot(void)
+{
+	return ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
+}
+
+bool
+rc_task_type_singleton(Oid task_type)
+{
+	Relation	rel = rc_open_config_table("task_policy");
+	AttrNumber	type_att = rc_attnum(rel, "task_type");
+	AttrNumber	single_att = rc_attnum(rel, "singleton");
+	TableScanDesc scan;
+	HeapTuple	tuple;
+	bool		singleton = false;
+
+	scan = table_beginscan(rel, rc_statement_snapshot(), 0, NULL);
+	while ((tuple = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tuple, type_att, RelationGetDescr(rel), &isnull);
+
+		/* enum values are OIDs: equal values are equal OIDs */
+		if (isnull || DatumGetObjectId(d) != task_type)
+			continue;
+		d = heap_getattr(tuple, single_att, RelationGetDescr(rel), &isnull);
+		singleton = !isnull && DatumGetBool(d);
+		break;
+	}
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return singleton;
+}
+
+int32
+rc_push_shards_total(void)
+{
+	Relation	rel = rc_open_config_table("cluster_settings");
+	AttrNumber	total_att = rc_attnum(rel, "push_shards_total");
+	TableScanDesc scan;
+	HeapTuple	tuple;
+	int32		total = 0;
+
+	scan = table_beginscan(rel, rc_statement_snapshot(), 0, NULL);
+	tuple = heap_getnext(scan, ForwardScanDirection);
+	if (tuple != NULL)
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tuple, total_att, RelationGetDescr(rel), &isnull);
+
+		if (!isnull)
+			total = DatumGetInt32(d);
+	}
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+
+	/* the table keeps one row with a positive count; a hand edit may not */
+	if (total < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("role_cluster.cluster_settings has no push_shards_total"),
+				 errhint("Insert its row again: INSERT INTO role_cluster.cluster_settings DEFAULT VALUES.")));
+	return total;
+}
+
+/*
+ * The push shard of a task: shard_for(shard_key, push_shards_total) for a
+ * pushNotifications task, which must have a non-empty shard_key; NULL
+ * (returns false) for any other type.
+ */
+static bool
+rc_push_shard_of(Oid task_type, text *shard_key, int32 *shard)
+{
+	if (rc_task_type_ordinal(task_type) != RC_PUSH_ORDINAL)
+		return false;
+	if (shard_key == NULL || VARSIZE_ANY_EXHDR(shard_key) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("a pushNotifications task needs a shard_key"),
+				 errhint("Give the subscriber the notification is for as shard_key.")));
+	*shard = rc_shard_of_server_text(VARDATA_ANY(shard_key),
+									 VARSIZE_ANY_EXHDR(shard_key),
+									 rc_push_shards_total());
+	return true;
+}
+
+/*
+ * role_cluster.task_singleton(task_type) → boolean
+ *
+ * Whether task_policy makes the type a singleton.
+ */
+Datum
+rc_task_singleton(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(rc_task_type_singleton(PG_GETARG_OID(0)));
+}
+
+/*
+ * role_cluster.task_push_shard(task_type, shard_key text) → integer
+ *
+ * The push shard a task of this type and shard key gets: NULL unless it is
+ * a pushNotifications task, which must have a shard key.
+ */
+Datum
+rc_task_push_shard(PG_FUNCTION_ARGS)
+{
+	int32		shard;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	if (!rc_push_shard_of(PG_GETARG_OID(0),
+						  PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1), &shard))
+		PG_RETURN_NULL();
+	PG_RETURN_INT32(shard);
+}
+
+/*
+ * role_cluster.push_shards_total() → integer
+ *
+ * cluster_settings.push_shards_total, as the statement's snapshot sees it.
+ */
+Datum
+rc_push_shards_total_sql(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(rc_push_shards_total());
+}
+
+/*
+ * role_cluster.task_derive() → trigger, BEFORE INSERT FOR EACH ROW
+ *
+ * Fills in the derived columns that an INSERT left NULL: singleton from
+ * task_policy, and a push task's push_shard; a push task without a
+ * shard_key is refused.  A row that has them (enqueue's) is returned as it
+ * is.
+ */
+Datum
+rc_task_derive(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Relation	rel;
+	TupleDesc	desc;
+	HeapTuple	tuple;
+	int			atts[2];
+	Datum		values[2];
+	bool		nulls[2];
+	int			nchanged = 0;
+	bool		isnull;
+	Datum		d;
+	Oid			task_type;
+	int32		shard;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) ||
+		!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
+		!TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("task_derive() may only be called as a BEFORE INSERT row trigger")));
+
+	rel = trigdata->tg_relation;
+	desc = RelationGetDescr(rel);
+	tuple = trigdata->tg_trigtuple;
+
+	d = heap_getattr(tuple, rc_attnum(rel, "task_type"), desc, &isnull);
+	if (isnull)
+		return PointerGetDatum(tuple);	/* the NOT NULL constraint says no */
+	task_type = DatumGetObjectId(d);
+
+	(void) heap_getattr(tuple, rc_attnum(rel, "singleton"), desc, &isnull);
+	if (isnull)
+	{
+		atts[nchanged] = rc_attnum(rel, "singleton");
+		values[nchanged] = BoolGetDatum(rc_task_type_singleton(task_type));
+		nulls[nchanged++] = false;
+	}
+
+	if (rc_task_type_ordinal(task_type) == RC_PUSH_ORDINAL)
+	{
+		(void) heap_getattr(tuple, rc_attnum(rel, "push_shard"), desc, &isnull);
+		if (isnull)
+		{
+			d = heap_getattr(tuple, rc_attnum(rel, "shard_key"), desc, &isnull);
+			(void) rc_push_shard_of(task_type, isnull ? NULL : DatumGetTextPP(d), &shard);
+			atts[nchanged] = rc_attnum(rel, "push_shard");
+			values[nchanged] = Int32GetDatum(shard);
+			nulls[nchanged++] = false;
+		}
+	}
+
+	if (nchanged == 0)
+		return PointerGetDatum(tuple);
+	return PointerGetDatum(heap_modify_tuple_by_cols(tuple, desc, nchanged,
+													 atts, values, nulls));
+}
