@@ -82,6 +82,7 @@
 #include "storage/proc.h"
 #include "storage/sinval.h"
 #include "storage/standby.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/catcache.h"
 #include "utils/hsearch.h"
@@ -101,6 +102,7 @@ PG_FUNCTION_INFO_V1(role_enables_listener);
 PG_FUNCTION_INFO_V1(role_tasks);
 PG_FUNCTION_INFO_V1(role_listeners);
 PG_FUNCTION_INFO_V1(role_exists);
+PG_FUNCTION_INFO_V1(node_task_types);
 PG_FUNCTION_INFO_V1(role_cache_invalidate);
 
 /* A role name or listener id: bytes in the server encoding */
@@ -966,6 +968,52 @@ role_tasks(PG_FUNCTION_ARGS)
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
 	}
 	return (Datum) 0;
+}
+
+/*
+ * role_cluster.node_task_types(role text, strict boolean) returns
+ * task_type[]: the types a node's role enables, in the enum's order, as
+ * role_tasks() gives them.  With strict, an unknown role raises as the
+ * evaluation does; without, it enables nothing (unless unknown_role is
+ * enable_all), so that one node whose role was deleted cannot stop
+ * dispatch for the others.  An array, so that the queue's functions get it
+ * in one expression rather than a query.
+ */
+Datum
+node_task_types(PG_FUNCTION_ARGS)
+{
+	RcCache    *cache = rc_cache_get();
+	TaskGroup	tasks;
+	const ListenerGroup *listeners;
+	text	   *role = PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0);
+	bool		strict = PG_ARGISNULL(1) ? true : PG_GETARG_BOOL(1);
+	Datum		elems[RC_NUM_TASK_TYPES];
+	int			n = 0;
+	Oid			elemtype;
+	RcName		key;
+
+	if (role != NULL)
+	{
+		key.data = VARDATA_ANY(role);
+		key.len = VARSIZE_ANY_EXHDR(role);
+	}
+	if (role != NULL && !strict &&
+		rc_unknown_role != RC_UNKNOWN_ROLE_ENABLE_ALL &&
+		hash_search(cache->roles, &key, HASH_FIND, NULL) == NULL)
+		tasks = TASK_GROUP_MAKE(RC_DISABLE_ALL, 0);
+	else
+		rc_resolve_role(cache, role ? VARDATA_ANY(role) : NULL,
+						role ? VARSIZE_ANY_EXHDR(role) : 0, &tasks, &listeners);
+
+	for (int i = 0; i < RC_NUM_TASK_TYPES; i++)
+		if (task_group_enables(tasks, i))
+			elems[n++] = ObjectIdGetDatum(cache->task_type_oids[i]);
+
+	elemtype = get_element_type(get_fn_expr_rettype(fcinfo->flinfo));
+	if (!OidIsValid(elemtype))
+		elemtype = rc_type_oid(get_namespace_oid("role_cluster", false), "task_type");
+	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, elemtype, sizeof(Oid),
+										  true, TYPALIGN_INT));
 }
 
 /*

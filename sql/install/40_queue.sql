@@ -237,16 +237,7 @@ COMMENT ON FUNCTION role_cluster.task_ordinal(role_cluster.task_type) IS
  * deleted cannot stop dispatch for the others.
  */
 CREATE FUNCTION role_cluster.node_task_types(role text, strict boolean) RETURNS role_cluster.task_type[]
-	LANGUAGE plpgsql STABLE
-AS $$
-BEGIN
-	IF NOT strict AND role IS NOT NULL AND NOT role_cluster.role_exists(role)
-		AND pg_catalog.current_setting('role_cluster.unknown_role', true) IS DISTINCT FROM 'enable_all' THEN
-		RETURN '{}';
-	END IF;
-	RETURN ARRAY(SELECT role_cluster.role_tasks(role));
-END
-$$;
+	AS 'MODULE_PATHNAME', 'node_task_types' LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION role_cluster.node_task_types(text, boolean) IS
 	'The task types a role enables; strict: an unknown role is an error, else it enables nothing';
 
@@ -1135,6 +1126,7 @@ DECLARE
 	types		role_cluster.task_type[];
 	shard		integer;
 	singles		role_cluster.task_type[];
+	any_singles boolean;
 	room		integer;
 	want		integer;
 	taken		integer := 0;
@@ -1164,24 +1156,29 @@ BEGIN
 	END IF;
 
 	/* a role deleted under a dispatched node enables nothing; a claiming one raises */
-	IF claiming THEN
-		types := ARRAY(SELECT role_cluster.role_tasks(me.role_name));
-	ELSE
-		types := role_cluster.node_task_types(me.role_name, false);
-	END IF;
+	types := role_cluster.node_task_types(me.role_name, claiming);
 	IF pg_catalog.cardinality(types) = 0 THEN
 		RETURN;
 	END IF;
 	shard := role_cluster.effective_push_shard(me.push_shard, role_cluster.push_shards_total());
 
 	/*
-	 * Singletons, rarely there: when tasks of a singleton type this node may
-	 * run are queued, the first due task of each such type that has none
+	 * The room the node has left, counted under its lock, and whether
+	 * tasks of a singleton type it may run are queued (rarely).
+	 */
+	SELECT least(max_tasks, me.capacity - pg_catalog.count(*))::integer,
+		   EXISTS (SELECT FROM role_cluster.task q
+				   WHERE q.state = 'queued' AND q.singleton AND q.task_type = ANY (types))
+		INTO want, any_singles
+		FROM role_cluster.task t
+		WHERE t.node_id = me.node_id AND t.state IN ('routed', 'running');
+
+	/*
+	 * Singletons: the first due task of each singleton type that has none
 	 * held, if it ranks within the node's next tasks.  Gate, recheck, lock,
 	 * hand out.
 	 */
-	IF EXISTS (SELECT FROM role_cluster.task t
-			   WHERE t.state = 'queued' AND t.singleton AND t.task_type = ANY (types)) THEN
+	IF any_singles AND want > 0 THEN
 		singles := ARRAY(SELECT p.task_type FROM role_cluster.task_policy p
 						 WHERE p.singleton AND p.task_type = ANY (types)
 							AND EXISTS (SELECT FROM role_cluster.task t
@@ -1189,11 +1186,6 @@ BEGIN
 							AND NOT EXISTS (SELECT FROM role_cluster.task t
 											WHERE t.task_type = p.task_type AND t.singleton
 												AND t.state IN ('routed', 'running')));
-	END IF;
-	IF pg_catalog.cardinality(singles) > 0 THEN
-		SELECT least(max_tasks, me.capacity - pg_catalog.count(*))::integer INTO want
-			FROM role_cluster.task t
-			WHERE t.node_id = me.node_id AND t.state IN ('routed', 'running');
 		FOR c IN
 			SELECT q.* FROM pg_catalog.unnest(singles) AS ty,
 				LATERAL (SELECT t.id, t.task_type, t.priority, t.run_at
@@ -1239,16 +1231,12 @@ BEGIN
 		END LOOP;
 	END IF;
 
-	/* The room the node has left, counted under its lock. */
-	SELECT least(max_tasks - taken, me.capacity - pg_catalog.count(*))::integer INTO room
-		FROM role_cluster.task t
-		WHERE t.node_id = me.node_id AND t.state IN ('routed', 'running');
-
 	/*
 	 * The rest in one statement: the priorities present, walked from the
 	 * top so that tasks not yet due are never scanned; the first due
 	 * routable tasks of each, skipping those locked elsewhere; handed out.
 	 */
+	room := want - taken;
 	IF room > 0 THEN
 		RETURN QUERY
 		UPDATE role_cluster.task AS t
