@@ -817,82 +817,11 @@ CREATE FUNCTION role_cluster.enqueue(task_type role_cluster.task_type, kind text
 									 priority integer DEFAULT 0, max_attempts integer DEFAULT 5,
 									 dedupe_key text DEFAULT NULL)
 	RETURNS bigint
-	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS 'MODULE_PATHNAME', 'rc_enqueue'
+	LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 	SET enable_seqscan = off
 	SET jit = off
-	SET plan_cache_mode = force_generic_plan
-AS $$
-#variable_conflict use_column
-DECLARE
-	missing		text;
-	single		boolean;
-	shard		integer;
-	new_id		bigint;
-BEGIN
-	missing := CASE WHEN enqueue.task_type IS NULL THEN 'task_type'
-					WHEN enqueue.kind IS NULL THEN 'kind'
-					WHEN enqueue.payload IS NULL THEN 'payload'
-					WHEN enqueue.run_at IS NULL THEN 'run_at'
-					WHEN enqueue.priority IS NULL THEN 'priority'
-					WHEN enqueue.max_attempts IS NULL THEN 'max_attempts' END;
-	IF missing IS NOT NULL THEN
-		RAISE EXCEPTION 'task % must not be NULL', missing
-			USING ERRCODE = 'null_value_not_allowed',
-				  HINT = 'Leave the argument out to get its default.';
-	END IF;
-	IF enqueue.max_attempts < 1 THEN
-		RAISE EXCEPTION 'max_attempts % is not positive', enqueue.max_attempts
-			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'A task is started at least once: pass 1 or more.';
-	END IF;
-	IF enqueue.task_type = 'pushNotifications' AND coalesce(enqueue.shard_key, '') = '' THEN
-		RAISE EXCEPTION 'a pushNotifications task needs a shard_key'
-			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'Pass the subscriber the notification is for as shard_key.';
-	END IF;
-	IF enqueue.dedupe_key = '' THEN
-		RAISE EXCEPTION 'dedupe_key must not be empty'
-			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'Pass NULL for a task without a dedupe key.';
-	END IF;
-
-	IF enqueue.dedupe_key IS NULL THEN
-		INSERT INTO role_cluster.task (task_type, kind, payload, shard_key, push_shard, run_at, priority,
-									   max_attempts, singleton)
-			VALUES (enqueue.task_type, enqueue.kind, enqueue.payload, enqueue.shard_key,
-					role_cluster.task_push_shard(enqueue.task_type, enqueue.shard_key),
-					enqueue.run_at, enqueue.priority, enqueue.max_attempts,
-					role_cluster.task_singleton(enqueue.task_type))
-			RETURNING role_cluster.task.id INTO new_id;
-		RETURN new_id;
-	END IF;
-
-	single := role_cluster.task_singleton(enqueue.task_type);
-	shard := role_cluster.task_push_shard(enqueue.task_type, enqueue.shard_key);
-
-	/*
-	 * A concurrent enqueue of the same key makes ours wait for it and then
-	 * do nothing; the task it finds may finish before we look, so loop.
-	 */
-	LOOP
-		INSERT INTO role_cluster.task AS t (task_type, kind, payload, shard_key, push_shard, run_at,
-											priority, max_attempts, dedupe_key, singleton)
-			VALUES (enqueue.task_type, enqueue.kind, enqueue.payload, enqueue.shard_key, shard,
-					enqueue.run_at, enqueue.priority, enqueue.max_attempts, enqueue.dedupe_key, single)
-			ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL AND state IN ('queued', 'routed', 'running')
-			DO NOTHING
-			RETURNING t.id INTO new_id;
-		IF FOUND THEN
-			RETURN new_id;
-		END IF;
-		SELECT t.id INTO new_id FROM role_cluster.task t
-			WHERE t.dedupe_key = enqueue.dedupe_key AND t.state IN ('queued', 'routed', 'running');
-		IF FOUND THEN
-			RETURN new_id;
-		END IF;
-	END LOOP;
-END
-$$;
+	SET plan_cache_mode = force_generic_plan;
 COMMENT ON FUNCTION role_cluster.enqueue(role_cluster.task_type, text, jsonb, text, timestamptz, integer, integer, text) IS
 	'Adds a task and returns its id; a dedupe_key that an unfinished task carries returns that task instead';
 
@@ -1477,32 +1406,11 @@ COMMENT ON FUNCTION role_cluster.not_held(bigint, text, text) IS
  * errors are worked out only when it changes nothing.
  */
 CREATE FUNCTION role_cluster.complete_task(task_id bigint, node_id text) RETURNS void
-	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS 'MODULE_PATHNAME', 'rc_complete_task'
+	LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 	SET enable_seqscan = off
 	SET jit = off
-	SET plan_cache_mode = force_generic_plan
-AS $$
-#variable_conflict use_column
-DECLARE
-	me			role_cluster.node;
-BEGIN
-	IF complete_task.task_id IS NULL THEN
-		RAISE EXCEPTION 'task id must not be NULL'
-			USING ERRCODE = 'null_value_not_allowed';
-	END IF;
-	UPDATE role_cluster.task AS t
-		SET state = 'done', lease_until = NULL, finished_at = pg_catalog.now(), updated_at = pg_catalog.now()
-		WHERE t.id = complete_task.task_id AND t.node_id = complete_task.node_id AND t.state = 'running'
-			AND EXISTS (SELECT FROM role_cluster.node n
-						WHERE n.node_id = complete_task.node_id
-							AND (n.login = SESSION_USER
-								 OR pg_catalog.pg_has_role(SESSION_USER, 'role_cluster_admin', 'MEMBER')));
-	IF NOT FOUND THEN
-		me := role_cluster.node_for_caller(complete_task.node_id, false);
-		PERFORM role_cluster.not_held(complete_task.task_id, me.node_id, 'complete');
-	END IF;
-END
-$$;
+	SET plan_cache_mode = force_generic_plan;
 COMMENT ON FUNCTION role_cluster.complete_task(bigint, text) IS
 	'The node holding a task running reports it done';
 

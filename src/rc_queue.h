@@ -1,0 +1,23 @@
+/*-------------------------------------------------------------------------
+ *
+ * rc_queue.h
+ *	  The queue's two busiest entry points in C: enqueue() and
+ *	  complete_task().  Everything else about the queue (the routing rule,
+ *	  claims, dispatch, reclaim) is SQL and PL/pgSQL in
+ *	  sql/install/40_queue.sql.
+ *
+ * The SQL declarations (SECURITY DEFINER, the pinned search_path and the
+ * planner settings) are in that file too; these functions only run the
+ * statements, prepared once per session.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RC_QUEUE_H
+#define RC_QUEUE_H
+
+#include "fmgr.h"
+
+extern Datum rc_enqueue(PG_FUNCTION_ARGS);
+extern Datum rc_complete_task(PG_FUNCTION_ARGS);
+
+#endif							/* RC_QUEUE_H */
