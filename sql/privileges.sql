@@ -47,6 +47,17 @@ SELECT role_cluster.import_roles('{"name": "mail", "listeners": {"@type": "Enabl
 UPDATE role_cluster.cluster_role SET tasks = 'EnableSome(storeMaintenance)' WHERE name = 'frontend';
 UPDATE role_cluster.cluster_settings SET push_shards_total = 2;
 SELECT jsonb_array_length(role_cluster.export_roles()) AS exported;
+-- ... including what changes queued tasks: the derive triggers run for it
+SELECT count(role_cluster.enqueue('pushNotifications', shard_key => 'alice')) AS push_task;
+SELECT count(role_cluster.enqueue('searchIndexing', 'retype')) AS retyped_task;
+UPDATE role_cluster.cluster_settings SET push_shards_total = 3;
+UPDATE role_cluster.task_policy SET singleton = true WHERE task_type = 'searchIndexing';
+SELECT task_type, singleton FROM role_cluster.task WHERE kind = 'retype';
+UPDATE role_cluster.task SET task_type = 'outboundMta' WHERE kind = 'retype';
+SELECT task_type, singleton, push_shard = role_cluster.shard_for(shard_key, 3) AS resharded
+	FROM role_cluster.task ORDER BY id;
+UPDATE role_cluster.task_policy SET singleton = false WHERE task_type = 'searchIndexing';
+DELETE FROM role_cluster.task;
 DELETE FROM role_cluster.cluster_role WHERE name = 'mail';
 RESET ROLE;
 SELECT name, tasks FROM role_cluster.cluster_role;

@@ -458,7 +458,10 @@ COMMENT ON FUNCTION role_cluster.hand_back(text[], boolean, text, boolean) IS
  * task's type or shard key derives them again, after the statement: an
  * AFTER trigger, because any BEFORE UPDATE row trigger would make every
  * update of the queue (each claim, completion, ...) lock its row and log
- * the lock first.
+ * the lock first.  The trigger functions that keep tasks in step with the
+ * configuration (here, and for task_policy and cluster_settings below) are
+ * SECURITY DEFINER: the admin whose change fires them needs no grant on
+ * the internal helpers they call.
  */
 CREATE FUNCTION role_cluster.task_singleton(task_type role_cluster.task_type) RETURNS boolean
 	AS 'MODULE_PATHNAME', 'rc_task_singleton' LANGUAGE C STABLE STRICT PARALLEL SAFE;
@@ -485,7 +488,7 @@ CREATE TRIGGER task_derive_on_insert
 	FOR EACH ROW EXECUTE FUNCTION role_cluster.task_derive();
 
 CREATE FUNCTION role_cluster.task_rederive() RETURNS trigger
-	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	single		boolean := role_cluster.task_singleton(NEW.task_type);
@@ -564,7 +567,7 @@ CREATE TRIGGER task_policy_before_truncate
  * two of its tasks are routed or running is refused by the unique index.
  */
 CREATE FUNCTION role_cluster.task_policy_after_write() RETURNS trigger
-	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	holders		integer;
@@ -597,7 +600,7 @@ CREATE TRIGGER task_policy_after_write
  * shard changed go back to the queue to be routed again.
  */
 CREATE FUNCTION role_cluster.cluster_settings_after_write() RETURNS trigger
-	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	IF TG_OP = 'UPDATE' AND NEW.push_shards_total = OLD.push_shards_total THEN
