@@ -34,6 +34,10 @@
 #   hand+batch    the same, acknowledging all B tasks in one UPDATE (only
 #                 run for B > 1).
 # Both tables have the same storage and autovacuum settings.
+#
+# A second table runs the queues interleaved, all in one pgbench run per
+# point, and compares their mean latency per task: less exposed to the
+# drift of a shared machine than separate runs.
 set -euo pipefail
 
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -152,3 +156,42 @@ for b in $BATCHES; do
 	done
 done
 echo "tasks/s = tasks done per second (enqueued, claimed and acknowledged); ratio = role_cluster / hand-written"
+
+# The same comparison with the queues interleaved: one pgbench run per
+# point in which every client picks one of the scripts at random for each
+# round, so that the machine's drift, checkpoints and autovacuum fall on
+# all of them alike.  pgbench reports each script's mean latency; per task
+# that is the cost of a task on that queue, and hand / role_cluster is the
+# ratio of the rates each would reach alone (above 1: role_cluster faster).
+interleaved()
+{
+	local clients=$1 batch=$2 scripts
+	scripts="-f $work/ours_$batch.sql -f $work/hand_$batch.sql"
+	[ "$batch" -gt 1 ] && scripts="$scripts -f $work/handbatch_$batch.sql"
+	psql -d bench -c 'TRUNCATE role_cluster.task, role_cluster.node, jobs' \
+		-c 'VACUUM ANALYZE role_cluster.task, role_cluster.node, jobs' -c 'CHECKPOINT'
+	# shellcheck disable=SC2086
+	runuser -u postgres -- "$bindir/pgbench" -h "$work" -p "$port" -n -M extended \
+		-c "$clients" -j "$(( clients < 2 ? clients : 2 ))" -T "$((SECS * REPS))" -D registered=0 \
+		$scripts bench >"$work/pgbench.out" 2>&1 ||
+		{ cat "$work/pgbench.out" >&2; exit 1; }
+	# mean latency per task of each script, in its order
+	awk -v b="$batch" '/^ - latency average/ { printf "%s ", $5 / b }' "$work/pgbench.out"
+}
+
+echo
+echo "interleaved: all queues in one run per point ($((SECS * REPS)) s), mean ms per task"
+printf '%-6s %-6s %14s %14s %8s %14s %8s\n' nodes batch 'role_cluster' 'hand' 'ratio' 'hand+batch' 'ratio'
+for b in $BATCHES; do
+	for n in $NODES; do
+		read -r o h hb <<<"$(interleaved "$n" "$b")"
+		printf '%-6s %-6s %14.4f %14.4f %8s' "$n" "$b" "$o" "$h" \
+			"$(awk -v a="$o" -v b="$h" 'BEGIN { printf "%.2f", b / a }')"
+		if [ -n "${hb:-}" ]; then
+			printf ' %14.4f %8s\n' "$hb" "$(awk -v a="$o" -v b="$hb" 'BEGIN { printf "%.2f", b / a }')"
+		else
+			printf ' %14s %8s\n' - -
+		fi
+	done
+done
+echo "ratio = hand-written ms per task / role_cluster ms per task (the rate role_cluster reaches relative to it)"
