@@ -96,6 +96,19 @@ SELECT role_cluster.enqueue_batch('[{"task_type": "searchIndexing", "max_attempt
 SELECT role_cluster.enqueue_batch('[{"task_type": "searchIndexing", "run_at": "whenever"}]');
 SELECT role_cluster.enqueue_batch('[{"task_type": "searchIndexing", "dedupe_key": ""}]');
 SELECT role_cluster.enqueue_batch('[{"task_type": "pushNotifications"}]');
+SELECT role_cluster.enqueue_batch('[{"task_type": "pushNotifications", "shard_key": ""}]');
+SELECT role_cluster.enqueue_batch('[{"task_type": "searchIndexing", "shard_key": 5}]');
+SELECT role_cluster.enqueue_batch('[{"task_type": "searchIndexing", "dedupe_key": ["k"]}]');
+SELECT role_cluster.enqueue_batch('[{"task_type": "searchIndexing", "run_at": 1700000000}]');
+SELECT role_cluster.enqueue_batch('[{"task_type": "searchIndexing", "max_attempts": "3"}]');
+SELECT role_cluster.enqueue_batch('[{"task_type": "searchIndexing", "max_attempts": -1}]');
+SELECT role_cluster.enqueue_batch('[{"task_type": "searchIndexing", "priority": 1234567890}]');
+SELECT role_cluster.enqueue_batch('[{"task_type": 7}]');
+-- several unknown keys: the first in sort order is named
+SELECT role_cluster.enqueue_batch('[{"task_type": "searchIndexing", "zz": 1, "ab": 2, "b": 3}]');
+-- a long task is cut at 200 characters in the detail
+SELECT role_cluster.enqueue_batch(jsonb_build_array(jsonb_build_object('task_type', 'searchIndexing',
+	'kind', 1, 'payload', repeat('x', 300))));
 SELECT count(*) AS tasks_after FROM role_cluster.task;
 
 -- An INSERT that leaves out the derived columns gets them; so does an
@@ -453,6 +466,14 @@ SELECT state, count(*) FILTER (WHERE node_id IS NULL) AS no_node,
 	   count(*) FILTER (WHERE lease_until IS NULL) AS no_lease,
 	   count(*) FILTER (WHERE finished_at IS NULL) AS unfinished
 	FROM role_cluster.task GROUP BY state ORDER BY state;
+
+-- enqueue_batch: JSON null is the same as a missing key; a negative
+-- priority is an integer
+SELECT count(*) AS enqueued FROM role_cluster.enqueue_batch('[{"task_type": "searchIndexing",
+	"kind": null, "shard_key": null, "dedupe_key": null, "run_at": null, "priority": -5,
+	"max_attempts": null, "payload": null}]');
+SELECT kind, payload, shard_key, dedupe_key, priority, max_attempts, run_at <= now() AS due
+	FROM role_cluster.task WHERE priority = -5;
 
 DROP VIEW q;
 DROP EXTENSION role_cluster;

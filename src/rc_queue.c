@@ -24,11 +24,17 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
+#include "utils/numeric.h"
+#include "utils/varlena.h"
 
 #include "rc_group.h"
 #include "rc_queue.h"
@@ -37,6 +43,7 @@
 
 PG_FUNCTION_INFO_V1(rc_enqueue);
 PG_FUNCTION_INFO_V1(rc_complete_task);
+PG_FUNCTION_INFO_V1(rc_check_task_batch);
 
 /* Ordinal of pushNotifications in the task type list */
 #define RC_PUSH_ORDINAL 4
@@ -332,4 +339,226 @@ rc_complete_task(PG_FUNCTION_ARGS)
 	}
 	SPI_finish();
 	PG_RETURN_VOID();
+}
+
+/* ---------------------------------------------------------------------
+ * enqueue_batch()'s check of its argument
+ * ---------------------------------------------------------------------
+ */
+
+/* The keys an element of enqueue_batch()'s array may have */
+static const char *const batch_keys[] = {
+	"task_type", "kind", "payload", "shard_key", "run_at", "priority",
+	"max_attempts", "dedupe_key"
+};
+
+/*
+ * The value of key in an object, or NULL when the key is missing or its
+ * value is JSON null (the two mean the same to enqueue_batch).
+ */
+static JsonbValue *
+rc_batch_field(JsonbContainer *obj, const char *key, JsonbValue *buf)
+{
+	JsonbValue *v = getKeyJsonValueFromContainer(obj, key, strlen(key), buf);
+
+	if (v == NULL || v->type == jbvNull)
+		return NULL;
+	return v;
+}
+
+/* Is the value present and something else than a string? */
+static bool
+rc_batch_not_string(JsonbValue *v)
+{
+	return v != NULL && v->type != jbvString;
+}
+
+/*
+ * Is a JSON number written as an integer of at most nine digits (the
+ * pattern ^-?[0-9]{1,9}$ of its text, without the sign when unsigned)?
+ */
+static bool
+rc_batch_small_integer(JsonbValue *v, bool allow_sign)
+{
+	char	   *text = DatumGetCString(DirectFunctionCall1(numeric_out,
+														   NumericGetDatum(v->val.numeric)));
+	char	   *p = text;
+	int			digits = 0;
+
+	if (allow_sign && *p == '-')
+		p++;
+	for (; *p; p++, digits++)
+		if (*p < '0' || *p > '9')
+			return false;
+	return digits >= 1 && digits <= 9;
+}
+
+/*
+ * Raises the error for the element at position pos (1-based) of the batch.
+ */
+static void
+rc_batch_error(int pos, JsonbValue *elem, const char *problem, bool unknown_type)
+{
+	Jsonb	   *jb = JsonbValueToJsonb(elem);
+	char	   *text = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
+	int			cut = pg_mbcharcliplen(text, strlen(text), 200);
+	StringInfoData hint;
+
+	initStringInfo(&hint);
+	if (unknown_type)
+	{
+		appendStringInfoString(&hint, "Valid task types are: ");
+		for (int i = 0; i < RC_NUM_TASK_TYPES; i++)
+			appendStringInfo(&hint, "%s%s", i > 0 ? ", " : "", rc_task_type_names[i]);
+		appendStringInfoChar(&hint, '.');
+	}
+	else
+		appendStringInfoString(&hint, "Each task is an object with \"task_type\" and optionally \"kind\", \"payload\", \"shard_key\", \"run_at\", \"priority\", \"max_attempts\" and \"dedupe_key\".");
+
+	ereport(ERROR,
+			(errcode(unknown_type ? ERRCODE_INVALID_TEXT_REPRESENTATION :
+					 ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("task at position %d %s", pos, problem),
+			 errdetail("The task is %.*s.", cut, text),
+			 errhint("%s", hint.data)));
+}
+
+/*
+ * What is wrong with one element of the batch, or NULL; *unknown_type is
+ * set when it is an unknown task type.  *keyed is set when the element
+ * carries a dedupe key.
+ */
+static char *
+rc_batch_problem(JsonbValue *elem, bool *unknown_type, bool *keyed)
+{
+	JsonbContainer *obj;
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	char	   *unknown = NULL;
+	JsonbValue	buf;
+	JsonbValue *f;
+	char	   *type_name;
+	int			ordinal = -1;
+	bool		has_shard_key;
+
+	*unknown_type = false;
+	if (elem->type != jbvBinary || !JsonContainerIsObject(elem->val.binary.data))
+		return "is not an object";
+	obj = elem->val.binary.data;
+
+	/* the first unknown key, in the order ORDER BY would give */
+	it = JsonbIteratorInit(obj);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		char	   *key;
+		bool		known = false;
+
+		if (tok != WJB_KEY)
+			continue;
+		key = pnstrdup(v.val.string.val, v.val.string.len);
+		for (int i = 0; i < (int) lengthof(batch_keys); i++)
+			if (strcmp(key, batch_keys[i]) == 0)
+				known = true;
+		if (!known && (unknown == NULL ||
+					   varstr_cmp(key, strlen(key), unknown, strlen(unknown),
+								  DEFAULT_COLLATION_OID) < 0))
+			unknown = key;
+	}
+	if (unknown != NULL)
+	{
+		StringInfoData msg;
+
+		initStringInfo(&msg);
+		appendStringInfoString(&msg, "has unknown key ");
+		escape_json(&msg, unknown);
+		return msg.data;
+	}
+
+	f = rc_batch_field(obj, "task_type", &buf);
+	if (f == NULL || f->type != jbvString)
+		return "has no task_type";
+	type_name = pnstrdup(f->val.string.val, f->val.string.len);
+	for (int i = 0; i < RC_NUM_TASK_TYPES; i++)
+		if (strcmp(type_name, rc_task_type_names[i]) == 0)
+			ordinal = i;
+	if (ordinal < 0)
+	{
+		StringInfoData msg;
+
+		initStringInfo(&msg);
+		appendStringInfoString(&msg, "has unknown task_type ");
+		escape_json(&msg, type_name);
+		*unknown_type = true;
+		return msg.data;
+	}
+
+	if (rc_batch_not_string(rc_batch_field(obj, "kind", &buf)))
+		return "has a kind that is not a string";
+	f = rc_batch_field(obj, "shard_key", &buf);
+	if (rc_batch_not_string(f))
+		return "has a shard_key that is not a string";
+	has_shard_key = (f != NULL && f->val.string.len > 0);
+	f = rc_batch_field(obj, "dedupe_key", &buf);
+	if (rc_batch_not_string(f))
+		return "has a dedupe_key that is not a string";
+	if (f != NULL && f->val.string.len == 0)
+		return "has an empty dedupe_key";
+	*keyed |= (f != NULL);
+	if (rc_batch_not_string(rc_batch_field(obj, "run_at", &buf)))
+		return "has a run_at that is not a string";
+	f = rc_batch_field(obj, "priority", &buf);
+	if (f != NULL && f->type != jbvNumeric)
+		return "has a priority that is not a number";
+	if (f != NULL && !rc_batch_small_integer(f, true))
+		return "has a priority that is not an integer";
+	f = rc_batch_field(obj, "max_attempts", &buf);
+	if (f != NULL && f->type != jbvNumeric)
+		return "has a max_attempts that is not a number";
+	if (f != NULL && (!rc_batch_small_integer(f, false) ||
+					  DatumGetInt32(DirectFunctionCall1(numeric_int4,
+														NumericGetDatum(f->val.numeric))) < 1))
+		return "has a max_attempts that is not a positive integer";
+	if (ordinal == RC_PUSH_ORDINAL && !has_shard_key)
+		return "is a pushNotifications task without a shard_key";
+	return NULL;
+}
+
+/*
+ * role_cluster.check_task_batch(tasks jsonb) → boolean
+ *
+ * Checks every element of enqueue_batch()'s array, raising for the first
+ * bad one what is wrong with it (22023, or 22P02 for an unknown task
+ * type), and returns whether any element carries a dedupe key.  The caller
+ * has checked that tasks is an array.
+ */
+Datum
+rc_check_task_batch(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *tasks = PG_GETARG_JSONB_P(0);
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	bool		keyed = false;
+	int			pos = 0;
+
+	if (!JB_ROOT_IS_ARRAY(tasks) || JB_ROOT_IS_SCALAR(tasks))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("tasks must be a JSON array")));
+
+	it = JsonbIteratorInit(&tasks->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		char	   *problem;
+		bool		unknown_type;
+
+		if (tok != WJB_ELEM)
+			continue;
+		pos++;
+		problem = rc_batch_problem(&v, &unknown_type, &keyed);
+		if (problem != NULL)
+			rc_batch_error(pos, &v, problem, unknown_type);
+	}
+	PG_RETURN_BOOL(keyed);
 }

@@ -829,6 +829,16 @@ COMMENT ON FUNCTION role_cluster.enqueue(role_cluster.task_type, text, jsonb, te
 	'Adds a task and returns its id; a dedupe_key that an unfinished task carries returns that task instead';
 
 /*
+ * enqueue_batch()'s check of its array (src/rc_queue.c): raises for the
+ * first bad element what is wrong with it, and returns whether any element
+ * carries a dedupe key.
+ */
+CREATE FUNCTION role_cluster.check_task_batch(tasks jsonb) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'rc_check_task_batch' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION role_cluster.check_task_batch(jsonb) IS
+	'Checks enqueue_batch()''s array: raises for the first bad element; returns whether any has a dedupe_key';
+
+/*
  * Adds many tasks in one statement: a JSON array of objects with enqueue()'s
  * argument names as keys (task_type required, the others optional; a JSON
  * null is the same as a missing key).  Returns the ids in the array's order;
@@ -842,10 +852,7 @@ CREATE FUNCTION role_cluster.enqueue_batch(tasks jsonb) RETURNS SETOF bigint
 	SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
-	labels		text[] := pg_catalog.enum_range(NULL::role_cluster.task_type)::text[];
-	all_good	boolean;
 	keyed		boolean;
-	bad			record;
 	ids			bigint[];
 	keys		text[];
 	found_id	bigint;
@@ -860,76 +867,8 @@ BEGIN
 				  HINT = 'Pass an array of objects such as [{"task_type": "searchIndexing", "payload": {}}].';
 	END IF;
 
-	/*
-	 * A quick look at every element; the first bad one, and what is wrong
-	 * with it, is worked out only when there is one.
-	 */
-	SELECT coalesce(pg_catalog.bool_and(coalesce(CASE WHEN pg_catalog.jsonb_typeof(e.v) = 'object' THEN
-				e.v - '{task_type, kind, payload, shard_key, run_at, priority, max_attempts, dedupe_key}'::text[]
-					= '{}'::jsonb
-				AND (e.v ->> 'task_type') = ANY (labels)
-				AND coalesce(pg_catalog.jsonb_typeof(e.v -> 'kind'), 'null') IN ('string', 'null')
-				AND coalesce(pg_catalog.jsonb_typeof(e.v -> 'shard_key'), 'null') IN ('string', 'null')
-				AND coalesce(pg_catalog.jsonb_typeof(e.v -> 'dedupe_key'), 'null') IN ('string', 'null')
-				AND coalesce(e.v ->> 'dedupe_key', '-') <> ''
-				AND coalesce(pg_catalog.jsonb_typeof(e.v -> 'run_at'), 'null') IN ('string', 'null')
-				AND coalesce(pg_catalog.jsonb_typeof(e.v -> 'priority'), 'null') IN ('number', 'null')
-				AND coalesce(e.v ->> 'priority', '0') ~ '^-?[0-9]{1,9}$'
-				AND coalesce(pg_catalog.jsonb_typeof(e.v -> 'max_attempts'), 'null') IN ('number', 'null')
-				AND CASE WHEN coalesce(e.v ->> 'max_attempts', '1') ~ '^[0-9]{1,9}$'
-						 THEN coalesce(e.v ->> 'max_attempts', '1')::integer >= 1 ELSE false END
-				AND (e.v ->> 'task_type' <> 'pushNotifications' OR coalesce(e.v ->> 'shard_key', '') <> '')
-				ELSE false END, false)), true),
-		   coalesce(pg_catalog.bool_or(e.v ->> 'dedupe_key' IS NOT NULL), false)
-		INTO all_good, keyed
-		FROM pg_catalog.jsonb_array_elements(tasks) AS e(v);
-	IF NOT all_good THEN
-		SELECT e.pos, e.v, p.problem, p.hint INTO bad
-			FROM pg_catalog.jsonb_array_elements(tasks) WITH ORDINALITY AS e(v, pos),
-			LATERAL (SELECT CASE
-				WHEN pg_catalog.jsonb_typeof(e.v) <> 'object' THEN 'is not an object'
-				WHEN EXISTS (SELECT FROM pg_catalog.jsonb_object_keys(e.v) AS k
-							 WHERE k NOT IN ('task_type', 'kind', 'payload', 'shard_key', 'run_at',
-											 'priority', 'max_attempts', 'dedupe_key'))
-					THEN pg_catalog.format('has unknown key %s',
-						(SELECT pg_catalog.to_jsonb(k)::text FROM pg_catalog.jsonb_object_keys(e.v) AS k
-						 WHERE k NOT IN ('task_type', 'kind', 'payload', 'shard_key', 'run_at',
-										 'priority', 'max_attempts', 'dedupe_key') ORDER BY k LIMIT 1))
-				WHEN pg_catalog.jsonb_typeof(e.v -> 'task_type') IS DISTINCT FROM 'string' THEN 'has no task_type'
-				WHEN NOT (e.v ->> 'task_type') = ANY (labels)
-					THEN pg_catalog.format('has unknown task_type %s', e.v -> 'task_type')
-				WHEN pg_catalog.jsonb_typeof(e.v -> 'kind') NOT IN ('string', 'null') THEN 'has a kind that is not a string'
-				WHEN pg_catalog.jsonb_typeof(e.v -> 'shard_key') NOT IN ('string', 'null') THEN 'has a shard_key that is not a string'
-				WHEN pg_catalog.jsonb_typeof(e.v -> 'dedupe_key') NOT IN ('string', 'null') THEN 'has a dedupe_key that is not a string'
-				WHEN e.v ->> 'dedupe_key' = '' THEN 'has an empty dedupe_key'
-				WHEN pg_catalog.jsonb_typeof(e.v -> 'run_at') NOT IN ('string', 'null') THEN 'has a run_at that is not a string'
-				WHEN pg_catalog.jsonb_typeof(e.v -> 'priority') NOT IN ('number', 'null')
-					THEN 'has a priority that is not a number'
-				WHEN (e.v ->> 'priority') !~ '^-?[0-9]{1,9}$' THEN 'has a priority that is not an integer'
-				WHEN pg_catalog.jsonb_typeof(e.v -> 'max_attempts') NOT IN ('number', 'null')
-					THEN 'has a max_attempts that is not a number'
-				WHEN (e.v ->> 'max_attempts') !~ '^[0-9]{1,9}$' OR (e.v ->> 'max_attempts')::integer < 1
-					THEN 'has a max_attempts that is not a positive integer'
-				WHEN e.v ->> 'task_type' = 'pushNotifications' AND coalesce(e.v ->> 'shard_key', '') = ''
-					THEN 'is a pushNotifications task without a shard_key'
-				END AS problem,
-				CASE
-				WHEN pg_catalog.jsonb_typeof(e.v -> 'task_type') = 'string'
-					AND NOT (e.v ->> 'task_type') = ANY (labels)
-					THEN 'Valid task types are: ' || pg_catalog.array_to_string(labels, ', ') || '.'
-				ELSE 'Each task is an object with "task_type" and optionally "kind", "payload", "shard_key", "run_at", "priority", "max_attempts" and "dedupe_key".'
-				END AS hint) AS p
-			WHERE p.problem IS NOT NULL
-			ORDER BY e.pos
-			LIMIT 1;
-		IF FOUND THEN
-			RAISE EXCEPTION 'task at position % %', bad.pos, bad.problem
-				USING ERRCODE = CASE WHEN bad.problem LIKE 'has unknown task_type%' THEN 'invalid_text_representation'
-									 ELSE 'invalid_parameter_value' END,
-					  DETAIL = pg_catalog.format('The task is %s.', pg_catalog.left(bad.v::text, 200)),
-					  HINT = bad.hint;
-		END IF;
-	END IF;
+	/* every element checked in C: the first bad one raises */
+	keyed := role_cluster.check_task_batch(tasks);
 
 	/* no dedupe keys: one plain INSERT, ids in array order */
 	IF NOT keyed THEN
@@ -1675,6 +1614,7 @@ REVOKE EXECUTE ON FUNCTION
 	role_cluster.heartbeat(text),
 	role_cluster.deregister_node(text),
 	role_cluster.enqueue(role_cluster.task_type, text, jsonb, text, timestamptz, integer, integer, text),
+	role_cluster.check_task_batch(jsonb),
 	role_cluster.enqueue_batch(jsonb),
 	role_cluster.hand_out_tasks(text, integer, role_cluster.task_state),
 	role_cluster.claim_tasks(text, integer),
