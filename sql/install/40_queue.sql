@@ -28,6 +28,11 @@
  *   the pinned search_path and planner settings of the entry point that
  *   calls them, and every name in them is schema-qualified.  Each SET
  *   clause costs a settings save and restore per call.
+ * - What every task passes through once is C where the interpreter cost
+ *   more than the work: enqueue() and complete_task() (src/rc_queue.c,
+ *   with the same SECURITY DEFINER and SET clauses, their statements
+ *   prepared once per session), the derived columns (src/rc_task.c), a
+ *   node's task types (node_task_types) and enqueue_batch()'s check.
  */
 
 /* Settings the queue reads, in the one row of cluster_settings. */
