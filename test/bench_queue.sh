@@ -37,7 +37,10 @@
 #
 # A second table runs the queues interleaved, all in one pgbench run per
 # point, and compares their mean latency per task: less exposed to the
-# drift of a shared machine than separate runs.
+# drift of a shared machine than separate runs, but the costs the queues
+# share (WAL flushes at commit, autovacuum) are spread over all of them
+# there, so it shows the cost of each queue's own statements; the first
+# table, each queue alone, is the throughput.
 set -euo pipefail
 
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -162,7 +165,9 @@ echo "tasks/s = tasks done per second (enqueued, claimed and acknowledged); rati
 # round, so that the machine's drift, checkpoints and autovacuum fall on
 # all of them alike.  pgbench reports each script's mean latency; per task
 # that is the cost of a task on that queue, and hand / role_cluster is the
-# ratio of the rates each would reach alone (above 1: role_cluster faster).
+# ratio of the rates each would reach alone (above 1: role_cluster faster)
+# if the queues shared nothing: a commit waits for the WAL of every
+# transaction before it, whichever queue wrote it.
 interleaved()
 {
 	local clients=$1 batch=$2 scripts
