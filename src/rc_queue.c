@@ -1,7 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * rc_queue.c
- *	  role_cluster.enqueue() and role_cluster.complete_task() in C.
+ *	  role_cluster.enqueue() and role_cluster.complete_task() in C, and
+ *	  two helpers the queue calls often: enqueue_batch()'s check of its
+ *	  array, and whether a node's session still exists.
  *
  * Every task passes through both once, usually one call per transaction,
  * so their fixed cost is the queue's.  Written in PL/pgSQL they paid for
@@ -29,11 +31,13 @@
 #include "executor/spi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "utils/backend_status.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/numeric.h"
+#include "utils/timestamp.h"
 #include "utils/varlena.h"
 
 #include "rc_group.h"
@@ -44,6 +48,7 @@
 PG_FUNCTION_INFO_V1(rc_enqueue);
 PG_FUNCTION_INFO_V1(rc_complete_task);
 PG_FUNCTION_INFO_V1(rc_check_task_batch);
+PG_FUNCTION_INFO_V1(rc_node_session_alive);
 
 /* Ordinal of pushNotifications in the task type list */
 #define RC_PUSH_ORDINAL 4
@@ -561,4 +566,29 @@ rc_check_task_batch(PG_FUNCTION_ARGS)
 			rc_batch_error(pos, &v, problem, unknown_type);
 	}
 	PG_RETURN_BOOL(keyed);
+}
+
+/*
+ * role_cluster.node_session_alive(pid int, started timestamptz) → boolean
+ *
+ * Does the session with this pid and start time still exist?  Reads the
+ * same per-transaction snapshot of the backends' status that
+ * pg_stat_activity shows, without building its rows, and sees every
+ * session's start time whatever the caller's privileges.
+ */
+Datum
+rc_node_session_alive(PG_FUNCTION_ARGS)
+{
+	int32		pid = PG_GETARG_INT32(0);
+	TimestampTz started = PG_GETARG_TIMESTAMPTZ(1);
+	int			n = pgstat_fetch_stat_numbackends();
+
+	for (int i = 1; i <= n; i++)
+	{
+		LocalPgBackendStatus *local = pgstat_fetch_stat_local_beentry(i);
+
+		if (local != NULL && local->backendStatus.st_procpid == pid)
+			PG_RETURN_BOOL(local->backendStatus.st_proc_start_timestamp == started);
+	}
+	PG_RETURN_BOOL(false);
 }

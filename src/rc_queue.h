@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * rc_queue.h
- *	  The queue's two busiest entry points in C: enqueue() and
- *	  complete_task().  Everything else about the queue (the routing rule,
+ *	  The queue's two busiest entry points in C, enqueue() and
+ *	  complete_task(), with enqueue_batch()'s check of its array and the
+ *	  test whether a node's session still exists.  Everything else about the queue (the routing rule,
  *	  claims, dispatch, reclaim) is SQL and PL/pgSQL in
  *	  sql/install/40_queue.sql.
  *
@@ -19,5 +20,7 @@
 
 extern Datum rc_enqueue(PG_FUNCTION_ARGS);
 extern Datum rc_complete_task(PG_FUNCTION_ARGS);
+extern Datum rc_check_task_batch(PG_FUNCTION_ARGS);
+extern Datum rc_node_session_alive(PG_FUNCTION_ARGS);
 
 #endif							/* RC_QUEUE_H */

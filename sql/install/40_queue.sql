@@ -267,18 +267,12 @@ COMMENT ON FUNCTION role_cluster.effective_push_shard(integer, integer) IS
 	'The push shard a node serves: its push_shard, or 1 when it has none and there is one shard';
 
 /*
- * Does the session with this pid and start time still exist?  SECURITY
- * DEFINER: pg_stat_activity hides other logins' start times from
- * unprivileged roles.
+ * Does the session with this pid and start time still exist?  C, reading
+ * what pg_stat_activity shows (the start times of every login's sessions
+ * included); dispatch, reclaim and the views ask it for every node.
  */
 CREATE FUNCTION role_cluster.node_session_alive(pid integer, started timestamptz) RETURNS boolean
-	LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	RETURN EXISTS (SELECT FROM pg_catalog.pg_stat_get_activity(pid) AS a
-				   WHERE a.backend_start = started);
-END
-$$;
+	AS 'MODULE_PATHNAME', 'rc_node_session_alive' LANGUAGE C STABLE STRICT;
 COMMENT ON FUNCTION role_cluster.node_session_alive(integer, timestamptz) IS
 	'Whether the session with this pid and backend_start still exists';
 
