@@ -34,6 +34,9 @@ typedef enum RcGroupVariant
  */
 #define RC_NUM_TASK_TYPES 10
 extern const char *const rc_task_type_names[RC_NUM_TASK_TYPES];
+
+/* Ordinal of pushNotifications, the type routed by push shard */
+#define RC_PUSH_NOTIFICATIONS 4
 extern const char *const rc_variant_names[RC_NUM_VARIANTS];
 
 /* Ordinal (0..RC_NUM_TASK_TYPES-1) of a task_type enum value */

@@ -50,9 +50,6 @@ PG_FUNCTION_INFO_V1(rc_complete_task);
 PG_FUNCTION_INFO_V1(rc_check_task_batch);
 PG_FUNCTION_INFO_V1(rc_node_session_alive);
 
-/* Ordinal of pushNotifications in the task type list */
-#define RC_PUSH_ORDINAL 4
-
 /* A statement prepared once per session (and again if its types change) */
 typedef struct RcSavedPlan
 {
@@ -222,7 +219,7 @@ rc_enqueue(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("max_attempts %d is not positive", max_attempts),
 				 errhint("A task is started at least once: pass 1 or more.")));
-	is_push = (rc_task_type_ordinal(task_type) == RC_PUSH_ORDINAL);
+	is_push = (rc_task_type_ordinal(task_type) == RC_PUSH_NOTIFICATIONS);
 	if (is_push && (shard_key == NULL || VARSIZE_ANY_EXHDR(shard_key) == 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -524,7 +521,7 @@ rc_batch_problem(JsonbValue *elem, bool *unknown_type, bool *keyed)
 					  DatumGetInt32(DirectFunctionCall1(numeric_int4,
 														NumericGetDatum(f->val.numeric))) < 1))
 		return "has a max_attempts that is not a positive integer";
-	if (ordinal == RC_PUSH_ORDINAL && !has_shard_key)
+	if (ordinal == RC_PUSH_NOTIFICATIONS && !has_shard_key)
 		return "is a pushNotifications task without a shard_key";
 	return NULL;
 }

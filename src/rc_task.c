@@ -36,9 +36,6 @@ PG_FUNCTION_INFO_V1(rc_task_push_shard);
 PG_FUNCTION_INFO_V1(rc_push_shards_total_sql);
 PG_FUNCTION_INFO_V1(rc_task_derive);
 
-/* Ordinal of pushNotifications in the task type list */
-#define RC_PUSH_ORDINAL 4
-
 /*
  * Opens a table of the role_cluster schema for reading.
  */
@@ -82,6 +79,10 @@ rc_statement_snapshot(void)
 	return ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
 }
 
+/*
+ * task_policy.singleton of a task type, as the statement's snapshot sees
+ * it; false when the type has no row.
+ */
 bool
 rc_task_type_singleton(Oid task_type)
 {
@@ -110,6 +111,9 @@ rc_task_type_singleton(Oid task_type)
 	return singleton;
 }
 
+/*
+ * cluster_settings.push_shards_total, as the statement's snapshot sees it.
+ */
 int32
 rc_push_shards_total(void)
 {
@@ -149,7 +153,7 @@ rc_push_shards_total(void)
 static bool
 rc_push_shard_of(Oid task_type, text *shard_key, int32 *shard)
 {
-	if (rc_task_type_ordinal(task_type) != RC_PUSH_ORDINAL)
+	if (rc_task_type_ordinal(task_type) != RC_PUSH_NOTIFICATIONS)
 		return false;
 	if (shard_key == NULL || VARSIZE_ANY_EXHDR(shard_key) == 0)
 		ereport(ERROR,
@@ -252,7 +256,7 @@ rc_task_derive(PG_FUNCTION_ARGS)
 		nulls[nchanged++] = false;
 	}
 
-	if (rc_task_type_ordinal(task_type) == RC_PUSH_ORDINAL)
+	if (rc_task_type_ordinal(task_type) == RC_PUSH_NOTIFICATIONS)
 	{
 		(void) heap_getattr(tuple, rc_attnum(rel, "push_shard"), desc, &isnull);
 		if (isnull)
