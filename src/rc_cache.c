@@ -95,6 +95,7 @@
 
 #include "rc_cache.h"
 #include "rc_group.h"
+#include "rc_util.h"
 #include "role_cluster.h"
 
 PG_FUNCTION_INFO_V1(role_enables_task);
@@ -440,23 +441,14 @@ rc_scan_table(Oid relid, Snapshot snap, RcXidList *xids,
 static AttrNumber
 rc_column(Relation rel, const char *name, Oid typid)
 {
-	TupleDesc	desc = RelationGetDescr(rel);
+	AttrNumber	attnum = rc_column_attnum(rel, name);
+	Oid			atttypid = TupleDescAttr(RelationGetDescr(rel), attnum - 1)->atttypid;
 
-	for (int i = 0; i < desc->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
-
-		if (att->attisdropped || strcmp(NameStr(att->attname), name) != 0)
-			continue;
-		if (att->atttypid != typid)
-			elog(ERROR, "column \"%s\" of relation \"%s\" has type %s, not %s",
-				 name, RelationGetRelationName(rel),
-				 format_type_be(att->atttypid), format_type_be(typid));
-		return att->attnum;
-	}
-	elog(ERROR, "column \"%s\" of relation \"%s\" does not exist",
-		 name, RelationGetRelationName(rel));
-	return InvalidAttrNumber;	/* keep the compiler quiet */
+	if (atttypid != typid)
+		elog(ERROR, "column \"%s\" of relation \"%s\" has type %s, not %s",
+			 name, RelationGetRelationName(rel),
+			 format_type_be(atttypid), format_type_be(typid));
+	return attnum;
 }
 
 /*

@@ -44,6 +44,7 @@
 #include "rc_queue.h"
 #include "rc_shard.h"
 #include "rc_task.h"
+#include "rc_util.h"
 
 PG_FUNCTION_INFO_V1(rc_enqueue);
 PG_FUNCTION_INFO_V1(rc_complete_task);
@@ -115,14 +116,7 @@ rc_saved_plan(RcSavedPlan *saved, const char *sql, int nargs, Oid *argtypes,
 	}
 	if (saved->plan == NULL)
 	{
-		SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
-
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed for \"%s\": %s",
-				 sql, SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "SPI_keepplan failed");
-		saved->plan = plan;
+		saved->plan = rc_prepare_kept_plan(sql, nargs, argtypes);
 		saved->task_type = task_type;
 	}
 	return saved->plan;

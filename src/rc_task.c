@@ -30,6 +30,7 @@
 #include "rc_group.h"
 #include "rc_shard.h"
 #include "rc_task.h"
+#include "rc_util.h"
 
 PG_FUNCTION_INFO_V1(rc_task_singleton);
 PG_FUNCTION_INFO_V1(rc_task_push_shard);
@@ -51,26 +52,6 @@ rc_open_config_table(const char *name)
 }
 
 /*
- * Column number of a column, by name.
- */
-static AttrNumber
-rc_attnum(Relation rel, const char *name)
-{
-	TupleDesc	desc = RelationGetDescr(rel);
-
-	for (int i = 0; i < desc->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
-
-		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
-			return att->attnum;
-	}
-	elog(ERROR, "column \"%s\" of relation \"%s\" does not exist",
-		 name, RelationGetRelationName(rel));
-	return InvalidAttrNumber;	/* keep the compiler quiet */
-}
-
-/*
  * The snapshot a subquery of the current statement would read with.
  */
 static Snapshot
@@ -87,8 +68,8 @@ bool
 rc_task_type_singleton(Oid task_type)
 {
 	Relation	rel = rc_open_config_table("task_policy");
-	AttrNumber	type_att = rc_attnum(rel, "task_type");
-	AttrNumber	single_att = rc_attnum(rel, "singleton");
+	AttrNumber	type_att = rc_column_attnum(rel, "task_type");
+	AttrNumber	single_att = rc_column_attnum(rel, "singleton");
 	TableScanDesc scan;
 	HeapTuple	tuple;
 	bool		singleton = false;
@@ -118,7 +99,7 @@ int32
 rc_push_shards_total(void)
 {
 	Relation	rel = rc_open_config_table("cluster_settings");
-	AttrNumber	total_att = rc_attnum(rel, "push_shards_total");
+	AttrNumber	total_att = rc_column_attnum(rel, "push_shards_total");
 	TableScanDesc scan;
 	HeapTuple	tuple;
 	int32		total = 0;
@@ -243,27 +224,27 @@ rc_task_derive(PG_FUNCTION_ARGS)
 	desc = RelationGetDescr(rel);
 	tuple = trigdata->tg_trigtuple;
 
-	d = heap_getattr(tuple, rc_attnum(rel, "task_type"), desc, &isnull);
+	d = heap_getattr(tuple, rc_column_attnum(rel, "task_type"), desc, &isnull);
 	if (isnull)
 		return PointerGetDatum(tuple);	/* the NOT NULL constraint says no */
 	task_type = DatumGetObjectId(d);
 
-	(void) heap_getattr(tuple, rc_attnum(rel, "singleton"), desc, &isnull);
+	(void) heap_getattr(tuple, rc_column_attnum(rel, "singleton"), desc, &isnull);
 	if (isnull)
 	{
-		atts[nchanged] = rc_attnum(rel, "singleton");
+		atts[nchanged] = rc_column_attnum(rel, "singleton");
 		values[nchanged] = BoolGetDatum(rc_task_type_singleton(task_type));
 		nulls[nchanged++] = false;
 	}
 
 	if (rc_task_type_ordinal(task_type) == RC_PUSH_NOTIFICATIONS)
 	{
-		(void) heap_getattr(tuple, rc_attnum(rel, "push_shard"), desc, &isnull);
+		(void) heap_getattr(tuple, rc_column_attnum(rel, "push_shard"), desc, &isnull);
 		if (isnull)
 		{
-			d = heap_getattr(tuple, rc_attnum(rel, "shard_key"), desc, &isnull);
+			d = heap_getattr(tuple, rc_column_attnum(rel, "shard_key"), desc, &isnull);
 			(void) rc_push_shard_of(task_type, isnull ? NULL : DatumGetTextPP(d), &shard);
-			atts[nchanged] = rc_attnum(rel, "push_shard");
+			atts[nchanged] = rc_column_attnum(rel, "push_shard");
 			values[nchanged] = Int32GetDatum(shard);
 			nulls[nchanged++] = false;
 		}

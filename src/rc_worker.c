@@ -63,6 +63,7 @@
 #include "utils/timestamp.h"
 
 #include "rc_shmem.h"
+#include "rc_util.h"
 #include "rc_worker.h"
 
 /* Settings */
@@ -266,16 +267,7 @@ rc_plan(SPIPlanPtr *planp, const char *sql, int nargs)
 	Oid			argtypes[1] = {INT4OID};
 
 	if (*planp == NULL)
-	{
-		SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
-
-		if (plan == NULL)
-			elog(ERROR, "could not prepare \"%s\": %s", sql,
-				 SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "could not keep the plan of \"%s\"", sql);
-		*planp = plan;
-	}
+		*planp = rc_prepare_kept_plan(sql, nargs, argtypes);
 	return *planp;
 }
 
