@@ -129,11 +129,25 @@ SELECT role_cluster.task_singleton('spamClassifierTraining') AS spam,
 	   role_cluster.task_push_shard('searchIndexing', 'account-9') AS not_push,
 	   role_cluster.task_push_shard('pushNotifications', 'account-9') = role_cluster.shard_for('account-9', 1) AS push,
 	   role_cluster.push_shards_total() AS total;
+-- node_session_alive: this session with its start time; a wrong start
+-- time (a reused pid); a pid no session has
+SELECT role_cluster.node_session_alive(pg_backend_pid(), a.backend_start) AS this_session,
+	   role_cluster.node_session_alive(pg_backend_pid(), a.backend_start - interval '1 second') AS reused_pid,
+	   role_cluster.node_session_alive(0, a.backend_start) AS no_session
+	FROM pg_stat_activity a WHERE a.pid = pg_backend_pid();
 \set VERBOSITY terse
 INSERT INTO role_cluster.task (task_type) VALUES ('pushNotifications');
 INSERT INTO role_cluster.task (task_type, shard_key) VALUES ('pushNotifications', '');
 UPDATE role_cluster.task SET shard_key = NULL WHERE shard_key = 'account-9';
 SELECT role_cluster.task_push_shard('pushNotifications', NULL);
+-- enqueue_batch checks the array is one before it calls check_task_batch
+SELECT role_cluster.check_task_batch('{"task_type": "searchIndexing"}');
+-- a settings row deleted behind the triggers' back
+BEGIN;
+ALTER TABLE role_cluster.cluster_settings DISABLE TRIGGER cluster_settings_before_delete;
+DELETE FROM role_cluster.cluster_settings;
+SELECT role_cluster.push_shards_total();
+ROLLBACK;
 -- task_derive() is a BEFORE INSERT row trigger and nothing else
 CREATE TABLE derive_misused (task_type role_cluster.task_type);
 CREATE TRIGGER misused AFTER INSERT ON derive_misused
