@@ -167,7 +167,7 @@ BEGIN;
 CREATE OR REPLACE FUNCTION role_cluster.worker_stats(
 	OUT pid integer, OUT state text, OUT started_at timestamptz, OUT loops bigint, OUT wakeups bigint,
 	OUT routed bigint, OUT notified bigint, OUT reclaimed bigint, OUT fired bigint, OUT pruned bigint,
-	OUT errors bigint, OUT last_loop_at timestamptz, OUT last_loop_ms double precision,
+	OUT vacuumed bigint, OUT errors bigint, OUT last_loop_at timestamptz, OUT last_loop_ms double precision,
 	OUT avg_loop_ms double precision, OUT max_loop_ms double precision, OUT last_error text,
 	OUT last_error_at timestamptz, OUT stats_reset timestamptz)
 	LANGUAGE plpgsql AS $$
@@ -191,7 +191,7 @@ BEGIN;
 CREATE OR REPLACE FUNCTION role_cluster.worker_stats(
 	OUT pid integer, OUT state text, OUT started_at timestamptz, OUT loops bigint, OUT wakeups bigint,
 	OUT routed bigint, OUT notified bigint, OUT reclaimed bigint, OUT fired bigint, OUT pruned bigint,
-	OUT errors bigint, OUT last_loop_at timestamptz, OUT last_loop_ms double precision,
+	OUT vacuumed bigint, OUT errors bigint, OUT last_loop_at timestamptz, OUT last_loop_ms double precision,
 	OUT avg_loop_ms double precision, OUT max_loop_ms double precision, OUT last_error text,
 	OUT last_error_at timestamptz, OUT stats_reset timestamptz)
 	LANGUAGE plpgsql AS $$

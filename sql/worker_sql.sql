@@ -356,7 +356,7 @@ SELECT name, setting, unit, context, vartype
   FROM pg_settings
  WHERE name IN ('role_cluster.database', 'role_cluster.enabled', 'role_cluster.poll_interval',
 				'role_cluster.dispatch_batch', 'role_cluster.prune_interval',
-				'role_cluster.prune_batch', 'role_cluster.retention',
+				'role_cluster.prune_batch', 'role_cluster.retention', 'role_cluster.vacuum_interval',
 				'role_cluster.dead_retention')
  ORDER BY name;
 -- the prefix is reserved

@@ -316,8 +316,8 @@ Datum
 rc_worker_stats(PG_FUNCTION_ARGS)
 {
 	TupleDesc	tupdesc;
-	Datum		values[18];
-	bool		nulls[18] = {0};
+	Datum		values[19];
+	bool		nulls[19] = {0};
 	RcShared	snap;
 	uint64		c[RC_NUM_COUNTERS];
 	int			i = 0;
@@ -349,6 +349,7 @@ rc_worker_stats(PG_FUNCTION_ARGS)
 	values[i++] = Int64GetDatum((int64) c[RC_COUNT_RECLAIMED]);
 	values[i++] = Int64GetDatum((int64) c[RC_COUNT_FIRED]);
 	values[i++] = Int64GetDatum((int64) c[RC_COUNT_PRUNED]);
+	values[i++] = Int64GetDatum((int64) c[RC_COUNT_VACUUMED]);
 	values[i++] = Int64GetDatum((int64) c[RC_COUNT_ERRORS]);
 	/* loop timing */
 	values[i] = TimestampTzGetDatum(snap.last_loop_at);

@@ -39,6 +39,7 @@ typedef enum RcCounter
 	RC_COUNT_RECLAIMED,			/* tasks taken back by reclaim() */
 	RC_COUNT_FIRED,				/* tasks enqueued by fire_schedules() */
 	RC_COUNT_PRUNED,			/* rows deleted by prune() */
+	RC_COUNT_VACUUMED,			/* queue tables the worker vacuumed */
 	RC_COUNT_ERRORS,			/* steps that failed (logged, then retried) */
 	RC_COUNT_LOOP_US,			/* total time in working loops, microseconds */
 	RC_NUM_COUNTERS

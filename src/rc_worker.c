@@ -13,7 +13,10 @@
  *	- role_cluster.fire_schedules() at least every poll_interval; dispatch()
  *								again if these two handed back or added work;
  *	- role_cluster.prune()		every prune_interval, and again next loop
- *								while it deletes a full batch.
+ *								while it deletes a full batch;
+ *	- VACUUM of the queue tables	every vacuum_interval, those that have dead
+ *								rows and were not vacuumed meanwhile
+ *								(rc_vacuum.c says why).
  *
  * Between loops it sleeps on its latch.  A transaction that enqueued
  * tasks, changed a task's state (a node fetched, finished or handed back
@@ -64,6 +67,7 @@
 
 #include "rc_shmem.h"
 #include "rc_util.h"
+#include "rc_vacuum.h"
 #include "rc_worker.h"
 
 /* Settings */
@@ -97,6 +101,8 @@ typedef struct RcLoopState
 {
 	TimestampTz next_full;		/* next reclaim + fire_schedules */
 	TimestampTz next_prune;		/* next prune */
+	TimestampTz next_vacuum;	/* next look at the tables' dead rows */
+	TimestampTz last_vacuum_look;	/* the last such look */
 } RcLoopState;
 
 /*
@@ -173,6 +179,13 @@ rc_worker_init(void)
 							"a full batch, so a backlog is worked off in short transactions.",
 							&rc_prune_batch, 10000, 1, INT_MAX,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("role_cluster.vacuum_interval",
+							"How often the background worker vacuums the queue tables.",
+							"Each time, it vacuums those with at least 1000 dead rows that "
+							"nobody vacuumed since the last time; autovacuum visits a "
+							"database only once per autovacuum_naptime.  0 turns it off.",
+							&rc_vacuum_interval_s, 1, 0, 24 * 3600,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 
 	if (!process_shared_preload_libraries_in_progress)
 		return;
@@ -229,6 +242,26 @@ rc_note_error(const char *step, ErrorData *edata)
 			 step, edata->message ? edata->message : "(no message)");
 	rc_shared->last_error_at = GetCurrentTimestamp();
 	SpinLockRelease(&rc_shared->mutex);
+}
+
+/*
+ * In a step's PG_CATCH: logs the error (the full report), aborts the
+ * transaction and counts the error against the step.
+ */
+static void
+rc_step_failed(const char *step, MemoryContext oldcxt)
+{
+	ErrorData  *edata;
+
+	HOLD_INTERRUPTS();
+	MemoryContextSwitchTo(oldcxt);
+	edata = CopyErrorData();
+	EmitErrorReport();
+	FlushErrorState();
+	AbortCurrentTransaction();
+	RESUME_INTERRUPTS();
+	rc_note_error(step, edata);
+	FreeErrorData(edata);
 }
 
 /* The integer in the first column of the first row of an SPI result */
@@ -323,17 +356,33 @@ rc_step(RcStep *step, int32 arg, int64 *extra)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
+		rc_step_failed(step->name, oldcxt);
+		result = RC_STEP_FAILED;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(oldcxt);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return result;
+}
 
-		HOLD_INTERRUPTS();
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		EmitErrorReport();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		RESUME_INTERRUPTS();
-		rc_note_error(step->name, edata);
-		FreeErrorData(edata);
+/*
+ * The vacuum step (rc_vacuum_queue_tables) with a step's error handling:
+ * returns how many tables it vacuumed, or RC_STEP_FAILED.
+ */
+static int64
+rc_vacuum_step(TimestampTz not_since)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	volatile int64 result = RC_STEP_FAILED;
+
+	pgstat_report_activity(STATE_RUNNING, "VACUUM (role_cluster queue tables)");
+	PG_TRY();
+	{
+		result = rc_vacuum_queue_tables(not_since);
+	}
+	PG_CATCH();
+	{
+		rc_step_failed("vacuum", oldcxt);
 		result = RC_STEP_FAILED;
 	}
 	PG_END_TRY();
@@ -490,6 +539,22 @@ rc_worker_loop_once(RcLoopState *ls)
 														 (int64) rc_prune_interval_s * 1000);
 	}
 
+	if (rc_vacuum_interval_s > 0 && start >= ls->next_vacuum)
+	{
+		/*
+		 * A table nobody else vacuumed since the last look: that look
+		 * counts from the end of the worker's own vacuum.
+		 */
+		n = rc_vacuum_step(ls->last_vacuum_look);
+		if (n >= 0)
+			rc_count(RC_COUNT_VACUUMED, n);
+		else
+			failed = true;
+		ls->last_vacuum_look = GetCurrentTimestamp();
+		ls->next_vacuum = TimestampTzPlusMilliseconds(start,
+													  (int64) rc_vacuum_interval_s * 1000);
+	}
+
 	/* the loop's statistics */
 	us = GetCurrentTimestamp() - start;
 	rc_count(RC_COUNT_LOOPS, 1);
@@ -553,6 +618,8 @@ rc_worker_main(Datum main_arg)
 	/* a first full loop at once: reclaim what died while we were away */
 	ls.next_full = 0;
 	ls.next_prune = 0;
+	ls.next_vacuum = 0;
+	ls.last_vacuum_look = GetCurrentTimestamp();
 
 	for (;;)
 	{
@@ -567,6 +634,7 @@ rc_worker_main(Datum main_arg)
 			/* intervals may have changed: run every step now, then re-plan */
 			ls.next_full = 0;
 			ls.next_prune = 0;
+			ls.next_vacuum = 0;
 		}
 
 		oldcxt = MemoryContextSwitchTo(loop_cxt);

@@ -77,6 +77,7 @@ CREATE FUNCTION role_cluster.worker_stats(
 	OUT reclaimed bigint,
 	OUT fired bigint,
 	OUT pruned bigint,
+	OUT vacuumed bigint,
 	OUT errors bigint,
 	OUT last_loop_at timestamptz,
 	OUT last_loop_ms double precision,
@@ -94,7 +95,7 @@ GRANT EXECUTE ON FUNCTION role_cluster.worker_stats() TO role_cluster_admin;
 CREATE VIEW role_cluster.worker_stats AS
 	SELECT * FROM role_cluster.worker_stats();
 COMMENT ON VIEW role_cluster.worker_stats IS
-	'The background worker: pid, state (not running, starting, disabled, standby, no extension, running), loops, commits that woke it, tasks routed, nodes notified, tasks reclaimed, schedule firings, rows pruned, failed steps, loop times and the last error, since stats_reset (a server crash also resets them)';
+	'The background worker: pid, state (not running, starting, disabled, standby, no extension, running), loops, commits that woke it, tasks routed, nodes notified, tasks reclaimed, schedule firings, rows pruned, queue tables vacuumed, failed steps, loop times and the last error, since stats_reset (a server crash also resets them)';
 COMMENT ON COLUMN role_cluster.worker_stats.pid IS 'Process id of the worker; NULL when none runs';
 COMMENT ON COLUMN role_cluster.worker_stats.state IS
 	'not running, starting, disabled (role_cluster.enabled = off), standby (recovery: waits), no extension (not installed in role_cluster.database: waits), running';
@@ -106,6 +107,8 @@ COMMENT ON COLUMN role_cluster.worker_stats.notified IS 'Node notifications sent
 COMMENT ON COLUMN role_cluster.worker_stats.reclaimed IS 'Tasks reclaim() took back from lost nodes';
 COMMENT ON COLUMN role_cluster.worker_stats.fired IS 'Tasks fire_schedules() enqueued';
 COMMENT ON COLUMN role_cluster.worker_stats.pruned IS 'Rows prune() deleted';
+COMMENT ON COLUMN role_cluster.worker_stats.vacuumed IS
+	'Times the worker vacuumed a queue table (role_cluster.vacuum_interval)';
 COMMENT ON COLUMN role_cluster.worker_stats.errors IS 'Steps that failed (logged; retried at the next loop)';
 COMMENT ON COLUMN role_cluster.worker_stats.last_loop_at IS 'When the last working loop ended';
 COMMENT ON COLUMN role_cluster.worker_stats.last_loop_ms IS 'Duration of the last working loop, in milliseconds';

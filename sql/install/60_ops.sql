@@ -646,6 +646,8 @@ BEGIN
 				'Schedule firings.', pg_catalog.format('role_cluster_worker_fired_total %s', w.fired) || E'\n')
 			|| role_cluster.metrics_family('role_cluster_worker_pruned_total', 'counter',
 				'Rows the worker pruned.', pg_catalog.format('role_cluster_worker_pruned_total %s', w.pruned) || E'\n')
+			|| role_cluster.metrics_family('role_cluster_worker_vacuumed_total', 'counter',
+				'Queue tables the worker vacuumed.', pg_catalog.format('role_cluster_worker_vacuumed_total %s', w.vacuumed) || E'\n')
 			|| role_cluster.metrics_family('role_cluster_worker_errors_total', 'counter',
 				'Worker steps that failed.', pg_catalog.format('role_cluster_worker_errors_total %s', w.errors) || E'\n')
 			|| role_cluster.metrics_family('role_cluster_worker_last_loop_seconds', 'gauge',

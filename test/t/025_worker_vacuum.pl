@@ -1,0 +1,133 @@
+
+# The worker vacuums the queue tables between autovacuum's visits: a table
+# with at least 1000 dead rows that nobody vacuumed since its last look,
+# every role_cluster.vacuum_interval; not when the interval is 0, not below
+# the threshold, and never waiting: a table locked by another vacuum is
+# skipped while dispatch goes on.  Autovacuum is off here, so every vacuum
+# the statistics show is the worker's (or the test's own).
+use strict;
+use warnings FATAL => 'all';
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use FindBin;
+use lib "$FindBin::RealBin/..";
+use RcWorker;
+
+my $node = rc_new_node('vacuum',
+	conf => "autovacuum = off\nrole_cluster.poll_interval = '100ms'\nrole_cluster.vacuum_interval = 0\n"
+	  # VACUUM's "skipping" is a WARNING, which log_min_messages = log drops
+	  . "log_min_messages = warning\n");
+$node->safe_psql(
+	'postgres', q{
+CREATE EXTENSION role_cluster;
+INSERT INTO role_cluster.cluster_role (name, tasks) VALUES
+	('indexer', '{"@type": "EnableSome", "taskTypes": ["searchIndexing"]}');
+});
+ok( $node->poll_query_until(
+		'postgres', "SELECT state = 'running' FROM role_cluster.worker_stats"),
+	'the worker runs');
+
+# The task table's vacuums, dead rows and heap size, and the worker's count
+sub task_stats
+{
+	return $node->safe_psql(
+		'postgres', q{
+	SELECT s.vacuum_count || ' ' || s.n_dead_tup || ' ' || pg_relation_size(s.relid) || ' ' || w.vacuumed
+	  FROM pg_stat_user_tables s, role_cluster.worker_stats w
+	 WHERE s.relid = 'role_cluster.task'::regclass});
+}
+
+# $n dead rows in the task table: tasks enqueued and then deleted (a
+# session's statistics reach the shared ones when it ends)
+sub make_dead_rows
+{
+	my ($n) = @_;
+	$node->safe_psql('postgres',
+		"SELECT count(role_cluster.enqueue('storeMaintenance')) FROM generate_series(1, $n)");
+	$node->safe_psql('postgres', 'DELETE FROM role_cluster.task');
+}
+
+# --- off: nothing vacuums the dead rows ------------------------------------
+
+make_dead_rows(2000);
+ok( $node->poll_query_until(
+		'postgres',
+		"SELECT n_dead_tup >= 2000 FROM pg_stat_user_tables WHERE relid = 'role_cluster.task'::regclass"
+	),
+	'2000 dead rows in the task table');
+# a full second of polls (every 100 ms) with the vacuum turned off
+$node->safe_psql('postgres', 'SELECT pg_sleep(1)');
+my ($vacuums, $dead, $size, $counted) = split / /, task_stats();
+is("$vacuums $counted", '0 0', 'vacuum_interval = 0: the worker does not vacuum');
+cmp_ok($size, '>', 0, 'and the heap keeps its pages');
+
+# --- on: it vacuums within an interval, and the heap is given back ------------
+
+rc_set_and_reload($node, vacuum_interval => '1s');
+ok( $node->poll_query_until(
+		'postgres', q{
+	SELECT s.vacuum_count = 1 AND s.n_dead_tup = 0 AND pg_relation_size(s.relid) = 0
+	   AND w.vacuumed = 1 AND w.errors = 0
+	  FROM pg_stat_user_tables s, role_cluster.worker_stats w
+	 WHERE s.relid = 'role_cluster.task'::regclass}),
+	'vacuum_interval = 1s: the worker vacuumed the task table, and the empty heap was truncated');
+like(
+	$node->safe_psql('postgres', 'SELECT role_cluster.metrics()'),
+	qr/^role_cluster_worker_vacuumed_total 1$/m,
+	'metrics() counts it');
+
+# --- below the threshold, nothing ------------------------------------------
+
+make_dead_rows(500);
+ok( $node->poll_query_until(
+		'postgres',
+		"SELECT n_dead_tup >= 500 FROM pg_stat_user_tables WHERE relid = 'role_cluster.task'::regclass"
+	),
+	'500 dead rows');
+$node->safe_psql('postgres', 'SELECT pg_sleep(2.5)');
+($vacuums, $dead, $size, $counted) = split / /, task_stats();
+is("$vacuums $counted", '1 1', 'below 1000 dead rows the worker leaves the table alone');
+
+# --- a table vacuumed by someone else meanwhile is left alone ------------------
+
+make_dead_rows(1000);
+$node->safe_psql('postgres', 'VACUUM role_cluster.task');
+$node->safe_psql('postgres', 'SELECT pg_sleep(2.5)');
+($vacuums, $dead, $size, $counted) = split / /, task_stats();
+is("$vacuums $counted", '2 1', 'a table vacuumed by hand since its last look is not vacuumed again');
+
+# --- locked by another vacuum: skipped, and dispatch goes on -----------------
+
+my ($n1, $c1) = rc_node_session($node, 'n1', 'indexer');
+my $locker = $node->background_psql('postgres');
+$locker->query_safe('BEGIN');
+$locker->query_safe('LOCK role_cluster.task IN SHARE UPDATE EXCLUSIVE MODE');
+make_dead_rows(2000);
+ok( $node->poll_query_until(
+		'postgres',
+		"SELECT n_dead_tup >= 2000 FROM pg_stat_user_tables WHERE relid = 'role_cluster.task'::regclass"
+	),
+	'2000 dead rows again, while another session holds the lock a vacuum needs');
+my $log_offset = -s $node->logfile;
+ok( $node->wait_for_log(qr/skipping vacuum of "task" --- lock not available/, $log_offset),
+	'the worker skips the locked table instead of waiting');
+my $t = $node->safe_psql('postgres', "SELECT role_cluster.enqueue('searchIndexing')");
+ok(rc_wait_notification($n1, $c1), 'and goes on dispatching meanwhile');
+is(rc_query($n1, "SELECT id FROM role_cluster.fetch_tasks('n1', 10)"), $t, 'the node gets its task');
+($vacuums, $dead, $size, $counted) = split / /, task_stats();
+is("$vacuums $counted", '2 1', 'a skipped table is not counted as vacuumed');
+$locker->query_safe('COMMIT');
+$locker->quit;
+ok( $node->poll_query_until(
+		'postgres', q{
+	SELECT s.vacuum_count = 3 AND w.vacuumed = 2
+	  FROM pg_stat_user_tables s, role_cluster.worker_stats w
+	 WHERE s.relid = 'role_cluster.task'::regclass}),
+	'once the lock is gone, the next look vacuums it');
+is($node->safe_psql('postgres', 'SELECT errors FROM role_cluster.worker_stats'),
+	'0', 'no step failed');
+
+$node->stop;
+done_testing();
