@@ -14,14 +14,15 @@
 #  3. the queue tables' size after 1,000,000 tasks passed through (enqueued,
 #     routed, run, done, pruned) against their size after 10,000; target
 #     at most 2x.  Each point is measured settled: every task done and
-#     pruned and autovacuum through the table once since, the state the
+#     pruned and a vacuum through the table once since, the state the
 #     tables reach by themselves.  The largest size sampled while the tasks
 #     flowed is shown too; it grows with the rate, not with the count.
 #
 # Run as root (it installs the extension into PG_CONFIG's tree first) or as
 # postgres (then it must be installed already).  Knobs:
 #   BENCH_PROBES=1000 BENCH_THROUGHPUT=50000 BENCH_SMALL=10000 BENCH_MID=100000
-#   BENCH_LARGE=1000000 BENCH_LOAD_RATE=1000 BENCH_NAPTIME=1s
+#   BENCH_LARGE=1000000 BENCH_LOAD_RATE=1000 BENCH_NAPTIME=1min (autovacuum_naptime; 1min is its default)
+#   BENCH_VACUUM_INTERVAL= (role_cluster.vacuum_interval; unset: its default)
 #   BENCH_SIZE_RATE=0 (tasks/s of the size phase's producer; 0: as fast as
 #   the nodes take them)
 #   BENCH_PHASES="latency throughput size" (a subset runs only those)
@@ -39,7 +40,8 @@ large=${BENCH_LARGE:-1000000}
 mid=${BENCH_MID:-100000}
 size_rate=${BENCH_SIZE_RATE:-0}
 load_rate=${BENCH_LOAD_RATE:-1000}
-naptime=${BENCH_NAPTIME:-1s}
+naptime=${BENCH_NAPTIME:-1min}
+vacuum_interval=${BENCH_VACUUM_INTERVAL:-}
 phases=${BENCH_PHASES:-latency throughput size}
 want() { [[ " $phases " == *" $1 "* ]]; }
 
@@ -89,10 +91,13 @@ role_cluster.retention = '1d'
 role_cluster.prune_interval = '1s'
 autovacuum_naptime = '$naptime'
 EOF
+if [ -n "$vacuum_interval" ]; then
+	echo "role_cluster.vacuum_interval = '$vacuum_interval'" >>"$dir/data/postgresql.conf"
+fi
 as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/log" -w start >/dev/null
 
 echo "role_cluster worker benchmark: $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
-echo "server: fsync on, synchronous_commit on, autovacuum_naptime $naptime, role_cluster defaults but retention"
+echo "server: fsync on, synchronous_commit on, autovacuum_naptime $naptime, role_cluster defaults but retention${vacuum_interval:+ and vacuum_interval $vacuum_interval}"
 
 setup()
 {
@@ -237,10 +242,11 @@ size_now()
 }
 
 # Waits until every task produced so far is done and pruned, and then until
-# autovacuum has been through the task table once more (it is what gives
-# the emptied pages back), so that every point is measured in the same
-# state, not at whatever moment vacuum last happened to truncate the heap;
-# then prints the size.  Gives up waiting for autovacuum after 60 s.
+# a vacuum (autovacuum's or the worker's) has been through the task table
+# once more (it is what gives the emptied pages back), so that every point
+# is measured in the same state, not at whatever moment vacuum last
+# happened to truncate the heap; then prints the size.  Gives up waiting
+# for the vacuum after 60 s.
 settle()
 {
 	local since n=0
@@ -248,7 +254,7 @@ settle()
 		sleep 0.5
 	done
 	since=$(psql_q -c "SELECT clock_timestamp()")
-	while [ "$(psql_q -c "SELECT coalesce(last_autovacuum > '$since', false)
+	while [ "$(psql_q -c "SELECT coalesce(greatest(last_autovacuum, last_vacuum) > '$since', false)
 			FROM pg_stat_user_tables WHERE relid = 'role_cluster.task'::regclass")" != "t" ] && [ $n -lt 120 ]; do
 		sleep 0.5
 		n=$((n + 1))
@@ -292,7 +298,7 @@ size_large=$(settle)
 parts_large=$(breakdown)
 t1=$(date +%s)
 stop_consumers
-echo "   settled: all done and pruned, and autovacuum through once since; peak: the largest size sampled"
+echo "   settled: all done and pruned, and vacuumed once since; peak: the largest size sampled"
 echo "   while those tasks flowed"
 printf "after %8d tasks: settled %8s bytes, peak %8s (%s)\n" "$small" "$size_small" "$peak_small" "$parts_small"
 printf "after %8d tasks: settled %8s bytes, peak %8s (%s)\n" "$mid" "$size_mid" "$peak_mid" "$parts_mid"
