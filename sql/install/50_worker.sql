@@ -429,6 +429,8 @@ CREATE FUNCTION role_cluster.prune(retention interval DEFAULT NULL,
 								   max_rows integer DEFAULT NULL) RETURNS bigint
 	LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
+	SET enable_seqscan = off
+	SET jit = off
 	AS $$
 DECLARE
 	keep_done interval := coalesce(retention,
@@ -459,28 +461,34 @@ BEGIN
 				  HINT = 'Pass 1 or more, or NULL for role_cluster.prune_batch.';
 	END IF;
 
+	/*
+	 * Each DELETE takes its rows from an array that one scan filled, never
+	 * from a join: the planner may make "id IN (SELECT ... FOR UPDATE)" a
+	 * nested loop that runs the locking subquery again for every row of
+	 * the table, which kept a worker's prune() busy for minutes on 50,000
+	 * tasks once a vacuum had changed the table's statistics.
+	 */
 	DELETE FROM role_cluster.task
-	 WHERE id IN (SELECT id FROM role_cluster.task
-				   WHERE state = 'done' AND finished_at < now() - keep_done
-				   LIMIT lim
-				   FOR UPDATE SKIP LOCKED);
+	 WHERE id = ANY (ARRAY(SELECT id FROM role_cluster.task
+						   WHERE state = 'done' AND finished_at < now() - keep_done
+						   LIMIT lim
+						   FOR UPDATE SKIP LOCKED));
 	GET DIAGNOSTICS n = ROW_COUNT;
 	total := total + n;
 
 	DELETE FROM role_cluster.task
-	 WHERE id IN (SELECT id FROM role_cluster.task
-				   WHERE state = 'dead' AND finished_at < now() - keep_dead
-				   LIMIT lim
-				   FOR UPDATE SKIP LOCKED);
+	 WHERE id = ANY (ARRAY(SELECT id FROM role_cluster.task
+						   WHERE state = 'dead' AND finished_at < now() - keep_dead
+						   LIMIT lim
+						   FOR UPDATE SKIP LOCKED));
 	GET DIAGNOSTICS n = ROW_COUNT;
 	total := total + n;
 
 	DELETE FROM role_cluster.schedule_firing
-	 WHERE (schedule_id, due_at) IN
-		   (SELECT schedule_id, due_at FROM role_cluster.schedule_firing
-			 WHERE fired_at < now() - keep_dead
-			 LIMIT lim
-			 FOR UPDATE SKIP LOCKED);
+	 WHERE ctid = ANY (ARRAY(SELECT ctid FROM role_cluster.schedule_firing
+							 WHERE fired_at < now() - keep_dead
+							 LIMIT lim
+							 FOR UPDATE SKIP LOCKED));
 	GET DIAGNOSTICS n = ROW_COUNT;
 	total := total + n;
 
