@@ -147,6 +147,20 @@ rc_count(RcCounter counter, int64 n)
 		pg_atomic_fetch_add_u64(&rc_shared->counters[counter], (uint64) n);
 }
 
+/* Records a failed step of the worker (or its vacuum process) for worker_stats */
+void
+rc_note_error(const char *step, ErrorData *edata)
+{
+	if (rc_shared == NULL)
+		return;
+	rc_count(RC_COUNT_ERRORS, 1);
+	SpinLockAcquire(&rc_shared->mutex);
+	snprintf(rc_shared->last_error, RC_LAST_ERROR_LEN, "%s: %s",
+			 step, edata->message ? edata->message : "(no message)");
+	rc_shared->last_error_at = GetCurrentTimestamp();
+	SpinLockRelease(&rc_shared->mutex);
+}
+
 /*
  * Transaction callback of wake_worker(): on commit, wake the worker; on
  * abort (or PREPARE, whose rows appear only at COMMIT PREPARED, which the

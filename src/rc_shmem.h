@@ -101,4 +101,7 @@ extern void rc_wait_for_ended_sessions(void);
 /* Adds n to a counter; a no-op without shared memory */
 extern void rc_count(RcCounter counter, int64 n);
 
+/* Records a failed step (its error message) for worker_stats */
+extern void rc_note_error(const char *step, ErrorData *edata);
+
 #endif							/* RC_SHMEM_H */

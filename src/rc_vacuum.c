@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * rc_vacuum.c
- *	  The background worker vacuums the queue tables itself.
+ *	  The background worker has the queue tables vacuumed between
+ *	  autovacuum's visits.
  *
  * Every task is written four times (enqueued, routed, running, done) and
  * then deleted by prune(): at thousands of tasks a second, tens of
@@ -11,30 +12,42 @@
  * it grew to hold the dead versions of its worst minute.  With the default
  * naptime, a million tasks at full rate left the task table's indexes at
  * 24 MB (against 1.1 MB after ten thousand) and ran at a third of the rate
- * they reached with a naptime of one second; with this vacuum every
- * second, 5.7 MB at that same rate (test/bench_worker.sh).
+ * they reached with a naptime of one second (test/bench_worker.sh).
  *
- * So the worker vacuums the queue tables every role_cluster.vacuum_interval
- * when the cumulative statistics show that one has at least
- * RC_VACUUM_MIN_DEAD dead rows and nobody (autovacuum or a person) has
- * vacuumed it since the worker last looked.  It is a plain VACUUM with
- * SKIP_LOCKED (a table another vacuum is busy with is left to it) and
- * without parallel workers, run the way a session runs the command: its
- * own transaction per table, and the caller's transaction committed first.
+ * So every role_cluster.vacuum_interval the worker looks at the queue
+ * tables' cumulative statistics, and when one has more dead rows than its
+ * own autovacuum threshold allows (autovacuum_vacuum_threshold +
+ * autovacuum_vacuum_scale_factor * reltuples, the table's settings first,
+ * as autovacuum computes it), it starts a short-lived background process,
+ * "role_cluster vacuum", that runs a plain VACUUM with SKIP_LOCKED (a table
+ * another vacuum is busy with is left to it) and without parallel workers
+ * on each table that needs it, and exits.  A separate process, so that
+ * dispatch never waits for a vacuum: on a large table (a long retention)
+ * one pass reads every index.  At most one runs at a time; a vacuum by
+ * anyone else resets the dead-row count, so nothing is done twice.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/relation.h"
+#include "access/reloptions.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "commands/vacuum.h"
+#include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_node.h"
 #include "pgstat.h"
+#include "postmaster/autovacuum.h"
+#include "postmaster/bgworker.h"
+#include "storage/ipc.h"
+#include "tcop/tcopprot.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
 
+#include "rc_shmem.h"
 #include "rc_vacuum.h"
 
 /* Settings */
@@ -43,21 +56,127 @@ int			rc_vacuum_interval_s = 1;
 /* The queue tables: what every task passes through or leaves behind */
 static const char *const rc_queue_tables[] = {"task", "node", "schedule_firing"};
 
-/* Whether the statistics say relid needs the worker's vacuum */
+/* The vacuum process last started, in the worker (TopMemoryContext) */
+static BackgroundWorkerHandle *rc_vacuum_handle = NULL;
+
+/* Whether the worker already said that no process slot was free */
+static bool rc_vacuum_no_slot_logged = false;
+
+PGDLLEXPORT void rc_vacuum_main(Datum main_arg);
+
+/*
+ * Whether relid has more dead rows than its autovacuum threshold allows,
+ * by the cumulative statistics.  In a transaction.
+ */
 static bool
-rc_needs_vacuum(Oid relid, TimestampTz not_since)
+rc_needs_vacuum(Oid relid)
 {
 	PgStat_StatTabEntry *e = pgstat_fetch_stat_tabentry(relid);
+	Relation	rel;
+	AutoVacOpts *av;
+	float4		reltuples;
+	int			base;
+	double		scale;
 
-	if (e == NULL || e->n_dead_tuples < RC_VACUUM_MIN_DEAD)
+	if (e == NULL || e->n_dead_tuples == 0)
 		return false;
-	return e->vacuum_timestamp < not_since && e->autovac_vacuum_timestamp < not_since;
+	rel = try_relation_open(relid, AccessShareLock);
+	if (rel == NULL)
+		return false;
+	av = rel->rd_options ? &((StdRdOptions *) rel->rd_options)->autovacuum : NULL;
+	base = (av && av->vacuum_threshold >= 0) ? av->vacuum_threshold : autovacuum_vac_thresh;
+	scale = (av && av->vacuum_scale_factor >= 0) ? av->vacuum_scale_factor : autovacuum_vac_scale;
+	reltuples = Max(rel->rd_rel->reltuples, 0);
+	relation_close(rel, AccessShareLock);
+	return e->n_dead_tuples > base + scale * reltuples;
 }
 
 /*
- * Runs a VACUUM statement with portal_cxt as its PortalContext.  Commits
- * the caller's transaction, and starts one again at the end, as it does for
- * a session.
+ * The queue tables that need a vacuum, as VacuumRelation nodes allocated
+ * in cxt (VACUUM keeps them across its own transactions).  In a
+ * transaction.
+ */
+static List *
+rc_tables_to_vacuum(MemoryContext cxt)
+{
+	Oid			nspid = get_namespace_oid("role_cluster", true);
+	List	   *rels = NIL;
+
+	for (size_t i = 0; OidIsValid(nspid) && i < lengthof(rc_queue_tables); i++)
+	{
+		Oid			relid = get_relname_relid(rc_queue_tables[i], nspid);
+		MemoryContext oldcxt;
+
+		if (!OidIsValid(relid) || !rc_needs_vacuum(relid))
+			continue;
+		oldcxt = MemoryContextSwitchTo(cxt);
+		rels = lappend(rels,
+					   makeVacuumRelation(makeRangeVar("role_cluster",
+													   pstrdup(rc_queue_tables[i]), -1),
+										  relid, NIL));
+		MemoryContextSwitchTo(oldcxt);
+	}
+	return rels;
+}
+
+/*
+ * In the worker: starts the vacuum process when a queue table needs it and
+ * none is running.  Returns whether it started one.  Must be called
+ * outside a transaction; runs its own.
+ */
+bool
+rc_vacuum_launch_if_needed(void)
+{
+	BackgroundWorker w = {0};
+	pid_t		pid;
+	bool		needed;
+	MemoryContext oldcxt;
+
+	if (rc_vacuum_handle != NULL &&
+		GetBackgroundWorkerPid(rc_vacuum_handle, &pid) != BGWH_STOPPED)
+		return false;
+
+	StartTransactionCommand();
+	needed = (rc_tables_to_vacuum(CurTransactionContext) != NIL);
+	CommitTransactionCommand();
+	if (!needed)
+		return false;
+
+	w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	w.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	w.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(w.bgw_library_name, BGW_MAXLEN, "role_cluster");
+	snprintf(w.bgw_function_name, BGW_MAXLEN, "rc_vacuum_main");
+	snprintf(w.bgw_name, BGW_MAXLEN, "role_cluster vacuum");
+	snprintf(w.bgw_type, BGW_MAXLEN, "role_cluster vacuum");
+	w.bgw_main_arg = ObjectIdGetDatum(MyDatabaseId);
+	w.bgw_notify_pid = 0;
+
+	if (rc_vacuum_handle != NULL)
+		pfree(rc_vacuum_handle);
+	rc_vacuum_handle = NULL;
+	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+	if (!RegisterDynamicBackgroundWorker(&w, &rc_vacuum_handle))
+	{
+		rc_vacuum_handle = NULL;
+		if (!rc_vacuum_no_slot_logged)
+			ereport(LOG,
+					(errmsg("role_cluster worker could not start its vacuum process"),
+					 errdetail("No background worker slot is free; the queue tables wait for autovacuum."),
+					 errhint("Raise max_worker_processes.")));
+		rc_vacuum_no_slot_logged = true;
+		MemoryContextSwitchTo(oldcxt);
+		return false;
+	}
+	MemoryContextSwitchTo(oldcxt);
+	rc_vacuum_no_slot_logged = false;
+	return true;
+}
+
+/*
+ * Runs a VACUUM statement with portal_cxt as its PortalContext (VACUUM's
+ * working memory is a child of it).  Commits the caller's transaction, and
+ * starts one again at the end, as it does for a session.
  */
 static void
 rc_exec_vacuum(VacuumStmt *stmt, MemoryContext portal_cxt)
@@ -77,52 +196,25 @@ rc_exec_vacuum(VacuumStmt *stmt, MemoryContext portal_cxt)
 }
 
 /*
- * Vacuums the queue tables that need it; see the file header.  Returns how
- * many it vacuumed, going by their statistics afterwards: a table skipped
- * because another vacuum held it does not count.
- *
- * The VacuumRelation nodes must outlive the transaction that builds them
- * (VACUUM keeps them across its own transactions), and VACUUM's working
- * memory is a child of PortalContext, which a background worker has no
- * portal to provide: both go in a context of their own, as autovacuum does
- * it.  After an error, the caller's memory context takes it along.
+ * Vacuums the queue tables that need it; returns how many it vacuumed,
+ * going by their statistics afterwards (a table skipped because another
+ * vacuum held it does not count).
  */
-int
-rc_vacuum_queue_tables(TimestampTz not_since)
+static int
+rc_vacuum_queue_tables(void)
 {
-	MemoryContext vac_cxt;
-	MemoryContext oldcxt = CurrentMemoryContext;
-	Oid			relids[lengthof(rc_queue_tables)];
-	List	   *rels = NIL;
-	int			nrels = 0;
+	MemoryContext vac_cxt = AllocSetContextCreate(TopMemoryContext, "role_cluster vacuum",
+												  ALLOCSET_DEFAULT_SIZES);
+	List	   *rels;
 	int			vacuumed = 0;
-	Oid			nspid;
-
-	vac_cxt = AllocSetContextCreate(CurrentMemoryContext, "role_cluster vacuum",
-									ALLOCSET_DEFAULT_SIZES);
 
 	StartTransactionCommand();
-	nspid = get_namespace_oid("role_cluster", true);
-	for (size_t i = 0; OidIsValid(nspid) && i < lengthof(rc_queue_tables); i++)
-	{
-		Oid			relid = get_relname_relid(rc_queue_tables[i], nspid);
-
-		if (OidIsValid(relid) && rc_needs_vacuum(relid, not_since))
-		{
-			MemoryContextSwitchTo(vac_cxt);
-			rels = lappend(rels,
-						   makeVacuumRelation(makeRangeVar("role_cluster",
-														   pstrdup(rc_queue_tables[i]), -1),
-											  relid, NIL));
-			MemoryContextSwitchTo(TopTransactionContext);
-			relids[nrels++] = relid;
-		}
-	}
-
-	if (nrels > 0)
+	rels = rc_tables_to_vacuum(vac_cxt);
+	if (rels != NIL)
 	{
 		TimestampTz began = GetCurrentTimestamp();
 		VacuumStmt *stmt;
+		ListCell   *lc;
 
 		MemoryContextSwitchTo(vac_cxt);
 		stmt = makeNode(VacuumStmt);
@@ -133,16 +225,46 @@ rc_vacuum_queue_tables(TimestampTz not_since)
 		rc_exec_vacuum(stmt, vac_cxt);
 
 		/* a new transaction: fresh statistics */
-		for (int i = 0; i < nrels; i++)
+		foreach(lc, rels)
 		{
-			PgStat_StatTabEntry *e = pgstat_fetch_stat_tabentry(relids[i]);
+			VacuumRelation *vr = lfirst_node(VacuumRelation, lc);
+			PgStat_StatTabEntry *e = pgstat_fetch_stat_tabentry(vr->oid);
 
 			if (e != NULL && e->vacuum_timestamp >= began)
 				vacuumed++;
 		}
 	}
 	CommitTransactionCommand();
-	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(vac_cxt);
 	return vacuumed;
+}
+
+/*
+ * The vacuum process: connects to the worker's database (the main
+ * argument), vacuums the queue tables that need it, counts them in
+ * worker_stats.vacuumed, and exits.  An error is logged and counted.
+ */
+void
+rc_vacuum_main(Datum main_arg)
+{
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(main_arg), InvalidOid, 0);
+	pgstat_report_appname("role_cluster vacuum");
+	pgstat_report_activity(STATE_RUNNING, "VACUUM (role_cluster queue tables)");
+
+	PG_TRY();
+	{
+		rc_count(RC_COUNT_VACUUMED, rc_vacuum_queue_tables());
+	}
+	PG_CATCH();
+	{
+		/* count it for worker_stats; the exit logs it */
+		MemoryContextSwitchTo(TopMemoryContext);
+		rc_note_error("vacuum", CopyErrorData());
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	proc_exit(0);
 }

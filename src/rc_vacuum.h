@@ -1,29 +1,25 @@
 /*-------------------------------------------------------------------------
  *
  * rc_vacuum.h
- *	  The background worker vacuums the queue tables itself, between
- *	  autovacuum's visits.
+ *	  The background worker has the queue tables vacuumed between
+ *	  autovacuum's visits, by a short-lived process of its own.
  *
  *-------------------------------------------------------------------------
  */
 #ifndef RC_VACUUM_H
 #define RC_VACUUM_H
 
-#include "utils/timestamp.h"
+#include "postgres.h"
 
 /* role_cluster.vacuum_interval, in seconds; 0 turns it off */
 extern int	rc_vacuum_interval_s;
 
-/* A table needs a vacuum once it has this many dead rows */
-#define RC_VACUUM_MIN_DEAD 1000
-
 /*
- * Vacuums the queue tables that have at least RC_VACUUM_MIN_DEAD dead rows
- * and were not vacuumed (by autovacuum or anyone) since not_since.  Must be
- * called outside a transaction; runs its own.  Returns how many tables it
- * vacuumed.  Errors propagate, with the transaction state left for the
- * caller to abort.
+ * In the worker: starts the vacuum process when a queue table has more
+ * dead rows than its autovacuum threshold and none is running.  Returns
+ * whether it started one.  Must be called outside a transaction; runs its
+ * own.
  */
-extern int	rc_vacuum_queue_tables(TimestampTz not_since);
+extern bool rc_vacuum_launch_if_needed(void);
 
 #endif							/* RC_VACUUM_H */

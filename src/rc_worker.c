@@ -14,9 +14,9 @@
  *								again if these two handed back or added work;
  *	- role_cluster.prune()		every prune_interval, and again next loop
  *								while it deletes a full batch;
- *	- VACUUM of the queue tables	every vacuum_interval, those that have dead
- *								rows and were not vacuumed meanwhile
- *								(rc_vacuum.c says why).
+ *	- a look at the queue tables	every vacuum_interval; a process of its
+ *								own vacuums those with more dead rows than
+ *								their autovacuum threshold (rc_vacuum.c).
  *
  * Between loops it sleeps on its latch.  A transaction that enqueued
  * tasks, changed a task's state (a node fetched, finished or handed back
@@ -102,7 +102,6 @@ typedef struct RcLoopState
 	TimestampTz next_full;		/* next reclaim + fire_schedules */
 	TimestampTz next_prune;		/* next prune */
 	TimestampTz next_vacuum;	/* next look at the tables' dead rows */
-	TimestampTz last_vacuum_look;	/* the last such look */
 } RcLoopState;
 
 /*
@@ -180,9 +179,9 @@ rc_worker_init(void)
 							&rc_prune_batch, 10000, 1, INT_MAX,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("role_cluster.vacuum_interval",
-							"How often the background worker vacuums the queue tables.",
-							"Each time, it vacuums those with at least 1000 dead rows that "
-							"nobody vacuumed since the last time; autovacuum visits a "
+							"How often the background worker looks whether the queue tables need a vacuum.",
+							"Each time, a process of its own vacuums those with more dead "
+							"rows than their autovacuum threshold; autovacuum visits a "
 							"database only once per autovacuum_naptime.  0 turns it off.",
 							&rc_vacuum_interval_s, 1, 0, 24 * 3600,
 							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
@@ -229,18 +228,6 @@ rc_worker_detach(int code, Datum arg)
 	rc_shared->worker_latch = NULL;
 	rc_shared->worker_dboid = InvalidOid;
 	rc_shared->state = RC_WORKER_NOT_RUNNING;
-	SpinLockRelease(&rc_shared->mutex);
-}
-
-/* Records a step's error for worker_stats */
-static void
-rc_note_error(const char *step, ErrorData *edata)
-{
-	rc_count(RC_COUNT_ERRORS, 1);
-	SpinLockAcquire(&rc_shared->mutex);
-	snprintf(rc_shared->last_error, RC_LAST_ERROR_LEN, "%s: %s",
-			 step, edata->message ? edata->message : "(no message)");
-	rc_shared->last_error_at = GetCurrentTimestamp();
 	SpinLockRelease(&rc_shared->mutex);
 }
 
@@ -366,19 +353,20 @@ rc_step(RcStep *step, int32 arg, int64 *extra)
 }
 
 /*
- * The vacuum step (rc_vacuum_queue_tables) with a step's error handling:
- * returns how many tables it vacuumed, or RC_STEP_FAILED.
+ * The vacuum step (rc_vacuum_launch_if_needed) with a step's error
+ * handling: returns 1 when it started the vacuum process, 0 when not, or
+ * RC_STEP_FAILED.
  */
 static int64
-rc_vacuum_step(TimestampTz not_since)
+rc_vacuum_step(void)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	volatile int64 result = RC_STEP_FAILED;
 
-	pgstat_report_activity(STATE_RUNNING, "VACUUM (role_cluster queue tables)");
+	pgstat_report_activity(STATE_RUNNING, "looking at the queue tables' dead rows");
 	PG_TRY();
 	{
-		result = rc_vacuum_queue_tables(not_since);
+		result = rc_vacuum_launch_if_needed() ? 1 : 0;
 	}
 	PG_CATCH();
 	{
@@ -541,16 +529,9 @@ rc_worker_loop_once(RcLoopState *ls)
 
 	if (rc_vacuum_interval_s > 0 && start >= ls->next_vacuum)
 	{
-		/*
-		 * A table nobody else vacuumed since the last look: that look
-		 * counts from the end of the worker's own vacuum.
-		 */
-		n = rc_vacuum_step(ls->last_vacuum_look);
-		if (n >= 0)
-			rc_count(RC_COUNT_VACUUMED, n);
-		else
+		/* the vacuum process counts what it vacuumed */
+		if (rc_vacuum_step() < 0)
 			failed = true;
-		ls->last_vacuum_look = GetCurrentTimestamp();
 		ls->next_vacuum = TimestampTzPlusMilliseconds(start,
 													  (int64) rc_vacuum_interval_s * 1000);
 	}
@@ -619,7 +600,6 @@ rc_worker_main(Datum main_arg)
 	ls.next_full = 0;
 	ls.next_prune = 0;
 	ls.next_vacuum = 0;
-	ls.last_vacuum_look = GetCurrentTimestamp();
 
 	for (;;)
 	{
