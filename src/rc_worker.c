@@ -231,26 +231,6 @@ rc_worker_detach(int code, Datum arg)
 	SpinLockRelease(&rc_shared->mutex);
 }
 
-/*
- * In a step's PG_CATCH: logs the error (the full report), aborts the
- * transaction and counts the error against the step.
- */
-static void
-rc_step_failed(const char *step, MemoryContext oldcxt)
-{
-	ErrorData  *edata;
-
-	HOLD_INTERRUPTS();
-	MemoryContextSwitchTo(oldcxt);
-	edata = CopyErrorData();
-	EmitErrorReport();
-	FlushErrorState();
-	AbortCurrentTransaction();
-	RESUME_INTERRUPTS();
-	rc_note_error(step, edata);
-	FreeErrorData(edata);
-}
-
 /* The integer in the first column of the first row of an SPI result */
 static int64
 rc_spi_int_result(const char *sql)
@@ -291,59 +271,38 @@ rc_plan(SPIPlanPtr *planp, const char *sql, int nargs)
 	return *planp;
 }
 
+/* A step's work; see rc_guarded() */
+typedef int64 (*RcStepBody) (void *arg);
+
 /*
- * Runs one step in its own transaction: its statement, then, if it has
- * one and the first result is positive, its count statement in the same
- * transaction (with a new snapshot, which sees what the first did), whose
- * result goes to *extra.  Returns the first result, RC_STEP_NO_EXTENSION
- * when the extension is not installed in this database, or RC_STEP_FAILED
- * after logging and counting an error (the transaction is aborted, and the
- * worker goes on: pg_cancel_backend() on the worker cancels one step).
+ * Runs a step's work under the worker's error handling: an error is logged
+ * (the full report), its transaction aborted and the error counted against
+ * the step, and the worker goes on (pg_cancel_backend() on the worker
+ * cancels one step).  Returns what body returned, or RC_STEP_FAILED.
  */
 static int64
-rc_step(RcStep *step, int32 arg, int64 *extra)
+rc_guarded(const char *name, RcStepBody body, void *arg)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	volatile int64 result = RC_STEP_FAILED;
-	Datum		args[1];
 
-	args[0] = Int32GetDatum(arg);
-
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
 	PG_TRY();
 	{
-		if (!OidIsValid(get_extension_oid("role_cluster", true)))
-			result = RC_STEP_NO_EXTENSION;
-		else
-		{
-			int64		r;
-
-			if (SPI_connect() != SPI_OK_CONNECT)
-				elog(ERROR, "SPI_connect failed");
-			PushActiveSnapshot(GetTransactionSnapshot());
-			pgstat_report_activity(STATE_RUNNING, step->sql);
-			if (SPI_execute_plan(rc_plan(&step->plan, step->sql, step->has_arg ? 1 : 0),
-								 args, NULL, false, 0) != SPI_OK_SELECT)
-				elog(ERROR, "\"%s\" failed", step->sql);
-			r = rc_spi_int_result(step->sql);
-			if (step->count_sql != NULL && extra != NULL && r > 0)
-			{
-				/* not read-only: a new snapshot that sees what sql did */
-				if (SPI_execute_plan(rc_plan(&step->count_plan, step->count_sql, 0),
-									 NULL, NULL, false, 0) != SPI_OK_SELECT)
-					elog(ERROR, "\"%s\" failed", step->count_sql);
-				*extra = rc_spi_int_result(step->count_sql);
-			}
-			SPI_finish();
-			PopActiveSnapshot();
-			result = r;
-		}
-		CommitTransactionCommand();
+		result = body(arg);
 	}
 	PG_CATCH();
 	{
-		rc_step_failed(step->name, oldcxt);
+		ErrorData  *edata;
+
+		HOLD_INTERRUPTS();
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		EmitErrorReport();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		RESUME_INTERRUPTS();
+		rc_note_error(name, edata);
+		FreeErrorData(edata);
 		result = RC_STEP_FAILED;
 	}
 	PG_END_TRY();
@@ -352,31 +311,79 @@ rc_step(RcStep *step, int32 arg, int64 *extra)
 	return result;
 }
 
+/* A call of an SQL step: the step, its argument, where its count goes */
+typedef struct RcStepCall
+{
+	RcStep	   *step;
+	int32		arg;
+	int64	   *extra;
+} RcStepCall;
+
 /*
- * The vacuum step (rc_vacuum_launch_if_needed) with a step's error
- * handling: returns 1 when it started the vacuum process, 0 when not, or
- * RC_STEP_FAILED.
+ * The work of an SQL step, in its own transaction: its statement, then, if
+ * it has one and the first result is positive, its count statement in the
+ * same transaction (with a new snapshot, which sees what the first did),
+ * whose result goes to *extra.  Returns the first result, or
+ * RC_STEP_NO_EXTENSION when the extension is not installed in this
+ * database.
  */
 static int64
-rc_vacuum_step(void)
+rc_step_body(void *arg)
 {
-	MemoryContext oldcxt = CurrentMemoryContext;
-	volatile int64 result = RC_STEP_FAILED;
+	RcStepCall *call = (RcStepCall *) arg;
+	RcStep	   *step = call->step;
+	Datum		args[1];
+	int64		r = RC_STEP_NO_EXTENSION;
 
+	args[0] = Int32GetDatum(call->arg);
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	if (OidIsValid(get_extension_oid("role_cluster", true)))
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pgstat_report_activity(STATE_RUNNING, step->sql);
+		if (SPI_execute_plan(rc_plan(&step->plan, step->sql, step->has_arg ? 1 : 0),
+							 args, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "\"%s\" failed", step->sql);
+		r = rc_spi_int_result(step->sql);
+		if (step->count_sql != NULL && call->extra != NULL && r > 0)
+		{
+			/* not read-only: a new snapshot that sees what sql did */
+			if (SPI_execute_plan(rc_plan(&step->count_plan, step->count_sql, 0),
+								 NULL, NULL, false, 0) != SPI_OK_SELECT)
+				elog(ERROR, "\"%s\" failed", step->count_sql);
+			*call->extra = rc_spi_int_result(step->count_sql);
+		}
+		SPI_finish();
+		PopActiveSnapshot();
+	}
+	CommitTransactionCommand();
+	return r;
+}
+
+/*
+ * Runs one SQL step (rc_step_body) under the worker's error handling:
+ * returns its result, RC_STEP_NO_EXTENSION, or RC_STEP_FAILED.
+ */
+static int64
+rc_step(RcStep *step, int32 arg, int64 *extra)
+{
+	RcStepCall	call = {step, arg, extra};
+
+	return rc_guarded(step->name, rc_step_body, &call);
+}
+
+/*
+ * The vacuum step's work: returns 1 when it started the vacuum process, 0
+ * when no table needed it (rc_vacuum_launch_if_needed).
+ */
+static int64
+rc_vacuum_body(void *arg)
+{
 	pgstat_report_activity(STATE_RUNNING, "looking at the queue tables' dead rows");
-	PG_TRY();
-	{
-		result = rc_vacuum_launch_if_needed() ? 1 : 0;
-	}
-	PG_CATCH();
-	{
-		rc_step_failed("vacuum", oldcxt);
-		result = RC_STEP_FAILED;
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(oldcxt);
-	pgstat_report_activity(STATE_IDLE, NULL);
-	return result;
+	return rc_vacuum_launch_if_needed() ? 1 : 0;
 }
 
 /* Milliseconds from now until t, at least 1 */
@@ -530,7 +537,7 @@ rc_worker_loop_once(RcLoopState *ls)
 	if (rc_vacuum_interval_s > 0 && start >= ls->next_vacuum)
 	{
 		/* the vacuum process counts what it vacuumed */
-		if (rc_vacuum_step() < 0)
+		if (rc_guarded("vacuum", rc_vacuum_body, NULL) < 0)
 			failed = true;
 		ls->next_vacuum = TimestampTzPlusMilliseconds(start,
 													  (int64) rc_vacuum_interval_s * 1000);
