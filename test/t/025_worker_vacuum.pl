@@ -4,7 +4,8 @@
 # with more dead rows than its autovacuum threshold (for the task table 500
 # plus 1% of its rows); not when the interval is 0, not below the
 # threshold, not again after someone else's vacuum, and never waiting: a
-# table locked by another vacuum is skipped, and dispatch goes on.
+# table locked by another vacuum is skipped, and dispatch goes on.  With
+# no background worker slot free, the worker says so once and goes on.
 # Autovacuum is off here, so every vacuum the statistics show is the
 # worker's (or the test's own).
 use strict;
@@ -132,4 +133,33 @@ is($node->safe_psql('postgres', 'SELECT errors FROM role_cluster.worker_stats'),
 	'0', 'no step failed');
 
 $node->stop;
+
+# --- no background worker slot free: said once in the log, nothing fails ----
+# The worker takes the only slot (and the logical replication launcher,
+# which would take one too, is not started).
+
+my $full = rc_new_node('full',
+	conf => "autovacuum = off\nmax_worker_processes = 1\nmax_logical_replication_workers = 0\n"
+	  . "role_cluster.poll_interval = '100ms'\nrole_cluster.vacuum_interval = '1s'\n");
+$full->safe_psql('postgres', 'CREATE EXTENSION role_cluster');
+ok($full->poll_query_until('postgres', "SELECT state = 'running' FROM role_cluster.worker_stats"),
+	'with max_worker_processes = 1 the worker runs');
+$full->safe_psql('postgres',
+	"SELECT count(role_cluster.enqueue('storeMaintenance')) FROM generate_series(1, 2000)");
+$full->safe_psql('postgres', 'DELETE FROM role_cluster.task');
+ok( $full->wait_for_log(
+		qr/role_cluster worker could not start its vacuum process.*\n.*DETAIL:  No background worker slot is free/),
+	'without a free slot the worker says why it cannot vacuum');
+$full->safe_psql('postgres', 'SELECT pg_sleep(2.5)');
+is( $full->safe_psql(
+		'postgres', q{
+	SELECT s.vacuum_count || ' ' || w.vacuumed || ' ' || w.errors || ' ' || w.state
+	  FROM pg_stat_user_tables s, role_cluster.worker_stats w
+	 WHERE s.relid = 'role_cluster.task'::regclass}),
+	'0 0 0 running',
+	'nothing is vacuumed, no step fails, and the worker goes on');
+my $said = () = slurp_file($full->logfile) =~ /could not start its vacuum process/g;
+is($said, 1, 'and it says so once, not at every look');
+$full->stop;
+
 done_testing();
