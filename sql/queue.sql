@@ -429,6 +429,13 @@ SELECT role_cluster.dispatch() AS routed;
 SELECT count(*) AS claimed FROM role_cluster.claim_tasks('mta', 5);
 UPDATE role_cluster.cluster_role SET tasks = 'EnableSome(outboundMta, spamClassifierTraining)' WHERE name = 'mta';
 SELECT count(*) AS claimed FROM role_cluster.claim_tasks('mta', 5);
+-- A queue holding only a singleton task is not empty to dispatch; an empty
+-- one routes nothing.
+DELETE FROM role_cluster.task;
+SELECT count(*) AS enqueued FROM role_cluster.enqueue_batch('[{"task_type": "spamClassifierTraining"}]');
+SELECT role_cluster.dispatch() AS routed_singleton;
+SELECT node_id, state FROM role_cluster.task;
+SELECT role_cluster.dispatch() AS routed_nothing;
 
 ---------------------------------------------------------------------------
 -- reclaim

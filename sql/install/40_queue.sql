@@ -1260,6 +1260,16 @@ BEGIN
 								 ELSE 'invalid_parameter_value' END;
 	END IF;
 	PERFORM role_cluster.require_read_committed();
+
+	/*
+	 * Nothing queued at all: the usual case when a node's fetch or
+	 * acknowledgement woke the worker.  Two probes, one per partial index.
+	 */
+	IF NOT EXISTS (SELECT FROM role_cluster.task q WHERE q.state = 'queued' AND NOT q.singleton)
+		AND NOT EXISTS (SELECT FROM role_cluster.task q WHERE q.state = 'queued' AND q.singleton) THEN
+		RETURN 0;
+	END IF;
+
 	SELECT pg_catalog.array_agg(l.node_id) INTO nodes
 		FROM (SELECT n.node_id FROM role_cluster.node n
 			  WHERE role_cluster.node_is_live(n)
