@@ -436,6 +436,17 @@ SELECT count(*) AS enqueued FROM role_cluster.enqueue_batch('[{"task_type": "spa
 SELECT role_cluster.dispatch() AS routed_singleton;
 SELECT node_id, state FROM role_cluster.task;
 SELECT role_cluster.dispatch() AS routed_nothing;
+-- idx and all are of one class (indexer, no push shard): once the first
+-- comes up short with room to spare, dispatch does not ask the other; mta,
+-- of another class, is asked.
+SELECT count(*) AS enqueued FROM role_cluster.enqueue_batch('[{"task_type": "searchIndexing"}]');
+BEGIN;
+SET LOCAL track_functions = 'pl';
+SELECT role_cluster.dispatch() AS routed;
+SELECT calls AS hand_outs FROM pg_stat_xact_user_functions
+	WHERE schemaname = 'role_cluster' AND funcname = 'hand_out_tasks';
+COMMIT;
+SELECT node_id, task_type, state FROM role_cluster.task WHERE state = 'routed' ORDER BY node_id;
 
 ---------------------------------------------------------------------------
 -- reclaim

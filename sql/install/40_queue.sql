@@ -1232,10 +1232,13 @@ COMMENT ON FUNCTION role_cluster.fetch_tasks(text, integer) IS
  * The background worker's step: routes up to batch due queued tasks to
  * live nodes through hand_out_tasks(), in rounds: each round offers every
  * node that can still take work an equal share of what is left, the
- * least-loaded node (held / capacity) first.  Notifies each receiving node
- * once on its channel, with the number routed to it as payload.  A node
- * busy in a claim of its own is skipped this time, never waited for.
- * Returns how many tasks it routed.
+ * least-loaded node (held / capacity) first.  A node that gets less than
+ * it had room for had nothing left that it may run, so neither has any
+ * node of its class (the same task types and push shard): those are not
+ * asked again in this call.  Notifies each receiving node once on its
+ * channel, with the number routed to it as payload.  A node busy in a
+ * claim of its own is skipped this time, never waited for.  Returns how
+ * many tasks it routed.
  */
 CREATE FUNCTION role_cluster.dispatch(batch integer DEFAULT 100) RETURNS integer
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -1253,6 +1256,9 @@ DECLARE
 	asked		integer;
 	got			integer;
 	i			integer;
+	c			record;
+	total		integer := role_cluster.push_shards_total();
+	exhausted	text[] := '{}';	/* classes (task types / push shard) with nothing left to run */
 BEGIN
 	IF batch IS NULL OR batch < 0 THEN
 		RAISE EXCEPTION 'dispatch batch must be zero or more, not %', coalesce(batch::text, 'NULL')
@@ -1284,8 +1290,11 @@ BEGIN
 	WHILE left_over > 0 AND true = ANY (active) LOOP
 		nactive := (SELECT pg_catalog.count(*) FROM pg_catalog.unnest(active) AS a WHERE a);
 		share := (left_over + nactive - 1) / nactive;	/* rounded up */
-		FOR i IN
-			SELECT k FROM pg_catalog.generate_subscripts(nodes, 1) AS k
+		FOR c IN
+			SELECT k, n.capacity - h.held AS room,
+				   role_cluster.node_task_types(n.role_name, false)::text || '/' ||
+				   coalesce(role_cluster.effective_push_shard(n.push_shard, total)::text, '-') AS class
+			FROM pg_catalog.generate_subscripts(nodes, 1) AS k
 				JOIN role_cluster.node n ON n.node_id = nodes[k]
 				CROSS JOIN LATERAL (SELECT pg_catalog.count(*) AS held FROM role_cluster.task t
 									WHERE t.node_id = n.node_id AND t.state IN ('routed', 'running')) h
@@ -1293,13 +1302,21 @@ BEGIN
 			ORDER BY h.held::float8 / n.capacity, n.node_id
 		LOOP
 			EXIT WHEN left_over <= 0;
+			IF c.class = ANY (exhausted) THEN
+				active[c.k] := false;
+				CONTINUE;
+			END IF;
 			asked := least(share, left_over);
 			SELECT pg_catalog.count(*) INTO got
-				FROM role_cluster.hand_out_tasks(nodes[i], asked, 'routed');
-			routed[i] := routed[i] + got;
+				FROM role_cluster.hand_out_tasks(nodes[c.k], asked, 'routed');
+			routed[c.k] := routed[c.k] + got;
 			left_over := left_over - got;
 			IF got < asked THEN
-				active[i] := false;		/* no room, or nothing left it may run */
+				active[c.k] := false;		/* no room, or nothing left it may run */
+				IF got < c.room THEN
+					/* nothing left it may run: none for the nodes of its class either */
+					exhausted := exhausted || c.class;
+				END IF;
 			END IF;
 		END LOOP;
 	END LOOP;
