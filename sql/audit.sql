@@ -210,6 +210,24 @@ UPDATE role_cluster.cluster_role SET tasks = 'EnableSome(outboundMta)', listener
 SELECT * FROM findings WHERE "check" = 'node_mixed_workload';
 SELECT role_cluster.deregister_node('m1') AS handed_back;
 
+-- cleanup_held_back: a transaction prepared and never finished holds back
+-- the removal of dead rows; reported once older than the threshold, gone
+-- once finished.  (Sessions holding a snapshot: the isolation spec
+-- cleanup_held_back.)
+BEGIN;
+SELECT role_cluster.enqueue('storeMaintenance', 'prepared') > 0 AS enqueued;
+PREPARE TRANSACTION 'regress_audit_forgotten';
+SELECT severity, "check", subject,
+	   regexp_replace(detail, 'prepared .* ago', 'prepared <age> ago') AS detail, hint
+	FROM role_cluster.audit(wait_threshold => '0')
+	WHERE "check" = 'cleanup_held_back' AND subject LIKE 'prepared %';
+SELECT count(*) AS held_back_an_hour FROM role_cluster.audit(wait_threshold => '1 hour')
+	WHERE "check" = 'cleanup_held_back';
+ROLLBACK PREPARED 'regress_audit_forgotten';
+SELECT * FROM role_cluster.audit(wait_threshold => '0')
+	WHERE "check" = 'cleanup_held_back' AND subject LIKE 'prepared %';
+SELECT count(*) AS never_committed FROM role_cluster.task WHERE kind = 'prepared';
+
 -- Bad arguments.
 SELECT * FROM role_cluster.audit(NULL);
 SELECT * FROM role_cluster.audit('-1 second');

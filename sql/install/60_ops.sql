@@ -244,6 +244,17 @@ COMMENT ON COLUMN role_cluster.shard_stats.held IS 'Push tasks of this shard tha
  *                          (searchIndexing, spamClassifierTraining) and any
  *                          listener.  warning when other live nodes exist
  *                          (the work could be split), info on a lone node.
+ *   cleanup_held_back      warning: something has held back the removal
+ *                          of dead rows for longer than wait_threshold: a
+ *                          session of this database whose transaction holds
+ *                          a snapshot or a transaction id (subject "pid N"),
+ *                          a prepared transaction of this database ("prepared
+ *                          GID"), or a replication slot not in use that
+ *                          holds an xmin ("slot NAME"; its age is not known,
+ *                          so it is reported at once).  No vacuum can
+ *                          remove the task rows finished, routed or pruned
+ *                          since, so the queue tables and their indexes
+ *                          grow and every hand-out scans past them.
  *
  * critical_types defaults to the types whose stop users notice within
  * minutes: outbound mail, push notifications, the task queue and the
@@ -469,6 +480,36 @@ BEGIN
 			   'Keep CPU- and I/O-heavy tasks in a role without client listeners, so that they do not slow client traffic.'
 		FROM live l
 		WHERE l.tasks && '{searchIndexing,spamClassifierTraining}' AND l.listeners <> '{}'
+	UNION ALL
+		SELECT 'warning', 'cleanup_held_back', pg_catalog.format('pid %s', a.pid),
+			   pg_catalog.format('Session %s (user "%s"%s, %s) has had its transaction open for %s, holding back the removal of dead rows: the queue tables grow and dispatch slows until it ends.',
+					a.pid, a.usename,
+					CASE WHEN a.application_name <> ''
+						 THEN pg_catalog.format(', application "%s"', a.application_name) ELSE '' END,
+					a.state, pg_catalog.date_trunc('second', pg_catalog.now() - a.xact_start)),
+			   'End that transaction, with pg_terminate_backend() if it is stuck; idle_in_transaction_session_timeout ends idle ones by itself.'
+		FROM pg_catalog.pg_stat_activity a
+		WHERE a.datname = pg_catalog.current_database()
+			AND a.pid <> pg_catalog.pg_backend_pid()
+			AND a.backend_type <> 'autovacuum worker'
+			AND (a.backend_xmin IS NOT NULL OR a.backend_xid IS NOT NULL)
+			AND a.xact_start <= pg_catalog.now() - wait_threshold
+	UNION ALL
+		SELECT 'warning', 'cleanup_held_back', pg_catalog.format('prepared %s', x.gid),
+			   pg_catalog.format('Transaction "%s" was prepared %s ago and is neither committed nor rolled back, holding back the removal of dead rows: the queue tables grow and dispatch slows until it ends.',
+					x.gid, pg_catalog.date_trunc('second', pg_catalog.now() - x.prepared)),
+			   pg_catalog.format('Have its transaction manager finish it, or finish it by hand: COMMIT PREPARED %L or ROLLBACK PREPARED %L.',
+					x.gid, x.gid)
+		FROM pg_catalog.pg_prepared_xacts x
+		WHERE x.database = pg_catalog.current_database()
+			AND x.prepared <= pg_catalog.now() - wait_threshold
+	UNION ALL
+		SELECT 'warning', 'cleanup_held_back', pg_catalog.format('slot %s', sl.slot_name),
+			   pg_catalog.format('Replication slot "%s" is not in use and holds xmin %s (%s transactions ago), holding back the removal of dead rows: the queue tables grow and dispatch slows until it moves.',
+					sl.slot_name, sl.xmin, pg_catalog.age(sl.xmin)),
+			   'Reconnect its consumer, or drop the slot with pg_drop_replication_slot() if the consumer is gone.'
+		FROM pg_catalog.pg_replication_slots sl
+		WHERE NOT sl.active AND sl.xmin IS NOT NULL
 	)
 	SELECT f.severity, f."check", f.subject, f.detail, f.hint
 	FROM findings f
@@ -477,7 +518,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION role_cluster.audit(interval, role_cluster.task_type[]) IS
-	'Findings about the cluster, most severe first: task types and push shards without (enough) live nodes, settings that disagree with the nodes, stale or missing roles, unused listeners, late and dead tasks, heavy work beside client listeners';
+	'Findings about the cluster, most severe first: task types and push shards without (enough) live nodes, settings that disagree with the nodes, stale or missing roles, unused listeners, late and dead tasks, heavy work beside client listeners, cleanup held back';
 
 /* ---- Prometheus metrics ---- */
 
