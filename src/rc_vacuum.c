@@ -26,12 +26,24 @@
  * one pass reads every index.  At most one runs at a time; a vacuum by
  * anyone else resets the dead-row count, so nothing is done twice.
  *
+ * Two cases where another pass would be wasted, so the worker waits:
+ *	- the table was vacuumed since its last launch and the horizon of what
+ *	  may be removed (GetOldestNonRemovableTransactionId) has not moved: a
+ *	  session holding an old snapshot, a prepared transaction or a slot
+ *	  keeps the dead rows, and a pass a second would only read the table
+ *	  again and again.  It is vacuumed again once the horizon moves.
+ *	- the vacuum process ran but the table was not vacuumed (another
+ *	  session held a lock VACUUM needs, and SKIP_LOCKED skipped it, or the
+ *	  process failed): the next try waits twice as long each time, up to
+ *	  RC_VACUUM_MAX_BACKOFF intervals.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/relation.h"
 #include "access/reloptions.h"
+#include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "commands/vacuum.h"
@@ -42,6 +54,7 @@
 #include "postmaster/autovacuum.h"
 #include "postmaster/bgworker.h"
 #include "storage/ipc.h"
+#include "storage/procarray.h"
 #include "tcop/tcopprot.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -59,6 +72,23 @@ static const char *const rc_queue_tables[] = {"task", "node", "schedule_firing"}
 /* The vacuum process last started, in the worker (TopMemoryContext) */
 static BackgroundWorkerHandle *rc_vacuum_handle = NULL;
 
+/* At most this many vacuum intervals between tries at a skipped table */
+#define RC_VACUUM_MAX_BACKOFF 64
+
+/* In the worker: what it knows of each queue table's vacuums */
+typedef struct RcVacuumState
+{
+	bool		launched;		/* in the last vacuum process's list, outcome unseen */
+	TransactionId horizon;		/* the removal horizon at that launch */
+	PgStat_Counter vacuums;		/* the table's vacuum count at that launch */
+	bool		vacuumed;		/* it was vacuumed at vacuumed_horizon */
+	TransactionId vacuumed_horizon;
+	int			backoff;		/* intervals to wait after a skip (0: none) */
+	TimestampTz retry_at;		/* no new try before then */
+} RcVacuumState;
+
+static RcVacuumState rc_vacuum_state[lengthof(rc_queue_tables)];
+
 /* Whether the worker already said that no process slot was free */
 static bool rc_vacuum_no_slot_logged = false;
 
@@ -66,10 +96,12 @@ PGDLLEXPORT void rc_vacuum_main(Datum main_arg);
 
 /*
  * Whether relid has more dead rows than its autovacuum threshold allows,
- * by the cumulative statistics.  In a transaction.
+ * by the cumulative statistics; if so, also sets *horizon to the oldest
+ * transaction whose deletions a vacuum could not remove yet, and *vacuums
+ * to how often the table has been vacuumed.  In a transaction.
  */
 static bool
-rc_needs_vacuum(Oid relid)
+rc_needs_vacuum(Oid relid, TransactionId *horizon, PgStat_Counter *vacuums)
 {
 	PgStat_StatTabEntry *e = pgstat_fetch_stat_tabentry(relid);
 	Relation	rel;
@@ -77,6 +109,7 @@ rc_needs_vacuum(Oid relid)
 	float4		reltuples;
 	int			base;
 	double		scale;
+	bool		needed;
 
 	if (e == NULL || e->n_dead_tuples == 0)
 		return false;
@@ -87,36 +120,63 @@ rc_needs_vacuum(Oid relid)
 	base = (av && av->vacuum_threshold >= 0) ? av->vacuum_threshold : autovacuum_vac_thresh;
 	scale = (av && av->vacuum_scale_factor >= 0) ? av->vacuum_scale_factor : autovacuum_vac_scale;
 	reltuples = Max(rel->rd_rel->reltuples, 0);
+	needed = e->n_dead_tuples > base + scale * reltuples;
+	if (needed)
+	{
+		*horizon = GetOldestNonRemovableTransactionId(rel);
+		*vacuums = e->vacuum_count + e->autovac_vacuum_count;
+	}
 	relation_close(rel, AccessShareLock);
-	return e->n_dead_tuples > base + scale * reltuples;
+	return needed;
 }
 
 /*
- * The queue tables that need a vacuum, as VacuumRelation nodes allocated
- * in cxt (VACUUM keeps them across its own transactions).  In a
+ * In the worker: whether to have queue table i (relid) vacuumed now.  It
+ * must need it by its threshold, and not be one of the cases where a pass
+ * would be wasted (see the top of this file).  Called only while no vacuum
+ * process runs, so the outcome of the last one is known.  In a
  * transaction.
  */
-static List *
-rc_tables_to_vacuum(MemoryContext cxt)
+static bool
+rc_worth_vacuuming(size_t i, Oid relid, TimestampTz now)
 {
-	Oid			nspid = get_namespace_oid("role_cluster", true);
-	List	   *rels = NIL;
+	RcVacuumState *st = &rc_vacuum_state[i];
+	TransactionId horizon;
+	PgStat_Counter vacuums;
 
-	for (size_t i = 0; OidIsValid(nspid) && i < lengthof(rc_queue_tables); i++)
+	if (!rc_needs_vacuum(relid, &horizon, &vacuums))
 	{
-		Oid			relid = get_relname_relid(rc_queue_tables[i], nspid);
-		MemoryContext oldcxt;
-
-		if (!OidIsValid(relid) || !rc_needs_vacuum(relid))
-			continue;
-		oldcxt = MemoryContextSwitchTo(cxt);
-		rels = lappend(rels,
-					   makeVacuumRelation(makeRangeVar("role_cluster",
-													   pstrdup(rc_queue_tables[i]), -1),
-										  relid, NIL));
-		MemoryContextSwitchTo(oldcxt);
+		st->launched = false;
+		st->backoff = 0;
+		return false;
 	}
-	return rels;
+
+	/* what became of the last launch */
+	if (st->launched)
+	{
+		st->launched = false;
+		if (vacuums > st->vacuums)
+		{
+			st->vacuumed = true;
+			st->vacuumed_horizon = st->horizon;
+			st->backoff = 0;
+		}
+		else
+		{
+			st->backoff = Min(Max(st->backoff * 2, 1), RC_VACUUM_MAX_BACKOFF);
+			st->retry_at = TimestampTzPlusMilliseconds(now,
+													   (int64) st->backoff * rc_vacuum_interval_s * 1000);
+		}
+	}
+
+	if (st->vacuumed && TransactionIdEquals(horizon, st->vacuumed_horizon))
+		return false;			/* nothing more can be removed yet */
+	if (st->backoff > 0 && now < st->retry_at)
+		return false;
+	st->launched = true;
+	st->horizon = horizon;
+	st->vacuums = vacuums;
+	return true;
 }
 
 /*
@@ -129,15 +189,30 @@ rc_vacuum_launch_if_needed(void)
 {
 	BackgroundWorker w = {0};
 	pid_t		pid;
-	bool		needed;
+	bool		needed = false;
+	Oid			nspid;
+	TimestampTz now = GetCurrentTimestamp();
 	MemoryContext oldcxt;
+
+	StaticAssertStmt(lengthof(rc_queue_tables) <= BGW_EXTRALEN, "bgw_extra holds a byte per queue table");
 
 	if (rc_vacuum_handle != NULL &&
 		GetBackgroundWorkerPid(rc_vacuum_handle, &pid) != BGWH_STOPPED)
 		return false;
 
+	/* which tables: one byte each in bgw_extra */
 	StartTransactionCommand();
-	needed = (rc_tables_to_vacuum(CurTransactionContext) != NIL);
+	nspid = get_namespace_oid("role_cluster", true);
+	for (size_t i = 0; OidIsValid(nspid) && i < lengthof(rc_queue_tables); i++)
+	{
+		Oid			relid = get_relname_relid(rc_queue_tables[i], nspid);
+
+		if (OidIsValid(relid) && rc_worth_vacuuming(i, relid, now))
+		{
+			w.bgw_extra[i] = 1;
+			needed = true;
+		}
+	}
 	CommitTransactionCommand();
 	if (!needed)
 		return false;
@@ -159,6 +234,9 @@ rc_vacuum_launch_if_needed(void)
 	if (!RegisterDynamicBackgroundWorker(&w, &rc_vacuum_handle))
 	{
 		rc_vacuum_handle = NULL;
+		/* nothing was tried */
+		for (size_t i = 0; i < lengthof(rc_queue_tables); i++)
+			rc_vacuum_state[i].launched = false;
 		if (!rc_vacuum_no_slot_logged)
 			ereport(LOG,
 					(errmsg("role_cluster worker could not start its vacuum process"),
@@ -196,12 +274,40 @@ rc_exec_vacuum(VacuumStmt *stmt, MemoryContext portal_cxt)
 }
 
 /*
- * Vacuums the queue tables that need it; returns how many it vacuumed,
- * going by their statistics afterwards (a table skipped because another
- * vacuum held it does not count).
+ * The queue tables whose byte in the worker's bgw_extra is set, as
+ * VacuumRelation nodes allocated in cxt (VACUUM keeps them across its own
+ * transactions).  In a transaction.
+ */
+static List *
+rc_tables_chosen(const char *chosen, MemoryContext cxt)
+{
+	Oid			nspid = get_namespace_oid("role_cluster", true);
+	List	   *rels = NIL;
+
+	for (size_t i = 0; OidIsValid(nspid) && i < lengthof(rc_queue_tables); i++)
+	{
+		Oid			relid = get_relname_relid(rc_queue_tables[i], nspid);
+		MemoryContext oldcxt;
+
+		if (!chosen[i] || !OidIsValid(relid))
+			continue;
+		oldcxt = MemoryContextSwitchTo(cxt);
+		rels = lappend(rels,
+					   makeVacuumRelation(makeRangeVar("role_cluster",
+													   pstrdup(rc_queue_tables[i]), -1),
+										  relid, NIL));
+		MemoryContextSwitchTo(oldcxt);
+	}
+	return rels;
+}
+
+/*
+ * Vacuums the queue tables the worker chose; returns how many it
+ * vacuumed, going by their statistics afterwards (a table skipped because
+ * another vacuum held it does not count).
  */
 static int
-rc_vacuum_queue_tables(void)
+rc_vacuum_queue_tables(const char *chosen)
 {
 	MemoryContext vac_cxt = AllocSetContextCreate(TopMemoryContext, "role_cluster vacuum",
 												  ALLOCSET_DEFAULT_SIZES);
@@ -209,7 +315,7 @@ rc_vacuum_queue_tables(void)
 	int			vacuumed = 0;
 
 	StartTransactionCommand();
-	rels = rc_tables_to_vacuum(vac_cxt);
+	rels = rc_tables_chosen(chosen, vac_cxt);
 	if (rels != NIL)
 	{
 		TimestampTz began = GetCurrentTimestamp();
@@ -241,7 +347,7 @@ rc_vacuum_queue_tables(void)
 
 /*
  * The vacuum process: connects to the worker's database (the main
- * argument), vacuums the queue tables that need it, counts them in
+ * argument), vacuums the queue tables the worker chose, counts them in
  * worker_stats.vacuumed, and exits.  An error is logged and counted.
  */
 void
@@ -255,7 +361,7 @@ rc_vacuum_main(Datum main_arg)
 
 	PG_TRY();
 	{
-		rc_count(RC_COUNT_VACUUMED, rc_vacuum_queue_tables());
+		rc_count(RC_COUNT_VACUUMED, rc_vacuum_queue_tables(MyBgworkerEntry->bgw_extra));
 	}
 	PG_CATCH();
 	{

@@ -16,9 +16,11 @@ extern int	rc_vacuum_interval_s;
 
 /*
  * In the worker: starts the vacuum process when a queue table has more
- * dead rows than its autovacuum threshold and none is running.  Returns
- * whether it started one.  Must be called outside a transaction; runs its
- * own.
+ * dead rows than its autovacuum threshold, none is running, and a pass
+ * could remove something (the table was not vacuumed already at the
+ * current removal horizon, and is not waiting out a backoff after the last
+ * process skipped it).  Returns whether it started one.  Must be called
+ * outside a transaction; runs its own.
  */
 extern bool rc_vacuum_launch_if_needed(void);
 

@@ -4,7 +4,9 @@
 # with more dead rows than its autovacuum threshold (for the task table 500
 # plus 1% of its rows); not when the interval is 0, not below the
 # threshold, not again after someone else's vacuum, and never waiting: a
-# table locked by another vacuum is skipped, and dispatch goes on.  With
+# table locked by another vacuum is skipped, tried again ever less often,
+# and dispatch goes on.  While a snapshot held open keeps dead rows, no
+# pass follows the one that removed what it could, until it ends.  With
 # no background worker slot free, the worker says so once and goes on.
 # Autovacuum is off here, so every vacuum the statistics show is the
 # worker's (or the test's own).
@@ -121,6 +123,11 @@ ok(rc_wait_notification($n1, $c1), 'and goes on dispatching meanwhile');
 is(rc_query($n1, "SELECT id FROM role_cluster.fetch_tasks('n1', 10)"), $t, 'the node gets its task');
 ($vacuums, $dead, $size, $counted) = split / /, task_stats();
 is("$vacuums $counted", '2 1', 'a skipped table is not counted as vacuumed');
+# tries after 1, 2, 4, ... intervals: in 7 s at most 4 skips, not 7
+$node->safe_psql('postgres', 'SELECT pg_sleep(7)');
+my $skips = () = substr(slurp_file($node->logfile), $log_offset)
+  =~ /skipping vacuum of "task" --- lock not available/g;
+cmp_ok($skips, '<=', 4, "the locked table is tried again ever less often ($skips skips in 7 s)");
 $locker->query_safe('COMMIT');
 $locker->quit;
 ok( $node->poll_query_until(
@@ -129,6 +136,36 @@ ok( $node->poll_query_until(
 	  FROM pg_stat_user_tables s, role_cluster.worker_stats w
 	 WHERE s.relid = 'role_cluster.task'::regclass}),
 	'once the lock is gone, the next look vacuums it');
+
+# --- a snapshot held open: one pass, then none until it ends ----------------
+# Dead rows older than the snapshot go in one pass (whether it runs before
+# the snapshot is taken or after); those younger than it stay, since the
+# snapshot may see them, and a pass every second would only read the table
+# again.
+
+make_dead_rows(2000);
+my $holder = $node->background_psql('postgres');
+$holder->query_safe('BEGIN ISOLATION LEVEL REPEATABLE READ');
+$holder->query_safe('SELECT count(*) FROM role_cluster.task');
+make_dead_rows(2000);
+ok( $node->poll_query_until(
+		'postgres', q{
+	SELECT s.vacuum_count = 4 AND s.n_dead_tup >= 2000 AND w.vacuumed = 3
+	  FROM pg_stat_user_tables s, role_cluster.worker_stats w
+	 WHERE s.relid = 'role_cluster.task'::regclass}),
+	'with a snapshot held open, one pass removes the dead rows older than it');
+$node->safe_psql('postgres', 'SELECT pg_sleep(3)');
+($vacuums, $dead, $size, $counted) = split / /, task_stats();
+cmp_ok($dead, '>=', 2000, 'the younger ones stay');
+is("$vacuums $counted", '4 3', 'and no pass follows while the removal horizon stays where it is');
+$holder->query_safe('COMMIT');
+$holder->quit;
+ok( $node->poll_query_until(
+		'postgres', q{
+	SELECT s.vacuum_count = 5 AND s.n_dead_tup = 0 AND w.vacuumed = 4
+	  FROM pg_stat_user_tables s, role_cluster.worker_stats w
+	 WHERE s.relid = 'role_cluster.task'::regclass}),
+	'once the snapshot is gone, the next look vacuums them away');
 is($node->safe_psql('postgres', 'SELECT errors FROM role_cluster.worker_stats'),
 	'0', 'no step failed');
 
