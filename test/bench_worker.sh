@@ -6,7 +6,9 @@
 #
 #  1. enqueue -> notified and enqueue -> fetched latency, p50/p99, on an
 #     idle server and under ~1,000 tasks/s of other load (pgbench, worked off
-#     by 4 other nodes); target p99 < 5 ms idle;
+#     by 4 other nodes); target p99 < 5 ms idle.  In brackets, the two
+#     parts of enqueue -> notified: the enqueue call (its commit waits for
+#     the WAL flush) and from its return to the notification (the worker);
 #  2. end-to-end throughput (tasks/s from queued to done) with 8 nodes:
 #     dispatch by the worker + fetch_tasks, claim_tasks (pull), and a
 #     hand-written FOR UPDATE SKIP LOCKED queue at batch 100, measured in

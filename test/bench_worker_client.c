@@ -14,7 +14,10 @@
  *	  bench_worker_client CONNINFO probe NODE ROLE TASK_TYPE N
  *		N times: enqueue a task that only NODE may run, wait for NODE's
  *		notification, fetch the task; prints p50/p99/max of enqueue ->
- *		notified and enqueue -> fetched, in milliseconds.
+ *		notified and enqueue -> fetched, in milliseconds, and of their
+ *		parts: the enqueue call itself (its commit waits for the WAL
+ *		flush) and from its return to the notification (the worker's
+ *		dispatch and the delivery).
  *	  bench_worker_client CONNINFO probe_notify CHANNEL N
  *		The same round trip without the queue (the producer NOTIFYs): what
  *		the machine itself adds.
@@ -230,6 +233,8 @@ probe(const char *conninfo, const char *node, const char *role,
 	PGconn	   *nd = connect_or_die(conninfo);
 	long long  *notified = calloc(n, sizeof(long long));
 	long long  *fetched = calloc(n, sizeof(long long));
+	long long  *call = calloc(n, sizeof(long long));
+	long long  *after_call = calloc(n, sizeof(long long));
 	const char *eparams[1] = {task_type};
 	const char *nparams[1] = {node};
 
@@ -253,6 +258,7 @@ probe(const char *conninfo, const char *node, const char *role,
 		t0 = now_us();
 		res = run(prod, "SELECT role_cluster.enqueue($1::role_cluster.task_type, 'probe')",
 				  1, eparams);
+		call[i] = now_us() - t0;
 		id = strdup(PQgetvalue(res, 0, 0));
 		PQclear(res);
 		if (!wait_notify(nd, 10000000))
@@ -261,6 +267,8 @@ probe(const char *conninfo, const char *node, const char *role,
 			return 1;
 		}
 		notified[i] = now_us() - t0;
+		/* the notification may overtake the enqueue's reply */
+		after_call[i] = notified[i] > call[i] ? notified[i] - call[i] : 0;
 		while (!found)
 		{
 			res = run(nd, "SELECT id FROM role_cluster.fetch_tasks($1, 100)", 1, nparams);
@@ -279,6 +287,9 @@ probe(const char *conninfo, const char *node, const char *role,
 	}
 	print_percentiles("notified", notified, n);
 	print_percentiles("fetched", fetched, n);
+	print_percentiles("[enqueue call", call, n);
+	print_percentiles("call to notified", after_call, n);
+	printf("]\n");
 	PQfinish(prod);
 	PQfinish(nd);
 	return 0;
