@@ -37,6 +37,10 @@
  *	  process failed): the next try waits twice as long each time, up to
  *	  RC_VACUUM_MAX_BACKOFF intervals.
  *
+ * After a vacuum of the task table, the process also rebuilds an index of
+ * it that a drained backlog left far bigger than its rows need (see
+ * RC_REBUILD_MIN_PAGES).
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -46,6 +50,7 @@
 #include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "commands/defrem.h"
 #include "commands/vacuum.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
@@ -53,12 +58,15 @@
 #include "pgstat.h"
 #include "postmaster/autovacuum.h"
 #include "postmaster/bgworker.h"
+#include "storage/bufmgr.h"
 #include "storage/ipc.h"
 #include "storage/procarray.h"
 #include "tcop/tcopprot.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 
 #include "rc_shmem.h"
 #include "rc_vacuum.h"
@@ -274,6 +282,153 @@ rc_exec_vacuum(VacuumStmt *stmt, MemoryContext portal_cxt)
 }
 
 /*
+ * After a vacuum of the task table, the vacuum process rebuilds an index of
+ * it that has at least RC_REBUILD_MIN_PAGES pages and more than
+ * RC_REBUILD_FACTOR times the pages its rows need (counted generously at
+ * 100 a page), while the table holds fewer than RC_REBUILD_MAX_ROWS rows:
+ * the state a backlog leaves when it drains, since a btree never gives
+ * back the pages it grew to.  A plain REINDEX, which blocks writes to the
+ * table while it runs (a few milliseconds for so few rows), so it waits at
+ * most RC_REBUILD_LOCK_TIMEOUT for its locks, tries RC_REBUILD_TRIES times,
+ * and otherwise leaves the index for the next vacuum.
+ */
+#define RC_REBUILD_MIN_PAGES	128
+#define RC_REBUILD_FACTOR		8
+#define RC_REBUILD_MAX_ROWS		10000
+#define RC_REBUILD_LOCK_TIMEOUT "50ms"
+#define RC_REBUILD_TRIES		3
+#define RC_REBUILD_PAUSE_MS		100
+
+/*
+ * One try at rebuilding an index of role_cluster (see above), in a
+ * transaction of its own.  Returns true when it rebuilt it or failed for
+ * another reason than a lock (counted in worker_stats and logged), false
+ * when its locks were not free in time.  Outside a transaction.
+ */
+static bool
+rc_try_rebuild_index(const char *name, BlockNumber pages, double rows)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	volatile bool done = true;
+
+	StartTransactionCommand();
+	PG_TRY();
+	{
+		ReindexStmt *stmt = makeNode(ReindexStmt);
+
+		stmt->kind = REINDEX_OBJECT_INDEX;
+		stmt->relation = makeRangeVar("role_cluster", pstrdup(name), -1);
+		stmt->params = NIL;
+		(void) set_config_option("lock_timeout", RC_REBUILD_LOCK_TIMEOUT, PGC_SUSET,
+								 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
+		PushActiveSnapshot(GetTransactionSnapshot());
+		ExecReindex(make_parsestate(NULL), stmt, false);
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		ereport(LOG,
+				(errmsg("role_cluster vacuum rebuilt index \"%s\"", name),
+				 errdetail("It had %u pages for %.0f rows in its table.", pages, rows)));
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		if (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
+			done = false;
+		else
+		{
+			rc_note_error("vacuum", edata);
+			ereport(LOG,
+					(errmsg("role_cluster vacuum could not rebuild index \"%s\": %s",
+							name, edata->message)));
+		}
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	return done;
+}
+
+/*
+ * Rebuilds one index of role_cluster (see above): up to RC_REBUILD_TRIES
+ * tries, RC_REBUILD_PAUSE_MS apart, for a moment when no transaction
+ * writes to the table (the worker's own steps do, briefly).  Logs when it
+ * gives up.  Outside a transaction.
+ */
+static void
+rc_rebuild_index(const char *name, BlockNumber pages, double rows)
+{
+	for (int try = 1; try <= RC_REBUILD_TRIES; try++)
+	{
+		if (rc_try_rebuild_index(name, pages, rows))
+			return;
+		if (try < RC_REBUILD_TRIES)
+			pg_usleep(RC_REBUILD_PAUSE_MS * 1000L);
+	}
+	ereport(LOG,
+			(errmsg("role_cluster vacuum did not rebuild index \"%s\"", name),
+			 errdetail("Its locks were not free within %s, %d times; the next vacuum tries again.",
+					   RC_REBUILD_LOCK_TIMEOUT, RC_REBUILD_TRIES)));
+}
+
+/*
+ * After a vacuum of the task table (relid): rebuilds each of its indexes
+ * that has grown far beyond what its rows need (see above).  Outside a
+ * transaction.
+ */
+static void
+rc_rebuild_bloated_indexes(Oid relid)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	List	   *names = NIL;
+	List	   *sizes = NIL;
+	double		rows = 0;
+	ListCell   *ln;
+	ListCell   *ls;
+
+	StartTransactionCommand();
+	{
+		Relation	rel = try_relation_open(relid, AccessShareLock);
+
+		if (rel != NULL)
+		{
+			rows = Max(rel->rd_rel->reltuples, 0);
+			if (rows < RC_REBUILD_MAX_ROWS)
+			{
+				List	   *indexes = RelationGetIndexList(rel);
+				ListCell   *lc;
+
+				foreach(lc, indexes)
+				{
+					Relation	ind = index_open(lfirst_oid(lc), AccessShareLock);
+					BlockNumber pages = RelationGetNumberOfBlocks(ind);
+
+					if (pages >= RC_REBUILD_MIN_PAGES &&
+						pages > RC_REBUILD_FACTOR * (1 + rows / 100))
+					{
+						MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
+
+						names = lappend(names, pstrdup(RelationGetRelationName(ind)));
+						sizes = lappend_int(sizes, (int) pages);
+						MemoryContextSwitchTo(oldcxt);
+					}
+					index_close(ind, AccessShareLock);
+				}
+			}
+			relation_close(rel, AccessShareLock);
+		}
+	}
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(cxt);
+
+	forboth(ln, names, ls, sizes)
+		rc_rebuild_index((const char *) lfirst(ln), (BlockNumber) lfirst_int(ls), rows);
+}
+
+/*
  * The queue tables whose byte in the worker's bgw_extra is set, as
  * VacuumRelation nodes allocated in cxt (VACUUM keeps them across its own
  * transactions).  In a transaction.
@@ -313,6 +468,7 @@ rc_vacuum_queue_tables(const char *chosen)
 												  ALLOCSET_DEFAULT_SIZES);
 	List	   *rels;
 	int			vacuumed = 0;
+	Oid			task_vacuumed = InvalidOid;
 
 	StartTransactionCommand();
 	rels = rc_tables_chosen(chosen, vac_cxt);
@@ -337,10 +493,20 @@ rc_vacuum_queue_tables(const char *chosen)
 			PgStat_StatTabEntry *e = pgstat_fetch_stat_tabentry(vr->oid);
 
 			if (e != NULL && e->vacuum_timestamp >= began)
+			{
 				vacuumed++;
+				if (strcmp(vr->relation->relname, "task") == 0)
+					task_vacuumed = vr->oid;
+			}
 		}
 	}
 	CommitTransactionCommand();
+	if (OidIsValid(task_vacuumed))
+	{
+		MemoryContextSwitchTo(vac_cxt);
+		rc_rebuild_bloated_indexes(task_vacuumed);
+	}
+	MemoryContextSwitchTo(TopMemoryContext);
 	MemoryContextDelete(vac_cxt);
 	return vacuumed;
 }

@@ -6,8 +6,10 @@
 # threshold, not again after someone else's vacuum, and never waiting: a
 # table locked by another vacuum is skipped, tried again ever less often,
 # and dispatch goes on.  While a snapshot held open keeps dead rows, no
-# pass follows the one that removed what it could, until it ends.  With
-# no background worker slot free, the worker says so once and goes on.
+# pass follows the one that removed what it could, until it ends.  After
+# a backlog drained, the task table's bloated indexes are rebuilt (not
+# while a writer holds the table).  With no background worker slot free,
+# the worker says so once and goes on.
 # Autovacuum is off here, so every vacuum the statistics show is the
 # worker's (or the test's own).
 use strict;
@@ -166,6 +168,53 @@ ok( $node->poll_query_until(
 	  FROM pg_stat_user_tables s, role_cluster.worker_stats w
 	 WHERE s.relid = 'role_cluster.task'::regclass}),
 	'once the snapshot is gone, the next look vacuums them away');
+
+# --- an index far bigger than its rows need is rebuilt after a vacuum -------
+# A backlog of 60,000 tasks that drains leaves the indexes at their largest
+# (a btree keeps its pages).  The rebuild waits at most 50 ms for its
+# locks, three times: while a session writes to the table, it is left for
+# later.
+
+my $index_pages = q{
+	SELECT pg_relation_size('role_cluster.task_pkey') / 8192 || ' '
+		   || pg_relation_size('role_cluster.task_queued_idx') / 8192};
+$node->safe_psql('postgres',
+	"SELECT count(role_cluster.enqueue('storeMaintenance')) FROM generate_series(1, 60000)");
+my ($pkey_pages, $queued_pages) = split / /, $node->safe_psql('postgres', $index_pages);
+cmp_ok($pkey_pages, '>=', 128, "60,000 queued tasks: the primary key has $pkey_pages pages");
+cmp_ok($queued_pages, '>=', 128, "and the queued tasks' index $queued_pages");
+my $writer = $node->background_psql('postgres');
+$writer->query_safe('BEGIN');
+$writer->query_safe('LOCK role_cluster.task IN ROW EXCLUSIVE MODE');
+$log_offset = -s $node->logfile;
+$node->safe_psql('postgres', 'DELETE FROM role_cluster.task');
+ok( $node->wait_for_log(
+		qr/role_cluster vacuum did not rebuild index "task_pkey".*\n.*DETAIL:  Its locks were not free within 50ms, 3 times/,
+		$log_offset),
+	'the backlog drained, a writer holding its lock: the rebuild gives up after 3 tries of 50 ms');
+ok($node->wait_for_log(qr/role_cluster vacuum did not rebuild index "task_queued_idx"/, $log_offset),
+	'for each index');
+is($node->safe_psql('postgres', $index_pages),
+	"$pkey_pages $queued_pages", 'and the indexes keep their pages');
+$writer->query_safe('COMMIT');
+$writer->quit;
+$log_offset = -s $node->logfile;
+make_dead_rows(1000);
+ok($node->wait_for_log(qr/role_cluster vacuum rebuilt index "task_pkey"/, $log_offset),
+	'after the next vacuum the primary key is rebuilt');
+ok($node->wait_for_log(qr/role_cluster vacuum rebuilt index "task_queued_idx"/, $log_offset),
+	"and the queued tasks' index");
+like($node->safe_psql('postgres', $index_pages),
+	qr/^[1-4] [1-4]$/, 'down to a few pages each');
+is( $node->safe_psql(
+		'postgres', q{
+	SELECT count(*) FILTER (WHERE i.indisvalid AND i.indisready), count(*) FROM pg_index i
+	 WHERE i.indrelid = 'role_cluster.task'::regclass}),
+	'7|7', 'all seven indexes of the task table valid, and no others');
+is( $node->safe_psql('postgres',
+		"SELECT count(*) FROM role_cluster.task WHERE id > 0 AND state = 'queued'"),
+	'0', 'and the primary key answers');
+
 is($node->safe_psql('postgres', 'SELECT errors FROM role_cluster.worker_stats'),
 	'0', 'no step failed');
 
