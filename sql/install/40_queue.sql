@@ -1257,7 +1257,8 @@ DECLARE
 	got			integer;
 	i			integer;
 	c			record;
-	total		integer := role_cluster.push_shards_total();
+	total		integer;
+	class		text;
 	exhausted	text[] := '{}';	/* classes (task types / push shard) with nothing left to run */
 BEGIN
 	IF batch IS NULL OR batch < 0 THEN
@@ -1286,14 +1287,13 @@ BEGIN
 	END IF;
 	routed := pg_catalog.array_fill(0, ARRAY[pg_catalog.cardinality(nodes)]);
 	active := pg_catalog.array_fill(true, ARRAY[pg_catalog.cardinality(nodes)]);
+	total := role_cluster.push_shards_total();
 
 	WHILE left_over > 0 AND true = ANY (active) LOOP
 		nactive := (SELECT pg_catalog.count(*) FROM pg_catalog.unnest(active) AS a WHERE a);
 		share := (left_over + nactive - 1) / nactive;	/* rounded up */
 		FOR c IN
-			SELECT k, n.capacity - h.held AS room,
-				   role_cluster.node_task_types(n.role_name, false)::text || '/' ||
-				   coalesce(role_cluster.effective_push_shard(n.push_shard, total)::text, '-') AS class
+			SELECT k, n.capacity - h.held AS room, n.role_name, n.push_shard
 			FROM pg_catalog.generate_subscripts(nodes, 1) AS k
 				JOIN role_cluster.node n ON n.node_id = nodes[k]
 				CROSS JOIN LATERAL (SELECT pg_catalog.count(*) AS held FROM role_cluster.task t
@@ -1302,9 +1302,14 @@ BEGIN
 			ORDER BY h.held::float8 / n.capacity, n.node_id
 		LOOP
 			EXIT WHEN left_over <= 0;
-			IF c.class = ANY (exhausted) THEN
-				active[c.k] := false;
-				CONTINUE;
+			/* classes matter only when other nodes are left to ask */
+			IF nactive > 1 THEN
+				class := role_cluster.node_task_types(c.role_name, false)::text || '/' ||
+					coalesce(role_cluster.effective_push_shard(c.push_shard, total)::text, '-');
+				IF class = ANY (exhausted) THEN
+					active[c.k] := false;
+					CONTINUE;
+				END IF;
 			END IF;
 			asked := least(share, left_over);
 			SELECT pg_catalog.count(*) INTO got
@@ -1313,9 +1318,9 @@ BEGIN
 			left_over := left_over - got;
 			IF got < asked THEN
 				active[c.k] := false;		/* no room, or nothing left it may run */
-				IF got < c.room THEN
+				IF got < c.room AND nactive > 1 THEN
 					/* nothing left it may run: none for the nodes of its class either */
-					exhausted := exhausted || c.class;
+					exhausted := exhausted || class;
 				END IF;
 			END IF;
 		END LOOP;
