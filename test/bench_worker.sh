@@ -247,8 +247,9 @@ size_now()
 # a vacuum (autovacuum's or the worker's) has been through the task table
 # once more (it is what gives the emptied pages back), so that every point
 # is measured in the same state, not at whatever moment vacuum last
-# happened to truncate the heap; then prints the size.  Gives up waiting
-# for the vacuum after 60 s.
+# happened to truncate the heap; then, once the worker's vacuum process
+# has finished (it rebuilds bloated indexes after its vacuum), prints the
+# size.  Gives up waiting for the vacuum after 60 s.
 settle()
 {
 	local since n=0
@@ -260,6 +261,10 @@ settle()
 			FROM pg_stat_user_tables WHERE relid = 'role_cluster.task'::regclass")" != "t" ] && [ $n -lt 120 ]; do
 		sleep 0.5
 		n=$((n + 1))
+	done
+	# the worker's vacuum process may go on to rebuild bloated indexes
+	while [ "$(psql_q -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'role_cluster vacuum'")" != "0" ]; do
+		sleep 0.2
 	done
 	size_now
 }

@@ -196,6 +196,42 @@ COMMENT ON COLUMN role_cluster.shard_stats.node_ids IS 'Their ids, in order';
 COMMENT ON COLUMN role_cluster.shard_stats.queued IS 'Push tasks of this shard that are queued';
 COMMENT ON COLUMN role_cluster.shard_stats.held IS 'Push tasks of this shard that are routed or running';
 
+/* ---- What holds back cleanup ---- */
+
+/*
+ * What keeps vacuum from removing dead rows in this database, for audit()
+ * and metrics(): sessions whose transaction holds a snapshot or a
+ * transaction id (kind 'session', name the pid, since the transaction
+ * began), prepared transactions ('prepared', the GID, since PREPARE), and
+ * replication slots not in use that hold an xmin ('slot', the slot name,
+ * since unknown: NULL).  The calling session and autovacuum are left out.
+ * Internal: its callers are SECURITY DEFINER, so every session's details
+ * are visible to it.
+ */
+CREATE FUNCTION role_cluster.cleanup_holders()
+	RETURNS TABLE (kind text, name text, since timestamptz, usename text,
+				   application_name text, state text, slot_xmin xid)
+	LANGUAGE sql STABLE
+AS $$
+	SELECT 'session', a.pid::text, a.xact_start, a.usename::text, a.application_name, a.state, NULL::xid
+	FROM pg_catalog.pg_stat_activity a
+	WHERE a.datname = pg_catalog.current_database()
+		AND a.pid <> pg_catalog.pg_backend_pid()
+		AND a.backend_type <> 'autovacuum worker'
+		AND (a.backend_xmin IS NOT NULL OR a.backend_xid IS NOT NULL)
+		AND a.xact_start IS NOT NULL
+	UNION ALL
+	SELECT 'prepared', x.gid, x.prepared, x.owner::text, NULL, NULL, NULL
+	FROM pg_catalog.pg_prepared_xacts x
+	WHERE x.database = pg_catalog.current_database()
+	UNION ALL
+	SELECT 'slot', sl.slot_name::text, NULL, NULL, NULL, NULL, sl.xmin
+	FROM pg_catalog.pg_replication_slots sl
+	WHERE NOT sl.active AND sl.xmin IS NOT NULL
+$$;
+COMMENT ON FUNCTION role_cluster.cleanup_holders() IS
+	'Sessions, prepared transactions and unused replication slots that keep vacuum from removing dead rows in this database';
+
 /* ---- Audit ---- */
 
 /*
@@ -481,35 +517,30 @@ BEGIN
 		FROM live l
 		WHERE l.tasks && '{searchIndexing,spamClassifierTraining}' AND l.listeners <> '{}'
 	UNION ALL
-		SELECT 'warning', 'cleanup_held_back', pg_catalog.format('pid %s', a.pid),
-			   pg_catalog.format('Session %s (user "%s"%s, %s) has had its transaction open for %s, holding back the removal of dead rows: the queue tables grow and dispatch slows until it ends.',
-					a.pid, a.usename,
-					CASE WHEN a.application_name <> ''
-						 THEN pg_catalog.format(', application "%s"', a.application_name) ELSE '' END,
-					a.state, pg_catalog.date_trunc('second', pg_catalog.now() - a.xact_start)),
-			   'End that transaction, with pg_terminate_backend() if it is stuck; idle_in_transaction_session_timeout ends idle ones by itself.'
-		FROM pg_catalog.pg_stat_activity a
-		WHERE a.datname = pg_catalog.current_database()
-			AND a.pid <> pg_catalog.pg_backend_pid()
-			AND a.backend_type <> 'autovacuum worker'
-			AND (a.backend_xmin IS NOT NULL OR a.backend_xid IS NOT NULL)
-			AND a.xact_start <= pg_catalog.now() - wait_threshold
-	UNION ALL
-		SELECT 'warning', 'cleanup_held_back', pg_catalog.format('prepared %s', x.gid),
-			   pg_catalog.format('Transaction "%s" was prepared %s ago and is neither committed nor rolled back, holding back the removal of dead rows: the queue tables grow and dispatch slows until it ends.',
-					x.gid, pg_catalog.date_trunc('second', pg_catalog.now() - x.prepared)),
-			   pg_catalog.format('Have its transaction manager finish it, or finish it by hand: COMMIT PREPARED %L or ROLLBACK PREPARED %L.',
-					x.gid, x.gid)
-		FROM pg_catalog.pg_prepared_xacts x
-		WHERE x.database = pg_catalog.current_database()
-			AND x.prepared <= pg_catalog.now() - wait_threshold
-	UNION ALL
-		SELECT 'warning', 'cleanup_held_back', pg_catalog.format('slot %s', sl.slot_name),
-			   pg_catalog.format('Replication slot "%s" is not in use and holds xmin %s (%s transactions ago), holding back the removal of dead rows: the queue tables grow and dispatch slows until it moves.',
-					sl.slot_name, sl.xmin, pg_catalog.age(sl.xmin)),
-			   'Reconnect its consumer, or drop the slot with pg_drop_replication_slot() if the consumer is gone.'
-		FROM pg_catalog.pg_replication_slots sl
-		WHERE NOT sl.active AND sl.xmin IS NOT NULL
+		SELECT 'warning', 'cleanup_held_back',
+			   CASE h.kind WHEN 'session' THEN 'pid ' WHEN 'prepared' THEN 'prepared ' ELSE 'slot ' END || h.name,
+			   CASE h.kind
+					WHEN 'session' THEN
+						pg_catalog.format('Session %s (user "%s"%s, %s) has had its transaction open for %s, holding back the removal of dead rows: the queue tables grow and dispatch slows until it ends.',
+							h.name, h.usename,
+							CASE WHEN h.application_name <> ''
+								 THEN pg_catalog.format(', application "%s"', h.application_name) ELSE '' END,
+							h.state, pg_catalog.date_trunc('second', pg_catalog.now() - h.since))
+					WHEN 'prepared' THEN
+						pg_catalog.format('Transaction "%s" was prepared %s ago and is neither committed nor rolled back, holding back the removal of dead rows: the queue tables grow and dispatch slows until it ends.',
+							h.name, pg_catalog.date_trunc('second', pg_catalog.now() - h.since))
+					ELSE
+						pg_catalog.format('Replication slot "%s" is not in use and holds xmin %s (%s transactions ago), holding back the removal of dead rows: the queue tables grow and dispatch slows until it moves.',
+							h.name, h.slot_xmin, pg_catalog.age(h.slot_xmin)) END,
+			   CASE h.kind
+					WHEN 'session' THEN
+						'End that transaction, with pg_terminate_backend() if it is stuck; idle_in_transaction_session_timeout ends idle ones by itself.'
+					WHEN 'prepared' THEN
+						pg_catalog.format('Have its transaction manager finish it, or finish it by hand: COMMIT PREPARED %L or ROLLBACK PREPARED %L.',
+							h.name, h.name)
+					ELSE 'Reconnect its consumer, or drop the slot with pg_drop_replication_slot() if the consumer is gone.' END
+		FROM role_cluster.cleanup_holders() h
+		WHERE h.since IS NULL OR h.since <= pg_catalog.now() - wait_threshold
 	)
 	SELECT f.severity, f."check", f.subject, f.detail, f.hint
 	FROM findings f
@@ -657,6 +688,20 @@ BEGIN
 		INTO result
 		FROM role_cluster.shard_stats sh;
 
+	/* what holds back cleanup (audit()'s cleanup_held_back) */
+	SELECT result
+		|| role_cluster.metrics_family('role_cluster_cleanup_held_back_seconds', 'gauge',
+			'How long the oldest open or prepared transaction of this database has kept vacuum from removing dead rows (0: none).',
+			pg_catalog.format('role_cluster_cleanup_held_back_seconds %s',
+				coalesce(pg_catalog.max(pg_catalog.date_part('epoch', pg_catalog.now() - h.since))
+						 FILTER (WHERE h.since <= pg_catalog.now()), 0)) || E'\n')
+		|| role_cluster.metrics_family('role_cluster_cleanup_held_back_slots', 'gauge',
+			'Replication slots not in use that keep vacuum from removing dead rows.',
+			pg_catalog.format('role_cluster_cleanup_held_back_slots %s',
+				pg_catalog.count(*) FILTER (WHERE h.kind = 'slot')) || E'\n')
+		INTO result
+		FROM role_cluster.cleanup_holders() h;
+
 	/* the background worker, when its counters exist */
 	BEGIN
 		SELECT * INTO w FROM role_cluster.worker_stats() AS x;
@@ -709,7 +754,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION role_cluster.metrics() IS
-	'The figures of queue_stats, nodes, node_stats, shard_stats and worker_stats in the Prometheus text exposition format, from one snapshot';
+	'The figures of queue_stats, nodes, node_stats, shard_stats, what holds back cleanup, and worker_stats in the Prometheus text exposition format, from one snapshot';
 
 /* ---- Privileges ---- */
 
@@ -719,6 +764,7 @@ GRANT SELECT ON role_cluster.queue_stats, role_cluster.node_stats, role_cluster.
 
 REVOKE EXECUTE ON FUNCTION
 	role_cluster.node_duties(role_cluster.node),
+	role_cluster.cleanup_holders(),
 	role_cluster.audit(interval, role_cluster.task_type[]),
 	role_cluster.metrics_label(text),
 	role_cluster.metrics_family(text, text, text, text),

@@ -48,6 +48,10 @@ is($primary->safe_psql('postgres', $findings),
 	'slot regress_standby|t',
 	'an unused slot holding an xmin is reported at once, whatever the threshold');
 like(
+	$primary->safe_psql('postgres', 'SELECT role_cluster.metrics()'),
+	qr/^role_cluster_cleanup_held_back_slots 1$/m,
+	'metrics() counts it');
+like(
 	$primary->safe_psql(
 		'postgres', q{
 	SELECT severity || ': ' || hint FROM role_cluster.audit()
@@ -59,6 +63,10 @@ $primary->safe_psql('postgres',
 	"SELECT pg_drop_replication_slot('regress_standby')");
 is($primary->safe_psql('postgres', $findings),
 	'', 'the slot dropped, the finding goes');
+like(
+	$primary->safe_psql('postgres', 'SELECT role_cluster.metrics()'),
+	qr/^role_cluster_cleanup_held_back_slots 0$/m,
+	'and the count with it');
 
 $primary->stop;
 done_testing();
