@@ -32,6 +32,7 @@
 
 PG_FUNCTION_INFO_V1(rc_wake_worker);
 PG_FUNCTION_INFO_V1(rc_wake_worker_trigger);
+PG_FUNCTION_INFO_V1(rc_note_work_waiting);
 PG_FUNCTION_INFO_V1(rc_watch_session);
 PG_FUNCTION_INFO_V1(rc_worker_stats);
 PG_FUNCTION_INFO_V1(rc_worker_stats_reset);
@@ -43,7 +44,7 @@ static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 /* Per-backend: has this transaction asked to wake the worker at commit? */
-static bool wake_at_commit = false;
+static uint32 wake_at_commit = 0;	/* RC_WAKE_* bits */
 static bool xact_callback_registered = false;
 static bool session_watched = false;
 
@@ -83,6 +84,7 @@ rc_shmem_startup(void)
 		rc_shared->state = RC_WORKER_NOT_RUNNING;
 		rc_shared->reset_at = GetCurrentTimestamp();
 		pg_atomic_init_u32(&rc_shared->reclaim_requested, 0);
+		pg_atomic_init_u32(&rc_shared->work_waiting, 1);
 		for (int i = 0; i < RC_NUM_COUNTERS; i++)
 			pg_atomic_init_u64(&rc_shared->counters[i], 0);
 	}
@@ -162,9 +164,10 @@ rc_note_error(const char *step, ErrorData *edata)
 }
 
 /*
- * Transaction callback of wake_worker(): on commit, wake the worker; on
- * abort (or PREPARE, whose rows appear only at COMMIT PREPARED, which the
- * fallback poll covers), forget the request.
+ * Transaction callback of wake_worker(): on commit, wake the worker (for
+ * freed capacity only while work waits for it); on abort (or PREPARE,
+ * whose rows appear only at COMMIT PREPARED, which the fallback poll
+ * covers), forget the request.
  */
 static void
 rc_wake_xact_callback(XactEvent event, void *arg)
@@ -172,16 +175,18 @@ rc_wake_xact_callback(XactEvent event, void *arg)
 	switch (event)
 	{
 		case XACT_EVENT_COMMIT:
-			if (wake_at_commit)
+			if ((wake_at_commit & RC_WAKE_WORK) != 0 ||
+				((wake_at_commit & RC_WAKE_CAPACITY) != 0 &&
+				 pg_atomic_read_u32(&rc_shared->work_waiting) != 0))
 			{
-				wake_at_commit = false;
 				if (rc_wake_worker_now())
 					rc_count(RC_COUNT_WAKEUPS, 1);
 			}
+			wake_at_commit = 0;
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PREPARE:
-			wake_at_commit = false;
+			wake_at_commit = 0;
 			break;
 		default:
 			break;
@@ -200,17 +205,17 @@ rc_wake_xact_callback(XactEvent event, void *arg)
 Datum
 rc_wake_worker(PG_FUNCTION_ARGS)
 {
-	rc_wake_worker_at_commit();
+	rc_wake_worker_at_commit(RC_WAKE_WORK);
 	PG_RETURN_VOID();
 }
 
 /*
- * Asks for the worker to be woken when this transaction commits; nothing
- * without a preloaded library, or in the worker itself (it loops again on
- * its own when it made work).
+ * Asks for the worker to be woken when this transaction commits, for
+ * reason (RC_WAKE_*); nothing without a preloaded library, or in the worker
+ * itself (it loops again on its own when it made work).
  */
 void
-rc_wake_worker_at_commit(void)
+rc_wake_worker_at_commit(uint32 reason)
 {
 	if (rc_shared == NULL || rc_in_worker)
 		return;
@@ -219,24 +224,41 @@ rc_wake_worker_at_commit(void)
 		RegisterXactCallback(rc_wake_xact_callback, NULL);
 		xact_callback_registered = true;
 	}
-	wake_at_commit = true;
+	wake_at_commit |= reason;
 }
 
 /*
- * role_cluster.wake_worker_trigger() → trigger
+ * role_cluster.wake_worker_trigger([reason]) → trigger
  *
- * wake_worker() as a statement-level AFTER trigger, for the queue's tables:
- * tasks enqueued, tasks changing state (capacity freed, work handed back),
- * nodes registering.  C, so that it costs the hot paths next to nothing.
+ * wake_worker() as an AFTER trigger, for the queue's tables: tasks
+ * enqueued or queued again and nodes registering (no argument: always),
+ * held tasks finishing (argument 'capacity': only while due work waits,
+ * which the worker notes after each dispatch).  C, so that it costs the
+ * hot paths next to nothing.
  */
 Datum
 rc_wake_worker_trigger(PG_FUNCTION_ARGS)
 {
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	uint32		reason = RC_WAKE_WORK;
+
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("wake_worker_trigger() may only be called as a trigger")));
-	rc_wake_worker_at_commit();
+	if (trigdata->tg_trigger->tgnargs > 0)
+	{
+		const char *arg = trigdata->tg_trigger->tgargs[0];
+
+		if (strcmp(arg, "capacity") == 0)
+			reason = RC_WAKE_CAPACITY;
+		else if (strcmp(arg, "work") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown wake-up reason \"%s\"", arg),
+					 errhint("Pass \"work\" or \"capacity\", or nothing for \"work\".")));
+	}
+	rc_wake_worker_at_commit(reason);
 	PG_RETURN_POINTER(NULL);
 }
 
@@ -405,5 +427,22 @@ rc_worker_stats_reset(PG_FUNCTION_ARGS)
 	rc_shared->last_error[0] = '\0';
 	rc_shared->reset_at = GetCurrentTimestamp();
 	SpinLockRelease(&rc_shared->mutex);
+	PG_RETURN_VOID();
+}
+
+/*
+ * role_cluster.note_work_waiting(waiting boolean) → void
+ *
+ * Called by dispatch() at its end: whether due tasks were left queued
+ * because a node that may run them had no room.  In the worker it is noted
+ * in shared memory, and until the next dispatch, commits that only finish
+ * held tasks (freeing capacity) wake the worker only when it was true.
+ * Elsewhere (dispatch() called by hand) it does nothing.
+ */
+Datum
+rc_note_work_waiting(PG_FUNCTION_ARGS)
+{
+	if (rc_shared != NULL && rc_in_worker && !PG_ARGISNULL(0))
+		pg_atomic_write_u32(&rc_shared->work_waiting, PG_GETARG_BOOL(0) ? 1 : 0);
 	PG_RETURN_VOID();
 }

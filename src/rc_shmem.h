@@ -70,6 +70,10 @@ typedef struct RcShared
 	pid_t		exiting[RC_MAX_EXITING];	/* ... and their pids (the first
 											 * RC_MAX_EXITING of them) */
 	pg_atomic_uint32 reclaim_requested; /* a watched session exited */
+	pg_atomic_uint32 work_waiting;	/* after the worker's last dispatch, due
+									 * tasks were left queued (1 until it
+									 * knows): only then does freed capacity
+									 * wake it */
 	pg_atomic_uint64 counters[RC_NUM_COUNTERS];
 } RcShared;
 
@@ -85,8 +89,15 @@ extern void rc_shmem_init(void);
 /* Raises 55000 with a hint unless the library was preloaded */
 extern void rc_require_preload(void);
 
-/* Wakes the worker when the current transaction commits (not in the worker) */
-extern void rc_wake_worker_at_commit(void);
+/* Why a commit wakes the worker */
+#define RC_WAKE_WORK		0x01	/* tasks queued, nodes changed: always */
+#define RC_WAKE_CAPACITY	0x02	/* held tasks finished: when work waits */
+
+/*
+ * Wakes the worker when the current transaction commits, for reason (not
+ * in the worker)
+ */
+extern void rc_wake_worker_at_commit(uint32 reason);
 
 /*
  * Sets the worker's latch if a worker runs and watches this session's

@@ -1235,8 +1235,10 @@ COMMENT ON FUNCTION role_cluster.fetch_tasks(text, integer) IS
  * least-loaded node (held / capacity) first.  A node that gets less than
  * it had room for had nothing left that it may run, so neither has any
  * node of its class (the same task types and push shard): those are not
- * asked again in this call.  Notifies each receiving node once on its
- * channel, with the number routed to it as payload.  A node busy in a
+ * asked again in this call.  Tells the worker (note_work_waiting) whether
+ * a node ran out of room, so that freed capacity should wake it.
+ * Notifies each receiving node once on its channel, with the number routed
+ * to it as payload.  A node busy in a
  * claim of its own is skipped this time, never waited for.  Returns how
  * many tasks it routed.
  */
@@ -1260,6 +1262,7 @@ DECLARE
 	total		integer;
 	class		text;
 	exhausted	text[] := '{}';	/* classes (task types / push shard) with nothing left to run */
+	ran_out		boolean := false;	/* a node ran out of room */
 BEGIN
 	IF batch IS NULL OR batch < 0 THEN
 		RAISE EXCEPTION 'dispatch batch must be zero or more, not %', coalesce(batch::text, 'NULL')
@@ -1274,6 +1277,7 @@ BEGIN
 	 */
 	IF NOT EXISTS (SELECT FROM role_cluster.task q WHERE q.state = 'queued' AND NOT q.singleton)
 		AND NOT EXISTS (SELECT FROM role_cluster.task q WHERE q.state = 'queued' AND q.singleton) THEN
+		PERFORM role_cluster.note_work_waiting(false);
 		RETURN 0;
 	END IF;
 
@@ -1318,13 +1322,24 @@ BEGIN
 			left_over := left_over - got;
 			IF got < asked THEN
 				active[c.k] := false;		/* no room, or nothing left it may run */
-				IF got < c.room AND nactive > 1 THEN
+				IF got >= c.room THEN
+					ran_out := true;
+				ELSIF nactive > 1 THEN
 					/* nothing left it may run: none for the nodes of its class either */
 					exhausted := exhausted || class;
 				END IF;
 			END IF;
 		END LOOP;
 	END LOOP;
+	/*
+	 * Freed capacity matters to the worker only if a node ran out of room,
+	 * or if a live node was skipped (busy in a claim of its own: its commit
+	 * frees no capacity, but it may take what waits).
+	 */
+	PERFORM role_cluster.note_work_waiting(
+		ran_out OR left_over = 0
+		OR (SELECT pg_catalog.count(*) FROM role_cluster.node n WHERE role_cluster.node_is_live(n))
+			> pg_catalog.cardinality(nodes));
 
 	FOR i IN 1 .. pg_catalog.cardinality(nodes) LOOP
 		IF routed[i] > 0 THEN

@@ -11,21 +11,44 @@ GRANT EXECUTE ON FUNCTION role_cluster.wake_worker() TO role_cluster_admin, role
 CREATE FUNCTION role_cluster.wake_worker_trigger() RETURNS trigger
 	AS 'MODULE_PATHNAME', 'rc_wake_worker_trigger' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION role_cluster.wake_worker_trigger() IS
-	'Trigger: wake_worker() for every statement that writes the queue (not in the worker itself)';
+	'Trigger: wake_worker() for writes to the queue (not in the worker itself); argument ''capacity'': only while due work waits for room';
 REVOKE EXECUTE ON FUNCTION role_cluster.wake_worker_trigger() FROM PUBLIC;
 
+CREATE FUNCTION role_cluster.note_work_waiting(waiting boolean) RETURNS void
+	AS 'MODULE_PATHNAME', 'rc_note_work_waiting' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION role_cluster.note_work_waiting(boolean) IS
+	'Called by dispatch() in the worker: whether due tasks wait for a node''s room, so that freed capacity should wake it';
+REVOKE EXECUTE ON FUNCTION role_cluster.note_work_waiting(boolean) FROM PUBLIC;
+
 /*
- * What wakes the worker at commit, besides the poll: tasks enqueued; a
- * task changing state (a node fetched, finished or handed back work, so
- * capacity may be free or work queued again); a node registering or
- * changing what it takes.  Heartbeats (lease columns only) do not.  The
- * worker's own statements never wake it; it loops again by itself.
+ * What wakes the worker at commit, besides the poll: tasks enqueued, or
+ * queued again (a retry, a release, a hand-back, a fetch that sends back
+ * what the node's role no longer allows); a node registering or changing
+ * what it takes.  Heartbeats (lease columns only) do not.  Any other
+ * change of state (a node fetched or finished work) wakes it only while
+ * due tasks wait for a node's room (note_work_waiting): most commits of a
+ * busy queue are fetches and acknowledgements, and a dispatch for each
+ * would find nothing to do.  The worker's own statements never wake it; it
+ * loops again by itself.
  */
 CREATE TRIGGER task_wake_worker
-	AFTER INSERT OR UPDATE OF state ON role_cluster.task
+	AFTER INSERT ON role_cluster.task
 	FOR EACH STATEMENT EXECUTE FUNCTION role_cluster.wake_worker_trigger();
 COMMENT ON TRIGGER task_wake_worker ON role_cluster.task IS
-	'Wakes the background worker at commit when tasks are enqueued or change state';
+	'Wakes the background worker at commit when tasks are enqueued';
+
+CREATE TRIGGER task_wake_worker_queued
+	AFTER UPDATE OF state ON role_cluster.task
+	FOR EACH ROW WHEN (NEW.state = 'queued' AND OLD.state <> 'queued')
+	EXECUTE FUNCTION role_cluster.wake_worker_trigger();
+COMMENT ON TRIGGER task_wake_worker_queued ON role_cluster.task IS
+	'Wakes the background worker at commit when a task is queued again';
+
+CREATE TRIGGER task_wake_worker_capacity
+	AFTER UPDATE OF state ON role_cluster.task
+	FOR EACH STATEMENT EXECUTE FUNCTION role_cluster.wake_worker_trigger('capacity');
+COMMENT ON TRIGGER task_wake_worker_capacity ON role_cluster.task IS
+	'Wakes the background worker at commit when tasks change state, if due work waits for a node''s room';
 
 CREATE TRIGGER node_wake_worker
 	AFTER INSERT OR UPDATE OF role_name, push_shard, capacity, backend_pid, deregistered_at

@@ -81,9 +81,10 @@ is(rc_query($n2, "SELECT id FROM role_cluster.fetch_tasks('n2', 10)"),
 	$m2, 'and the node takes it');
 rc_query($n2, "SELECT role_cluster.complete_task($m2, 'n2')");
 
-# What wakes it, as worker_stats.wakeups counts: a commit that wrote the
-# queue or called wake_worker(), once per transaction; not a rollback, not
-# a heartbeat.
+# What wakes it, as worker_stats.wakeups counts: a commit that enqueued or
+# queued again, registered a node, or called wake_worker(), once per
+# transaction; not a rollback, not a heartbeat, and not a fetch or a
+# completion while no work waits for a node's room.
 sub wakeups
 {
 	return $node->safe_psql('postgres', 'SELECT wakeups FROM role_cluster.worker_stats');
@@ -104,11 +105,16 @@ my $tw = $node->safe_psql('postgres', "SELECT role_cluster.enqueue('searchIndexi
 is(wakeups(), $wakeups + 3, 'an enqueue wakes it');
 ok(rc_wait_notification($n1, $c1), 'which routes the task');
 rc_query($n1, "SELECT count(*) FROM role_cluster.fetch_tasks('n1', 10)");
-is(wakeups(), $wakeups + 4, 'a fetch (a change of state) wakes it');
+is(wakeups(), $wakeups + 3,
+	'a fetch does not wake it: the last dispatch left no work waiting for a node\'s room');
+rc_query($n1, "SELECT role_cluster.release_task($tw, 'n1')");
+is(wakeups(), $wakeups + 4, 'a task queued again (released) wakes it');
+ok(rc_wait_notification($n1, $c1), 'which routes it again');
+rc_query($n1, "SELECT count(*) FROM role_cluster.fetch_tasks('n1', 10)");
 rc_query($n1, "SELECT role_cluster.complete_task($tw, 'n1')");
-is(wakeups(), $wakeups + 5, 'a completion wakes it');
+is(wakeups(), $wakeups + 4, 'nor does a completion (the capacity case is above)');
 rc_query($n1, "SELECT node_id FROM role_cluster.register_node('n1', 'indexer')");
-is(wakeups(), $wakeups + 6, 'a registration wakes it');
+is(wakeups(), $wakeups + 5, 'a registration wakes it');
 
 is( $node->safe_psql(
 		'postgres', q{
