@@ -33,6 +33,12 @@ include $(PGXS)
 sql/role_cluster--1.0.sql: $(sort $(wildcard sql/install/*.sql))
 	cat $^ > $@
 
+# PGXS tracks no header dependencies: without this, a change to a header
+# (the layout of the shared-memory struct, say) leaves the other modules'
+# objects stale, and they disagree about it.  Every module is rebuilt when
+# any header of src/ changes.
+$(OBJS): $(wildcard src/*.h)
+
 # role-cluster-node, the node agent (src/node/): a client program on libpq,
 # built, installed into PGXS's bindir and cleaned beside the extension.
 # PGXS's PROGRAM would link OBJS, the extension's objects, so the program
