@@ -1236,11 +1236,10 @@ COMMENT ON FUNCTION role_cluster.fetch_tasks(text, integer) IS
  * it had room for had nothing left that it may run, so neither has any
  * node of its class (the same task types and push shard): those are not
  * asked again in this call.  Tells the worker (note_work_waiting) whether
- * a node ran out of room, so that freed capacity should wake it.
- * Notifies each receiving node once on its channel, with the number routed
- * to it as payload.  A node busy in a
- * claim of its own is skipped this time, never waited for.  Returns how
- * many tasks it routed.
+ * a node ran out of room, so that freed capacity should wake it.  Notifies
+ * each receiving node once on its channel, with the number routed to it as
+ * payload.  A node busy in a claim of its own is skipped this time, never
+ * waited for.  Returns how many tasks it routed.
  */
 CREATE FUNCTION role_cluster.dispatch(batch integer DEFAULT 100) RETURNS integer
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
