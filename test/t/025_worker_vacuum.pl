@@ -8,8 +8,9 @@
 # and dispatch goes on.  While a snapshot held open keeps dead rows, no
 # pass follows the one that removed what it could, until it ends.  After
 # a backlog drained, the task table's bloated indexes are rebuilt (not
-# while a writer holds the table).  With no background worker slot free,
-# the worker says so once and goes on.
+# while a writer holds the table; one that fails is logged and counted).
+# With no background worker slot free, the worker says so once and goes
+# on.
 # Autovacuum is off here, so every vacuum the statistics show is the
 # worker's (or the test's own).
 use strict;
@@ -217,6 +218,49 @@ is( $node->safe_psql('postgres',
 
 is($node->safe_psql('postgres', 'SELECT errors FROM role_cluster.worker_stats'),
 	'0', 'no step failed');
+
+# --- a rebuild that fails is logged and counted, and the others go on -------
+# An index an operator added, whose expression fails in the vacuum process
+# (only there: the sessions that enqueue evaluate it too).
+
+$node->safe_psql(
+	'postgres', q{
+CREATE FUNCTION public.fails_in_vacuum(id bigint) RETURNS bigint
+	LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+	IF (SELECT backend_type FROM pg_stat_activity WHERE pid = pg_backend_pid()) = 'role_cluster vacuum' THEN
+		RAISE EXCEPTION 'not in the vacuum process';
+	END IF;
+	RETURN id;
+END
+$$;
+CREATE INDEX task_operators_idx ON role_cluster.task (public.fails_in_vacuum(id));
+});
+$node->safe_psql('postgres',
+	"SELECT count(role_cluster.enqueue('storeMaintenance')) FROM generate_series(1, 60000)");
+$log_offset = -s $node->logfile;
+# one task stays, so that the rebuild evaluates the expression
+$node->safe_psql('postgres',
+	'DELETE FROM role_cluster.task WHERE id <> (SELECT max(id) FROM role_cluster.task)');
+ok( $node->wait_for_log(
+		qr/role_cluster vacuum could not rebuild index "task_operators_idx": not in the vacuum process/,
+		$log_offset),
+	'a rebuild that fails is logged');
+like(slurp_file($node->logfile, $log_offset),
+	qr/role_cluster vacuum rebuilt index "task_pkey"/, 'the others are rebuilt all the same');
+is( $node->safe_psql(
+		'postgres', 'SELECT errors, last_error FROM role_cluster.worker_stats'),
+	'1|vacuum: not in the vacuum process',
+	'and counted in worker_stats');
+is( $node->safe_psql(
+		'postgres', q{
+	SELECT count(*) FILTER (WHERE i.indisvalid), count(*) FROM pg_index i
+	 WHERE i.indrelid = 'role_cluster.task'::regclass}),
+	'8|8', 'every index of the task table is still valid');
+$node->safe_psql('postgres',
+	'DROP INDEX role_cluster.task_operators_idx; DROP FUNCTION public.fails_in_vacuum(bigint); '
+	  . 'DELETE FROM role_cluster.task');
 
 $node->stop;
 
