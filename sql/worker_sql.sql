@@ -337,6 +337,13 @@ SELECT count(*) FROM role_cluster.claim_tasks('regress-pruner', 1);
 SELECT count(*) FROM (SELECT role_cluster.register_node('regress-pruner', NULL, NULL, 10)) r;
 SELECT wakeups FROM role_cluster.worker_stats;
 SELECT role_cluster.wake_worker_trigger();
+-- a reason it does not know
+CREATE TEMP TABLE wake_bad (x integer);
+CREATE TRIGGER wake_bad AFTER INSERT ON wake_bad
+	FOR EACH STATEMENT EXECUTE FUNCTION role_cluster.wake_worker_trigger('soon');
+INSERT INTO wake_bad VALUES (1);
+SELECT count(*) AS not_inserted FROM wake_bad;
+DROP TABLE wake_bad;
 -- watch_session() is idempotent
 SELECT role_cluster.watch_session(), role_cluster.watch_session();
 
