@@ -393,6 +393,7 @@ rc_batch_small_integer(JsonbValue *v, bool allow_sign)
  * Raises the error for the element at position pos (1-based) of the batch.
  */
 static void
+pg_attribute_noreturn()
 rc_batch_error(int pos, JsonbValue *elem, const char *problem, bool unknown_type)
 {
 	Jsonb	   *jb = JsonbValueToJsonb(elem);

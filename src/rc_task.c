@@ -211,6 +211,7 @@ rc_task_derive(PG_FUNCTION_ARGS)
 	Datum		d;
 	Oid			task_type;
 	int32		shard;
+	AttrNumber	att;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) ||
 		!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
@@ -229,25 +230,22 @@ rc_task_derive(PG_FUNCTION_ARGS)
 		return PointerGetDatum(tuple);	/* the NOT NULL constraint says no */
 	task_type = DatumGetObjectId(d);
 
-	(void) heap_getattr(tuple, rc_column_attnum(rel, "singleton"), desc, &isnull);
-	if (isnull)
+	att = rc_column_attnum(rel, "singleton");
+	if (heap_attisnull(tuple, att, desc))
 	{
-		atts[nchanged] = rc_column_attnum(rel, "singleton");
+		atts[nchanged] = att;
 		values[nchanged] = BoolGetDatum(rc_task_type_singleton(task_type));
 		nulls[nchanged++] = false;
 	}
 
-	if (rc_task_type_ordinal(task_type) == RC_PUSH_NOTIFICATIONS)
+	att = rc_column_attnum(rel, "push_shard");
+	if (rc_task_type_ordinal(task_type) == RC_PUSH_NOTIFICATIONS && heap_attisnull(tuple, att, desc))
 	{
-		(void) heap_getattr(tuple, rc_column_attnum(rel, "push_shard"), desc, &isnull);
-		if (isnull)
-		{
-			d = heap_getattr(tuple, rc_column_attnum(rel, "shard_key"), desc, &isnull);
-			(void) rc_push_shard_of(task_type, isnull ? NULL : DatumGetTextPP(d), &shard);
-			atts[nchanged] = rc_column_attnum(rel, "push_shard");
-			values[nchanged] = Int32GetDatum(shard);
-			nulls[nchanged++] = false;
-		}
+		d = heap_getattr(tuple, rc_column_attnum(rel, "shard_key"), desc, &isnull);
+		(void) rc_push_shard_of(task_type, isnull ? NULL : DatumGetTextPP(d), &shard);
+		atts[nchanged] = att;
+		values[nchanged] = Int32GetDatum(shard);
+		nulls[nchanged++] = false;
 	}
 
 	if (nchanged == 0)

@@ -7,7 +7,7 @@
  */
 #include "postgres.h"
 
-#include "access/tupdesc.h"
+#include "parser/parse_relation.h"
 #include "utils/rel.h"
 
 #include "rc_util.h"
@@ -29,21 +29,16 @@ rc_prepare_kept_plan(const char *sql, int nargs, Oid *argtypes)
 }
 
 /*
- * Column number of a relation's column, by name.
+ * Column number of a relation's column, by name (attnameAttNum); a column
+ * the extension's own table lacks can't happen.
  */
 AttrNumber
 rc_column_attnum(Relation rel, const char *name)
 {
-	TupleDesc	desc = RelationGetDescr(rel);
+	AttrNumber	attnum = attnameAttNum(rel, name, false);
 
-	for (int i = 0; i < desc->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
-
-		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
-			return att->attnum;
-	}
-	elog(ERROR, "column \"%s\" of relation \"%s\" does not exist",
-		 name, RelationGetRelationName(rel));
-	return InvalidAttrNumber;	/* keep the compiler quiet */
+	if (attnum == InvalidAttrNumber)
+		elog(ERROR, "column \"%s\" of relation \"%s\" does not exist",
+			 name, RelationGetRelationName(rel));
+	return attnum;
 }
