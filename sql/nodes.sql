@@ -132,6 +132,18 @@ SELECT role_cluster.deregister_node('nobody-here');
 SELECT node_id, deregistered_at IS NULL AS registered FROM role_cluster.register_node('n2');
 SELECT node_id, live FROM role_cluster.nodes WHERE node_id = 'n2';
 
+-- node_session_alive() sees every login's sessions, although
+-- pg_stat_activity hides their start times from a node login (this session
+-- runs as the superuser that started it).
+SELECT backend_start AS my_start FROM pg_stat_activity WHERE pid = pg_backend_pid() \gset
+SET SESSION AUTHORIZATION regress_rcq_node1;
+SELECT backend_start IS NULL AS hidden_from_this_login
+	FROM pg_stat_activity WHERE pid = pg_backend_pid();
+SELECT role_cluster.node_session_alive(pg_backend_pid(), :'my_start') AS alive,
+	   role_cluster.node_session_alive(pg_backend_pid(), :'my_start'::timestamptz - interval '1 second') AS other_start,
+	   role_cluster.node_session_alive(0, :'my_start') AS no_such_pid;
+RESET SESSION AUTHORIZATION;
+
 -- A node is bound to the login that registered it.
 SET SESSION AUTHORIZATION regress_rcq_node1;
 SELECT node_id, login FROM role_cluster.register_node('mine', 'indexer');
