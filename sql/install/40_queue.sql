@@ -1286,6 +1286,9 @@ BEGIN
 			  ORDER BY n.node_id
 			  FOR NO KEY UPDATE SKIP LOCKED) AS l;
 	IF nodes IS NULL OR batch = 0 THEN
+		/* live nodes all busy in claims of their own: work may wait for them */
+		PERFORM role_cluster.note_work_waiting(
+			EXISTS (SELECT FROM role_cluster.node n WHERE role_cluster.node_is_live(n)));
 		RETURN 0;
 	END IF;
 	routed := pg_catalog.array_fill(0, ARRAY[pg_catalog.cardinality(nodes)]);

@@ -116,6 +116,29 @@ is(wakeups(), $wakeups + 4, 'nor does a completion (the capacity case is above)'
 rc_query($n1, "SELECT node_id FROM role_cluster.register_node('n1', 'indexer')");
 is(wakeups(), $wakeups + 5, 'a registration wakes it');
 
+# A node busy in a transaction of its own (here a claim, which locks its
+# row, and a fetch) is skipped by dispatch, never waited for; the worker
+# notes that work may wait for it, so the commit of that transaction,
+# although it only moved tasks on, wakes the worker, which routes the work.
+my $tb = $node->safe_psql('postgres', "SELECT role_cluster.enqueue('searchIndexing')");
+ok(rc_wait_notification($n1, $c1), 'a task for n1');
+rc_query($n1, 'BEGIN');
+rc_query($n1, "SELECT count(*) FROM role_cluster.claim_tasks('n1', 0)");
+is(rc_query($n1, "SELECT id FROM role_cluster.fetch_tasks('n1', 10)"), $tb,
+	'n1 fetches it in a transaction that holds its row');
+my $loops = $node->safe_psql('postgres', 'SELECT loops FROM role_cluster.worker_stats');
+my $tc = $node->safe_psql('postgres', "SELECT role_cluster.enqueue('searchIndexing')");
+ok( $node->poll_query_until(
+		'postgres', "SELECT loops > $loops FROM role_cluster.worker_stats"),
+	'another task wakes the worker, which runs a loop');
+is($node->safe_psql('postgres', "SELECT state FROM role_cluster.task WHERE id = $tc"),
+	'queued', 'which skips n1 while its transaction holds its row');
+rc_query($n1, 'COMMIT');
+ok(rc_wait_notification($n1, $c1),
+	'n1\'s commit wakes the worker, which routes the waiting task to it (the poll is an hour)');
+is(rc_query($n1, "SELECT id FROM role_cluster.fetch_tasks('n1', 10)"), $tc, 'n1 takes it');
+rc_query($n1, "SELECT count(role_cluster.complete_task(id, 'n1')) FROM role_cluster.task WHERE id IN ($tb, $tc)");
+
 is( $node->safe_psql(
 		'postgres', q{
 	SELECT state = 'running' AND routed >= 2 AND notified >= 2 AND wakeups >= 2 AND loops >= 2
