@@ -421,6 +421,14 @@ rc_dispatch_all(void)
 		int64		n;
 
 		CHECK_FOR_INTERRUPTS();
+
+		/*
+		 * Until dispatch() notes otherwise at its end, every commit wakes
+		 * us: one that frees room while the call runs may come after the
+		 * call counted that room, and must not read the last call's "no
+		 * work waits".
+		 */
+		pg_atomic_exchange_u32(&rc_shared->work_waiting, 1);
 		n = rc_step(&step_dispatch, batch, &notified);
 		if (n == RC_STEP_NO_EXTENSION)
 			return RC_DISPATCH_NO_EXTENSION;
@@ -451,6 +459,7 @@ rc_worker_loop_once(RcLoopState *ls)
 	RcDispatchResult dr;
 	int64		n;
 	int64		us;
+	TimestampTz next;
 
 	/* while idle, plan a full loop for the moment it may work again */
 	if (!rc_worker_enabled)
@@ -556,7 +565,11 @@ rc_worker_loop_once(RcLoopState *ls)
 
 	if (more && !failed)
 		return 0;
-	return rc_ms_until(GetCurrentTimestamp(), ls->next_full);
+	/* until the next step due: the full loop, the prune or the vacuum look */
+	next = Min(ls->next_full, ls->next_prune);
+	if (rc_vacuum_interval_s > 0)
+		next = Min(next, ls->next_vacuum);
+	return rc_ms_until(GetCurrentTimestamp(), next);
 }
 
 /*

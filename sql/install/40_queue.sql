@@ -1335,11 +1335,13 @@ BEGIN
 	END LOOP;
 	/*
 	 * Freed capacity matters to the worker only if a node ran out of room,
-	 * or if a live node was skipped (busy in a claim of its own: its commit
-	 * frees no capacity, but it may take what waits).
+	 * if a live node was skipped (busy in a claim of its own: its commit
+	 * frees no capacity, but it may take what waits), or if a singleton
+	 * task waits (for the one of its type that is held to finish).
 	 */
 	PERFORM role_cluster.note_work_waiting(
 		ran_out OR left_over = 0
+		OR EXISTS (SELECT FROM role_cluster.task q WHERE q.state = 'queued' AND q.singleton)
 		OR (SELECT pg_catalog.count(*) FROM role_cluster.node n WHERE role_cluster.node_is_live(n))
 			> pg_catalog.cardinality(nodes));
 

@@ -13,9 +13,11 @@ use FindBin;
 use lib "$FindBin::RealBin/..";
 use RcWorker;
 
-# A fallback poll of an hour: whatever the worker does within this test
-# happens because something woke it (a commit, a reload), not the poll.
-my $node = rc_new_node('worker', conf => "role_cluster.poll_interval = '1h'\n");
+# A fallback poll of an hour, and no vacuum looks (their timer would wake
+# the worker every second): whatever the worker does within this test
+# happens because something woke it (a commit, a reload), not a timer.
+my $node = rc_new_node('worker',
+	conf => "role_cluster.poll_interval = '1h'\nrole_cluster.vacuum_interval = 0\n");
 
 ok( $node->poll_query_until(
 		'postgres', q{
@@ -138,6 +140,23 @@ ok(rc_wait_notification($n1, $c1),
 	'n1\'s commit wakes the worker, which routes the waiting task to it (the poll is an hour)');
 is(rc_query($n1, "SELECT id FROM role_cluster.fetch_tasks('n1', 10)"), $tc, 'n1 takes it');
 rc_query($n1, "SELECT count(role_cluster.complete_task(id, 'n1')) FROM role_cluster.task WHERE id IN ($tb, $tc)");
+
+# A singleton task waits for the one of its type that is held, not for
+# room: that one finishing wakes the worker, which routes the next.
+$node->safe_psql('postgres',
+	q{INSERT INTO role_cluster.cluster_role (name, tasks) VALUES
+	  ('trainer', '{"@type": "EnableSome", "taskTypes": ["spamClassifierTraining"]}')});
+my ($n3, $c3) = rc_node_session($node, 'n3', 'trainer');
+my ($s1, $s2) = split /\n/, $node->safe_psql('postgres',
+	"SELECT role_cluster.enqueue('spamClassifierTraining') FROM generate_series(1, 2)");
+ok(rc_wait_notification($n3, $c3), 'the trainer is given the first training');
+is(rc_query($n3, "SELECT id FROM role_cluster.fetch_tasks('n3', 10)"), $s1,
+	'and only it: the second waits, a singleton');
+rc_query($n3, "SELECT role_cluster.complete_task($s1, 'n3')");
+ok(rc_wait_notification($n3, $c3),
+	'finishing the first wakes the worker, which routes the second (the poll is an hour)');
+is(rc_query($n3, "SELECT id FROM role_cluster.fetch_tasks('n3', 10)"), $s2, 'the trainer takes it');
+rc_query($n3, "SELECT role_cluster.complete_task($s2, 'n3')");
 
 is( $node->safe_psql(
 		'postgres', q{

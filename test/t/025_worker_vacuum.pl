@@ -262,6 +262,24 @@ $node->safe_psql('postgres',
 	'DROP INDEX role_cluster.task_operators_idx; DROP FUNCTION public.fails_in_vacuum(bigint); '
 	  . 'DELETE FROM role_cluster.task');
 
+# --- the vacuum look keeps its own time, whatever the poll ------------------
+# With an hour-long poll, nothing but the vacuum interval wakes the worker
+# after a DELETE (which wakes nobody).
+
+rc_set_and_reload($node, poll_interval => '1h');
+$vacuums = $node->safe_psql('postgres',
+	"SELECT vacuum_count FROM pg_stat_user_tables WHERE relid = 'role_cluster.task'::regclass");
+$node->safe_psql('postgres',
+	"SELECT count(role_cluster.enqueue('storeMaintenance')) FROM generate_series(1, 2000)");
+# the loop that enqueue woke is over before the rows die
+$node->safe_psql('postgres', 'SELECT pg_sleep(0.5)');
+$node->safe_psql('postgres', 'DELETE FROM role_cluster.task');
+ok( $node->poll_query_until(
+		'postgres',
+		"SELECT vacuum_count > $vacuums FROM pg_stat_user_tables WHERE relid = 'role_cluster.task'::regclass"
+	),
+	'with an hour-long poll the worker still looks every vacuum_interval');
+
 $node->stop;
 
 # --- no background worker slot free: said once in the log, nothing fails ----
