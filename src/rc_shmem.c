@@ -21,6 +21,7 @@
 #include "commands/trigger.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "pgstat.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/procarray.h"
@@ -161,6 +162,49 @@ rc_note_error(const char *step, ErrorData *edata)
 			 step, edata->message ? edata->message : "(no message)");
 	rc_shared->last_error_at = GetCurrentTimestamp();
 	SpinLockRelease(&rc_shared->mutex);
+}
+
+/*
+ * Runs body(arg) under the error handling of the worker and its vacuum
+ * process (see rc_shmem.h).  Interrupts are held while the error is
+ * cleaned up, so that a cancel cannot cut into it; pg_cancel_backend() on
+ * the worker cancels one step, which then counts as failed.
+ */
+int64
+rc_guarded(const char *name, RcGuardedBody body, void *arg, int quiet_code)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	volatile int64 result = RC_GUARDED_FAILED;
+
+	PG_TRY();
+	{
+		result = body(arg);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		HOLD_INTERRUPTS();
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		if (quiet_code != 0 && edata->sqlerrcode == quiet_code)
+			result = RC_GUARDED_QUIET;
+		else
+		{
+			EmitErrorReport();
+			result = RC_GUARDED_FAILED;
+		}
+		FlushErrorState();
+		AbortCurrentTransaction();
+		RESUME_INTERRUPTS();
+		if (result == RC_GUARDED_FAILED)
+			rc_note_error(name, edata);
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(oldcxt);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return result;
 }
 
 /*

@@ -93,6 +93,22 @@ extern void rc_require_preload(void);
 #define RC_WAKE_WORK		0x01	/* tasks queued, nodes changed: always */
 #define RC_WAKE_CAPACITY	0x02	/* held tasks finished: when work waits */
 
+/* What rc_guarded() returns when its work failed */
+#define RC_GUARDED_FAILED	(-1)	/* logged and counted */
+#define RC_GUARDED_QUIET	(-3)	/* with the SQLSTATE asked to be quiet */
+
+/* Work run by rc_guarded() */
+typedef int64 (*RcGuardedBody) (void *arg);
+
+/*
+ * Runs body(arg) under the error handling of the worker and its vacuum
+ * process: an error is caught, its transaction aborted, and, unless its
+ * SQLSTATE is quiet_code (0: none), logged in full and counted in
+ * worker_stats under name.  Returns what body returned, RC_GUARDED_FAILED
+ * or RC_GUARDED_QUIET.
+ */
+extern int64 rc_guarded(const char *name, RcGuardedBody body, void *arg, int quiet_code);
+
 /*
  * Wakes the worker when the current transaction commits, for reason (not
  * in the worker)

@@ -288,9 +288,10 @@ rc_exec_vacuum(VacuumStmt *stmt, MemoryContext portal_cxt)
  * 100 a page), while the table holds fewer than RC_REBUILD_MAX_ROWS rows:
  * the state a backlog leaves when it drains, since a btree never gives
  * back the pages it grew to.  A plain REINDEX, which blocks writes to the
- * table while it runs (a few milliseconds for so few rows), so it waits at
- * most RC_REBUILD_LOCK_TIMEOUT for its locks, tries RC_REBUILD_TRIES times,
- * and otherwise leaves the index for the next vacuum.
+ * table and queries that use the index while it runs (a few milliseconds
+ * for so few rows), so it waits at most RC_REBUILD_LOCK_TIMEOUT for its
+ * locks, tries RC_REBUILD_TRIES times, and otherwise leaves the index for
+ * the next vacuum.
  */
 #define RC_REBUILD_MIN_PAGES	128
 #define RC_REBUILD_FACTOR		8
@@ -299,57 +300,55 @@ rc_exec_vacuum(VacuumStmt *stmt, MemoryContext portal_cxt)
 #define RC_REBUILD_TRIES		3
 #define RC_REBUILD_PAUSE_MS		100
 
+/* An index to rebuild, and what made it due */
+typedef struct RcRebuild
+{
+	const char *name;
+	BlockNumber pages;
+	double		rows;
+} RcRebuild;
+
 /*
- * One try at rebuilding an index of role_cluster (see above), in a
- * transaction of its own.  Returns true when it rebuilt it or failed for
- * another reason than a lock (counted in worker_stats and logged), false
- * when its locks were not free in time.  Outside a transaction.
+ * rc_try_rebuild_index()'s work: REINDEX, in a transaction of its own,
+ * waiting at most RC_REBUILD_LOCK_TIMEOUT for its locks.
+ */
+static int64
+rc_rebuild_body(void *arg)
+{
+	RcRebuild  *r = (RcRebuild *) arg;
+	ReindexStmt *stmt;
+
+	StartTransactionCommand();
+	stmt = makeNode(ReindexStmt);
+	stmt->kind = REINDEX_OBJECT_INDEX;
+	stmt->relation = makeRangeVar("role_cluster", pstrdup(r->name), -1);
+	stmt->params = NIL;
+	(void) set_config_option("lock_timeout", RC_REBUILD_LOCK_TIMEOUT, PGC_SUSET,
+							 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
+	PushActiveSnapshot(GetTransactionSnapshot());
+	ExecReindex(make_parsestate(NULL), stmt, false);
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	ereport(LOG,
+			(errmsg("role_cluster vacuum rebuilt index \"%s\"", r->name),
+			 errdetail("It had %u pages for %.0f rows in its table.", r->pages, r->rows)));
+	return 1;
+}
+
+/*
+ * One try at rebuilding an index of role_cluster (see above), under the
+ * worker's error handling: a failure is logged and counted in
+ * worker_stats, locks not free in time are not.  Returns false only in
+ * that last case.  Outside a transaction.
  */
 static bool
 rc_try_rebuild_index(const char *name, BlockNumber pages, double rows)
 {
-	MemoryContext oldcxt = CurrentMemoryContext;
-	volatile bool done = true;
+	RcRebuild	r = {name, pages, rows};
+	char		step[NAMEDATALEN + 16];
 
-	StartTransactionCommand();
-	PG_TRY();
-	{
-		ReindexStmt *stmt = makeNode(ReindexStmt);
-
-		stmt->kind = REINDEX_OBJECT_INDEX;
-		stmt->relation = makeRangeVar("role_cluster", pstrdup(name), -1);
-		stmt->params = NIL;
-		(void) set_config_option("lock_timeout", RC_REBUILD_LOCK_TIMEOUT, PGC_SUSET,
-								 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
-		PushActiveSnapshot(GetTransactionSnapshot());
-		ExecReindex(make_parsestate(NULL), stmt, false);
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-		ereport(LOG,
-				(errmsg("role_cluster vacuum rebuilt index \"%s\"", name),
-				 errdetail("It had %u pages for %.0f rows in its table.", pages, rows)));
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		if (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
-			done = false;
-		else
-		{
-			rc_note_error("vacuum", edata);
-			ereport(LOG,
-					(errmsg("role_cluster vacuum could not rebuild index \"%s\": %s",
-							name, edata->message)));
-		}
-		FreeErrorData(edata);
-	}
-	PG_END_TRY();
-	return done;
+	snprintf(step, sizeof(step), "rebuild of %s", name);
+	return rc_guarded(step, rc_rebuild_body, &r, ERRCODE_LOCK_NOT_AVAILABLE) != RC_GUARDED_QUIET;
 }
 
 /*
@@ -511,6 +510,16 @@ rc_vacuum_queue_tables(const char *chosen)
 	return vacuumed;
 }
 
+/* The vacuum process's work: vacuums the chosen tables, counts them */
+static int64
+rc_vacuum_body(void *arg)
+{
+	int			vacuumed = rc_vacuum_queue_tables(MyBgworkerEntry->bgw_extra);
+
+	rc_count(RC_COUNT_VACUUMED, vacuumed);
+	return vacuumed;
+}
+
 /*
  * The vacuum process: connects to the worker's database (the main
  * argument), vacuums the queue tables the worker chose, counts them in
@@ -525,18 +534,5 @@ rc_vacuum_main(Datum main_arg)
 	pgstat_report_appname("role_cluster vacuum");
 	pgstat_report_activity(STATE_RUNNING, "VACUUM (role_cluster queue tables)");
 
-	PG_TRY();
-	{
-		rc_count(RC_COUNT_VACUUMED, rc_vacuum_queue_tables(MyBgworkerEntry->bgw_extra));
-	}
-	PG_CATCH();
-	{
-		/* count it for worker_stats; the exit logs it */
-		MemoryContextSwitchTo(TopMemoryContext);
-		rc_note_error("vacuum", CopyErrorData());
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	pgstat_report_activity(STATE_IDLE, NULL);
-	proc_exit(0);
+	proc_exit(rc_guarded("vacuum", rc_vacuum_body, NULL, 0) < 0 ? 1 : 0);
 }

@@ -93,7 +93,7 @@ int			rc_prune_batch = 10000;
 	"WHERE state = 'routed' AND updated_at = pg_catalog.now()"
 
 /* What a step returns besides its count */
-#define RC_STEP_FAILED			(-1)
+#define RC_STEP_FAILED			RC_GUARDED_FAILED
 #define RC_STEP_NO_EXTENSION	(-2)
 
 /* Where the worker is in its schedule of steps */
@@ -271,46 +271,6 @@ rc_plan(SPIPlanPtr *planp, const char *sql, int nargs)
 	return *planp;
 }
 
-/* A step's work; see rc_guarded() */
-typedef int64 (*RcStepBody) (void *arg);
-
-/*
- * Runs a step's work under the worker's error handling: an error is logged
- * (the full report), its transaction aborted and the error counted against
- * the step, and the worker goes on (pg_cancel_backend() on the worker
- * cancels one step).  Returns what body returned, or RC_STEP_FAILED.
- */
-static int64
-rc_guarded(const char *name, RcStepBody body, void *arg)
-{
-	MemoryContext oldcxt = CurrentMemoryContext;
-	volatile int64 result = RC_STEP_FAILED;
-
-	PG_TRY();
-	{
-		result = body(arg);
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		HOLD_INTERRUPTS();
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		EmitErrorReport();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		RESUME_INTERRUPTS();
-		rc_note_error(name, edata);
-		FreeErrorData(edata);
-		result = RC_STEP_FAILED;
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(oldcxt);
-	pgstat_report_activity(STATE_IDLE, NULL);
-	return result;
-}
-
 /* A call of an SQL step: the step, its argument, where its count goes */
 typedef struct RcStepCall
 {
@@ -372,7 +332,7 @@ rc_step(RcStep *step, int32 arg, int64 *extra)
 {
 	RcStepCall	call = {step, arg, extra};
 
-	return rc_guarded(step->name, rc_step_body, &call);
+	return rc_guarded(step->name, rc_step_body, &call, 0);
 }
 
 /*
@@ -546,7 +506,7 @@ rc_worker_loop_once(RcLoopState *ls)
 	if (rc_vacuum_interval_s > 0 && start >= ls->next_vacuum)
 	{
 		/* the vacuum process counts what it vacuumed */
-		if (rc_guarded("vacuum", rc_vacuum_body, NULL) < 0)
+		if (rc_guarded("vacuum", rc_vacuum_body, NULL, 0) < 0)
 			failed = true;
 		ls->next_vacuum = TimestampTzPlusMilliseconds(start,
 													  (int64) rc_vacuum_interval_s * 1000);
