@@ -238,14 +238,17 @@ rc_task_derive(PG_FUNCTION_ARGS)
 		nulls[nchanged++] = false;
 	}
 
-	att = rc_column_attnum(rel, "push_shard");
-	if (rc_task_type_ordinal(task_type) == RC_PUSH_NOTIFICATIONS && heap_attisnull(tuple, att, desc))
+	if (rc_task_type_ordinal(task_type) == RC_PUSH_NOTIFICATIONS)
 	{
-		d = heap_getattr(tuple, rc_column_attnum(rel, "shard_key"), desc, &isnull);
-		(void) rc_push_shard_of(task_type, isnull ? NULL : DatumGetTextPP(d), &shard);
-		atts[nchanged] = att;
-		values[nchanged] = Int32GetDatum(shard);
-		nulls[nchanged++] = false;
+		att = rc_column_attnum(rel, "push_shard");
+		if (heap_attisnull(tuple, att, desc))
+		{
+			d = heap_getattr(tuple, rc_column_attnum(rel, "shard_key"), desc, &isnull);
+			(void) rc_push_shard_of(task_type, isnull ? NULL : DatumGetTextPP(d), &shard);
+			atts[nchanged] = att;
+			values[nchanged] = Int32GetDatum(shard);
+			nulls[nchanged++] = false;
+		}
 	}
 
 	if (nchanged == 0)
