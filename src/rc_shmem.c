@@ -33,13 +33,14 @@
 
 PG_FUNCTION_INFO_V1(rc_wake_worker);
 PG_FUNCTION_INFO_V1(rc_wake_worker_trigger);
-PG_FUNCTION_INFO_V1(rc_note_work_waiting);
+PG_FUNCTION_INFO_V1(rc_note_dispatch);
 PG_FUNCTION_INFO_V1(rc_watch_session);
 PG_FUNCTION_INFO_V1(rc_worker_stats);
 PG_FUNCTION_INFO_V1(rc_worker_stats_reset);
 
 RcShared   *rc_shared = NULL;
 bool		rc_in_worker = false;
+int32		rc_dispatch_notified = 0;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -475,18 +476,24 @@ rc_worker_stats_reset(PG_FUNCTION_ARGS)
 }
 
 /*
- * role_cluster.note_work_waiting(waiting boolean) → void
+ * role_cluster.note_dispatch(waiting boolean, notified integer) → void
  *
- * Called by dispatch() at its end: whether due tasks were left queued
- * because a node that may run them had no room.  In the worker it is noted
- * in shared memory, and until the next dispatch, commits that only finish
- * held tasks (freeing capacity) wake the worker only when it was true.
- * Elsewhere (dispatch() called by hand) it does nothing.
+ * Called by dispatch() at its end.  waiting: whether due tasks were left
+ * queued because a node that may run them had no room; in the worker it is
+ * noted in shared memory, and until the next dispatch, commits that only
+ * finish held tasks (freeing capacity) wake the worker only when it was
+ * true.  notified: how many nodes it notified, which the worker counts in
+ * worker_stats once the call has committed.  Elsewhere (dispatch() called
+ * by hand) it does nothing.
  */
 Datum
-rc_note_work_waiting(PG_FUNCTION_ARGS)
+rc_note_dispatch(PG_FUNCTION_ARGS)
 {
-	if (rc_shared != NULL && rc_in_worker && !PG_ARGISNULL(0))
+	if (rc_shared == NULL || !rc_in_worker)
+		PG_RETURN_VOID();
+	if (!PG_ARGISNULL(0))
 		pg_atomic_write_u32(&rc_shared->work_waiting, PG_GETARG_BOOL(0) ? 1 : 0);
+	if (!PG_ARGISNULL(1))
+		rc_dispatch_notified = PG_GETARG_INT32(1);
 	PG_RETURN_VOID();
 }

@@ -83,6 +83,9 @@ extern RcShared *rc_shared;
 /* True in the worker process: its own writes never wake it */
 extern bool rc_in_worker;
 
+/* In the worker: the nodes its last dispatch() notified, as it noted them */
+extern int32 rc_dispatch_notified;
+
 /* Installs the shared-memory hooks; from _PG_init, when preloading */
 extern void rc_shmem_init(void);
 

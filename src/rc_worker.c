@@ -83,15 +83,6 @@ int			rc_prune_batch = 10000;
 /* dispatch() calls per loop before other steps get their turn */
 #define RC_MAX_BATCHES_PER_LOOP 50
 
-/*
- * How many nodes the dispatch() just made notified: dispatch() notifies
- * each node it routed to once, and every task it routed is in state
- * 'routed' with updated_at = now(), the time of this very transaction.
- */
-#define RC_NOTIFIED_SQL \
-	"SELECT count(DISTINCT node_id) FROM role_cluster.task " \
-	"WHERE state = 'routed' AND updated_at = pg_catalog.now()"
-
 /* What a step returns besides its count */
 #define RC_STEP_FAILED			RC_GUARDED_FAILED
 #define RC_STEP_NO_EXTENSION	(-2)
@@ -106,24 +97,21 @@ typedef struct RcLoopState
 
 /*
  * A step: its statement (one integer result, with an optional int4
- * parameter), an optional statement counting something in the same
- * transaction, and their plans, prepared once and kept for the life of the
- * worker (the plan cache revalidates them when the functions change).
+ * parameter) and its plan, prepared once and kept for the life of the
+ * worker (the plan cache revalidates it when the functions change).
  */
 typedef struct RcStep
 {
 	const char *name;
 	const char *sql;
 	bool		has_arg;
-	const char *count_sql;
 	SPIPlanPtr	plan;
-	SPIPlanPtr	count_plan;
 } RcStep;
 
-static RcStep step_dispatch = {"dispatch", "SELECT role_cluster.dispatch($1)", true, RC_NOTIFIED_SQL};
-static RcStep step_reclaim = {"reclaim", "SELECT role_cluster.reclaim()", false, NULL};
-static RcStep step_fire = {"fire_schedules", "SELECT role_cluster.fire_schedules()", false, NULL};
-static RcStep step_prune = {"prune", "SELECT role_cluster.prune()", false, NULL};
+static RcStep step_dispatch = {"dispatch", "SELECT role_cluster.dispatch($1)", true};
+static RcStep step_reclaim = {"reclaim", "SELECT role_cluster.reclaim()", false};
+static RcStep step_fire = {"fire_schedules", "SELECT role_cluster.fire_schedules()", false};
+static RcStep step_prune = {"prune", "SELECT role_cluster.prune()", false};
 
 static MemoryContext loop_cxt = NULL;
 
@@ -271,21 +259,17 @@ rc_plan(SPIPlanPtr *planp, const char *sql, int nargs)
 	return *planp;
 }
 
-/* A call of an SQL step: the step, its argument, where its count goes */
+/* A call of an SQL step: the step and its argument */
 typedef struct RcStepCall
 {
 	RcStep	   *step;
 	int32		arg;
-	int64	   *extra;
 } RcStepCall;
 
 /*
- * The work of an SQL step, in its own transaction: its statement, then, if
- * it has one and the first result is positive, its count statement in the
- * same transaction (with a new snapshot, which sees what the first did),
- * whose result goes to *extra.  Returns the first result, or
- * RC_STEP_NO_EXTENSION when the extension is not installed in this
- * database.
+ * The work of an SQL step: its statement, in a transaction of its own.
+ * Returns its result, or RC_STEP_NO_EXTENSION when the extension is not
+ * installed in this database.
  */
 static int64
 rc_step_body(void *arg)
@@ -308,14 +292,6 @@ rc_step_body(void *arg)
 							 args, NULL, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "\"%s\" failed", step->sql);
 		r = rc_spi_int_result(step->sql);
-		if (step->count_sql != NULL && call->extra != NULL && r > 0)
-		{
-			/* not read-only: a new snapshot that sees what sql did */
-			if (SPI_execute_plan(rc_plan(&step->count_plan, step->count_sql, 0),
-								 NULL, NULL, false, 0) != SPI_OK_SELECT)
-				elog(ERROR, "\"%s\" failed", step->count_sql);
-			*call->extra = rc_spi_int_result(step->count_sql);
-		}
 		SPI_finish();
 		PopActiveSnapshot();
 	}
@@ -328,9 +304,9 @@ rc_step_body(void *arg)
  * returns its result, RC_STEP_NO_EXTENSION, or RC_STEP_FAILED.
  */
 static int64
-rc_step(RcStep *step, int32 arg, int64 *extra)
+rc_step(RcStep *step, int32 arg)
 {
-	RcStepCall	call = {step, arg, extra};
+	RcStepCall	call = {step, arg};
 
 	return rc_guarded(step->name, rc_step_body, &call, 0);
 }
@@ -376,7 +352,6 @@ rc_dispatch_all(void)
 {
 	for (int i = 0; i < RC_MAX_BATCHES_PER_LOOP; i++)
 	{
-		int64		notified = 0;
 		int32		batch = rc_dispatch_batch;
 		int64		n;
 
@@ -389,13 +364,14 @@ rc_dispatch_all(void)
 		 * work waits".
 		 */
 		pg_atomic_exchange_u32(&rc_shared->work_waiting, 1);
-		n = rc_step(&step_dispatch, batch, &notified);
+		rc_dispatch_notified = 0;	/* dispatch() notes it */
+		n = rc_step(&step_dispatch, batch);
 		if (n == RC_STEP_NO_EXTENSION)
 			return RC_DISPATCH_NO_EXTENSION;
 		if (n < 0)
 			return RC_DISPATCH_FAILED;
 		rc_count(RC_COUNT_ROUTED, n);
-		rc_count(RC_COUNT_NOTIFIED, notified);
+		rc_count(RC_COUNT_NOTIFIED, rc_dispatch_notified);
 		if (n < batch)
 			return RC_DISPATCH_DONE;
 	}
@@ -458,7 +434,7 @@ rc_worker_loop_once(RcLoopState *ls)
 
 		ls->next_full = TimestampTzPlusMilliseconds(start, rc_poll_interval_ms);
 
-		n = rc_step(&step_reclaim, 0, NULL);
+		n = rc_step(&step_reclaim, 0);
 		if (n >= 0)
 		{
 			rc_count(RC_COUNT_RECLAIMED, n);
@@ -467,7 +443,7 @@ rc_worker_loop_once(RcLoopState *ls)
 		else if (n == RC_STEP_FAILED)
 			failed = true;
 
-		n = rc_step(&step_fire, 0, NULL);
+		n = rc_step(&step_fire, 0);
 		if (n >= 0)
 		{
 			rc_count(RC_COUNT_FIRED, n);
@@ -487,7 +463,7 @@ rc_worker_loop_once(RcLoopState *ls)
 
 	if (start >= ls->next_prune)
 	{
-		n = rc_step(&step_prune, 0, NULL);
+		n = rc_step(&step_prune, 0);
 		if (n >= 0)
 			rc_count(RC_COUNT_PRUNED, n);
 		else if (n == RC_STEP_FAILED)

@@ -1235,10 +1235,10 @@ COMMENT ON FUNCTION role_cluster.fetch_tasks(text, integer) IS
  * least-loaded node (held / capacity) first.  A node that gets less than
  * it had room for had nothing left that it may run, so neither has any
  * node of its class (the same task types and push shard): those are not
- * asked again in this call.  Tells the worker (note_work_waiting) whether
- * a node ran out of room, so that freed capacity should wake it.  Notifies
- * each receiving node once on its channel, with the number routed to it as
- * payload.  A node busy in a claim of its own is skipped this time, never
+ * asked again in this call.  Notifies each receiving node once on its
+ * channel, with the number routed to it as payload, and tells the worker
+ * (note_dispatch) how many nodes that was and whether a node ran out of
+ * room, so that freed capacity should wake it.  A node busy in a claim of its own is skipped this time, never
  * waited for.  Returns how many tasks it routed.
  */
 CREATE FUNCTION role_cluster.dispatch(batch integer DEFAULT 100) RETURNS integer
@@ -1262,6 +1262,7 @@ DECLARE
 	class		text;
 	exhausted	text[] := '{}';	/* classes (task types / push shard) with nothing left to run */
 	ran_out		boolean := false;	/* a node ran out of room */
+	notified	integer := 0;
 BEGIN
 	IF batch IS NULL OR batch < 0 THEN
 		RAISE EXCEPTION 'dispatch batch must be zero or more, not %', coalesce(batch::text, 'NULL')
@@ -1276,7 +1277,7 @@ BEGIN
 	 */
 	IF NOT EXISTS (SELECT FROM role_cluster.task q WHERE q.state = 'queued' AND NOT q.singleton)
 		AND NOT EXISTS (SELECT FROM role_cluster.task q WHERE q.state = 'queued' AND q.singleton) THEN
-		PERFORM role_cluster.note_work_waiting(false);
+		PERFORM role_cluster.note_dispatch(false, 0);
 		RETURN 0;
 	END IF;
 
@@ -1287,8 +1288,8 @@ BEGIN
 			  FOR NO KEY UPDATE SKIP LOCKED) AS l;
 	IF nodes IS NULL OR batch = 0 THEN
 		/* live nodes all busy in claims of their own: work may wait for them */
-		PERFORM role_cluster.note_work_waiting(
-			EXISTS (SELECT FROM role_cluster.node n WHERE role_cluster.node_is_live(n)));
+		PERFORM role_cluster.note_dispatch(
+			EXISTS (SELECT FROM role_cluster.node n WHERE role_cluster.node_is_live(n)), 0);
 		RETURN 0;
 	END IF;
 	routed := pg_catalog.array_fill(0, ARRAY[pg_catalog.cardinality(nodes)]);
@@ -1333,23 +1334,24 @@ BEGIN
 			END IF;
 		END LOOP;
 	END LOOP;
+	FOR i IN 1 .. pg_catalog.cardinality(nodes) LOOP
+		IF routed[i] > 0 THEN
+			PERFORM pg_catalog.pg_notify(role_cluster.node_channel(nodes[i]), routed[i]::text);
+			notified := notified + 1;
+		END IF;
+	END LOOP;
 	/*
 	 * Freed capacity matters to the worker only if a node ran out of room,
 	 * if a live node was skipped (busy in a claim of its own: its commit
 	 * frees no capacity, but it may take what waits), or if a singleton
 	 * task waits (for the one of its type that is held to finish).
 	 */
-	PERFORM role_cluster.note_work_waiting(
+	PERFORM role_cluster.note_dispatch(
 		ran_out OR left_over = 0
 		OR EXISTS (SELECT FROM role_cluster.task q WHERE q.state = 'queued' AND q.singleton)
 		OR (SELECT pg_catalog.count(*) FROM role_cluster.node n WHERE role_cluster.node_is_live(n))
-			> pg_catalog.cardinality(nodes));
-
-	FOR i IN 1 .. pg_catalog.cardinality(nodes) LOOP
-		IF routed[i] > 0 THEN
-			PERFORM pg_catalog.pg_notify(role_cluster.node_channel(nodes[i]), routed[i]::text);
-		END IF;
-	END LOOP;
+			> pg_catalog.cardinality(nodes),
+		notified);
 	RETURN batch - left_over;
 END
 $$;

@@ -14,11 +14,11 @@ COMMENT ON FUNCTION role_cluster.wake_worker_trigger() IS
 	'Trigger: wake_worker() for writes to the queue (not in the worker itself); argument ''capacity'': only while due work waits for room';
 REVOKE EXECUTE ON FUNCTION role_cluster.wake_worker_trigger() FROM PUBLIC;
 
-CREATE FUNCTION role_cluster.note_work_waiting(waiting boolean) RETURNS void
-	AS 'MODULE_PATHNAME', 'rc_note_work_waiting' LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION role_cluster.note_work_waiting(boolean) IS
-	'Called by dispatch() in the worker: whether due tasks wait for a node''s room, so that freed capacity should wake it';
-REVOKE EXECUTE ON FUNCTION role_cluster.note_work_waiting(boolean) FROM PUBLIC;
+CREATE FUNCTION role_cluster.note_dispatch(waiting boolean, notified integer) RETURNS void
+	AS 'MODULE_PATHNAME', 'rc_note_dispatch' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION role_cluster.note_dispatch(boolean, integer) IS
+	'Called by dispatch() in the worker: whether due tasks wait for a node''s room (so that freed capacity should wake it), and how many nodes it notified';
+REVOKE EXECUTE ON FUNCTION role_cluster.note_dispatch(boolean, integer) FROM PUBLIC;
 
 /*
  * What wakes the worker at commit, besides the poll: tasks enqueued, or
@@ -26,7 +26,7 @@ REVOKE EXECUTE ON FUNCTION role_cluster.note_work_waiting(boolean) FROM PUBLIC;
  * what the node's role no longer allows); a node registering or changing
  * what it takes.  Heartbeats (lease columns only) do not.  Any other
  * change of state (a node fetched or finished work) wakes it only while
- * due tasks wait for a node's room (note_work_waiting): most commits of a
+ * due tasks wait for a node's room (note_dispatch): most commits of a
  * busy queue are fetches and acknowledgements, and a dispatch for each
  * would find nothing to do.  The worker's own statements never wake it; it
  * loops again by itself.

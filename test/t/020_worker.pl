@@ -166,6 +166,21 @@ is( $node->safe_psql(
 	't',
 	'worker_stats counts the routing');
 
+# notified counts nodes notified, routed counts tasks: three tasks for two
+# nodes in one transaction, one dispatch
+$node->safe_psql('postgres', 'SELECT role_cluster.worker_stats_reset()');
+$node->safe_psql('postgres', q{
+	SELECT role_cluster.enqueue(t)
+	  FROM unnest('{searchIndexing,searchIndexing,outboundMta}'::role_cluster.task_type[]) t});
+ok(rc_wait_notification($n1, $c1), 'the indexer node is notified of its two tasks');
+ok(rc_wait_notification($n2, $c2), 'the mta node is notified of its one');
+is($node->safe_psql('postgres', q{SELECT routed || ' routed, ' || notified || ' notified' FROM role_cluster.worker_stats}),
+	'3 routed, 2 notified', 'worker_stats counts three tasks routed and two nodes notified');
+is(rc_query($n1, "SELECT count(*) FROM role_cluster.complete_tasks(ARRAY(SELECT id FROM role_cluster.fetch_tasks('n1', 10)), 'n1')"),
+	'2', 'the indexer node takes and finishes its two');
+is(rc_query($n2, "SELECT count(*) FROM role_cluster.complete_tasks(ARRAY(SELECT id FROM role_cluster.fetch_tasks('n2', 10)), 'n2')"),
+	'1', 'the mta node its one');
+
 # --- SIGHUP ---------------------------------------------------------------
 
 # With an hour's poll, a deferred task stays queued after it fell due:
