@@ -18,10 +18,12 @@
  * tables' cumulative statistics, and when one has more dead rows than its
  * own autovacuum threshold allows (autovacuum_vacuum_threshold +
  * autovacuum_vacuum_scale_factor * reltuples, the table's settings first,
- * as autovacuum computes it), it starts a short-lived background process,
- * "role_cluster vacuum", that runs a plain VACUUM with SKIP_LOCKED (a table
- * another vacuum is busy with is left to it) and without parallel workers
- * on each table that needs it, and exits.  A separate process, so that
+ * as autovacuum computes it) and autovacuum_enabled is not turned off for
+ * it (an operator who does so keeps its vacuums in hand), it starts a
+ * short-lived background process, "role_cluster vacuum", that runs a plain
+ * VACUUM with SKIP_LOCKED (a table another vacuum is busy with is left to
+ * it) and without parallel workers on each table that needs it, and
+ * exits.  A separate process, so that
  * dispatch never waits for a vacuum: on a large table (a long retention)
  * one pass reads every index.  At most one runs at a time; a vacuum by
  * anyone else resets the dead-row count, so nothing is done twice.
@@ -88,7 +90,7 @@ typedef struct RcVacuumState
 {
 	bool		launched;		/* in the last vacuum process's list, outcome unseen */
 	TransactionId horizon;		/* the removal horizon at that launch */
-	PgStat_Counter vacuums;		/* the table's vacuum count at that launch */
+	TimestampTz launched_at;	/* when that was */
 	bool		vacuumed;		/* it was vacuumed at vacuumed_horizon */
 	TransactionId vacuumed_horizon;
 	int			backoff;		/* intervals to wait after a skip (0: none) */
@@ -104,12 +106,13 @@ PGDLLEXPORT void rc_vacuum_main(Datum main_arg);
 
 /*
  * Whether relid has more dead rows than its autovacuum threshold allows,
- * by the cumulative statistics; if so, also sets *horizon to the oldest
- * transaction whose deletions a vacuum could not remove yet, and *vacuums
- * to how often the table has been vacuumed.  In a transaction.
+ * by the cumulative statistics, and its autovacuum_enabled is not false;
+ * if so, also sets *horizon to the oldest transaction whose deletions a
+ * vacuum could not remove yet, and *last_vacuum to when the table was last
+ * vacuumed, by anyone.  In a transaction.
  */
 static bool
-rc_needs_vacuum(Oid relid, TransactionId *horizon, PgStat_Counter *vacuums)
+rc_needs_vacuum(Oid relid, TransactionId *horizon, TimestampTz *last_vacuum)
 {
 	PgStat_StatTabEntry *e = pgstat_fetch_stat_tabentry(relid);
 	Relation	rel;
@@ -125,6 +128,12 @@ rc_needs_vacuum(Oid relid, TransactionId *horizon, PgStat_Counter *vacuums)
 	if (rel == NULL)
 		return false;
 	av = rel->rd_options ? &((StdRdOptions *) rel->rd_options)->autovacuum : NULL;
+	if (av && !av->enabled)
+	{
+		/* the operator keeps this table's vacuums in hand */
+		relation_close(rel, AccessShareLock);
+		return false;
+	}
 	base = (av && av->vacuum_threshold >= 0) ? av->vacuum_threshold : autovacuum_vac_thresh;
 	scale = (av && av->vacuum_scale_factor >= 0) ? av->vacuum_scale_factor : autovacuum_vac_scale;
 	reltuples = Max(rel->rd_rel->reltuples, 0);
@@ -132,7 +141,7 @@ rc_needs_vacuum(Oid relid, TransactionId *horizon, PgStat_Counter *vacuums)
 	if (needed)
 	{
 		*horizon = GetOldestNonRemovableTransactionId(rel);
-		*vacuums = e->vacuum_count + e->autovac_vacuum_count;
+		*last_vacuum = Max(e->vacuum_timestamp, e->autovac_vacuum_timestamp);
 	}
 	relation_close(rel, AccessShareLock);
 	return needed;
@@ -150,9 +159,9 @@ rc_worth_vacuuming(size_t i, Oid relid, TimestampTz now)
 {
 	RcVacuumState *st = &rc_vacuum_state[i];
 	TransactionId horizon;
-	PgStat_Counter vacuums;
+	TimestampTz last_vacuum;
 
-	if (!rc_needs_vacuum(relid, &horizon, &vacuums))
+	if (!rc_needs_vacuum(relid, &horizon, &last_vacuum))
 	{
 		st->launched = false;
 		st->backoff = 0;
@@ -163,7 +172,7 @@ rc_worth_vacuuming(size_t i, Oid relid, TimestampTz now)
 	if (st->launched)
 	{
 		st->launched = false;
-		if (vacuums > st->vacuums)
+		if (last_vacuum >= st->launched_at)
 		{
 			st->vacuumed = true;
 			st->vacuumed_horizon = st->horizon;
@@ -183,7 +192,7 @@ rc_worth_vacuuming(size_t i, Oid relid, TimestampTz now)
 		return false;
 	st->launched = true;
 	st->horizon = horizon;
-	st->vacuums = vacuums;
+	st->launched_at = now;
 	return true;
 }
 

@@ -3,14 +3,14 @@
 # every role_cluster.vacuum_interval, a process of its own vacuums a table
 # with more dead rows than its autovacuum threshold (for the task table 500
 # plus 1% of its rows); not when the interval is 0, not below the
-# threshold, not again after someone else's vacuum, and never waiting: a
-# table locked by another vacuum is skipped, tried again ever less often,
-# and dispatch goes on.  While a snapshot held open keeps dead rows, no
-# pass follows the one that removed what it could, until it ends.  After
-# a backlog drained, the task table's bloated indexes are rebuilt (not
-# while a writer holds the table; one that fails is logged and counted).
-# With no background worker slot free, the worker says so once and goes
-# on.
+# threshold, not again after someone else's vacuum, not while the table's
+# autovacuum_enabled is false, and never waiting: a table locked by
+# another vacuum is skipped, tried again ever less often, and dispatch
+# goes on.  While a snapshot held open keeps dead rows, no pass follows
+# the one that removed what it could, until it ends.  After a backlog
+# drained, the task table's bloated indexes are rebuilt (not while a
+# writer holds the table; one that fails is logged and counted).  With no
+# background worker slot free, the worker says so once and goes on.
 # Autovacuum is off here, so every vacuum the statistics show is the
 # worker's (or the test's own).
 use strict;
@@ -259,6 +259,34 @@ is( $node->safe_psql(
 $node->safe_psql('postgres',
 	'DROP INDEX role_cluster.task_operators_idx; DROP FUNCTION public.fails_in_vacuum(bigint); '
 	  . 'DELETE FROM role_cluster.task');
+
+# --- autovacuum_enabled = false on the table: the worker leaves it too ---------
+
+$node->safe_psql('postgres', 'ALTER TABLE role_cluster.task SET (autovacuum_enabled = false)');
+# a vacuum process chosen before the change may still be at work
+ok( $node->poll_query_until(
+		'postgres',
+		"SELECT NOT EXISTS (SELECT FROM pg_stat_activity WHERE backend_type = 'role_cluster vacuum')"),
+	'no vacuum process runs');
+my $before = task_stats();
+make_dead_rows(1000);
+ok( $node->poll_query_until(
+		'postgres',
+		"SELECT n_dead_tup >= 1000 FROM pg_stat_user_tables WHERE relid = 'role_cluster.task'::regclass"
+	),
+	'1000 dead rows in the task table, whose autovacuum is turned off');
+$node->safe_psql('postgres', 'SELECT pg_sleep(2.5)');
+($vacuums, $dead, $size, $counted) = split / /, task_stats();
+my ($vacuums_before, undef, undef, $counted_before) = split / /, $before;
+is("$vacuums $counted", "$vacuums_before $counted_before",
+	'the worker does not vacuum a table with autovacuum_enabled = false');
+$node->safe_psql('postgres', 'ALTER TABLE role_cluster.task RESET (autovacuum_enabled)');
+ok( $node->poll_query_until(
+		'postgres', qq{
+	SELECT s.vacuum_count > $vacuums_before AND s.n_dead_tup = 0 AND w.vacuumed > $counted_before
+	  FROM pg_stat_user_tables s, role_cluster.worker_stats w
+	 WHERE s.relid = 'role_cluster.task'::regclass}),
+	'turned back on, it does');
 
 # --- the vacuum look keeps its own time, whatever the poll ------------------
 # With an hour-long poll, nothing but the vacuum interval wakes the worker
