@@ -57,14 +57,18 @@ sub make_dead_rows
 	$node->safe_psql('postgres', 'DELETE FROM role_cluster.task');
 }
 
+# Whether the statistics come to show at least $n dead rows in the task table
+sub dead_rows_seen
+{
+	my ($n) = @_;
+	return $node->poll_query_until('postgres',
+		"SELECT n_dead_tup >= $n FROM pg_stat_user_tables WHERE relid = 'role_cluster.task'::regclass");
+}
+
 # --- off: nothing vacuums the dead rows ------------------------------------
 
 make_dead_rows(2000);
-ok( $node->poll_query_until(
-		'postgres',
-		"SELECT n_dead_tup >= 2000 FROM pg_stat_user_tables WHERE relid = 'role_cluster.task'::regclass"
-	),
-	'2000 dead rows in the task table');
+ok(dead_rows_seen(2000), '2000 dead rows in the task table');
 # a full second of polls (every 100 ms) with the vacuum turned off
 $node->safe_psql('postgres', 'SELECT pg_sleep(1)');
 my ($vacuums, $dead, $size, $counted) = split / /, task_stats();
@@ -89,11 +93,7 @@ like(
 # --- below the threshold, nothing ------------------------------------------
 
 make_dead_rows(400);
-ok( $node->poll_query_until(
-		'postgres',
-		"SELECT n_dead_tup >= 400 FROM pg_stat_user_tables WHERE relid = 'role_cluster.task'::regclass"
-	),
-	'400 dead rows');
+ok(dead_rows_seen(400), '400 dead rows');
 $node->safe_psql('postgres', 'SELECT pg_sleep(2.5)');
 ($vacuums, $dead, $size, $counted) = split / /, task_stats();
 is("$vacuums $counted", '1 1', 'within the threshold (500 dead rows) the worker leaves the table alone');
@@ -113,11 +113,7 @@ my $locker = $node->background_psql('postgres');
 $locker->query_safe('BEGIN');
 $locker->query_safe('LOCK role_cluster.task IN SHARE UPDATE EXCLUSIVE MODE');
 make_dead_rows(2000);
-ok( $node->poll_query_until(
-		'postgres',
-		"SELECT n_dead_tup >= 2000 FROM pg_stat_user_tables WHERE relid = 'role_cluster.task'::regclass"
-	),
-	'2000 dead rows again, while another session holds the lock a vacuum needs');
+ok(dead_rows_seen(2000), '2000 dead rows again, while another session holds the lock a vacuum needs');
 my $log_offset = -s $node->logfile;
 ok( $node->wait_for_log(qr/skipping vacuum of "task" --- lock not available/, $log_offset),
 	'the vacuum process skips the locked table instead of waiting');
@@ -270,11 +266,7 @@ ok( $node->poll_query_until(
 	'no vacuum process runs');
 my $before = task_stats();
 make_dead_rows(1000);
-ok( $node->poll_query_until(
-		'postgres',
-		"SELECT n_dead_tup >= 1000 FROM pg_stat_user_tables WHERE relid = 'role_cluster.task'::regclass"
-	),
-	'1000 dead rows in the task table, whose autovacuum is turned off');
+ok(dead_rows_seen(1000), '1000 dead rows in the task table, whose autovacuum is turned off');
 $node->safe_psql('postgres', 'SELECT pg_sleep(2.5)');
 ($vacuums, $dead, $size, $counted) = split / /, task_stats();
 my ($vacuums_before, undef, undef, $counted_before) = split / /, $before;
