@@ -42,6 +42,12 @@ extern const char *const rc_variant_names[RC_NUM_VARIANTS];
 /* Ordinal (0..RC_NUM_TASK_TYPES-1) of a task_type enum value */
 extern int	rc_task_type_ordinal(Oid enumval);
 
+/* Ordinal of the task type named name, or -1 when there is none */
+extern int	rc_task_type_by_name(const char *name);
+
+/* The hint for an unknown task type: "Valid task types are ... ." */
+extern char *rc_task_types_hint(void);
+
 /* Per-process setup (the task type map's invalidation); called by _PG_init */
 extern void rc_type_init(void);
 

@@ -399,25 +399,14 @@ rc_batch_error(int pos, JsonbValue *elem, const char *problem, bool unknown_type
 	Jsonb	   *jb = JsonbValueToJsonb(elem);
 	char	   *text = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
 	int			cut = pg_mbcharcliplen(text, strlen(text), 200);
-	StringInfoData hint;
-
-	initStringInfo(&hint);
-	if (unknown_type)
-	{
-		appendStringInfoString(&hint, "Valid task types are: ");
-		for (int i = 0; i < RC_NUM_TASK_TYPES; i++)
-			appendStringInfo(&hint, "%s%s", i > 0 ? ", " : "", rc_task_type_names[i]);
-		appendStringInfoChar(&hint, '.');
-	}
-	else
-		appendStringInfoString(&hint, "Each task is an object with \"task_type\" and optionally \"kind\", \"payload\", \"shard_key\", \"run_at\", \"priority\", \"max_attempts\" and \"dedupe_key\".");
 
 	ereport(ERROR,
 			(errcode(unknown_type ? ERRCODE_INVALID_TEXT_REPRESENTATION :
 					 ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("task at position %d %s", pos, problem),
 			 errdetail("The task is %.*s.", cut, text),
-			 errhint("%s", hint.data)));
+			 unknown_type ? errhint("%s", rc_task_types_hint()) :
+			 errhint("Each task is an object with \"task_type\" and optionally \"kind\", \"payload\", \"shard_key\", \"run_at\", \"priority\", \"max_attempts\" and \"dedupe_key\".")));
 }
 
 /*
@@ -436,7 +425,7 @@ rc_batch_problem(JsonbValue *elem, bool *unknown_type, bool *keyed)
 	JsonbValue	buf;
 	JsonbValue *f;
 	char	   *type_name;
-	int			ordinal = -1;
+	int			ordinal;
 	bool		has_shard_key;
 
 	*unknown_type = false;
@@ -448,19 +437,18 @@ rc_batch_problem(JsonbValue *elem, bool *unknown_type, bool *keyed)
 	it = JsonbIteratorInit(obj);
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
-		char	   *key;
 		bool		known = false;
 
 		if (tok != WJB_KEY)
 			continue;
-		key = pnstrdup(v.val.string.val, v.val.string.len);
-		for (int i = 0; i < (int) lengthof(batch_keys); i++)
-			if (strcmp(key, batch_keys[i]) == 0)
-				known = true;
+		for (int i = 0; i < (int) lengthof(batch_keys) && !known; i++)
+			known = strlen(batch_keys[i]) == (size_t) v.val.string.len &&
+				memcmp(v.val.string.val, batch_keys[i], v.val.string.len) == 0;
 		if (!known && (unknown == NULL ||
-					   varstr_cmp(key, strlen(key), unknown, strlen(unknown),
+					   varstr_cmp(v.val.string.val, v.val.string.len,
+								  unknown, strlen(unknown),
 								  DEFAULT_COLLATION_OID) < 0))
-			unknown = key;
+			unknown = pnstrdup(v.val.string.val, v.val.string.len);
 	}
 	if (unknown != NULL)
 	{
@@ -476,9 +464,7 @@ rc_batch_problem(JsonbValue *elem, bool *unknown_type, bool *keyed)
 	if (f == NULL || f->type != jbvString)
 		return "has no task_type";
 	type_name = pnstrdup(f->val.string.val, f->val.string.len);
-	for (int i = 0; i < RC_NUM_TASK_TYPES; i++)
-		if (strcmp(type_name, rc_task_type_names[i]) == 0)
-			ordinal = i;
+	ordinal = rc_task_type_by_name(type_name);
 	if (ordinal < 0)
 	{
 		StringInfoData msg;

@@ -467,10 +467,20 @@ variants_hint(void)
 }
 
 /* The hint naming the ten task types */
-static char *
-task_types_hint(void)
+char *
+rc_task_types_hint(void)
 {
 	return names_hint("task types", rc_task_type_names, RC_NUM_TASK_TYPES);
+}
+
+/* Ordinal of the task type named name, or -1 when there is none */
+int
+rc_task_type_by_name(const char *name)
+{
+	for (int i = 0; i < RC_NUM_TASK_TYPES; i++)
+		if (strcmp(name, rc_task_type_names[i]) == 0)
+			return i;
+	return -1;
 }
 
 /* The hint that shows what input looks like */
@@ -582,21 +592,13 @@ group_add_entry(GroupParse *p, char *value, bool on)
 {
 	if (p->kind->is_task)
 	{
-		int			ord = -1;
+		int			ord = rc_task_type_by_name(value);
 
-		for (int i = 0; i < RC_NUM_TASK_TYPES; i++)
-		{
-			if (strcmp(value, rc_task_type_names[i]) == 0)
-			{
-				ord = i;
-				break;
-			}
-		}
 		if (ord < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 					 errmsg("invalid task type \"%s\"", show_cstr(value)),
-					 errhint("%s", task_types_hint())));
+					 errhint("%s", rc_task_types_hint())));
 		if (p->seen & (1U << ord))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
