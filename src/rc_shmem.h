@@ -50,6 +50,20 @@ typedef enum RcCounter
 /* How many ended sessions the worker waits out before a reclaim */
 #define RC_MAX_EXITING 64
 
+/* How many indexes the vacuum process remembers failed rebuilds of */
+#define RC_MAX_REBUILD_BACKOFF 8
+
+/*
+ * An index whose last rebuild failed or was given up: the vacuum process
+ * lets a number of chances pass before it tries again (rc_vacuum.c).
+ */
+typedef struct RcRebuildBackoff
+{
+	Oid			index;			/* InvalidOid: a free entry */
+	int			failures;		/* rebuilds in a row that failed or gave up */
+	int			skips;			/* chances still to let pass */
+} RcRebuildBackoff;
+
 /* The shared state; one per server */
 typedef struct RcShared
 {
@@ -69,6 +83,7 @@ typedef struct RcShared
 	int			nexiting;		/* watched sessions that are ending ... */
 	pid_t		exiting[RC_MAX_EXITING];	/* ... and their pids (the first
 											 * RC_MAX_EXITING of them) */
+	RcRebuildBackoff rebuild_backoff[RC_MAX_REBUILD_BACKOFF];
 	pg_atomic_uint32 reclaim_requested; /* a watched session exited */
 	pg_atomic_uint32 work_waiting;	/* after the worker's last dispatch, due
 									 * tasks were left queued (1 until it

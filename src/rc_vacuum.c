@@ -300,7 +300,13 @@ rc_exec_vacuum(VacuumStmt *stmt, MemoryContext portal_cxt)
  * table and queries that use the index while it runs (a few milliseconds
  * for so few rows), so it waits at most RC_REBUILD_LOCK_TIMEOUT for its
  * locks, tries RC_REBUILD_TRIES times, and otherwise leaves the index for
- * the next vacuum.
+ * a later vacuum.
+ *
+ * An index whose rebuild failed or was given up is not tried at every
+ * vacuum: while a table stays busy, every try makes its writers wait, and
+ * a rebuild that fails would fail, and be logged, every second.  After k
+ * such rebuilds in a row it lets the next 2^k - 1 vacuums of the table
+ * pass (at most RC_REBUILD_MAX_SKIPS); one that succeeds clears that.
  */
 #define RC_REBUILD_MIN_PAGES	128
 #define RC_REBUILD_FACTOR		8
@@ -308,10 +314,12 @@ rc_exec_vacuum(VacuumStmt *stmt, MemoryContext portal_cxt)
 #define RC_REBUILD_LOCK_TIMEOUT "50ms"
 #define RC_REBUILD_TRIES		3
 #define RC_REBUILD_PAUSE_MS		100
+#define RC_REBUILD_MAX_SKIPS	63
 
 /* An index to rebuild, and what made it due */
 typedef struct RcRebuild
 {
+	Oid			index;
 	const char *name;
 	BlockNumber pages;
 	double		rows;
@@ -347,39 +355,115 @@ rc_rebuild_body(void *arg)
 /*
  * One try at rebuilding an index of role_cluster (see above), under the
  * worker's error handling: a failure is logged and counted in
- * worker_stats, locks not free in time are not.  Returns false only in
- * that last case.  Outside a transaction.
+ * worker_stats, locks not free in time are not.  Returns 1 when it rebuilt
+ * the index, RC_GUARDED_FAILED or RC_GUARDED_QUIET (the locks).  Outside a
+ * transaction.
  */
-static bool
-rc_try_rebuild_index(const char *name, BlockNumber pages, double rows)
+static int64
+rc_try_rebuild_index(RcRebuild *r)
 {
-	RcRebuild	r = {name, pages, rows};
 	char		step[NAMEDATALEN + 16];
 
-	snprintf(step, sizeof(step), "rebuild of %s", name);
-	return rc_guarded(step, rc_rebuild_body, &r, ERRCODE_LOCK_NOT_AVAILABLE) != RC_GUARDED_QUIET;
+	snprintf(step, sizeof(step), "rebuild of %s", r->name);
+	return rc_guarded(step, rc_rebuild_body, r, ERRCODE_LOCK_NOT_AVAILABLE);
+}
+
+/*
+ * Whether to try rebuilding index now: not while it lets chances pass
+ * after failed rebuilds (see above); this call is one of them.
+ */
+static bool
+rc_rebuild_due(Oid index)
+{
+	bool		due = true;
+
+	SpinLockAcquire(&rc_shared->mutex);
+	for (int i = 0; i < RC_MAX_REBUILD_BACKOFF; i++)
+	{
+		RcRebuildBackoff *b = &rc_shared->rebuild_backoff[i];
+
+		if (b->index == index && b->skips > 0)
+		{
+			b->skips--;
+			due = false;
+		}
+	}
+	SpinLockRelease(&rc_shared->mutex);
+	return due;
+}
+
+/*
+ * Notes how a rebuild of index ended; returns how many vacuums it now lets
+ * pass before the next try (0 after a success).  Without a free entry, a
+ * failing index is simply tried at every vacuum.
+ */
+static int
+rc_rebuild_outcome(Oid index, bool rebuilt)
+{
+	RcRebuildBackoff *entry = NULL;
+	int			skips = 0;
+
+	SpinLockAcquire(&rc_shared->mutex);
+	for (int i = 0; i < RC_MAX_REBUILD_BACKOFF; i++)
+	{
+		RcRebuildBackoff *b = &rc_shared->rebuild_backoff[i];
+
+		if (b->index == index)
+		{
+			entry = b;
+			break;
+		}
+		if (entry == NULL && !OidIsValid(b->index))
+			entry = b;
+	}
+	if (entry != NULL && rebuilt)
+		entry->index = InvalidOid;
+	else if (entry != NULL)
+	{
+		if (entry->index != index)
+		{
+			entry->index = index;
+			entry->failures = 0;
+		}
+		entry->failures++;
+		entry->skips = skips =
+			Min((1 << Min(entry->failures, 30)) - 1, RC_REBUILD_MAX_SKIPS);
+	}
+	SpinLockRelease(&rc_shared->mutex);
+	return skips;
 }
 
 /*
  * Rebuilds one index of role_cluster (see above): up to RC_REBUILD_TRIES
  * tries, RC_REBUILD_PAUSE_MS apart, for a moment when no transaction
  * writes to the table (the worker's own steps do, briefly).  Logs when it
- * gives up.  Outside a transaction.
+ * gives up or failed, with how many vacuums pass before the next try.
+ * Outside a transaction.
  */
 static void
-rc_rebuild_index(const char *name, BlockNumber pages, double rows)
+rc_rebuild_index(RcRebuild *index)
 {
-	for (int try = 1; try <= RC_REBUILD_TRIES; try++)
+	int64		r = RC_GUARDED_QUIET;
+	int			skips;
+
+	for (int try = 1; try <= RC_REBUILD_TRIES && r == RC_GUARDED_QUIET; try++)
 	{
-		if (rc_try_rebuild_index(name, pages, rows))
-			return;
-		if (try < RC_REBUILD_TRIES)
+		if (try > 1)
 			pg_usleep(RC_REBUILD_PAUSE_MS * 1000L);
+		r = rc_try_rebuild_index(index);
 	}
-	ereport(LOG,
-			(errmsg("role_cluster vacuum did not rebuild index \"%s\"", name),
-			 errdetail("Its locks were not free within %s, %d times; the next vacuum tries again.",
-					   RC_REBUILD_LOCK_TIMEOUT, RC_REBUILD_TRIES)));
+	skips = rc_rebuild_outcome(index->index, r >= 0);
+	if (r == RC_GUARDED_QUIET)
+		ereport(LOG,
+				(errmsg("role_cluster vacuum did not rebuild index \"%s\"", index->name),
+				 errdetail_plural("Its locks were not free within %s, %d times; it is tried again after %d more vacuum of its table.",
+								  "Its locks were not free within %s, %d times; it is tried again after %d more vacuums of its table.",
+								  skips, RC_REBUILD_LOCK_TIMEOUT, RC_REBUILD_TRIES, skips)));
+	else if (r < 0)
+		ereport(LOG,
+				(errmsg_plural("role_cluster vacuum will try to rebuild index \"%s\" again after %d more vacuum of its table",
+							   "role_cluster vacuum will try to rebuild index \"%s\" again after %d more vacuums of its table",
+							   skips, index->name, skips)));
 }
 
 /*
@@ -391,11 +475,8 @@ static void
 rc_rebuild_bloated_indexes(Oid relid)
 {
 	MemoryContext cxt = CurrentMemoryContext;
-	List	   *names = NIL;
-	List	   *sizes = NIL;
-	double		rows = 0;
-	ListCell   *ln;
-	ListCell   *ls;
+	List	   *due = NIL;
+	ListCell   *lc;
 
 	StartTransactionCommand();
 	{
@@ -403,11 +484,11 @@ rc_rebuild_bloated_indexes(Oid relid)
 
 		if (rel != NULL)
 		{
-			rows = Max(rel->rd_rel->reltuples, 0);
+			double		rows = Max(rel->rd_rel->reltuples, 0);
+
 			if (rows < RC_REBUILD_MAX_ROWS)
 			{
 				List	   *indexes = RelationGetIndexList(rel);
-				ListCell   *lc;
 
 				foreach(lc, indexes)
 				{
@@ -415,12 +496,17 @@ rc_rebuild_bloated_indexes(Oid relid)
 					BlockNumber pages = RelationGetNumberOfBlocks(ind);
 
 					if (pages >= RC_REBUILD_MIN_PAGES &&
-						pages > RC_REBUILD_FACTOR * (1 + rows / 100))
+						pages > RC_REBUILD_FACTOR * (1 + rows / 100) &&
+						rc_rebuild_due(RelationGetRelid(ind)))
 					{
 						MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
+						RcRebuild  *r = palloc(sizeof(RcRebuild));
 
-						names = lappend(names, pstrdup(RelationGetRelationName(ind)));
-						sizes = lappend_int(sizes, (int) pages);
+						r->index = RelationGetRelid(ind);
+						r->name = pstrdup(RelationGetRelationName(ind));
+						r->pages = pages;
+						r->rows = rows;
+						due = lappend(due, r);
 						MemoryContextSwitchTo(oldcxt);
 					}
 					index_close(ind, AccessShareLock);
@@ -432,8 +518,8 @@ rc_rebuild_bloated_indexes(Oid relid)
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(cxt);
 
-	forboth(ln, names, ls, sizes)
-		rc_rebuild_index((const char *) lfirst(ln), (BlockNumber) lfirst_int(ls), rows);
+	foreach(lc, due)
+		rc_rebuild_index((RcRebuild *) lfirst(lc));
 }
 
 /*
