@@ -1238,8 +1238,9 @@ COMMENT ON FUNCTION role_cluster.fetch_tasks(text, integer) IS
  * asked again in this call.  Notifies each receiving node once on its
  * channel, with the number routed to it as payload, and tells the worker
  * (note_dispatch) how many nodes that was and whether a node ran out of
- * room, so that freed capacity should wake it.  A node busy in a claim of its own is skipped this time, never
- * waited for.  Returns how many tasks it routed.
+ * room, so that freed capacity should wake it.  A node busy in a claim of
+ * its own is skipped this time, never waited for.  Returns how many tasks
+ * it routed.
  */
 CREATE FUNCTION role_cluster.dispatch(batch integer DEFAULT 100) RETURNS integer
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
