@@ -23,10 +23,10 @@
  * short-lived background process, "role_cluster vacuum", that runs a plain
  * VACUUM with SKIP_LOCKED (a table another vacuum is busy with is left to
  * it) and without parallel workers on each table that needs it, and
- * exits.  A separate process, so that
- * dispatch never waits for a vacuum: on a large table (a long retention)
- * one pass reads every index.  At most one runs at a time; a vacuum by
- * anyone else resets the dead-row count, so nothing is done twice.
+ * exits.  A separate process, so that dispatch never waits for a vacuum:
+ * on a large table (a long retention) one pass reads every index.  At most
+ * one runs at a time; a vacuum by anyone else resets the dead-row count,
+ * so nothing is done twice.
  *
  * Two cases where another pass would be wasted, so the worker waits:
  *	- the table was vacuumed since its last launch and the horizon of what
