@@ -54,13 +54,13 @@ typedef enum RcCounter
 #define RC_MAX_REBUILD_BACKOFF 8
 
 /*
- * An index whose last rebuild failed or was given up: the vacuum process
- * lets a number of chances pass before it tries again (rc_vacuum.c).
+ * An index whose last rebuild failed: the vacuum process lets a number of
+ * its table's vacuums pass before it tries again (rc_vacuum.c).
  */
 typedef struct RcRebuildBackoff
 {
 	Oid			index;			/* InvalidOid: a free entry */
-	int			failures;		/* rebuilds in a row that failed or gave up */
+	int			failures;		/* rebuilds in a row that failed */
 	int			skips;			/* chances still to let pass */
 } RcRebuildBackoff;
 

@@ -302,11 +302,13 @@ rc_exec_vacuum(VacuumStmt *stmt, MemoryContext portal_cxt)
  * locks, tries RC_REBUILD_TRIES times, and otherwise leaves the index for
  * a later vacuum.
  *
- * An index whose rebuild failed or was given up is not tried at every
- * vacuum: while a table stays busy, every try makes its writers wait, and
- * a rebuild that fails would fail, and be logged, every second.  After k
- * such rebuilds in a row it lets the next 2^k - 1 vacuums of the table
- * pass (at most RC_REBUILD_MAX_SKIPS); one that succeeds clears that.
+ * An index whose rebuild failed is not tried at every vacuum: it would
+ * most likely fail again, and be logged, every second or two under load.
+ * After k failed rebuilds in a row it lets the next 2^k - 1 vacuums of the
+ * table pass (at most RC_REBUILD_MAX_SKIPS); one that succeeds clears that.
+ * A rebuild given up for its locks is not held back: when the table goes
+ * quiet, the vacuum that follows the last writes is the one that can
+ * rebuild, and there may be no other for a long time.
  */
 #define RC_REBUILD_MIN_PAGES	128
 #define RC_REBUILD_FACTOR		8
@@ -393,9 +395,9 @@ rc_rebuild_due(Oid index)
 }
 
 /*
- * Notes how a rebuild of index ended; returns how many vacuums it now lets
- * pass before the next try (0 after a success).  Without a free entry, a
- * failing index is simply tried at every vacuum.
+ * Notes that a rebuild of index succeeded or failed; returns how many
+ * vacuums it now lets pass before the next try (0 after a success).
+ * Without a free entry, a failing index is simply tried at every vacuum.
  */
 static int
 rc_rebuild_outcome(Oid index, bool rebuilt)
@@ -437,7 +439,7 @@ rc_rebuild_outcome(Oid index, bool rebuilt)
  * Rebuilds one index of role_cluster (see above): up to RC_REBUILD_TRIES
  * tries, RC_REBUILD_PAUSE_MS apart, for a moment when no transaction
  * writes to the table (the worker's own steps do, briefly).  Logs when it
- * gives up or failed, with how many vacuums pass before the next try.
+ * gives up, and after a failure how many vacuums pass before the next try.
  * Outside a transaction.
  */
 static void
@@ -452,14 +454,16 @@ rc_rebuild_index(RcRebuild *index)
 			pg_usleep(RC_REBUILD_PAUSE_MS * 1000L);
 		r = rc_try_rebuild_index(index);
 	}
-	skips = rc_rebuild_outcome(index->index, r >= 0);
 	if (r == RC_GUARDED_QUIET)
+	{
 		ereport(LOG,
 				(errmsg("role_cluster vacuum did not rebuild index \"%s\"", index->name),
-				 errdetail_plural("Its locks were not free within %s, %d times; it is tried again after %d more vacuum of its table.",
-								  "Its locks were not free within %s, %d times; it is tried again after %d more vacuums of its table.",
-								  skips, RC_REBUILD_LOCK_TIMEOUT, RC_REBUILD_TRIES, skips)));
-	else if (r < 0)
+				 errdetail("Its locks were not free within %s, %d times; the next vacuum tries again.",
+						   RC_REBUILD_LOCK_TIMEOUT, RC_REBUILD_TRIES)));
+		return;
+	}
+	skips = rc_rebuild_outcome(index->index, r >= 0);
+	if (r < 0)
 		ereport(LOG,
 				(errmsg_plural("role_cluster vacuum will try to rebuild index \"%s\" again after %d more vacuum of its table",
 							   "role_cluster vacuum will try to rebuild index \"%s\" again after %d more vacuums of its table",
