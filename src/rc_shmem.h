@@ -89,6 +89,9 @@ typedef struct RcShared
 									 * tasks were left queued (1 until it
 									 * knows): only then does freed capacity
 									 * wake it */
+	pg_atomic_uint32 rebuild_wanted;	/* the vacuum process gave up a rebuild
+										 * for its locks: the worker has it
+										 * tried again without a vacuum */
 	pg_atomic_uint64 counters[RC_NUM_COUNTERS];
 } RcShared;
 

@@ -79,11 +79,17 @@ int			rc_vacuum_interval_s = 1;
 /* The queue tables: what every task passes through or leaves behind */
 static const char *const rc_queue_tables[] = {"task", "node", "schedule_firing"};
 
+/* Its index in rc_queue_tables: the table whose indexes get rebuilt */
+#define RC_TASK_TABLE 0
+
 /* The vacuum process last started, in the worker (TopMemoryContext) */
 static BackgroundWorkerHandle *rc_vacuum_handle = NULL;
 
 /* At most this many vacuum intervals between tries at a skipped table */
 #define RC_VACUUM_MAX_BACKOFF 64
+
+/* The byte of bgw_extra, after the tables', that asks for a rebuild alone */
+#define RC_REBUILD_BYTE lengthof(rc_queue_tables)
 
 /* In the worker: what it knows of each queue table's vacuums */
 typedef struct RcVacuumState
@@ -101,6 +107,10 @@ static RcVacuumState rc_vacuum_state[lengthof(rc_queue_tables)];
 
 /* Whether the worker already said that no process slot was free */
 static bool rc_vacuum_no_slot_logged = false;
+
+/* In the worker: when to start the process for a rebuild given up, alone */
+static int	rc_rebuild_backoff = 0;
+static TimestampTz rc_rebuild_retry_at = 0;
 
 PGDLLEXPORT void rc_vacuum_main(Datum main_arg);
 
@@ -211,7 +221,8 @@ rc_vacuum_launch_if_needed(void)
 	TimestampTz now = GetCurrentTimestamp();
 	MemoryContext oldcxt;
 
-	StaticAssertStmt(lengthof(rc_queue_tables) <= BGW_EXTRALEN, "bgw_extra holds a byte per queue table");
+	StaticAssertStmt(RC_REBUILD_BYTE < BGW_EXTRALEN,
+					 "bgw_extra holds a byte per queue table and one for a rebuild");
 
 	if (rc_vacuum_handle != NULL &&
 		GetBackgroundWorkerPid(rc_vacuum_handle, &pid) != BGWH_STOPPED)
@@ -231,6 +242,18 @@ rc_vacuum_launch_if_needed(void)
 		}
 	}
 	CommitTransactionCommand();
+
+	/* a rebuild given up for its locks, and no vacuum since to try it again */
+	if (pg_atomic_read_u32(&rc_shared->rebuild_wanted) == 0)
+		rc_rebuild_backoff = 0;
+	else if (!w.bgw_extra[RC_TASK_TABLE] && now >= rc_rebuild_retry_at)
+	{
+		w.bgw_extra[RC_REBUILD_BYTE] = 1;
+		needed = true;
+		rc_rebuild_backoff = Min(Max(rc_rebuild_backoff * 2, 1), RC_VACUUM_MAX_BACKOFF);
+		rc_rebuild_retry_at = TimestampTzPlusMilliseconds(now,
+														  (int64) rc_rebuild_backoff * rc_vacuum_interval_s * 1000);
+	}
 	if (!needed)
 		return false;
 
@@ -308,7 +331,10 @@ rc_exec_vacuum(VacuumStmt *stmt, MemoryContext portal_cxt)
  * table pass (at most RC_REBUILD_MAX_SKIPS); one that succeeds clears that.
  * A rebuild given up for its locks is not held back: when the table goes
  * quiet, the vacuum that follows the last writes is the one that can
- * rebuild, and there may be no other for a long time.
+ * rebuild.  And as no vacuum may follow for a long time on a quiet table,
+ * the worker then starts the process for the rebuild alone (the
+ * RC_REBUILD_BYTE of bgw_extra), after 1, 2, 4, ... up to
+ * RC_VACUUM_MAX_BACKOFF vacuum intervals while it is still given up.
  */
 #define RC_REBUILD_MIN_PAGES	128
 #define RC_REBUILD_FACTOR		8
@@ -440,9 +466,9 @@ rc_rebuild_outcome(Oid index, bool rebuilt)
  * tries, RC_REBUILD_PAUSE_MS apart, for a moment when no transaction
  * writes to the table (the worker's own steps do, briefly).  Logs when it
  * gives up, and after a failure how many vacuums pass before the next try.
- * Outside a transaction.
+ * Returns false when it gave up.  Outside a transaction.
  */
-static void
+static bool
 rc_rebuild_index(RcRebuild *index)
 {
 	int64		r = RC_GUARDED_QUIET;
@@ -458,9 +484,9 @@ rc_rebuild_index(RcRebuild *index)
 	{
 		ereport(LOG,
 				(errmsg("role_cluster vacuum did not rebuild index \"%s\"", index->name),
-				 errdetail("Its locks were not free within %s, %d times; the next vacuum tries again.",
+				 errdetail("Its locks were not free within %s, %d times; it is tried again soon.",
 						   RC_REBUILD_LOCK_TIMEOUT, RC_REBUILD_TRIES)));
-		return;
+		return false;
 	}
 	skips = rc_rebuild_outcome(index->index, r >= 0);
 	if (r < 0)
@@ -468,12 +494,14 @@ rc_rebuild_index(RcRebuild *index)
 				(errmsg_plural("role_cluster vacuum will try to rebuild index \"%s\" again after %d more vacuum of its table",
 							   "role_cluster vacuum will try to rebuild index \"%s\" again after %d more vacuums of its table",
 							   skips, index->name, skips)));
+	return true;
 }
 
 /*
- * After a vacuum of the task table (relid): rebuilds each of its indexes
- * that has grown far beyond what its rows need (see above).  Outside a
- * transaction.
+ * After a vacuum of the task table (relid), or alone when the worker asks
+ * for it: rebuilds each of its indexes that has grown far beyond what its
+ * rows need (see above), and tells the worker whether it gave one up for
+ * its locks.  Outside a transaction.
  */
 static void
 rc_rebuild_bloated_indexes(Oid relid)
@@ -481,6 +509,7 @@ rc_rebuild_bloated_indexes(Oid relid)
 	MemoryContext cxt = CurrentMemoryContext;
 	List	   *due = NIL;
 	ListCell   *lc;
+	bool		gave_up = false;
 
 	StartTransactionCommand();
 	{
@@ -523,7 +552,8 @@ rc_rebuild_bloated_indexes(Oid relid)
 	MemoryContextSwitchTo(cxt);
 
 	foreach(lc, due)
-		rc_rebuild_index((RcRebuild *) lfirst(lc));
+		gave_up |= !rc_rebuild_index((RcRebuild *) lfirst(lc));
+	pg_atomic_write_u32(&rc_shared->rebuild_wanted, gave_up ? 1 : 0);
 }
 
 /*
@@ -555,9 +585,11 @@ rc_tables_chosen(const char *chosen, MemoryContext cxt)
 }
 
 /*
- * Vacuums the queue tables the worker chose; returns how many it
- * vacuumed, going by their statistics afterwards (a table skipped because
- * another vacuum held it does not count).
+ * Vacuums the queue tables the worker chose, then rebuilds the task
+ * table's bloated indexes if it vacuumed that table or the worker asked for
+ * a rebuild alone; returns how many tables it vacuumed, going by their
+ * statistics afterwards (a table skipped because another vacuum held it
+ * does not count).
  */
 static int
 rc_vacuum_queue_tables(const char *chosen)
@@ -566,7 +598,7 @@ rc_vacuum_queue_tables(const char *chosen)
 												  ALLOCSET_DEFAULT_SIZES);
 	List	   *rels;
 	int			vacuumed = 0;
-	Oid			task_vacuumed = InvalidOid;
+	Oid			rebuild_relid = InvalidOid;
 
 	StartTransactionCommand();
 	rels = rc_tables_chosen(chosen, vac_cxt);
@@ -593,16 +625,20 @@ rc_vacuum_queue_tables(const char *chosen)
 			if (e != NULL && e->vacuum_timestamp >= began)
 			{
 				vacuumed++;
-				if (strcmp(vr->relation->relname, "task") == 0)
-					task_vacuumed = vr->oid;
+				if (strcmp(vr->relation->relname, rc_queue_tables[RC_TASK_TABLE]) == 0)
+					rebuild_relid = vr->oid;
 			}
 		}
 	}
+	/* or, without a vacuum of it, when the worker asks for a rebuild alone */
+	if (!OidIsValid(rebuild_relid) && chosen[RC_REBUILD_BYTE])
+		rebuild_relid = get_relname_relid(rc_queue_tables[RC_TASK_TABLE],
+										  get_namespace_oid("role_cluster", false));
 	CommitTransactionCommand();
-	if (OidIsValid(task_vacuumed))
+	if (OidIsValid(rebuild_relid))
 	{
 		MemoryContextSwitchTo(vac_cxt);
-		rc_rebuild_bloated_indexes(task_vacuumed);
+		rc_rebuild_bloated_indexes(rebuild_relid);
 	}
 	MemoryContextSwitchTo(TopMemoryContext);
 	MemoryContextDelete(vac_cxt);
