@@ -217,6 +217,7 @@ rc_vacuum_launch_if_needed(void)
 	BackgroundWorker w = {0};
 	pid_t		pid;
 	bool		needed = false;
+	bool		task_exists = false;
 	Oid			nspid;
 	TimestampTz now = GetCurrentTimestamp();
 	MemoryContext oldcxt;
@@ -235,6 +236,8 @@ rc_vacuum_launch_if_needed(void)
 	{
 		Oid			relid = get_relname_relid(rc_queue_tables[i], nspid);
 
+		if (i == RC_TASK_TABLE)
+			task_exists = OidIsValid(relid);
 		if (OidIsValid(relid) && rc_worth_vacuuming(i, relid, now))
 		{
 			w.bgw_extra[i] = 1;
@@ -244,7 +247,7 @@ rc_vacuum_launch_if_needed(void)
 	CommitTransactionCommand();
 
 	/* a rebuild given up for its locks, and no vacuum since to try it again */
-	if (pg_atomic_read_u32(&rc_shared->rebuild_wanted) == 0)
+	if (pg_atomic_read_u32(&rc_shared->rebuild_wanted) == 0 || !task_exists)
 		rc_rebuild_backoff = 0;
 	else if (!w.bgw_extra[RC_TASK_TABLE] && now >= rc_rebuild_retry_at)
 	{
