@@ -174,8 +174,11 @@ $node->safe_psql('postgres', q{
 	  FROM unnest('{searchIndexing,searchIndexing,outboundMta}'::role_cluster.task_type[]) t});
 ok(rc_wait_notification($n1, $c1), 'the indexer node is notified of its two tasks');
 ok(rc_wait_notification($n2, $c2), 'the mta node is notified of its one');
-is($node->safe_psql('postgres', q{SELECT routed || ' routed, ' || notified || ' notified' FROM role_cluster.worker_stats}),
-	'3 routed, 2 notified', 'worker_stats counts three tasks routed and two nodes notified');
+# (the worker counts just after its commit, which sent the notifications)
+ok( $node->poll_query_until(
+		'postgres', q{SELECT routed || ' routed, ' || notified || ' notified' FROM role_cluster.worker_stats},
+		'3 routed, 2 notified'),
+	'worker_stats counts three tasks routed and two nodes notified');
 is(rc_query($n1, "SELECT count(*) FROM role_cluster.complete_tasks(ARRAY(SELECT id FROM role_cluster.fetch_tasks('n1', 10)), 'n1')"),
 	'2', 'the indexer node takes and finishes its two');
 is(rc_query($n2, "SELECT count(*) FROM role_cluster.complete_tasks(ARRAY(SELECT id FROM role_cluster.fetch_tasks('n2', 10)), 'n2')"),
