@@ -91,6 +91,16 @@ static BackgroundWorkerHandle *rc_vacuum_handle = NULL;
 /* The byte of bgw_extra, after the tables', that asks for a rebuild alone */
 #define RC_REBUILD_BYTE lengthof(rc_queue_tables)
 
+/*
+ * In the worker: a try that came to nothing, waited out for 1, 2, 4, ... up
+ * to RC_VACUUM_MAX_BACKOFF vacuum intervals while tries keep failing
+ */
+typedef struct RcBackoff
+{
+	int			intervals;		/* the current wait (0: none) */
+	TimestampTz retry_at;		/* no new try before then */
+} RcBackoff;
+
 /* In the worker: what it knows of each queue table's vacuums */
 typedef struct RcVacuumState
 {
@@ -99,8 +109,7 @@ typedef struct RcVacuumState
 	TimestampTz launched_at;	/* when that was */
 	bool		vacuumed;		/* it was vacuumed at vacuumed_horizon */
 	TransactionId vacuumed_horizon;
-	int			backoff;		/* intervals to wait after a skip (0: none) */
-	TimestampTz retry_at;		/* no new try before then */
+	RcBackoff	backoff;		/* after the process skipped it */
 } RcVacuumState;
 
 static RcVacuumState rc_vacuum_state[lengthof(rc_queue_tables)];
@@ -109,8 +118,7 @@ static RcVacuumState rc_vacuum_state[lengthof(rc_queue_tables)];
 static bool rc_vacuum_no_slot_logged = false;
 
 /* In the worker: when to start the process for a rebuild given up, alone */
-static int	rc_rebuild_backoff = 0;
-static TimestampTz rc_rebuild_retry_at = 0;
+static RcBackoff rc_rebuild_backoff;
 
 PGDLLEXPORT void rc_vacuum_main(Datum main_arg);
 
@@ -157,6 +165,22 @@ rc_needs_vacuum(Oid relid, TransactionId *horizon, TimestampTz *last_vacuum)
 	return needed;
 }
 
+/* Another try came to nothing at now: doubles the wait before the next */
+static void
+rc_backoff_extend(RcBackoff *b, TimestampTz now)
+{
+	b->intervals = Min(Max(b->intervals * 2, 1), RC_VACUUM_MAX_BACKOFF);
+	b->retry_at = TimestampTzPlusMilliseconds(now,
+											  (int64) b->intervals * rc_vacuum_interval_s * 1000);
+}
+
+/* Whether a try may be made at now */
+static bool
+rc_backoff_over(const RcBackoff *b, TimestampTz now)
+{
+	return b->intervals == 0 || now >= b->retry_at;
+}
+
 /*
  * In the worker: whether to have queue table i (relid) vacuumed now.  It
  * must need it by its threshold, and not be one of the cases where a pass
@@ -174,7 +198,7 @@ rc_worth_vacuuming(size_t i, Oid relid, TimestampTz now)
 	if (!rc_needs_vacuum(relid, &horizon, &last_vacuum))
 	{
 		st->launched = false;
-		st->backoff = 0;
+		st->backoff.intervals = 0;
 		return false;
 	}
 
@@ -186,19 +210,15 @@ rc_worth_vacuuming(size_t i, Oid relid, TimestampTz now)
 		{
 			st->vacuumed = true;
 			st->vacuumed_horizon = st->horizon;
-			st->backoff = 0;
+			st->backoff.intervals = 0;
 		}
 		else
-		{
-			st->backoff = Min(Max(st->backoff * 2, 1), RC_VACUUM_MAX_BACKOFF);
-			st->retry_at = TimestampTzPlusMilliseconds(now,
-													   (int64) st->backoff * rc_vacuum_interval_s * 1000);
-		}
+			rc_backoff_extend(&st->backoff, now);
 	}
 
 	if (st->vacuumed && TransactionIdEquals(horizon, st->vacuumed_horizon))
 		return false;			/* nothing more can be removed yet */
-	if (st->backoff > 0 && now < st->retry_at)
+	if (!rc_backoff_over(&st->backoff, now))
 		return false;
 	st->launched = true;
 	st->horizon = horizon;
@@ -248,14 +268,12 @@ rc_vacuum_launch_if_needed(void)
 
 	/* a rebuild given up for its locks, and no vacuum since to try it again */
 	if (pg_atomic_read_u32(&rc_shared->rebuild_wanted) == 0 || !task_exists)
-		rc_rebuild_backoff = 0;
-	else if (!w.bgw_extra[RC_TASK_TABLE] && now >= rc_rebuild_retry_at)
+		rc_rebuild_backoff.intervals = 0;
+	else if (!w.bgw_extra[RC_TASK_TABLE] && rc_backoff_over(&rc_rebuild_backoff, now))
 	{
 		w.bgw_extra[RC_REBUILD_BYTE] = 1;
 		needed = true;
-		rc_rebuild_backoff = Min(Max(rc_rebuild_backoff * 2, 1), RC_VACUUM_MAX_BACKOFF);
-		rc_rebuild_retry_at = TimestampTzPlusMilliseconds(now,
-														  (int64) rc_rebuild_backoff * rc_vacuum_interval_s * 1000);
+		rc_backoff_extend(&rc_rebuild_backoff, now);
 	}
 	if (!needed)
 		return false;

@@ -9,8 +9,6 @@
 #ifndef RC_VACUUM_H
 #define RC_VACUUM_H
 
-#include "postgres.h"
-
 /* role_cluster.vacuum_interval, in seconds; 0 turns it off */
 extern int	rc_vacuum_interval_s;
 
