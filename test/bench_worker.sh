@@ -12,7 +12,11 @@
 #  2. end-to-end throughput (tasks/s from queued to done) with 8 nodes:
 #     dispatch by the worker + fetch_tasks, claim_tasks (pull), and a
 #     hand-written FOR UPDATE SKIP LOCKED queue at batch 100, measured in
-#     the same run; target: dispatch >= the SKIP LOCKED queue;
+#     the same run; target: dispatch >= the SKIP LOCKED queue.  And a bound:
+#     a hand-written queue that one bare dispatcher routes to the 8 nodes
+#     (one statement per batch, no routing rule), which the nodes then take
+#     and finish, as they do the worker's; what any design that records the
+#     routing in the table can reach at most here;
 #  3. the queue tables' size after 1,000,000 tasks passed through (enqueued,
 #     routed, run, done, pruned) against their size after 10,000; target
 #     at most 2x.  Each point is measured settled: every task done and
@@ -218,11 +222,46 @@ pids=()
 skip=$(psql_q -c "SELECT round(count(*) / extract(epoch FROM max(finished_at) - '$start')) FROM bench_q")
 psql_q -c "DROP TABLE bench_q" >/dev/null
 
+# the bound: a hand-written queue routed by one dispatcher as the worker does,
+# without the routing rule (no capacity, liveness, role or shard); $1 = batch
+bound_run()
+{
+	local start routed_after
+	psql_q <<EOF >/dev/null
+CREATE TABLE bench_p (id bigserial PRIMARY KEY, task_type text NOT NULL, payload jsonb NOT NULL DEFAULT '{}',
+	state text NOT NULL DEFAULT 'queued', node integer, created_at timestamptz NOT NULL DEFAULT now(),
+	finished_at timestamptz);
+CREATE INDEX bench_p_queued ON bench_p (id) WHERE state = 'queued';
+CREATE INDEX bench_p_routed ON bench_p (node) WHERE state = 'routed';
+INSERT INTO bench_p (task_type) SELECT 'storeMaintenance' FROM generate_series(1, $through);
+EOF
+	start=$(psql_q -c "SELECT clock_timestamp()")
+	for i in $(seq 1 8); do
+		"$dir/client" "$conn" pushnode "$i" >"$dir/bound$i.out" &
+		pids+=($!)
+	done
+	client pushroute "$1" 8 >/dev/null
+	routed_after=$(psql_q -c "SELECT round(extract(epoch FROM clock_timestamp() - '$start')::numeric, 2)")
+	while [ "$(psql_q -c "SELECT count(*) FROM bench_p WHERE state = 'done'")" != "$through" ]; do
+		sleep 0.2
+	done
+	psql_q -c "SELECT round(count(*) / extract(epoch FROM max(finished_at) - '$start')) || ' tasks/s (all routed after $routed_after s)'
+		FROM bench_p"
+	stop_consumers
+	psql_q -c "DROP TABLE bench_p" >/dev/null
+}
+bound=$(bound_run 100)
+bound1000=$(bound_run 1000)
+
 printf "dispatch (worker, batch 100) + fetch_tasks: %6s tasks/s\n" "$disp"
 printf "dispatch (worker, batch 1000):              %6s tasks/s\n" "$disp1000"
 printf "claim_tasks (pull, no worker):              %6s tasks/s\n" "$pull"
 printf "hand-written SKIP LOCKED queue, batch 100:  %6s tasks/s\n" "$skip"
-printf "dispatch / SKIP LOCKED = %.2f\n" "$(echo "$disp / $skip" | bc -l)"
+printf "bound: one bare dispatcher, batch 100:      %s\n" "$bound"
+printf "bound: one bare dispatcher, batch 1000:     %s\n" "$bound1000"
+printf "dispatch / SKIP LOCKED = %.2f (batch 1000: %.2f); bound / SKIP LOCKED = %.2f (batch 1000: %.2f)\n" \
+	"$(echo "$disp / $skip" | bc -l)" "$(echo "$disp1000 / $skip" | bc -l)" \
+	"$(echo "${bound%% *} / $skip" | bc -l)" "$(echo "${bound1000%% *} / $skip" | bc -l)"
 fi
 
 # --- 3. table size after many tasks ----------------------------------------------

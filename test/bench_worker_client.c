@@ -27,6 +27,17 @@
  *	  bench_worker_client CONNINFO skiplocked BATCH
  *		Baseline: claims BATCH rows of bench_q with FOR UPDATE SKIP LOCKED
  *		and marks them done, until none are left; prints the count.
+ *	  bench_worker_client CONNINFO pushroute BATCH NODES
+ *	  bench_worker_client CONNINFO pushnode NODE
+ *		Bound: a hand-written queue that routes as the worker does, without
+ *		the routing rule.  pushroute is its one dispatcher: it marks BATCH
+ *		queued rows of bench_p routed, spread over nodes 1..NODES in one
+ *		statement, NOTIFYs channel bench_p<node> of each (committing without
+ *		waiting for the WAL flush, as the worker does) until none are
+ *		queued.  pushnode LISTENs on its channel and takes up to 200 rows
+ *		routed to it (routed -> running), then marks them done, until
+ *		SIGTERM.  No capacity, liveness, role or shard is looked at: what
+ *		one writing dispatcher and its nodes cost at the least.
  *
  *-------------------------------------------------------------------------
  */
@@ -414,6 +425,78 @@ skiplocked(PGconn *conn, const char *batch)
 	return 0;
 }
 
+/* pushroute: the bound queue's dispatcher */
+static int
+pushroute(PGconn *conn, const char *batch, const char *nodes)
+{
+	const char *params[2] = {batch, nodes};
+	long long	done = 0;
+
+	PQclear(run(conn, "SET synchronous_commit = off", 0, NULL));
+	for (;;)
+	{
+		PGresult   *res;
+		long long	n;
+
+		res = run(conn,
+				  "WITH c AS ("
+				  "  SELECT id, row_number() OVER (ORDER BY id) AS rn FROM ("
+				  "    SELECT id FROM bench_p WHERE state = 'queued' ORDER BY id"
+				  "    LIMIT $1::int FOR UPDATE SKIP LOCKED) s), "
+				  "u AS ("
+				  "  UPDATE bench_p p SET state = 'routed', node = 1 + (c.rn - 1) % $2::int"
+				  "  FROM c WHERE p.id = c.id RETURNING p.node) "
+				  "SELECT coalesce(sum(g.n), 0), count(pg_notify('bench_p' || g.node, g.n::text)) "
+				  "FROM (SELECT node, count(*) AS n FROM u GROUP BY node) g", 2, params);
+		n = atoll(PQgetvalue(res, 0, 0));
+		PQclear(res);
+		if (n == 0)
+			break;
+		done += n;
+	}
+	printf("%lld\n", done);
+	return 0;
+}
+
+/* pushnode: a node of the bound queue */
+static int
+pushnode(PGconn *conn, const char *node)
+{
+	const char *params[1] = {node};
+	long long	done = 0;
+	char		sql[64];
+
+	snprintf(sql, sizeof(sql), "LISTEN bench_p%d", atoi(node));
+	PQclear(run(conn, sql, 0, NULL));
+	while (!stop_requested)
+	{
+		PGresult   *res;
+		int			n;
+
+		res = run(conn,
+				  "WITH f AS ("
+				  "  UPDATE bench_p SET state = 'running' WHERE id IN ("
+				  "    SELECT id FROM bench_p WHERE node = $1::int AND state = 'routed' LIMIT 200)"
+				  "  RETURNING id) "
+				  "SELECT count(*), string_agg(id::text, ',') FROM f", 1, params);
+		n = atoi(PQgetvalue(res, 0, 0));
+		if (n > 0)
+		{
+			const char *ids[1] = {PQgetvalue(res, 0, 1)};
+
+			PQclear(run(conn,
+						"UPDATE bench_p SET state = 'done', finished_at = clock_timestamp() "
+						"WHERE id = ANY (string_to_array($1, ',')::bigint[])", 1, ids));
+		}
+		PQclear(res);
+		done += n;
+		if (n == 0)
+			wait_notify(conn, 100000);
+	}
+	printf("%lld\n", done);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -421,7 +504,7 @@ main(int argc, char **argv)
 
 	if (argc < 3)
 	{
-		fprintf(stderr, "usage: %s CONNINFO consume|claim|probe|produce|skiplocked ...\n", argv[0]);
+		fprintf(stderr, "usage: %s CONNINFO consume|claim|probe|produce|skiplocked|pushroute|pushnode ...\n", argv[0]);
 		return 2;
 	}
 	signal(SIGTERM, handle_sigterm);
@@ -440,6 +523,10 @@ main(int argc, char **argv)
 					   argc == 8 ? atol(argv[7]) : 0);
 	if (strcmp(argv[2], "skiplocked") == 0 && argc == 4)
 		return skiplocked(conn, argv[3]);
+	if (strcmp(argv[2], "pushroute") == 0 && argc == 5)
+		return pushroute(conn, argv[3], argv[4]);
+	if (strcmp(argv[2], "pushnode") == 0 && argc == 4)
+		return pushnode(conn, argv[3]);
 	fprintf(stderr, "bad arguments\n");
 	return 2;
 }
