@@ -7,7 +7,7 @@
  * it calls, each in its own transaction:
  *
  *	- role_cluster.dispatch(batch)	first, every loop, again while it routes a
- *								full batch (up to RC_MAX_BATCHES_PER_LOOP times);
+ *								full batch (for up to RC_DISPATCH_SLICE_MS);
  *	- role_cluster.reclaim()		at least every poll_interval, and at once when
  *								a session that called watch_session() ended;
  *	- role_cluster.fire_schedules() at least every poll_interval; dispatch()
@@ -74,14 +74,14 @@
 char	   *rc_database = NULL;
 bool		rc_worker_enabled = true;
 int			rc_poll_interval_ms = 1000;
-int			rc_dispatch_batch = 100;
+int			rc_dispatch_batch = 1000;
 int			rc_prune_interval_s = 60;
 int			rc_retention_s = 3600;
 int			rc_dead_retention_s = 7 * 24 * 3600;
 int			rc_prune_batch = 10000;
 
-/* dispatch() calls per loop before other steps get their turn */
-#define RC_MAX_BATCHES_PER_LOOP 50
+/* how long dispatch() is called again per loop before other steps get their turn */
+#define RC_DISPATCH_SLICE_MS 500
 
 /* What a step returns besides its count */
 #define RC_STEP_FAILED			RC_GUARDED_FAILED
@@ -142,8 +142,9 @@ rc_worker_init(void)
 	DefineCustomIntVariable("role_cluster.dispatch_batch",
 							"Tasks that one dispatch() call routes at most.",
 							"The worker calls dispatch() again, in a new transaction, while "
-							"it routes a full batch.",
-							&rc_dispatch_batch, 100, 1, 100000,
+							"it routes a full batch, for up to half a second before its "
+							"other steps.",
+							&rc_dispatch_batch, 1000, 1, 100000,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("role_cluster.prune_interval",
 							"How often the background worker calls prune().",
@@ -345,12 +346,15 @@ typedef enum RcDispatchResult
 
 /*
  * Calls dispatch(batch), each call its own transaction, while it routes a
- * full batch, at most RC_MAX_BATCHES_PER_LOOP times.
+ * full batch, for up to RC_DISPATCH_SLICE_MS (at least once).
  */
 static RcDispatchResult
 rc_dispatch_all(void)
 {
-	for (int i = 0; i < RC_MAX_BATCHES_PER_LOOP; i++)
+	TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													RC_DISPATCH_SLICE_MS);
+
+	do
 	{
 		int32		batch = rc_dispatch_batch;
 		int64		n;
@@ -374,7 +378,7 @@ rc_dispatch_all(void)
 		rc_count(RC_COUNT_NOTIFIED, rc_dispatch_notified);
 		if (n < batch)
 			return RC_DISPATCH_DONE;
-	}
+	} while (GetCurrentTimestamp() < until);
 	return RC_DISPATCH_MORE;
 }
 
