@@ -34,6 +34,7 @@
 #   BENCH_SIZE_RATE=0 (tasks/s of the size phase's producer; 0: as fast as
 #   the nodes take them)
 #   BENCH_PHASES="latency throughput size" (a subset runs only those)
+#   BENCH_KEEP_LOG= (a file to copy the server's log to at the end)
 #
 #   bash test/bench_worker.sh
 set -euo pipefail
@@ -78,6 +79,7 @@ cleanup()
 	rm -rf "$dir"
 }
 trap cleanup EXIT
+[ -n "${BENCH_KEEP_LOG:-}" ] && trap 'cp "$dir/log" "$BENCH_KEEP_LOG"; cleanup' EXIT
 trap 'exit 1' INT TERM
 
 port=5432
