@@ -1242,7 +1242,7 @@ COMMENT ON FUNCTION role_cluster.fetch_tasks(text, integer) IS
  * its own is skipped this time, never waited for.  Returns how many tasks
  * it routed.
  */
-CREATE FUNCTION role_cluster.dispatch(batch integer DEFAULT 100) RETURNS integer
+CREATE FUNCTION role_cluster.dispatch(batch integer DEFAULT 1000) RETURNS integer
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 	SET enable_seqscan = off
 	SET jit = off
