@@ -80,7 +80,7 @@ int			rc_retention_s = 3600;
 int			rc_dead_retention_s = 7 * 24 * 3600;
 int			rc_prune_batch = 10000;
 
-/* how long dispatch() is called again per loop before other steps get their turn */
+/* how long, per loop, dispatch() is called again before the other steps */
 #define RC_DISPATCH_SLICE_MS 500
 
 /* What a step returns besides its count */
