@@ -18,7 +18,9 @@
 #     nodes (one statement per batch; no routing rule, capacity or
 #     liveness), which the nodes then take and finish as they do the
 #     worker's: what one process that writes each routing to the table
-#     reaches here with nothing else to do;
+#     reaches here with nothing else to do.  The queues take turns, for
+#     BENCH_THROUGHPUT_ROUNDS rounds, and the ratios are of the medians, so
+#     that the drift of a shared machine falls on all of them alike;
 #  3. the queue tables' size after 1,000,000 tasks passed through (enqueued,
 #     routed, run, done, pruned) against their size after 10,000; target
 #     at most 2x.  Each point is measured settled: every task done and
@@ -28,7 +30,8 @@
 #
 # Run as root (it installs the extension into PG_CONFIG's tree first) or as
 # postgres (then it must be installed already).  Knobs:
-#   BENCH_PROBES=1000 BENCH_THROUGHPUT=50000 BENCH_SMALL=10000 BENCH_MID=100000
+#   BENCH_PROBES=1000 BENCH_THROUGHPUT=50000 BENCH_THROUGHPUT_ROUNDS=3
+#   BENCH_SMALL=10000 BENCH_MID=100000
 #   BENCH_LARGE=1000000 BENCH_LOAD_RATE=1000 BENCH_NAPTIME=1min (autovacuum_naptime; 1min is its default)
 #   BENCH_VACUUM_INTERVAL= (role_cluster.vacuum_interval; unset: its default)
 #   BENCH_SIZE_RATE=0 (tasks/s of the size phase's producer; 0: as fast as
@@ -44,6 +47,7 @@ export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 bindir=$($PG_CONFIG --bindir)
 probes=${BENCH_PROBES:-1000}
 through=${BENCH_THROUGHPUT:-50000}
+reps=${BENCH_THROUGHPUT_ROUNDS:-3}
 small=${BENCH_SMALL:-10000}
 large=${BENCH_LARGE:-1000000}
 mid=${BENCH_MID:-100000}
@@ -173,7 +177,8 @@ fi
 if want throughput; then
 setup
 echo
-echo "== throughput, 8 nodes, $through tasks queued up front, tasks/s from start to the last done"
+echo "== throughput, 8 nodes, $through tasks queued up front, tasks/s from start to the last done;"
+echo "   each queue in turn, $reps rounds, then the median of each"
 
 # dispatch by the worker, nodes fetch_tasks; $1 = role_cluster.dispatch_batch
 dispatch_run()
@@ -192,42 +197,50 @@ dispatch_run()
 	psql_q -c "SELECT role_cluster.prune(interval '0', interval '0', 100000000)" >/dev/null
 	psql_q -c "ALTER SYSTEM RESET role_cluster.dispatch_batch" -c "SELECT pg_reload_conf()" >/dev/null
 }
-disp=$(dispatch_run 1000)
-disp100=$(dispatch_run 100)
 
-# pull: claim_tasks
-psql_q -c "ALTER SYSTEM SET role_cluster.enabled = off" -c "SELECT pg_reload_conf()" >/dev/null
-while [ "$(psql_q -c "SELECT state FROM role_cluster.worker_stats")" != "disabled" ]; do sleep 0.1; done
-psql_q -c "SELECT count(role_cluster.enqueue('storeMaintenance', 'pulled')) FROM generate_series(1, $through)" >/dev/null
-start=$(psql_q -c "SELECT clock_timestamp()")
-start_consumers claim - 8 pull
-while [ "$(psql_q -c "SELECT count(*) FROM role_cluster.task WHERE state = 'done' AND kind = 'pulled'")" != "$through" ]; do
-	sleep 0.2
-done
-pull=$(psql_q -c "SELECT round($through / extract(epoch FROM max(finished_at) - '$start'))
-	FROM role_cluster.task WHERE kind = 'pulled'")
-stop_consumers
-psql_q -c "ALTER SYSTEM RESET role_cluster.enabled" -c "SELECT pg_reload_conf()" >/dev/null
+# pull: claim_tasks, the worker disabled
+pull_run()
+{
+	local start
+	psql_q -c "ALTER SYSTEM SET role_cluster.enabled = off" -c "SELECT pg_reload_conf()" >/dev/null
+	while [ "$(psql_q -c "SELECT state FROM role_cluster.worker_stats")" != "disabled" ]; do sleep 0.1; done
+	psql_q -c "SELECT count(role_cluster.enqueue('storeMaintenance', 'pulled')) FROM generate_series(1, $through)" >/dev/null
+	start=$(psql_q -c "SELECT clock_timestamp()")
+	start_consumers claim - 8 pull
+	while [ "$(psql_q -c "SELECT count(*) FROM role_cluster.task WHERE state = 'done' AND kind = 'pulled'")" != "$through" ]; do
+		sleep 0.2
+	done
+	psql_q -c "SELECT round($through / extract(epoch FROM max(finished_at) - '$start'))
+		FROM role_cluster.task WHERE kind = 'pulled'"
+	stop_consumers
+	psql_q -c "SELECT role_cluster.prune(interval '0', interval '0', 100000000)" >/dev/null
+	psql_q -c "ALTER SYSTEM RESET role_cluster.enabled" -c "SELECT pg_reload_conf()" >/dev/null
+}
 
 # the hand-written SKIP LOCKED queue, batch 100
-psql_q <<EOF >/dev/null
+skip_run()
+{
+	local start
+	psql_q <<EOF >/dev/null
 CREATE TABLE bench_q (id bigserial PRIMARY KEY, task_type text NOT NULL, payload jsonb NOT NULL DEFAULT '{}',
 	state text NOT NULL DEFAULT 'queued', created_at timestamptz NOT NULL DEFAULT now(), finished_at timestamptz);
 CREATE INDEX bench_q_queued ON bench_q (id) WHERE state = 'queued';
 INSERT INTO bench_q (task_type) SELECT 'storeMaintenance' FROM generate_series(1, $through);
 EOF
-start=$(psql_q -c "SELECT clock_timestamp()")
-for i in $(seq 1 8); do
-	"$dir/client" "$conn" skiplocked 100 >"$dir/skip$i.out" &
-	pids+=($!)
-done
-wait "${pids[@]}"
-pids=()
-skip=$(psql_q -c "SELECT round(count(*) / extract(epoch FROM max(finished_at) - '$start')) FROM bench_q")
-psql_q -c "DROP TABLE bench_q" >/dev/null
+	start=$(psql_q -c "SELECT clock_timestamp()")
+	for i in $(seq 1 8); do
+		"$dir/client" "$conn" skiplocked 100 >"$dir/skip$i.out" &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	pids=()
+	psql_q -c "SELECT round(count(*) / extract(epoch FROM max(finished_at) - '$start')) FROM bench_q"
+	psql_q -c "DROP TABLE bench_q" >/dev/null
+}
 
 # the bound: a hand-written queue routed by one dispatcher as the worker does,
-# without the routing rule (no capacity, liveness, role or shard); $1 = batch
+# without the routing rule (no capacity, liveness, role or shard); $1 = batch.
+# Prints the rate and the seconds after which the dispatcher had routed all.
 bound_run()
 {
 	local start routed_after
@@ -249,23 +262,40 @@ EOF
 	while [ "$(psql_q -c "SELECT count(*) FROM bench_p WHERE state = 'done'")" != "$through" ]; do
 		sleep 0.2
 	done
-	psql_q -c "SELECT round(count(*) / extract(epoch FROM max(finished_at) - '$start')) || ' tasks/s (all routed after $routed_after s)'
-		FROM bench_p"
+	psql_q -c "SELECT round(count(*) / extract(epoch FROM max(finished_at) - '$start')) || ' $routed_after' FROM bench_p"
 	stop_consumers
 	psql_q -c "DROP TABLE bench_p" >/dev/null
 }
-bound=$(bound_run 100)
-bound1000=$(bound_run 1000)
 
-printf "dispatch (worker, batch 1000) + fetch_tasks: %6s tasks/s (the default dispatch_batch)\n" "$disp"
-printf "dispatch (worker, batch 100):               %6s tasks/s\n" "$disp100"
-printf "claim_tasks (pull, no worker):               %6s tasks/s\n" "$pull"
-printf "hand-written SKIP LOCKED queue, batch 100:   %6s tasks/s\n" "$skip"
-printf "bound: one bare dispatcher, batch 1000:      %s\n" "$bound1000"
-printf "bound: one bare dispatcher, batch 100:       %s\n" "$bound"
-printf "dispatch / SKIP LOCKED = %.2f (batch 100: %.2f); bound / SKIP LOCKED = %.2f (batch 100: %.2f)\n" \
-	"$(echo "$disp / $skip" | bc -l)" "$(echo "$disp100 / $skip" | bc -l)" \
-	"$(echo "${bound1000%% *} / $skip" | bc -l)" "$(echo "${bound%% *} / $skip" | bc -l)"
+median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+ratio() { echo "$1 $2" | awk '{ printf "%.2f", $1 / $2 }'; }
+
+printf "%-5s %9s %9s %9s %9s %15s %15s %9s %9s\n" round dispatch dispatch claim 'SKIP' 'bound' 'bound' dispatch bound
+printf "%-5s %9s %9s %9s %9s %15s %15s %9s %9s\n" '' '1000' '100' '(pull)' 'LOCKED' '1000 (routed)' '100 (routed)' '/ SKIP' '/ SKIP'
+all_disp="" all_disp100="" all_pull="" all_skip="" all_bound="" all_bound100=""
+for r in $(seq 1 "$reps"); do
+	disp=$(dispatch_run 1000)
+	disp100=$(dispatch_run 100)
+	pull=$(pull_run)
+	skip=$(skip_run)
+	read -r bound bound_after <<<"$(bound_run 1000)"
+	read -r bound100 bound100_after <<<"$(bound_run 100)"
+	printf "%-5s %9s %9s %9s %9s %15s %15s %9s %9s\n" "$r" "$disp" "$disp100" "$pull" "$skip" \
+		"$bound (${bound_after}s)" "$bound100 (${bound100_after}s)" "$(ratio "$disp" "$skip")" "$(ratio "$bound" "$skip")"
+	all_disp="$all_disp $disp" all_disp100="$all_disp100 $disp100" all_pull="$all_pull $pull"
+	all_skip="$all_skip $skip" all_bound="$all_bound $bound" all_bound100="$all_bound100 $bound100"
+done
+disp=$(echo "$all_disp" | median)
+disp100=$(echo "$all_disp100" | median)
+skip=$(echo "$all_skip" | median)
+bound=$(echo "$all_bound" | median)
+bound100=$(echo "$all_bound100" | median)
+printf "%-5s %9s %9s %9s %9s %15s %15s %9s %9s\n" median "$disp" "$disp100" "$(echo "$all_pull" | median)" "$skip" \
+	"$bound" "$bound100" "$(ratio "$disp" "$skip")" "$(ratio "$bound" "$skip")"
+echo "dispatch 1000 = the worker at its default dispatch_batch, its nodes fetch_tasks() and complete_tasks();"
+echo "bound = one bare dispatcher (routed: seconds until it had routed every task)."
+echo "medians: dispatch / SKIP LOCKED = $(ratio "$disp" "$skip") (batch 100: $(ratio "$disp100" "$skip"));" \
+	"bound / SKIP LOCKED = $(ratio "$bound" "$skip") (batch 100: $(ratio "$bound100" "$skip"))"
 fi
 
 # --- 3. table size after many tasks ----------------------------------------------
