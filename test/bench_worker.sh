@@ -180,40 +180,38 @@ echo
 echo "== throughput, 8 nodes, $through tasks queued up front, tasks/s from start to the last done;"
 echo "   each queue in turn, $reps rounds, then the median of each"
 
-# dispatch by the worker, nodes fetch_tasks; $1 = role_cluster.dispatch_batch
-dispatch_run()
+# $through tasks of kind $2 worked off by 8 nodes in mode $1 (consume:
+# fetch_tasks what the worker routed; claim: claim_tasks); prints tasks/s,
+# then prunes them
+nodes_run()
 {
 	local start
-	psql_q -c "ALTER SYSTEM SET role_cluster.dispatch_batch = $1" -c "SELECT pg_reload_conf()" >/dev/null
-	psql_q -c "SELECT count(role_cluster.enqueue('storeMaintenance', 'through')) FROM generate_series(1, $through)" >/dev/null
+	psql_q -c "SELECT count(role_cluster.enqueue('storeMaintenance', '$2')) FROM generate_series(1, $through)" >/dev/null
 	start=$(psql_q -c "SELECT clock_timestamp()")
-	start_consumers consume - 8 disp
-	while [ "$(psql_q -c "SELECT count(*) FROM role_cluster.task WHERE state = 'done' AND kind = 'through'")" != "$through" ]; do
+	start_consumers "$1" - 8 "$2"
+	while [ "$(psql_q -c "SELECT count(*) FROM role_cluster.task WHERE state = 'done' AND kind = '$2'")" != "$through" ]; do
 		sleep 0.2
 	done
 	psql_q -c "SELECT round($through / extract(epoch FROM max(finished_at) - '$start'))
-		FROM role_cluster.task WHERE kind = 'through'"
+		FROM role_cluster.task WHERE kind = '$2'"
 	stop_consumers
 	psql_q -c "SELECT role_cluster.prune(interval '0', interval '0', 100000000)" >/dev/null
+}
+
+# dispatch by the worker, nodes fetch_tasks; $1 = role_cluster.dispatch_batch
+dispatch_run()
+{
+	psql_q -c "ALTER SYSTEM SET role_cluster.dispatch_batch = $1" -c "SELECT pg_reload_conf()" >/dev/null
+	nodes_run consume through
 	psql_q -c "ALTER SYSTEM RESET role_cluster.dispatch_batch" -c "SELECT pg_reload_conf()" >/dev/null
 }
 
 # pull: claim_tasks, the worker disabled
 pull_run()
 {
-	local start
 	psql_q -c "ALTER SYSTEM SET role_cluster.enabled = off" -c "SELECT pg_reload_conf()" >/dev/null
 	while [ "$(psql_q -c "SELECT state FROM role_cluster.worker_stats")" != "disabled" ]; do sleep 0.1; done
-	psql_q -c "SELECT count(role_cluster.enqueue('storeMaintenance', 'pulled')) FROM generate_series(1, $through)" >/dev/null
-	start=$(psql_q -c "SELECT clock_timestamp()")
-	start_consumers claim - 8 pull
-	while [ "$(psql_q -c "SELECT count(*) FROM role_cluster.task WHERE state = 'done' AND kind = 'pulled'")" != "$through" ]; do
-		sleep 0.2
-	done
-	psql_q -c "SELECT round($through / extract(epoch FROM max(finished_at) - '$start'))
-		FROM role_cluster.task WHERE kind = 'pulled'"
-	stop_consumers
-	psql_q -c "SELECT role_cluster.prune(interval '0', interval '0', 100000000)" >/dev/null
+	nodes_run claim pulled
 	psql_q -c "ALTER SYSTEM RESET role_cluster.enabled" -c "SELECT pg_reload_conf()" >/dev/null
 }
 
