@@ -317,7 +317,7 @@ rc_step(RcStep *step, int32 arg)
  * when no table needed it (rc_vacuum_launch_if_needed).
  */
 static int64
-rc_vacuum_body(void *arg)
+rc_vacuum_look_body(void *arg)
 {
 	pgstat_report_activity(STATE_RUNNING, "looking at the queue tables' dead rows");
 	return rc_vacuum_launch_if_needed() ? 1 : 0;
@@ -486,7 +486,7 @@ rc_worker_loop_once(RcLoopState *ls)
 	if (rc_vacuum_interval_s > 0 && start >= ls->next_vacuum)
 	{
 		/* the vacuum process counts what it vacuumed */
-		if (rc_guarded("vacuum", rc_vacuum_body, NULL, 0) < 0)
+		if (rc_guarded("vacuum", rc_vacuum_look_body, NULL, 0) < 0)
 			failed = true;
 		ls->next_vacuum = TimestampTzPlusMilliseconds(start,
 													  (int64) rc_vacuum_interval_s * 1000);
