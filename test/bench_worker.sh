@@ -8,16 +8,26 @@
 #     idle server and under ~1,000 tasks/s of other load (pgbench, worked off
 #     by 4 other nodes); target p99 < 5 ms idle.  In brackets, the two
 #     parts of enqueue -> notified: the enqueue call (its commit waits for
-#     the WAL flush) and from its return to the notification (the worker);
+#     the WAL flush) and from its return to the notification (the worker).
+#     Idle, BENCH_LATENCY_ROUNDS rounds of 1,000 probes take turns with a
+#     bare NOTIFY round trip and with a bound: the same round trip on a
+#     hand-written queue that a bare session, woken by NOTIFY, routes.  The
+#     p99 of each round is printed, then their median and the p99 of all
+#     rounds pooled: one round's p99 is its worst 10 probes, and on a
+#     shared machine those swing from round to round, the bound's too;
 #  2. end-to-end throughput (tasks/s from queued to done) with 8 nodes:
 #     dispatch by the worker + fetch_tasks (dispatch_batch 1000, the
 #     default, and 100), claim_tasks (pull), and a hand-written FOR UPDATE
 #     SKIP LOCKED queue at batch 100, measured in the same run; target:
-#     dispatch >= the SKIP LOCKED queue.  And a bound, at batch 1000 and
-#     100: a hand-written queue that one bare dispatcher routes to the 8
-#     nodes (one statement per batch; no routing rule, capacity or
-#     liveness), which the nodes then take and finish as they do the
-#     worker's: what one process that writes each routing to the table
+#     dispatch >= the SKIP LOCKED queue.  And two bounds, from a
+#     hand-written queue that one bare dispatcher routes to the 8 nodes
+#     (one statement per batch; no routing rule, capacity or liveness):
+#     "bound", at batch 1000 and 100, whose nodes take their rows (routed
+#     -> running, as fetch_tasks() does) and then finish them, so each
+#     task is written three times as in role_cluster; and "bound, read",
+#     routed straight to running, its nodes only reading their rows before
+#     finishing them, so each task is written twice as on the SKIP LOCKED
+#     queue.  What one process that writes each routing to the table
 #     reaches here with nothing else to do.  The queues take turns, for
 #     BENCH_THROUGHPUT_ROUNDS rounds, and the ratios are of the medians, so
 #     that the drift of a shared machine falls on all of them alike;
@@ -30,7 +40,7 @@
 #
 # Run as root (it installs the extension into PG_CONFIG's tree first) or as
 # postgres (then it must be installed already).  Knobs:
-#   BENCH_PROBES=1000 BENCH_THROUGHPUT=50000 BENCH_THROUGHPUT_ROUNDS=3
+#   BENCH_PROBES=1000 BENCH_LATENCY_ROUNDS=5 BENCH_THROUGHPUT=50000 BENCH_THROUGHPUT_ROUNDS=3
 #   BENCH_SMALL=10000 BENCH_MID=100000
 #   BENCH_LARGE=1000000 BENCH_LOAD_RATE=1000 BENCH_NAPTIME=1min (autovacuum_naptime; 1min is its default)
 #   BENCH_VACUUM_INTERVAL= (role_cluster.vacuum_interval; unset: its default)
@@ -48,6 +58,7 @@ bindir=$($PG_CONFIG --bindir)
 probes=${BENCH_PROBES:-1000}
 through=${BENCH_THROUGHPUT:-50000}
 reps=${BENCH_THROUGHPUT_ROUNDS:-3}
+lat_reps=${BENCH_LATENCY_ROUNDS:-5}
 small=${BENCH_SMALL:-10000}
 large=${BENCH_LARGE:-1000000}
 mid=${BENCH_MID:-100000}
@@ -125,6 +136,9 @@ ON CONFLICT DO NOTHING;
 EOF
 }
 
+median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+ratio() { echo "$1 $2" | awk '{ printf "%.2f", $1 / $2 }'; }
+
 # Starts n consumers of the given mode and role; their pids go to pids[]
 start_consumers()
 {
@@ -147,10 +161,37 @@ stop_consumers()
 if want latency; then
 setup
 echo
-echo "== enqueue -> notified / fetched latency, ms ($probes probes)"
-printf "idle:       %s\n" "$(client probe probe1 probe storeMaintenance "$probes" | tr '\n' ' ')"
-printf "reference:  %s(a bare NOTIFY round trip between two sessions, same machine)\n" \
-	"$(client probe_notify bench_channel "$probes" | tr '\n' ' ')"
+echo "== enqueue -> notified / fetched latency, ms ($probes probes per run); idle: $lat_reps rounds,"
+echo "   role_cluster, a bare NOTIFY and the bound in turn"
+# the bound: the same round trip on a hand-written queue routed by a bare
+# dispatcher session (pushwake), woken by NOTIFY
+psql_q -c "CREATE TABLE bench_l (id bigserial PRIMARY KEY, state text NOT NULL DEFAULT 'queued')" \
+	-c "CREATE INDEX bench_l_queued ON bench_l (id) WHERE state = 'queued'" \
+	-c "CREATE INDEX bench_l_routed ON bench_l (id) WHERE state = 'routed'" >/dev/null
+"$dir/client" "$conn" pushwake &
+pids+=($!)
+# the first p99 of a probe's output (notified)
+p99() { sed -n 's/^[^=]*p50=[^ ]* p99=\([^ ]*\).*/\1/p' | head -1; }
+all_ours="" all_bare="" all_bound=""
+for r in $(seq 1 "$lat_reps"); do
+	ours=$(PROBE_SAMPLES=$dir/idle_ours client probe probe1 probe storeMaintenance "$probes" | tr '\n' ' ')
+	bare=$(client probe_notify bench_channel "$probes" | tr '\n' ' ')
+	bound=$(PROBE_SAMPLES=$dir/idle_bound client probe_bound "$probes" | tr '\n' ' ')
+	printf "idle, round %s\n  role_cluster: %s\n  bare NOTIFY:  %s\n  bound:        %s\n" "$r" "$ours" "$bare" "$bound"
+	all_ours="$all_ours $(echo "$ours" | p99)" all_bare="$all_bare $(echo "$bare" | p99)"
+	all_bound="$all_bound $(echo "$bound" | p99)"
+done
+stop_consumers
+psql_q -c "DROP TABLE bench_l" >/dev/null
+echo "idle, notified p99 by round: role_cluster$all_ours; bare NOTIFY$all_bare; bound$all_bound"
+echo "idle, median of the rounds' notified p99: role_cluster $(echo "$all_ours" | median) ms (target < 5)," \
+	"bare NOTIFY $(echo "$all_bare" | median), bound $(echo "$all_bound" | median)"
+# p50 and p99 of all rounds' samples together (microseconds in the files)
+pooled() { sort -n "$1" | awk '{ v[NR] = $1 } END { printf "p50=%.2f p99=%.2f (%d probes)", v[int(NR / 2) + 1] / 1000, v[int(NR * 99 / 100) + 1] / 1000, NR }'; }
+echo "idle, all rounds pooled, notified: role_cluster $(pooled "$dir/idle_ours"); bound $(pooled "$dir/idle_bound")"
+echo "(bare NOTIFY: one session NOTIFYs another, no queue; bound: a hand-written queue that a bare"
+echo " session, woken by NOTIFY, routes: the insert's commit, a wake-up, the routing write and the"
+echo " node's notification, nothing else)"
 
 start_consumers consume loader 4 load
 echo "SELECT role_cluster.enqueue('searchIndexing', 'load');" >"$dir/load.sql"
@@ -237,25 +278,30 @@ EOF
 }
 
 # the bound: a hand-written queue routed by one dispatcher as the worker does,
-# without the routing rule (no capacity, liveness, role or shard); $1 = batch.
-# Prints the rate and the seconds after which the dispatcher had routed all.
+# without the routing rule (no capacity, liveness, role or shard); $1 =
+# batch; $2 = take (routed, then each node takes its rows: routed ->
+# running, as fetch_tasks() does) or read (routed straight to running; the
+# nodes only read their rows before marking them done, so each task is
+# written twice, as on the SKIP LOCKED queue).  Prints the rate and the
+# seconds after which the dispatcher had routed all.
 bound_run()
 {
-	local start routed_after
+	local start routed_after state=routed
+	[ "$2" = read ] && state=running
 	psql_q <<EOF >/dev/null
 CREATE TABLE bench_p (id bigserial PRIMARY KEY, task_type text NOT NULL, payload jsonb NOT NULL DEFAULT '{}',
 	state text NOT NULL DEFAULT 'queued', node integer, created_at timestamptz NOT NULL DEFAULT now(),
 	finished_at timestamptz);
 CREATE INDEX bench_p_queued ON bench_p (id) WHERE state = 'queued';
-CREATE INDEX bench_p_routed ON bench_p (node) WHERE state = 'routed';
+CREATE INDEX bench_p_held ON bench_p (node) WHERE state = '$state';
 INSERT INTO bench_p (task_type) SELECT 'storeMaintenance' FROM generate_series(1, $through);
 EOF
 	start=$(psql_q -c "SELECT clock_timestamp()")
 	for i in $(seq 1 8); do
-		"$dir/client" "$conn" pushnode "$i" >"$dir/bound$i.out" &
+		"$dir/client" "$conn" pushnode "$i" "$2" >"$dir/bound$i.out" &
 		pids+=($!)
 	done
-	client pushroute "$1" 8 >/dev/null
+	client pushroute "$1" 8 "$state" >/dev/null
 	routed_after=$(psql_q -c "SELECT round(extract(epoch FROM clock_timestamp() - '$start')::numeric, 2)")
 	while [ "$(psql_q -c "SELECT count(*) FROM bench_p WHERE state = 'done'")" != "$through" ]; do
 		sleep 0.2
@@ -265,35 +311,40 @@ EOF
 	psql_q -c "DROP TABLE bench_p" >/dev/null
 }
 
-median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-ratio() { echo "$1 $2" | awk '{ printf "%.2f", $1 / $2 }'; }
-
-printf "%-5s %9s %9s %9s %9s %15s %15s %9s %9s\n" round dispatch dispatch claim 'SKIP' 'bound' 'bound' dispatch bound
-printf "%-5s %9s %9s %9s %9s %15s %15s %9s %9s\n" '' '1000' '100' '(pull)' 'LOCKED' '1000 (routed)' '100 (routed)' '/ SKIP' '/ SKIP'
-all_disp="" all_disp100="" all_pull="" all_skip="" all_bound="" all_bound100=""
+fmt="%-5s %9s %9s %9s %9s %15s %15s %15s %9s %9s %9s\n"
+printf "$fmt" round dispatch dispatch claim 'SKIP' 'bound' 'bound' 'bound, read' dispatch bound 'bound,'
+printf "$fmt" '' '1000' '100' '(pull)' 'LOCKED' '1000 (routed)' '100 (routed)' '1000 (routed)' '/ SKIP' '/ SKIP' 'read/SKIP'
+all_disp="" all_disp100="" all_pull="" all_skip="" all_bound="" all_bound100="" all_bread=""
 for r in $(seq 1 "$reps"); do
 	disp=$(dispatch_run 1000)
 	disp100=$(dispatch_run 100)
 	pull=$(pull_run)
 	skip=$(skip_run)
-	read -r bound bound_after <<<"$(bound_run 1000)"
-	read -r bound100 bound100_after <<<"$(bound_run 100)"
-	printf "%-5s %9s %9s %9s %9s %15s %15s %9s %9s\n" "$r" "$disp" "$disp100" "$pull" "$skip" \
-		"$bound (${bound_after}s)" "$bound100 (${bound100_after}s)" "$(ratio "$disp" "$skip")" "$(ratio "$bound" "$skip")"
+	read -r bound bound_after <<<"$(bound_run 1000 take)"
+	read -r bound100 bound100_after <<<"$(bound_run 100 take)"
+	read -r bread bread_after <<<"$(bound_run 1000 read)"
+	printf "$fmt" "$r" "$disp" "$disp100" "$pull" "$skip" \
+		"$bound (${bound_after}s)" "$bound100 (${bound100_after}s)" "$bread (${bread_after}s)" \
+		"$(ratio "$disp" "$skip")" "$(ratio "$bound" "$skip")" "$(ratio "$bread" "$skip")"
 	all_disp="$all_disp $disp" all_disp100="$all_disp100 $disp100" all_pull="$all_pull $pull"
 	all_skip="$all_skip $skip" all_bound="$all_bound $bound" all_bound100="$all_bound100 $bound100"
+	all_bread="$all_bread $bread"
 done
 disp=$(echo "$all_disp" | median)
 disp100=$(echo "$all_disp100" | median)
 skip=$(echo "$all_skip" | median)
 bound=$(echo "$all_bound" | median)
 bound100=$(echo "$all_bound100" | median)
-printf "%-5s %9s %9s %9s %9s %15s %15s %9s %9s\n" median "$disp" "$disp100" "$(echo "$all_pull" | median)" "$skip" \
-	"$bound" "$bound100" "$(ratio "$disp" "$skip")" "$(ratio "$bound" "$skip")"
+bread=$(echo "$all_bread" | median)
+printf "$fmt" median "$disp" "$disp100" "$(echo "$all_pull" | median)" "$skip" \
+	"$bound" "$bound100" "$bread" "$(ratio "$disp" "$skip")" "$(ratio "$bound" "$skip")" "$(ratio "$bread" "$skip")"
 echo "dispatch 1000 = the worker at its default dispatch_batch, its nodes fetch_tasks() and complete_tasks();"
-echo "bound = one bare dispatcher (routed: seconds until it had routed every task)."
+echo "bound = one bare dispatcher (routed: seconds until it had routed every task); its nodes take"
+echo "their rows (routed -> running) and mark them done; bound, read: routed straight to running,"
+echo "the nodes only read their rows and mark them done (two writes per task, as SKIP LOCKED)."
 echo "medians: dispatch / SKIP LOCKED = $(ratio "$disp" "$skip") (batch 100: $(ratio "$disp100" "$skip"));" \
-	"bound / SKIP LOCKED = $(ratio "$bound" "$skip") (batch 100: $(ratio "$bound100" "$skip"))"
+	"bound / SKIP LOCKED = $(ratio "$bound" "$skip") (batch 100: $(ratio "$bound100" "$skip"));" \
+	"bound, read / SKIP LOCKED = $(ratio "$bread" "$skip")"
 fi
 
 # --- 3. table size after many tasks ----------------------------------------------

@@ -21,23 +21,32 @@
  *	  bench_worker_client CONNINFO probe_notify CHANNEL N
  *		The same round trip without the queue (the producer NOTIFYs): what
  *		the machine itself adds.
+ *	  bench_worker_client CONNINFO probe_bound N
+ *	  bench_worker_client CONNINFO pushwake
+ *		Latency bound: probe's round trip on a hand-written queue (table
+ *		bench_l) that pushwake, a bare session woken by NOTIFY, routes.
+ *		probe and probe_bound also append their enqueue -> notified
+ *		samples (microseconds) to the file PROBE_SAMPLES names, if set.
  *	  bench_worker_client CONNINFO produce TASK_TYPE TOTAL BATCH BACKLOG [RATE]
  *		Enqueues TOTAL tasks, BATCH per transaction, pausing while more
  *		than BACKLOG are queued, and at most RATE per second if given.
  *	  bench_worker_client CONNINFO skiplocked BATCH
  *		Baseline: claims BATCH rows of bench_q with FOR UPDATE SKIP LOCKED
  *		and marks them done, until none are left; prints the count.
- *	  bench_worker_client CONNINFO pushroute BATCH NODES
- *	  bench_worker_client CONNINFO pushnode NODE
- *		Bound: a hand-written queue that routes as the worker does, without
- *		the routing rule.  pushroute is its one dispatcher: it marks BATCH
- *		queued rows of bench_p routed, spread over nodes 1..NODES in one
- *		statement, NOTIFYs channel bench_p<node> of each (committing without
- *		waiting for the WAL flush, as the worker does) until none are
- *		queued.  pushnode LISTENs on its channel and takes up to 200 rows
- *		routed to it (routed -> running), then marks them done, until
- *		SIGTERM.  No capacity, liveness, role or shard is looked at: what
- *		one writing dispatcher and its nodes cost at the least.
+ *	  bench_worker_client CONNINFO pushroute BATCH NODES STATE
+ *	  bench_worker_client CONNINFO pushnode NODE take|read
+ *		Throughput bound: a hand-written queue that routes as the worker
+ *		does, without the routing rule.  pushroute is its one dispatcher:
+ *		it sets BATCH queued rows of bench_p to STATE, spread over nodes
+ *		1..NODES in one statement, NOTIFYs channel bench_p<node> of each
+ *		(committing without waiting for the WAL flush, as the worker does)
+ *		until none are queued.  pushnode LISTENs on its channel and, with
+ *		take, takes up to 200 rows routed to it (routed -> running), or,
+ *		with read (pushroute's STATE is then running), only reads up to 200
+ *		of its running rows; then it marks them done, until SIGTERM.  No
+ *		capacity, liveness, role or shard is looked at: what one writing
+ *		dispatcher and its nodes cost at the least, writing each task three
+ *		times (take) or twice (read).
  *
  *-------------------------------------------------------------------------
  */
@@ -235,6 +244,29 @@ print_percentiles(const char *label, long long *v, int n)
 		   v[n / 2] / 1000.0, v[(n * 99) / 100] / 1000.0, v[n - 1] / 1000.0);
 }
 
+/*
+ * Appends n samples (microseconds), one per line, to the file named by
+ * PROBE_SAMPLES if it is set: the script pools the rounds from there.
+ */
+static void
+save_samples(const long long *v, int n)
+{
+	const char *path = getenv("PROBE_SAMPLES");
+	FILE	   *f;
+
+	if (path == NULL || *path == '\0')
+		return;
+	f = fopen(path, "a");
+	if (f == NULL)
+	{
+		perror(path);
+		exit(1);
+	}
+	for (int i = 0; i < n; i++)
+		fprintf(f, "%lld\n", v[i]);
+	fclose(f);
+}
+
 /* probe: enqueue -> notified and enqueue -> fetched latencies */
 static int
 probe(const char *conninfo, const char *node, const char *role,
@@ -296,6 +328,7 @@ probe(const char *conninfo, const char *node, const char *role,
 		free(id);
 		usleep(2000);
 	}
+	save_samples(notified, n);
 	print_percentiles("notified", notified, n);
 	print_percentiles("fetched", fetched, n);
 	print_percentiles("[enqueue call", call, n);
@@ -342,6 +375,86 @@ probe_notify(const char *conninfo, const char *node, int n)
 	}
 	print_percentiles("bare NOTIFY", notified, n);
 	free(listen);
+	return 0;
+}
+
+/*
+ * probe_bound: the idle probe's round trip on the hand-written queue
+ * bench_l, routed by pushwake: the producer inserts a row and NOTIFYs
+ * bench_l_wake in one transaction (its commit waits for the WAL flush, as
+ * enqueue()'s does), pushwake routes it and NOTIFYs bench_l_node, the node
+ * takes it (routed -> running).  Nothing but the writes and the wake-ups:
+ * what any queue routed by a separate process costs here at the least.
+ */
+static int
+probe_bound(const char *conninfo, int n)
+{
+	PGconn	   *prod = connect_or_die(conninfo);
+	PGconn	   *nd = connect_or_die(conninfo);
+	long long  *notified = calloc(n, sizeof(long long));
+	long long  *fetched = calloc(n, sizeof(long long));
+
+	PQclear(run(nd, "LISTEN bench_l_node", 0, NULL));
+	for (int i = 0; i < n; i++)
+	{
+		long long	t0;
+		PGresult   *res;
+
+		drain_notify(nd);
+		t0 = now_us();
+		PQclear(run(prod, "WITH i AS (INSERT INTO bench_l DEFAULT VALUES RETURNING id) "
+					"SELECT id, pg_notify('bench_l_wake', '') FROM i", 0, NULL));
+		if (!wait_notify(nd, 10000000))
+		{
+			fprintf(stderr, "probe_bound: no notification within 10 s\n");
+			return 1;
+		}
+		notified[i] = now_us() - t0;
+		for (;;)
+		{
+			res = run(nd, "UPDATE bench_l SET state = 'running' WHERE state = 'routed' RETURNING id",
+					  0, NULL);
+			if (PQntuples(res) > 0)
+				break;
+			PQclear(res);
+			wait_notify(nd, 100000);
+		}
+		PQclear(res);
+		fetched[i] = now_us() - t0;
+		PQclear(run(nd, "UPDATE bench_l SET state = 'done' WHERE state = 'running'", 0, NULL));
+		usleep(2000);
+	}
+	save_samples(notified, n);
+	print_percentiles("notified", notified, n);
+	print_percentiles("fetched", fetched, n);
+	PQfinish(prod);
+	PQfinish(nd);
+	return 0;
+}
+
+/* pushwake: probe_bound's dispatcher, woken by NOTIFY, until SIGTERM */
+static int
+pushwake(PGconn *conn)
+{
+	PQclear(run(conn, "SET synchronous_commit = off", 0, NULL));
+	PQclear(run(conn, "LISTEN bench_l_wake", 0, NULL));
+	while (!stop_requested)
+	{
+		PGresult   *res;
+		long long	routed;
+
+		res = run(conn,
+				  "WITH u AS ("
+				  "  UPDATE bench_l SET state = 'routed' WHERE id IN ("
+				  "    SELECT id FROM bench_l WHERE state = 'queued' ORDER BY id"
+				  "    LIMIT 1000 FOR UPDATE SKIP LOCKED) RETURNING id) "
+				  "SELECT count(*), CASE WHEN count(*) > 0 "
+				  "  THEN pg_notify('bench_l_node', count(*)::text) END FROM u", 0, NULL);
+		routed = atoll(PQgetvalue(res, 0, 0));
+		PQclear(res);
+		if (routed == 0)
+			wait_notify(conn, 1000000);
+	}
 	return 0;
 }
 
@@ -427,9 +540,9 @@ skiplocked(PGconn *conn, const char *batch)
 
 /* pushroute: the bound queue's dispatcher */
 static int
-pushroute(PGconn *conn, const char *batch, const char *nodes)
+pushroute(PGconn *conn, const char *batch, const char *nodes, const char *state)
 {
-	const char *params[2] = {batch, nodes};
+	const char *params[3] = {batch, nodes, state};
 	long long	done = 0;
 
 	PQclear(run(conn, "SET synchronous_commit = off", 0, NULL));
@@ -444,10 +557,10 @@ pushroute(PGconn *conn, const char *batch, const char *nodes)
 				  "    SELECT id FROM bench_p WHERE state = 'queued' ORDER BY id"
 				  "    LIMIT $1::int FOR UPDATE SKIP LOCKED) s), "
 				  "u AS ("
-				  "  UPDATE bench_p p SET state = 'routed', node = 1 + (c.rn - 1) % $2::int"
+				  "  UPDATE bench_p p SET state = $3, node = 1 + (c.rn - 1) % $2::int"
 				  "  FROM c WHERE p.id = c.id RETURNING p.node) "
 				  "SELECT coalesce(sum(g.n), 0), count(pg_notify('bench_p' || g.node, g.n::text)) "
-				  "FROM (SELECT node, count(*) AS n FROM u GROUP BY node) g", 2, params);
+				  "FROM (SELECT node, count(*) AS n FROM u GROUP BY node) g", 3, params);
 		n = atoll(PQgetvalue(res, 0, 0));
 		PQclear(res);
 		if (n == 0)
@@ -460,7 +573,7 @@ pushroute(PGconn *conn, const char *batch, const char *nodes)
 
 /* pushnode: a node of the bound queue */
 static int
-pushnode(PGconn *conn, const char *node)
+pushnode(PGconn *conn, const char *node, int read_only)
 {
 	const char *params[1] = {node};
 	long long	done = 0;
@@ -473,7 +586,9 @@ pushnode(PGconn *conn, const char *node)
 		PGresult   *res;
 		int			n;
 
-		res = run(conn,
+		res = run(conn, read_only ?
+				  "SELECT count(*), string_agg(id::text, ',') FROM ("
+				  "  SELECT id FROM bench_p WHERE node = $1::int AND state = 'running' LIMIT 200) f" :
 				  "WITH f AS ("
 				  "  UPDATE bench_p SET state = 'running' WHERE id IN ("
 				  "    SELECT id FROM bench_p WHERE node = $1::int AND state = 'routed' LIMIT 200)"
@@ -504,7 +619,7 @@ main(int argc, char **argv)
 
 	if (argc < 3)
 	{
-		fprintf(stderr, "usage: %s CONNINFO consume|claim|probe|produce|skiplocked|pushroute|pushnode ...\n", argv[0]);
+		fprintf(stderr, "usage: %s CONNINFO consume|claim|probe|probe_notify|probe_bound|produce|skiplocked|pushroute|pushnode|pushwake ...\n", argv[0]);
 		return 2;
 	}
 	signal(SIGTERM, handle_sigterm);
@@ -512,6 +627,8 @@ main(int argc, char **argv)
 
 	if (strcmp(argv[2], "probe_notify") == 0 && argc == 5)
 		return probe_notify(argv[1], argv[3], atoi(argv[4]));
+	if (strcmp(argv[2], "probe_bound") == 0 && argc == 4)
+		return probe_bound(argv[1], atoi(argv[3]));
 	if (strcmp(argv[2], "probe") == 0 && argc == 7)
 		return probe(argv[1], argv[3], argv[4], argv[5], atoi(argv[6]));
 
@@ -521,12 +638,14 @@ main(int argc, char **argv)
 	if (strcmp(argv[2], "produce") == 0 && (argc == 7 || argc == 8))
 		return produce(conn, argv[3], atol(argv[4]), argv[5], atol(argv[6]),
 					   argc == 8 ? atol(argv[7]) : 0);
+	if (strcmp(argv[2], "pushwake") == 0 && argc == 3)
+		return pushwake(conn);
 	if (strcmp(argv[2], "skiplocked") == 0 && argc == 4)
 		return skiplocked(conn, argv[3]);
-	if (strcmp(argv[2], "pushroute") == 0 && argc == 5)
-		return pushroute(conn, argv[3], argv[4]);
-	if (strcmp(argv[2], "pushnode") == 0 && argc == 4)
-		return pushnode(conn, argv[3]);
+	if (strcmp(argv[2], "pushroute") == 0 && argc == 6)
+		return pushroute(conn, argv[3], argv[4], argv[5]);
+	if (strcmp(argv[2], "pushnode") == 0 && argc == 5)
+		return pushnode(conn, argv[3], strcmp(argv[4], "read") == 0);
 	fprintf(stderr, "bad arguments\n");
 	return 2;
 }
