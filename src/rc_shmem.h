@@ -92,6 +92,9 @@ typedef struct RcShared
 	pg_atomic_uint32 rebuild_wanted;	/* the vacuum process gave up a rebuild
 										 * for its locks: the worker has it
 										 * tried again without a vacuum */
+	pg_atomic_uint32 vacuum_pid;	/* the vacuum process at work, 0: none;
+									 * it outlives a worker that is
+									 * restarted meanwhile */
 	pg_atomic_uint64 counters[RC_NUM_COUNTERS];
 } RcShared;
 

@@ -25,8 +25,9 @@
  * it) and without parallel workers on each table that needs it, and
  * exits.  A separate process, so that dispatch never waits for a vacuum:
  * on a large table (a long retention) one pass reads every index.  At most
- * one runs at a time; a vacuum by anyone else resets the dead-row count,
- * so nothing is done twice.
+ * one runs at a time, also across a restart of the worker (its pid is in
+ * shared memory); a vacuum by anyone else resets the dead-row count, so
+ * nothing is done twice.
  *
  * Two cases where another pass would be wasted, so the worker waits:
  *	- the table was vacuumed since its last launch and the horizon of what
@@ -247,6 +248,9 @@ rc_vacuum_launch_if_needed(void)
 
 	if (rc_vacuum_handle != NULL &&
 		GetBackgroundWorkerPid(rc_vacuum_handle, &pid) != BGWH_STOPPED)
+		return false;
+	/* one that an earlier worker process started may be at work still */
+	if (pg_atomic_read_u32(&rc_shared->vacuum_pid) != 0)
 		return false;
 
 	/* which tables: one byte each in bgw_extra */
@@ -676,15 +680,36 @@ rc_vacuum_body(void *arg)
 	return vacuumed;
 }
 
+/* At the vacuum process's exit: the next one may start */
+static void
+rc_vacuum_release(int code, Datum arg)
+{
+	pg_atomic_write_u32(&rc_shared->vacuum_pid, 0);
+}
+
 /*
  * The vacuum process: connects to the worker's database (the main
  * argument), vacuums the queue tables the worker chose, counts them in
- * worker_stats.vacuumed, and exits.  An error is logged and counted.
+ * worker_stats.vacuumed, and exits.  An error is logged and counted.  It
+ * claims rc_shared->vacuum_pid first, and exits at once if another holds
+ * it: the worker looks there before it starts one, but a worker restarted
+ * just as it started one could miss it.
  */
 void
 rc_vacuum_main(Datum main_arg)
 {
+	uint32		other = 0;
+
 	pqsignal(SIGTERM, die);
+	if (!pg_atomic_compare_exchange_u32(&rc_shared->vacuum_pid, &other,
+										(uint32) MyProcPid))
+	{
+		ereport(LOG,
+				(errmsg("role_cluster vacuum process exits: process %u is vacuuming the queue tables",
+						other)));
+		proc_exit(0);
+	}
+	before_shmem_exit(rc_vacuum_release, (Datum) 0);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(main_arg), InvalidOid, 0);
 	pgstat_report_appname("role_cluster vacuum");

@@ -10,8 +10,9 @@
 # the one that removed what it could, until it ends.  After a backlog
 # drained, the task table's bloated indexes are rebuilt (when a writer
 # held the table, once it is gone; one that fails is logged, counted, and
-# let pass by the next vacuums).  With no background worker slot free,
-# the worker says so once and goes on.
+# let pass by the next vacuums).  One vacuum process at a time, also when
+# the worker is restarted while one is at work.  With no background worker
+# slot free, the worker says so once and goes on.
 # Autovacuum is off here, so every vacuum the statistics show is the
 # worker's (or the test's own).
 use strict;
@@ -298,6 +299,56 @@ is( $node->safe_psql(
 $node->safe_psql('postgres',
 	'DROP INDEX role_cluster.task_operators_idx; DROP FUNCTION public.fails_in_vacuum(bigint); '
 	  . 'DELETE FROM role_cluster.task');
+
+# --- one vacuum process at a time, also across a restart of the worker -------
+# A vacuum process slowed down (vacuum_cost_delay) is still at work when the
+# worker is terminated; the new worker, which has no handle on it, starts no
+# second one beside it (one would skip the table the first holds, and say
+# so), and starts the next once it is gone.
+
+ok( $node->poll_query_until(
+		'postgres',
+		"SELECT NOT EXISTS (SELECT FROM pg_stat_activity WHERE backend_type = 'role_cluster vacuum')"),
+	'no vacuum process runs');
+$node->safe_psql('postgres', "ALTER SYSTEM SET vacuum_cost_delay = '100ms'");
+$node->safe_psql('postgres', 'ALTER SYSTEM SET vacuum_cost_limit = 1');
+$node->reload;
+make_dead_rows(2000);
+ok( $node->poll_query_until(
+		'postgres',
+		"SELECT EXISTS (SELECT FROM pg_stat_activity WHERE backend_type = 'role_cluster vacuum')"),
+	'a slowed-down vacuum process is at work');
+my $vacuum_pid = $node->safe_psql('postgres',
+	"SELECT pid FROM pg_stat_activity WHERE backend_type = 'role_cluster vacuum'");
+my $old_worker = rc_worker_pid($node);
+$log_offset = -s $node->logfile;
+$node->safe_psql('postgres', "SELECT pg_terminate_backend($old_worker)");
+ok( $node->poll_query_until(
+		'postgres', qq{
+	SELECT w.state = 'running' AND a.pid <> $old_worker
+	  FROM role_cluster.worker_stats w, pg_stat_activity a
+	 WHERE a.backend_type = 'role_cluster worker'}),
+	'the terminated worker is back');
+make_dead_rows(2000);
+ok(dead_rows_seen(2000), 'more dead rows for the new worker to see');
+# three vacuum intervals
+$node->safe_psql('postgres', 'SELECT pg_sleep(3)');
+is( $node->safe_psql(
+		'postgres',
+		"SELECT string_agg(pid::text, ' ') FROM pg_stat_activity WHERE backend_type = 'role_cluster vacuum'"
+	),
+	$vacuum_pid,
+	'the new worker starts no second vacuum process while the first is at work');
+unlike(
+	substr(slurp_file($node->logfile), $log_offset),
+	qr/skipping vacuum of "task"/,
+	'so nothing skipped the table the first one holds');
+$vacuums = task_vacuums();
+$node->safe_psql('postgres', 'ALTER SYSTEM RESET vacuum_cost_delay');
+$node->safe_psql('postgres', 'ALTER SYSTEM RESET vacuum_cost_limit');
+$node->reload;
+$node->safe_psql('postgres', "SELECT pg_terminate_backend($vacuum_pid)");
+ok(vacuum_passed($vacuums), 'once it is gone, the worker has the table vacuumed by a new one');
 
 # --- autovacuum_enabled = false on the table: the worker leaves it too ---------
 
