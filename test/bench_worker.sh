@@ -19,18 +19,19 @@
 #     dispatch by the worker + fetch_tasks (dispatch_batch 1000, the
 #     default, and 100), claim_tasks (pull), and a hand-written FOR UPDATE
 #     SKIP LOCKED queue at batch 100, measured in the same run; target:
-#     dispatch >= the SKIP LOCKED queue.  And two bounds, from a
-#     hand-written queue that one bare dispatcher routes to the 8 nodes
-#     (one statement per batch; no routing rule, capacity or liveness):
+#     dispatch >= the SKIP LOCKED queue.  And bounds, from a hand-written
+#     queue that a bare dispatcher routes to the 8 nodes (one statement
+#     per batch; no routing rule, capacity or liveness):
 #     "bound", at batch 1000 and 100, whose nodes take their rows (routed
 #     -> running, as fetch_tasks() does) and then finish them, so each
 #     task is written three times as in role_cluster; and "bound, read",
 #     routed straight to running, its nodes only reading their rows before
 #     finishing them, so each task is written twice as on the SKIP LOCKED
-#     queue.  What one process that writes each routing to the table
-#     reaches here with nothing else to do.  The queues take turns, for
-#     BENCH_THROUGHPUT_ROUNDS rounds, and the ratios are of the medians, so
-#     that the drift of a shared machine falls on all of them alike;
+#     queue, with one dispatcher and with two.  What a process that
+#     writes each routing to the table reaches here with nothing else to
+#     do.  The queues take turns, for BENCH_THROUGHPUT_ROUNDS rounds, and
+#     the ratios are of the medians, so that the drift of a shared machine
+#     falls on all of them alike;
 #  3. the queue tables' size after 1,000,000 tasks passed through (enqueued,
 #     routed, run, done, pruned) against their size after 10,000; target
 #     at most 2x.  Each point is measured settled: every task done and
@@ -282,8 +283,8 @@ EOF
 # batch; $2 = take (routed, then each node takes its rows: routed ->
 # running, as fetch_tasks() does) or read (routed straight to running; the
 # nodes only read their rows before marking them done, so each task is
-# written twice, as on the SKIP LOCKED queue).  Prints the rate and the
-# seconds after which the dispatcher had routed all.
+# written twice, as on the SKIP LOCKED queue); $3 = dispatchers (default
+# 1).  Prints the rate and the seconds after which all was routed.
 bound_run()
 {
 	local start routed_after state=routed
@@ -301,7 +302,13 @@ EOF
 		"$dir/client" "$conn" pushnode "$i" "$2" >"$dir/bound$i.out" &
 		pids+=($!)
 	done
-	client pushroute "$1" 8 "$state" >/dev/null
+	# $3 dispatchers (1 unless given), each routing what the others left
+	local routers=()
+	for _ in $(seq 1 "${3:-1}"); do
+		client pushroute "$1" 8 "$state" >/dev/null &
+		routers+=($!)
+	done
+	wait "${routers[@]}"
 	routed_after=$(psql_q -c "SELECT round(extract(epoch FROM clock_timestamp() - '$start')::numeric, 2)")
 	while [ "$(psql_q -c "SELECT count(*) FROM bench_p WHERE state = 'done'")" != "$through" ]; do
 		sleep 0.2
@@ -311,10 +318,10 @@ EOF
 	psql_q -c "DROP TABLE bench_p" >/dev/null
 }
 
-fmt="%-5s %9s %9s %9s %9s %15s %15s %15s %9s %9s %9s\n"
-printf "$fmt" round dispatch dispatch claim 'SKIP' 'bound' 'bound' 'bound, read' dispatch bound 'bound,'
-printf "$fmt" '' '1000' '100' '(pull)' 'LOCKED' '1000 (routed)' '100 (routed)' '1000 (routed)' '/ SKIP' '/ SKIP' 'read/SKIP'
-all_disp="" all_disp100="" all_pull="" all_skip="" all_bound="" all_bound100="" all_bread=""
+fmt="%-5s %9s %9s %9s %9s %15s %15s %15s %15s %9s %9s %9s\n"
+printf "$fmt" round dispatch dispatch claim 'SKIP' 'bound' 'bound' 'bound, read' 'bound, read' dispatch bound 'bound,'
+printf "$fmt" '' '1000' '100' '(pull)' 'LOCKED' '1000 (routed)' '100 (routed)' '1000 (routed)' '2 dispatchers' '/ SKIP' '/ SKIP' 'read/SKIP'
+all_disp="" all_disp100="" all_pull="" all_skip="" all_bound="" all_bound100="" all_bread="" all_bread2=""
 for r in $(seq 1 "$reps"); do
 	disp=$(dispatch_run 1000)
 	disp100=$(dispatch_run 100)
@@ -323,12 +330,13 @@ for r in $(seq 1 "$reps"); do
 	read -r bound bound_after <<<"$(bound_run 1000 take)"
 	read -r bound100 bound100_after <<<"$(bound_run 100 take)"
 	read -r bread bread_after <<<"$(bound_run 1000 read)"
+	read -r bread2 bread2_after <<<"$(bound_run 1000 read 2)"
 	printf "$fmt" "$r" "$disp" "$disp100" "$pull" "$skip" \
 		"$bound (${bound_after}s)" "$bound100 (${bound100_after}s)" "$bread (${bread_after}s)" \
-		"$(ratio "$disp" "$skip")" "$(ratio "$bound" "$skip")" "$(ratio "$bread" "$skip")"
+		"$bread2 (${bread2_after}s)" "$(ratio "$disp" "$skip")" "$(ratio "$bound" "$skip")" "$(ratio "$bread" "$skip")"
 	all_disp="$all_disp $disp" all_disp100="$all_disp100 $disp100" all_pull="$all_pull $pull"
 	all_skip="$all_skip $skip" all_bound="$all_bound $bound" all_bound100="$all_bound100 $bound100"
-	all_bread="$all_bread $bread"
+	all_bread="$all_bread $bread" all_bread2="$all_bread2 $bread2"
 done
 disp=$(echo "$all_disp" | median)
 disp100=$(echo "$all_disp100" | median)
@@ -336,15 +344,17 @@ skip=$(echo "$all_skip" | median)
 bound=$(echo "$all_bound" | median)
 bound100=$(echo "$all_bound100" | median)
 bread=$(echo "$all_bread" | median)
+bread2=$(echo "$all_bread2" | median)
 printf "$fmt" median "$disp" "$disp100" "$(echo "$all_pull" | median)" "$skip" \
-	"$bound" "$bound100" "$bread" "$(ratio "$disp" "$skip")" "$(ratio "$bound" "$skip")" "$(ratio "$bread" "$skip")"
+	"$bound" "$bound100" "$bread" "$bread2" "$(ratio "$disp" "$skip")" "$(ratio "$bound" "$skip")" "$(ratio "$bread" "$skip")"
 echo "dispatch 1000 = the worker at its default dispatch_batch, its nodes fetch_tasks() and complete_tasks();"
 echo "bound = one bare dispatcher (routed: seconds until it had routed every task); its nodes take"
 echo "their rows (routed -> running) and mark them done; bound, read: routed straight to running,"
-echo "the nodes only read their rows and mark them done (two writes per task, as SKIP LOCKED)."
+echo "the nodes only read their rows and mark them done (two writes per task, as SKIP LOCKED);"
+echo "2 dispatchers: the same with two bare dispatchers at once."
 echo "medians: dispatch / SKIP LOCKED = $(ratio "$disp" "$skip") (batch 100: $(ratio "$disp100" "$skip"));" \
 	"bound / SKIP LOCKED = $(ratio "$bound" "$skip") (batch 100: $(ratio "$bound100" "$skip"));" \
-	"bound, read / SKIP LOCKED = $(ratio "$bread" "$skip")"
+	"bound, read / SKIP LOCKED = $(ratio "$bread" "$skip") (2 dispatchers: $(ratio "$bread2" "$skip"))"
 fi
 
 # --- 3. table size after many tasks ----------------------------------------------
