@@ -121,6 +121,13 @@ static bool rc_vacuum_no_slot_logged = false;
 /* In the worker: when to start the process for a rebuild given up, alone */
 static RcBackoff rc_rebuild_backoff;
 
+/*
+ * In the worker: the end of the last vacuum of the task table by someone
+ * else (autovacuum, an operator) for which it started the process to look
+ * for bloated indexes
+ */
+static TimestampTz rc_rebuild_asked_for = 0;
+
 PGDLLEXPORT void rc_vacuum_main(Datum main_arg);
 
 /*
@@ -164,6 +171,39 @@ rc_needs_vacuum(Oid relid, TransactionId *horizon, TimestampTz *last_vacuum)
 	}
 	relation_close(rel, AccessShareLock);
 	return needed;
+}
+
+/*
+ * In the worker: whether the task table (relid) was vacuumed, by someone
+ * else, after the vacuum process last looked for bloated indexes of it and
+ * after the worker last asked it to; if so, notes that it asks now.  Not
+ * while its autovacuum_enabled is false.  In a transaction.
+ */
+static bool
+rc_vacuumed_elsewhere(Oid relid)
+{
+	PgStat_StatTabEntry *e = pgstat_fetch_stat_tabentry(relid);
+	TimestampTz last;
+	Relation	rel;
+	AutoVacOpts *av;
+	bool		disabled;
+
+	if (e == NULL)
+		return false;
+	last = Max(e->vacuum_timestamp, e->autovac_vacuum_timestamp);
+	if (last <= (TimestampTz) pg_atomic_read_u64(&rc_shared->rebuild_checked_at) ||
+		last <= rc_rebuild_asked_for)
+		return false;
+	rel = try_relation_open(relid, AccessShareLock);
+	if (rel == NULL)
+		return false;
+	av = rel->rd_options ? &((StdRdOptions *) rel->rd_options)->autovacuum : NULL;
+	disabled = av && !av->enabled;
+	relation_close(rel, AccessShareLock);
+	if (disabled)
+		return false;
+	rc_rebuild_asked_for = last;
+	return true;
 }
 
 /* Another try came to nothing at now: doubles the wait before the next */
@@ -239,6 +279,7 @@ rc_vacuum_launch_if_needed(void)
 	pid_t		pid;
 	bool		needed = false;
 	bool		task_exists = false;
+	bool		task_vacuumed_elsewhere = false;
 	Oid			nspid;
 	TimestampTz now = GetCurrentTimestamp();
 	MemoryContext oldcxt;
@@ -267,6 +308,8 @@ rc_vacuum_launch_if_needed(void)
 			w.bgw_extra[i] = 1;
 			needed = true;
 		}
+		else if (i == RC_TASK_TABLE && OidIsValid(relid))
+			task_vacuumed_elsewhere = rc_vacuumed_elsewhere(relid);
 	}
 	CommitTransactionCommand();
 
@@ -278,6 +321,12 @@ rc_vacuum_launch_if_needed(void)
 		w.bgw_extra[RC_REBUILD_BYTE] = 1;
 		needed = true;
 		rc_backoff_extend(&rc_rebuild_backoff, now);
+	}
+	/* a vacuum by someone else ends a backlog as well as one of ours */
+	if (task_vacuumed_elsewhere)
+	{
+		w.bgw_extra[RC_REBUILD_BYTE] = 1;
+		needed = true;
 	}
 	if (!needed)
 		return false;
@@ -360,6 +409,11 @@ rc_exec_vacuum(VacuumStmt *stmt, MemoryContext portal_cxt)
  * the worker then starts the process for the rebuild alone (the
  * RC_REBUILD_BYTE of bgw_extra), after 1, 2, 4, ... up to
  * RC_VACUUM_MAX_BACKOFF vacuum intervals while it is still given up.
+ *
+ * The vacuum that follows a drained backlog may also be autovacuum's or an
+ * operator's, after which the worker sees no dead rows to have vacuumed:
+ * so after each vacuum of the task table by someone else, the worker
+ * starts the process once to look for indexes to rebuild, alone.
  */
 #define RC_REBUILD_MIN_PAGES	128
 #define RC_REBUILD_FACTOR		8
@@ -535,6 +589,7 @@ rc_rebuild_bloated_indexes(Oid relid)
 	List	   *due = NIL;
 	ListCell   *lc;
 	bool		gave_up = false;
+	TimestampTz looked_at = GetCurrentTimestamp();
 
 	StartTransactionCommand();
 	{
@@ -579,6 +634,8 @@ rc_rebuild_bloated_indexes(Oid relid)
 	foreach(lc, due)
 		gave_up |= !rc_rebuild_index((RcRebuild *) lfirst(lc));
 	pg_atomic_write_u32(&rc_shared->rebuild_wanted, gave_up ? 1 : 0);
+	/* vacuums that ended before the look need no other */
+	pg_atomic_write_u64(&rc_shared->rebuild_checked_at, (uint64) looked_at);
 }
 
 /*

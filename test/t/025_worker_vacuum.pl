@@ -9,8 +9,9 @@
 # goes on.  While a snapshot held open keeps dead rows, no pass follows
 # the one that removed what it could, until it ends.  After a backlog
 # drained, the task table's bloated indexes are rebuilt (when a writer
-# held the table, once it is gone; one that fails is logged, counted, and
-# let pass by the next vacuums).  One vacuum process at a time, also when
+# held the table, once it is gone; also when the vacuum after it was
+# someone else's; one that fails is logged, counted, and let pass by the
+# next vacuums).  One vacuum process at a time, also when
 # the worker is restarted while one is at work.  With no background worker
 # slot free, the worker says so once and goes on.
 # Autovacuum is off here, so every vacuum the statistics show is the
@@ -197,6 +198,19 @@ ok( $node->poll_query_until(
 my $index_pages = q{
 	SELECT pg_relation_size('role_cluster.task_pkey') / 8192 || ' '
 		   || pg_relation_size('role_cluster.task_queued_idx') / 8192};
+
+# The log says, after $offset, that the primary key ($what) and the queued
+# tasks' index were rebuilt, and they are down to a few pages each
+sub rebuilt_both
+{
+	my ($offset, $what) = @_;
+	ok($node->wait_for_log(qr/role_cluster vacuum rebuilt index "task_pkey"/, $offset), $what);
+	ok($node->wait_for_log(qr/role_cluster vacuum rebuilt index "task_queued_idx"/, $offset),
+		"and the queued tasks' index");
+	like($node->safe_psql('postgres', $index_pages),
+		qr/^[1-4] [1-4]$/, 'down to a few pages each');
+	return;
+}
 $node->safe_psql('postgres',
 	"SELECT count(role_cluster.enqueue('storeMaintenance')) FROM generate_series(1, 60000)");
 my ($pkey_pages, $queued_pages) = split / /, $node->safe_psql('postgres', $index_pages);
@@ -219,12 +233,7 @@ $writer->query_safe('COMMIT');
 $writer->quit;
 $log_offset = -s $node->logfile;
 $vacuums = task_vacuums();
-ok($node->wait_for_log(qr/role_cluster vacuum rebuilt index "task_pkey"/, $log_offset),
-	'the writer gone, the primary key is rebuilt');
-ok($node->wait_for_log(qr/role_cluster vacuum rebuilt index "task_queued_idx"/, $log_offset),
-	"and the queued tasks' index");
-like($node->safe_psql('postgres', $index_pages),
-	qr/^[1-4] [1-4]$/, 'down to a few pages each');
+rebuilt_both($log_offset, 'the writer gone, the primary key is rebuilt');
 is( $node->safe_psql(
 		'postgres', q{
 	SELECT count(*) FILTER (WHERE i.indisvalid AND i.indisready), count(*) FROM pg_index i
@@ -237,6 +246,25 @@ is(task_vacuums(), $vacuums, 'by the worker\'s asking for a rebuild alone: no va
 
 is($node->safe_psql('postgres', 'SELECT errors FROM role_cluster.worker_stats'),
 	'0', 'no step failed');
+
+# --- a drained backlog vacuumed by someone else: rebuilt all the same --------
+# With the worker's look off, a backlog drains and an operator's VACUUM (or
+# autovacuum) takes its dead rows.  Its look back on, the worker finds
+# nothing to vacuum, but has the process look for bloated indexes once.
+
+rc_set_and_reload($node, vacuum_interval => '0');
+$node->safe_psql('postgres',
+	"SELECT count(role_cluster.enqueue('storeMaintenance')) FROM generate_series(1, 60000)");
+($pkey_pages, $queued_pages) = split / /, $node->safe_psql('postgres', $index_pages);
+cmp_ok($pkey_pages, '>=', 128, "another backlog: the primary key has $pkey_pages pages again");
+$node->safe_psql('postgres', 'DELETE FROM role_cluster.task');
+$node->safe_psql('postgres', 'VACUUM role_cluster.task');
+$vacuums = task_vacuums();
+$log_offset = -s $node->logfile;
+rc_set_and_reload($node, vacuum_interval => '1s');
+rebuilt_both($log_offset,
+	'drained and vacuumed by hand, the primary key is rebuilt by the worker all the same');
+is(task_vacuums(), $vacuums, 'without a vacuum of its own');
 
 # --- a rebuild that fails is logged and counted, and the others go on -------
 # An index an operator added, whose expression fails in the vacuum process
