@@ -11,9 +11,9 @@
 # drained, the task table's bloated indexes are rebuilt (when a writer
 # held the table, once it is gone; also when the vacuum after it was
 # someone else's; one that fails is logged, counted, and let pass by the
-# next vacuums).  One vacuum process at a time, also when
-# the worker is restarted while one is at work.  With no background worker
-# slot free, the worker says so once and goes on.
+# next vacuums).  One vacuum process at a time, also when the worker is
+# restarted while one is at work.  With no background worker slot free,
+# the worker says so once and goes on.
 # Autovacuum is off here, so every vacuum the statistics show is the
 # worker's (or the test's own).
 use strict;
@@ -211,6 +211,7 @@ sub rebuilt_both
 		qr/^[1-4] [1-4]$/, 'down to a few pages each');
 	return;
 }
+
 $node->safe_psql('postgres',
 	"SELECT count(role_cluster.enqueue('storeMaintenance')) FROM generate_series(1, 60000)");
 my ($pkey_pages, $queued_pages) = split / /, $node->safe_psql('postgres', $index_pages);
@@ -341,7 +342,8 @@ ok( $node->poll_query_until(
 $node->safe_psql('postgres', "ALTER SYSTEM SET vacuum_cost_delay = '100ms'");
 $node->safe_psql('postgres', 'ALTER SYSTEM SET vacuum_cost_limit = 1');
 $node->reload;
-make_dead_rows(2000);
+# pages enough for it to outlast the checks below, which end it
+make_dead_rows(5000);
 ok( $node->poll_query_until(
 		'postgres',
 		"SELECT EXISTS (SELECT FROM pg_stat_activity WHERE backend_type = 'role_cluster vacuum')"),
