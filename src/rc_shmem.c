@@ -89,7 +89,7 @@ rc_shmem_startup(void)
 		pg_atomic_init_u32(&rc_shared->work_waiting, 1);
 		pg_atomic_init_u32(&rc_shared->rebuild_wanted, 0);
 		pg_atomic_init_u32(&rc_shared->vacuum_pid, 0);
-		pg_atomic_init_u64(&rc_shared->rebuild_checked_at, 0);
+		pg_atomic_init_u64(&rc_shared->rebuild_looked, 0);
 		for (int i = 0; i < RC_NUM_COUNTERS; i++)
 			pg_atomic_init_u64(&rc_shared->counters[i], 0);
 	}

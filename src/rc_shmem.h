@@ -95,9 +95,10 @@ typedef struct RcShared
 	pg_atomic_uint32 vacuum_pid;	/* the vacuum process at work, 0: none;
 									 * it outlives a worker that is
 									 * restarted meanwhile */
-	pg_atomic_uint64 rebuild_checked_at;	/* when the vacuum process last
-											 * looked for bloated indexes of
-											 * the task table (a TimestampTz) */
+	pg_atomic_uint64 rebuild_looked;	/* vacuums of the task table that
+										 * ended by then (a TimestampTz) had a
+										 * look for bloated indexes after them,
+										 * or one asked for */
 	pg_atomic_uint64 counters[RC_NUM_COUNTERS];
 } RcShared;
 

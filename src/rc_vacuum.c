@@ -121,14 +121,14 @@ static bool rc_vacuum_no_slot_logged = false;
 /* In the worker: when to start the process for a rebuild given up, alone */
 static RcBackoff rc_rebuild_backoff;
 
-/*
- * In the worker: the end of the last vacuum of the task table by someone
- * else (autovacuum, an operator) for which it started the process to look
- * for bloated indexes
- */
-static TimestampTz rc_rebuild_asked_for = 0;
-
 PGDLLEXPORT void rc_vacuum_main(Datum main_arg);
+
+/* A table's autovacuum reloptions, NULL when it sets none */
+static AutoVacOpts *
+rc_autovac_opts(Relation rel)
+{
+	return rel->rd_options ? &((StdRdOptions *) rel->rd_options)->autovacuum : NULL;
+}
 
 /*
  * Whether relid has more dead rows than its autovacuum threshold allows,
@@ -153,7 +153,7 @@ rc_needs_vacuum(Oid relid, TransactionId *horizon, TimestampTz *last_vacuum)
 	rel = try_relation_open(relid, AccessShareLock);
 	if (rel == NULL)
 		return false;
-	av = rel->rd_options ? &((StdRdOptions *) rel->rd_options)->autovacuum : NULL;
+	av = rc_autovac_opts(rel);
 	if (av && !av->enabled)
 	{
 		/* the operator keeps this table's vacuums in hand */
@@ -175,9 +175,11 @@ rc_needs_vacuum(Oid relid, TransactionId *horizon, TimestampTz *last_vacuum)
 
 /*
  * In the worker: whether the task table (relid) was vacuumed, by someone
- * else, after the vacuum process last looked for bloated indexes of it and
- * after the worker last asked it to; if so, notes that it asks now.  Not
- * while its autovacuum_enabled is false.  In a transaction.
+ * else, after the last look for bloated indexes of it (rebuild_looked);
+ * if so, the look it is about to ask for covers that vacuum, so it moves
+ * rebuild_looked there: asked once, even if the look fails.  Not while
+ * its autovacuum_enabled is false.  Called only while no vacuum process
+ * runs.  In a transaction.
  */
 static bool
 rc_vacuumed_elsewhere(Oid relid)
@@ -191,18 +193,17 @@ rc_vacuumed_elsewhere(Oid relid)
 	if (e == NULL)
 		return false;
 	last = Max(e->vacuum_timestamp, e->autovac_vacuum_timestamp);
-	if (last <= (TimestampTz) pg_atomic_read_u64(&rc_shared->rebuild_checked_at) ||
-		last <= rc_rebuild_asked_for)
+	if (last <= (TimestampTz) pg_atomic_read_u64(&rc_shared->rebuild_looked))
 		return false;
 	rel = try_relation_open(relid, AccessShareLock);
 	if (rel == NULL)
 		return false;
-	av = rel->rd_options ? &((StdRdOptions *) rel->rd_options)->autovacuum : NULL;
+	av = rc_autovac_opts(rel);
 	disabled = av && !av->enabled;
 	relation_close(rel, AccessShareLock);
 	if (disabled)
 		return false;
-	rc_rebuild_asked_for = last;
+	pg_atomic_write_u64(&rc_shared->rebuild_looked, (uint64) last);
 	return true;
 }
 
@@ -635,7 +636,7 @@ rc_rebuild_bloated_indexes(Oid relid)
 		gave_up |= !rc_rebuild_index((RcRebuild *) lfirst(lc));
 	pg_atomic_write_u32(&rc_shared->rebuild_wanted, gave_up ? 1 : 0);
 	/* vacuums that ended before the look need no other */
-	pg_atomic_write_u64(&rc_shared->rebuild_checked_at, (uint64) looked_at);
+	pg_atomic_write_u64(&rc_shared->rebuild_looked, (uint64) looked_at);
 }
 
 /*
