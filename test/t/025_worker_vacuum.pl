@@ -413,6 +413,28 @@ ok( $node->poll_query_until(
 	 WHERE s.relid = 'role_cluster.task'::regclass}),
 	'turned back on, it does');
 
+# Nor does it rebuild such a table's indexes after a vacuum by hand; once
+# autovacuum_enabled is back, it looks after that vacuum.
+ok( $node->poll_query_until(
+		'postgres',
+		"SELECT NOT EXISTS (SELECT FROM pg_stat_activity WHERE backend_type = 'role_cluster vacuum')"),
+	'no vacuum process runs');
+$node->safe_psql('postgres', 'ALTER TABLE role_cluster.task SET (autovacuum_enabled = false)');
+$node->safe_psql('postgres',
+	"SELECT count(role_cluster.enqueue('storeMaintenance')) FROM generate_series(1, 60000)");
+$node->safe_psql('postgres', 'DELETE FROM role_cluster.task');
+ok(dead_rows_seen(60000), 'a backlog drained from the table whose autovacuum is off');
+$log_offset = -s $node->logfile;
+$node->safe_psql('postgres', 'VACUUM role_cluster.task');
+$node->safe_psql('postgres', 'SELECT pg_sleep(2.5)');
+($pkey_pages) = split / /, $node->safe_psql('postgres', $index_pages);
+cmp_ok($pkey_pages, '>=', 128,
+	"vacuumed by hand, its primary key keeps its $pkey_pages pages: the worker leaves it alone");
+unlike(substr(slurp_file($node->logfile), $log_offset),
+	qr/role_cluster vacuum rebuilt index/, 'and rebuilds nothing');
+$node->safe_psql('postgres', 'ALTER TABLE role_cluster.task RESET (autovacuum_enabled)');
+rebuilt_both($log_offset, 'autovacuum_enabled back: the worker has the indexes rebuilt after that vacuum');
+
 # --- the vacuum look keeps its own time, whatever the poll ------------------
 # With an hour-long poll, nothing but the vacuum interval wakes the worker
 # after a DELETE (which wakes nobody).
