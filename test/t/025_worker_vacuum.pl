@@ -87,6 +87,21 @@ sub dead_rows_seen
 		"SELECT n_dead_tup >= $n FROM pg_stat_user_tables WHERE relid = 'role_cluster.task'::regclass");
 }
 
+# VACUUM of the task table by hand, repeated until no dead rows are left:
+# a page that another session has pinned at that moment (the worker's
+# dispatch scan visits the dead rows' pages) keeps its dead rows until the
+# next pass.  Whether none are left.
+sub vacuum_by_hand
+{
+	for (1 .. 20)
+	{
+		$node->safe_psql('postgres', 'VACUUM role_cluster.task');
+		my (undef, $dead) = split / /, task_stats();
+		return 1 if $dead == 0;
+	}
+	return 0;
+}
+
 # --- off: nothing vacuums the dead rows ------------------------------------
 
 make_dead_rows(2000);
@@ -127,11 +142,12 @@ is("$vacuums $counted", '1 1', 'within the threshold (500 dead rows) the worker 
 rc_set_and_reload($node, vacuum_interval => '0');
 make_dead_rows(1000);
 ok(dead_rows_seen(1000), '1000 dead rows');
-$node->safe_psql('postgres', 'VACUUM role_cluster.task');
+ok(vacuum_by_hand(), 'vacuumed by hand: no dead rows left');
+my $hand_vacuums = task_vacuums();
 rc_set_and_reload($node, vacuum_interval => '1s');
 $node->safe_psql('postgres', 'SELECT pg_sleep(2.5)');
 ($vacuums, $dead, $size, $counted) = split / /, task_stats();
-is("$vacuums $counted", '2 1', 'a table vacuumed by hand meanwhile is not vacuumed again');
+is("$vacuums $counted", "$hand_vacuums 1", 'a table vacuumed by hand meanwhile is not vacuumed again');
 
 # --- locked by another vacuum: skipped, and dispatch goes on -----------------
 
@@ -267,9 +283,8 @@ $node->safe_psql('postgres', 'DELETE FROM role_cluster.task');
 # the DELETE's dead rows reach the statistics as its session ends: had they
 # come after the VACUUM, the worker would vacuum them again itself
 ok(dead_rows_seen(60000), 'the backlog drained: 60,000 dead rows');
-$node->safe_psql('postgres', 'VACUUM role_cluster.task');
-($vacuums, $dead) = split / /, task_stats();
-is($dead, 0, 'vacuumed by hand: no dead rows left for the worker');
+ok(vacuum_by_hand(), 'vacuumed by hand: no dead rows left for the worker');
+$vacuums = task_vacuums();
 $log_offset = -s $node->logfile;
 rc_set_and_reload($node, vacuum_interval => '1s');
 rebuilt_both($log_offset,
