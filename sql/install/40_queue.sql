@@ -983,9 +983,16 @@ COMMENT ON FUNCTION role_cluster.enqueue_batch(jsonb) IS
  * When the node claims for itself, the caller must be allowed to act for
  * it, and a node that is not live or whose role no longer exists is an
  * error; when dispatching, such a node simply gets nothing.
+ *
+ * held, when given, is how many tasks the node holds as the caller counted
+ * them while it already held the node's row lock (dispatch() counts all its
+ * nodes at once, and adds what it hands out): nothing else can add to that
+ * count while the lock is held, only take from it, so it is a safe upper
+ * bound and is not counted again here.
  */
 CREATE FUNCTION role_cluster.hand_out_tasks(node_id text, max_tasks integer,
-											new_state role_cluster.task_state)
+											new_state role_cluster.task_state,
+											held integer DEFAULT NULL)
 	RETURNS SETOF role_cluster.task
 	LANGUAGE plpgsql
 AS $$
@@ -1036,12 +1043,18 @@ BEGIN
 	 * The room the node has left, counted under its lock, and whether
 	 * tasks of a singleton type it may run are queued (rarely).
 	 */
-	SELECT least(max_tasks, me.capacity - pg_catalog.count(*))::integer,
-		   EXISTS (SELECT FROM role_cluster.task q
-				   WHERE q.state = 'queued' AND q.singleton AND q.task_type = ANY (types))
-		INTO want, any_singles
-		FROM role_cluster.task t
-		WHERE t.node_id = me.node_id AND t.state IN ('routed', 'running');
+	IF hand_out_tasks.held IS NULL THEN
+		SELECT least(max_tasks, me.capacity - pg_catalog.count(*))::integer,
+			   EXISTS (SELECT FROM role_cluster.task q
+					   WHERE q.state = 'queued' AND q.singleton AND q.task_type = ANY (types))
+			INTO want, any_singles
+			FROM role_cluster.task t
+			WHERE t.node_id = me.node_id AND t.state IN ('routed', 'running');
+	ELSE
+		want := least(max_tasks, me.capacity - hand_out_tasks.held);
+		any_singles := EXISTS (SELECT FROM role_cluster.task q
+							   WHERE q.state = 'queued' AND q.singleton AND q.task_type = ANY (types));
+	END IF;
 
 	/*
 	 * Singletons: the first due task of each singleton type that has none
@@ -1140,7 +1153,7 @@ BEGIN
 	END LOOP;
 END
 $$;
-COMMENT ON FUNCTION role_cluster.hand_out_tasks(text, integer, role_cluster.task_state) IS
+COMMENT ON FUNCTION role_cluster.hand_out_tasks(text, integer, role_cluster.task_state, integer) IS
 	'The routing rule: hands out due queued tasks to one node; the only way claim_tasks and dispatch hand out work';
 
 /*
@@ -1250,6 +1263,9 @@ CREATE FUNCTION role_cluster.dispatch(batch integer DEFAULT 1000) RETURNS intege
 AS $$
 DECLARE
 	nodes		text[];
+	caps		integer[];		/* each node's capacity */
+	classes		text[];			/* each node's class: task types / push shard */
+	held		integer[];		/* each node's routed and running tasks */
 	routed		integer[];
 	active		boolean[];
 	left_over	integer := batch;
@@ -1258,10 +1274,10 @@ DECLARE
 	asked		integer;
 	got			integer;
 	i			integer;
-	c			record;
+	k			integer;
+	room		integer;
 	total		integer;
-	class		text;
-	exhausted	text[] := '{}';	/* classes (task types / push shard) with nothing left to run */
+	exhausted	text[] := '{}';	/* classes with nothing left to run */
 	ran_out		boolean := false;	/* a node ran out of room */
 	notified	integer := 0;
 BEGIN
@@ -1282,8 +1298,20 @@ BEGIN
 		RETURN 0;
 	END IF;
 
-	SELECT pg_catalog.array_agg(l.node_id) INTO nodes
-		FROM (SELECT n.node_id FROM role_cluster.node n
+	/*
+	 * The live nodes, locked, and what each holds, counted once under
+	 * those locks: while dispatch holds them no other hand-out can add to
+	 * a node's tasks (completions can only take from them), so the counts
+	 * plus what this call hands out are a safe upper bound throughout.
+	 */
+	total := role_cluster.push_shards_total();
+	SELECT pg_catalog.array_agg(l.node_id ORDER BY l.node_id),
+		   pg_catalog.array_agg(l.capacity ORDER BY l.node_id),
+		   pg_catalog.array_agg(role_cluster.node_task_types(l.role_name, false)::text || '/' ||
+								coalesce(role_cluster.effective_push_shard(l.push_shard, total)::text, '-')
+								ORDER BY l.node_id)
+		INTO nodes, caps, classes
+		FROM (SELECT n.node_id, n.capacity, n.role_name, n.push_shard FROM role_cluster.node n
 			  WHERE role_cluster.node_is_live(n)
 			  ORDER BY n.node_id
 			  FOR NO KEY UPDATE SKIP LOCKED) AS l;
@@ -1293,44 +1321,43 @@ BEGIN
 			EXISTS (SELECT FROM role_cluster.node n WHERE role_cluster.node_is_live(n)), 0);
 		RETURN 0;
 	END IF;
+	held := ARRAY(SELECT coalesce(h.n, 0)::integer
+				  FROM pg_catalog.unnest(nodes) WITH ORDINALITY AS x(node_id, k)
+					  LEFT JOIN (SELECT t.node_id, pg_catalog.count(*) AS n FROM role_cluster.task t
+								 WHERE t.node_id = ANY (nodes) AND t.state IN ('routed', 'running')
+								 GROUP BY t.node_id) h ON h.node_id = x.node_id
+				  ORDER BY x.k);
 	routed := pg_catalog.array_fill(0, ARRAY[pg_catalog.cardinality(nodes)]);
 	active := pg_catalog.array_fill(true, ARRAY[pg_catalog.cardinality(nodes)]);
-	total := role_cluster.push_shards_total();
 
 	WHILE left_over > 0 AND true = ANY (active) LOOP
 		nactive := (SELECT pg_catalog.count(*) FROM pg_catalog.unnest(active) AS a WHERE a);
 		share := (left_over + nactive - 1) / nactive;	/* rounded up */
-		FOR c IN
-			SELECT k, n.capacity - h.held AS room, n.role_name, n.push_shard
-			FROM pg_catalog.generate_subscripts(nodes, 1) AS k
-				JOIN role_cluster.node n ON n.node_id = nodes[k]
-				CROSS JOIN LATERAL (SELECT pg_catalog.count(*) AS held FROM role_cluster.task t
-									WHERE t.node_id = n.node_id AND t.state IN ('routed', 'running')) h
-			WHERE active[k]
-			ORDER BY h.held::float8 / n.capacity, n.node_id
+		FOR k IN
+			SELECT x.k FROM pg_catalog.generate_subscripts(nodes, 1) AS x(k)
+			WHERE active[x.k]
+			ORDER BY held[x.k]::float8 / caps[x.k], nodes[x.k]
 		LOOP
 			EXIT WHEN left_over <= 0;
 			/* classes matter only when other nodes are left to ask */
-			IF nactive > 1 THEN
-				class := role_cluster.node_task_types(c.role_name, false)::text || '/' ||
-					coalesce(role_cluster.effective_push_shard(c.push_shard, total)::text, '-');
-				IF class = ANY (exhausted) THEN
-					active[c.k] := false;
-					CONTINUE;
-				END IF;
+			IF nactive > 1 AND classes[k] = ANY (exhausted) THEN
+				active[k] := false;
+				CONTINUE;
 			END IF;
 			asked := least(share, left_over);
+			room := caps[k] - held[k];
 			SELECT pg_catalog.count(*) INTO got
-				FROM role_cluster.hand_out_tasks(nodes[c.k], asked, 'routed');
-			routed[c.k] := routed[c.k] + got;
+				FROM role_cluster.hand_out_tasks(nodes[k], asked, 'routed', held[k]);
+			held[k] := held[k] + got;
+			routed[k] := routed[k] + got;
 			left_over := left_over - got;
 			IF got < asked THEN
-				active[c.k] := false;		/* no room, or nothing left it may run */
-				IF got >= c.room THEN
+				active[k] := false;		/* no room, or nothing left it may run */
+				IF got >= room THEN
 					ran_out := true;
 				ELSIF nactive > 1 THEN
 					/* nothing left it may run: none for the nodes of its class either */
-					exhausted := exhausted || class;
+					exhausted := exhausted || classes[k];
 				END IF;
 			END IF;
 		END LOOP;
@@ -1669,7 +1696,7 @@ REVOKE EXECUTE ON FUNCTION
 	role_cluster.enqueue(role_cluster.task_type, text, jsonb, text, timestamptz, integer, integer, text),
 	role_cluster.check_task_batch(jsonb),
 	role_cluster.enqueue_batch(jsonb),
-	role_cluster.hand_out_tasks(text, integer, role_cluster.task_state),
+	role_cluster.hand_out_tasks(text, integer, role_cluster.task_state, integer),
 	role_cluster.claim_tasks(text, integer),
 	role_cluster.fetch_tasks(text, integer),
 	role_cluster.dispatch(integer),
