@@ -31,7 +31,9 @@
 #     writes each routing to the table reaches here with nothing else to
 #     do.  The queues take turns, for BENCH_THROUGHPUT_ROUNDS rounds, and
 #     the ratios are of the medians, so that the drift of a shared machine
-#     falls on all of them alike;
+#     falls on all of them alike.  The bytes of WAL records each queue
+#     writes per task are printed too: unlike the rates they do not drift
+#     with the machine, and they show what each design writes;
 #  3. the queue tables' size after 1,000,000 tasks passed through (enqueued,
 #     routed, run, done, pruned) against their size after 10,000; target
 #     at most 2x.  Each point is measured settled: every task done and
@@ -116,6 +118,7 @@ max_connections = 50
 role_cluster.retention = '1d'
 role_cluster.prune_interval = '1s'
 autovacuum_naptime = '$naptime'
+wal_keep_size = '4GB'
 EOF
 if [ -n "$vacuum_interval" ]; then
 	echo "role_cluster.vacuum_interval = '$vacuum_interval'" >>"$dir/data/postgresql.conf"
@@ -222,18 +225,37 @@ echo
 echo "== throughput, 8 nodes, $through tasks queued up front, tasks/s from start to the last done;"
 echo "   each queue in turn, $reps rounds, then the median of each"
 
+# The WAL a run writes: wal_start gives the WAL position; wal_end appends
+# the bytes of WAL records written since, per task, to $dir/wal_$2 (the
+# run's label), as pg_waldump counts them: without the full-page images,
+# which depend on when the last checkpoint fell (wal_keep_size keeps the
+# segments until then).
+wal_start()
+{
+	psql_q -c "SELECT pg_current_wal_insert_lsn()"
+}
+wal_end()
+{
+	local now
+	now=$(psql_q -c "SELECT pg_current_wal_insert_lsn()")
+	as_pg "$bindir/pg_waldump" -p "$dir/data/pg_wal" -s "$1" -e "$now" --stats 2>/dev/null |
+		awk -v n="$through" '$1 == "Total" { printf "%.0f\n", $3 / n }' >>"$dir/wal_$2"
+}
+
 # $through tasks of kind $2 worked off by 8 nodes in mode $1 (consume:
 # fetch_tasks what the worker routed; claim: claim_tasks); prints tasks/s,
-# then prunes them
+# then prunes them; $3 labels its WAL figure
 nodes_run()
 {
-	local start
+	local start lsn
 	psql_q -c "SELECT count(role_cluster.enqueue('storeMaintenance', '$2')) FROM generate_series(1, $through)" >/dev/null
+	lsn=$(wal_start)
 	start=$(psql_q -c "SELECT clock_timestamp()")
 	start_consumers "$1" - 8 "$2"
 	while [ "$(psql_q -c "SELECT count(*) FROM role_cluster.task WHERE state = 'done' AND kind = '$2'")" != "$through" ]; do
 		sleep 0.2
 	done
+	wal_end "$lsn" "$3"
 	psql_q -c "SELECT round($through / extract(epoch FROM max(finished_at) - '$start'))
 		FROM role_cluster.task WHERE kind = '$2'"
 	stop_consumers
@@ -244,7 +266,7 @@ nodes_run()
 dispatch_run()
 {
 	psql_q -c "ALTER SYSTEM SET role_cluster.dispatch_batch = $1" -c "SELECT pg_reload_conf()" >/dev/null
-	nodes_run consume through
+	nodes_run consume through "dispatch$1"
 	psql_q -c "ALTER SYSTEM RESET role_cluster.dispatch_batch" -c "SELECT pg_reload_conf()" >/dev/null
 }
 
@@ -253,20 +275,21 @@ pull_run()
 {
 	psql_q -c "ALTER SYSTEM SET role_cluster.enabled = off" -c "SELECT pg_reload_conf()" >/dev/null
 	while [ "$(psql_q -c "SELECT state FROM role_cluster.worker_stats")" != "disabled" ]; do sleep 0.1; done
-	nodes_run claim pulled
+	nodes_run claim pulled pull
 	psql_q -c "ALTER SYSTEM RESET role_cluster.enabled" -c "SELECT pg_reload_conf()" >/dev/null
 }
 
 # the hand-written SKIP LOCKED queue, batch 100
 skip_run()
 {
-	local start
+	local start lsn
 	psql_q <<EOF >/dev/null
 CREATE TABLE bench_q (id bigserial PRIMARY KEY, task_type text NOT NULL, payload jsonb NOT NULL DEFAULT '{}',
 	state text NOT NULL DEFAULT 'queued', created_at timestamptz NOT NULL DEFAULT now(), finished_at timestamptz);
 CREATE INDEX bench_q_queued ON bench_q (id) WHERE state = 'queued';
 INSERT INTO bench_q (task_type) SELECT 'storeMaintenance' FROM generate_series(1, $through);
 EOF
+	lsn=$(wal_start)
 	start=$(psql_q -c "SELECT clock_timestamp()")
 	for i in $(seq 1 8); do
 		"$dir/client" "$conn" skiplocked 100 >"$dir/skip$i.out" &
@@ -274,6 +297,7 @@ EOF
 	done
 	wait "${pids[@]}"
 	pids=()
+	wal_end "$lsn" skip
 	psql_q -c "SELECT round(count(*) / extract(epoch FROM max(finished_at) - '$start')) FROM bench_q"
 	psql_q -c "DROP TABLE bench_q" >/dev/null
 }
@@ -287,7 +311,7 @@ EOF
 # 1).  Prints the rate and the seconds after which all was routed.
 bound_run()
 {
-	local start routed_after state=routed
+	local start routed_after lsn state=routed
 	[ "$2" = read ] && state=running
 	psql_q <<EOF >/dev/null
 CREATE TABLE bench_p (id bigserial PRIMARY KEY, task_type text NOT NULL, payload jsonb NOT NULL DEFAULT '{}',
@@ -297,6 +321,7 @@ CREATE INDEX bench_p_queued ON bench_p (id) WHERE state = 'queued';
 CREATE INDEX bench_p_held ON bench_p (node) WHERE state = '$state';
 INSERT INTO bench_p (task_type) SELECT 'storeMaintenance' FROM generate_series(1, $through);
 EOF
+	lsn=$(wal_start)
 	start=$(psql_q -c "SELECT clock_timestamp()")
 	for i in $(seq 1 8); do
 		"$dir/client" "$conn" pushnode "$i" "$2" >"$dir/bound$i.out" &
@@ -313,6 +338,7 @@ EOF
 	while [ "$(psql_q -c "SELECT count(*) FROM bench_p WHERE state = 'done'")" != "$through" ]; do
 		sleep 0.2
 	done
+	wal_end "$lsn" "bound$1$2${3:-1}"
 	psql_q -c "SELECT round(count(*) / extract(epoch FROM max(finished_at) - '$start')) || ' $routed_after' FROM bench_p"
 	stop_consumers
 	psql_q -c "DROP TABLE bench_p" >/dev/null
@@ -355,6 +381,12 @@ echo "2 dispatchers: the same with two bare dispatchers at once."
 echo "medians: dispatch / SKIP LOCKED = $(ratio "$disp" "$skip") (batch 100: $(ratio "$disp100" "$skip"));" \
 	"bound / SKIP LOCKED = $(ratio "$bound" "$skip") (batch 100: $(ratio "$bound100" "$skip"));" \
 	"bound, read / SKIP LOCKED = $(ratio "$bread" "$skip") (2 dispatchers: $(ratio "$bread2" "$skip"))"
+wal() { median <"$dir/wal_$1"; }
+echo "WAL records written per task, bytes (median of the rounds; from start to the last done, without"
+echo "full-page images): dispatch 1000 $(wal dispatch1000), dispatch 100 $(wal dispatch100)," \
+	"claim $(wal pull), SKIP LOCKED $(wal skip), bound 1000 $(wal bound1000take1), bound 100 $(wal bound100take1)," \
+	"bound, read $(wal bound1000read1), 2 dispatchers $(wal bound1000read2);" \
+	"dispatch / SKIP LOCKED = $(ratio "$(wal dispatch1000)" "$(wal skip)")"
 fi
 
 # --- 3. table size after many tasks ----------------------------------------------
