@@ -412,11 +412,12 @@ size_now()
 # once more (it is what gives the emptied pages back), so that every point
 # is measured in the same state, not at whatever moment vacuum last
 # happened to truncate the heap; then, once the worker's vacuum process
-# has finished (it rebuilds bloated indexes after its vacuum), prints the
-# size.  Gives up waiting for the vacuum after 60 s.
+# has finished (it rebuilds bloated indexes after its vacuum, or, after
+# someone else's, at the worker's next look, within two vacuum_intervals),
+# prints the size.  Gives up waiting for the vacuum after 60 s.
 settle()
 {
-	local since n=0
+	local since look n=0
 	while [ "$(psql_q -c "SELECT count(*) FROM role_cluster.task")" != "0" ]; do
 		sleep 0.5
 	done
@@ -426,7 +427,10 @@ settle()
 		sleep 0.5
 		n=$((n + 1))
 	done
-	# the worker's vacuum process may go on to rebuild bloated indexes
+	# the worker's vacuum process may go on to rebuild bloated indexes; after
+	# autovacuum's vacuum the worker starts it at its next look
+	look=$(psql_q -c "SELECT 2 * extract(epoch FROM current_setting('role_cluster.vacuum_interval')::interval)")
+	sleep "$look"
 	while [ "$(psql_q -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'role_cluster vacuum'")" != "0" ]; do
 		sleep 0.2
 	done
@@ -484,6 +488,7 @@ printf "   (%d s in all; %.0f s while tasks were produced, %.0f tasks/s; the res
 printf "ratio %d / %d tasks, settled: %.2f (%d / %d: %.2f)\n" "$large" "$small" \
 	"$(echo "$size_large / $size_small" | bc -l)" "$large" "$mid" "$(echo "$size_large / $size_mid" | bc -l)"
 psql_q -c "SELECT 'worker: loops ' || loops || ', routed ' || routed || ', notified ' || notified
-	|| ', pruned ' || pruned || ', errors ' || errors || ', avg loop ' || round(avg_loop_ms::numeric, 2) || ' ms'
+	|| ', pruned ' || pruned || ', errors ' || errors || coalesce(' (last: ' || last_error || ')', '')
+	|| ', avg loop ' || round(avg_loop_ms::numeric, 2) || ' ms'
 	FROM role_cluster.worker_stats"
 fi
