@@ -118,7 +118,6 @@ max_connections = 50
 role_cluster.retention = '1d'
 role_cluster.prune_interval = '1s'
 autovacuum_naptime = '$naptime'
-wal_keep_size = '4GB'
 EOF
 if [ -n "$vacuum_interval" ]; then
 	echo "role_cluster.vacuum_interval = '$vacuum_interval'" >>"$dir/data/postgresql.conf"
@@ -228,8 +227,9 @@ echo "   each queue in turn, $reps rounds, then the median of each"
 # The WAL a run writes: wal_start gives the WAL position; wal_end appends
 # the bytes of WAL records written since, per task, to $dir/wal_$2 (the
 # run's label), as pg_waldump counts them: without the full-page images,
-# which depend on when the last checkpoint fell (wal_keep_size keeps the
-# segments until then).
+# which depend on when the last checkpoint fell.  A checkpoint removes only
+# segments from before its own start, so the run's are still there unless
+# one began and ended within the run (then that round has no figure).
 wal_start()
 {
 	psql_q -c "SELECT pg_current_wal_insert_lsn()"
