@@ -123,6 +123,8 @@ static RcBackoff rc_rebuild_backoff;
 
 PGDLLEXPORT void rc_vacuum_main(Datum main_arg);
 
+static bool rc_any_index_bloated(Relation rel);
+
 /* A table's autovacuum reloptions, NULL when it sets none */
 static AutoVacOpts *
 rc_autovac_opts(Relation rel)
@@ -175,9 +177,11 @@ rc_needs_vacuum(Oid relid, TransactionId *horizon, TimestampTz *last_vacuum)
 
 /*
  * In the worker: whether the task table (relid) was vacuumed, by someone
- * else, after the last look for bloated indexes of it (rebuild_looked);
- * if so, the look it is about to ask for covers that vacuum, so it moves
- * rebuild_looked there: asked once, even if the look fails.  Not while
+ * else, after the last look for bloated indexes of it (rebuild_looked),
+ * and one of its indexes now has the size of a bloated one (see
+ * rc_index_bloated), so that the vacuum process should look.  A vacuum
+ * newer than the last look moves rebuild_looked to it: looked at once,
+ * whether or not the process is started, or its look fails.  Not while
  * its autovacuum_enabled is false.  Called only while no vacuum process
  * runs.  In a transaction.
  */
@@ -188,7 +192,7 @@ rc_vacuumed_elsewhere(Oid relid)
 	TimestampTz last;
 	Relation	rel;
 	AutoVacOpts *av;
-	bool		disabled;
+	bool		bloated;
 
 	if (e == NULL)
 		return false;
@@ -199,12 +203,15 @@ rc_vacuumed_elsewhere(Oid relid)
 	if (rel == NULL)
 		return false;
 	av = rc_autovac_opts(rel);
-	disabled = av && !av->enabled;
-	relation_close(rel, AccessShareLock);
-	if (disabled)
+	if (av && !av->enabled)
+	{
+		relation_close(rel, AccessShareLock);
 		return false;
+	}
+	bloated = rc_any_index_bloated(rel);
+	relation_close(rel, AccessShareLock);
 	pg_atomic_write_u64(&rc_shared->rebuild_looked, (uint64) last);
-	return true;
+	return bloated;
 }
 
 /* Another try came to nothing at now: doubles the wait before the next */
@@ -414,7 +421,8 @@ rc_exec_vacuum(VacuumStmt *stmt, MemoryContext portal_cxt)
  * The vacuum that follows a drained backlog may also be autovacuum's or an
  * operator's, after which the worker sees no dead rows to have vacuumed:
  * so after each vacuum of the task table by someone else, the worker
- * starts the process once to look for indexes to rebuild, alone.
+ * measures the table's indexes once, and when one has the size of a
+ * bloated one it starts the process to rebuild, alone.
  */
 #define RC_REBUILD_MIN_PAGES	128
 #define RC_REBUILD_FACTOR		8
@@ -432,6 +440,49 @@ typedef struct RcRebuild
 	BlockNumber pages;
 	double		rows;
 } RcRebuild;
+
+/*
+ * Whether index ind, of a table that holds the given number of rows, has
+ * the size of one that a drained backlog left behind (see above); sets
+ * *pages to its size.
+ */
+static bool
+rc_index_bloated(Relation ind, double rows, BlockNumber *pages)
+{
+	*pages = RelationGetNumberOfBlocks(ind);
+	return rows < RC_REBUILD_MAX_ROWS &&
+		*pages >= RC_REBUILD_MIN_PAGES &&
+		*pages > RC_REBUILD_FACTOR * (1 + rows / 100);
+}
+
+/*
+ * Whether some index of the task table (rel, open) is bloated by that
+ * measure.  In a transaction.
+ */
+static bool
+rc_any_index_bloated(Relation rel)
+{
+	double		rows = Max(rel->rd_rel->reltuples, 0);
+	List	   *indexes;
+	ListCell   *lc;
+	bool		bloated = false;
+
+	if (rows >= RC_REBUILD_MAX_ROWS)
+		return false;
+	indexes = RelationGetIndexList(rel);
+	foreach(lc, indexes)
+	{
+		Relation	ind = index_open(lfirst_oid(lc), AccessShareLock);
+		BlockNumber pages;
+
+		bloated = rc_index_bloated(ind, rows, &pages);
+		index_close(ind, AccessShareLock);
+		if (bloated)
+			break;
+	}
+	list_free(indexes);
+	return bloated;
+}
 
 /*
  * rc_try_rebuild_index()'s work: REINDEX, in a transaction of its own,
@@ -607,10 +658,9 @@ rc_rebuild_bloated_indexes(Oid relid)
 				foreach(lc, indexes)
 				{
 					Relation	ind = index_open(lfirst_oid(lc), AccessShareLock);
-					BlockNumber pages = RelationGetNumberOfBlocks(ind);
+					BlockNumber pages;
 
-					if (pages >= RC_REBUILD_MIN_PAGES &&
-						pages > RC_REBUILD_FACTOR * (1 + rows / 100) &&
+					if (rc_index_bloated(ind, rows, &pages) &&
 						rc_rebuild_due(RelationGetRelid(ind)))
 					{
 						MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
