@@ -35,6 +35,11 @@
 #                 run for B > 1).
 # Both tables have the same storage and autovacuum settings.
 #
+# Beside the rates, the WAL each queue wrote per task done in those runs,
+# as pg_waldump counts it: the bytes of its records and the index entries
+# it added (role_cluster's task table has the indexes the routing rule and
+# pruning need: the tasks each node holds, finished tasks by age).
+#
 # A second table runs the queues interleaved, all in one pgbench run per
 # point, and compares their mean latency per task: less exposed to the
 # drift of a shared machine than separate runs, but the costs the queues
@@ -111,21 +116,37 @@ for b in $BATCHES; do
 done
 chown postgres: "$work"/*.sql
 
+# The WAL a run wrote, per task done, as pg_waldump counts it between
+# the LSNs $1 and $2: the bytes of its records (without full-page images,
+# which depend on when the last checkpoint fell) and the index entries it
+# added (btree leaf inserts); appended to $work/wal_$3 as "bytes entries"
+wal_per_task()
+{
+	runuser -u postgres -- "$bindir/pg_waldump" -p "$work/data/pg_wal" -s "$1" -e "$2" \
+		--stats=record 2>/dev/null |
+		awk -v n="$4" '$1 == "Btree/INSERT_LEAF" { leaf = $2 }
+			$1 == "Total" { bytes = $3 }
+			END { if (n > 0 && bytes != "") printf "%.0f %.2f\n", bytes / n, leaf / n }' >>"$work/wal_$3"
+}
+
 # one run: prints the tasks done per second
 run()
 {
-	local queue=$1 clients=$2 batch=$3 done
+	local queue=$1 clients=$2 batch=$3 done start end
 	psql -d bench -c 'TRUNCATE role_cluster.task, role_cluster.node, jobs' \
 		-c 'VACUUM ANALYZE role_cluster.task, role_cluster.node, jobs' -c 'CHECKPOINT'
+	start=$(psql -d bench -At -c 'SELECT pg_current_wal_insert_lsn()')
 	runuser -u postgres -- "$bindir/pgbench" -h "$work" -p "$port" -n -M extended \
 		-c "$clients" -j "$(( clients < 2 ? clients : 2 ))" -T "$SECS" -D registered=0 \
 		-f "$work/${queue}_$batch.sql" bench >"$work/pgbench.out" 2>&1 ||
 		{ cat "$work/pgbench.out" >&2; exit 1; }
+	end=$(psql -d bench -At -c 'SELECT pg_current_wal_insert_lsn()')
 	if [ "$queue" = ours ]; then
 		done=$(psql -d bench -At -c "SELECT count(*) FROM role_cluster.task WHERE state = 'done'")
 	else
 		done=$(psql -d bench -At -c "SELECT count(*) FROM jobs WHERE state = 'done'")
 	fi
+	wal_per_task "$start" "$end" "${queue}_${clients}_$batch" "$done"
 	echo $((done / SECS))
 }
 
@@ -159,6 +180,31 @@ for b in $BATCHES; do
 	done
 done
 echo "tasks/s = tasks done per second (enqueued, claimed and acknowledged); ratio = role_cluster / hand-written"
+
+# The WAL behind those rates: with synchronous_commit on, every commit
+# waits for its WAL to reach the disk, so what a queue writes per task is
+# part of its cost that the interleaved runs below share out.
+echo
+echo "WAL per task done, median of the runs above: record bytes (without full-page images) / index entries added"
+# wal_col q n b k: the median of column k of queue q's figures at n nodes, batch b
+wal_col()
+{
+	local f="$work/wal_$1_$2_$3"
+	if [ -s "$f" ]; then cut -d' ' -f"$4" "$f" | median; else echo -; fi
+}
+printf '%-6s %-6s %14s %14s %8s %14s\n' nodes batch 'role_cluster' 'hand' 'ratio' 'hand+batch'
+for b in $BATCHES; do
+	for n in $NODES; do
+		o=$(wal_col ours "$n" "$b" 1)
+		h=$(wal_col hand "$n" "$b" 1)
+		hb=$(wal_col handbatch "$n" "$b" 1)
+		[ "$hb" = - ] || hb="$hb / $(wal_col handbatch "$n" "$b" 2)"
+		printf '%-6s %-6s %14s %14s %8s %14s\n' "$n" "$b" \
+			"$o / $(wal_col ours "$n" "$b" 2)" "$h / $(wal_col hand "$n" "$b" 2)" \
+			"$(awk -v a="$o" -v b="$h" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')" "$hb"
+	done
+done
+echo "ratio = role_cluster bytes per task / hand-written bytes per task"
 
 # The same comparison with the queues interleaved: one pgbench run per
 # point in which every client picks one of the scripts at random for each
