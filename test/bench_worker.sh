@@ -428,7 +428,8 @@ settle()
 		n=$((n + 1))
 	done
 	# the worker's vacuum process may go on to rebuild bloated indexes; after
-	# autovacuum's vacuum the worker starts it at its next look
+	# autovacuum's vacuum the worker starts it at its next look, when an
+	# index is bloated
 	look=$(psql_q -c "SELECT 2 * extract(epoch FROM current_setting('role_cluster.vacuum_interval')::interval)")
 	sleep "$look"
 	while [ "$(psql_q -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'role_cluster vacuum'")" != "0" ]; do
