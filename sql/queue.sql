@@ -359,7 +359,7 @@ SELECT count(*) = (SELECT count(*) FROM role_cluster.task WHERE push_shard = 2) 
 SELECT count(*) AS misrouted FROM role_cluster.task t JOIN role_cluster.node n USING (node_id)
 	WHERE t.push_shard IS DISTINCT FROM n.push_shard;
 -- A new push_shards_total re-shards the queued (and routed) push tasks in
--- the same transaction; running ones stay where they are.
+-- the same transaction.
 DELETE FROM role_cluster.task;
 SELECT count(*) AS enqueued FROM (
 	SELECT role_cluster.enqueue('pushNotifications', shard_key => 'account-' || i)
@@ -377,6 +377,19 @@ SELECT count(*) FILTER (WHERE push_shard = 1) AS all_in_1 FROM role_cluster.task
 -- Nodes registered with shards 1 and 2 now: push1 gets them all.
 SELECT count(*) AS push2_gets FROM role_cluster.claim_tasks('push2', 100);
 SELECT count(*) AS push1_gets FROM role_cluster.claim_tasks('push1', 100);
+-- Running ones stay with their node, but take the new shard, which a retry
+-- is routed by.
+UPDATE role_cluster.cluster_settings SET push_shards_total = 2;
+SELECT count(*) AS running, count(*) FILTER (WHERE node_id = 'push1') AS on_push1,
+	   count(*) FILTER (WHERE push_shard = role_cluster.shard_for(shard_key, 2)) AS resharded,
+	   count(*) FILTER (WHERE push_shard = 2) > 0 AS some_in_2
+	FROM role_cluster.task WHERE state = 'running';
+SELECT role_cluster.fail_task(id, 'push1', 'retry elsewhere') AS retried FROM role_cluster.task
+	WHERE push_shard = 2 ORDER BY id LIMIT 1;
+UPDATE role_cluster.task SET run_at = now() WHERE state = 'queued';
+SELECT count(*) AS push1_gets_the_retry FROM role_cluster.claim_tasks('push1', 100);
+SELECT count(*) AS push2_gets_the_retry FROM role_cluster.claim_tasks('push2', 100);
+UPDATE role_cluster.cluster_settings SET push_shards_total = 1;
 
 ---------------------------------------------------------------------------
 -- dispatch and fetch_tasks

@@ -253,7 +253,7 @@ rc_enqueue(PG_FUNCTION_ARGS)
 	if (is_push)
 		values[4] = Int32GetDatum(rc_shard_of_server_text(VARDATA_ANY(shard_key),
 														  VARSIZE_ANY_EXHDR(shard_key),
-														  rc_push_shards_total()));
+														  rc_push_shards_total(true)));
 	else
 		nulls[4] = 'n';
 
@@ -412,10 +412,10 @@ rc_batch_error(int pos, JsonbValue *elem, const char *problem, bool unknown_type
 /*
  * What is wrong with one element of the batch, or NULL; *unknown_type is
  * set when it is an unknown task type.  *keyed is set when the element
- * carries a dedupe key.
+ * carries a dedupe key, and the bit of its type's ordinal in *types.
  */
 static char *
-rc_batch_problem(JsonbValue *elem, bool *unknown_type, bool *keyed)
+rc_batch_problem(JsonbValue *elem, bool *unknown_type, bool *keyed, uint32 *types)
 {
 	JsonbContainer *obj;
 	JsonbIterator *it;
@@ -504,6 +504,7 @@ rc_batch_problem(JsonbValue *elem, bool *unknown_type, bool *keyed)
 		return "has a max_attempts that is not a positive integer";
 	if (ordinal == RC_PUSH_NOTIFICATIONS && !has_shard_key)
 		return "is a pushNotifications task without a shard_key";
+	*types |= (uint32) 1 << ordinal;
 	return NULL;
 }
 
@@ -513,7 +514,11 @@ rc_batch_problem(JsonbValue *elem, bool *unknown_type, bool *keyed)
  * Checks every element of enqueue_batch()'s array, raising for the first
  * bad one what is wrong with it (22023, or 22P02 for an unknown task
  * type), and returns whether any element carries a dedupe key.  The caller
- * has checked that tasks is an array.
+ * has checked that tasks is an array.  Then takes the configuration gates
+ * of the batch's types shared, in key order (and that of push_shards_total
+ * for push tasks, see rc_task.c), so that the caller's INSERT, with a
+ * snapshot taken after them, derives its tasks from a policy and total
+ * that no change under way is about to replace unseen.
  */
 Datum
 rc_check_task_batch(PG_FUNCTION_ARGS)
@@ -524,6 +529,7 @@ rc_check_task_batch(PG_FUNCTION_ARGS)
 	JsonbIteratorToken tok;
 	bool		keyed = false;
 	int			pos = 0;
+	uint32		types = 0;
 
 	if (!JB_ROOT_IS_ARRAY(tasks) || JB_ROOT_IS_SCALAR(tasks))
 		ereport(ERROR,
@@ -539,10 +545,15 @@ rc_check_task_batch(PG_FUNCTION_ARGS)
 		if (tok != WJB_ELEM)
 			continue;
 		pos++;
-		problem = rc_batch_problem(&v, &unknown_type, &keyed);
+		problem = rc_batch_problem(&v, &unknown_type, &keyed, &types);
 		if (problem != NULL)
 			rc_batch_error(pos, &v, problem, unknown_type);
 	}
+	for (int ordinal = 0; ordinal < RC_NUM_TASK_TYPES; ordinal++)
+		if (types & ((uint32) 1 << ordinal))
+			rc_config_gate_shared(ordinal);
+	if (types & ((uint32) 1 << RC_PUSH_NOTIFICATIONS))
+		rc_config_gate_shared(RC_GATE_PUSH_SHARDS);
 	PG_RETURN_BOOL(keyed);
 }
 

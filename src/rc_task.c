@@ -6,12 +6,22 @@
  *	  task.
  *
  * Every enqueue needs both, so they are read here straight from the two
- * small tables (a handful of rows, one page each) with the active
- * snapshot, which answers exactly as a subquery of the calling statement
- * would, at a fraction of the cost of planning and starting one.  The
- * BEFORE INSERT trigger task_derive() fills them in when an INSERT leaves
- * them out; when it gives them, as enqueue() does, the trigger returns the
- * row untouched after looking at three columns.
+ * small tables (a handful of rows, one page each), at a fraction of the
+ * cost of planning and starting a query.  The BEFORE INSERT trigger
+ * task_derive() fills them in when an INSERT leaves them out; when it
+ * gives them, as enqueue() does, the trigger returns the row untouched
+ * after looking at three columns.
+ *
+ * A change of a type's policy or of push_shards_total carries itself to
+ * the unfinished tasks (the triggers of task_policy and cluster_settings),
+ * but only to those it can see.  So the two meet at a gate, an advisory
+ * lock (RC_CONFIG_GATE, key): the change takes it exclusively before it
+ * updates the tasks, a derivation for a new task takes it shared and then
+ * reads the latest committed value, not the statement's snapshot.  A task
+ * derived before the change makes the change wait until it is committed,
+ * and is then updated by it; one derived during the change waits for its
+ * commit and takes the new value.  The key is the type's ordinal for its
+ * policy, RC_GATE_PUSH_SHARDS for push_shards_total.
  *
  *-------------------------------------------------------------------------
  */
@@ -23,6 +33,9 @@
 #include "access/tableam.h"
 #include "catalog/namespace.h"
 #include "commands/trigger.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "storage/lock.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -36,6 +49,22 @@ PG_FUNCTION_INFO_V1(rc_task_singleton);
 PG_FUNCTION_INFO_V1(rc_task_push_shard);
 PG_FUNCTION_INFO_V1(rc_push_shards_total_sql);
 PG_FUNCTION_INFO_V1(rc_task_derive);
+
+StaticAssertDecl(RC_GATE_PUSH_SHARDS >= RC_NUM_TASK_TYPES,
+				 "the gate of push_shards_total is no task type's");
+
+/*
+ * Takes the configuration gate with the given key shared, until the
+ * transaction ends (see the top of this file).
+ */
+void
+rc_config_gate_shared(int32 key)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, RC_CONFIG_GATE, (uint32) key, 2);
+	(void) LockAcquire(&tag, ShareLock, false, false);
+}
 
 /*
  * Opens a table of the role_cluster schema for reading.
@@ -61,20 +90,26 @@ rc_statement_snapshot(void)
 }
 
 /*
- * task_policy.singleton of a task type, as the statement's snapshot sees
- * it; false when the type has no row.
+ * task_policy.singleton of a task type, for a task being derived: behind
+ * the type's gate, as last committed; false when the type has no row.
  */
 bool
 rc_task_type_singleton(Oid task_type)
 {
-	Relation	rel = rc_open_config_table("task_policy");
-	AttrNumber	type_att = rc_column_attnum(rel, "task_type");
-	AttrNumber	single_att = rc_column_attnum(rel, "singleton");
+	Relation	rel;
+	AttrNumber	type_att;
+	AttrNumber	single_att;
 	TableScanDesc scan;
 	HeapTuple	tuple;
 	bool		singleton = false;
+	Snapshot	snapshot;
 
-	scan = table_beginscan(rel, rc_statement_snapshot(), 0, NULL);
+	rc_config_gate_shared(rc_task_type_ordinal(task_type));
+	rel = rc_open_config_table("task_policy");
+	type_att = rc_column_attnum(rel, "task_type");
+	single_att = rc_column_attnum(rel, "singleton");
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	scan = table_beginscan(rel, snapshot, 0, NULL);
 	while ((tuple = heap_getnext(scan, ForwardScanDirection)) != NULL)
 	{
 		bool		isnull;
@@ -88,23 +123,31 @@ rc_task_type_singleton(Oid task_type)
 		break;
 	}
 	table_endscan(scan);
+	UnregisterSnapshot(snapshot);
 	table_close(rel, AccessShareLock);
 	return singleton;
 }
 
 /*
- * cluster_settings.push_shards_total, as the statement's snapshot sees it.
+ * cluster_settings.push_shards_total: as the statement's snapshot sees it,
+ * or, for_new_task, behind its gate, as last committed.
  */
 int32
-rc_push_shards_total(void)
+rc_push_shards_total(bool for_new_task)
 {
-	Relation	rel = rc_open_config_table("cluster_settings");
-	AttrNumber	total_att = rc_column_attnum(rel, "push_shards_total");
+	Relation	rel;
+	AttrNumber	total_att;
 	TableScanDesc scan;
 	HeapTuple	tuple;
 	int32		total = 0;
+	Snapshot	snapshot;
 
-	scan = table_beginscan(rel, rc_statement_snapshot(), 0, NULL);
+	if (for_new_task)
+		rc_config_gate_shared(RC_GATE_PUSH_SHARDS);
+	rel = rc_open_config_table("cluster_settings");
+	total_att = rc_column_attnum(rel, "push_shards_total");
+	snapshot = RegisterSnapshot(for_new_task ? GetLatestSnapshot() : rc_statement_snapshot());
+	scan = table_beginscan(rel, snapshot, 0, NULL);
 	tuple = heap_getnext(scan, ForwardScanDirection);
 	if (tuple != NULL)
 	{
@@ -115,6 +158,7 @@ rc_push_shards_total(void)
 			total = DatumGetInt32(d);
 	}
 	table_endscan(scan);
+	UnregisterSnapshot(snapshot);
 	table_close(rel, AccessShareLock);
 
 	/* the table keeps one row with a positive count; a hand edit may not */
@@ -143,7 +187,7 @@ rc_push_shard_of(Oid task_type, text *shard_key, int32 *shard)
 				 errhint("Give the subscriber the notification is for as shard_key.")));
 	*shard = rc_shard_of_server_text(VARDATA_ANY(shard_key),
 									 VARSIZE_ANY_EXHDR(shard_key),
-									 rc_push_shards_total());
+									 rc_push_shards_total(true));
 	return true;
 }
 
@@ -185,7 +229,7 @@ rc_task_push_shard(PG_FUNCTION_ARGS)
 Datum
 rc_push_shards_total_sql(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT32(rc_push_shards_total());
+	PG_RETURN_INT32(rc_push_shards_total(false));
 }
 
 /*

@@ -463,14 +463,14 @@ COMMENT ON FUNCTION role_cluster.hand_back(text[], boolean, text, boolean) IS
  * the internal helpers they call.
  */
 CREATE FUNCTION role_cluster.task_singleton(task_type role_cluster.task_type) RETURNS boolean
-	AS 'MODULE_PATHNAME', 'rc_task_singleton' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+	AS 'MODULE_PATHNAME', 'rc_task_singleton' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION role_cluster.task_singleton(role_cluster.task_type) IS
-	'Whether task_policy makes the type a singleton (false when it has no row)';
+	'Whether task_policy makes the type a singleton (false when it has no row), for a new task: behind the type''s gate, as last committed';
 
 CREATE FUNCTION role_cluster.task_push_shard(task_type role_cluster.task_type, shard_key text) RETURNS integer
-	AS 'MODULE_PATHNAME', 'rc_task_push_shard' LANGUAGE C STABLE PARALLEL SAFE;
+	AS 'MODULE_PATHNAME', 'rc_task_push_shard' LANGUAGE C VOLATILE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION role_cluster.task_push_shard(role_cluster.task_type, text) IS
-	'The push shard of a task: shard_for(shard_key, push_shards_total) for pushNotifications (which needs a shard_key), else NULL';
+	'The push shard of a new task: shard_for(shard_key, push_shards_total) for pushNotifications (which needs a shard_key), behind the total''s gate, as last committed; else NULL';
 
 CREATE FUNCTION role_cluster.push_shards_total() RETURNS integer
 	AS 'MODULE_PATHNAME', 'rc_push_shards_total_sql' LANGUAGE C STABLE PARALLEL SAFE;
@@ -564,6 +564,11 @@ CREATE TRIGGER task_policy_before_truncate
  * transaction.  It takes the type's gate lock, as hand_out_tasks() does, so
  * no hand-out of the type runs across it; making a type a singleton while
  * two of its tasks are routed or running is refused by the unique index.
+ * It also takes the type's configuration gate (1919120232, ordinal), which
+ * every new task's derivation takes shared (rc_task.c): a task of the type
+ * enqueued but not yet committed makes the change wait for it and is
+ * updated here; one enqueued from now waits for the change's commit and
+ * reads the new policy.
  */
 CREATE FUNCTION role_cluster.task_policy_after_write() RETURNS trigger
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -572,6 +577,7 @@ DECLARE
 	holders		integer;
 BEGIN
 	PERFORM pg_catalog.pg_advisory_xact_lock(1919120231, role_cluster.task_ordinal(NEW.task_type));
+	PERFORM pg_catalog.pg_advisory_xact_lock(1919120232, role_cluster.task_ordinal(NEW.task_type));
 	UPDATE role_cluster.task AS t SET singleton = NEW.singleton
 		WHERE t.task_type = NEW.task_type AND t.state IN ('queued', 'routed', 'running')
 			AND t.singleton <> NEW.singleton;
@@ -594,9 +600,12 @@ CREATE TRIGGER task_policy_after_write
 	FOR EACH ROW EXECUTE FUNCTION role_cluster.task_policy_after_write();
 
 /*
- * A new push_shards_total re-shards the push tasks not yet running, in the
- * same transaction: queued ones get their new shard, routed ones whose
- * shard changed go back to the queue to be routed again.
+ * A new push_shards_total re-shards the unfinished push tasks, in the same
+ * transaction: queued ones get their new shard, routed ones whose shard
+ * changed go back to the queue to be routed again, and running ones keep
+ * their node but take the new shard, which a retry is routed by.  Like a
+ * policy change, it first takes its configuration gate (1919120232, 10),
+ * so that it also reaches the push tasks being enqueued meanwhile.
  */
 CREATE FUNCTION role_cluster.cluster_settings_after_write() RETURNS trigger
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -605,19 +614,20 @@ BEGIN
 	IF TG_OP = 'UPDATE' AND NEW.push_shards_total = OLD.push_shards_total THEN
 		RETURN NULL;
 	END IF;
+	PERFORM pg_catalog.pg_advisory_xact_lock(1919120232, 10);
 	UPDATE role_cluster.task AS t
 		SET push_shard = role_cluster.shard_for(t.shard_key, NEW.push_shards_total),
-			state = 'queued',
-			node_id = NULL,
-			lease_until = NULL,
-			updated_at = pg_catalog.now()
-		WHERE t.task_type = 'pushNotifications' AND t.state IN ('queued', 'routed')
+			state = CASE WHEN t.state = 'running' THEN t.state ELSE 'queued' END::role_cluster.task_state,
+			node_id = CASE WHEN t.state = 'running' THEN t.node_id END,
+			lease_until = CASE WHEN t.state = 'running' THEN t.lease_until END,
+			updated_at = CASE WHEN t.state = 'running' THEN t.updated_at ELSE pg_catalog.now() END
+		WHERE t.task_type = 'pushNotifications' AND t.state IN ('queued', 'routed', 'running')
 			AND t.push_shard IS DISTINCT FROM role_cluster.shard_for(t.shard_key, NEW.push_shards_total);
 	RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION role_cluster.cluster_settings_after_write() IS
-	'Trigger: re-shards queued and routed push tasks when push_shards_total changes';
+	'Trigger: re-shards unfinished push tasks when push_shards_total changes';
 
 CREATE TRIGGER cluster_settings_after_write
 	AFTER INSERT OR UPDATE OF push_shards_total ON role_cluster.cluster_settings
@@ -830,12 +840,12 @@ COMMENT ON FUNCTION role_cluster.enqueue(role_cluster.task_type, text, jsonb, te
 /*
  * enqueue_batch()'s check of its array (src/rc_queue.c): raises for the
  * first bad element what is wrong with it, and returns whether any element
- * carries a dedupe key.
+ * carries a dedupe key; then takes the configuration gates of its types.
  */
 CREATE FUNCTION role_cluster.check_task_batch(tasks jsonb) RETURNS boolean
-	AS 'MODULE_PATHNAME', 'rc_check_task_batch' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+	AS 'MODULE_PATHNAME', 'rc_check_task_batch' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION role_cluster.check_task_batch(jsonb) IS
-	'Checks enqueue_batch()''s array: raises for the first bad element; returns whether any has a dedupe_key';
+	'Checks enqueue_batch()''s array: raises for the first bad element; returns whether any has a dedupe_key; takes the gates of its types';
 
 /*
  * Adds many tasks in one statement: a JSON array of objects with enqueue()'s
@@ -866,7 +876,12 @@ BEGIN
 				  HINT = 'Pass an array of objects such as [{"task_type": "searchIndexing", "payload": {}}].';
 	END IF;
 
-	/* every element checked in C: the first bad one raises */
+	/*
+	 * Every element checked in C: the first bad one raises.  It also takes
+	 * the configuration gates of the batch's types (rc_task.c), so that the
+	 * INSERT below, with a snapshot of its own, reads the policy and total
+	 * that a change under way commits.
+	 */
 	keyed := role_cluster.check_task_batch(tasks);
 
 	/* no dedupe keys: one plain INSERT, ids in array order */
