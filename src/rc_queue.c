@@ -558,18 +558,12 @@ rc_check_task_batch(PG_FUNCTION_ARGS)
 }
 
 /*
- * role_cluster.node_session_alive(pid int, started timestamptz) → boolean
- *
- * Does the session with this pid and start time still exist?  Reads the
- * same per-transaction snapshot of the backends' status that
- * pg_stat_activity shows, without building its rows, and sees every
- * session's start time whatever the caller's privileges.
+ * Whether the backends' status, as this transaction's copy of it has it,
+ * shows the session with this pid and start time.
  */
-Datum
-rc_node_session_alive(PG_FUNCTION_ARGS)
+static bool
+rc_session_in_status_copy(int32 pid, TimestampTz started)
 {
-	int32		pid = PG_GETARG_INT32(0);
-	TimestampTz started = PG_GETARG_TIMESTAMPTZ(1);
 	int			n = pgstat_fetch_stat_numbackends();
 
 	for (int i = 1; i <= n; i++)
@@ -577,7 +571,30 @@ rc_node_session_alive(PG_FUNCTION_ARGS)
 		LocalPgBackendStatus *local = pgstat_fetch_stat_local_beentry(i);
 
 		if (local != NULL && local->backendStatus.st_procpid == pid)
-			PG_RETURN_BOOL(local->backendStatus.st_proc_start_timestamp == started);
+			return local->backendStatus.st_proc_start_timestamp == started;
 	}
-	PG_RETURN_BOOL(false);
+	return false;
+}
+
+/*
+ * role_cluster.node_session_alive(pid int, started timestamptz) → boolean
+ *
+ * Does the session with this pid and start time still exist?  Reads the
+ * backends' status that pg_stat_activity shows, without building its
+ * rows, and sees every session's start time whatever the caller's
+ * privileges.  PostgreSQL copies that status once per transaction, when it
+ * is first read, so a session that began since is missing from the copy:
+ * a "no" is confirmed with a fresh copy before it is given (it takes a
+ * node's tasks away; a "yes" at worst waits for the next look).
+ */
+Datum
+rc_node_session_alive(PG_FUNCTION_ARGS)
+{
+	int32		pid = PG_GETARG_INT32(0);
+	TimestampTz started = PG_GETARG_TIMESTAMPTZ(1);
+
+	if (rc_session_in_status_copy(pid, started))
+		PG_RETURN_BOOL(true);
+	pgstat_clear_backend_activity_snapshot();
+	PG_RETURN_BOOL(rc_session_in_status_copy(pid, started));
 }

@@ -269,7 +269,9 @@ COMMENT ON FUNCTION role_cluster.effective_push_shard(integer, integer) IS
 /*
  * Does the session with this pid and start time still exist?  C, reading
  * what pg_stat_activity shows (the start times of every login's sessions
- * included); dispatch, reclaim and the views ask it for every node.
+ * included); dispatch, reclaim and the views ask it for every node.  A
+ * "no" is checked again against a fresh copy of the sessions' status: the
+ * transaction's copy lacks the sessions that began since it was taken.
  */
 CREATE FUNCTION role_cluster.node_session_alive(pid integer, started timestamptz) RETURNS boolean
 	AS 'MODULE_PATHNAME', 'rc_node_session_alive' LANGUAGE C STABLE STRICT;

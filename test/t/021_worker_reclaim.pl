@@ -3,7 +3,8 @@
 # go back to the queue at once and finish on another node, counting the
 # extra attempt; a node that comes back gets new work, not its old; the
 # tasks of a node whose lease lapses (session alive, no heartbeat) go back
-# when the lease ends.
+# when the lease ends; a node whose session began after the caller's view
+# of the sessions was taken is alive all the same.
 use strict;
 use warnings FATAL => 'all';
 
@@ -102,8 +103,37 @@ ok(rc_wait_notification($n2, $c2), 'a live node is notified');
 is(rc_query($n2, "SELECT id || ':' || attempts FROM role_cluster.fetch_tasks('n2', 10)"),
 	"$t:2", 'and runs it: second attempt');
 
+# --- a session that began after the caller's view of the sessions --------
+# PostgreSQL copies the sessions' status once per transaction, when it is
+# first read (pg_stat_activity too).  A reclaim() later in that transaction
+# must still see a node whose session began since as alive, and leave it
+# its task.
+
+rc_query($n2, "SELECT role_cluster.complete_task($t, 'n2')");
+rc_query($n2, "SELECT role_cluster.deregister_node('n2')");
+rc_query($n3, "SELECT role_cluster.deregister_node('n3')");
+is($node->safe_psql('postgres', "SELECT count(*) FROM role_cluster.task WHERE state <> 'done'"),
+	'0', 'nothing else is left to run');
+my $admin = $node->background_psql('postgres');
+$admin->query_safe('BEGIN');
+$admin->query_safe('SELECT count(*) FROM pg_stat_activity');
+my ($n4, $c4) = rc_node_session($node, 'n4', undef, capacity => 1);
+my $t4 = $node->safe_psql('postgres',
+	"SELECT role_cluster.enqueue('storeMaintenance', 'late')");
+ok(rc_wait_notification($n4, $c4), 'n4, whose session began after the copy, is notified');
+is(rc_query($n4, "SELECT id FROM role_cluster.fetch_tasks('n4', 1)"), $t4, 'n4 runs the task');
+is($admin->query_safe('SELECT role_cluster.reclaim()'),
+	'0', 'a reclaim in the transaction that took the copy takes nothing back');
+$admin->query_safe('COMMIT');
+is( $node->safe_psql(
+		'postgres', "SELECT state || ' ' || node_id FROM role_cluster.task WHERE id = $t4"),
+	'running n4',
+	'n4 still runs its task');
+$admin->quit;
+
 $n1->quit;
 $n2->quit;
 $n3->quit;
+$n4->quit;
 $node->stop;
 done_testing();
