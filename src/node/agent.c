@@ -237,6 +237,19 @@ session_register(Agent *a, bool first)
 	return 0;
 }
 
+/*
+ * When to try connecting again, delay_ms from now; while stopping with
+ * every handler done, no later than the moment the agent gives up, so that
+ * it always tries once more before it does.
+ */
+static void
+schedule_reconnect(Agent *a, int delay_ms)
+{
+	a->next_connect_ms = node_now_ms() + delay_ms;
+	if (a->give_up_ms > 0 && a->next_connect_ms > a->give_up_ms)
+		a->next_connect_ms = a->give_up_ms;
+}
+
 /* Connect again after a loss; schedules the next attempt on failure */
 static void
 try_reconnect(Agent *a)
@@ -250,7 +263,7 @@ try_reconnect(Agent *a)
 		node_log(NODE_LOG_WARNING, "could not reconnect: %s", err);
 		node_log(NODE_LOG_INFO, "next attempt in %.1f s", delay / 1000.0);
 		free(err);
-		a->next_connect_ms = node_now_ms() + delay;
+		schedule_reconnect(a, delay);
 		return;
 	}
 
@@ -264,14 +277,14 @@ try_reconnect(Agent *a)
 		session_register(a, false) != 0)
 	{
 		conn_close(&a->conn);
-		a->next_connect_ms = node_now_ms() + backoff_delay(a);
+		schedule_reconnect(a, backoff_delay(a));
 		return;
 	}
 	node_log(NODE_LOG_NOTICE, "reconnected and registered again; %d handler(s) running",
 			 runner_running(a->runner));
 	a->connected = true;
 	a->backoff_ms = BACKOFF_MIN_MS;
-	a->want_fetch = true;
+	a->want_fetch = !a->stopping;
 	a->next_heartbeat_ms = node_now_ms() + a->cfg->heartbeat_ms;
 }
 
@@ -284,7 +297,7 @@ check_lost(Agent *a)
 		int			delay = backoff_delay(a);
 
 		a->connected = false;
-		a->next_connect_ms = node_now_ms() + delay;
+		schedule_reconnect(a, delay);
 		node_log(NODE_LOG_NOTICE, "reconnecting in %.1f s; %d handler(s) still running",
 				 delay / 1000.0, runner_running(a->runner));
 	}
@@ -480,12 +493,17 @@ heartbeat(Agent *a)
 		if (session_register(a, false) != 0)
 			node_log(NODE_LOG_WARNING, "could not register again");
 		else
-			a->want_fetch = true;
+			a->want_fetch = !a->stopping;
 	}
 	PQclear(res);
 }
 
-/* Start stopping: no new work; the handlers get the grace period */
+/*
+ * Start stopping: no new work; the handlers get the grace period.  Cut off
+ * from the server, try to reach it again from now on at the shortest
+ * intervals: the backoff of a long outage could otherwise outlast the
+ * stop.
+ */
 static void
 begin_stop(Agent *a)
 {
@@ -495,6 +513,11 @@ begin_stop(Agent *a)
 	a->want_fetch = false;
 	a->stop_deadline_ms = now + a->cfg->grace_ms;
 	a->give_up_ms = 0;
+	if (!a->connected)
+	{
+		a->backoff_ms = BACKOFF_MIN_MS;
+		a->next_connect_ms = now;
+	}
 	node_log(NODE_LOG_NOTICE, "stopping: waiting up to %.1f s for %d running handler(s)",
 			 a->cfg->grace_ms / 1000.0, runner_running(a->runner));
 }
@@ -581,7 +604,11 @@ run_loop(Agent *a)
 			}
 			/* cut off: try to reach the server a little longer, then give up */
 			if (!a->connected && a->give_up_ms == 0)
+			{
 				a->give_up_ms = node_now_ms() + STOP_EXTRA_MS;
+				if (a->next_connect_ms > a->give_up_ms)
+					a->next_connect_ms = a->give_up_ms;
+			}
 			if (!a->connected && node_now_ms() >= a->give_up_ms)
 			{
 				node_log(NODE_LOG_ERROR,
@@ -606,7 +633,9 @@ run_loop(Agent *a)
 			if (n > 0 && !a->stopping)
 				a->want_fetch = true;
 		}
-		if (a->connected && (a->want_fetch || runner_next_done(a->runner)))
+		/* more to do at once (a stopping agent fetches nothing) */
+		if (a->connected &&
+			((a->want_fetch && !a->stopping) || runner_next_done(a->runner)))
 			continue;
 
 		/* sleep until the next timer, a notification, a signal or a child */

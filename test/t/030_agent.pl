@@ -5,7 +5,9 @@
 # node, that spam training never overlapped, and that every task ran once
 # (a retried attempt shows as a second attempt).  Then: an agent killed with
 # SIGKILL mid-task (its tasks finish on the other agent of its role), a
-# server restart mid-run (the agents reconnect and finish), a clean stop,
+# server restart mid-run (the agents reconnect and finish), a clean stop, a
+# stop while the server is away (the agent reaches it again at once and does
+# not spin while its handler finishes),
 # and the documented exit codes for bad settings.
 use strict;
 use warnings;
@@ -399,6 +401,53 @@ for my $name (sort keys %agents)
 	kill 'TERM', $agents{$name};
 	is(wait_agent($name), 0, "$name stops with exit 0");
 }
+
+# ---- stopped while the server is away: it tries again at once, exit 0 ----
+# After a 21 s outage the agent's backoff has its next attempt some 30 s
+# in; SIGTERM makes it try again at once instead (it allows itself 15 s
+# once its handlers are done, less than that backoff), and back on the
+# server, waiting for its handler, it sleeps rather than spin.
+
+# CPU time (clock ticks) process $pid has used
+sub cpu_ticks
+{
+	my ($pid) = @_;
+	my @f = split ' ', (slurp("/proc/$pid/stat") =~ s/^.*\) //sr);
+	return $f[11] + $f[12];    # utime, stime
+}
+
+unlink "$testdir/release";
+start_agent('stopper', 'maintenance', undef, {}, '--grace', '120');
+query(q{SELECT role_cluster.enqueue('storeMaintenance', 'slow')});
+ok( $node->poll_query_until(
+		'postgres',
+		q{SELECT count(*) FROM role_cluster.task
+		   WHERE kind = 'slow' AND state = 'running' AND node_id = 'stopper'}, '1'),
+	'a slow task runs on stopper');
+my $stopper_log = $node->basedir . '/agent_stopper.log';
+$node->stop('fast');
+sleep 21;
+$node->start;
+my $offset = -s $stopper_log;
+kill 'TERM', $agents{stopper};
+my $polls = 0;
+while ($polls < 600
+	&& substr(slurp($stopper_log), $offset) !~ /reconnected and registered again/)
+{
+	usleep(100_000);
+	$polls++;
+}
+cmp_ok($polls, '<', 50,
+	'SIGTERM during an outage: the agent reaches the server again within 5 s, not at its backoff');
+my $ticks = cpu_ticks($agents{stopper});
+sleep 2;
+cmp_ok(cpu_ticks($agents{stopper}) - $ticks,
+	'<', 50, 'waiting for its handler while stopping, it does not spin (CPU ticks in 2 s)');
+open $fh, '>', "$testdir/release" or die;
+close $fh;
+is(wait_agent('stopper'), 0, 'its handler done, it deregisters and exits 0');
+is(query(q{SELECT deregistered_at IS NOT NULL FROM role_cluster.node WHERE node_id = 'stopper'}),
+	't', 'stopper deregistered');
 
 # ---- without the worker: an agent with --pull claims queued tasks ----
 
