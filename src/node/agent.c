@@ -23,8 +23,10 @@
  * registers again.  The server accepts a result while the node still holds
  * the task, and refuses it once the task went back to the queue (the
  * worker saw the old session end, or the new registration took it back);
- * a refused result is dropped with a log line.  Handlers still running at
- * the reconnection go on; their results meet the same check.
+ * a refused result is dropped with a log line, unless the refusal is one
+ * that passes (a statement timeout, a deadlock, ...: see error_passes),
+ * when the report is tried again a moment later.  Handlers still running
+ * at the reconnection go on; their results meet the same check.
  *
  *-------------------------------------------------------------------------
  */
@@ -42,6 +44,8 @@
 #define BACKOFF_MAX_MS	30000
 #define STOP_EXTRA_MS	15000	/* stopping, handlers done: time to reach the server */
 #define WAIT_MAX_MS		1000
+#define REPORT_RETRY_MS 1000	/* a report refused for a passing reason: retry after */
+#define REPORT_TRIES	5		/* ... making at most this many attempts in a row */
 
 #define SQL_CHANNEL \
 	"SELECT role_cluster.node_channel($1)"
@@ -85,6 +89,8 @@ typedef struct Agent
 	bool		killed;			/* the handlers were killed */
 	int64_t		stop_deadline_ms;	/* end of the grace period */
 	int64_t		give_up_ms;		/* stop trying to reach the server, 0 = unset */
+	int64_t		report_retry_ms;	/* no report before then */
+	int			report_tries;	/* reports refused in a row, for a passing reason */
 } Agent;
 
 static bool report_finished(Agent *a);
@@ -315,18 +321,43 @@ first_line_len(const char *s)
 }
 
 /*
+ * Whether a server error is one that passes: the statement was cancelled
+ * or timed out, lost a deadlock or a serialization conflict, found a lock
+ * not free, or the server ran short of resources.  The same report may
+ * well go through a moment later.
+ */
+static bool
+error_passes(const char *sqlstate)
+{
+	return strncmp(sqlstate, "40", 2) == 0 ||
+		strncmp(sqlstate, "53", 2) == 0 ||
+		strcmp(sqlstate, "55P03") == 0 ||
+		strcmp(sqlstate, "57014") == 0;
+}
+
+/* Whether a finished handler's result is ready to be reported now */
+static bool
+report_due(Agent *a)
+{
+	return runner_next_done(a->runner) != NULL && node_now_ms() >= a->report_retry_ms;
+}
+
+/*
  * Report every finished handler: complete or fail its task (a handler
  * killed at the end of the grace period is handed back by deregister_node).
- * A refused report drops the result with a log line (the task is no longer
- * ours).  Returns false if the connection was lost; the unreported results
- * wait for the next connection.
+ * A report refused for a reason that passes (error_passes) is tried again
+ * REPORT_RETRY_MS later, making at most REPORT_TRIES attempts in a row; any
+ * other refusal, or the last, drops the result with a log line (the task is
+ * no longer ours, or the server keeps refusing it).
+ * Returns false if the connection was lost; the unreported results wait for
+ * the next connection.
  */
 static bool
 report_finished(Agent *a)
 {
 	RunnerSlot *slot;
 
-	while ((slot = runner_next_done(a->runner)) != NULL)
+	while (report_due(a) && (slot = runner_next_done(a->runner)) != NULL)
 	{
 		const NodeTask *task = runner_slot_task(slot);
 		char	   *message;
@@ -356,6 +387,21 @@ report_finished(Agent *a)
 			free(message);
 			return false;
 		}
+		if (st == CONN_ERROR && error_passes(conn_sqlstate(res)) &&
+			++a->report_tries < REPORT_TRIES)
+		{
+			char		what[160];
+
+			snprintf(what, sizeof(what),
+					 "result of task %s not reported yet, trying again in %.1f s",
+					 task->id, REPORT_RETRY_MS / 1000.0);
+			conn_log_error(NODE_LOG_WARNING, what, res);
+			PQclear(res);
+			free(message);
+			a->report_retry_ms = node_now_ms() + REPORT_RETRY_MS;
+			return true;
+		}
+		a->report_tries = 0;
 		if (st == CONN_ERROR)
 		{
 			char		what[128];
@@ -634,8 +680,7 @@ run_loop(Agent *a)
 				a->want_fetch = true;
 		}
 		/* more to do at once (a stopping agent fetches nothing) */
-		if (a->connected &&
-			((a->want_fetch && !a->stopping) || runner_next_done(a->runner)))
+		if (a->connected && ((a->want_fetch && !a->stopping) || report_due(a)))
 			continue;
 
 		/* sleep until the next timer, a notification, a signal or a child */
@@ -647,6 +692,8 @@ run_loop(Agent *a)
 				timeout = until(a->next_heartbeat_ms, now);
 			if (!a->stopping && until(a->next_poll_ms, now) < timeout)
 				timeout = until(a->next_poll_ms, now);
+			if (runner_next_done(a->runner) && until(a->report_retry_ms, now) < timeout)
+				timeout = until(a->report_retry_ms, now);
 		}
 		else if (until(a->next_connect_ms, now) < timeout)
 			timeout = until(a->next_connect_ms, now);

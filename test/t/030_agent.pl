@@ -7,7 +7,8 @@
 # SIGKILL mid-task (its tasks finish on the other agent of its role), a
 # server restart mid-run (the agents reconnect and finish), a clean stop, a
 # stop while the server is away (the agent reaches it again at once and does
-# not spin while its handler finishes),
+# not spin while its handler finishes), a report of a result retried after
+# a statement timeout,
 # and the documented exit codes for bad settings.
 use strict;
 use warnings;
@@ -448,6 +449,50 @@ close $fh;
 is(wait_agent('stopper'), 0, 'its handler done, it deregisters and exits 0');
 is(query(q{SELECT deregistered_at IS NOT NULL FROM role_cluster.node WHERE node_id = 'stopper'}),
 	't', 'stopper deregistered');
+
+# ---- a report refused for a reason that passes is tried again ----
+# This agent's sessions time out after 0.5 s; its report of a finished task
+# waits for a row lock that another session holds, and times out.  The
+# agent tries again a second later, and once the lock is free the task is
+# done (dropping the result would leave it running on the node, its lease
+# renewed by every heartbeat).
+
+unlink "$testdir/release";
+# the slow tasks handed back above would take its slots
+query(q{DELETE FROM role_cluster.task WHERE kind = 'slow' AND state <> 'done'});
+start_agent('patient', 'maintenance', undef, { PGOPTIONS => '-c statement_timeout=500' });
+my $slow = query(q{SELECT role_cluster.enqueue('storeMaintenance', 'slow')});
+ok( $node->poll_query_until(
+		'postgres',
+		"SELECT state = 'running' AND node_id = 'patient' FROM role_cluster.task WHERE id = $slow"),
+	'a slow task runs on patient');
+my $patient_log = $node->basedir . '/agent_patient.log';
+$offset = -s $patient_log;
+my $locker = $node->background_psql('postgres');
+$locker->query_safe('BEGIN');
+$locker->query_safe("SELECT id FROM role_cluster.task WHERE id = $slow FOR UPDATE");
+open $fh, '>', "$testdir/release" or die;
+close $fh;
+$polls = 0;
+while ($polls < 10 * $PostgreSQL::Test::Utils::timeout_default
+	&& substr(slurp($patient_log), $offset) !~ /result of task $slow (not reported yet|dropped)/)
+{
+	usleep(100_000);
+	$polls++;
+}
+like(
+	substr(slurp($patient_log), $offset),
+	qr/result of task $slow not reported yet, trying again in 1.0 s: canceling statement due to statement timeout/,
+	'the report times out on the lock, and the agent says it tries again');
+$locker->query_safe('COMMIT');
+$locker->quit;
+ok( $node->poll_query_until(
+		'postgres', "SELECT state FROM role_cluster.task WHERE id = $slow", 'done'),
+	'once the lock is free, the task is done');
+unlike(substr(slurp($patient_log), $offset),
+	qr/result of task $slow dropped/, 'its result was never dropped');
+kill 'TERM', $agents{patient};
+is(wait_agent('patient'), 0, 'patient stops with exit 0');
 
 # ---- without the worker: an agent with --pull claims queued tasks ----
 
