@@ -474,6 +474,13 @@ SELECT role_cluster.dispatch(4) AS routed;
 SELECT node_id, state, count(*) FROM role_cluster.task GROUP BY node_id, state ORDER BY 1, 2;
 -- Nothing to take back while every node is live.
 SELECT role_cluster.reclaim() AS reclaimed;
+-- A node that registers again from its own session, rather than
+-- heartbeating, keeps its tasks: their leases move with its own.
+UPDATE role_cluster.task SET lease_until = now() WHERE node_id = 'mta';
+SELECT node_id FROM role_cluster.register_node('mta', 'mta', NULL);
+SELECT count(*) AS held, count(*) FILTER (WHERE t.lease_until = n.lease_until) AS leased_with_node
+	FROM role_cluster.task t JOIN role_cluster.node n USING (node_id) WHERE n.node_id = 'mta';
+SELECT role_cluster.reclaim() AS reclaimed;
 -- mta's lease lapses: its running tasks come back with the attempt
 -- counted, its routed ones as they were.
 UPDATE role_cluster.node SET lease_until = now() - interval '1 second' WHERE node_id = 'mta';

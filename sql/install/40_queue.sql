@@ -727,6 +727,10 @@ BEGIN
 					AND NOT role_cluster.routes_to(t.task_type, t.push_shard,
 						role_cluster.node_task_types(n.role_name, false),
 						role_cluster.effective_push_shard(n.push_shard, s.push_shards_total));
+			/* the rest, when it registers again from its own session, keep their leases with it */
+			UPDATE role_cluster.task AS t SET lease_until = n.lease_until
+				WHERE t.node_id = n.node_id AND t.state IN ('routed', 'running')
+					AND t.lease_until < n.lease_until;
 			RETURN n;
 		END IF;
 
