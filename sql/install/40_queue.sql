@@ -465,12 +465,12 @@ COMMENT ON FUNCTION role_cluster.hand_back(text[], boolean, text, boolean) IS
  * the internal helpers they call.
  */
 CREATE FUNCTION role_cluster.task_singleton(task_type role_cluster.task_type) RETURNS boolean
-	AS 'MODULE_PATHNAME', 'rc_task_singleton' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+	AS 'MODULE_PATHNAME', 'rc_task_singleton' LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION role_cluster.task_singleton(role_cluster.task_type) IS
 	'Whether task_policy makes the type a singleton (false when it has no row), for a new task: behind the type''s gate, as last committed';
 
 CREATE FUNCTION role_cluster.task_push_shard(task_type role_cluster.task_type, shard_key text) RETURNS integer
-	AS 'MODULE_PATHNAME', 'rc_task_push_shard' LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+	AS 'MODULE_PATHNAME', 'rc_task_push_shard' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION role_cluster.task_push_shard(role_cluster.task_type, text) IS
 	'The push shard of a new task: shard_for(shard_key, push_shards_total) for pushNotifications (which needs a shard_key), behind the total''s gate, as last committed; else NULL';
 
@@ -849,7 +849,7 @@ COMMENT ON FUNCTION role_cluster.enqueue(role_cluster.task_type, text, jsonb, te
  * carries a dedupe key; then takes the configuration gates of its types.
  */
 CREATE FUNCTION role_cluster.check_task_batch(tasks jsonb) RETURNS boolean
-	AS 'MODULE_PATHNAME', 'rc_check_task_batch' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+	AS 'MODULE_PATHNAME', 'rc_check_task_batch' LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION role_cluster.check_task_batch(jsonb) IS
 	'Checks enqueue_batch()''s array: raises for the first bad element; returns whether any has a dedupe_key; takes the gates of its types';
 

@@ -546,9 +546,8 @@ heartbeat(Agent *a)
 
 /*
  * Start stopping: no new work; the handlers get the grace period.  Cut off
- * from the server, try to reach it again from now on at the shortest
- * intervals: the backoff of a long outage could otherwise outlast the
- * stop.
+ * from the server, try to reach it again at once, the backoff started
+ * afresh: the backoff of a long outage could otherwise outlast the stop.
  */
 static void
 begin_stop(Agent *a)
