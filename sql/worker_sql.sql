@@ -61,6 +61,11 @@ SELECT role_cluster.cron_next('30 2 * * *', '2024-03-10 12:00:00-04', 'America/N
 -- fall back: 01:30 happens twice on 2024-11-03, and is due once
 SELECT role_cluster.cron_next('30 1 * * *', '2024-11-03 00:00:00-04', 'America/New_York');
 SELECT role_cluster.cron_next('30 1 * * *', '2024-11-03 06:30:00+00', 'America/New_York');
+-- started inside the change, that day's due time is not skipped: the
+-- repeated 01:30 (due at its second occurrence, 06:30+00) seen from the
+-- first 01:45, the missing 02:30 (due at 03:30 EDT, 07:30+00) from 03:10
+SELECT role_cluster.cron_next('30 1 * * *', '2024-11-03 05:45:00+00', 'America/New_York');
+SELECT role_cluster.cron_next('30 2 * * *', '2024-03-10 07:10:00+00', 'America/New_York');
 
 -- cron_prev: the latest at or before
 SELECT role_cluster.cron_prev('*/15 * * * *', '2024-01-01 10:07:30+00');
@@ -70,6 +75,8 @@ SELECT role_cluster.cron_prev('0 0 29 2 *', '2024-02-28 00:00:00+00');
 SELECT role_cluster.cron_prev('0 0 31 * *', '2024-05-01 00:00:00+00');	-- April has no 31st
 SELECT role_cluster.cron_prev('0 0 1 1 *', '2024-01-01 00:00:00+00');
 SELECT role_cluster.cron_prev('30 2 * * *', '2024-03-10 12:00:00-04', 'America/New_York');
+SELECT role_cluster.cron_prev('30 2 * * *', '2024-03-10 07:40:00+00', 'America/New_York');
+SELECT role_cluster.cron_prev('30 1 * * *', '2024-11-03 05:45:00+00', 'America/New_York');
 -- next and prev agree over a year of an irregular expression
 SELECT count(*) AS mismatches
   FROM generate_series(timestamptz '2024-01-01', '2024-12-31', '7 hours 13 minutes') AS g(t)

@@ -394,15 +394,54 @@ cron_local_to_instant(int y, int m, int d, int h, int mi, pg_tz *tz,
 }
 
 /*
- * The first whole minute strictly after "after" that matches, read as
- * wall-clock time in tz.
+ * A daylight-saving change moves wall-clock time by less than this many
+ * minutes (an hour in the usual zones, two at most in history).  Around a
+ * change, the instants of wall-clock minutes are out of order by at most
+ * that much: a skipped 02:30 is due at 03:30, after 03:00.
  */
-TimestampTz
-rc_cron_next(const RcCron *cron, TimestampTz after, pg_tz *tz)
+#define RC_CRON_DST_WINDOW	180
+
+/* A wall-clock minute as one number: minutes since the Julian day 0 */
+static int64
+cron_wall_key(int y, int m, int d, int h, int mi)
+{
+	return (int64) date2j(y, m, d) * 1440 + h * 60 + mi;
+}
+
+/* The wall-clock minute of a key */
+static void
+cron_wall_of_key(int64 key, int *y, int *m, int *d, int *h, int *mi)
+{
+	j2date((int) (key / 1440), y, m, d);
+	*h = (int) (key % 1440) / 60;
+	*mi = (int) (key % 60);
+}
+
+/* The wall-clock minute in tz of an instant (seconds dropped) */
+static int64
+cron_wall_key_of(TimestampTz t, pg_tz *tz)
 {
 	struct pg_tm tm;
 	fsec_t		fsec;
 	int			tzoff;
+
+	if (timestamp2tm(t, &tzoff, &tm, &fsec, NULL, tz) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("timestamp out of range")));
+	return cron_wall_key(tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min);
+}
+
+/*
+ * Walks the matching wall-clock minutes in tz forward from key "from"
+ * (itself included) up to key "limit", and returns the first whose instant
+ * is strictly after "after": sets *t and *key.  False if none by limit,
+ * or within RC_CRON_MAX_YEARS.
+ */
+static bool
+cron_walk_forward(const RcCron *cron, int64 from, int64 limit, TimestampTz after,
+				  pg_tz *tz, TimestampTz *t, int64 *key)
+{
 	int			y,
 				m,
 				d,
@@ -410,24 +449,8 @@ rc_cron_next(const RcCron *cron, TimestampTz after, pg_tz *tz)
 				mi,
 				ylimit;
 
-	if (TIMESTAMP_NOT_FINITE(after))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("timestamp out of range"),
-				 errdetail("A cron expression's next time must follow a finite time.")));
-	if (timestamp2tm(after, &tzoff, &tm, &fsec, NULL, tz) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("timestamp out of range")));
-
-	/* start at the next whole wall-clock minute */
-	y = tm.tm_year;
-	m = tm.tm_mon;
-	d = tm.tm_mday;
-	h = tm.tm_hour;
-	mi = tm.tm_min + 1;
+	cron_wall_of_key(from, &y, &m, &d, &h, &mi);
 	ylimit = y + RC_CRON_MAX_YEARS;
-
 	for (; y <= ylimit; y++, m = 1, d = 1, h = 0, mi = 0)
 	{
 		for (; m <= 12; m++, d = 1, h = 0, mi = 0)
@@ -436,6 +459,8 @@ rc_cron_next(const RcCron *cron, TimestampTz after, pg_tz *tz)
 				continue;
 			for (; d <= day_tab[isleap(y)][m - 1]; d++, h = 0, mi = 0)
 			{
+				if (cron_wall_key(y, m, d, 0, 0) > limit)
+					return false;
 				if (!cron_day_matches(cron, y, m, d))
 					continue;
 				for (; h <= 23; h++, mi = 0)
@@ -444,36 +469,35 @@ rc_cron_next(const RcCron *cron, TimestampTz after, pg_tz *tz)
 						continue;
 					for (; mi <= 59; mi++)
 					{
-						TimestampTz t;
-
 						if (!(cron->minutes & (UINT64CONST(1) << mi)))
 							continue;
-						if (!cron_local_to_instant(y, m, d, h, mi, tz, &t))
+						if (cron_wall_key(y, m, d, h, mi) > limit)
+							return false;
+						if (!cron_local_to_instant(y, m, d, h, mi, tz, t))
 							ereport(ERROR,
 									(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 									 errmsg("timestamp out of range")));
-						/* a DST change can map a later wall-clock time earlier */
-						if (t > after)
-							return t;
+						if (*t > after)
+						{
+							*key = cron_wall_key(y, m, d, h, mi);
+							return true;
+						}
 					}
 				}
 			}
 		}
 	}
-	elog(ERROR, "no time matches the cron expression within %d years", RC_CRON_MAX_YEARS);
-	return 0;					/* keep the compiler quiet */
+	return false;
 }
 
 /*
- * The latest whole minute at or before "at_or_before" that matches, read
- * as wall-clock time in tz.  Used to find the latest missed due time.
+ * The same backward: from key "from" (included) down to key "limit", the
+ * first matching minute whose instant is at or before "at_or_before".
  */
-TimestampTz
-rc_cron_prev(const RcCron *cron, TimestampTz at_or_before, pg_tz *tz)
+static bool
+cron_walk_backward(const RcCron *cron, int64 from, int64 limit, TimestampTz at_or_before,
+				   pg_tz *tz, TimestampTz *t, int64 *key)
 {
-	struct pg_tm tm;
-	fsec_t		fsec;
-	int			tzoff;
 	int			y,
 				m,
 				d,
@@ -481,23 +505,8 @@ rc_cron_prev(const RcCron *cron, TimestampTz at_or_before, pg_tz *tz)
 				mi,
 				ylimit;
 
-	if (TIMESTAMP_NOT_FINITE(at_or_before))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("timestamp out of range"),
-				 errdetail("A cron expression's previous time must precede a finite time.")));
-	if (timestamp2tm(at_or_before, &tzoff, &tm, &fsec, NULL, tz) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("timestamp out of range")));
-
-	y = tm.tm_year;
-	m = tm.tm_mon;
-	d = tm.tm_mday;
-	h = tm.tm_hour;
-	mi = tm.tm_min;
+	cron_wall_of_key(from, &y, &m, &d, &h, &mi);
 	ylimit = y - RC_CRON_MAX_YEARS;
-
 	/* d = 32 stands for "the last day of the month" */
 	for (; y >= ylimit; y--, m = 12, d = 32, h = 23, mi = 59)
 	{
@@ -509,6 +518,8 @@ rc_cron_prev(const RcCron *cron, TimestampTz at_or_before, pg_tz *tz)
 				d = day_tab[isleap(y)][m - 1];
 			for (; d >= 1; d--, h = 23, mi = 59)
 			{
+				if (cron_wall_key(y, m, d, 23, 59) < limit)
+					return false;
 				if (!cron_day_matches(cron, y, m, d))
 					continue;
 				for (; h >= 0; h--, mi = 59)
@@ -517,24 +528,92 @@ rc_cron_prev(const RcCron *cron, TimestampTz at_or_before, pg_tz *tz)
 						continue;
 					for (; mi >= 0; mi--)
 					{
-						TimestampTz t;
-
 						if (!(cron->minutes & (UINT64CONST(1) << mi)))
 							continue;
-						if (!cron_local_to_instant(y, m, d, h, mi, tz, &t))
+						if (cron_wall_key(y, m, d, h, mi) < limit)
+							return false;
+						if (!cron_local_to_instant(y, m, d, h, mi, tz, t))
 							ereport(ERROR,
 									(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 									 errmsg("timestamp out of range")));
-						/* a DST change can map an earlier wall-clock time later */
-						if (t <= at_or_before)
-							return t;
+						if (*t <= at_or_before)
+						{
+							*key = cron_wall_key(y, m, d, h, mi);
+							return true;
+						}
 					}
 				}
 			}
 		}
 	}
-	elog(ERROR, "no time matches the cron expression within %d years", RC_CRON_MAX_YEARS);
-	return 0;					/* keep the compiler quiet */
+	return false;
+}
+
+/*
+ * The earliest instant strictly after "after" of a whole minute that
+ * matches, read as wall-clock time in tz.  Walking the wall clock from
+ * after's own minute would miss the due time of a minute that comes
+ * earlier on the clock but later in time, across a daylight-saving change
+ * (a repeated 01:30, due at its second occurrence, seen from the first
+ * 01:45; a skipped 02:30, due at 03:30, seen from 03:10): so the walk
+ * starts RC_CRON_DST_WINDOW minutes earlier on the clock, and after the
+ * first match goes on as far again for one that is earlier in time.
+ */
+TimestampTz
+rc_cron_next(const RcCron *cron, TimestampTz after, pg_tz *tz)
+{
+	TimestampTz back = after - RC_CRON_DST_WINDOW * USECS_PER_MINUTE;
+	TimestampTz best;
+	TimestampTz t;
+	int64		first;
+	int64		key;
+
+	if (TIMESTAMP_NOT_FINITE(after))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("timestamp out of range"),
+				 errdetail("A cron expression's next time must follow a finite time.")));
+	if (!IS_VALID_TIMESTAMP(back))
+		back = after;
+	if (!cron_walk_forward(cron, cron_wall_key_of(back, tz), PG_INT64_MAX, after, tz,
+						   &best, &first))
+		elog(ERROR, "no time matches the cron expression within %d years", RC_CRON_MAX_YEARS);
+	key = first;
+	while (cron_walk_forward(cron, key + 1, first + RC_CRON_DST_WINDOW, after, tz, &t, &key))
+		if (t < best)
+			best = t;
+	return best;
+}
+
+/*
+ * The latest instant at or before "at_or_before" of a whole minute that
+ * matches, read as wall-clock time in tz: rc_cron_next's mirror.  Used to
+ * find the latest missed due time.
+ */
+TimestampTz
+rc_cron_prev(const RcCron *cron, TimestampTz at_or_before, pg_tz *tz)
+{
+	TimestampTz ahead = at_or_before + RC_CRON_DST_WINDOW * USECS_PER_MINUTE;
+	TimestampTz best;
+	TimestampTz t;
+	int64		first;
+	int64		key;
+
+	if (TIMESTAMP_NOT_FINITE(at_or_before))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("timestamp out of range"),
+				 errdetail("A cron expression's previous time must precede a finite time.")));
+	if (!IS_VALID_TIMESTAMP(ahead))
+		ahead = at_or_before;
+	if (!cron_walk_backward(cron, cron_wall_key_of(ahead, tz), PG_INT64_MIN, at_or_before, tz,
+							&best, &first))
+		elog(ERROR, "no time matches the cron expression within %d years", RC_CRON_MAX_YEARS);
+	key = first;
+	while (cron_walk_backward(cron, key - 1, first - RC_CRON_DST_WINDOW, at_or_before, tz, &t, &key))
+		if (t > best)
+			best = t;
+	return best;
 }
 
 /*
