@@ -169,6 +169,20 @@ rc_note_error(const char *step, ErrorData *edata)
 }
 
 /*
+ * CHECK_FOR_INTERRUPTS() for the worker and its vacuum process between
+ * the steps that rc_guarded() runs.  A cancel request (pg_cancel_backend)
+ * that arrives there finds no step to cancel, and would otherwise end the
+ * process: an ERROR outside rc_guarded() has no handler, and becomes
+ * FATAL.  So it is dropped; a termination request is obeyed as ever.
+ */
+void
+rc_check_interrupts_between_steps(void)
+{
+	QueryCancelPending = false;
+	CHECK_FOR_INTERRUPTS();
+}
+
+/*
  * Runs body(arg) under the error handling of the worker and its vacuum
  * process (see rc_shmem.h).  Interrupts are held while the error is
  * cleaned up, so that a cancel cannot cut into it; pg_cancel_backend() on
@@ -358,7 +372,7 @@ rc_wait_for_ended_sessions(void)
 		{
 			(void) WaitLatch(MyLatch, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 1,
 							 PG_WAIT_EXTENSION);
-			CHECK_FOR_INTERRUPTS();
+			rc_check_interrupts_between_steps();
 			waited_ms++;
 		}
 	}

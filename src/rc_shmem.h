@@ -138,6 +138,12 @@ typedef int64 (*RcGuardedBody) (void *arg);
 extern int64 rc_guarded(const char *name, RcGuardedBody body, void *arg, int quiet_code);
 
 /*
+ * CHECK_FOR_INTERRUPTS() between rc_guarded() steps: a cancel request
+ * there has no step to cancel and is dropped, instead of ending the process
+ */
+extern void rc_check_interrupts_between_steps(void);
+
+/*
  * Wakes the worker when the current transaction commits, for reason (not
  * in the worker)
  */

@@ -359,7 +359,7 @@ rc_dispatch_all(void)
 		int32		batch = rc_dispatch_batch;
 		int64		n;
 
-		CHECK_FOR_INTERRUPTS();
+		rc_check_interrupts_between_steps();
 
 		/*
 		 * Until dispatch() notes otherwise at its end, every commit wakes
@@ -566,7 +566,7 @@ rc_worker_main(Datum main_arg)
 		long		sleep_ms;
 		MemoryContext oldcxt;
 
-		CHECK_FOR_INTERRUPTS();
+		rc_check_interrupts_between_steps();
 		if (ConfigReloadPending)
 		{
 			ConfigReloadPending = false;

@@ -1,7 +1,8 @@
 
 # The background worker: shows itself, waits for the extension, dispatches
 # on commit to the right node and wakes it, reloads its settings on SIGHUP,
-# is restarted after SIGTERM and after a crash (SIGKILL), and without
+# goes on after a cancel that finds it between steps, is restarted after
+# SIGTERM and after a crash (SIGKILL), and without
 # shared_preload_libraries the functions that need it say so.
 use strict;
 use warnings FATAL => 'all';
@@ -250,6 +251,27 @@ ok(rc_wait_notification($n1, $c1), 'and dispatches again once it is back');
 is(rc_query($n1, "SELECT id FROM role_cluster.fetch_tasks('n1', 10)"),
 	$t8, 'the node fetches the task');
 rc_query($n1, "SELECT role_cluster.complete_task($t8, 'n1')");
+
+# --- a cancel between steps: nothing to cancel, the worker goes on --------
+# pg_cancel_backend() on the worker cancels the step it is in; the worker
+# spends most of its time asleep between steps, where a cancel must not
+# end it.
+
+my $cancelled = rc_worker_pid($node);
+my $log_offset = -s $node->logfile;
+is($node->safe_psql('postgres', "SELECT pg_cancel_backend($cancelled)"),
+	't', 'a cancel is sent to the sleeping worker');
+# the cancel wakes it at once; what it does with it is done within the second
+$node->safe_psql('postgres', 'SELECT pg_sleep(1)');
+is(rc_worker_pid($node), $cancelled, 'the worker is still the same process');
+unlike(slurp_file($node->logfile, $log_offset),
+	qr/background worker "role_cluster worker" \(PID \d+\) exited/,
+	'and did not exit on the cancel');
+my $t9 = $node->safe_psql('postgres', "SELECT role_cluster.enqueue('searchIndexing')");
+ok(rc_wait_notification($n1, $c1), 'it dispatches on the next commit');
+is(rc_query($n1, "SELECT id FROM role_cluster.fetch_tasks('n1', 10)"),
+	$t9, 'the node fetches the task');
+rc_query($n1, "SELECT role_cluster.complete_task($t9, 'n1')");
 
 # --- SIGTERM: a clean stop, then a restart after bgw_restart_time ----------
 
