@@ -373,7 +373,14 @@ rc_dispatch_all(void)
 		if (n == RC_STEP_NO_EXTENSION)
 			return RC_DISPATCH_NO_EXTENSION;
 		if (n < 0)
+		{
+			/*
+			 * dispatch() may have noted "no work waits" before its
+			 * transaction failed: work may wait all the same
+			 */
+			pg_atomic_exchange_u32(&rc_shared->work_waiting, 1);
 			return RC_DISPATCH_FAILED;
+		}
 		rc_count(RC_COUNT_ROUTED, n);
 		rc_count(RC_COUNT_NOTIFIED, rc_dispatch_notified);
 		if (n < batch)
