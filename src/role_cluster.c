@@ -54,5 +54,11 @@ _PG_init(void)
 	rc_cache_init();
 	rc_worker_init();
 
-	MarkGUCPrefixReserved("role_cluster");
+	/*
+	 * Only when preloaded: role_cluster.database exists only then, and a
+	 * session that loads the library would otherwise warn about it, and
+	 * drop it, wherever postgresql.conf sets it.
+	 */
+	if (process_shared_preload_libraries_in_progress)
+		MarkGUCPrefixReserved("role_cluster");
 }

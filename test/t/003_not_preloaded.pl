@@ -1,6 +1,7 @@
 # Without shared_preload_libraries: the evaluation functions, their cache
 # invalidation across sessions, shard_for and the pull path of the queue
-# all work; only the worker is missing.
+# all work; only the worker is missing, and its settings in
+# postgresql.conf draw no warning.
 use strict;
 use warnings FATAL => 'all';
 use PostgreSQL::Test::Cluster;
@@ -60,6 +61,17 @@ is( $node->safe_psql(
 	}),
 	"m1\n1\n\ndone",
 	'claim_tasks and complete_task work without the worker');
+
+# The worker's settings in postgresql.conf (to take effect once the library
+# is preloaded) draw no warning in the sessions that load the library:
+# without preloading, role_cluster.database is not defined, and the
+# role_cluster prefix is not reserved.
+$node->append_conf('postgresql.conf', "role_cluster.database = 'postgres'");
+$node->reload;
+($ret, $out, $err) = $node->psql('postgres',
+	"SELECT role_cluster.role_enables_task('maintenance', 'searchIndexing')");
+is($out, 't', 'the library loads with role_cluster.database set');
+unlike($err, qr/invalid configuration parameter/, 'and no warning is given about it');
 
 $node->stop;
 done_testing();
