@@ -169,8 +169,8 @@ rc_note_error(const char *step, ErrorData *edata)
 }
 
 /*
- * CHECK_FOR_INTERRUPTS() for the worker and its vacuum process between
- * the steps that rc_guarded() runs.  A cancel request (pg_cancel_backend)
+ * CHECK_FOR_INTERRUPTS() for the worker between the steps that
+ * rc_guarded() runs.  A cancel request (pg_cancel_backend)
  * that arrives there finds no step to cancel, and would otherwise end the
  * process: an ERROR outside rc_guarded() has no handler, and becomes
  * FATAL.  So it is dropped; a termination request is obeyed as ever.
