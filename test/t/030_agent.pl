@@ -165,6 +165,35 @@ sub query
 	return $node->safe_psql('postgres', $_[0]);
 }
 
+# Enqueue a slow task (it waits for $testdir/release) and wait until agent
+# $name runs it; returns its id.
+sub start_slow_task
+{
+	my ($name) = @_;
+	my $id = query(q{SELECT role_cluster.enqueue('storeMaintenance', 'slow')});
+	ok( $node->poll_query_until(
+			'postgres',
+			"SELECT state = 'running' AND node_id = '$name' FROM role_cluster.task WHERE id = $id"),
+		"a slow task runs on $name");
+	return $id;
+}
+
+# Wait (bounded) until agent $name's log, after byte $offset, matches $re;
+# returns how many 0.1 s polls that took, and the log text.
+sub wait_agent_log
+{
+	my ($name, $offset, $re) = @_;
+	my $log = $node->basedir . "/agent_$name.log";
+	my $polls = 0;
+	while ($polls < 10 * $PostgreSQL::Test::Utils::timeout_default
+		&& substr(slurp($log), $offset) !~ $re)
+	{
+		usleep(100_000);
+		$polls++;
+	}
+	return ($polls, substr(slurp($log), $offset));
+}
+
 # ---- listeners and tasks of the seed's roles ----
 
 my ($rc, $out, $err) = run_agent({ STALWART_ROLE => 'frontend' }, 'listeners');
@@ -378,12 +407,7 @@ for my $name (sort keys %agents)
 # ---- a clean stop: SIGTERM hands back and deregisters, exit 0 ----
 
 unlink "$testdir/release";
-query(q{SELECT role_cluster.enqueue('storeMaintenance', 'slow')});
-ok( $node->poll_query_until(
-		'postgres',
-		q{SELECT count(*) FROM role_cluster.task
-		   WHERE kind = 'slow' AND state = 'running' AND node_id = 'maint2'}, '1'),
-	'a slow task runs on maint2');
+start_slow_task('maint2');
 # the grace period (1 s here) passes, the handler is killed, the task handed back
 kill 'TERM', $agents{maint2};
 is(wait_agent('maint2'), 0, 'SIGTERM: maint2 exits 0');
@@ -418,26 +442,16 @@ sub cpu_ticks
 }
 
 unlink "$testdir/release";
+# the slow task handed back above would take its slot
+query(q{DELETE FROM role_cluster.task WHERE kind = 'slow' AND state <> 'done'});
 start_agent('stopper', 'maintenance', undef, {}, '--grace', '120');
-query(q{SELECT role_cluster.enqueue('storeMaintenance', 'slow')});
-ok( $node->poll_query_until(
-		'postgres',
-		q{SELECT count(*) FROM role_cluster.task
-		   WHERE kind = 'slow' AND state = 'running' AND node_id = 'stopper'}, '1'),
-	'a slow task runs on stopper');
-my $stopper_log = $node->basedir . '/agent_stopper.log';
+start_slow_task('stopper');
 $node->stop('fast');
 sleep 21;
 $node->start;
-my $offset = -s $stopper_log;
+my $offset = -s $node->basedir . '/agent_stopper.log';
 kill 'TERM', $agents{stopper};
-my $polls = 0;
-while ($polls < 600
-	&& substr(slurp($stopper_log), $offset) !~ /reconnected and registered again/)
-{
-	usleep(100_000);
-	$polls++;
-}
+my ($polls) = wait_agent_log('stopper', $offset, qr/reconnected and registered again/);
 cmp_ok($polls, '<', 50,
 	'SIGTERM during an outage: the agent reaches the server again within 5 s, not at its backoff');
 my $ticks = cpu_ticks($agents{stopper});
@@ -458,30 +472,20 @@ is(query(q{SELECT deregistered_at IS NOT NULL FROM role_cluster.node WHERE node_
 # renewed by every heartbeat).
 
 unlink "$testdir/release";
-# the slow tasks handed back above would take its slots
+# the slow task handed back above would take its slot
 query(q{DELETE FROM role_cluster.task WHERE kind = 'slow' AND state <> 'done'});
 start_agent('patient', 'maintenance', undef, { PGOPTIONS => '-c statement_timeout=500' });
-my $slow = query(q{SELECT role_cluster.enqueue('storeMaintenance', 'slow')});
-ok( $node->poll_query_until(
-		'postgres',
-		"SELECT state = 'running' AND node_id = 'patient' FROM role_cluster.task WHERE id = $slow"),
-	'a slow task runs on patient');
-my $patient_log = $node->basedir . '/agent_patient.log';
-$offset = -s $patient_log;
+my $slow = start_slow_task('patient');
+$offset = -s $node->basedir . '/agent_patient.log';
 my $locker = $node->background_psql('postgres');
 $locker->query_safe('BEGIN');
 $locker->query_safe("SELECT id FROM role_cluster.task WHERE id = $slow FOR UPDATE");
 open $fh, '>', "$testdir/release" or die;
 close $fh;
-$polls = 0;
-while ($polls < 10 * $PostgreSQL::Test::Utils::timeout_default
-	&& substr(slurp($patient_log), $offset) !~ /result of task $slow (not reported yet|dropped)/)
-{
-	usleep(100_000);
-	$polls++;
-}
+my (undef, $log) =
+  wait_agent_log('patient', $offset, qr/result of task $slow (not reported yet|dropped)/);
 like(
-	substr(slurp($patient_log), $offset),
+	$log,
 	qr/result of task $slow not reported yet, trying again in 1.0 s: canceling statement due to statement timeout/,
 	'the report times out on the lock, and the agent says it tries again');
 $locker->query_safe('COMMIT');
@@ -489,7 +493,7 @@ $locker->quit;
 ok( $node->poll_query_until(
 		'postgres', "SELECT state FROM role_cluster.task WHERE id = $slow", 'done'),
 	'once the lock is free, the task is done');
-unlike(substr(slurp($patient_log), $offset),
+unlike(substr(slurp($node->basedir . '/agent_patient.log'), $offset),
 	qr/result of task $slow dropped/, 'its result was never dropped');
 kill 'TERM', $agents{patient};
 is(wait_agent('patient'), 0, 'patient stops with exit 0');
