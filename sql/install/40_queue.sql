@@ -1061,21 +1061,18 @@ BEGIN
 	shard := role_cluster.effective_push_shard(me.push_shard, role_cluster.push_shards_total());
 
 	/*
-	 * The room the node has left, counted under its lock, and whether
+	 * The room the node has left, counted under its lock unless the
+	 * caller gave the count (the subquery is then never run), and whether
 	 * tasks of a singleton type it may run are queued (rarely).
 	 */
-	IF hand_out_tasks.held IS NULL THEN
-		SELECT least(max_tasks, me.capacity - pg_catalog.count(*))::integer,
-			   EXISTS (SELECT FROM role_cluster.task q
-					   WHERE q.state = 'queued' AND q.singleton AND q.task_type = ANY (types))
-			INTO want, any_singles
-			FROM role_cluster.task t
-			WHERE t.node_id = me.node_id AND t.state IN ('routed', 'running');
-	ELSE
-		want := least(max_tasks, me.capacity - hand_out_tasks.held);
-		any_singles := EXISTS (SELECT FROM role_cluster.task q
-							   WHERE q.state = 'queued' AND q.singleton AND q.task_type = ANY (types));
-	END IF;
+	SELECT least(max_tasks,
+				 me.capacity - coalesce(hand_out_tasks.held,
+										(SELECT pg_catalog.count(*) FROM role_cluster.task t
+										 WHERE t.node_id = me.node_id
+											AND t.state IN ('routed', 'running'))))::integer,
+		   EXISTS (SELECT FROM role_cluster.task q
+				   WHERE q.state = 'queued' AND q.singleton AND q.task_type = ANY (types))
+		INTO want, any_singles;
 
 	/*
 	 * Singletons: the first due task of each singleton type that has none
