@@ -46,7 +46,7 @@ SELECT role_cluster.enqueue('pushNotifications', 'p2', shard_key => (SELECT max(
 SELECT role_cluster.enqueue('pushNotifications', 'p3', shard_key => (SELECT min(k) FROM subscribers WHERE shard = 1)) > 0 AS p3;
 SELECT role_cluster.enqueue('outboundMta', 'e', priority => 10) > 0 AS e;
 SELECT role_cluster.dispatch(1) AS routed;
-SELECT kind, state, node_id FROM role_cluster.task WHERE kind = 'e';
+SELECT kind, state, node_id, role_cluster.task_fetched(route_seq, node_id) AS fetched FROM role_cluster.task WHERE kind = 'e';
 SELECT role_cluster.enqueue('outboundMta', 'f') > 0 AS f,
 	   role_cluster.enqueue('outboundMta', 'g', run_at => now() + interval '1 hour') > 0 AS g;
 -- n3 stops heartbeating.

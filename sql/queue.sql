@@ -358,8 +358,8 @@ SELECT count(*) = (SELECT count(*) FROM role_cluster.task WHERE push_shard = 2) 
 	FROM role_cluster.claim_tasks('push2', 100) c WHERE c.push_shard = 2;
 SELECT count(*) AS misrouted FROM role_cluster.task t JOIN role_cluster.node n USING (node_id)
 	WHERE t.push_shard IS DISTINCT FROM n.push_shard;
--- A new push_shards_total re-shards the queued (and routed) push tasks in
--- the same transaction.
+-- A new push_shards_total re-shards the queued push tasks in the same
+-- transaction.
 DELETE FROM role_cluster.task;
 SELECT count(*) AS enqueued FROM (
 	SELECT role_cluster.enqueue('pushNotifications', shard_key => 'account-' || i)
@@ -401,43 +401,59 @@ SELECT count(*) AS enqueued FROM (
 	SELECT role_cluster.enqueue(CASE WHEN i % 3 = 0 THEN 'searchIndexing'
 								ELSE 'storeMaintenance' END::role_cluster.task_type, kind => 'k' || i)
 	FROM generate_series(1, 12) i) e;
+-- A routed task is running, but not fetched yet: its route_seq is above
+-- its node's fetch mark.  "stage" tells the two apart.
+CREATE TEMP VIEW task_stage AS
+	SELECT t.*, CASE WHEN t.state = 'running' AND NOT role_cluster.task_fetched(t.route_seq, t.node_id)
+					 THEN 'routed' ELSE t.state::text END AS stage
+	FROM role_cluster.task t;
 -- Least-loaded first, within capacity, each task to a node that may run it.
 SELECT role_cluster.dispatch(0) AS routed_none;
 SELECT role_cluster.dispatch(6) AS routed;
-SELECT node_id, count(*) FROM role_cluster.task WHERE state = 'routed' GROUP BY node_id ORDER BY node_id;
+SELECT node_id, count(*) FROM task_stage WHERE stage = 'routed' GROUP BY node_id ORDER BY node_id;
 SELECT role_cluster.dispatch() AS routed;
-SELECT node_id, task_type, count(*) FROM role_cluster.task WHERE state = 'routed'
+SELECT node_id, task_type, count(*) FROM task_stage WHERE stage = 'routed'
 	GROUP BY node_id, task_type ORDER BY node_id, task_type;
 SELECT count(*) AS still_queued FROM role_cluster.task WHERE state = 'queued';
 SELECT role_cluster.dispatch() AS nothing_more;
 SELECT role_cluster.dispatch(-1);
 SELECT role_cluster.dispatch(NULL);
--- A node takes what was routed to it.
+-- A node takes what was routed to it, oldest routing first.  Fetching
+-- moves its fetch mark and leaves the tasks' rows as they were.
+CREATE TEMP TABLE idx_rows AS
+	SELECT id, xmin::text AS version, route_seq FROM role_cluster.task WHERE node_id = 'idx';
 SELECT state, attempts FROM role_cluster.fetch_tasks('idx', 1);
+SELECT f.fetched = (SELECT min(route_seq) FROM idx_rows) AS mark_at_oldest
+	FROM role_cluster.node_fetch f WHERE f.node_id = 'idx';
 SELECT state, count(*) FROM role_cluster.fetch_tasks('idx') GROUP BY state;
+SELECT f.fetched = (SELECT max(route_seq) FROM idx_rows) AS mark_at_newest
+	FROM role_cluster.node_fetch f WHERE f.node_id = 'idx';
+SELECT count(*) AS fetched, count(*) FILTER (WHERE t.xmin::text = r.version) AS rows_unwritten
+	FROM idx_rows r JOIN role_cluster.task t USING (id) WHERE t.state = 'running';
 SELECT count(*) FROM role_cluster.fetch_tasks('idx');
+SELECT count(*) FROM role_cluster.fetch_tasks('idx', 0);
 SELECT role_cluster.fetch_tasks('idx', -1);
 SELECT role_cluster.fetch_tasks('idx', NULL);
 SELECT role_cluster.fetch_tasks(NULL);
 SELECT role_cluster.fetch_tasks('nobody-here');
 -- Completing a routed task that was not fetched is refused.
-SELECT role_cluster.complete_task(id, 'all') FROM role_cluster.task
-	WHERE node_id = 'all' AND state = 'routed' ORDER BY id LIMIT 1;
+SELECT role_cluster.complete_task(id, 'all') FROM task_stage
+	WHERE node_id = 'all' AND stage = 'routed' ORDER BY id LIMIT 1;
 -- Registering again with another role sends back at once the routed tasks
 -- it no longer enables.
-SELECT count(*) AS all_routed FROM role_cluster.task WHERE node_id = 'all' AND state = 'routed';
+SELECT count(*) AS all_routed FROM task_stage WHERE node_id = 'all' AND stage = 'routed';
 SELECT node_id FROM role_cluster.register_node('all', 'indexer', NULL, 4);
-SELECT state, count(*) FROM role_cluster.task WHERE task_type = 'storeMaintenance' GROUP BY state;
+SELECT stage, count(*) FROM task_stage WHERE task_type = 'storeMaintenance' GROUP BY stage;
 -- A role changed while tasks wait: a node gets none of a type its role no
 -- longer enables; routed ones go back to the queue when it fetches.
 DELETE FROM role_cluster.task;
 SELECT count(*) AS enqueued FROM role_cluster.enqueue_batch(
 	'[{"task_type": "outboundMta"}, {"task_type": "outboundMta"}]');
 SELECT role_cluster.dispatch() AS routed;
-SELECT node_id, state, count(*) FROM role_cluster.task GROUP BY node_id, state;
+SELECT node_id, stage, count(*) FROM task_stage GROUP BY node_id, stage;
 UPDATE role_cluster.cluster_role SET tasks = 'EnableSome(spamClassifierTraining)' WHERE name = 'mta';
 SELECT count(*) AS fetched FROM role_cluster.fetch_tasks('mta');
-SELECT node_id, state, count(*) FROM role_cluster.task GROUP BY node_id, state;
+SELECT node_id, stage, count(*) FROM task_stage GROUP BY node_id, stage;
 SELECT role_cluster.dispatch() AS routed;
 SELECT count(*) AS claimed FROM role_cluster.claim_tasks('mta', 5);
 UPDATE role_cluster.cluster_role SET tasks = 'EnableSome(outboundMta, spamClassifierTraining)' WHERE name = 'mta';
@@ -447,7 +463,7 @@ SELECT count(*) AS claimed FROM role_cluster.claim_tasks('mta', 5);
 DELETE FROM role_cluster.task;
 SELECT count(*) AS enqueued FROM role_cluster.enqueue_batch('[{"task_type": "spamClassifierTraining"}]');
 SELECT role_cluster.dispatch() AS routed_singleton;
-SELECT node_id, state FROM role_cluster.task;
+SELECT node_id, stage FROM task_stage;
 SELECT role_cluster.dispatch() AS routed_nothing;
 -- idx and all are of one class (indexer, no push shard): once the first
 -- comes up short with room to spare, dispatch does not ask the other; mta,
@@ -459,7 +475,7 @@ SELECT role_cluster.dispatch() AS routed;
 SELECT calls AS hand_outs FROM pg_stat_xact_user_functions
 	WHERE schemaname = 'role_cluster' AND funcname = 'hand_out_tasks';
 COMMIT;
-SELECT node_id, task_type, state FROM role_cluster.task WHERE state = 'routed' ORDER BY node_id;
+SELECT node_id, task_type, stage FROM task_stage WHERE stage = 'routed' ORDER BY node_id;
 
 ---------------------------------------------------------------------------
 -- reclaim
@@ -471,7 +487,7 @@ SELECT count(*) AS enqueued FROM (
 	FROM generate_series(1, 6) i) e;
 SELECT count(*) FROM role_cluster.claim_tasks('mta', 2);
 SELECT role_cluster.dispatch(4) AS routed;
-SELECT node_id, state, count(*) FROM role_cluster.task GROUP BY node_id, state ORDER BY 1, 2;
+SELECT node_id, stage, count(*) FROM task_stage GROUP BY node_id, stage ORDER BY 1, 2;
 -- Nothing to take back while every node is live.
 SELECT role_cluster.reclaim() AS reclaimed;
 -- A node that registers again from its own session, rather than
@@ -487,7 +503,7 @@ UPDATE role_cluster.node SET lease_until = now() - interval '1 second' WHERE nod
 SELECT role_cluster.reclaim() AS reclaimed;
 SELECT kind, state, node_id, attempts, last_error FROM role_cluster.task
 	WHERE last_error IS NOT NULL ORDER BY id;
-SELECT node_id, state, count(*) FROM role_cluster.task GROUP BY node_id, state ORDER BY 1, 2;
+SELECT node_id, stage, count(*) FROM task_stage GROUP BY node_id, stage ORDER BY 1, 2;
 -- A task on its last attempt becomes dead instead.
 SELECT role_cluster.heartbeat('mta') > now() AS alive_again;
 SELECT kind, attempts FROM role_cluster.claim_tasks('mta', 1);
@@ -506,8 +522,13 @@ SELECT count(*) FROM role_cluster.claim_tasks('idx', 1);
 DELETE FROM role_cluster.node WHERE node_id = 'all';
 UPDATE role_cluster.node SET deregistered_at = now() WHERE node_id = 'idx';
 SELECT role_cluster.reclaim() AS reclaimed;
-SELECT count(*) AS held FROM role_cluster.task WHERE state IN ('routed', 'running');
+SELECT count(*) AS held FROM role_cluster.task WHERE state = 'running';
 SELECT role_cluster.reclaim() AS nothing_left;
+-- prune() drops the fetch mark of a node whose row is gone, once it holds
+-- nothing; the others stay.
+SELECT array_agg(node_id ORDER BY node_id) AS marks FROM role_cluster.node_fetch;
+SELECT role_cluster.prune() AS pruned;
+SELECT array_agg(node_id ORDER BY node_id) AS marks FROM role_cluster.node_fetch;
 BEGIN ISOLATION LEVEL REPEATABLE READ;
 SELECT role_cluster.reclaim();
 ROLLBACK;
@@ -528,4 +549,5 @@ SELECT kind, payload, shard_key, dedupe_key, priority, max_attempts, run_at <= n
 	FROM role_cluster.task WHERE priority = -5;
 
 DROP VIEW q;
+DROP VIEW task_stage;
 DROP EXTENSION role_cluster;

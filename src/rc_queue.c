@@ -78,14 +78,14 @@ static const char *const enqueue_dedupe_sql =
 "    priority, max_attempts, singleton, dedupe_key)"
 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
 " ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL"
-"    AND state IN ('queued', 'routed', 'running')"
+"    AND state IN ('queued', 'running')"
 " DO NOTHING"
 " RETURNING t.id";
 
 static const char *const dedupe_lookup_sql =
 "SELECT t.id FROM role_cluster.task t"
 " WHERE t.dedupe_key OPERATOR(pg_catalog.=) $1"
-"   AND t.state IN ('queued', 'routed', 'running')";
+"   AND t.state IN ('queued', 'running')";
 
 static const char *const complete_sql =
 "UPDATE role_cluster.task AS t"
@@ -93,6 +93,9 @@ static const char *const complete_sql =
 "       updated_at = pg_catalog.now()"
 " WHERE t.id OPERATOR(pg_catalog.=) $1 AND t.node_id OPERATOR(pg_catalog.=) $2"
 "   AND t.state OPERATOR(pg_catalog.=) 'running'"
+"   AND (t.route_seq IS NULL"
+"        OR t.route_seq OPERATOR(pg_catalog.<=) (SELECT f.fetched FROM role_cluster.node_fetch f"
+"                                                WHERE f.node_id OPERATOR(pg_catalog.=) $2))"
 "   AND EXISTS (SELECT FROM role_cluster.node n"
 "               WHERE n.node_id OPERATOR(pg_catalog.=) $2"
 "                 AND (n.login OPERATOR(pg_catalog.=) SESSION_USER"

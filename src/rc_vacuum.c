@@ -4,7 +4,7 @@
  *	  The background worker has the queue tables vacuumed between
  *	  autovacuum's visits.
  *
- * Every task is written four times (enqueued, routed, running, done) and
+ * Every task is written three times (enqueued, handed out, done) and
  * then deleted by prune(): at thousands of tasks a second, tens of
  * thousands of dead row versions a second.  Autovacuum visits a database
  * at most once per autovacuum_naptime, a minute by default, whatever the
@@ -78,7 +78,7 @@
 int			rc_vacuum_interval_s = 1;
 
 /* The queue tables: what every task passes through or leaves behind */
-static const char *const rc_queue_tables[] = {"task", "node", "schedule_firing"};
+static const char *const rc_queue_tables[] = {"task", "node", "node_fetch", "schedule_firing"};
 
 /* Its index in rc_queue_tables: the table whose indexes get rebuilt */
 #define RC_TASK_TABLE 0

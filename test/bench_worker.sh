@@ -23,11 +23,12 @@
 #     queue that a bare dispatcher routes to the 8 nodes (one statement
 #     per batch; no routing rule, capacity or liveness):
 #     "bound", at batch 1000 and 100, whose nodes take their rows (routed
-#     -> running, as fetch_tasks() does) and then finish them, so each
-#     task is written three times as in role_cluster; and "bound, read",
-#     routed straight to running, its nodes only reading their rows before
-#     finishing them, so each task is written twice as on the SKIP LOCKED
-#     queue, with one dispatcher and with two.  What a process that
+#     -> running) and then finish them, so each task is written three
+#     times; and "bound, read", routed straight to running, its nodes only
+#     reading their rows before finishing them, so each task is written
+#     twice, as on the SKIP LOCKED queue and in role_cluster (whose
+#     fetch_tasks() moves the node's fetch mark, not the tasks), with one
+#     dispatcher and with two.  What a process that
 #     writes each routing to the table reaches here with nothing else to
 #     do.  The queues take turns, for BENCH_THROUGHPUT_ROUNDS rounds, and
 #     the ratios are of the medians, so that the drift of a shared machine
@@ -376,7 +377,8 @@ printf "$fmt" median "$disp" "$disp100" "$(echo "$all_pull" | median)" "$skip" \
 echo "dispatch 1000 = the worker at its default dispatch_batch, its nodes fetch_tasks() and complete_tasks();"
 echo "bound = one bare dispatcher (routed: seconds until it had routed every task); its nodes take"
 echo "their rows (routed -> running) and mark them done; bound, read: routed straight to running,"
-echo "the nodes only read their rows and mark them done (two writes per task, as SKIP LOCKED);"
+echo "the nodes only read their rows and mark them done (two writes per task, as SKIP LOCKED and"
+echo "role_cluster);"
 echo "2 dispatchers: the same with two bare dispatchers at once."
 echo "medians: dispatch / SKIP LOCKED = $(ratio "$disp" "$skip") (batch 100: $(ratio "$disp100" "$skip"));" \
 	"bound / SKIP LOCKED = $(ratio "$bound" "$skip") (batch 100: $(ratio "$bound100" "$skip"));" \

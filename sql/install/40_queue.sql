@@ -7,13 +7,19 @@
  * - A node is live while it is not deregistered, its lease (lease_until,
  *   pushed forward by every heartbeat) has not lapsed, and the session that
  *   registered it still exists (pid and backend_start in pg_stat_activity).
- * - A task moves queued -> routed (dispatch gave it to a node and notified
- *   it) -> running (the node fetched it) -> done, or back to queued (retry,
- *   release, reclaim) or dead (out of attempts).  claim_tasks goes queued ->
- *   running directly.  "Held" means routed or running: that is what counts
- *   against a node's capacity, and a held task has exactly one node_id.
- * - attempts counts the times the task was started (-> running); handing it
- *   back unrun (release_task, deregister_node) gives the attempt back.
+ * - A task moves queued -> running (handed to a node: claimed by it, or
+ *   routed to it by dispatch) -> done, or back to queued (retry, release,
+ *   reclaim) or dead (out of attempts).  A running task has exactly one
+ *   node_id, and counts against that node's capacity.
+ * - A routed task is running but not yet fetched: dispatch() numbers what it
+ *   routes (route_seq, one sequence for all nodes), and a node's fetch mark
+ *   (node_fetch.fetched) is the highest number it has fetched.  Fetching
+ *   moves the mark, not the tasks, so each task is written twice on its way
+ *   (handed out, finished), whether routed or claimed.  Hand-outs to a node
+ *   take turns on its row lock, held to commit, so they commit in the order
+ *   of their numbers and a fetch never passes a number still to commit.
+ * - attempts counts the hand-outs; one handed back unstarted (released,
+ *   never fetched, or given up by a deregistering node) gives it back.
  * - Every path that hands out work goes through hand_out_tasks(), which
  *   applies the one routing rule.
  * - Functions that change the queue require READ COMMITTED, since the
@@ -55,9 +61,9 @@ COMMENT ON COLUMN role_cluster.cluster_settings.retry_backoff_base IS
 COMMENT ON COLUMN role_cluster.cluster_settings.retry_backoff_max IS
 	'Upper bound of the retry delay of a failed task';
 
-CREATE TYPE role_cluster.task_state AS ENUM ('queued', 'routed', 'running', 'done', 'dead');
+CREATE TYPE role_cluster.task_state AS ENUM ('queued', 'running', 'done', 'dead');
 COMMENT ON TYPE role_cluster.task_state IS
-	'Where a task is: queued, routed (given to a node, not yet fetched), running, done or dead (out of attempts)';
+	'Where a task is: queued, running (handed to a node; routed ones until fetched too), done or dead (out of attempts)';
 
 /* ---- Per-type policy ---- */
 
@@ -69,7 +75,7 @@ COMMENT ON TABLE role_cluster.task_policy IS
 	'How each task type is handed out: one row per type (an INSERT replaces the row; rows cannot be deleted)';
 COMMENT ON COLUMN role_cluster.task_policy.task_type IS 'The task type';
 COMMENT ON COLUMN role_cluster.task_policy.singleton IS
-	'At most one task of this type is routed or running at a time, cluster-wide';
+	'At most one task of this type is running (routed included) at a time, cluster-wide';
 
 INSERT INTO role_cluster.task_policy (task_type, singleton)
 	SELECT t, t = 'spamClassifierTraining'
@@ -100,7 +106,7 @@ COMMENT ON COLUMN role_cluster.node.role_name IS
 	'Its cluster_role (STALWART_ROLE); NULL enables every task type.  Not a foreign key: a role deleted under a node enables nothing';
 COMMENT ON COLUMN role_cluster.node.push_shard IS
 	'Its push shard (STALWART_PUSH_SHARD) in 1..push_shards_total; NULL means shard 1 while push_shards_total is 1, else none';
-COMMENT ON COLUMN role_cluster.node.capacity IS 'Most tasks it holds at once (routed plus running)';
+COMMENT ON COLUMN role_cluster.node.capacity IS 'Most tasks it holds at once (running, routed ones included)';
 COMMENT ON COLUMN role_cluster.node.login IS
 	'The login that registered it; only that login or a role_cluster_admin member may act for the node';
 COMMENT ON COLUMN role_cluster.node.backend_pid IS 'Process id of the session that registered it';
@@ -111,6 +117,30 @@ COMMENT ON COLUMN role_cluster.node.last_heartbeat IS 'When it last registered o
 COMMENT ON COLUMN role_cluster.node.lease_until IS
 	'It is live until then unless it heartbeats again (last_heartbeat + node_lease)';
 COMMENT ON COLUMN role_cluster.node.deregistered_at IS 'When it deregistered; NULL while registered';
+
+/*
+ * How far each node has fetched what dispatch() routed to it.  A table of
+ * its own, so that a fetch never waits for a dispatch holding the node's
+ * row; not a foreign key, so that a node row deleted by hand still tells
+ * reclaim() which of its tasks were started.  prune() drops the rows of
+ * nodes that are gone and hold nothing.
+ */
+CREATE TABLE role_cluster.node_fetch (
+	node_id		text PRIMARY KEY,
+	fetched		bigint NOT NULL DEFAULT 0
+) WITH (fillfactor = 50);
+COMMENT ON TABLE role_cluster.node_fetch IS
+	'Per node, how far it has fetched the tasks dispatch() routed to it (fetch_tasks moves it)';
+COMMENT ON COLUMN role_cluster.node_fetch.node_id IS 'The node';
+COMMENT ON COLUMN role_cluster.node_fetch.fetched IS
+	'The highest route_seq it has fetched: its running tasks numbered above it are routed, not yet fetched';
+
+/*
+ * Numbers for routed tasks, in hand-out order.  No CACHE: a session's cached
+ * block would hand a later hand-out a smaller number than an earlier one.
+ */
+CREATE SEQUENCE role_cluster.route_seq AS bigint;
+COMMENT ON SEQUENCE role_cluster.route_seq IS 'Numbers dispatch() gives the tasks it routes, in order';
 
 /* ---- Tasks ---- */
 
@@ -125,8 +155,8 @@ COMMENT ON SEQUENCE role_cluster.task_id_seq IS 'Task ids';
  * HOT in the page's free space.  Autovacuum runs early and unthrottled so
  * dead versions do not pile up under sustained load.
  *
- * The functions keep the invariants: a routed or running task has a node_id
- * and a lease_until, a queued one neither; finished_at is set exactly when
+ * The functions keep the invariants: a running task has a node_id and a
+ * lease_until, a queued one neither; finished_at is set exactly when
  * it is done or dead; attempts >= 0, max_attempts >= 1, a dedupe_key is
  * NULL or not empty.  They are not CHECK constraints because PostgreSQL
  * reads and prepares every CHECK expression afresh for each statement that
@@ -148,6 +178,7 @@ CREATE TABLE role_cluster.task (
 	max_attempts integer NOT NULL DEFAULT 5,
 	state		role_cluster.task_state NOT NULL DEFAULT 'queued',
 	node_id		text,
+	route_seq	bigint,
 	lease_until timestamptz,
 	last_error	text,
 	dedupe_key	text,
@@ -174,11 +205,13 @@ COMMENT ON COLUMN role_cluster.task.push_shard IS
 	'For pushNotifications, shard_for(shard_key, push_shards_total): only a node of that shard runs it';
 COMMENT ON COLUMN role_cluster.task.priority IS 'Higher runs first; then earlier run_at, then lower id';
 COMMENT ON COLUMN role_cluster.task.run_at IS 'Not handed out before then';
-COMMENT ON COLUMN role_cluster.task.attempts IS 'How many times it was started (set running)';
+COMMENT ON COLUMN role_cluster.task.attempts IS 'How many times it was handed out, less those handed back unstarted';
 COMMENT ON COLUMN role_cluster.task.max_attempts IS 'Starts allowed before a failure makes it dead';
-COMMENT ON COLUMN role_cluster.task.state IS 'queued, routed, running, done or dead';
+COMMENT ON COLUMN role_cluster.task.state IS 'queued, running (routed or fetched or claimed), done or dead';
 COMMENT ON COLUMN role_cluster.task.node_id IS
-	'The node holding it while routed or running; the last one that held it once done or dead';
+	'The node holding it while running; the last one that held it once done or dead';
+COMMENT ON COLUMN role_cluster.task.route_seq IS
+	'While running: its number if dispatch() routed it (fetched once the node''s node_fetch.fetched reaches it), NULL if the node claimed it';
 COMMENT ON COLUMN role_cluster.task.lease_until IS
 	'While held: the holding node''s lease; reclaim() takes the task back after it';
 COMMENT ON COLUMN role_cluster.task.last_error IS 'The last failure (fail_task, or a lost node)';
@@ -199,20 +232,20 @@ CREATE INDEX task_queued_singleton_idx ON role_cluster.task (task_type, priority
 	WHERE state = 'queued' AND singleton;
 COMMENT ON INDEX role_cluster.task_queued_singleton_idx IS 'Queued singleton tasks, per type in hand-out order';
 
-/* What each node holds: capacity, heartbeat, fetch, reclaim. */
-CREATE INDEX task_held_idx ON role_cluster.task (node_id, state)
-	WHERE state IN ('routed', 'running');
-COMMENT ON INDEX role_cluster.task_held_idx IS 'Routed and running tasks by node';
+/* What each node holds, routed ones in fetch order: capacity, heartbeat, fetch, reclaim. */
+CREATE INDEX task_held_idx ON role_cluster.task (node_id, route_seq)
+	WHERE state = 'running';
+COMMENT ON INDEX role_cluster.task_held_idx IS 'Running tasks by node, in route_seq order';
 
 CREATE UNIQUE INDEX task_dedupe_idx ON role_cluster.task (dedupe_key)
-	WHERE dedupe_key IS NOT NULL AND state IN ('queued', 'routed', 'running');
+	WHERE dedupe_key IS NOT NULL AND state IN ('queued', 'running');
 COMMENT ON INDEX role_cluster.task_dedupe_idx IS 'One unfinished task per dedupe key';
 
 /* The singleton rule, enforced by the database itself. */
 CREATE UNIQUE INDEX task_singleton_idx ON role_cluster.task (task_type)
-	WHERE singleton AND state IN ('routed', 'running');
+	WHERE singleton AND state = 'running';
 COMMENT ON INDEX role_cluster.task_singleton_idx IS
-	'At most one routed or running task per singleton type, cluster-wide';
+	'At most one running task per singleton type, cluster-wide';
 
 /* Finished tasks by age, for pruning. */
 CREATE INDEX task_finished_idx ON role_cluster.task (finished_at)
@@ -222,6 +255,8 @@ COMMENT ON INDEX role_cluster.task_finished_idx IS 'Done and dead tasks by finis
 SELECT pg_catalog.pg_extension_config_dump('role_cluster.task_policy', '');
 SELECT pg_catalog.pg_extension_config_dump('role_cluster.task', '');
 SELECT pg_catalog.pg_extension_config_dump('role_cluster.task_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('role_cluster.node_fetch', '');
+SELECT pg_catalog.pg_extension_config_dump('role_cluster.route_seq', '');
 
 /* ---- Small helpers ---- */
 
@@ -290,6 +325,20 @@ CREATE FUNCTION role_cluster.node_is_live(n role_cluster.node) RETURNS boolean
 			 OR role_cluster.node_session_alive(n.backend_pid, n.backend_start));
 COMMENT ON FUNCTION role_cluster.node_is_live(role_cluster.node) IS
 	'Whether a node is live: not deregistered, lease not lapsed, registering session still there';
+
+/*
+ * Has the node holding a running task started it?  A task it claimed was
+ * (route_seq NULL); a routed one once the node has fetched up to its
+ * number.  For the paths that tell routed from started; the hot ones
+ * inline it.
+ */
+CREATE FUNCTION role_cluster.task_fetched(route_seq bigint, node_id text) RETURNS boolean
+	LANGUAGE sql STABLE
+	RETURN route_seq IS NULL
+		OR coalesce(route_seq <= (SELECT f.fetched FROM role_cluster.node_fetch f
+								  WHERE f.node_id = task_fetched.node_id), false);
+COMMENT ON FUNCTION role_cluster.task_fetched(bigint, text) IS
+	'Whether the node holding a running task has started it: claimed it, or fetched it once routed';
 
 /*
  * The LISTEN/NOTIFY channel of a node: "role_cluster.node." and the id, or
@@ -399,13 +448,28 @@ COMMENT ON FUNCTION role_cluster.require_read_committed() IS
 	'Raises unless the transaction is READ COMMITTED';
 
 /*
+ * Locks the fetch marks of these nodes, in order: a fetch for one of them
+ * in flight is waited for, and one that starts later waits, so that the
+ * caller's next statement tells fetched from routed tasks as the nodes
+ * will have seen them.  Taken before any task row, as fetch_tasks() does.
+ */
+CREATE FUNCTION role_cluster.lock_fetch_marks(nodes text[]) RETURNS void
+	LANGUAGE sql
+	BEGIN ATOMIC
+		SELECT FROM role_cluster.node_fetch f WHERE f.node_id = ANY (nodes)
+			ORDER BY f.node_id FOR NO KEY UPDATE;
+	END;
+COMMENT ON FUNCTION role_cluster.lock_fetch_marks(text[]) IS
+	'Locks the nodes'' fetch marks, so that a following statement sees which of their tasks they fetched';
+
+/*
  * Hand tasks held by nodes back to the queue, for the given reason: routed
- * ones as they were; running ones keep the attempt they used, and become
- * dead when it was their last (counting = true), or give it back (counting =
- * false).  With skip_locked, tasks that other transactions hold locked are
- * left alone (reclaim() comes back for them); otherwise they are waited for.
- * Returns the number handed back (dead ones included).  The caller holds the
- * nodes' rows locked.
+ * ones not yet fetched give their attempt back; started ones keep the
+ * attempt they used, and become dead when it was their last (counting =
+ * true), or give it back (counting = false).  With skip_locked, tasks that
+ * other transactions hold locked are left alone (reclaim() comes back for
+ * them); otherwise they are waited for.  Returns the number handed back
+ * (dead ones included).  The caller holds the nodes' rows locked.
  */
 CREATE FUNCTION role_cluster.hand_back(nodes text[], counting boolean, reason text,
 									   skip_locked boolean DEFAULT false) RETURNS integer
@@ -415,31 +479,32 @@ DECLARE
 	ids			bigint[];
 	handed		integer;
 BEGIN
+	PERFORM role_cluster.lock_fetch_marks(nodes);
 	IF skip_locked THEN
 		ids := ARRAY(SELECT t.id FROM role_cluster.task t
-					 WHERE t.node_id = ANY (nodes) AND t.state IN ('routed', 'running')
+					 WHERE t.node_id = ANY (nodes) AND t.state = 'running'
 					 FOR UPDATE SKIP LOCKED);
 	ELSE
 		ids := ARRAY(SELECT t.id FROM role_cluster.task t
-					 WHERE t.node_id = ANY (nodes) AND t.state IN ('routed', 'running')
+					 WHERE t.node_id = ANY (nodes) AND t.state = 'running'
 					 ORDER BY t.id
 					 FOR UPDATE);
 	END IF;
 	UPDATE role_cluster.task AS t
-		SET state = CASE WHEN counting AND t.state = 'running' AND t.attempts >= t.max_attempts
+		SET state = CASE WHEN x.counted AND t.attempts >= t.max_attempts
 						 THEN 'dead' ELSE 'queued' END::role_cluster.task_state,
-			node_id = CASE WHEN counting AND t.state = 'running' AND t.attempts >= t.max_attempts
-						   THEN t.node_id END,
+			node_id = CASE WHEN x.counted AND t.attempts >= t.max_attempts THEN t.node_id END,
 			lease_until = NULL,
-			attempts = CASE WHEN NOT counting AND t.state = 'running'
-							THEN t.attempts - 1 ELSE t.attempts END,
-			last_error = CASE WHEN counting AND t.state = 'running'
+			attempts = t.attempts - CASE WHEN x.counted THEN 0 ELSE 1 END,
+			last_error = CASE WHEN x.counted
 							  THEN pg_catalog.format('node "%s" %s', t.node_id, reason)
 							  ELSE t.last_error END,
-			finished_at = CASE WHEN counting AND t.state = 'running' AND t.attempts >= t.max_attempts
+			finished_at = CASE WHEN x.counted AND t.attempts >= t.max_attempts
 							   THEN pg_catalog.now() END,
 			updated_at = pg_catalog.now()
-		WHERE t.id = ANY (ids) AND t.node_id = ANY (nodes) AND t.state IN ('routed', 'running');
+		FROM (SELECT u.id, counting AND role_cluster.task_fetched(u.route_seq, u.node_id) AS counted
+			  FROM role_cluster.task u WHERE u.id = ANY (ids)) x
+		WHERE t.id = x.id AND t.node_id = ANY (nodes) AND t.state = 'running';
 	GET DIAGNOSTICS handed = ROW_COUNT;
 	RETURN handed;
 END
@@ -565,8 +630,9 @@ CREATE TRIGGER task_policy_before_truncate
  * A policy change reaches the type's unfinished tasks in the same
  * transaction.  It takes the type's gate lock, as hand_out_tasks() does, so
  * no hand-out of the type runs across it; making a type a singleton while
- * two of its tasks are routed or running is refused by the unique index.
- * It also takes the type's configuration gate (1919120232, ordinal), which
+ * two of its tasks are running (routed or not) is refused by the unique
+ * index.  It also takes the type's configuration gate (1919120232,
+ * ordinal), which
  * every new task's derivation takes shared (rc_task.c): a task of the type
  * enqueued but not yet committed makes the change wait for it and is
  * updated here; one enqueued from now waits for the change's commit and
@@ -581,14 +647,14 @@ BEGIN
 	PERFORM pg_catalog.pg_advisory_xact_lock(1919120231, role_cluster.task_ordinal(NEW.task_type));
 	PERFORM pg_catalog.pg_advisory_xact_lock(1919120232, role_cluster.task_ordinal(NEW.task_type));
 	UPDATE role_cluster.task AS t SET singleton = NEW.singleton
-		WHERE t.task_type = NEW.task_type AND t.state IN ('queued', 'routed', 'running')
+		WHERE t.task_type = NEW.task_type AND t.state IN ('queued', 'running')
 			AND t.singleton <> NEW.singleton;
 	RETURN NULL;
 EXCEPTION
 	WHEN unique_violation THEN
 		SELECT pg_catalog.count(*) INTO holders FROM role_cluster.task t
-			WHERE t.task_type = NEW.task_type AND t.state IN ('routed', 'running');
-		RAISE EXCEPTION 'cannot make % a singleton while % of its tasks are routed or running',
+			WHERE t.task_type = NEW.task_type AND t.state = 'running';
+		RAISE EXCEPTION 'cannot make % a singleton while % of its tasks are running',
 			NEW.task_type, holders
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  HINT = 'Try again once at most one of them is left.';
@@ -603,11 +669,12 @@ CREATE TRIGGER task_policy_after_write
 
 /*
  * A new push_shards_total re-shards the unfinished push tasks, in the same
- * transaction: queued ones get their new shard, routed ones whose shard
- * changed go back to the queue to be routed again, and running ones keep
- * their node but take the new shard, which a retry is routed by.  Like a
- * policy change, it first takes its configuration gate (1919120232, 10),
- * so that it also reaches the push tasks being enqueued meanwhile.
+ * transaction: queued ones get their new shard, routed ones not yet
+ * fetched whose shard changed go back to the queue to be routed again
+ * (giving their attempt back), and started ones keep their node but take
+ * the new shard, which a retry is routed by.  Like a policy change, it
+ * first takes its configuration gate (1919120232, 10), so that it also
+ * reaches the push tasks being enqueued meanwhile.
  */
 CREATE FUNCTION role_cluster.cluster_settings_after_write() RETURNS trigger
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -617,14 +684,22 @@ BEGIN
 		RETURN NULL;
 	END IF;
 	PERFORM pg_catalog.pg_advisory_xact_lock(1919120232, 10);
+	PERFORM role_cluster.lock_fetch_marks(ARRAY(
+		SELECT DISTINCT t.node_id FROM role_cluster.task t
+		WHERE t.task_type = 'pushNotifications' AND t.state = 'running'));
 	UPDATE role_cluster.task AS t
 		SET push_shard = role_cluster.shard_for(t.shard_key, NEW.push_shards_total),
-			state = CASE WHEN t.state = 'running' THEN t.state ELSE 'queued' END::role_cluster.task_state,
-			node_id = CASE WHEN t.state = 'running' THEN t.node_id END,
-			lease_until = CASE WHEN t.state = 'running' THEN t.lease_until END,
-			updated_at = CASE WHEN t.state = 'running' THEN t.updated_at ELSE pg_catalog.now() END
-		WHERE t.task_type = 'pushNotifications' AND t.state IN ('queued', 'routed', 'running')
-			AND t.push_shard IS DISTINCT FROM role_cluster.shard_for(t.shard_key, NEW.push_shards_total);
+			state = CASE WHEN x.started THEN t.state ELSE 'queued' END::role_cluster.task_state,
+			node_id = CASE WHEN x.started THEN t.node_id END,
+			lease_until = CASE WHEN x.started THEN t.lease_until END,
+			attempts = t.attempts - CASE WHEN t.state = 'running' AND NOT x.started THEN 1 ELSE 0 END,
+			updated_at = CASE WHEN x.started THEN t.updated_at ELSE pg_catalog.now() END
+		FROM (SELECT u.id,
+					 u.state = 'running' AND role_cluster.task_fetched(u.route_seq, u.node_id) AS started
+			  FROM role_cluster.task u
+			  WHERE u.task_type = 'pushNotifications' AND u.state IN ('queued', 'running')
+				AND u.push_shard IS DISTINCT FROM role_cluster.shard_for(u.shard_key, NEW.push_shards_total)) x
+		WHERE t.id = x.id;
 	RETURN NULL;
 END
 $$;
@@ -721,15 +796,18 @@ BEGIN
 				WHERE node_id = register_node.node_id
 				RETURNING * INTO n;
 			/* routed tasks that the new role or shard no longer allows go back */
+			PERFORM role_cluster.lock_fetch_marks(ARRAY[n.node_id]);
 			UPDATE role_cluster.task AS t
-				SET state = 'queued', node_id = NULL, lease_until = NULL, updated_at = pg_catalog.now()
-				WHERE t.node_id = n.node_id AND t.state = 'routed'
+				SET state = 'queued', node_id = NULL, lease_until = NULL, attempts = t.attempts - 1,
+					updated_at = pg_catalog.now()
+				WHERE t.node_id = n.node_id AND t.state = 'running'
+					AND NOT role_cluster.task_fetched(t.route_seq, t.node_id)
 					AND NOT role_cluster.routes_to(t.task_type, t.push_shard,
 						role_cluster.node_task_types(n.role_name, false),
 						role_cluster.effective_push_shard(n.push_shard, s.push_shards_total));
 			/* the rest, when it registers again from its own session, keep their leases with it */
 			UPDATE role_cluster.task AS t SET lease_until = n.lease_until
-				WHERE t.node_id = n.node_id AND t.state IN ('routed', 'running')
+				WHERE t.node_id = n.node_id AND t.state = 'running'
 					AND t.lease_until < n.lease_until;
 			RETURN n;
 		END IF;
@@ -742,6 +820,8 @@ BEGIN
 			ON CONFLICT ON CONSTRAINT node_pkey DO NOTHING
 			RETURNING * INTO n;
 		IF FOUND THEN
+			INSERT INTO role_cluster.node_fetch AS f (node_id) VALUES (n.node_id)
+				ON CONFLICT (node_id) DO NOTHING;
 			RETURN n;
 		END IF;
 		/* registered concurrently by another session: take the update path */
@@ -785,7 +865,7 @@ BEGIN
 		WHERE node_id = n.node_id
 		RETURNING lease_until INTO until;
 	UPDATE role_cluster.task AS t SET lease_until = until
-		WHERE t.node_id = n.node_id AND t.state IN ('routed', 'running');
+		WHERE t.node_id = n.node_id AND t.state = 'running';
 	RETURN until;
 END
 $$;
@@ -944,13 +1024,13 @@ BEGIN
 			CROSS JOIN role_cluster.cluster_settings s
 			LEFT JOIN role_cluster.task_policy p ON p.task_type = x.task_type
 		ORDER BY x.pos
-		ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL AND state IN ('queued', 'routed', 'running')
+		ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL AND state IN ('queued', 'running')
 		DO NOTHING;
 
 	/* each element's id: its own, or that of the unfinished task with its key */
 	SELECT pg_catalog.array_agg(CASE WHEN u.k IS NULL THEN u.id
 								ELSE (SELECT t.id FROM role_cluster.task t
-									  WHERE t.dedupe_key = u.k AND t.state IN ('queued', 'routed', 'running'))
+									  WHERE t.dedupe_key = u.k AND t.state IN ('queued', 'running'))
 								END ORDER BY u.pos)
 		INTO ids
 		FROM ROWS FROM (pg_catalog.unnest(ids), pg_catalog.unnest(keys)) WITH ORDINALITY AS u(id, k, pos);
@@ -979,24 +1059,25 @@ COMMENT ON FUNCTION role_cluster.enqueue_batch(jsonb) IS
 
 /*
  * Hands out up to max_tasks due queued tasks to one node, setting them
- * new_state, and returns them (in no particular order: the caller sorts
- * when it matters).  claim_tasks() (new_state
- * 'running', the node claiming for itself) and dispatch() (new_state
- * 'routed') hand out work only through here.
+ * running, and returns them (in no particular order: the caller sorts when
+ * it matters).  claim_tasks() (claiming: the node takes them for itself)
+ * and dispatch() (not claiming: they are routed, numbered from route_seq
+ * for the node to fetch) hand out work only through here.
  *
  * The routing rule, all of it:
  *   - the node is live (node_is_live: registered, lease running, session
  *     there);
  *   - its role enables the task's type, and a push task's push_shard is the
  *     node's (routes_to);
- *   - a singleton type never has two tasks routed or running: handing one
+ *   - a singleton type never has two tasks running: handing one
  *     out takes the type's advisory gate lock with a try-lock (never
  *     waiting) and rechecks under it with a fresh snapshot; the unique
  *     index task_singleton_idx is the backstop, and its violation only
  *     skips the task;
- *   - the node never holds more than its capacity (routed + running): its
+ *   - the node never holds more than its capacity (its running tasks): its
  *     row is locked (FOR NO KEY UPDATE) before anything is counted, so
- *     two hand-outs to one node take turns.
+ *     two hand-outs to one node take turns (and, the lock held to commit,
+ *     commit in the order of the numbers they give).
  * Order: priority (higher first), then run_at, then id; due means run_at
  * <= now().  Tasks that other transactions hold locked are skipped, never
  * waited for.
@@ -1011,15 +1092,13 @@ COMMENT ON FUNCTION role_cluster.enqueue_batch(jsonb) IS
  * count while the lock is held, only take from it, so it is a safe upper
  * bound and is not counted again here.
  */
-CREATE FUNCTION role_cluster.hand_out_tasks(node_id text, max_tasks integer,
-											new_state role_cluster.task_state,
+CREATE FUNCTION role_cluster.hand_out_tasks(node_id text, max_tasks integer, claiming boolean,
 											held integer DEFAULT NULL)
 	RETURNS SETOF role_cluster.task
 	LANGUAGE plpgsql
 AS $$
 #variable_conflict use_column
 DECLARE
-	claiming	boolean := new_state = 'running';
 	me			role_cluster.node;
 	types		role_cluster.task_type[];
 	shard		integer;
@@ -1069,7 +1148,7 @@ BEGIN
 				 me.capacity - coalesce(hand_out_tasks.held,
 										(SELECT pg_catalog.count(*) FROM role_cluster.task t
 										 WHERE t.node_id = me.node_id
-											AND t.state IN ('routed', 'running'))))::integer,
+											AND t.state = 'running')))::integer,
 		   EXISTS (SELECT FROM role_cluster.task q
 				   WHERE q.state = 'queued' AND q.singleton AND q.task_type = ANY (types))
 		INTO want, any_singles;
@@ -1086,7 +1165,7 @@ BEGIN
 										WHERE t.task_type = p.task_type AND t.singleton AND t.state = 'queued')
 							AND NOT EXISTS (SELECT FROM role_cluster.task t
 											WHERE t.task_type = p.task_type AND t.singleton
-												AND t.state IN ('routed', 'running')));
+												AND t.state = 'running'));
 		FOR c IN
 			SELECT q.* FROM pg_catalog.unnest(singles) AS ty,
 				LATERAL (SELECT t.id, t.task_type, t.priority, t.run_at
@@ -1109,16 +1188,16 @@ BEGIN
 			CONTINUE WHEN NOT pg_catalog.pg_try_advisory_xact_lock(1919120231, role_cluster.task_ordinal(c.task_type));
 			CONTINUE WHEN EXISTS (SELECT FROM role_cluster.task t
 								  WHERE t.task_type = c.task_type AND t.singleton
-									AND t.state IN ('routed', 'running'));
+									AND t.state = 'running');
 			BEGIN
 				WITH l AS (
 					SELECT t.id FROM role_cluster.task t
 					WHERE t.id = c.id AND t.state = 'queued' AND t.singleton
 					FOR UPDATE SKIP LOCKED)
 				UPDATE role_cluster.task AS t
-					SET state = new_state, node_id = me.node_id, lease_until = me.lease_until,
-						attempts = t.attempts + CASE WHEN claiming THEN 1 ELSE 0 END,
-						updated_at = pg_catalog.now()
+					SET state = 'running', node_id = me.node_id, lease_until = me.lease_until,
+						route_seq = CASE WHEN NOT claiming THEN pg_catalog.nextval('role_cluster.route_seq') END,
+						attempts = t.attempts + 1, updated_at = pg_catalog.now()
 					FROM l WHERE t.id = l.id
 					RETURNING t.* INTO r;
 				IF FOUND THEN
@@ -1127,7 +1206,7 @@ BEGIN
 				END IF;
 			EXCEPTION
 				WHEN unique_violation THEN
-					NULL;		/* made routed or running past the gate: skip it */
+					NULL;		/* one made running past the gate: skip it */
 			END;
 		END LOOP;
 	END IF;
@@ -1140,11 +1219,11 @@ BEGIN
 	room := want - taken;
 	IF room > 0 THEN
 		RETURN QUERY
-		UPDATE role_cluster.task AS t
-			SET state = new_state, node_id = me.node_id, lease_until = me.lease_until,
-				attempts = t.attempts + CASE WHEN claiming THEN 1 ELSE 0 END,
-				updated_at = pg_catalog.now()
-			WHERE t.id = ANY (ARRAY(
+		WITH picked AS MATERIALIZED (
+			/* numbered in hand-out order, each number drawn once */
+			SELECT h.id,
+				   CASE WHEN NOT claiming THEN pg_catalog.nextval('role_cluster.route_seq') END AS seq
+			FROM pg_catalog.unnest(ARRAY(
 				WITH RECURSIVE prio(p) AS (
 					(SELECT q.priority FROM role_cluster.task q
 					 WHERE q.state = 'queued' AND NOT q.singleton
@@ -1163,7 +1242,13 @@ BEGIN
 					LIMIT room
 					FOR UPDATE OF q SKIP LOCKED) d
 				WHERE prio.p IS NOT NULL
-				LIMIT room))
+				LIMIT room)) WITH ORDINALITY AS h(id, k)
+			ORDER BY h.k)
+		UPDATE role_cluster.task AS t
+			SET state = 'running', node_id = me.node_id, lease_until = me.lease_until,
+				route_seq = picked.seq, attempts = t.attempts + 1, updated_at = pg_catalog.now()
+			FROM picked
+			WHERE t.id = picked.id
 			RETURNING t.*;
 	END IF;
 	FOREACH r IN ARRAY single_rows LOOP
@@ -1171,7 +1256,7 @@ BEGIN
 	END LOOP;
 END
 $$;
-COMMENT ON FUNCTION role_cluster.hand_out_tasks(text, integer, role_cluster.task_state, integer) IS
+COMMENT ON FUNCTION role_cluster.hand_out_tasks(text, integer, boolean, integer) IS
 	'The routing rule: hands out due queued tasks to one node; the only way claim_tasks and dispatch hand out work';
 
 /*
@@ -1198,7 +1283,7 @@ BEGIN
 		RAISE EXCEPTION 'node id must not be NULL'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	RETURN QUERY SELECT * FROM role_cluster.hand_out_tasks(claim_tasks.node_id, claim_tasks.n, 'running') h
+	RETURN QUERY SELECT * FROM role_cluster.hand_out_tasks(claim_tasks.node_id, claim_tasks.n, true) h
 		ORDER BY h.priority DESC, h.run_at, h.id;
 END
 $$;
@@ -1206,9 +1291,12 @@ COMMENT ON FUNCTION role_cluster.claim_tasks(text, integer) IS
 	'A node claims up to n routable due tasks for itself (queued -> running), in priority order';
 
 /*
- * A node takes the tasks dispatch() routed to it (routed -> running), up to
- * n, in hand-out order.  A routed task that the node's role or shard no
- * longer allows (the role changed since) goes back to the queue instead.
+ * A node takes the tasks dispatch() routed to it, up to n, oldest routing
+ * first, returned in priority order.  The tasks are not written: the node's
+ * fetch mark moves past them, locked so that two fetches for one node take
+ * turns.  A routed task that the node's role or shard no longer allows (the
+ * role changed since) goes back to the queue instead, its attempt given
+ * back.
  */
 CREATE FUNCTION role_cluster.fetch_tasks(node_id text, n integer DEFAULT 100)
 	RETURNS SETOF role_cluster.task
@@ -1222,6 +1310,8 @@ DECLARE
 	me			role_cluster.node;
 	my_types	role_cluster.task_type[];
 	my_shard	integer;
+	mark		bigint;
+	got			role_cluster.task[];
 BEGIN
 	IF fetch_tasks.n IS NULL OR fetch_tasks.n < 0 THEN
 		RAISE EXCEPTION 'number of tasks to fetch must be zero or more, not %',
@@ -1231,33 +1321,49 @@ BEGIN
 	END IF;
 	me := role_cluster.node_for_caller(fetch_tasks.node_id, false);
 	PERFORM role_cluster.require_live(me);
+	IF fetch_tasks.n = 0 THEN
+		RETURN;
+	END IF;
+
+	SELECT f.fetched INTO mark FROM role_cluster.node_fetch f
+		WHERE f.node_id = me.node_id FOR NO KEY UPDATE;
+	IF NOT FOUND THEN
+		/* a node row written by hand: start its mark */
+		INSERT INTO role_cluster.node_fetch AS f (node_id) VALUES (me.node_id)
+			ON CONFLICT (node_id) DO NOTHING;
+		SELECT f.fetched INTO mark FROM role_cluster.node_fetch f
+			WHERE f.node_id = me.node_id FOR NO KEY UPDATE;
+	END IF;
+
+	/* a fresh snapshot, after the lock: what was routed here since the mark */
+	got := ARRAY(SELECT t FROM role_cluster.task t
+				 WHERE t.node_id = me.node_id AND t.state = 'running' AND t.route_seq > mark
+				 ORDER BY t.route_seq
+				 LIMIT fetch_tasks.n);
+	IF pg_catalog.cardinality(got) = 0 THEN
+		RETURN;
+	END IF;
+	UPDATE role_cluster.node_fetch AS f SET fetched = got[pg_catalog.cardinality(got)].route_seq
+		WHERE f.node_id = me.node_id;
+
 	my_types := role_cluster.node_task_types(me.role_name, true);
 	my_shard := role_cluster.effective_push_shard(me.push_shard, role_cluster.push_shards_total());
-
-	RETURN QUERY
-	WITH c AS (
-		SELECT t.id, role_cluster.routes_to(t.task_type, t.push_shard, my_types, my_shard) AS ok
-		FROM role_cluster.task t
-		WHERE t.node_id = me.node_id AND t.state = 'routed'
-		ORDER BY t.priority DESC, t.run_at, t.id
-		LIMIT fetch_tasks.n
-		FOR UPDATE OF t SKIP LOCKED
-	), u AS (
+	IF EXISTS (SELECT FROM pg_catalog.unnest(got) g
+			   WHERE NOT role_cluster.routes_to(g.task_type, g.push_shard, my_types, my_shard)) THEN
 		UPDATE role_cluster.task AS t
-			SET state = CASE WHEN c.ok THEN 'running' ELSE 'queued' END::role_cluster.task_state,
-				node_id = CASE WHEN c.ok THEN t.node_id END,
-				lease_until = CASE WHEN c.ok THEN t.lease_until END,
-				attempts = t.attempts + CASE WHEN c.ok THEN 1 ELSE 0 END,
+			SET state = 'queued', node_id = NULL, lease_until = NULL, attempts = t.attempts - 1,
 				updated_at = pg_catalog.now()
-			FROM c
-			WHERE t.id = c.id
-			RETURNING t.*)
-	SELECT * FROM u WHERE u.state = 'running'
-	ORDER BY u.priority DESC, u.run_at, u.id;
+			FROM pg_catalog.unnest(got) g
+			WHERE t.id = g.id AND t.node_id = me.node_id AND t.state = 'running'
+				AND NOT role_cluster.routes_to(g.task_type, g.push_shard, my_types, my_shard);
+	END IF;
+	RETURN QUERY SELECT g.* FROM pg_catalog.unnest(got) g
+		WHERE role_cluster.routes_to(g.task_type, g.push_shard, my_types, my_shard)
+		ORDER BY g.priority DESC, g.run_at, g.id;
 END
 $$;
 COMMENT ON FUNCTION role_cluster.fetch_tasks(text, integer) IS
-	'A node takes up to n tasks routed to it (routed -> running); ones its role no longer allows go back';
+	'A node takes up to n tasks routed to it (moving its fetch mark); ones its role no longer allows go back';
 
 /*
  * The background worker's step: routes up to batch due queued tasks to
@@ -1283,7 +1389,7 @@ DECLARE
 	nodes		text[];
 	caps		integer[];		/* each node's capacity */
 	classes		text[];			/* each node's class: task types / push shard */
-	held		integer[];		/* each node's routed and running tasks */
+	held		integer[];		/* each node's running tasks, routed ones included */
 	routed		integer[];
 	active		boolean[];
 	left_over	integer := batch;
@@ -1342,7 +1448,7 @@ BEGIN
 	held := ARRAY(SELECT coalesce(h.n, 0)::integer
 				  FROM pg_catalog.unnest(nodes) WITH ORDINALITY AS x(node_id, k)
 					  LEFT JOIN (SELECT t.node_id, pg_catalog.count(*) AS n FROM role_cluster.task t
-								 WHERE t.node_id = ANY (nodes) AND t.state IN ('routed', 'running')
+								 WHERE t.node_id = ANY (nodes) AND t.state = 'running'
 								 GROUP BY t.node_id) h ON h.node_id = x.node_id
 				  ORDER BY x.k);
 	routed := pg_catalog.array_fill(0, ARRAY[pg_catalog.cardinality(nodes)]);
@@ -1365,7 +1471,7 @@ BEGIN
 			asked := least(share, left_over);
 			room := caps[k] - held[k];
 			SELECT pg_catalog.count(*) INTO got
-				FROM role_cluster.hand_out_tasks(nodes[k], asked, 'routed', held[k]);
+				FROM role_cluster.hand_out_tasks(nodes[k], asked, false, held[k]);
 			held[k] := held[k] + got;
 			routed[k] := routed[k] + got;
 			left_over := left_over - got;
@@ -1421,7 +1527,8 @@ BEGIN
 		RAISE EXCEPTION 'task % does not exist', task_id
 			USING ERRCODE = 'undefined_object';
 	END IF;
-	IF t.state = 'routed' AND t.node_id = node_id THEN
+	IF t.state = 'running' AND t.node_id = node_id
+		AND NOT role_cluster.task_fetched(t.route_seq, t.node_id) THEN
 		RAISE EXCEPTION 'node "%" cannot % task %: it does not hold it running', node_id, action, task_id
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  DETAIL = 'The task is routed to the node but not fetched yet.',
@@ -1430,8 +1537,10 @@ BEGIN
 	RAISE EXCEPTION 'node "%" cannot % task %: it does not hold it running', node_id, action, task_id
 		USING ERRCODE = 'object_not_in_prerequisite_state',
 			  DETAIL = CASE
-				WHEN t.state IN ('routed', 'running')
-					THEN pg_catalog.format('The task is %s on another node.', t.state)
+				WHEN t.state = 'running'
+					THEN pg_catalog.format('The task is %s on another node.',
+										   CASE WHEN role_cluster.task_fetched(t.route_seq, t.node_id)
+												THEN 'running' ELSE 'routed' END)
 				WHEN t.state IN ('done', 'dead')
 					THEN pg_catalog.format('The task is %s.', t.state)
 				ELSE 'The task is queued: it was handed back, or reclaimed after the node''s lease lapsed.' END;
@@ -1476,6 +1585,9 @@ BEGIN
 	UPDATE role_cluster.task AS t
 		SET state = 'done', lease_until = NULL, finished_at = pg_catalog.now(), updated_at = pg_catalog.now()
 		WHERE t.id = ANY (complete_tasks.task_ids) AND t.node_id = complete_tasks.node_id AND t.state = 'running'
+			AND (t.route_seq IS NULL
+				 OR t.route_seq <= (SELECT f.fetched FROM role_cluster.node_fetch f
+									WHERE f.node_id = complete_tasks.node_id))
 			AND EXISTS (SELECT FROM role_cluster.node n
 						WHERE n.node_id = complete_tasks.node_id
 							AND (n.login = SESSION_USER
@@ -1531,6 +1643,7 @@ BEGIN
 			finished_at = CASE WHEN t.attempts >= t.max_attempts THEN pg_catalog.now() END,
 			updated_at = pg_catalog.now()
 		WHERE t.id = fail_task.task_id AND t.node_id = me.node_id AND t.state = 'running'
+			AND role_cluster.task_fetched(t.route_seq, t.node_id)
 		RETURNING t.state INTO new_state;
 	IF NOT FOUND THEN
 		PERFORM role_cluster.not_held(fail_task.task_id, me.node_id, 'fail');
@@ -1542,8 +1655,8 @@ COMMENT ON FUNCTION role_cluster.fail_task(bigint, text, text) IS
 	'The node reports a task failed: retried after backoff with jitter, or dead after max_attempts; returns the new state';
 
 /*
- * The node hands a task it holds (routed or running) back unrun: queued
- * again at once, without counting an attempt.
+ * The node hands a task it holds (routed, fetched or claimed) back unrun:
+ * queued again at once, without counting an attempt.
  */
 CREATE FUNCTION role_cluster.release_task(task_id bigint, node_id text) RETURNS void
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -1561,10 +1674,9 @@ BEGIN
 	END IF;
 	me := role_cluster.node_for_caller(release_task.node_id, false);
 	UPDATE role_cluster.task AS t
-		SET state = 'queued', node_id = NULL, lease_until = NULL,
-			attempts = t.attempts - CASE WHEN t.state = 'running' THEN 1 ELSE 0 END,
+		SET state = 'queued', node_id = NULL, lease_until = NULL, attempts = t.attempts - 1,
 			updated_at = pg_catalog.now()
-		WHERE t.id = release_task.task_id AND t.node_id = me.node_id AND t.state IN ('routed', 'running');
+		WHERE t.id = release_task.task_id AND t.node_id = me.node_id AND t.state = 'running';
 	IF NOT FOUND THEN
 		PERFORM role_cluster.not_held(release_task.task_id, me.node_id, 'release');
 	END IF;
@@ -1576,9 +1688,9 @@ COMMENT ON FUNCTION role_cluster.release_task(bigint, text) IS
 /*
  * Takes back the tasks of nodes that are gone: deregistered, deleted, lease
  * lapsed, or their registering session ended (such a node's lease is ended
- * too, so it must heartbeat or register again).  Routed tasks go back as
- * they were; running ones keep the attempt they used, and become dead if it
- * was their last.  Nodes and tasks that other transactions hold locked are
+ * too, so it must heartbeat or register again).  Routed tasks not yet
+ * fetched give their attempt back; started ones keep the attempt they used,
+ * and become dead if it was their last.  Nodes and tasks that other transactions hold locked are
  * left for the next call.  Returns how many tasks it took back.
  */
 CREATE FUNCTION role_cluster.reclaim() RETURNS integer
@@ -1591,6 +1703,8 @@ DECLARE
 	gone		text[];
 	handed		integer := 0;
 	orphans		integer;
+	lost		bigint[];
+	lost_nodes	text[];
 BEGIN
 	PERFORM role_cluster.require_read_committed();
 	/* nodes that are not live but hold tasks, locked: the recheck sees a racing heartbeat */
@@ -1598,7 +1712,7 @@ BEGIN
 		FROM (SELECT n.node_id FROM role_cluster.node n
 			  WHERE NOT role_cluster.node_is_live(n)
 				AND EXISTS (SELECT FROM role_cluster.task t
-							WHERE t.node_id = n.node_id AND t.state IN ('routed', 'running'))
+							WHERE t.node_id = n.node_id AND t.state = 'running')
 			  ORDER BY n.node_id
 			  FOR NO KEY UPDATE SKIP LOCKED) AS d;
 	IF gone IS NOT NULL THEN
@@ -1608,21 +1722,32 @@ BEGIN
 	END IF;
 
 	/* held tasks whose node row is gone, or whose own lease lapsed */
+	SELECT pg_catalog.array_agg(t.id), pg_catalog.array_agg(DISTINCT t.node_id) INTO lost, lost_nodes
+		FROM role_cluster.task t
+		WHERE t.state = 'running'
+			AND (t.lease_until <= pg_catalog.now()
+				 OR NOT EXISTS (SELECT FROM role_cluster.node n WHERE n.node_id = t.node_id));
+	IF lost IS NULL THEN
+		RETURN handed;
+	END IF;
+	PERFORM role_cluster.lock_fetch_marks(lost_nodes);
 	WITH o AS (
-		SELECT t.id FROM role_cluster.task t
-		WHERE t.state IN ('routed', 'running')
+		SELECT t.id, role_cluster.task_fetched(t.route_seq, t.node_id) AS started
+		FROM role_cluster.task t
+		WHERE t.id = ANY (lost) AND t.state = 'running'
 			AND (t.lease_until <= pg_catalog.now()
 				 OR NOT EXISTS (SELECT FROM role_cluster.node n WHERE n.node_id = t.node_id))
 		FOR UPDATE OF t SKIP LOCKED)
 	UPDATE role_cluster.task AS t
-		SET state = CASE WHEN t.state = 'running' AND t.attempts >= t.max_attempts
+		SET state = CASE WHEN o.started AND t.attempts >= t.max_attempts
 						 THEN 'dead' ELSE 'queued' END::role_cluster.task_state,
-			node_id = CASE WHEN t.state = 'running' AND t.attempts >= t.max_attempts THEN t.node_id END,
+			node_id = CASE WHEN o.started AND t.attempts >= t.max_attempts THEN t.node_id END,
 			lease_until = NULL,
-			last_error = CASE WHEN t.state = 'running'
+			attempts = t.attempts - CASE WHEN o.started THEN 0 ELSE 1 END,
+			last_error = CASE WHEN o.started
 							  THEN pg_catalog.format('node "%s" was lost (lease lapsed or node deleted)', t.node_id)
 							  ELSE t.last_error END,
-			finished_at = CASE WHEN t.state = 'running' AND t.attempts >= t.max_attempts
+			finished_at = CASE WHEN o.started AND t.attempts >= t.max_attempts
 							   THEN pg_catalog.now() END,
 			updated_at = pg_catalog.now()
 		FROM o WHERE t.id = o.id;
@@ -1653,10 +1778,13 @@ CREATE VIEW role_cluster.nodes AS
 		   n.deregistered_at
 	FROM role_cluster.node n
 		LEFT JOIN LATERAL (
-			SELECT pg_catalog.count(*) FILTER (WHERE t.state = 'routed')::integer AS routed,
-				   pg_catalog.count(*) FILTER (WHERE t.state = 'running')::integer AS running
-			FROM role_cluster.task t
-			WHERE t.node_id = n.node_id AND t.state IN ('routed', 'running')) h ON true;
+			SELECT pg_catalog.count(*) FILTER (WHERE t.route_seq > f.fetched)::integer AS routed,
+				   pg_catalog.count(*) FILTER (WHERE t.route_seq IS NULL
+											   OR t.route_seq <= f.fetched)::integer AS running
+			FROM role_cluster.task t,
+				(SELECT coalesce((SELECT x.fetched FROM role_cluster.node_fetch x
+								  WHERE x.node_id = n.node_id), 0) AS fetched) f
+			WHERE t.node_id = n.node_id AND t.state = 'running') h ON true;
 COMMENT ON VIEW role_cluster.nodes IS
 	'Registered nodes with their role, shard, liveness and the tasks they hold';
 COMMENT ON COLUMN role_cluster.nodes.node_id IS 'Node id (STALWART_NODE_ID or the host name)';
@@ -1677,13 +1805,14 @@ COMMENT ON COLUMN role_cluster.nodes.deregistered_at IS 'When the node deregiste
 
 /* ---- Privileges ---- */
 
-REVOKE ALL ON role_cluster.task_policy, role_cluster.node, role_cluster.task,
-	role_cluster.nodes FROM PUBLIC;
-REVOKE ALL ON SEQUENCE role_cluster.task_id_seq FROM PUBLIC;
-GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON role_cluster.node, role_cluster.task
-	TO role_cluster_admin;
+REVOKE ALL ON role_cluster.task_policy, role_cluster.node, role_cluster.node_fetch,
+	role_cluster.task, role_cluster.nodes FROM PUBLIC;
+REVOKE ALL ON SEQUENCE role_cluster.task_id_seq, role_cluster.route_seq FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON role_cluster.node, role_cluster.node_fetch,
+	role_cluster.task TO role_cluster_admin;
 GRANT SELECT, INSERT, UPDATE ON role_cluster.task_policy TO role_cluster_admin;
-GRANT SELECT, USAGE, UPDATE ON SEQUENCE role_cluster.task_id_seq TO role_cluster_admin;
+GRANT SELECT, USAGE, UPDATE ON SEQUENCE role_cluster.task_id_seq, role_cluster.route_seq
+	TO role_cluster_admin;
 GRANT SELECT ON role_cluster.nodes TO role_cluster_admin, role_cluster_node;
 GRANT SELECT ON role_cluster.task_policy TO role_cluster_node;
 
@@ -1694,10 +1823,12 @@ REVOKE EXECUTE ON FUNCTION
 	role_cluster.effective_push_shard(integer, integer),
 	role_cluster.node_session_alive(integer, timestamptz),
 	role_cluster.node_is_live(role_cluster.node),
+	role_cluster.task_fetched(bigint, text),
 	role_cluster.node_channel(text),
 	role_cluster.node_for_caller(text, boolean),
 	role_cluster.require_live(role_cluster.node),
 	role_cluster.require_read_committed(),
+	role_cluster.lock_fetch_marks(text[]),
 	role_cluster.hand_back(text[], boolean, text, boolean),
 	role_cluster.task_singleton(role_cluster.task_type),
 	role_cluster.task_push_shard(role_cluster.task_type, text),
@@ -1714,7 +1845,7 @@ REVOKE EXECUTE ON FUNCTION
 	role_cluster.enqueue(role_cluster.task_type, text, jsonb, text, timestamptz, integer, integer, text),
 	role_cluster.check_task_batch(jsonb),
 	role_cluster.enqueue_batch(jsonb),
-	role_cluster.hand_out_tasks(text, integer, role_cluster.task_state, integer),
+	role_cluster.hand_out_tasks(text, integer, boolean, integer),
 	role_cluster.claim_tasks(text, integer),
 	role_cluster.fetch_tasks(text, integer),
 	role_cluster.dispatch(integer),

@@ -25,10 +25,10 @@ REVOKE EXECUTE ON FUNCTION role_cluster.note_dispatch(boolean, integer) FROM PUB
  * queued again (a retry, a release, a hand-back, a fetch that sends back
  * what the node's role no longer allows); a node registering or changing
  * what it takes.  Heartbeats (lease columns only) do not.  Any other
- * change of state (a node fetched or finished work) wakes it only while
- * due tasks wait for a node's room (note_dispatch): most commits of a
- * busy queue are fetches and acknowledgements, and a dispatch for each
- * would find nothing to do.  The worker's own statements never wake it; it
+ * change (a node fetched work, moving its fetch mark, or finished work)
+ * wakes it only while due tasks wait for a node's room (note_dispatch):
+ * most commits of a busy queue are fetches and acknowledgements, and a
+ * dispatch for each would find nothing to do.  The worker's own statements never wake it; it
  * loops again by itself.
  */
 CREATE TRIGGER task_wake_worker
@@ -49,6 +49,12 @@ CREATE TRIGGER task_wake_worker_capacity
 	FOR EACH STATEMENT EXECUTE FUNCTION role_cluster.wake_worker_trigger('capacity');
 COMMENT ON TRIGGER task_wake_worker_capacity ON role_cluster.task IS
 	'Wakes the background worker at commit when tasks change state, if due work waits for a node''s room';
+
+CREATE TRIGGER node_fetch_wake_worker_capacity
+	AFTER UPDATE OF fetched ON role_cluster.node_fetch
+	FOR EACH STATEMENT EXECUTE FUNCTION role_cluster.wake_worker_trigger('capacity');
+COMMENT ON TRIGGER node_fetch_wake_worker_capacity ON role_cluster.node_fetch IS
+	'Wakes the background worker at commit when a node fetched work, if due work waits for a node''s room';
 
 CREATE TRIGGER node_wake_worker
 	AFTER INSERT OR UPDATE OF role_name, push_shard, capacity, backend_pid, deregistered_at
@@ -441,7 +447,8 @@ GRANT EXECUTE ON FUNCTION role_cluster.fire_schedules() TO role_cluster_admin;
  * Deletes, in one short transaction, at most max_rows done tasks that
  * finished more than "retention" ago, at most max_rows dead ones older
  * than "dead_retention", and at most max_rows schedule firings older than
- * "dead_retention".  NULL arguments take the settings role_cluster.
+ * "dead_retention", and the fetch marks of nodes whose row is gone and
+ * that hold no task.  NULL arguments take the settings role_cluster.
  * retention, role_cluster.dead_retention and role_cluster.prune_batch.
  * Rows locked by others are skipped, never waited for.  The background
  * worker calls it every role_cluster.prune_interval, and again at its next
@@ -515,10 +522,20 @@ BEGIN
 	GET DIAGNOSTICS n = ROW_COUNT;
 	total := total + n;
 
+	DELETE FROM role_cluster.node_fetch
+	 WHERE node_id = ANY (ARRAY(SELECT f.node_id FROM role_cluster.node_fetch f
+								WHERE NOT EXISTS (SELECT FROM role_cluster.node x WHERE x.node_id = f.node_id)
+									AND NOT EXISTS (SELECT FROM role_cluster.task t
+													WHERE t.node_id = f.node_id AND t.state = 'running')
+								LIMIT lim
+								FOR UPDATE SKIP LOCKED));
+	GET DIAGNOSTICS n = ROW_COUNT;
+	total := total + n;
+
 	RETURN total;
 END
 $$;
 COMMENT ON FUNCTION role_cluster.prune(interval, interval, integer) IS
-	'Deletes done tasks older than role_cluster.retention, dead ones and schedule firings older than role_cluster.dead_retention, at most max_rows of each per call; returns how many rows it deleted';
+	'Deletes done tasks older than role_cluster.retention, dead ones and schedule firings older than role_cluster.dead_retention, and the fetch marks of deleted nodes, at most max_rows of each per call; returns how many rows it deleted';
 REVOKE EXECUTE ON FUNCTION role_cluster.prune(interval, interval, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION role_cluster.prune(interval, interval, integer) TO role_cluster_admin;

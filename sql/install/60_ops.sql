@@ -89,8 +89,11 @@ CREATE VIEW role_cluster.queue_stats AS
 			SELECT t.task_type,
 				   pg_catalog.count(*) FILTER (WHERE t.state = 'queued') AS queued,
 				   pg_catalog.count(*) FILTER (WHERE t.state = 'queued' AND t.run_at <= pg_catalog.now()) AS due,
-				   pg_catalog.count(*) FILTER (WHERE t.state = 'routed') AS routed,
-				   pg_catalog.count(*) FILTER (WHERE t.state = 'running') AS running,
+				   pg_catalog.count(*) FILTER (WHERE t.state = 'running'
+											   AND t.route_seq > coalesce(f.fetched, 0)) AS routed,
+				   pg_catalog.count(*) FILTER (WHERE t.state = 'running'
+											   AND (t.route_seq IS NULL
+													OR t.route_seq <= coalesce(f.fetched, 0))) AS running,
 				   pg_catalog.count(*) FILTER (WHERE t.state = 'done') AS done,
 				   pg_catalog.count(*) FILTER (WHERE t.state = 'dead') AS dead,
 				   pg_catalog.min(t.run_at) FILTER (WHERE t.state = 'queued' AND t.run_at <= pg_catalog.now()) AS oldest_due,
@@ -99,6 +102,7 @@ CREATE VIEW role_cluster.queue_stats AS
 				   pg_catalog.count(*) FILTER (WHERE t.state = 'done'
 											   AND t.finished_at > pg_catalog.now() - interval '5 minutes') AS done_5m
 			FROM role_cluster.task t
+				LEFT JOIN role_cluster.node_fetch f ON f.node_id = t.node_id AND t.state = 'running'
 			GROUP BY t.task_type) c ON c.task_type = ty.task_type
 	ORDER BY ty.task_type;
 COMMENT ON VIEW role_cluster.queue_stats IS
@@ -107,7 +111,7 @@ COMMENT ON COLUMN role_cluster.queue_stats.task_type IS 'The task type';
 COMMENT ON COLUMN role_cluster.queue_stats.queued IS 'Queued tasks, due or not (run_at in the future: deferred or backing off)';
 COMMENT ON COLUMN role_cluster.queue_stats.due IS 'Queued tasks whose run_at has come: waiting for a node';
 COMMENT ON COLUMN role_cluster.queue_stats.routed IS 'Tasks routed to a node, not yet fetched';
-COMMENT ON COLUMN role_cluster.queue_stats.running IS 'Tasks a node is running';
+COMMENT ON COLUMN role_cluster.queue_stats.running IS 'Tasks a node is running (fetched or claimed)';
 COMMENT ON COLUMN role_cluster.queue_stats.done IS 'Done tasks not yet pruned';
 COMMENT ON COLUMN role_cluster.queue_stats.dead IS 'Tasks out of attempts, kept until pruned';
 COMMENT ON COLUMN role_cluster.queue_stats.oldest_wait IS
@@ -134,7 +138,7 @@ CREATE VIEW role_cluster.node_stats AS
 		LEFT JOIN LATERAL (
 			SELECT pg_catalog.count(*)::integer AS held, pg_catalog.min(t.updated_at) AS oldest
 			FROM role_cluster.task t
-			WHERE t.node_id = n.node_id AND t.state IN ('routed', 'running')) h ON true
+			WHERE t.node_id = n.node_id AND t.state = 'running') h ON true
 		LEFT JOIN (
 			SELECT t.node_id,
 				   pg_catalog.count(*) FILTER (WHERE t.finished_at > pg_catalog.now() - interval '1 minute') AS done_1m,
@@ -184,7 +188,7 @@ CREATE VIEW role_cluster.shard_stats AS
 				  WHERE t.task_type = 'pushNotifications' AND t.state = 'queued' AND t.singleton
 				  UNION ALL
 				  SELECT t.push_shard, 0, 1 FROM role_cluster.task t
-				  WHERE t.task_type = 'pushNotifications' AND t.state IN ('routed', 'running')) u
+				  WHERE t.task_type = 'pushNotifications' AND t.state = 'running') u
 			GROUP BY u.push_shard) q ON q.push_shard = sh.shard
 	GROUP BY sh.shard
 	ORDER BY sh.shard;
@@ -446,7 +450,7 @@ BEGIN
 								 THEN pg_catalog.format(' It holds %s tasks, which reclaim() hands back.', pg_catalog.count(*))
 								 ELSE '' END
 					 FROM role_cluster.task t
-					 WHERE t.node_id = n.node_id AND t.state IN ('routed', 'running'))),
+					 WHERE t.node_id = n.node_id AND t.state = 'running')),
 			   'Restart the node, or deregister it with role_cluster.deregister_node() if it is gone for good.'
 		FROM nd n
 		WHERE NOT n.live

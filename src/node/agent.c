@@ -9,7 +9,7 @@
  *	 LISTEN "<channel>"								(quoted with PQescapeIdentifier)
  *	 SELECT ... FROM role_cluster.register_node($1, $2, $3, $4)
  *	 then, whenever notified and every --poll seconds:
- *	 SELECT ... FROM role_cluster.fetch_tasks($1, $2) t	(routed -> running)
+ *	 SELECT ... FROM role_cluster.fetch_tasks($1, $2) t	(moves its fetch mark)
  *	 SELECT ... FROM role_cluster.claim_tasks($1, $2) t	(with --pull only)
  *	 per task: complete_task or fail_task
  *	 every --heartbeat seconds: SELECT role_cluster.heartbeat($1)

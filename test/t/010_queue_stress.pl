@@ -77,7 +77,7 @@ $node->safe_psql('stress', q{
 			IF ids IS NULL AND failing IS NULL THEN
 				COMMIT;
 				EXIT WHEN NOT EXISTS (SELECT FROM role_cluster.task
-									  WHERE state IN ('queued', 'routed', 'running'));
+									  WHERE state IN ('queued', 'running'));
 				PERFORM pg_sleep(0.01);
 				CONTINUE;
 			END IF;
@@ -142,7 +142,7 @@ sub check
 		'0', "$what: each task done by the node that recorded it");
 	is($node->safe_psql('stress', q{
 		SELECT count(*) FROM role_cluster.task
-		WHERE (state IN ('routed', 'running')) <> (node_id IS NOT NULL AND lease_until IS NOT NULL)
+		WHERE (state = 'running') <> (node_id IS NOT NULL AND lease_until IS NOT NULL)
 			OR (state = 'queued' AND node_id IS NOT NULL)
 			OR (finished_at IS NOT NULL) <> (state IN ('done', 'dead'))}),
 		'0', "$what: the state invariants hold");

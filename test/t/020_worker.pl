@@ -216,7 +216,7 @@ is($node->safe_psql('postgres', 'SHOW role_cluster.poll_interval'),
 	'100ms', 'SHOW sees the reloaded poll interval');
 ok( $node->poll_query_until(
 		'postgres',
-		"SELECT count(*) = 2 FROM role_cluster.task WHERE id IN ($t3, $t4) AND state = 'routed'"
+		"SELECT count(*) = 2 FROM role_cluster.task WHERE id IN ($t3, $t4) AND state = 'running' AND NOT role_cluster.task_fetched(route_seq, node_id)"
 	),
 	'after the reload the worker routes what waited');
 ok(rc_wait_notification($n1, $c1), 'and notifies the node');
@@ -229,7 +229,7 @@ my $t5 = $node->safe_psql('postgres',
 	"SELECT role_cluster.enqueue('searchIndexing', run_at => now() + interval '1 second')"
 );
 ok( $node->poll_query_until(
-		'postgres', "SELECT state = 'routed' FROM role_cluster.task WHERE id = $t5"),
+		'postgres', "SELECT state = 'running' AND NOT role_cluster.task_fetched(route_seq, node_id) FROM role_cluster.task WHERE id = $t5"),
 	'with a 100 ms poll, a deferred task is routed once due');
 rc_query($n1, 
 	"SELECT role_cluster.complete_task(id, 'n1') FROM role_cluster.fetch_tasks('n1', 10)");

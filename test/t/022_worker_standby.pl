@@ -39,7 +39,7 @@ rc_query($p1,
 my $t2 = $primary->safe_psql('postgres',
 	"SELECT role_cluster.enqueue('searchIndexing', 'left routed')");
 ok( $primary->poll_query_until(
-		'postgres', "SELECT state = 'routed' FROM role_cluster.task WHERE id = $t2"),
+		'postgres', "SELECT state = 'running' AND NOT role_cluster.task_fetched(route_seq, node_id) FROM role_cluster.task WHERE id = $t2"),
 	'a task is routed to p1 on the primary');
 my $t3 = $primary->safe_psql('postgres',
 	"SELECT role_cluster.enqueue('outboundMta', 'nobody yet')");
@@ -93,7 +93,7 @@ my ($s1, $sc1) = rc_node_session($standby, 's1', undef);
 ok(rc_wait_notification($s1, $sc1), 'a node of the new primary is notified');
 ok( $standby->poll_query_until(
 		'postgres',
-		"SELECT count(*) = 2 FROM role_cluster.task WHERE id IN ($t2, $t3) AND state = 'routed' AND node_id = 's1'"
+		"SELECT count(*) = 2 FROM role_cluster.task WHERE id IN ($t2, $t3) AND state = 'running' AND NOT role_cluster.task_fetched(route_seq, node_id) AND node_id = 's1'"
 	),
 	'the tasks left over from the old primary are routed to it');
 is( rc_query($s1, 
