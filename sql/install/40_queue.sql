@@ -463,6 +463,43 @@ COMMENT ON FUNCTION role_cluster.lock_fetch_marks(text[]) IS
 	'Locks the nodes'' fetch marks, so that a following statement sees which of their tasks they fetched';
 
 /*
+ * Puts held tasks, locked by the caller, back in the queue: those in
+ * "counted" keep the attempt they used, get "node ... <reason>" as their
+ * error and become dead when it was their last; those in "given_back" give
+ * their attempt back.  Each statement reaches its rows by primary key only:
+ * an array tested against another index's rows costs the product of the
+ * two, minutes for tens of thousands of tasks.  Returns how many.
+ */
+CREATE FUNCTION role_cluster.requeue_held(counted bigint[], given_back bigint[], reason text)
+	RETURNS integer
+	LANGUAGE plpgsql
+AS $$
+DECLARE
+	n			integer;
+	m			integer;
+BEGIN
+	UPDATE role_cluster.task AS t
+		SET state = CASE WHEN t.attempts >= t.max_attempts
+						 THEN 'dead' ELSE 'queued' END::role_cluster.task_state,
+			node_id = CASE WHEN t.attempts >= t.max_attempts THEN t.node_id END,
+			lease_until = NULL,
+			last_error = pg_catalog.format('node "%s" %s', t.node_id, reason),
+			finished_at = CASE WHEN t.attempts >= t.max_attempts THEN pg_catalog.now() END,
+			updated_at = pg_catalog.now()
+		WHERE t.id = ANY (counted);
+	GET DIAGNOSTICS n = ROW_COUNT;
+	UPDATE role_cluster.task AS t
+		SET state = 'queued', node_id = NULL, lease_until = NULL, attempts = t.attempts - 1,
+			updated_at = pg_catalog.now()
+		WHERE t.id = ANY (given_back);
+	GET DIAGNOSTICS m = ROW_COUNT;
+	RETURN n + m;
+END
+$$;
+COMMENT ON FUNCTION role_cluster.requeue_held(bigint[], bigint[], text) IS
+	'Puts locked held tasks back in the queue, counting the attempt of some (or making them dead) and giving back that of the others';
+
+/*
  * Hand tasks held by nodes back to the queue, for the given reason: routed
  * ones not yet fetched give their attempt back; started ones keep the
  * attempt they used, and become dead when it was their last (counting =
@@ -476,37 +513,29 @@ CREATE FUNCTION role_cluster.hand_back(nodes text[], counting boolean, reason te
 	LANGUAGE plpgsql
 AS $$
 DECLARE
-	ids			bigint[];
-	handed		integer;
+	counted		bigint[];
+	given_back	bigint[];
 BEGIN
 	PERFORM role_cluster.lock_fetch_marks(nodes);
 	IF skip_locked THEN
-		ids := ARRAY(SELECT t.id FROM role_cluster.task t
-					 WHERE t.node_id = ANY (nodes) AND t.state = 'running'
-					 FOR UPDATE SKIP LOCKED);
+		SELECT pg_catalog.array_agg(h.id) FILTER (WHERE h.started),
+			   pg_catalog.array_agg(h.id) FILTER (WHERE NOT h.started)
+			INTO counted, given_back
+			FROM (SELECT t.id, counting AND role_cluster.task_fetched(t.route_seq, t.node_id) AS started
+				  FROM role_cluster.task t
+				  WHERE t.node_id = ANY (nodes) AND t.state = 'running'
+				  FOR UPDATE SKIP LOCKED) h;
 	ELSE
-		ids := ARRAY(SELECT t.id FROM role_cluster.task t
-					 WHERE t.node_id = ANY (nodes) AND t.state = 'running'
-					 ORDER BY t.id
-					 FOR UPDATE);
+		SELECT pg_catalog.array_agg(h.id) FILTER (WHERE h.started),
+			   pg_catalog.array_agg(h.id) FILTER (WHERE NOT h.started)
+			INTO counted, given_back
+			FROM (SELECT t.id, counting AND role_cluster.task_fetched(t.route_seq, t.node_id) AS started
+				  FROM role_cluster.task t
+				  WHERE t.node_id = ANY (nodes) AND t.state = 'running'
+				  ORDER BY t.id
+				  FOR UPDATE) h;
 	END IF;
-	UPDATE role_cluster.task AS t
-		SET state = CASE WHEN x.counted AND t.attempts >= t.max_attempts
-						 THEN 'dead' ELSE 'queued' END::role_cluster.task_state,
-			node_id = CASE WHEN x.counted AND t.attempts >= t.max_attempts THEN t.node_id END,
-			lease_until = NULL,
-			attempts = t.attempts - CASE WHEN x.counted THEN 0 ELSE 1 END,
-			last_error = CASE WHEN x.counted
-							  THEN pg_catalog.format('node "%s" %s', t.node_id, reason)
-							  ELSE t.last_error END,
-			finished_at = CASE WHEN x.counted AND t.attempts >= t.max_attempts
-							   THEN pg_catalog.now() END,
-			updated_at = pg_catalog.now()
-		FROM (SELECT u.id, counting AND role_cluster.task_fetched(u.route_seq, u.node_id) AS counted
-			  FROM role_cluster.task u WHERE u.id = ANY (ids)) x
-		WHERE t.id = x.id AND t.node_id = ANY (nodes) AND t.state = 'running';
-	GET DIAGNOSTICS handed = ROW_COUNT;
-	RETURN handed;
+	RETURN role_cluster.requeue_held(counted, given_back, reason);
 END
 $$;
 COMMENT ON FUNCTION role_cluster.hand_back(text[], boolean, text, boolean) IS
@@ -687,19 +716,20 @@ BEGIN
 	PERFORM role_cluster.lock_fetch_marks(ARRAY(
 		SELECT DISTINCT t.node_id FROM role_cluster.task t
 		WHERE t.task_type = 'pushNotifications' AND t.state = 'running'));
+	/* routed ones not yet fetched go back, giving their attempt back */
 	UPDATE role_cluster.task AS t
 		SET push_shard = role_cluster.shard_for(t.shard_key, NEW.push_shards_total),
-			state = CASE WHEN x.started THEN t.state ELSE 'queued' END::role_cluster.task_state,
-			node_id = CASE WHEN x.started THEN t.node_id END,
-			lease_until = CASE WHEN x.started THEN t.lease_until END,
-			attempts = t.attempts - CASE WHEN t.state = 'running' AND NOT x.started THEN 1 ELSE 0 END,
-			updated_at = CASE WHEN x.started THEN t.updated_at ELSE pg_catalog.now() END
-		FROM (SELECT u.id,
-					 u.state = 'running' AND role_cluster.task_fetched(u.route_seq, u.node_id) AS started
-			  FROM role_cluster.task u
-			  WHERE u.task_type = 'pushNotifications' AND u.state IN ('queued', 'running')
-				AND u.push_shard IS DISTINCT FROM role_cluster.shard_for(u.shard_key, NEW.push_shards_total)) x
-		WHERE t.id = x.id;
+			state = 'queued', node_id = NULL, lease_until = NULL, attempts = t.attempts - 1,
+			updated_at = pg_catalog.now()
+		WHERE t.task_type = 'pushNotifications' AND t.state = 'running'
+			AND t.push_shard IS DISTINCT FROM role_cluster.shard_for(t.shard_key, NEW.push_shards_total)
+			AND NOT role_cluster.task_fetched(t.route_seq, t.node_id);
+	/* queued ones, and started ones (they keep their node) */
+	UPDATE role_cluster.task AS t
+		SET push_shard = role_cluster.shard_for(t.shard_key, NEW.push_shards_total),
+			updated_at = CASE WHEN t.state = 'running' THEN t.updated_at ELSE pg_catalog.now() END
+		WHERE t.task_type = 'pushNotifications' AND t.state IN ('queued', 'running')
+			AND t.push_shard IS DISTINCT FROM role_cluster.shard_for(t.shard_key, NEW.push_shards_total);
 	RETURN NULL;
 END
 $$;
@@ -1312,6 +1342,7 @@ DECLARE
 	my_shard	integer;
 	mark		bigint;
 	got			role_cluster.task[];
+	bad			bigint[];
 BEGIN
 	IF fetch_tasks.n IS NULL OR fetch_tasks.n < 0 THEN
 		RAISE EXCEPTION 'number of tasks to fetch must be zero or more, not %',
@@ -1348,14 +1379,13 @@ BEGIN
 
 	my_types := role_cluster.node_task_types(me.role_name, true);
 	my_shard := role_cluster.effective_push_shard(me.push_shard, role_cluster.push_shards_total());
-	IF EXISTS (SELECT FROM pg_catalog.unnest(got) g
-			   WHERE NOT role_cluster.routes_to(g.task_type, g.push_shard, my_types, my_shard)) THEN
+	bad := ARRAY(SELECT g.id FROM pg_catalog.unnest(got) g
+				 WHERE NOT role_cluster.routes_to(g.task_type, g.push_shard, my_types, my_shard));
+	IF pg_catalog.cardinality(bad) > 0 THEN
 		UPDATE role_cluster.task AS t
 			SET state = 'queued', node_id = NULL, lease_until = NULL, attempts = t.attempts - 1,
 				updated_at = pg_catalog.now()
-			FROM pg_catalog.unnest(got) g
-			WHERE t.id = g.id AND t.node_id = me.node_id AND t.state = 'running'
-				AND NOT role_cluster.routes_to(g.task_type, g.push_shard, my_types, my_shard);
+			WHERE t.id = ANY (bad) AND t.node_id = me.node_id AND t.state = 'running';
 	END IF;
 	RETURN QUERY SELECT g.* FROM pg_catalog.unnest(got) g
 		WHERE role_cluster.routes_to(g.task_type, g.push_shard, my_types, my_shard)
@@ -1702,9 +1732,9 @@ AS $$
 DECLARE
 	gone		text[];
 	handed		integer := 0;
-	orphans		integer;
-	lost		bigint[];
 	lost_nodes	text[];
+	counted		bigint[];
+	given_back	bigint[];
 BEGIN
 	PERFORM role_cluster.require_read_committed();
 	/* nodes that are not live but hold tasks, locked: the recheck sees a racing heartbeat */
@@ -1722,37 +1752,26 @@ BEGIN
 	END IF;
 
 	/* held tasks whose node row is gone, or whose own lease lapsed */
-	SELECT pg_catalog.array_agg(t.id), pg_catalog.array_agg(DISTINCT t.node_id) INTO lost, lost_nodes
+	SELECT pg_catalog.array_agg(DISTINCT t.node_id) INTO lost_nodes
 		FROM role_cluster.task t
 		WHERE t.state = 'running'
 			AND (t.lease_until <= pg_catalog.now()
 				 OR NOT EXISTS (SELECT FROM role_cluster.node n WHERE n.node_id = t.node_id));
-	IF lost IS NULL THEN
+	IF lost_nodes IS NULL THEN
 		RETURN handed;
 	END IF;
 	PERFORM role_cluster.lock_fetch_marks(lost_nodes);
-	WITH o AS (
-		SELECT t.id, role_cluster.task_fetched(t.route_seq, t.node_id) AS started
-		FROM role_cluster.task t
-		WHERE t.id = ANY (lost) AND t.state = 'running'
-			AND (t.lease_until <= pg_catalog.now()
-				 OR NOT EXISTS (SELECT FROM role_cluster.node n WHERE n.node_id = t.node_id))
-		FOR UPDATE OF t SKIP LOCKED)
-	UPDATE role_cluster.task AS t
-		SET state = CASE WHEN o.started AND t.attempts >= t.max_attempts
-						 THEN 'dead' ELSE 'queued' END::role_cluster.task_state,
-			node_id = CASE WHEN o.started AND t.attempts >= t.max_attempts THEN t.node_id END,
-			lease_until = NULL,
-			attempts = t.attempts - CASE WHEN o.started THEN 0 ELSE 1 END,
-			last_error = CASE WHEN o.started
-							  THEN pg_catalog.format('node "%s" was lost (lease lapsed or node deleted)', t.node_id)
-							  ELSE t.last_error END,
-			finished_at = CASE WHEN o.started AND t.attempts >= t.max_attempts
-							   THEN pg_catalog.now() END,
-			updated_at = pg_catalog.now()
-		FROM o WHERE t.id = o.id;
-	GET DIAGNOSTICS orphans = ROW_COUNT;
-	RETURN handed + orphans;
+	SELECT pg_catalog.array_agg(o.id) FILTER (WHERE o.started),
+		   pg_catalog.array_agg(o.id) FILTER (WHERE NOT o.started)
+		INTO counted, given_back
+		FROM (SELECT t.id, role_cluster.task_fetched(t.route_seq, t.node_id) AS started
+			  FROM role_cluster.task t
+			  WHERE t.state = 'running'
+				AND (t.lease_until <= pg_catalog.now()
+					 OR NOT EXISTS (SELECT FROM role_cluster.node n WHERE n.node_id = t.node_id))
+			  FOR UPDATE OF t SKIP LOCKED) o;
+	RETURN handed + role_cluster.requeue_held(counted, given_back,
+											  'was lost (lease lapsed or node deleted)');
 END
 $$;
 COMMENT ON FUNCTION role_cluster.reclaim() IS
@@ -1829,6 +1848,7 @@ REVOKE EXECUTE ON FUNCTION
 	role_cluster.require_live(role_cluster.node),
 	role_cluster.require_read_committed(),
 	role_cluster.lock_fetch_marks(text[]),
+	role_cluster.requeue_held(bigint[], bigint[], text),
 	role_cluster.hand_back(text[], boolean, text, boolean),
 	role_cluster.task_singleton(role_cluster.task_type),
 	role_cluster.task_push_shard(role_cluster.task_type, text),
