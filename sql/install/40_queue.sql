@@ -1703,6 +1703,7 @@ BEGIN
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	me := role_cluster.node_for_caller(release_task.node_id, false);
+	PERFORM role_cluster.lock_fetch_marks(ARRAY[me.node_id]);	/* not while it fetches */
 	UPDATE role_cluster.task AS t
 		SET state = 'queued', node_id = NULL, lease_until = NULL, attempts = t.attempts - 1,
 			updated_at = pg_catalog.now()
