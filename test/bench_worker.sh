@@ -40,7 +40,10 @@
 #     at most 2x.  Each point is measured settled: every task done and
 #     pruned and a vacuum through the table once since, the state the
 #     tables reach by themselves.  The largest size sampled while the tasks
-#     flowed is shown too; it grows with the rate, not with the count.
+#     flowed is shown too; it grows with the rate, not with the count;
+#  4. how long one reclaim() takes to hand back a lost node's tasks (half
+#     of them fetched) at BENCH_RECLAIM and at four times as many: linear
+#     work takes about four times as long.
 #
 # Run as root (it installs the extension into PG_CONFIG's tree first) or as
 # postgres (then it must be installed already).  Knobs:
@@ -50,7 +53,8 @@
 #   BENCH_VACUUM_INTERVAL= (role_cluster.vacuum_interval; unset: its default)
 #   BENCH_SIZE_RATE=0 (tasks/s of the size phase's producer; 0: as fast as
 #   the nodes take them)
-#   BENCH_PHASES="latency throughput size" (a subset runs only those)
+#   BENCH_RECLAIM=8000
+#   BENCH_PHASES="latency throughput size reclaim" (a subset runs only those)
 #   BENCH_KEEP_LOG= (a file to copy the server's log to at the end)
 #
 #   bash test/bench_worker.sh
@@ -70,7 +74,8 @@ size_rate=${BENCH_SIZE_RATE:-0}
 load_rate=${BENCH_LOAD_RATE:-1000}
 naptime=${BENCH_NAPTIME:-1min}
 vacuum_interval=${BENCH_VACUUM_INTERVAL:-}
-phases=${BENCH_PHASES:-latency throughput size}
+phases=${BENCH_PHASES:-latency throughput size reclaim}
+reclaim_n=${BENCH_RECLAIM:-8000}
 want() { [[ " $phases " == *" $1 "* ]]; }
 
 as_pg()
@@ -406,6 +411,7 @@ size_now()
 {
 	psql_q -c "SELECT pg_total_relation_size('role_cluster.task')
 		+ pg_total_relation_size('role_cluster.node')
+		+ pg_total_relation_size('role_cluster.node_fetch')
 		+ pg_total_relation_size('role_cluster.schedule_firing')"
 }
 
@@ -494,4 +500,40 @@ psql_q -c "SELECT 'worker: loops ' || loops || ', routed ' || routed || ', notif
 	|| ', pruned ' || pruned || ', errors ' || errors || coalesce(' (last: ' || last_error || ')', '')
 	|| ', avg loop ' || round(avg_loop_ms::numeric, 2) || ' ms'
 	FROM role_cluster.worker_stats"
+fi
+
+# --- 4. reclaim() by the number of tasks held ---------------------------------------
+
+# A lost node's held tasks, half of them fetched, taken back by one reclaim()
+# call (the worker disabled, so that it does not do it first): at N and at
+# 4N tasks.  Linear work takes about four times as long at 4N; an id list
+# tested against every row of another index once made it sixteen.
+if want reclaim; then
+setup
+psql_q -c "ALTER SYSTEM SET role_cluster.enabled = off" -c "SELECT pg_reload_conf()" >/dev/null
+echo
+echo "== reclaim() of a lost node's held tasks (half of them fetched), by how many it held"
+times=()
+for n in "$reclaim_n" $((4 * reclaim_n)); do
+	psql_q <<EOF >/dev/null
+DELETE FROM role_cluster.task;
+SELECT role_cluster.register_node('lost', 'loader', NULL, 1000000);
+SELECT count(role_cluster.enqueue('searchIndexing', 'r')) FROM generate_series(1, $n);
+SELECT role_cluster.dispatch($n);
+SELECT count(*) FROM role_cluster.fetch_tasks('lost', $n / 2);
+EOF
+	# the session that registered the node has ended: the node is lost
+	ms=$(psql_q <<'EOF'
+SELECT clock_timestamp() AS t0 \gset
+SELECT role_cluster.reclaim() AS taken \gset
+SELECT round(extract(epoch FROM clock_timestamp() - :'t0') * 1000);
+EOF
+)
+	counted=$(psql_q -c "SELECT count(*) FROM role_cluster.task WHERE attempts = 1 AND last_error IS NOT NULL")
+	echo "held $n: reclaim() took $ms ms ($counted fetched ones counted an attempt)"
+	times+=("$ms")
+done
+printf "ratio %d / %d tasks: %.1f (linear: about 4)\n" $((4 * reclaim_n)) "$reclaim_n" \
+	"$(echo "${times[1]} / ${times[0]}" | bc -l)"
+psql_q -c "ALTER SYSTEM RESET role_cluster.enabled" -c "SELECT pg_reload_conf()" >/dev/null
 fi
