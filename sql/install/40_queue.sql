@@ -1140,6 +1140,8 @@ DECLARE
 	c			record;
 	r			role_cluster.task;
 	single_rows role_cluster.task[] := '{}';
+	ids			bigint[];
+	seqs		jsonb;
 BEGIN
 	IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
 		PERFORM role_cluster.require_read_committed();
@@ -1248,38 +1250,54 @@ BEGIN
 	 */
 	room := want - taken;
 	IF room > 0 THEN
-		RETURN QUERY
-		WITH picked AS MATERIALIZED (
-			/* numbered in hand-out order, each number drawn once */
-			SELECT h.id,
-				   CASE WHEN NOT claiming THEN pg_catalog.nextval('role_cluster.route_seq') END AS seq
-			FROM pg_catalog.unnest(ARRAY(
-				WITH RECURSIVE prio(p) AS (
-					(SELECT q.priority FROM role_cluster.task q
-					 WHERE q.state = 'queued' AND NOT q.singleton
-					 ORDER BY q.priority DESC LIMIT 1)
-					UNION ALL
-					SELECT (SELECT q.priority FROM role_cluster.task q
-							WHERE q.state = 'queued' AND NOT q.singleton AND q.priority < prio.p
-							ORDER BY q.priority DESC LIMIT 1)
-					FROM prio WHERE prio.p IS NOT NULL)
-				SELECT d.id FROM prio, LATERAL (
-					SELECT q.id FROM role_cluster.task q
-					WHERE q.state = 'queued' AND NOT q.singleton
-						AND q.priority = prio.p AND q.run_at <= pg_catalog.now()
-						AND role_cluster.routes_to(q.task_type, q.push_shard, types, shard)
-					ORDER BY q.run_at, q.id
-					LIMIT room
-					FOR UPDATE OF q SKIP LOCKED) d
-				WHERE prio.p IS NOT NULL
-				LIMIT room)) WITH ORDINALITY AS h(id, k)
-			ORDER BY h.k)
-		UPDATE role_cluster.task AS t
-			SET state = 'running', node_id = me.node_id, lease_until = me.lease_until,
-				route_seq = picked.seq, attempts = t.attempts + 1, updated_at = pg_catalog.now()
-			FROM picked
-			WHERE t.id = picked.id
-			RETURNING t.*;
+		ids := ARRAY(
+			WITH RECURSIVE prio(p) AS (
+				(SELECT q.priority FROM role_cluster.task q
+				 WHERE q.state = 'queued' AND NOT q.singleton
+				 ORDER BY q.priority DESC LIMIT 1)
+				UNION ALL
+				SELECT (SELECT q.priority FROM role_cluster.task q
+						WHERE q.state = 'queued' AND NOT q.singleton AND q.priority < prio.p
+						ORDER BY q.priority DESC LIMIT 1)
+				FROM prio WHERE prio.p IS NOT NULL)
+			SELECT d.id FROM prio, LATERAL (
+				SELECT q.id FROM role_cluster.task q
+				WHERE q.state = 'queued' AND NOT q.singleton
+					AND q.priority = prio.p AND q.run_at <= pg_catalog.now()
+					AND role_cluster.routes_to(q.task_type, q.push_shard, types, shard)
+				ORDER BY q.run_at, q.id
+				LIMIT room
+				FOR UPDATE OF q SKIP LOCKED) d
+			WHERE prio.p IS NOT NULL
+			LIMIT room);
+		/*
+		 * Each statement reaches the rows by primary key alone: a join
+		 * with the list could be planned as a scan of the whole table
+		 * while its statistics still say it is empty.
+		 */
+		IF claiming THEN
+			RETURN QUERY
+			UPDATE role_cluster.task AS t
+				SET state = 'running', node_id = me.node_id, lease_until = me.lease_until,
+					route_seq = NULL, attempts = t.attempts + 1, updated_at = pg_catalog.now()
+				WHERE t.id = ANY (ids)
+				RETURNING t.*;
+		ELSE
+			/*
+			 * Numbered in hand-out order: unnest() yields ids in their
+			 * order, and each number is drawn as its id comes; looked up
+			 * by id in a jsonb object (a binary search).
+			 */
+			seqs := (SELECT pg_catalog.jsonb_object_agg(x.id, pg_catalog.nextval('role_cluster.route_seq'))
+					 FROM pg_catalog.unnest(ids) AS x(id));
+			RETURN QUERY
+			UPDATE role_cluster.task AS t
+				SET state = 'running', node_id = me.node_id, lease_until = me.lease_until,
+					route_seq = (seqs ->> t.id::text)::bigint,
+					attempts = t.attempts + 1, updated_at = pg_catalog.now()
+				WHERE t.id = ANY (ids)
+				RETURNING t.*;
+		END IF;
 	END IF;
 	FOREACH r IN ARRAY single_rows LOOP
 		RETURN NEXT r;
