@@ -28,8 +28,8 @@ REVOKE EXECUTE ON FUNCTION role_cluster.note_dispatch(boolean, integer) FROM PUB
  * change (a node fetched work, moving its fetch mark, or finished work)
  * wakes it only while due tasks wait for a node's room (note_dispatch):
  * most commits of a busy queue are fetches and acknowledgements, and a
- * dispatch for each would find nothing to do.  The worker's own statements never wake it; it
- * loops again by itself.
+ * dispatch for each would find nothing to do.  The worker's own
+ * statements never wake it; it loops again by itself.
  */
 CREATE TRIGGER task_wake_worker
 	AFTER INSERT ON role_cluster.task
