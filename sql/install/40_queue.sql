@@ -448,19 +448,37 @@ COMMENT ON FUNCTION role_cluster.require_read_committed() IS
 	'Raises unless the transaction is READ COMMITTED';
 
 /*
- * Locks the fetch marks of these nodes, in order: a fetch for one of them
- * in flight is waited for, and one that starts later waits, so that the
- * caller's next statement tells fetched from routed tasks as the nodes
- * will have seen them.  Taken before any task row, as fetch_tasks() does.
+ * Locks the fetch marks of these nodes, in order, so that the caller's
+ * next statements tell fetched from routed tasks as the nodes will have
+ * seen them: a fetch for one of them in flight is waited for, and one that
+ * starts later waits.  Taken before any task row, as fetch_tasks() does.
+ * With skip_locked, a mark another transaction holds (a fetch in flight,
+ * maybe stalled) is not waited for, and its node is left out of the
+ * result.  Returns the nodes the caller may act on: those whose mark it
+ * holds, and those without one (every dispatch() gives the nodes it
+ * routes to a mark first, so such a node holds no routed task).
  */
-CREATE FUNCTION role_cluster.lock_fetch_marks(nodes text[]) RETURNS void
-	LANGUAGE sql
-	BEGIN ATOMIC
-		SELECT FROM role_cluster.node_fetch f WHERE f.node_id = ANY (nodes)
-			ORDER BY f.node_id FOR NO KEY UPDATE;
-	END;
-COMMENT ON FUNCTION role_cluster.lock_fetch_marks(text[]) IS
-	'Locks the nodes'' fetch marks, so that a following statement sees which of their tasks they fetched';
+CREATE FUNCTION role_cluster.lock_fetch_marks(nodes text[], skip_locked boolean DEFAULT false)
+	RETURNS text[]
+	LANGUAGE plpgsql
+AS $$
+DECLARE
+	held		text[];
+BEGIN
+	IF skip_locked THEN
+		held := ARRAY(SELECT f.node_id FROM role_cluster.node_fetch f WHERE f.node_id = ANY (nodes)
+					  ORDER BY f.node_id FOR NO KEY UPDATE SKIP LOCKED);
+	ELSE
+		held := ARRAY(SELECT f.node_id FROM role_cluster.node_fetch f WHERE f.node_id = ANY (nodes)
+					  ORDER BY f.node_id FOR NO KEY UPDATE);
+	END IF;
+	RETURN ARRAY(SELECT x.n FROM pg_catalog.unnest(nodes) AS x(n)
+				 WHERE x.n = ANY (held)
+					OR NOT EXISTS (SELECT FROM role_cluster.node_fetch f WHERE f.node_id = x.n));
+END
+$$;
+COMMENT ON FUNCTION role_cluster.lock_fetch_marks(text[], boolean) IS
+	'Locks the nodes'' fetch marks (optionally skipping busy ones), so that a following statement sees which of their tasks they fetched; returns the nodes it may act on';
 
 /*
  * Puts held tasks, locked by the caller, back in the queue: those in
@@ -504,7 +522,8 @@ COMMENT ON FUNCTION role_cluster.requeue_held(bigint[], bigint[], text) IS
  * ones not yet fetched give their attempt back; started ones keep the
  * attempt they used, and become dead when it was their last (counting =
  * true), or give it back (counting = false).  With skip_locked, tasks that
- * other transactions hold locked are left alone (reclaim() comes back for
+ * other transactions hold locked, and the tasks of a node whose fetch mark
+ * another transaction holds, are left alone (reclaim() comes back for
  * them); otherwise they are waited for.  Returns the number handed back
  * (dead ones included).  The caller holds the nodes' rows locked.
  */
@@ -516,7 +535,7 @@ DECLARE
 	counted		bigint[];
 	given_back	bigint[];
 BEGIN
-	PERFORM role_cluster.lock_fetch_marks(nodes);
+	nodes := role_cluster.lock_fetch_marks(nodes, skip_locked);
 	IF skip_locked THEN
 		SELECT pg_catalog.array_agg(h.id) FILTER (WHERE h.started),
 			   pg_catalog.array_agg(h.id) FILTER (WHERE NOT h.started)
@@ -708,20 +727,26 @@ CREATE TRIGGER task_policy_after_write
 CREATE FUNCTION role_cluster.cluster_settings_after_write() RETURNS trigger
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	marked		text[];
 BEGIN
 	IF TG_OP = 'UPDATE' AND NEW.push_shards_total = OLD.push_shards_total THEN
 		RETURN NULL;
 	END IF;
 	PERFORM pg_catalog.pg_advisory_xact_lock(1919120232, 10);
-	PERFORM role_cluster.lock_fetch_marks(ARRAY(
-		SELECT DISTINCT t.node_id FROM role_cluster.task t
-		WHERE t.task_type = 'pushNotifications' AND t.state = 'running'));
+	/*
+	 * Every node's mark, so that none of them fetches meanwhile; a task
+	 * routed to a node whose mark comes later keeps its node, and that
+	 * node's fetch sends it back if the new shard is not its own.
+	 */
+	marked := ARRAY(SELECT f.node_id FROM role_cluster.node_fetch f
+					ORDER BY f.node_id FOR NO KEY UPDATE);
 	/* routed ones not yet fetched go back, giving their attempt back */
 	UPDATE role_cluster.task AS t
 		SET push_shard = role_cluster.shard_for(t.shard_key, NEW.push_shards_total),
 			state = 'queued', node_id = NULL, lease_until = NULL, attempts = t.attempts - 1,
 			updated_at = pg_catalog.now()
-		WHERE t.task_type = 'pushNotifications' AND t.state = 'running'
+		WHERE t.task_type = 'pushNotifications' AND t.state = 'running' AND t.node_id = ANY (marked)
 			AND t.push_shard IS DISTINCT FROM role_cluster.shard_for(t.shard_key, NEW.push_shards_total)
 			AND NOT role_cluster.task_fetched(t.route_seq, t.node_id);
 	/* queued ones, and started ones (they keep their node) */
@@ -825,6 +850,8 @@ BEGIN
 					deregistered_at = NULL
 				WHERE node_id = register_node.node_id
 				RETURNING * INTO n;
+			INSERT INTO role_cluster.node_fetch AS f (node_id) VALUES (n.node_id)
+				ON CONFLICT (node_id) DO NOTHING;
 			/* routed tasks that the new role or shard no longer allows go back */
 			PERFORM role_cluster.lock_fetch_marks(ARRAY[n.node_id]);
 			UPDATE role_cluster.task AS t
@@ -1493,6 +1520,16 @@ BEGIN
 			EXISTS (SELECT FROM role_cluster.node n WHERE role_cluster.node_is_live(n)), 0);
 		RETURN 0;
 	END IF;
+	/*
+	 * Every node it routes to has a fetch mark, committed with the
+	 * routing (register_node() makes one; a node row written by hand, or
+	 * re-registered while prune() dropped its old mark, may lack it).
+	 * Only missing ones: the insert never meets a mark being fetched.
+	 */
+	INSERT INTO role_cluster.node_fetch AS f (node_id)
+		SELECT x.node_id FROM pg_catalog.unnest(nodes) AS x(node_id)
+		WHERE NOT EXISTS (SELECT FROM role_cluster.node_fetch m WHERE m.node_id = x.node_id)
+		ON CONFLICT (node_id) DO NOTHING;
 	held := ARRAY(SELECT coalesce(h.n, 0)::integer
 				  FROM pg_catalog.unnest(nodes) WITH ORDINALITY AS x(node_id, k)
 					  LEFT JOIN (SELECT t.node_id, pg_catalog.count(*) AS n FROM role_cluster.task t
@@ -1739,8 +1776,10 @@ COMMENT ON FUNCTION role_cluster.release_task(bigint, text) IS
  * lapsed, or their registering session ended (such a node's lease is ended
  * too, so it must heartbeat or register again).  Routed tasks not yet
  * fetched give their attempt back; started ones keep the attempt they used,
- * and become dead if it was their last.  Nodes and tasks that other transactions hold locked are
- * left for the next call.  Returns how many tasks it took back.
+ * and become dead if it was their last.  Nodes and tasks that other
+ * transactions hold locked, and nodes whose fetch mark a fetch in flight
+ * holds, are left for the next call: it never waits.  Returns how many
+ * tasks it took back.
  */
 CREATE FUNCTION role_cluster.reclaim() RETURNS integer
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -1779,13 +1818,13 @@ BEGIN
 	IF lost_nodes IS NULL THEN
 		RETURN handed;
 	END IF;
-	PERFORM role_cluster.lock_fetch_marks(lost_nodes);
+	lost_nodes := role_cluster.lock_fetch_marks(lost_nodes, true);
 	SELECT pg_catalog.array_agg(o.id) FILTER (WHERE o.started),
 		   pg_catalog.array_agg(o.id) FILTER (WHERE NOT o.started)
 		INTO counted, given_back
 		FROM (SELECT t.id, role_cluster.task_fetched(t.route_seq, t.node_id) AS started
 			  FROM role_cluster.task t
-			  WHERE t.state = 'running'
+			  WHERE t.state = 'running' AND t.node_id = ANY (lost_nodes)
 				AND (t.lease_until <= pg_catalog.now()
 					 OR NOT EXISTS (SELECT FROM role_cluster.node n WHERE n.node_id = t.node_id))
 			  FOR UPDATE OF t SKIP LOCKED) o;
@@ -1866,7 +1905,7 @@ REVOKE EXECUTE ON FUNCTION
 	role_cluster.node_for_caller(text, boolean),
 	role_cluster.require_live(role_cluster.node),
 	role_cluster.require_read_committed(),
-	role_cluster.lock_fetch_marks(text[]),
+	role_cluster.lock_fetch_marks(text[], boolean),
 	role_cluster.requeue_held(bigint[], bigint[], text),
 	role_cluster.hand_back(text[], boolean, text, boolean),
 	role_cluster.task_singleton(role_cluster.task_type),
