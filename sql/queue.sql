@@ -524,11 +524,17 @@ UPDATE role_cluster.node SET deregistered_at = now() WHERE node_id = 'idx';
 SELECT role_cluster.reclaim() AS reclaimed;
 SELECT count(*) AS held FROM role_cluster.task WHERE state = 'running';
 SELECT role_cluster.reclaim() AS nothing_left;
--- prune() drops the fetch mark of a node whose row is gone, once it holds
--- nothing; the others stay.
-SELECT array_agg(node_id ORDER BY node_id) AS marks FROM role_cluster.node_fetch;
+-- A node's fetch mark outlives its row (it tells reclaim() which tasks
+-- were started), and prune() leaves it.
 SELECT role_cluster.prune() AS pruned;
 SELECT array_agg(node_id ORDER BY node_id) AS marks FROM role_cluster.node_fetch;
+-- A node that was never routed to has no mark: its fetch finds nothing.
+INSERT INTO role_cluster.node (node_id, capacity, login, backend_pid, backend_start, lease_until)
+	SELECT 'by-hand', 1, session_user, pg_backend_pid(), backend_start, now() + interval '1 hour'
+	FROM pg_stat_activity WHERE pid = pg_backend_pid();
+SELECT count(*) AS fetched FROM role_cluster.fetch_tasks('by-hand');
+SELECT count(*) AS marks FROM role_cluster.node_fetch WHERE node_id = 'by-hand';
+DELETE FROM role_cluster.node WHERE node_id = 'by-hand';
 BEGIN ISOLATION LEVEL REPEATABLE READ;
 SELECT role_cluster.reclaim();
 ROLLBACK;

@@ -122,8 +122,8 @@ COMMENT ON COLUMN role_cluster.node.deregistered_at IS 'When it deregistered; NU
  * How far each node has fetched what dispatch() routed to it.  A table of
  * its own, so that a fetch never waits for a dispatch holding the node's
  * row; not a foreign key, so that a node row deleted by hand still tells
- * reclaim() which of its tasks were started.  prune() drops the rows of
- * nodes that are gone and hold nothing.
+ * reclaim() which of its tasks were started (a mark is kept for good: one
+ * small row per node id ever routed to).
  */
 CREATE TABLE role_cluster.node_fetch (
 	node_id		text PRIMARY KEY,
@@ -735,12 +735,13 @@ BEGIN
 	END IF;
 	PERFORM pg_catalog.pg_advisory_xact_lock(1919120232, 10);
 	/*
-	 * Every node's mark, so that none of them fetches meanwhile; a task
-	 * routed to a node whose mark comes later keeps its node, and that
-	 * node's fetch sends it back if the new shard is not its own.
+	 * The marks of all nodes but those in a fetch (never waiting: a fetch
+	 * may stay open), so that none of them fetches meanwhile.  A task
+	 * routed to a node left out, or to one whose mark comes later, keeps
+	 * its node, and that node's fetch sends it back if the new shard is
+	 * not its own.
 	 */
-	marked := ARRAY(SELECT f.node_id FROM role_cluster.node_fetch f
-					ORDER BY f.node_id FOR NO KEY UPDATE);
+	marked := role_cluster.lock_fetch_marks(ARRAY(SELECT f.node_id FROM role_cluster.node_fetch f), true);
 	/* routed ones not yet fetched go back, giving their attempt back */
 	UPDATE role_cluster.task AS t
 		SET push_shard = role_cluster.shard_for(t.shard_key, NEW.push_shards_total),
@@ -1404,11 +1405,12 @@ BEGIN
 	SELECT f.fetched INTO mark FROM role_cluster.node_fetch f
 		WHERE f.node_id = me.node_id FOR NO KEY UPDATE;
 	IF NOT FOUND THEN
-		/* a node row written by hand: start its mark */
-		INSERT INTO role_cluster.node_fetch AS f (node_id) VALUES (me.node_id)
-			ON CONFLICT (node_id) DO NOTHING;
-		SELECT f.fetched INTO mark FROM role_cluster.node_fetch f
-			WHERE f.node_id = me.node_id FOR NO KEY UPDATE;
+		/*
+		 * Nothing was routed here: dispatch() gives a node its mark in
+		 * the transaction that first routes to it.  (Making one here
+		 * would make that dispatch wait for this transaction.)
+		 */
+		RETURN;
 	END IF;
 
 	/* a fresh snapshot, after the lock: what was routed here since the mark */

@@ -447,8 +447,7 @@ GRANT EXECUTE ON FUNCTION role_cluster.fire_schedules() TO role_cluster_admin;
  * Deletes, in one short transaction, at most max_rows done tasks that
  * finished more than "retention" ago, at most max_rows dead ones older
  * than "dead_retention", and at most max_rows schedule firings older than
- * "dead_retention", and the fetch marks of nodes whose row is gone and
- * that hold no task.  NULL arguments take the settings role_cluster.
+ * "dead_retention".  NULL arguments take the settings role_cluster.
  * retention, role_cluster.dead_retention and role_cluster.prune_batch.
  * Rows locked by others are skipped, never waited for.  The background
  * worker calls it every role_cluster.prune_interval, and again at its next
@@ -522,20 +521,10 @@ BEGIN
 	GET DIAGNOSTICS n = ROW_COUNT;
 	total := total + n;
 
-	DELETE FROM role_cluster.node_fetch
-	 WHERE node_id = ANY (ARRAY(SELECT f.node_id FROM role_cluster.node_fetch f
-								WHERE NOT EXISTS (SELECT FROM role_cluster.node x WHERE x.node_id = f.node_id)
-									AND NOT EXISTS (SELECT FROM role_cluster.task t
-													WHERE t.node_id = f.node_id AND t.state = 'running')
-								LIMIT lim
-								FOR UPDATE SKIP LOCKED));
-	GET DIAGNOSTICS n = ROW_COUNT;
-	total := total + n;
-
 	RETURN total;
 END
 $$;
 COMMENT ON FUNCTION role_cluster.prune(interval, interval, integer) IS
-	'Deletes done tasks older than role_cluster.retention, dead ones and schedule firings older than role_cluster.dead_retention, and the fetch marks of deleted nodes, at most max_rows of each per call; returns how many rows it deleted';
+	'Deletes done tasks older than role_cluster.retention, dead ones and schedule firings older than role_cluster.dead_retention, at most max_rows of each per call; returns how many rows it deleted';
 REVOKE EXECUTE ON FUNCTION role_cluster.prune(interval, interval, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION role_cluster.prune(interval, interval, integer) TO role_cluster_admin;
