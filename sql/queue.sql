@@ -390,6 +390,20 @@ UPDATE role_cluster.task SET run_at = now() WHERE state = 'queued';
 SELECT count(*) AS push1_gets_the_retry FROM role_cluster.claim_tasks('push1', 100);
 SELECT count(*) AS push2_gets_the_retry FROM role_cluster.claim_tasks('push2', 100);
 UPDATE role_cluster.cluster_settings SET push_shards_total = 1;
+-- Routed push tasks not yet fetched whose shard changes go back to the
+-- queue, their attempt given back; fetched ones stay with their node.
+DELETE FROM role_cluster.task;
+SELECT count(*) AS enqueued FROM (
+	SELECT role_cluster.enqueue('pushNotifications', shard_key => 'account-' || i)
+	FROM generate_series(1, 12) i) e;
+SELECT role_cluster.dispatch() AS routed;
+SELECT count(*) AS fetched FROM role_cluster.fetch_tasks('push1', 4);
+SELECT count(*) FILTER (WHERE role_cluster.shard_for(shard_key, 2) <> 1) AS will_move FROM role_cluster.task
+	WHERE state = 'running' AND NOT role_cluster.task_fetched(route_seq, node_id);
+UPDATE role_cluster.cluster_settings SET push_shards_total = 2;
+SELECT state, node_id, role_cluster.task_fetched(route_seq, node_id) AS fetched, attempts, count(*)
+	FROM role_cluster.task GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4;
+UPDATE role_cluster.cluster_settings SET push_shards_total = 1;
 
 ---------------------------------------------------------------------------
 -- dispatch and fetch_tasks
