@@ -1432,7 +1432,8 @@ BEGIN
 		UPDATE role_cluster.task AS t
 			SET state = 'queued', node_id = NULL, lease_until = NULL, attempts = t.attempts - 1,
 				updated_at = pg_catalog.now()
-			WHERE t.id = ANY (bad) AND t.node_id = me.node_id AND t.state = 'running';
+			WHERE t.id = ANY (bad)	/* by primary key only, as in complete_tasks() */
+				AND CASE WHEN t.state = 'running' THEN t.node_id = me.node_id END;
 	END IF;
 	RETURN QUERY SELECT g.* FROM pg_catalog.unnest(got) g
 		WHERE role_cluster.routes_to(g.task_type, g.push_shard, my_types, my_shard)
@@ -1653,7 +1654,12 @@ COMMENT ON FUNCTION role_cluster.complete_task(bigint, text) IS
 /*
  * Acknowledges many tasks in one statement.  Returns the ids it completed;
  * an id the node does not hold running (reclaimed meanwhile, say) is left
- * as it is and not returned.
+ * as it is and not returned.  The tasks are reached by primary key only:
+ * the node and state are tested inside a CASE, which the planner cannot
+ * match to task_held_idx.  Written plainly, they let it scan all that the
+ * node holds and test each row against the whole array, so a batch cost
+ * the product of the two (3.0 ms instead of 1.4 ms for 125 tasks of a node
+ * holding 1,000).
  */
 CREATE FUNCTION role_cluster.complete_tasks(task_ids bigint[], node_id text) RETURNS SETOF bigint
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -1671,7 +1677,8 @@ BEGIN
 	RETURN QUERY
 	UPDATE role_cluster.task AS t
 		SET state = 'done', lease_until = NULL, finished_at = pg_catalog.now(), updated_at = pg_catalog.now()
-		WHERE t.id = ANY (complete_tasks.task_ids) AND t.node_id = complete_tasks.node_id AND t.state = 'running'
+		WHERE t.id = ANY (complete_tasks.task_ids)
+			AND CASE WHEN t.state = 'running' THEN t.node_id = complete_tasks.node_id END
 			AND (t.route_seq IS NULL
 				 OR t.route_seq <= (SELECT f.fetched FROM role_cluster.node_fetch f
 									WHERE f.node_id = complete_tasks.node_id))
