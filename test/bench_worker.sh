@@ -34,7 +34,12 @@
 #     the ratios are of the medians, so that the drift of a shared machine
 #     falls on all of them alike.  The bytes of WAL records each queue
 #     writes per task are printed too: unlike the rates they do not drift
-#     with the machine, and they show what each design writes;
+#     with the machine, and they show what each design writes.  Then the
+#     routing step alone, in one session with nothing else running:
+#     microseconds per task of dispatch(1000) routing BENCH_ALONE tasks to
+#     8 nodes, against the same session claiming them from the SKIP LOCKED
+#     queue at batch 100.  It tells the cost of the routing rule per task
+#     from what one process, sharing the cores with the nodes, can do;
 #  3. the queue tables' size after 1,000,000 tasks passed through (enqueued,
 #     routed, run, done, pruned) against their size after 10,000; target
 #     at most 2x.  Each point is measured settled: every task done and
@@ -53,7 +58,7 @@
 #   BENCH_VACUUM_INTERVAL= (role_cluster.vacuum_interval; unset: its default)
 #   BENCH_SIZE_RATE=0 (tasks/s of the size phase's producer; 0: as fast as
 #   the nodes take them)
-#   BENCH_RECLAIM=8000
+#   BENCH_RECLAIM=8000 BENCH_ALONE=8000
 #   BENCH_PHASES="latency throughput size reclaim" (a subset runs only those)
 #   BENCH_KEEP_LOG= (a file to copy the server's log to at the end)
 #
@@ -76,6 +81,7 @@ naptime=${BENCH_NAPTIME:-1min}
 vacuum_interval=${BENCH_VACUUM_INTERVAL:-}
 phases=${BENCH_PHASES:-latency throughput size reclaim}
 reclaim_n=${BENCH_RECLAIM:-8000}
+alone=${BENCH_ALONE:-8000}
 want() { [[ " $phases " == *" $1 "* ]]; }
 
 as_pg()
@@ -350,6 +356,55 @@ EOF
 	psql_q -c "DROP TABLE bench_p" >/dev/null
 }
 
+# The routing step alone, in one session with nothing else running (the
+# worker off): dispatch(1000) in a transaction per call, as the worker
+# calls it (synchronous_commit off), routing $alone tasks to 8 live nodes
+# that do not fetch them (registered by that session, so live without a
+# lookup), against the same session claiming $alone rows of the SKIP LOCKED
+# queue at batch 100.  Prints microseconds per task for each.
+alone_run()
+{
+	local calls=$(((alone + 999) / 1000)) claims=$(((alone + 99) / 100)) i
+	psql_q -c "ALTER SYSTEM SET role_cluster.enabled = off" -c "SELECT pg_reload_conf()" >/dev/null
+	while [ "$(psql_q -c "SELECT state FROM role_cluster.worker_stats")" != "disabled" ]; do sleep 0.1; done
+	{
+		cat <<EOF
+SET synchronous_commit = off;
+SELECT count(role_cluster.register_node('alone' || i, 'probe', NULL, $alone / 8 + 1)) FROM generate_series(1, 8) i;
+SELECT count(role_cluster.enqueue('storeMaintenance', 'alone')) FROM generate_series(1, $alone);
+CREATE TABLE bench_a (id bigserial PRIMARY KEY, task_type text NOT NULL, payload jsonb NOT NULL DEFAULT '{}',
+	state text NOT NULL DEFAULT 'queued', created_at timestamptz NOT NULL DEFAULT now(), finished_at timestamptz);
+CREATE INDEX bench_a_queued ON bench_a (id) WHERE state = 'queued';
+INSERT INTO bench_a (task_type) SELECT 'storeMaintenance' FROM generate_series(1, $alone);
+VACUUM ANALYZE role_cluster.task;
+VACUUM ANALYZE bench_a;
+CHECKPOINT;
+SELECT clock_timestamp() AS t0 \gset
+\o /dev/null
+EOF
+		for i in $(seq 1 "$calls"); do echo "SELECT role_cluster.dispatch(1000);"; done
+		echo "\\o"
+		echo "SELECT clock_timestamp() AS t1 \\gset"
+		echo "\\o /dev/null"
+		for i in $(seq 1 "$claims"); do
+			echo "UPDATE bench_a SET state = 'running' WHERE id IN (SELECT id FROM bench_a WHERE state = 'queued' ORDER BY id LIMIT 100 FOR UPDATE SKIP LOCKED);"
+		done
+		cat <<EOF
+\o
+SELECT clock_timestamp() AS t2 \gset
+SELECT CASE WHEN (SELECT count(*) FROM role_cluster.task WHERE kind = 'alone' AND state = 'running') = $alone
+			THEN round(extract(epoch FROM :'t1'::timestamptz - :'t0'::timestamptz) * 1e6 / $alone, 1)::text ELSE '?' END
+	|| ' ' ||
+	CASE WHEN (SELECT count(*) FROM bench_a WHERE state = 'running') = $alone
+		 THEN round(extract(epoch FROM :'t2'::timestamptz - :'t1'::timestamptz) * 1e6 / $alone, 1)::text ELSE '?' END;
+DROP TABLE bench_a;
+DELETE FROM role_cluster.task WHERE kind = 'alone';
+DELETE FROM role_cluster.node WHERE node_id LIKE 'alone%';
+EOF
+	} | psql_q | tail -1
+	psql_q -c "ALTER SYSTEM RESET role_cluster.enabled" -c "SELECT pg_reload_conf()" >/dev/null
+}
+
 fmt="%-5s %9s %9s %9s %9s %15s %15s %15s %15s %9s %9s %9s\n"
 printf "$fmt" round dispatch dispatch claim 'SKIP' 'bound' 'bound' 'bound, read' 'bound, read' dispatch bound 'bound,'
 printf "$fmt" '' '1000' '100' '(pull)' 'LOCKED' '1000 (routed)' '100 (routed)' '1000 (routed)' '2 dispatchers' '/ SKIP' '/ SKIP' 'read/SKIP'
@@ -394,6 +449,19 @@ echo "full-page images): dispatch 1000 $(wal dispatch1000), dispatch 100 $(wal d
 	"claim $(wal pull), SKIP LOCKED $(wal skip), bound 1000 $(wal bound1000take1), bound 100 $(wal bound100take1)," \
 	"bound, read $(wal bound1000read1), 2 dispatchers $(wal bound1000read2);" \
 	"dispatch / SKIP LOCKED = $(ratio "$(wal dispatch1000)" "$(wal skip)")"
+echo
+echo "== the routing step alone, microseconds per task ($alone tasks, one session, nothing else running):"
+echo "   dispatch(1000) to 8 nodes that do not fetch, vs the same session claiming from the SKIP LOCKED"
+echo "   queue at batch 100; $reps rounds"
+all_ad="" all_as=""
+for r in $(seq 1 "$reps"); do
+	read -r ad as <<<"$(alone_run)"
+	echo "round $r: dispatch $ad, SKIP LOCKED claim $as"
+	all_ad="$all_ad $ad" all_as="$all_as $as"
+done
+ad=$(echo "$all_ad" | median)
+as=$(echo "$all_as" | median)
+echo "medians: dispatch $ad, SKIP LOCKED claim $as; dispatch / SKIP LOCKED claim (cost per task) = $(ratio "$ad" "$as")"
 fi
 
 # --- 3. table size after many tasks ----------------------------------------------
