@@ -735,11 +735,23 @@ BEGIN
 	END IF;
 	PERFORM pg_catalog.pg_advisory_xact_lock(1919120232, 10);
 	/*
-	 * The marks of all nodes but those in a fetch (never waiting: a fetch
-	 * may stay open), so that none of them fetches meanwhile.  A task
-	 * routed to a node left out, or to one whose mark comes later, keeps
-	 * its node, and that node's fetch sends it back if the new shard is
-	 * not its own.
+	 * The push tasks it re-shards, locked first, in id order as
+	 * complete_tasks() locks them: a node may hold one in an open
+	 * transaction, and this waits for it before it holds any fetch mark,
+	 * so that meanwhile every node can still fetch.
+	 */
+	PERFORM FROM role_cluster.task t
+		WHERE t.task_type = 'pushNotifications' AND t.state IN ('queued', 'running')
+			AND t.push_shard IS DISTINCT FROM role_cluster.shard_for(t.shard_key, NEW.push_shards_total)
+		ORDER BY t.id
+		FOR UPDATE OF t;
+	/*
+	 * Then the marks of all nodes but those in a fetch (never waiting: a
+	 * fetch may stay open), so that none of them fetches meanwhile.  A
+	 * task routed to a node left out, or to one whose mark comes later,
+	 * keeps its node, and that node's fetch sends it back if the new shard
+	 * is not its own.  The updates below wait for nothing: their rows are
+	 * locked already, and no push task is enqueued past the gate.
 	 */
 	marked := role_cluster.lock_fetch_marks(ARRAY(SELECT f.node_id FROM role_cluster.node_fetch f), true);
 	/* routed ones not yet fetched go back, giving their attempt back */
