@@ -19,12 +19,13 @@
  *								their autovacuum threshold (rc_vacuum.c).
  *
  * Between loops it sleeps on its latch.  A transaction that enqueued
- * tasks, changed a task's state (a node fetched, finished or handed back
- * work) or registered a node sets the latch when it commits (the
- * wake_worker_trigger() triggers of 50_worker.sql), and a node's session
- * sets it when it ends (watch_session()); so dispatch and reclaim follow
- * at once, and only lease expiry, schedules and deferred tasks wait for
- * the poll.
+ * tasks, queued a task again (a retry, a release, a hand-back) or
+ * registered a node sets the latch when it commits, and one in which a
+ * node fetched or finished work sets it while due work waits for a node's
+ * room (the wake_worker_trigger() triggers of 50_worker.sql); a node's
+ * session sets it when it ends (watch_session()).  So dispatch and reclaim
+ * follow at once, and only lease expiry, schedules and deferred tasks wait
+ * for the poll.
  *
  * Start time: BgWorkerStart_ConsistentState, not RecoveryFinished.  With
  * RecoveryFinished the postmaster would not start the worker on a hot
