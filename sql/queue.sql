@@ -450,8 +450,11 @@ SELECT role_cluster.fetch_tasks('idx', -1);
 SELECT role_cluster.fetch_tasks('idx', NULL);
 SELECT role_cluster.fetch_tasks(NULL);
 SELECT role_cluster.fetch_tasks('nobody-here');
--- Completing a routed task that was not fetched is refused.
+-- Completing a routed task that was not fetched is refused, and another
+-- node is told where the task is.
 SELECT role_cluster.complete_task(id, 'all') FROM task_stage
+	WHERE node_id = 'all' AND stage = 'routed' ORDER BY id LIMIT 1;
+SELECT role_cluster.fail_task(id, 'idx', 'not mine') FROM task_stage
 	WHERE node_id = 'all' AND stage = 'routed' ORDER BY id LIMIT 1;
 -- Registering again with another role sends back at once the routed tasks
 -- it no longer enables.
