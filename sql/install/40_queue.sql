@@ -680,11 +680,10 @@ CREATE TRIGGER task_policy_before_truncate
  * no hand-out of the type runs across it; making a type a singleton while
  * two of its tasks are running (routed or not) is refused by the unique
  * index.  It also takes the type's configuration gate (1919120232,
- * ordinal), which
- * every new task's derivation takes shared (rc_task.c): a task of the type
- * enqueued but not yet committed makes the change wait for it and is
- * updated here; one enqueued from now waits for the change's commit and
- * reads the new policy.
+ * ordinal), which every new task's derivation takes shared (rc_task.c): a
+ * task of the type enqueued but not yet committed makes the change wait
+ * for it and is updated here; one enqueued from now waits for the change's
+ * commit and reads the new policy.
  */
 CREATE FUNCTION role_cluster.task_policy_after_write() RETURNS trigger
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -1537,9 +1536,9 @@ BEGIN
 	END IF;
 	/*
 	 * Every node it routes to has a fetch mark, committed with the
-	 * routing (register_node() makes one; a node row written by hand, or
-	 * re-registered while prune() dropped its old mark, may lack it).
-	 * Only missing ones: the insert never meets a mark being fetched.
+	 * routing (register_node() makes one; a node row written by hand may
+	 * lack it).  Only missing ones: the insert never meets a mark being
+	 * fetched.
 	 */
 	INSERT INTO role_cluster.node_fetch AS f (node_id)
 		SELECT x.node_id FROM pg_catalog.unnest(nodes) AS x(node_id)
