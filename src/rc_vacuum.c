@@ -48,6 +48,7 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "access/relation.h"
 #include "access/reloptions.h"
 #include "access/transam.h"
@@ -401,11 +402,16 @@ rc_exec_vacuum(VacuumStmt *stmt, MemoryContext portal_cxt)
  * RC_REBUILD_FACTOR times the pages its rows need (counted generously at
  * 100 a page), while the table holds fewer than RC_REBUILD_MAX_ROWS rows:
  * the state a backlog leaves when it drains, since a btree never gives
- * back the pages it grew to.  A plain REINDEX, which blocks writes to the
- * table and queries that use the index while it runs (a few milliseconds
- * for so few rows), so it waits at most RC_REBUILD_LOCK_TIMEOUT for its
- * locks, tries RC_REBUILD_TRIES times, and otherwise leaves the index for
- * a later vacuum.
+ * back the pages it grew to.  When the queue has drained almost
+ * completely (fewer than RC_REBUILD_DRAINED_ROWS rows), the floor is
+ * RC_REBUILD_DRAINED_MIN_PAGES instead: rebuilding so few rows costs next
+ * to nothing, and the indexes of an idle queue go back to the size of a
+ * new one, whatever went through it before (under 128 pages, an index
+ * would otherwise keep up to a megabyte for good).  A plain REINDEX, which
+ * blocks writes to the table and queries that use the index while it runs
+ * (a few milliseconds for so few rows), so it waits at most
+ * RC_REBUILD_LOCK_TIMEOUT for its locks, tries RC_REBUILD_TRIES times, and
+ * otherwise leaves the index for a later vacuum.
  *
  * An index whose rebuild failed is not tried at every vacuum: it would
  * most likely fail again, and be logged, every second or two under load.
@@ -427,6 +433,8 @@ rc_exec_vacuum(VacuumStmt *stmt, MemoryContext portal_cxt)
 #define RC_REBUILD_MIN_PAGES	128
 #define RC_REBUILD_FACTOR		8
 #define RC_REBUILD_MAX_ROWS		10000
+#define RC_REBUILD_DRAINED_ROWS	100
+#define RC_REBUILD_DRAINED_MIN_PAGES 32
 #define RC_REBUILD_LOCK_TIMEOUT "50ms"
 #define RC_REBUILD_TRIES		3
 #define RC_REBUILD_PAUSE_MS		100
@@ -442,6 +450,21 @@ typedef struct RcRebuild
 } RcRebuild;
 
 /*
+ * How many rows the task table (rel, open) holds, by its reltuples, but at
+ * most what its pages can hold: a vacuum that truncates the heap sets
+ * reltuples before the truncation, extrapolating over the empty pages it
+ * skipped, so a drained table can have no pages left and still a count.
+ */
+static double
+rc_table_rows(Relation rel)
+{
+	double		rows = Max(rel->rd_rel->reltuples, 0);
+	double		room = (double) RelationGetNumberOfBlocks(rel) * MaxHeapTuplesPerPage;
+
+	return Min(rows, room);
+}
+
+/*
  * Whether index ind, of a table that holds the given number of rows, has
  * the size of one that a drained backlog left behind (see above); sets
  * *pages to its size.
@@ -449,9 +472,13 @@ typedef struct RcRebuild
 static bool
 rc_index_bloated(Relation ind, double rows, BlockNumber *pages)
 {
+	BlockNumber min_pages = RC_REBUILD_MIN_PAGES;
+
+	if (rows < RC_REBUILD_DRAINED_ROWS)
+		min_pages = RC_REBUILD_DRAINED_MIN_PAGES;
 	*pages = RelationGetNumberOfBlocks(ind);
 	return rows < RC_REBUILD_MAX_ROWS &&
-		*pages >= RC_REBUILD_MIN_PAGES &&
+		*pages >= min_pages &&
 		*pages > RC_REBUILD_FACTOR * (1 + rows / 100);
 }
 
@@ -462,7 +489,7 @@ rc_index_bloated(Relation ind, double rows, BlockNumber *pages)
 static bool
 rc_any_index_bloated(Relation rel)
 {
-	double		rows = Max(rel->rd_rel->reltuples, 0);
+	double		rows = rc_table_rows(rel);
 	List	   *indexes;
 	ListCell   *lc;
 	bool		bloated = false;
@@ -649,7 +676,7 @@ rc_rebuild_bloated_indexes(Oid relid)
 
 		if (rel != NULL)
 		{
-			double		rows = Max(rel->rd_rel->reltuples, 0);
+			double		rows = rc_table_rows(rel);
 
 			if (rows < RC_REBUILD_MAX_ROWS)
 			{

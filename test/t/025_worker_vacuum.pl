@@ -8,13 +8,13 @@
 # another vacuum is skipped, tried again ever less often, and dispatch
 # goes on.  While a snapshot held open keeps dead rows, no pass follows
 # the one that removed what it could, until it ends.  After a backlog
-# drained, the task table's bloated indexes are rebuilt (when a writer
-# held the table, once it is gone; also when the vacuum after it was
-# someone else's, but no process is started for that when no index is
-# big; one that fails is logged, counted, and let pass by the next
-# vacuums).  One vacuum process at a time, also when the worker is
-# restarted while one is at work.  With no background worker slot free,
-# the worker says so once and goes on.
+# drained, the task table's bloated indexes are rebuilt (under 100 rows
+# left, smaller ones too; when a writer held the table, once it is gone;
+# also when the vacuum after it was someone else's, but no process is
+# started for that when no index is big; one that fails is logged,
+# counted, and let pass by the next vacuums).  One vacuum process at a
+# time, also when the worker is restarted while one is at work.  With no
+# background worker slot free, the worker says so once and goes on.
 # Autovacuum is off here, so every vacuum the statistics show is the
 # worker's (or the test's own).
 use strict;
@@ -301,6 +301,33 @@ rc_set_and_reload($node, vacuum_interval => '1s');
 rebuilt_both($log_offset,
 	'drained and vacuumed by hand, the primary key is rebuilt by the worker all the same');
 is(task_vacuums(), $vacuums, 'without a vacuum of its own');
+
+# --- an all but empty queue: smaller indexes are rebuilt too ----------------
+# A backlog of 15,000 tasks grows the indexes to fewer than 128 pages.  While
+# 150 of its tasks stay, they keep their pages (8 times what 150 rows need is
+# 20); once fewer than 100 rows are left, an index of 32 pages or more is
+# rebuilt to the size of a new one.
+
+$node->safe_psql('postgres',
+	"SELECT count(role_cluster.enqueue('storeMaintenance')) FROM generate_series(1, 15000)");
+($pkey_pages, $queued_pages) = split / /, $node->safe_psql('postgres', $index_pages);
+ok( $pkey_pages >= 32 && $pkey_pages < 128 && $queued_pages >= 32 && $queued_pages < 128,
+	"15,000 queued tasks: the primary key has $pkey_pages pages, the queued tasks' index $queued_pages"
+);
+$vacuums = task_vacuums();
+$log_offset = -s $node->logfile;
+$node->safe_psql('postgres',
+	'DELETE FROM role_cluster.task WHERE id < (SELECT max(id) - 149 FROM role_cluster.task)');
+ok(vacuum_passed($vacuums), 'the backlog drained to 150 tasks, and vacuumed');
+is($node->safe_psql('postgres', "SELECT reltuples FROM pg_class WHERE oid = 'role_cluster.task'::regclass"),
+	'150', 'the vacuum counted 150 rows');
+is($node->safe_psql('postgres', $index_pages),
+	"$pkey_pages $queued_pages", 'with 150 rows, indexes under 128 pages keep their pages');
+unlike(slurp_file($node->logfile, $log_offset),
+	qr/role_cluster vacuum rebuilt index/, 'and nothing is rebuilt');
+$log_offset = -s $node->logfile;
+make_dead_rows(1000);
+rebuilt_both($log_offset, 'the queue emptied: the primary key is rebuilt, under 128 pages');
 
 # --- a rebuild that fails is logged and counted, and the others go on -------
 # An index an operator added, whose expression fails in the vacuum process
