@@ -490,10 +490,13 @@ size_now()
 # happened to truncate the heap; then, once the worker's vacuum process
 # has finished (it rebuilds bloated indexes after its vacuum, or, after
 # someone else's, at the worker's next look, within two vacuum_intervals),
-# prints the size.  Gives up waiting for the vacuum after 60 s.
+# and the size has not moved for four vacuum_intervals (the vacuum seen
+# may have read the heap before the last prune, and the one after it
+# comes a look or two later), prints the size.  Gives up waiting for the
+# vacuum after 60 s, and for a steady size after 60 s more.
 settle()
 {
-	local since look n=0
+	local since look samples n=0 size last steady=0
 	while [ "$(psql_q -c "SELECT count(*) FROM role_cluster.task")" != "0" ]; do
 		sleep 0.5
 	done
@@ -508,10 +511,24 @@ settle()
 	# index is bloated
 	look=$(psql_q -c "SELECT 2 * extract(epoch FROM current_setting('role_cluster.vacuum_interval')::interval)")
 	sleep "$look"
-	while [ "$(psql_q -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'role_cluster vacuum'")" != "0" ]; do
-		sleep 0.2
+	# four vacuum_intervals in samples 0.5 s apart
+	samples=$(psql_q -c "SELECT ceil(8 * extract(epoch FROM current_setting('role_cluster.vacuum_interval')::interval))")
+	n=0
+	last=$(size_now)
+	while [ "$steady" -lt "$samples" ] && [ $n -lt 120 ]; do
+		sleep 0.5
+		n=$((n + 1))
+		size=$(size_now)
+		if [ "$size" = "$last" ] && [ "$(psql_q -c "SELECT count(*) FROM pg_stat_activity
+				WHERE backend_type = 'role_cluster vacuum'")" = "0" ]; then
+			steady=$((steady + 1))
+		else
+			steady=0
+		fi
+		last=$size
 	done
-	size_now
+	[ "$steady" -lt "$samples" ] && echo "   (the size still moved after 60 s; measured as it was)" >&2
+	echo "$last"
 }
 
 # Sizes of the task table's parts
