@@ -30,6 +30,15 @@
  *   empty would go on scanning all of it once it is large.  With that,
  *   their generic plans are the right ones, and they force them, saving
  *   the planning of custom plans at every call.
+ * - The two that hand out work, claim_tasks() and dispatch(), also run
+ *   with enable_bitmapscan = off, for their count of what a node holds
+ *   (task_held_idx).  Each finished task leaves an entry there that points
+ *   at a dead row until a vacuum; a bitmap scan never marks such entries,
+ *   so every count re-read all the tasks finished since the last vacuum
+ *   (one client, batches of 100, no vacuum: claim_tasks() took 1.8 ms in a
+ *   first 6 s run and 5.3 ms in a second, up to 11 ms of which 9 in the
+ *   count), while an index scan marks them dead as it passes and the next
+ *   one skips them (three such runs: 1.9, 2.1 and 1.9 ms).
  * - Internal helpers (granted to nobody) carry no SET clauses: they inherit
  *   the pinned search_path and planner settings of the entry point that
  *   calls them, and every name in them is schema-qualified.  Each SET
@@ -1355,6 +1364,7 @@ CREATE FUNCTION role_cluster.claim_tasks(node_id text, n integer DEFAULT 1)
 	RETURNS SETOF role_cluster.task
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 	SET enable_seqscan = off
+	SET enable_bitmapscan = off
 	SET jit = off
 	SET plan_cache_mode = force_generic_plan
 AS $$
@@ -1471,6 +1481,7 @@ COMMENT ON FUNCTION role_cluster.fetch_tasks(text, integer) IS
 CREATE FUNCTION role_cluster.dispatch(batch integer DEFAULT 1000) RETURNS integer
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 	SET enable_seqscan = off
+	SET enable_bitmapscan = off
 	SET jit = off
 	SET plan_cache_mode = force_generic_plan
 AS $$
