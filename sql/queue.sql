@@ -111,6 +111,22 @@ SELECT role_cluster.enqueue_batch(jsonb_build_array(jsonb_build_object('task_typ
 	'kind', 1, 'payload', repeat('x', 300))));
 SELECT count(*) AS tasks_after FROM role_cluster.task;
 
+-- The rows enqueue_batch inserts: defaults for what is missing or null,
+-- the derived columns (a singleton type, a push task's shard), in order;
+-- keys that are not columns are not looked at (check_task_batch refuses
+-- them first).
+SELECT r.pos, r.task_type, r.kind, r.payload, r.shard_key,
+	   r.push_shard = role_cluster.shard_for('account-3', 1) AS shard_derived,
+	   r.run_at = now() AS run_now, r.run_at = '2030-01-01 00:00:00+00' AS run_2030,
+	   r.priority, r.max_attempts, r.singleton, r.dedupe_key
+	FROM role_cluster.task_batch_rows('[
+		{"task_type": "searchIndexing"},
+		{"task_type": "pushNotifications", "shard_key": "account-3", "kind": "k", "payload": [1, 2],
+		 "run_at": "2030-01-01 00:00:00+00", "priority": -3, "max_attempts": 2, "dedupe_key": "d"},
+		{"task_type": "spamClassifierTraining", "payload": "text", "kind": null, "priority": null},
+		{"task_type": "searchIndexing", "payload": null, "other": 1}
+	]') AS r;
+
 -- An INSERT that leaves out the derived columns gets them; so does an
 -- UPDATE of the type or shard key, once the statement is done (RETURNING
 -- shows the row as the UPDATE wrote it).
@@ -142,6 +158,17 @@ UPDATE role_cluster.task SET shard_key = NULL WHERE shard_key = 'account-9';
 SELECT role_cluster.task_push_shard('pushNotifications', NULL);
 -- enqueue_batch checks the array is one before it calls check_task_batch
 SELECT role_cluster.check_task_batch('{"task_type": "searchIndexing"}');
+-- task_batch_rows, which check_task_batch's check precedes in
+-- enqueue_batch, raises the same errors for what it cannot read
+SELECT role_cluster.task_batch_rows('{"task_type": "searchIndexing"}');
+SELECT role_cluster.task_batch_rows('[[]]');
+SELECT role_cluster.task_batch_rows('[{"kind": "no type"}]');
+SELECT role_cluster.task_batch_rows('[{"task_type": "nosuchType"}]');
+SELECT role_cluster.task_batch_rows('[{"task_type": "searchIndexing", "kind": 1}]');
+SELECT role_cluster.task_batch_rows('[{"task_type": "searchIndexing", "run_at": 1}]');
+SELECT role_cluster.task_batch_rows('[{"task_type": "searchIndexing", "priority": 1.5}]');
+SELECT role_cluster.task_batch_rows('[{"task_type": "searchIndexing", "max_attempts": 0}]');
+SELECT role_cluster.task_batch_rows('[{"task_type": "pushNotifications", "shard_key": ""}]');
 -- a settings row deleted behind the triggers' back
 BEGIN;
 ALTER TABLE role_cluster.cluster_settings DISABLE TRIGGER cluster_settings_before_delete;

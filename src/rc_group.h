@@ -42,6 +42,9 @@ extern const char *const rc_variant_names[RC_NUM_VARIANTS];
 /* Ordinal (0..RC_NUM_TASK_TYPES-1) of a task_type enum value */
 extern int	rc_task_type_ordinal(Oid enumval);
 
+/* The task_type enum value (pg_enum OID) of an ordinal */
+extern Oid	rc_task_type_oid(int ordinal);
+
 /* Ordinal of the task type named name, or -1 when there is none */
 extern int	rc_task_type_by_name(const char *name);
 

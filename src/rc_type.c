@@ -285,6 +285,19 @@ rc_task_type_ordinal(Oid enumval)
 }
 
 /*
+ * The role_cluster.task_type value (its pg_enum OID) of an ordinal
+ * (0..RC_NUM_TASK_TYPES-1).  Memoised like rc_task_type_ordinal.
+ */
+Oid
+rc_task_type_oid(int ordinal)
+{
+	if (ordinal < 0 || ordinal >= RC_NUM_TASK_TYPES)
+		elog(ERROR, "task type ordinal %d out of range", ordinal);
+	task_type_oids_ensure();
+	return task_type_oids[ordinal];
+}
+
+/*
  * Does the task group enable the task type of this ordinal?
  */
 bool

@@ -1012,6 +1012,21 @@ COMMENT ON FUNCTION role_cluster.check_task_batch(jsonb) IS
 	'Checks enqueue_batch()''s array: raises for the first bad element; returns whether any has a dedupe_key; takes the gates of its types';
 
 /*
+ * The rows enqueue_batch() inserts, read from its checked array in C (one
+ * per element, pos giving its place): missing keys take enqueue()'s
+ * defaults, and singleton and push_shard are derived as enqueue() derives
+ * them.
+ */
+CREATE FUNCTION role_cluster.task_batch_rows(tasks jsonb,
+	OUT pos integer, OUT task_type role_cluster.task_type, OUT kind text, OUT payload jsonb,
+	OUT shard_key text, OUT push_shard integer, OUT run_at timestamptz, OUT priority integer,
+	OUT max_attempts integer, OUT singleton boolean, OUT dedupe_key text)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'rc_task_batch_rows' LANGUAGE C VOLATILE STRICT ROWS 100;
+COMMENT ON FUNCTION role_cluster.task_batch_rows(jsonb) IS
+	'The rows enqueue_batch() inserts for the elements of its checked array, in order, with defaults and derived columns';
+
+/*
  * Adds many tasks in one statement: a JSON array of objects with enqueue()'s
  * argument names as keys (task_type required, the others optional; a JSON
  * null is the same as a missing key).  Returns the ids in the array's order;
@@ -1042,9 +1057,10 @@ BEGIN
 
 	/*
 	 * Every element checked in C: the first bad one raises.  It also takes
-	 * the configuration gates of the batch's types (rc_task.c), so that the
-	 * INSERT below, with a snapshot of its own, reads the policy and total
-	 * that a change under way commits.
+	 * the configuration gates of the batch's types (rc_task.c), behind
+	 * which task_batch_rows() reads their policy and the shard total as
+	 * last committed: a change under way has committed and is read, or
+	 * waits for this transaction and then carries itself to its tasks.
 	 */
 	keyed := role_cluster.check_task_batch(tasks);
 
@@ -1054,20 +1070,10 @@ BEGIN
 		WITH i AS (
 			INSERT INTO role_cluster.task (task_type, kind, payload, shard_key, push_shard, run_at, priority,
 										   max_attempts, singleton)
-				SELECT x.task_type, coalesce(x.v ->> 'kind', ''),
-					   coalesce(NULLIF(x.v -> 'payload', 'null'), '{}'),
-					   x.v ->> 'shard_key',
-					   CASE WHEN x.task_type = 'pushNotifications'
-							THEN role_cluster.shard_for(x.v ->> 'shard_key', s.push_shards_total) END,
-					   coalesce((x.v ->> 'run_at')::timestamptz, pg_catalog.now()),
-					   coalesce((x.v ->> 'priority')::integer, 0),
-					   coalesce((x.v ->> 'max_attempts')::integer, 5),
-					   coalesce(p.singleton, false)
-				FROM (SELECT e.v, e.pos, (e.v ->> 'task_type')::role_cluster.task_type AS task_type
-					  FROM pg_catalog.jsonb_array_elements(tasks) WITH ORDINALITY AS e(v, pos)) AS x
-					CROSS JOIN role_cluster.cluster_settings s
-					LEFT JOIN role_cluster.task_policy p ON p.task_type = x.task_type
-				ORDER BY x.pos		/* ids are drawn after the sort, so they follow pos */
+				SELECT r.task_type, r.kind, r.payload, r.shard_key, r.push_shard, r.run_at, r.priority,
+					   r.max_attempts, r.singleton
+				FROM role_cluster.task_batch_rows(tasks) AS r
+				ORDER BY r.pos		/* ids are drawn after the sort, so they follow pos */
 				RETURNING role_cluster.task.id)
 		SELECT i.id FROM i ORDER BY i.id;
 		RETURN;
@@ -1087,21 +1093,10 @@ BEGIN
 
 	INSERT INTO role_cluster.task (id, task_type, kind, payload, shard_key, push_shard, run_at, priority,
 								   max_attempts, dedupe_key, singleton)
-		SELECT ids[x.pos], x.task_type, coalesce(x.v ->> 'kind', ''),
-			   coalesce(NULLIF(x.v -> 'payload', 'null'), '{}'),
-			   x.v ->> 'shard_key',
-			   CASE WHEN x.task_type = 'pushNotifications'
-					THEN role_cluster.shard_for(x.v ->> 'shard_key', s.push_shards_total) END,
-			   coalesce((x.v ->> 'run_at')::timestamptz, pg_catalog.now()),
-			   coalesce((x.v ->> 'priority')::integer, 0),
-			   coalesce((x.v ->> 'max_attempts')::integer, 5),
-			   x.v ->> 'dedupe_key',
-			   coalesce(p.singleton, false)
-		FROM (SELECT e.v, e.pos, (e.v ->> 'task_type')::role_cluster.task_type AS task_type
-			  FROM pg_catalog.jsonb_array_elements(tasks) WITH ORDINALITY AS e(v, pos)) AS x
-			CROSS JOIN role_cluster.cluster_settings s
-			LEFT JOIN role_cluster.task_policy p ON p.task_type = x.task_type
-		ORDER BY x.pos
+		SELECT ids[r.pos], r.task_type, r.kind, r.payload, r.shard_key, r.push_shard, r.run_at,
+			   r.priority, r.max_attempts, r.dedupe_key, r.singleton
+		FROM role_cluster.task_batch_rows(tasks) AS r
+		ORDER BY r.pos
 		ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL AND state IN ('queued', 'running')
 		DO NOTHING;
 
@@ -1953,6 +1948,7 @@ REVOKE EXECUTE ON FUNCTION
 	role_cluster.deregister_node(text),
 	role_cluster.enqueue(role_cluster.task_type, text, jsonb, text, timestamptz, integer, integer, text),
 	role_cluster.check_task_batch(jsonb),
+	role_cluster.task_batch_rows(jsonb),
 	role_cluster.enqueue_batch(jsonb),
 	role_cluster.hand_out_tasks(text, integer, boolean, integer),
 	role_cluster.claim_tasks(text, integer),
