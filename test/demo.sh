@@ -22,6 +22,9 @@ bindir=$("$PG_CONFIG" --bindir)
 # opened, so nothing clashes with a server already running here.
 dir=$(mktemp -d /tmp/role_cluster_demo.XXXXXX)
 chown postgres: "$dir"
+# the postgres user's commands start where they can enter (a clone in a
+# home folder is often closed to it, and psql says so at every call)
+cd "$dir"
 pg() { runuser -u postgres -- "$@"; }
 agent_pids=""
 stop_server()
