@@ -115,8 +115,11 @@ SELECT count(*) AS tasks_after FROM role_cluster.task;
 -- the derived columns (a singleton type, a push task's shard), in order;
 -- keys that are not columns are not looked at (check_task_batch refuses
 -- them first).
-SELECT r.pos, r.task_type, r.kind, r.payload, r.shard_key,
-	   r.push_shard = role_cluster.shard_for('account-3', 1) AS shard_derived,
+-- (push_shards_total 4 for the while, so that the shard is not 1 anyway)
+BEGIN;
+UPDATE role_cluster.cluster_settings SET push_shards_total = 4;
+SELECT r.pos, r.task_type, r.kind, r.payload, r.shard_key, r.push_shard,
+	   r.push_shard = role_cluster.shard_for('account-3', 4) AS shard_of_4,
 	   r.run_at = now() AS run_now, r.run_at = '2030-01-01 00:00:00+00' AS run_2030,
 	   r.priority, r.max_attempts, r.singleton, r.dedupe_key
 	FROM role_cluster.task_batch_rows('[
@@ -124,8 +127,12 @@ SELECT r.pos, r.task_type, r.kind, r.payload, r.shard_key,
 		{"task_type": "pushNotifications", "shard_key": "account-3", "kind": "k", "payload": [1, 2],
 		 "run_at": "2030-01-01 00:00:00+00", "priority": -3, "max_attempts": 2, "dedupe_key": "d"},
 		{"task_type": "spamClassifierTraining", "payload": "text", "kind": null, "priority": null},
-		{"task_type": "searchIndexing", "payload": null, "other": 1}
+		{"task_type": "searchIndexing", "payload": null, "other": 1},
+		{"task_type": "searchIndexing", "payload": 7},
+		{"task_type": "searchIndexing", "payload": true},
+		{"task_type": "searchIndexing", "payload": {"a": {"b": [1]}}}
 	]') AS r;
+ROLLBACK;
 
 -- An INSERT that leaves out the derived columns gets them; so does an
 -- UPDATE of the type or shard key, once the statement is done (RETURNING
@@ -169,6 +176,10 @@ SELECT role_cluster.task_batch_rows('[{"task_type": "searchIndexing", "run_at": 
 SELECT role_cluster.task_batch_rows('[{"task_type": "searchIndexing", "priority": 1.5}]');
 SELECT role_cluster.task_batch_rows('[{"task_type": "searchIndexing", "max_attempts": 0}]');
 SELECT role_cluster.task_batch_rows('[{"task_type": "pushNotifications", "shard_key": ""}]');
+SELECT role_cluster.task_batch_rows('[{"task_type": "pushNotifications", "shard_key": null}]');
+SELECT role_cluster.task_batch_rows('[{"task_type": "searchIndexing", "shard_key": 5}]');
+SELECT role_cluster.task_batch_rows('[{"task_type": "searchIndexing", "dedupe_key": ["k"]}]');
+SELECT role_cluster.task_batch_rows('[{"task_type": "searchIndexing", "priority": "1"}]');
 -- a settings row deleted behind the triggers' back
 BEGIN;
 ALTER TABLE role_cluster.cluster_settings DISABLE TRIGGER cluster_settings_before_delete;

@@ -522,9 +522,9 @@ rc_batch_problem(JsonbValue *elem, bool *unknown_type, bool *keyed, uint32 *type
  * type), and returns whether any element carries a dedupe key.  The caller
  * has checked that tasks is an array.  Then takes the configuration gates
  * of the batch's types shared, in key order (and that of push_shards_total
- * for push tasks, see rc_task.c), so that the caller's INSERT, with a
- * snapshot taken after them, derives its tasks from a policy and total
- * that no change under way is about to replace unseen.
+ * for push tasks, see rc_task.c), so that the rows task_batch_rows()
+ * then derives, reading the policy and total as last committed, take
+ * values that no change under way is about to replace unseen.
  */
 Datum
 rc_check_task_batch(PG_FUNCTION_ARGS)
