@@ -454,13 +454,17 @@ typedef struct RcRebuild
  * most what its pages can hold: a vacuum that truncates the heap sets
  * reltuples before the truncation, extrapolating over the empty pages it
  * skipped, so a drained table can have no pages left and still a count.
+ * -1 when no vacuum or analyze has counted them since the table was
+ * created or truncated: then nothing says its indexes are oversized.
  */
 static double
 rc_table_rows(Relation rel)
 {
-	double		rows = Max(rel->rd_rel->reltuples, 0);
+	double		rows = rel->rd_rel->reltuples;
 	double		room = (double) RelationGetNumberOfBlocks(rel) * MaxHeapTuplesPerPage;
 
+	if (rows < 0)
+		return -1;
 	return Min(rows, room);
 }
 
@@ -494,7 +498,7 @@ rc_any_index_bloated(Relation rel)
 	ListCell   *lc;
 	bool		bloated = false;
 
-	if (rows >= RC_REBUILD_MAX_ROWS)
+	if (rows < 0 || rows >= RC_REBUILD_MAX_ROWS)
 		return false;
 	indexes = RelationGetIndexList(rel);
 	foreach(lc, indexes)
@@ -678,7 +682,7 @@ rc_rebuild_bloated_indexes(Oid relid)
 		{
 			double		rows = rc_table_rows(rel);
 
-			if (rows < RC_REBUILD_MAX_ROWS)
+			if (rows >= 0 && rows < RC_REBUILD_MAX_ROWS)
 			{
 				List	   *indexes = RelationGetIndexList(rel);
 
