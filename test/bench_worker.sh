@@ -493,7 +493,7 @@ size_now()
 # and the size has not moved for four vacuum_intervals (the vacuum seen
 # may have read the heap before the last prune, and the one after it
 # comes a look or two later), prints the size.  Gives up waiting for the
-# vacuum after 60 s, and for a steady size after 60 s more.
+# vacuum after 60 s, and for a steady size 60 s after it could have been.
 settle()
 {
 	local since look samples n=0 size last steady=0
@@ -515,7 +515,7 @@ settle()
 	samples=$(psql_q -c "SELECT ceil(8 * extract(epoch FROM current_setting('role_cluster.vacuum_interval')::interval))")
 	n=0
 	last=$(size_now)
-	while [ "$steady" -lt "$samples" ] && [ $n -lt 120 ]; do
+	while [ "$steady" -lt "$samples" ] && [ $n -lt $((samples + 120)) ]; do
 		sleep 0.5
 		n=$((n + 1))
 		size=$(size_now)
@@ -527,7 +527,7 @@ settle()
 		fi
 		last=$size
 	done
-	[ "$steady" -lt "$samples" ] && echo "   (the size still moved after 60 s; measured as it was)" >&2
+	[ "$steady" -lt "$samples" ] && echo "   (the size still moved 60 s after it could have settled; measured as it was)" >&2
 	echo "$last"
 }
 
