@@ -417,6 +417,11 @@ rc_exec_vacuum(VacuumStmt *stmt, MemoryContext portal_cxt)
  * most likely fail again, and be logged, every second or two under load.
  * After k failed rebuilds in a row it lets the next 2^k - 1 vacuums of the
  * table pass (at most RC_REBUILD_MAX_SKIPS); one that succeeds clears that.
+ * A rebuild that leaves the index as oversized as before counts as failed
+ * here (not in worker_stats): rows that a snapshot older than the vacuum
+ * may still see keep their entries in the new index too, and while that
+ * snapshot stays, every vacuum (autovacuum's about once a minute) would
+ * rebuild it for nothing.
  * A rebuild given up for its locks is not held back: when the table goes
  * quiet, the vacuum that follows the last writes is the one that can
  * rebuild.  And as no vacuum may follow for a long time on a quiet table,
@@ -624,6 +629,31 @@ rc_rebuild_outcome(Oid index, bool rebuilt)
 }
 
 /*
+ * Whether an index just rebuilt still has the size of a bloated one, for
+ * the rows its table had when the rebuild was chosen (REINDEX sets the
+ * table's reltuples to what it indexed, dead rows that a snapshot may still
+ * see included); sets *pages to its size.  Such a rebuild gained nothing,
+ * and another gains nothing either until those rows can go, so it lets
+ * vacuums pass as after a failure.  Outside a transaction.
+ */
+static bool
+rc_still_bloated(RcRebuild *index, BlockNumber *pages)
+{
+	Relation	ind;
+	bool		bloated = false;
+
+	StartTransactionCommand();
+	ind = try_index_open(index->index, AccessShareLock);
+	if (ind != NULL)
+	{
+		bloated = rc_index_bloated(ind, index->rows, pages);
+		index_close(ind, AccessShareLock);
+	}
+	CommitTransactionCommand();
+	return bloated;
+}
+
+/*
  * Rebuilds one index of role_cluster (see above): up to RC_REBUILD_TRIES
  * tries, RC_REBUILD_PAUSE_MS apart, for a moment when no transaction
  * writes to the table (the worker's own steps do, briefly).  Logs when it
@@ -635,6 +665,8 @@ rc_rebuild_index(RcRebuild *index)
 {
 	int64		r = RC_GUARDED_QUIET;
 	int			skips;
+	bool		shrunk = true;
+	BlockNumber pages = 0;
 
 	for (int try = 1; try <= RC_REBUILD_TRIES && r == RC_GUARDED_QUIET; try++)
 	{
@@ -650,12 +682,21 @@ rc_rebuild_index(RcRebuild *index)
 						   RC_REBUILD_LOCK_TIMEOUT, RC_REBUILD_TRIES)));
 		return false;
 	}
-	skips = rc_rebuild_outcome(index->index, r >= 0);
+	if (r >= 0)
+		shrunk = !rc_still_bloated(index, &pages);
+	skips = rc_rebuild_outcome(index->index, r >= 0 && shrunk);
 	if (r < 0)
 		ereport(LOG,
 				(errmsg_plural("role_cluster vacuum will try to rebuild index \"%s\" again after %d more vacuum of its table",
 							   "role_cluster vacuum will try to rebuild index \"%s\" again after %d more vacuums of its table",
 							   skips, index->name, skips)));
+	else if (!shrunk)
+		ereport(LOG,
+				(errmsg("role_cluster vacuum rebuilt index \"%s\", but it still has %u pages",
+						index->name, pages),
+				 errdetail_plural("Rows that an older snapshot may still see kept their entries; the next %d vacuum of its table lets it pass.",
+								  "Rows that an older snapshot may still see kept their entries; the next %d vacuums of its table let it pass.",
+								  skips, skips)));
 	return true;
 }
 

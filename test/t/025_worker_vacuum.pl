@@ -12,7 +12,8 @@
 # left, smaller ones too; when a writer held the table, once it is gone;
 # also when the vacuum after it was someone else's, but no process is
 # started for that when no index is big; one that fails is logged,
-# counted, and let pass by the next vacuums).  One vacuum process at a
+# counted, and let pass by the next vacuums, and so, uncounted, is one that
+# gains nothing while a snapshot keeps the rows).  One vacuum process at a
 # time, also when the worker is restarted while one is at work.  With no
 # background worker slot free, the worker says so once and goes on.
 # Autovacuum is off here, so every vacuum the statistics show is the
@@ -328,6 +329,40 @@ unlike(slurp_file($node->logfile, $log_offset),
 $log_offset = -s $node->logfile;
 make_dead_rows(1000);
 rebuilt_both($log_offset, 'the queue emptied: the primary key is rebuilt, under 128 pages');
+
+# --- a snapshot keeps a drained backlog's entries: no rebuild over and over --
+# A snapshot taken while 60,000 tasks were queued (by a session that never
+# touches the table, so it holds no lock a rebuild needs) keeps their rows,
+# and so their entries in any rebuild, until it ends.  The rebuild after the
+# vacuum gains nothing and says so; the next vacuum (someone else's) lets the
+# index pass, as after a failed rebuild; once the snapshot is gone, the
+# worker's vacuum removes the rows and the rebuild shrinks the index.
+
+$node->safe_psql('postgres',
+	"SELECT count(role_cluster.enqueue('storeMaintenance')) FROM generate_series(1, 60000)");
+my $keeper = $node->background_psql('postgres');
+$keeper->query_safe('BEGIN ISOLATION LEVEL REPEATABLE READ');
+$keeper->query_safe('SELECT 1');
+$log_offset = -s $node->logfile;
+$node->safe_psql('postgres', 'DELETE FROM role_cluster.task');
+ok( $node->wait_for_log(
+		qr/role_cluster vacuum rebuilt index "task_pkey", but it still has \d+ pages\n.*DETAIL:  Rows that an older snapshot may still see kept their entries; the next 1 vacuum of its table lets it pass\./,
+		$log_offset),
+	'a snapshot keeps the drained rows: the rebuild gains nothing, and says so');
+ok( $node->wait_for_log(
+		qr/role_cluster vacuum rebuilt index "task_queued_idx", but it still has/, $log_offset),
+	'for each index');
+$log_offset = -s $node->logfile;
+$node->safe_psql('postgres', 'VACUUM role_cluster.task');
+# the worker's look after that vacuum (within a vacuum_interval) and the
+# process it starts
+$node->safe_psql('postgres', 'SELECT pg_sleep(3)');
+unlike(slurp_file($node->logfile, $log_offset),
+	qr/role_cluster vacuum rebuilt index/, 'the vacuum after it lets the indexes pass');
+$keeper->query_safe('COMMIT');
+$keeper->quit;
+$log_offset = -s $node->logfile;
+rebuilt_both($log_offset, 'the snapshot gone, the next vacuum and rebuild shrink them');
 
 # --- a rebuild that fails is logged and counted, and the others go on -------
 # An index an operator added, whose expression fails in the vacuum process
