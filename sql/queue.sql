@@ -354,6 +354,16 @@ SELECT count(*) AS enqueued FROM role_cluster.enqueue_batch('[
 ]');
 SELECT kind FROM role_cluster.claim_tasks('mta', 1);
 SELECT kind FROM role_cluster.claim_tasks('mta', 1);
+-- At the same priority the earlier goes first, singleton or not.
+DELETE FROM role_cluster.task;
+SELECT count(*) AS enqueued FROM role_cluster.enqueue_batch('[
+	{"task_type": "outboundMta", "kind": "first", "run_at": "2000-01-01 00:00:00+00"},
+	{"task_type": "spamClassifierTraining", "kind": "second", "run_at": "2000-01-01 00:00:01+00"},
+	{"task_type": "outboundMta", "kind": "third", "run_at": "2000-01-01 00:00:02+00"}
+]');
+SELECT kind FROM role_cluster.claim_tasks('mta', 1);
+SELECT kind FROM role_cluster.claim_tasks('mta', 1);
+SELECT kind FROM role_cluster.claim_tasks('mta', 1);
 
 -- Making a type a singleton reaches its unfinished tasks in the same
 -- transaction; with two of them running it is refused.

@@ -1253,12 +1253,23 @@ BEGIN
 			ORDER BY q.priority DESC, q.run_at, q.id
 		LOOP
 			EXIT WHEN taken >= want;
+			/*
+			 * The tasks ahead of it: of a higher priority, or of the same and
+			 * earlier.  Two scans that the index bounds (one OR condition
+			 * could only filter, reading the whole queue when few are ahead).
+			 */
 			CONTINUE WHEN (SELECT pg_catalog.count(*) FROM (
-							SELECT FROM role_cluster.task t
-							WHERE t.state = 'queued' AND NOT t.singleton AND t.run_at <= pg_catalog.now()
+							(SELECT FROM role_cluster.task t
+							 WHERE t.state = 'queued' AND NOT t.singleton AND t.priority > c.priority
+								AND t.run_at <= pg_catalog.now()
 								AND role_cluster.routes_to(t.task_type, t.push_shard, types, shard)
-								AND (t.priority > c.priority
-									 OR (t.priority = c.priority AND (t.run_at, t.id) < (c.run_at, c.id)))
+							 LIMIT want - taken)
+							UNION ALL
+							(SELECT FROM role_cluster.task t
+							 WHERE t.state = 'queued' AND NOT t.singleton AND t.priority = c.priority
+								AND (t.run_at, t.id) < (c.run_at, c.id) AND t.run_at <= pg_catalog.now()
+								AND role_cluster.routes_to(t.task_type, t.push_shard, types, shard)
+							 LIMIT want - taken)
 							LIMIT want - taken) AS ahead) >= want - taken;
 			CONTINUE WHEN NOT pg_catalog.pg_try_advisory_xact_lock(1919120231, role_cluster.task_ordinal(c.task_type));
 			CONTINUE WHEN EXISTS (SELECT FROM role_cluster.task t
