@@ -52,13 +52,21 @@ sub task_stats
 	 WHERE s.relid = 'role_cluster.task'::regclass});
 }
 
+# $n tasks queued in the task table
+sub enqueue_tasks
+{
+	my ($n) = @_;
+	$node->safe_psql('postgres',
+		"SELECT count(role_cluster.enqueue('storeMaintenance')) FROM generate_series(1, $n)");
+	return;
+}
+
 # $n dead rows in the task table: tasks enqueued and then deleted (a
 # session's statistics reach the shared ones when it ends)
 sub make_dead_rows
 {
 	my ($n) = @_;
-	$node->safe_psql('postgres',
-		"SELECT count(role_cluster.enqueue('storeMaintenance')) FROM generate_series(1, $n)");
+	enqueue_tasks($n);
 	$node->safe_psql('postgres', 'DELETE FROM role_cluster.task');
 }
 
@@ -245,8 +253,7 @@ sub rebuilt_both
 	return;
 }
 
-$node->safe_psql('postgres',
-	"SELECT count(role_cluster.enqueue('storeMaintenance')) FROM generate_series(1, 60000)");
+enqueue_tasks(60000);
 my ($pkey_pages, $queued_pages) = split / /, $node->safe_psql('postgres', $index_pages);
 cmp_ok($pkey_pages, '>=', 128, "60,000 queued tasks: the primary key has $pkey_pages pages");
 cmp_ok($queued_pages, '>=', 128, "and the queued tasks' index $queued_pages");
@@ -287,8 +294,7 @@ is($node->safe_psql('postgres', 'SELECT errors FROM role_cluster.worker_stats'),
 # nothing to vacuum, but has the process look for bloated indexes once.
 
 rc_set_and_reload($node, vacuum_interval => '0');
-$node->safe_psql('postgres',
-	"SELECT count(role_cluster.enqueue('storeMaintenance')) FROM generate_series(1, 60000)");
+enqueue_tasks(60000);
 ($pkey_pages, $queued_pages) = split / /, $node->safe_psql('postgres', $index_pages);
 cmp_ok($pkey_pages, '>=', 128, "another backlog: the primary key has $pkey_pages pages again");
 $node->safe_psql('postgres', 'DELETE FROM role_cluster.task');
@@ -309,8 +315,7 @@ is(task_vacuums(), $vacuums, 'without a vacuum of its own');
 # 20); once fewer than 100 rows are left, an index of 32 pages or more is
 # rebuilt to the size of a new one.
 
-$node->safe_psql('postgres',
-	"SELECT count(role_cluster.enqueue('storeMaintenance')) FROM generate_series(1, 15000)");
+enqueue_tasks(15000);
 ($pkey_pages, $queued_pages) = split / /, $node->safe_psql('postgres', $index_pages);
 ok( $pkey_pages >= 32 && $pkey_pages < 128 && $queued_pages >= 32 && $queued_pages < 128,
 	"15,000 queued tasks: the primary key has $pkey_pages pages, the queued tasks' index $queued_pages"
@@ -338,8 +343,7 @@ rebuilt_both($log_offset, 'the queue emptied: the primary key is rebuilt, under 
 # index pass, as after a failed rebuild; once the snapshot is gone, the
 # worker's vacuum removes the rows and the rebuild shrinks the index.
 
-$node->safe_psql('postgres',
-	"SELECT count(role_cluster.enqueue('storeMaintenance')) FROM generate_series(1, 60000)");
+enqueue_tasks(60000);
 my $keeper = $node->background_psql('postgres');
 $keeper->query_safe('BEGIN ISOLATION LEVEL REPEATABLE READ');
 $keeper->query_safe('SELECT 1');
@@ -352,13 +356,23 @@ ok( $node->wait_for_log(
 ok( $node->wait_for_log(
 		qr/role_cluster vacuum rebuilt index "task_queued_idx", but it still has/, $log_offset),
 	'for each index');
+# the postmaster logs at DEBUG1 each process it starts and sees exit; the
+# one that rebuilt must be gone first
+ok( $node->poll_query_until(
+		'postgres',
+		"SELECT NOT EXISTS (SELECT FROM pg_stat_activity WHERE backend_type = 'role_cluster vacuum')"),
+	'the vacuum process that rebuilt them is gone');
+$node->safe_psql('postgres', "ALTER SYSTEM SET log_min_messages = 'debug1'");
+$node->reload;
 $log_offset = -s $node->logfile;
 $node->safe_psql('postgres', 'VACUUM role_cluster.task');
-# the worker's look after that vacuum (within a vacuum_interval) and the
-# process it starts
-$node->safe_psql('postgres', 'SELECT pg_sleep(3)');
+ok( $node->wait_for_log(
+		qr/background worker "role_cluster vacuum" \(PID \d+\) exited with exit code 0/, $log_offset),
+	'after that vacuum the worker has its process look at the indexes');
 unlike(slurp_file($node->logfile, $log_offset),
-	qr/role_cluster vacuum rebuilt index/, 'the vacuum after it lets the indexes pass');
+	qr/role_cluster vacuum rebuilt index/, 'which lets them pass');
+$node->safe_psql('postgres', 'ALTER SYSTEM RESET log_min_messages');
+$node->reload;
 $keeper->query_safe('COMMIT');
 $keeper->quit;
 $log_offset = -s $node->logfile;
@@ -382,8 +396,7 @@ END
 $$;
 CREATE INDEX task_operators_idx ON role_cluster.task (public.fails_in_vacuum(id));
 });
-$node->safe_psql('postgres',
-	"SELECT count(role_cluster.enqueue('storeMaintenance')) FROM generate_series(1, 60000)");
+enqueue_tasks(60000);
 $log_offset = -s $node->logfile;
 # one task stays, so that the rebuild evaluates the expression
 $node->safe_psql('postgres',
@@ -406,8 +419,7 @@ ok( $node->wait_for_log(
 for my $round (1 .. 4)
 {
 	$vacuums = task_vacuums();
-	$node->safe_psql('postgres',
-		"SELECT count(role_cluster.enqueue('storeMaintenance')) FROM generate_series(1, 1000)");
+	enqueue_tasks(1000);
 	$node->safe_psql('postgres',
 		'DELETE FROM role_cluster.task WHERE id <> (SELECT max(id) FROM role_cluster.task)');
 	ok(vacuum_passed($vacuums), "vacuum $round after the failure");
@@ -508,8 +520,7 @@ ok( $node->poll_query_until(
 		"SELECT NOT EXISTS (SELECT FROM pg_stat_activity WHERE backend_type = 'role_cluster vacuum')"),
 	'no vacuum process runs');
 $node->safe_psql('postgres', 'ALTER TABLE role_cluster.task SET (autovacuum_enabled = false)');
-$node->safe_psql('postgres',
-	"SELECT count(role_cluster.enqueue('storeMaintenance')) FROM generate_series(1, 60000)");
+enqueue_tasks(60000);
 $node->safe_psql('postgres', 'DELETE FROM role_cluster.task');
 ok(dead_rows_seen(60000), 'a backlog drained from the table whose autovacuum is off');
 $log_offset = -s $node->logfile;
@@ -529,8 +540,7 @@ rebuilt_both($log_offset, 'autovacuum_enabled back: the worker has the indexes r
 
 rc_set_and_reload($node, poll_interval => '1h');
 $vacuums = task_vacuums();
-$node->safe_psql('postgres',
-	"SELECT count(role_cluster.enqueue('storeMaintenance')) FROM generate_series(1, 2000)");
+enqueue_tasks(2000);
 # the loop that enqueue woke is over before the rows die
 $node->safe_psql('postgres', 'SELECT pg_sleep(0.5)');
 $node->safe_psql('postgres', 'DELETE FROM role_cluster.task');
