@@ -1164,9 +1164,18 @@ COMMENT ON FUNCTION role_cluster.enqueue_batch(jsonb) IS
  * nodes at once, and adds what it hands out): nothing else can add to that
  * count while the lock is held, only take from it, so it is a safe upper
  * bound and is not counted again here.
+ *
+ * after_priority, after_run_at and after_id, when given, are the last task
+ * the caller handed out earlier in its transaction to a node of the same
+ * class (the same task types and push shard): the non-singleton tasks are
+ * looked for from there on, since every due one before it that this node
+ * may run is taken already or locked elsewhere.
  */
 CREATE FUNCTION role_cluster.hand_out_tasks(node_id text, max_tasks integer, claiming boolean,
-											held integer DEFAULT NULL)
+											held integer DEFAULT NULL,
+											after_priority integer DEFAULT NULL,
+											after_run_at timestamptz DEFAULT NULL,
+											after_id bigint DEFAULT NULL)
 	RETURNS SETOF role_cluster.task
 	LANGUAGE plpgsql
 AS $$
@@ -1185,6 +1194,7 @@ DECLARE
 	single_rows role_cluster.task[] := '{}';
 	ids			bigint[];
 	seqs		jsonb;
+	top			integer;
 BEGIN
 	IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
 		PERFORM role_cluster.require_read_committed();
@@ -1301,14 +1311,29 @@ BEGIN
 	 * The rest in one statement: the priorities present, walked from the
 	 * top so that tasks not yet due are never scanned; the first due
 	 * routable tasks of each, skipping those locked elsewhere; handed out.
+	 * Given the caller's last task (after_*), the walk starts there: from
+	 * the top, it would step over the entry of each task handed out before
+	 * it and read the row, which only commit makes dead to all (and a long
+	 * transaction elsewhere, not even that).
 	 */
 	room := want - taken;
 	IF room > 0 THEN
+		IF after_id IS NULL THEN
+			top := (SELECT q.priority FROM role_cluster.task q
+					WHERE q.state = 'queued' AND NOT q.singleton
+					ORDER BY q.priority DESC LIMIT 1);
+		ELSIF EXISTS (SELECT FROM role_cluster.task q
+					  WHERE q.state = 'queued' AND NOT q.singleton AND q.priority = after_priority
+						AND (q.run_at, q.id) >= (after_run_at, after_id)) THEN
+			top := after_priority;
+		ELSE
+			top := (SELECT q.priority FROM role_cluster.task q
+					WHERE q.state = 'queued' AND NOT q.singleton AND q.priority < after_priority
+					ORDER BY q.priority DESC LIMIT 1);
+		END IF;
 		ids := ARRAY(
 			WITH RECURSIVE prio(p) AS (
-				(SELECT q.priority FROM role_cluster.task q
-				 WHERE q.state = 'queued' AND NOT q.singleton
-				 ORDER BY q.priority DESC LIMIT 1)
+				SELECT top WHERE top IS NOT NULL
 				UNION ALL
 				SELECT (SELECT q.priority FROM role_cluster.task q
 						WHERE q.state = 'queued' AND NOT q.singleton AND q.priority < prio.p
@@ -1318,6 +1343,11 @@ BEGIN
 				SELECT q.id FROM role_cluster.task q
 				WHERE q.state = 'queued' AND NOT q.singleton
 					AND q.priority = prio.p AND q.run_at <= pg_catalog.now()
+					/* an index bound: always true below the start's priority */
+					AND (q.run_at, q.id) >= (CASE WHEN prio.p = after_priority THEN after_run_at
+												 ELSE '-infinity' END,
+											 CASE WHEN prio.p = after_priority THEN after_id
+												 ELSE '-9223372036854775808'::bigint END)
 					AND role_cluster.routes_to(q.task_type, q.push_shard, types, shard)
 				ORDER BY q.run_at, q.id
 				LIMIT room
@@ -1358,7 +1388,7 @@ BEGIN
 	END LOOP;
 END
 $$;
-COMMENT ON FUNCTION role_cluster.hand_out_tasks(text, integer, boolean, integer) IS
+COMMENT ON FUNCTION role_cluster.hand_out_tasks(text, integer, boolean, integer, integer, timestamptz, bigint) IS
 	'The routing rule: hands out due queued tasks to one node; the only way claim_tasks and dispatch hand out work';
 
 /*
@@ -1483,6 +1513,11 @@ COMMENT ON FUNCTION role_cluster.fetch_tasks(text, integer) IS
  * room, so that freed capacity should wake it.  A node busy in a claim of
  * its own is skipped this time, never waited for.  Returns how many tasks
  * it routed.
+ *
+ * Each hand-out to a node of a class starts after the last task handed to
+ * that class in this call, so that a call reads each queued entry about
+ * once whatever the number of nodes (stepping over the tasks routed
+ * earlier in the transaction again, it read as many again per node).
  */
 CREATE FUNCTION role_cluster.dispatch(batch integer DEFAULT 1000) RETURNS integer
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -1508,6 +1543,16 @@ DECLARE
 	room		integer;
 	total		integer;
 	exhausted	text[] := '{}';	/* classes with nothing left to run */
+	kinds		text[];			/* the distinct classes */
+	kind		integer[];		/* each node's class, as a subscript of kinds */
+	last_p		integer[];		/* per class, its last task handed out: priority, */
+	last_r		timestamptz[];	/* run_at */
+	last_i		bigint[];		/* and id */
+	c			integer;
+	seq			bigint;
+	lp			integer;
+	lr			timestamptz;
+	li			bigint;
 	ran_out		boolean := false;	/* a node ran out of room */
 	notified	integer := 0;
 BEGIN
@@ -1569,6 +1614,12 @@ BEGIN
 				  ORDER BY x.k);
 	routed := pg_catalog.array_fill(0, ARRAY[pg_catalog.cardinality(nodes)]);
 	active := pg_catalog.array_fill(true, ARRAY[pg_catalog.cardinality(nodes)]);
+	kinds := ARRAY(SELECT DISTINCT x FROM pg_catalog.unnest(classes) AS x);
+	kind := ARRAY(SELECT pg_catalog.array_position(kinds, x)
+				  FROM pg_catalog.unnest(classes) WITH ORDINALITY AS u(x, k) ORDER BY u.k);
+	last_p := pg_catalog.array_fill(NULL::integer, ARRAY[pg_catalog.cardinality(kinds)]);
+	last_r := pg_catalog.array_fill(NULL::timestamptz, ARRAY[pg_catalog.cardinality(kinds)]);
+	last_i := pg_catalog.array_fill(NULL::bigint, ARRAY[pg_catalog.cardinality(kinds)]);
 
 	WHILE left_over > 0 AND true = ANY (active) LOOP
 		nactive := (SELECT pg_catalog.count(*) FROM pg_catalog.unnest(active) AS a WHERE a);
@@ -1586,8 +1637,20 @@ BEGIN
 			END IF;
 			asked := least(share, left_over);
 			room := caps[k] - held[k];
-			SELECT pg_catalog.count(*) INTO got
-				FROM role_cluster.hand_out_tasks(nodes[k], asked, false, held[k]);
+			c := kind[k];
+			SELECT pg_catalog.count(*), pg_catalog.max(h.route_seq) FILTER (WHERE NOT h.singleton)
+				INTO got, seq
+				FROM role_cluster.hand_out_tasks(nodes[k], asked, false, held[k],
+												 last_p[c], last_r[c], last_i[c]) h;
+			IF seq IS NOT NULL THEN
+				/* the next hand-out to this class starts at the last task of this one */
+				SELECT t.priority, t.run_at, t.id INTO lp, lr, li
+					FROM role_cluster.task t
+					WHERE t.node_id = nodes[k] AND t.state = 'running' AND t.route_seq = seq;
+				last_p[c] := lp;
+				last_r[c] := lr;
+				last_i[c] := li;
+			END IF;
 			held[k] := held[k] + got;
 			routed[k] := routed[k] + got;
 			left_over := left_over - got;
@@ -1961,7 +2024,7 @@ REVOKE EXECUTE ON FUNCTION
 	role_cluster.check_task_batch(jsonb),
 	role_cluster.task_batch_rows(jsonb),
 	role_cluster.enqueue_batch(jsonb),
-	role_cluster.hand_out_tasks(text, integer, boolean, integer),
+	role_cluster.hand_out_tasks(text, integer, boolean, integer, integer, timestamptz, bigint),
 	role_cluster.claim_tasks(text, integer),
 	role_cluster.fetch_tasks(text, integer),
 	role_cluster.dispatch(integer),
