@@ -39,7 +39,9 @@
 #     microseconds per task of dispatch(1000) routing BENCH_ALONE tasks to
 #     8 nodes, against the same session claiming them from the SKIP LOCKED
 #     queue at batch 100.  It tells the cost of the routing rule per task
-#     from what one process, sharing the cores with the nodes, can do;
+#     from what one process, sharing the cores with the nodes, can do.  The
+#     same to 32 nodes, and to 8 while another session holds a snapshot
+#     (both queues then step over entries no scan can mark dead);
 #  3. the queue tables' size after 1,000,000 tasks passed through (enqueued,
 #     routed, run, done, pruned) against their size after 10,000; target
 #     at most 2x.  Each point is measured settled: every task done and
@@ -358,19 +360,27 @@ EOF
 
 # The routing step alone, in one session with nothing else running (the
 # worker off): dispatch(1000) in a transaction per call, as the worker
-# calls it (synchronous_commit off), routing $alone tasks to 8 live nodes
+# calls it (synchronous_commit off), routing $alone tasks to $1 live nodes
 # that do not fetch them (registered by that session, so live without a
 # lookup), against the same session claiming $alone rows of the SKIP LOCKED
-# queue at batch 100.  Prints microseconds per task for each.
+# queue at batch 100.  With $2 = hold, another session holds a snapshot
+# meanwhile (a long transaction: no routed or claimed task's old version
+# is dead to all, so neither queue's scans can mark entries dead).  Prints
+# microseconds per task for each.
 alone_run()
 {
-	local calls=$(((alone + 999) / 1000)) claims=$(((alone + 99) / 100)) i
+	local nodes=$1 hold=${2:-} calls=$(((alone + 999) / 1000)) claims=$(((alone + 99) / 100)) i holder=
 	psql_q -c "ALTER SYSTEM SET role_cluster.enabled = off" -c "SELECT pg_reload_conf()" >/dev/null
 	while [ "$(psql_q -c "SELECT state FROM role_cluster.worker_stats")" != "disabled" ]; do sleep 0.1; done
+	if [ -n "$hold" ]; then
+		psql_q -c "SELECT pg_sleep(3600) /* bench holder */" >/dev/null 2>&1 &
+		holder=$!
+		while [ "$(psql_q -c "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%bench holder%' AND backend_xmin IS NOT NULL AND pid <> pg_backend_pid()")" = 0 ]; do sleep 0.1; done
+	fi
 	{
 		cat <<EOF
 SET synchronous_commit = off;
-SELECT count(role_cluster.register_node('alone' || i, 'probe', NULL, $alone / 8 + 1)) FROM generate_series(1, 8) i;
+SELECT count(role_cluster.register_node('alone' || i, 'probe', NULL, $alone / $nodes + 1)) FROM generate_series(1, $nodes) i;
 SELECT count(role_cluster.enqueue('storeMaintenance', 'alone')) FROM generate_series(1, $alone);
 CREATE TABLE bench_a (id bigserial PRIMARY KEY, task_type text NOT NULL, payload jsonb NOT NULL DEFAULT '{}',
 	state text NOT NULL DEFAULT 'queued', created_at timestamptz NOT NULL DEFAULT now(), finished_at timestamptz);
@@ -402,6 +412,10 @@ DELETE FROM role_cluster.task WHERE kind = 'alone';
 DELETE FROM role_cluster.node WHERE node_id LIKE 'alone%';
 EOF
 	} | psql_q | tail -1
+	if [ -n "$holder" ]; then
+		psql_q -c "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE query LIKE '%bench holder%' AND pid <> pg_backend_pid()" >/dev/null
+		wait "$holder" 2>/dev/null || true
+	fi
 	psql_q -c "ALTER SYSTEM RESET role_cluster.enabled" -c "SELECT pg_reload_conf()" >/dev/null
 }
 
@@ -452,16 +466,24 @@ echo "full-page images): dispatch 1000 $(wal dispatch1000), dispatch 100 $(wal d
 echo
 echo "== the routing step alone, microseconds per task ($alone tasks, one session, nothing else running):"
 echo "   dispatch(1000) to 8 nodes that do not fetch, vs the same session claiming from the SKIP LOCKED"
-echo "   queue at batch 100; $reps rounds"
-all_ad="" all_as=""
+echo "   queue at batch 100; then to 32 nodes, and to 8 while another session holds a snapshot; $reps rounds"
+all_ad="" all_as="" all_ad32="" all_as32="" all_adh="" all_ash=""
 for r in $(seq 1 "$reps"); do
-	read -r ad as <<<"$(alone_run)"
-	echo "round $r: dispatch $ad, SKIP LOCKED claim $as"
-	all_ad="$all_ad $ad" all_as="$all_as $as"
+	read -r ad as <<<"$(alone_run 8)"
+	read -r ad32 as32 <<<"$(alone_run 32)"
+	read -r adh ash <<<"$(alone_run 8 hold)"
+	echo "round $r: dispatch $ad, SKIP LOCKED claim $as; 32 nodes: $ad32, $as32; snapshot held: $adh, $ash"
+	all_ad="$all_ad $ad" all_as="$all_as $as" all_ad32="$all_ad32 $ad32" all_as32="$all_as32 $as32"
+	all_adh="$all_adh $adh" all_ash="$all_ash $ash"
 done
 ad=$(echo "$all_ad" | median)
 as=$(echo "$all_as" | median)
 echo "medians: dispatch $ad, SKIP LOCKED claim $as; dispatch / SKIP LOCKED claim (cost per task) = $(ratio "$ad" "$as")"
+ad32=$(echo "$all_ad32" | median)
+adh=$(echo "$all_adh" | median)
+ash=$(echo "$all_ash" | median)
+echo "  32 nodes: dispatch $ad32 (/ 8 nodes = $(ratio "$ad32" "$ad"));" \
+	"snapshot held: dispatch $adh (/ not held = $(ratio "$adh" "$ad")), SKIP LOCKED claim $ash (/ not held = $(ratio "$ash" "$as"))"
 fi
 
 # --- 3. table size after many tasks ----------------------------------------------
