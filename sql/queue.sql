@@ -542,8 +542,10 @@ SELECT calls AS hand_outs FROM pg_stat_xact_user_functions
 COMMIT;
 SELECT node_id, task_type, stage FROM task_stage WHERE stage = 'routed' ORDER BY node_id;
 -- Three nodes of one class take 40 tasks each, in hand-out order across
--- them (priority, then run_at and id).  Each hand-out starts where the one
--- before ended: stepping again over the tasks already routed in the
+-- them (priority, then run_at, then id: the run_at values run against the
+-- ids, some shared).  Each hand-out starts where the one before ended: c2
+-- finds nothing left at c1's last priority and starts at the next one, c3
+-- where c2 ended.  Stepping again over the tasks already routed in the
 -- transaction (their index entries are dead only after commit) would read
 -- about 300 entries of the queued index, not about 130.  The other nodes
 -- are deregistered for it, and all of it is rolled back.
@@ -553,7 +555,8 @@ SELECT count(role_cluster.deregister_node(node_id)) AS deregistered FROM role_cl
 SELECT count(*) AS registered FROM generate_series(1, 3) i,
 	LATERAL role_cluster.register_node('c' || i, 'indexer', NULL, 40);
 SELECT count(*) AS enqueued FROM role_cluster.enqueue_batch((
-	SELECT jsonb_agg(jsonb_build_object('task_type', 'searchIndexing', 'priority', i % 2))
+	SELECT jsonb_agg(jsonb_build_object('task_type', 'searchIndexing', 'priority', (i % 3 = 0)::integer,
+										'run_at', now() - (i * 37 % 60) * interval '1 second'))
 	FROM generate_series(1, 120) i));
 SELECT pg_stat_get_xact_tuples_returned('role_cluster.task_queued_idx'::regclass) AS read_before \gset
 SELECT role_cluster.dispatch() AS routed;

@@ -1169,7 +1169,8 @@ COMMENT ON FUNCTION role_cluster.enqueue_batch(jsonb) IS
  * the caller handed out earlier in its transaction to a node of the same
  * class (the same task types and push shard): the non-singleton tasks are
  * looked for from there on, since every due one before it that this node
- * may run is taken already or locked elsewhere.
+ * may run was taken then, or was locked elsewhere (such a task is left to
+ * the caller's next transaction).
  */
 CREATE FUNCTION role_cluster.hand_out_tasks(node_id text, max_tasks integer, claiming boolean,
 											held integer DEFAULT NULL,
@@ -1318,22 +1319,30 @@ BEGIN
 	 */
 	room := want - taken;
 	IF room > 0 THEN
-		IF after_id IS NULL THEN
-			top := (SELECT q.priority FROM role_cluster.task q
-					WHERE q.state = 'queued' AND NOT q.singleton
-					ORDER BY q.priority DESC LIMIT 1);
-		ELSIF EXISTS (SELECT FROM role_cluster.task q
-					  WHERE q.state = 'queued' AND NOT q.singleton AND q.priority = after_priority
+		/*
+		 * The priority to start at after a given task: its own, or the
+		 * next one below.  (Without one, as for a claim, the statement
+		 * looks for the highest itself.)
+		 */
+		IF after_id IS NOT NULL THEN
+			IF EXISTS (SELECT FROM role_cluster.task q
+					   WHERE q.state = 'queued' AND NOT q.singleton AND q.priority = after_priority
 						AND (q.run_at, q.id) >= (after_run_at, after_id)) THEN
-			top := after_priority;
-		ELSE
-			top := (SELECT q.priority FROM role_cluster.task q
-					WHERE q.state = 'queued' AND NOT q.singleton AND q.priority < after_priority
-					ORDER BY q.priority DESC LIMIT 1);
+				top := after_priority;
+			ELSE
+				top := (SELECT q.priority FROM role_cluster.task q
+						WHERE q.state = 'queued' AND NOT q.singleton AND q.priority < after_priority
+						ORDER BY q.priority DESC LIMIT 1);
+			END IF;
 		END IF;
 		ids := ARRAY(
 			WITH RECURSIVE prio(p) AS (
-				SELECT top WHERE top IS NOT NULL
+				SELECT f.p FROM (SELECT CASE WHEN after_id IS NULL
+											 THEN (SELECT q.priority FROM role_cluster.task q
+												   WHERE q.state = 'queued' AND NOT q.singleton
+												   ORDER BY q.priority DESC LIMIT 1)
+											 ELSE top END AS p) f
+				WHERE f.p IS NOT NULL
 				UNION ALL
 				SELECT (SELECT q.priority FROM role_cluster.task q
 						WHERE q.state = 'queued' AND NOT q.singleton AND q.priority < prio.p
@@ -1516,8 +1525,10 @@ COMMENT ON FUNCTION role_cluster.fetch_tasks(text, integer) IS
  *
  * Each hand-out to a node of a class starts after the last task handed to
  * that class in this call, so that a call reads each queued entry about
- * once whatever the number of nodes (stepping over the tasks routed
- * earlier in the transaction again, it read as many again per node).
+ * once per class, whatever the number of nodes in it (stepping over the
+ * tasks routed earlier in the transaction again, it read as many again per
+ * node).  The count of the tasks ahead of a waiting singleton still walks
+ * from the top, for each node that may run it.
  */
 CREATE FUNCTION role_cluster.dispatch(batch integer DEFAULT 1000) RETURNS integer
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
