@@ -293,7 +293,8 @@ rc_wake_worker_at_commit(uint32 reason)
  * role_cluster.wake_worker_trigger([reason]) → trigger
  *
  * wake_worker() as an AFTER trigger, for the queue's tables: tasks
- * enqueued or queued again and nodes registering (no argument: always),
+ * enqueued or queued again, nodes registering, roles, type policies and the
+ * number of push shards written (no argument: always),
  * held tasks finishing (argument 'capacity': only while due work waits,
  * which the worker notes after each dispatch).  C, so that it costs the
  * hot paths next to nothing.

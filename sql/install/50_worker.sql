@@ -24,7 +24,8 @@ REVOKE EXECUTE ON FUNCTION role_cluster.note_dispatch(boolean, integer) FROM PUB
  * What wakes the worker at commit, besides the poll: tasks enqueued, or
  * queued again (a retry, a release, a hand-back, a fetch that sends back
  * what the node's role no longer allows); a node registering or changing
- * what it takes.  Heartbeats (lease columns only) do not.  Any other
+ * what it takes; a role, a type's policy or the number of push shards
+ * written.  Heartbeats (lease columns only) do not.  Any other
  * change (a node fetched work, moving its fetch mark, or finished work)
  * wakes it only while due tasks wait for a node's room (note_dispatch):
  * most commits of a busy queue are fetches and acknowledgements, and a
@@ -62,6 +63,29 @@ CREATE TRIGGER node_wake_worker
 	FOR EACH STATEMENT EXECUTE FUNCTION role_cluster.wake_worker_trigger();
 COMMENT ON TRIGGER node_wake_worker ON role_cluster.node IS
 	'Wakes the background worker at commit when a node registers or changes what it takes';
+
+/*
+ * A change of what the nodes may run: a role's task types, a type's
+ * singleton policy, the number of push shards.  Queued work that no node
+ * could take may now have one; without these it would wait for the poll.
+ */
+CREATE TRIGGER cluster_role_wake_worker
+	AFTER INSERT OR UPDATE OF tasks ON role_cluster.cluster_role
+	FOR EACH STATEMENT EXECUTE FUNCTION role_cluster.wake_worker_trigger();
+COMMENT ON TRIGGER cluster_role_wake_worker ON role_cluster.cluster_role IS
+	'Wakes the background worker at commit when a role is added or its task types change';
+
+CREATE TRIGGER task_policy_wake_worker
+	AFTER INSERT OR UPDATE OF singleton ON role_cluster.task_policy
+	FOR EACH STATEMENT EXECUTE FUNCTION role_cluster.wake_worker_trigger();
+COMMENT ON TRIGGER task_policy_wake_worker ON role_cluster.task_policy IS
+	'Wakes the background worker at commit when a type''s singleton policy is written';
+
+CREATE TRIGGER cluster_settings_wake_worker
+	AFTER UPDATE OF push_shards_total ON role_cluster.cluster_settings
+	FOR EACH STATEMENT EXECUTE FUNCTION role_cluster.wake_worker_trigger();
+COMMENT ON TRIGGER cluster_settings_wake_worker ON role_cluster.cluster_settings IS
+	'Wakes the background worker at commit when the number of push shards is written';
 
 CREATE FUNCTION role_cluster.watch_session() RETURNS void
 	AS 'MODULE_PATHNAME', 'rc_watch_session' LANGUAGE C VOLATILE PARALLEL UNSAFE;

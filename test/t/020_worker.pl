@@ -85,7 +85,8 @@ is(rc_query($n2, "SELECT id FROM role_cluster.fetch_tasks('n2', 10)"),
 rc_query($n2, "SELECT role_cluster.complete_task($m2, 'n2')");
 
 # What wakes it, as worker_stats.wakeups counts: a commit that enqueued or
-# queued again, registered a node, or called wake_worker(), once per
+# queued again, registered a node, changed what the nodes may run (below),
+# or called wake_worker(), once per
 # transaction; not a rollback, not a heartbeat, and not a fetch or a
 # completion while no work waits for a node's room.
 sub wakeups
@@ -118,6 +119,42 @@ rc_query($n1, "SELECT role_cluster.complete_task($tw, 'n1')");
 is(wakeups(), $wakeups + 4, 'nor does a completion (the capacity case is above)');
 rc_query($n1, "SELECT node_id FROM role_cluster.register_node('n1', 'indexer')");
 is(wakeups(), $wakeups + 5, 'a registration wakes it');
+
+# So does a change of what the nodes may run.  A task no live node may run
+# waits; the role that now enables its type gets it routed at once (the
+# poll is an hour).
+my ($tr, $before_commit) = split /\|/, $node->safe_psql('postgres',
+	"SELECT role_cluster.enqueue('metricsPush'), clock_timestamp()");
+is(wakeups(), $wakeups + 6, 'an enqueue of work nobody may run wakes it too');
+# Wait for a loop that started after that commit (nothing else wakes the
+# worker here, so the first loop to start after the statement's last
+# moment is the one its commit woke): its dispatch saw the task.
+ok( $node->poll_query_until(
+		'postgres', qq{
+	SELECT last_loop_at - last_loop_ms * interval '1 millisecond' > '$before_commit'
+	  FROM role_cluster.worker_stats}),
+	'the worker looked at the queue since');
+is($node->safe_psql('postgres', "SELECT state FROM role_cluster.task WHERE id = $tr"),
+	'queued', 'and routed nothing: no node may run it');
+$node->safe_psql('postgres',
+	"UPDATE role_cluster.cluster_role SET tasks = 'EnableSome(searchIndexing, metricsPush)' WHERE name = 'indexer'"
+);
+is(wakeups(), $wakeups + 7, 'a role\'s task types changed wake it');
+ok(rc_wait_notification($n1, $c1), 'which routes the waiting task to the node of that role');
+is(rc_query($n1, "SELECT id FROM role_cluster.fetch_tasks('n1', 10)"),
+	$tr, 'and the node takes it');
+rc_query($n1, "SELECT role_cluster.complete_task($tr, 'n1')");
+$node->safe_psql('postgres',
+	"UPDATE role_cluster.task_policy SET singleton = true WHERE task_type = 'metricsPush'");
+is(wakeups(), $wakeups + 8, 'a type\'s singleton policy written wakes it');
+$node->safe_psql('postgres',
+	"UPDATE role_cluster.task_policy SET singleton = false WHERE task_type = 'metricsPush'");
+$node->safe_psql('postgres', 'UPDATE role_cluster.cluster_settings SET push_shards_total = 2');
+is(wakeups(), $wakeups + 10, 'the number of push shards written wakes it');
+$node->safe_psql('postgres', "UPDATE role_cluster.cluster_settings SET node_lease = '31 seconds'");
+is(wakeups(), $wakeups + 10, 'other settings do not');
+$node->safe_psql('postgres',
+	"UPDATE role_cluster.cluster_settings SET push_shards_total = 1, node_lease = DEFAULT");
 
 # A node busy in a transaction of its own (here a claim, which locks its
 # row, and a fetch) is skipped by dispatch, never waited for; the worker
