@@ -19,8 +19,9 @@
  *								their autovacuum threshold (rc_vacuum.c).
  *
  * Between loops it sleeps on its latch.  A transaction that enqueued
- * tasks, queued a task again (a retry, a release, a hand-back) or
- * registered a node sets the latch when it commits, and one in which a
+ * tasks, queued a task again (a retry, a release, a hand-back), registered
+ * a node or changed what the nodes may run (roles, type policies, the
+ * number of push shards) sets the latch when it commits, and one in which a
  * node fetched or finished work sets it while due work waits for a node's
  * room (the wake_worker_trigger() triggers of 50_worker.sql); a node's
  * session sets it when it ends (watch_session()).  So dispatch and reclaim

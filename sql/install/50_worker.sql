@@ -65,15 +65,19 @@ COMMENT ON TRIGGER node_wake_worker ON role_cluster.node IS
 	'Wakes the background worker at commit when a node registers or changes what it takes';
 
 /*
- * A change of what the nodes may run: a role's task types, a type's
- * singleton policy, the number of push shards.  Queued work that no node
- * could take may now have one; without these it would wait for the poll.
+ * A change of what the nodes may run: a role added, removed (a node whose
+ * role is gone may run everything under role_cluster.unknown_role =
+ * enable_all) or its task types changed, a type's singleton policy, the
+ * number of push shards.  Queued work that no node could take may now have
+ * one; without these it would wait for the poll.  The role trigger fires
+ * with session_replication_role = replica too, as the role cache's does.
  */
 CREATE TRIGGER cluster_role_wake_worker
-	AFTER INSERT OR UPDATE OF tasks ON role_cluster.cluster_role
+	AFTER INSERT OR UPDATE OF tasks OR DELETE OR TRUNCATE ON role_cluster.cluster_role
 	FOR EACH STATEMENT EXECUTE FUNCTION role_cluster.wake_worker_trigger();
+ALTER TABLE role_cluster.cluster_role ENABLE ALWAYS TRIGGER cluster_role_wake_worker;
 COMMENT ON TRIGGER cluster_role_wake_worker ON role_cluster.cluster_role IS
-	'Wakes the background worker at commit when a role is added or its task types change';
+	'Wakes the background worker at commit when a role is added, removed or its task types change';
 
 CREATE TRIGGER task_policy_wake_worker
 	AFTER INSERT OR UPDATE OF singleton ON role_cluster.task_policy
@@ -82,7 +86,7 @@ COMMENT ON TRIGGER task_policy_wake_worker ON role_cluster.task_policy IS
 	'Wakes the background worker at commit when a type''s singleton policy is written';
 
 CREATE TRIGGER cluster_settings_wake_worker
-	AFTER UPDATE OF push_shards_total ON role_cluster.cluster_settings
+	AFTER INSERT OR UPDATE OF push_shards_total ON role_cluster.cluster_settings
 	FOR EACH STATEMENT EXECUTE FUNCTION role_cluster.wake_worker_trigger();
 COMMENT ON TRIGGER cluster_settings_wake_worker ON role_cluster.cluster_settings IS
 	'Wakes the background worker at commit when the number of push shards is written';
@@ -154,7 +158,7 @@ COMMENT ON COLUMN role_cluster.worker_stats.state IS
 	'not running, starting, disabled (role_cluster.enabled = off), standby (recovery: waits), no extension (not installed in role_cluster.database: waits), running';
 COMMENT ON COLUMN role_cluster.worker_stats.started_at IS 'When the current worker process started';
 COMMENT ON COLUMN role_cluster.worker_stats.loops IS 'Loops in which the worker dispatched (not counting idle ones)';
-COMMENT ON COLUMN role_cluster.worker_stats.wakeups IS 'Commits in its database that woke the worker (enqueues, state changes, registrations)';
+COMMENT ON COLUMN role_cluster.worker_stats.wakeups IS 'Commits in its database that woke the worker (enqueues, state changes, registrations, changes of roles, type policies or the push shard count)';
 COMMENT ON COLUMN role_cluster.worker_stats.routed IS 'Tasks routed by dispatch()';
 COMMENT ON COLUMN role_cluster.worker_stats.notified IS 'Node notifications sent by dispatch() (one per node per call)';
 COMMENT ON COLUMN role_cluster.worker_stats.reclaimed IS 'Tasks reclaim() took back from lost nodes';

@@ -14,11 +14,14 @@ use FindBin;
 use lib "$FindBin::RealBin/..";
 use RcWorker;
 
-# A fallback poll of an hour, and no vacuum looks (their timer would wake
-# the worker every second): whatever the worker does within this test
-# happens because something woke it (a commit, a reload), not a timer.
+# A fallback poll and a prune interval of an hour, and no vacuum looks
+# (their timers would wake the worker every second or minute): whatever the
+# worker does within this test happens because something woke it (a commit,
+# a reload), not a timer.
 my $node = rc_new_node('worker',
-	conf => "role_cluster.poll_interval = '1h'\nrole_cluster.vacuum_interval = 0\n");
+	conf =>
+	  "role_cluster.poll_interval = '1h'\nrole_cluster.prune_interval = '1h'\nrole_cluster.vacuum_interval = 0\n"
+);
 
 ok( $node->poll_query_until(
 		'postgres', q{
@@ -122,20 +125,18 @@ is(wakeups(), $wakeups + 5, 'a registration wakes it');
 
 # So does a change of what the nodes may run.  A task no live node may run
 # waits; the role that now enables its type gets it routed at once (the
-# poll is an hour).
-my ($tr, $before_commit) = split /\|/, $node->safe_psql('postgres',
-	"SELECT role_cluster.enqueue('metricsPush'), clock_timestamp()");
+# poll and the prune are an hour away).  A task the node may run, queued in
+# the same transaction, shows when the dispatch that commit woke is done.
+my ($tr, $tp) = split /\n/, $node->safe_psql('postgres',
+	"BEGIN; SELECT role_cluster.enqueue('metricsPush'); SELECT role_cluster.enqueue('searchIndexing'); COMMIT;"
+);
 is(wakeups(), $wakeups + 6, 'an enqueue of work nobody may run wakes it too');
-# Wait for a loop that started after that commit (nothing else wakes the
-# worker here, so the first loop to start after the statement's last
-# moment is the one its commit woke): its dispatch saw the task.
-ok( $node->poll_query_until(
-		'postgres', qq{
-	SELECT last_loop_at - last_loop_ms * interval '1 millisecond' > '$before_commit'
-	  FROM role_cluster.worker_stats}),
-	'the worker looked at the queue since');
+ok(rc_wait_notification($n1, $c1), 'its dispatch routes the task a node may run');
+is(rc_query($n1, "SELECT id FROM role_cluster.fetch_tasks('n1', 10)"),
+	$tp, 'and only that one');
+rc_query($n1, "SELECT role_cluster.complete_task($tp, 'n1')");
 is($node->safe_psql('postgres', "SELECT state FROM role_cluster.task WHERE id = $tr"),
-	'queued', 'and routed nothing: no node may run it');
+	'queued', 'the other waits: no node may run it');
 $node->safe_psql('postgres',
 	"UPDATE role_cluster.cluster_role SET tasks = 'EnableSome(searchIndexing, metricsPush)' WHERE name = 'indexer'"
 );
@@ -155,6 +156,13 @@ $node->safe_psql('postgres', "UPDATE role_cluster.cluster_settings SET node_leas
 is(wakeups(), $wakeups + 10, 'other settings do not');
 $node->safe_psql('postgres',
 	"UPDATE role_cluster.cluster_settings SET push_shards_total = 1, node_lease = DEFAULT");
+$node->safe_psql('postgres',
+	'INSERT INTO role_cluster.cluster_settings (push_shards_total) VALUES (1)');
+is(wakeups(), $wakeups + 12, 'as does the settings row written again (an INSERT replaces it)');
+$node->safe_psql('postgres',
+	"INSERT INTO role_cluster.cluster_role (name, tasks) VALUES ('spare', 'DisableAll')");
+$node->safe_psql('postgres', "DELETE FROM role_cluster.cluster_role WHERE name = 'spare'");
+is(wakeups(), $wakeups + 14, 'a role added and one removed wake it');
 
 # A node busy in a transaction of its own (here a claim, which locks its
 # row, and a fetch) is skipped by dispatch, never waited for; the worker
