@@ -41,6 +41,7 @@ PG_FUNCTION_INFO_V1(rc_worker_stats_reset);
 RcShared   *rc_shared = NULL;
 bool		rc_in_worker = false;
 int32		rc_dispatch_notified = 0;
+TimestampTz rc_dispatch_next_due = DT_NOEND;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -494,15 +495,17 @@ rc_worker_stats_reset(PG_FUNCTION_ARGS)
 }
 
 /*
- * role_cluster.note_dispatch(waiting boolean, notified integer) → void
+ * role_cluster.note_dispatch(waiting boolean, notified integer,
+ *							  next_due timestamptz) → void
  *
  * Called by dispatch() at its end.  waiting: whether due tasks were left
  * queued because a node that may run them had no room; in the worker it is
  * noted in shared memory, and until the next dispatch, commits that only
  * finish held tasks (freeing capacity) wake the worker only when it was
  * true.  notified: how many nodes it notified, which the worker counts in
- * worker_stats once the call has committed.  Elsewhere (dispatch() called
- * by hand) it does nothing.
+ * worker_stats once the call has committed.  next_due: when the next
+ * deferred task falls due (NULL: none), which the worker sleeps no longer
+ * than.  Elsewhere (dispatch() called by hand) it does nothing.
  */
 Datum
 rc_note_dispatch(PG_FUNCTION_ARGS)
@@ -513,5 +516,6 @@ rc_note_dispatch(PG_FUNCTION_ARGS)
 		pg_atomic_write_u32(&rc_shared->work_waiting, PG_GETARG_BOOL(0) ? 1 : 0);
 	if (!PG_ARGISNULL(1))
 		rc_dispatch_notified = PG_GETARG_INT32(1);
+	rc_dispatch_next_due = PG_ARGISNULL(2) ? DT_NOEND : PG_GETARG_TIMESTAMPTZ(2);
 	PG_RETURN_VOID();
 }

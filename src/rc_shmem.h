@@ -111,6 +111,12 @@ extern bool rc_in_worker;
 /* In the worker: the nodes its last dispatch() notified, as it noted them */
 extern int32 rc_dispatch_notified;
 
+/*
+ * In the worker: when the next deferred task falls due, as its last
+ * dispatch() noted it (DT_NOEND: none, or not noted)
+ */
+extern TimestampTz rc_dispatch_next_due;
+
 /* Installs the shared-memory hooks; from _PG_init, when preloading */
 extern void rc_shmem_init(void);
 

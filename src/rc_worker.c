@@ -25,8 +25,8 @@
  * node fetched or finished work sets it while due work waits for a node's
  * room (the wake_worker_trigger() triggers of 50_worker.sql); a node's
  * session sets it when it ends (watch_session()).  So dispatch and reclaim
- * follow at once, and only lease expiry, schedules and deferred tasks wait
- * for the poll.
+ * follow at once.  A deferred task wakes it when it falls due (dispatch()
+ * notes the next one); only lease expiry and schedules wait for the poll.
  *
  * Start time: BgWorkerStart_ConsistentState, not RecoveryFinished.  With
  * RecoveryFinished the postmaster would not start the worker on a hot
@@ -136,9 +136,9 @@ rc_worker_init(void)
 	DefineCustomIntVariable("role_cluster.poll_interval",
 							"Fallback poll interval of the background worker.",
 							"The worker runs reclaim() and fire_schedules() and dispatches "
-							"deferred tasks at least this often; committed enqueues wake it "
-							"at once.  It also bounds how long a standby waits to take over "
-							"after promotion.",
+							"at least this often; committed enqueues wake it at once, and "
+							"a deferred task when it falls due.  It also bounds how long a "
+							"standby waits to take over after promotion.",
 							&rc_poll_interval_ms, 1000, 10, 3600 * 1000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("role_cluster.dispatch_batch",
@@ -370,7 +370,8 @@ rc_dispatch_all(void)
 		 * work waits".
 		 */
 		pg_atomic_exchange_u32(&rc_shared->work_waiting, 1);
-		rc_dispatch_notified = 0;	/* dispatch() notes it */
+		rc_dispatch_notified = 0;	/* dispatch() notes them */
+		rc_dispatch_next_due = DT_NOEND;
 		n = rc_step(&step_dispatch, batch);
 		if (n == RC_STEP_NO_EXTENSION)
 			return RC_DISPATCH_NO_EXTENSION;
@@ -514,10 +515,14 @@ rc_worker_loop_once(RcLoopState *ls)
 
 	if (more && !failed)
 		return 0;
-	/* until the next step due: the full loop, the prune or the vacuum look */
+	/*
+	 * until the next step due: the full loop, the prune or the vacuum look,
+	 * or the next deferred task falling due
+	 */
 	next = Min(ls->next_full, ls->next_prune);
 	if (rc_vacuum_interval_s > 0)
 		next = Min(next, ls->next_vacuum);
+	next = Min(next, rc_dispatch_next_due);
 	return rc_ms_until(GetCurrentTimestamp(), next);
 }
 

@@ -1519,7 +1519,8 @@ COMMENT ON FUNCTION role_cluster.fetch_tasks(text, integer) IS
  * asked again in this call.  Notifies each receiving node once on its
  * channel, with the number routed to it as payload, and tells the worker
  * (note_dispatch) how many nodes that was and whether a node ran out of
- * room, so that freed capacity should wake it.  A node busy in a claim of
+ * room, so that freed capacity should wake it, and when the next deferred
+ * task falls due, so that it wakes then.  A node busy in a claim of
  * its own is skipped this time, never waited for.  Returns how many tasks
  * it routed.
  *
@@ -1554,6 +1555,7 @@ DECLARE
 	room		integer;
 	total		integer;
 	exhausted	text[] := '{}';	/* classes with nothing left to run */
+	next_due	timestamptz;	/* when the next deferred task falls due */
 	kinds		text[];			/* the distinct classes */
 	kind		integer[];		/* each node's class, as a subscript of kinds */
 	last_p		integer[];		/* per class, its last task handed out: priority, */
@@ -1583,6 +1585,33 @@ BEGIN
 		PERFORM role_cluster.note_dispatch(false, 0);
 		RETURN 0;
 	END IF;
+
+	/*
+	 * When the next deferred task falls due, for the worker to sleep no
+	 * longer than that: the earliest run_at after now() of the priorities
+	 * present, each probed from now() on, and of the singletons.  Taken
+	 * before anything is routed, whose entries would be in the way until
+	 * commit; the priorities are walked from the lowest, each found from
+	 * the end of its entries, away from the tasks routed before.
+	 */
+	next_due := least(
+		(WITH RECURSIVE prio(p) AS (
+			(SELECT q.priority FROM role_cluster.task q
+			 WHERE q.state = 'queued' AND NOT q.singleton
+			 ORDER BY q.priority LIMIT 1)
+			UNION ALL
+			SELECT (SELECT q.priority FROM role_cluster.task q
+					WHERE q.state = 'queued' AND NOT q.singleton AND q.priority > prio.p
+					ORDER BY q.priority LIMIT 1)
+			FROM prio WHERE prio.p IS NOT NULL)
+		 SELECT pg_catalog.min(f.run_at) FROM prio, LATERAL (
+			SELECT q.run_at FROM role_cluster.task q
+			WHERE q.state = 'queued' AND NOT q.singleton
+				AND q.priority = prio.p AND q.run_at > pg_catalog.now()
+			ORDER BY q.run_at LIMIT 1) f
+		 WHERE prio.p IS NOT NULL),
+		(SELECT pg_catalog.min(q.run_at) FROM role_cluster.task q
+		 WHERE q.state = 'queued' AND q.singleton AND q.run_at > pg_catalog.now()));
 
 	/*
 	 * The live nodes, locked, and what each holds, counted once under
@@ -1693,7 +1722,7 @@ BEGIN
 		OR EXISTS (SELECT FROM role_cluster.task q WHERE q.state = 'queued' AND q.singleton)
 		OR (SELECT pg_catalog.count(*) FROM role_cluster.node n WHERE role_cluster.node_is_live(n))
 			> pg_catalog.cardinality(nodes),
-		notified);
+		notified, next_due);
 	RETURN batch - left_over;
 END
 $$;

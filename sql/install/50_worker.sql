@@ -14,11 +14,12 @@ COMMENT ON FUNCTION role_cluster.wake_worker_trigger() IS
 	'Trigger: wake_worker() for writes to the queue (not in the worker itself); argument ''capacity'': only while due work waits for room';
 REVOKE EXECUTE ON FUNCTION role_cluster.wake_worker_trigger() FROM PUBLIC;
 
-CREATE FUNCTION role_cluster.note_dispatch(waiting boolean, notified integer) RETURNS void
+CREATE FUNCTION role_cluster.note_dispatch(waiting boolean, notified integer,
+										   next_due timestamptz DEFAULT NULL) RETURNS void
 	AS 'MODULE_PATHNAME', 'rc_note_dispatch' LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION role_cluster.note_dispatch(boolean, integer) IS
-	'Called by dispatch() in the worker: whether due tasks wait for a node''s room (so that freed capacity should wake it), and how many nodes it notified';
-REVOKE EXECUTE ON FUNCTION role_cluster.note_dispatch(boolean, integer) FROM PUBLIC;
+COMMENT ON FUNCTION role_cluster.note_dispatch(boolean, integer, timestamptz) IS
+	'Called by dispatch() in the worker: whether due tasks wait for a node''s room (so that freed capacity should wake it), how many nodes it notified, and when the next deferred task falls due';
+REVOKE EXECUTE ON FUNCTION role_cluster.note_dispatch(boolean, integer, timestamptz) FROM PUBLIC;
 
 /*
  * What wakes the worker at commit, besides the poll: tasks enqueued, or

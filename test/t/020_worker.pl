@@ -164,6 +164,17 @@ $node->safe_psql('postgres',
 $node->safe_psql('postgres', "DELETE FROM role_cluster.cluster_role WHERE name = 'spare'");
 is(wakeups(), $wakeups + 14, 'a role added and one removed wake it');
 
+# A deferred task is routed when it falls due: its enqueue woke the worker
+# before that, and the dispatch noted when to wake (the poll and the prune
+# are an hour away).
+my $td = $node->safe_psql('postgres',
+	"SELECT role_cluster.enqueue('searchIndexing', 'later', run_at => now() + interval '3 seconds')");
+ok(rc_wait_notification($n1, $c1), 'a task deferred by 3 s is routed when it falls due');
+is($node->safe_psql('postgres', "SELECT updated_at >= run_at FROM role_cluster.task WHERE id = $td"),
+	't', 'not before');
+is(rc_query($n1, "SELECT id FROM role_cluster.fetch_tasks('n1', 10)"), $td, 'and the node takes it');
+rc_query($n1, "SELECT role_cluster.complete_task($td, 'n1')");
+
 # A node busy in a transaction of its own (here a claim, which locks its
 # row, and a fetch) is skipped by dispatch, never waited for; the worker
 # notes that work may wait for it, so the commit of that transaction,
@@ -232,18 +243,18 @@ is(rc_query($n2, "SELECT count(*) FROM role_cluster.complete_tasks(ARRAY(SELECT 
 
 # --- SIGHUP ---------------------------------------------------------------
 
-# With an hour's poll, a deferred task stays queued after it fell due:
-# nothing wakes the worker.
-my $t3 = $node->safe_psql('postgres',
-	"SELECT role_cluster.enqueue('searchIndexing', run_at => now() + interval '1 second')"
+# With an hour's poll, a due schedule does not fire: only the poll's full
+# loop fires schedules, and nothing here starts one.  (A deferred task does
+# not wait for the poll: see above.)
+$node->safe_psql('postgres',
+	"INSERT INTO role_cluster.schedule (name, task_type, kind, every, next_due) VALUES ('probe', 'searchIndexing', 'probe', '1 hour', now())"
 );
 ok( $node->poll_query_until(
 		'postgres',
-		"SELECT now() > run_at + interval '500 ms' FROM role_cluster.task WHERE id = $t3"
-	),
-	'the deferred task fell due');
-is($node->safe_psql('postgres', "SELECT state FROM role_cluster.task WHERE id = $t3"),
-	'queued', 'with an hour-long poll, nothing routes a task that fell due');
+		"SELECT now() > next_due + interval '1 second' FROM role_cluster.schedule WHERE name = 'probe'"),
+	'the schedule is a second overdue');
+is($node->safe_psql('postgres', "SELECT last_fired_at IS NULL FROM role_cluster.schedule WHERE name = 'probe'"),
+	't', 'with an hour-long poll, a due schedule does not fire');
 
 # role_cluster.enabled = off: the worker idles, even when woken
 rc_set_and_reload($node, enabled => 'off');
@@ -252,32 +263,35 @@ ok( $node->poll_query_until(
 	'enabled = off: the worker idles');
 my $t4 = $node->safe_psql('postgres',
 	"SELECT role_cluster.enqueue('searchIndexing')");
-is($node->safe_psql('postgres', "SELECT count(*) FROM role_cluster.task WHERE id IN ($t3, $t4) AND state = 'queued'"),
-	'2', 'a disabled worker routes nothing');
+is($node->safe_psql('postgres', "SELECT state FROM role_cluster.task WHERE id = $t4"),
+	'queued', 'a disabled worker routes nothing');
 
-# a 100 ms poll and enabled again: the reload wakes the worker and it polls
+# a 100 ms poll and enabled again: the reload wakes the worker, which runs
+# every step at once (the schedule fires), and then polls
 rc_set_and_reload($node, enabled => 'on', poll_interval => '100ms');
 is($node->safe_psql('postgres', 'SHOW role_cluster.poll_interval'),
 	'100ms', 'SHOW sees the reloaded poll interval');
 ok( $node->poll_query_until(
 		'postgres',
-		"SELECT count(*) = 2 FROM role_cluster.task WHERE id IN ($t3, $t4) AND state = 'running' AND NOT role_cluster.task_fetched(route_seq, node_id)"
+		"SELECT count(*) = 2 FROM role_cluster.task WHERE (id = $t4 OR kind = 'probe') AND state = 'running' AND NOT role_cluster.task_fetched(route_seq, node_id)"
 	),
-	'after the reload the worker routes what waited');
+	'after the reload the worker routes what waited, and the schedule fires');
 ok(rc_wait_notification($n1, $c1), 'and notifies the node');
-rc_query($n1, 
-	"SELECT role_cluster.complete_task(id, 'n1') FROM role_cluster.fetch_tasks('n1', 10)");
+is(rc_query($n1,
+	"SELECT count(role_cluster.complete_task(id, 'n1')) FROM role_cluster.fetch_tasks('n1', 10)"),
+	'2', 'which takes both');
 
-# the new interval works: a deferred task is routed when due, with nothing
-# waking the worker
-my $t5 = $node->safe_psql('postgres',
-	"SELECT role_cluster.enqueue('searchIndexing', run_at => now() + interval '1 second')"
-);
+# the new interval works: the schedule, due again, fires at the next poll,
+# with nothing waking the worker
+$node->safe_psql('postgres', "UPDATE role_cluster.schedule SET next_due = now() WHERE name = 'probe'");
 ok( $node->poll_query_until(
-		'postgres', "SELECT state = 'running' AND NOT role_cluster.task_fetched(route_seq, node_id) FROM role_cluster.task WHERE id = $t5"),
-	'with a 100 ms poll, a deferred task is routed once due');
-rc_query($n1, 
-	"SELECT role_cluster.complete_task(id, 'n1') FROM role_cluster.fetch_tasks('n1', 10)");
+		'postgres',
+		"SELECT count(*) = 2 FROM role_cluster.task WHERE kind = 'probe'"),
+	'with a 100 ms poll, a due schedule fires');
+ok(rc_wait_notification($n1, $c1), 'and its task is routed');
+is(rc_query($n1,
+	"SELECT count(role_cluster.complete_task(id, 'n1')) FROM role_cluster.fetch_tasks('n1', 10)"),
+	'1', 'the node takes it');
 
 # --- the extension dropped and created again under the running worker ------
 
