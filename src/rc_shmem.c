@@ -516,6 +516,8 @@ rc_note_dispatch(PG_FUNCTION_ARGS)
 		pg_atomic_write_u32(&rc_shared->work_waiting, PG_GETARG_BOOL(0) ? 1 : 0);
 	if (!PG_ARGISNULL(1))
 		rc_dispatch_notified = PG_GETARG_INT32(1);
-	rc_dispatch_next_due = PG_ARGISNULL(2) ? DT_NOEND : PG_GETARG_TIMESTAMPTZ(2);
+	/* (a note_dispatch() of two arguments, from before this one, has none) */
+	rc_dispatch_next_due = (PG_NARGS() < 3 || PG_ARGISNULL(2)) ?
+		DT_NOEND : PG_GETARG_TIMESTAMPTZ(2);
 	PG_RETURN_VOID();
 }

@@ -1589,10 +1589,10 @@ BEGIN
 	/*
 	 * When the next deferred task falls due, for the worker to sleep no
 	 * longer than that: the earliest run_at after now() of the priorities
-	 * present, each probed from now() on, and of the singletons.  Taken
-	 * before anything is routed, whose entries would be in the way until
-	 * commit; the priorities are walked from the lowest, each found from
-	 * the end of its entries, away from the tasks routed before.
+	 * present, each probed from now() on, and the same per singleton type.
+	 * Taken before anything is routed, whose entries would be in the way
+	 * until commit; the priorities are walked from the lowest, each found
+	 * from the end of its entries, away from the tasks routed before.
 	 */
 	next_due := least(
 		(WITH RECURSIVE prio(p) AS (
@@ -1610,8 +1610,24 @@ BEGIN
 				AND q.priority = prio.p AND q.run_at > pg_catalog.now()
 			ORDER BY q.run_at LIMIT 1) f
 		 WHERE prio.p IS NOT NULL),
-		(SELECT pg_catalog.min(q.run_at) FROM role_cluster.task q
-		 WHERE q.state = 'queued' AND q.singleton AND q.run_at > pg_catalog.now()));
+		(SELECT pg_catalog.min(x.run_at) FROM role_cluster.task_policy sp, LATERAL (
+			WITH RECURSIVE prio(p) AS (
+				(SELECT q.priority FROM role_cluster.task q
+				 WHERE q.state = 'queued' AND q.singleton AND q.task_type = sp.task_type
+				 ORDER BY q.priority LIMIT 1)
+				UNION ALL
+				SELECT (SELECT q.priority FROM role_cluster.task q
+						WHERE q.state = 'queued' AND q.singleton AND q.task_type = sp.task_type
+							AND q.priority > prio.p
+						ORDER BY q.priority LIMIT 1)
+				FROM prio WHERE prio.p IS NOT NULL)
+			SELECT f.run_at FROM prio, LATERAL (
+				SELECT q.run_at FROM role_cluster.task q
+				WHERE q.state = 'queued' AND q.singleton AND q.task_type = sp.task_type
+					AND q.priority = prio.p AND q.run_at > pg_catalog.now()
+				ORDER BY q.run_at LIMIT 1) f
+			WHERE prio.p IS NOT NULL) x
+		 WHERE sp.singleton));
 
 	/*
 	 * The live nodes, locked, and what each holds, counted once under
@@ -1633,7 +1649,7 @@ BEGIN
 	IF nodes IS NULL OR batch = 0 THEN
 		/* live nodes all busy in claims of their own: work may wait for them */
 		PERFORM role_cluster.note_dispatch(
-			EXISTS (SELECT FROM role_cluster.node n WHERE role_cluster.node_is_live(n)), 0);
+			EXISTS (SELECT FROM role_cluster.node n WHERE role_cluster.node_is_live(n)), 0, next_due);
 		RETURN 0;
 	END IF;
 	/*
