@@ -375,7 +375,14 @@ alone_run()
 	if [ -n "$hold" ]; then
 		psql_q -c "SELECT pg_sleep(3600) /* bench holder */" >/dev/null 2>&1 &
 		holder=$!
-		while [ "$(psql_q -c "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%bench holder%' AND backend_xmin IS NOT NULL AND pid <> pg_backend_pid()")" = 0 ]; do sleep 0.1; done
+		for i in $(seq 1 100); do	# up to 10 s
+			if [ "$(psql_q -c "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%bench holder%' AND backend_xmin IS NOT NULL AND pid <> pg_backend_pid()")" != 0 ]; then
+				i=0
+				break
+			fi
+			sleep 0.1
+		done
+		[ "$i" = 0 ] || { echo "the snapshot holder did not start" >&2; exit 1; }
 	fi
 	{
 		cat <<EOF

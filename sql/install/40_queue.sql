@@ -1730,12 +1730,14 @@ BEGIN
 	/*
 	 * Freed capacity matters to the worker only if a node ran out of room,
 	 * if a live node was skipped (busy in a claim of its own: its commit
-	 * frees no capacity, but it may take what waits), or if a singleton
-	 * task waits (for the one of its type that is held to finish).
+	 * frees no capacity, but it may take what waits), or if a due singleton
+	 * task waits (for the one of its type that is held to finish; one not
+	 * yet due wakes the worker when it falls due).
 	 */
 	PERFORM role_cluster.note_dispatch(
 		ran_out OR left_over = 0
-		OR EXISTS (SELECT FROM role_cluster.task q WHERE q.state = 'queued' AND q.singleton)
+		OR EXISTS (SELECT FROM role_cluster.task q
+				   WHERE q.state = 'queued' AND q.singleton AND q.run_at <= pg_catalog.now())
 		OR (SELECT pg_catalog.count(*) FROM role_cluster.node n WHERE role_cluster.node_is_live(n))
 			> pg_catalog.cardinality(nodes),
 		notified, next_due);

@@ -17,7 +17,7 @@ use RcWorker;
 # A fallback poll and a prune interval of an hour, and no vacuum looks
 # (their timers would wake the worker every second or minute): whatever the
 # worker does within this test happens because something woke it (a commit,
-# a reload), not a timer.
+# a reload), or because a deferred task fell due, not a timer of its own.
 my $node = rc_new_node('worker',
 	conf =>
 	  "role_cluster.poll_interval = '1h'\nrole_cluster.prune_interval = '1h'\nrole_cluster.vacuum_interval = 0\n"
@@ -182,7 +182,9 @@ is(rc_query($n1, "SELECT id FROM role_cluster.fetch_tasks('n1', 10)"), $td, 'whi
 rc_query($n1, "SELECT role_cluster.complete_task($td, 'n1')");
 $node->safe_psql('postgres',
 	"UPDATE role_cluster.task_policy SET singleton = false WHERE task_type = 'metricsPush'");
-rc_query($n1, "SELECT role_cluster.heartbeat('n1')");	# its lease, past the waits to come
+# the nodes' leases (30 s), past the waits to come
+rc_query($n1, "SELECT role_cluster.heartbeat('n1')");
+rc_query($n2, "SELECT role_cluster.heartbeat('n2')");
 
 # A node busy in a transaction of its own (here a claim, which locks its
 # row, and a fetch) is skipped by dispatch, never waited for; the worker
@@ -295,9 +297,10 @@ is(rc_query($n1,
 $node->safe_psql('postgres', "UPDATE role_cluster.schedule SET next_due = now() WHERE name = 'probe'");
 ok( $node->poll_query_until(
 		'postgres',
-		"SELECT count(*) = 2 FROM role_cluster.task WHERE kind = 'probe'"),
-	'with a 100 ms poll, a due schedule fires');
-ok(rc_wait_notification($n1, $c1), 'and its task is routed');
+		"SELECT count(*) = 1 FROM role_cluster.task WHERE kind = 'probe' AND state = 'running' AND NOT role_cluster.task_fetched(route_seq, node_id)"
+	),
+	'with a 100 ms poll, a due schedule fires, and its task is routed');
+ok(rc_wait_notification($n1, $c1), 'to the node, which is notified');
 is(rc_query($n1,
 	"SELECT count(role_cluster.complete_task(id, 'n1')) FROM role_cluster.fetch_tasks('n1', 10)"),
 	'1', 'the node takes it');
