@@ -51,6 +51,15 @@ INSERT INTO role_cluster.cluster_role (name, tasks) VALUES
 	('mta', '{"@type": "EnableSome", "taskTypes": ["outboundMta"]}');
 });
 
+# The node's session fetches what was routed to it, which must be exactly
+# the task $id, and finishes it.
+sub takes_and_finishes
+{
+	my ($s, $node_id, $id, $name) = @_;
+	is(rc_query($s, "SELECT id FROM role_cluster.fetch_tasks('$node_id', 10)"), $id, $name);
+	rc_query($s, "SELECT role_cluster.complete_task($id, '$node_id')");
+}
+
 my ($n1, $c1) = rc_node_session($node, 'n1', 'indexer');
 my ($n2, $c2) = rc_node_session($node, 'n2', 'mta');
 
@@ -68,9 +77,7 @@ rc_query($n1, "SELECT role_cluster.complete_task($t1, 'n1')");
 my $t2 = $node->safe_psql('postgres',
 	"SELECT role_cluster.enqueue('outboundMta', 'deliver')");
 ok(rc_wait_notification($n2, $c2), 'the mta node is notified');
-is(rc_query($n2, "SELECT id FROM role_cluster.fetch_tasks('n2', 10)"),
-	$t2, 'the mta node fetches its outboundMta task');
-rc_query($n2, "SELECT role_cluster.complete_task($t2, 'n2')");
+takes_and_finishes($n2, 'n2', $t2, 'the mta node fetches its outboundMta task');
 
 # Capacity freed wakes the worker too: n2 takes one task at a time; when it
 # finishes the first, the second is routed at once (the poll is an hour).
@@ -79,13 +86,9 @@ my ($m1, $m2) = split /\n/, $node->safe_psql('postgres',
 	"SELECT role_cluster.enqueue('outboundMta', 'deliver', jsonb_build_object('n', i)) FROM generate_series(1, 2) i"
 );
 ok(rc_wait_notification($n2, $c2), 'the mta node is notified of the first of two');
-is(rc_query($n2, "SELECT id FROM role_cluster.fetch_tasks('n2', 10)"),
-	$m1, 'it takes only the first: its capacity is 1');
-rc_query($n2, "SELECT role_cluster.complete_task($m1, 'n2')");
+takes_and_finishes($n2, 'n2', $m1, 'it takes only the first: its capacity is 1');
 ok(rc_wait_notification($n2, $c2), 'finishing it woke the worker, which routed the second');
-is(rc_query($n2, "SELECT id FROM role_cluster.fetch_tasks('n2', 10)"),
-	$m2, 'and the node takes it');
-rc_query($n2, "SELECT role_cluster.complete_task($m2, 'n2')");
+takes_and_finishes($n2, 'n2', $m2, 'and the node takes it');
 
 # What wakes it, as worker_stats.wakeups counts: a commit that enqueued or
 # queued again, registered a node, changed what the nodes may run (below),
@@ -132,9 +135,7 @@ my ($tr, $tp) = split /\n/, $node->safe_psql('postgres',
 );
 is(wakeups(), $wakeups + 6, 'an enqueue of work nobody may run wakes it too');
 ok(rc_wait_notification($n1, $c1), 'its dispatch routes the task a node may run');
-is(rc_query($n1, "SELECT id FROM role_cluster.fetch_tasks('n1', 10)"),
-	$tp, 'and only that one');
-rc_query($n1, "SELECT role_cluster.complete_task($tp, 'n1')");
+takes_and_finishes($n1, 'n1', $tp, 'and only that one');
 is($node->safe_psql('postgres', "SELECT state FROM role_cluster.task WHERE id = $tr"),
 	'queued', 'the other waits: no node may run it');
 $node->safe_psql('postgres',
@@ -142,9 +143,7 @@ $node->safe_psql('postgres',
 );
 is(wakeups(), $wakeups + 7, 'a role\'s task types changed wake it');
 ok(rc_wait_notification($n1, $c1), 'which routes the waiting task to the node of that role');
-is(rc_query($n1, "SELECT id FROM role_cluster.fetch_tasks('n1', 10)"),
-	$tr, 'and the node takes it');
-rc_query($n1, "SELECT role_cluster.complete_task($tr, 'n1')");
+takes_and_finishes($n1, 'n1', $tr, 'and the node takes it');
 $node->safe_psql('postgres',
 	"UPDATE role_cluster.task_policy SET singleton = true WHERE task_type = 'metricsPush'");
 is(wakeups(), $wakeups + 8, 'a type\'s singleton policy written wakes it');
@@ -170,16 +169,14 @@ is(wakeups(), $wakeups + 14, 'a role added and one removed wake it');
 my $td = $node->safe_psql('postgres',
 	"SELECT role_cluster.enqueue('searchIndexing', 'later', run_at => now() + interval '3 seconds')");
 ok(rc_wait_notification($n1, $c1), 'a task deferred by 3 s is routed when it falls due');
-is(rc_query($n1, "SELECT id FROM role_cluster.fetch_tasks('n1', 10)"), $td, 'and the node takes it');
-rc_query($n1, "SELECT role_cluster.complete_task($td, 'n1')");
+takes_and_finishes($n1, 'n1', $td, 'and the node takes it');
 # a singleton type's tasks have an index of their own
 $node->safe_psql('postgres',
 	"UPDATE role_cluster.task_policy SET singleton = true WHERE task_type = 'metricsPush'");
 $td = $node->safe_psql('postgres',
 	"SELECT role_cluster.enqueue('metricsPush', 'later', run_at => now() + interval '2 seconds')");
 ok(rc_wait_notification($n1, $c1), 'so is a deferred task of a singleton type');
-is(rc_query($n1, "SELECT id FROM role_cluster.fetch_tasks('n1', 10)"), $td, 'which the node takes');
-rc_query($n1, "SELECT role_cluster.complete_task($td, 'n1')");
+takes_and_finishes($n1, 'n1', $td, 'which the node takes');
 $node->safe_psql('postgres',
 	"UPDATE role_cluster.task_policy SET singleton = false WHERE task_type = 'metricsPush'");
 # the nodes' leases (30 s), past the waits to come
@@ -218,13 +215,10 @@ my ($n3, $c3) = rc_node_session($node, 'n3', 'trainer');
 my ($s1, $s2) = split /\n/, $node->safe_psql('postgres',
 	"SELECT role_cluster.enqueue('spamClassifierTraining') FROM generate_series(1, 2)");
 ok(rc_wait_notification($n3, $c3), 'the trainer is given the first training');
-is(rc_query($n3, "SELECT id FROM role_cluster.fetch_tasks('n3', 10)"), $s1,
-	'and only it: the second waits, a singleton');
-rc_query($n3, "SELECT role_cluster.complete_task($s1, 'n3')");
+takes_and_finishes($n3, 'n3', $s1, 'and only it: the second waits, a singleton');
 ok(rc_wait_notification($n3, $c3),
 	'finishing the first wakes the worker, which routes the second (the poll is an hour)');
-is(rc_query($n3, "SELECT id FROM role_cluster.fetch_tasks('n3', 10)"), $s2, 'the trainer takes it');
-rc_query($n3, "SELECT role_cluster.complete_task($s2, 'n3')");
+takes_and_finishes($n3, 'n3', $s2, 'the trainer takes it');
 
 is( $node->safe_psql(
 		'postgres', q{
@@ -319,9 +313,7 @@ eval { $n2->quit };
 my $t8 = $node->safe_psql('postgres',
 	"SELECT role_cluster.enqueue('searchIndexing')");
 ok(rc_wait_notification($n1, $c1), 'and dispatches again once it is back');
-is(rc_query($n1, "SELECT id FROM role_cluster.fetch_tasks('n1', 10)"),
-	$t8, 'the node fetches the task');
-rc_query($n1, "SELECT role_cluster.complete_task($t8, 'n1')");
+takes_and_finishes($n1, 'n1', $t8, 'the node fetches the task');
 
 # --- a cancel between steps: nothing to cancel, the worker goes on --------
 # pg_cancel_backend() on the worker cancels the step it is in; the worker
@@ -340,9 +332,7 @@ unlike(slurp_file($node->logfile, $log_offset),
 	'and did not exit on the cancel');
 my $t9 = $node->safe_psql('postgres', "SELECT role_cluster.enqueue('searchIndexing')");
 ok(rc_wait_notification($n1, $c1), 'it dispatches on the next commit');
-is(rc_query($n1, "SELECT id FROM role_cluster.fetch_tasks('n1', 10)"),
-	$t9, 'the node fetches the task');
-rc_query($n1, "SELECT role_cluster.complete_task($t9, 'n1')");
+takes_and_finishes($n1, 'n1', $t9, 'the node fetches the task');
 
 # --- SIGTERM: a clean stop, then a restart after bgw_restart_time ----------
 
@@ -363,9 +353,7 @@ ok(!$node->log_contains(qr/server process .* was terminated by signal/),
 my $t6 = $node->safe_psql('postgres',
 	"SELECT role_cluster.enqueue('searchIndexing')");
 ok(rc_wait_notification($n1, $c1), 'the restarted worker dispatches');
-is(rc_query($n1, "SELECT id FROM role_cluster.fetch_tasks('n1', 10)"),
-	$t6, 'and the node fetches the task');
-rc_query($n1, "SELECT role_cluster.complete_task($t6, 'n1')");
+takes_and_finishes($n1, 'n1', $t6, 'and the node fetches the task');
 
 # --- SIGKILL: the postmaster reinitializes, the worker comes back ----------
 
