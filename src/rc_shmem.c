@@ -33,6 +33,7 @@
 
 PG_FUNCTION_INFO_V1(rc_wake_worker);
 PG_FUNCTION_INFO_V1(rc_wake_worker_trigger);
+PG_FUNCTION_INFO_V1(rc_note_schedules);
 PG_FUNCTION_INFO_V1(rc_note_dispatch);
 PG_FUNCTION_INFO_V1(rc_watch_session);
 PG_FUNCTION_INFO_V1(rc_worker_stats);
@@ -42,6 +43,7 @@ RcShared   *rc_shared = NULL;
 bool		rc_in_worker = false;
 int32		rc_dispatch_notified = 0;
 TimestampTz rc_dispatch_next_due = DT_NOEND;
+TimestampTz rc_schedules_next_due = DT_NOEND;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -87,6 +89,7 @@ rc_shmem_startup(void)
 		rc_shared->state = RC_WORKER_NOT_RUNNING;
 		rc_shared->reset_at = GetCurrentTimestamp();
 		pg_atomic_init_u32(&rc_shared->reclaim_requested, 0);
+		pg_atomic_init_u32(&rc_shared->fire_requested, 0);
 		pg_atomic_init_u32(&rc_shared->work_waiting, 1);
 		pg_atomic_init_u32(&rc_shared->rebuild_wanted, 0);
 		pg_atomic_init_u32(&rc_shared->vacuum_pid, 0);
@@ -238,7 +241,9 @@ rc_wake_xact_callback(XactEvent event, void *arg)
 	switch (event)
 	{
 		case XACT_EVENT_COMMIT:
-			if ((wake_at_commit & RC_WAKE_WORK) != 0 ||
+			if ((wake_at_commit & RC_WAKE_SCHEDULES) != 0)
+				pg_atomic_write_u32(&rc_shared->fire_requested, 1);
+			if ((wake_at_commit & (RC_WAKE_WORK | RC_WAKE_SCHEDULES)) != 0 ||
 				((wake_at_commit & RC_WAKE_CAPACITY) != 0 &&
 				 pg_atomic_read_u32(&rc_shared->work_waiting) != 0))
 			{
@@ -297,8 +302,9 @@ rc_wake_worker_at_commit(uint32 reason)
  * enqueued or queued again, nodes registering, roles, type policies and the
  * number of push shards written (no argument: always),
  * held tasks finishing (argument 'capacity': only while due work waits,
- * which the worker notes after each dispatch).  C, so that it costs the
- * hot paths next to nothing.
+ * which the worker notes after each dispatch), schedules written (argument
+ * 'schedules': the worker looks at them again, for one due sooner than it
+ * knew).  C, so that it costs the hot paths next to nothing.
  */
 Datum
 rc_wake_worker_trigger(PG_FUNCTION_ARGS)
@@ -316,11 +322,13 @@ rc_wake_worker_trigger(PG_FUNCTION_ARGS)
 
 		if (strcmp(arg, "capacity") == 0)
 			reason = RC_WAKE_CAPACITY;
+		else if (strcmp(arg, "schedules") == 0)
+			reason = RC_WAKE_SCHEDULES;
 		else if (strcmp(arg, "work") != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unknown wake-up reason \"%s\"", arg),
-					 errhint("Pass \"work\" or \"capacity\", or nothing for \"work\".")));
+					 errhint("Pass \"work\", \"capacity\" or \"schedules\", or nothing for \"work\".")));
 	}
 	rc_wake_worker_at_commit(reason);
 	PG_RETURN_POINTER(NULL);
@@ -519,5 +527,22 @@ rc_note_dispatch(PG_FUNCTION_ARGS)
 	/* (a note_dispatch() of two arguments, from before this one, has none) */
 	rc_dispatch_next_due = (PG_NARGS() < 3 || PG_ARGISNULL(2)) ?
 		DT_NOEND : PG_GETARG_TIMESTAMPTZ(2);
+	PG_RETURN_VOID();
+}
+
+/*
+ * role_cluster.note_schedules(next_due timestamptz) → void
+ *
+ * Called by fire_schedules() at its end: the earliest due time of an
+ * enabled schedule still ahead (NULL: none).  In the worker it is noted,
+ * and the worker fires the schedules again then, not only at the poll.
+ * Elsewhere (fire_schedules() called by hand) it does nothing.
+ */
+Datum
+rc_note_schedules(PG_FUNCTION_ARGS)
+{
+	if (rc_shared == NULL || !rc_in_worker)
+		PG_RETURN_VOID();
+	rc_schedules_next_due = PG_ARGISNULL(0) ? DT_NOEND : PG_GETARG_TIMESTAMPTZ(0);
 	PG_RETURN_VOID();
 }

@@ -85,6 +85,8 @@ typedef struct RcShared
 											 * RC_MAX_EXITING of them) */
 	RcRebuildBackoff rebuild_backoff[RC_MAX_REBUILD_BACKOFF];
 	pg_atomic_uint32 reclaim_requested; /* a watched session exited */
+	pg_atomic_uint32 fire_requested;	/* a schedule was written: look at
+										 * the schedules again */
 	pg_atomic_uint32 work_waiting;	/* after the worker's last dispatch, due
 									 * tasks were left queued (1 until it
 									 * knows): only then does freed capacity
@@ -117,6 +119,12 @@ extern int32 rc_dispatch_notified;
  */
 extern TimestampTz rc_dispatch_next_due;
 
+/*
+ * In the worker: the next due time of a schedule, as its last
+ * fire_schedules() noted it (DT_NOEND: none, or not noted)
+ */
+extern TimestampTz rc_schedules_next_due;
+
 /* Installs the shared-memory hooks; from _PG_init, when preloading */
 extern void rc_shmem_init(void);
 
@@ -126,6 +134,7 @@ extern void rc_require_preload(void);
 /* Why a commit wakes the worker */
 #define RC_WAKE_WORK		0x01	/* tasks queued, nodes changed: always */
 #define RC_WAKE_CAPACITY	0x02	/* held tasks finished: when work waits */
+#define RC_WAKE_SCHEDULES	0x04	/* schedules written: fire them again */
 
 /* What rc_guarded() returns when its work failed */
 #define RC_GUARDED_FAILED	(-1)	/* logged and counted */

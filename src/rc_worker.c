@@ -10,8 +10,11 @@
  *								full batch (for up to RC_DISPATCH_SLICE_MS);
  *	- role_cluster.reclaim()		at least every poll_interval, and at once when
  *								a session that called watch_session() ended;
- *	- role_cluster.fire_schedules() at least every poll_interval; dispatch()
- *								again if these two handed back or added work;
+ *	- role_cluster.fire_schedules() at least every poll_interval, at the next
+ *								due time of a schedule (it notes that), and
+ *								at once when a schedule was written;
+ *								dispatch() again if these two handed back or
+ *								added work;
  *	- role_cluster.prune()		every prune_interval, and again next loop
  *								while it deletes a full batch;
  *	- a look at the queue tables	every vacuum_interval; a process of its
@@ -26,7 +29,9 @@
  * room (the wake_worker_trigger() triggers of 50_worker.sql); a node's
  * session sets it when it ends (watch_session()).  So dispatch and reclaim
  * follow at once.  A deferred task wakes it when it falls due (dispatch()
- * notes the next one); only lease expiry and schedules wait for the poll.
+ * notes the next one), and so does a schedule (fire_schedules() notes the
+ * next due time; a transaction that writes a schedule sets the latch, for
+ * the worker to look again); only lease expiry waits for the poll.
  *
  * Start time: BgWorkerStart_ConsistentState, not RecoveryFinished.  With
  * RecoveryFinished the postmaster would not start the worker on a hot
@@ -93,6 +98,7 @@ int			rc_prune_batch = 10000;
 typedef struct RcLoopState
 {
 	TimestampTz next_full;		/* next reclaim + fire_schedules */
+	TimestampTz next_fire;		/* next fire_schedules: a schedule's due time */
 	TimestampTz next_prune;		/* next prune */
 	TimestampTz next_vacuum;	/* next look at the tables' dead rows */
 } RcLoopState;
@@ -137,8 +143,8 @@ rc_worker_init(void)
 							"Fallback poll interval of the background worker.",
 							"The worker runs reclaim() and fire_schedules() and dispatches "
 							"at least this often; committed enqueues wake it at once, and "
-							"a deferred task when it falls due.  It also bounds how long a "
-							"standby waits to take over after promotion.",
+							"a deferred task or a schedule when it falls due.  It also "
+							"bounds how long a standby waits to take over after promotion.",
 							&rc_poll_interval_ms, 1000, 10, 3600 * 1000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("role_cluster.dispatch_batch",
@@ -404,6 +410,7 @@ rc_worker_loop_once(RcLoopState *ls)
 {
 	TimestampTz start = GetCurrentTimestamp();
 	bool		full;
+	bool		fire;
 	bool		more = false;
 	bool		failed = false;
 	RcDispatchResult dr;
@@ -442,21 +449,29 @@ rc_worker_loop_once(RcLoopState *ls)
 		rc_wait_for_ended_sessions();
 		full = true;
 	}
-	if (full)
+	/* the schedules: every full loop, at their next due time, when written */
+	fire = full || start >= ls->next_fire;
+	if (pg_atomic_exchange_u32(&rc_shared->fire_requested, 0) != 0)
+		fire = true;
+	if (fire)
 	{
 		int64		handed = 0;
 
-		ls->next_full = TimestampTzPlusMilliseconds(start, rc_poll_interval_ms);
-
-		n = rc_step(&step_reclaim, 0);
-		if (n >= 0)
+		if (full)
 		{
-			rc_count(RC_COUNT_RECLAIMED, n);
-			handed += n;
-		}
-		else if (n == RC_STEP_FAILED)
-			failed = true;
+			ls->next_full = TimestampTzPlusMilliseconds(start, rc_poll_interval_ms);
 
+			n = rc_step(&step_reclaim, 0);
+			if (n >= 0)
+			{
+				rc_count(RC_COUNT_RECLAIMED, n);
+				handed += n;
+			}
+			else if (n == RC_STEP_FAILED)
+				failed = true;
+		}
+
+		rc_schedules_next_due = DT_NOEND;	/* fire_schedules() notes it */
 		n = rc_step(&step_fire, 0);
 		if (n >= 0)
 		{
@@ -465,6 +480,8 @@ rc_worker_loop_once(RcLoopState *ls)
 		}
 		else if (n == RC_STEP_FAILED)
 			failed = true;
+		/* after a failure, the poll tries again */
+		ls->next_fire = (n >= 0) ? rc_schedules_next_due : DT_NOEND;
 
 		/* route what reclaim handed back and what the schedules enqueued */
 		if (handed > 0 && dr == RC_DISPATCH_DONE)
@@ -517,12 +534,13 @@ rc_worker_loop_once(RcLoopState *ls)
 		return 0;
 	/*
 	 * until the next step due: the full loop, the prune or the vacuum look,
-	 * or the next deferred task falling due
+	 * or the next deferred task or schedule falling due
 	 */
 	next = Min(ls->next_full, ls->next_prune);
 	if (rc_vacuum_interval_s > 0)
 		next = Min(next, ls->next_vacuum);
 	next = Min(next, rc_dispatch_next_due);
+	next = Min(next, ls->next_fire);
 	return rc_ms_until(GetCurrentTimestamp(), next);
 }
 

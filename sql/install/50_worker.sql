@@ -11,7 +11,7 @@ GRANT EXECUTE ON FUNCTION role_cluster.wake_worker() TO role_cluster_admin, role
 CREATE FUNCTION role_cluster.wake_worker_trigger() RETURNS trigger
 	AS 'MODULE_PATHNAME', 'rc_wake_worker_trigger' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION role_cluster.wake_worker_trigger() IS
-	'Trigger: wake_worker() for writes to the queue (not in the worker itself); argument ''capacity'': only while due work waits for room';
+	'Trigger: wake_worker() for writes to the queue (not in the worker itself); argument ''capacity'': only while due work waits for room; ''schedules'': to fire the schedules again';
 REVOKE EXECUTE ON FUNCTION role_cluster.wake_worker_trigger() FROM PUBLIC;
 
 CREATE FUNCTION role_cluster.note_dispatch(waiting boolean, notified integer,
@@ -20,6 +20,12 @@ CREATE FUNCTION role_cluster.note_dispatch(waiting boolean, notified integer,
 COMMENT ON FUNCTION role_cluster.note_dispatch(boolean, integer, timestamptz) IS
 	'Called by dispatch() in the worker: whether due tasks wait for a node''s room (so that freed capacity should wake it), how many nodes it notified, and when the next deferred task falls due';
 REVOKE EXECUTE ON FUNCTION role_cluster.note_dispatch(boolean, integer, timestamptz) FROM PUBLIC;
+
+CREATE FUNCTION role_cluster.note_schedules(next_due timestamptz) RETURNS void
+	AS 'MODULE_PATHNAME', 'rc_note_schedules' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION role_cluster.note_schedules(timestamptz) IS
+	'Called by fire_schedules() in the worker: the next due time of an enabled schedule, when the worker fires them again';
+REVOKE EXECUTE ON FUNCTION role_cluster.note_schedules(timestamptz) FROM PUBLIC;
 
 /*
  * What wakes the worker at commit, besides the poll: tasks enqueued, or
@@ -363,6 +369,18 @@ COMMENT ON TRIGGER schedule_before_write ON role_cluster.schedule IS
 	'Validates the cron expression and time zone and computes next_due';
 
 /*
+ * A schedule added, or its timing changed, may fall due before the time
+ * the worker noted after its last fire_schedules(): the commit wakes it to
+ * look at the schedules again.
+ */
+CREATE TRIGGER schedule_wake_worker
+	AFTER INSERT OR UPDATE OF next_due, enabled, cron, every, timezone
+	ON role_cluster.schedule
+	FOR EACH STATEMENT EXECUTE FUNCTION role_cluster.wake_worker_trigger('schedules');
+COMMENT ON TRIGGER schedule_wake_worker ON role_cluster.schedule IS
+	'Wakes the background worker at commit to fire the schedules again, for a new or changed timing';
+
+/*
  * Enqueues one task per due time of every enabled schedule whose next_due
  * has come, and advances next_due.  Exactly once per due time: a due time
  * fires only if its schedule_firing row could be inserted, in the same
@@ -462,11 +480,18 @@ BEGIN
 			RAISE WARNING 'schedule "%" did not fire: %', s.name, msg;
 		END;
 	END LOOP;
+	/*
+	 * For the worker: when to fire again.  Not a schedule left due (locked
+	 * by another caller, which fires it, or failed): the poll retries those.
+	 */
+	PERFORM role_cluster.note_schedules((SELECT pg_catalog.min(c.next_due)
+										 FROM role_cluster.schedule c
+										 WHERE c.enabled AND c.next_due > t));
 	RETURN fired;
 END
 $$;
 COMMENT ON FUNCTION role_cluster.fire_schedules() IS
-	'Enqueues the tasks of due schedules, once per due time even when callers race, advances next_due and returns how many it enqueued; the background worker calls it every poll';
+	'Enqueues the tasks of due schedules, once per due time even when callers race, advances next_due and returns how many it enqueued; the background worker calls it every poll and when a schedule falls due';
 REVOKE EXECUTE ON FUNCTION role_cluster.fire_schedules() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION role_cluster.fire_schedules() TO role_cluster_admin;
 

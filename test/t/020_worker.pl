@@ -17,7 +17,8 @@ use RcWorker;
 # A fallback poll and a prune interval of an hour, and no vacuum looks
 # (their timers would wake the worker every second or minute): whatever the
 # worker does within this test happens because something woke it (a commit,
-# a reload), or because a deferred task fell due, not a timer of its own.
+# a reload), or because a deferred task or a schedule fell due, not a timer
+# of its own.
 my $node = rc_new_node('worker',
 	conf =>
 	  "role_cluster.poll_interval = '1h'\nrole_cluster.prune_interval = '1h'\nrole_cluster.vacuum_interval = 0\n"
@@ -179,6 +180,40 @@ ok(rc_wait_notification($n1, $c1), 'so is a deferred task of a singleton type');
 takes_and_finishes($n1, 'n1', $td, 'which the node takes');
 $node->safe_psql('postgres',
 	"UPDATE role_cluster.task_policy SET singleton = false WHERE task_type = 'metricsPush'");
+
+# So is a recurring schedule: adding one wakes the worker to look at the
+# schedules again, and each firing notes when the next falls due.  (A node
+# of its own, so that a firing after the test cannot reach the others.)
+$node->safe_psql('postgres',
+	q{INSERT INTO role_cluster.cluster_role (name, tasks) VALUES
+	  ('clock', '{"@type": "EnableSome", "taskTypes": ["metricsCalculate"]}')});
+my ($n4, $c4) = rc_node_session($node, 'n4', 'clock');
+$wakeups = wakeups();
+$node->safe_psql('postgres',
+	"INSERT INTO role_cluster.schedule (name, task_type, kind, every) VALUES ('tick', 'metricsCalculate', 'tick', '2 seconds')"
+);
+is(wakeups(), $wakeups + 1, 'a schedule added wakes the worker');
+for my $i (1 .. 2)
+{
+	ok(rc_wait_notification($n4, $c4),
+		"the schedule fires at its due time, not at the poll ($i)");
+	is( rc_query($n4,
+			"SELECT count(*) FILTER (WHERE kind = 'tick') || '/' || count(role_cluster.complete_task(id, 'n4')) FROM role_cluster.fetch_tasks('n4', 10)"
+		),
+		'1/1',
+		"and its task is routed to the node ($i)");
+}
+$wakeups = wakeups();
+$node->safe_psql('postgres', "UPDATE role_cluster.schedule SET enabled = false WHERE name = 'tick'");
+is(wakeups(), $wakeups + 1, 'a schedule\'s timing changed wakes it');
+$node->safe_psql('postgres',
+	"UPDATE role_cluster.schedule SET payload = '{\"n\": 1}' WHERE name = 'tick'");
+is(wakeups(), $wakeups + 1, 'its other columns do not');
+$node->safe_psql('postgres', "DELETE FROM role_cluster.schedule WHERE name = 'tick'");
+rc_query($n4, "SELECT role_cluster.deregister_node('n4')");
+$node->safe_psql('postgres', "DELETE FROM role_cluster.task WHERE kind = 'tick' AND state = 'queued'");
+$n4->quit;
+
 # the nodes' leases (30 s), past the waits to come
 rc_query($n1, "SELECT role_cluster.heartbeat('n1')");
 rc_query($n2, "SELECT role_cluster.heartbeat('n2')");
@@ -248,18 +283,20 @@ is(rc_query($n2, "SELECT count(*) FROM role_cluster.complete_tasks(ARRAY(SELECT 
 
 # --- SIGHUP ---------------------------------------------------------------
 
-# With an hour's poll, a due schedule does not fire: only the poll's full
-# loop fires schedules, and nothing here starts one.  (A deferred task does
-# not wait for the poll: see above.)
+# With an hour's poll, a lapsed lease is not reclaimed: only the poll's full
+# loop looks at leases, and nothing here starts one (deferred tasks and
+# schedules do not wait for the poll: see above).  n2 holds a task, and its
+# lease is made to lapse (which wakes nothing).
+my $tl = $node->safe_psql('postgres', "SELECT role_cluster.enqueue('outboundMta', 'lapse')");
+ok(rc_wait_notification($n2, $c2), 'the mta node is given a task');
 $node->safe_psql('postgres',
-	"INSERT INTO role_cluster.schedule (name, task_type, kind, every, next_due) VALUES ('probe', 'searchIndexing', 'probe', '1 hour', now())"
-);
+	"UPDATE role_cluster.node SET lease_until = now() WHERE node_id = 'n2'");
 ok( $node->poll_query_until(
 		'postgres',
-		"SELECT now() > next_due + interval '1 second' FROM role_cluster.schedule WHERE name = 'probe'"),
-	'the schedule is a second overdue');
-is($node->safe_psql('postgres', "SELECT last_fired_at IS NULL FROM role_cluster.schedule WHERE name = 'probe'"),
-	't', 'with an hour-long poll, a due schedule does not fire');
+		"SELECT now() > lease_until + interval '1 second' FROM role_cluster.node WHERE node_id = 'n2'"),
+	'the mta node\'s lease lapsed a second ago');
+is($node->safe_psql('postgres', "SELECT state || ' ' || node_id FROM role_cluster.task WHERE id = $tl"),
+	'running n2', 'with an hour-long poll, its task is not reclaimed');
 
 # role_cluster.enabled = off: the worker idles, even when woken
 rc_set_and_reload($node, enabled => 'off');
@@ -272,32 +309,27 @@ is($node->safe_psql('postgres', "SELECT state FROM role_cluster.task WHERE id = 
 	'queued', 'a disabled worker routes nothing');
 
 # a 100 ms poll and enabled again: the reload wakes the worker, which runs
-# every step at once (the schedule fires), and then polls
+# every step at once (the lapsed lease is reclaimed), and then polls
 rc_set_and_reload($node, enabled => 'on', poll_interval => '100ms');
 is($node->safe_psql('postgres', 'SHOW role_cluster.poll_interval'),
 	'100ms', 'SHOW sees the reloaded poll interval');
 ok( $node->poll_query_until(
-		'postgres',
-		"SELECT count(*) = 2 FROM role_cluster.task WHERE (id = $t4 OR kind = 'probe') AND state = 'running' AND NOT role_cluster.task_fetched(route_seq, node_id)"
-	),
-	'after the reload the worker routes what waited, and the schedule fires');
+		'postgres', qq{
+	SELECT count(*) = 2 FROM role_cluster.task
+	 WHERE (id = $t4 AND state = 'running' AND NOT role_cluster.task_fetched(route_seq, node_id))
+		OR (id = $tl AND state = 'queued' AND attempts = 0)}),
+	'after the reload the worker routes what waited, and reclaims the lapsed lease\'s task (never fetched: its attempt given back)');
 ok(rc_wait_notification($n1, $c1), 'and notifies the node');
 is(rc_query($n1,
 	"SELECT count(role_cluster.complete_task(id, 'n1')) FROM role_cluster.fetch_tasks('n1', 10)"),
-	'2', 'which takes both');
+	'1', 'which takes its task');
 
-# the new interval works: the schedule, due again, fires at the next poll,
-# with nothing waking the worker
-$node->safe_psql('postgres', "UPDATE role_cluster.schedule SET next_due = now() WHERE name = 'probe'");
-ok( $node->poll_query_until(
-		'postgres',
-		"SELECT count(*) = 1 FROM role_cluster.task WHERE kind = 'probe' AND state = 'running' AND NOT role_cluster.task_fetched(route_seq, node_id)"
-	),
-	'with a 100 ms poll, a due schedule fires, and its task is routed');
-ok(rc_wait_notification($n1, $c1), 'to the node, which is notified');
-is(rc_query($n1,
-	"SELECT count(role_cluster.complete_task(id, 'n1')) FROM role_cluster.fetch_tasks('n1', 10)"),
-	'1', 'the node takes it');
+# the new interval works: n2 heartbeats again (which wakes nothing), and
+# the next poll routes the reclaimed task back to it
+rc_query($n2, "SELECT role_cluster.heartbeat('n2')");
+ok(rc_wait_notification($n2, $c2),
+	'with a 100 ms poll, the node back from its lapse is given the waiting task');
+takes_and_finishes($n2, 'n2', $tl, 'and takes it');
 
 # --- the extension dropped and created again under the running worker ------
 
