@@ -569,6 +569,23 @@ SELECT bool_and(by_route = by_order) AS routed_in_hand_out_order FROM (
 		   row_number() OVER (ORDER BY priority DESC, run_at, id) AS by_order
 	FROM role_cluster.task WHERE state = 'running') o;
 ROLLBACK;
+-- A claim walks the head of the queue twice: once to find the top
+-- priority, once to take from it.  Here the head is 20 tasks claimed
+-- earlier in the transaction (their entries are dead only after commit),
+-- so a claim of one task reads about 40 entries of the queued index (60,
+-- if the probe were planned twice, for its value and for its filter).
+BEGIN;
+DELETE FROM role_cluster.task;
+SELECT count(role_cluster.deregister_node(node_id)) AS deregistered FROM role_cluster.node;
+SELECT count(*) AS registered FROM role_cluster.register_node('c1', 'indexer', NULL, 40);
+SELECT count(*) AS enqueued FROM role_cluster.enqueue_batch((
+	SELECT jsonb_agg(jsonb_build_object('task_type', 'searchIndexing')) FROM generate_series(1, 30)));
+SELECT count(*) AS claimed FROM role_cluster.claim_tasks('c1', 20);
+SELECT pg_stat_get_xact_tuples_returned('role_cluster.task_queued_idx'::regclass) AS read_before \gset
+SELECT count(*) AS claimed FROM role_cluster.claim_tasks('c1', 1);
+SELECT pg_stat_get_xact_tuples_returned('role_cluster.task_queued_idx'::regclass) - :read_before < 50
+	AS head_walked_twice;
+ROLLBACK;
 
 ---------------------------------------------------------------------------
 -- reclaim

@@ -1336,12 +1336,18 @@ BEGIN
 			END IF;
 		END IF;
 		ids := ARRAY(
+			/*
+			 * (OFFSET 0 keeps f a subquery of its own: pulled up, its
+			 * probe would be planned twice, once for p and once for the
+			 * filter, and walk the queue's head twice.)
+			 */
 			WITH RECURSIVE prio(p) AS (
 				SELECT f.p FROM (SELECT CASE WHEN after_id IS NULL
 											 THEN (SELECT q.priority FROM role_cluster.task q
 												   WHERE q.state = 'queued' AND NOT q.singleton
 												   ORDER BY q.priority DESC LIMIT 1)
-											 ELSE top END AS p) f
+											 ELSE top END AS p
+								 OFFSET 0) f
 				WHERE f.p IS NOT NULL
 				UNION ALL
 				SELECT (SELECT q.priority FROM role_cluster.task q
