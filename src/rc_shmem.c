@@ -33,8 +33,8 @@
 
 PG_FUNCTION_INFO_V1(rc_wake_worker);
 PG_FUNCTION_INFO_V1(rc_wake_worker_trigger);
-PG_FUNCTION_INFO_V1(rc_note_schedules);
 PG_FUNCTION_INFO_V1(rc_note_dispatch);
+PG_FUNCTION_INFO_V1(rc_note_schedules);
 PG_FUNCTION_INFO_V1(rc_watch_session);
 PG_FUNCTION_INFO_V1(rc_worker_stats);
 PG_FUNCTION_INFO_V1(rc_worker_stats_reset);
@@ -129,10 +129,12 @@ rc_require_preload(void)
  * Sets the worker's latch, if there is a worker and it watches our database
  * (a worker that has not connected yet is woken too); never blocks for
  * long.  Commits in the server's other databases leave it asleep: it could
- * do nothing about their queues.
+ * do nothing about their queues.  request, when not NULL, is a flag of
+ * rc_shared for the worker (a step it should run): set before the latch,
+ * and only when the worker is woken.
  */
 bool
-rc_wake_worker_now(void)
+rc_wake_worker_now(pg_atomic_uint32 *request)
 {
 	Latch	   *latch;
 	Oid			dboid;
@@ -146,6 +148,8 @@ rc_wake_worker_now(void)
 	if (latch == NULL ||
 		(OidIsValid(dboid) && OidIsValid(MyDatabaseId) && dboid != MyDatabaseId))
 		return false;
+	if (request != NULL)
+		pg_atomic_write_u32(request, 1);
 	SetLatch(latch);
 	return true;
 }
@@ -231,7 +235,8 @@ rc_guarded(const char *name, RcGuardedBody body, void *arg, int quiet_code)
 
 /*
  * Transaction callback of wake_worker(): on commit, wake the worker (for
- * freed capacity only while work waits for it); on abort (or PREPARE,
+ * freed capacity only while work waits for it; for schedules written,
+ * asking it to fire them again); on abort (or PREPARE,
  * whose rows appear only at COMMIT PREPARED, which the fallback poll
  * covers), forget the request.
  */
@@ -241,13 +246,12 @@ rc_wake_xact_callback(XactEvent event, void *arg)
 	switch (event)
 	{
 		case XACT_EVENT_COMMIT:
-			if ((wake_at_commit & RC_WAKE_SCHEDULES) != 0)
-				pg_atomic_write_u32(&rc_shared->fire_requested, 1);
 			if ((wake_at_commit & (RC_WAKE_WORK | RC_WAKE_SCHEDULES)) != 0 ||
 				((wake_at_commit & RC_WAKE_CAPACITY) != 0 &&
 				 pg_atomic_read_u32(&rc_shared->work_waiting) != 0))
 			{
-				if (rc_wake_worker_now())
+				if (rc_wake_worker_now((wake_at_commit & RC_WAKE_SCHEDULES) != 0 ?
+									   &rc_shared->fire_requested : NULL))
 					rc_count(RC_COUNT_WAKEUPS, 1);
 			}
 			wake_at_commit = 0;
@@ -354,7 +358,7 @@ rc_session_exit_callback(int code, Datum arg)
 	rc_shared->nexiting++;
 	SpinLockRelease(&rc_shared->mutex);
 	pg_atomic_write_u32(&rc_shared->reclaim_requested, 1);
-	rc_wake_worker_now();
+	rc_wake_worker_now(NULL);
 }
 
 /*
@@ -543,6 +547,7 @@ rc_note_schedules(PG_FUNCTION_ARGS)
 {
 	if (rc_shared == NULL || !rc_in_worker)
 		PG_RETURN_VOID();
-	rc_schedules_next_due = PG_ARGISNULL(0) ? DT_NOEND : PG_GETARG_TIMESTAMPTZ(0);
+	rc_schedules_next_due = PG_ARGISNULL(0) ?
+		DT_NOEND : PG_GETARG_TIMESTAMPTZ(0);
 	PG_RETURN_VOID();
 }

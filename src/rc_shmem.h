@@ -167,9 +167,10 @@ extern void rc_wake_worker_at_commit(uint32 reason);
 /*
  * Sets the worker's latch if a worker runs and watches this session's
  * database (or has not connected yet); safe anywhere.  Returns whether it
- * did.
+ * did.  request, when not NULL, is a flag of rc_shared set (to 1) before
+ * the latch when it does.
  */
-extern bool rc_wake_worker_now(void);
+extern bool rc_wake_worker_now(pg_atomic_uint32 *request);
 
 /* In the worker: waits until the sessions that asked for a reclaim are gone */
 extern void rc_wait_for_ended_sessions(void);

@@ -32,7 +32,9 @@ REVOKE EXECUTE ON FUNCTION role_cluster.note_schedules(timestamptz) FROM PUBLIC;
  * queued again (a retry, a release, a hand-back, a fetch that sends back
  * what the node's role no longer allows); a node registering or changing
  * what it takes; a role, a type's policy or the number of push shards
- * written.  Heartbeats (lease columns only) do not.  Any other
+ * written; a schedule added or its timing changed (the worker fires the
+ * schedules again: see schedule_wake_worker).  Heartbeats (lease columns
+ * only) do not.  Any other
  * change (a node fetched work, moving its fetch mark, or finished work)
  * wakes it only while due tasks wait for a node's room (note_dispatch):
  * most commits of a busy queue are fetches and acknowledgements, and a
@@ -165,7 +167,7 @@ COMMENT ON COLUMN role_cluster.worker_stats.state IS
 	'not running, starting, disabled (role_cluster.enabled = off), standby (recovery: waits), no extension (not installed in role_cluster.database: waits), running';
 COMMENT ON COLUMN role_cluster.worker_stats.started_at IS 'When the current worker process started';
 COMMENT ON COLUMN role_cluster.worker_stats.loops IS 'Loops in which the worker dispatched (not counting idle ones)';
-COMMENT ON COLUMN role_cluster.worker_stats.wakeups IS 'Commits in its database that woke the worker (enqueues, state changes, registrations, changes of roles, type policies or the push shard count)';
+COMMENT ON COLUMN role_cluster.worker_stats.wakeups IS 'Commits in its database that woke the worker (enqueues, state changes, registrations, changes of roles, type policies, the push shard count or the timing of schedules)';
 COMMENT ON COLUMN role_cluster.worker_stats.routed IS 'Tasks routed by dispatch()';
 COMMENT ON COLUMN role_cluster.worker_stats.notified IS 'Node notifications sent by dispatch() (one per node per call)';
 COMMENT ON COLUMN role_cluster.worker_stats.reclaimed IS 'Tasks reclaim() took back from lost nodes';
@@ -481,17 +483,22 @@ BEGIN
 		END;
 	END LOOP;
 	/*
-	 * For the worker: when to fire again.  Not a schedule left due (locked
-	 * by another caller, which fires it, or failed): the poll retries those.
+	 * For the worker: when to fire again.  The earliest due time ahead; or
+	 * in a second, if a schedule is left due without an error (locked by
+	 * another transaction, or with more of a backlog than one call fires).
+	 * One whose firing failed waits for the poll.
 	 */
-	PERFORM role_cluster.note_schedules((SELECT pg_catalog.min(c.next_due)
-										 FROM role_cluster.schedule c
-										 WHERE c.enabled AND c.next_due > t));
+	PERFORM role_cluster.note_schedules(least(
+		(SELECT pg_catalog.min(c.next_due) FROM role_cluster.schedule c
+		 WHERE c.enabled AND c.next_due > t),
+		CASE WHEN EXISTS (SELECT FROM role_cluster.schedule c
+						  WHERE c.enabled AND c.next_due <= t AND c.last_error IS NULL)
+			THEN t + interval '1 second' END));
 	RETURN fired;
 END
 $$;
 COMMENT ON FUNCTION role_cluster.fire_schedules() IS
-	'Enqueues the tasks of due schedules, once per due time even when callers race, advances next_due and returns how many it enqueued; the background worker calls it every poll and when a schedule falls due';
+	'Enqueues the tasks of due schedules, once per due time even when callers race, advances next_due and returns how many it enqueued; the background worker calls it every poll, when a schedule falls due and when one is written';
 REVOKE EXECUTE ON FUNCTION role_cluster.fire_schedules() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION role_cluster.fire_schedules() TO role_cluster_admin;
 
