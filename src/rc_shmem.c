@@ -537,8 +537,9 @@ rc_note_dispatch(PG_FUNCTION_ARGS)
 /*
  * role_cluster.note_schedules(next_due timestamptz) → void
  *
- * Called by fire_schedules() at its end: the earliest due time of an
- * enabled schedule still ahead (NULL: none).  In the worker it is noted,
+ * Called by fire_schedules() at its end: when to fire the schedules again,
+ * the earliest due time of an enabled schedule still ahead or a second
+ * later while one is left due (NULL: none).  In the worker it is noted,
  * and the worker fires the schedules again then, not only at the poll.
  * Elsewhere (fire_schedules() called by hand) it does nothing.
  */

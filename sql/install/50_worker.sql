@@ -24,7 +24,7 @@ REVOKE EXECUTE ON FUNCTION role_cluster.note_dispatch(boolean, integer, timestam
 CREATE FUNCTION role_cluster.note_schedules(next_due timestamptz) RETURNS void
 	AS 'MODULE_PATHNAME', 'rc_note_schedules' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION role_cluster.note_schedules(timestamptz) IS
-	'Called by fire_schedules() in the worker: the next due time of an enabled schedule, when the worker fires them again';
+	'Called by fire_schedules() in the worker: when to fire the schedules again (the next due time of an enabled schedule, or a second later while one is left due)';
 REVOKE EXECUTE ON FUNCTION role_cluster.note_schedules(timestamptz) FROM PUBLIC;
 
 /*
@@ -386,9 +386,10 @@ COMMENT ON TRIGGER schedule_wake_worker ON role_cluster.schedule IS
  * Enqueues one task per due time of every enabled schedule whose next_due
  * has come, and advances next_due.  Exactly once per due time: a due time
  * fires only if its schedule_firing row could be inserted, in the same
- * transaction as the enqueue.  Schedules locked by a concurrent caller are
- * skipped (it fires them).  A schedule that fails (enqueue raised) keeps
- * its next_due and records last_error; the others fire regardless.
+ * transaction as the enqueue.  Schedules locked by another transaction are
+ * skipped (a concurrent caller fires them; otherwise the worker looks
+ * again a second later).  A schedule that fails (enqueue raised) keeps its
+ * next_due and records last_error; the others fire regardless.
  */
 CREATE FUNCTION role_cluster.fire_schedules() RETURNS integer
 	LANGUAGE plpgsql SECURITY DEFINER
