@@ -1322,7 +1322,7 @@ BEGIN
 		/*
 		 * The priority to start at after a given task: its own, or the
 		 * next one below.  (Without one, as for a claim, the statement
-		 * looks for the highest itself.)
+		 * starts at the first queued entry itself.)
 		 */
 		IF after_id IS NOT NULL THEN
 			IF EXISTS (SELECT FROM role_cluster.task q
@@ -1337,32 +1337,35 @@ BEGIN
 		END IF;
 		ids := ARRAY(
 			/*
-			 * (OFFSET 0 keeps f a subquery of its own: pulled up, its
-			 * probe would be planned twice, once for p and once for the
-			 * filter, and walk the queue's head twice.)
+			 * The priorities to walk, each with where its scan starts (p,
+			 * and r and i for run_at and id).  Without a start given, the
+			 * first queued entry: finding it steps over the head of the
+			 * index (the entries of tasks handed out since the last
+			 * vacuum), and the scan of its priority then starts at it
+			 * rather than stepping over that head again.  With one, top
+			 * from there.  Each priority below from its beginning.
 			 */
-			WITH RECURSIVE prio(p) AS (
-				SELECT f.p FROM (SELECT CASE WHEN after_id IS NULL
-											 THEN (SELECT q.priority FROM role_cluster.task q
-												   WHERE q.state = 'queued' AND NOT q.singleton
-												   ORDER BY q.priority DESC LIMIT 1)
-											 ELSE top END AS p
-								 OFFSET 0) f
-				WHERE f.p IS NOT NULL
+			WITH RECURSIVE prio(p, r, i) AS (
+				(SELECT q.priority, q.run_at, q.id FROM role_cluster.task q
+				 WHERE after_id IS NULL AND q.state = 'queued' AND NOT q.singleton
+				 ORDER BY q.priority DESC, q.run_at, q.id LIMIT 1)
+				UNION ALL
+				SELECT top,
+					   CASE WHEN top = after_priority THEN after_run_at ELSE '-infinity' END,
+					   CASE WHEN top = after_priority THEN after_id
+							ELSE '-9223372036854775808'::bigint END
+				WHERE after_id IS NOT NULL AND top IS NOT NULL
 				UNION ALL
 				SELECT (SELECT q.priority FROM role_cluster.task q
 						WHERE q.state = 'queued' AND NOT q.singleton AND q.priority < prio.p
-						ORDER BY q.priority DESC LIMIT 1)
+						ORDER BY q.priority DESC LIMIT 1),
+					   '-infinity'::timestamptz, '-9223372036854775808'::bigint
 				FROM prio WHERE prio.p IS NOT NULL)
 			SELECT d.id FROM prio, LATERAL (
 				SELECT q.id FROM role_cluster.task q
 				WHERE q.state = 'queued' AND NOT q.singleton
 					AND q.priority = prio.p AND q.run_at <= pg_catalog.now()
-					/* an index bound: always true below the start's priority */
-					AND (q.run_at, q.id) >= (CASE WHEN prio.p = after_priority THEN after_run_at
-												 ELSE '-infinity' END,
-											 CASE WHEN prio.p = after_priority THEN after_id
-												 ELSE '-9223372036854775808'::bigint END)
+					AND (q.run_at, q.id) >= (prio.r, prio.i)	/* an index bound */
 					AND role_cluster.routes_to(q.task_type, q.push_shard, types, shard)
 				ORDER BY q.run_at, q.id
 				LIMIT room
