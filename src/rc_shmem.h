@@ -120,7 +120,8 @@ extern int32 rc_dispatch_notified;
 extern TimestampTz rc_dispatch_next_due;
 
 /*
- * In the worker: the next due time of a schedule, as its last
+ * In the worker: when to fire the schedules again (a schedule's next due
+ * time, or a second on while one is left due), as its last
  * fire_schedules() noted it (DT_NOEND: none, or not noted)
  */
 extern TimestampTz rc_schedules_next_due;

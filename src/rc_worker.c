@@ -98,7 +98,7 @@ int			rc_prune_batch = 10000;
 typedef struct RcLoopState
 {
 	TimestampTz next_full;		/* next reclaim + fire_schedules */
-	TimestampTz next_fire;		/* next fire_schedules: a schedule's due time */
+	TimestampTz next_fire;		/* next fire_schedules, as the last one noted */
 	TimestampTz next_prune;		/* next prune */
 	TimestampTz next_vacuum;	/* next look at the tables' dead rows */
 } RcLoopState;
