@@ -321,6 +321,22 @@ rc_step(RcStep *step, int32 arg)
 }
 
 /*
+ * Runs a step of the loop that takes no argument (rc_step), counts what it
+ * did under counter, and sets *failed if it failed.  Returns its result.
+ */
+static int64
+rc_step_counted(RcStep *step, RcCounter counter, bool *failed)
+{
+	int64		n = rc_step(step, 0);
+
+	if (n >= 0)
+		rc_count(counter, n);
+	else if (n == RC_STEP_FAILED)
+		*failed = true;
+	return n;
+}
+
+/*
  * The vacuum step's work: returns 1 when it started the vacuum process, 0
  * when no table needed it (rc_vacuum_launch_if_needed).
  */
@@ -461,25 +477,13 @@ rc_worker_loop_once(RcLoopState *ls)
 		{
 			ls->next_full = TimestampTzPlusMilliseconds(start, rc_poll_interval_ms);
 
-			n = rc_step(&step_reclaim, 0);
-			if (n >= 0)
-			{
-				rc_count(RC_COUNT_RECLAIMED, n);
-				handed += n;
-			}
-			else if (n == RC_STEP_FAILED)
-				failed = true;
+			n = rc_step_counted(&step_reclaim, RC_COUNT_RECLAIMED, &failed);
+			handed += Max(n, 0);
 		}
 
 		rc_schedules_next_due = DT_NOEND;	/* fire_schedules() notes it */
-		n = rc_step(&step_fire, 0);
-		if (n >= 0)
-		{
-			rc_count(RC_COUNT_FIRED, n);
-			handed += n;
-		}
-		else if (n == RC_STEP_FAILED)
-			failed = true;
+		n = rc_step_counted(&step_fire, RC_COUNT_FIRED, &failed);
+		handed += Max(n, 0);
 		/* after a failure, the poll tries again */
 		ls->next_fire = (n >= 0) ? rc_schedules_next_due : DT_NOEND;
 
@@ -494,11 +498,7 @@ rc_worker_loop_once(RcLoopState *ls)
 
 	if (start >= ls->next_prune)
 	{
-		n = rc_step(&step_prune, 0);
-		if (n >= 0)
-			rc_count(RC_COUNT_PRUNED, n);
-		else if (n == RC_STEP_FAILED)
-			failed = true;
+		n = rc_step_counted(&step_prune, RC_COUNT_PRUNED, &failed);
 		/* a full batch: there is a backlog, go on at the next loop */
 		if (n >= rc_prune_batch)
 		{
