@@ -1571,7 +1571,7 @@ DECLARE
 	last_r		timestamptz[];	/* run_at */
 	last_i		bigint[];		/* and id */
 	c			integer;
-	seq			bigint;
+	single		boolean;
 	lp			integer;
 	lr			timestamptz;
 	li			bigint;
@@ -1703,15 +1703,16 @@ BEGIN
 			asked := least(share, left_over);
 			room := caps[k] - held[k];
 			c := kind[k];
-			SELECT pg_catalog.count(*), pg_catalog.max(h.route_seq) FILTER (WHERE NOT h.singleton)
-				INTO got, seq
+			/* how many, and the last non-singleton one handed out (if any) */
+			SELECT pg_catalog.count(*) OVER (), h.singleton, h.priority, h.run_at, h.id
+				INTO got, single, lp, lr, li
 				FROM role_cluster.hand_out_tasks(nodes[k], asked, false, held[k],
-												 last_p[c], last_r[c], last_i[c]) h;
-			IF seq IS NOT NULL THEN
+												 last_p[c], last_r[c], last_i[c]) h
+				ORDER BY h.singleton, h.route_seq DESC
+				LIMIT 1;
+			got := coalesce(got, 0);
+			IF got > 0 AND NOT single THEN
 				/* the next hand-out to this class starts at the last task of this one */
-				SELECT t.priority, t.run_at, t.id INTO lp, lr, li
-					FROM role_cluster.task t
-					WHERE t.node_id = nodes[k] AND t.state = 'running' AND t.route_seq = seq;
 				last_p[c] := lp;
 				last_r[c] := lr;
 				last_i[c] := li;
