@@ -474,13 +474,13 @@ echo
 echo "== the routing step alone, microseconds per task ($alone tasks, one session, nothing else running):"
 echo "   dispatch(1000) to 8 nodes that do not fetch, vs the same session claiming from the SKIP LOCKED"
 echo "   queue at batch 100; then to 32 nodes, and to 8 while another session holds a snapshot; $reps rounds"
-all_ad="" all_as="" all_ad32="" all_as32="" all_adh="" all_ash=""
+all_ad="" all_as="" all_ad32="" all_adh="" all_ash=""
 for r in $(seq 1 "$reps"); do
 	read -r ad as <<<"$(alone_run 8)"
 	read -r ad32 as32 <<<"$(alone_run 32)"
 	read -r adh ash <<<"$(alone_run 8 hold)"
 	echo "round $r: dispatch $ad, SKIP LOCKED claim $as; 32 nodes: $ad32, $as32; snapshot held: $adh, $ash"
-	all_ad="$all_ad $ad" all_as="$all_as $as" all_ad32="$all_ad32 $ad32" all_as32="$all_as32 $as32"
+	all_ad="$all_ad $ad" all_as="$all_as $as" all_ad32="$all_ad32 $ad32"
 	all_adh="$all_adh $adh" all_ash="$all_ash $ash"
 done
 ad=$(echo "$all_ad" | median)
