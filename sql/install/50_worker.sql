@@ -487,7 +487,8 @@ BEGIN
 	 * For the worker: when to fire again.  The earliest due time ahead; or
 	 * in a second, if a schedule is left due without an error (locked by
 	 * another transaction, or with more of a backlog than one call fires).
-	 * One whose firing failed waits for the poll.
+	 * One whose firing failed waits for the next call (the poll at the
+	 * latest).
 	 */
 	PERFORM role_cluster.note_schedules(least(
 		(SELECT pg_catalog.min(c.next_due) FROM role_cluster.schedule c
