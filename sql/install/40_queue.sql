@@ -911,7 +911,8 @@ COMMENT ON FUNCTION role_cluster.register_node(text, text, integer, integer) IS
 
 /*
  * Extends the node's lease, and with it the leases of the tasks it holds.
- * Returns the new lease end: heartbeat again well before it.
+ * Returns the new lease end: heartbeat again well before it.  A node whose
+ * lease had lapsed is live again, and wakes the worker at commit.
  */
 CREATE FUNCTION role_cluster.heartbeat(node_id text) RETURNS timestamptz
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -944,6 +945,15 @@ BEGIN
 		RETURNING lease_until INTO until;
 	UPDATE role_cluster.task AS t SET lease_until = until
 		WHERE t.node_id = n.node_id AND t.state = 'running';
+	/*
+	 * A node whose lease had lapsed is live again: work may wait for it,
+	 * and dispatch() passed it over while it was not.  Wake the worker at
+	 * commit rather than leave that work to the poll.  (A heartbeat within
+	 * the lease changes nothing the worker routes by, and wakes nothing.)
+	 */
+	IF n.lease_until <= pg_catalog.now() THEN
+		PERFORM role_cluster.wake_worker();
+	END IF;
 	RETURN until;
 END
 $$;

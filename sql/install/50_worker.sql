@@ -33,9 +33,9 @@ REVOKE EXECUTE ON FUNCTION role_cluster.note_schedules(timestamptz) FROM PUBLIC;
  * what the node's role no longer allows); a node registering or changing
  * what it takes; a role, a type's policy or the number of push shards
  * written; a schedule added or its timing changed (the worker fires the
- * schedules again: see schedule_wake_worker).  Heartbeats (lease columns
- * only) do not.  Any other
- * change (a node fetched work, moving its fetch mark, or finished work)
+ * schedules again: see schedule_wake_worker); a heartbeat from a node
+ * whose lease had lapsed (heartbeat() calls wake_worker()).  Other
+ * heartbeats (lease columns only) do not.  Any other change (a node fetched work, moving its fetch mark, or finished work)
  * wakes it only while due tasks wait for a node's room (note_dispatch):
  * most commits of a busy queue are fetches and acknowledgements, and a
  * dispatch for each would find nothing to do.  The worker's own
@@ -167,7 +167,7 @@ COMMENT ON COLUMN role_cluster.worker_stats.state IS
 	'not running, starting, disabled (role_cluster.enabled = off), standby (recovery: waits), no extension (not installed in role_cluster.database: waits), running';
 COMMENT ON COLUMN role_cluster.worker_stats.started_at IS 'When the current worker process started';
 COMMENT ON COLUMN role_cluster.worker_stats.loops IS 'Loops in which the worker dispatched (not counting idle ones)';
-COMMENT ON COLUMN role_cluster.worker_stats.wakeups IS 'Commits in its database that woke the worker (enqueues, state changes, registrations, changes of roles, type policies, the push shard count or the timing of schedules)';
+COMMENT ON COLUMN role_cluster.worker_stats.wakeups IS 'Commits in its database that woke the worker (enqueues, state changes, registrations, heartbeats of lapsed nodes, changes of roles, type policies, the push shard count or the timing of schedules)';
 COMMENT ON COLUMN role_cluster.worker_stats.routed IS 'Tasks routed by dispatch()';
 COMMENT ON COLUMN role_cluster.worker_stats.notified IS 'Node notifications sent by dispatch() (one per node per call)';
 COMMENT ON COLUMN role_cluster.worker_stats.reclaimed IS 'Tasks reclaim() took back from lost nodes';

@@ -93,8 +93,9 @@ takes_and_finishes($n2, 'n2', $m2, 'and the node takes it');
 
 # What wakes it, as worker_stats.wakeups counts: a commit that enqueued or
 # queued again, registered a node, changed what the nodes may run (below),
-# wrote a schedule's timing (further below), or called wake_worker(), once per
-# transaction; not a rollback, not a heartbeat, and not a fetch or a
+# heartbeated a node whose lease had lapsed (below), wrote a schedule's
+# timing (further below), or called wake_worker(), once per transaction;
+# not a rollback, not a heartbeat within the lease, and not a fetch or a
 # completion while no work waits for a node's room.
 sub wakeups
 {
@@ -111,7 +112,7 @@ $node->safe_psql('postgres',
 	'BEGIN; SAVEPOINT s; SELECT role_cluster.wake_worker(); ROLLBACK TO SAVEPOINT s; COMMIT;');
 is(wakeups(), $wakeups + 2, 'a subtransaction rolled back leaves the wake-up of its parent');
 rc_query($n1, "SELECT role_cluster.heartbeat('n1')");
-is(wakeups(), $wakeups + 2, 'a heartbeat does not wake it');
+is(wakeups(), $wakeups + 2, 'a heartbeat within the lease does not wake it');
 my $tw = $node->safe_psql('postgres', "SELECT role_cluster.enqueue('searchIndexing')");
 is(wakeups(), $wakeups + 3, 'an enqueue wakes it');
 ok(rc_wait_notification($n1, $c1), 'which routes the task');
@@ -163,6 +164,26 @@ $node->safe_psql('postgres',
 	"INSERT INTO role_cluster.cluster_role (name, tasks) VALUES ('spare', 'DisableAll')");
 $node->safe_psql('postgres', "DELETE FROM role_cluster.cluster_role WHERE name = 'spare'");
 is(wakeups(), $wakeups + 14, 'a role added and one removed wake it');
+
+# A heartbeat from a node whose lease had lapsed does: the node is live
+# again, and the work that waited for it is routed at once, not at the poll
+# (an hour).  The lapse itself (the lease columns only) wakes nothing.
+$node->safe_psql('postgres',
+	"UPDATE role_cluster.node SET lease_until = now() WHERE node_id = 'n1'");
+is(wakeups(), $wakeups + 14, 'a lease lapsing does not wake it');
+my $loops_before = $node->safe_psql('postgres', 'SELECT loops FROM role_cluster.worker_stats');
+my $th = $node->safe_psql('postgres', "SELECT role_cluster.enqueue('searchIndexing', 'lapsed')");
+ok( $node->poll_query_until(
+		'postgres', "SELECT loops > $loops_before FROM role_cluster.worker_stats"),
+	'a task for the lapsed node wakes the worker');
+is($node->safe_psql('postgres', "SELECT state FROM role_cluster.task WHERE id = $th"),
+	'queued', 'which routes nothing to a node whose lease lapsed');
+rc_query($n1, "SELECT role_cluster.heartbeat('n1')");
+is(wakeups(), $wakeups + 16, 'the node\'s heartbeat wakes it');
+ok(rc_wait_notification($n1, $c1), 'which routes the waiting task to the node back from its lapse');
+takes_and_finishes($n1, 'n1', $th, 'and the node takes it');
+rc_query($n1, "SELECT role_cluster.heartbeat('n1')");
+is(wakeups(), $wakeups + 16, 'its next heartbeat, within the lease, wakes nothing');
 
 # A deferred task is routed when it falls due: its enqueue woke the worker
 # before that, and the dispatch noted when to wake (the poll and the prune
@@ -363,12 +384,25 @@ is(rc_query($n1,
 	"SELECT count(role_cluster.complete_task(id, 'n1')) FROM role_cluster.fetch_tasks('n1', 10)"),
 	'1', 'which takes its task');
 
-# the new interval works: n2 heartbeats again (which wakes nothing), and
-# the next poll routes the reclaimed task back to it
+# n2 heartbeats again, which wakes the worker (its lease had lapsed): the
+# reclaimed task is routed back to it
 rc_query($n2, "SELECT role_cluster.heartbeat('n2')");
-ok(rc_wait_notification($n2, $c2),
-	'with a 100 ms poll, the node back from its lapse is given the waiting task');
+ok(rc_wait_notification($n2, $c2), 'the node back from its lapse is given the waiting task');
 takes_and_finishes($n2, 'n2', $tl, 'and takes it');
+
+# The new interval works: n2's lease lapses again (which wakes nothing)
+# while it holds a task, and the next poll, not an hour away now, reclaims
+# it.
+my $tn = $node->safe_psql('postgres', "SELECT role_cluster.enqueue('outboundMta', 'lapse')");
+ok(rc_wait_notification($n2, $c2), 'the mta node is given another task');
+$node->safe_psql('postgres',
+	"UPDATE role_cluster.node SET lease_until = now() WHERE node_id = 'n2'");
+ok( $node->poll_query_until(
+		'postgres', "SELECT state = 'queued' FROM role_cluster.task WHERE id = $tn"),
+	'with a 100 ms poll, the lapsed lease\'s task is reclaimed');
+rc_query($n2, "SELECT role_cluster.heartbeat('n2')");
+ok(rc_wait_notification($n2, $c2), 'and routed back to the node once it heartbeats');
+takes_and_finishes($n2, 'n2', $tn, 'which takes it');
 
 # --- the extension dropped and created again under the running worker ------
 
