@@ -10,6 +10,8 @@
 #
 # Task kinds:
 #   slow      waits until the file $RC_TEST_DIR/release exists, then runs
+#   gated     creates $RC_TEST_DIR/started.<task id>.<attempt>, waits until
+#             $RC_TEST_DIR/go.<task id>.<attempt> exists, then runs
 #   failonce  fails (exit 3) the first time it runs, runs the next time
 #   noisy     writes 10 kB and a byte that is not UTF-8 to stderr, exits 1
 # spamClassifierTraining runs last a moment, so that runs overlapping in
@@ -28,6 +30,12 @@ task=$(cat)
 case "$RC_TASK_KIND" in
 	slow)
 		while [ ! -e "${RC_TEST_DIR:?}/release" ]; do
+			sleep 0.1
+		done
+		;;
+	gated)
+		: >"${RC_TEST_DIR:?}/started.$RC_TASK_ID.$RC_ATTEMPT"
+		while [ ! -e "$RC_TEST_DIR/go.$RC_TASK_ID.$RC_ATTEMPT" ]; do
 			sleep 0.1
 		done
 		;;

@@ -25,8 +25,11 @@
  * worker saw the old session end, or the new registration took it back);
  * a refused result is dropped with a log line, unless the refusal is one
  * that passes (a statement timeout, a deadlock, ...: see error_passes),
- * when the report is tried again a moment later.  Handlers still running
- * at the reconnection go on; their results meet the same check.
+ * when the report is tried again a moment later, until it goes through.
+ * Handlers still running at the reconnection go on; their results meet the
+ * same check.  Should the server give such a task to the node again, the
+ * earlier run is stopped and its result dropped: a report of it would
+ * count for the new run.
  *
  *-------------------------------------------------------------------------
  */
@@ -44,8 +47,8 @@
 #define BACKOFF_MAX_MS	30000
 #define STOP_EXTRA_MS	15000	/* stopping, handlers done: time to reach the server */
 #define WAIT_MAX_MS		1000
-#define REPORT_RETRY_MS 1000	/* a report refused for a passing reason: retry after */
-#define REPORT_TRIES	5		/* ... making at most this many attempts in a row */
+#define REPORT_RETRY_MS 1000	/* a report or heartbeat refused for a passing
+								 * reason: retry after */
 
 #define SQL_CHANNEL \
 	"SELECT role_cluster.node_channel($1)"
@@ -90,7 +93,6 @@ typedef struct Agent
 	int64_t		stop_deadline_ms;	/* end of the grace period */
 	int64_t		give_up_ms;		/* stop trying to reach the server, 0 = unset */
 	int64_t		report_retry_ms;	/* no report before then */
-	int			report_tries;	/* reports refused in a row, for a passing reason */
 } Agent;
 
 static bool report_finished(Agent *a);
@@ -344,11 +346,15 @@ report_due(Agent *a)
 
 /*
  * Report every finished handler: complete or fail its task (a handler
- * killed at the end of the grace period is handed back by deregister_node).
- * A report refused for a reason that passes (error_passes) is tried again
- * REPORT_RETRY_MS later, making at most REPORT_TRIES attempts in a row; any
- * other refusal, or the last, drops the result with a log line (the task is
- * no longer ours, or the server keeps refusing it).
+ * killed at the end of the grace period is handed back by deregister_node;
+ * the result of a run whose task the server gave the node again is not
+ * this run's to report).  A report refused for a reason that passes
+ * (error_passes) is tried again REPORT_RETRY_MS later, for as long as it
+ * takes: until the report goes through the task stays the node's, its
+ * lease renewed by every heartbeat, so a result dropped would leave it
+ * held for good.  Only a stopping agent past its grace period gives up
+ * such a report (deregister_node then hands the task back).  Any other
+ * refusal drops the result with a log line: the task is no longer ours.
  * Returns false if the connection was lost; the unreported results wait for
  * the next connection.
  */
@@ -379,6 +385,13 @@ report_finished(Agent *a)
 			runner_slot_clear(slot);
 			continue;
 		}
+		if (outcome == OUTCOME_SUPERSEDED)
+		{
+			node_log(NODE_LOG_NOTICE, "task %s: the result of its earlier run is "
+					 "dropped; the task runs again here", task->id);
+			runner_slot_clear(slot);
+			continue;
+		}
 		sql = outcome == OUTCOME_OK ? SQL_COMPLETE : SQL_FAIL;
 		res = conn_exec(&a->conn, sql, outcome == OUTCOME_FAILED ? 3 : 2,
 						values, &st);
@@ -388,7 +401,7 @@ report_finished(Agent *a)
 			return false;
 		}
 		if (st == CONN_ERROR && error_passes(conn_sqlstate(res)) &&
-			++a->report_tries < REPORT_TRIES)
+			!(a->stopping && node_now_ms() >= a->stop_deadline_ms))
 		{
 			char		what[160];
 
@@ -401,7 +414,6 @@ report_finished(Agent *a)
 			a->report_retry_ms = node_now_ms() + REPORT_RETRY_MS;
 			return true;
 		}
-		a->report_tries = 0;
 		if (st == CONN_ERROR)
 		{
 			char		what[128];
@@ -480,6 +492,17 @@ take_tasks(Agent *a, bool claim, int n)
 		task->attempt = node_strdup(PQgetvalue(res, i, 4));
 		task->json = node_strdup(PQgetvalue(res, i, 5));
 
+		/*
+		 * An earlier run of it still here: the server took the task back
+		 * from the node since (a new session registered it, or it was
+		 * deregistered) and has given it to the node again.  That run's
+		 * report would count for this one: it is stopped, its result
+		 * dropped.
+		 */
+		if (runner_supersede(a->runner, task->id) > 0)
+			node_log(NODE_LOG_NOTICE, "task %s was given to the node again: its "
+					 "earlier run here is stopped, its result dropped", task->id);
+
 		if (runner_free_slots(a->runner) == 0 || !runner_start(a->runner, task))
 		{
 			/* no slot or no process: someone else may run it */
@@ -520,7 +543,13 @@ fetch(Agent *a)
 	a->more_waiting = got >= free_slots;
 }
 
-/* Extend the node's leases; register again if the server forgot the node */
+/*
+ * Extend the node's leases; register again if the server forgot the node.
+ * A heartbeat refused for a reason that passes (a lock not free, a
+ * timeout) is tried again REPORT_RETRY_MS later: registering again would
+ * meet the same lock, and failing, drop the connection, and with it every
+ * task the node holds.
+ */
 static void
 heartbeat(Agent *a)
 {
@@ -531,6 +560,16 @@ heartbeat(Agent *a)
 	a->next_heartbeat_ms = node_now_ms() + a->cfg->heartbeat_ms;
 	if (st == CONN_OK)
 		node_log(NODE_LOG_DEBUG, "heartbeat");
+	else if (st == CONN_ERROR && error_passes(conn_sqlstate(res)))
+	{
+		char		what[64];
+
+		snprintf(what, sizeof(what), "heartbeat failed, trying again in %.1f s",
+				 REPORT_RETRY_MS / 1000.0);
+		conn_log_error(NODE_LOG_WARNING, what, res);
+		if (a->cfg->heartbeat_ms > REPORT_RETRY_MS)
+			a->next_heartbeat_ms = node_now_ms() + REPORT_RETRY_MS;
+	}
 	else if (st == CONN_ERROR)
 	{
 		conn_log_error(NODE_LOG_WARNING, "heartbeat failed", res);

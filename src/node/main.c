@@ -88,9 +88,10 @@ usage(void)
 	printf("  0  success; \"run\": stopped by SIGTERM or SIGINT, work handed back\n");
 	printf("  1  a server or runtime error\n");
 	printf("  2  bad usage or configuration: an invalid option or environment value,\n"
-		   "     or the server rejected the node's role, push shard, node id or login\n");
-	printf("  3  the server could not be reached (\"run\": at start; once running,\n"
-		   "     the agent reconnects with backoff)\n");
+		   "     or the server rejected the node's role, push shard or node id (empty,\n"
+		   "     or another login's)\n");
+	printf("  3  the server could not be reached or refused the connection (\"run\":\n"
+		   "     at start; once running, the agent reconnects with backoff)\n");
 }
 
 /* Report a usage error the way PostgreSQL's tools do; returns the exit code */

@@ -52,6 +52,7 @@ struct RunnerSlot
 	size_t		err_total;		/* all bytes seen on stderr */
 	int			wstatus;		/* from waitpid */
 	bool		killed;			/* the agent killed it */
+	bool		superseded;		/* its task was given to the node again */
 };
 
 struct Runner
@@ -501,6 +502,36 @@ runner_kill_all(Runner *r)
 	}
 }
 
+/*
+ * The server gave task task_id to the node again while an earlier run of it
+ * is here (the server took the task back from the node meanwhile: a new
+ * session registered it, or it was deregistered): that run's result is not
+ * to be reported, since a report would count for the new run.  Kills its
+ * handler if it still runs.  Returns how many slots held the task.
+ */
+int
+runner_supersede(Runner *r, const char *task_id)
+{
+	int			n = 0;
+
+	for (int i = 0; i < r->nslots; i++)
+	{
+		RunnerSlot *slot = &r->slots[i];
+
+		if (slot->state == SLOT_FREE || strcmp(slot->task->id, task_id) != 0)
+			continue;
+		slot->superseded = true;
+		n++;
+		if (slot->state == SLOT_RUNNING)
+		{
+			slot->killed = true;
+			(void) kill(-slot->pid, SIGKILL);
+			(void) kill(slot->pid, SIGKILL);
+		}
+	}
+	return n;
+}
+
 /* A finished slot whose result is not reported yet, or NULL */
 RunnerSlot *
 runner_next_done(Runner *r)
@@ -661,6 +692,8 @@ runner_slot_outcome(const RunnerSlot *slot, char **message)
 	size_t		size;
 
 	*message = NULL;
+	if (slot->superseded)
+		return OUTCOME_SUPERSEDED;
 	if (WIFEXITED(slot->wstatus) && WEXITSTATUS(slot->wstatus) == 0)
 		return OUTCOME_OK;
 	if (slot->killed)

@@ -36,7 +36,9 @@ typedef enum SlotOutcome
 {
 	OUTCOME_OK,					/* exit status 0: complete the task */
 	OUTCOME_FAILED,				/* non-zero exit or killed: fail the task */
-	OUTCOME_KILLED				/* killed by the agent: handed back */
+	OUTCOME_KILLED,				/* killed by the agent: handed back */
+	OUTCOME_SUPERSEDED			/* its task was given to the node again:
+								 * the result is not this run's to report */
 } SlotOutcome;
 
 typedef struct RunnerSlot RunnerSlot;
@@ -51,6 +53,7 @@ extern int	runner_free_slots(const Runner *r);
 extern int	runner_running(const Runner *r);
 extern bool runner_start(Runner *r, NodeTask *task);
 extern void runner_kill_all(Runner *r);
+extern int	runner_supersede(Runner *r, const char *task_id);
 extern RunnerSlot *runner_next_done(Runner *r);
 extern const NodeTask *runner_slot_task(const RunnerSlot *slot);
 extern SlotOutcome runner_slot_outcome(const RunnerSlot *slot, char **message);

@@ -7,9 +7,11 @@
 # SIGKILL mid-task (its tasks finish on the other agent of its role), a
 # server restart mid-run (the agents reconnect and finish), a clean stop, a
 # stop while the server is away (the agent reaches it again at once and does
-# not spin while its handler finishes), a report of a result retried after
-# a statement timeout,
-# and the documented exit codes for bad settings.
+# not spin while its handler finishes), a report of a result and a
+# heartbeat retried after statement timeouts for as long as they last, a
+# task given to its node again while its earlier run goes on (that run is
+# stopped, its result dropped), and the documented exit codes for bad
+# settings.
 use strict;
 use warnings;
 
@@ -467,15 +469,36 @@ is(query(q{SELECT deregistered_at IS NOT NULL FROM role_cluster.node WHERE node_
 # ---- a report refused for a reason that passes is tried again ----
 # This agent's sessions time out after 0.5 s; its report of a finished task
 # waits for a row lock that another session holds, and times out.  The
-# agent tries again a second later, and once the lock is free the task is
-# done (dropping the result would leave it running on the node, its lease
-# renewed by every heartbeat).
+# agent tries again a second later, for as long as the lock is held (here
+# past six tries), and once the lock is free the task is done (dropping the
+# result would leave it running on the node, its lease renewed by every
+# heartbeat).  Its heartbeats, which extend that task's lease, time out on
+# the same lock: they are tried again too, and the agent keeps its session
+# (registering again would meet the lock, fail, and drop the connection,
+# and with it the node's tasks).
+
+# Wait (bounded) until agent $name's log, after byte $offset, matches $re
+# at least $n times; returns the number of matches.
+sub wait_agent_log_count
+{
+	my ($name, $offset, $re, $n) = @_;
+	my $log = $node->basedir . "/agent_$name.log";
+	my $count = 0;
+	for (my $polls = 0; $polls < 10 * $PostgreSQL::Test::Utils::timeout_default; $polls++)
+	{
+		$count = () = substr(slurp($log), $offset) =~ /$re/g;
+		last if $count >= $n;
+		usleep(100_000);
+	}
+	return $count;
+}
 
 unlink "$testdir/release";
 # the slow task handed back above would take its slot
 query(q{DELETE FROM role_cluster.task WHERE kind = 'slow' AND state <> 'done'});
 start_agent('patient', 'maintenance', undef, { PGOPTIONS => '-c statement_timeout=500' });
 my $slow = start_slow_task('patient');
+my $patient_pid = query(q{SELECT backend_pid FROM role_cluster.node WHERE node_id = 'patient'});
 $offset = -s $node->basedir . '/agent_patient.log';
 my $locker = $node->background_psql('postgres');
 $locker->query_safe('BEGIN');
@@ -488,6 +511,12 @@ like(
 	$log,
 	qr/result of task $slow not reported yet, trying again in 1.0 s: canceling statement due to statement timeout/,
 	'the report times out on the lock, and the agent says it tries again');
+cmp_ok(wait_agent_log_count('patient', $offset, qr/result of task $slow not reported yet/, 6),
+	'>=', 6, 'it goes on trying, past six tries');
+like(
+	substr(slurp($node->basedir . '/agent_patient.log'), $offset),
+	qr/heartbeat failed, trying again in 1.0 s: canceling statement due to statement timeout/,
+	'its heartbeat times out on the same lock, and is tried again');
 $locker->query_safe('COMMIT');
 $locker->quit;
 ok( $node->poll_query_until(
@@ -495,8 +524,58 @@ ok( $node->poll_query_until(
 	'once the lock is free, the task is done');
 unlike(substr(slurp($node->basedir . '/agent_patient.log'), $offset),
 	qr/result of task $slow dropped/, 'its result was never dropped');
+is(query(q{SELECT backend_pid FROM role_cluster.node WHERE node_id = 'patient'}),
+	$patient_pid, 'and the agent kept its session: it did not register again');
 kill 'TERM', $agents{patient};
 is(wait_agent('patient'), 0, 'patient stops with exit 0');
+
+# ---- a task given to its node again while its earlier run goes on ----
+# The node's session is ended while a handler runs.  The agent reconnects
+# and registers again, and the server, which took the task back (counting
+# the attempt), gives it to the same node: the only one of its role left.
+# The earlier run is stopped and its result dropped; reported, it would
+# count for the new run, which then could not report its own.
+
+# Wait (bounded) until file $f exists; returns whether it does.
+sub wait_file
+{
+	my ($f) = @_;
+	for (my $polls = 0; $polls < 10 * $PostgreSQL::Test::Utils::timeout_default; $polls++)
+	{
+		return 1 if -e $f;
+		usleep(100_000);
+	}
+	return 0;
+}
+
+start_agent('solo', 'maintenance', undef, {}, '--concurrency', '2');
+my $gated = query(q{SELECT role_cluster.enqueue('storeMaintenance', 'gated')});
+ok(wait_file("$testdir/started.$gated.1"), 'the gated task runs on solo (attempt 1)');
+$offset = -s $node->basedir . '/agent_solo.log';
+query(q{SELECT pg_terminate_backend(backend_pid) FROM role_cluster.node WHERE node_id = 'solo'});
+ok(wait_file("$testdir/started.$gated.2"),
+	'solo\'s session ended: solo registers again and runs the task again (attempt 2)');
+(undef, $log) = wait_agent_log('solo', $offset, qr/task $gated was given to the node again/);
+like($log, qr/task $gated was given to the node again: its earlier run here is stopped/,
+	'the agent says it stops the earlier run');
+# Let the earlier run go on, were it still there, and give its result time
+# to be reported: it must not count.
+open $fh, '>', "$testdir/go.$gated.1" or die;
+close $fh;
+sleep 2;
+is(query("SELECT state || ' ' || attempts FROM role_cluster.task WHERE id = $gated"),
+	'running 2', 'the task is still running its second attempt');
+is(query("SELECT count(*) FROM agent_run WHERE task_id = $gated"),
+	'0', 'the earlier run was stopped before it got to record itself');
+open $fh, '>', "$testdir/go.$gated.2" or die;
+close $fh;
+ok( $node->poll_query_until(
+		'postgres', "SELECT state FROM role_cluster.task WHERE id = $gated", 'done'),
+	'the second run finishes the task');
+is(query("SELECT string_agg(attempt || ' ' || outcome, ',') FROM agent_run WHERE task_id = $gated"),
+	'2 ok', 'which ran to the end once, as attempt 2');
+kill 'TERM', $agents{solo};
+is(wait_agent('solo'), 0, 'solo stops with exit 0');
 
 # ---- without the worker: an agent with --pull claims queued tasks ----
 
