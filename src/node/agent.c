@@ -92,7 +92,6 @@ typedef struct Agent
 	bool		killed;			/* the handlers were killed */
 	int64_t		stop_deadline_ms;	/* end of the grace period */
 	int64_t		give_up_ms;		/* stop trying to reach the server, 0 = unset */
-	int64_t		report_retry_ms;	/* no report before then */
 } Agent;
 
 static bool report_finished(Agent *a);
@@ -341,7 +340,18 @@ error_passes(const char *sqlstate)
 static bool
 report_due(Agent *a)
 {
-	return runner_next_done(a->runner) != NULL && node_now_ms() >= a->report_retry_ms;
+	return runner_next_report(a->runner, node_now_ms()) != NULL;
+}
+
+/*
+ * Whether a stopping agent gives up the reports that are refused for a
+ * passing reason: at the end of its grace period, or at a second signal
+ */
+static bool
+reports_given_up(Agent *a)
+{
+	return a->stopping &&
+		(runner_stop_requests() > 1 || node_now_ms() >= a->stop_deadline_ms);
 }
 
 /*
@@ -350,11 +360,14 @@ report_due(Agent *a)
  * the result of a run whose task the server gave the node again is not
  * this run's to report).  A report refused for a reason that passes
  * (error_passes) is tried again REPORT_RETRY_MS later, for as long as it
- * takes: until the report goes through the task stays the node's, its
- * lease renewed by every heartbeat, so a result dropped would leave it
- * held for good.  Only a stopping agent past its grace period gives up
- * such a report (deregister_node then hands the task back).  Any other
- * refusal drops the result with a log line: the task is no longer ours.
+ * takes, while the other results go ahead: until the report goes through
+ * the task stays the node's, its lease renewed by every heartbeat, so a
+ * result dropped would leave it held for good.  Only a stopping agent gives
+ * such a report up, at the end of its grace period or at a second signal:
+ * it then deregisters, which hands the task back (or, refused that too,
+ * exits, and the server takes the node's tasks back as its session ends).
+ * Any other refusal drops the result with a log line: the task is no
+ * longer ours.
  * Returns false if the connection was lost; the unreported results wait for
  * the next connection.
  */
@@ -363,7 +376,7 @@ report_finished(Agent *a)
 {
 	RunnerSlot *slot;
 
-	while (report_due(a) && (slot = runner_next_done(a->runner)) != NULL)
+	while ((slot = runner_next_report(a->runner, node_now_ms())) != NULL)
 	{
 		const NodeTask *task = runner_slot_task(slot);
 		char	   *message;
@@ -401,7 +414,7 @@ report_finished(Agent *a)
 			return false;
 		}
 		if (st == CONN_ERROR && error_passes(conn_sqlstate(res)) &&
-			!(a->stopping && node_now_ms() >= a->stop_deadline_ms))
+			!reports_given_up(a))
 		{
 			char		what[160];
 
@@ -411,8 +424,9 @@ report_finished(Agent *a)
 			conn_log_error(NODE_LOG_WARNING, what, res);
 			PQclear(res);
 			free(message);
-			a->report_retry_ms = node_now_ms() + REPORT_RETRY_MS;
-			return true;
+			/* the other results do not wait for this one */
+			runner_slot_defer(slot, node_now_ms() + REPORT_RETRY_MS);
+			continue;
 		}
 		if (st == CONN_ERROR)
 		{
@@ -500,8 +514,9 @@ take_tasks(Agent *a, bool claim, int n)
 		 * dropped.
 		 */
 		if (runner_supersede(a->runner, task->id) > 0)
-			node_log(NODE_LOG_NOTICE, "task %s was given to the node again: its "
-					 "earlier run here is stopped, its result dropped", task->id);
+			node_log(NODE_LOG_NOTICE, "task %s was given to the node again: the "
+					 "result of its earlier run here is dropped (the run stopped, "
+					 "if it still ran)", task->id);
 
 		if (runner_free_slots(a->runner) == 0 || !runner_start(a->runner, task))
 		{
@@ -730,8 +745,9 @@ run_loop(Agent *a)
 				timeout = until(a->next_heartbeat_ms, now);
 			if (!a->stopping && until(a->next_poll_ms, now) < timeout)
 				timeout = until(a->next_poll_ms, now);
-			if (runner_next_done(a->runner) && until(a->report_retry_ms, now) < timeout)
-				timeout = until(a->report_retry_ms, now);
+			if (runner_next_done(a->runner) &&
+				until(runner_next_report_at(a->runner), now) < timeout)
+				timeout = until(runner_next_report_at(a->runner), now);
 		}
 		else if (until(a->next_connect_ms, now) < timeout)
 			timeout = until(a->next_connect_ms, now);

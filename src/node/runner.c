@@ -53,6 +53,7 @@ struct RunnerSlot
 	int			wstatus;		/* from waitpid */
 	bool		killed;			/* the agent killed it */
 	bool		superseded;		/* its task was given to the node again */
+	int64_t		report_after_ms;	/* done: no report before then (0: now) */
 };
 
 struct Runner
@@ -540,6 +541,35 @@ runner_next_done(Runner *r)
 		if (r->slots[i].state == SLOT_DONE)
 			return &r->slots[i];
 	return NULL;
+}
+
+/* A finished slot whose result may be reported at now_ms, or NULL */
+RunnerSlot *
+runner_next_report(Runner *r, int64_t now_ms)
+{
+	for (int i = 0; i < r->nslots; i++)
+		if (r->slots[i].state == SLOT_DONE && r->slots[i].report_after_ms <= now_ms)
+			return &r->slots[i];
+	return NULL;
+}
+
+/* When the next finished slot's result may be reported; INT64_MAX: none */
+int64_t
+runner_next_report_at(const Runner *r)
+{
+	int64_t		at = INT64_MAX;
+
+	for (int i = 0; i < r->nslots; i++)
+		if (r->slots[i].state == SLOT_DONE && r->slots[i].report_after_ms < at)
+			at = r->slots[i].report_after_ms;
+	return at;
+}
+
+/* Leave a finished slot's result unreported until until_ms */
+void
+runner_slot_defer(RunnerSlot *slot, int64_t until_ms)
+{
+	slot->report_after_ms = until_ms;
 }
 
 /* The task of a slot */

@@ -470,10 +470,11 @@ is(query(q{SELECT deregistered_at IS NOT NULL FROM role_cluster.node WHERE node_
 # This agent's sessions time out after 0.5 s; its report of a finished task
 # waits for a row lock that another session holds, and times out.  The
 # agent tries again a second later, for as long as the lock is held (here
-# past six tries), and once the lock is free the task is done (dropping the
-# result would leave it running on the node, its lease renewed by every
-# heartbeat).  Its heartbeats, which extend that task's lease, time out on
-# the same lock: they are tried again too, and the agent keeps its session
+# past twelve tries), and once the lock is free the task is done (dropping
+# the result would leave it running on the node, its lease renewed by every
+# heartbeat).  Meanwhile the result of its other task goes through.  Its
+# heartbeats, which extend that task's lease, time out on the same lock:
+# they are tried again a second later too, and the agent keeps its session
 # (registering again would meet the lock, fail, and drop the connection,
 # and with it the node's tasks).
 
@@ -496,8 +497,10 @@ sub wait_agent_log_count
 unlink "$testdir/release";
 # the slow task handed back above would take its slot
 query(q{DELETE FROM role_cluster.task WHERE kind = 'slow' AND state <> 'done'});
-start_agent('patient', 'maintenance', undef, { PGOPTIONS => '-c statement_timeout=500' });
+start_agent('patient', 'maintenance', undef, { PGOPTIONS => '-c statement_timeout=500' },
+	'--heartbeat', '5', '--concurrency', '2');
 my $slow = start_slow_task('patient');
+my $other = start_slow_task('patient');
 my $patient_pid = query(q{SELECT backend_pid FROM role_cluster.node WHERE node_id = 'patient'});
 $offset = -s $node->basedir . '/agent_patient.log';
 my $locker = $node->background_psql('postgres');
@@ -511,12 +514,18 @@ like(
 	$log,
 	qr/result of task $slow not reported yet, trying again in 1.0 s: canceling statement due to statement timeout/,
 	'the report times out on the lock, and the agent says it tries again');
-cmp_ok(wait_agent_log_count('patient', $offset, qr/result of task $slow not reported yet/, 6),
-	'>=', 6, 'it goes on trying, past six tries');
-like(
-	substr(slurp($node->basedir . '/agent_patient.log'), $offset),
-	qr/heartbeat failed, trying again in 1.0 s: canceling statement due to statement timeout/,
-	'its heartbeat times out on the same lock, and is tried again');
+ok( $node->poll_query_until(
+		'postgres', "SELECT state FROM role_cluster.task WHERE id = $other", 'done'),
+	'the result of its other task does not wait behind it');
+cmp_ok(wait_agent_log_count('patient', $offset, qr/result of task $slow not reported yet/, 12),
+	'>=', 12, 'it goes on trying, past twelve tries');
+# Its heartbeat is every 5 s: in the 17 s or so of those tries (a second
+# and a 0.5 s timeout each), a retry a second after each timeout makes
+# eight or more, the next heartbeat at most four.
+my $heartbeats = () = substr(slurp($node->basedir . '/agent_patient.log'), $offset) =~
+  /heartbeat failed, trying again in 1.0 s: canceling statement due to statement timeout/g;
+cmp_ok($heartbeats, '>=', 6,
+	'its heartbeat times out on the same lock, and is tried again a second later, not at the next heartbeat');
 $locker->query_safe('COMMIT');
 $locker->quit;
 ok( $node->poll_query_until(
@@ -556,8 +565,8 @@ query(q{SELECT pg_terminate_backend(backend_pid) FROM role_cluster.node WHERE no
 ok(wait_file("$testdir/started.$gated.2"),
 	'solo\'s session ended: solo registers again and runs the task again (attempt 2)');
 (undef, $log) = wait_agent_log('solo', $offset, qr/task $gated was given to the node again/);
-like($log, qr/task $gated was given to the node again: its earlier run here is stopped/,
-	'the agent says it stops the earlier run');
+like($log, qr/task $gated was given to the node again: the result of its earlier run here is dropped/,
+	'the agent says it drops the earlier run\'s result (and stops it)');
 # Let the earlier run go on, were it still there, and give its result time
 # to be reported: it must not count.
 open $fh, '>', "$testdir/go.$gated.1" or die;
