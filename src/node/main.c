@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -26,6 +27,7 @@
 #define MAX_CONCURRENCY 1024
 #define MAX_CAPACITY	1000000
 #define MAX_SECONDS		86400.0
+#define FILES_RESERVED	32		/* files the agent opens besides its handlers' pipes */
 
 enum
 {
@@ -67,7 +69,9 @@ usage(void)
 		   "                         Exit status 0 completes the task; anything else\n"
 		   "                         fails it, with CMD's stderr (at most 4 kB: its\n"
 		   "                         start and end) as the task's error.\n");
-	printf("  -c, --concurrency=N    run up to N handlers at once (default 1)\n");
+	printf("  -c, --concurrency=N    run up to N handlers at once (default 1); each\n"
+		   "                         takes two open files, and the agent raises its\n"
+		   "                         soft limit as far as that needs\n");
 	printf("      --capacity=N       tasks the server may route to the node at once\n"
 		   "                         (default: the concurrency)\n");
 	printf("      --grace=SECONDS    on SIGTERM or SIGINT, wait this long for running\n"
@@ -102,6 +106,48 @@ usage_error(const char *fmt, const char *arg)
 	fprintf(stderr, fmt, arg);
 	fprintf(stderr, "\nTry \"%s --help\" for more information.\n", NODE_PROGNAME);
 	return NODE_EXIT_CONFIG;
+}
+
+/*
+ * Each running handler takes two of the agent's files (the pipes of its
+ * stdin and its stderr): make sure it may open that many, raising its soft
+ * limit up to the hard one when need be.  Without them, a handler that
+ * cannot start has its task handed back, and the server routes it straight
+ * back.  Returns 0, or the exit code of a limit too low, having said so.
+ */
+static int
+ensure_file_limit(int concurrency)
+{
+	struct rlimit rl;
+	rlim_t		need = (rlim_t) concurrency * 2 + FILES_RESERVED;
+	rlim_t		had;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 ||
+		rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+		return 0;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need)
+	{
+		node_log(NODE_LOG_ERROR, "--concurrency %d needs %lu open files, and the "
+				 "limit is %lu", concurrency, (unsigned long) need,
+				 (unsigned long) rl.rlim_max);
+		node_log_labeled(NODE_LOG_ERROR, "HINT", "Raise the open file limit "
+						 "(ulimit -n, or LimitNOFILE= in a systemd unit), or "
+						 "lower --concurrency.");
+		return NODE_EXIT_CONFIG;
+	}
+	had = rl.rlim_cur;
+	rl.rlim_cur = need;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+	{
+		node_log(NODE_LOG_ERROR, "could not raise the open file limit from %lu "
+				 "to %lu: %s", (unsigned long) had, (unsigned long) need,
+				 strerror(errno));
+		return NODE_EXIT_RUNTIME;
+	}
+	node_log(NODE_LOG_NOTICE, "raised the open file limit from %lu to %lu for "
+			 "--concurrency %d", (unsigned long) had, (unsigned long) need,
+			 concurrency);
+	return 0;
 }
 
 /* Parse a whole decimal integer in [min, max]; false if it is not one */
@@ -365,5 +411,7 @@ main(int argc, char **argv)
 	if ((code = read_environment(&cfg, true)) != 0)
 		return code;
 	node_log_init(cfg.node_id, true);
+	if ((code = ensure_file_limit(cfg.concurrency)) != 0)
+		return code;
 	return agent_run(&cfg);
 }

@@ -119,6 +119,9 @@ sub start_agent
 		%ENV = (%ENV, %$env);
 		open STDOUT, '>>', $log or die;
 		open STDERR, '>&', \*STDOUT or die;
+		# with its standard input closed, as a service manager may start
+		# it: its handlers still get their tasks on theirs
+		close STDIN;
 		exec($agent, '-v', 'run', '--exec', $handler, '--poll', '1',
 			'--heartbeat', '1', @args)
 		  or print STDERR "could not run $agent: $!\n";
@@ -153,11 +156,20 @@ sub wait_agent
 # Run the agent once in the foreground; returns (exit code, stdout, stderr).
 sub run_agent
 {
-	my ($env, @args) = @_;
+	return run_agent_ulimit(undef, @_);
+}
+
+# The same, under the open file limit that sh's "ulimit $limit" sets
+# (undef: as is).
+sub run_agent_ulimit
+{
+	my ($limit, $env, @args) = @_;
 	my ($out, $err) = ('', '');
+	my @cmd = ($agent, @args);
+	@cmd = ('sh', '-c', "ulimit $limit && exec \"\$0\" \"\$@\"", @cmd) if defined $limit;
 	local %ENV = (%ENV, %pgenv, %$env);
 	delete $ENV{$_} for grep { !defined $ENV{$_} } keys %ENV;
-	IPC::Run::run([ $agent, @args ], '<', \undef, '>', \$out, '2>', \$err,
+	IPC::Run::run(\@cmd, '<', \undef, '>', \$out, '2>', \$err,
 		IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
 	return ($? >> 8, $out, $err);
 }
@@ -642,6 +654,21 @@ like($err, qr/could not connect to the server/, '...saying so');
 ($rc, $out, $err) =
   run_agent({ PGHOST => $testdir, PGPORT => '1', STALWART_NODE_ID => 'x' }, 'run', '--exec', 'true');
 is($rc, 3, 'unreachable server at start of run: exit 3');
+# Each handler takes two of the agent's files: a soft open file limit too
+# low for --concurrency is raised up to the hard one; a hard one too low
+# is a configuration error.
+($rc, $out, $err) = run_agent_ulimit('-Sn 64',
+	{ PGHOST => $testdir, PGPORT => '1', STALWART_NODE_ID => 'x' },
+	'run', '--exec', 'true', '--concurrency', '100');
+like($err, qr/raised the open file limit from 64 to 232 for --concurrency 100/,
+	'a soft open file limit too low for --concurrency is raised');
+is($rc, 3, '...and the agent goes on (to an unreachable server here: exit 3)');
+($rc, $out, $err) = run_agent_ulimit('-n 64',
+	{ PGHOST => $testdir, PGPORT => '1', STALWART_NODE_ID => 'x' },
+	'run', '--exec', 'true', '--concurrency', '100');
+is($rc, 2, 'a hard limit too low for --concurrency: exit 2');
+like($err, qr/--concurrency 100 needs 232 open files, and the limit is 64\n.*HINT:  Raise the open file limit/,
+	'...saying what it needs and how to get it');
 ($rc, $out, $err) = run_agent({}, 'run');
 is($rc, 2, 'run without --exec: exit 2');
 like($err, qr/--exec/, '...saying what is missing');
