@@ -130,6 +130,62 @@ SELECT role_cluster.cron_next('0 0 31 2 mon', '2024-01-01 00:00:00+00');
 \set VERBOSITY terse
 
 --
+-- Fixed intervals: months and days on the calendar of the zone given,
+-- hours, minutes and seconds as elapsed time
+--
+SET TimeZone = 'UTC';
+-- fall back in New York, 2024-11-03: none of the repeated hour's 5 minutes
+-- is skipped (wall-clock arithmetic went from 04:55+00 to 06:00+00)
+SELECT role_cluster.every_next('2024-11-03 04:55:00+00', '5 minutes', 'America/New_York');
+SELECT role_cluster.every_next('2024-11-03 05:00:00+00', '1 hour', 'America/New_York');
+SELECT role_cluster.every_next('2024-11-03 04:00:00+00', '1 hour', 'America/New_York', 3);
+-- spring forward, 2024-03-10: an hour is an hour
+SELECT role_cluster.every_next('2024-03-10 06:30:00+00', '1 hour', 'America/New_York');
+-- a day is the same local time the next day: 09:00 EDT, then 09:00 EST
+SELECT role_cluster.every_next('2024-11-02 13:00:00+00', '1 day', 'America/New_York');
+-- ... unless that day lacks it: 02:30 EST, then 03:30 EDT, then 03:30 (each
+-- due time counts from the one before)
+SELECT role_cluster.every_next('2024-03-09 07:30:00+00', '1 day', 'America/New_York');
+SELECT role_cluster.every_next('2024-03-10 07:30:00+00', '1 day', 'America/New_York');
+-- a month from the 31st is the month's last day; two at once, the 31st
+SELECT role_cluster.every_next('2024-01-31 00:00:00+00', '1 month');
+SELECT role_cluster.every_next('2024-01-31 00:00:00+00', '1 month', 'UTC', 2);
+SELECT role_cluster.every_next('2024-02-29 12:00:00+00', '1 year');
+SELECT role_cluster.every_next('2024-01-01 00:00:00+00', '1 mon 1 day 1 hour');
+-- a zone named like an abbreviation is the zone: CET has summer time
+-- (AT TIME ZONE 'CET' would read the fixed +01:00 abbreviation)
+SELECT role_cluster.every_next('2024-06-01 01:00:00+00', '1 day', 'CET');
+-- whatever the session's TimeZone
+SET TimeZone = 'Asia/Tokyo';
+SELECT role_cluster.every_next('2024-11-02 13:00:00+00', '1 day', 'America/New_York') AT TIME ZONE 'UTC';
+SET TimeZone = 'UTC';
+-- n = 0: the time itself
+SELECT role_cluster.every_next('2024-01-01 00:00:00+00', '1 day', 'UTC', 0);
+-- every_latest: the latest due time at or before, stepping as fire_schedules does
+SELECT role_cluster.every_latest('2024-01-01 00:00:00+00', '5 minutes', '2024-01-01 01:02:00+00');
+SELECT role_cluster.every_latest('2024-01-01 00:00:00+00', '5 minutes', '2024-01-01 01:00:00+00');
+SELECT role_cluster.every_latest('2024-01-31 00:00:00+00', '1 month', '2024-06-30 12:00:00+00');
+SELECT role_cluster.every_latest('2024-03-09 07:30:00+00', '1 day', '2024-03-12 08:00:00+00',
+								 'America/New_York');
+SELECT role_cluster.every_latest('2024-01-01 00:00:00+00', '1 day', '2023-06-01 00:00:00+00');
+-- STRICT
+SELECT role_cluster.every_next(NULL, '1 day') IS NULL AS null_after,
+	   role_cluster.every_latest(now(), NULL, now()) IS NULL AS null_every;
+-- bad intervals, zones and ranges
+\set VERBOSITY default
+SELECT role_cluster.every_next('2024-01-01', '0 seconds');
+SELECT role_cluster.every_next('2024-01-01', '-1 hour');
+SELECT role_cluster.every_next('2024-01-01', '1 mon -29 days');
+SELECT role_cluster.every_latest('2024-01-01', '-1 year 365 days 6 hours', '2025-01-01');
+SELECT role_cluster.every_next('2024-01-01', '1 day', 'Nowhere/Special');
+SELECT role_cluster.every_next('2024-01-01', '1 day', 'UTC', -1);
+SELECT role_cluster.every_next('294276-12-01', '1 month');
+SELECT role_cluster.every_next('infinity', '1 day');
+SELECT role_cluster.every_next('2024-01-01', '1000000000 days');
+SELECT role_cluster.every_next('2024-01-01', '1 hour', 'UTC', 9223372036854775807);
+\set VERBOSITY terse
+
+--
 -- Schedules: constraints and next_due
 --
 BEGIN;
@@ -188,6 +244,8 @@ INSERT INTO role_cluster.schedule (name, task_type, every)
 	VALUES ('zero', 'metricsPush', '0 seconds');
 INSERT INTO role_cluster.schedule (name, task_type, every)
 	VALUES ('negative', 'metricsPush', '-1 hour');
+INSERT INTO role_cluster.schedule (name, task_type, every, next_due)
+	VALUES ('mixed', 'metricsPush', '1 mon -29 days', '2030-01-01');
 INSERT INTO role_cluster.schedule (name, task_type, every)
 	VALUES ('', 'metricsPush', '1 hour');
 INSERT INTO role_cluster.schedule (name, task_type, every)
@@ -203,6 +261,16 @@ INSERT INTO role_cluster.schedule (name, task_type, every, shard_key)
 INSERT INTO role_cluster.schedule (name, task_type, every)
 	VALUES ('type', 'noSuchType', '1 hour');
 SELECT name FROM role_cluster.schedule ORDER BY id;
+
+-- an hourly schedule across New York's autumn change fires every hour of
+-- it, the repeated one included (wall-clock arithmetic skipped 05:00+00)
+BEGIN;
+INSERT INTO role_cluster.schedule (name, task_type, every, timezone, catch_up, next_due)
+	VALUES ('dst', 'storeMaintenance', '1 hour', 'America/New_York', 'all', '2024-11-03 03:00:00+00');
+SELECT role_cluster.fire_schedules() >= 6 AS fired;
+SELECT f.due_at FROM role_cluster.schedule_firing f JOIN role_cluster.schedule s ON s.id = f.schedule_id
+ WHERE s.name = 'dst' AND f.due_at < '2024-11-03 09:00:00+00' ORDER BY f.due_at;
+ROLLBACK;
 
 --
 -- fire_schedules() by hand.  One transaction, so that now() stays put and

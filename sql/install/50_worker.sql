@@ -210,6 +210,26 @@ COMMENT ON FUNCTION role_cluster.cron_prev(text, timestamptz, text) IS
 REVOKE EXECUTE ON FUNCTION role_cluster.cron_prev(text, timestamptz, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION role_cluster.cron_prev(text, timestamptz, text) TO role_cluster_admin, role_cluster_node;
 
+/* ---- Fixed intervals (src/rc_every.c) ---- */
+
+CREATE FUNCTION role_cluster.every_next(after timestamptz, every interval,
+										timezone text DEFAULT 'UTC', n bigint DEFAULT 1)
+	RETURNS timestamptz
+	AS 'MODULE_PATHNAME', 'rc_every_next_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION role_cluster.every_next(timestamptz, interval, text, bigint) IS
+	'The due time n intervals after "after": months and days on the calendar of the time zone given (UTC by default), the local time of day kept; hours, minutes and seconds as elapsed time; raises 22023 for an interval that does not advance or a bad zone';
+REVOKE EXECUTE ON FUNCTION role_cluster.every_next(timestamptz, interval, text, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION role_cluster.every_next(timestamptz, interval, text, bigint) TO role_cluster_admin, role_cluster_node;
+
+CREATE FUNCTION role_cluster.every_latest(after timestamptz, every interval, at_or_before timestamptz,
+										  timezone text DEFAULT 'UTC')
+	RETURNS timestamptz
+	AS 'MODULE_PATHNAME', 'rc_every_latest_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION role_cluster.every_latest(timestamptz, interval, timestamptz, text) IS
+	'The latest due time at or before "at_or_before" of the series after, every_next(after), every_next of that, ... ("after" itself if the first step is past it)';
+REVOKE EXECUTE ON FUNCTION role_cluster.every_latest(timestamptz, interval, timestamptz, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION role_cluster.every_latest(timestamptz, interval, timestamptz, text) TO role_cluster_admin, role_cluster_node;
+
 /* ---- Recurring schedules ---- */
 
 /*
@@ -273,7 +293,7 @@ COMMENT ON COLUMN role_cluster.schedule.updated_at IS 'When it was last changed 
 COMMENT ON COLUMN role_cluster.schedule.cron IS
 	'minute hour day-of-month month day-of-week (Vixie cron syntax), read in the schedule''s time zone; NULL when every is set';
 COMMENT ON COLUMN role_cluster.schedule.every IS
-	'Fixed interval between due times (wall-clock arithmetic in the schedule''s time zone); NULL when cron is set';
+	'Fixed interval between due times: months and days on the calendar of the schedule''s time zone, hours, minutes and seconds as elapsed time (see every_next); NULL when cron is set';
 COMMENT ON COLUMN role_cluster.schedule.timezone IS
 	'Time zone that cron fields and interval arithmetic are read in (a pg_timezone_names name)';
 COMMENT ON COLUMN role_cluster.schedule.catch_up IS
@@ -320,7 +340,7 @@ BEGIN
 	IF cron IS NOT NULL THEN
 		RETURN role_cluster.cron_next(cron, after, timezone);
 	END IF;
-	RETURN ((after AT TIME ZONE timezone) + every) AT TIME ZONE timezone;
+	RETURN role_cluster.every_next(after, every, timezone);
 END
 $$;
 COMMENT ON FUNCTION role_cluster.schedule_step(text, interval, text, timestamptz) IS
@@ -339,8 +359,11 @@ BEGIN
 			USING ERRCODE = 'check_violation',
 				  HINT = 'Set cron to a 5-field cron expression such as ''*/5 * * * *'', or every to an interval such as ''1 hour''.';
 	END IF;
-	/* a bad cron expression or zone raises 22023 naming it */
+	/* a bad cron expression or zone raises 22023 naming it, as does an interval that does not advance */
 	PERFORM role_cluster.cron_next(coalesce(NEW.cron, '@daily'), now(), NEW.timezone);
+	IF NEW.every IS NOT NULL THEN
+		PERFORM role_cluster.every_next(now(), NEW.every, NEW.timezone, 0);
+	END IF;
 
 	IF TG_OP = 'INSERT' THEN
 		NEW.created_at := now();
@@ -401,7 +424,6 @@ DECLARE
 	fired integer := 0;
 	due timestamptz;
 	nxt timestamptz;
-	k double precision;
 	n integer;
 	last_fired timestamptz;
 	last_task bigint;
@@ -425,23 +447,7 @@ BEGIN
 				IF s.cron IS NOT NULL THEN
 					due := greatest(due, role_cluster.cron_prev(s.cron, t, s.timezone));
 				ELSE
-					k := floor(extract(epoch FROM t - due) / extract(epoch FROM s.every));
-					IF k > 2 THEN
-						nxt := ((due AT TIME ZONE s.timezone) + s.every * (k - 1)) AT TIME ZONE s.timezone;
-						IF nxt > due AND nxt <= t THEN
-							due := nxt;
-						END IF;
-					END IF;
-					LOOP
-						nxt := role_cluster.schedule_step(NULL, s.every, s.timezone, due);
-						EXIT WHEN nxt > t;
-						IF nxt <= due THEN
-							RAISE EXCEPTION 'interval % of schedule "%" does not advance from %',
-								s.every, s.name, due
-								USING ERRCODE = 'invalid_parameter_value';
-						END IF;
-						due := nxt;
-					END LOOP;
+					due := role_cluster.every_latest(due, s.every, t, s.timezone);
 				END IF;
 			END IF;
 
