@@ -117,6 +117,7 @@ SELECT role_cluster.cron_next('1, * * * *', now());
 SELECT role_cluster.cron_next('*5 * * * *', now());
 SELECT role_cluster.cron_next('1-5-7 * * * *', now());
 SELECT role_cluster.cron_next('? * * * *', now());
+SELECT role_cluster.cron_next('½ * * * *', now());		-- the whole character is named
 SELECT role_cluster.cron_next('99999999999 * * * *', now());
 SELECT role_cluster.cron_next('0 0 30 2 *', now());		-- never matches
 SELECT role_cluster.cron_next('0 0 31 4,6,9,11 *', now());
@@ -125,6 +126,8 @@ SELECT role_cluster.cron_next('@daily 0', now());
 SELECT role_cluster.cron_next('* * * * *', now(), 'Mars/Olympus_Mons');
 SELECT role_cluster.cron_next('* * * * *', 'infinity');
 SELECT role_cluster.cron_prev('* * * * *', '-infinity');
+-- the first instant there is, west of Greenwich: a local date before the range
+SELECT role_cluster.cron_next('* * * * *', '4714-11-24 00:00:00+00 BC', 'America/New_York');
 -- Feb 31 with a restricted day of week is fine (Vixie's OR: any Monday in Feb)
 SELECT role_cluster.cron_next('0 0 31 2 mon', '2024-01-01 00:00:00+00');
 \set VERBOSITY terse

@@ -35,6 +35,7 @@
 
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/timestamp.h"
@@ -175,7 +176,7 @@ cron_parse_value(const char *expr, int fieldno, const char **p)
 		if (*s == '\0')
 			cron_field_error(expr, fieldno, "a value is missing.");
 		cron_field_error(expr, fieldno,
-						 psprintf("unexpected character \"%c\".", *s));
+						 psprintf("unexpected character \"%.*s\".", pg_mblen(s), s));
 		value = 0;				/* not reached */
 	}
 	*p = s;
@@ -425,7 +426,9 @@ cron_wall_key_of(TimestampTz t, pg_tz *tz)
 	fsec_t		fsec;
 	int			tzoff;
 
-	if (timestamp2tm(t, &tzoff, &tm, &fsec, NULL, tz) != 0)
+	/* (before Julian day 0, locally, the key would be negative) */
+	if (timestamp2tm(t, &tzoff, &tm, &fsec, NULL, tz) != 0 ||
+		date2j(tm.tm_year, tm.tm_mon, tm.tm_mday) < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 				 errmsg("timestamp out of range")));
