@@ -202,7 +202,7 @@ REVOKE USAGE ON SCHEMA role_cluster FROM regress_rc_nobody;
 DROP ROLE regress_rc_node;
 DROP ROLE regress_rc_nobody;
 
--- the invalidation trigger works only as an AFTER statement trigger
+-- the invalidation trigger works only as an AFTER trigger, and only on the two tables
 SELECT role_cluster.role_cache_invalidate();
 CREATE TABLE misuse (i int);
 CREATE TRIGGER misuse BEFORE INSERT ON misuse

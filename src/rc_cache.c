@@ -11,8 +11,10 @@
  * Keeping it right takes four pieces:
  *
  * 1. Invalidation.  A statement-level AFTER INSERT/UPDATE/DELETE/TRUNCATE
- *	  trigger on both tables (role_cache_invalidate) registers a relcache
- *	  invalidation of the table.  PostgreSQL delivers it to the changing
+ *	  trigger on both tables (role_cache_invalidate; a row-level one too,
+ *	  for the logical replication apply worker, which fires no statement
+ *	  triggers) registers a relcache invalidation of the table.
+ *	  PostgreSQL delivers it to the changing
  *	  session at the end of the command (and again if the change is rolled
  *	  back) and to every other session once the transaction commits; the
  *	  relcache callback registered by rc_cache_init only flips flags.  On
@@ -1045,11 +1047,12 @@ role_listeners(PG_FUNCTION_ARGS)
 }
 
 /*
- * Trigger role_cluster.role_cache_invalidate(): statement-level, AFTER
- * INSERT/UPDATE/DELETE/TRUNCATE on cluster_role and network_listener.
- * Registers a relcache invalidation of the table, which every session's
- * callback turns into "rebuild the role cache" once it is delivered (here
- * at the end of the command, elsewhere at commit).
+ * Trigger role_cluster.role_cache_invalidate(): AFTER INSERT/UPDATE/DELETE/
+ * TRUNCATE on cluster_role and network_listener, statement-level, and
+ * row-level for the logical replication apply worker, which fires no
+ * statement triggers.  Registers a relcache invalidation of the table,
+ * which every session's callback turns into "rebuild the role cache" once
+ * it is delivered (here at the end of the command, elsewhere at commit).
  */
 Datum
 role_cache_invalidate(PG_FUNCTION_ARGS)
@@ -1063,11 +1066,10 @@ role_cache_invalidate(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("function role_cluster.role_cache_invalidate() was not called by trigger manager")));
-	if (!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
-		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
+	if (!TRIGGER_FIRED_AFTER(trigdata->tg_event))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("function role_cluster.role_cache_invalidate() must be fired AFTER ... FOR EACH STATEMENT")));
+				 errmsg("function role_cluster.role_cache_invalidate() must be fired AFTER")));
 
 	rel = trigdata->tg_relation;
 	if (strcmp(get_namespace_name(RelationGetNamespace(rel)), "role_cluster") != 0 ||

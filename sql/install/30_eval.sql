@@ -7,6 +7,9 @@
  * table changed (a relcache invalidation, delivered to other sessions at
  * commit); the next lookup rebuilds the cache.  ENABLE ALWAYS: the cache
  * must follow changes made with session_replication_role = replica too.
+ * The logical replication apply worker fires row triggers only: for it,
+ * the same function as a row trigger, ENABLE REPLICA (it fires only under
+ * session_replication_role = replica, where the apply worker runs).
  */
 CREATE FUNCTION role_cluster.role_cache_invalidate() RETURNS trigger
 	AS 'MODULE_PATHNAME', 'role_cache_invalidate'
@@ -28,6 +31,20 @@ CREATE TRIGGER network_listener_cache_invalidate
 ALTER TABLE role_cluster.network_listener ENABLE ALWAYS TRIGGER network_listener_cache_invalidate;
 COMMENT ON TRIGGER network_listener_cache_invalidate ON role_cluster.network_listener IS
 	'Invalidates every session''s role cache when listeners change';
+
+CREATE TRIGGER cluster_role_cache_invalidate_applied
+	AFTER INSERT OR UPDATE OR DELETE ON role_cluster.cluster_role
+	FOR EACH ROW EXECUTE FUNCTION role_cluster.role_cache_invalidate();
+ALTER TABLE role_cluster.cluster_role ENABLE REPLICA TRIGGER cluster_role_cache_invalidate_applied;
+COMMENT ON TRIGGER cluster_role_cache_invalidate_applied ON role_cluster.cluster_role IS
+	'Invalidates every session''s role cache when logical replication applies a change to roles';
+
+CREATE TRIGGER network_listener_cache_invalidate_applied
+	AFTER INSERT OR UPDATE OR DELETE ON role_cluster.network_listener
+	FOR EACH ROW EXECUTE FUNCTION role_cluster.role_cache_invalidate();
+ALTER TABLE role_cluster.network_listener ENABLE REPLICA TRIGGER network_listener_cache_invalidate_applied;
+COMMENT ON TRIGGER network_listener_cache_invalidate_applied ON role_cluster.network_listener IS
+	'Invalidates every session''s role cache when logical replication applies a change to listeners';
 
 /*
  * Not STRICT: a NULL role means "no role assigned" and enables everything.
