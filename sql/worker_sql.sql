@@ -155,15 +155,28 @@ SELECT role_cluster.every_next('2024-01-31 00:00:00+00', '1 month');
 SELECT role_cluster.every_next('2024-01-31 00:00:00+00', '1 month', 'UTC', 2);
 SELECT role_cluster.every_next('2024-02-29 12:00:00+00', '1 year');
 SELECT role_cluster.every_next('2024-01-01 00:00:00+00', '1 mon 1 day 1 hour');
--- a zone named like an abbreviation is the zone: CET has summer time
--- (AT TIME ZONE 'CET' would read the fixed +01:00 abbreviation)
-SELECT role_cluster.every_next('2024-06-01 01:00:00+00', '1 day', 'CET');
+-- a zone named like an abbreviation is the zone: CET has summer time, so
+-- noon on 30 March is noon on 31 March, 10:00+00 (AT TIME ZONE 'CET' read
+-- the fixed +01:00 abbreviation: 11:00+00)
+SELECT role_cluster.every_next('2024-03-30 11:00:00+00', '1 day', 'CET');
+-- the same as timestamptz + interval in a session of the zone, months
+-- first: a year of times, through both changes
+SET TimeZone = 'America/New_York';
+SELECT count(*) AS mismatches
+  FROM generate_series(timestamptz '2024-01-01', '2025-01-01', '3 hours 7 minutes') AS g(t),
+	   unnest('{5 minutes, 1 hour, 1 day, 1 day 2 hours, 7 days, 1 mon, 1 mon 1 day, 1 year}'::interval[]) AS i
+ WHERE role_cluster.every_next(g.t, i, 'America/New_York') <> g.t + i;
+SET TimeZone = 'UTC';
+-- e.g. a month and a day from 02:30 on 10 February: 10 March lacks 02:30
+-- (03:30 EDT), and a day later is 03:30 again
+SELECT role_cluster.every_next('2024-02-10 07:30:00+00', '1 mon 1 day', 'America/New_York');
 -- whatever the session's TimeZone
 SET TimeZone = 'Asia/Tokyo';
 SELECT role_cluster.every_next('2024-11-02 13:00:00+00', '1 day', 'America/New_York') AT TIME ZONE 'UTC';
 SET TimeZone = 'UTC';
--- n = 0: the time itself
+-- n = 0: the time itself, even the first 01:30 of a repeated hour
 SELECT role_cluster.every_next('2024-01-01 00:00:00+00', '1 day', 'UTC', 0);
+SELECT role_cluster.every_next('2024-11-03 05:30:00+00', '1 day', 'America/New_York', 0);
 -- every_latest: the latest due time at or before, stepping as fire_schedules does
 SELECT role_cluster.every_latest('2024-01-01 00:00:00+00', '5 minutes', '2024-01-01 01:02:00+00');
 SELECT role_cluster.every_latest('2024-01-01 00:00:00+00', '5 minutes', '2024-01-01 01:00:00+00');
@@ -171,6 +184,8 @@ SELECT role_cluster.every_latest('2024-01-31 00:00:00+00', '1 month', '2024-06-3
 SELECT role_cluster.every_latest('2024-03-09 07:30:00+00', '1 day', '2024-03-12 08:00:00+00',
 								 'America/New_York');
 SELECT role_cluster.every_latest('2024-01-01 00:00:00+00', '1 day', '2023-06-01 00:00:00+00');
+-- a next step past the end of the range is past the bound too
+SELECT role_cluster.every_latest('294276-11-01 00:00:00+00', '1 month', '294276-12-15 00:00:00+00');
 -- STRICT
 SELECT role_cluster.every_next(NULL, '1 day') IS NULL AS null_after,
 	   role_cluster.every_latest(now(), NULL, now()) IS NULL AS null_every;
@@ -186,6 +201,8 @@ SELECT role_cluster.every_next('294276-12-01', '1 month');
 SELECT role_cluster.every_next('infinity', '1 day');
 SELECT role_cluster.every_next('2024-01-01', '1000000000 days');
 SELECT role_cluster.every_next('2024-01-01', '1 hour', 'UTC', 9223372036854775807);
+SELECT role_cluster.every_latest('2024-01-01', '1 hour', 'infinity');
+SELECT role_cluster.every_latest('-infinity', '1 hour', '2024-01-01');
 \set VERBOSITY terse
 
 --

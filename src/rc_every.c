@@ -5,16 +5,17 @@
  *	  "every"), read in the schedule's time zone.
  *
  * An interval's months and days are calendar units: one day later is the
- * same local time of day on the next day, whatever a daylight-saving
- * change makes of that day's length, and one month after the 31st of
- * January is the last day of February.  Its time part (hours, minutes,
- * seconds) is elapsed time: "5 minutes" is five minutes apart on each side
- * of a change, so none is skipped when the clocks go back and none is
- * doubled when they go forward.  This is what timestamptz + interval does
- * in a session whose TimeZone is the schedule's; here the zone comes from
- * the schedule, looked up as the cron expressions' is, whatever the
- * session's TimeZone and timezone_abbreviations, so that every scheduler
- * computes the same due times.
+ * same local time of day on the next day, whatever a daylight-saving change
+ * makes of that day's length, and one month after the 31st of January is
+ * the last day of February.  Its time part (hours, minutes, seconds) is
+ * elapsed time: "5 minutes" is five minutes apart on each side of a change,
+ * so none is skipped when the clocks go back and none is doubled when they
+ * go forward.  This is what timestamptz + interval does in a session whose
+ * TimeZone is the schedule's (the months first, then the days, then the
+ * time; worker_sql checks a year of it); here the zone comes from the
+ * schedule, looked up as the cron expressions' is, whatever the session's
+ * TimeZone and timezone_abbreviations, so that every scheduler computes the
+ * same due times.
  *
  *-------------------------------------------------------------------------
  */
@@ -33,94 +34,144 @@
 PG_FUNCTION_INFO_V1(rc_every_next_sql);
 PG_FUNCTION_INFO_V1(rc_every_latest_sql);
 
-/* Raises 22008 for a time past the end of the timestamp range */
+/* The interval as text, for messages */
+static char *
+rc_every_text(const Interval *every)
+{
+	return DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(every)));
+}
+
+/* Raises 22008: the due time n intervals after "after" is out of range */
 static void
-rc_every_out_of_range(void)
+rc_every_out_of_range(TimestampTz after, const Interval *every)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-			 errmsg("the next due time of the schedule is out of range")));
+			 errmsg("due time \"%s\" after %s is out of range",
+					rc_every_text(every), timestamptz_to_str(after))));
 }
 
 /* Raises 22023 unless every part of the interval is >= 0 and one is > 0 */
 static void
 rc_every_check(const Interval *every)
 {
-	if (every->month < 0 || every->day < 0 || every->time < 0 ||
-		(every->month == 0 && every->day == 0 && every->time == 0))
+	if (every->month < 0 || every->day < 0 || every->time < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("schedule interval \"%s\" does not advance",
-						DatumGetCString(DirectFunctionCall1(interval_out,
-															IntervalPGetDatum(every)))),
-				 errdetail("Its months, days and time must each be zero or more, and one of them more than zero."),
-				 errhint("Write the interval with positive parts only, such as '1 day' or '90 minutes'.")));
+				 errmsg("schedule interval \"%s\" has a negative part", rc_every_text(every)),
+				 errdetail("Its months, days and time must each be zero or more."),
+				 errhint("Write the interval with parts of zero or more, such as '1 day' or '1 day 12 hours'.")));
+	if (every->month == 0 && every->day == 0 && every->time == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("schedule interval \"%s\" is zero", rc_every_text(every)),
+				 errhint("Give an interval such as '5 minutes' or '1 day'.")));
+}
+
+/*
+ * The local time of an instant in tz; false out of range.  (Local dates
+ * start at Julian day 0.)
+ */
+static bool
+rc_every_local(TimestampTz t, pg_tz *tz, struct pg_tm *tm, fsec_t *fsec)
+{
+	int			tzoff;
+
+	return timestamp2tm(t, &tzoff, tm, fsec, NULL, tz) == 0 &&
+		IS_VALID_JULIAN(tm->tm_year, tm->tm_mon, tm->tm_mday);
+}
+
+/* The instant of a local time in tz; false out of range */
+static bool
+rc_every_instant(struct pg_tm *tm, fsec_t fsec, pg_tz *tz, TimestampTz *t)
+{
+	int			tzoff;
+
+	if (!IS_VALID_JULIAN(tm->tm_year, tm->tm_mon, tm->tm_mday))
+		return false;
+	tzoff = DetermineTimeZoneOffset(tm, tz);
+	return tm2timestamp(tm, fsec, &tzoff, t) == 0 && IS_VALID_TIMESTAMP(*t);
+}
+
+/*
+ * rc_every_next's work; false instead of an error when the result is out
+ * of range.  In PostgreSQL's order (timestamptz_pl_interval): the months
+ * added to the local date and the result made an instant, then the days
+ * added to the local date of that, then the time part.
+ */
+static bool
+rc_every_try(TimestampTz after, const Interval *every, int64 n, pg_tz *tz,
+			 TimestampTz *result)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+	int64		months;
+	int64		days;
+	int64		add;
+
+	*result = after;
+	if (TIMESTAMP_NOT_FINITE(after))
+		return false;
+	if (n == 0)
+		return true;
+	if (pg_mul_s64_overflow(every->month, n, &months) ||
+		pg_mul_s64_overflow(every->day, n, &days) ||
+		pg_mul_s64_overflow(every->time, n, &add) ||
+		months > (int64) MONTHS_PER_YEAR * (JULIAN_MAXYEAR + 1) ||
+		days > (int64) DAYS_PER_YEAR * (JULIAN_MAXYEAR + 1))
+		return false;
+
+	if (months != 0)
+	{
+		int64		m,
+					y,
+					mon;
+
+		if (!rc_every_local(*result, tz, &tm, &fsec))
+			return false;
+		m = (int64) tm.tm_year * MONTHS_PER_YEAR + (tm.tm_mon - 1) + months;
+		y = m / MONTHS_PER_YEAR;
+		mon = m % MONTHS_PER_YEAR;
+		if (mon < 0)			/* before year 0: round down */
+		{
+			mon += MONTHS_PER_YEAR;
+			y--;
+		}
+		if (y > JULIAN_MAXYEAR)
+			return false;
+		tm.tm_year = (int) y;
+		tm.tm_mon = (int) mon + 1;
+		if (tm.tm_mday > day_tab[isleap(tm.tm_year)][tm.tm_mon - 1])
+			tm.tm_mday = day_tab[isleap(tm.tm_year)][tm.tm_mon - 1];
+		if (!rc_every_instant(&tm, fsec, tz, result))
+			return false;
+	}
+	if (days != 0)
+	{
+		int64		julian;
+
+		if (!rc_every_local(*result, tz, &tm, &fsec))
+			return false;
+		julian = (int64) date2j(tm.tm_year, tm.tm_mon, tm.tm_mday) + days;
+		if (julian > PG_INT32_MAX)
+			return false;
+		j2date((int) julian, &tm.tm_year, &tm.tm_mon, &tm.tm_mday);
+		if (!rc_every_instant(&tm, fsec, tz, result))
+			return false;
+	}
+	return !pg_add_s64_overflow(*result, add, result) && IS_VALID_TIMESTAMP(*result);
 }
 
 TimestampTz
 rc_every_next(TimestampTz after, const Interval *every, int64 n, pg_tz *tz)
 {
-	TimestampTz result = after;
-	int64		add;
+	TimestampTz result;
 
 	rc_every_check(every);
 	if (n < 0)
 		elog(ERROR, "rc_every_next: n = " INT64_FORMAT, n);
-	if (TIMESTAMP_NOT_FINITE(after))
-		rc_every_out_of_range();
-
-	if (every->month != 0 || every->day != 0)
-	{
-		struct pg_tm tm;
-		fsec_t		fsec;
-		int			tzoff;
-		int64		months;
-		int64		days;
-
-		if (timestamp2tm(after, &tzoff, &tm, &fsec, NULL, tz) != 0)
-			rc_every_out_of_range();
-		if (pg_mul_s64_overflow(every->month, n, &months) ||
-			pg_mul_s64_overflow(every->day, n, &days) ||
-			months > (int64) MONTHS_PER_YEAR * (JULIAN_MAXYEAR + 1) ||
-			days > (int64) DAYS_PER_YEAR * (JULIAN_MAXYEAR + 1))
-			rc_every_out_of_range();
-		if (months != 0)
-		{
-			int64		m = (int64) tm.tm_year * MONTHS_PER_YEAR + (tm.tm_mon - 1) + months;
-
-			int64		y = m / MONTHS_PER_YEAR;
-			int64		mon = m % MONTHS_PER_YEAR;
-
-			if (mon < 0)		/* before year 0: round down */
-			{
-				mon += MONTHS_PER_YEAR;
-				y--;
-			}
-			tm.tm_year = (int) y;
-			tm.tm_mon = (int) mon + 1;
-			if (tm.tm_year > JULIAN_MAXYEAR)
-				rc_every_out_of_range();
-			if (tm.tm_mday > day_tab[isleap(tm.tm_year)][tm.tm_mon - 1])
-				tm.tm_mday = day_tab[isleap(tm.tm_year)][tm.tm_mon - 1];
-		}
-		if (days != 0)
-		{
-			int64		julian = (int64) date2j(tm.tm_year, tm.tm_mon, tm.tm_mday) + days;
-
-			if (julian > PG_INT32_MAX)
-				rc_every_out_of_range();
-			j2date((int) julian, &tm.tm_year, &tm.tm_mon, &tm.tm_mday);
-		}
-		if (!IS_VALID_JULIAN(tm.tm_year, tm.tm_mon, tm.tm_mday))
-			rc_every_out_of_range();
-		tzoff = DetermineTimeZoneOffset(&tm, tz);
-		if (tm2timestamp(&tm, fsec, &tzoff, &result) != 0)
-			rc_every_out_of_range();
-	}
-	if (pg_mul_s64_overflow(every->time, n, &add) ||
-		pg_add_s64_overflow(result, add, &result) ||
-		!IS_VALID_TIMESTAMP(result))
-		rc_every_out_of_range();
+	if (!rc_every_try(after, every, n, tz, &result))
+		rc_every_out_of_range(after, every);
 	return result;
 }
 
@@ -129,8 +180,15 @@ rc_every_latest(TimestampTz after, const Interval *every,
 				TimestampTz at_or_before, pg_tz *tz)
 {
 	TimestampTz due = after;
+	TimestampTz span;
 
 	rc_every_check(every);
+	if (TIMESTAMP_NOT_FINITE(after) || TIMESTAMP_NOT_FINITE(at_or_before))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("the due times of a schedule interval are looked for between finite times, not %s and %s",
+						pstrdup(timestamptz_to_str(after)),
+						pstrdup(timestamptz_to_str(at_or_before)))));
 	if (at_or_before <= after)
 		return after;
 
@@ -139,18 +197,25 @@ rc_every_latest(TimestampTz after, const Interval *every,
 	 * times it, k found by division.  Calendar steps depend on the days
 	 * they cross (a month from the 31st; a local time that one day does
 	 * not have), so those are taken one by one, as fire_schedules() would
-	 * have taken them had it been called at each.
+	 * have taken them had it been called at each.  A step past the end of
+	 * the timestamp range is past the bound too.
 	 */
 	if (every->month == 0 && every->day == 0)
-		return after + ((at_or_before - after) / every->time) * every->time;
+	{
+		if (pg_sub_s64_overflow(at_or_before, after, &span))
+			rc_every_out_of_range(after, every);
+		return after + (span / every->time) * every->time;
+	}
 	for (;;)
 	{
 		TimestampTz next;
 
 		CHECK_FOR_INTERRUPTS();
-		next = rc_every_next(due, every, 1, tz);
-		if (next > at_or_before)
+		if (!rc_every_try(due, every, 1, tz, &next) || next > at_or_before)
 			return due;
+		if (next <= due)
+			elog(ERROR, "schedule interval step from %s does not advance",
+				 timestamptz_to_str(due));
 		due = next;
 	}
 }

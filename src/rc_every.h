@@ -16,9 +16,11 @@
  * The time n intervals of "every" after "after": the months and days of
  * the interval counted on the calendar of time zone tz, the local time of
  * day kept (a day of the month past the month's end becomes its last day),
- * and its time part in absolute time, as timestamptz + interval does in a
- * session of that zone.  Raises 22023 for an interval with a negative part
- * or none, and 22008 out of the timestamp range.
+ * and its time part in absolute time, as timestamptz + n * interval does
+ * in a session of that zone.  n intervals at once is not always where n
+ * single steps land (31 January plus 2 months is 31 March; two steps of a
+ * month, 29 March).  Raises 22023 for an interval with a negative part or
+ * a zero one, and 22008 out of the timestamp range.
  */
 extern TimestampTz rc_every_next(TimestampTz after, const Interval *every,
 								 int64 n, pg_tz *tz);
@@ -26,7 +28,8 @@ extern TimestampTz rc_every_next(TimestampTz after, const Interval *every,
 /*
  * The latest time of the series after, after + every, after + 2 every,
  * ... (each step from the one before) that is at or before "at_or_before";
- * "after" itself when the first step is already past it.
+ * "after" itself when the first step is already past it (or past the end
+ * of the timestamp range).  Both times must be finite (22008).
  */
 extern TimestampTz rc_every_latest(TimestampTz after, const Interval *every,
 								   TimestampTz at_or_before, pg_tz *tz);

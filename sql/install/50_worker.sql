@@ -217,7 +217,7 @@ CREATE FUNCTION role_cluster.every_next(after timestamptz, every interval,
 	RETURNS timestamptz
 	AS 'MODULE_PATHNAME', 'rc_every_next_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION role_cluster.every_next(timestamptz, interval, text, bigint) IS
-	'The due time n intervals after "after": months and days on the calendar of the time zone given (UTC by default), the local time of day kept; hours, minutes and seconds as elapsed time; raises 22023 for an interval that does not advance or a bad zone';
+	'The due time n intervals after "after" (n at once: for months, not always where n single steps land): months and days on the calendar of the time zone given (UTC by default), the local time of day kept; hours, minutes and seconds as elapsed time; raises 22023 for an interval with a negative part, a zero one or a bad zone';
 REVOKE EXECUTE ON FUNCTION role_cluster.every_next(timestamptz, interval, text, bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION role_cluster.every_next(timestamptz, interval, text, bigint) TO role_cluster_admin, role_cluster_node;
 
@@ -361,7 +361,7 @@ BEGIN
 	END IF;
 	/* a bad cron expression or zone raises 22023 naming it, as does an interval that does not advance */
 	PERFORM role_cluster.cron_next(coalesce(NEW.cron, '@daily'), now(), NEW.timezone);
-	IF NEW.every IS NOT NULL THEN
+	IF NEW.every IS NOT NULL AND (TG_OP = 'INSERT' OR NEW.every IS DISTINCT FROM OLD.every) THEN
 		PERFORM role_cluster.every_next(now(), NEW.every, NEW.timezone, 0);
 	END IF;
 
