@@ -558,17 +558,19 @@ group_set_variant(GroupParse *p, const char *name)
 
 /*
  * Check a listener id of len bytes that should be valid in encoding enc:
- * non-empty, not too long, valid characters and no control characters.
- * what says where it comes from, for the message ("" or " in binary input").
+ * non-empty, not too long (only in the database encoding, which the limit
+ * counts bytes of: sized says that enc is it), valid characters and no
+ * control characters.  what says where it comes from, for the message (""
+ * or " in binary input").
  */
 static void
-check_listener_id(const char *id, int len, int enc, const char *what)
+check_listener_id(const char *id, int len, int enc, bool sized, const char *what)
 {
 	const char *problem = NULL;
 
 	if (len == 0)
 		problem = _("A listener id must not be empty.");
-	else if (len > RC_MAX_LISTENER_ID_LEN)
+	else if (sized && len > RC_MAX_LISTENER_ID_LEN)
 		problem = psprintf(_("A listener id is at most %d bytes long; this one has %d."),
 						   RC_MAX_LISTENER_ID_LEN, len);
 	else if (!pg_verify_mbstr(enc, id, len, true))
@@ -624,7 +626,7 @@ group_add_entry(GroupParse *p, char *value, bool on)
 		return;
 	}
 
-	check_listener_id(value, strlen(value), id_encoding(), "");
+	check_listener_id(value, strlen(value), id_encoding(), true, "");
 	if (p->nentries >= RC_MAX_LISTENER_IDS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -1305,13 +1307,14 @@ listener_group_recv(PG_FUNCTION_ARGS)
 
 		/*
 		 * Check the raw bytes first, in the encoding they are in, so that a
-		 * bad id gets this message rather than the conversion's.
+		 * bad id gets this message rather than the conversion's; its length
+		 * counts once converted (a LATIN1 "é" is two bytes in UTF8).
 		 */
 		check_listener_id(&buf->data[buf->cursor], len,
 						  clientenc == PG_SQL_ASCII ? id_encoding() : clientenc,
-						  " in binary input");
+						  false, " in binary input");
 		ids[i] = pq_getmsgtext(buf, len, &nbytes);
-		check_listener_id(ids[i], nbytes, id_encoding(), " in binary input");
+		check_listener_id(ids[i], nbytes, id_encoding(), true, " in binary input");
 
 		if (i > 0)
 		{

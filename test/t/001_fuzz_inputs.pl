@@ -8,7 +8,8 @@
 #
 # The mutation runs inside the server (PL/pgSQL, one subtransaction per
 # literal), in a UTF8 database and in an SQL_ASCII one, where chr() yields
-# raw bytes that are not valid UTF-8.
+# raw bytes that are not valid UTF-8.  Then a LATIN1 database sends a long
+# listener id to a UTF8 client and reads it back.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -365,6 +366,26 @@ foreach my $db ('fuzz_utf8', 'fuzz_ascii')
 	}
 }
 cmp_ok($total_text, '>=', 100000, 'at least 100000 mutated literals in all');
+
+# A listener id's 255-byte limit counts the database encoding's bytes, in
+# binary input too: in a LATIN1 database, an id of 200 "é" (200 bytes) goes
+# out through send as 400 bytes of UTF8 to a UTF8 client, and comes back in.
+$node->safe_psql('postgres',
+	q{CREATE DATABASE fuzz_latin1 ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0});
+is( $node->safe_psql(
+		'fuzz_latin1', qq{
+CREATE EXTENSION role_cluster;
+CREATE TABLE wide (v role_cluster.listener_group);
+INSERT INTO wide VALUES (('EnableSome("' || repeat(chr(233), 200) || '")')::role_cluster.listener_group);
+SET client_encoding = 'UTF8';
+COPY wide TO '$tmp/latin1.bin' (FORMAT binary);
+CREATE TABLE wide_back (LIKE wide);
+COPY wide_back FROM '$tmp/latin1.bin' (FORMAT binary);
+SELECT (SELECT count(*) FROM wide_back) || ' ' || octet_length((role_cluster.listener_group_ids(b.v))[1])
+  FROM wide w JOIN wide_back b ON b.v OPERATOR(role_cluster.=) w.v;
+}),
+	'1 200',
+	'LATIN1 database, UTF8 client: a 200-byte id sent as 400 bytes comes back through recv');
 
 # The server survived: it answers, and no backend died on the way.
 is($node->safe_psql('postgres', 'SELECT 1'), '1', 'server still answers');
