@@ -13,14 +13,14 @@
  * 1. Invalidation.  A statement-level AFTER INSERT/UPDATE/DELETE/TRUNCATE
  *	  trigger on both tables (role_cache_invalidate; a row-level one too,
  *	  for the logical replication apply worker, which fires no statement
- *	  triggers) registers a relcache invalidation of the table.
- *	  PostgreSQL delivers it to the changing
- *	  session at the end of the command (and again if the change is rolled
- *	  back) and to every other session once the transaction commits; the
- *	  relcache callback registered by rc_cache_init only flips flags.  On
- *	  the first lookup with a new snapshot we call AcceptInvalidationMessages,
- *	  so a session sees a committed change at its next statement even inside
- *	  a transaction block, where nothing else would read the queue.
+ *	  triggers) registers a relcache invalidation of the table.  PostgreSQL
+ *	  delivers it to the changing session at the end of the command (and
+ *	  again if the change is rolled back) and to every other session once
+ *	  the transaction commits; the relcache callback registered by
+ *	  rc_cache_init only flips flags.  On the first lookup with a new
+ *	  snapshot we call AcceptInvalidationMessages, so a session sees a
+ *	  committed change at its next statement even inside a transaction
+ *	  block, where nothing else would read the queue.
  *
  * 2. Snapshots.  The cache is built with the caller's snapshot (the active
  *	  snapshot, as any query of the tables would use) and describes the

@@ -33,13 +33,14 @@ REVOKE EXECUTE ON FUNCTION role_cluster.note_schedules(timestamptz) FROM PUBLIC;
  * what the node's role no longer allows); a node registering or changing
  * what it takes; a role, a type's policy or the number of push shards
  * written; a schedule added or its timing changed (the worker fires the
- * schedules again: see schedule_wake_worker); a heartbeat from a node
- * whose lease had lapsed (heartbeat() calls wake_worker()).  Other
- * heartbeats (lease columns only) do not.  Any other change (a node fetched work, moving its fetch mark, or finished work)
- * wakes it only while due tasks wait for a node's room (note_dispatch):
- * most commits of a busy queue are fetches and acknowledgements, and a
- * dispatch for each would find nothing to do.  The worker's own
- * statements never wake it; it loops again by itself.
+ * schedules again: see schedule_wake_worker); a heartbeat from a node whose
+ * lease had lapsed (heartbeat() calls wake_worker()).  Other heartbeats
+ * (lease columns only) do not.  Any other change (a node fetched work,
+ * moving its fetch mark, or finished work) wakes it only while due tasks
+ * wait for a node's room (note_dispatch): most commits of a busy queue are
+ * fetches and acknowledgements, and a dispatch for each would find nothing
+ * to do.  The worker's own statements never wake it; it loops again by
+ * itself.
  */
 CREATE TRIGGER task_wake_worker
 	AFTER INSERT ON role_cluster.task
@@ -359,7 +360,7 @@ BEGIN
 			USING ERRCODE = 'check_violation',
 				  HINT = 'Set cron to a 5-field cron expression such as ''*/5 * * * *'', or every to an interval such as ''1 hour''.';
 	END IF;
-	/* a bad cron expression or zone raises 22023 naming it, as does an interval that does not advance */
+	/* a bad cron expression or zone raises 22023 naming it, as does an interval with a negative part or a zero one */
 	PERFORM role_cluster.cron_next(coalesce(NEW.cron, '@daily'), now(), NEW.timezone);
 	IF NEW.every IS NOT NULL AND (TG_OP = 'INSERT' OR NEW.every IS DISTINCT FROM OLD.every) THEN
 		PERFORM role_cluster.every_next(now(), NEW.every, NEW.timezone, 0);
