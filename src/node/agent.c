@@ -94,7 +94,7 @@ typedef struct Agent
 	int64_t		give_up_ms;		/* stop trying to reach the server, 0 = unset */
 } Agent;
 
-static bool report_finished(Agent *a);
+static bool report_finished(Agent *a, bool all);
 
 /* The wait function of the connection: serve the handlers meanwhile */
 static short
@@ -280,7 +280,7 @@ try_reconnect(Agent *a)
 	 * from a new session takes back everything the node held.
 	 */
 	if (session_listen(a, false) != 0 ||
-		!report_finished(a) ||
+		!report_finished(a, true) ||
 		session_register(a, false) != 0)
 	{
 		conn_close(&a->conn);
@@ -367,17 +367,21 @@ reports_given_up(Agent *a)
  * it then deregisters, which hands the task back (or, refused that too,
  * exits, and the server takes the node's tasks back as its session ends).
  * Any other refusal drops the result with a log line: the task is no
- * longer ours.
+ * longer ours.  Each call tries each result once at most: those due now,
+ * or with all (before registering again after a reconnection, which takes
+ * back what the node held) every one, retries included.
  * Returns false if the connection was lost; the unreported results wait for
  * the next connection.
  */
 static bool
-report_finished(Agent *a)
+report_finished(Agent *a, bool all)
 {
-	RunnerSlot *slot;
+	RunnerSlot **due = node_malloc(sizeof(RunnerSlot *) * a->cfg->concurrency);
+	int			ndue = runner_reports_due(a->runner, all ? INT64_MAX : node_now_ms(), due);
 
-	while ((slot = runner_next_report(a->runner, node_now_ms())) != NULL)
+	for (int k = 0; k < ndue; k++)
 	{
+		RunnerSlot *slot = due[k];
 		const NodeTask *task = runner_slot_task(slot);
 		char	   *message;
 		SlotOutcome outcome = runner_slot_outcome(slot, &message);
@@ -411,6 +415,7 @@ report_finished(Agent *a)
 		if (st == CONN_LOST)
 		{
 			free(message);
+			free(due);
 			return false;
 		}
 		if (st == CONN_ERROR && error_passes(conn_sqlstate(res)) &&
@@ -448,6 +453,7 @@ report_finished(Agent *a)
 		if (a->more_waiting && !a->stopping)
 			a->want_fetch = true;
 	}
+	free(due);
 	return true;
 }
 
@@ -689,7 +695,7 @@ run_loop(Agent *a)
 		if (!a->connected && node_now_ms() >= a->next_connect_ms)
 			try_reconnect(a);
 
-		if (a->connected && !report_finished(a))
+		if (a->connected && !report_finished(a, false))
 			continue;
 
 		if (a->stopping && runner_running(a->runner) == 0)

@@ -553,6 +553,21 @@ runner_next_report(Runner *r, int64_t now_ms)
 	return NULL;
 }
 
+/*
+ * The finished slots whose results may be reported at now_ms, into slots
+ * (room for every slot); returns how many
+ */
+int
+runner_reports_due(Runner *r, int64_t now_ms, RunnerSlot **slots)
+{
+	int			n = 0;
+
+	for (int i = 0; i < r->nslots; i++)
+		if (r->slots[i].state == SLOT_DONE && r->slots[i].report_after_ms <= now_ms)
+			slots[n++] = &r->slots[i];
+	return n;
+}
+
 /* When the next finished slot's result may be reported; INT64_MAX: none */
 int64_t
 runner_next_report_at(const Runner *r)

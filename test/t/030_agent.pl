@@ -479,16 +479,18 @@ is(query(q{SELECT deregistered_at IS NOT NULL FROM role_cluster.node WHERE node_
 	't', 'stopper deregistered');
 
 # ---- a report refused for a reason that passes is tried again ----
-# This agent's sessions time out after 0.5 s; its report of a finished task
-# waits for a row lock that another session holds, and times out.  The
-# agent tries again a second later, for as long as the lock is held (here
-# past twelve tries), and once the lock is free the task is done (dropping
-# the result would leave it running on the node, its lease renewed by every
-# heartbeat).  Meanwhile the result of its other task goes through.  Its
-# heartbeats, which extend that task's lease, time out on the same lock:
-# they are tried again a second later too, and the agent keeps its session
-# (registering again would meet the lock, fail, and drop the connection,
-# and with it the node's tasks).
+# This agent's sessions time out after 0.5 s; its reports of three finished
+# tasks wait for row locks that another session holds, and time out.  The
+# agent tries each again a second later, for as long as the locks are held
+# (here past twelve tries), and once they are free the tasks are done
+# (dropping a result would leave its task running on the node, its lease
+# renewed by every heartbeat).  Meanwhile the result of its fourth task
+# goes through.  Its heartbeats, which extend those tasks' leases, time out
+# on the same locks: they are tried again a second later too, between the
+# rounds of reports (three timeouts take longer than the retry's second,
+# and one round must not follow another without end), and the agent keeps
+# its session (registering again would meet the locks, fail, and drop the
+# connection, and with it the node's tasks).
 
 # Wait (bounded) until agent $name's log, after byte $offset, matches $re
 # at least $n times; returns the number of matches.
@@ -510,14 +512,17 @@ unlink "$testdir/release";
 # the slow task handed back above would take its slot
 query(q{DELETE FROM role_cluster.task WHERE kind = 'slow' AND state <> 'done'});
 start_agent('patient', 'maintenance', undef, { PGOPTIONS => '-c statement_timeout=500' },
-	'--heartbeat', '5', '--concurrency', '2');
+	'--heartbeat', '5', '--concurrency', '4');
 my $slow = start_slow_task('patient');
+my $slow2 = start_slow_task('patient');
+my $slow3 = start_slow_task('patient');
 my $other = start_slow_task('patient');
 my $patient_pid = query(q{SELECT backend_pid FROM role_cluster.node WHERE node_id = 'patient'});
 $offset = -s $node->basedir . '/agent_patient.log';
 my $locker = $node->background_psql('postgres');
 $locker->query_safe('BEGIN');
-$locker->query_safe("SELECT id FROM role_cluster.task WHERE id = $slow FOR UPDATE");
+$locker->query_safe(
+	"SELECT id FROM role_cluster.task WHERE id IN ($slow, $slow2, $slow3) FOR UPDATE");
 open $fh, '>', "$testdir/release" or die;
 close $fh;
 my (undef, $log) =
@@ -531,9 +536,9 @@ ok( $node->poll_query_until(
 	'the result of its other task does not wait behind it');
 cmp_ok(wait_agent_log_count('patient', $offset, qr/result of task $slow not reported yet/, 12),
 	'>=', 12, 'it goes on trying, past twelve tries');
-# Its heartbeat is every 5 s: in the 17 s or so of those tries (a second
-# and a 0.5 s timeout each), a retry a second after each timeout makes
-# eight or more, the next heartbeat at most four.
+# Its heartbeat is every 5 s: in the 25 s or so of those tries (a round of
+# three 0.5 s timeouts, a heartbeat's, a second's wait), a retry a second
+# after each timeout makes eight or more, the next heartbeat at most five.
 my $heartbeats = () = substr(slurp($node->basedir . '/agent_patient.log'), $offset) =~
   /heartbeat failed, trying again in 1.0 s: canceling statement due to statement timeout/g;
 cmp_ok($heartbeats, '>=', 6,
@@ -541,8 +546,8 @@ cmp_ok($heartbeats, '>=', 6,
 $locker->query_safe('COMMIT');
 $locker->quit;
 ok( $node->poll_query_until(
-		'postgres', "SELECT state FROM role_cluster.task WHERE id = $slow", 'done'),
-	'once the lock is free, the task is done');
+		'postgres', "SELECT count(*) FROM role_cluster.task WHERE id IN ($slow, $slow2, $slow3) AND state = 'done'", '3'),
+	'once the locks are free, the tasks are done');
 unlike(substr(slurp($node->basedir . '/agent_patient.log'), $offset),
 	qr/result of task $slow dropped/, 'its result was never dropped');
 is(query(q{SELECT backend_pid FROM role_cluster.node WHERE node_id = 'patient'}),
