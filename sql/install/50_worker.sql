@@ -80,7 +80,9 @@ COMMENT ON TRIGGER node_wake_worker ON role_cluster.node IS
  * enable_all) or its task types changed, a type's singleton policy, the
  * number of push shards.  Queued work that no node could take may now have
  * one; without these it would wait for the poll.  The role trigger fires
- * with session_replication_role = replica too, as the role cache's does.
+ * with session_replication_role = replica too, as the role cache's does,
+ * and for the logical replication apply worker, which fires row triggers
+ * only, a row trigger does the same (ENABLE REPLICA).
  */
 CREATE TRIGGER cluster_role_wake_worker
 	AFTER INSERT OR UPDATE OF tasks OR DELETE OR TRUNCATE ON role_cluster.cluster_role
@@ -88,6 +90,13 @@ CREATE TRIGGER cluster_role_wake_worker
 ALTER TABLE role_cluster.cluster_role ENABLE ALWAYS TRIGGER cluster_role_wake_worker;
 COMMENT ON TRIGGER cluster_role_wake_worker ON role_cluster.cluster_role IS
 	'Wakes the background worker at commit when a role is added, removed or its task types change';
+
+CREATE TRIGGER cluster_role_wake_worker_applied
+	AFTER INSERT OR UPDATE OF tasks OR DELETE ON role_cluster.cluster_role
+	FOR EACH ROW EXECUTE FUNCTION role_cluster.wake_worker_trigger();
+ALTER TABLE role_cluster.cluster_role ENABLE REPLICA TRIGGER cluster_role_wake_worker_applied;
+COMMENT ON TRIGGER cluster_role_wake_worker_applied ON role_cluster.cluster_role IS
+	'Wakes the background worker at commit when logical replication applies a change to roles';
 
 CREATE TRIGGER task_policy_wake_worker
 	AFTER INSERT OR UPDATE OF singleton ON role_cluster.task_policy

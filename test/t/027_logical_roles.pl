@@ -1,9 +1,10 @@
 
 # The role cache of a logical-replication subscriber: the apply worker
-# fires row triggers only, never statement triggers, so the cache must
-# hear of a role the publisher changed through a row trigger.  A session
-# on the subscriber that built its cache before the change answers from
-# the changed role after it.
+# fires row triggers only for inserts, updates and deletes, never statement
+# triggers, so the cache must hear of a role the publisher changed through
+# a row trigger.  A session on the subscriber that built its cache before
+# the change answers from the changed role after it, and the change wakes
+# the subscriber's worker, as one made there would.
 use strict;
 use warnings FATAL => 'all';
 
@@ -39,10 +40,14 @@ is( $session->query_safe(
 		"SELECT role_cluster.role_enables_task('indexer', 'metricsPush')"),
 	'f', 'the subscriber\'s session: indexer does not run metricsPush');
 
+my $wakeups = $subscriber->safe_psql('postgres', 'SELECT wakeups FROM role_cluster.worker_stats');
 $publisher->safe_psql('postgres',
 	"UPDATE role_cluster.cluster_role SET tasks = 'EnableSome(searchIndexing, metricsPush)' WHERE name = 'indexer'"
 );
 $publisher->wait_for_catchup('roles');
+ok( $subscriber->poll_query_until(
+		'postgres', "SELECT wakeups > $wakeups FROM role_cluster.worker_stats"),
+	'the change applied on the subscriber wakes its worker (work may now have a node)');
 is( $subscriber->safe_psql('postgres',
 		"SELECT tasks::text FROM role_cluster.cluster_role WHERE name = 'indexer'"),
 	'{"@type": "EnableSome", "taskTypes": ["metricsPush", "searchIndexing"]}',
