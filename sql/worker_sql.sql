@@ -184,6 +184,9 @@ SELECT role_cluster.every_latest('2024-01-31 00:00:00+00', '1 month', '2024-06-3
 SELECT role_cluster.every_latest('2024-03-09 07:30:00+00', '1 day', '2024-03-12 08:00:00+00',
 								 'America/New_York');
 SELECT role_cluster.every_latest('2024-01-01 00:00:00+00', '1 day', '2023-06-01 00:00:00+00');
+-- from the first instant there is to near the last: the span overflows a
+-- signed 64-bit difference, not the answer
+SELECT role_cluster.every_latest('4714-11-24 00:00:00+00 BC', '1 hour', '294276-12-31 00:30:00+00');
 -- a next step past the end of the range is past the bound too
 SELECT role_cluster.every_latest('294276-11-01 00:00:00+00', '1 month', '294276-12-15 00:00:00+00');
 -- STRICT
@@ -255,6 +258,8 @@ INSERT INTO role_cluster.schedule (name, task_type, cron, timezone)
 	VALUES ('bad zone', 'metricsPush', '* * * * *', 'Nowhere/Special');
 INSERT INTO role_cluster.schedule (name, task_type, every, timezone)
 	VALUES ('bad zone', 'metricsPush', '1 hour', 'Nowhere/Special');
+UPDATE role_cluster.schedule SET timezone = 'Nowhere/Special' WHERE name = 'hourly';
+UPDATE role_cluster.schedule SET every = '1 mon -29 days' WHERE name = 'hourly';
 \set VERBOSITY terse
 INSERT INTO role_cluster.schedule (name, task_type, cron, every)
 	VALUES ('both', 'metricsPush', '* * * * *', '1 hour');

@@ -180,7 +180,7 @@ rc_every_latest(TimestampTz after, const Interval *every,
 				TimestampTz at_or_before, pg_tz *tz)
 {
 	TimestampTz due = after;
-	TimestampTz span;
+	uint64		span;
 
 	rc_every_check(every);
 	if (TIMESTAMP_NOT_FINITE(after) || TIMESTAMP_NOT_FINITE(at_or_before))
@@ -202,9 +202,9 @@ rc_every_latest(TimestampTz after, const Interval *every,
 	 */
 	if (every->month == 0 && every->day == 0)
 	{
-		if (pg_sub_s64_overflow(at_or_before, after, &span))
-			rc_every_out_of_range(after, every);
-		return after + (span / every->time) * every->time;
+		/* the span, positive here, fits in 64 bits unsigned */
+		span = (uint64) at_or_before - (uint64) after;
+		return after + (TimestampTz) ((span / (uint64) every->time) * (uint64) every->time);
 	}
 	for (;;)
 	{

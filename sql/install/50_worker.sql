@@ -369,10 +369,18 @@ BEGIN
 			USING ERRCODE = 'check_violation',
 				  HINT = 'Set cron to a 5-field cron expression such as ''*/5 * * * *'', or every to an interval such as ''1 hour''.';
 	END IF;
-	/* a bad cron expression or zone raises 22023 naming it, as does an interval with a negative part or a zero one */
-	PERFORM role_cluster.cron_next(coalesce(NEW.cron, '@daily'), now(), NEW.timezone);
-	IF NEW.every IS NOT NULL AND (TG_OP = 'INSERT' OR NEW.every IS DISTINCT FROM OLD.every) THEN
-		PERFORM role_cluster.every_next(now(), NEW.every, NEW.timezone, 0);
+	/*
+	 * The timing, when written: a bad cron expression or zone raises 22023
+	 * naming it, as does an interval with a negative part or a zero one.
+	 * (fire_schedules()' own updates leave it alone.)
+	 */
+	IF TG_OP = 'INSERT' OR NEW.cron IS DISTINCT FROM OLD.cron
+		OR NEW.every IS DISTINCT FROM OLD.every OR NEW.timezone IS DISTINCT FROM OLD.timezone THEN
+		IF NEW.cron IS NOT NULL THEN
+			PERFORM role_cluster.cron_next(NEW.cron, now(), NEW.timezone);
+		ELSE
+			PERFORM role_cluster.every_next(now(), NEW.every, NEW.timezone, 0);
+		END IF;
 	END IF;
 
 	IF TG_OP = 'INSERT' THEN
