@@ -340,7 +340,7 @@ error_passes(const char *sqlstate)
 static bool
 report_due(Agent *a)
 {
-	return runner_next_report(a->runner, node_now_ms()) != NULL;
+	return runner_next_report_at(a->runner) <= node_now_ms();
 }
 
 /*
@@ -751,8 +751,7 @@ run_loop(Agent *a)
 				timeout = until(a->next_heartbeat_ms, now);
 			if (!a->stopping && until(a->next_poll_ms, now) < timeout)
 				timeout = until(a->next_poll_ms, now);
-			if (runner_next_done(a->runner) &&
-				until(runner_next_report_at(a->runner), now) < timeout)
+			if (until(runner_next_report_at(a->runner), now) < timeout)
 				timeout = until(runner_next_report_at(a->runner), now);
 		}
 		else if (until(a->next_connect_ms, now) < timeout)

@@ -543,16 +543,6 @@ runner_next_done(Runner *r)
 	return NULL;
 }
 
-/* A finished slot whose result may be reported at now_ms, or NULL */
-RunnerSlot *
-runner_next_report(Runner *r, int64_t now_ms)
-{
-	for (int i = 0; i < r->nslots; i++)
-		if (r->slots[i].state == SLOT_DONE && r->slots[i].report_after_ms <= now_ms)
-			return &r->slots[i];
-	return NULL;
-}
-
 /*
  * The finished slots whose results may be reported at now_ms, into slots
  * (room for every slot); returns how many
