@@ -20,6 +20,7 @@
 #include "access/xact.h"
 #include "commands/trigger.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/ipc.h"
@@ -166,12 +167,21 @@ rc_count(RcCounter counter, int64 n)
 void
 rc_note_error(const char *step, ErrorData *edata)
 {
+	char		msg[RC_LAST_ERROR_LEN];
+	int			len;
+
 	if (rc_shared == NULL)
 		return;
 	rc_count(RC_COUNT_ERRORS, 1);
+
+	/* cut at a character boundary: worker_stats must stay valid text */
+	len = snprintf(msg, sizeof(msg), "%s: %s",
+				   step, edata->message ? edata->message : "(no message)");
+	if (len >= (int) sizeof(msg))
+		msg[pg_mbcliplen(msg, sizeof(msg) - 1, sizeof(msg) - 1)] = '\0';
+
 	SpinLockAcquire(&rc_shared->mutex);
-	snprintf(rc_shared->last_error, RC_LAST_ERROR_LEN, "%s: %s",
-			 step, edata->message ? edata->message : "(no message)");
+	strlcpy(rc_shared->last_error, msg, RC_LAST_ERROR_LEN);
 	rc_shared->last_error_at = GetCurrentTimestamp();
 	SpinLockRelease(&rc_shared->mutex);
 }

@@ -459,6 +459,18 @@ rc_worker_loop_once(RcLoopState *ls)
 	failed |= (dr == RC_DISPATCH_FAILED);
 	more |= (dr == RC_DISPATCH_MORE);
 
+	/*
+	 * A step planned further ahead than its interval: the clock was set
+	 * back.  Due now, rather than once the clock has caught up (lapsed
+	 * leases would wait that long to be reclaimed).
+	 */
+	if (ls->next_full > TimestampTzPlusMilliseconds(start, rc_poll_interval_ms))
+		ls->next_full = start;
+	if (ls->next_prune > TimestampTzPlusMilliseconds(start, (int64) rc_prune_interval_s * 1000))
+		ls->next_prune = start;
+	if (ls->next_vacuum > TimestampTzPlusMilliseconds(start, (int64) rc_vacuum_interval_s * 1000))
+		ls->next_vacuum = start;
+
 	full = (start >= ls->next_full);
 	if (pg_atomic_exchange_u32(&rc_shared->reclaim_requested, 0) != 0)
 	{
@@ -583,6 +595,16 @@ rc_worker_main(Datum main_arg)
 	 * this takes a WAL flush off the enqueue-to-notified path.
 	 */
 	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
+
+	/*
+	 * Its steps write, and dispatch() and reclaim() need a fresh snapshot
+	 * per statement: whatever default an operator gives sessions
+	 * (postgresql.conf, ALTER DATABASE or ALTER ROLE ... SET), the worker's
+	 * transactions are read-write and READ COMMITTED.
+	 */
+	SetConfigOption("default_transaction_isolation", "read committed",
+					PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("default_transaction_read_only", "off", PGC_SUSET, PGC_S_OVERRIDE);
 	ereport(LOG,
 			(errmsg("role_cluster worker started in database \"%s\"", rc_database)));
 

@@ -21,12 +21,15 @@ my %pending;
 our @EXPORT = qw(rc_new_node rc_node_session rc_wait_notification
   rc_worker_pid rc_set_and_reload rc_query);
 
-# A preloaded server; %conf are extra postgresql.conf settings.
+# A preloaded server; $params{conf} are extra postgresql.conf settings,
+# $params{initdb} extra initdb arguments.
 sub rc_new_node
 {
 	my ($name, %params) = @_;
 	my $node = PostgreSQL::Test::Cluster->new($name);
-	$node->init(allows_streaming => $params{allows_streaming} ? 1 : 0);
+	$node->init(
+		allows_streaming => $params{allows_streaming} ? 1 : 0,
+		extra => $params{initdb} // []);
 	$node->append_conf('postgresql.conf',
 		"shared_preload_libraries = 'role_cluster'\n"
 		  . "log_min_messages = log\n"

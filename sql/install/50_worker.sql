@@ -176,7 +176,7 @@ COMMENT ON COLUMN role_cluster.worker_stats.pid IS 'Process id of the worker; NU
 COMMENT ON COLUMN role_cluster.worker_stats.state IS
 	'not running, starting, disabled (role_cluster.enabled = off), standby (recovery: waits), no extension (not installed in role_cluster.database: waits), running';
 COMMENT ON COLUMN role_cluster.worker_stats.started_at IS 'When the current worker process started';
-COMMENT ON COLUMN role_cluster.worker_stats.loops IS 'Loops in which the worker dispatched (not counting idle ones)';
+COMMENT ON COLUMN role_cluster.worker_stats.loops IS 'Loops the worker ran while running (not disabled, on a standby or waiting for the extension), those that found nothing to do included';
 COMMENT ON COLUMN role_cluster.worker_stats.wakeups IS 'Commits in its database that woke the worker (enqueues, state changes, registrations, heartbeats of lapsed nodes, changes of roles, type policies, the push shard count or the timing of schedules)';
 COMMENT ON COLUMN role_cluster.worker_stats.routed IS 'Tasks routed by dispatch()';
 COMMENT ON COLUMN role_cluster.worker_stats.notified IS 'Node notifications sent by dispatch() (one per node per call)';

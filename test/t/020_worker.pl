@@ -10,6 +10,7 @@ use warnings FATAL => 'all';
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Time::HiRes qw(usleep);
 use FindBin;
 use lib "$FindBin::RealBin/..";
 use RcWorker;
@@ -19,7 +20,9 @@ use RcWorker;
 # worker does within this test happens because something woke it (a commit,
 # a reload), or because a deferred task or a schedule fell due, not a timer
 # of its own.
+# (UTF8, so that a message cut mid-character would show.)
 my $node = rc_new_node('worker',
+	initdb => [ '--encoding=UTF8', '--locale=C' ],
 	conf =>
 	  "role_cluster.poll_interval = '1h'\nrole_cluster.prune_interval = '1h'\nrole_cluster.vacuum_interval = 0\n"
 );
@@ -403,6 +406,66 @@ ok( $node->poll_query_until(
 rc_query($n2, "SELECT role_cluster.heartbeat('n2')");
 ok(rc_wait_notification($n2, $c2), 'and routed back to the node once it heartbeats');
 takes_and_finishes($n2, 'n2', $tn, 'which takes it');
+
+# --- the sessions' defaults -------------------------------------------------
+
+# Serializable, read-only defaults for every session leave the worker's
+# transactions read-write and READ COMMITTED: its polls (reclaim every
+# 100 ms now) fail nothing, and it goes on routing.
+my $errors = $node->safe_psql('postgres', 'SELECT errors FROM role_cluster.worker_stats');
+$node->safe_psql('postgres', "ALTER SYSTEM SET default_transaction_isolation = 'serializable'");
+$node->safe_psql('postgres', 'ALTER SYSTEM SET default_transaction_read_only = on');
+$node->reload;
+ok( $node->poll_query_until(
+		'postgres', "SELECT current_setting('default_transaction_isolation') = 'serializable'"),
+	'the sessions\' defaults are serializable and read-only');
+rc_query($n2, "SET default_transaction_isolation = 'read committed'");
+rc_query($n2, 'SET default_transaction_read_only = off');
+usleep(500_000);    # five polls
+$td = $node->safe_psql('postgres',
+	"SET default_transaction_isolation = 'read committed'; SET default_transaction_read_only = off;
+	 SELECT role_cluster.enqueue('outboundMta', 'defaults')");
+ok(rc_wait_notification($n2, $c2), 'the worker still routes');
+takes_and_finishes($n2, 'n2', $td, 'to the node, which takes the task');
+is($node->safe_psql('postgres', 'SELECT errors FROM role_cluster.worker_stats'),
+	$errors, 'and none of its steps failed meanwhile');
+$node->safe_psql('postgres', 'ALTER SYSTEM RESET default_transaction_isolation');
+$node->safe_psql('postgres', 'ALTER SYSTEM RESET default_transaction_read_only');
+$node->reload;
+ok( $node->poll_query_until(
+		'postgres', "SELECT current_setting('default_transaction_read_only') = 'off'"),
+	'the defaults are back');
+
+# A failed step's message is kept whole characters only: cut at 255 bytes
+# halfway through an "é", worker_stats would give invalid text (not even
+# convertible to LATIN1).  prune() fails on a done task's delete; a
+# reload makes the worker prune at once.
+$node->safe_psql(
+	'postgres', q{
+CREATE FUNCTION regress_no_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	RAISE EXCEPTION '%', 'x' || repeat(U&'\00E9', 200);
+END $$;
+CREATE TRIGGER regress_no_delete BEFORE DELETE ON role_cluster.task
+	FOR EACH ROW EXECUTE FUNCTION regress_no_delete();
+});
+$node->safe_psql('postgres',
+	"UPDATE role_cluster.task SET finished_at = now() - interval '2 days' WHERE id = $td");
+$node->reload;
+ok( $node->poll_query_until(
+		'postgres', "SELECT last_error LIKE 'prune: x%' FROM role_cluster.worker_stats"),
+	'a prune that fails with a long message');
+is( $node->safe_psql(
+		'postgres',
+		"SELECT octet_length(last_error) || ' ' || length(convert_to(last_error, 'LATIN1'))
+		   FROM role_cluster.worker_stats"),
+	'254 131',
+	'is kept cut before the character that would not fit, and converts to LATIN1');
+$node->safe_psql(
+	'postgres', q{
+DROP TRIGGER regress_no_delete ON role_cluster.task;
+DROP FUNCTION regress_no_delete();
+});
 
 # --- the extension dropped and created again under the running worker ------
 
