@@ -64,6 +64,7 @@
 #include "postmaster/bgworker.h"
 #include "storage/bufmgr.h"
 #include "storage/ipc.h"
+#include "storage/proc.h"
 #include "storage/procarray.h"
 #include "tcop/tcopprot.h"
 #include "utils/guc.h"
@@ -74,6 +75,8 @@
 
 #include "rc_shmem.h"
 #include "rc_vacuum.h"
+
+PG_FUNCTION_INFO_V1(rc_session_in_vacuum);
 
 /* Settings */
 int			rc_vacuum_interval_s = 1;
@@ -896,4 +899,27 @@ rc_vacuum_main(Datum main_arg)
 	pgstat_report_activity(STATE_RUNNING, "VACUUM (role_cluster queue tables)");
 
 	proc_exit(rc_guarded("vacuum", rc_vacuum_body, NULL, 0) < 0 ? 1 : 0);
+}
+
+/*
+ * role_cluster.session_in_vacuum(pid int) → boolean
+ *
+ * Is the session with this pid in a plain (lazy) VACUUM, from the moment it
+ * starts on a table, waiting for its lock included?  Such a session shows a
+ * backend_xmin, but the horizon of what vacuum may remove ignores it
+ * (PROC_IN_VACUUM), so it holds nothing back.  False for no such session.
+ */
+Datum
+rc_session_in_vacuum(PG_FUNCTION_ARGS)
+{
+	int32		pid = PG_GETARG_INT32(0);
+	PGPROC	   *proc;
+	bool		in_vacuum = false;
+
+	LWLockAcquire(ProcArrayLock, LW_SHARED);
+	proc = BackendPidGetProcWithLock(pid);
+	if (proc != NULL)
+		in_vacuum = (proc->statusFlags & PROC_IN_VACUUM) != 0;
+	LWLockRelease(ProcArrayLock);
+	PG_RETURN_BOOL(in_vacuum);
 }

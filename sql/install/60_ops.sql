@@ -203,12 +203,25 @@ COMMENT ON COLUMN role_cluster.shard_stats.held IS 'Push tasks of this shard tha
 /* ---- What holds back cleanup ---- */
 
 /*
+ * Is the session with this pid in a plain VACUUM (waiting for its table's
+ * lock included)?  Such a session shows a backend_xmin that holds nothing
+ * back.  C, reading the process's flags.
+ */
+CREATE FUNCTION role_cluster.session_in_vacuum(pid integer) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'rc_session_in_vacuum' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION role_cluster.session_in_vacuum(integer) IS
+	'Whether the session with this pid is in a plain VACUUM, which holds back no cleanup';
+
+/*
  * What keeps vacuum from removing dead rows in this database, for audit()
  * and metrics(): sessions whose transaction holds a snapshot or a
  * transaction id (kind 'session', name the pid, since the transaction
  * began), prepared transactions ('prepared', the GID, since PREPARE), and
  * replication slots not in use that hold an xmin ('slot', the slot name,
- * since unknown: NULL).  The calling session and autovacuum are left out.
+ * since unknown: NULL).  The calling session, autovacuum and sessions in
+ * a plain VACUUM (session_in_vacuum: the removal horizon ignores them,
+ * whatever their backend_xmin shows; the worker's own vacuum among them)
+ * are left out.
  * Internal: its callers are SECURITY DEFINER, so every session's details
  * are visible to it.
  */
@@ -222,6 +235,7 @@ AS $$
 	WHERE a.datname = pg_catalog.current_database()
 		AND a.pid <> pg_catalog.pg_backend_pid()
 		AND a.backend_type <> 'autovacuum worker'
+		AND NOT role_cluster.session_in_vacuum(a.pid)
 		AND (a.backend_xmin IS NOT NULL OR a.backend_xid IS NOT NULL)
 		AND a.xact_start IS NOT NULL
 	UNION ALL
@@ -768,6 +782,7 @@ GRANT SELECT ON role_cluster.queue_stats, role_cluster.node_stats, role_cluster.
 
 REVOKE EXECUTE ON FUNCTION
 	role_cluster.node_duties(role_cluster.node),
+	role_cluster.session_in_vacuum(integer),
 	role_cluster.cleanup_holders(),
 	role_cluster.audit(interval, role_cluster.task_type[]),
 	role_cluster.metrics_label(text),
