@@ -228,6 +228,15 @@ SELECT name, next_due = CASE name
   FROM role_cluster.schedule ORDER BY id;
 COMMIT;
 
+-- created_at and updated_at as an insert gives them (a restore's); an
+-- update moves updated_at only
+INSERT INTO role_cluster.schedule (name, task_type, every, created_at, updated_at)
+	VALUES ('restored', 'storeMaintenance', '1 hour', '2020-01-01 00:00:00+00', '2021-01-01 00:00:00+00')
+	RETURNING created_at, updated_at;
+UPDATE role_cluster.schedule SET kind = 'again' WHERE name = 'restored'
+	RETURNING created_at, updated_at = now() AS updated_now;
+DELETE FROM role_cluster.schedule WHERE name = 'restored';
+
 -- an explicit next_due anchors the schedule
 INSERT INTO role_cluster.schedule (name, task_type, every, next_due)
 	VALUES ('anchored', 'accountMaintenance', '1 day', '2030-01-01 03:00:00+00');
@@ -240,11 +249,25 @@ SELECT next_due > now() AND next_due <= now() + interval '2 days' AS recomputed
 UPDATE role_cluster.schedule SET every = '3 days', next_due = '2031-01-01 03:00:00+00'
  WHERE name = 'anchored';
 SELECT next_due FROM role_cluster.schedule WHERE name = 'anchored';
--- re-enabling skips what fell due while disabled
-UPDATE role_cluster.schedule SET enabled = false, next_due = '2020-01-01' WHERE name = 'anchored';
+-- re-enabling before next_due leaves it where it was
+UPDATE role_cluster.schedule SET enabled = false WHERE name = 'anchored';
+UPDATE role_cluster.schedule SET enabled = true WHERE name = 'anchored';
+SELECT next_due FROM role_cluster.schedule WHERE name = 'anchored';
+-- re-enabling after it skips what fell due while disabled, and the
+-- interval schedule goes on with its own series (03:00 every 3 days)
+UPDATE role_cluster.schedule SET enabled = false, next_due = '2020-01-01 03:00:00+00' WHERE name = 'anchored';
 SELECT next_due FROM role_cluster.schedule WHERE name = 'anchored';
 UPDATE role_cluster.schedule SET enabled = true WHERE name = 'anchored';
-SELECT next_due > now() AS in_future FROM role_cluster.schedule WHERE name = 'anchored';
+SELECT next_due > now() AS in_future, next_due - interval '3 days' <= now() AS first_after_now,
+	   extract(epoch FROM next_due - '2020-01-01 03:00:00+00')::bigint % (3 * 86400) AS off_series
+  FROM role_cluster.schedule WHERE name = 'anchored';
+-- a cron schedule: its next due time after now
+INSERT INTO role_cluster.schedule (name, task_type, cron, enabled, next_due)
+	VALUES ('cron off', 'storeMaintenance', '17 3 * * *', false, '2020-01-01 03:17:00+00');
+UPDATE role_cluster.schedule SET enabled = true WHERE name = 'cron off';
+SELECT next_due = role_cluster.cron_next('17 3 * * *', now()) AS next_cron_due
+  FROM role_cluster.schedule WHERE name = 'cron off';
+DELETE FROM role_cluster.schedule WHERE name = 'cron off';
 -- setting next_due to NULL recomputes it
 UPDATE role_cluster.schedule SET next_due = NULL WHERE name = 'anchored';
 SELECT next_due > now() AS in_future FROM role_cluster.schedule WHERE name = 'anchored';
@@ -317,6 +340,11 @@ INSERT INTO role_cluster.schedule (name, task_type, cron, next_due)
 			role_cluster.cron_prev('*/10 * * * *', now() - interval '1 hour'));
 INSERT INTO role_cluster.schedule (name, task_type, shard_key, every, next_due)
 	VALUES ('push', 'pushNotifications', 'alice@example.org', '1 day', now());
+-- a task that anyone could enqueue first, with a key made like the ones
+-- firings once had: it changes nothing
+SELECT role_cluster.enqueue('storeMaintenance', 'squatter', dedupe_key =>
+		'schedule:' || (SELECT id FROM role_cluster.schedule WHERE name = 'push') || ':' ||
+		extract(epoch FROM now())) IS NOT NULL AS squatted;
 SELECT role_cluster.fire_schedules() AS fired;
 -- 'latest' fired the latest missed due time once, 'all' each of them
 SELECT s.name, f.due_at - now() AS due, f.fired_at = now() AS fired_now
@@ -330,10 +358,10 @@ SELECT f.due_at = role_cluster.cron_prev('*/10 * * * *', now()) AS latest_cron_d
 SELECT name, next_due - now() AS next_due, last_due - now() AS last_due,
 	   last_fired_at = now() AS fired_now, last_task_id IS NOT NULL AS has_task, last_error
   FROM role_cluster.schedule WHERE name <> 'cron behind' ORDER BY name;
--- the tasks: the schedule's fields, run_at = the due time, a dedupe key
+-- the tasks: the schedule's fields, run_at = the due time, no dedupe key
+-- (the squatter's key did not stand in for the push schedule's task)
 SELECT s.name, t.task_type, t.kind, t.payload, t.shard_key, t.priority, t.max_attempts,
-	   t.state, t.run_at = f.due_at AS run_at_due,
-	   t.dedupe_key = 'schedule:' || s.id || ':' || extract(epoch FROM f.due_at) AS dedupe_key
+	   t.state, t.run_at = f.due_at AS run_at_due, t.dedupe_key
   FROM role_cluster.schedule_firing f
   JOIN role_cluster.schedule s ON s.id = f.schedule_id
   JOIN role_cluster.task t ON t.id = f.task_id

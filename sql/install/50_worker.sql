@@ -247,9 +247,11 @@ GRANT EXECUTE ON FUNCTION role_cluster.every_latest(timestamptz, interval, times
  * Both are read in the schedule's own time zone (UTC by default), never
  * the session's, so that every scheduler computes the same due times.
  * next_due is filled in on insert (the first due time after now) and when
- * cron, every or timezone change or the schedule is re-enabled, unless the
- * same statement sets it; set it by hand to anchor an interval schedule
- * ("every day from 03:00").
+ * cron, every or timezone change, unless the same statement sets it; set
+ * it by hand to anchor an interval schedule ("every day from 03:00").
+ * Re-enabling a schedule whose next_due passed while it was off moves it to
+ * the first due time of its series after now: the missed ones are skipped,
+ * and an interval schedule keeps its anchor.
  *
  * catch_up says what fire_schedules() does with due times that passed
  * while nothing fired (the server was down, the worker disabled):
@@ -384,18 +386,34 @@ BEGIN
 	END IF;
 
 	IF TG_OP = 'INSERT' THEN
-		NEW.created_at := now();
+		/* created_at and updated_at as given (a restore's), else their defaults */
 		IF NEW.next_due IS NULL THEN
 			NEW.next_due := role_cluster.schedule_step(NEW.cron, NEW.every, NEW.timezone, now());
 		END IF;
-	ELSIF NEW.next_due IS NULL
+		RETURN NEW;
+	END IF;
+
+	IF NEW.next_due IS NULL
 		OR (NEW.next_due IS NOT DISTINCT FROM OLD.next_due
 			AND (NEW.cron IS DISTINCT FROM OLD.cron
 				 OR NEW.every IS DISTINCT FROM OLD.every
-				 OR NEW.timezone IS DISTINCT FROM OLD.timezone
-				 OR (NEW.enabled AND NOT OLD.enabled))) THEN
-		/* new timing, or re-enabled: no backlog, the next due time from now */
+				 OR NEW.timezone IS DISTINCT FROM OLD.timezone)) THEN
+		/* new timing: no backlog, the next due time from now */
 		NEW.next_due := role_cluster.schedule_step(NEW.cron, NEW.every, NEW.timezone, now());
+	ELSIF NEW.enabled AND NOT OLD.enabled AND NEW.next_due = OLD.next_due
+		AND NEW.next_due <= now() THEN
+		/*
+		 * Re-enabled after its next due time passed: those that passed
+		 * while it was off are skipped, and it goes on with the first of
+		 * its series after now (an interval schedule keeps its anchor).
+		 */
+		IF NEW.cron IS NOT NULL THEN
+			NEW.next_due := role_cluster.cron_next(NEW.cron, now(), NEW.timezone);
+		ELSE
+			NEW.next_due := role_cluster.every_next(
+				role_cluster.every_latest(NEW.next_due, NEW.every, now(), NEW.timezone),
+				NEW.every, NEW.timezone);
+		END IF;
 	END IF;
 	NEW.updated_at := now();
 	RETURN NEW;
@@ -474,9 +492,12 @@ BEGIN
 				VALUES (s.id, due)
 				ON CONFLICT DO NOTHING;
 				IF FOUND THEN
+					/*
+					 * No dedupe key: the firing row makes it once only, and
+					 * a key anyone could give first would stand in for it.
+					 */
 					new_task := role_cluster.enqueue(s.task_type, s.kind, s.payload, s.shard_key,
-													 due, s.priority, s.max_attempts,
-													 'schedule:' || s.id || ':' || extract(epoch FROM due));
+													 due, s.priority, s.max_attempts);
 					UPDATE role_cluster.schedule_firing SET task_id = new_task
 					 WHERE schedule_id = s.id AND due_at = due;
 					fired := fired + 1;
