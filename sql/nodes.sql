@@ -111,6 +111,16 @@ SELECT role_cluster.heartbeat('n1');
 SELECT role_cluster.claim_tasks('n1');
 SELECT node_id, backend_pid = pg_backend_pid() AS mine FROM role_cluster.register_node('n1', 'indexer');
 SELECT node_id, live, session_alive FROM role_cluster.nodes WHERE node_id = 'n1';
+-- Nor is a session that has its pid but began later (the pid was reused),
+-- even when that is the calling session.
+UPDATE role_cluster.node SET backend_start = backend_start - interval '1 hour' WHERE node_id = 'n1';
+SELECT node_id, live, session_alive FROM role_cluster.nodes WHERE node_id = 'n1';
+\set VERBOSITY terse
+SELECT role_cluster.heartbeat('n1');
+SELECT role_cluster.claim_tasks('n1');
+\set VERBOSITY default
+SELECT node_id, backend_pid = pg_backend_pid() AS mine FROM role_cluster.register_node('n1', 'indexer');
+SELECT node_id, live, session_alive FROM role_cluster.nodes WHERE node_id = 'n1';
 
 -- The view: role, shard, liveness and the work held.
 SELECT node_id, role, push_shard, capacity, live, held, routed, running, session_alive, login

@@ -141,6 +141,10 @@ INSERT INTO role_cluster.task (task_type, kind) VALUES ('spamClassifierTraining'
 	RETURNING singleton;
 INSERT INTO role_cluster.task (task_type, shard_key) VALUES ('pushNotifications', 'account-9')
 	RETURNING push_shard = role_cluster.shard_for('account-9', 1) AS derived;
+-- a push task needs its shard_key, a shard written by hand too (a new
+-- push_shards_total derives the shard from the key again)
+INSERT INTO role_cluster.task (task_type, push_shard) VALUES ('pushNotifications', 1);
+INSERT INTO role_cluster.task (task_type, shard_key, push_shard) VALUES ('pushNotifications', '', 1);
 UPDATE role_cluster.task SET task_type = 'searchIndexing', kind = 'retyped'
 	WHERE kind = 'direct' RETURNING singleton;
 SELECT singleton FROM role_cluster.task WHERE kind = 'retyped';
@@ -382,6 +386,22 @@ SELECT singleton FROM role_cluster.task_policy WHERE task_type = 'outboundMta';
 INSERT INTO role_cluster.task_policy VALUES ('spamClassifierTraining', false);
 SELECT task_type, singleton FROM role_cluster.task_policy WHERE singleton OR task_type = 'spamClassifierTraining';
 INSERT INTO role_cluster.task_policy VALUES ('spamClassifierTraining', true);
+-- A change the unfinished tasks take on must see those enqueued while it
+-- waits at its gate: READ COMMITTED only.
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+UPDATE role_cluster.cluster_settings SET push_shards_total = 3;
+ROLLBACK;
+BEGIN ISOLATION LEVEL SERIALIZABLE;
+UPDATE role_cluster.task_policy SET singleton = true WHERE task_type = 'searchIndexing';
+ROLLBACK;
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+INSERT INTO role_cluster.task_policy (task_type, singleton) VALUES ('metricsPush', true);
+ROLLBACK;
+-- other settings, or the same total, reach no task: any isolation will do
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+UPDATE role_cluster.cluster_settings SET push_shards_total = push_shards_total, node_lease = '31 seconds';
+SELECT node_lease FROM role_cluster.cluster_settings;
+ROLLBACK;
 DELETE FROM role_cluster.task_policy WHERE task_type = 'metricsPush';
 TRUNCATE role_cluster.task_policy;
 UPDATE role_cluster.task_policy SET task_type = 'metricsPush' WHERE task_type = 'taskScheduler';
@@ -452,6 +472,28 @@ UPDATE role_cluster.cluster_settings SET push_shards_total = 2;
 SELECT state, node_id, role_cluster.task_fetched(route_seq, node_id) AS fetched, attempts, count(*)
 	FROM role_cluster.task GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4;
 UPDATE role_cluster.cluster_settings SET push_shards_total = 1;
+-- A node without a push shard serves shard 1 while there is one shard.
+-- When there are more, it serves none: the routed push tasks it has not
+-- fetched are not its any more, their shard changed or not, and its next
+-- fetch sends them back (their attempt given back).
+DELETE FROM role_cluster.task;
+BEGIN;
+SELECT role_cluster.deregister_node(n) FROM unnest('{push1, push2}'::text[]) n;
+SELECT node_id, push_shard FROM role_cluster.register_node('push0', 'pusher', NULL, 100);
+SELECT count(*) AS enqueued FROM (
+	SELECT role_cluster.enqueue('pushNotifications', shard_key => 'account-' || i)
+	FROM generate_series(1, 12) i) e;
+SELECT role_cluster.dispatch() AS routed;
+UPDATE role_cluster.cluster_settings SET push_shards_total = 2;
+SELECT state, node_id, push_shard, attempts, count(*)
+	FROM role_cluster.task GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4;
+SELECT count(*) AS push0_fetches FROM role_cluster.fetch_tasks('push0', 100);
+SELECT count(*) AS all_fetches FROM role_cluster.fetch_tasks('all', 100);
+SELECT state, node_id, push_shard, attempts, count(*)
+	FROM role_cluster.task GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4;
+SELECT node_id, held FROM role_cluster.nodes WHERE node_id = 'push0';
+SELECT role_cluster.routes_to('pushNotifications', 1, '{pushNotifications}', NULL) AS shardless_node;
+ROLLBACK;
 
 ---------------------------------------------------------------------------
 -- dispatch and fetch_tasks

@@ -784,7 +784,8 @@ rc_session_in_status_copy(int32 pid, TimestampTz started)
  * Does the session with this pid and start time still exist?  Reads the
  * backends' status that pg_stat_activity shows, without building its
  * rows, and sees every session's start time whatever the caller's
- * privileges.  PostgreSQL copies that status once per transaction, when it
+ * privileges (and the caller's own session without a look).  PostgreSQL
+ * copies that status once per transaction, when it
  * is first read, so a session that began since is missing from the copy:
  * a "no" is confirmed with a fresh copy before it is given (it takes a
  * node's tasks away; a "yes" at worst waits for the next look).
@@ -795,6 +796,9 @@ rc_node_session_alive(PG_FUNCTION_ARGS)
 	int32		pid = PG_GETARG_INT32(0);
 	TimestampTz started = PG_GETARG_TIMESTAMPTZ(1);
 
+	/* the caller's own pid: its session, or one that had the pid before */
+	if (pid == MyProcPid)
+		PG_RETURN_BOOL(started == MyStartTimestamp);
 	if (rc_session_in_status_copy(pid, started))
 		PG_RETURN_BOOL(true);
 	pgstat_clear_backend_activity_snapshot();

@@ -171,6 +171,21 @@ rc_push_shards_total(bool for_new_task)
 }
 
 /*
+ * Raises 23514 unless a pushNotifications task's shard key is given and
+ * not empty: the shard is derived from it, now and at every change of
+ * push_shards_total.
+ */
+static void
+rc_require_shard_key(text *shard_key)
+{
+	if (shard_key == NULL || VARSIZE_ANY_EXHDR(shard_key) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("a pushNotifications task needs a shard_key"),
+				 errhint("Give the subscriber the notification is for as shard_key.")));
+}
+
+/*
  * The push shard of a task: shard_for(shard_key, push_shards_total) for a
  * pushNotifications task, which must have a non-empty shard_key; NULL
  * (returns false) for any other type.
@@ -180,11 +195,7 @@ rc_push_shard_of(Oid task_type, text *shard_key, int32 *shard)
 {
 	if (rc_task_type_ordinal(task_type) != RC_PUSH_NOTIFICATIONS)
 		return false;
-	if (shard_key == NULL || VARSIZE_ANY_EXHDR(shard_key) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_CHECK_VIOLATION),
-				 errmsg("a pushNotifications task needs a shard_key"),
-				 errhint("Give the subscriber the notification is for as shard_key.")));
+	rc_require_shard_key(shard_key);
 	*shard = rc_shard_of_server_text(VARDATA_ANY(shard_key),
 									 VARSIZE_ANY_EXHDR(shard_key),
 									 rc_push_shards_total(true));
@@ -237,8 +248,9 @@ rc_push_shards_total_sql(PG_FUNCTION_ARGS)
  *
  * Fills in the derived columns that an INSERT left NULL: singleton from
  * task_policy, and a push task's push_shard; a push task without a
- * shard_key is refused.  A row that has them (enqueue's) is returned as it
- * is.
+ * shard_key is refused, with or without a push_shard (a change of
+ * push_shards_total derives the shard from the key again).  A row that has
+ * them (enqueue's) is returned as it is.
  */
 Datum
 rc_task_derive(PG_FUNCTION_ARGS)
@@ -284,15 +296,20 @@ rc_task_derive(PG_FUNCTION_ARGS)
 
 	if (rc_task_type_ordinal(task_type) == RC_PUSH_NOTIFICATIONS)
 	{
+		text	   *key;
+
+		d = heap_getattr(tuple, rc_column_attnum(rel, "shard_key"), desc, &isnull);
+		key = isnull ? NULL : DatumGetTextPP(d);
 		att = rc_column_attnum(rel, "push_shard");
 		if (heap_attisnull(tuple, att, desc))
 		{
-			d = heap_getattr(tuple, rc_column_attnum(rel, "shard_key"), desc, &isnull);
-			(void) rc_push_shard_of(task_type, isnull ? NULL : DatumGetTextPP(d), &shard);
+			(void) rc_push_shard_of(task_type, key, &shard);
 			atts[nchanged] = att;
 			values[nchanged] = Int32GetDatum(shard);
 			nulls[nchanged++] = false;
 		}
+		else
+			rc_require_shard_key(key);	/* a shard given by hand needs its key too */
 	}
 
 	if (nchanged == 0)

@@ -172,7 +172,8 @@ COMMENT ON SEQUENCE role_cluster.task_id_seq IS 'Task ids';
  * writes the table, a cost each enqueue, claim and acknowledgement would
  * pay (a tenth of a claim's CPU with seven of them); a write by hand must
  * keep them.  A push task without a shard_key is refused by the trigger
- * that derives its shard.
+ * that derives its shard, one written with a shard by hand too (a change
+ * of push_shards_total derives it from the key again).
  */
 CREATE TABLE role_cluster.task (
 	id			bigint PRIMARY KEY DEFAULT pg_catalog.nextval('role_cluster.task_id_seq'),
@@ -294,12 +295,15 @@ COMMENT ON FUNCTION role_cluster.node_task_types(text, boolean) IS
  * The routing rule's per-pair part: may a node whose role enables
  * node_types, serving push shard node_shard, run a task of this type and
  * push shard?  Liveness, capacity and singletons are hand_out_tasks()'s part.
+ * Never NULL: a node that serves no shard (none of its own, and more than
+ * one in the cluster) may not run a push task, and fetch_tasks() sends back
+ * what is not true here.
  */
 CREATE FUNCTION role_cluster.routes_to(task_type role_cluster.task_type, task_push_shard integer,
 									   node_types role_cluster.task_type[], node_shard integer) RETURNS boolean
 	LANGUAGE sql IMMUTABLE PARALLEL SAFE
 	RETURN task_type = ANY (node_types)
-		AND (task_type <> 'pushNotifications' OR task_push_shard = node_shard);
+		AND (task_type <> 'pushNotifications' OR coalesce(task_push_shard = node_shard, false));
 COMMENT ON FUNCTION role_cluster.routes_to(role_cluster.task_type, integer, role_cluster.task_type[], integer) IS
 	'Routing rule, per task and node: the role enables the type, and a push task is in the node''s shard';
 
@@ -323,15 +327,13 @@ COMMENT ON FUNCTION role_cluster.node_session_alive(integer, timestamptz) IS
 	'Whether the session with this pid and backend_start still exists';
 
 /*
- * Is the node live: registered, within its lease, its session there?  The
- * calling session's own pid counts as alive without a lookup.
+ * Is the node live: registered, within its lease, its session there?
  */
 CREATE FUNCTION role_cluster.node_is_live(n role_cluster.node) RETURNS boolean
 	LANGUAGE sql STABLE
 	RETURN n.deregistered_at IS NULL
 		AND n.lease_until > pg_catalog.now()
-		AND (n.backend_pid = pg_catalog.pg_backend_pid()
-			 OR role_cluster.node_session_alive(n.backend_pid, n.backend_start));
+		AND role_cluster.node_session_alive(n.backend_pid, n.backend_start);
 COMMENT ON FUNCTION role_cluster.node_is_live(role_cluster.node) IS
 	'Whether a node is live: not deregistered, lease not lapsed, registering session still there';
 
@@ -439,22 +441,33 @@ $$;
 COMMENT ON FUNCTION role_cluster.require_live(role_cluster.node) IS
 	'Raises unless the node is live, saying why';
 
-/* Handing out work needs a fresh snapshot per statement. */
-CREATE FUNCTION role_cluster.require_read_committed() RETURNS void
+/*
+ * Handing out work needs a fresh snapshot per statement.  So does a change
+ * of configuration that the unfinished tasks take on (a type's policy,
+ * push_shards_total: "change" names it): behind its gate, it must see the
+ * tasks enqueued, and committed, while it waited there, which a snapshot
+ * taken before the wait does not.  Raises 0A000 unless the transaction is
+ * READ COMMITTED.
+ */
+CREATE FUNCTION role_cluster.require_read_committed(change text DEFAULT NULL) RETURNS void
 	LANGUAGE plpgsql STABLE
 AS $$
 BEGIN
 	IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
-		RAISE EXCEPTION 'cannot change the task queue in a % transaction',
+		RAISE EXCEPTION 'cannot change % in a % transaction', coalesce(change, 'the task queue'),
 			pg_catalog.upper(pg_catalog.current_setting('transaction_isolation'))
 			USING ERRCODE = 'feature_not_supported',
-				  DETAIL = 'The capacity and singleton checks need a fresh snapshot for each statement.',
-				  HINT = 'Call it in a READ COMMITTED transaction (the default).';
+				  DETAIL = CASE WHEN change IS NULL
+							THEN 'The capacity and singleton checks need a fresh snapshot for each statement.'
+							ELSE 'The change carries itself to the unfinished tasks, and must see those enqueued while it waits for them.' END,
+				  HINT = CASE WHEN change IS NULL
+						  THEN 'Call it in a READ COMMITTED transaction (the default).'
+						  ELSE 'Make the change in a READ COMMITTED transaction (the default).' END;
 	END IF;
 END
 $$;
-COMMENT ON FUNCTION role_cluster.require_read_committed() IS
-	'Raises unless the transaction is READ COMMITTED';
+COMMENT ON FUNCTION role_cluster.require_read_committed(text) IS
+	'Raises unless the transaction is READ COMMITTED (for a change of configuration, naming it)';
 
 /*
  * Locks the fetch marks of these nodes, in order, so that the caller's
@@ -700,6 +713,7 @@ AS $$
 DECLARE
 	holders		integer;
 BEGIN
+	PERFORM role_cluster.require_read_committed(pg_catalog.format('the policy of %s', NEW.task_type));
 	PERFORM pg_catalog.pg_advisory_xact_lock(1919120231, role_cluster.task_ordinal(NEW.task_type));
 	PERFORM pg_catalog.pg_advisory_xact_lock(1919120232, role_cluster.task_ordinal(NEW.task_type));
 	UPDATE role_cluster.task AS t SET singleton = NEW.singleton
@@ -741,6 +755,7 @@ BEGIN
 	IF TG_OP = 'UPDATE' AND NEW.push_shards_total = OLD.push_shards_total THEN
 		RETURN NULL;
 	END IF;
+	PERFORM role_cluster.require_read_committed('push_shards_total');
 	PERFORM pg_catalog.pg_advisory_xact_lock(1919120232, 10);
 	/*
 	 * The push tasks it re-shards, locked first, in id order as
@@ -931,8 +946,7 @@ BEGIN
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  HINT = 'Register it again with role_cluster.register_node().';
 	END IF;
-	IF n.backend_pid <> pg_catalog.pg_backend_pid()
-		AND NOT role_cluster.node_session_alive(n.backend_pid, n.backend_start) THEN
+	IF NOT role_cluster.node_session_alive(n.backend_pid, n.backend_start) THEN
 		RAISE EXCEPTION 'the session that registered node "%" has ended', n.node_id
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  DETAIL = pg_catalog.format('Process %s, which registered it, is gone.', n.backend_pid),
@@ -1106,7 +1120,12 @@ BEGIN
 		SELECT ids[r.pos], r.task_type, r.kind, r.payload, r.shard_key, r.push_shard, r.run_at,
 			   r.priority, r.max_attempts, r.dedupe_key, r.singleton
 		FROM role_cluster.task_batch_rows(tasks) AS r
-		ORDER BY r.pos
+		/*
+		 * In key order, whatever the array's: a key another transaction
+		 * is adding is waited for, and two batches that share keys wait
+		 * for each other in one order, never both at once (a deadlock).
+		 */
+		ORDER BY r.dedupe_key COLLATE "C", r.pos
 		ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL AND state IN ('queued', 'running')
 		DO NOTHING;
 
@@ -2082,7 +2101,7 @@ REVOKE EXECUTE ON FUNCTION
 	role_cluster.node_channel(text),
 	role_cluster.node_for_caller(text, boolean),
 	role_cluster.require_live(role_cluster.node),
-	role_cluster.require_read_committed(),
+	role_cluster.require_read_committed(text),
 	role_cluster.lock_fetch_marks(text[], boolean),
 	role_cluster.requeue_held(bigint[], bigint[], text),
 	role_cluster.hand_back(text[], boolean, text, boolean),
