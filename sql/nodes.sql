@@ -102,6 +102,17 @@ SELECT node_id, live FROM role_cluster.nodes WHERE node_id = 'n1';
 SELECT role_cluster.claim_tasks('n1');
 SELECT role_cluster.heartbeat('n1') > now() AS heartbeat;
 SELECT node_id, live FROM role_cluster.nodes WHERE node_id = 'n1';
+-- What a node held when its lease lapsed is no longer its own, even if it
+-- heartbeats before reclaim() comes: the heartbeat hands it back as
+-- reclaim() would, the attempt counted, and the node comes back empty.
+SELECT role_cluster.enqueue('searchIndexing', kind => 'lapsed', priority => 100) AS t_lapsed \gset
+SELECT id = :t_lapsed AS claimed FROM role_cluster.claim_tasks('n1', 1);
+UPDATE role_cluster.node SET lease_until = now() - interval '1 second' WHERE node_id = 'n1';
+SELECT role_cluster.heartbeat('n1') > now() AS heartbeat;
+SELECT state, node_id, attempts, last_error FROM role_cluster.task WHERE id = :t_lapsed;
+SELECT node_id, live, held FROM role_cluster.nodes WHERE node_id = 'n1';
+SELECT role_cluster.reclaim() AS nothing_left;
+DELETE FROM role_cluster.task WHERE id = :t_lapsed;
 
 -- A node whose registering session has ended is not live, and cannot
 -- heartbeat from another session: it must register again.
@@ -126,11 +137,11 @@ SELECT node_id, live, session_alive FROM role_cluster.nodes WHERE node_id = 'n1'
 SELECT node_id, role, push_shard, capacity, live, held, routed, running, session_alive, login
 	FROM role_cluster.nodes ORDER BY node_id;
 
--- Deregistering hands back what the node holds without counting an
--- attempt, and the node is no longer live.
+-- Deregistering hands back what the node holds as reclaim() would (a
+-- started task keeps the attempt it used), and the node is no longer live.
 SELECT attempts FROM role_cluster.task WHERE id = :t1;
 SELECT role_cluster.deregister_node('n2') AS handed_back;
-SELECT state, node_id, attempts, lease_until FROM role_cluster.task WHERE id = :t1;
+SELECT state, node_id, attempts, lease_until, last_error FROM role_cluster.task WHERE id = :t1;
 SELECT node_id, live, held, deregistered_at IS NOT NULL AS deregistered
 	FROM role_cluster.nodes WHERE node_id = 'n2';
 SELECT role_cluster.deregister_node('n2') AS again;

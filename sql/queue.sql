@@ -316,6 +316,15 @@ SELECT run_at - updated_at BETWEEN least(interval '10 seconds' * 8, interval '25
 							AND least(interval '10 seconds' * 8, interval '25 seconds') AS in_range
 	FROM role_cluster.task WHERE id = :m3;
 UPDATE role_cluster.task SET run_at = now() WHERE id = :m3;
+-- Doubled past the cap, the delay is the cap: a base of a day on the 40th
+-- attempt (2^39 days) fails the task, not the call.
+UPDATE role_cluster.cluster_settings SET retry_backoff_base = '1 day', retry_backoff_max = '30 days';
+UPDATE role_cluster.task SET attempts = 39, max_attempts = 100 WHERE id = :m3;
+SELECT attempts FROM role_cluster.claim_tasks('mta', 1);
+SELECT role_cluster.fail_task(:m3, 'mta', 'try 40');
+SELECT run_at - updated_at BETWEEN interval '15 days' AND interval '30 days' AS capped
+	FROM role_cluster.task WHERE id = :m3;
+UPDATE role_cluster.task SET run_at = now(), attempts = 4, max_attempts = 9 WHERE id = :m3;
 UPDATE role_cluster.cluster_settings SET retry_backoff_base = '2 seconds', retry_backoff_max = '1 hour';
 SELECT role_cluster.fail_task(:m3, 'mta', 'not running');
 SELECT role_cluster.fail_task(:m3, 'mta', NULL);
@@ -565,6 +574,15 @@ SELECT role_cluster.dispatch() AS routed;
 SELECT count(*) AS claimed FROM role_cluster.claim_tasks('mta', 5);
 UPDATE role_cluster.cluster_role SET tasks = 'EnableSome(outboundMta, spamClassifierTraining)' WHERE name = 'mta';
 SELECT count(*) AS claimed FROM role_cluster.claim_tasks('mta', 5);
+-- A role deleted under a node enables nothing: the node's fetch sends back
+-- what was routed to it, instead of failing at every call.
+DELETE FROM role_cluster.task;
+SELECT count(*) AS enqueued FROM role_cluster.enqueue_batch('[{"task_type": "outboundMta"}]');
+SELECT role_cluster.dispatch() AS routed;
+UPDATE role_cluster.node SET role_name = 'gone' WHERE node_id = 'mta';
+SELECT count(*) AS fetched FROM role_cluster.fetch_tasks('mta');
+SELECT node_id, stage, attempts, count(*) FROM task_stage GROUP BY 1, 2, 3;
+UPDATE role_cluster.node SET role_name = 'mta' WHERE node_id = 'mta';
 -- A queue holding only a singleton task is not empty to dispatch; an empty
 -- one routes nothing.
 DELETE FROM role_cluster.task;

@@ -927,7 +927,8 @@ COMMENT ON FUNCTION role_cluster.register_node(text, text, integer, integer) IS
 /*
  * Extends the node's lease, and with it the leases of the tasks it holds.
  * Returns the new lease end: heartbeat again well before it.  A node whose
- * lease had lapsed is live again, and wakes the worker at commit.
+ * lease had lapsed is live again, without the tasks it held (they go back
+ * to the queue as reclaim() puts them), and wakes the worker at commit.
  */
 CREATE FUNCTION role_cluster.heartbeat(node_id text) RETURNS timestamptz
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -951,6 +952,14 @@ BEGIN
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  DETAIL = pg_catalog.format('Process %s, which registered it, is gone.', n.backend_pid),
 				  HINT = 'Register the node again from its current session.';
+	END IF;
+	IF n.lease_until <= pg_catalog.now() THEN
+		/*
+		 * Its lease lapsed: what it held is no longer its own, whether or
+		 * not reclaim() came first.  It goes back as reclaim() puts it,
+		 * and the node comes back to new work, not its old.
+		 */
+		PERFORM role_cluster.hand_back(ARRAY[n.node_id], true, 'was lost (lease lapsed)');
 	END IF;
 	UPDATE role_cluster.node
 		SET last_heartbeat = pg_catalog.now(),
@@ -976,8 +985,9 @@ COMMENT ON FUNCTION role_cluster.heartbeat(text) IS
 
 /*
  * Deregisters a node: it stops being live, and what it holds goes back to
- * the queue without counting an attempt.  Returns how many tasks it handed
- * back; deregistering again returns 0.
+ * the queue as reclaim() puts it: a started task keeps the attempt it used
+ * (dead if that was its last), a routed one never fetched gives it back.
+ * Returns how many tasks it handed back; deregistering again returns 0.
  */
 CREATE FUNCTION role_cluster.deregister_node(node_id text) RETURNS integer
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -994,7 +1004,7 @@ BEGIN
 	IF n.deregistered_at IS NOT NULL THEN
 		RETURN 0;
 	END IF;
-	handed := role_cluster.hand_back(ARRAY[n.node_id], false, NULL);
+	handed := role_cluster.hand_back(ARRAY[n.node_id], true, 'deregistered');
 	UPDATE role_cluster.node
 		SET deregistered_at = pg_catalog.now(),
 			lease_until = least(lease_until, pg_catalog.now())
@@ -1003,7 +1013,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION role_cluster.deregister_node(text) IS
-	'Deregisters a node; its tasks go back to the queue without counting an attempt; returns how many';
+	'Deregisters a node; its tasks go back to the queue, a started one counting its attempt; returns how many';
 
 /* ---- Enqueueing ---- */
 
@@ -1528,7 +1538,8 @@ BEGIN
 	UPDATE role_cluster.node_fetch AS f SET fetched = got[pg_catalog.cardinality(got)].route_seq
 		WHERE f.node_id = me.node_id;
 
-	my_types := role_cluster.node_task_types(me.role_name, true);
+	/* a role deleted under the node enables nothing: what was routed goes back */
+	my_types := role_cluster.node_task_types(me.role_name, false);
 	my_shard := role_cluster.effective_push_shard(me.push_shard, role_cluster.push_shards_total());
 	bad := ARRAY(SELECT g.id FROM pg_catalog.unnest(got) g
 				 WHERE NOT role_cluster.routes_to(g.task_type, g.push_shard, my_types, my_shard));
@@ -1918,9 +1929,19 @@ BEGIN
 			node_id = CASE WHEN t.attempts >= t.max_attempts THEN t.node_id END,
 			lease_until = NULL,
 			last_error = fail_task.error,
+			/*
+			 * The doubled base is compared in seconds first: past the cap,
+			 * multiplying the interval itself could overflow it (from the
+			 * 39th attempt with a base of a minute), and nothing would change.
+			 */
 			run_at = CASE WHEN t.attempts >= t.max_attempts THEN t.run_at
-						  ELSE pg_catalog.now() + least(s.retry_backoff_max,
-								s.retry_backoff_base * pg_catalog.power(2, least(t.attempts - 1, 40)))
+						  ELSE pg_catalog.now()
+							   + CASE WHEN pg_catalog.date_part('epoch', s.retry_backoff_base)
+										   * pg_catalog.power(2::float8, least(t.attempts - 1, 40))
+										   >= pg_catalog.date_part('epoch', s.retry_backoff_max)
+									  THEN s.retry_backoff_max
+									  ELSE s.retry_backoff_base
+										   * pg_catalog.power(2::float8, least(t.attempts - 1, 40)) END
 							   * (0.5 + pg_catalog.random() / 2) END,
 			finished_at = CASE WHEN t.attempts >= t.max_attempts THEN pg_catalog.now() END,
 			updated_at = pg_catalog.now()
