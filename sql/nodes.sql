@@ -112,6 +112,12 @@ SELECT role_cluster.heartbeat('n1') > now() AS heartbeat;
 SELECT state, node_id, attempts, last_error FROM role_cluster.task WHERE id = :t_lapsed;
 SELECT node_id, live, held FROM role_cluster.nodes WHERE node_id = 'n1';
 SELECT role_cluster.reclaim() AS nothing_left;
+-- So does registering again from its own session.
+SELECT id = :t_lapsed AS claimed FROM role_cluster.claim_tasks('n1', 1);
+UPDATE role_cluster.node SET lease_until = now() - interval '1 second' WHERE node_id = 'n1';
+SELECT node_id FROM role_cluster.register_node('n1', 'indexer');
+SELECT state, node_id, attempts, last_error FROM role_cluster.task WHERE id = :t_lapsed;
+SELECT node_id, live, held FROM role_cluster.nodes WHERE node_id = 'n1';
 DELETE FROM role_cluster.task WHERE id = :t_lapsed;
 
 -- A node whose registering session has ended is not live, and cannot

@@ -403,8 +403,13 @@ ROLLBACK;
 BEGIN ISOLATION LEVEL SERIALIZABLE;
 UPDATE role_cluster.task_policy SET singleton = true WHERE task_type = 'searchIndexing';
 ROLLBACK;
+-- An INSERT replaces the row, as a restore does, whatever the database's
+-- default isolation: not held to it.
 BEGIN ISOLATION LEVEL REPEATABLE READ;
 INSERT INTO role_cluster.task_policy (task_type, singleton) VALUES ('metricsPush', true);
+INSERT INTO role_cluster.cluster_settings (push_shards_total) VALUES (3);
+SELECT singleton FROM role_cluster.task_policy WHERE task_type = 'metricsPush';
+SELECT push_shards_total FROM role_cluster.cluster_settings;
 ROLLBACK;
 -- other settings, or the same total, reach no task: any isolation will do
 BEGIN ISOLATION LEVEL REPEATABLE READ;

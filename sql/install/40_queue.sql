@@ -19,7 +19,7 @@
  *   take turns on its row lock, held to commit, so they commit in the order
  *   of their numbers and a fetch never passes a number still to commit.
  * - attempts counts the hand-outs; one handed back unstarted (released,
- *   never fetched, or given up by a deregistering node) gives it back.
+ *   or routed and never fetched) gives it back.
  * - Every path that hands out work goes through hand_out_tasks(), which
  *   applies the one routing rule.
  * - Functions that change the queue require READ COMMITTED, since the
@@ -713,7 +713,15 @@ AS $$
 DECLARE
 	holders		integer;
 BEGIN
-	PERFORM role_cluster.require_read_committed(pg_catalog.format('the policy of %s', NEW.task_type));
+	/*
+	 * An UPDATE, the way to change a policy, must see the tasks enqueued
+	 * while it waits at the gate.  An INSERT (which replaces the type's
+	 * row) is what a restore does, under whatever isolation the database
+	 * defaults to; no task is being enqueued then.
+	 */
+	IF TG_OP = 'UPDATE' THEN
+		PERFORM role_cluster.require_read_committed(pg_catalog.format('the policy of %s', NEW.task_type));
+	END IF;
 	PERFORM pg_catalog.pg_advisory_xact_lock(1919120231, role_cluster.task_ordinal(NEW.task_type));
 	PERFORM pg_catalog.pg_advisory_xact_lock(1919120232, role_cluster.task_ordinal(NEW.task_type));
 	UPDATE role_cluster.task AS t SET singleton = NEW.singleton
@@ -755,7 +763,10 @@ BEGIN
 	IF TG_OP = 'UPDATE' AND NEW.push_shards_total = OLD.push_shards_total THEN
 		RETURN NULL;
 	END IF;
-	PERFORM role_cluster.require_read_committed('push_shards_total');
+	/* an UPDATE only: an INSERT is a restore's (see task_policy_after_write) */
+	IF TG_OP = 'UPDATE' THEN
+		PERFORM role_cluster.require_read_committed('push_shards_total');
+	END IF;
 	PERFORM pg_catalog.pg_advisory_xact_lock(1919120232, 10);
 	/*
 	 * The push tasks it re-shards, locked first, in id order as
@@ -807,7 +818,8 @@ CREATE TRIGGER cluster_settings_after_write
  * Registers a node, or registers it again (same id: updates it).  The node
  * is bound to the calling login and session.  A registration from another
  * session than the previous one starts afresh: what the node held is handed
- * back first, as reclaim() would once that session is gone.
+ * back first, as reclaim() would once that session is gone.  So does one
+ * from the same session after the node's lease lapsed, as heartbeat() does.
  */
 CREATE FUNCTION role_cluster.register_node(node_id text, role text DEFAULT NULL,
 										   push_shard integer DEFAULT NULL,
@@ -872,6 +884,9 @@ BEGIN
 			n := role_cluster.node_for_caller(register_node.node_id, false);
 			IF n.backend_pid <> pg_catalog.pg_backend_pid() OR n.backend_start <> my_start THEN
 				PERFORM role_cluster.hand_back(ARRAY[n.node_id], true, 'was registered again from another session');
+			ELSIF n.lease_until <= pg_catalog.now() THEN
+				/* its lease lapsed: what it held is no longer its own, as in heartbeat() */
+				PERFORM role_cluster.hand_back(ARRAY[n.node_id], true, 'was lost (lease lapsed)');
 			END IF;
 			UPDATE role_cluster.node
 				SET role_name = register_node.role,
