@@ -20,9 +20,12 @@ INSERT INTO role_cluster.cluster_role (name, tasks) VALUES
 	('pusher', 'EnableSome(pushNotifications, metricsPush)'),
 	('frontend', 'DisableAll');
 
--- The settings the queue adds, with their defaults.
-SELECT push_shards_total, default_capacity, node_lease, retry_backoff_base, retry_backoff_max
+-- The settings the queue adds, with their defaults; the node lease is a
+-- setting, role_cluster.node_lease.
+SELECT push_shards_total, default_capacity, retry_backoff_base, retry_backoff_max
 	FROM role_cluster.cluster_settings;
+SHOW role_cluster.node_lease;
+SELECT role_cluster.node_lease();
 
 -- Registration: the node row comes back; capacity defaults from the settings.
 SELECT node_id, role_name, push_shard, capacity, login,
@@ -89,10 +92,15 @@ SELECT n.lease_until = n.last_heartbeat + interval '30 seconds' AS node_lease,
 	   t.lease_until = n.lease_until AS task_lease
 	FROM role_cluster.node n JOIN role_cluster.task t ON t.node_id = n.node_id
 	WHERE n.node_id = 'n2';
--- The lease follows the setting.
-UPDATE role_cluster.cluster_settings SET node_lease = '2 minutes';
+-- The lease follows the setting, which a superuser may set for a session
+-- (or a login); others may not.
+SET role_cluster.node_lease = '2min';
+SELECT role_cluster.node_lease();
 SELECT role_cluster.heartbeat('n2') = now() + interval '2 minutes' AS extended;
-UPDATE role_cluster.cluster_settings SET node_lease = '30 seconds';
+SET role_cluster.node_lease = 0;
+SET role_cluster.node_lease = '-1s';
+RESET role_cluster.node_lease;
+SELECT role_cluster.heartbeat('n2') = now() + interval '30 seconds' AS extended;
 SELECT role_cluster.heartbeat(NULL);
 SELECT role_cluster.heartbeat('nobody-here');
 
@@ -175,6 +183,9 @@ RESET SESSION AUTHORIZATION;
 SET SESSION AUTHORIZATION regress_rcq_node1;
 SELECT node_id, login FROM role_cluster.register_node('mine', 'indexer');
 SELECT role_cluster.heartbeat('mine') > now() AS heartbeat;
+SELECT role_cluster.node_lease();
+-- a node login may not choose its own lease
+SET role_cluster.node_lease = '1h';
 RESET SESSION AUTHORIZATION;
 SET SESSION AUTHORIZATION regress_rcq_node2;
 SELECT role_cluster.register_node('mine', 'indexer');

@@ -413,8 +413,8 @@ SELECT push_shards_total FROM role_cluster.cluster_settings;
 ROLLBACK;
 -- other settings, or the same total, reach no task: any isolation will do
 BEGIN ISOLATION LEVEL REPEATABLE READ;
-UPDATE role_cluster.cluster_settings SET push_shards_total = push_shards_total, node_lease = '31 seconds';
-SELECT node_lease FROM role_cluster.cluster_settings;
+UPDATE role_cluster.cluster_settings SET push_shards_total = push_shards_total, default_capacity = 17;
+SELECT default_capacity FROM role_cluster.cluster_settings;
 ROLLBACK;
 DELETE FROM role_cluster.task_policy WHERE task_type = 'metricsPush';
 TRUNCATE role_cluster.task_policy;

@@ -35,6 +35,7 @@
 #include "miscadmin.h"
 #include "utils/backend_status.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -53,6 +54,9 @@ PG_FUNCTION_INFO_V1(rc_complete_task);
 PG_FUNCTION_INFO_V1(rc_check_task_batch);
 PG_FUNCTION_INFO_V1(rc_task_batch_rows);
 PG_FUNCTION_INFO_V1(rc_node_session_alive);
+PG_FUNCTION_INFO_V1(rc_node_lease);
+
+int			rc_node_lease_s = 30;
 
 /* A statement prepared once per session (and again if its types change) */
 typedef struct RcSavedPlan
@@ -803,4 +807,36 @@ rc_node_session_alive(PG_FUNCTION_ARGS)
 		PG_RETURN_BOOL(true);
 	pgstat_clear_backend_activity_snapshot();
 	PG_RETURN_BOOL(rc_session_in_status_copy(pid, started));
+}
+
+/*
+ * Defines role_cluster.node_lease, in every process that loads the library:
+ * heartbeat() and register_node() read it in the node's own session.
+ */
+void
+rc_queue_init(void)
+{
+	DefineCustomIntVariable("role_cluster.node_lease",
+							"How long a node stays live, holding its tasks, after it heartbeats or registers.",
+							"A node that does not heartbeat again within it is taken as gone "
+							"(its node timeout): reclaim() puts back what it held.  The leases "
+							"of the tasks it holds follow its own.",
+							&rc_node_lease_s, 30, 1, INT_MAX,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+}
+
+/*
+ * role_cluster.node_lease() → interval
+ *
+ * The session's role_cluster.node_lease, as an interval: what a heartbeat
+ * or a registration adds to now().  (Calling it loads the library, so the
+ * setting is defined even where the library is not preloaded.)
+ */
+Datum
+rc_node_lease(PG_FUNCTION_ARGS)
+{
+	Interval   *lease = palloc0(sizeof(Interval));
+
+	lease->time = (int64) rc_node_lease_s * USECS_PER_SEC;
+	PG_RETURN_INTERVAL_P(lease);
 }

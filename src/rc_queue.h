@@ -2,8 +2,9 @@
  *
  * rc_queue.h
  *	  The queue's two busiest entry points in C, enqueue() and
- *	  complete_task(), with enqueue_batch()'s check of its array and the
- *	  test whether a node's session still exists.  Everything else about the queue (the routing rule,
+ *	  complete_task(), with enqueue_batch()'s check of its array, the
+ *	  test whether a node's session still exists, and the node lease
+ *	  setting (role_cluster.node_lease).  Everything else about the queue (the routing rule,
  *	  claims, dispatch, reclaim) is SQL and PL/pgSQL in
  *	  sql/install/40_queue.sql.
  *
@@ -18,6 +19,11 @@
 
 #include "fmgr.h"
 
+/* role_cluster.node_lease, in seconds */
+extern int	rc_node_lease_s;
+
+extern void rc_queue_init(void);
+extern Datum rc_node_lease(PG_FUNCTION_ARGS);
 extern Datum rc_enqueue(PG_FUNCTION_ARGS);
 extern Datum rc_complete_task(PG_FUNCTION_ARGS);
 extern Datum rc_check_task_batch(PG_FUNCTION_ARGS);

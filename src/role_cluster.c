@@ -14,6 +14,7 @@
 
 #include "rc_cache.h"
 #include "rc_group.h"
+#include "rc_queue.h"
 #include "rc_worker.h"
 #include "role_cluster.h"
 
@@ -52,6 +53,7 @@ _PG_init(void)
 
 	rc_type_init();
 	rc_cache_init();
+	rc_queue_init();
 	rc_worker_init();
 
 	/*

@@ -57,10 +57,10 @@ BATCHES=${BATCHES:-"1 100"}
 SYNC=${SYNC:-on}
 . "$src/test/bench_server.sh"
 bench_server_start "synchronous_commit = $SYNC
-max_wal_size = 4GB"
+max_wal_size = 4GB
+role_cluster.node_lease = '1d'"
 psql -d bench <<'EOF'
 CREATE EXTENSION role_cluster;
-UPDATE role_cluster.cluster_settings SET node_lease = '1 day';
 
 CREATE TABLE jobs (
 	id			bigserial PRIMARY KEY,

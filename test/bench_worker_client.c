@@ -291,7 +291,7 @@ probe(const char *conninfo, const char *node, const char *role,
 		char	   *id;
 		int			found = 0;
 
-		/* keep the node's lease (cluster_settings.node_lease) */
+		/* keep the node's lease (role_cluster.node_lease) */
 		if (now_us() - last_beat > 5000000)
 		{
 			PQclear(run(nd, "SELECT role_cluster.heartbeat($1)", 1, nparams));

@@ -50,12 +50,13 @@
  *   node's task types (node_task_types) and enqueue_batch()'s check.
  */
 
-/* Settings the queue reads, in the one row of cluster_settings. */
+/*
+ * Settings the queue reads, in the one row of cluster_settings.  (The node
+ * lease is a setting, role_cluster.node_lease: node_lease() below.)
+ */
 ALTER TABLE role_cluster.cluster_settings
 	ADD COLUMN default_capacity integer NOT NULL DEFAULT 16
 		CONSTRAINT cluster_settings_default_capacity_positive CHECK (default_capacity >= 1),
-	ADD COLUMN node_lease interval NOT NULL DEFAULT '30 seconds'
-		CONSTRAINT cluster_settings_node_lease_positive CHECK (node_lease > '0'),
 	ADD COLUMN retry_backoff_base interval NOT NULL DEFAULT '2 seconds'
 		CONSTRAINT cluster_settings_retry_backoff_base_not_negative CHECK (retry_backoff_base >= '0'),
 	ADD COLUMN retry_backoff_max interval NOT NULL DEFAULT '1 hour',
@@ -63,8 +64,6 @@ ALTER TABLE role_cluster.cluster_settings
 		CHECK (retry_backoff_max >= retry_backoff_base);
 COMMENT ON COLUMN role_cluster.cluster_settings.default_capacity IS
 	'Tasks a node may hold at once (routed plus running) when it registers without a capacity';
-COMMENT ON COLUMN role_cluster.cluster_settings.node_lease IS
-	'How long a heartbeat keeps a node live; a node that does not heartbeat within it loses its tasks';
 COMMENT ON COLUMN role_cluster.cluster_settings.retry_backoff_base IS
 	'Delay before the first retry of a failed task; each later retry doubles it, with jitter';
 COMMENT ON COLUMN role_cluster.cluster_settings.retry_backoff_max IS
@@ -124,7 +123,7 @@ COMMENT ON COLUMN role_cluster.node.backend_start IS
 COMMENT ON COLUMN role_cluster.node.registered_at IS 'When it last registered';
 COMMENT ON COLUMN role_cluster.node.last_heartbeat IS 'When it last registered or heartbeated';
 COMMENT ON COLUMN role_cluster.node.lease_until IS
-	'It is live until then unless it heartbeats again (last_heartbeat + node_lease)';
+	'It is live until then unless it heartbeats again (last_heartbeat + role_cluster.node_lease)';
 COMMENT ON COLUMN role_cluster.node.deregistered_at IS 'When it deregistered; NULL while registered';
 
 /*
@@ -315,6 +314,18 @@ COMMENT ON FUNCTION role_cluster.effective_push_shard(integer, integer) IS
 	'The push shard a node serves: its push_shard, or 1 when it has none and there is one shard';
 
 /*
+ * The node lease: role_cluster.node_lease (30 s by default; superusers may
+ * set it per session or per login, like any such setting), as an interval.
+ * A heartbeat or a registration makes a node live, and its tasks held,
+ * until now() plus this.  C: calling it loads the library, so the setting
+ * exists in every session.
+ */
+CREATE FUNCTION role_cluster.node_lease() RETURNS interval
+	AS 'MODULE_PATHNAME', 'rc_node_lease' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION role_cluster.node_lease() IS
+	'The node lease (role_cluster.node_lease) as an interval: how long a heartbeat keeps a node live';
+
+/*
  * Does the session with this pid and start time still exist?  C, reading
  * what pg_stat_activity shows (the start times of every login's sessions
  * included); dispatch, reclaim and the views ask it for every node.  A
@@ -427,8 +438,8 @@ BEGIN
 	IF n.lease_until <= pg_catalog.now() THEN
 		RAISE EXCEPTION 'the lease of node "%" has lapsed', n.node_id
 			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  DETAIL = 'The tasks it holds go back to the queue at the next role_cluster.reclaim().',
-				  HINT = 'Call role_cluster.heartbeat() more often than cluster_settings.node_lease.';
+				  DETAIL = 'The tasks it holds go back to the queue at the next role_cluster.reclaim(), or at its own next heartbeat.',
+				  HINT = 'Call role_cluster.heartbeat() well within role_cluster.node_lease.';
 	END IF;
 	IF NOT role_cluster.node_is_live(n) THEN
 		RAISE EXCEPTION 'the session that registered node "%" has ended', n.node_id
@@ -897,7 +908,7 @@ BEGIN
 					backend_start = my_start,
 					registered_at = pg_catalog.now(),
 					last_heartbeat = pg_catalog.now(),
-					lease_until = pg_catalog.now() + s.node_lease,
+					lease_until = pg_catalog.now() + role_cluster.node_lease(),
 					deregistered_at = NULL
 				WHERE node_id = register_node.node_id
 				RETURNING * INTO n;
@@ -924,7 +935,7 @@ BEGIN
 											backend_pid, backend_start, lease_until)
 			VALUES (register_node.node_id, register_node.role, register_node.push_shard,
 					coalesce(register_node.capacity, s.default_capacity), SESSION_USER,
-					pg_catalog.pg_backend_pid(), my_start, pg_catalog.now() + s.node_lease)
+					pg_catalog.pg_backend_pid(), my_start, pg_catalog.now() + role_cluster.node_lease())
 			ON CONFLICT ON CONSTRAINT node_pkey DO NOTHING
 			RETURNING * INTO n;
 		IF FOUND THEN
@@ -978,7 +989,7 @@ BEGIN
 	END IF;
 	UPDATE role_cluster.node
 		SET last_heartbeat = pg_catalog.now(),
-			lease_until = pg_catalog.now() + (SELECT s.node_lease FROM role_cluster.cluster_settings s)
+			lease_until = pg_catalog.now() + role_cluster.node_lease()
 		WHERE node_id = n.node_id
 		RETURNING lease_until INTO until;
 	UPDATE role_cluster.task AS t SET lease_until = until
@@ -2131,6 +2142,7 @@ REVOKE EXECUTE ON FUNCTION
 	role_cluster.node_task_types(text, boolean),
 	role_cluster.routes_to(role_cluster.task_type, integer, role_cluster.task_type[], integer),
 	role_cluster.effective_push_shard(integer, integer),
+	role_cluster.node_lease(),
 	role_cluster.node_session_alive(integer, timestamptz),
 	role_cluster.node_is_live(role_cluster.node),
 	role_cluster.task_fetched(bigint, text),
@@ -2172,6 +2184,7 @@ REVOKE EXECUTE ON FUNCTION
 /* What a node does, as itself; the admin may do it for any node. */
 GRANT EXECUTE ON FUNCTION
 	role_cluster.node_channel(text),
+	role_cluster.node_lease(),
 	role_cluster.register_node(text, text, integer, integer),
 	role_cluster.heartbeat(text),
 	role_cluster.deregister_node(text),

@@ -19,6 +19,7 @@ $node->init;
 $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'role_cluster'
 max_connections = 40
+role_cluster.node_lease = '1h'
 });
 $node->start;
 
@@ -27,7 +28,7 @@ $node->safe_psql('postgres', 'CREATE DATABASE stress');
 $node->safe_psql('stress', q{
 	CREATE EXTENSION role_cluster;
 	UPDATE role_cluster.cluster_settings
-		SET push_shards_total = 2, node_lease = '1 hour', retry_backoff_base = '0';
+		SET push_shards_total = 2, retry_backoff_base = '0';
 	INSERT INTO role_cluster.cluster_role (name, tasks) VALUES
 		('indexer', 'EnableSome(searchIndexing)'),
 		('mta', 'EnableSome(outboundMta, spamClassifierTraining)');

@@ -18,7 +18,7 @@ $node->safe_psql('postgres', 'CREATE DATABASE src');
 $node->safe_psql('src', q{
 	CREATE EXTENSION role_cluster;
 	UPDATE role_cluster.cluster_settings
-		SET push_shards_total = 3, default_capacity = 7, node_lease = '45 seconds',
+		SET push_shards_total = 3, default_capacity = 7,
 			retry_backoff_base = '3 seconds', retry_backoff_max = '10 minutes';
 	UPDATE role_cluster.task_policy SET singleton = true WHERE task_type = 'metricsPush';
 	UPDATE role_cluster.task_policy SET singleton = false WHERE task_type = 'spamClassifierTraining';

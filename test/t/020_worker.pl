@@ -156,10 +156,10 @@ $node->safe_psql('postgres',
 	"UPDATE role_cluster.task_policy SET singleton = false WHERE task_type = 'metricsPush'");
 $node->safe_psql('postgres', 'UPDATE role_cluster.cluster_settings SET push_shards_total = 2');
 is(wakeups(), $wakeups + 10, 'the number of push shards written wakes it');
-$node->safe_psql('postgres', "UPDATE role_cluster.cluster_settings SET node_lease = '31 seconds'");
+$node->safe_psql('postgres', "UPDATE role_cluster.cluster_settings SET default_capacity = 17");
 is(wakeups(), $wakeups + 10, 'other settings do not');
 $node->safe_psql('postgres',
-	"UPDATE role_cluster.cluster_settings SET push_shards_total = 1, node_lease = DEFAULT");
+	"UPDATE role_cluster.cluster_settings SET push_shards_total = 1, default_capacity = DEFAULT");
 $node->safe_psql('postgres',
 	'INSERT INTO role_cluster.cluster_settings (push_shards_total) VALUES (1)');
 is(wakeups(), $wakeups + 12, 'as does the settings row written again (an INSERT replaces it)');

@@ -514,8 +514,8 @@ query(q{DELETE FROM role_cluster.task WHERE kind = 'slow' AND state <> 'done'});
 # Its heartbeats fail as long as the rows are locked (they renew the
 # tasks' leases), about 25 s: a lease that lapsed meanwhile would take the
 # tasks back at the next heartbeat, and the 30 s default leaves no margin.
-query(q{UPDATE role_cluster.cluster_settings SET node_lease = '5 minutes'});
-start_agent('patient', 'maintenance', undef, { PGOPTIONS => '-c statement_timeout=500' },
+start_agent('patient', 'maintenance', undef,
+	{ PGOPTIONS => '-c statement_timeout=500 -c role_cluster.node_lease=5min' },
 	'--heartbeat', '5', '--concurrency', '4');
 my $slow = start_slow_task('patient');
 my $slow2 = start_slow_task('patient');
@@ -558,7 +558,6 @@ is(query(q{SELECT backend_pid FROM role_cluster.node WHERE node_id = 'patient'})
 	$patient_pid, 'and the agent kept its session: it did not register again');
 kill 'TERM', $agents{patient};
 is(wait_agent('patient'), 0, 'patient stops with exit 0');
-query(q{UPDATE role_cluster.cluster_settings SET node_lease = DEFAULT});
 
 # ---- a task given to its node again while its earlier run goes on ----
 # The node's session is ended while a handler runs.  The agent reconnects
