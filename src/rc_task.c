@@ -33,9 +33,11 @@
 #include "access/tableam.h"
 #include "catalog/namespace.h"
 #include "commands/trigger.h"
+#include "executor/spi.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
+#include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -49,6 +51,7 @@ PG_FUNCTION_INFO_V1(rc_task_singleton);
 PG_FUNCTION_INFO_V1(rc_task_push_shard);
 PG_FUNCTION_INFO_V1(rc_push_shards_total_sql);
 PG_FUNCTION_INFO_V1(rc_task_derive);
+PG_FUNCTION_INFO_V1(rc_count_as_last_committed);
 
 StaticAssertDecl(RC_GATE_PUSH_SHARDS >= RC_NUM_TASK_TYPES,
 				 "the gate of push_shards_total is no task type's");
@@ -316,4 +319,39 @@ rc_task_derive(PG_FUNCTION_ARGS)
 		return PointerGetDatum(tuple);
 	return PointerGetDatum(heap_modify_tuple_by_cols(tuple, desc, nchanged,
 													 atts, values, nulls));
+}
+
+/*
+ * role_cluster.count_as_last_committed(query text) → bigint
+ *
+ * Runs query, a SELECT of one count, with a fresh snapshot of what is
+ * committed now (and of what this transaction wrote), whatever snapshot the
+ * transaction itself reads with: as PostgreSQL's foreign key checks look
+ * for rows that a REPEATABLE READ snapshot cannot see.  A change of
+ * configuration that waited at its gate looks there for the tasks enqueued
+ * meanwhile.  Internal: only the extension's own triggers call it, with
+ * queries of their own.
+ */
+Datum
+rc_count_as_last_committed(PG_FUNCTION_ARGS)
+{
+	char	   *sql = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	SPIPlanPtr	plan;
+	int			rc;
+	bool		isnull;
+	int64		n;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	plan = SPI_prepare(sql, 0, NULL);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
+			 SPI_result_code_string(SPI_result));
+	rc = SPI_execute_snapshot(plan, NULL, NULL, GetLatestSnapshot(), InvalidSnapshot,
+							  true, false, 1);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1 || SPI_tuptable->tupdesc->natts != 1)
+		elog(ERROR, "\"%s\" did not return one count", sql);
+	n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	PG_RETURN_INT64(isnull ? 0 : n);
 }

@@ -452,33 +452,59 @@ $$;
 COMMENT ON FUNCTION role_cluster.require_live(role_cluster.node) IS
 	'Raises unless the node is live, saying why';
 
-/*
- * Handing out work needs a fresh snapshot per statement.  So does a change
- * of configuration that the unfinished tasks take on (a type's policy,
- * push_shards_total: "change" names it): behind its gate, it must see the
- * tasks enqueued, and committed, while it waited there, which a snapshot
- * taken before the wait does not.  Raises 0A000 unless the transaction is
- * READ COMMITTED.
- */
-CREATE FUNCTION role_cluster.require_read_committed(change text DEFAULT NULL) RETURNS void
+/* Handing out work needs a fresh snapshot per statement. */
+CREATE FUNCTION role_cluster.require_read_committed() RETURNS void
 	LANGUAGE plpgsql STABLE
 AS $$
 BEGIN
 	IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
-		RAISE EXCEPTION 'cannot change % in a % transaction', coalesce(change, 'the task queue'),
+		RAISE EXCEPTION 'cannot change the task queue in a % transaction',
 			pg_catalog.upper(pg_catalog.current_setting('transaction_isolation'))
 			USING ERRCODE = 'feature_not_supported',
-				  DETAIL = CASE WHEN change IS NULL
-							THEN 'The capacity and singleton checks need a fresh snapshot for each statement.'
-							ELSE 'The change carries itself to the unfinished tasks, and must see those enqueued while it waits for them.' END,
-				  HINT = CASE WHEN change IS NULL
-						  THEN 'Call it in a READ COMMITTED transaction (the default).'
-						  ELSE 'Make the change in a READ COMMITTED transaction (the default).' END;
+				  DETAIL = 'The capacity and singleton checks need a fresh snapshot for each statement.',
+				  HINT = 'Call it in a READ COMMITTED transaction (the default).';
 	END IF;
 END
 $$;
-COMMENT ON FUNCTION role_cluster.require_read_committed(text) IS
-	'Raises unless the transaction is READ COMMITTED (for a change of configuration, naming it)';
+COMMENT ON FUNCTION role_cluster.require_read_committed() IS
+	'Raises unless the transaction is READ COMMITTED';
+
+/*
+ * A change of configuration that the unfinished tasks take on (a type's
+ * policy, push_shards_total) waits at its gate for the enqueues under way,
+ * then updates the tasks.  Outside READ COMMITTED, its statements read
+ * with a snapshot taken before that wait, and miss the tasks enqueued, and
+ * committed, meanwhile.  So it counts, as last committed, the tasks the
+ * change should have reached and did not (query: a count of them); any,
+ * and it raises 40001, to be retried.  (A restore, enqueuing nothing, goes
+ * through whatever the isolation.)
+ */
+CREATE FUNCTION role_cluster.require_none_missed(change text, query text) RETURNS void
+	LANGUAGE plpgsql
+AS $$
+DECLARE
+	missed		bigint;
+BEGIN
+	IF pg_catalog.current_setting('transaction_isolation') = 'read committed' THEN
+		RETURN;
+	END IF;
+	missed := role_cluster.count_as_last_committed(query);
+	IF missed > 0 THEN
+		RAISE EXCEPTION 'could not change % in a % transaction', change,
+			pg_catalog.upper(pg_catalog.current_setting('transaction_isolation'))
+			USING ERRCODE = 'serialization_failure',
+				  DETAIL = pg_catalog.format('%s task(s) enqueued after the transaction''s snapshot would keep the old value.', missed),
+				  HINT = 'Retry the transaction; in READ COMMITTED the change reaches them.';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION role_cluster.require_none_missed(text, text) IS
+	'Outside READ COMMITTED, raises 40001 when a configuration change missed tasks enqueued after its snapshot';
+
+CREATE FUNCTION role_cluster.count_as_last_committed(query text) RETURNS bigint
+	AS 'MODULE_PATHNAME', 'rc_count_as_last_committed' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION role_cluster.count_as_last_committed(text) IS
+	'Runs a count query with a fresh snapshot, whatever the transaction''s (internal)';
 
 /*
  * Locks the fetch marks of these nodes, in order, so that the caller's
@@ -724,20 +750,15 @@ AS $$
 DECLARE
 	holders		integer;
 BEGIN
-	/*
-	 * An UPDATE, the way to change a policy, must see the tasks enqueued
-	 * while it waits at the gate.  An INSERT (which replaces the type's
-	 * row) is what a restore does, under whatever isolation the database
-	 * defaults to; no task is being enqueued then.
-	 */
-	IF TG_OP = 'UPDATE' THEN
-		PERFORM role_cluster.require_read_committed(pg_catalog.format('the policy of %s', NEW.task_type));
-	END IF;
 	PERFORM pg_catalog.pg_advisory_xact_lock(1919120231, role_cluster.task_ordinal(NEW.task_type));
 	PERFORM pg_catalog.pg_advisory_xact_lock(1919120232, role_cluster.task_ordinal(NEW.task_type));
 	UPDATE role_cluster.task AS t SET singleton = NEW.singleton
 		WHERE t.task_type = NEW.task_type AND t.state IN ('queued', 'running')
 			AND t.singleton <> NEW.singleton;
+	PERFORM role_cluster.require_none_missed(pg_catalog.format('the policy of %s', NEW.task_type),
+		pg_catalog.format('SELECT pg_catalog.count(*) FROM role_cluster.task t
+						   WHERE t.task_type = %L AND t.state IN (''queued'', ''running'')
+							AND t.singleton <> %L', NEW.task_type, NEW.singleton));
 	RETURN NULL;
 EXCEPTION
 	WHEN unique_violation THEN
@@ -774,10 +795,6 @@ BEGIN
 	IF TG_OP = 'UPDATE' AND NEW.push_shards_total = OLD.push_shards_total THEN
 		RETURN NULL;
 	END IF;
-	/* an UPDATE only: an INSERT is a restore's (see task_policy_after_write) */
-	IF TG_OP = 'UPDATE' THEN
-		PERFORM role_cluster.require_read_committed('push_shards_total');
-	END IF;
 	PERFORM pg_catalog.pg_advisory_xact_lock(1919120232, 10);
 	/*
 	 * The push tasks it re-shards, locked first, in id order as
@@ -813,6 +830,11 @@ BEGIN
 			updated_at = CASE WHEN t.state = 'running' THEN t.updated_at ELSE pg_catalog.now() END
 		WHERE t.task_type = 'pushNotifications' AND t.state IN ('queued', 'running')
 			AND t.push_shard IS DISTINCT FROM role_cluster.shard_for(t.shard_key, NEW.push_shards_total);
+	PERFORM role_cluster.require_none_missed('push_shards_total',
+		pg_catalog.format('SELECT pg_catalog.count(*) FROM role_cluster.task t
+						   WHERE t.task_type = ''pushNotifications'' AND t.state IN (''queued'', ''running'')
+							AND t.push_shard IS DISTINCT FROM role_cluster.shard_for(t.shard_key, %s)',
+						  NEW.push_shards_total));
 	RETURN NULL;
 END
 $$;
@@ -2149,7 +2171,9 @@ REVOKE EXECUTE ON FUNCTION
 	role_cluster.node_channel(text),
 	role_cluster.node_for_caller(text, boolean),
 	role_cluster.require_live(role_cluster.node),
-	role_cluster.require_read_committed(text),
+	role_cluster.require_read_committed(),
+	role_cluster.require_none_missed(text, text),
+	role_cluster.count_as_last_committed(text),
 	role_cluster.lock_fetch_marks(text[], boolean),
 	role_cluster.requeue_held(bigint[], bigint[], text),
 	role_cluster.hand_back(text[], boolean, text, boolean),
