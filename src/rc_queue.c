@@ -789,10 +789,10 @@ rc_session_in_status_copy(int32 pid, TimestampTz started)
  * backends' status that pg_stat_activity shows, without building its
  * rows, and sees every session's start time whatever the caller's
  * privileges (and the caller's own session without a look).  PostgreSQL
- * copies that status once per transaction, when it
- * is first read, so a session that began since is missing from the copy:
- * a "no" is confirmed with a fresh copy before it is given (it takes a
- * node's tasks away; a "yes" at worst waits for the next look).
+ * copies that status once per transaction, when it is first read, so a
+ * session that began since is missing from the copy: a "no" is confirmed
+ * with a fresh copy before it is given (it takes a node's tasks away; a
+ * "yes" at worst waits for the next look).
  */
 Datum
 rc_node_session_alive(PG_FUNCTION_ARGS)

@@ -4,8 +4,8 @@
  *	  The queue's two busiest entry points in C, enqueue() and
  *	  complete_task(), with enqueue_batch()'s check of its array, the
  *	  test whether a node's session still exists, and the node lease
- *	  setting (role_cluster.node_lease).  Everything else about the queue (the routing rule,
- *	  claims, dispatch, reclaim) is SQL and PL/pgSQL in
+ *	  setting (role_cluster.node_lease).  Everything else about the queue
+ *	  (the routing rule, claims, dispatch, reclaim) is SQL and PL/pgSQL in
  *	  sql/install/40_queue.sql.
  *
  * The SQL declarations (SECURITY DEFINER, the pinned search_path and the
