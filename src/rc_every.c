@@ -43,12 +43,17 @@ rc_every_text(const Interval *every)
 
 /* Raises 22008: the due time n intervals after "after" is out of range */
 static void
-rc_every_out_of_range(TimestampTz after, const Interval *every)
+rc_every_out_of_range(TimestampTz after, const Interval *every, int64 n)
 {
+	if (n == 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("due time \"%s\" after %s is out of range",
+						rc_every_text(every), timestamptz_to_str(after))));
 	ereport(ERROR,
 			(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-			 errmsg("due time \"%s\" after %s is out of range",
-					rc_every_text(every), timestamptz_to_str(after))));
+			 errmsg("due time " INT64_FORMAT " intervals of \"%s\" after %s is out of range",
+					n, rc_every_text(every), timestamptz_to_str(after))));
 }
 
 /* Raises 22023 unless every part of the interval is >= 0 and one is > 0 */
@@ -171,7 +176,7 @@ rc_every_next(TimestampTz after, const Interval *every, int64 n, pg_tz *tz)
 	if (n < 0)
 		elog(ERROR, "rc_every_next: n = " INT64_FORMAT, n);
 	if (!rc_every_try(after, every, n, tz, &result))
-		rc_every_out_of_range(after, every);
+		rc_every_out_of_range(after, every, n);
 	return result;
 }
 
