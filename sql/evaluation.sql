@@ -126,6 +126,26 @@ SELECT role_cluster.role_enables_listener('frontend', 'pop3');
 ROLLBACK TO SAVEPOINT s;
 SELECT role_cluster.role_enables_listener('frontend', 'pop3') AS after_savepoint_rollback;
 COMMIT;
+-- and a statement that failed before its end, after a lookup in its middle
+-- had built the cache with a row it wrote: ROLLBACK TO forgets that row
+CREATE FUNCTION peek(v text) RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+	IF v = 'b' THEN
+		PERFORM role_cluster.role_exists('a');
+	END IF;
+	RETURN true;
+END $$;
+BEGIN;
+SAVEPOINT s;
+\set VERBOSITY terse
+INSERT INTO role_cluster.cluster_role (name)
+	SELECT v FROM (VALUES ('a'), ('b'), ('')) t(v) WHERE peek(v);
+\set VERBOSITY default
+ROLLBACK TO SAVEPOINT s;
+SELECT count(*) AS rows_a FROM role_cluster.cluster_role WHERE name = 'a';
+SELECT role_cluster.role_exists('a') AS cached_a;
+COMMIT;
+DROP FUNCTION peek(text);
 
 -- a cursor keeps its snapshot: rows fetched after this transaction changed
 -- the role still see the role as it was when the cursor was opened

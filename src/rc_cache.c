@@ -194,6 +194,8 @@ static int	rc_nchanged = 0;
 
 static void rc_relcache_callback(Datum arg, Oid relid);
 static void rc_xact_callback(XactEvent event, void *arg);
+static void rc_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+								SubTransactionId parentSubid, void *arg);
 
 /*
  * Register the relcache and transaction callbacks.  Called once per process
@@ -205,6 +207,22 @@ rc_cache_init(void)
 {
 	CacheRegisterRelcacheCallback(rc_relcache_callback, (Datum) 0);
 	RegisterXactCallback(rc_xact_callback, NULL);
+	RegisterSubXactCallback(rc_subxact_callback, NULL);
+}
+
+/*
+ * A subtransaction aborted: a cache that holds row versions of this
+ * transaction may hold some that it wrote, now rolled back.  The
+ * invalidation that usually undoes them is sent at the end of a statement
+ * that wrote our tables; one that failed first sent none, and a cache built
+ * in the middle of it would outlive the ROLLBACK TO.  So forget the cache.
+ */
+static void
+rc_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB && rc_cache.has_own)
+		rc_cache_valid = false;
 }
 
 /*
