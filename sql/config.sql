@@ -84,6 +84,11 @@ UPDATE role_cluster.network_listener SET id = 'imaps' WHERE id = 'imap';
 DELETE FROM role_cluster.network_listener WHERE id = 'imaps';
 SELECT id, protocol, bind FROM role_cluster.network_listener ORDER BY id;
 INSERT INTO role_cluster.network_listener (id) VALUES ('');
+-- only ids a listener_group can name: at most 255 bytes, no control characters
+INSERT INTO role_cluster.network_listener (id) VALUES (E'bad\nid');
+INSERT INTO role_cluster.network_listener (id) VALUES (repeat('x', 256));
+INSERT INTO role_cluster.network_listener (id) VALUES (repeat('x', 255)) RETURNING octet_length(id);
+DELETE FROM role_cluster.network_listener WHERE id = repeat('x', 255);
 INSERT INTO role_cluster.network_listener (id, description) VALUES ('pop3', '');
 UPDATE role_cluster.cluster_role SET listeners = 'EnableAll' WHERE name = 'mx';
 TRUNCATE role_cluster.network_listener;

@@ -57,6 +57,13 @@ UPDATE role_cluster.task SET task_type = 'outboundMta' WHERE kind = 'retype';
 SELECT task_type, singleton, push_shard = role_cluster.shard_for(shard_key, 3) AS resharded
 	FROM role_cluster.task ORDER BY id;
 UPDATE role_cluster.task_policy SET singleton = false WHERE task_type = 'searchIndexing';
+-- an INSERT replaces the settings row and a type's policy row, as the
+-- README offers; the admin may not DELETE them, but the INSERT does
+INSERT INTO role_cluster.cluster_settings (push_shards_total) VALUES (2);
+INSERT INTO role_cluster.task_policy (task_type, singleton) VALUES ('metricsPush', true);
+SELECT push_shards_total FROM role_cluster.cluster_settings;
+SELECT singleton FROM role_cluster.task_policy WHERE task_type = 'metricsPush';
+INSERT INTO role_cluster.task_policy (task_type, singleton) VALUES ('metricsPush', false);
 DELETE FROM role_cluster.task;
 DELETE FROM role_cluster.cluster_role WHERE name = 'mail';
 RESET ROLE;

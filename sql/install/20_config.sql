@@ -3,7 +3,10 @@
 
 CREATE TABLE role_cluster.network_listener (
 	id			text PRIMARY KEY
-				CONSTRAINT network_listener_id_not_empty CHECK (id <> ''),
+				CONSTRAINT network_listener_id_not_empty CHECK (id <> '')
+				/* what a listener_group can name: at most 255 bytes, printable */
+				CONSTRAINT network_listener_id_nameable
+					CHECK (pg_catalog.octet_length(id) <= 255 AND id !~ '[\x01-\x1f\x7f]'),
 	protocol	text,
 	bind		text,
 	description text
@@ -130,11 +133,25 @@ CREATE TRIGGER cluster_role_check_listeners
 	FOR EACH ROW EXECUTE FUNCTION role_cluster.cluster_role_check_listeners();
 
 /*
+ * Runs query, a count, with a fresh snapshot of what is committed now (and
+ * of what this transaction wrote), whatever the transaction's own, as
+ * PostgreSQL's foreign key checks do: outside READ COMMITTED, the triggers
+ * that keep references and derived values look there for the rows their
+ * snapshot cannot see.  C.  Internal: only the extension's own triggers
+ * call it, with queries of their own.
+ */
+CREATE FUNCTION role_cluster.count_as_last_committed(query text) RETURNS bigint
+	AS 'MODULE_PATHNAME', 'rc_count_as_last_committed' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION role_cluster.count_as_last_committed(text) IS
+	'Runs a count query with a fresh snapshot, whatever the transaction''s (internal)';
+REVOKE EXECUTE ON FUNCTION role_cluster.count_as_last_committed(text) FROM PUBLIC;
+
+/*
  * The other side of the reference: a listener that a role names cannot be
- * deleted or renamed.
+ * deleted or renamed.  SECURITY DEFINER, for count_as_last_committed().
  */
 CREATE FUNCTION role_cluster.network_listener_check_unused() RETURNS trigger
-	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	user_role text;
@@ -148,6 +165,21 @@ BEGIN
 		WHERE OLD.id = ANY (role_cluster.listener_group_ids(r.listeners))
 		ORDER BY r.name
 		LIMIT 1;
+	/*
+	 * Outside READ COMMITTED the snapshot predates a role committed since
+	 * that names the listener (its FOR KEY SHARE lock, released at that
+	 * commit, no longer stops this): looked for as last committed, as
+	 * PostgreSQL's own foreign keys do, and refused with 40001.
+	 */
+	IF NOT FOUND AND pg_catalog.current_setting('transaction_isolation') <> 'read committed'
+		AND role_cluster.count_as_last_committed(pg_catalog.format(
+			'SELECT pg_catalog.count(*) FROM role_cluster.cluster_role r
+			 WHERE %L = ANY (role_cluster.listener_group_ids(r.listeners))', OLD.id)) > 0 THEN
+		RAISE EXCEPTION 'could not % network listener "%": a role that names it was added since this transaction began',
+			CASE WHEN TG_OP = 'DELETE' THEN 'delete' ELSE 'rename' END, OLD.id
+			USING ERRCODE = 'serialization_failure',
+				  HINT = 'Retry the transaction.';
+	END IF;
 	IF FOUND THEN
 		RAISE EXCEPTION 'network listener "%" is still named by role "%"', OLD.id, user_role
 			USING ERRCODE = 'foreign_key_violation',
@@ -198,10 +230,11 @@ CREATE TRIGGER network_listener_check_truncate
 /*
  * cluster_settings keeps exactly one row.  An INSERT replaces the row (so a
  * dump's data restores over the row that CREATE EXTENSION made); DELETE and
- * TRUNCATE are refused.
+ * TRUNCATE are refused.  SECURITY DEFINER: role_cluster_admin may INSERT
+ * but not DELETE.
  */
 CREATE FUNCTION role_cluster.cluster_settings_before_insert() RETURNS trigger
-	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	DELETE FROM role_cluster.cluster_settings;

@@ -22,7 +22,8 @@
  *   or routed and never fetched) gives it back.
  * - Every path that hands out work goes through hand_out_tasks(), which
  *   applies the one routing rule.
- * - Functions that change the queue require READ COMMITTED, since the
+ * - The functions that hand out work (hand_out_tasks(), so claim_tasks()
+ *   and dispatch()) and reclaim() require READ COMMITTED, since the
  *   capacity and singleton checks rely on a fresh snapshot per statement.
  * - The functions on the hot paths run with enable_seqscan = off (and jit
  *   = off, which the seq scan penalty would otherwise switch on): the task
@@ -501,11 +502,6 @@ $$;
 COMMENT ON FUNCTION role_cluster.require_none_missed(text, text) IS
 	'Outside READ COMMITTED, raises 40001 when a configuration change missed tasks enqueued after its snapshot';
 
-CREATE FUNCTION role_cluster.count_as_last_committed(query text) RETURNS bigint
-	AS 'MODULE_PATHNAME', 'rc_count_as_last_committed' LANGUAGE C VOLATILE STRICT;
-COMMENT ON FUNCTION role_cluster.count_as_last_committed(text) IS
-	'Runs a count query with a fresh snapshot, whatever the transaction''s (internal)';
-
 /*
  * Locks the fetch marks of these nodes, in order, so that the caller's
  * next statements tell fetched from routed tasks as the nodes will have
@@ -687,7 +683,7 @@ CREATE TRIGGER task_derive_on_update
  * CREATE EXTENSION made), and rows cannot be deleted.
  */
 CREATE FUNCTION role_cluster.task_policy_before_insert() RETURNS trigger
-	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	DELETE FROM role_cluster.task_policy p WHERE p.task_type = NEW.task_type;
@@ -2173,7 +2169,6 @@ REVOKE EXECUTE ON FUNCTION
 	role_cluster.require_live(role_cluster.node),
 	role_cluster.require_read_committed(),
 	role_cluster.require_none_missed(text, text),
-	role_cluster.count_as_last_committed(text),
 	role_cluster.lock_fetch_marks(text[], boolean),
 	role_cluster.requeue_held(bigint[], bigint[], text),
 	role_cluster.hand_back(text[], boolean, text, boolean),
