@@ -50,7 +50,12 @@
  *
  * 4. Errors.  The build resets the context first and marks the cache valid
  *	  only at the end, so an error half-way leaves an invalid cache that the
- *	  next lookup rebuilds.
+ *	  next lookup rebuilds.  A subtransaction that aborts drops a cache that
+ *	  holds this transaction's own row versions.
+ *
+ * 5. SERIALIZABLE.  A lookup reads no table, so it takes the predicate
+ *	  locks a read of both tables would, once per serializable transaction:
+ *	  SSI then sees decisions taken on roles.
  *
  * With these, a lookup answers exactly as a query of the tables with the
  * same snapshot would.  The exception is a lookup made by a row trigger of
@@ -81,6 +86,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
+#include "storage/predicate.h"
 #include "storage/proc.h"
 #include "storage/sinval.h"
 #include "storage/standby.h"
@@ -174,6 +180,9 @@ static bool rc_cache_valid = false;
 static uint64 rc_cache_inval_count = 0;
 static Oid	rc_role_relid = InvalidOid;
 static Oid	rc_listener_relid = InvalidOid;
+
+/* the serializable transaction whose reads of our tables are recorded */
+static LocalTransactionId rc_ssi_lxid = InvalidLocalTransactionId;
 static RcSnapshotMemo rc_memo;
 
 /* State of the build in progress: schema, column numbers, array size */
@@ -744,6 +753,35 @@ rc_memo_remember(Snapshot snap)
 }
 
 /*
+ * In a SERIALIZABLE transaction, record that it read both tables whole,
+ * once: a lookup answers from the cache and reads no table, so without this
+ * SSI would not see a decision taken on a role (write skew with a
+ * transaction that changes the role).  A relation lock, as the cache
+ * stands for a read of every row.
+ */
+static void
+rc_cache_note_serializable_read(Snapshot snap)
+{
+	Oid			relids[2];
+
+	if (!IsolationIsSerializable() || rc_ssi_lxid == MyProc->lxid)
+		return;
+	relids[0] = rc_role_relid;
+	relids[1] = rc_listener_relid;
+	for (int i = 0; i < (int) lengthof(relids); i++)
+	{
+		Relation	rel;
+
+		if (!OidIsValid(relids[i]))
+			continue;
+		rel = table_open(relids[i], AccessShareLock);
+		PredicateLockRelation(rel, snap);
+		table_close(rel, AccessShareLock);
+	}
+	rc_ssi_lxid = MyProc->lxid;
+}
+
+/*
  * The cache, right for the active snapshot (or, in C callers that have
  * none, the transaction snapshot).
  */
@@ -768,6 +806,7 @@ rc_cache_get(void)
 			rc_cache_build(snap);
 		rc_memo_remember(snap);
 	}
+	rc_cache_note_serializable_read(snap);
 
 	if (pushed)
 		PopActiveSnapshot();
