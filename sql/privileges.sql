@@ -76,6 +76,14 @@ SELECT p.oid::regprocedure AS unpinned_definer
 	JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'role_cluster'
 	WHERE p.prosecdef AND NOT EXISTS (
 		SELECT FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%');
+-- No SECURITY DEFINER function may be executed by PUBLIC: a trigger
+-- function could be attached to a table of the caller's and run as the
+-- owner.
+SELECT p.oid::regprocedure AS public_definer
+	FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.classid = 'pg_proc'::regclass
+	JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'role_cluster'
+	WHERE p.prosecdef AND (p.proacl IS NULL OR EXISTS (
+		SELECT FROM aclexplode(p.proacl) a WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE'));
 -- PUBLIC holds no privilege on any table or view of the extension.
 SELECT c.oid::regclass AS public_relation
 	FROM pg_class c JOIN pg_depend d ON d.objid = c.oid AND d.classid = 'pg_class'::regclass

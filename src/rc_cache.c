@@ -776,6 +776,21 @@ rc_cache_note_serializable_read(Snapshot snap)
 			continue;
 		rel = table_open(relids[i], AccessShareLock);
 		PredicateLockRelation(rel, snap);
+
+		/*
+		 * A write this snapshot does not see (its transaction counts as
+		 * running: an insert left out, or an update or delete whose old
+		 * version was kept) is a conflict out, as a scan that met the row
+		 * version would report.  The cache fits the snapshot, so its record
+		 * of which writers were running holds for it.  Writes after this
+		 * lookup meet the relation locks.
+		 */
+		if (i == 0)
+		{
+			for (int k = 0; k < rc_cache.nxids; k++)
+				if (rc_cache.xid_running[k])
+					CheckForSerializableConflictOut(rel, rc_cache.xids[k], snap);
+		}
 		table_close(rel, AccessShareLock);
 	}
 	rc_ssi_lxid = MyProc->lxid;

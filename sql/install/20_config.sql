@@ -201,7 +201,7 @@ CREATE TRIGGER network_listener_check_unused
 
 /* TRUNCATE skips row triggers, so refuse it while any role names a listener. */
 CREATE FUNCTION role_cluster.network_listener_check_truncate() RETURNS trigger
-	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	user_role text;
@@ -212,6 +212,15 @@ BEGIN
 			 pg_catalog.unnest(role_cluster.listener_group_ids(r.listeners)) AS i
 		ORDER BY r.name, i
 		LIMIT 1;
+	/* as for a DELETE: a role committed since the snapshot, looked for as last committed */
+	IF NOT FOUND AND pg_catalog.current_setting('transaction_isolation') <> 'read committed'
+		AND role_cluster.count_as_last_committed(
+			'SELECT pg_catalog.count(*) FROM role_cluster.cluster_role r
+			 WHERE pg_catalog.cardinality(role_cluster.listener_group_ids(r.listeners)) > 0') > 0 THEN
+		RAISE EXCEPTION 'could not truncate network_listener: a role that names a listener was added since this transaction began'
+			USING ERRCODE = 'serialization_failure',
+				  HINT = 'Retry the transaction.';
+	END IF;
 	IF FOUND THEN
 		RAISE EXCEPTION 'cannot truncate network_listener: listener "%" is still named by role "%"', named, user_role
 			USING ERRCODE = 'foreign_key_violation',
@@ -386,5 +395,12 @@ GRANT SELECT ON role_cluster.network_listener, role_cluster.cluster_role,
 	role_cluster.cluster_settings TO role_cluster_node;
 
 REVOKE EXECUTE ON FUNCTION role_cluster.import_roles(jsonb), role_cluster.export_roles() FROM PUBLIC;
+/*
+ * The SECURITY DEFINER trigger functions: a login that may execute one
+ * could attach it to a table of its own and have it run as the owner.
+ */
+REVOKE EXECUTE ON FUNCTION role_cluster.network_listener_check_unused(),
+	role_cluster.network_listener_check_truncate(),
+	role_cluster.cluster_settings_before_insert() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION role_cluster.import_roles(jsonb), role_cluster.export_roles()
 	TO role_cluster_admin;
