@@ -53,9 +53,10 @@
  *	  next lookup rebuilds.  A subtransaction that aborts drops a cache that
  *	  holds this transaction's own row versions.
  *
- * 5. SERIALIZABLE.  A lookup reads no table, so it takes the predicate
- *	  locks a read of both tables would, once per serializable transaction:
- *	  SSI then sees decisions taken on roles.
+ * 5. SERIALIZABLE.  A lookup reads no table, so the first one of a
+ *	  serializable transaction scans both tables with its snapshot, as a
+ *	  query would (predicate lock, conflicts out): SSI then sees decisions
+ *	  taken on roles.
  *
  * With these, a lookup answers exactly as a query of the tables with the
  * same snapshot would.  The exception is a lookup made by a row trigger of
@@ -86,7 +87,6 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
-#include "storage/predicate.h"
 #include "storage/proc.h"
 #include "storage/sinval.h"
 #include "storage/standby.h"
@@ -753,11 +753,14 @@ rc_memo_remember(Snapshot snap)
 }
 
 /*
- * In a SERIALIZABLE transaction, record that it read both tables whole,
- * once: a lookup answers from the cache and reads no table, so without this
- * SSI would not see a decision taken on a role (write skew with a
- * transaction that changes the role).  A relation lock, as the cache
- * stands for a read of every row.
+ * In a SERIALIZABLE transaction, read both tables once with the snapshot, as
+ * a query would: a lookup answers from the cache and reads no table, so
+ * without this SSI would not see a decision taken on a role (write skew
+ * with a transaction that changes it).  The scan takes the relation's
+ * predicate lock, for writes to come, and reports a conflict out for each
+ * row version whose writer the snapshot does not see, for writes made
+ * before (whether or not the cache was built after them).  The tables are
+ * small; once per transaction, as its snapshot does not change.
  */
 static void
 rc_cache_note_serializable_read(Snapshot snap)
@@ -771,26 +774,15 @@ rc_cache_note_serializable_read(Snapshot snap)
 	for (int i = 0; i < (int) lengthof(relids); i++)
 	{
 		Relation	rel;
+		TableScanDesc scan;
 
 		if (!OidIsValid(relids[i]))
 			continue;
 		rel = table_open(relids[i], AccessShareLock);
-		PredicateLockRelation(rel, snap);
-
-		/*
-		 * A write this snapshot does not see (its transaction counts as
-		 * running: an insert left out, or an update or delete whose old
-		 * version was kept) is a conflict out, as a scan that met the row
-		 * version would report.  The cache fits the snapshot, so its record
-		 * of which writers were running holds for it.  Writes after this
-		 * lookup meet the relation locks.
-		 */
-		if (i == 0)
-		{
-			for (int k = 0; k < rc_cache.nxids; k++)
-				if (rc_cache.xid_running[k])
-					CheckForSerializableConflictOut(rel, rc_cache.xids[k], snap);
-		}
+		scan = table_beginscan(rel, snap, 0, NULL);
+		while (heap_getnext(scan, ForwardScanDirection) != NULL)
+			;
+		table_endscan(scan);
 		table_close(rel, AccessShareLock);
 	}
 	rc_ssi_lxid = MyProc->lxid;
