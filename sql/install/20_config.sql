@@ -166,21 +166,26 @@ BEGIN
 		ORDER BY r.name
 		LIMIT 1;
 	/*
-	 * Outside READ COMMITTED the snapshot predates a role committed since
-	 * that names the listener (its FOR KEY SHARE lock, released at that
-	 * commit, no longer stops this): looked for as last committed, as
-	 * PostgreSQL's own foreign keys do, and refused with 40001.
+	 * Outside READ COMMITTED the snapshot may be out of date either way,
+	 * so the roles are looked for as last committed too, as PostgreSQL's
+	 * own foreign keys do.  One committed since that names the listener
+	 * (its FOR KEY SHARE lock, released at that commit, no longer stops
+	 * this) refuses it with 40001; when the roles the snapshot shows no
+	 * longer name it, it may go.
 	 */
-	IF NOT FOUND AND pg_catalog.current_setting('transaction_isolation') <> 'read committed'
-		AND role_cluster.count_as_last_committed(pg_catalog.format(
-			'SELECT pg_catalog.count(*) FROM role_cluster.cluster_role r
-			 WHERE %L = ANY (role_cluster.listener_group_ids(r.listeners))', OLD.id)) > 0 THEN
-		RAISE EXCEPTION 'could not % network listener "%": a role that names it was added since this transaction began',
-			CASE WHEN TG_OP = 'DELETE' THEN 'delete' ELSE 'rename' END, OLD.id
-			USING ERRCODE = 'serialization_failure',
-				  HINT = 'Retry the transaction.';
+	IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
+		IF role_cluster.count_as_last_committed(pg_catalog.format(
+				'SELECT pg_catalog.count(*) FROM role_cluster.cluster_role r
+				 WHERE %L = ANY (role_cluster.listener_group_ids(r.listeners))', OLD.id)) = 0 THEN
+			user_role := NULL;
+		ELSIF user_role IS NULL THEN
+			RAISE EXCEPTION 'could not % network listener "%": a role that names it was added since this transaction began',
+				CASE WHEN TG_OP = 'DELETE' THEN 'delete' ELSE 'rename' END, OLD.id
+				USING ERRCODE = 'serialization_failure',
+					  HINT = 'Retry the transaction.';
+		END IF;
 	END IF;
-	IF FOUND THEN
+	IF user_role IS NOT NULL THEN
 		RAISE EXCEPTION 'network listener "%" is still named by role "%"', OLD.id, user_role
 			USING ERRCODE = 'foreign_key_violation',
 				  DETAIL = pg_catalog.format('Key (id)=(%s) is still referenced from table "cluster_role".', OLD.id),
@@ -212,16 +217,19 @@ BEGIN
 			 pg_catalog.unnest(role_cluster.listener_group_ids(r.listeners)) AS i
 		ORDER BY r.name, i
 		LIMIT 1;
-	/* as for a DELETE: a role committed since the snapshot, looked for as last committed */
-	IF NOT FOUND AND pg_catalog.current_setting('transaction_isolation') <> 'read committed'
-		AND role_cluster.count_as_last_committed(
-			'SELECT pg_catalog.count(*) FROM role_cluster.cluster_role r
-			 WHERE pg_catalog.cardinality(role_cluster.listener_group_ids(r.listeners)) > 0') > 0 THEN
-		RAISE EXCEPTION 'could not truncate network_listener: a role that names a listener was added since this transaction began'
-			USING ERRCODE = 'serialization_failure',
-				  HINT = 'Retry the transaction.';
+	/* as for a DELETE: the roles as last committed too */
+	IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
+		IF role_cluster.count_as_last_committed(
+				'SELECT pg_catalog.count(*) FROM role_cluster.cluster_role r
+				 WHERE pg_catalog.cardinality(role_cluster.listener_group_ids(r.listeners)) > 0') = 0 THEN
+			user_role := NULL;
+		ELSIF user_role IS NULL THEN
+			RAISE EXCEPTION 'could not truncate network_listener: a role that names a listener was added since this transaction began'
+				USING ERRCODE = 'serialization_failure',
+					  HINT = 'Retry the transaction.';
+		END IF;
 	END IF;
-	IF FOUND THEN
+	IF user_role IS NOT NULL THEN
 		RAISE EXCEPTION 'cannot truncate network_listener: listener "%" is still named by role "%"', named, user_role
 			USING ERRCODE = 'foreign_key_violation',
 				  HINT = 'Remove the listeners from the roles'' listenerIds first.';
