@@ -178,7 +178,12 @@ BEGIN
 				'SELECT pg_catalog.count(*) FROM role_cluster.cluster_role r
 				 WHERE %L = ANY (role_cluster.listener_group_ids(r.listeners))', OLD.id)) = 0 THEN
 			user_role := NULL;
-		ELSIF user_role IS NULL THEN
+		ELSIF user_role IS NULL
+			OR role_cluster.count_as_last_committed(pg_catalog.format(
+				'SELECT pg_catalog.count(*) FROM role_cluster.cluster_role r
+				 WHERE r.name = %L AND %L = ANY (role_cluster.listener_group_ids(r.listeners))',
+				user_role, OLD.id)) = 0 THEN
+			/* the roles naming it are not the ones the snapshot shows */
 			RAISE EXCEPTION 'could not % network listener "%": a role that names it was added since this transaction began',
 				CASE WHEN TG_OP = 'DELETE' THEN 'delete' ELSE 'rename' END, OLD.id
 				USING ERRCODE = 'serialization_failure',
@@ -223,7 +228,11 @@ BEGIN
 				'SELECT pg_catalog.count(*) FROM role_cluster.cluster_role r
 				 WHERE pg_catalog.cardinality(role_cluster.listener_group_ids(r.listeners)) > 0') = 0 THEN
 			user_role := NULL;
-		ELSIF user_role IS NULL THEN
+		ELSIF user_role IS NULL
+			OR role_cluster.count_as_last_committed(pg_catalog.format(
+				'SELECT pg_catalog.count(*) FROM role_cluster.cluster_role r
+				 WHERE r.name = %L AND %L = ANY (role_cluster.listener_group_ids(r.listeners))',
+				user_role, named)) = 0 THEN
 			RAISE EXCEPTION 'could not truncate network_listener: a role that names a listener was added since this transaction began'
 				USING ERRCODE = 'serialization_failure',
 					  HINT = 'Retry the transaction.';
