@@ -147,6 +147,49 @@ COMMENT ON FUNCTION role_cluster.count_as_last_committed(text) IS
 REVOKE EXECUTE ON FUNCTION role_cluster.count_as_last_committed(text) FROM PUBLIC;
 
 /*
+ * The two listener triggers below find, with their snapshot, a role that
+ * names a listener the change removes: shown_role naming shown_id, or none
+ * (NULL).  Outside READ COMMITTED that snapshot may be out of date either
+ * way, so the roles are looked for as last committed too, as PostgreSQL's
+ * own foreign keys do.  Returns the role to refuse the change with, or NULL
+ * when, as last committed, no role names a listener it removes (listener_id,
+ * or any listener when NULL).  Raises 40001, naming the change, when the
+ * roles that name one are not the ones the snapshot shows (one committed
+ * since: its FOR KEY SHARE lock, released at that commit, no longer stops
+ * the change).
+ */
+CREATE FUNCTION role_cluster.listener_user_as_last_committed(listener_id text, shown_role text,
+															 shown_id text, change text) RETURNS text
+	LANGUAGE plpgsql
+AS $$
+BEGIN
+	IF pg_catalog.current_setting('transaction_isolation') = 'read committed' THEN
+		RETURN shown_role;
+	END IF;
+	IF role_cluster.count_as_last_committed(pg_catalog.format(
+			'SELECT pg_catalog.count(*) FROM role_cluster.cluster_role r WHERE %s',
+			CASE WHEN listener_id IS NULL
+				 THEN 'pg_catalog.cardinality(role_cluster.listener_group_ids(r.listeners)) > 0'
+				 ELSE pg_catalog.format('%L = ANY (role_cluster.listener_group_ids(r.listeners))',
+										listener_id) END)) = 0 THEN
+		RETURN NULL;
+	END IF;
+	IF shown_role IS NULL OR role_cluster.count_as_last_committed(pg_catalog.format(
+			'SELECT pg_catalog.count(*) FROM role_cluster.cluster_role r
+			 WHERE r.name = %L AND %L = ANY (role_cluster.listener_group_ids(r.listeners))',
+			shown_role, shown_id)) = 0 THEN
+		RAISE EXCEPTION 'could not %: the roles that name what it removes changed since this transaction began',
+			change
+			USING ERRCODE = 'serialization_failure',
+				  HINT = 'Retry the transaction.';
+	END IF;
+	RETURN shown_role;
+END
+$$;
+COMMENT ON FUNCTION role_cluster.listener_user_as_last_committed(text, text, text, text) IS
+	'For the listener triggers: the role that still names a listener the change removes, looked for as last committed outside READ COMMITTED';
+
+/*
  * The other side of the reference: a listener that a role names cannot be
  * deleted or renamed.  SECURITY DEFINER, for count_as_last_committed().
  */
@@ -165,31 +208,9 @@ BEGIN
 		WHERE OLD.id = ANY (role_cluster.listener_group_ids(r.listeners))
 		ORDER BY r.name
 		LIMIT 1;
-	/*
-	 * Outside READ COMMITTED the snapshot may be out of date either way,
-	 * so the roles are looked for as last committed too, as PostgreSQL's
-	 * own foreign keys do.  One committed since that names the listener
-	 * (its FOR KEY SHARE lock, released at that commit, no longer stops
-	 * this) refuses it with 40001; when the roles the snapshot shows no
-	 * longer name it, it may go.
-	 */
-	IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
-		IF role_cluster.count_as_last_committed(pg_catalog.format(
-				'SELECT pg_catalog.count(*) FROM role_cluster.cluster_role r
-				 WHERE %L = ANY (role_cluster.listener_group_ids(r.listeners))', OLD.id)) = 0 THEN
-			user_role := NULL;
-		ELSIF user_role IS NULL
-			OR role_cluster.count_as_last_committed(pg_catalog.format(
-				'SELECT pg_catalog.count(*) FROM role_cluster.cluster_role r
-				 WHERE r.name = %L AND %L = ANY (role_cluster.listener_group_ids(r.listeners))',
-				user_role, OLD.id)) = 0 THEN
-			/* the roles naming it are not the ones the snapshot shows */
-			RAISE EXCEPTION 'could not % network listener "%": a role that names it was added since this transaction began',
-				CASE WHEN TG_OP = 'DELETE' THEN 'delete' ELSE 'rename' END, OLD.id
-				USING ERRCODE = 'serialization_failure',
-					  HINT = 'Retry the transaction.';
-		END IF;
-	END IF;
+	user_role := role_cluster.listener_user_as_last_committed(OLD.id, user_role, OLD.id,
+		pg_catalog.format('%s network listener "%s"',
+						  CASE WHEN TG_OP = 'DELETE' THEN 'delete' ELSE 'rename' END, OLD.id));
 	IF user_role IS NOT NULL THEN
 		RAISE EXCEPTION 'network listener "%" is still named by role "%"', OLD.id, user_role
 			USING ERRCODE = 'foreign_key_violation',
@@ -222,22 +243,8 @@ BEGIN
 			 pg_catalog.unnest(role_cluster.listener_group_ids(r.listeners)) AS i
 		ORDER BY r.name, i
 		LIMIT 1;
-	/* as for a DELETE: the roles as last committed too */
-	IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
-		IF role_cluster.count_as_last_committed(
-				'SELECT pg_catalog.count(*) FROM role_cluster.cluster_role r
-				 WHERE pg_catalog.cardinality(role_cluster.listener_group_ids(r.listeners)) > 0') = 0 THEN
-			user_role := NULL;
-		ELSIF user_role IS NULL
-			OR role_cluster.count_as_last_committed(pg_catalog.format(
-				'SELECT pg_catalog.count(*) FROM role_cluster.cluster_role r
-				 WHERE r.name = %L AND %L = ANY (role_cluster.listener_group_ids(r.listeners))',
-				user_role, named)) = 0 THEN
-			RAISE EXCEPTION 'could not truncate network_listener: a role that names a listener was added since this transaction began'
-				USING ERRCODE = 'serialization_failure',
-					  HINT = 'Retry the transaction.';
-		END IF;
-	END IF;
+	user_role := role_cluster.listener_user_as_last_committed(NULL, user_role, named,
+															  'truncate network_listener');
 	IF user_role IS NOT NULL THEN
 		RAISE EXCEPTION 'cannot truncate network_listener: listener "%" is still named by role "%"', named, user_role
 			USING ERRCODE = 'foreign_key_violation',
@@ -416,6 +423,8 @@ REVOKE EXECUTE ON FUNCTION role_cluster.import_roles(jsonb), role_cluster.export
  * The SECURITY DEFINER trigger functions: a login that may execute one
  * could attach it to a table of its own and have it run as the owner.
  */
+REVOKE EXECUTE ON FUNCTION role_cluster.listener_user_as_last_committed(text, text, text, text)
+	FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION role_cluster.network_listener_check_unused(),
 	role_cluster.network_listener_check_truncate(),
 	role_cluster.cluster_settings_before_insert() FROM PUBLIC;
