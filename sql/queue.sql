@@ -331,6 +331,23 @@ SELECT role_cluster.fail_task(:m3, 'mta', NULL);
 SELECT role_cluster.fail_task(NULL, 'mta', 'x');
 SELECT role_cluster.fail_task(:m3, NULL, 'x');
 
+-- The jitter spreads retries: twenty tasks failing at once on their first
+-- attempt wait between half and all of a 10 s base, not all the same time.
+BEGIN;
+UPDATE role_cluster.cluster_settings SET retry_backoff_base = '10 seconds';
+UPDATE role_cluster.node SET capacity = 100 WHERE node_id = 'mta';
+SELECT count(*) AS enqueued FROM role_cluster.enqueue_batch((
+	SELECT jsonb_agg(jsonb_build_object('task_type', 'outboundMta', 'kind', 'jitter'))
+	FROM generate_series(1, 20)));
+SELECT count(*) FILTER (WHERE kind = 'jitter') AS claimed FROM role_cluster.claim_tasks('mta', 100);
+SELECT count(role_cluster.fail_task(id, 'mta', 'busy')) AS failed
+	FROM role_cluster.task WHERE kind = 'jitter';
+SELECT min(run_at - updated_at) >= interval '5 seconds' AS at_least_half,
+	   max(run_at - updated_at) <= interval '10 seconds' AS at_most_base,
+	   count(DISTINCT run_at - updated_at) >= 10 AS spread
+	FROM role_cluster.task WHERE kind = 'jitter';
+ROLLBACK;
+
 -- Releasing hands a task back unrun: no attempt counted.
 SELECT state, node_id, attempts FROM role_cluster.task WHERE id = :s1;
 SELECT role_cluster.release_task(:s1, 'all');
@@ -632,6 +649,28 @@ SELECT bool_and(by_route = by_order) AS routed_in_hand_out_order FROM (
 	SELECT row_number() OVER (ORDER BY route_seq) AS by_route,
 		   row_number() OVER (ORDER BY priority DESC, run_at, id) AS by_order
 	FROM role_cluster.task WHERE state = 'running') o;
+ROLLBACK;
+-- Least-loaded first means the smallest share of its capacity held, not the
+-- fewest tasks and not the first name: c1 holds 6 of 10, c2 none of 10, c3
+-- 1 of 4.  One task at a time, c2 takes three (0, 0.1, 0.2 of its
+-- capacity, each below c3's 0.25), then c3 the fourth; c1 none.
+BEGIN;
+DELETE FROM role_cluster.task;
+SELECT count(role_cluster.deregister_node(node_id)) AS deregistered FROM role_cluster.node;
+SELECT count(*) AS registered FROM (VALUES ('c1', 10), ('c2', 10), ('c3', 4)) v(n, cap),
+	LATERAL role_cluster.register_node(v.n, 'indexer', NULL, v.cap);
+SELECT count(*) AS enqueued FROM role_cluster.enqueue_batch((
+	SELECT jsonb_agg(jsonb_build_object('task_type', 'searchIndexing')) FROM generate_series(1, 7)));
+SELECT count(*) AS claimed_c1 FROM role_cluster.claim_tasks('c1', 6);
+SELECT count(*) AS claimed_c3 FROM role_cluster.claim_tasks('c3', 1);
+SELECT count(*) AS enqueued FROM role_cluster.enqueue_batch((
+	SELECT jsonb_agg(jsonb_build_object('task_type', 'searchIndexing')) FROM generate_series(1, 4)));
+SELECT role_cluster.dispatch(1) AS routed;
+SELECT role_cluster.dispatch(1) AS routed;
+SELECT role_cluster.dispatch(1) AS routed;
+SELECT role_cluster.dispatch(1) AS routed;
+SELECT string_agg(node_id, ' ' ORDER BY route_seq) AS routed_to
+	FROM role_cluster.task WHERE state = 'running' AND route_seq IS NOT NULL;
 ROLLBACK;
 -- A claim walks the head of the queue once: it finds the first queued
 -- entry, and its scan starts there.  Here the head is 20 tasks claimed

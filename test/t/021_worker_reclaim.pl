@@ -55,15 +55,45 @@ ok( $node->safe_psql(
 		'postgres', 'SELECT reclaimed >= 3 FROM role_cluster.worker_stats') eq 't',
 	'worker_stats counts the reclaimed tasks');
 
-# n1 comes back: it is given new work, never its old tasks
-($n1, $c1) = rc_node_session($node, 'n1', undef, capacity => 3);
-is(rc_query($n1, "SELECT count(*) FROM role_cluster.fetch_tasks('n1', 10)"),
-	'0', 'n1 back: nothing of its old work');
-# n2 is kept busy so that new work goes to n1
-rc_query($n2, "SELECT role_cluster.heartbeat('n2')");
-my $busy = $node->safe_psql('postgres',
-	"SELECT string_agg(role_cluster.enqueue('storeMaintenance', 'busy' || i)::text, ',') FROM generate_series(1, 6) i"
+# n1 holds two more tasks, claimed while the worker is stopped, and its
+# session ends again; it comes back before anything took them back: its
+# new registration hands them back, the attempt counted, and it holds
+# none of its old work.
+rc_set_and_reload($node, enabled => 'off');
+ok( $node->poll_query_until(
+		'postgres', "SELECT state = 'disabled' FROM role_cluster.worker_stats"),
+	'the worker is stopped');
+my $old = $node->safe_psql('postgres',
+	"SELECT string_agg(role_cluster.enqueue('storeMaintenance', 'old' || i)::text, ',' ORDER BY i) FROM generate_series(1, 2) i"
 );
+($n1, $c1) = rc_node_session($node, 'n1', undef, capacity => 3);
+is( rc_query($n1,
+		"SELECT string_agg(id::text, ',' ORDER BY id) FROM role_cluster.claim_tasks('n1', 2)"),
+	$old,
+	'n1 claims two tasks');
+$n1_pid = rc_query($n1, 'SELECT pg_backend_pid()');
+$node->safe_psql('postgres', "SELECT pg_terminate_backend($n1_pid)");
+eval { $n1->quit };
+($n1, $c1) = rc_node_session($node, 'n1', undef, capacity => 3);
+is( $node->safe_psql(
+		'postgres',
+		"SELECT string_agg(format('%s:%s:%s', state, coalesce(node_id, '-'), attempts), ' ' ORDER BY id) FROM role_cluster.task WHERE id IN ($old)"
+	),
+	'queued:-:1 queued:-:1',
+	'n1 back: its old tasks went back to the queue, the attempt counted');
+is( rc_query($n1,
+		"SELECT count(*) FROM role_cluster.task WHERE node_id = 'n1' AND state = 'running'"),
+	'0',
+	'n1 back: it holds none of its old work');
+is(rc_query($n1, "SELECT count(*) FROM role_cluster.fetch_tasks('n1', 10)"),
+	'0', 'n1 back: nothing to fetch either');
+
+# the worker again, for the two tasks and four new ones: one dispatch,
+# three per node
+$node->safe_psql('postgres',
+	"SELECT role_cluster.enqueue('storeMaintenance', 'busy' || i) FROM generate_series(1, 4) i");
+rc_query($n2, "SELECT role_cluster.heartbeat('n2')");
+rc_set_and_reload($node, enabled => 'on');
 ok(rc_wait_notification($n1, $c1), 'n1 back: notified of new work');
 is(rc_query($n1, "SELECT count(*) FROM role_cluster.fetch_tasks('n1', 10)"),
 	'3', 'n1 back: runs new tasks');
