@@ -246,6 +246,12 @@ SELECT next_due FROM role_cluster.schedule WHERE name = 'anchored';
 UPDATE role_cluster.schedule SET every = '2 days' WHERE name = 'anchored';
 SELECT next_due > now() AND next_due <= now() + interval '2 days' AS recomputed
   FROM role_cluster.schedule WHERE name = 'anchored';
+-- so does a change between intervals that = holds equal: calendar days
+-- and elapsed hours step differently across a change of summer time
+UPDATE role_cluster.schedule SET next_due = '2030-01-01 03:00:00+00' WHERE name = 'anchored';
+UPDATE role_cluster.schedule SET every = '48 hours' WHERE name = 'anchored';
+SELECT next_due > now() AND next_due <= now() + interval '2 days' AS recomputed
+  FROM role_cluster.schedule WHERE name = 'anchored';
 UPDATE role_cluster.schedule SET every = '3 days', next_due = '2031-01-01 03:00:00+00'
  WHERE name = 'anchored';
 SELECT next_due FROM role_cluster.schedule WHERE name = 'anchored';
@@ -283,6 +289,12 @@ INSERT INTO role_cluster.schedule (name, task_type, every, timezone)
 	VALUES ('bad zone', 'metricsPush', '1 hour', 'Nowhere/Special');
 UPDATE role_cluster.schedule SET timezone = 'Nowhere/Special' WHERE name = 'hourly';
 UPDATE role_cluster.schedule SET every = '1 mon -29 days' WHERE name = 'hourly';
+-- even when = holds the two intervals equal: '1 mon -29 days' = '1 day'
+INSERT INTO role_cluster.schedule (name, task_type, every)
+	VALUES ('daily', 'storeMaintenance', '1 day');
+UPDATE role_cluster.schedule SET every = '1 mon -29 days' WHERE name = 'daily';
+SELECT every FROM role_cluster.schedule WHERE name = 'daily';
+DELETE FROM role_cluster.schedule WHERE name = 'daily';
 \set VERBOSITY terse
 INSERT INTO role_cluster.schedule (name, task_type, cron, every)
 	VALUES ('both', 'metricsPush', '* * * * *', '1 hour');
@@ -294,6 +306,9 @@ INSERT INTO role_cluster.schedule (name, task_type, every)
 	VALUES ('negative', 'metricsPush', '-1 hour');
 INSERT INTO role_cluster.schedule (name, task_type, every, next_due)
 	VALUES ('mixed', 'metricsPush', '1 mon -29 days', '2030-01-01');
+INSERT INTO role_cluster.schedule (name, task_type, every, next_due)
+	VALUES ('endless', 'metricsPush', '1 hour', '-infinity');
+UPDATE role_cluster.schedule SET next_due = 'infinity' WHERE name = 'hourly';
 INSERT INTO role_cluster.schedule (name, task_type, every)
 	VALUES ('', 'metricsPush', '1 hour');
 INSERT INTO role_cluster.schedule (name, task_type, every)

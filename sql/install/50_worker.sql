@@ -276,7 +276,8 @@ CREATE TABLE role_cluster.schedule (
 	catch_up text NOT NULL DEFAULT 'latest'
 		CONSTRAINT schedule_catch_up_valid CHECK (catch_up IN ('latest', 'all')),
 	enabled boolean NOT NULL DEFAULT true,
-	next_due timestamptz NOT NULL,
+	next_due timestamptz NOT NULL
+		CONSTRAINT schedule_next_due_finite CHECK (pg_catalog.isfinite(next_due)),
 	last_due timestamptz,
 	last_fired_at timestamptz,
 	last_task_id bigint,
@@ -365,6 +366,8 @@ CREATE FUNCTION role_cluster.schedule_before_write() RETURNS trigger
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp
 	AS $$
+DECLARE
+	every_changed boolean;
 BEGIN
 	IF (NEW.cron IS NULL) = (NEW.every IS NULL) THEN
 		RAISE EXCEPTION 'schedule "%" needs exactly one of cron and every', NEW.name
@@ -374,10 +377,13 @@ BEGIN
 	/*
 	 * The timing, when written: a bad cron expression or zone raises 22023
 	 * naming it, as does an interval with a negative part or a zero one.
-	 * (fire_schedules()' own updates leave it alone.)
+	 * (fire_schedules()' own updates leave it alone.)  Intervals compare
+	 * by their text: = holds '1 mon' and '30 days' equal, and even
+	 * '-1 mon 31 days' and '1 day', which step differently.
 	 */
+	every_changed := TG_OP = 'UPDATE' AND NEW.every::text IS DISTINCT FROM OLD.every::text;
 	IF TG_OP = 'INSERT' OR NEW.cron IS DISTINCT FROM OLD.cron
-		OR NEW.every IS DISTINCT FROM OLD.every OR NEW.timezone IS DISTINCT FROM OLD.timezone THEN
+		OR every_changed OR NEW.timezone IS DISTINCT FROM OLD.timezone THEN
 		IF NEW.cron IS NOT NULL THEN
 			PERFORM role_cluster.cron_next(NEW.cron, now(), NEW.timezone);
 		ELSE
@@ -396,7 +402,7 @@ BEGIN
 	IF NEW.next_due IS NULL
 		OR (NEW.next_due IS NOT DISTINCT FROM OLD.next_due
 			AND (NEW.cron IS DISTINCT FROM OLD.cron
-				 OR NEW.every IS DISTINCT FROM OLD.every
+				 OR every_changed
 				 OR NEW.timezone IS DISTINCT FROM OLD.timezone)) THEN
 		/* new timing: no backlog, the next due time from now */
 		NEW.next_due := role_cluster.schedule_step(NEW.cron, NEW.every, NEW.timezone, now());
