@@ -232,6 +232,32 @@ SELECT node_id FROM role_cluster.register_node('n2');
 SELECT id = :t1 AS t1, state, node_id, attempts, last_error FROM role_cluster.task
 	WHERE id IN (:t1, :t2) ORDER BY id;
 
+-- The SQLSTATE of each kind of error that README lists, one call each.
+\set VERBOSITY sqlstate
+SET SESSION AUTHORIZATION regress_rcq_node2;
+SELECT role_cluster.heartbeat('n2');					-- 42501: another login's node
+RESET SESSION AUTHORIZATION;
+SELECT role_cluster.complete_task(:t2, 'n2');			-- 55000: not held
+UPDATE role_cluster.node SET lease_until = now() WHERE node_id = 'n2';
+SELECT role_cluster.claim_tasks('n2', 1);				-- 55000: not live
+SELECT node_id AS live_again FROM role_cluster.register_node('n2');
+SELECT role_cluster.heartbeat('nobody-here');			-- 42704: unknown node
+SELECT role_cluster.complete_task(-1, 'n2');			-- 42704: unknown task
+SELECT role_cluster.claim_tasks('n2', NULL);			-- 22004: NULL argument
+SELECT role_cluster.enqueue(NULL);						-- 22004
+SELECT role_cluster.claim_tasks('n2', -1);				-- 22023: bad value
+SELECT role_cluster.register_node('n2', NULL, 0);		-- 22023
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT role_cluster.claim_tasks('n2', 1);				-- 0A000: not READ COMMITTED
+ROLLBACK;
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT role_cluster.dispatch();							-- 0A000
+ROLLBACK;
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT role_cluster.reclaim();							-- 0A000
+ROLLBACK;
+\set VERBOSITY default
+
 DROP EXTENSION role_cluster;
 DROP ROLE regress_rcq_admin;
 DROP ROLE regress_rcq_node1;

@@ -377,6 +377,8 @@ ok( $node->poll_query_until(
 	'enabled = off: the worker idles');
 my $t4 = $node->safe_psql('postgres',
 	"SELECT role_cluster.enqueue('searchIndexing')");
+# the enqueue woke the worker: a second is ample for it to route, were it on
+$node->safe_psql('postgres', 'SELECT pg_sleep(1)');
 is($node->safe_psql('postgres', "SELECT state FROM role_cluster.task WHERE id = $t4"),
 	'queued', 'a disabled worker routes nothing');
 
