@@ -209,6 +209,7 @@ rc_vacuumed_elsewhere(Oid relid)
 	av = rc_autovac_opts(rel);
 	if (av && !av->enabled)
 	{
+		/* not looked at: once it is back on, that vacuum still counts */
 		relation_close(rel, AccessShareLock);
 		return false;
 	}
@@ -405,7 +406,11 @@ rc_exec_vacuum(VacuumStmt *stmt, MemoryContext portal_cxt)
  * RC_REBUILD_FACTOR times the pages its rows need (counted generously at
  * 100 a page), while the table holds fewer than RC_REBUILD_MAX_ROWS rows:
  * the state a backlog leaves when it drains, since a btree never gives
- * back the pages it grew to.  When the queue has drained almost
+ * back the pages it grew to.  Not while the table's autovacuum_enabled is
+ * false, nor while its heap has more than RC_REBUILD_MAX_HEAP_PAGES pages
+ * (rows kept here and there by a drained backlog keep the vacuum from
+ * truncating it): the rebuild reads the whole heap, and writes to the
+ * table wait for it.  When the queue has drained almost
  * completely (fewer than RC_REBUILD_DRAINED_ROWS rows), the floor is
  * RC_REBUILD_DRAINED_MIN_PAGES instead: rebuilding so few rows costs next
  * to nothing, and the indexes of an idle queue go back to the size of a
@@ -441,6 +446,7 @@ rc_exec_vacuum(VacuumStmt *stmt, MemoryContext portal_cxt)
 #define RC_REBUILD_MIN_PAGES	128
 #define RC_REBUILD_FACTOR		8
 #define RC_REBUILD_MAX_ROWS		10000
+#define RC_REBUILD_MAX_HEAP_PAGES 4096
 #define RC_REBUILD_DRAINED_ROWS	100
 #define RC_REBUILD_DRAINED_MIN_PAGES 32
 #define RC_REBUILD_LOCK_TIMEOUT "50ms"
@@ -495,18 +501,37 @@ rc_index_bloated(Relation ind, double rows, BlockNumber *pages)
 }
 
 /*
+ * Whether the indexes of the task table (rel, open) may be rebuilt at all:
+ * its autovacuum_enabled is not false, its rows are counted and fewer than
+ * RC_REBUILD_MAX_ROWS, and its heap, which a rebuild reads whole while
+ * writes to the table wait, has at most RC_REBUILD_MAX_HEAP_PAGES pages.
+ * Sets *rows to rc_table_rows().
+ */
+static bool
+rc_rebuild_allowed(Relation rel, double *rows)
+{
+	AutoVacOpts *av = rc_autovac_opts(rel);
+
+	*rows = rc_table_rows(rel);
+	if (av && !av->enabled)
+		return false;			/* the operator keeps its vacuums in hand */
+	return *rows >= 0 && *rows < RC_REBUILD_MAX_ROWS &&
+		RelationGetNumberOfBlocks(rel) <= RC_REBUILD_MAX_HEAP_PAGES;
+}
+
+/*
  * Whether some index of the task table (rel, open) is bloated by that
- * measure.  In a transaction.
+ * measure, and may be rebuilt.  In a transaction.
  */
 static bool
 rc_any_index_bloated(Relation rel)
 {
-	double		rows = rc_table_rows(rel);
+	double		rows;
 	List	   *indexes;
 	ListCell   *lc;
 	bool		bloated = false;
 
-	if (rows < 0 || rows >= RC_REBUILD_MAX_ROWS)
+	if (!rc_rebuild_allowed(rel, &rows))
 		return false;
 	indexes = RelationGetIndexList(rel);
 	foreach(lc, indexes)
@@ -724,9 +749,9 @@ rc_rebuild_bloated_indexes(Oid relid)
 
 		if (rel != NULL)
 		{
-			double		rows = rc_table_rows(rel);
+			double		rows;
 
-			if (rows >= 0 && rows < RC_REBUILD_MAX_ROWS)
+			if (rc_rebuild_allowed(rel, &rows))
 			{
 				List	   *indexes = RelationGetIndexList(rel);
 

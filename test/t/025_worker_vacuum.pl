@@ -288,6 +288,65 @@ is(task_vacuums(), $vacuums, 'by the worker\'s asking for a rebuild alone: no va
 is($node->safe_psql('postgres', 'SELECT errors FROM role_cluster.worker_stats'),
 	'0', 'no step failed');
 
+# --- given up for its locks, then autovacuum_enabled = false: left alone ----
+# The worker goes on asking for a rebuild given up for its locks; once the
+# table's autovacuum is turned off, that is no longer done either.
+
+enqueue_tasks(60000);
+($pkey_pages, $queued_pages) = split / /, $node->safe_psql('postgres', $index_pages);
+$writer = $node->background_psql('postgres');
+$writer->query_safe('BEGIN');
+$writer->query_safe('LOCK role_cluster.task IN ROW EXCLUSIVE MODE');
+$log_offset = -s $node->logfile;
+$node->safe_psql('postgres', 'DELETE FROM role_cluster.task');
+ok( $node->wait_for_log(qr/role_cluster vacuum did not rebuild index "task_pkey"/, $log_offset),
+	'another backlog drained while a writer holds the table: the rebuild gives up');
+ok($node->wait_for_log(qr/role_cluster vacuum did not rebuild index "task_queued_idx"/, $log_offset),
+	'for each index');
+$node->safe_psql('postgres', 'ALTER TABLE role_cluster.task SET (autovacuum_enabled = false)');
+# a process that chose its indexes before that gives up too: the writer is there
+ok( $node->poll_query_until(
+		'postgres',
+		"SELECT NOT EXISTS (SELECT FROM pg_stat_activity WHERE backend_type = 'role_cluster vacuum')"),
+	'no vacuum process runs');
+$writer->query_safe('COMMIT');
+$writer->quit;
+$log_offset = -s $node->logfile;
+# the worker asks again after 1, 2, 4 ... vacuum intervals of 1 s
+$node->safe_psql('postgres', 'SELECT pg_sleep(4)');
+is($node->safe_psql('postgres', $index_pages),
+	"$pkey_pages $queued_pages", 'autovacuum_enabled turned off meanwhile: the indexes keep their pages');
+unlike(slurp_file($node->logfile, $log_offset),
+	qr/role_cluster vacuum rebuilt index/, 'and nothing is rebuilt');
+$node->safe_psql('postgres', 'ALTER TABLE role_cluster.task RESET (autovacuum_enabled)');
+
+# --- a big heap keeps its indexes: a rebuild would read it all --------------
+# 60,000 tasks of 700-byte payloads fill over 32 MB of heap; the 600 left
+# of them, one in a hundred, keep the vacuum from truncating it.  Their
+# indexes are far bigger than 600 rows need, but no rebuild reads that heap
+# while writes wait.  Emptied, the heap is truncated and they are rebuilt.
+
+$vacuums = task_vacuums();
+$node->safe_psql('postgres',
+	q{SELECT count(role_cluster.enqueue('storeMaintenance', payload => jsonb_build_object('p',
+		(SELECT string_agg(md5(i::text || '.' || j), '') FROM generate_series(1, 22) j))))
+	  FROM generate_series(1, 60000) i});
+$log_offset = -s $node->logfile;
+$node->safe_psql('postgres', 'DELETE FROM role_cluster.task WHERE id % 100 <> 0');
+ok(vacuum_passed($vacuums), 'drained to one task in a hundred, and vacuumed');
+is( $node->safe_psql(
+		'postgres', q{
+	SELECT c.reltuples || ' ' || (pg_relation_size(c.oid) > 32 * 1024 * 1024)
+	  FROM pg_class c WHERE c.oid = 'role_cluster.task'::regclass}),
+	'600 true', '600 rows in over 32 MB of heap');
+($pkey_pages) = split / /, $node->safe_psql('postgres', $index_pages);
+cmp_ok($pkey_pages, '>=', 128, "the primary key keeps $pkey_pages pages");
+unlike(slurp_file($node->logfile, $log_offset),
+	qr/role_cluster vacuum rebuilt index/, 'and is not rebuilt');
+$log_offset = -s $node->logfile;
+$node->safe_psql('postgres', 'DELETE FROM role_cluster.task');
+rebuilt_both($log_offset, 'emptied, the heap is truncated and the indexes are rebuilt');
+
 # --- a drained backlog vacuumed by someone else: rebuilt all the same --------
 # With the worker's look off, a backlog drains and an operator's VACUUM (or
 # autovacuum) takes its dead rows.  Its look back on, the worker finds
