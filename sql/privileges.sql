@@ -84,6 +84,20 @@ SELECT p.oid::regprocedure AS public_definer
 	JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'role_cluster'
 	WHERE p.prosecdef AND (p.proacl IS NULL OR EXISTS (
 		SELECT FROM aclexplode(p.proacl) a WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE'));
+-- The queue's gates are for the extension's own functions: whoever could
+-- take one could stall the queue.
+SELECT r AS login_role, has_function_privilege(r, 'role_cluster.gate_lock(text, integer, boolean)', 'EXECUTE')
+	AS may_take_gates
+	FROM unnest('{regress_rc_admin, regress_rc_node, regress_rc_nobody}'::name[]) r;
+BEGIN;
+SELECT role_cluster.gate_lock('singleton', 6, false) AS taken,
+	   role_cluster.gate_lock('config', 10, true) AS taken_too;
+SELECT classid, objid, objsubid, mode FROM pg_locks
+	WHERE locktype = 'advisory' AND pid = pg_backend_pid() ORDER BY classid;
+ROLLBACK;
+SELECT role_cluster.gate_lock('other', 1, true);
+SELECT role_cluster.gate_lock('config', 11, true);
+SELECT role_cluster.gate_lock('config', -1, true);
 -- PUBLIC holds no privilege on any table or view of the extension.
 SELECT c.oid::regclass AS public_relation
 	FROM pg_class c JOIN pg_depend d ON d.objid = c.oid AND d.classid = 'pg_class'::regclass

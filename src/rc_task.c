@@ -15,7 +15,8 @@
  * A change of a type's policy or of push_shards_total carries itself to
  * the unfinished tasks (the triggers of task_policy and cluster_settings),
  * but only to those it can see.  So the two meet at a gate, an advisory
- * lock (RC_CONFIG_GATE, key): the change takes it exclusively before it
+ * lock (RC_CONFIG_GATE, key; its tag out of reach of SQL's advisory lock
+ * functions, see rc_task.h): the change takes it exclusively before it
  * updates the tasks, a derivation for a new task takes it shared and then
  * reads the latest committed value, not the statement's snapshot.  A task
  * derived before the change makes the change wait until it is committed,
@@ -52,6 +53,7 @@ PG_FUNCTION_INFO_V1(rc_task_push_shard);
 PG_FUNCTION_INFO_V1(rc_push_shards_total_sql);
 PG_FUNCTION_INFO_V1(rc_task_derive);
 PG_FUNCTION_INFO_V1(rc_count_as_last_committed);
+PG_FUNCTION_INFO_V1(rc_gate_lock);
 
 StaticAssertDecl(RC_GATE_PUSH_SHARDS >= RC_NUM_TASK_TYPES,
 				 "the gate of push_shards_total is no task type's");
@@ -65,8 +67,46 @@ rc_config_gate_shared(int32 key)
 {
 	LOCKTAG		tag;
 
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, RC_CONFIG_GATE, (uint32) key, 2);
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, RC_CONFIG_GATE, (uint32) key, RC_GATE_TAG_FIELD4);
 	(void) LockAcquire(&tag, ShareLock, false, false);
+}
+
+/*
+ * role_cluster.gate_lock(gate text, key integer, wait boolean) → boolean
+ *
+ * Takes one of the queue's gates exclusively until the transaction ends:
+ * 'singleton' (the hand-out of a singleton type; key its ordinal) or
+ * 'config' (a change of a type's policy, key its ordinal, or of
+ * push_shards_total, key RC_GATE_PUSH_SHARDS).  Waits for it; or, with
+ * wait false, returns false at once when another transaction holds it.
+ * Not for PUBLIC: whoever can take a gate can stall the queue.
+ */
+Datum
+rc_gate_lock(PG_FUNCTION_ARGS)
+{
+	char	   *gate = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	int32		key = PG_GETARG_INT32(1);
+	bool		wait = PG_GETARG_BOOL(2);
+	uint32		field2;
+	LOCKTAG		tag;
+
+	if (strcmp(gate, "singleton") == 0)
+		field2 = RC_SINGLETON_GATE;
+	else if (strcmp(gate, "config") == 0)
+		field2 = RC_CONFIG_GATE;
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown gate \"%s\"", gate),
+				 errhint("The gates are \"singleton\" and \"config\".")));
+	if (key < 0 || key > RC_GATE_PUSH_SHARDS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("gate key %d is out of range", key),
+				 errdetail("A key is a task type's ordinal, 0 to %d, or %d for push_shards_total.",
+						   RC_NUM_TASK_TYPES - 1, RC_GATE_PUSH_SHARDS)));
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, field2, (uint32) key, RC_GATE_TAG_FIELD4);
+	PG_RETURN_BOOL(LockAcquire(&tag, ExclusiveLock, false, !wait) != LOCKACQUIRE_NOT_AVAIL);
 }
 
 /*

@@ -17,8 +17,15 @@
 #ifndef RC_TASK_H
 #define RC_TASK_H
 
+#define RC_SINGLETON_GATE	1919120231
 #define RC_CONFIG_GATE		1919120232
 #define RC_GATE_PUSH_SHARDS 10
+
+/*
+ * The last field of the gates' advisory lock tags.  pg_advisory_lock() and
+ * its kin set it to 1 or 2, so no SQL call can take or hold a gate.
+ */
+#define RC_GATE_TAG_FIELD4	0x5243
 
 /*
  * Takes the configuration gate (RC_CONFIG_GATE, key) shared until the

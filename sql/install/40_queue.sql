@@ -271,14 +271,30 @@ SELECT pg_catalog.pg_extension_config_dump('role_cluster.route_seq', '');
 /* ---- Small helpers ---- */
 
 /*
+ * Takes one of the queue's gates exclusively until the transaction ends:
+ * 'singleton' (key: a task type's ordinal) for handing out a singleton
+ * type, 'config' (key: the ordinal, or 10 for push_shards_total) for a
+ * change that reaches the unfinished tasks; waits, or with wait false
+ * returns false when the gate is held.  Advisory locks whose tag no SQL
+ * function reaches (pg_locks shows them as advisory, classid 1919120231
+ * or 1919120232, objsubid 21059), so that no login can hold one to stall
+ * the queue.  C; for the extension's own functions only.
+ */
+CREATE FUNCTION role_cluster.gate_lock(gate text, key integer, wait boolean) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'rc_gate_lock' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION role_cluster.gate_lock(text, integer, boolean) IS
+	'Takes a gate of the queue (singleton or config) exclusively for the transaction; with wait false, false when it is held';
+REVOKE EXECUTE ON FUNCTION role_cluster.gate_lock(text, integer, boolean) FROM PUBLIC;
+
+/*
  * Ordinal of a task type: 0..9, as in the C list.  Handing out a singleton
- * type takes the advisory lock (1919120231, ordinal) first.
+ * type takes its gate (gate_lock('singleton', ordinal)) first.
  */
 CREATE FUNCTION role_cluster.task_ordinal(task_type role_cluster.task_type) RETURNS integer
 	LANGUAGE sql STABLE PARALLEL SAFE
 	RETURN pg_catalog.array_position(pg_catalog.enum_range(NULL::role_cluster.task_type), task_type) - 1;
 COMMENT ON FUNCTION role_cluster.task_ordinal(role_cluster.task_type) IS
-	'Ordinal of a task type (0..9): the second key of the advisory lock (1919120231, ordinal) that gates a singleton type';
+	'Ordinal of a task type (0..9): the key of the gates of its singleton hand-out and of its policy';
 
 /*
  * The task types a node's role enables.  With strict, an unknown role
@@ -734,7 +750,7 @@ CREATE TRIGGER task_policy_before_truncate
  * transaction.  It takes the type's gate lock, as hand_out_tasks() does, so
  * no hand-out of the type runs across it; making a type a singleton while
  * two of its tasks are running (routed or not) is refused by the unique
- * index.  It also takes the type's configuration gate (1919120232,
+ * index.  It also takes the type's configuration gate ('config',
  * ordinal), which every new task's derivation takes shared (rc_task.c): a
  * task of the type enqueued but not yet committed makes the change wait
  * for it and is updated here; one enqueued from now waits for the change's
@@ -746,8 +762,8 @@ AS $$
 DECLARE
 	holders		integer;
 BEGIN
-	PERFORM pg_catalog.pg_advisory_xact_lock(1919120231, role_cluster.task_ordinal(NEW.task_type));
-	PERFORM pg_catalog.pg_advisory_xact_lock(1919120232, role_cluster.task_ordinal(NEW.task_type));
+	PERFORM role_cluster.gate_lock('singleton', role_cluster.task_ordinal(NEW.task_type), true);
+	PERFORM role_cluster.gate_lock('config', role_cluster.task_ordinal(NEW.task_type), true);
 	UPDATE role_cluster.task AS t SET singleton = NEW.singleton
 		WHERE t.task_type = NEW.task_type AND t.state IN ('queued', 'running')
 			AND t.singleton <> NEW.singleton;
@@ -779,7 +795,7 @@ CREATE TRIGGER task_policy_after_write
  * fetched whose shard changed go back to the queue to be routed again
  * (giving their attempt back), and started ones keep their node but take
  * the new shard, which a retry is routed by.  Like a policy change, it
- * first takes its configuration gate (1919120232, 10), so that it also
+ * first takes its configuration gate ('config', 10), so that it also
  * reaches the push tasks being enqueued meanwhile.
  */
 CREATE FUNCTION role_cluster.cluster_settings_after_write() RETURNS trigger
@@ -791,7 +807,7 @@ BEGIN
 	IF TG_OP = 'UPDATE' AND NEW.push_shards_total = OLD.push_shards_total THEN
 		RETURN NULL;
 	END IF;
-	PERFORM pg_catalog.pg_advisory_xact_lock(1919120232, 10);
+	PERFORM role_cluster.gate_lock('config', 10, true);
 	/*
 	 * The push tasks it re-shards, locked first, in id order as
 	 * complete_tasks() locks them: a node may hold one in an open
@@ -1365,7 +1381,7 @@ BEGIN
 								AND role_cluster.routes_to(t.task_type, t.push_shard, types, shard)
 							 LIMIT want - taken)
 							LIMIT want - taken) AS ahead) >= want - taken;
-			CONTINUE WHEN NOT pg_catalog.pg_try_advisory_xact_lock(1919120231, role_cluster.task_ordinal(c.task_type));
+			CONTINUE WHEN NOT role_cluster.gate_lock('singleton', role_cluster.task_ordinal(c.task_type), false);
 			CONTINUE WHEN EXISTS (SELECT FROM role_cluster.task t
 								  WHERE t.task_type = c.task_type AND t.singleton
 									AND t.state = 'running');
