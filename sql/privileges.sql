@@ -106,6 +106,18 @@ SELECT c.oid::regclass AS public_relation
 	WHERE a.grantee = 0;
 
 DROP EXTENSION role_cluster;
+-- A schema role_cluster that a login without superuser created first is
+-- refused: it could take the extension's objects away from the roles.
+-- (DROP EXTENSION leaves the schema, as it does not belong to it.)
+DROP SCHEMA role_cluster;
+CREATE SCHEMA role_cluster AUTHORIZATION regress_rc_nobody;
+CREATE EXTENSION role_cluster;
+ALTER SCHEMA role_cluster OWNER TO CURRENT_USER;
+CREATE EXTENSION role_cluster;
+SELECT count(*) AS objects FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
+	WHERE e.extname = 'role_cluster' AND d.deptype = 'e' HAVING count(*) > 100;
+DROP EXTENSION role_cluster;
+DROP SCHEMA role_cluster;
 DROP ROLE regress_rc_admin;
 DROP ROLE regress_rc_node;
 DROP ROLE regress_rc_nobody;

@@ -18,6 +18,26 @@ BEGIN
 END
 $roles$;
 
+/*
+ * The schema holds SECURITY DEFINER functions: a schema that a login
+ * without superuser created beforehand would let that login revoke the
+ * roles' access, shadow the functions with overloads or drop it all.
+ */
+DO $owner$
+DECLARE
+	owner		name;
+BEGIN
+	SELECT r.rolname INTO owner
+		FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_roles r ON r.oid = n.nspowner
+		WHERE n.nspname = 'role_cluster' AND NOT r.rolsuper;
+	IF FOUND THEN
+		RAISE EXCEPTION 'schema role_cluster is owned by "%", who is not a superuser', owner
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'Drop that schema, or give it to a superuser with ALTER SCHEMA role_cluster OWNER TO, then create the extension.';
+	END IF;
+END
+$owner$;
+
 REVOKE ALL ON SCHEMA role_cluster FROM PUBLIC;
 GRANT USAGE ON SCHEMA role_cluster TO role_cluster_admin, role_cluster_node;
 
