@@ -29,7 +29,11 @@ pg() { runuser -u postgres -- "$@"; }
 agent_pids=""
 stop_server()
 {
-	[ -n "$agent_pids" ] && kill -TERM $agent_pids 2>/dev/null && wait $agent_pids 2>/dev/null
+	# (an agent that exits non-zero must not end the trap before the server is stopped)
+	if [ -n "$agent_pids" ]; then
+		kill -TERM $agent_pids 2>/dev/null || true
+		wait $agent_pids 2>/dev/null || true
+	fi
 	pg "$bindir/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
 	rm -rf "$dir"
 }
@@ -103,7 +107,7 @@ echo "== starting the agents: $agents"
 for a in $agents; do
 	IFS=: read -r id role shard <<<"$a"
 	PATH="$bindir:$PATH" STALWART_NODE_ID=$id STALWART_ROLE=$role STALWART_PUSH_SHARD=$shard \
-		"$bindir/role-cluster-node" -v run --exec "sh $src/test/agent_handler.sh" \
+		"$bindir/role-cluster-node" -v run --exec "sh $(printf %q "$src/test/agent_handler.sh")" \
 		--concurrency 4 >"$dir/agent_$id.log" 2>&1 &
 	agent_pids="$agent_pids $!"
 done

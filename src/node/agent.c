@@ -12,7 +12,9 @@
  *	 SELECT ... FROM role_cluster.fetch_tasks($1, $2) t	(moves its fetch mark)
  *	 SELECT ... FROM role_cluster.claim_tasks($1, $2) t	(with --pull only)
  *	 per task: complete_task or fail_task
- *	 every --heartbeat seconds: SELECT role_cluster.heartbeat($1)
+ *	 every --heartbeat seconds (or a third of the node lease, when that is
+ *	 shorter: register_node and heartbeat say how long it is):
+ *	 SELECT role_cluster.heartbeat($1)
  *	 on SIGTERM/SIGINT, when the handlers are done or killed:
  *	 SELECT role_cluster.deregister_node($1)		hands back the rest
  *
@@ -26,10 +28,13 @@
  * a refused result is dropped with a log line, unless the refusal is one
  * that passes (a statement timeout, a deadlock, ...: see error_passes),
  * when the report is tried again a moment later, until it goes through.
- * Handlers still running at the reconnection go on; their results meet the
- * same check.  Should the server give such a task to the node again, the
- * earlier run is stopped and its result dropped: a report of it would
- * count for the new run.
+ * Handlers still running when the node registers again from the new
+ * session are stopped, their results dropped: that registration took their
+ * tasks back, which may already be running on another node.  So are they
+ * when the node registers again after a heartbeat found it forgotten.
+ * Should the server give a task to the node again while an earlier run of
+ * it is here, that run is stopped too and its result dropped: a report of
+ * it would count for the new run.
  *
  *-------------------------------------------------------------------------
  */
@@ -53,7 +58,8 @@
 #define SQL_CHANNEL \
 	"SELECT role_cluster.node_channel($1)"
 #define SQL_REGISTER \
-	"SELECT 1 FROM role_cluster.register_node($1, $2, $3::integer, $4::integer)"
+	"SELECT pg_catalog.ceil(pg_catalog.date_part('epoch', n.lease_until - pg_catalog.now()) * 1000) " \
+	"FROM role_cluster.register_node($1, $2, $3::integer, $4::integer) AS n"
 #define SQL_LISTENERS \
 	"SELECT l FROM role_cluster.role_listeners($1) AS l ORDER BY 1"
 #define SQL_FETCH \
@@ -69,7 +75,7 @@
 #define SQL_RELEASE \
 	"SELECT role_cluster.release_task($1::bigint, $2)"
 #define SQL_HEARTBEAT \
-	"SELECT role_cluster.heartbeat($1)"
+	"SELECT pg_catalog.ceil(pg_catalog.date_part('epoch', role_cluster.heartbeat($1) - pg_catalog.now()) * 1000)"
 #define SQL_DEREGISTER \
 	"SELECT role_cluster.deregister_node($1)"
 
@@ -85,6 +91,8 @@ typedef struct Agent
 	int			backoff_ms;
 	int64_t		next_connect_ms;
 	int64_t		next_heartbeat_ms;
+	int64_t		lease_ms;		/* the node lease, as the server last said */
+	bool		lease_warned;	/* said that it heartbeats more often */
 	int64_t		next_poll_ms;
 	bool		want_fetch;		/* fetch at the next turn of the loop */
 	bool		more_waiting;	/* the server may hold more tasks for us */
@@ -208,6 +216,43 @@ session_listen(Agent *a, bool first)
 }
 
 /*
+ * How long from one heartbeat to the next: --heartbeat, but no more than a
+ * third of the node lease, so that a late heartbeat or two still comes
+ * before the lease ends (then the server takes back every task the node
+ * holds, and their results are refused); at least 100 ms.
+ */
+static int64_t
+heartbeat_interval(const Agent *a)
+{
+	int64_t		ms = a->cfg->heartbeat_ms;
+
+	if (a->lease_ms > 0 && a->lease_ms / 3 < ms)
+		ms = a->lease_ms / 3 < 100 ? 100 : a->lease_ms / 3;
+	return ms;
+}
+
+/*
+ * Note the node lease that register_node() or heartbeat() returned (in
+ * milliseconds, first column of res), and say once when it makes the agent
+ * heartbeat more often than --heartbeat.
+ */
+static void
+note_lease(Agent *a, PGresult *res)
+{
+	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
+		return;
+	a->lease_ms = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	if (!a->lease_warned && a->lease_ms > 0 && a->lease_ms / 3 < a->cfg->heartbeat_ms)
+	{
+		node_log(NODE_LOG_WARNING,
+				 "heartbeating every %.1f s, not every %.1f s: the node lease is %.1f s",
+				 heartbeat_interval(a) / 1000.0, a->cfg->heartbeat_ms / 1000.0,
+				 a->lease_ms / 1000.0);
+		a->lease_warned = true;
+	}
+}
+
+/*
  * Register the node from this session (again, after a reconnection: the
  * server then takes back what the node held from its old session).
  * Returns 0 or, as session_listen, an exit code.
@@ -227,6 +272,7 @@ session_register(Agent *a, bool first)
 	res = conn_exec(&a->conn, SQL_REGISTER, 4, values, &st);
 	if (st != CONN_OK)
 		return session_failed(a, first, st, res);
+	note_lease(a, res);
 	PQclear(res);
 
 	if (first)
@@ -255,6 +301,21 @@ schedule_reconnect(Agent *a, int delay_ms)
 	a->next_connect_ms = node_now_ms() + delay_ms;
 	if (a->give_up_ms > 0 && a->next_connect_ms > a->give_up_ms)
 		a->next_connect_ms = a->give_up_ms;
+}
+
+/*
+ * The server took back every task the node held (why: reason): stop the
+ * handlers still running, whose results it would refuse, and whose tasks
+ * may already run on another node.
+ */
+static void
+stop_stale_handlers(Agent *a, const char *reason)
+{
+	int			n = runner_supersede_all(a->runner);
+
+	if (n > 0)
+		node_log(NODE_LOG_NOTICE,
+				 "stopping %d handler(s): %s, which took their tasks back", n, reason);
 }
 
 /* Connect again after a loss; schedules the next attempt on failure */
@@ -287,12 +348,12 @@ try_reconnect(Agent *a)
 		schedule_reconnect(a, backoff_delay(a));
 		return;
 	}
-	node_log(NODE_LOG_NOTICE, "reconnected and registered again; %d handler(s) running",
-			 runner_running(a->runner));
+	node_log(NODE_LOG_NOTICE, "reconnected and registered again");
+	stop_stale_handlers(a, "the node registered again from a new session");
 	a->connected = true;
 	a->backoff_ms = BACKOFF_MIN_MS;
 	a->want_fetch = !a->stopping;
-	a->next_heartbeat_ms = node_now_ms() + a->cfg->heartbeat_ms;
+	a->next_heartbeat_ms = node_now_ms() + heartbeat_interval(a);
 }
 
 /* Notice a connection that conn_exec closed; schedule the reconnection */
@@ -578,7 +639,9 @@ heartbeat(Agent *a)
 	ConnStatus	st;
 	PGresult   *res = conn_exec(&a->conn, SQL_HEARTBEAT, 1, values, &st);
 
-	a->next_heartbeat_ms = node_now_ms() + a->cfg->heartbeat_ms;
+	if (st == CONN_OK)
+		note_lease(a, res);
+	a->next_heartbeat_ms = node_now_ms() + heartbeat_interval(a);
 	if (st == CONN_OK)
 		node_log(NODE_LOG_DEBUG, "heartbeat");
 	else if (st == CONN_ERROR && error_passes(conn_sqlstate(res)))
@@ -588,7 +651,7 @@ heartbeat(Agent *a)
 		snprintf(what, sizeof(what), "heartbeat failed, trying again in %.1f s",
 				 REPORT_RETRY_MS / 1000.0);
 		conn_log_error(NODE_LOG_WARNING, what, res);
-		if (a->cfg->heartbeat_ms > REPORT_RETRY_MS)
+		if (heartbeat_interval(a) > REPORT_RETRY_MS)
 			a->next_heartbeat_ms = node_now_ms() + REPORT_RETRY_MS;
 	}
 	else if (st == CONN_ERROR)
@@ -599,7 +662,10 @@ heartbeat(Agent *a)
 		if (session_register(a, false) != 0)
 			node_log(NODE_LOG_WARNING, "could not register again");
 		else
+		{
+			stop_stale_handlers(a, "the node registered again after a failed heartbeat");
 			a->want_fetch = !a->stopping;
+		}
 	}
 	PQclear(res);
 }
@@ -816,7 +882,7 @@ agent_run(const NodeConfig *cfg)
 	{
 		a.connected = true;
 		a.want_fetch = true;
-		a.next_heartbeat_ms = node_now_ms() + cfg->heartbeat_ms;
+		a.next_heartbeat_ms = node_now_ms() + heartbeat_interval(&a);
 		code = run_loop(&a);
 	}
 

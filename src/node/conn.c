@@ -99,6 +99,23 @@ conn_open(NodeConn *c, char **errmsg)
 		conn_close(c);
 		return false;
 	}
+
+	/*
+	 * claim_tasks() (--pull) works only in READ COMMITTED, whatever the
+	 * database's or the login's default; the other calls in any.
+	 */
+	{
+		PGresult   *res = PQexec(c->pg, "SET default_transaction_isolation TO 'read committed'");
+
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		{
+			*errmsg = trimmed_copy(PQerrorMessage(c->pg));
+			PQclear(res);
+			conn_close(c);
+			return false;
+		}
+		PQclear(res);
+	}
 	if (PQsetnonblocking(c->pg, 1) != 0)
 	{
 		*errmsg = trimmed_copy(PQerrorMessage(c->pg));

@@ -533,6 +533,34 @@ runner_supersede(Runner *r, const char *task_id)
 	return n;
 }
 
+/*
+ * The server took back every task the node held (a registration from a new
+ * session, say): no result of a run here is to be reported.  Kills the
+ * handlers still running, as runner_supersede() does one.  Returns how many
+ * were running.
+ */
+int
+runner_supersede_all(Runner *r)
+{
+	int			n = 0;
+
+	for (int i = 0; i < r->nslots; i++)
+	{
+		RunnerSlot *slot = &r->slots[i];
+
+		if (slot->state != SLOT_RUNNING)
+			continue;
+		node_log(NODE_LOG_NOTICE, "stopping the handler of task %s (pid %d)",
+				 slot->task->id, (int) slot->pid);
+		slot->superseded = true;
+		slot->killed = true;
+		(void) kill(-slot->pid, SIGKILL);
+		(void) kill(slot->pid, SIGKILL);
+		n++;
+	}
+	return n;
+}
+
 /* A finished slot whose result is not reported yet, or NULL */
 RunnerSlot *
 runner_next_done(Runner *r)

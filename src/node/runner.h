@@ -54,6 +54,7 @@ extern int	runner_running(const Runner *r);
 extern bool runner_start(Runner *r, NodeTask *task);
 extern void runner_kill_all(Runner *r);
 extern int	runner_supersede(Runner *r, const char *task_id);
+extern int	runner_supersede_all(Runner *r);
 extern RunnerSlot *runner_next_done(Runner *r);
 extern int	runner_reports_due(Runner *r, int64_t now_ms, RunnerSlot **slots);
 extern int64_t runner_next_report_at(const Runner *r);

@@ -559,12 +559,13 @@ is(query(q{SELECT backend_pid FROM role_cluster.node WHERE node_id = 'patient'})
 kill 'TERM', $agents{patient};
 is(wait_agent('patient'), 0, 'patient stops with exit 0');
 
-# ---- a task given to its node again while its earlier run goes on ----
+# ---- a node registered again while a handler runs ----
 # The node's session is ended while a handler runs.  The agent reconnects
-# and registers again, and the server, which took the task back (counting
-# the attempt), gives it to the same node: the only one of its role left.
-# The earlier run is stopped and its result dropped; reported, it would
-# count for the new run, which then could not report its own.
+# and registers again, which takes the task back (counting the attempt):
+# the agent stops the handler, whose result would be refused, and whose
+# task may already run elsewhere (here the server gives it to the same
+# node, the only one of its role left).  The earlier run must not count
+# for the new run, which then could not report its own.
 
 # Wait (bounded) until file $f exists; returns whether it does.
 sub wait_file
@@ -585,9 +586,9 @@ $offset = -s $node->basedir . '/agent_solo.log';
 query(q{SELECT pg_terminate_backend(backend_pid) FROM role_cluster.node WHERE node_id = 'solo'});
 ok(wait_file("$testdir/started.$gated.2"),
 	'solo\'s session ended: solo registers again and runs the task again (attempt 2)');
-(undef, $log) = wait_agent_log('solo', $offset, qr/task $gated was given to the node again/);
-like($log, qr/task $gated was given to the node again: the result of its earlier run here is dropped/,
-	'the agent says it drops the earlier run\'s result (and stops it)');
+(undef, $log) = wait_agent_log('solo', $offset, qr/stopping 1 handler/);
+like($log, qr/stopping 1 handler\(s\): the node registered again from a new session, which took their tasks back/,
+	'the agent stops the earlier run once it has registered again, and says why');
 # Let the earlier run go on, were it still there, and give its result time
 # to be reported: it must not count.
 open $fh, '>', "$testdir/go.$gated.1" or die;
@@ -607,12 +608,36 @@ is(query("SELECT string_agg(attempt || ' ' || outcome, ',') FROM agent_run WHERE
 kill 'TERM', $agents{solo};
 is(wait_agent('solo'), 0, 'solo stops with exit 0');
 
+# ---- a node lease shorter than --heartbeat: heartbeats within it ----
+# With a lease of 3 s (a session setting of the superuser the agent logs in
+# as) and --heartbeat 10, a handler that runs for 5 s keeps its task: the
+# agent heartbeats every second, a third of the lease, and says so.
+
+start_agent('brief', 'maintenance', undef,
+	{ PGOPTIONS => '-c role_cluster.node_lease=3s' }, '--heartbeat', '10');
+my $long = query(q{SELECT role_cluster.enqueue('storeMaintenance', 'gated')});
+ok(wait_file("$testdir/started.$long.1"), 'a task runs on brief');
+(undef, $log) = wait_agent_log('brief', 0, qr/heartbeating every/);
+like($log, qr/heartbeating every 1\.0 s, not every 10\.0 s: the node lease is 3\.0 s/,
+	'brief heartbeats within its lease, and says so');
+sleep 5;
+open $fh, '>', "$testdir/go.$long.1" or die;
+close $fh;
+ok( $node->poll_query_until(
+		'postgres', "SELECT state || ' ' || attempts FROM role_cluster.task WHERE id = $long",
+		'done 1'),
+	'a task held past the lease and more finishes on its first attempt');
+kill 'TERM', $agents{brief};
+is(wait_agent('brief'), 0, 'brief stops with exit 0');
+
 # ---- without the worker: an agent with --pull claims queued tasks ----
 
 $node->append_conf('postgresql.conf', 'role_cluster.enabled = off');
 $node->reload;
-start_agent('puller', 'background', undef, {}, '--pull', '--poll', '0.2',
-	'--concurrency', '2');
+# (claim_tasks() needs READ COMMITTED: the agent sets it whatever the default)
+start_agent('puller', 'background', undef,
+	{ PGOPTIONS => '-c default_transaction_isolation=repeatable\\ read' },
+	'--pull', '--poll', '0.2', '--concurrency', '2');
 ok( $node->poll_query_until(
 		'postgres', q{SELECT live FROM role_cluster.nodes WHERE node_id = 'puller'}),
 	'puller registered');
