@@ -151,6 +151,16 @@ SELECT singleton FROM role_cluster.task WHERE kind = 'retyped';
 UPDATE role_cluster.task SET singleton = true, push_shard = 7 WHERE shard_key = 'account-9';
 SELECT singleton, push_shard = role_cluster.shard_for('account-9', 1) AS derived
 	FROM role_cluster.task WHERE shard_key = 'account-9';
+-- an INSERT that gives them wrong gets them right too: a singleton type's
+-- task cannot escape the unique index, nor a push task its shard
+-- (ids given, so the sequence, which later ids show, does not move)
+INSERT INTO role_cluster.task (id, task_type, kind, singleton) VALUES
+	(900001, 'spamClassifierTraining', 'hand', false), (900002, 'searchIndexing', 'hand', true)
+	RETURNING task_type, singleton;
+INSERT INTO role_cluster.task (id, task_type, kind, shard_key, push_shard) VALUES
+	(900003, 'pushNotifications', 'hand', 'account-9', 7), (900004, 'searchIndexing', 'hand', NULL, 1)
+	RETURNING task_type, push_shard IS NOT DISTINCT FROM role_cluster.task_push_shard(task_type, shard_key) AS derived;
+DELETE FROM role_cluster.task WHERE kind = 'hand';
 SELECT role_cluster.task_singleton('spamClassifierTraining') AS spam,
 	   role_cluster.task_singleton('searchIndexing') AS indexing,
 	   role_cluster.task_push_shard('searchIndexing', 'account-9') AS not_push,

@@ -59,6 +59,26 @@ StaticAssertDecl(RC_GATE_PUSH_SHARDS >= RC_NUM_TASK_TYPES,
 				 "the gate of push_shards_total is no task type's");
 
 /*
+ * What this backend last read behind each configuration gate, by key, plus
+ * one: a type's singleton flag (0 or 1), the shard total; 0 when unknown.  While
+ * the transaction holds a gate shared, no other transaction can change what
+ * it guards (a change takes it exclusively), so the value read after taking
+ * it holds until the gate is let go: at the end of the transaction, or of
+ * the subtransaction that took it, if that aborts.  So an entry is dropped
+ * whenever the gate is taken anew, and not used while this transaction
+ * holds the gate exclusively: it is making that change itself.  Every task
+ * inserted reads its type's entry, and a push task the total's.
+ */
+static int32 rc_gated_value[RC_GATE_PUSH_SHARDS + 1];
+
+/* The advisory lock tag of the configuration gate with the given key */
+static void
+rc_config_gate_tag(LOCKTAG *tag, int32 key)
+{
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, RC_CONFIG_GATE, (uint32) key, RC_GATE_TAG_FIELD4);
+}
+
+/*
  * Takes the configuration gate with the given key shared, until the
  * transaction ends (see the top of this file).
  */
@@ -67,8 +87,36 @@ rc_config_gate_shared(int32 key)
 {
 	LOCKTAG		tag;
 
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, RC_CONFIG_GATE, (uint32) key, RC_GATE_TAG_FIELD4);
-	(void) LockAcquire(&tag, ShareLock, false, false);
+	rc_config_gate_tag(&tag, key);
+	if (LockAcquire(&tag, ShareLock, false, false) == LOCKACQUIRE_OK)
+		rc_gated_value[key] = 0;	/* not held until now: read it again */
+}
+
+/*
+ * The value read behind the gate with the given key, after taking it
+ * shared, or -1 when it must be read (again).
+ */
+static int32
+rc_gated_value_known(int32 key)
+{
+	LOCKTAG		tag;
+
+	rc_config_gate_shared(key);
+	rc_config_gate_tag(&tag, key);
+	if (LockHeldByMe(&tag, ExclusiveLock))
+		return -1;
+	return rc_gated_value[key] - 1;
+}
+
+/* Remembers the value read behind the gate with the given key */
+static void
+rc_gated_value_note(int32 key, int32 value)
+{
+	LOCKTAG		tag;
+
+	rc_config_gate_tag(&tag, key);
+	if (!LockHeldByMe(&tag, ExclusiveLock))
+		rc_gated_value[key] = value + 1;
 }
 
 /*
@@ -139,6 +187,8 @@ rc_statement_snapshot(void)
 bool
 rc_task_type_singleton(Oid task_type)
 {
+	int			ordinal = rc_task_type_ordinal(task_type);
+	int32		known = rc_gated_value_known(ordinal);
 	Relation	rel;
 	AttrNumber	type_att;
 	AttrNumber	single_att;
@@ -147,7 +197,8 @@ rc_task_type_singleton(Oid task_type)
 	bool		singleton = false;
 	Snapshot	snapshot;
 
-	rc_config_gate_shared(rc_task_type_ordinal(task_type));
+	if (known >= 0)
+		return known == 1;
 	rel = rc_open_config_table("task_policy");
 	type_att = rc_column_attnum(rel, "task_type");
 	single_att = rc_column_attnum(rel, "singleton");
@@ -168,6 +219,7 @@ rc_task_type_singleton(Oid task_type)
 	table_endscan(scan);
 	UnregisterSnapshot(snapshot);
 	table_close(rel, AccessShareLock);
+	rc_gated_value_note(ordinal, singleton ? 1 : 0);
 	return singleton;
 }
 
@@ -186,7 +238,12 @@ rc_push_shards_total(bool for_new_task)
 	Snapshot	snapshot;
 
 	if (for_new_task)
-		rc_config_gate_shared(RC_GATE_PUSH_SHARDS);
+	{
+		int32		known = rc_gated_value_known(RC_GATE_PUSH_SHARDS);
+
+		if (known > 0)
+			return known;
+	}
 	rel = rc_open_config_table("cluster_settings");
 	total_att = rc_column_attnum(rel, "push_shards_total");
 	snapshot = RegisterSnapshot(for_new_task ? GetLatestSnapshot() : rc_statement_snapshot());
@@ -210,6 +267,8 @@ rc_push_shards_total(bool for_new_task)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("role_cluster.cluster_settings has no push_shards_total"),
 				 errhint("Insert its row again: INSERT INTO role_cluster.cluster_settings DEFAULT VALUES.")));
+	if (for_new_task)
+		rc_gated_value_note(RC_GATE_PUSH_SHARDS, total);
 	return total;
 }
 
@@ -289,11 +348,14 @@ rc_push_shards_total_sql(PG_FUNCTION_ARGS)
 /*
  * role_cluster.task_derive() → trigger, BEFORE INSERT FOR EACH ROW
  *
- * Fills in the derived columns that an INSERT left NULL: singleton from
- * task_policy, and a push task's push_shard; a push task without a
- * shard_key is refused, with or without a push_shard (a change of
- * push_shards_total derives the shard from the key again).  A row that has
- * them (enqueue's) is returned as it is.
+ * Derives the columns of a new task that the configuration decides, as the
+ * update trigger task_rederive() does for a changed one: singleton from
+ * task_policy, a push task's push_shard from its shard_key (refused
+ * without one), NULL for any other.  What the INSERT gave is replaced when
+ * it differs: a hand-written row cannot make a singleton type's task
+ * escape the unique index, or send a push task to a shard that is not its
+ * own.  enqueue() gives the same values, read behind the same gates, so
+ * its row is returned as it is, the values cached (rc_gated_value).
  */
 Datum
 rc_task_derive(PG_FUNCTION_ARGS)
@@ -307,6 +369,8 @@ rc_task_derive(PG_FUNCTION_ARGS)
 	bool		nulls[2];
 	int			nchanged = 0;
 	bool		isnull;
+	bool		key_null;
+	bool		singleton;
 	Datum		d;
 	Oid			task_type;
 	int32		shard;
@@ -329,30 +393,37 @@ rc_task_derive(PG_FUNCTION_ARGS)
 		return PointerGetDatum(tuple);	/* the NOT NULL constraint says no */
 	task_type = DatumGetObjectId(d);
 
+	/* singleton: the type's policy, whatever the INSERT gave */
+	singleton = rc_task_type_singleton(task_type);
 	att = rc_column_attnum(rel, "singleton");
-	if (heap_attisnull(tuple, att, desc))
+	d = heap_getattr(tuple, att, desc, &isnull);
+	if (isnull || DatumGetBool(d) != singleton)
 	{
 		atts[nchanged] = att;
-		values[nchanged] = BoolGetDatum(rc_task_type_singleton(task_type));
+		values[nchanged] = BoolGetDatum(singleton);
 		nulls[nchanged++] = false;
 	}
 
+	/* push_shard: a push task's from its shard_key, NULL for any other */
+	att = rc_column_attnum(rel, "push_shard");
+	d = heap_getattr(tuple, att, desc, &isnull);
 	if (rc_task_type_ordinal(task_type) == RC_PUSH_NOTIFICATIONS)
 	{
-		text	   *key;
+		Datum		key = heap_getattr(tuple, rc_column_attnum(rel, "shard_key"), desc, &key_null);
 
-		d = heap_getattr(tuple, rc_column_attnum(rel, "shard_key"), desc, &isnull);
-		key = isnull ? NULL : DatumGetTextPP(d);
-		att = rc_column_attnum(rel, "push_shard");
-		if (heap_attisnull(tuple, att, desc))
+		(void) rc_push_shard_of(task_type, key_null ? NULL : DatumGetTextPP(key), &shard);
+		if (isnull || DatumGetInt32(d) != shard)
 		{
-			(void) rc_push_shard_of(task_type, key, &shard);
 			atts[nchanged] = att;
 			values[nchanged] = Int32GetDatum(shard);
 			nulls[nchanged++] = false;
 		}
-		else
-			rc_require_shard_key(key);	/* a shard given by hand needs its key too */
+	}
+	else if (!isnull)
+	{
+		atts[nchanged] = att;
+		values[nchanged] = (Datum) 0;
+		nulls[nchanged++] = true;
 	}
 
 	if (nchanged == 0)

@@ -171,9 +171,9 @@ COMMENT ON SEQUENCE role_cluster.task_id_seq IS 'Task ids';
  * reads and prepares every CHECK expression afresh for each statement that
  * writes the table, a cost each enqueue, claim and acknowledgement would
  * pay (a tenth of a claim's CPU with seven of them); a write by hand must
- * keep them.  A push task without a shard_key is refused by the trigger
- * that derives its shard, one written with a shard by hand too (a change
- * of push_shards_total derives it from the key again).
+ * keep them.  singleton and push_shard are the configuration's: the
+ * triggers derive them for every task inserted or changed, whatever the
+ * statement gave, and refuse a push task without a shard_key.
  */
 CREATE TABLE role_cluster.task (
 	id			bigint PRIMARY KEY DEFAULT pg_catalog.nextval('role_cluster.task_id_seq'),
@@ -228,7 +228,7 @@ COMMENT ON COLUMN role_cluster.task.last_error IS 'The last failure (fail_task, 
 COMMENT ON COLUMN role_cluster.task.dedupe_key IS
 	'Optional: enqueueing with the key of an unfinished task returns that task instead of adding one';
 COMMENT ON COLUMN role_cluster.task.singleton IS
-	'Copy of task_policy.singleton for its type, kept in step with the policy (derived when inserted as NULL)';
+	'Copy of task_policy.singleton for its type, kept in step with the policy (derived for every task inserted)';
 COMMENT ON COLUMN role_cluster.task.created_at IS 'When it was enqueued';
 COMMENT ON COLUMN role_cluster.task.updated_at IS 'When its state last changed';
 COMMENT ON COLUMN role_cluster.task.finished_at IS 'When it became done or dead';
@@ -666,7 +666,7 @@ COMMENT ON FUNCTION role_cluster.push_shards_total() IS
 CREATE FUNCTION role_cluster.task_derive() RETURNS trigger
 	AS 'MODULE_PATHNAME', 'rc_task_derive' LANGUAGE C;
 COMMENT ON FUNCTION role_cluster.task_derive() IS
-	'Trigger: fills in a new task''s singleton flag (task_policy) and push_shard (shard_for) when left NULL';
+	'Trigger: sets a new task''s singleton flag (task_policy) and push_shard (shard_for), whatever the INSERT gave';
 
 CREATE TRIGGER task_derive_on_insert
 	BEFORE INSERT ON role_cluster.task
