@@ -363,9 +363,9 @@ rc_session_exit_callback(int code, Datum arg)
 	if (rc_shared == NULL)
 		return;
 	SpinLockAcquire(&rc_shared->mutex);
+	/* beyond that many the worker does not wait: the next poll catches them */
 	if (rc_shared->nexiting < RC_MAX_EXITING)
-		rc_shared->exiting[rc_shared->nexiting] = MyProcPid;
-	rc_shared->nexiting++;
+		rc_shared->exiting[rc_shared->nexiting++] = MyProcPid;
 	SpinLockRelease(&rc_shared->mutex);
 	pg_atomic_write_u32(&rc_shared->reclaim_requested, 1);
 	rc_wake_worker_now(NULL);
@@ -385,7 +385,7 @@ rc_wait_for_ended_sessions(void)
 	int			waited_ms = 0;
 
 	SpinLockAcquire(&rc_shared->mutex);
-	n = Min(rc_shared->nexiting, RC_MAX_EXITING);
+	n = rc_shared->nexiting;
 	memcpy(pids, rc_shared->exiting, n * sizeof(pid_t));
 	rc_shared->nexiting = 0;
 	SpinLockRelease(&rc_shared->mutex);

@@ -80,7 +80,8 @@ typedef struct RcShared
 	char		last_error[RC_LAST_ERROR_LEN];
 	TimestampTz reset_at;		/* when the counters were last reset */
 
-	int			nexiting;		/* watched sessions that are ending ... */
+	int			nexiting;		/* watched sessions ending (at most
+								 * RC_MAX_EXITING) ... */
 	pid_t		exiting[RC_MAX_EXITING];	/* ... and their pids (the first
 											 * RC_MAX_EXITING of them) */
 	RcRebuildBackoff rebuild_backoff[RC_MAX_REBUILD_BACKOFF];
