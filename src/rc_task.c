@@ -39,6 +39,8 @@
 #include "storage/lmgr.h"
 #include "storage/lock.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -67,9 +69,29 @@ StaticAssertDecl(RC_GATE_PUSH_SHARDS >= RC_NUM_TASK_TYPES,
  * the subtransaction that took it, if that aborts.  So an entry is dropped
  * whenever the gate is taken anew, and not used while this transaction
  * holds the gate exclusively: it is making that change itself.  Every task
- * inserted reads its type's entry, and a push task the total's.
+ * inserted reads its type's entry, and a push task the total's.  Any
+ * relcache invalidation drops them all too: the tables they come from may
+ * have been dropped and made again (DROP and CREATE EXTENSION in one
+ * transaction, whose gates stay held).
  */
 static int32 rc_gated_value[RC_GATE_PUSH_SHARDS + 1];
+
+/* Relcache invalidation callback: forget every value read behind a gate */
+static void
+rc_gated_values_forget(Datum arg, Oid relid)
+{
+	memset(rc_gated_value, 0, sizeof(rc_gated_value));
+}
+
+/*
+ * Registers the callback that keeps rc_gated_value honest.  Called once
+ * per process from _PG_init (the callback slots are a fixed-size array).
+ */
+void
+rc_task_init(void)
+{
+	CacheRegisterRelcacheCallback(rc_gated_values_forget, (Datum) 0);
+}
 
 /* The advisory lock tag of the configuration gate with the given key */
 static void
@@ -346,6 +368,52 @@ rc_push_shards_total_sql(PG_FUNCTION_ARGS)
 }
 
 /*
+ * task_derive() while a dump is restored: fills in singleton and a push
+ * task's push_shard only where the row leaves them NULL, and refuses a
+ * push task without a shard_key.
+ */
+static Datum
+rc_task_fill_derived(Relation rel, HeapTuple tuple, Oid task_type)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			atts[2];
+	Datum		values[2];
+	bool		nulls[2];
+	int			nchanged = 0;
+	AttrNumber	att;
+
+	att = rc_column_attnum(rel, "singleton");
+	if (heap_attisnull(tuple, att, desc))
+	{
+		atts[nchanged] = att;
+		values[nchanged] = BoolGetDatum(rc_task_type_singleton(task_type));
+		nulls[nchanged++] = false;
+	}
+	if (rc_task_type_ordinal(task_type) == RC_PUSH_NOTIFICATIONS)
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tuple, rc_column_attnum(rel, "shard_key"), desc, &isnull);
+		text	   *key = isnull ? NULL : DatumGetTextPP(d);
+		int32		shard;
+
+		att = rc_column_attnum(rel, "push_shard");
+		if (heap_attisnull(tuple, att, desc))
+		{
+			(void) rc_push_shard_of(task_type, key, &shard);
+			atts[nchanged] = att;
+			values[nchanged] = Int32GetDatum(shard);
+			nulls[nchanged++] = false;
+		}
+		else
+			rc_require_shard_key(key);
+	}
+	if (nchanged == 0)
+		return PointerGetDatum(tuple);
+	return PointerGetDatum(heap_modify_tuple_by_cols(tuple, desc, nchanged,
+													 atts, values, nulls));
+}
+
+/*
  * role_cluster.task_derive() → trigger, BEFORE INSERT FOR EACH ROW
  *
  * Derives the columns of a new task that the configuration decides, as the
@@ -355,7 +423,8 @@ rc_push_shards_total_sql(PG_FUNCTION_ARGS)
  * it differs: a hand-written row cannot make a singleton type's task
  * escape the unique index, or send a push task to a shard that is not its
  * own.  enqueue() gives the same values, read behind the same gates, so
- * its row is returned as it is, the values cached (rc_gated_value).
+ * its row is returned as it is, the values cached (rc_gated_value).  While
+ * check_function_bodies is off (a restore), see rc_task_fill_derived().
  */
 Datum
 rc_task_derive(PG_FUNCTION_ARGS)
@@ -392,6 +461,17 @@ rc_task_derive(PG_FUNCTION_ARGS)
 	if (isnull)
 		return PointerGetDatum(tuple);	/* the NOT NULL constraint says no */
 	task_type = DatumGetObjectId(d);
+
+	/*
+	 * While check_function_bodies is off, as pg_dump's scripts restore,
+	 * the row's own values stay: the dump loads task before task_policy,
+	 * whose restore then carries the policy to the unfinished tasks
+	 * (deriving here from the default policy could make two running tasks
+	 * of a type dumped as no singleton collide in the unique index, and
+	 * the table's whole COPY fail).  Only what is missing is derived.
+	 */
+	if (!check_function_bodies)
+		return rc_task_fill_derived(rel, tuple, task_type);
 
 	/* singleton: the type's policy, whatever the INSERT gave */
 	singleton = rc_task_type_singleton(task_type);

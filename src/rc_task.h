@@ -27,6 +27,9 @@
  */
 #define RC_GATE_TAG_FIELD4	0x5243
 
+/* Registers rc_task.c's cache callback: once per process, from _PG_init */
+extern void rc_task_init(void);
+
 /*
  * Takes the configuration gate (RC_CONFIG_GATE, key) shared until the
  * transaction ends: key is a task type's ordinal or RC_GATE_PUSH_SHARDS

@@ -15,6 +15,7 @@
 #include "rc_cache.h"
 #include "rc_group.h"
 #include "rc_queue.h"
+#include "rc_task.h"
 #include "rc_worker.h"
 #include "role_cluster.h"
 
@@ -54,6 +55,7 @@ _PG_init(void)
 	rc_type_init();
 	rc_cache_init();
 	rc_queue_init();
+	rc_task_init();
 	rc_worker_init();
 
 	/*

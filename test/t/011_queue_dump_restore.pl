@@ -26,11 +26,13 @@ $node->safe_psql('src', q{
 		{"task_type": "pushNotifications", "shard_key": "account-1", "payload": {"a": 1}},
 		{"task_type": "metricsPush", "dedupe_key": "hourly", "priority": 4},
 		{"task_type": "spamClassifierTraining", "kind": "train"},
+		{"task_type": "spamClassifierTraining", "kind": "train-too"},
+		{"task_type": "spamClassifierTraining", "kind": "trained"},
 		{"task_type": "searchIndexing", "run_at": "2999-01-01 00:00:00+00"},
 		{"task_type": "outboundMta", "kind": "done-one"}]');
-	SELECT role_cluster.register_node('n1', NULL, 1, 5);
-	SELECT count(*) FROM role_cluster.claim_tasks('n1', 5);
-	SELECT role_cluster.complete_task(id, 'n1') FROM role_cluster.task WHERE kind = 'done-one';
+	SELECT role_cluster.register_node('n1', NULL, 1, 10);
+	SELECT count(*) FROM role_cluster.claim_tasks('n1', 10);
+	SELECT role_cluster.complete_task(id, 'n1') FROM role_cluster.task WHERE kind IN ('done-one', 'trained');
 });
 
 my $snapshot = q{
@@ -47,6 +49,16 @@ my $before = $node->safe_psql('src', $snapshot);
 like($before, qr/task \(.*running.*\)/, 'the source has a running task');
 like($before, qr/policy metricsPush t\n/, 'the source has a changed policy');
 like($before, qr/task \(.*done-one.*,done,.*\)/, 'the source has a finished task');
+# spamClassifierTraining is no singleton there: two of its tasks run, and
+# one is done.  Its tasks are loaded before its policy: were their flag
+# derived from the default policy then, the two running ones would collide
+# in the singleton index, and all the tasks would be lost.
+is( $node->safe_psql(
+		'src',
+		q{SELECT string_agg(kind || ' ' || state || ' ' || singleton, ', ' ORDER BY kind) FROM role_cluster.task WHERE task_type = 'spamClassifierTraining'}
+	),
+	'train running false, train-too running false, trained done false',
+	'the source runs two tasks of a type it made no singleton, and finished one');
 
 my $dump = $node->basedir . '/src.dump';
 $node->command_ok(['pg_dump', '-Fc', '-f', $dump, '-d', $node->connstr('src')], 'pg_dump');
