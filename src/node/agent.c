@@ -31,7 +31,9 @@
  * Handlers still running when the node registers again from the new
  * session are stopped, their results dropped: that registration took their
  * tasks back, which may already be running on another node.  So are they
- * when the node registers again after a heartbeat found it forgotten.
+ * when the node registers again after a heartbeat found it forgotten, and
+ * when a heartbeat came after the lease had lapsed (the heartbeat's query
+ * also asks whether the node was live as it began).
  * Should the server give a task to the node again while an earlier run of
  * it is here, that run is stopped too and its result dropped: a report of
  * it would count for the new run.
@@ -75,7 +77,8 @@
 #define SQL_RELEASE \
 	"SELECT role_cluster.release_task($1::bigint, $2)"
 #define SQL_HEARTBEAT \
-	"SELECT pg_catalog.ceil(pg_catalog.date_part('epoch', role_cluster.heartbeat($1) - pg_catalog.now()) * 1000)"
+	"SELECT pg_catalog.ceil(pg_catalog.date_part('epoch', role_cluster.heartbeat($1) - pg_catalog.now()) * 1000), " \
+	"NOT (SELECT n.live FROM role_cluster.nodes n WHERE n.node_id = $1)"
 #define SQL_DEREGISTER \
 	"SELECT role_cluster.deregister_node($1)"
 
@@ -643,7 +646,12 @@ heartbeat(Agent *a)
 		note_lease(a, res);
 	a->next_heartbeat_ms = node_now_ms() + heartbeat_interval(a);
 	if (st == CONN_OK)
+	{
 		node_log(NODE_LOG_DEBUG, "heartbeat");
+		/* the node as the statement began: not live, its lease had lapsed */
+		if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 1), "t") == 0)
+			stop_stale_handlers(a, "the node's lease had lapsed before its heartbeat");
+	}
 	else if (st == CONN_ERROR && error_passes(conn_sqlstate(res)))
 	{
 		char		what[64];

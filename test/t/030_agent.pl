@@ -630,6 +630,34 @@ ok( $node->poll_query_until(
 kill 'TERM', $agents{brief};
 is(wait_agent('brief'), 0, 'brief stops with exit 0');
 
+# ---- a heartbeat after the lease lapsed: the handler is stopped ----
+# The lease lapses while a handler runs (made to, here): the heartbeat that
+# follows makes the node live again without its tasks, which go back to
+# the queue.  The agent stops the handler, whose result would be refused;
+# the task runs again, here on the same node.
+
+start_agent('lapse', 'maintenance', undef, {});
+my $lapsed = query(q{SELECT role_cluster.enqueue('storeMaintenance', 'gated')});
+ok(wait_file("$testdir/started.$lapsed.1"), 'a task runs on lapse (attempt 1)');
+$offset = -s $node->basedir . '/agent_lapse.log';
+query(q{UPDATE role_cluster.node SET lease_until = now() - interval '1 second' WHERE node_id = 'lapse'});
+(undef, $log) = wait_agent_log('lapse', $offset, qr/stopping 1 handler/);
+like($log, qr/stopping 1 handler\(s\): the node's lease had lapsed before its heartbeat/,
+	'its lease lapsed: the next heartbeat stops the handler');
+ok(wait_file("$testdir/started.$lapsed.2"), 'the task runs again (attempt 2)');
+open $fh, '>', "$testdir/go.$lapsed.1" or die;
+close $fh;
+open $fh, '>', "$testdir/go.$lapsed.2" or die;
+close $fh;
+ok( $node->poll_query_until(
+		'postgres', "SELECT state || ' ' || attempts FROM role_cluster.task WHERE id = $lapsed",
+		'done 2'),
+	'the second run finishes the task');
+is(query("SELECT string_agg(attempt || ' ' || outcome, ',') FROM agent_run WHERE task_id = $lapsed"),
+	'2 ok', 'the first run was stopped before it got to record itself');
+kill 'TERM', $agents{lapse};
+is(wait_agent('lapse'), 0, 'lapse stops with exit 0');
+
 # ---- without the worker: an agent with --pull claims queued tasks ----
 
 $node->append_conf('postgresql.conf', 'role_cluster.enabled = off');
