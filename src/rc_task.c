@@ -368,52 +368,6 @@ rc_push_shards_total_sql(PG_FUNCTION_ARGS)
 }
 
 /*
- * task_derive() while a dump is restored: fills in singleton and a push
- * task's push_shard only where the row leaves them NULL, and refuses a
- * push task without a shard_key.
- */
-static Datum
-rc_task_fill_derived(Relation rel, HeapTuple tuple, Oid task_type)
-{
-	TupleDesc	desc = RelationGetDescr(rel);
-	int			atts[2];
-	Datum		values[2];
-	bool		nulls[2];
-	int			nchanged = 0;
-	AttrNumber	att;
-
-	att = rc_column_attnum(rel, "singleton");
-	if (heap_attisnull(tuple, att, desc))
-	{
-		atts[nchanged] = att;
-		values[nchanged] = BoolGetDatum(rc_task_type_singleton(task_type));
-		nulls[nchanged++] = false;
-	}
-	if (rc_task_type_ordinal(task_type) == RC_PUSH_NOTIFICATIONS)
-	{
-		bool		isnull;
-		Datum		d = heap_getattr(tuple, rc_column_attnum(rel, "shard_key"), desc, &isnull);
-		text	   *key = isnull ? NULL : DatumGetTextPP(d);
-		int32		shard;
-
-		att = rc_column_attnum(rel, "push_shard");
-		if (heap_attisnull(tuple, att, desc))
-		{
-			(void) rc_push_shard_of(task_type, key, &shard);
-			atts[nchanged] = att;
-			values[nchanged] = Int32GetDatum(shard);
-			nulls[nchanged++] = false;
-		}
-		else
-			rc_require_shard_key(key);
-	}
-	if (nchanged == 0)
-		return PointerGetDatum(tuple);
-	return PointerGetDatum(heap_modify_tuple_by_cols(tuple, desc, nchanged,
-													 atts, values, nulls));
-}
-
-/*
  * role_cluster.task_derive() → trigger, BEFORE INSERT FOR EACH ROW
  *
  * Derives the columns of a new task that the configuration decides, as the
@@ -424,7 +378,7 @@ rc_task_fill_derived(Relation rel, HeapTuple tuple, Oid task_type)
  * escape the unique index, or send a push task to a shard that is not its
  * own.  enqueue() gives the same values, read behind the same gates, so
  * its row is returned as it is, the values cached (rc_gated_value).  While
- * check_function_bodies is off (a restore), see rc_task_fill_derived().
+ * check_function_bodies is off (a restore), a singleton flag given stays.
  */
 Datum
 rc_task_derive(PG_FUNCTION_ARGS)
@@ -463,20 +417,19 @@ rc_task_derive(PG_FUNCTION_ARGS)
 	task_type = DatumGetObjectId(d);
 
 	/*
-	 * While check_function_bodies is off, as pg_dump's scripts restore,
-	 * the row's own values stay: the dump loads task before task_policy,
-	 * whose restore then carries the policy to the unfinished tasks
-	 * (deriving here from the default policy could make two running tasks
-	 * of a type dumped as no singleton collide in the unique index, and
-	 * the table's whole COPY fail).  Only what is missing is derived.
+	 * singleton: the type's policy, whatever the INSERT gave.  But while
+	 * check_function_bodies is off, as pg_dump's scripts restore, a value
+	 * given stays: the dump loads task before task_policy, whose restore
+	 * then carries the policy to the unfinished tasks, and deriving from
+	 * the default policy here could make two running tasks of a type
+	 * dumped as no singleton collide in the unique index, and the table's
+	 * whole COPY fail.  (push_shard needs no such care: cluster_settings
+	 * is loaded first.)
 	 */
-	if (!check_function_bodies)
-		return rc_task_fill_derived(rel, tuple, task_type);
-
-	/* singleton: the type's policy, whatever the INSERT gave */
-	singleton = rc_task_type_singleton(task_type);
 	att = rc_column_attnum(rel, "singleton");
 	d = heap_getattr(tuple, att, desc, &isnull);
+	singleton = (!isnull && !check_function_bodies) ? DatumGetBool(d) :
+		rc_task_type_singleton(task_type);
 	if (isnull || DatumGetBool(d) != singleton)
 	{
 		atts[nchanged] = att;
