@@ -169,14 +169,26 @@ SELECT role_cluster.heartbeat('f1') IS NOT NULL AS f1_back,
 	   role_cluster.heartbeat('f2') IS NOT NULL AS f2_back;
 SELECT * FROM findings WHERE "check" LIKE 'listener%';
 
--- tasks_waiting: due for an hour, not yet taken; deferred tasks do not wait.
+-- tasks_waiting: due for an hour, not yet taken (enqueued an hour ago,
+-- as far as the task can tell); deferred tasks do not wait.
 SELECT role_cluster.enqueue('outboundMta', run_at => now() - interval '1 hour') AS late_task \gset
 SELECT role_cluster.enqueue('outboundMta', run_at => now() + interval '1 hour') AS deferred_task \gset
+-- due an hour ago but enqueued only now: it has not waited yet
+SELECT count(*) AS waiting_now FROM findings WHERE "check" = 'tasks_waiting';
+UPDATE role_cluster.task SET created_at = now() - interval '1 hour', updated_at = now() - interval '1 hour'
+	WHERE id = :late_task;
 SELECT * FROM findings WHERE "check" = 'tasks_waiting';
 SELECT hint FROM role_cluster.audit() WHERE "check" = 'tasks_waiting';
 SELECT count(*) AS waiting_2h FROM role_cluster.audit(wait_threshold => '2 hours') WHERE "check" = 'tasks_waiting';
 SELECT id = :late_task AS claimed_late_task FROM role_cluster.claim_tasks('b2', 1);
 SELECT * FROM findings WHERE "check" = 'tasks_waiting';
+-- Time on a node is not waiting: released after an hour held, the task
+-- waits from then, not from its run_at.
+UPDATE role_cluster.task SET updated_at = now() - interval '1 hour' WHERE id = :late_task;
+SELECT role_cluster.release_task(:late_task, 'b2');
+SELECT count(*) AS waiting_after_release FROM findings WHERE "check" = 'tasks_waiting';
+SELECT oldest_wait FROM role_cluster.queue_stats WHERE task_type = 'outboundMta';
+SELECT id = :late_task AS claimed_late_task FROM role_cluster.claim_tasks('b2', 1);
 SELECT role_cluster.complete_task(:late_task, 'b2');
 DELETE FROM role_cluster.task WHERE id = :deferred_task;
 

@@ -840,8 +840,7 @@ BEGIN
 			AND NOT role_cluster.task_fetched(t.route_seq, t.node_id);
 	/* queued ones, and started ones (they keep their node) */
 	UPDATE role_cluster.task AS t
-		SET push_shard = role_cluster.shard_for(t.shard_key, NEW.push_shards_total),
-			updated_at = CASE WHEN t.state = 'running' THEN t.updated_at ELSE pg_catalog.now() END
+		SET push_shard = role_cluster.shard_for(t.shard_key, NEW.push_shards_total)
 		WHERE t.task_type = 'pushNotifications' AND t.state IN ('queued', 'running')
 			AND t.push_shard IS DISTINCT FROM role_cluster.shard_for(t.shard_key, NEW.push_shards_total);
 	PERFORM role_cluster.require_none_missed('push_shards_total',

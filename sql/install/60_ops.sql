@@ -69,7 +69,9 @@ COMMENT ON FUNCTION role_cluster.node_duties(role_cluster.node) IS
 /*
  * Per task type (all ten, in the enum's order).  "due" and oldest_wait
  * count queued tasks whose run_at has come: a task waits from its run_at
- * (enqueue time, or the end of a retry's backoff).  done_1m and done_5m
+ * (enqueue time, or the end of a retry's backoff), or from when it last
+ * went back to the queue (updated_at: handed back, reclaimed, released),
+ * whichever is later; its time on a node is not waiting.  done_1m and done_5m
  * count tasks finished as done in the last minute and five minutes, until
  * prune() deletes them (role_cluster.retention, an hour by default).
  */
@@ -96,7 +98,8 @@ CREATE VIEW role_cluster.queue_stats AS
 													OR t.route_seq <= coalesce(f.fetched, 0))) AS running,
 				   pg_catalog.count(*) FILTER (WHERE t.state = 'done') AS done,
 				   pg_catalog.count(*) FILTER (WHERE t.state = 'dead') AS dead,
-				   pg_catalog.min(t.run_at) FILTER (WHERE t.state = 'queued' AND t.run_at <= pg_catalog.now()) AS oldest_due,
+				   pg_catalog.min(GREATEST(t.run_at, t.updated_at))
+					   FILTER (WHERE t.state = 'queued' AND t.run_at <= pg_catalog.now()) AS oldest_due,
 				   pg_catalog.count(*) FILTER (WHERE t.state = 'done'
 											   AND t.finished_at > pg_catalog.now() - interval '1 minute') AS done_1m,
 				   pg_catalog.count(*) FILTER (WHERE t.state = 'done'
@@ -115,7 +118,7 @@ COMMENT ON COLUMN role_cluster.queue_stats.running IS 'Tasks a node is running (
 COMMENT ON COLUMN role_cluster.queue_stats.done IS 'Done tasks not yet pruned';
 COMMENT ON COLUMN role_cluster.queue_stats.dead IS 'Tasks out of attempts, kept until pruned';
 COMMENT ON COLUMN role_cluster.queue_stats.oldest_wait IS
-	'How long the longest-waiting due task has waited since its run_at (whole seconds); NULL when none waits';
+	'How long the longest-waiting due task has waited since its run_at, or since it last went back to the queue if later (whole seconds); NULL when none waits';
 COMMENT ON COLUMN role_cluster.queue_stats.done_1m IS 'Tasks done in the last minute';
 COMMENT ON COLUMN role_cluster.queue_stats.done_5m IS 'Tasks done in the last five minutes';
 
@@ -354,8 +357,10 @@ BEGIN
 		SELECT t.task_type,
 			   pg_catalog.count(*) FILTER (WHERE t.state = 'queued') AS queued,
 			   pg_catalog.count(*) FILTER (WHERE t.state = 'queued'
-										   AND t.run_at <= pg_catalog.now() - wait_threshold) AS late,
-			   pg_catalog.min(t.run_at) FILTER (WHERE t.state = 'queued') AS oldest,
+										   AND GREATEST(t.run_at, t.updated_at)
+											   <= pg_catalog.now() - wait_threshold) AS late,
+			   pg_catalog.min(GREATEST(t.run_at, t.updated_at))
+				   FILTER (WHERE t.state = 'queued') AS oldest,
 			   pg_catalog.count(*) FILTER (WHERE t.state = 'dead') AS dead
 		FROM role_cluster.task t
 		WHERE t.state IN ('queued', 'dead')
