@@ -88,6 +88,9 @@ int			rc_dead_retention_s = 7 * 24 * 3600;
 int			rc_prune_batch = 10000;
 
 /* how long, per loop, dispatch() is called again before the other steps */
+/* How long a step of the worker waits for a lock before it gives up */
+#define RC_WORKER_LOCK_TIMEOUT "100ms"
+
 #define RC_DISPATCH_SLICE_MS 500
 
 /* What a step returns besides its count */
@@ -605,6 +608,16 @@ rc_worker_main(Datum main_arg)
 	SetConfigOption("default_transaction_isolation", "read committed",
 					PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("default_transaction_read_only", "off", PGC_SUSET, PGC_S_OVERRIDE);
+
+	/*
+	 * Its steps run one after another, so a step that waits for a lock
+	 * held it up for every node: a schedule firing behind a policy change
+	 * that waits for a node's open transaction, a queue table locked by an
+	 * operator.  Such a wait ends after RC_WORKER_LOCK_TIMEOUT with an
+	 * error of that step (a schedule's own, for a firing), which the next
+	 * loop tries again; the steps take no lock they could skip.
+	 */
+	SetConfigOption("lock_timeout", RC_WORKER_LOCK_TIMEOUT, PGC_SUSET, PGC_S_OVERRIDE);
 	ereport(LOG,
 			(errmsg("role_cluster worker started in database \"%s\"", rc_database)));
 

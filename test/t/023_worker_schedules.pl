@@ -1,7 +1,9 @@
 
 # Schedules: the worker fires a recurring schedule once per due time; two
 # concurrent fire_schedules() callers fire each due time once; due times
-# missed while the server was down fire as the schedule's catch_up says.
+# missed while the server was down fire as the schedule's catch_up says; a
+# firing held up by a lock gives up after the worker's lock_timeout, and
+# dispatch goes on meanwhile.
 use strict;
 use warnings FATAL => 'all';
 
@@ -162,6 +164,53 @@ is( $node->safe_psql(
 	  FROM role_cluster.schedule WHERE id IN ($latest, $all)}),
 	'01:00,01:00',
 	'both go on with the first due time ahead');
+
+# --- a firing held up by a lock does not hold up the rest -------------------
+# A change of searchIndexing's policy waits for a transaction that enqueued
+# a task of the type and stays open; a searchIndexing schedule falls due
+# meanwhile.  Its firing waits for the same gate at most 100 ms
+# (lock_timeout), fails for that loop and says why; dispatch goes on.  Once
+# the change is through, the schedule fires.
+
+# (room for the tasks the sections above left queued too)
+my ($n1, $c1) = rc_node_session($node, 'n1', undef, capacity => 1000);
+my $open = $node->background_psql('postgres');
+$open->query_safe('BEGIN');
+$open->query_safe("SELECT role_cluster.enqueue('searchIndexing', 'open')");
+my $admin = $node->background_psql('postgres');
+$admin->query_until(qr/started/, q{\echo started
+UPDATE role_cluster.task_policy SET singleton = true WHERE task_type = 'searchIndexing';
+});
+ok( $node->poll_query_until(
+		'postgres', q{
+	SELECT count(*) = 1 FROM pg_stat_activity
+	 WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE role_cluster.task_policy%'}),
+	'a policy change waits for an open enqueue of its type');
+my $held = $node->safe_psql('postgres', q{
+	INSERT INTO role_cluster.schedule (name, task_type, kind, every, next_due)
+	VALUES ('held up', 'searchIndexing', 'held', '1 hour', now()) RETURNING id});
+ok( $node->poll_query_until(
+		'postgres',
+		"SELECT last_error LIKE '%lock timeout%' FROM role_cluster.schedule WHERE id = $held"),
+	'the schedule falls due: its firing gives up on the gate, and says why');
+my $meanwhile = $node->safe_psql('postgres',
+	"SELECT role_cluster.enqueue('metricsCalculate', 'meanwhile')");
+ok( $node->poll_query_until(
+		'postgres',
+		"SELECT state = 'running' AND node_id = 'n1' FROM role_cluster.task WHERE id = $meanwhile"),
+	'dispatch goes on meanwhile: a task of another type is routed to the node');
+is( $node->safe_psql(
+		'postgres', "SELECT last_due IS NULL AND last_error LIKE '%lock timeout%' FROM role_cluster.schedule WHERE id = $held"),
+	't', 'while the schedule still waits for the change');
+$open->query_safe('COMMIT');
+$open->quit;
+$admin->quit;
+ok( $node->poll_query_until(
+		'postgres',
+		"SELECT last_due IS NOT NULL AND last_error IS NULL FROM role_cluster.schedule WHERE id = $held"),
+	'the change through, the schedule fires');
+is($node->safe_psql('postgres', "SELECT singleton FROM role_cluster.task WHERE kind = 'held'"),
+	't', 'its task under the new policy');
 
 $node->stop;
 done_testing();
