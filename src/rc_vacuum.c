@@ -64,6 +64,7 @@
 #include "postmaster/bgworker.h"
 #include "storage/bufmgr.h"
 #include "storage/ipc.h"
+#include "storage/lmgr.h"
 #include "storage/proc.h"
 #include "storage/procarray.h"
 #include "tcop/tcopprot.h"
@@ -137,6 +138,26 @@ rc_autovac_opts(Relation rel)
 }
 
 /*
+ * Opens relid with AccessShareLock if that lock is free at once, else (or
+ * if the table is gone) returns NULL: the worker's look at the queue
+ * tables passes over a table an operator holds locked, rather than wait in
+ * the middle of it (and time out, its lock_timeout being short).  In a
+ * transaction.
+ */
+static Relation
+rc_open_if_free(Oid relid)
+{
+	Relation	rel;
+
+	if (!ConditionalLockRelationOid(relid, AccessShareLock))
+		return NULL;
+	rel = try_relation_open(relid, NoLock);
+	if (rel == NULL)
+		UnlockRelationOid(relid, AccessShareLock);
+	return rel;
+}
+
+/*
  * Whether relid has more dead rows than its autovacuum threshold allows,
  * by the cumulative statistics, and its autovacuum_enabled is not false;
  * if so, also sets *horizon to the oldest transaction whose deletions a
@@ -156,7 +177,7 @@ rc_needs_vacuum(Oid relid, TransactionId *horizon, TimestampTz *last_vacuum)
 
 	if (e == NULL || e->n_dead_tuples == 0)
 		return false;
-	rel = try_relation_open(relid, AccessShareLock);
+	rel = rc_open_if_free(relid);
 	if (rel == NULL)
 		return false;
 	av = rc_autovac_opts(rel);
@@ -203,7 +224,7 @@ rc_vacuumed_elsewhere(Oid relid)
 	last = Max(e->vacuum_timestamp, e->autovac_vacuum_timestamp);
 	if (last <= (TimestampTz) pg_atomic_read_u64(&rc_shared->rebuild_looked))
 		return false;
-	rel = try_relation_open(relid, AccessShareLock);
+	rel = rc_open_if_free(relid);
 	if (rel == NULL)
 		return false;
 	av = rc_autovac_opts(rel);

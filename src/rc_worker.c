@@ -87,10 +87,10 @@ int			rc_retention_s = 3600;
 int			rc_dead_retention_s = 7 * 24 * 3600;
 int			rc_prune_batch = 10000;
 
-/* how long, per loop, dispatch() is called again before the other steps */
 /* How long a step of the worker waits for a lock before it gives up */
 #define RC_WORKER_LOCK_TIMEOUT "100ms"
 
+/* how long, per loop, dispatch() is called again before the other steps */
 #define RC_DISPATCH_SLICE_MS 500
 
 /* What a step returns besides its count */

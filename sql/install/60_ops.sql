@@ -98,7 +98,7 @@ CREATE VIEW role_cluster.queue_stats AS
 													OR t.route_seq <= coalesce(f.fetched, 0))) AS running,
 				   pg_catalog.count(*) FILTER (WHERE t.state = 'done') AS done,
 				   pg_catalog.count(*) FILTER (WHERE t.state = 'dead') AS dead,
-				   pg_catalog.min(GREATEST(t.run_at, t.updated_at))
+				   pg_catalog.min(LEAST(GREATEST(t.run_at, t.updated_at), pg_catalog.now()))
 					   FILTER (WHERE t.state = 'queued' AND t.run_at <= pg_catalog.now()) AS oldest_due,
 				   pg_catalog.count(*) FILTER (WHERE t.state = 'done'
 											   AND t.finished_at > pg_catalog.now() - interval '1 minute') AS done_1m,

@@ -593,6 +593,37 @@ unlike(substr(slurp_file($node->logfile), $log_offset),
 $node->safe_psql('postgres', 'ALTER TABLE role_cluster.task RESET (autovacuum_enabled)');
 rebuilt_both($log_offset, 'autovacuum_enabled back: the worker has the indexes rebuilt after that vacuum');
 
+# --- a queue table held locked: the look passes over it ---------------------
+# schedule_firing has dead rows to vacuum, but an operator holds it locked:
+# the worker's look passes over it, without waiting for the lock (and
+# failing, its lock_timeout being short), and has the task table vacuumed.
+
+$node->safe_psql(
+	'postgres', q{
+	WITH s AS (
+		INSERT INTO role_cluster.schedule (name, task_type, every, enabled)
+		VALUES ('firings', 'storeMaintenance', '1 hour', false) RETURNING id)
+	INSERT INTO role_cluster.schedule_firing (schedule_id, due_at)
+		SELECT s.id, now() - i * interval '1 hour' FROM s, generate_series(1, 1000) i});
+$node->safe_psql('postgres', 'DELETE FROM role_cluster.schedule_firing');
+ok( $node->poll_query_until(
+		'postgres',
+		"SELECT n_dead_tup >= 1000 FROM pg_stat_user_tables WHERE relid = 'role_cluster.schedule_firing'::regclass"
+	),
+	'1000 dead rows in schedule_firing');
+my $firings_locker = $node->background_psql('postgres');
+$firings_locker->query_safe('BEGIN');
+$firings_locker->query_safe('LOCK role_cluster.schedule_firing IN ACCESS EXCLUSIVE MODE');
+$vacuums = task_vacuums();
+make_dead_rows(1000);
+ok(vacuum_passed($vacuums), 'schedule_firing held locked: the task table is vacuumed all the same');
+is( $node->safe_psql('postgres',
+		"SELECT coalesce(last_error, '') NOT LIKE 'vacuum%' FROM role_cluster.worker_stats"),
+	't', 'and the look did not fail');
+$firings_locker->query_safe('COMMIT');
+$firings_locker->quit;
+$node->safe_psql('postgres', "DELETE FROM role_cluster.schedule WHERE name = 'firings'");
+
 # --- the vacuum look keeps its own time, whatever the poll ------------------
 # With an hour-long poll, nothing but the vacuum interval wakes the worker
 # after a DELETE (which wakes nobody).
