@@ -62,17 +62,17 @@ StaticAssertDecl(RC_GATE_PUSH_SHARDS >= RC_NUM_TASK_TYPES,
 
 /*
  * What this backend last read behind each configuration gate, by key, plus
- * one: a type's singleton flag (0 or 1), the shard total; 0 when unknown.  While
- * the transaction holds a gate shared, no other transaction can change what
- * it guards (a change takes it exclusively), so the value read after taking
- * it holds until the gate is let go: at the end of the transaction, or of
- * the subtransaction that took it, if that aborts.  So an entry is dropped
- * whenever the gate is taken anew, and not used while this transaction
- * holds the gate exclusively: it is making that change itself.  Every task
- * inserted reads its type's entry, and a push task the total's.  Any
- * relcache invalidation drops them all too: the tables they come from may
- * have been dropped and made again (DROP and CREATE EXTENSION in one
- * transaction, whose gates stay held).
+ * one: a type's singleton flag (0 or 1), the shard total; 0 when unknown.
+ * While the transaction holds a gate shared, no other transaction can
+ * change what it guards (a change takes it exclusively), so the value read
+ * after taking it holds until the gate is let go: at the end of the
+ * transaction, or of the subtransaction that took it, if that aborts.  So
+ * an entry is dropped whenever the gate is taken anew, and not used while
+ * this transaction holds the gate exclusively: it is making that change
+ * itself.  Every task inserted reads its type's entry, and a push task the
+ * total's.  Any relcache invalidation drops them all too: the tables they
+ * come from may have been dropped and made again (DROP and CREATE
+ * EXTENSION in one transaction, whose gates stay held).
  */
 static int32 rc_gated_value[RC_GATE_PUSH_SHARDS + 1];
 
