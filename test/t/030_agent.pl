@@ -192,6 +192,15 @@ sub start_slow_task
 	return $id;
 }
 
+# Creates file $f, empty: a handler of agent_handler.sh waits for it
+sub touch_file
+{
+	my ($f) = @_;
+	open my $fh, '>', $f or die "could not create $f: $!";
+	close $fh;
+	return;
+}
+
 # Wait (bounded) until agent $name's log, after byte $offset, matches $re;
 # returns how many 0.1 s polls that took, and the log text.
 sub wait_agent_log
@@ -349,8 +358,7 @@ ok( $node->poll_query_until(
 		q{SELECT count(*) FROM role_cluster.task
 		   WHERE kind = 'slow' AND state = 'running' AND node_id = 'maint2'}, '2'),
 	'the killed agent\'s tasks were taken back and now run on maint2');
-open my $fh, '>', "$testdir/release" or die;
-close $fh;
+touch_file("$testdir/release");
 ok( $node->poll_query_until(
 		'postgres',
 		q{SELECT count(*) FROM role_cluster.task WHERE kind = 'slow' AND state <> 'done'},
@@ -379,8 +387,7 @@ ok( $node->poll_query_until(
 		'1'),
 	'a slow task runs');
 $node->restart;
-open $fh, '>', "$testdir/release" or die;
-close $fh;
+touch_file("$testdir/release");
 ok( $node->poll_query_until(
 		'postgres',
 		q{SELECT count(*) FROM role_cluster.task
@@ -472,8 +479,7 @@ my $ticks = cpu_ticks($agents{stopper});
 sleep 2;
 cmp_ok(cpu_ticks($agents{stopper}) - $ticks,
 	'<', 50, 'waiting for its handler while stopping, it does not spin (CPU ticks in 2 s)');
-open $fh, '>', "$testdir/release" or die;
-close $fh;
+touch_file("$testdir/release");
 is(wait_agent('stopper'), 0, 'its handler done, it deregisters and exits 0');
 is(query(q{SELECT deregistered_at IS NOT NULL FROM role_cluster.node WHERE node_id = 'stopper'}),
 	't', 'stopper deregistered');
@@ -527,8 +533,7 @@ my $locker = $node->background_psql('postgres');
 $locker->query_safe('BEGIN');
 $locker->query_safe(
 	"SELECT id FROM role_cluster.task WHERE id IN ($slow, $slow2, $slow3) FOR UPDATE");
-open $fh, '>', "$testdir/release" or die;
-close $fh;
+touch_file("$testdir/release");
 my (undef, $log) =
   wait_agent_log('patient', $offset, qr/result of task $slow (not reported yet|dropped)/);
 like(
@@ -591,15 +596,13 @@ like($log, qr/stopping 1 handler\(s\): the node registered again from a new sess
 	'the agent stops the earlier run once it has registered again, and says why');
 # Let the earlier run go on, were it still there, and give its result time
 # to be reported: it must not count.
-open $fh, '>', "$testdir/go.$gated.1" or die;
-close $fh;
+touch_file("$testdir/go.$gated.1");
 sleep 2;
 is(query("SELECT state || ' ' || attempts FROM role_cluster.task WHERE id = $gated"),
 	'running 2', 'the task is still running its second attempt');
 is(query("SELECT count(*) FROM agent_run WHERE task_id = $gated"),
 	'0', 'the earlier run was stopped before it got to record itself');
-open $fh, '>', "$testdir/go.$gated.2" or die;
-close $fh;
+touch_file("$testdir/go.$gated.2");
 ok( $node->poll_query_until(
 		'postgres', "SELECT state FROM role_cluster.task WHERE id = $gated", 'done'),
 	'the second run finishes the task');
@@ -621,8 +624,7 @@ ok(wait_file("$testdir/started.$long.1"), 'a task runs on brief');
 like($log, qr/heartbeating every 1\.0 s, not every 10\.0 s: the node lease is 3\.0 s/,
 	'brief heartbeats within its lease, and says so');
 sleep 5;
-open $fh, '>', "$testdir/go.$long.1" or die;
-close $fh;
+touch_file("$testdir/go.$long.1");
 ok( $node->poll_query_until(
 		'postgres', "SELECT state || ' ' || attempts FROM role_cluster.task WHERE id = $long",
 		'done 1'),
@@ -645,10 +647,8 @@ query(q{UPDATE role_cluster.node SET lease_until = now() - interval '1 second' W
 like($log, qr/stopping 1 handler\(s\): the node's lease had lapsed before its heartbeat/,
 	'its lease lapsed: the next heartbeat stops the handler');
 ok(wait_file("$testdir/started.$lapsed.2"), 'the task runs again (attempt 2)');
-open $fh, '>', "$testdir/go.$lapsed.1" or die;
-close $fh;
-open $fh, '>', "$testdir/go.$lapsed.2" or die;
-close $fh;
+touch_file("$testdir/go.$lapsed.1");
+touch_file("$testdir/go.$lapsed.2");
 ok( $node->poll_query_until(
 		'postgres', "SELECT state || ' ' || attempts FROM role_cluster.task WHERE id = $lapsed",
 		'done 2'),
