@@ -93,11 +93,11 @@ rc_task_init(void)
 	CacheRegisterRelcacheCallback(rc_gated_values_forget, (Datum) 0);
 }
 
-/* The advisory lock tag of the configuration gate with the given key */
+/* The advisory lock tag of a gate (RC_SINGLETON_GATE, RC_CONFIG_GATE) */
 static void
-rc_config_gate_tag(LOCKTAG *tag, int32 key)
+rc_gate_tag(LOCKTAG *tag, uint32 gate, int32 key)
 {
-	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, RC_CONFIG_GATE, (uint32) key, RC_GATE_TAG_FIELD4);
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, gate, (uint32) key, RC_GATE_TAG_FIELD4);
 }
 
 /*
@@ -109,7 +109,7 @@ rc_config_gate_shared(int32 key)
 {
 	LOCKTAG		tag;
 
-	rc_config_gate_tag(&tag, key);
+	rc_gate_tag(&tag, RC_CONFIG_GATE, key);
 	if (LockAcquire(&tag, ShareLock, false, false) == LOCKACQUIRE_OK)
 		rc_gated_value[key] = 0;	/* not held until now: read it again */
 }
@@ -124,7 +124,7 @@ rc_gated_value_known(int32 key)
 	LOCKTAG		tag;
 
 	rc_config_gate_shared(key);
-	rc_config_gate_tag(&tag, key);
+	rc_gate_tag(&tag, RC_CONFIG_GATE, key);
 	if (LockHeldByMe(&tag, ExclusiveLock))
 		return -1;
 	return rc_gated_value[key] - 1;
@@ -136,7 +136,7 @@ rc_gated_value_note(int32 key, int32 value)
 {
 	LOCKTAG		tag;
 
-	rc_config_gate_tag(&tag, key);
+	rc_gate_tag(&tag, RC_CONFIG_GATE, key);
 	if (!LockHeldByMe(&tag, ExclusiveLock))
 		rc_gated_value[key] = value + 1;
 }
@@ -157,13 +157,13 @@ rc_gate_lock(PG_FUNCTION_ARGS)
 	char	   *gate = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	int32		key = PG_GETARG_INT32(1);
 	bool		wait = PG_GETARG_BOOL(2);
-	uint32		field2;
+	uint32		gate_id;
 	LOCKTAG		tag;
 
 	if (strcmp(gate, "singleton") == 0)
-		field2 = RC_SINGLETON_GATE;
+		gate_id = RC_SINGLETON_GATE;
 	else if (strcmp(gate, "config") == 0)
-		field2 = RC_CONFIG_GATE;
+		gate_id = RC_CONFIG_GATE;
 	else
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -175,7 +175,7 @@ rc_gate_lock(PG_FUNCTION_ARGS)
 				 errmsg("gate key %d is out of range", key),
 				 errdetail("A key is a task type's ordinal, 0 to %d, or %d for push_shards_total.",
 						   RC_NUM_TASK_TYPES - 1, RC_GATE_PUSH_SHARDS)));
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, field2, (uint32) key, RC_GATE_TAG_FIELD4);
+	rc_gate_tag(&tag, gate_id, key);
 	PG_RETURN_BOOL(LockAcquire(&tag, ExclusiveLock, false, !wait) != LOCKACQUIRE_NOT_AVAIL);
 }
 
