@@ -589,7 +589,6 @@ static void
 rc_cache_build(Snapshot snap)
 {
 	Oid			nsp;
-	Oid			task_type;
 	uint64		inval_before;
 	RcXidList	xids;
 	HASHCTL		ctl;
@@ -637,17 +636,9 @@ rc_cache_build(Snapshot snap)
 	 */
 	inval_before = rc_cache_inval_count;
 
-	task_type = rc_type_oid(nsp, "task_type");
+	/* rc_type.c's map, which says what to do when the enum does not match */
 	for (int i = 0; i < RC_NUM_TASK_TYPES; i++)
-	{
-		rc_cache.task_type_oids[i] =
-			GetSysCacheOid2(ENUMTYPOIDNAME, Anum_pg_enum_oid,
-							ObjectIdGetDatum(task_type),
-							CStringGetDatum(rc_task_type_names[i]));
-		if (!OidIsValid(rc_cache.task_type_oids[i]))
-			elog(ERROR, "enum role_cluster.task_type has no label \"%s\"",
-				 rc_task_type_names[i]);
-	}
+		rc_cache.task_type_oids[i] = rc_task_type_oid(i);
 
 	xids.max = 64;
 	xids.n = 0;

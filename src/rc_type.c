@@ -193,7 +193,8 @@ task_type_oids_load(Oid typid)
 				ereport(ERROR,
 						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 						 errmsg("enum %s has no label \"%s\"",
-								format_type_be(typid), rc_task_type_names[i]),
+								format_type_extended(typid, -1, FORMAT_TYPE_FORCE_QUALIFY),
+								rc_task_type_names[i]),
 						 errdetail("The task types compiled into role_cluster do not match the SQL enum."),
 						 errhint("Reinstall the extension so that its library and SQL script match.")));
 			task_type_oids[i] = oid;
@@ -224,7 +225,8 @@ task_type_oids_ensure(void)
 	if (!OidIsValid(typid))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("type role_cluster.task_type does not exist")));
+				 errmsg("type role_cluster.task_type does not exist"),
+				 errhint("Reinstall the extension so that its library and SQL script match.")));
 	task_type_oids_load(typid);
 }
 
