@@ -128,6 +128,10 @@ SELECT role_cluster.cron_next('* * * * *', 'infinity');
 SELECT role_cluster.cron_prev('* * * * *', '-infinity');
 -- the first instant there is, west of Greenwich: a local date before the range
 SELECT role_cluster.cron_next('* * * * *', '4714-11-24 00:00:00+00 BC', 'America/New_York');
+-- the last whole minute there is: the next one is past the range
+SELECT role_cluster.cron_next('* * * * *', '294276-12-31 23:59:00+00', 'UTC');
+-- the first day there is: no noon on or before its midnight
+SELECT role_cluster.cron_prev('0 12 * * *', '4714-11-24 00:00:00+00 BC', 'UTC');
 -- Feb 31 with a restricted day of week is fine (Vixie's OR: any Monday in Feb)
 SELECT role_cluster.cron_next('0 0 31 2 mon', '2024-01-01 00:00:00+00');
 \set VERBOSITY terse

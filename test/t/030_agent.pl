@@ -467,10 +467,16 @@ unlink "$testdir/release";
 query(q{DELETE FROM role_cluster.task WHERE kind = 'slow' AND state <> 'done'});
 start_agent('stopper', 'maintenance', undef, {}, '--grace', '120');
 start_slow_task('stopper');
+my $stop_offset = -s $node->basedir . '/agent_stopper.log';
 $node->stop('fast');
 sleep 21;
 $node->start;
 my $offset = -s $node->basedir . '/agent_stopper.log';
+my $outage = substr(slurp($node->basedir . '/agent_stopper.log'), $stop_offset, $offset - $stop_offset);
+like($outage, qr/lost the connection to the server: \S/,
+	'the outage: the agent says it lost the connection');
+like($outage, qr/could not reconnect: \S/,
+	'...and that each try to reconnect failed, with the reason');
 kill 'TERM', $agents{stopper};
 my ($polls) = wait_agent_log('stopper', $offset, qr/reconnected and registered again/);
 cmp_ok($polls, '<', 50,
@@ -734,10 +740,37 @@ like($err, qr/--concurrency 100 needs 232 open files, and the limit is 64\n.*HIN
 ($rc, $out, $err) = run_agent({}, 'run');
 is($rc, 2, 'run without --exec: exit 2');
 like($err, qr/--exec/, '...saying what is missing');
-($rc, $out, $err) = run_agent({}, 'run', '--exec', 'true', '--concurrency', 'x');
-is($rc, 2, 'bad --concurrency: exit 2');
-($rc, $out, $err) = run_agent({}, 'fly');
-is($rc, 2, 'unknown command: exit 2');
+# every usage error: exit 2 and a message naming what is wrong, before
+# anything is read from the environment or the server
+for my $case (
+	[ [ 'run', '--exec', 'true', '--concurrency', 'x' ], qr/invalid --concurrency "x": must be an integer from 1 to 1024/ ],
+	[ [ 'run', '--exec', 'true', '--capacity', '0' ], qr/invalid --capacity "0": must be a positive integer/ ],
+	[ [ 'run', '--exec', 'true', '--grace', '-1' ], qr/invalid --grace "-1": must be a number of seconds, 0 or more/ ],
+	[ [ 'run', '--exec', 'true', '--heartbeat', '0.01' ], qr/invalid --heartbeat "0.01": must be a number of seconds, 0.1 or more/ ],
+	[ [ 'run', '--exec', 'true', '--poll', 'x' ], qr/invalid --poll "x": must be a number of seconds, 0.1 or more/ ],
+	[ [ 'run', '--exec' ], qr/option "--exec" needs a value/ ],
+	[ [ '-z', 'run' ], qr/unknown option "-z"/ ],
+	[ [ '--bogus', 'run' ], qr/unknown option "--bogus"/ ],
+	[ [], qr/no command given \(listeners, tasks or run\)/ ],
+	[ [ 'listeners', 'extra' ], qr/too many arguments, starting with "extra"/ ],
+	[ [ 'listeners', '--concurrency', '2' ], qr/run options do not apply to "listeners"/ ],
+	[ [ 'fly' ], qr/fly/ ])
+{
+	my ($args, $message) = @$case;
+	($rc, $out, $err) = run_agent({ PGHOST => $testdir, PGPORT => '1' }, @$args);
+	is($rc, 2, "usage error (@$args): exit 2");
+	like($err, $message, '...saying what is wrong');
+}
+# stdout that cannot be written is an error, not a silent empty list
+{
+	local %ENV = (%ENV, %pgenv, STALWART_ROLE => 'frontend');
+	delete $ENV{$_} for grep { !defined $ENV{$_} } keys %ENV;
+	$err = '';
+	IPC::Run::run([ $agent, 'listeners' ], '<', \undef, '>', '/dev/full', '2>', \$err,
+		IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
+	is($? >> 8, 1, 'listeners to a full stdout: exit 1');
+	like($err, qr/could not write to stdout: No space left on device/, '...saying why');
+}
 ($rc, $out, $err) = run_agent({}, '--help');
 is($rc, 0, '--help: exit 0');
 like($out, qr/Exit status:.*\b3\b/s, '--help documents the exit codes');
