@@ -11,6 +11,13 @@
 # three suites, e.g.: bash test/check.sh REGRESS=types ISOLATION= TAP_TESTS=
 set -uo pipefail
 
+# The expected outputs come from UTF8 databases, which initdb makes under a
+# UTF-8 locale: pin one, whatever the machine's environment says (a fresh
+# Debian has no LANG at all, and initdb would make SQL_ASCII ones).  LANG,
+# not LC_ALL, which pg_regress unsets before it runs initdb.
+unset LC_ALL LC_CTYPE LC_COLLATE LC_MESSAGES LC_MONETARY LC_NUMERIC LC_TIME LANGUAGE
+export LANG=C.UTF-8
+
 src=$(cd "$(dirname "$0")/.." && pwd)
 export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 

@@ -39,7 +39,7 @@ stop_server()
 }
 trap stop_server EXIT
 
-pg "$bindir/initdb" -D "$dir/data" -A trust -U postgres >/dev/null
+pg "$bindir/initdb" -D "$dir/data" -A trust -U postgres -E UTF8 --locale=C.UTF-8 >/dev/null
 pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start -o \
 	"-c listen_addresses='' -c unix_socket_directories='$dir' \
 	 -c shared_preload_libraries=role_cluster -c role_cluster.database=demo" >/dev/null
