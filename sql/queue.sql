@@ -221,6 +221,7 @@ CREATE TRIGGER misused AFTER INSERT ON derive_misused
 	FOR EACH ROW EXECUTE FUNCTION role_cluster.task_derive();
 INSERT INTO derive_misused VALUES ('searchIndexing');
 DROP TABLE derive_misused;
+SELECT role_cluster.task_derive();
 \set VERBOSITY default
 DELETE FROM role_cluster.task;
 

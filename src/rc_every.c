@@ -48,12 +48,14 @@ rc_every_out_of_range(TimestampTz after, const Interval *every, int64 n)
 	if (n == 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("due time \"%s\" after %s is out of range",
-						rc_every_text(every), timestamptz_to_str(after))));
+				 errmsg("timestamp out of range"),
+				 errdetail("The due time an interval of %s after %s is past the end of the range.",
+						   rc_every_text(every), timestamptz_to_str(after))));
 	ereport(ERROR,
 			(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-			 errmsg("due time " INT64_FORMAT " intervals of \"%s\" after %s is out of range",
-					n, rc_every_text(every), timestamptz_to_str(after))));
+			 errmsg("timestamp out of range"),
+			 errdetail("The due time " INT64_FORMAT " intervals of %s after %s is past the end of the range.",
+					   n, rc_every_text(every), timestamptz_to_str(after))));
 }
 
 /* Raises 22023 unless every part of the interval is >= 0 and one is > 0 */
@@ -191,9 +193,10 @@ rc_every_latest(TimestampTz after, const Interval *every,
 	if (TIMESTAMP_NOT_FINITE(after) || TIMESTAMP_NOT_FINITE(at_or_before))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("the due times of a schedule interval are looked for between finite times, not %s and %s",
-						pstrdup(timestamptz_to_str(after)),
-						pstrdup(timestamptz_to_str(at_or_before)))));
+				 errmsg("timestamp out of range"),
+				 errdetail("The due times of a schedule interval are looked for between finite times, not %s and %s.",
+						   pstrdup(timestamptz_to_str(after)),
+						   pstrdup(timestamptz_to_str(at_or_before)))));
 	if (at_or_before <= after)
 		return after;
 

@@ -228,7 +228,7 @@ rc_enqueue(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("a pushNotifications task needs a shard_key"),
-				 errhint("Pass the subscriber the notification is for as shard_key.")));
+				 errhint("Set shard_key to the subscriber the notification is for.")));
 	if (dedupe_key != NULL && VARSIZE_ANY_EXHDR(dedupe_key) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -400,6 +400,19 @@ rc_batch_small_integer(JsonbValue *v, bool allow_sign)
 }
 
 /*
+ * The JSON type of a batch that is not an array, as jsonb_typeof() names it.
+ */
+static const char *
+rc_jsonb_type(Jsonb *jb)
+{
+	JsonbValue	v;
+
+	if (JB_ROOT_IS_SCALAR(jb) && JsonbExtractScalar(&jb->root, &v))
+		return JsonbTypeName(&v);
+	return JB_ROOT_IS_OBJECT(jb) ? "object" : "array";
+}
+
+/*
  * Raises the error for the element at position pos (1-based) of the batch.
  */
 static void
@@ -544,7 +557,7 @@ rc_check_task_batch(PG_FUNCTION_ARGS)
 	if (!JB_ROOT_IS_ARRAY(tasks) || JB_ROOT_IS_SCALAR(tasks))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("tasks must be a JSON array")));
+				 errmsg("tasks must be a JSON array, not %s", rc_jsonb_type(tasks))));
 
 	it = JsonbIteratorInit(&tasks->root);
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
@@ -678,7 +691,7 @@ rc_task_batch_rows(PG_FUNCTION_ARGS)
 	if (!JB_ROOT_IS_ARRAY(tasks) || JB_ROOT_IS_SCALAR(tasks))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("tasks must be a JSON array")));
+				 errmsg("tasks must be a JSON array, not %s", rc_jsonb_type(tasks))));
 	InitMaterializedSRF(fcinfo, 0);
 	memset(singleton, -1, sizeof(singleton));
 

@@ -329,7 +329,7 @@ rc_wake_worker_trigger(PG_FUNCTION_ARGS)
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("wake_worker_trigger() may only be called as a trigger")));
+				 errmsg("function role_cluster.wake_worker_trigger() was not called by trigger manager")));
 	if (trigdata->tg_trigger->tgnargs > 0)
 	{
 		const char *arg = trigdata->tg_trigger->tgargs[0];

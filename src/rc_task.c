@@ -306,7 +306,7 @@ rc_require_shard_key(text *shard_key)
 		ereport(ERROR,
 				(errcode(ERRCODE_CHECK_VIOLATION),
 				 errmsg("a pushNotifications task needs a shard_key"),
-				 errhint("Give the subscriber the notification is for as shard_key.")));
+				 errhint("Set shard_key to the subscriber the notification is for.")));
 }
 
 /*
@@ -399,13 +399,16 @@ rc_task_derive(PG_FUNCTION_ARGS)
 	int32		shard;
 	AttrNumber	att;
 
-	if (!CALLED_AS_TRIGGER(fcinfo) ||
-		!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function role_cluster.task_derive() was not called by trigger manager")));
+	if (!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
 		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
 		!TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("task_derive() may only be called as a BEFORE INSERT row trigger")));
+				 errmsg("function role_cluster.task_derive() must be fired BEFORE INSERT FOR EACH ROW")));
 
 	rel = trigdata->tg_relation;
 	desc = RelationGetDescr(rel);
