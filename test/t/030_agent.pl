@@ -614,6 +614,21 @@ ok( $node->poll_query_until(
 	'the second run finishes the task');
 is(query("SELECT string_agg(attempt || ' ' || outcome, ',') FROM agent_run WHERE task_id = $gated"),
 	'2 ok', 'which ran to the end once, as attempt 2');
+# deregistered by an operator while it runs: its next heartbeat is
+# refused, and it registers again (a node that is still there comes back,
+# as after a lost session)
+$offset = -s $node->basedir . '/agent_solo.log';
+query(q{SELECT role_cluster.deregister_node('solo')});
+query(q{SELECT role_cluster.enqueue('storeMaintenance', 'after-deregister')});
+(undef, $log) = wait_agent_log('solo', $offset, qr/heartbeat failed: /);
+like($log, qr/heartbeat failed: .*node "solo" is deregistered/,
+	'deregistered while running: the agent says its heartbeat was refused, and why');
+ok( $node->poll_query_until(
+		'postgres', q{SELECT live FROM role_cluster.nodes WHERE node_id = 'solo'}, 't'),
+	'it registers again and is live');
+ok( $node->poll_query_until(
+		'postgres', q{SELECT state FROM role_cluster.task WHERE kind = 'after-deregister'}, 'done'),
+	'and runs the work routed to it since');
 kill 'TERM', $agents{solo};
 is(wait_agent('solo'), 0, 'solo stops with exit 0');
 
