@@ -9,8 +9,6 @@
 #ifndef RC_WORKER_H
 #define RC_WORKER_H
 
-#include "postgres.h"
-
 /* Settings (role_cluster.*); see rc_worker_init() for their meaning */
 extern char *rc_database;
 extern bool rc_worker_enabled;
