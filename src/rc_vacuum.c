@@ -126,8 +126,6 @@ static bool rc_vacuum_no_slot_logged = false;
 /* In the worker: when to start the process for a rebuild given up, alone */
 static RcBackoff rc_rebuild_backoff;
 
-PGDLLEXPORT void rc_vacuum_main(Datum main_arg);
-
 static bool rc_any_index_bloated(Relation rel);
 
 /* A table's autovacuum reloptions, NULL when it sets none */

@@ -22,4 +22,7 @@ extern int	rc_vacuum_interval_s;
  */
 extern bool rc_vacuum_launch_if_needed(void);
 
+/* The vacuum process's entry point (bgw_function_name) */
+extern PGDLLEXPORT void rc_vacuum_main(Datum main_arg) pg_attribute_noreturn();
+
 #endif							/* RC_VACUUM_H */
