@@ -86,22 +86,6 @@ shard_of_utf8(const char *key, size_t len, int32 nshards)
 }
 
 /*
- * Exported forms of the two above, for other modules (calls inside this
- * file stay inline rather than going through the shared library's PLT).
- */
-int32
-rc_jump_consistent_hash(uint64 key, int32 nbuckets)
-{
-	return jump_consistent_hash(key, nbuckets);
-}
-
-int32
-rc_shard_of_utf8(const char *key, size_t len, int32 nshards)
-{
-	return shard_of_utf8(key, len, nshards);
-}
-
-/*
  * Shard (1..nshards) of a key in the server encoding.
  *
  * pg_server_to_any returns its input unchanged when the server encoding is

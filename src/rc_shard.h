@@ -14,18 +14,9 @@
 #define RC_SHARD_H
 
 /*
- * Shard (1..nshards) of a key given as UTF-8 bytes; nshards must be at
- * least 1 (the caller checks).
- */
-extern int32 rc_shard_of_utf8(const char *key, size_t len, int32 nshards);
-
-/*
  * Shard (1..nshards) of a key given in the server encoding; converts it to
  * UTF-8 first when the database encoding is neither UTF8 nor SQL_ASCII.
  */
 extern int32 rc_shard_of_server_text(const char *key, int len, int32 nshards);
-
-/* Lamping and Veach's jump consistent hash: a bucket in 0..nbuckets-1 */
-extern int32 rc_jump_consistent_hash(uint64 key, int32 nbuckets);
 
 #endif							/* RC_SHARD_H */
