@@ -37,7 +37,6 @@ extern const char *const rc_task_type_names[RC_NUM_TASK_TYPES];
 
 /* Ordinal of pushNotifications, the type routed by push shard */
 #define RC_PUSH_NOTIFICATIONS 4
-extern const char *const rc_variant_names[RC_NUM_VARIANTS];
 
 /* Ordinal (0..RC_NUM_TASK_TYPES-1) of a task_type enum value */
 extern int	rc_task_type_ordinal(Oid enumval);
@@ -82,8 +81,5 @@ typedef struct ListenerGroup
 
 /* Does the group enable the listener with this id? */
 extern bool listener_group_enables(const ListenerGroup *group, const char *id);
-
-/* Does the group name this listener id in its list (either *Some variant)? */
-extern bool listener_group_names(const ListenerGroup *group, const char *id);
 
 #endif							/* RC_GROUP_H */

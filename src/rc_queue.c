@@ -56,7 +56,8 @@ PG_FUNCTION_INFO_V1(rc_task_batch_rows);
 PG_FUNCTION_INFO_V1(rc_node_session_alive);
 PG_FUNCTION_INFO_V1(rc_node_lease);
 
-int			rc_node_lease_s = 30;
+/* role_cluster.node_lease, in seconds */
+static int	rc_node_lease_s = 30;
 
 /* A statement prepared once per session (and again if its types change) */
 typedef struct RcSavedPlan

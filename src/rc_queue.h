@@ -19,9 +19,6 @@
 
 #include "fmgr.h"
 
-/* role_cluster.node_lease, in seconds */
-extern int	rc_node_lease_s;
-
 extern void rc_queue_init(void);
 extern Datum rc_node_lease(PG_FUNCTION_ARGS);
 extern Datum rc_enqueue(PG_FUNCTION_ARGS);

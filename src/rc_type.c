@@ -82,7 +82,7 @@ const char *const rc_task_type_names[RC_NUM_TASK_TYPES] = {
 	"taskScheduler"
 };
 
-const char *const rc_variant_names[RC_NUM_VARIANTS] = {
+static const char *const rc_variant_names[RC_NUM_VARIANTS] = {
 	"EnableAll",
 	"DisableAll",
 	"EnableSome",
@@ -329,7 +329,7 @@ task_group_enables(TaskGroup group, int ordinal)
  * Does the listener group list this id (in either *Some variant)?  The ids
  * are sorted, so the scan stops at the first id past the one looked for.
  */
-bool
+static bool
 listener_group_names(const ListenerGroup *group, const char *id)
 {
 	const char *p = group->ids;

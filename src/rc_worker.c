@@ -77,15 +77,15 @@
 #include "rc_vacuum.h"
 #include "rc_worker.h"
 
-/* Settings */
-char	   *rc_database = NULL;
-bool		rc_worker_enabled = true;
-int			rc_poll_interval_ms = 1000;
-int			rc_dispatch_batch = 1000;
-int			rc_prune_interval_s = 60;
-int			rc_retention_s = 3600;
-int			rc_dead_retention_s = 7 * 24 * 3600;
-int			rc_prune_batch = 10000;
+/* Settings (role_cluster.*); see rc_worker_init() for their meaning */
+static char *rc_database = NULL;
+static bool rc_worker_enabled = true;
+static int	rc_poll_interval_ms = 1000;
+static int	rc_dispatch_batch = 1000;
+static int	rc_prune_interval_s = 60;
+static int	rc_retention_s = 3600;
+static int	rc_dead_retention_s = 7 * 24 * 3600;
+static int	rc_prune_batch = 10000;
 
 /* How long a step of the worker waits for a lock before it gives up */
 #define RC_WORKER_LOCK_TIMEOUT "100ms"

@@ -9,16 +9,6 @@
 #ifndef RC_WORKER_H
 #define RC_WORKER_H
 
-/* Settings (role_cluster.*); see rc_worker_init() for their meaning */
-extern char *rc_database;
-extern bool rc_worker_enabled;
-extern int	rc_poll_interval_ms;
-extern int	rc_dispatch_batch;
-extern int	rc_prune_interval_s;
-extern int	rc_retention_s;
-extern int	rc_dead_retention_s;
-extern int	rc_prune_batch;
-
 /*
  * Defines the settings; when preloading, also installs the shared-memory
  * hooks and registers the worker.  Called from _PG_init.
