@@ -17,13 +17,7 @@
 #ifndef RC_QUEUE_H
 #define RC_QUEUE_H
 
-#include "fmgr.h"
-
+/* Defines role_cluster.node_lease; called by _PG_init */
 extern void rc_queue_init(void);
-extern Datum rc_node_lease(PG_FUNCTION_ARGS);
-extern Datum rc_enqueue(PG_FUNCTION_ARGS);
-extern Datum rc_complete_task(PG_FUNCTION_ARGS);
-extern Datum rc_check_task_batch(PG_FUNCTION_ARGS);
-extern Datum rc_node_session_alive(PG_FUNCTION_ARGS);
 
 #endif							/* RC_QUEUE_H */
