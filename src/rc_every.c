@@ -112,8 +112,8 @@ rc_every_try(TimestampTz after, const Interval *every, int64 n, pg_tz *tz,
 {
 	struct pg_tm tm;
 	fsec_t		fsec;
-	int64		months;
-	int64		days;
+	int64		nmonths;
+	int64		ndays;
 	int64		add;
 
 	*result = after;
@@ -121,14 +121,14 @@ rc_every_try(TimestampTz after, const Interval *every, int64 n, pg_tz *tz,
 		return false;
 	if (n == 0)
 		return true;
-	if (pg_mul_s64_overflow(every->month, n, &months) ||
-		pg_mul_s64_overflow(every->day, n, &days) ||
+	if (pg_mul_s64_overflow(every->month, n, &nmonths) ||
+		pg_mul_s64_overflow(every->day, n, &ndays) ||
 		pg_mul_s64_overflow(every->time, n, &add) ||
-		months > (int64) MONTHS_PER_YEAR * (JULIAN_MAXYEAR + 1) ||
-		days > (int64) DAYS_PER_YEAR * (JULIAN_MAXYEAR + 1))
+		nmonths > (int64) MONTHS_PER_YEAR * (JULIAN_MAXYEAR + 1) ||
+		ndays > (int64) DAYS_PER_YEAR * (JULIAN_MAXYEAR + 1))
 		return false;
 
-	if (months != 0)
+	if (nmonths != 0)
 	{
 		int64		m,
 					y,
@@ -136,7 +136,7 @@ rc_every_try(TimestampTz after, const Interval *every, int64 n, pg_tz *tz,
 
 		if (!rc_every_local(*result, tz, &tm, &fsec))
 			return false;
-		m = (int64) tm.tm_year * MONTHS_PER_YEAR + (tm.tm_mon - 1) + months;
+		m = (int64) tm.tm_year * MONTHS_PER_YEAR + (tm.tm_mon - 1) + nmonths;
 		y = m / MONTHS_PER_YEAR;
 		mon = m % MONTHS_PER_YEAR;
 		if (mon < 0)			/* before year 0: round down */
@@ -153,13 +153,13 @@ rc_every_try(TimestampTz after, const Interval *every, int64 n, pg_tz *tz,
 		if (!rc_every_instant(&tm, fsec, tz, result))
 			return false;
 	}
-	if (days != 0)
+	if (ndays != 0)
 	{
 		int64		julian;
 
 		if (!rc_every_local(*result, tz, &tm, &fsec))
 			return false;
-		julian = (int64) date2j(tm.tm_year, tm.tm_mon, tm.tm_mday) + days;
+		julian = (int64) date2j(tm.tm_year, tm.tm_mon, tm.tm_mday) + ndays;
 		if (julian > PG_INT32_MAX)
 			return false;
 		j2date((int) julian, &tm.tm_year, &tm.tm_mon, &tm.tm_mday);
