@@ -169,6 +169,10 @@ rc_every_try(TimestampTz after, const Interval *every, int64 n, pg_tz *tz,
 	return !pg_add_s64_overflow(*result, add, result) && IS_VALID_TIMESTAMP(*result);
 }
 
+/*
+ * The due time n intervals of "every" after "after", counted on tz's
+ * calendar; raises an error for a bad interval or a result out of range.
+ */
 TimestampTz
 rc_every_next(TimestampTz after, const Interval *every, int64 n, pg_tz *tz)
 {
@@ -182,6 +186,10 @@ rc_every_next(TimestampTz after, const Interval *every, int64 n, pg_tz *tz)
 	return result;
 }
 
+/*
+ * The latest time of the series after, after + every, ... that is at or
+ * before at_or_before; "after" itself when the first step is past it.
+ */
 TimestampTz
 rc_every_latest(TimestampTz after, const Interval *every,
 				TimestampTz at_or_before, pg_tz *tz)

@@ -114,6 +114,10 @@ shard_of_server_text(const char *key, int len, int32 nshards)
 	return shard;
 }
 
+/*
+ * Shard (1..nshards) of a key in the server encoding: the exported form of
+ * shard_of_server_text(), for other modules.
+ */
 int32
 rc_shard_of_server_text(const char *key, int len, int32 nshards)
 {
