@@ -932,8 +932,8 @@ rc_vacuum_main(Datum main_arg)
 										(uint32) MyProcPid))
 	{
 		ereport(LOG,
-				(errmsg("role_cluster vacuum process exits: process %u is vacuuming the queue tables",
-						other)));
+				(errmsg("role_cluster vacuum process exits: process %d is vacuuming the queue tables",
+						(int) other)));
 		proc_exit(0);
 	}
 	before_shmem_exit(rc_vacuum_release, (Datum) 0);
