@@ -54,7 +54,8 @@ typedef struct CronFieldDef
 	const char *label;
 	int			min;
 	int			max;
-	const char *const *names;	/* NULL-terminated, value of names[i] is i + name_base */
+	/* NULL-terminated, value of names[i] is i + name_base */
+	const char *const *names;
 	int			name_base;
 } CronFieldDef;
 

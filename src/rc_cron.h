@@ -19,7 +19,8 @@ typedef struct RcCron
 	uint32		hours;			/* bits 0..23 */
 	uint32		days;			/* bits 1..31 (day of month) */
 	uint32		months;			/* bits 1..12 */
-	uint32		weekdays;		/* bits 0..6, Sunday = 0 (7 is folded into 0) */
+	/* bits 0..6, Sunday = 0 (7 is folded into 0) */
+	uint32		weekdays;
 	bool		days_star;		/* day-of-month field begins with '*' */
 	bool		weekdays_star;	/* day-of-week field begins with '*' */
 } RcCron;

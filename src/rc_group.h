@@ -73,7 +73,8 @@ typedef struct ListenerGroup
 	uint8		variant;		/* an RcGroupVariant */
 	uint8		reserved[3];	/* always zero */
 	int32		nids;			/* number of listener ids */
-	char		ids[FLEXIBLE_ARRAY_MEMBER]; /* nids NUL-terminated ids, sorted */
+	/* nids NUL-terminated ids, sorted */
+	char		ids[FLEXIBLE_ARRAY_MEMBER];
 } ListenerGroup;
 
 #define DatumGetListenerGroupP(d)	((ListenerGroup *) PG_DETOAST_DATUM(d))

@@ -338,7 +338,10 @@ rc_complete_task(PG_FUNCTION_ARGS)
 		elog(ERROR, "complete_task statement failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)
 	{
-		/* raises: the node does not exist, is not the caller's, or does not hold it */
+		/*
+		 * raises: the node does not exist, is not the caller's, or does not
+		 * hold it
+		 */
 		(void) SPI_execute_plan(rc_saved_plan(&complete_error_plan, complete_error_sql, 2,
 											  argtypes, InvalidOid),
 								values, nulls, false, 0);

@@ -163,7 +163,10 @@ rc_count(RcCounter counter, int64 n)
 		pg_atomic_fetch_add_u64(&rc_shared->counters[counter], (uint64) n);
 }
 
-/* Records a failed step of the worker (or its vacuum process) for worker_stats */
+/*
+ * Records a failed step of the worker (or its vacuum process) for
+ * worker_stats
+ */
 void
 rc_note_error(const char *step, ErrorData *edata)
 {

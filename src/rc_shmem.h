@@ -21,7 +21,8 @@
 /* What the worker is doing, as worker_stats shows it */
 typedef enum RcWorkerState
 {
-	RC_WORKER_NOT_RUNNING = 0,	/* no worker process (yet, or between restarts) */
+	/* no worker process (yet, or between restarts) */
+	RC_WORKER_NOT_RUNNING = 0,
 	RC_WORKER_STARTING,			/* started, connecting to its database */
 	RC_WORKER_DISABLED,			/* role_cluster.enabled = off */
 	RC_WORKER_STANDBY,			/* the server is a hot standby: waits */
@@ -32,7 +33,8 @@ typedef enum RcWorkerState
 /* The counters, indexes into RcShared.counters */
 typedef enum RcCounter
 {
-	RC_COUNT_LOOPS = 0,			/* loops that did work (reclaim/fire/dispatch) */
+	/* loops that did work (reclaim/fire/dispatch) */
+	RC_COUNT_LOOPS = 0,
 	RC_COUNT_WAKEUPS,			/* commits that woke the worker */
 	RC_COUNT_ROUTED,			/* tasks routed by dispatch() */
 	RC_COUNT_NOTIFIED,			/* node notifications sent by dispatch() */

@@ -8,7 +8,8 @@
  *
  * Text input takes three spellings of a value:
  *	- the seed's JSON:	{"@type": "EnableSome", "taskTypes": ["metricsPush"]}
- *	- the set form:		{"@type": "EnableSome", "taskTypes": {"metricsPush": true}}
+ *	- the set form:		{"@type": "EnableSome",
+ *						 "taskTypes": {"metricsPush": true}}
  *	  where entries whose value is false or null are dropped;
  *	- a short form:		EnableAll, DisableSome(metricsPush, searchIndexing),
  *	  whose items are bare tokens or JSON strings ("imap 1").

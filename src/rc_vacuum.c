@@ -110,7 +110,8 @@ typedef struct RcBackoff
 /* In the worker: what it knows of each queue table's vacuums */
 typedef struct RcVacuumState
 {
-	bool		launched;		/* in the last vacuum process's list, outcome unseen */
+	/* in the last vacuum process's list, outcome unseen */
+	bool		launched;
 	TransactionId horizon;		/* the removal horizon at that launch */
 	TimestampTz launched_at;	/* when that was */
 	bool		vacuumed;		/* it was vacuumed at vacuumed_horizon */

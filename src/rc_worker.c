@@ -8,8 +8,9 @@
  *
  *	- role_cluster.dispatch(batch)	first, every loop, again while it routes a
  *								full batch (for up to RC_DISPATCH_SLICE_MS);
- *	- role_cluster.reclaim()		at least every poll_interval, and at once when
- *								a session that called watch_session() ended;
+ *	- role_cluster.reclaim()		at least every poll_interval, and at once
+ *								when a session that called watch_session()
+ *								ended;
  *	- role_cluster.fire_schedules() at least every poll_interval, at the next
  *								due time of a schedule (it notes that), and
  *								at once when a schedule was written;
@@ -101,7 +102,8 @@ static int	rc_prune_batch = 10000;
 typedef struct RcLoopState
 {
 	TimestampTz next_full;		/* next reclaim + fire_schedules */
-	TimestampTz next_fire;		/* next fire_schedules, as the last one noted */
+	/* next fire_schedules, as the last one noted */
+	TimestampTz next_fire;
 	TimestampTz next_prune;		/* next prune */
 	TimestampTz next_vacuum;	/* next look at the tables' dead rows */
 } RcLoopState;
@@ -366,7 +368,8 @@ rc_ms_until(TimestampTz now, TimestampTz t)
 typedef enum RcDispatchResult
 {
 	RC_DISPATCH_DONE,			/* a call routed less than a full batch */
-	RC_DISPATCH_MORE,			/* every call routed a full batch: go on soon */
+	/* every call routed a full batch: go on soon */
+	RC_DISPATCH_MORE,
 	RC_DISPATCH_FAILED,			/* a call failed (logged and counted) */
 	RC_DISPATCH_NO_EXTENSION	/* the extension is not installed */
 } RcDispatchResult;

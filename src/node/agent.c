@@ -6,7 +6,8 @@
  * The conversation with the server, in order (every value a parameter):
  *
  *	 SELECT role_cluster.node_channel($1)			the node's channel
- *	 LISTEN "<channel>"								(quoted with PQescapeIdentifier)
+ *	 LISTEN "<channel>"								(quoted with
+ *													 PQescapeIdentifier)
  *	 SELECT ... FROM role_cluster.register_node($1, $2, $3, $4)
  *	 then, whenever notified and every --poll seconds:
  *	 SELECT ... FROM role_cluster.fetch_tasks($1, $2) t	(moves its fetch mark)
@@ -52,7 +53,8 @@
 
 #define BACKOFF_MIN_MS	500
 #define BACKOFF_MAX_MS	30000
-#define STOP_EXTRA_MS	15000	/* stopping, handlers done: time to reach the server */
+/* stopping, handlers done: time to reach the server */
+#define STOP_EXTRA_MS	15000
 #define WAIT_MAX_MS		1000
 #define REPORT_RETRY_MS 1000	/* a report or heartbeat refused for a passing
 								 * reason: retry after */
@@ -102,7 +104,8 @@ typedef struct Agent
 	bool		stopping;
 	bool		killed;			/* the handlers were killed */
 	int64_t		stop_deadline_ms;	/* end of the grace period */
-	int64_t		give_up_ms;		/* stop trying to reach the server, 0 = unset */
+	/* stop trying to reach the server, 0 = unset */
+	int64_t		give_up_ms;
 } Agent;
 
 static bool report_finished(Agent *a, bool all);
@@ -781,7 +784,9 @@ run_loop(Agent *a)
 					return code;
 				continue;
 			}
-			/* cut off: try to reach the server a little longer, then give up */
+			/*
+			 * cut off: try to reach the server a little longer, then give up
+			 */
 			if (!a->connected && a->give_up_ms == 0)
 			{
 				a->give_up_ms = node_now_ms() + STOP_EXTRA_MS;

@@ -27,7 +27,8 @@
 #define MAX_CONCURRENCY 1024
 #define MAX_CAPACITY	1000000
 #define MAX_SECONDS		86400.0
-#define FILES_RESERVED	32		/* files the agent opens besides its handlers' pipes */
+/* files the agent opens besides its handlers' pipes */
+#define FILES_RESERVED	32
 
 enum
 {

@@ -7,10 +7,11 @@
  * a small supervisor (a fork of the agent) that kills the group if the
  * agent dies.  The task's JSON is written to the handler's stdin through a
  * non-blocking pipe and its stderr is captured (the first and the last few
- * kilobytes) for the task's error.  Its stdout is the agent's.  Signals reach the poll loop through
- * a self-pipe: SIGCHLD makes runner_wait reap, SIGTERM and SIGINT are
- * counted for the caller.  runner_wait serves the children while it waits
- * for the server's socket, so a query never blocks a handler's pipes.
+ * kilobytes) for the task's error.  Its stdout is the agent's.  Signals
+ * reach the poll loop through a self-pipe: SIGCHLD makes runner_wait reap,
+ * SIGTERM and SIGINT are counted for the caller.  runner_wait serves the
+ * children while it waits for the server's socket, so a query never blocks
+ * a handler's pipes.
  *
  *-------------------------------------------------------------------------
  */

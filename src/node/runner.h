@@ -21,7 +21,8 @@ typedef struct NodeTask
 	char	   *kind;
 	char	   *shard_key;		/* NULL when the task has none */
 	char	   *attempt;
-	char	   *json;			/* to_jsonb of the task row, the handler's stdin */
+	/* to_jsonb of the task row, the handler's stdin */
+	char	   *json;
 } NodeTask;
 
 typedef enum SlotState
