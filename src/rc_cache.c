@@ -205,6 +205,8 @@ static void rc_relcache_callback(Datum arg, Oid relid);
 static void rc_xact_callback(XactEvent event, void *arg);
 static void rc_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 								SubTransactionId parentSubid, void *arg);
+static void rc_unknown_role_error(const char *name,
+								  int len) pg_attribute_noreturn();
 
 /*
  * Register the relcache and transaction callbacks.  Called once per process
@@ -820,7 +822,6 @@ rc_cache_get(void)
  * Report a role name that no cluster_role row carries.
  */
 static void
-pg_attribute_noreturn()
 rc_unknown_role_error(const char *name, int len)
 {
 	ereport(ERROR,

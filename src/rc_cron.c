@@ -59,6 +59,11 @@ typedef struct CronFieldDef
 	int			name_base;
 } CronFieldDef;
 
+static void cron_error(const char *expr,
+					   const char *detail) pg_attribute_noreturn();
+static void cron_field_error(const char *expr, int fieldno,
+							 const char *detail) pg_attribute_noreturn();
+
 static const char *const month_names[] = {
 	"jan", "feb", "mar", "apr", "may", "jun",
 	"jul", "aug", "sep", "oct", "nov", "dec", NULL

@@ -34,6 +34,9 @@
 PG_FUNCTION_INFO_V1(rc_every_next_sql);
 PG_FUNCTION_INFO_V1(rc_every_latest_sql);
 
+static void rc_every_out_of_range(TimestampTz after, const Interval *every,
+								  int64 n) pg_attribute_noreturn();
+
 /* The interval as text, for messages */
 static char *
 rc_every_text(const Interval *every)

@@ -72,6 +72,12 @@ static RcSavedPlan dedupe_lookup_plan;
 static RcSavedPlan complete_plan;
 static RcSavedPlan complete_error_plan;
 
+static void rc_enqueue_null_arg(const char *name) pg_attribute_noreturn();
+static void rc_batch_error(int pos, JsonbValue *elem, const char *problem,
+						   bool unknown_type) pg_attribute_noreturn();
+static void rc_batch_row_error(int pos,
+							   JsonbValue *elem) pg_attribute_noreturn();
+
 /* The columns enqueue() writes, and their parameter types but the first */
 #define RC_ENQUEUE_NARGS 10
 
@@ -420,7 +426,6 @@ rc_jsonb_type(Jsonb *jb)
  * Raises the error for the element at position pos (1-based) of the batch.
  */
 static void
-pg_attribute_noreturn()
 rc_batch_error(int pos, JsonbValue *elem, const char *problem, bool unknown_type)
 {
 	Jsonb	   *jb = JsonbValueToJsonb(elem);
@@ -606,7 +611,6 @@ enum
  * cannot turn into a row: the one check_task_batch() gives.
  */
 static void
-pg_attribute_noreturn()
 rc_batch_row_error(int pos, JsonbValue *elem)
 {
 	bool		unknown_type;

@@ -150,6 +150,10 @@ static bool task_type_oids_valid = false;
 static uint64 task_type_inval_count = 0;
 
 static void enum_syscache_callback(Datum arg, int cacheid, uint32 hashvalue);
+static void syntax_error(GroupParse *p,
+						 const char *detail) pg_attribute_noreturn();
+static void json_bad_value(JsonGroupState *s,
+						   const char *shown) pg_attribute_noreturn();
 
 /*
  * Register the invalidation callback of the task type map.  Called once
@@ -523,7 +527,6 @@ payload_hint(const GroupKind *kind)
  * sentence.
  */
 static void
-pg_attribute_noreturn()
 syntax_error(GroupParse *p, const char *detail)
 {
 	ereport(ERROR,
@@ -702,7 +705,6 @@ group_parse_finish(GroupParse *p)
  * given (a token, or [...] or {...} for a structure).
  */
 static void
-pg_attribute_noreturn()
 json_bad_value(JsonGroupState *s, const char *shown)
 {
 	GroupParse *p = s->p;
