@@ -405,7 +405,7 @@ SELECT next_due > now() AS ahead FROM role_cluster.schedule WHERE name = 'behind
 CREATE FUNCTION regress_no_boom() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
 	IF NEW.kind = 'boom' THEN
-		RAISE EXCEPTION 'no boom today';
+		RAISE EXCEPTION 'no boom today' USING DETAIL = 'The regress_no_boom trigger refuses kind boom.';
 	END IF;
 	RETURN NEW;
 END $$;
@@ -422,6 +422,12 @@ DROP FUNCTION regress_no_boom();
 SELECT role_cluster.fire_schedules() AS fired;
 SELECT name, next_due > now() AS ahead, last_error
   FROM role_cluster.schedule WHERE name IN ('boom', 'fine') ORDER BY name;
+-- an interval whose next due time is past the range: last_error says which
+INSERT INTO role_cluster.schedule (name, task_type, kind, every, next_due)
+	VALUES ('huge', 'storeMaintenance', 'huge', '100000000 years', '2020-01-01 00:00:00+00');
+SELECT role_cluster.fire_schedules() >= 0 AS called;
+SELECT last_error FROM role_cluster.schedule WHERE name = 'huge';
+DELETE FROM role_cluster.schedule WHERE name = 'huge';
 
 -- deleting a schedule deletes its firings
 DELETE FROM role_cluster.schedule WHERE name = 'boom';

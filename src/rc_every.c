@@ -44,10 +44,19 @@ rc_every_text(const Interval *every)
 	return DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(every)));
 }
 
-/* Raises 22008: the due time n intervals after "after" is out of range */
+/*
+ * Raises 22008: the due time n intervals after "after" is out of range, or
+ * "after" is not finite
+ */
 static void
 rc_every_out_of_range(TimestampTz after, const Interval *every, int64 n)
 {
+	if (TIMESTAMP_NOT_FINITE(after))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("timestamp out of range"),
+				 errdetail("The due times of a schedule interval follow a finite time, not %s.",
+						   timestamptz_to_str(after))));
 	if (n == 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),

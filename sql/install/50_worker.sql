@@ -471,6 +471,7 @@ DECLARE
 	last_task bigint;
 	new_task bigint;
 	msg text;
+	msg_detail text;
 BEGIN
 	FOR s IN
 		SELECT * FROM role_cluster.schedule
@@ -529,9 +530,13 @@ BEGIN
 				   last_error = NULL
 			 WHERE id = s.id;
 		EXCEPTION WHEN OTHERS THEN
-			GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
-			UPDATE role_cluster.schedule SET last_error = msg WHERE id = s.id;
-			RAISE WARNING 'schedule "%" did not fire: %', s.name, msg;
+			GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, msg_detail = PG_EXCEPTION_DETAIL;
+			/* the detail too: it often holds the facts (which value, why) */
+			UPDATE role_cluster.schedule
+			   SET last_error = msg || CASE WHEN msg_detail <> '' THEN ': ' || msg_detail ELSE '' END
+			 WHERE id = s.id;
+			RAISE WARNING 'schedule "%" did not fire: %', s.name, msg
+				USING DETAIL = msg_detail;
 		END;
 	END LOOP;
 	/*
