@@ -50,7 +50,14 @@
 #     flowed is shown too; it grows with the rate, not with the count;
 #  4. how long one reclaim() takes to hand back a lost node's tasks (half
 #     of them fetched) at BENCH_RECLAIM and at four times as many: linear
-#     work takes about four times as long.
+#     work takes about four times as long;
+#  5. what a backlog of tasks no live node may run costs the others: one
+#     node claims (and, apart, has dispatch() route to it) one task at a
+#     time behind 0, BENCH_BACKLOG and three times as many queued push
+#     tasks (no node serves push), then with that backlog deferred an
+#     hour; the median of 20 calls, in ms, and its ratio to no backlog.
+#     Each hand-out walks past the backlog (README: "Work no live node can
+#     run slows every hand-out"): linear growth is the known limit.
 #
 # Run as root (it installs the extension into PG_CONFIG's tree first) or as
 # postgres (then it must be installed already).  Knobs:
@@ -60,8 +67,8 @@
 #   BENCH_VACUUM_INTERVAL= (role_cluster.vacuum_interval; unset: its default)
 #   BENCH_SIZE_RATE=0 (tasks/s of the size phase's producer; 0: as fast as
 #   the nodes take them)
-#   BENCH_RECLAIM=8000 BENCH_ALONE=8000
-#   BENCH_PHASES="latency throughput size reclaim" (a subset runs only those)
+#   BENCH_RECLAIM=8000 BENCH_ALONE=8000 BENCH_BACKLOG=100000
+#   BENCH_PHASES="latency throughput size reclaim backlog" (a subset runs only those)
 #   BENCH_KEEP_LOG= (a file to copy the server's log to at the end)
 #
 #   bash test/bench_worker.sh
@@ -81,7 +88,8 @@ size_rate=${BENCH_SIZE_RATE:-0}
 load_rate=${BENCH_LOAD_RATE:-1000}
 naptime=${BENCH_NAPTIME:-1min}
 vacuum_interval=${BENCH_VACUUM_INTERVAL:-}
-phases=${BENCH_PHASES:-latency throughput size reclaim}
+phases=${BENCH_PHASES:-latency throughput size reclaim backlog}
+backlog=${BENCH_BACKLOG:-100000}
 reclaim_n=${BENCH_RECLAIM:-8000}
 alone=${BENCH_ALONE:-8000}
 want() { [[ " $phases " == *" $1 "* ]]; }
@@ -649,5 +657,58 @@ EOF
 done
 printf "ratio %d / %d tasks: %.1f (linear: about 4)\n" $((4 * reclaim_n)) "$reclaim_n" \
 	"$(echo "${times[1]} / ${times[0]}" | bc -l)"
+psql_q -c "ALTER SYSTEM RESET role_cluster.enabled" -c "SELECT pg_reload_conf()" >/dev/null
+fi
+
+# --- 5. a backlog no live node can run ----------------------------------------
+
+# The median of 20 hand-outs of one task to node "blk" (role probe), in ms:
+# claim_tasks() or, with $1 = dispatch, dispatch() then fetch_tasks()
+backlog_handouts()
+{
+	local mode=$1
+	{
+		echo "SELECT role_cluster.register_node('blk', 'probe', NULL, 1000000);"
+		for _ in $(seq 1 20); do
+			echo "SELECT role_cluster.enqueue('storeMaintenance', 'b');"
+			echo "SELECT clock_timestamp() AS t0 \\gset"
+			if [ "$mode" = dispatch ]; then
+				echo "SELECT role_cluster.dispatch(1000) AS routed \\gset"
+				echo "SELECT round(extract(epoch FROM clock_timestamp() - :'t0') * 1000, 2);"
+				echo "SELECT id AS cid FROM role_cluster.fetch_tasks('blk', 1) \\gset"
+			else
+				echo "SELECT id AS cid FROM role_cluster.claim_tasks('blk', 1) \\gset"
+				echo "SELECT round(extract(epoch FROM clock_timestamp() - :'t0') * 1000, 2);"
+			fi
+			echo "SELECT role_cluster.complete_task(:cid, 'blk');"
+		done
+		echo "SELECT role_cluster.deregister_node('blk');"
+	} | psql_q | grep -E '^[0-9]+\.[0-9]+$' | median
+}
+
+if want backlog; then
+setup
+psql_q -c "ALTER SYSTEM SET role_cluster.enabled = off" -c "SELECT pg_reload_conf()" >/dev/null
+echo
+echo "== one task handed out behind push tasks no live node may run: median of 20, ms (ratio to none)"
+printf '%-28s %12s %8s %12s %8s\n' 'queued ahead of it' 'claim_tasks' 'ratio' 'dispatch' 'ratio'
+base_c="" base_d=""
+for n in 0 "$backlog" $((3 * backlog)) deferred; do
+	if [ "$n" = deferred ]; then
+		psql_q -c "UPDATE role_cluster.task SET run_at = now() + interval '1 hour'
+		           WHERE state = 'queued' AND task_type = 'pushNotifications'" >/dev/null
+		label="$((3 * backlog)), deferred an hour"
+	else
+		psql_q -c "DELETE FROM role_cluster.task" \
+			-c "SELECT count(role_cluster.enqueue('pushNotifications', 'p', shard_key => 'u' || g))
+			    FROM generate_series(1, $n) g" >/dev/null
+		label=$n
+	fi
+	psql_q -c "VACUUM ANALYZE role_cluster.task" >/dev/null
+	c=$(backlog_handouts claim)
+	d=$(backlog_handouts dispatch)
+	[ -z "$base_c" ] && base_c=$c base_d=$d
+	printf '%-28s %12s %8s %12s %8s\n' "$label" "$c" "$(ratio "$c" "$base_c")" "$d" "$(ratio "$d" "$base_d")"
+done
 psql_q -c "ALTER SYSTEM RESET role_cluster.enabled" -c "SELECT pg_reload_conf()" >/dev/null
 fi
