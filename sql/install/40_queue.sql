@@ -1772,11 +1772,11 @@ BEGIN
 		SELECT x.node_id FROM pg_catalog.unnest(nodes) AS x(node_id)
 		WHERE NOT EXISTS (SELECT FROM role_cluster.node_fetch m WHERE m.node_id = x.node_id)
 		ON CONFLICT (node_id) DO NOTHING;
-	held := ARRAY(SELECT coalesce(h.n, 0)::integer
+	/* one probe of task_held_idx per node (an "= ANY (nodes)" filter cost nodes x tasks) */
+	held := ARRAY(SELECT h.n::integer
 				  FROM pg_catalog.unnest(nodes) WITH ORDINALITY AS x(node_id, k)
-					  LEFT JOIN (SELECT t.node_id, pg_catalog.count(*) AS n FROM role_cluster.task t
-								 WHERE t.node_id = ANY (nodes) AND t.state = 'running'
-								 GROUP BY t.node_id) h ON h.node_id = x.node_id
+					  CROSS JOIN LATERAL (SELECT pg_catalog.count(*) AS n FROM role_cluster.task t
+										  WHERE t.node_id = x.node_id AND t.state = 'running') h
 				  ORDER BY x.k);
 	routed := pg_catalog.array_fill(0, ARRAY[pg_catalog.cardinality(nodes)]);
 	active := pg_catalog.array_fill(true, ARRAY[pg_catalog.cardinality(nodes)]);
@@ -1803,6 +1803,16 @@ BEGIN
 			END IF;
 			asked := least(share, left_over);
 			room := caps[k] - held[k];
+			IF room <= 0 THEN
+				/*
+				 * Full: hand_out_tasks() would find no room (held is an upper
+				 * bound), after locking, checking and counting again for
+				 * nothing, at every dispatch for every full node.
+				 */
+				active[k] := false;
+				ran_out := true;
+				CONTINUE;
+			END IF;
 			c := kind[k];
 			/* how many, and the last non-singleton one handed out (if any) */
 			SELECT pg_catalog.count(*) OVER (), h.singleton, h.priority, h.run_at, h.id
