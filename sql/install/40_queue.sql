@@ -2143,14 +2143,22 @@ CREATE VIEW role_cluster.nodes AS
 		   n.registered_at,
 		   n.deregistered_at
 	FROM role_cluster.node n
-		LEFT JOIN LATERAL (
-			SELECT pg_catalog.count(*) FILTER (WHERE t.route_seq > f.fetched)::integer AS routed,
+		/*
+		 * Counted in one pass over the running tasks, not once per node: a
+		 * per-node subquery made the plan's estimate grow with the node
+		 * count, and past a few hundred nodes every read of the view paid
+		 * for JIT compilation.  A lookup of one node still reads only its
+		 * own tasks (the planner carries node_id into the grouping).
+		 */
+		LEFT JOIN (
+			SELECT t.node_id,
+				   pg_catalog.count(*) FILTER (WHERE t.route_seq > coalesce(f.fetched, 0))::integer AS routed,
 				   pg_catalog.count(*) FILTER (WHERE t.route_seq IS NULL
-											   OR t.route_seq <= f.fetched)::integer AS running
-			FROM role_cluster.task t,
-				(SELECT coalesce((SELECT x.fetched FROM role_cluster.node_fetch x
-								  WHERE x.node_id = n.node_id), 0) AS fetched) f
-			WHERE t.node_id = n.node_id AND t.state = 'running') h ON true;
+											   OR t.route_seq <= coalesce(f.fetched, 0))::integer AS running
+			FROM role_cluster.task t
+				LEFT JOIN role_cluster.node_fetch f ON f.node_id = t.node_id
+			WHERE t.state = 'running'
+			GROUP BY t.node_id) h ON h.node_id = n.node_id;
 COMMENT ON VIEW role_cluster.nodes IS
 	'Registered nodes with their role, shard, liveness and the tasks they hold';
 COMMENT ON COLUMN role_cluster.nodes.node_id IS 'Node id (STALWART_NODE_ID or the host name)';

@@ -138,10 +138,12 @@ CREATE VIEW role_cluster.node_stats AS
 		   coalesce(f.done_1m, 0) AS done_1m,
 		   coalesce(f.done_5m, 0) AS done_5m
 	FROM role_cluster.node n
-		LEFT JOIN LATERAL (
-			SELECT pg_catalog.count(*)::integer AS held, pg_catalog.min(t.updated_at) AS oldest
+		/* one pass over the running tasks, as in the nodes view */
+		LEFT JOIN (
+			SELECT t.node_id, pg_catalog.count(*)::integer AS held, pg_catalog.min(t.updated_at) AS oldest
 			FROM role_cluster.task t
-			WHERE t.node_id = n.node_id AND t.state = 'running') h ON true
+			WHERE t.state = 'running'
+			GROUP BY t.node_id) h ON h.node_id = n.node_id
 		LEFT JOIN (
 			SELECT t.node_id,
 				   pg_catalog.count(*) FILTER (WHERE t.finished_at > pg_catalog.now() - interval '1 minute') AS done_1m,
@@ -380,11 +382,23 @@ BEGIN
 			LEFT JOIN role_cluster.task_policy p ON p.task_type = ty.task_type
 			LEFT JOIN waiting w ON w.task_type = ty.task_type
 	), shards AS (
+		/*
+		 * The queued push tasks counted once for all shards, from the
+		 * queued tasks' own indexes (one arm each): counted per shard, or
+		 * with state = 'queued' alone, it read every retained task.
+		 */
 		SELECT sh.shard,
 			   ARRAY(SELECT l.node_id FROM live l WHERE l.serves_shard = sh.shard ORDER BY l.node_id) AS servers,
-			   (SELECT pg_catalog.count(*) FROM role_cluster.task t
-				WHERE t.task_type = 'pushNotifications' AND t.state = 'queued' AND t.push_shard = sh.shard) AS queued
+			   coalesce(q.queued, 0) AS queued
 		FROM pg_catalog.generate_series(1, shards_total) AS sh(shard)
+			LEFT JOIN (
+				SELECT p.push_shard, pg_catalog.count(*) AS queued
+				FROM ((SELECT t.push_shard FROM role_cluster.task t
+					   WHERE t.state = 'queued' AND NOT t.singleton AND t.task_type = 'pushNotifications')
+					  UNION ALL
+					  (SELECT t.push_shard FROM role_cluster.task t
+					   WHERE t.state = 'queued' AND t.singleton AND t.task_type = 'pushNotifications')) p
+				GROUP BY p.push_shard) q ON q.push_shard = sh.shard
 	), listeners AS (
 		SELECT li.id,
 			   ARRAY(SELECT r.name FROM role_cluster.cluster_role r
