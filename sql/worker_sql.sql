@@ -407,21 +407,27 @@ BEGIN
 	IF NEW.kind = 'boom' THEN
 		RAISE EXCEPTION 'no boom today' USING DETAIL = 'The regress_no_boom trigger refuses kind boom.';
 	END IF;
+	IF NEW.kind = 'bare' THEN
+		RAISE EXCEPTION 'no bare today';	-- no detail: none is shown
+	END IF;
 	RETURN NEW;
 END $$;
 CREATE TRIGGER regress_no_boom BEFORE INSERT ON role_cluster.task
 	FOR EACH ROW EXECUTE FUNCTION regress_no_boom();
 INSERT INTO role_cluster.schedule (name, task_type, kind, every, next_due)
 	VALUES ('boom', 'storeMaintenance', 'boom', '1 hour', now() - interval '1 minute'),
+		   ('bare', 'storeMaintenance', 'bare', '1 hour', now() - interval '1 minute'),
 		   ('fine', 'storeMaintenance', 'fine', '1 hour', now() - interval '1 minute');
+\set VERBOSITY default
 SELECT role_cluster.fire_schedules() AS fired;
+\set VERBOSITY terse
 SELECT name, next_due < now() AS still_due, last_error, last_due IS NOT NULL AS fired
-  FROM role_cluster.schedule WHERE name IN ('boom', 'fine') ORDER BY name;
+  FROM role_cluster.schedule WHERE name IN ('bare', 'boom', 'fine') ORDER BY name;
 DROP TRIGGER regress_no_boom ON role_cluster.task;
 DROP FUNCTION regress_no_boom();
 SELECT role_cluster.fire_schedules() AS fired;
 SELECT name, next_due > now() AS ahead, last_error
-  FROM role_cluster.schedule WHERE name IN ('boom', 'fine') ORDER BY name;
+  FROM role_cluster.schedule WHERE name IN ('bare', 'boom', 'fine') ORDER BY name;
 -- an interval whose next due time is past the range: last_error says which
 INSERT INTO role_cluster.schedule (name, task_type, kind, every, next_due)
 	VALUES ('huge', 'storeMaintenance', 'huge', '100000000 years', '2020-01-01 00:00:00+00');
@@ -430,7 +436,7 @@ SELECT last_error FROM role_cluster.schedule WHERE name = 'huge';
 DELETE FROM role_cluster.schedule WHERE name = 'huge';
 
 -- deleting a schedule deletes its firings
-DELETE FROM role_cluster.schedule WHERE name = 'boom';
+DELETE FROM role_cluster.schedule WHERE name IN ('bare', 'boom');
 SELECT count(*) FROM role_cluster.schedule_firing f
  WHERE NOT EXISTS (SELECT FROM role_cluster.schedule s WHERE s.id = f.schedule_id);
 

@@ -535,8 +535,13 @@ BEGIN
 			UPDATE role_cluster.schedule
 			   SET last_error = msg || CASE WHEN msg_detail <> '' THEN ': ' || msg_detail ELSE '' END
 			 WHERE id = s.id;
-			RAISE WARNING 'schedule "%" did not fire: %', s.name, msg
-				USING DETAIL = msg_detail;
+			/* (an empty DETAIL would print as an empty line) */
+			IF msg_detail <> '' THEN
+				RAISE WARNING 'schedule "%" did not fire: %', s.name, msg
+					USING DETAIL = msg_detail;
+			ELSE
+				RAISE WARNING 'schedule "%" did not fire: %', s.name, msg;
+			END IF;
 		END;
 	END LOOP;
 	/*
