@@ -12,16 +12,21 @@
 #   bash test/bench_queue.sh                       # synchronous_commit = on
 #   SYNC=off bash test/bench_queue.sh              # commits not waited for: CPU-bound
 #   SECS=10 REPS=5 NODES="1 2 8" BATCHES="1 100" bash test/bench_queue.sh
+#   MODE=extended bash test/bench_queue.sh         # statements planned at each execution
 #
 # Each point runs pgbench for SECS seconds with N clients, each a node that
 # loops: enqueue B tasks, claim B tasks, acknowledge them.  Tasks/s counts
 # the tasks done at the end of the run.  The compared queues alternate
 # within each of REPS rounds, so drift on a shared machine hits all alike;
-# the figure is the median.  pgbench uses the extended protocol with
-# unnamed statements, planned at each execution, as most drivers do (a
-# generic plan cached while a queue table is empty would otherwise keep
-# scanning it whole once it is large; role_cluster's functions guard
-# against that themselves).
+# the figure is the median.  Both queues' statements are prepared once
+# per session (pgbench -M prepared), and every session plans them as
+# role_cluster's functions plan their own: a generic plan, made with
+# enable_seqscan off (a generic plan made while a queue table is empty
+# would otherwise keep scanning it whole once it is large), no JIT.  So
+# neither side pays for parsing or planning at each call; with
+# MODE=extended (unnamed statements, parsed and planned at each
+# execution, as some drivers do) the hand-written SQL pays for it and
+# role_cluster's cached inner plans do not.
 #
 #   role_cluster  enqueue() or enqueue_batch(), claim_tasks() (the routing
 #                 rule: live node, role, shard, singletons, capacity), then
@@ -55,6 +60,11 @@ REPS=${REPS:-3}
 NODES=${NODES:-"1 2 8"}
 BATCHES=${BATCHES:-"1 100"}
 SYNC=${SYNC:-on}
+MODE=${MODE:-prepared}
+# the planner settings of role_cluster's functions, for both queues' sessions
+if [ "$MODE" = prepared ]; then
+	export PGOPTIONS="-c enable_seqscan=off -c plan_cache_mode=force_generic_plan -c jit=off"
+fi
 . "$src/test/bench_server.sh"
 bench_server_start "synchronous_commit = $SYNC
 max_wal_size = 4GB
@@ -136,7 +146,7 @@ run()
 	psql -d bench -c 'TRUNCATE role_cluster.task, role_cluster.node, jobs' \
 		-c 'VACUUM ANALYZE role_cluster.task, role_cluster.node, jobs' -c 'CHECKPOINT'
 	start=$(psql -d bench -At -c 'SELECT pg_current_wal_insert_lsn()')
-	runuser -u postgres -- "$bindir/pgbench" -h "$work" -p "$port" -n -M extended \
+	runuser -u postgres --whitelist-environment=PGOPTIONS -- "$bindir/pgbench" -h "$work" -p "$port" -n -M "$MODE" \
 		-c "$clients" -j "$(( clients < 2 ? clients : 2 ))" -T "$SECS" -D registered=0 \
 		-f "$work/${queue}_$batch.sql" bench >"$work/pgbench.out" 2>&1 ||
 		{ cat "$work/pgbench.out" >&2; exit 1; }
@@ -222,7 +232,7 @@ interleaved()
 	psql -d bench -c 'TRUNCATE role_cluster.task, role_cluster.node, jobs' \
 		-c 'VACUUM ANALYZE role_cluster.task, role_cluster.node, jobs' -c 'CHECKPOINT'
 	# shellcheck disable=SC2086
-	runuser -u postgres -- "$bindir/pgbench" -h "$work" -p "$port" -n -M extended \
+	runuser -u postgres --whitelist-environment=PGOPTIONS -- "$bindir/pgbench" -h "$work" -p "$port" -n -M "$MODE" \
 		-c "$clients" -j "$(( clients < 2 ? clients : 2 ))" -T "$((SECS * REPS))" -D registered=0 \
 		$scripts bench >"$work/pgbench.out" 2>&1 ||
 		{ cat "$work/pgbench.out" >&2; exit 1; }
