@@ -164,12 +164,14 @@ EOF
 median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 ratio() { echo "$1 $2" | awk '{ printf "%.2f", $1 / $2 }'; }
 
-# Starts n consumers of the given mode and role; their pids go to pids[]
+# Starts n consumers of the given mode and role; their pids go to pids[].
+# Each holds (capacity) and takes per round trip at most 100 tasks, the
+# batch of the hand-written SKIP LOCKED queue it is compared with.
 start_consumers()
 {
 	local mode=$1 role=$2 n=$3 prefix=$4
 	for i in $(seq 1 "$n"); do
-		"$dir/client" "$conn" "$mode" "$prefix$i" "$role" 200 >"$dir/$prefix$i.out" &
+		"$dir/client" "$conn" "$mode" "$prefix$i" "$role" 100 >"$dir/$prefix$i.out" &
 		pids+=($!)
 	done
 }
@@ -264,6 +266,25 @@ wal_end()
 		awk -v n="$through" '$1 == "Total" { printf "%.0f\n", $3 / n }' >>"$dir/wal_$2"
 }
 
+# Before a timed run: the last run's dead rows vacuumed now, no
+# role_cluster vacuum process left running, and a checkpoint, so that
+# neither the last run's clean-up nor a checkpoint falls into this one
+quiesce()
+{
+	psql_q -c "VACUUM role_cluster.task, role_cluster.node, role_cluster.node_fetch" >/dev/null
+	while [ "$(psql_q -c "SELECT count(*) FROM pg_stat_activity
+				WHERE backend_type = 'role_cluster vacuum'")" != "0" ]; do
+		sleep 0.1
+	done
+	psql_q -c "CHECKPOINT" >/dev/null
+}
+
+# The storage settings of role_cluster.task, for the hand-written tables
+task_reloptions()
+{
+	psql_q -c "SELECT array_to_string(reloptions, ', ') FROM pg_class WHERE oid = 'role_cluster.task'::regclass"
+}
+
 # $through tasks of kind $2 worked off by 8 nodes in mode $1 (consume:
 # fetch_tasks what the worker routed; claim: claim_tasks); prints tasks/s,
 # then prunes them; $3 labels its WAL figure
@@ -271,6 +292,7 @@ nodes_run()
 {
 	local start lsn
 	psql_q -c "SELECT count(role_cluster.enqueue('storeMaintenance', '$2')) FROM generate_series(1, $through)" >/dev/null
+	quiesce
 	lsn=$(wal_start)
 	start=$(psql_q -c "SELECT clock_timestamp()")
 	start_consumers "$1" - 8 "$2"
@@ -308,9 +330,11 @@ skip_run()
 	psql_q <<EOF >/dev/null
 CREATE TABLE bench_q (id bigserial PRIMARY KEY, task_type text NOT NULL, payload jsonb NOT NULL DEFAULT '{}',
 	state text NOT NULL DEFAULT 'queued', created_at timestamptz NOT NULL DEFAULT now(), finished_at timestamptz);
+ALTER TABLE bench_q SET ($(task_reloptions));
 CREATE INDEX bench_q_queued ON bench_q (id) WHERE state = 'queued';
 INSERT INTO bench_q (task_type) SELECT 'storeMaintenance' FROM generate_series(1, $through);
 EOF
+	quiesce
 	lsn=$(wal_start)
 	start=$(psql_q -c "SELECT clock_timestamp()")
 	for i in $(seq 1 8); do
@@ -339,10 +363,12 @@ bound_run()
 CREATE TABLE bench_p (id bigserial PRIMARY KEY, task_type text NOT NULL, payload jsonb NOT NULL DEFAULT '{}',
 	state text NOT NULL DEFAULT 'queued', node integer, created_at timestamptz NOT NULL DEFAULT now(),
 	finished_at timestamptz);
+ALTER TABLE bench_p SET ($(task_reloptions));
 CREATE INDEX bench_p_queued ON bench_p (id) WHERE state = 'queued';
 CREATE INDEX bench_p_held ON bench_p (node) WHERE state = '$state';
 INSERT INTO bench_p (task_type) SELECT 'storeMaintenance' FROM generate_series(1, $through);
 EOF
+	quiesce
 	lsn=$(wal_start)
 	start=$(psql_q -c "SELECT clock_timestamp()")
 	for i in $(seq 1 8); do

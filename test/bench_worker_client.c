@@ -41,8 +41,8 @@
  *		1..NODES in one statement, NOTIFYs channel bench_p<node> of each
  *		(committing without waiting for the WAL flush, as the worker does)
  *		until none are queued.  pushnode LISTENs on its channel and, with
- *		take, takes up to 200 rows routed to it (routed -> running), or,
- *		with read (pushroute's STATE is then running), only reads up to 200
+ *		take, takes up to 100 rows routed to it (routed -> running), or,
+ *		with read (pushroute's STATE is then running), only reads up to 100
  *		of its running rows; then it marks them done, until SIGTERM.  No
  *		capacity, liveness, role or shard is looked at: what one writing
  *		dispatcher and its nodes cost at the least, writing each task three
@@ -588,10 +588,10 @@ pushnode(PGconn *conn, const char *node, int read_only)
 
 		res = run(conn, read_only ?
 				  "SELECT count(*), string_agg(id::text, ',') FROM ("
-				  "  SELECT id FROM bench_p WHERE node = $1::int AND state = 'running' LIMIT 200) f" :
+				  "  SELECT id FROM bench_p WHERE node = $1::int AND state = 'running' LIMIT 100) f" :
 				  "WITH f AS ("
 				  "  UPDATE bench_p SET state = 'running' WHERE id IN ("
-				  "    SELECT id FROM bench_p WHERE node = $1::int AND state = 'routed' LIMIT 200)"
+				  "    SELECT id FROM bench_p WHERE node = $1::int AND state = 'routed' LIMIT 100)"
 				  "  RETURNING id) "
 				  "SELECT count(*), string_agg(id::text, ',') FROM f", 1, params);
 		n = atoi(PQgetvalue(res, 0, 0));
