@@ -250,6 +250,15 @@ SELECT * FROM role_cluster.audit(critical_types => '{outboundMail}');
 -- Privileges: the admin audits; node logins and PUBLIC cannot.
 CREATE ROLE regress_ops_admin LOGIN IN ROLE role_cluster_admin;
 CREATE ROLE regress_ops_node LOGIN IN ROLE role_cluster_node;
+-- audit() reads the tasks once for all push shards, not once per shard
+BEGIN;
+UPDATE role_cluster.cluster_settings SET push_shards_total = 16;
+SELECT seq_scan AS scans_before FROM pg_stat_xact_user_tables
+	WHERE relid = 'role_cluster.task'::regclass \gset
+SELECT count(*) > 0 AS found FROM role_cluster.audit();
+SELECT seq_scan - :scans_before < 16 AS not_per_shard FROM pg_stat_xact_user_tables
+	WHERE relid = 'role_cluster.task'::regclass;
+ROLLBACK;
 CREATE ROLE regress_ops_nobody LOGIN;
 SET ROLE regress_ops_admin;
 SELECT count(*) > 0 AS admin_audits FROM role_cluster.audit();

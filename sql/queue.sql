@@ -813,6 +813,49 @@ SELECT count(*) AS enqueued FROM role_cluster.enqueue_batch('[{"task_type": "sea
 SELECT kind, payload, shard_key, dedupe_key, priority, max_attempts, run_at <= now() AS due
 	FROM role_cluster.task WHERE priority = -5;
 
+-- What grows with the number of nodes (the scale review).
+-- dispatch() passes over a full node: no hand-out is even tried for it.
+SELECT count(role_cluster.deregister_node(node_id)) >= 0 AS others_gone
+	FROM role_cluster.node WHERE deregistered_at IS NULL;
+DELETE FROM role_cluster.task;
+SELECT node_id FROM role_cluster.register_node('full', NULL, NULL, 1);
+SELECT count(role_cluster.enqueue('searchIndexing', 'fill')) FROM generate_series(1, 2);
+SELECT role_cluster.dispatch() AS routed_until_full;
+SELECT node_id, held, capacity FROM role_cluster.nodes WHERE live;
+SET track_functions = 'all';
+BEGIN;
+-- (the count includes calls not yet reported from earlier transactions)
+SELECT coalesce(pg_stat_get_xact_function_calls('role_cluster.hand_out_tasks(text, integer, boolean, integer, integer, timestamptz, bigint)'::regprocedure), 0)
+	AS calls_before \gset
+SELECT role_cluster.dispatch() AS routed_to_a_full_node;
+SELECT coalesce(pg_stat_get_xact_function_calls('role_cluster.hand_out_tasks(text, integer, boolean, integer, integer, timestamptz, bigint)'::regprocedure), 0)
+	- :calls_before AS hand_outs_tried;
+COMMIT;
+RESET track_functions;
+-- The nodes view finds one node by its key alone (the agent's heartbeat
+-- reads it so), and its plan's cost does not grow with the node count:
+-- past jit_above_cost, every read of it would be compiled.
+EXPLAIN (COSTS OFF) SELECT live FROM role_cluster.nodes WHERE node_id = 'full';
+CREATE FUNCTION plan_cost(q text) RETURNS float8 LANGUAGE plpgsql AS $$
+DECLARE
+	j json;
+BEGIN
+	EXECUTE 'EXPLAIN (FORMAT JSON) ' || q INTO j;
+	RETURN (j -> 0 -> 'Plan' ->> 'Total Cost')::float8;
+END $$;
+INSERT INTO role_cluster.node (node_id, capacity, login, backend_pid, backend_start, lease_until)
+	SELECT 'gone-' || g, 1, session_user, 0, now(), now() FROM generate_series(1, 3000) g;
+-- (tasks held by a few of them, so that the statistics say each holds many)
+INSERT INTO role_cluster.task (task_type, kind, state, node_id, attempts, lease_until, singleton)
+	SELECT 'searchIndexing', 'held', 'running', 'gone-' || (g % 10 + 1), 1, now(), false
+	FROM generate_series(1, 20000) g;
+ANALYZE role_cluster.node, role_cluster.task;
+SELECT plan_cost('SELECT * FROM role_cluster.nodes') < current_setting('jit_above_cost')::float8 AS nodes_below_jit,
+	   plan_cost('SELECT * FROM role_cluster.node_stats') < current_setting('jit_above_cost')::float8 AS node_stats_below_jit;
+DELETE FROM role_cluster.task WHERE kind = 'held';
+DELETE FROM role_cluster.node WHERE node_id LIKE 'gone-%';
+DROP FUNCTION plan_cost(text);
+
 DROP VIEW q;
 DROP VIEW task_stage;
 DROP EXTENSION role_cluster;
