@@ -266,14 +266,19 @@ wal_end()
 		awk -v n="$through" '$1 == "Total" { printf "%.0f\n", $3 / n }' >>"$dir/wal_$2"
 }
 
+# How many role_cluster vacuum processes are at work
+vacuums_running()
+{
+	psql_q -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'role_cluster vacuum'"
+}
+
 # Before a timed run: the last run's dead rows vacuumed now, no
 # role_cluster vacuum process left running, and a checkpoint, so that
 # neither the last run's clean-up nor a checkpoint falls into this one
 quiesce()
 {
 	psql_q -c "VACUUM role_cluster.task, role_cluster.node, role_cluster.node_fetch" >/dev/null
-	while [ "$(psql_q -c "SELECT count(*) FROM pg_stat_activity
-				WHERE backend_type = 'role_cluster vacuum'")" != "0" ]; do
+	while [ "$(vacuums_running)" != "0" ]; do
 		sleep 0.1
 	done
 	psql_q -c "CHECKPOINT" >/dev/null
@@ -582,8 +587,7 @@ settle()
 		sleep 0.5
 		n=$((n + 1))
 		size=$(size_now)
-		if [ "$size" = "$last" ] && [ "$(psql_q -c "SELECT count(*) FROM pg_stat_activity
-				WHERE backend_type = 'role_cluster vacuum'")" = "0" ]; then
+		if [ "$size" = "$last" ] && [ "$(vacuums_running)" = "0" ]; then
 			steady=$((steady + 1))
 		else
 			steady=0
