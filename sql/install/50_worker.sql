@@ -30,7 +30,9 @@ REVOKE EXECUTE ON FUNCTION role_cluster.note_schedules(timestamptz) FROM PUBLIC;
 /*
  * What wakes the worker at commit, besides the poll: tasks enqueued, or
  * queued again (a retry, a release, a hand-back, a fetch that sends back
- * what the node's role no longer allows); a node registering or changing
+ * what the node's role no longer allows), or a queued task's run_at moved
+ * sooner (the worker would otherwise sleep until the time it noted for
+ * it, or the poll); a node registering or changing
  * what it takes; a role, a type's policy or the number of push shards
  * written; a schedule added or its timing changed (the worker fires the
  * schedules again: see schedule_wake_worker); a heartbeat from a node whose
@@ -54,6 +56,13 @@ CREATE TRIGGER task_wake_worker_queued
 	EXECUTE FUNCTION role_cluster.wake_worker_trigger();
 COMMENT ON TRIGGER task_wake_worker_queued ON role_cluster.task IS
 	'Wakes the background worker at commit when a task is queued again';
+
+CREATE TRIGGER task_wake_worker_due
+	AFTER UPDATE OF run_at ON role_cluster.task
+	FOR EACH ROW WHEN (NEW.state = 'queued' AND NEW.run_at < OLD.run_at)
+	EXECUTE FUNCTION role_cluster.wake_worker_trigger();
+COMMENT ON TRIGGER task_wake_worker_due ON role_cluster.task IS
+	'Wakes the background worker at commit when a queued task is made due sooner (an operator moved its run_at)';
 
 CREATE TRIGGER task_wake_worker_capacity
 	AFTER UPDATE OF state ON role_cluster.task

@@ -188,6 +188,22 @@ takes_and_finishes($n1, 'n1', $th, 'and the node takes it');
 rc_query($n1, "SELECT role_cluster.heartbeat('n1')");
 is(wakeups(), $wakeups + 16, 'its next heartbeat, within the lease, wakes nothing');
 
+# A deferred task made due sooner by an operator (an UPDATE of its run_at)
+# wakes it, and is routed at once rather than at the time the worker
+# noted for it or at the poll (an hour away both); one put off further
+# does not wake it.
+my $before = wakeups();
+my $tsooner = $node->safe_psql('postgres',
+	"SELECT role_cluster.enqueue('searchIndexing', run_at => now() + interval '30 minutes')");
+is(wakeups(), $before + 1, 'a deferred task enqueued wakes it (it notes when that falls due)');
+$node->safe_psql('postgres',
+	"UPDATE role_cluster.task SET run_at = run_at + interval '1 hour' WHERE id = $tsooner");
+is(wakeups(), $before + 1, 'a deferred task put off further does not');
+$node->safe_psql('postgres', "UPDATE role_cluster.task SET run_at = now() WHERE id = $tsooner");
+is(wakeups(), $before + 2, 'one made due now does');
+ok(rc_wait_notification($n1, $c1), 'which routes it at once');
+takes_and_finishes($n1, 'n1', $tsooner, 'and the node takes it');
+
 # A deferred task is routed when it falls due: its enqueue woke the worker
 # before that, and the dispatch noted when to wake (the poll and the prune
 # are an hour away).
