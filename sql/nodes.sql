@@ -256,6 +256,9 @@ ROLLBACK;
 BEGIN ISOLATION LEVEL REPEATABLE READ;
 SELECT role_cluster.reclaim();							-- 0A000
 ROLLBACK;
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT role_cluster.fetch_tasks('n2', 1);				-- 0A000: its read must follow the mark's lock
+ROLLBACK;
 \set VERBOSITY default
 
 DROP EXTENSION role_cluster;

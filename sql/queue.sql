@@ -783,6 +783,34 @@ UPDATE role_cluster.node SET deregistered_at = now() WHERE node_id = 'idx';
 SELECT role_cluster.reclaim() AS reclaimed;
 SELECT count(*) AS held FROM role_cluster.task WHERE state = 'running';
 SELECT role_cluster.reclaim() AS nothing_left;
+-- A node whose row was deleted registers again before any reclaim(): what
+-- it held goes back, its attempt counted, rather than stay running on it
+-- for good (reclaim() would not see it once the row is back).
+SELECT node_id FROM role_cluster.register_node('all', 'indexer', NULL, 3);
+SELECT count(*) AS claimed FROM role_cluster.claim_tasks('all', 2);
+DELETE FROM role_cluster.node WHERE node_id = 'all';
+SELECT node_id FROM role_cluster.register_node('all', 'indexer', NULL, 3);
+SELECT state, attempts, last_error, count(*) FROM role_cluster.task
+	WHERE last_error LIKE '%row was deleted' GROUP BY 1, 2, 3;
+SELECT held FROM role_cluster.nodes WHERE node_id = 'all';
+SELECT role_cluster.reclaim() AS nothing_left;
+-- A capacity lowered below what the node holds: routed tasks not fetched
+-- yet beyond it go back, the last routed first, their attempts given
+-- back; a started one stays.
+SELECT count(*) AS claimed FROM role_cluster.claim_tasks('all', 1);
+SELECT role_cluster.dispatch() AS routed;
+SELECT array_agg(id ORDER BY route_seq) AS routed_ids FROM task_stage WHERE stage = 'routed' \gset
+CREATE TEMP VIEW routed_then AS
+	SELECT x.k AS routing, s.stage, s.attempts
+	FROM unnest(:'routed_ids'::bigint[]) WITH ORDINALITY AS x(id, k) JOIN task_stage s USING (id);
+SELECT * FROM routed_then ORDER BY routing;
+SELECT capacity FROM role_cluster.register_node('all', 'indexer', NULL, 2);
+SELECT * FROM routed_then ORDER BY routing;
+SELECT capacity FROM role_cluster.register_node('all', 'indexer', NULL, 1);
+SELECT * FROM routed_then ORDER BY routing;
+SELECT stage, count(*) FROM task_stage WHERE node_id = 'all' GROUP BY stage;
+DROP VIEW routed_then;
+SELECT role_cluster.deregister_node('all') AS handed_back;
 -- A node's fetch mark outlives its row (it tells reclaim() which tasks
 -- were started), and prune() leaves it.
 SELECT role_cluster.prune() AS pruned;

@@ -471,7 +471,7 @@ $$;
 COMMENT ON FUNCTION role_cluster.require_live(role_cluster.node) IS
 	'Raises unless the node is live, saying why';
 
-/* Handing out work needs a fresh snapshot per statement. */
+/* Handing out work, and fetching it, needs a fresh snapshot per statement. */
 CREATE FUNCTION role_cluster.require_read_committed() RETURNS void
 	LANGUAGE plpgsql STABLE
 AS $$
@@ -480,7 +480,7 @@ BEGIN
 		RAISE EXCEPTION 'cannot change the task queue in a % transaction',
 			pg_catalog.upper(pg_catalog.current_setting('transaction_isolation'))
 			USING ERRCODE = 'feature_not_supported',
-				  DETAIL = 'The capacity and singleton checks need a fresh snapshot for each statement.',
+				  DETAIL = 'The capacity and singleton checks, and a fetch of what was routed to a node, need a fresh snapshot for each statement.',
 				  HINT = 'Call it in a READ COMMITTED transaction (the default).';
 	END IF;
 END
@@ -865,7 +865,10 @@ CREATE TRIGGER cluster_settings_after_write
  * is bound to the calling login and session.  A registration from another
  * session than the previous one starts afresh: what the node held is handed
  * back first, as reclaim() would once that session is gone.  So does one
- * from the same session after the node's lease lapsed, as heartbeat() does.
+ * from the same session after the node's lease lapsed, as heartbeat() does,
+ * and one that makes the row again after it was deleted by hand.  Routed
+ * tasks not fetched yet go back when the new role or shard does not allow
+ * them, or beyond a capacity lowered below what the node holds.
  */
 CREATE FUNCTION role_cluster.register_node(node_id text, role text DEFAULT NULL,
 										   push_shard integer DEFAULT NULL,
@@ -959,6 +962,22 @@ BEGIN
 					AND NOT role_cluster.routes_to(t.task_type, t.push_shard,
 						role_cluster.node_task_types(n.role_name, false),
 						role_cluster.effective_push_shard(n.push_shard, s.push_shards_total));
+			/*
+			 * A capacity lowered below what the node holds: routed tasks
+			 * not fetched yet beyond it go back too, the last routed
+			 * first.  (Started ones stay: the node is running them.)
+			 */
+			UPDATE role_cluster.task AS t
+				SET state = 'queued', node_id = NULL, lease_until = NULL, attempts = t.attempts - 1,
+					updated_at = pg_catalog.now()
+				WHERE t.id = ANY (ARRAY(
+					SELECT u.id FROM role_cluster.task u
+					WHERE u.node_id = n.node_id AND u.state = 'running'
+						AND NOT role_cluster.task_fetched(u.route_seq, u.node_id)
+					ORDER BY u.route_seq DESC
+					LIMIT GREATEST(0,
+						(SELECT pg_catalog.count(*) FROM role_cluster.task h
+						 WHERE h.node_id = n.node_id AND h.state = 'running') - n.capacity)));
 			/* the rest, when it registers again from its own session, keep their leases with it */
 			UPDATE role_cluster.task AS t SET lease_until = n.lease_until
 				WHERE t.node_id = n.node_id AND t.state = 'running'
@@ -976,6 +995,13 @@ BEGIN
 		IF FOUND THEN
 			INSERT INTO role_cluster.node_fetch AS f (node_id) VALUES (n.node_id)
 				ON CONFLICT (node_id) DO NOTHING;
+			/*
+			 * Tasks still held under this id, its row deleted by hand since:
+			 * the node starts afresh, as from a new session, and they go
+			 * back (reclaim() would not see them once the row is back).
+			 */
+			PERFORM role_cluster.hand_back(ARRAY[n.node_id], true,
+										   'was registered again after its row was deleted');
 			RETURN n;
 		END IF;
 		/* registered concurrently by another session: take the update path */
@@ -1571,6 +1597,8 @@ BEGIN
 			USING ERRCODE = CASE WHEN fetch_tasks.n IS NULL THEN 'null_value_not_allowed'
 								 ELSE 'invalid_parameter_value' END;
 	END IF;
+	/* what was routed here since the mark is read after locking it */
+	PERFORM role_cluster.require_read_committed();
 	me := role_cluster.node_for_caller(fetch_tasks.node_id, false);
 	PERFORM role_cluster.require_live(me);
 	IF fetch_tasks.n = 0 THEN
