@@ -16,7 +16,10 @@
  *	 every --heartbeat seconds (or a third of the node lease, when that is
  *	 shorter: register_node and heartbeat say how long it is):
  *	 SELECT role_cluster.heartbeat($1)
- *	 on SIGTERM/SIGINT, when the handlers are done or killed:
+ *	 on SIGTERM/SIGINT, while handlers run, and again as each finishes:
+ *	 SELECT ... FROM role_cluster.register_node($1, $2, $3, $4)	with the
+ *													 capacity lowered to them
+ *	 when the handlers are done or killed:
  *	 SELECT role_cluster.deregister_node($1)		hands back the rest
  *
  * LISTEN comes before register_node, so a notification sent as soon as
@@ -38,6 +41,10 @@
  * Should the server give a task to the node again while an earlier run of
  * it is here, that run is stopped too and its result dropped: a report of
  * it would count for the new run.
+ * Another session that registers the node (another agent with the same
+ * node id) takes it over: this agent then fetches and claims nothing, and
+ * its next heartbeat, which also reads the node's registering process,
+ * stops its handlers and ends it (exit 1) without deregistering the node.
  *
  *-------------------------------------------------------------------------
  */
@@ -66,12 +73,22 @@
 	"FROM role_cluster.register_node($1, $2, $3::integer, $4::integer) AS n"
 #define SQL_LISTENERS \
 	"SELECT l FROM role_cluster.role_listeners($1) AS l ORDER BY 1"
+/*
+ * Fetches and claims take nothing once another session has registered the
+ * node (another agent with the same node id): that session's tasks are not
+ * this agent's to run.  The next heartbeat says so and stops the agent.
+ */
+#define SQL_MINE \
+	"(SELECT n.backend_pid = pg_catalog.pg_backend_pid() " \
+	"FROM role_cluster.nodes n WHERE n.node_id = $1) IS NOT FALSE"
 #define SQL_FETCH \
 	"SELECT t.id, t.task_type, t.kind, t.shard_key, t.attempts, " \
-	"pg_catalog.to_jsonb(t) FROM role_cluster.fetch_tasks($1, $2::integer) AS t"
+	"pg_catalog.to_jsonb(t) FROM role_cluster.fetch_tasks($1, " \
+	"CASE WHEN " SQL_MINE " THEN $2::integer ELSE 0 END) AS t"
 #define SQL_CLAIM \
 	"SELECT t.id, t.task_type, t.kind, t.shard_key, t.attempts, " \
-	"pg_catalog.to_jsonb(t) FROM role_cluster.claim_tasks($1, $2::integer) AS t"
+	"pg_catalog.to_jsonb(t) FROM role_cluster.claim_tasks($1, " \
+	"CASE WHEN " SQL_MINE " THEN $2::integer ELSE 0 END) AS t"
 #define SQL_COMPLETE \
 	"SELECT role_cluster.complete_task($1::bigint, $2)"
 #define SQL_FAIL \
@@ -80,7 +97,14 @@
 	"SELECT role_cluster.release_task($1::bigint, $2)"
 #define SQL_HEARTBEAT \
 	"SELECT pg_catalog.ceil(pg_catalog.date_part('epoch', role_cluster.heartbeat($1) - pg_catalog.now()) * 1000), " \
-	"NOT (SELECT n.live FROM role_cluster.nodes n WHERE n.node_id = $1)"
+	"NOT (SELECT n.live FROM role_cluster.nodes n WHERE n.node_id = $1), " \
+	"(SELECT n.backend_pid FROM role_cluster.nodes n " \
+	"WHERE n.node_id = $1 AND n.backend_pid <> pg_catalog.pg_backend_pid())"
+/* another session that holds the node's registration and is still there */
+#define SQL_HOLDER \
+	"SELECT n.backend_pid FROM role_cluster.nodes n " \
+	"WHERE n.node_id = $1 AND n.deregistered_at IS NULL AND n.session_alive " \
+	"AND n.backend_pid <> pg_catalog.pg_backend_pid()"
 #define SQL_DEREGISTER \
 	"SELECT role_cluster.deregister_node($1)"
 
@@ -102,6 +126,8 @@ typedef struct Agent
 	bool		want_fetch;		/* fetch at the next turn of the loop */
 	bool		more_waiting;	/* the server may hold more tasks for us */
 	bool		stopping;
+	int			drained;		/* stopping: the capacity it registered last */
+	bool		taken_over;		/* another session registered the node */
 	bool		killed;			/* the handlers were killed */
 	int64_t		stop_deadline_ms;	/* end of the grace period */
 	/* stop trying to reach the server, 0 = unset */
@@ -259,6 +285,34 @@ note_lease(Agent *a, PGresult *res)
 }
 
 /*
+ * At start: say so when another session that is still there holds the
+ * node's registration, which registering takes over (with the tasks it
+ * holds): another agent with the same node id, most likely.  That agent
+ * stops at its next heartbeat.  (A node restarted while the server has not
+ * yet seen its old connection end looks the same, and is right to take
+ * over.)
+ */
+static void
+warn_if_registered_elsewhere(Agent *a)
+{
+	const char *values[1] = {a->cfg->node_id};
+	ConnStatus	st;
+	PGresult   *res = conn_exec(&a->conn, SQL_HOLDER, 1, values, &st);
+
+	if (st == CONN_OK && PQntuples(res) == 1)
+	{
+		node_log(NODE_LOG_WARNING,
+				 "node \"%s\" is registered by another session that is still connected "
+				 "(process %s); registering takes it over, with the tasks it holds",
+				 a->cfg->node_id, PQgetvalue(res, 0, 0));
+		node_log_labeled(NODE_LOG_WARNING, "HINT",
+						 "If another agent runs with this node id, give each its own "
+						 "STALWART_NODE_ID.");
+	}
+	PQclear(res);
+}
+
+/*
  * Register the node from this session (again, after a reconnection: the
  * server then takes back what the node held from its old session).
  * Returns 0 or, as session_listen, an exit code.
@@ -271,6 +325,8 @@ session_register(Agent *a, bool first)
 	ConnStatus	st;
 	PGresult   *res;
 
+	if (first)
+		warn_if_registered_elsewhere(a);
 	values[0] = cfg->node_id;
 	values[1] = cfg->role;
 	values[2] = cfg->push_shard > 0 ? a->shard_text : NULL;
@@ -355,6 +411,7 @@ try_reconnect(Agent *a)
 		return;
 	}
 	node_log(NODE_LOG_NOTICE, "reconnected and registered again");
+	a->drained = 0;				/* with its full capacity */
 	stop_stale_handlers(a, "the node registered again from a new session");
 	a->connected = true;
 	a->backoff_ms = BACKOFF_MIN_MS;
@@ -651,8 +708,26 @@ heartbeat(Agent *a)
 	if (st == CONN_OK)
 	{
 		node_log(NODE_LOG_DEBUG, "heartbeat");
+		if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 2))
+		{
+			/*
+			 * Another session registered the node since: another agent
+			 * with this node id.  That took back what this one held, and
+			 * the node is its own now: this one stops, and must not
+			 * deregister it.
+			 */
+			node_log(NODE_LOG_ERROR,
+					 "node \"%s\" was registered again by another session (process %s), "
+					 "which took back the tasks it held: another agent runs with this "
+					 "node id; stopping, without deregistering it",
+					 a->cfg->node_id, PQgetvalue(res, 0, 2));
+			node_log_labeled(NODE_LOG_ERROR, "HINT",
+							 "Give each agent its own STALWART_NODE_ID.");
+			stop_stale_handlers(a, "another session registered the node");
+			a->taken_over = true;
+		}
 		/* the node as the statement began: not live, its lease had lapsed */
-		if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 1), "t") == 0)
+		else if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 1), "t") == 0)
 			stop_stale_handlers(a, "the node's lease had lapsed before its heartbeat");
 	}
 	else if (st == CONN_ERROR && error_passes(conn_sqlstate(res)))
@@ -674,11 +749,51 @@ heartbeat(Agent *a)
 			node_log(NODE_LOG_WARNING, "could not register again");
 		else
 		{
+			a->drained = 0;		/* with its full capacity */
 			stop_stale_handlers(a, "the node registered again after a failed heartbeat");
 			a->want_fetch = !a->stopping;
 		}
 	}
 	PQclear(res);
+}
+
+/*
+ * While stopping, with handlers still running: register again, from this
+ * session (the node keeps what it runs), with the capacity lowered to the
+ * handlers still running, so that the worker routes nothing more here; the
+ * server then hands back what was routed here and not fetched yet, beyond
+ * that capacity.  Done again whenever a handler finishes, which frees room
+ * the worker could fill.  Without it, work routed to a stopping node
+ * waited for it to deregister, up to the grace period, and a singleton
+ * type waited as long for all nodes.
+ */
+static void
+drain(Agent *a)
+{
+	const NodeConfig *cfg = a->cfg;
+	int			running = runner_running(a->runner);
+	char		capacity[16];
+	const char *values[4];
+	ConnStatus	st;
+	PGresult   *res;
+
+	snprintf(capacity, sizeof(capacity), "%d", running);
+	values[0] = cfg->node_id;
+	values[1] = cfg->role;
+	values[2] = cfg->push_shard > 0 ? a->shard_text : NULL;
+	values[3] = capacity;
+	res = conn_exec(&a->conn, SQL_REGISTER, 4, values, &st);
+	if (st == CONN_OK)
+	{
+		note_lease(a, res);
+		node_log(NODE_LOG_NOTICE,
+				 "stopping: capacity lowered to %d, the handlers still running", running);
+	}
+	else if (st == CONN_ERROR)
+		conn_log_error(NODE_LOG_WARNING, "could not lower the node's capacity", res);
+	PQclear(res);
+	/* tried once per count of running handlers, whatever came of it */
+	a->drained = running;
 }
 
 /*
@@ -774,6 +889,9 @@ run_loop(Agent *a)
 
 		if (a->connected && !report_finished(a, false))
 			continue;
+		if (a->stopping && a->connected && runner_running(a->runner) > 0 &&
+			runner_running(a->runner) != a->drained)
+			drain(a);
 
 		if (a->stopping && runner_running(a->runner) == 0)
 		{
@@ -807,6 +925,8 @@ run_loop(Agent *a)
 			fetch(a);
 		if (a->connected && node_now_ms() >= a->next_heartbeat_ms)
 			heartbeat(a);
+		if (a->taken_over)
+			return NODE_EXIT_RUNTIME;
 		check_lost(a);
 
 		/* notifications that arrived during the queries */

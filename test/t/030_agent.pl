@@ -10,8 +10,9 @@
 # not spin while its handler finishes), a report of a result and a
 # heartbeat retried after statement timeouts for as long as they last, a
 # task given to its node again while its earlier run goes on (that run is
-# stopped, its result dropped), and the documented exit codes for bad
-# settings.
+# stopped, its result dropped), two agents with one node id (the later one
+# takes the node over, the earlier one stops), a stopping agent given no
+# more work, and the documented exit codes for bad settings.
 use strict;
 use warnings;
 
@@ -632,6 +633,80 @@ ok( $node->poll_query_until(
 kill 'TERM', $agents{solo};
 is(wait_agent('solo'), 0, 'solo stops with exit 0');
 
+# Task $id, whose first run (attempt 1) the agent stopped: its second run
+# (attempt 2, $where) starts; both are let go, and only the
+# second finishes the task and records itself.
+sub only_second_run_counts
+{
+	my ($id, $where) = @_;
+	ok(wait_file("$testdir/started.$id.2"), "the task runs again $where (attempt 2)");
+	touch_file("$testdir/go.$id.1");
+	touch_file("$testdir/go.$id.2");
+	ok( $node->poll_query_until(
+			'postgres', "SELECT state || ' ' || attempts FROM role_cluster.task WHERE id = $id",
+			'done 2'),
+		'the second run finishes the task');
+	is(query("SELECT string_agg(attempt || ' ' || outcome, ',') FROM agent_run WHERE task_id = $id"),
+		'2 ok', 'the first run was stopped before it got to record itself');
+	return;
+}
+
+# ---- two agents with one node id: the later one takes over ----
+# A second agent registers the same node id (two agents on one host
+# without STALWART_NODE_ID, say) while the first runs a task.  It says it
+# takes the node over; its registration takes the task back (counting the
+# attempt) and the server gives it to the node again, now the second
+# agent's.  The first agent's next heartbeat finds the node registered by
+# another session: it stops its handler, whose result is not its to
+# report, and exits 1 without deregistering the node, which the second
+# agent keeps.  So the task runs to the end once, never on both at once.
+
+start_agent('twin', 'maintenance', undef, {});
+my $twinned = query(q{SELECT role_cluster.enqueue('storeMaintenance', 'gated')});
+ok(wait_file("$testdir/started.$twinned.1"), 'a task runs on the first agent of node twin');
+start_agent('twin_b', 'maintenance', undef, { STALWART_NODE_ID => 'twin' });
+(undef, $log) = wait_agent_log('twin_b', 0, qr/registered node/);
+like($log, qr/node "twin" is registered by another session that is still connected \(process \d+\); registering takes it over/,
+	'the second agent of node twin says it takes over a registration still in use');
+is(wait_agent('twin'), 1, 'the first agent exits 1');
+like(slurp($node->basedir . '/agent_twin.log'),
+	qr/node "twin" was registered again by another session \(process \d+\), which took back the tasks it held: another agent runs with this node id; stopping, without deregistering it/,
+	'and says why');
+only_second_run_counts($twinned, 'on the second agent');
+is(query(q{SELECT live AND deregistered_at IS NULL FROM role_cluster.nodes WHERE node_id = 'twin'}),
+	't', 'node twin stays registered, and live, with the second agent');
+kill 'TERM', $agents{twin_b};
+is(wait_agent('twin_b'), 0, 'the second agent stops with exit 0');
+
+# ---- a stopping agent is given no more work ----
+# Stopping, with a handler still running, the agent registers again with
+# its capacity lowered to that handler, so the worker routes nothing more
+# to it: a task enqueued meanwhile waits for another node rather than for
+# the end of the stop.
+
+start_agent('drainer', 'maintenance', undef, {}, '--concurrency', '3', '--grace', '60');
+my $draining = query(q{SELECT role_cluster.enqueue('storeMaintenance', 'gated')});
+ok(wait_file("$testdir/started.$draining.1"), 'a task runs on drainer');
+$offset = -s $node->basedir . '/agent_drainer.log';
+kill 'TERM', $agents{drainer};
+(undef, $log) = wait_agent_log('drainer', $offset, qr/capacity lowered/);
+like($log, qr/stopping: capacity lowered to 1, the handlers still running/,
+	'stopping, drainer lowers its capacity to its running handler');
+is(query(q{SELECT capacity || ' ' || held FROM role_cluster.nodes WHERE node_id = 'drainer'}),
+	'1 1', 'which is all it holds');
+my $waits = query(q{SELECT role_cluster.enqueue('storeMaintenance', 'waits')});
+sleep 2;
+is( query(
+		"SELECT state || ' ' || coalesce(node_id, '-') || ' ' || "
+		  . "(SELECT live FROM role_cluster.nodes WHERE node_id = 'drainer') "
+		  . "FROM role_cluster.task WHERE id = $waits"),
+	'queued - true', 'a task enqueued meanwhile is not routed to the stopping agent, still live');
+touch_file("$testdir/go.$draining.1");
+is(wait_agent('drainer'), 0, 'drainer finishes its handler and stops with exit 0');
+is(query("SELECT state FROM role_cluster.task WHERE id = $draining"), 'done',
+	'its task done');
+query("DELETE FROM role_cluster.task WHERE id = $waits");
+
 # ---- a node lease shorter than --heartbeat: heartbeats within it ----
 # With a lease of 3 s (a session setting of the superuser the agent logs in
 # as) and --heartbeat 10, a handler that runs for 5 s keeps its task: the
@@ -667,15 +742,7 @@ query(q{UPDATE role_cluster.node SET lease_until = now() - interval '1 second' W
 (undef, $log) = wait_agent_log('lapse', $offset, qr/stopping 1 handler/);
 like($log, qr/stopping 1 handler\(s\): the node's lease had lapsed before its heartbeat/,
 	'its lease lapsed: the next heartbeat stops the handler');
-ok(wait_file("$testdir/started.$lapsed.2"), 'the task runs again (attempt 2)');
-touch_file("$testdir/go.$lapsed.1");
-touch_file("$testdir/go.$lapsed.2");
-ok( $node->poll_query_until(
-		'postgres', "SELECT state || ' ' || attempts FROM role_cluster.task WHERE id = $lapsed",
-		'done 2'),
-	'the second run finishes the task');
-is(query("SELECT string_agg(attempt || ' ' || outcome, ',') FROM agent_run WHERE task_id = $lapsed"),
-	'2 ok', 'the first run was stopped before it got to record itself');
+only_second_run_counts($lapsed, 'on the same node');
 kill 'TERM', $agents{lapse};
 is(wait_agent('lapse'), 0, 'lapse stops with exit 0');
 
