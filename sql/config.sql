@@ -74,6 +74,17 @@ SELECT name, listeners FROM role_cluster.cluster_role WHERE name IN ('mx', 'no-p
 DELETE FROM role_cluster.network_listener WHERE id = 'smtp';
 UPDATE role_cluster.network_listener SET id = 'smtp-in' WHERE id = 'smtp';
 TRUNCATE role_cluster.network_listener;
+-- Both tables in one TRUNCATE, in either order, leave nothing dangling: it
+-- goes through, as with a foreign key.
+BEGIN;
+TRUNCATE role_cluster.cluster_role, role_cluster.network_listener;
+SELECT (SELECT count(*) FROM role_cluster.cluster_role) AS roles,
+	   (SELECT count(*) FROM role_cluster.network_listener) AS listeners;
+ROLLBACK;
+BEGIN;
+TRUNCATE role_cluster.network_listener, role_cluster.cluster_role;
+ROLLBACK;
+SELECT count(*) AS listeners_still_there FROM role_cluster.network_listener;
 -- DisableSome names a listener as much as EnableSome does.
 UPDATE role_cluster.cluster_role SET listeners = 'DisableSome(jmap)' WHERE name = 'mx';
 DELETE FROM role_cluster.network_listener WHERE id = 'jmap';

@@ -188,6 +188,26 @@ RESET min_parallel_table_scan_size;
 RESET parallel_leader_participation;
 DROP TABLE nodes;
 
+-- once the cache is built, a lookup reads neither table: they are read
+-- once per change, not once per lookup
+CREATE TEMP VIEW config_scans AS
+	SELECT sum(seq_scan + coalesce(idx_scan, 0)) AS n FROM pg_stat_xact_user_tables
+	WHERE schemaname = 'role_cluster' AND relname IN ('cluster_role', 'network_listener');
+BEGIN;
+SELECT role_cluster.role_enables_task('frontend', 'searchIndexing') AS built;
+SELECT n AS scans_before FROM config_scans \gset
+SELECT count(*) FILTER (WHERE role_cluster.role_enables_task('maintenance', t)) AS tasks_enabled,
+	   count(*) FILTER (WHERE role_cluster.role_enables_listener('frontend', 'imap')) AS listener_enabled
+	FROM generate_series(1, 100) g, unnest(enum_range(NULL::role_cluster.task_type)) t;
+SELECT n - :scans_before AS scans_for_2000_lookups FROM config_scans;
+-- (which these counters would see: after a change, the next lookup reads)
+UPDATE role_cluster.cluster_role SET description = description WHERE name = 'frontend';
+SELECT n AS scans_before FROM config_scans \gset
+SELECT role_cluster.role_enables_task('frontend', 'searchIndexing') AS rebuilt;
+SELECT n - :scans_before > 0 AS change_read FROM config_scans;
+COMMIT;
+DROP VIEW config_scans;
+
 -- TRUNCATE
 TRUNCATE role_cluster.cluster_role;
 SELECT role_cluster.role_exists('frontend') AS frontend_exists;

@@ -230,7 +230,12 @@ CREATE TRIGGER network_listener_check_unused
 	BEFORE DELETE OR UPDATE OF id ON role_cluster.network_listener
 	FOR EACH ROW EXECUTE FUNCTION role_cluster.network_listener_check_unused();
 
-/* TRUNCATE skips row triggers, so refuse it while any role names a listener. */
+/*
+ * TRUNCATE skips row triggers, so refuse it while any role names a
+ * listener.  After the truncation, as a foreign key's check comes: a
+ * TRUNCATE of cluster_role in the same statement has emptied it by then,
+ * and leaves nothing dangling.
+ */
 CREATE FUNCTION role_cluster.network_listener_check_truncate() RETURNS trigger
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
@@ -257,7 +262,7 @@ COMMENT ON FUNCTION role_cluster.network_listener_check_truncate() IS
 	'Trigger: TRUNCATE of network_listener only while no role names a listener';
 
 CREATE TRIGGER network_listener_check_truncate
-	BEFORE TRUNCATE ON role_cluster.network_listener
+	AFTER TRUNCATE ON role_cluster.network_listener
 	FOR EACH STATEMENT EXECUTE FUNCTION role_cluster.network_listener_check_truncate();
 
 /*

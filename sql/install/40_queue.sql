@@ -1598,7 +1598,9 @@ BEGIN
 								 ELSE 'invalid_parameter_value' END;
 	END IF;
 	/* what was routed here since the mark is read after locking it */
-	PERFORM role_cluster.require_read_committed();
+	IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
+		PERFORM role_cluster.require_read_committed();
+	END IF;
 	me := role_cluster.node_for_caller(fetch_tasks.node_id, false);
 	PERFORM role_cluster.require_live(me);
 	IF fetch_tasks.n = 0 THEN
