@@ -1,10 +1,13 @@
 
 # Primary only: on a streaming hot standby the worker runs but waits, while
-# the standby answers role_enables_task and shard_for; after promotion the
-# same worker process starts dispatching.
+# the standby answers role_enables_task and shard_for (its sessions' role
+# caches following what it replays); after promotion the same worker
+# process starts dispatching, and a node agent given both servers in a
+# multi-host connection string finds the new primary and works on.
 use strict;
 use warnings FATAL => 'all';
 
+use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -20,7 +23,9 @@ $primary->safe_psql(
 	'postgres', q{
 CREATE EXTENSION role_cluster;
 INSERT INTO role_cluster.cluster_role (name, tasks) VALUES
-	('indexer', '{"@type": "EnableSome", "taskTypes": ["searchIndexing"]}');
+	('indexer', '{"@type": "EnableSome", "taskTypes": ["searchIndexing"]}'),
+	('probe', 'DisableAll'),
+	('metrics', 'EnableSome(metricsPush)');
 });
 
 $primary->backup('backup');
@@ -75,6 +80,50 @@ my ($ret, $out, $err) = $standby->psql('postgres',
 	"SELECT role_cluster.enqueue('searchIndexing')");
 like($err, qr/read-only transaction/, 'a standby takes no tasks');
 
+# A standby session's role cache follows the changes the standby replays,
+# at its next statement; a REPEATABLE READ transaction there keeps its
+# snapshot's answer.
+my $sb = $standby->background_psql('postgres');
+my $sb_rr = $standby->background_psql('postgres');
+my $ask = "SELECT role_cluster.role_enables_task('probe', 'metricsPush')";
+is($sb->query_safe($ask), 'f', 'a standby session builds its role cache');
+$sb_rr->query_safe('BEGIN ISOLATION LEVEL REPEATABLE READ');
+is($sb_rr->query_safe($ask), 'f', 'so does a REPEATABLE READ transaction there');
+$primary->safe_psql('postgres',
+	"UPDATE role_cluster.cluster_role SET tasks = 'EnableSome(metricsPush)' WHERE name = 'probe'");
+$primary->wait_for_catchup($standby);
+is($sb->query_safe($ask), 't', 'the session sees a change replayed from the primary');
+is($sb_rr->query_safe($ask), 'f', 'the REPEATABLE READ transaction keeps its snapshot\'s answer');
+$sb_rr->query_safe('COMMIT');
+is($sb_rr->query_safe($ask), 't', 'and sees the change once it ends');
+$sb->quit;
+$sb_rr->quit;
+
+# A node agent whose connection string names both servers, asking for a
+# writable one: it runs on the primary now, and on the standby once that
+# is promoted.
+my $agent_log = $primary->basedir . '/agent.log';
+my $agent;
+# it must not outlive the test, however that ends
+END { $agent->kill_kill if $agent && $agent->pumpable; }
+{
+	local $ENV{PGHOST} = $primary->host . ',' . $standby->host;
+	local $ENV{PGPORT} = $primary->port . ',' . $standby->port;
+	local $ENV{PGDATABASE} = 'postgres';
+	local $ENV{PGTARGETSESSIONATTRS} = 'read-write';
+	local $ENV{STALWART_ROLE} = 'metrics';
+	local $ENV{STALWART_NODE_ID} = 'failover';
+	delete local $ENV{STALWART_PUSH_SHARD};
+	$agent = IPC::Run::start(
+		[ 'role-cluster-node', '-v', 'run', '--exec', 'cat >/dev/null', '--poll', '1',
+			'--heartbeat', '1' ],
+		'<', \undef, '>>', $agent_log, '2>>', $agent_log);
+}
+my $before = $primary->safe_psql('postgres', "SELECT role_cluster.enqueue('metricsPush', 'before')");
+ok( $primary->poll_query_until(
+		'postgres', "SELECT state FROM role_cluster.task WHERE id = $before", 'done'),
+	'the agent runs a task on the primary');
+
 # --- promotion ----------------------------------------------------------------
 
 my $worker_pid = rc_worker_pid($standby);
@@ -86,6 +135,16 @@ ok( $standby->poll_query_until(
 		'postgres', "SELECT state = 'running' FROM role_cluster.worker_stats"),
 	'after promotion the worker runs');
 is(rc_worker_pid($standby), $worker_pid, 'the same worker process took over');
+
+# the agent lost the old primary; it finds the new one among its hosts
+my $after = $standby->safe_psql('postgres', "SELECT role_cluster.enqueue('metricsPush', 'after')");
+ok( $standby->poll_query_until(
+		'postgres', "SELECT state || ' ' || node_id FROM role_cluster.task WHERE id = $after",
+		'done failover'),
+	'the agent reconnects to the promoted standby and runs a task there');
+like(slurp_file($agent_log), qr/reconnected and registered again/, 'and says it registered there');
+$agent->signal('TERM');
+ok($agent->finish, 'the agent stops with exit 0');
 
 # p1's session was on the old primary: its routed task comes back and,
 # with the task no node could run, goes to the nodes of the new primary
