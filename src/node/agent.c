@@ -114,6 +114,7 @@ typedef struct Agent
 	NodeConn	conn;
 	Runner	   *runner;
 	char	   *channel;		/* from node_channel(), malloc'd */
+	char	   *listeners;		/* the listeners logged at start, malloc'd */
 	char		shard_text[16];
 	char		capacity_text[16];
 	bool		connected;		/* conn.pg was up at the last look */
@@ -157,9 +158,14 @@ backoff_delay(Agent *a)
 	return delay;
 }
 
-/* Log the listeners the role enables: what the node would bind */
+/*
+ * The listeners the role enables: what the node binds.  At start, log them
+ * and keep the list; after registering again (a reconnection), say so if
+ * the role's list is no longer the one the node bound: the node keeps its
+ * sockets, so only a restart binds the new list.
+ */
 static void
-log_listeners(Agent *a)
+log_listeners(Agent *a, bool first)
 {
 	const char *values[1] = {a->cfg->role};
 	ConnStatus	st;
@@ -173,8 +179,21 @@ log_listeners(Agent *a)
 		for (int i = 0; i < PQntuples(res) && len < sizeof(list) - 1; i++)
 			len += snprintf(list + len, sizeof(list) - len, "%s%s",
 							i ? ", " : "", PQgetvalue(res, i, 0));
-		node_log(NODE_LOG_NOTICE, "listeners to bind: %s",
-				 PQntuples(res) ? list : "(none)");
+		if (PQntuples(res) == 0)
+			strcpy(list, "(none)");
+		if (first)
+		{
+			node_log(NODE_LOG_NOTICE, "listeners to bind: %s", list);
+			free(a->listeners);
+			a->listeners = node_strdup(list);
+		}
+		else if (a->listeners != NULL && strcmp(a->listeners, list) != 0)
+		{
+			node_log(NODE_LOG_WARNING,
+					 "the listeners of the node's role have changed since it started: "
+					 "it bound %s, the role now enables %s", a->listeners, list);
+			node_log_labeled(NODE_LOG_WARNING, "HINT", "Restart the node to bind them.");
+		}
 	}
 	else if (st == CONN_ERROR)
 		conn_log_error(NODE_LOG_WARNING, "could not list the listeners", res);
@@ -345,10 +364,12 @@ session_register(Agent *a, bool first)
 				 cfg->node_id, cfg->role ? cfg->role : "(none)",
 				 cfg->push_shard > 0 ? a->shard_text : "(none)",
 				 cfg->capacity, PQdb(a->conn.pg), a->channel);
-		log_listeners(a);
+		log_listeners(a, true);
 		if (a->conn.pg == NULL)
 			return NODE_EXIT_CONNECT;
 	}
+	else
+		log_listeners(a, false);
 	return 0;
 }
 
@@ -1022,5 +1043,6 @@ agent_run(const NodeConfig *cfg)
 	conn_close(&a.conn);
 	runner_destroy(a.runner);
 	free(a.channel);
+	free(a.listeners);
 	return code;
 }

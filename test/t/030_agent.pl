@@ -595,12 +595,17 @@ start_agent('solo', 'maintenance', undef, {}, '--concurrency', '2');
 my $gated = query(q{SELECT role_cluster.enqueue('storeMaintenance', 'gated')});
 ok(wait_file("$testdir/started.$gated.1"), 'the gated task runs on solo (attempt 1)');
 $offset = -s $node->basedir . '/agent_solo.log';
+# (its role's listeners change meanwhile: it says so when it registers again)
+query(q{UPDATE role_cluster.cluster_role SET listeners = 'EnableSome(imap)' WHERE name = 'maintenance'});
 query(q{SELECT pg_terminate_backend(backend_pid) FROM role_cluster.node WHERE node_id = 'solo'});
 ok(wait_file("$testdir/started.$gated.2"),
 	'solo\'s session ended: solo registers again and runs the task again (attempt 2)');
 (undef, $log) = wait_agent_log('solo', $offset, qr/stopping 1 handler/);
 like($log, qr/stopping 1 handler\(s\): the node registered again from a new session, which took their tasks back/,
 	'the agent stops the earlier run once it has registered again, and says why');
+like($log, qr/the listeners of the node's role have changed since it started: it bound \(none\), the role now enables imap/,
+	'and says that its role\'s listeners are no longer those it bound');
+query(q{UPDATE role_cluster.cluster_role SET listeners = 'DisableAll' WHERE name = 'maintenance'});
 # Let the earlier run go on, were it still there, and give its result time
 # to be reported: it must not count.
 touch_file("$testdir/go.$gated.1");
