@@ -69,44 +69,59 @@
 #define SQL_CHANNEL \
 	"SELECT role_cluster.node_channel($1)"
 #define SQL_REGISTER \
-	"SELECT pg_catalog.ceil(pg_catalog.date_part('epoch', n.lease_until - pg_catalog.now()) * 1000) " \
-	"FROM role_cluster.register_node($1, $2, $3::integer, $4::integer) AS n"
+	"SELECT pg_catalog.ceil(pg_catalog.date_part('epoch', n.lease_until - pg_catalog.now()) * 1000), " \
+	"n.backend_pid FROM role_cluster.register_node($1, $2, $3::integer, $4::integer) AS n"
 #define SQL_LISTENERS \
 	"SELECT l FROM role_cluster.role_listeners($1) AS l ORDER BY 1"
 /*
- * Fetches and claims take nothing once another session has registered the
- * node (another agent with the same node id): that session's tasks are not
- * this agent's to run.  The next heartbeat says so and stops the agent.
+ * Once another session has registered the node (another agent with the
+ * same node id), what the node holds is that session's: this agent's
+ * fetches and claims take nothing, and its reports, its registration at a
+ * stop and its deregistration are not sent (the statement returns no row:
+ * the one-time WHERE comes before the call).  Its next heartbeat, or such
+ * an empty answer, stops it.  SQL_MINE(n, p): the node whose id is
+ * parameter n was registered last by the process in parameter p, the one
+ * that this agent's last registration returned (after a reconnection,
+ * the reports sent before registering again come from a new session but
+ * still count: the node is the agent's own); or it has no row, which the
+ * call itself then reports.
  */
-#define SQL_MINE \
-	"(SELECT n.backend_pid = pg_catalog.pg_backend_pid() " \
-	"FROM role_cluster.nodes n WHERE n.node_id = $1) IS NOT FALSE"
+#define SQL_MINE(n, p) \
+	"(SELECT n.backend_pid = " p "::integer " \
+	"FROM role_cluster.nodes n WHERE n.node_id = " n ") IS NOT FALSE"
 #define SQL_FETCH \
 	"SELECT t.id, t.task_type, t.kind, t.shard_key, t.attempts, " \
 	"pg_catalog.to_jsonb(t) FROM role_cluster.fetch_tasks($1, " \
-	"CASE WHEN " SQL_MINE " THEN $2::integer ELSE 0 END) AS t"
+	"CASE WHEN " SQL_MINE("$1", "$3") " THEN $2::integer ELSE 0 END) AS t"
 #define SQL_CLAIM \
 	"SELECT t.id, t.task_type, t.kind, t.shard_key, t.attempts, " \
 	"pg_catalog.to_jsonb(t) FROM role_cluster.claim_tasks($1, " \
-	"CASE WHEN " SQL_MINE " THEN $2::integer ELSE 0 END) AS t"
+	"CASE WHEN " SQL_MINE("$1", "$3") " THEN $2::integer ELSE 0 END) AS t"
 #define SQL_COMPLETE \
-	"SELECT role_cluster.complete_task($1::bigint, $2)"
+	"SELECT role_cluster.complete_task($1::bigint, $2) WHERE " SQL_MINE("$2", "$3")
 #define SQL_FAIL \
-	"SELECT role_cluster.fail_task($1::bigint, $2, $3)"
+	"SELECT role_cluster.fail_task($1::bigint, $2, $3) WHERE " SQL_MINE("$2", "$4")
 #define SQL_RELEASE \
-	"SELECT role_cluster.release_task($1::bigint, $2)"
+	"SELECT role_cluster.release_task($1::bigint, $2) WHERE " SQL_MINE("$2", "$3")
 #define SQL_HEARTBEAT \
 	"SELECT pg_catalog.ceil(pg_catalog.date_part('epoch', role_cluster.heartbeat($1) - pg_catalog.now()) * 1000), " \
 	"NOT (SELECT n.live FROM role_cluster.nodes n WHERE n.node_id = $1), " \
 	"(SELECT n.backend_pid FROM role_cluster.nodes n " \
-	"WHERE n.node_id = $1 AND n.backend_pid <> pg_catalog.pg_backend_pid())"
+	"WHERE n.node_id = $1 AND n.backend_pid <> $2::integer)"
 /* another session that holds the node's registration and is still there */
 #define SQL_HOLDER \
 	"SELECT n.backend_pid FROM role_cluster.nodes n " \
 	"WHERE n.node_id = $1 AND n.deregistered_at IS NULL AND n.session_alive " \
 	"AND n.backend_pid <> pg_catalog.pg_backend_pid()"
 #define SQL_DEREGISTER \
-	"SELECT role_cluster.deregister_node($1)"
+	"SELECT role_cluster.deregister_node($1) WHERE " SQL_MINE("$1", "$2")
+/* stopping: is the node still this session's, live, and how many has it started */
+#define SQL_NODE_STATE \
+	"SELECT n.backend_pid = $2::integer, n.live, n.running, n.backend_pid " \
+	"FROM role_cluster.nodes n WHERE n.node_id = $1"
+#define SQL_DRAIN \
+	"SELECT (SELECT pg_catalog.ceil(pg_catalog.date_part('epoch', n.lease_until - pg_catalog.now()) * 1000) " \
+	"FROM role_cluster.register_node($1, $2, $3::integer, $4::integer) AS n) WHERE " SQL_MINE("$1", "$5")
 
 typedef struct Agent
 {
@@ -115,6 +130,7 @@ typedef struct Agent
 	Runner	   *runner;
 	char	   *channel;		/* from node_channel(), malloc'd */
 	char	   *listeners;		/* the listeners logged at start, malloc'd */
+	char		my_pid[16];		/* the process that registered the node last */
 	char		shard_text[16];
 	char		capacity_text[16];
 	bool		connected;		/* conn.pg was up at the last look */
@@ -354,6 +370,8 @@ session_register(Agent *a, bool first)
 	if (st != CONN_OK)
 		return session_failed(a, first, st, res);
 	note_lease(a, res);
+	if (PQntuples(res) == 1)
+		snprintf(a->my_pid, sizeof(a->my_pid), "%s", PQgetvalue(res, 0, 1));
 	PQclear(res);
 
 	if (first)
@@ -399,6 +417,33 @@ stop_stale_handlers(Agent *a, const char *reason)
 	if (n > 0)
 		node_log(NODE_LOG_NOTICE,
 				 "stopping %d handler(s): %s, which took their tasks back", n, reason);
+}
+
+/*
+ * Another session registered the node (pid: its process, or NULL when a
+ * report or the deregistration found it so): another agent with this node
+ * id, which took back what this one held.  Stop the handlers, whose tasks
+ * are no longer the node's or are that agent's, and end, without
+ * deregistering the node, which is now the other agent's.
+ */
+static void
+note_taken_over(Agent *a, const char *pid)
+{
+	if (a->taken_over)
+		return;
+	if (pid)
+		node_log(NODE_LOG_ERROR,
+				 "node \"%s\" was registered again by another session (process %s), "
+				 "which took back the tasks it held: another agent runs with this "
+				 "node id; stopping, without deregistering it", a->cfg->node_id, pid);
+	else
+		node_log(NODE_LOG_ERROR,
+				 "node \"%s\" was registered again by another session, which took back "
+				 "the tasks it held: another agent runs with this node id; stopping, "
+				 "without deregistering it", a->cfg->node_id);
+	node_log_labeled(NODE_LOG_ERROR, "HINT", "Give each agent its own STALWART_NODE_ID.");
+	stop_stale_handlers(a, "another session registered the node");
+	a->taken_over = true;
 }
 
 /* Connect again after a loss; schedules the next attempt on failure */
@@ -530,7 +575,7 @@ report_finished(Agent *a, bool all)
 		const NodeTask *task = runner_slot_task(slot);
 		char	   *message;
 		SlotOutcome outcome = runner_slot_outcome(slot, &message);
-		const char *values[3] = {task->id, a->cfg->node_id, message};
+		const char *values[4] = {task->id, a->cfg->node_id, NULL, NULL};
 		const char *sql;
 		ConnStatus	st;
 		PGresult   *res;
@@ -554,14 +599,33 @@ report_finished(Agent *a, bool all)
 			runner_slot_clear(slot);
 			continue;
 		}
-		sql = outcome == OUTCOME_OK ? SQL_COMPLETE : SQL_FAIL;
-		res = conn_exec(&a->conn, sql, outcome == OUTCOME_FAILED ? 3 : 2,
-						values, &st);
+		if (outcome == OUTCOME_OK)
+		{
+			sql = SQL_COMPLETE;
+			values[2] = a->my_pid;
+		}
+		else
+		{
+			sql = SQL_FAIL;
+			values[2] = message;
+			values[3] = a->my_pid;
+		}
+		res = conn_exec(&a->conn, sql, outcome == OUTCOME_OK ? 3 : 4, values, &st);
 		if (st == CONN_LOST)
 		{
 			free(message);
 			free(due);
 			return false;
+		}
+		if (st == CONN_OK && PQntuples(res) == 0)
+		{
+			/* not sent: the node is another session's now */
+			node_log(NODE_LOG_NOTICE, "result of task %s dropped", task->id);
+			note_taken_over(a, NULL);
+			PQclear(res);
+			free(message);
+			runner_slot_clear(slot);
+			continue;
 		}
 		if (st == CONN_ERROR && error_passes(conn_sqlstate(res)) &&
 			!reports_given_up(a))
@@ -606,12 +670,14 @@ report_finished(Agent *a, bool all)
 static bool
 release(Agent *a, const char *task_id)
 {
-	const char *values[2] = {task_id, a->cfg->node_id};
+	const char *values[3] = {task_id, a->cfg->node_id, a->my_pid};
 	ConnStatus	st;
-	PGresult   *res = conn_exec(&a->conn, SQL_RELEASE, 2, values, &st);
+	PGresult   *res = conn_exec(&a->conn, SQL_RELEASE, 3, values, &st);
 
 	if (st == CONN_ERROR)
 		conn_log_error(NODE_LOG_WARNING, "could not hand back a task", res);
+	else if (st == CONN_OK && PQntuples(res) == 0)
+		note_taken_over(a, NULL);
 	PQclear(res);
 	return st != CONN_LOST;
 }
@@ -626,13 +692,13 @@ take_tasks(Agent *a, bool claim, int n)
 {
 	const char *sql = claim ? SQL_CLAIM : SQL_FETCH;
 	char		n_text[16];
-	const char *values[2] = {a->cfg->node_id, n_text};
+	const char *values[3] = {a->cfg->node_id, n_text, a->my_pid};
 	ConnStatus	st;
 	PGresult   *res;
 	int			rows;
 
 	snprintf(n_text, sizeof(n_text), "%d", n);
-	res = conn_exec(&a->conn, sql, 2, values, &st);
+	res = conn_exec(&a->conn, sql, 3, values, &st);
 	if (st == CONN_LOST)
 		return -1;
 	if (st == CONN_ERROR)
@@ -719,9 +785,9 @@ fetch(Agent *a)
 static void
 heartbeat(Agent *a)
 {
-	const char *values[1] = {a->cfg->node_id};
+	const char *values[2] = {a->cfg->node_id, a->my_pid};
 	ConnStatus	st;
-	PGresult   *res = conn_exec(&a->conn, SQL_HEARTBEAT, 1, values, &st);
+	PGresult   *res = conn_exec(&a->conn, SQL_HEARTBEAT, 2, values, &st);
 
 	if (st == CONN_OK)
 		note_lease(a, res);
@@ -730,23 +796,7 @@ heartbeat(Agent *a)
 	{
 		node_log(NODE_LOG_DEBUG, "heartbeat");
 		if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 2))
-		{
-			/*
-			 * Another session registered the node since: another agent
-			 * with this node id.  That took back what this one held, and
-			 * the node is its own now: this one stops, and must not
-			 * deregister it.
-			 */
-			node_log(NODE_LOG_ERROR,
-					 "node \"%s\" was registered again by another session (process %s), "
-					 "which took back the tasks it held: another agent runs with this "
-					 "node id; stopping, without deregistering it",
-					 a->cfg->node_id, PQgetvalue(res, 0, 2));
-			node_log_labeled(NODE_LOG_ERROR, "HINT",
-							 "Give each agent its own STALWART_NODE_ID.");
-			stop_stale_handlers(a, "another session registered the node");
-			a->taken_over = true;
-		}
+			note_taken_over(a, PQgetvalue(res, 0, 2));
 		/* the node as the statement began: not live, its lease had lapsed */
 		else if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 1), "t") == 0)
 			stop_stale_handlers(a, "the node's lease had lapsed before its heartbeat");
@@ -781,40 +831,72 @@ heartbeat(Agent *a)
 /*
  * While stopping, with handlers still running: register again, from this
  * session (the node keeps what it runs), with the capacity lowered to the
- * handlers still running, so that the worker routes nothing more here; the
+ * tasks it has started, so that the worker routes nothing more here; the
  * server then hands back what was routed here and not fetched yet, beyond
  * that capacity.  Done again whenever a handler finishes, which frees room
  * the worker could fill.  Without it, work routed to a stopping node
  * waited for it to deregister, up to the grace period, and a singleton
- * type waited as long for all nodes.
+ * type waited as long for all nodes.  First, as a heartbeat does, the node
+ * is looked at: another session's now, the agent stops there; its lease
+ * lapsed, what it held is no longer its own (registering would hand it
+ * back without a word), so the handlers are stopped.
  */
 static void
 drain(Agent *a)
 {
 	const NodeConfig *cfg = a->cfg;
-	int			running = runner_running(a->runner);
+	const char *values[5];
 	char		capacity[16];
-	const char *values[4];
 	ConnStatus	st;
 	PGresult   *res;
+	long		started;
 
-	snprintf(capacity, sizeof(capacity), "%d", running);
+	/* tried once per count of running handlers, whatever comes of it */
+	a->drained = runner_running(a->runner);
+
 	values[0] = cfg->node_id;
+	values[1] = a->my_pid;
+	res = conn_exec(&a->conn, SQL_NODE_STATE, 2, values, &st);
+	if (st != CONN_OK || PQntuples(res) != 1)
+	{
+		/* lost, refused or forgotten: the heartbeat deals with it */
+		if (st == CONN_ERROR)
+			conn_log_error(NODE_LOG_WARNING, "could not look at the node", res);
+		PQclear(res);
+		return;
+	}
+	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+	{
+		note_taken_over(a, PQgetvalue(res, 0, 3));
+		PQclear(res);
+		return;
+	}
+	if (strcmp(PQgetvalue(res, 0, 1), "t") != 0)
+	{
+		stop_stale_handlers(a, "the node's lease had lapsed before its stop");
+		PQclear(res);
+		return;
+	}
+	started = strtol(PQgetvalue(res, 0, 2), NULL, 10);
+	PQclear(res);
+
+	snprintf(capacity, sizeof(capacity), "%ld", started > 1 ? started : 1);
 	values[1] = cfg->role;
 	values[2] = cfg->push_shard > 0 ? a->shard_text : NULL;
 	values[3] = capacity;
-	res = conn_exec(&a->conn, SQL_REGISTER, 4, values, &st);
-	if (st == CONN_OK)
+	values[4] = a->my_pid;
+	res = conn_exec(&a->conn, SQL_DRAIN, 5, values, &st);
+	if (st == CONN_OK && PQntuples(res) == 0)
+		note_taken_over(a, NULL);
+	else if (st == CONN_OK)
 	{
 		note_lease(a, res);
 		node_log(NODE_LOG_NOTICE,
-				 "stopping: capacity lowered to %d, the handlers still running", running);
+				 "stopping: capacity lowered to %s, the tasks it still runs", capacity);
 	}
 	else if (st == CONN_ERROR)
 		conn_log_error(NODE_LOG_WARNING, "could not lower the node's capacity", res);
 	PQclear(res);
-	/* tried once per count of running handlers, whatever came of it */
-	a->drained = running;
 }
 
 /*
@@ -848,9 +930,9 @@ begin_stop(Agent *a)
 static int
 finish_stop(Agent *a)
 {
-	const char *values[1] = {a->cfg->node_id};
+	const char *values[2] = {a->cfg->node_id, a->my_pid};
 	ConnStatus	st;
-	PGresult   *res = conn_exec(&a->conn, SQL_DEREGISTER, 1, values, &st);
+	PGresult   *res = conn_exec(&a->conn, SQL_DEREGISTER, 2, values, &st);
 	int			code = NODE_EXIT_OK;
 
 	if (st == CONN_LOST)
@@ -858,6 +940,11 @@ finish_stop(Agent *a)
 	if (st == CONN_ERROR)
 	{
 		conn_log_error(NODE_LOG_ERROR, "could not deregister", res);
+		code = NODE_EXIT_RUNTIME;
+	}
+	else if (PQntuples(res) == 0)
+	{
+		note_taken_over(a, NULL);
 		code = NODE_EXIT_RUNTIME;
 	}
 	else
@@ -913,6 +1000,8 @@ run_loop(Agent *a)
 		if (a->stopping && a->connected && runner_running(a->runner) > 0 &&
 			runner_running(a->runner) != a->drained)
 			drain(a);
+		if (a->taken_over)
+			return NODE_EXIT_RUNTIME;
 
 		if (a->stopping && runner_running(a->runner) == 0)
 		{

@@ -101,8 +101,8 @@ conn_open(NodeConn *c, char **errmsg)
 	}
 
 	/*
-	 * claim_tasks() (--pull) works only in READ COMMITTED, whatever the
-	 * database's or the login's default; the other calls in any.
+	 * claim_tasks() (--pull) and fetch_tasks() work only in READ
+	 * COMMITTED, whatever the database's or the login's default.
 	 */
 	{
 		PGresult   *res = PQexec(c->pg, "SET default_transaction_isolation TO 'read committed'");

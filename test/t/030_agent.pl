@@ -665,6 +665,9 @@ sub only_second_run_counts
 # another session: it stops its handler, whose result is not its to
 # report, and exits 1 without deregistering the node, which the second
 # agent keeps.  So the task runs to the end once, never on both at once.
+# The first agent is also told to stop meanwhile, as an operator who read
+# the warning would: stopping, it neither registers the node again nor
+# deregisters it, which would take it from the second agent.
 
 start_agent('twin', 'maintenance', undef, {});
 my $twinned = query(q{SELECT role_cluster.enqueue('storeMaintenance', 'gated')});
@@ -673,15 +676,40 @@ start_agent('twin_b', 'maintenance', undef, { STALWART_NODE_ID => 'twin' });
 (undef, $log) = wait_agent_log('twin_b', 0, qr/registered node/);
 like($log, qr/node "twin" is registered by another session that is still connected \(process \d+\); registering takes it over/,
 	'the second agent of node twin says it takes over a registration still in use');
-is(wait_agent('twin'), 1, 'the first agent exits 1');
+kill 'TERM', $agents{twin};
+is(wait_agent('twin'), 1, 'the first agent, told to stop, exits 1');
 like(slurp($node->basedir . '/agent_twin.log'),
-	qr/node "twin" was registered again by another session \(process \d+\), which took back the tasks it held: another agent runs with this node id; stopping, without deregistering it/,
+	qr/node "twin" was registered again by another session( \(process \d+\))?, which took back the tasks it held: another agent runs with this node id; stopping, without deregistering it/,
 	'and says why');
+unlike(slurp($node->basedir . '/agent_twin.log'), qr/capacity lowered|deregistered;/,
+	'having neither registered the node again nor deregistered it');
 only_second_run_counts($twinned, 'on the second agent');
 is(query(q{SELECT live AND deregistered_at IS NULL FROM role_cluster.nodes WHERE node_id = 'twin'}),
 	't', 'node twin stays registered, and live, with the second agent');
 kill 'TERM', $agents{twin_b};
 is(wait_agent('twin_b'), 0, 'the second agent stops with exit 0');
+
+# ---- a lease lapsed when a stop begins: the handler is stopped ----
+# Its lease lapsed before the agent was told to stop (made to, here, with
+# heartbeats 10 s apart so that the stop sees it first): what the node held
+# is no longer its own, so the stop stops the handler, and does not
+# register the node again, which would hand the task back unnoticed.
+
+start_agent('lapse_stop', 'maintenance', undef, {}, '--heartbeat', '10', '--grace', '60');
+my $lapse_stop = query(q{SELECT role_cluster.enqueue('storeMaintenance', 'gated')});
+ok(wait_file("$testdir/started.$lapse_stop.1"), 'a task runs on lapse_stop');
+query(q{UPDATE role_cluster.node SET lease_until = now() - interval '1 second' WHERE node_id = 'lapse_stop'});
+my $stop_began = time;
+kill 'TERM', $agents{lapse_stop};
+is(wait_agent('lapse_stop'), 0, 'lapse_stop stops with exit 0');
+cmp_ok(time - $stop_began, '<', 60, 'before its grace period ends');
+$log = slurp($node->basedir . '/agent_lapse_stop.log');
+like($log, qr/stopping 1 handler\(s\): the node's lease had lapsed before its stop/,
+	'it stopped the handler, and says why');
+unlike($log, qr/capacity lowered/, 'without registering the node again');
+is(query("SELECT state || ' ' || attempts FROM role_cluster.task WHERE id = $lapse_stop"),
+	'queued 1', 'the task is back in the queue, its attempt counted');
+query("DELETE FROM role_cluster.task WHERE id = $lapse_stop");
 
 # ---- a stopping agent is given no more work ----
 # Stopping, with a handler still running, the agent registers again with
@@ -695,7 +723,7 @@ ok(wait_file("$testdir/started.$draining.1"), 'a task runs on drainer');
 $offset = -s $node->basedir . '/agent_drainer.log';
 kill 'TERM', $agents{drainer};
 (undef, $log) = wait_agent_log('drainer', $offset, qr/capacity lowered/);
-like($log, qr/stopping: capacity lowered to 1, the handlers still running/,
+like($log, qr/stopping: capacity lowered to 1, the tasks it still runs/,
 	'stopping, drainer lowers its capacity to its running handler');
 is(query(q{SELECT capacity || ' ' || held FROM role_cluster.nodes WHERE node_id = 'drainer'}),
 	'1 1', 'which is all it holds');
