@@ -83,11 +83,12 @@
  * parameter n was registered last by the process in parameter p, the one
  * that this agent's last registration returned (after a reconnection,
  * the reports sent before registering again come from a new session but
- * still count: the node is the agent's own); or it has no row, which the
- * call itself then reports.
+ * still count: the node is the agent's own), or by a session that is gone
+ * (one of this agent's own whose registration's answer was lost, say); or
+ * it has no row, which the call itself then reports.
  */
 #define SQL_MINE(n, p) \
-	"(SELECT n.backend_pid = " p "::integer " \
+	"(SELECT n.backend_pid = " p "::integer OR NOT n.session_alive " \
 	"FROM role_cluster.nodes n WHERE n.node_id = " n ") IS NOT FALSE"
 #define SQL_FETCH \
 	"SELECT t.id, t.task_type, t.kind, t.shard_key, t.attempts, " \
@@ -107,7 +108,7 @@
 	"SELECT pg_catalog.ceil(pg_catalog.date_part('epoch', role_cluster.heartbeat($1) - pg_catalog.now()) * 1000), " \
 	"NOT (SELECT n.live FROM role_cluster.nodes n WHERE n.node_id = $1), " \
 	"(SELECT n.backend_pid FROM role_cluster.nodes n " \
-	"WHERE n.node_id = $1 AND n.backend_pid <> $2::integer)"
+	"WHERE n.node_id = $1 AND n.backend_pid <> $2::integer AND n.session_alive)"
 /* another session that holds the node's registration and is still there */
 #define SQL_HOLDER \
 	"SELECT n.backend_pid FROM role_cluster.nodes n " \
@@ -117,7 +118,7 @@
 	"SELECT role_cluster.deregister_node($1) WHERE " SQL_MINE("$1", "$2")
 /* stopping: is the node still this session's, live, and how many has it started */
 #define SQL_NODE_STATE \
-	"SELECT n.backend_pid = $2::integer, n.live, n.running, n.backend_pid " \
+	"SELECT n.backend_pid = $2::integer OR NOT n.session_alive, n.live, n.running, n.backend_pid " \
 	"FROM role_cluster.nodes n WHERE n.node_id = $1"
 #define SQL_DRAIN \
 	"SELECT (SELECT pg_catalog.ceil(pg_catalog.date_part('epoch', n.lease_until - pg_catalog.now()) * 1000) " \
@@ -446,6 +447,33 @@ note_taken_over(Agent *a, const char *pid)
 	a->taken_over = true;
 }
 
+/*
+ * Before registering again after a reconnection: is the node still this
+ * agent's (its last registration's process, or a session that is gone)?
+ * If another session that is still there registered it meanwhile, the
+ * node is that agent's: registering would take it back, and all it holds.
+ * Returns false if not (the agent is then taken over) or if the question
+ * could not be asked (the connection is closed by the caller).
+ */
+static bool
+still_mine(Agent *a)
+{
+	const char *values[2] = {a->cfg->node_id, a->my_pid};
+	ConnStatus	st;
+	PGresult   *res = conn_exec(&a->conn, SQL_NODE_STATE, 2, values, &st);
+	bool		mine = st == CONN_OK;
+
+	if (st == CONN_OK && PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+	{
+		note_taken_over(a, PQgetvalue(res, 0, 3));
+		mine = false;
+	}
+	else if (st == CONN_ERROR)
+		conn_log_error(NODE_LOG_WARNING, "could not look at the node", res);
+	PQclear(res);
+	return mine;
+}
+
 /* Connect again after a loss; schedules the next attempt on failure */
 static void
 try_reconnect(Agent *a)
@@ -466,14 +494,18 @@ try_reconnect(Agent *a)
 	/*
 	 * Report what finished meanwhile before registering again: the server
 	 * accepts a result while the node still holds the task, and registering
-	 * from a new session takes back everything the node held.
+	 * from a new session takes back everything the node held.  Not if
+	 * another agent registered the node meanwhile (a report, or the look
+	 * before registering, finds that out): the agent then stops.
 	 */
 	if (session_listen(a, false) != 0 ||
 		!report_finished(a, true) ||
+		a->taken_over || !still_mine(a) ||
 		session_register(a, false) != 0)
 	{
 		conn_close(&a->conn);
-		schedule_reconnect(a, backoff_delay(a));
+		if (!a->taken_over)
+			schedule_reconnect(a, backoff_delay(a));
 		return;
 	}
 	node_log(NODE_LOG_NOTICE, "reconnected and registered again");

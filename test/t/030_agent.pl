@@ -18,6 +18,7 @@ use warnings;
 
 use Cwd qw(abs_path);
 use File::Basename qw(dirname);
+use File::Temp;
 use IPC::Run;
 use POSIX qw(:sys_wait_h);
 use Time::HiRes qw(usleep);
@@ -688,6 +689,33 @@ is(query(q{SELECT live AND deregistered_at IS NULL FROM role_cluster.nodes WHERE
 	't', 'node twin stays registered, and live, with the second agent');
 kill 'TERM', $agents{twin_b};
 is(wait_agent('twin_b'), 0, 'the second agent stops with exit 0');
+
+# The first agent may also be cut off when the second takes over: it must
+# not register the node again when it gets back, which would take it (and
+# what it holds) from the second.  It reaches the server through a socket
+# directory that is a symbolic link, removed to cut it off.
+my $linkdir = File::Temp::tempdir('/tmp/rc030XXXX', CLEANUP => 1);
+symlink($node->host, "$linkdir/s") or die "symlink: $!";
+start_agent('cut', 'maintenance', undef, { PGHOST => "$linkdir/s" });
+ok( $node->poll_query_until(
+		'postgres', q{SELECT live FROM role_cluster.nodes WHERE node_id = 'cut'}),
+	'agent cut registered');
+unlink "$linkdir/s" or die "unlink: $!";
+query(q{SELECT pg_terminate_backend(backend_pid) FROM role_cluster.node WHERE node_id = 'cut'});
+start_agent('cut_b', 'maintenance', undef, { STALWART_NODE_ID => 'cut' });
+(undef, $log) = wait_agent_log('cut_b', 0, qr/registered node/);
+my $cut_b_pid = query(q{SELECT backend_pid FROM role_cluster.nodes WHERE node_id = 'cut'});
+symlink($node->host, "$linkdir/s") or die "symlink: $!";
+is(wait_agent('cut'), 1, 'back on the server, the first agent finds the node taken and exits 1');
+like(slurp($node->basedir . '/agent_cut.log'),
+	qr/node "cut" was registered again by another session \(process $cut_b_pid\)/,
+	'saying by which process');
+unlike(slurp($node->basedir . '/agent_cut.log'), qr/reconnected and registered again/,
+	'without registering the node again');
+is(query(q{SELECT backend_pid || ' ' || live FROM role_cluster.nodes WHERE node_id = 'cut'}),
+	"$cut_b_pid true", 'the node stays the second agent\'s, live');
+kill 'TERM', $agents{cut_b};
+is(wait_agent('cut_b'), 0, 'the second agent stops with exit 0');
 
 # ---- a lease lapsed when a stop begins: the handler is stopped ----
 # Its lease lapsed before the agent was told to stop (made to, here, with
