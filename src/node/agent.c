@@ -16,11 +16,14 @@
  *	 every --heartbeat seconds (or a third of the node lease, when that is
  *	 shorter: register_node and heartbeat say how long it is):
  *	 SELECT role_cluster.heartbeat($1)
- *	 on SIGTERM/SIGINT, while handlers run, and again as each finishes:
- *	 SELECT ... FROM role_cluster.register_node($1, $2, $3, $4)	with the
- *													 capacity lowered to them
- *	 when the handlers are done or killed:
+ *	 on SIGTERM/SIGINT, while handlers run, and again as each finishes,
+ *	 in one transaction under the node's row lock (the heartbeat's):
+ *	 SELECT ... role_cluster.heartbeat($1) ..., SELECT ... FROM
+ *	 role_cluster.nodes, SELECT ... role_cluster.register_node($1, $2, $3,
+ *	 $4) with the capacity lowered to the tasks the node still runs
+ *	 when the handlers are done or killed, the same way:
  *	 SELECT role_cluster.deregister_node($1)		hands back the rest
+ *	 (each statement that acts for the node guarded by SQL_MINE)
  *
  * LISTEN comes before register_node, so a notification sent as soon as
  * the node is registered is not missed.  After a lost connection the agent
@@ -42,9 +45,13 @@
  * it is here, that run is stopped too and its result dropped: a report of
  * it would count for the new run.
  * Another session that registers the node (another agent with the same
- * node id) takes it over: this agent then fetches and claims nothing, and
- * its next heartbeat, which also reads the node's registering process,
+ * node id), and is still connected, takes it over: this agent then sends
+ * nothing more for the node (SQL_MINE), and its next heartbeat, which also
+ * reads the node's registering process, or the first statement not sent,
  * stops its handlers and ends it (exit 1) without deregistering the node.
+ * At a stop, the registration and the deregistration run under the node's
+ * row lock (begin_locked), so that one by the other agent under way then
+ * is seen.
  *
  *-------------------------------------------------------------------------
  */
@@ -63,11 +70,13 @@
 /* stopping, handlers done: time to reach the server */
 #define STOP_EXTRA_MS	15000
 #define WAIT_MAX_MS		1000
+/* server processes of its own sessions the agent remembers */
+#define OWN_PIDS		8
 #define REPORT_RETRY_MS 1000	/* a report or heartbeat refused for a passing
 								 * reason: retry after */
 
 #define SQL_CHANNEL \
-	"SELECT role_cluster.node_channel($1)"
+	"SELECT role_cluster.node_channel($1), pg_catalog.pg_backend_pid()"
 #define SQL_REGISTER \
 	"SELECT pg_catalog.ceil(pg_catalog.date_part('epoch', n.lease_until - pg_catalog.now()) * 1000), " \
 	"n.backend_pid FROM role_cluster.register_node($1, $2, $3::integer, $4::integer) AS n"
@@ -80,15 +89,15 @@
  * stop and its deregistration are not sent (the statement returns no row:
  * the one-time WHERE comes before the call).  Its next heartbeat, or such
  * an empty answer, stops it.  SQL_MINE(n, p): the node whose id is
- * parameter n was registered last by the process in parameter p, the one
- * that this agent's last registration returned (after a reconnection,
- * the reports sent before registering again come from a new session but
- * still count: the node is the agent's own), or by a session that is gone
- * (one of this agent's own whose registration's answer was lost, say); or
- * it has no row, which the call itself then reports.
+ * parameter n was registered last by one of the processes in parameter p,
+ * the server processes of this agent's recent sessions (after a
+ * reconnection, the reports sent before registering again come from a new
+ * session but still count; a registration whose answer was lost came from
+ * one of them too), or by a session that is gone; or it has no row, which
+ * the call itself then reports.
  */
 #define SQL_MINE(n, p) \
-	"(SELECT n.backend_pid = " p "::integer OR NOT n.session_alive " \
+	"(SELECT n.backend_pid = ANY (" p "::integer[]) OR NOT n.session_alive " \
 	"FROM role_cluster.nodes n WHERE n.node_id = " n ") IS NOT FALSE"
 #define SQL_FETCH \
 	"SELECT t.id, t.task_type, t.kind, t.shard_key, t.attempts, " \
@@ -108,7 +117,7 @@
 	"SELECT pg_catalog.ceil(pg_catalog.date_part('epoch', role_cluster.heartbeat($1) - pg_catalog.now()) * 1000), " \
 	"NOT (SELECT n.live FROM role_cluster.nodes n WHERE n.node_id = $1), " \
 	"(SELECT n.backend_pid FROM role_cluster.nodes n " \
-	"WHERE n.node_id = $1 AND n.backend_pid <> $2::integer AND n.session_alive)"
+	"WHERE n.node_id = $1 AND n.backend_pid <> ALL ($2::integer[]) AND n.session_alive)"
 /* another session that holds the node's registration and is still there */
 #define SQL_HOLDER \
 	"SELECT n.backend_pid FROM role_cluster.nodes n " \
@@ -118,7 +127,7 @@
 	"SELECT role_cluster.deregister_node($1) WHERE " SQL_MINE("$1", "$2")
 /* stopping: is the node still this session's, live, and how many has it started */
 #define SQL_NODE_STATE \
-	"SELECT n.backend_pid = $2::integer OR NOT n.session_alive, n.live, n.running, n.backend_pid " \
+	"SELECT n.backend_pid = ANY ($2::integer[]) OR NOT n.session_alive, n.live, n.running, n.backend_pid " \
 	"FROM role_cluster.nodes n WHERE n.node_id = $1"
 #define SQL_DRAIN \
 	"SELECT (SELECT pg_catalog.ceil(pg_catalog.date_part('epoch', n.lease_until - pg_catalog.now()) * 1000) " \
@@ -131,7 +140,10 @@ typedef struct Agent
 	Runner	   *runner;
 	char	   *channel;		/* from node_channel(), malloc'd */
 	char	   *listeners;		/* the listeners logged at start, malloc'd */
-	char		my_pid[16];		/* the process that registered the node last */
+	/* the server processes of its recent sessions, as an array literal */
+	int			own_pid[OWN_PIDS];
+	int			nown;
+	char		my_pid[OWN_PIDS * 12 + 3];
 	char		shard_text[16];
 	char		capacity_text[16];
 	bool		connected;		/* conn.pg was up at the last look */
@@ -153,6 +165,7 @@ typedef struct Agent
 } Agent;
 
 static bool report_finished(Agent *a, bool all);
+static void end_locked(Agent *a, bool commit);
 
 /* The wait function of the connection: serve the handlers meanwhile */
 static short
@@ -161,6 +174,33 @@ agent_wait(void *arg, int fd, short events, int timeout_ms)
 	Agent	   *a = arg;
 
 	return runner_wait(a->runner, fd, events, timeout_ms);
+}
+
+/*
+ * Remember the server process of one of the agent's sessions (the newest
+ * OWN_PIDS), so that a registration from any of them counts as its own,
+ * and keep my_pid, the array literal the statements pass, in step.
+ */
+static void
+note_own_pid(Agent *a, const char *pid_text)
+{
+	int			pid = atoi(pid_text);
+	size_t		len = 0;
+
+	for (int i = 0; i < a->nown; i++)
+		if (a->own_pid[i] == pid)
+			return;
+	if (a->nown == OWN_PIDS)
+	{
+		memmove(a->own_pid, a->own_pid + 1, sizeof(int) * (OWN_PIDS - 1));
+		a->nown--;
+	}
+	a->own_pid[a->nown++] = pid;
+	len += snprintf(a->my_pid + len, sizeof(a->my_pid) - len, "{");
+	for (int i = 0; i < a->nown; i++)
+		len += snprintf(a->my_pid + len, sizeof(a->my_pid) - len, "%s%d",
+						i ? "," : "", a->own_pid[i]);
+	snprintf(a->my_pid + len, sizeof(a->my_pid) - len, "}");
 }
 
 /* The next reconnection delay: the backoff with up to 25% jitter */
@@ -261,6 +301,7 @@ session_listen(Agent *a, bool first)
 		return session_failed(a, first, st, res);
 	free(a->channel);
 	a->channel = node_strdup(PQgetvalue(res, 0, 0));
+	note_own_pid(a, PQgetvalue(res, 0, 1));
 	PQclear(res);
 
 	ident = PQescapeIdentifier(a->conn.pg, a->channel, strlen(a->channel));
@@ -372,7 +413,7 @@ session_register(Agent *a, bool first)
 		return session_failed(a, first, st, res);
 	note_lease(a, res);
 	if (PQntuples(res) == 1)
-		snprintf(a->my_pid, sizeof(a->my_pid), "%s", PQgetvalue(res, 0, 1));
+		note_own_pid(a, PQgetvalue(res, 0, 1));
 	PQclear(res);
 
 	if (first)
@@ -848,6 +889,9 @@ heartbeat(Agent *a)
 		conn_log_error(NODE_LOG_WARNING, "heartbeat failed", res);
 		PQclear(res);
 		res = NULL;
+		/* not if another agent, still connected, registered it meanwhile */
+		if (!still_mine(a))
+			return;
 		if (session_register(a, false) != 0)
 			node_log(NODE_LOG_WARNING, "could not register again");
 		else
@@ -858,6 +902,42 @@ heartbeat(Agent *a)
 		}
 	}
 	PQclear(res);
+}
+
+/*
+ * Begin a transaction that holds the node's row lock until it ends:
+ * heartbeat() takes it.  A registration by another session then cannot
+ * come between the statements that follow, each of which reads the node
+ * afresh, and what they check; one under way is waited for, and seen.
+ * Returns the heartbeat's result (SQL_HEARTBEAT's columns, read as the
+ * heartbeat began), which the caller clears before ending the transaction
+ * with end_locked(); NULL when it could not, *st saying why (the
+ * transaction is then over).
+ */
+static PGresult *
+begin_locked(Agent *a, ConnStatus *st)
+{
+	const char *values[2] = {a->cfg->node_id, a->my_pid};
+	PGresult   *res = conn_exec(&a->conn, "BEGIN", 0, NULL, st);
+
+	PQclear(res);
+	if (*st != CONN_OK)
+		return NULL;
+	res = conn_exec(&a->conn, SQL_HEARTBEAT, 2, values, st);
+	if (*st == CONN_OK)
+		return res;
+	PQclear(res);
+	end_locked(a, false);
+	return NULL;
+}
+
+/* End the transaction begin_locked() began */
+static void
+end_locked(Agent *a, bool commit)
+{
+	ConnStatus	st;
+
+	PQclear(conn_exec(&a->conn, commit ? "COMMIT" : "ROLLBACK", 0, NULL, &st));
 }
 
 /*
@@ -886,27 +966,44 @@ drain(Agent *a)
 	/* tried once per count of running handlers, whatever comes of it */
 	a->drained = runner_running(a->runner);
 
+	res = begin_locked(a, &st);
+	if (res == NULL)
+		return;					/* lost or refused: the heartbeat deals with it */
+	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 2))
+	{
+		note_taken_over(a, PQgetvalue(res, 0, 2));
+		PQclear(res);
+		end_locked(a, false);
+		return;
+	}
+	if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 1), "t") == 0)
+	{
+		/* its lease had lapsed: the heartbeat took its tasks back */
+		stop_stale_handlers(a, "the node's lease had lapsed before its stop");
+		PQclear(res);
+		end_locked(a, true);
+		return;
+	}
+	note_lease(a, res);
+	PQclear(res);
+
+	/* read afresh, under the lock */
 	values[0] = cfg->node_id;
 	values[1] = a->my_pid;
 	res = conn_exec(&a->conn, SQL_NODE_STATE, 2, values, &st);
 	if (st != CONN_OK || PQntuples(res) != 1)
 	{
-		/* lost, refused or forgotten: the heartbeat deals with it */
 		if (st == CONN_ERROR)
 			conn_log_error(NODE_LOG_WARNING, "could not look at the node", res);
 		PQclear(res);
+		end_locked(a, false);
 		return;
 	}
 	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
 	{
 		note_taken_over(a, PQgetvalue(res, 0, 3));
 		PQclear(res);
-		return;
-	}
-	if (strcmp(PQgetvalue(res, 0, 1), "t") != 0)
-	{
-		stop_stale_handlers(a, "the node's lease had lapsed before its stop");
-		PQclear(res);
+		end_locked(a, false);
 		return;
 	}
 	started = strtol(PQgetvalue(res, 0, 2), NULL, 10);
@@ -929,6 +1026,7 @@ drain(Agent *a)
 	else if (st == CONN_ERROR)
 		conn_log_error(NODE_LOG_WARNING, "could not lower the node's capacity", res);
 	PQclear(res);
+	end_locked(a, st == CONN_OK);
 }
 
 /*
@@ -964,9 +1062,30 @@ finish_stop(Agent *a)
 {
 	const char *values[2] = {a->cfg->node_id, a->my_pid};
 	ConnStatus	st;
-	PGresult   *res = conn_exec(&a->conn, SQL_DEREGISTER, 2, values, &st);
+	PGresult   *res;
+	bool		locked;
 	int			code = NODE_EXIT_OK;
 
+	/*
+	 * Under the node's lock when it can be had: not when the node is
+	 * deregistered already, or its session is gone (nothing then races
+	 * for it)
+	 */
+	res = begin_locked(a, &st);
+	if (st == CONN_LOST)
+		return -1;
+	locked = res != NULL;
+	if (locked && PQntuples(res) == 1 && !PQgetisnull(res, 0, 2))
+	{
+		note_taken_over(a, PQgetvalue(res, 0, 2));
+		PQclear(res);
+		end_locked(a, false);
+		conn_close(&a->conn);
+		return NODE_EXIT_RUNTIME;
+	}
+	PQclear(res);
+
+	res = conn_exec(&a->conn, SQL_DEREGISTER, 2, values, &st);
 	if (st == CONN_LOST)
 		return -1;
 	if (st == CONN_ERROR)
@@ -983,6 +1102,12 @@ finish_stop(Agent *a)
 		node_log(NODE_LOG_NOTICE, "deregistered; the server took back %s task(s)",
 				 PQgetisnull(res, 0, 0) ? "0" : PQgetvalue(res, 0, 0));
 	PQclear(res);
+	if (locked)
+	{
+		end_locked(a, code == NODE_EXIT_OK);
+		if (a->conn.pg == NULL)
+			return -1;
+	}
 	conn_close(&a->conn);
 	return code;
 }
@@ -1065,6 +1190,8 @@ run_loop(Agent *a)
 		if (a->connected && !a->stopping &&
 			(a->want_fetch || node_now_ms() >= a->next_poll_ms))
 			fetch(a);
+		if (a->taken_over)		/* a hand-back found it so */
+			return NODE_EXIT_RUNTIME;
 		if (a->connected && node_now_ms() >= a->next_heartbeat_ms)
 			heartbeat(a);
 		if (a->taken_over)

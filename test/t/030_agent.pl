@@ -717,6 +717,43 @@ is(query(q{SELECT backend_pid || ' ' || live FROM role_cluster.nodes WHERE node_
 kill 'TERM', $agents{cut_b};
 is(wait_agent('cut_b'), 0, 'the second agent stops with exit 0');
 
+# A stop that races the second agent's registration: the second agent's
+# registration is under way (made to wait on a lock held here) when the
+# first agent begins to stop.  The first one's stop takes the node's lock
+# (a heartbeat in its transaction), so it waits for that registration and
+# then sees it: it stops without registering the node again, which would
+# take it back from the second agent.
+start_agent('race', 'maintenance', undef, {}, '--grace', '60');
+my $raced = query(q{SELECT role_cluster.enqueue('storeMaintenance', 'gated')});
+ok(wait_file("$testdir/started.$raced.1"), 'a task runs on the first agent of node race');
+my $holder = $node->background_psql('postgres');
+$holder->query_safe(
+	q{BEGIN; SELECT 1 FROM role_cluster.node WHERE node_id = 'race' FOR UPDATE});
+# lock waits of sessions other than the holder, on the node table's rows
+my $waiting = q{SELECT count(*) FROM pg_stat_activity
+	WHERE wait_event_type = 'Lock' AND query LIKE '%role_cluster.%' AND pid <> }
+  . $holder->query_safe('SELECT pg_backend_pid()');
+start_agent('race_b', 'maintenance', undef, { STALWART_NODE_ID => 'race' });
+ok($node->poll_query_until('postgres', $waiting, '1'), 'the second agent\'s registration waits');
+kill 'TERM', $agents{race};
+ok($node->poll_query_until('postgres', $waiting, '2'), 'and so does the first agent\'s stop');
+$holder->query_safe('COMMIT');
+$holder->quit;
+ok( $node->poll_query_until(
+		'postgres', q{SELECT count(*) FROM role_cluster.nodes WHERE node_id = 'race' AND live},
+		'1'),
+	'the node is registered');
+is(wait_agent('race'), 1, 'the first agent, seeing the registration, exits 1');
+$log = slurp($node->basedir . '/agent_race.log');
+unlike($log, qr/capacity lowered|deregistered;/, 'having neither registered the node again nor deregistered it');
+only_second_run_counts($raced, 'on the second agent');
+is(query(q{SELECT live AND session_alive FROM role_cluster.nodes WHERE node_id = 'race'}),
+	't', 'the node stays the second agent\'s (the first agent\'s sessions are gone), live');
+unlike(slurp($node->basedir . '/agent_race_b.log'), qr/registered again by another session/,
+	'and the second agent carries on');
+kill 'TERM', $agents{race_b};
+is(wait_agent('race_b'), 0, 'the second agent stops with exit 0');
+
 # ---- a lease lapsed when a stop begins: the handler is stopped ----
 # Its lease lapsed before the agent was told to stop (made to, here, with
 # heartbeats 10 s apart so that the stop sees it first): what the node held
