@@ -165,7 +165,7 @@ typedef struct Agent
 } Agent;
 
 static bool report_finished(Agent *a, bool all);
-static void end_locked(Agent *a, bool commit);
+static bool end_locked(Agent *a, bool commit);
 
 /* The wait function of the connection: serve the handlers meanwhile */
 static short
@@ -931,13 +931,20 @@ begin_locked(Agent *a, ConnStatus *st)
 	return NULL;
 }
 
-/* End the transaction begin_locked() began */
-static void
+/*
+ * End the transaction begin_locked() began; returns whether it committed
+ * (false after a ROLLBACK, a refused COMMIT or a lost connection)
+ */
+static bool
 end_locked(Agent *a, bool commit)
 {
 	ConnStatus	st;
+	PGresult   *res = conn_exec(&a->conn, commit ? "COMMIT" : "ROLLBACK", 0, NULL, &st);
 
-	PQclear(conn_exec(&a->conn, commit ? "COMMIT" : "ROLLBACK", 0, NULL, &st));
+	if (st == CONN_ERROR)
+		conn_log_error(NODE_LOG_WARNING, "could not end the transaction", res);
+	PQclear(res);
+	return commit && st == CONN_OK;
 }
 
 /*
@@ -1018,15 +1025,13 @@ drain(Agent *a)
 	if (st == CONN_OK && PQntuples(res) == 0)
 		note_taken_over(a, NULL);
 	else if (st == CONN_OK)
-	{
 		note_lease(a, res);
-		node_log(NODE_LOG_NOTICE,
-				 "stopping: capacity lowered to %s, the tasks it still runs", capacity);
-	}
 	else if (st == CONN_ERROR)
 		conn_log_error(NODE_LOG_WARNING, "could not lower the node's capacity", res);
 	PQclear(res);
-	end_locked(a, st == CONN_OK);
+	if (end_locked(a, st == CONN_OK && !a->taken_over))
+		node_log(NODE_LOG_NOTICE,
+				 "stopping: capacity lowered to %s, the tasks it still runs", capacity);
 }
 
 /*
@@ -1102,11 +1107,12 @@ finish_stop(Agent *a)
 		node_log(NODE_LOG_NOTICE, "deregistered; the server took back %s task(s)",
 				 PQgetisnull(res, 0, 0) ? "0" : PQgetvalue(res, 0, 0));
 	PQclear(res);
-	if (locked)
+	if (locked && !end_locked(a, code == NODE_EXIT_OK) && code == NODE_EXIT_OK)
 	{
-		end_locked(a, code == NODE_EXIT_OK);
 		if (a->conn.pg == NULL)
-			return -1;
+			return -1;			/* lost at COMMIT: deregister again */
+		node_log(NODE_LOG_ERROR, "could not deregister: the transaction did not commit");
+		code = NODE_EXIT_RUNTIME;
 	}
 	conn_close(&a->conn);
 	return code;

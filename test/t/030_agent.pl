@@ -723,20 +723,29 @@ is(wait_agent('cut_b'), 0, 'the second agent stops with exit 0');
 # (a heartbeat in its transaction), so it waits for that registration and
 # then sees it: it stops without registering the node again, which would
 # take it back from the second agent.
-start_agent('race', 'maintenance', undef, {}, '--grace', '60');
+# (its heartbeats 30 s apart, within a 10 min lease, so that none of them
+# is what waits: its stop's is)
+start_agent('race', 'maintenance', undef, { PGOPTIONS => '-c role_cluster.node_lease=10min' },
+	'--grace', '60', '--heartbeat', '30');
 my $raced = query(q{SELECT role_cluster.enqueue('storeMaintenance', 'gated')});
 ok(wait_file("$testdir/started.$raced.1"), 'a task runs on the first agent of node race');
 my $holder = $node->background_psql('postgres');
 $holder->query_safe(
 	q{BEGIN; SELECT 1 FROM role_cluster.node WHERE node_id = 'race' FOR UPDATE});
-# lock waits of sessions other than the holder, on the node table's rows
-my $waiting = q{SELECT count(*) FROM pg_stat_activity
-	WHERE wait_event_type = 'Lock' AND query LIKE '%role_cluster.%' AND pid <> }
-  . $holder->query_safe('SELECT pg_backend_pid()');
+# sessions waiting for a lock in a statement that calls $fn
+sub lock_waits
+{
+	my ($fn) = @_;
+	return qq{SELECT count(*) FROM pg_stat_activity
+		WHERE wait_event_type = 'Lock' AND query LIKE '%role_cluster.$fn(%'};
+}
 start_agent('race_b', 'maintenance', undef, { STALWART_NODE_ID => 'race' });
-ok($node->poll_query_until('postgres', $waiting, '1'), 'the second agent\'s registration waits');
+ok($node->poll_query_until('postgres', lock_waits('register_node'), '1'),
+	'the second agent\'s registration waits');
+is($node->safe_psql('postgres', lock_waits('heartbeat')), '0', 'no heartbeat waits yet');
 kill 'TERM', $agents{race};
-ok($node->poll_query_until('postgres', $waiting, '2'), 'and so does the first agent\'s stop');
+ok($node->poll_query_until('postgres', lock_waits('heartbeat'), '1'),
+	'the first agent\'s stop waits too, in the heartbeat that takes the lock');
 $holder->query_safe('COMMIT');
 $holder->quit;
 ok( $node->poll_query_until(
