@@ -156,7 +156,7 @@ typedef struct Agent
 	bool		want_fetch;		/* fetch at the next turn of the loop */
 	bool		more_waiting;	/* the server may hold more tasks for us */
 	bool		stopping;
-	int			drained;		/* stopping: the capacity it registered last */
+	int			drained;		/* stopping: running handlers at the last drain */
 	bool		taken_over;		/* another session registered the node */
 	bool		killed;			/* the handlers were killed */
 	int64_t		stop_deadline_ms;	/* end of the grace period */
@@ -489,8 +489,9 @@ note_taken_over(Agent *a, const char *pid)
 }
 
 /*
- * Before registering again after a reconnection: is the node still this
- * agent's (its last registration's process, or a session that is gone)?
+ * Before registering again (after a reconnection, or a failed heartbeat):
+ * is the node still this agent's (registered by one of its recent
+ * sessions, or by a session that is gone)?
  * If another session that is still there registered it meanwhile, the
  * node is that agent's: registering would take it back, and all it holds.
  * Returns false if not (the agent is then taken over) or if the question
