@@ -765,11 +765,14 @@ is(wait_agent('race_b'), 0, 'the second agent stops with exit 0');
 
 # ---- a lease lapsed when a stop begins: the handler is stopped ----
 # Its lease lapsed before the agent was told to stop (made to, here, with
-# heartbeats 10 s apart so that the stop sees it first): what the node held
-# is no longer its own, so the stop stops the handler, and does not
-# register the node again, which would hand the task back unnoticed.
+# heartbeats 30 s apart within a 10 min lease, so that the stop sees it
+# first): what the node held is no longer its own, so the stop stops the
+# handler, and does not register the node again, which would hand the task
+# back unnoticed.
 
-start_agent('lapse_stop', 'maintenance', undef, {}, '--heartbeat', '10', '--grace', '60');
+start_agent('lapse_stop', 'maintenance', undef,
+	{ PGOPTIONS => '-c role_cluster.node_lease=10min' },
+	'--heartbeat', '30', '--grace', '60');
 my $lapse_stop = query(q{SELECT role_cluster.enqueue('storeMaintenance', 'gated')});
 ok(wait_file("$testdir/started.$lapse_stop.1"), 'a task runs on lapse_stop');
 query(q{UPDATE role_cluster.node SET lease_until = now() - interval '1 second' WHERE node_id = 'lapse_stop'});
