@@ -489,27 +489,32 @@ note_taken_over(Agent *a, const char *pid)
 }
 
 /*
- * Before registering again (after a reconnection, or a failed heartbeat):
- * is the node still this agent's (registered by one of its recent
- * sessions, or by a session that is gone)?
- * If another session that is still there registered it meanwhile, the
- * node is that agent's: registering would take it back, and all it holds.
- * Returns false if not (the agent is then taken over) or if the question
- * could not be asked (the connection is closed by the caller).
+ * Is the node still this agent's (registered by one of its recent
+ * sessions, or by a session that is gone)?  Asked before registering again
+ * (after a reconnection, or a failed heartbeat) and at a stop.  If another
+ * session that is still there registered it meanwhile, the node is that
+ * agent's: registering would take it back, and all it holds.  Returns
+ * false if not (the agent is then taken over) or if the question could
+ * not be asked; true too when the node has no row.  running, if not NULL,
+ * gets how many tasks the node runs, or -1 when it has no row.
  */
 static bool
-still_mine(Agent *a)
+still_mine(Agent *a, long *running)
 {
 	const char *values[2] = {a->cfg->node_id, a->my_pid};
 	ConnStatus	st;
 	PGresult   *res = conn_exec(&a->conn, SQL_NODE_STATE, 2, values, &st);
 	bool		mine = st == CONN_OK;
 
+	if (running)
+		*running = -1;
 	if (st == CONN_OK && PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") != 0)
 	{
 		note_taken_over(a, PQgetvalue(res, 0, 3));
 		mine = false;
 	}
+	else if (st == CONN_OK && PQntuples(res) == 1 && running)
+		*running = strtol(PQgetvalue(res, 0, 2), NULL, 10);
 	else if (st == CONN_ERROR)
 		conn_log_error(NODE_LOG_WARNING, "could not look at the node", res);
 	PQclear(res);
@@ -542,7 +547,7 @@ try_reconnect(Agent *a)
 	 */
 	if (session_listen(a, false) != 0 ||
 		!report_finished(a, true) ||
-		a->taken_over || !still_mine(a) ||
+		a->taken_over || !still_mine(a, NULL) ||
 		session_register(a, false) != 0)
 	{
 		conn_close(&a->conn);
@@ -891,7 +896,7 @@ heartbeat(Agent *a)
 		PQclear(res);
 		res = NULL;
 		/* not if another agent, still connected, registered it meanwhile */
-		if (!still_mine(a))
+		if (!still_mine(a, NULL))
 			return;
 		if (session_register(a, false) != 0)
 			node_log(NODE_LOG_WARNING, "could not register again");
@@ -912,8 +917,9 @@ heartbeat(Agent *a)
  * afresh, and what they check; one under way is waited for, and seen.
  * Returns the heartbeat's result (SQL_HEARTBEAT's columns, read as the
  * heartbeat began), which the caller clears before ending the transaction
- * with end_locked(); NULL when it could not, *st saying why (the
- * transaction is then over).
+ * with end_locked(); NULL when it could not, *st saying why, or when the
+ * heartbeat found the node another agent's (a->taken_over): the
+ * transaction is then over.
  */
 static PGresult *
 begin_locked(Agent *a, ConnStatus *st)
@@ -925,7 +931,9 @@ begin_locked(Agent *a, ConnStatus *st)
 	if (*st != CONN_OK)
 		return NULL;
 	res = conn_exec(&a->conn, SQL_HEARTBEAT, 2, values, st);
-	if (*st == CONN_OK)
+	if (*st == CONN_OK && PQntuples(res) == 1 && !PQgetisnull(res, 0, 2))
+		note_taken_over(a, PQgetvalue(res, 0, 2));
+	else if (*st == CONN_OK)
 		return res;
 	PQclear(res);
 	end_locked(a, false);
@@ -976,14 +984,8 @@ drain(Agent *a)
 
 	res = begin_locked(a, &st);
 	if (res == NULL)
-		return;					/* lost or refused: the heartbeat deals with it */
-	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 2))
-	{
-		note_taken_over(a, PQgetvalue(res, 0, 2));
-		PQclear(res);
-		end_locked(a, false);
-		return;
-	}
+		return;					/* taken over, or lost or refused: the
+								 * heartbeat deals with that */
 	if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 1), "t") == 0)
 	{
 		/* its lease had lapsed: the heartbeat took its tasks back */
@@ -996,28 +998,14 @@ drain(Agent *a)
 	PQclear(res);
 
 	/* read afresh, under the lock */
-	values[0] = cfg->node_id;
-	values[1] = a->my_pid;
-	res = conn_exec(&a->conn, SQL_NODE_STATE, 2, values, &st);
-	if (st != CONN_OK || PQntuples(res) != 1)
+	if (!still_mine(a, &started) || started < 0)
 	{
-		if (st == CONN_ERROR)
-			conn_log_error(NODE_LOG_WARNING, "could not look at the node", res);
-		PQclear(res);
 		end_locked(a, false);
 		return;
 	}
-	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
-	{
-		note_taken_over(a, PQgetvalue(res, 0, 3));
-		PQclear(res);
-		end_locked(a, false);
-		return;
-	}
-	started = strtol(PQgetvalue(res, 0, 2), NULL, 10);
-	PQclear(res);
 
 	snprintf(capacity, sizeof(capacity), "%ld", started > 1 ? started : 1);
+	values[0] = cfg->node_id;
 	values[1] = cfg->role;
 	values[2] = cfg->push_shard > 0 ? a->shard_text : NULL;
 	values[3] = capacity;
@@ -1080,15 +1068,12 @@ finish_stop(Agent *a)
 	res = begin_locked(a, &st);
 	if (st == CONN_LOST)
 		return -1;
-	locked = res != NULL;
-	if (locked && PQntuples(res) == 1 && !PQgetisnull(res, 0, 2))
+	if (a->taken_over)
 	{
-		note_taken_over(a, PQgetvalue(res, 0, 2));
-		PQclear(res);
-		end_locked(a, false);
 		conn_close(&a->conn);
 		return NODE_EXIT_RUNTIME;
 	}
+	locked = res != NULL;
 	PQclear(res);
 
 	res = conn_exec(&a->conn, SQL_DEREGISTER, 2, values, &st);
