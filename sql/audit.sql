@@ -12,7 +12,8 @@ RESET client_min_messages;
 -- Durations in details depend on the clock: show them as <age>.
 CREATE TEMP VIEW findings AS
 	SELECT severity, "check", subject,
-		   regexp_replace(detail, '(lapsed|oldest for) [^.]+', '\1 <age>') AS detail
+		   regexp_replace(regexp_replace(detail, '(lapsed|oldest for) [^.]+', '\1 <age>'),
+						  '(passed|runs) @( \d+ \w+)+', '\1 <age>', 'g') AS detail
 	FROM role_cluster.audit();
 -- Nodes not live from now on: their lease lapsed an hour ago.
 CREATE FUNCTION pg_temp.lapse(VARIADIC ids text[]) RETURNS void
@@ -86,6 +87,17 @@ SELECT * FROM findings WHERE "check" = 'node_not_live';
 SELECT role_cluster.reclaim() AS reclaimed;
 DELETE FROM role_cluster.task WHERE id = :mta_task;
 SELECT role_cluster.heartbeat('b1') IS NOT NULL AS b1_back;
+-- Past its node timeout, its lease still running: not live, but it keeps
+-- what it holds, and the finding says until when.
+SELECT role_cluster.enqueue('outboundMta') AS mta_task \gset
+SELECT role_cluster.enqueue('outboundMta') AS mta_task2 \gset
+SELECT count(*) AS claimed FROM role_cluster.claim_tasks('b1', 2);
+UPDATE role_cluster.node SET live_until = now() - interval '1 minute' WHERE node_id = 'b1';
+SELECT * FROM findings WHERE "check" = 'node_not_live';
+SELECT role_cluster.reclaim() AS nothing_reclaimed;
+SELECT role_cluster.heartbeat('b1') IS NOT NULL AS b1_back;
+SELECT * FROM findings WHERE "check" = 'node_not_live';
+DELETE FROM role_cluster.task WHERE id IN (:mta_task, :mta_task2);
 
 -- Push shards.  push_shard_single_node: shard 2 down to one node (a
 -- warning: pushNotifications is a critical type).

@@ -20,16 +20,20 @@ INSERT INTO role_cluster.cluster_role (name, tasks) VALUES
 	('pusher', 'EnableSome(pushNotifications, metricsPush)'),
 	('frontend', 'DisableAll');
 
--- The settings the queue adds, with their defaults; the node lease is a
--- setting, role_cluster.node_lease.
+-- The settings the queue adds, with their defaults; the node lease and
+-- the node timeout are settings, role_cluster.node_lease and
+-- role_cluster.node_timeout.
 SELECT push_shards_total, default_capacity, retry_backoff_base, retry_backoff_max
 	FROM role_cluster.cluster_settings;
 SHOW role_cluster.node_lease;
 SELECT role_cluster.node_lease();
+SHOW role_cluster.node_timeout;
+SELECT role_cluster.node_timeout();
 
 -- Registration: the node row comes back; capacity defaults from the settings.
 SELECT node_id, role_name, push_shard, capacity, login,
 	   backend_pid = pg_backend_pid() AS my_pid,
+	   live_until = last_heartbeat + interval '30 seconds' AS live,
 	   lease_until = last_heartbeat + interval '30 seconds' AS leased,
 	   deregistered_at IS NULL AS registered
 	FROM role_cluster.register_node('n1', 'indexer');
@@ -93,13 +97,29 @@ SELECT n.lease_until = n.last_heartbeat + interval '30 seconds' AS node_lease,
 	FROM role_cluster.node n JOIN role_cluster.task t ON t.node_id = n.node_id
 	WHERE n.node_id = 'n2';
 -- The lease follows the setting, which a superuser may set for a session
--- (or a login); others may not.
+-- (or a login); others may not.  heartbeat() returns when the node stops
+-- being live, its node timeout, which stays 30 s: the lease outlasts it.
 SET role_cluster.node_lease = '2min';
 SELECT role_cluster.node_lease();
-SELECT role_cluster.heartbeat('n2') = now() + interval '2 minutes' AS extended;
+SELECT role_cluster.heartbeat('n2') = now() + interval '30 seconds' AS live_for_the_timeout;
+SELECT n.live_until = n.last_heartbeat + interval '30 seconds' AS live_until,
+	   n.lease_until = n.last_heartbeat + interval '2 minutes' AS lease_until,
+	   t.lease_until = n.lease_until AS task_lease
+	FROM role_cluster.node n JOIN role_cluster.task t ON t.node_id = n.node_id
+	WHERE n.node_id = 'n2' AND t.id = :t1;
+-- The timeout follows its own setting, up to the lease.
+SET role_cluster.node_timeout = '1min';
+SELECT role_cluster.node_timeout();
+SELECT role_cluster.heartbeat('n2') = now() + interval '1 minute' AS live_for_the_timeout;
+SET role_cluster.node_timeout = '5min';
+SELECT role_cluster.node_timeout() AS capped_at_the_lease;
+SELECT role_cluster.heartbeat('n2') = now() + interval '2 minutes' AS live_for_the_lease;
 SET role_cluster.node_lease = 0;
 SET role_cluster.node_lease = '-1s';
+SET role_cluster.node_timeout = 0;
+SET role_cluster.node_timeout = '-1s';
 RESET role_cluster.node_lease;
+RESET role_cluster.node_timeout;
 SELECT role_cluster.heartbeat('n2') = now() + interval '30 seconds' AS extended;
 SELECT role_cluster.heartbeat(NULL);
 SELECT role_cluster.heartbeat('nobody-here');
@@ -127,6 +147,37 @@ SELECT node_id FROM role_cluster.register_node('n1', 'indexer');
 SELECT state, node_id, attempts, last_error FROM role_cluster.task WHERE id = :t_lapsed;
 SELECT node_id, live, held FROM role_cluster.nodes WHERE node_id = 'n1';
 DELETE FROM role_cluster.task WHERE id = :t_lapsed;
+
+-- A node past its node timeout, its lease still running, is not live: it
+-- is given no work, nor may it fetch, until it heartbeats again; but it
+-- keeps what it holds, which reclaim() leaves alone, and may still report
+-- on it.
+SELECT role_cluster.enqueue('searchIndexing', kind => 'kept', priority => 100) AS t_kept \gset
+SELECT id = :t_kept AS claimed FROM role_cluster.claim_tasks('n1', 1);
+SELECT role_cluster.enqueue('searchIndexing', kind => 'waits', priority => 100) AS t_waits \gset
+UPDATE role_cluster.node SET live_until = now() - interval '1 second' WHERE node_id = 'n1';
+SELECT node_id, live, held, lease_until > now() AS leased FROM role_cluster.nodes WHERE node_id = 'n1';
+\set VERBOSITY terse
+SELECT role_cluster.claim_tasks('n1');
+SELECT role_cluster.fetch_tasks('n1');
+\set VERBOSITY default
+SELECT role_cluster.reclaim() AS nothing_reclaimed;
+SELECT id = :t_kept AS kept, state, node_id, attempts FROM role_cluster.task
+	WHERE id IN (:t_kept, :t_waits) ORDER BY id;
+SELECT role_cluster.heartbeat('n1') = now() + interval '30 seconds' AS live_again;
+SELECT node_id, live, held FROM role_cluster.nodes WHERE node_id = 'n1';
+SELECT id = :t_waits AS claimed FROM role_cluster.claim_tasks('n1', 1);
+SELECT count(*) AS completed FROM role_cluster.complete_tasks(ARRAY[:t_kept, :t_waits]::bigint[], 'n1');
+-- Its lease lapsing too, it is gone as before.
+SELECT role_cluster.enqueue('searchIndexing', kind => 'lost', priority => 100) AS t_lost \gset
+SELECT id = :t_lost AS claimed FROM role_cluster.claim_tasks('n1', 1);
+UPDATE role_cluster.node SET live_until = now() - interval '2 seconds',
+	lease_until = now() - interval '1 second' WHERE node_id = 'n1';
+SELECT role_cluster.claim_tasks('n1');
+SELECT role_cluster.reclaim() AS reclaimed;
+SELECT state, node_id, attempts FROM role_cluster.task WHERE id = :t_lost;
+SELECT role_cluster.heartbeat('n1') > now() AS heartbeat;
+DELETE FROM role_cluster.task WHERE id IN (:t_kept, :t_waits, :t_lost);
 
 -- A node whose registering session has ended is not live, and cannot
 -- heartbeat from another session: it must register again.
@@ -184,8 +235,9 @@ SET SESSION AUTHORIZATION regress_rcq_node1;
 SELECT node_id, login FROM role_cluster.register_node('mine', 'indexer');
 SELECT role_cluster.heartbeat('mine') > now() AS heartbeat;
 SELECT role_cluster.node_lease();
--- a node login may not choose its own lease
+-- a node login may not choose its own lease or timeout
 SET role_cluster.node_lease = '1h';
+SET role_cluster.node_timeout = '1h';
 RESET SESSION AUTHORIZATION;
 SET SESSION AUTHORIZATION regress_rcq_node2;
 SELECT role_cluster.register_node('mine', 'indexer');

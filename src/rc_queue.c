@@ -55,9 +55,11 @@ PG_FUNCTION_INFO_V1(rc_check_task_batch);
 PG_FUNCTION_INFO_V1(rc_task_batch_rows);
 PG_FUNCTION_INFO_V1(rc_node_session_alive);
 PG_FUNCTION_INFO_V1(rc_node_lease);
+PG_FUNCTION_INFO_V1(rc_node_timeout);
 
-/* role_cluster.node_lease, in seconds */
+/* role_cluster.node_lease and role_cluster.node_timeout, in seconds */
 static int	rc_node_lease_s = 30;
+static int	rc_node_timeout_s = 30;
 
 /* A statement prepared once per session (and again if its types change) */
 typedef struct RcSavedPlan
@@ -831,18 +833,26 @@ rc_node_session_alive(PG_FUNCTION_ARGS)
 }
 
 /*
- * Defines role_cluster.node_lease, in every process that loads the library:
- * heartbeat() and register_node() read it in the node's own session.
+ * Defines role_cluster.node_lease and role_cluster.node_timeout, in every
+ * process that loads the library: heartbeat() and register_node() read
+ * them in the node's own session.
  */
 void
 rc_queue_init(void)
 {
 	DefineCustomIntVariable("role_cluster.node_lease",
-							"How long a node stays live, holding its tasks, after it heartbeats or registers.",
-							"A node that does not heartbeat again within it is taken as gone "
-							"(its node timeout): reclaim() puts back what it held.  The leases "
-							"of the tasks it holds follow its own.",
+							"How long a node keeps its tasks after it heartbeats or registers.",
+							"A node that does not heartbeat again within it is gone: reclaim() "
+							"puts back what it held.  The leases of the tasks it holds follow "
+							"its own.",
 							&rc_node_lease_s, 30, 1, INT_MAX,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("role_cluster.node_timeout",
+							"How long a node is given new work after it heartbeats or registers.",
+							"A node that does not heartbeat again within it is routed nothing "
+							"more, but keeps what it holds until its lease (role_cluster.node_lease) "
+							"ends.  Values above node_lease act as node_lease.",
+							&rc_node_timeout_s, 30, 1, INT_MAX,
 							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
 }
 
@@ -850,8 +860,9 @@ rc_queue_init(void)
  * role_cluster.node_lease() → interval
  *
  * The session's role_cluster.node_lease, as an interval: what a heartbeat
- * or a registration adds to now().  (Calling it loads the library, so the
- * setting is defined even where the library is not preloaded.)
+ * or a registration adds to now() for the node's lease.  (Calling it loads
+ * the library, so the setting is defined even where the library is not
+ * preloaded.)
  */
 Datum
 rc_node_lease(PG_FUNCTION_ARGS)
@@ -860,4 +871,20 @@ rc_node_lease(PG_FUNCTION_ARGS)
 
 	lease->time = (int64) rc_node_lease_s * USECS_PER_SEC;
 	PG_RETURN_INTERVAL_P(lease);
+}
+
+/*
+ * role_cluster.node_timeout() → interval
+ *
+ * The session's role_cluster.node_timeout, at most its node_lease, as an
+ * interval: what a heartbeat or a registration adds to now() for the time
+ * the node stays live.  A node is never live without its lease.
+ */
+Datum
+rc_node_timeout(PG_FUNCTION_ARGS)
+{
+	Interval   *timeout = palloc0(sizeof(Interval));
+
+	timeout->time = (int64) Min(rc_node_timeout_s, rc_node_lease_s) * USECS_PER_SEC;
+	PG_RETURN_INTERVAL_P(timeout);
 }

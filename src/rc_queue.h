@@ -3,10 +3,10 @@
  * rc_queue.h
  *	  The queue's two busiest entry points in C, enqueue() and
  *	  complete_task(), with enqueue_batch()'s check of its array, the
- *	  test whether a node's session still exists, and the node lease
- *	  setting (role_cluster.node_lease).  Everything else about the queue
- *	  (the routing rule, claims, dispatch, reclaim) is SQL and PL/pgSQL in
- *	  sql/install/40_queue.sql.
+ *	  test whether a node's session still exists, and the node settings
+ *	  (role_cluster.node_lease, role_cluster.node_timeout).  Everything
+ *	  else about the queue (the routing rule, claims, dispatch, reclaim) is
+ *	  SQL and PL/pgSQL in sql/install/40_queue.sql.
  *
  * The SQL declarations (SECURITY DEFINER, the pinned search_path and the
  * planner settings) are in that file too; these functions only run the
@@ -17,7 +17,7 @@
 #ifndef RC_QUEUE_H
 #define RC_QUEUE_H
 
-/* Defines role_cluster.node_lease; called by _PG_init */
+/* Defines role_cluster.node_lease and node_timeout; called by _PG_init */
 extern void rc_queue_init(void);
 
 #endif							/* RC_QUEUE_H */

@@ -4,9 +4,14 @@
 /*
  * Design in brief:
  *
- * - A node is live while it is not deregistered, its lease (lease_until,
- *   pushed forward by every heartbeat) has not lapsed, and the session that
- *   registered it still exists (pid and backend_start in pg_stat_activity).
+ * - A node is live, and is given work, while it is not deregistered, it
+ *   has heartbeated within its node timeout (live_until), and the session
+ *   that registered it still exists (pid and backend_start in
+ *   pg_stat_activity).  It holds its tasks while it is not deregistered,
+ *   its lease (lease_until) has not lapsed, and that session exists.
+ *   Every heartbeat pushes both forward; the timeout is never the longer,
+ *   so a node that missed heartbeats is given nothing new some time before
+ *   its tasks go back.
  * - A task moves queued -> running (handed to a node: claimed by it, or
  *   routed to it by dispatch) -> done, or back to queued (retry, release,
  *   reclaim) or dead (out of attempts).  A running task has exactly one
@@ -53,7 +58,8 @@
 
 /*
  * Settings the queue reads, in the one row of cluster_settings.  (The node
- * lease is a setting, role_cluster.node_lease: node_lease() below.)
+ * lease and timeout are settings, role_cluster.node_lease and
+ * role_cluster.node_timeout: node_lease() and node_timeout() below.)
  */
 ALTER TABLE role_cluster.cluster_settings
 	ADD COLUMN default_capacity integer NOT NULL DEFAULT 16
@@ -105,11 +111,12 @@ CREATE TABLE role_cluster.node (
 	backend_start timestamptz NOT NULL,
 	registered_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	last_heartbeat timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	live_until	timestamptz NOT NULL DEFAULT 'infinity',
 	lease_until timestamptz NOT NULL,
 	deregistered_at timestamptz
 ) WITH (fillfactor = 50);
 COMMENT ON TABLE role_cluster.node IS
-	'Registered nodes (register_node); a node is live while not deregistered, within its lease, and its session exists';
+	'Registered nodes (register_node); a node is live while not deregistered, within its node timeout and lease, and its session exists';
 COMMENT ON COLUMN role_cluster.node.node_id IS 'The node''s id, chosen by the node';
 COMMENT ON COLUMN role_cluster.node.role_name IS
 	'Its cluster_role (STALWART_ROLE); NULL enables every task type.  Not a foreign key: a role deleted under a node enables nothing';
@@ -123,8 +130,10 @@ COMMENT ON COLUMN role_cluster.node.backend_start IS
 	'Start time of that session: with backend_pid, tells a live session from a reused pid';
 COMMENT ON COLUMN role_cluster.node.registered_at IS 'When it last registered';
 COMMENT ON COLUMN role_cluster.node.last_heartbeat IS 'When it last registered or heartbeated';
+COMMENT ON COLUMN role_cluster.node.live_until IS
+	'It is given work until then unless it heartbeats again (last_heartbeat + role_cluster.node_timeout, at most lease_until); a row written without it is given work while its lease lasts';
 COMMENT ON COLUMN role_cluster.node.lease_until IS
-	'It is live until then unless it heartbeats again (last_heartbeat + role_cluster.node_lease)';
+	'It holds its tasks until then unless it heartbeats again (last_heartbeat + role_cluster.node_lease)';
 COMMENT ON COLUMN role_cluster.node.deregistered_at IS 'When it deregistered; NULL while registered';
 
 /*
@@ -335,14 +344,25 @@ COMMENT ON FUNCTION role_cluster.effective_push_shard(integer, integer) IS
 /*
  * The node lease: role_cluster.node_lease (30 s by default; superusers may
  * set it per session or per login, like any such setting), as an interval.
- * A heartbeat or a registration makes a node live, and its tasks held,
- * until now() plus this.  C: calling it loads the library, so the setting
- * exists in every session.
+ * A heartbeat or a registration makes a node hold its tasks until now()
+ * plus this.  C: calling it loads the library, so the setting exists in
+ * every session.
  */
 CREATE FUNCTION role_cluster.node_lease() RETURNS interval
 	AS 'MODULE_PATHNAME', 'rc_node_lease' LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION role_cluster.node_lease() IS
-	'The node lease (role_cluster.node_lease) as an interval: how long a heartbeat keeps a node live';
+	'The node lease (role_cluster.node_lease) as an interval: how long a heartbeat keeps a node''s tasks its own';
+
+/*
+ * The node timeout: role_cluster.node_timeout (30 s by default, set like
+ * node_lease), at most the session's node_lease, as an interval.  A
+ * heartbeat or a registration makes a node live, given work, until now()
+ * plus this.
+ */
+CREATE FUNCTION role_cluster.node_timeout() RETURNS interval
+	AS 'MODULE_PATHNAME', 'rc_node_timeout' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION role_cluster.node_timeout() IS
+	'The node timeout (role_cluster.node_timeout, at most node_lease) as an interval: how long a heartbeat keeps a node live';
 
 /*
  * Does the session with this pid and start time still exist?  C, reading
@@ -357,15 +377,18 @@ COMMENT ON FUNCTION role_cluster.node_session_alive(integer, timestamptz) IS
 	'Whether the session with this pid and backend_start still exists';
 
 /*
- * Is the node live: registered, within its lease, its session there?
+ * Is the node live: registered, within its node timeout and its lease
+ * (one written by hand may have a lease shorter than its timeout), its
+ * session there?
  */
 CREATE FUNCTION role_cluster.node_is_live(n role_cluster.node) RETURNS boolean
 	LANGUAGE sql STABLE
 	RETURN n.deregistered_at IS NULL
+		AND n.live_until > pg_catalog.now()
 		AND n.lease_until > pg_catalog.now()
 		AND role_cluster.node_session_alive(n.backend_pid, n.backend_start);
 COMMENT ON FUNCTION role_cluster.node_is_live(role_cluster.node) IS
-	'Whether a node is live: not deregistered, lease not lapsed, registering session still there';
+	'Whether a node is live, given work: not deregistered, node timeout and lease not lapsed, registering session still there';
 
 /*
  * Has the node holding a running task started it?  A task it claimed was
@@ -459,6 +482,13 @@ BEGIN
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  DETAIL = 'The tasks it holds go back to the queue at the next role_cluster.reclaim(), or at its own next heartbeat.',
 				  HINT = 'Call role_cluster.heartbeat() well within role_cluster.node_lease.';
+	END IF;
+	IF n.live_until <= pg_catalog.now() THEN
+		RAISE EXCEPTION 'node "%" has not heartbeated within its node timeout', n.node_id
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = pg_catalog.format('Its last heartbeat was at %s; it keeps the tasks it holds until its lease ends at %s.',
+											 n.last_heartbeat, n.lease_until),
+				  HINT = 'Call role_cluster.heartbeat() well within role_cluster.node_timeout.';
 	END IF;
 	IF NOT role_cluster.node_is_live(n) THEN
 		RAISE EXCEPTION 'the session that registered node "%" has ended', n.node_id
@@ -946,6 +976,7 @@ BEGIN
 					backend_start = my_start,
 					registered_at = pg_catalog.now(),
 					last_heartbeat = pg_catalog.now(),
+					live_until = pg_catalog.now() + role_cluster.node_timeout(),
 					lease_until = pg_catalog.now() + role_cluster.node_lease(),
 					deregistered_at = NULL
 				WHERE node_id = register_node.node_id
@@ -986,10 +1017,11 @@ BEGIN
 		END IF;
 
 		INSERT INTO role_cluster.node AS x (node_id, role_name, push_shard, capacity, login,
-											backend_pid, backend_start, lease_until)
+											backend_pid, backend_start, live_until, lease_until)
 			VALUES (register_node.node_id, register_node.role, register_node.push_shard,
 					coalesce(register_node.capacity, s.default_capacity), SESSION_USER,
-					pg_catalog.pg_backend_pid(), my_start, pg_catalog.now() + role_cluster.node_lease())
+					pg_catalog.pg_backend_pid(), my_start, pg_catalog.now() + role_cluster.node_timeout(),
+					pg_catalog.now() + role_cluster.node_lease())
 			ON CONFLICT ON CONSTRAINT node_pkey DO NOTHING
 			RETURNING * INTO n;
 		IF FOUND THEN
@@ -1012,10 +1044,13 @@ COMMENT ON FUNCTION role_cluster.register_node(text, text, integer, integer) IS
 	'Registers a node (or again: updates it) with its role, push shard and capacity, bound to this login and session';
 
 /*
- * Extends the node's lease, and with it the leases of the tasks it holds.
- * Returns the new lease end: heartbeat again well before it.  A node whose
- * lease had lapsed is live again, without the tasks it held (they go back
- * to the queue as reclaim() puts them), and wakes the worker at commit.
+ * Extends the node's time live (its node timeout) and its lease, and with
+ * it the leases of the tasks it holds.  Returns when the node stops being
+ * live without another heartbeat (its lease ends no earlier): heartbeat
+ * again well before it.  A node whose timeout had passed is live again,
+ * with what it holds; one whose lease had lapsed is live again without the
+ * tasks it held (they go back to the queue as reclaim() puts them).  Either
+ * wakes the worker at commit.
  */
 CREATE FUNCTION role_cluster.heartbeat(node_id text) RETURNS timestamptz
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -1027,6 +1062,7 @@ AS $$
 DECLARE
 	n			role_cluster.node;
 	until		timestamptz;
+	leased		timestamptz;
 BEGIN
 	n := role_cluster.node_for_caller(heartbeat.node_id, true);
 	IF n.deregistered_at IS NOT NULL THEN
@@ -1048,27 +1084,29 @@ BEGIN
 		 */
 		PERFORM role_cluster.hand_back(ARRAY[n.node_id], true, 'was lost (lease lapsed)');
 	END IF;
-	UPDATE role_cluster.node
+	UPDATE role_cluster.node AS x
 		SET last_heartbeat = pg_catalog.now(),
+			live_until = pg_catalog.now() + role_cluster.node_timeout(),
 			lease_until = pg_catalog.now() + role_cluster.node_lease()
-		WHERE node_id = n.node_id
-		RETURNING lease_until INTO until;
-	UPDATE role_cluster.task AS t SET lease_until = until
+		WHERE x.node_id = n.node_id
+		RETURNING x.live_until, x.lease_until INTO until, leased;
+	UPDATE role_cluster.task AS t SET lease_until = leased
 		WHERE t.node_id = n.node_id AND t.state = 'running';
 	/*
-	 * A node whose lease had lapsed is live again: work may wait for it,
-	 * and dispatch() passed it over while it was not.  Wake the worker at
-	 * commit rather than leave that work to the poll.  (A heartbeat within
-	 * the lease changes nothing the worker routes by, and wakes nothing.)
+	 * A node that was not live (its timeout or its lease had passed) is
+	 * live again: work may wait for it, and dispatch() passed it over while
+	 * it was not.  Wake the worker at commit rather than leave that work to
+	 * the poll.  (A heartbeat of a live node changes nothing the worker
+	 * routes by, and wakes nothing.)
 	 */
-	IF n.lease_until <= pg_catalog.now() THEN
+	IF least(n.live_until, n.lease_until) <= pg_catalog.now() THEN
 		PERFORM role_cluster.wake_worker();
 	END IF;
 	RETURN until;
 END
 $$;
 COMMENT ON FUNCTION role_cluster.heartbeat(text) IS
-	'Keeps a node live: extends its lease and its tasks'' leases; returns the new lease end';
+	'Keeps a node live: extends its timeout, its lease and its tasks'' leases; returns when it stops being live without another';
 
 /*
  * Deregisters a node: it stops being live, and what it holds goes back to
@@ -1094,6 +1132,7 @@ BEGIN
 	handed := role_cluster.hand_back(ARRAY[n.node_id], true, 'deregistered');
 	UPDATE role_cluster.node
 		SET deregistered_at = pg_catalog.now(),
+			live_until = least(live_until, pg_catalog.now()),
 			lease_until = least(lease_until, pg_catalog.now())
 		WHERE node_id = n.node_id;
 	RETURN handed;
@@ -1264,8 +1303,8 @@ COMMENT ON FUNCTION role_cluster.enqueue_batch(jsonb) IS
  * for the node to fetch) hand out work only through here.
  *
  * The routing rule, all of it:
- *   - the node is live (node_is_live: registered, lease running, session
- *     there);
+ *   - the node is live (node_is_live: registered, within its node timeout
+ *     and lease, session there);
  *   - its role enables the task's type, and a push task's push_shard is the
  *     node's (routes_to);
  *   - a singleton type never has two tasks running: handing one
@@ -2114,16 +2153,23 @@ DECLARE
 	given_back	bigint[];
 BEGIN
 	PERFORM role_cluster.require_read_committed();
-	/* nodes that are not live but hold tasks, locked: the recheck sees a racing heartbeat */
+	/*
+	 * nodes that no longer hold their tasks (deregistered, lease lapsed,
+	 * session gone) but still have some, locked: the recheck sees a racing
+	 * heartbeat.  (A node past its timeout only keeps them.)
+	 */
 	SELECT pg_catalog.array_agg(d.node_id) INTO gone
 		FROM (SELECT n.node_id FROM role_cluster.node n
-			  WHERE NOT role_cluster.node_is_live(n)
+			  WHERE (n.deregistered_at IS NOT NULL
+					 OR n.lease_until <= pg_catalog.now()
+					 OR NOT role_cluster.node_session_alive(n.backend_pid, n.backend_start))
 				AND EXISTS (SELECT FROM role_cluster.task t
 							WHERE t.node_id = n.node_id AND t.state = 'running')
 			  ORDER BY n.node_id
 			  FOR NO KEY UPDATE SKIP LOCKED) AS d;
 	IF gone IS NOT NULL THEN
-		UPDATE role_cluster.node AS n SET lease_until = pg_catalog.now()
+		UPDATE role_cluster.node AS n
+			SET live_until = least(n.live_until, pg_catalog.now()), lease_until = pg_catalog.now()
 			WHERE n.node_id = ANY (gone) AND n.lease_until > pg_catalog.now();
 		handed := role_cluster.hand_back(gone, true, 'was lost (deregistered, lease lapsed or session ended)', true);
 	END IF;
@@ -2166,6 +2212,7 @@ CREATE VIEW role_cluster.nodes AS
 		   coalesce(h.routed, 0) AS routed,
 		   coalesce(h.running, 0) AS running,
 		   n.last_heartbeat,
+		   n.live_until,
 		   n.lease_until,
 		   role_cluster.node_session_alive(n.backend_pid, n.backend_start) AS session_alive,
 		   n.login,
@@ -2195,12 +2242,16 @@ COMMENT ON COLUMN role_cluster.nodes.node_id IS 'Node id (STALWART_NODE_ID or th
 COMMENT ON COLUMN role_cluster.nodes.role IS 'Role the node registered with (STALWART_ROLE); NULL enables everything';
 COMMENT ON COLUMN role_cluster.nodes.push_shard IS 'Push shard (STALWART_PUSH_SHARD), NULL when the node has none';
 COMMENT ON COLUMN role_cluster.nodes.capacity IS 'Most tasks the node may hold at once';
-COMMENT ON COLUMN role_cluster.nodes.live IS 'Registered, lease not lapsed and its session still connected';
+COMMENT ON COLUMN role_cluster.nodes.live IS
+	'Given work: registered, heartbeated within its node timeout and lease, and its session still connected';
 COMMENT ON COLUMN role_cluster.nodes.held IS 'Tasks the node holds now (routed + running)';
 COMMENT ON COLUMN role_cluster.nodes.routed IS 'Tasks routed to the node that it has not fetched yet';
 COMMENT ON COLUMN role_cluster.nodes.running IS 'Tasks the node has fetched or claimed and not yet reported';
 COMMENT ON COLUMN role_cluster.nodes.last_heartbeat IS 'Last registration or heartbeat';
-COMMENT ON COLUMN role_cluster.nodes.lease_until IS 'When the node stops being live without another heartbeat';
+COMMENT ON COLUMN role_cluster.nodes.live_until IS
+	'When the node stops being live (given work) without another heartbeat: its node timeout';
+COMMENT ON COLUMN role_cluster.nodes.lease_until IS
+	'When what the node holds goes back to the queue without another heartbeat: its lease';
 COMMENT ON COLUMN role_cluster.nodes.session_alive IS 'Whether the database session that registered the node is still connected';
 COMMENT ON COLUMN role_cluster.nodes.login IS 'Database login the node is bound to';
 COMMENT ON COLUMN role_cluster.nodes.backend_pid IS 'Process id of the session that registered the node';
@@ -2226,6 +2277,7 @@ REVOKE EXECUTE ON FUNCTION
 	role_cluster.routes_to(role_cluster.task_type, integer, role_cluster.task_type[], integer),
 	role_cluster.effective_push_shard(integer, integer),
 	role_cluster.node_lease(),
+	role_cluster.node_timeout(),
 	role_cluster.node_session_alive(integer, timestamptz),
 	role_cluster.node_is_live(role_cluster.node),
 	role_cluster.task_fetched(bigint, text),
@@ -2269,6 +2321,7 @@ REVOKE EXECUTE ON FUNCTION
 GRANT EXECUTE ON FUNCTION
 	role_cluster.node_channel(text),
 	role_cluster.node_lease(),
+	role_cluster.node_timeout(),
 	role_cluster.register_node(text, text, integer, integer),
 	role_cluster.heartbeat(text),
 	role_cluster.deregister_node(text),

@@ -348,7 +348,9 @@ BEGIN
 	WITH nd AS MATERIALIZED (
 		/* registered nodes and what they do */
 		SELECT n.node_id, n.role_name, n.push_shard, n.registered_at, n.last_heartbeat,
-			   n.lease_until, d.live, d.tasks, d.listeners, d.serves_shard,
+			   n.live_until, n.lease_until, d.live, d.tasks, d.listeners, d.serves_shard,
+			   n.lease_until <= pg_catalog.now()
+				OR NOT role_cluster.node_session_alive(n.backend_pid, n.backend_start) AS lost,
 			   n.role_name IS NOT NULL AND NOT role_cluster.role_exists(n.role_name) AS role_missing
 		FROM role_cluster.node n
 			CROSS JOIN LATERAL role_cluster.node_duties(n) d
@@ -477,11 +479,18 @@ BEGIN
 					CASE WHEN n.lease_until <= pg_catalog.now()
 						 THEN pg_catalog.format('its lease lapsed %s ago',
 							pg_catalog.date_trunc('second', pg_catalog.now() - n.lease_until))
-						 ELSE 'the session that registered it has ended' END,
-					(SELECT CASE WHEN pg_catalog.count(*) = 1 THEN ' It holds 1 task, which reclaim() hands back.'
-								 WHEN pg_catalog.count(*) > 1
-								 THEN pg_catalog.format(' It holds %s tasks, which reclaim() hands back.', pg_catalog.count(*))
-								 ELSE '' END
+						 WHEN n.lost THEN 'the session that registered it has ended'
+						 ELSE pg_catalog.format('its node timeout passed %s ago without a heartbeat',
+							pg_catalog.date_trunc('second', pg_catalog.now() - n.live_until)) END,
+					(SELECT CASE WHEN pg_catalog.count(*) = 0 THEN ''
+								 WHEN n.lost
+								 THEN pg_catalog.format(' It holds %s, which reclaim() hands back.',
+									CASE WHEN pg_catalog.count(*) = 1 THEN '1 task'
+										 ELSE pg_catalog.count(*) || ' tasks' END)
+								 ELSE pg_catalog.format(' Its lease runs %s more: until then it keeps the %s it holds.',
+									pg_catalog.date_trunc('second', n.lease_until - pg_catalog.now()),
+									CASE WHEN pg_catalog.count(*) = 1 THEN '1 task'
+										 ELSE pg_catalog.count(*) || ' tasks' END) END
 					 FROM role_cluster.task t
 					 WHERE t.node_id = n.node_id AND t.state = 'running')),
 			   'Restart the node, or deregister it with role_cluster.deregister_node() if it is gone for good.'

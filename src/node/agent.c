@@ -13,8 +13,8 @@
  *	 SELECT ... FROM role_cluster.fetch_tasks($1, $2) t	(moves its fetch mark)
  *	 SELECT ... FROM role_cluster.claim_tasks($1, $2) t	(with --pull only)
  *	 per task: complete_task or fail_task
- *	 every --heartbeat seconds (or a third of the node lease, when that is
- *	 shorter: register_node and heartbeat say how long it is):
+ *	 every --heartbeat seconds (or a third of the node timeout, when that
+ *	 is shorter: register_node and heartbeat say how long it is):
  *	 SELECT role_cluster.heartbeat($1)
  *	 on SIGTERM/SIGINT, while handlers run, and again as each finishes,
  *	 in one transaction under the node's row lock (the heartbeat's):
@@ -40,7 +40,7 @@
  * tasks back, which may already be running on another node.  So are they
  * when the node registers again after a heartbeat found it forgotten, and
  * when a heartbeat came after the lease had lapsed (the heartbeat's query
- * also asks whether the node was live as it began).
+ * also asks whether the node's lease had lapsed as it began).
  * Should the server give a task to the node again while an earlier run of
  * it is here, that run is stopped too and its result dropped: a report of
  * it would count for the new run.
@@ -78,7 +78,7 @@
 #define SQL_CHANNEL \
 	"SELECT role_cluster.node_channel($1), pg_catalog.pg_backend_pid()"
 #define SQL_REGISTER \
-	"SELECT pg_catalog.ceil(pg_catalog.date_part('epoch', n.lease_until - pg_catalog.now()) * 1000), " \
+	"SELECT pg_catalog.ceil(pg_catalog.date_part('epoch', n.live_until - pg_catalog.now()) * 1000), " \
 	"n.backend_pid FROM role_cluster.register_node($1, $2, $3::integer, $4::integer) AS n"
 #define SQL_LISTENERS \
 	"SELECT l FROM role_cluster.role_listeners($1) AS l ORDER BY 1"
@@ -115,7 +115,7 @@
 	"SELECT role_cluster.release_task($1::bigint, $2) WHERE " SQL_MINE("$2", "$3")
 #define SQL_HEARTBEAT \
 	"SELECT pg_catalog.ceil(pg_catalog.date_part('epoch', role_cluster.heartbeat($1) - pg_catalog.now()) * 1000), " \
-	"NOT (SELECT n.live FROM role_cluster.nodes n WHERE n.node_id = $1), " \
+	"(SELECT n.lease_until <= pg_catalog.now() FROM role_cluster.nodes n WHERE n.node_id = $1), " \
 	"(SELECT n.backend_pid FROM role_cluster.nodes n " \
 	"WHERE n.node_id = $1 AND n.backend_pid <> ALL ($2::integer[]) AND n.session_alive)"
 /* another session that holds the node's registration and is still there */
@@ -125,12 +125,12 @@
 	"AND n.backend_pid <> pg_catalog.pg_backend_pid()"
 #define SQL_DEREGISTER \
 	"SELECT role_cluster.deregister_node($1) WHERE " SQL_MINE("$1", "$2")
-/* stopping: is the node still this session's, live, and how many has it started */
+/* stopping: is the node still this session's, and how many has it started */
 #define SQL_NODE_STATE \
-	"SELECT n.backend_pid = ANY ($2::integer[]) OR NOT n.session_alive, n.live, n.running, n.backend_pid " \
+	"SELECT n.backend_pid = ANY ($2::integer[]) OR NOT n.session_alive, n.running, n.backend_pid " \
 	"FROM role_cluster.nodes n WHERE n.node_id = $1"
 #define SQL_DRAIN \
-	"SELECT (SELECT pg_catalog.ceil(pg_catalog.date_part('epoch', n.lease_until - pg_catalog.now()) * 1000) " \
+	"SELECT (SELECT pg_catalog.ceil(pg_catalog.date_part('epoch', n.live_until - pg_catalog.now()) * 1000) " \
 	"FROM role_cluster.register_node($1, $2, $3::integer, $4::integer) AS n) WHERE " SQL_MINE("$1", "$5")
 
 typedef struct Agent
@@ -150,8 +150,8 @@ typedef struct Agent
 	int			backoff_ms;
 	int64_t		next_connect_ms;
 	int64_t		next_heartbeat_ms;
-	int64_t		lease_ms;		/* the node lease, as the server last said */
-	bool		lease_warned;	/* said that it heartbeats more often */
+	int64_t		timeout_ms;		/* the node timeout, as the server last said */
+	bool		timeout_warned; /* said that it heartbeats more often */
 	int64_t		next_poll_ms;
 	bool		want_fetch;		/* fetch at the next turn of the loop */
 	bool		more_waiting;	/* the server may hold more tasks for us */
@@ -326,38 +326,39 @@ session_listen(Agent *a, bool first)
 
 /*
  * How long from one heartbeat to the next: --heartbeat, but no more than a
- * third of the node lease, so that a late heartbeat or two still comes
- * before the lease ends (then the server takes back every task the node
- * holds, and their results are refused); at least 100 ms.
+ * third of the node timeout, so that a late heartbeat or two still comes
+ * before the node stops being live (then the worker routes it nothing, and
+ * once its lease ends too, the server takes back every task the node holds
+ * and their results are refused); at least 100 ms.
  */
 static int64_t
 heartbeat_interval(const Agent *a)
 {
 	int64_t		ms = a->cfg->heartbeat_ms;
 
-	if (a->lease_ms > 0 && a->lease_ms / 3 < ms)
-		ms = a->lease_ms / 3 < 100 ? 100 : a->lease_ms / 3;
+	if (a->timeout_ms > 0 && a->timeout_ms / 3 < ms)
+		ms = a->timeout_ms / 3 < 100 ? 100 : a->timeout_ms / 3;
 	return ms;
 }
 
 /*
- * Note the node lease that register_node() or heartbeat() returned (in
+ * Note the node timeout that register_node() or heartbeat() returned (in
  * milliseconds, first column of res), and say once when it makes the agent
  * heartbeat more often than --heartbeat.
  */
 static void
-note_lease(Agent *a, PGresult *res)
+note_timeout(Agent *a, PGresult *res)
 {
 	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
 		return;
-	a->lease_ms = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	if (!a->lease_warned && a->lease_ms > 0 && a->lease_ms / 3 < a->cfg->heartbeat_ms)
+	a->timeout_ms = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	if (!a->timeout_warned && a->timeout_ms > 0 && a->timeout_ms / 3 < a->cfg->heartbeat_ms)
 	{
 		node_log(NODE_LOG_WARNING,
-				 "heartbeating every %.1f s, not every %.1f s: the node lease is %.1f s",
+				 "heartbeating every %.1f s, not every %.1f s: the node timeout is %.1f s",
 				 heartbeat_interval(a) / 1000.0, a->cfg->heartbeat_ms / 1000.0,
-				 a->lease_ms / 1000.0);
-		a->lease_warned = true;
+				 a->timeout_ms / 1000.0);
+		a->timeout_warned = true;
 	}
 }
 
@@ -411,7 +412,7 @@ session_register(Agent *a, bool first)
 	res = conn_exec(&a->conn, SQL_REGISTER, 4, values, &st);
 	if (st != CONN_OK)
 		return session_failed(a, first, st, res);
-	note_lease(a, res);
+	note_timeout(a, res);
 	if (PQntuples(res) == 1)
 		note_own_pid(a, PQgetvalue(res, 0, 1));
 	PQclear(res);
@@ -510,11 +511,11 @@ still_mine(Agent *a, long *running)
 		*running = -1;
 	if (st == CONN_OK && PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") != 0)
 	{
-		note_taken_over(a, PQgetvalue(res, 0, 3));
+		note_taken_over(a, PQgetvalue(res, 0, 2));
 		mine = false;
 	}
 	else if (st == CONN_OK && PQntuples(res) == 1 && running)
-		*running = strtol(PQgetvalue(res, 0, 2), NULL, 10);
+		*running = strtol(PQgetvalue(res, 0, 1), NULL, 10);
 	else if (st == CONN_ERROR)
 		conn_log_error(NODE_LOG_WARNING, "could not look at the node", res);
 	PQclear(res);
@@ -869,14 +870,14 @@ heartbeat(Agent *a)
 	PGresult   *res = conn_exec(&a->conn, SQL_HEARTBEAT, 2, values, &st);
 
 	if (st == CONN_OK)
-		note_lease(a, res);
+		note_timeout(a, res);
 	a->next_heartbeat_ms = node_now_ms() + heartbeat_interval(a);
 	if (st == CONN_OK)
 	{
 		node_log(NODE_LOG_DEBUG, "heartbeat");
 		if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 2))
 			note_taken_over(a, PQgetvalue(res, 0, 2));
-		/* the node as the statement began: not live, its lease had lapsed */
+		/* the node as the statement began: its lease had lapsed */
 		else if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 1), "t") == 0)
 			stop_stale_handlers(a, "the node's lease had lapsed before its heartbeat");
 	}
@@ -994,7 +995,7 @@ drain(Agent *a)
 		end_locked(a, true);
 		return;
 	}
-	note_lease(a, res);
+	note_timeout(a, res);
 	PQclear(res);
 
 	/* read afresh, under the lock */
@@ -1014,7 +1015,7 @@ drain(Agent *a)
 	if (st == CONN_OK && PQntuples(res) == 0)
 		note_taken_over(a, NULL);
 	else if (st == CONN_OK)
-		note_lease(a, res);
+		note_timeout(a, res);
 	else if (st == CONN_ERROR)
 		conn_log_error(NODE_LOG_WARNING, "could not lower the node's capacity", res);
 	PQclear(res);

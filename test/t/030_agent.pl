@@ -817,19 +817,23 @@ is(query("SELECT state FROM role_cluster.task WHERE id = $draining"), 'done',
 	'its task done');
 query("DELETE FROM role_cluster.task WHERE id = $waits");
 
-# ---- a node lease shorter than --heartbeat: heartbeats within it ----
-# With a lease of 3 s (a session setting of the superuser the agent logs in
-# as) and --heartbeat 10, a handler that runs for 5 s keeps its task: the
-# agent heartbeats every second, a third of the lease, and says so.
+# ---- a node timeout shorter than --heartbeat: heartbeats within it ----
+# With a node timeout of 3 s and a lease of 4 s (session settings of the
+# superuser the agent logs in as) and --heartbeat 10, a handler that runs
+# for 5 s keeps its task, and the node stays live: the agent heartbeats
+# every second, a third of the timeout, and says so.
 
 start_agent('brief', 'maintenance', undef,
-	{ PGOPTIONS => '-c role_cluster.node_lease=3s' }, '--heartbeat', '10');
+	{ PGOPTIONS => '-c role_cluster.node_lease=4s -c role_cluster.node_timeout=3s' },
+	'--heartbeat', '10');
 my $long = query(q{SELECT role_cluster.enqueue('storeMaintenance', 'gated')});
 ok(wait_file("$testdir/started.$long.1"), 'a task runs on brief');
 (undef, $log) = wait_agent_log('brief', 0, qr/heartbeating every/);
-like($log, qr/heartbeating every 1\.0 s, not every 10\.0 s: the node lease is 3\.0 s/,
-	'brief heartbeats within its lease, and says so');
+like($log, qr/heartbeating every 1\.0 s, not every 10\.0 s: the node timeout is 3\.0 s/,
+	'brief heartbeats within its node timeout, and says so');
 sleep 5;
+is(query(q{SELECT live FROM role_cluster.nodes WHERE node_id = 'brief'}), 't',
+	'brief is still live after more than its node timeout');
 touch_file("$testdir/go.$long.1");
 ok( $node->poll_query_until(
 		'postgres', "SELECT state || ' ' || attempts FROM role_cluster.task WHERE id = $long",
@@ -844,9 +848,22 @@ is(wait_agent('brief'), 0, 'brief stops with exit 0');
 # the queue.  The agent stops the handler, whose result would be refused;
 # the task runs again, here on the same node.
 
-start_agent('lapse', 'maintenance', undef, {});
+start_agent('lapse', 'maintenance', undef, {}, '--heartbeat', '1');
 my $lapsed = query(q{SELECT role_cluster.enqueue('storeMaintenance', 'gated')});
 ok(wait_file("$testdir/started.$lapsed.1"), 'a task runs on lapse (attempt 1)');
+# Only its node timeout passed, not its lease: the node keeps its task, and
+# the next heartbeat makes it live again without stopping the handler.
+$offset = -s $node->basedir . '/agent_lapse.log';
+query(q{UPDATE role_cluster.node SET live_until = now() - interval '1 second' WHERE node_id = 'lapse'});
+ok( $node->poll_query_until(
+		'postgres', q{SELECT live FROM role_cluster.nodes WHERE node_id = 'lapse'}),
+	'past its node timeout only, lapse is live again after its next heartbeat');
+is( query(
+		"SELECT state || ' ' || node_id || ' ' || attempts FROM role_cluster.task WHERE id = $lapsed"),
+	'running lapse 1', 'and keeps its task');
+sleep 2;	# another heartbeat or two
+unlike(slurp_file($node->basedir . '/agent_lapse.log', $offset),
+	qr/stopping/, 'its handler goes on');
 $offset = -s $node->basedir . '/agent_lapse.log';
 query(q{UPDATE role_cluster.node SET lease_until = now() - interval '1 second' WHERE node_id = 'lapse'});
 (undef, $log) = wait_agent_log('lapse', $offset, qr/stopping 1 handler/);
