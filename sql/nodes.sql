@@ -98,25 +98,26 @@ SELECT n.lease_until = n.last_heartbeat + interval '30 seconds' AS node_lease,
 	WHERE n.node_id = 'n2';
 -- The lease follows the setting, which a superuser may set for a session
 -- (or a login); others may not.  heartbeat() returns when the node stops
--- being live, its node timeout, which stays 30 s: the lease outlasts it.
+-- being live: its node timeout, by default the lease.
 SET role_cluster.node_lease = '2min';
-SELECT role_cluster.node_lease();
-SELECT role_cluster.heartbeat('n2') = now() + interval '30 seconds' AS live_for_the_timeout;
-SELECT n.live_until = n.last_heartbeat + interval '30 seconds' AS live_until,
-	   n.lease_until = n.last_heartbeat + interval '2 minutes' AS lease_until,
-	   t.lease_until = n.lease_until AS task_lease
-	FROM role_cluster.node n JOIN role_cluster.task t ON t.node_id = n.node_id
-	WHERE n.node_id = 'n2' AND t.id = :t1;
+SELECT role_cluster.node_lease(), role_cluster.node_timeout();
+SELECT role_cluster.heartbeat('n2') = now() + interval '2 minutes' AS extended;
 -- The timeout follows its own setting, up to the lease.
 SET role_cluster.node_timeout = '1min';
 SELECT role_cluster.node_timeout();
 SELECT role_cluster.heartbeat('n2') = now() + interval '1 minute' AS live_for_the_timeout;
+SELECT n.live_until = n.last_heartbeat + interval '1 minute' AS live_until,
+	   n.lease_until = n.last_heartbeat + interval '2 minutes' AS lease_until,
+	   t.lease_until = n.lease_until AS task_lease
+	FROM role_cluster.node n JOIN role_cluster.task t ON t.node_id = n.node_id
+	WHERE n.node_id = 'n2' AND t.id = :t1;
 SET role_cluster.node_timeout = '5min';
 SELECT role_cluster.node_timeout() AS capped_at_the_lease;
 SELECT role_cluster.heartbeat('n2') = now() + interval '2 minutes' AS live_for_the_lease;
+SET role_cluster.node_timeout = 0;
+SELECT role_cluster.node_timeout() AS the_lease;
 SET role_cluster.node_lease = 0;
 SET role_cluster.node_lease = '-1s';
-SET role_cluster.node_timeout = 0;
 SET role_cluster.node_timeout = '-1s';
 RESET role_cluster.node_lease;
 RESET role_cluster.node_timeout;
@@ -185,6 +186,9 @@ UPDATE role_cluster.node SET backend_pid = 0 WHERE node_id = 'n1';
 SELECT node_id, live, session_alive FROM role_cluster.nodes WHERE node_id = 'n1';
 SELECT role_cluster.heartbeat('n1');
 SELECT role_cluster.claim_tasks('n1');
+-- (past its node timeout too, the ended session is what the refusal names)
+UPDATE role_cluster.node SET live_until = now() - interval '1 second' WHERE node_id = 'n1';
+SELECT role_cluster.fetch_tasks('n1');
 SELECT node_id, backend_pid = pg_backend_pid() AS mine FROM role_cluster.register_node('n1', 'indexer');
 SELECT node_id, live, session_alive FROM role_cluster.nodes WHERE node_id = 'n1';
 -- Nor is a session that has its pid but began later (the pid was reused),

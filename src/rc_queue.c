@@ -57,7 +57,7 @@ PG_FUNCTION_INFO_V1(rc_node_session_alive);
 PG_FUNCTION_INFO_V1(rc_node_lease);
 PG_FUNCTION_INFO_V1(rc_node_timeout);
 
-/* role_cluster.node_lease and role_cluster.node_timeout, in seconds */
+/* role_cluster.node_lease and role_cluster.node_timeout (0: the lease), in seconds */
 static int	rc_node_lease_s = 30;
 static int	rc_node_timeout_s = 30;
 
@@ -851,8 +851,8 @@ rc_queue_init(void)
 							"How long a node is given new work after it heartbeats or registers.",
 							"A node that does not heartbeat again within it is routed nothing "
 							"more, but keeps what it holds until its lease (role_cluster.node_lease) "
-							"ends.  Values above node_lease act as node_lease.",
-							&rc_node_timeout_s, 30, 1, INT_MAX,
+							"ends.  0, or a value above node_lease, means node_lease.",
+							&rc_node_timeout_s, 0, 0, INT_MAX,
 							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
 }
 
@@ -876,15 +876,18 @@ rc_node_lease(PG_FUNCTION_ARGS)
 /*
  * role_cluster.node_timeout() → interval
  *
- * The session's role_cluster.node_timeout, at most its node_lease, as an
- * interval: what a heartbeat or a registration adds to now() for the time
- * the node stays live.  A node is never live without its lease.
+ * The session's role_cluster.node_timeout as an interval, the lease when
+ * it is 0 or longer: what a heartbeat or a registration adds to now() for
+ * the time the node stays live.  A node is never live without its lease.
  */
 Datum
 rc_node_timeout(PG_FUNCTION_ARGS)
 {
 	Interval   *timeout = palloc0(sizeof(Interval));
+	int			seconds = rc_node_lease_s;
 
-	timeout->time = (int64) Min(rc_node_timeout_s, rc_node_lease_s) * USECS_PER_SEC;
+	if (rc_node_timeout_s > 0 && rc_node_timeout_s < rc_node_lease_s)
+		seconds = rc_node_timeout_s;
+	timeout->time = (int64) seconds * USECS_PER_SEC;
 	PG_RETURN_INTERVAL_P(timeout);
 }

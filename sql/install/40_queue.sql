@@ -354,10 +354,10 @@ COMMENT ON FUNCTION role_cluster.node_lease() IS
 	'The node lease (role_cluster.node_lease) as an interval: how long a heartbeat keeps a node''s tasks its own';
 
 /*
- * The node timeout: role_cluster.node_timeout (30 s by default, set like
- * node_lease), at most the session's node_lease, as an interval.  A
- * heartbeat or a registration makes a node live, given work, until now()
- * plus this.
+ * The node timeout: role_cluster.node_timeout (set like node_lease; 0, the
+ * default, or anything above the session's node_lease means the lease), as
+ * an interval.  A heartbeat or a registration makes a node live, given
+ * work, until now() plus this.
  */
 CREATE FUNCTION role_cluster.node_timeout() RETURNS interval
 	AS 'MODULE_PATHNAME', 'rc_node_timeout' LANGUAGE C STABLE PARALLEL SAFE;
@@ -483,18 +483,18 @@ BEGIN
 				  DETAIL = 'The tasks it holds go back to the queue at the next role_cluster.reclaim(), or at its own next heartbeat.',
 				  HINT = 'Call role_cluster.heartbeat() well within role_cluster.node_lease.';
 	END IF;
+	IF NOT role_cluster.node_session_alive(n.backend_pid, n.backend_start) THEN
+		RAISE EXCEPTION 'the session that registered node "%" has ended', n.node_id
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = pg_catalog.format('Process %s, which registered it, is gone.', n.backend_pid),
+				  HINT = 'Register the node again from its current session.';
+	END IF;
 	IF n.live_until <= pg_catalog.now() THEN
 		RAISE EXCEPTION 'node "%" has not heartbeated within its node timeout', n.node_id
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  DETAIL = pg_catalog.format('Its last heartbeat was at %s; it keeps the tasks it holds until its lease ends at %s.',
 											 n.last_heartbeat, n.lease_until),
 				  HINT = 'Call role_cluster.heartbeat() well within role_cluster.node_timeout.';
-	END IF;
-	IF NOT role_cluster.node_is_live(n) THEN
-		RAISE EXCEPTION 'the session that registered node "%" has ended', n.node_id
-			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  DETAIL = pg_catalog.format('Process %s, which registered it, is gone.', n.backend_pid),
-				  HINT = 'Register the node again from its current session.';
 	END IF;
 END
 $$;
