@@ -621,6 +621,19 @@ SELECT role_cluster.dispatch() AS routed;
 SELECT count(*) AS claimed FROM role_cluster.claim_tasks('mta', 5);
 UPDATE role_cluster.cluster_role SET tasks = 'EnableSome(outboundMta, spamClassifierTraining)' WHERE name = 'mta';
 SELECT count(*) AS claimed FROM role_cluster.claim_tasks('mta', 5);
+-- A node past its node timeout is routed nothing, though its lease runs
+-- and it keeps what it holds; its next heartbeat makes it live again.
+BEGIN;
+SELECT count(*) AS enqueued FROM role_cluster.enqueue_batch(
+	'[{"task_type": "outboundMta"}, {"task_type": "outboundMta"}]');
+UPDATE role_cluster.node SET live_until = now() - interval '1 second';
+SELECT count(*) AS live_nodes FROM role_cluster.nodes WHERE live;
+SELECT role_cluster.dispatch() AS routed_to_none;
+SELECT node_id, stage, count(*) FROM task_stage GROUP BY node_id, stage ORDER BY 1, 2;
+SELECT role_cluster.heartbeat('mta') > now() AS heartbeat;
+SELECT role_cluster.dispatch() AS routed;
+SELECT node_id, stage, count(*) FROM task_stage GROUP BY node_id, stage ORDER BY 1, 2;
+ROLLBACK;
 -- A role deleted under a node enables nothing: the node's fetch sends back
 -- what was routed to it, instead of failing at every call.
 DELETE FROM role_cluster.task;
