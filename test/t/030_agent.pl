@@ -873,6 +873,47 @@ only_second_run_counts($lapsed, 'on the same node');
 kill 'TERM', $agents{lapse};
 is(wait_agent('lapse'), 0, 'lapse stops with exit 0');
 
+# ---- a paused agent: past its node timeout, within its lease ----
+# With a node timeout of 2 s and a lease of 20 s, an agent that stops
+# heartbeating (SIGSTOP: its session stays connected) is routed nothing
+# after 2 s, so new work goes to another node, but it keeps the task its
+# handler runs; let go within the lease, it heartbeats, is live again and
+# reports the task, done on its first attempt.
+
+start_agent('paused', 'maintenance', undef,
+	{ PGOPTIONS => '-c role_cluster.node_timeout=2s -c role_cluster.node_lease=20s' });
+my $kept = query(q{SELECT role_cluster.enqueue('storeMaintenance', 'gated')});
+ok(wait_file("$testdir/started.$kept.1"), 'a task runs on paused');
+kill 'STOP', $agents{paused};
+ok( $node->poll_query_until(
+		'postgres', q{SELECT NOT live FROM role_cluster.nodes WHERE node_id = 'paused'}),
+	'paused, it is not live once its node timeout passes');
+start_agent('standin', 'maintenance', undef, {});
+my $other = query(q{SELECT role_cluster.enqueue('storeMaintenance', 'gated')});
+ok(wait_file("$testdir/started.$other.1"), 'new work runs meanwhile');
+is( query(
+		"SELECT string_agg(id || ' ' || state || ' ' || node_id || ' ' || attempts, ', ' ORDER BY id) "
+		  . "FROM role_cluster.task WHERE id IN ($kept, $other)"),
+	"$kept running paused 1, $other running standin 1",
+	'on the other node; paused keeps its task');
+kill 'CONT', $agents{paused};
+ok( $node->poll_query_until(
+		'postgres', q{SELECT live FROM role_cluster.nodes WHERE node_id = 'paused'}),
+	'let go, it heartbeats and is live again');
+touch_file("$testdir/go.$kept.1");
+touch_file("$testdir/go.$other.1");
+ok( $node->poll_query_until(
+		'postgres',
+		"SELECT string_agg(state || ' ' || attempts, ', ' ORDER BY id) FROM role_cluster.task "
+		  . "WHERE id IN ($kept, $other)",
+		'done 1, done 1'),
+	'both tasks done on their first attempt');
+is(query("SELECT node_id FROM agent_run WHERE task_id = $kept"), 'paused',
+	'the kept task ran once, on paused');
+kill 'TERM', $agents{paused}, $agents{standin};
+is(wait_agent('paused'), 0, 'paused stops with exit 0');
+is(wait_agent('standin'), 0, 'standin stops with exit 0');
+
 # ---- without the worker: an agent with --pull claims queued tasks ----
 
 $node->append_conf('postgresql.conf', 'role_cluster.enabled = off');
