@@ -165,10 +165,12 @@ SELECT role_cluster.fetch_tasks('n1');
 SELECT role_cluster.reclaim() AS nothing_reclaimed;
 SELECT id = :t_kept AS kept, state, node_id, attempts FROM role_cluster.task
 	WHERE id IN (:t_kept, :t_waits) ORDER BY id;
+SELECT role_cluster.complete_task(:t_kept, 'n1') AS reported;
+SELECT state, node_id FROM role_cluster.task WHERE id = :t_kept;
 SELECT role_cluster.heartbeat('n1') = now() + interval '30 seconds' AS live_again;
 SELECT node_id, live, held FROM role_cluster.nodes WHERE node_id = 'n1';
 SELECT id = :t_waits AS claimed FROM role_cluster.claim_tasks('n1', 1);
-SELECT count(*) AS completed FROM role_cluster.complete_tasks(ARRAY[:t_kept, :t_waits]::bigint[], 'n1');
+SELECT count(*) AS completed FROM role_cluster.complete_tasks(ARRAY[:t_waits]::bigint[], 'n1');
 -- Its lease lapsing too, it is gone as before.
 SELECT role_cluster.enqueue('searchIndexing', kind => 'lost', priority => 100) AS t_lost \gset
 SELECT id = :t_lost AS claimed FROM role_cluster.claim_tasks('n1', 1);

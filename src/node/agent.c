@@ -1180,14 +1180,19 @@ run_loop(Agent *a)
 			}
 		}
 
+		/*
+		 * A heartbeat that is due comes first: after a pause past the node
+		 * timeout (the process stopped, the machine suspended), a fetch
+		 * would be refused until it came.
+		 */
+		if (a->connected && node_now_ms() >= a->next_heartbeat_ms)
+			heartbeat(a);
+		if (a->taken_over)
+			return NODE_EXIT_RUNTIME;
 		if (a->connected && !a->stopping &&
 			(a->want_fetch || node_now_ms() >= a->next_poll_ms))
 			fetch(a);
 		if (a->taken_over)		/* a hand-back found it so */
-			return NODE_EXIT_RUNTIME;
-		if (a->connected && node_now_ms() >= a->next_heartbeat_ms)
-			heartbeat(a);
-		if (a->taken_over)
 			return NODE_EXIT_RUNTIME;
 		check_lost(a);
 

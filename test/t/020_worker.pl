@@ -187,6 +187,21 @@ ok(rc_wait_notification($n1, $c1), 'which routes the waiting task to the node ba
 takes_and_finishes($n1, 'n1', $th, 'and the node takes it');
 rc_query($n1, "SELECT role_cluster.heartbeat('n1')");
 is(wakeups(), $wakeups + 16, 'its next heartbeat, within the lease, wakes nothing');
+# So does a heartbeat from a node past its node timeout only, its lease
+# still running: it kept what it held, and is live again.
+$node->safe_psql('postgres',
+	"UPDATE role_cluster.node SET live_until = now() WHERE node_id = 'n1'");
+$loops_before = $node->safe_psql('postgres', 'SELECT loops FROM role_cluster.worker_stats');
+my $tt = $node->safe_psql('postgres', "SELECT role_cluster.enqueue('searchIndexing', 'timed out')");
+ok( $node->poll_query_until(
+		'postgres', "SELECT loops > $loops_before FROM role_cluster.worker_stats"),
+	'a task for the node past its timeout wakes the worker');
+is($node->safe_psql('postgres', "SELECT state FROM role_cluster.task WHERE id = $tt"),
+	'queued', 'which routes nothing to it');
+rc_query($n1, "SELECT role_cluster.heartbeat('n1')");
+is(wakeups(), $wakeups + 18, 'the node\'s heartbeat wakes it');
+ok(rc_wait_notification($n1, $c1), 'which routes the waiting task to the node back from its timeout');
+takes_and_finishes($n1, 'n1', $tt, 'and the node takes it');
 
 # A deferred task made due sooner by an operator (an UPDATE of its run_at)
 # wakes it, and is routed at once rather than at the time the worker

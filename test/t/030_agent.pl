@@ -874,23 +874,30 @@ kill 'TERM', $agents{lapse};
 is(wait_agent('lapse'), 0, 'lapse stops with exit 0');
 
 # ---- a paused agent: past its node timeout, within its lease ----
-# With a node timeout of 2 s and a lease of 20 s, an agent that stops
+# With a node timeout of 2 s and a lease of 60 s, an agent that stops
 # heartbeating (SIGSTOP: its session stays connected) is routed nothing
-# after 2 s, so new work goes to another node, but it keeps the task its
-# handler runs; let go within the lease, it heartbeats, is live again and
-# reports the task, done on its first attempt.
+# after 2 s, though it has room, so new work waits for another node; but
+# it keeps the task its handler runs; let go within the lease, it
+# heartbeats, is live again and reports the task, done on its first
+# attempt.
 
 start_agent('paused', 'maintenance', undef,
-	{ PGOPTIONS => '-c role_cluster.node_timeout=2s -c role_cluster.node_lease=20s' });
+	{ PGOPTIONS => '-c role_cluster.node_timeout=2s -c role_cluster.node_lease=60s' },
+	'--concurrency', '2');
 my $kept = query(q{SELECT role_cluster.enqueue('storeMaintenance', 'gated')});
 ok(wait_file("$testdir/started.$kept.1"), 'a task runs on paused');
 kill 'STOP', $agents{paused};
 ok( $node->poll_query_until(
 		'postgres', q{SELECT NOT live FROM role_cluster.nodes WHERE node_id = 'paused'}),
 	'paused, it is not live once its node timeout passes');
-start_agent('standin', 'maintenance', undef, {});
 my $other = query(q{SELECT role_cluster.enqueue('storeMaintenance', 'gated')});
-ok(wait_file("$testdir/started.$other.1"), 'new work runs meanwhile');
+sleep 3;
+is( query(
+		"SELECT state || ' ' || (SELECT held || '/' || capacity FROM role_cluster.nodes "
+		  . "WHERE node_id = 'paused') FROM role_cluster.task WHERE id = $other"),
+	'queued 1/2', 'new work waits, though the node has room');
+start_agent('standin', 'maintenance', undef, {});
+ok(wait_file("$testdir/started.$other.1"), 'and runs on another node');
 is( query(
 		"SELECT string_agg(id || ' ' || state || ' ' || node_id || ' ' || attempts, ', ' ORDER BY id) "
 		  . "FROM role_cluster.task WHERE id IN ($kept, $other)"),
