@@ -622,7 +622,9 @@ SELECT count(*) AS claimed FROM role_cluster.claim_tasks('mta', 5);
 UPDATE role_cluster.cluster_role SET tasks = 'EnableSome(outboundMta, spamClassifierTraining)' WHERE name = 'mta';
 SELECT count(*) AS claimed FROM role_cluster.claim_tasks('mta', 5);
 -- A node past its node timeout is routed nothing, though its lease runs
--- and it keeps what it holds; its next heartbeat makes it live again.
+-- and it keeps what it started; its next heartbeat makes it live again.
+-- What was routed to it and not fetched goes back at the next reclaim(),
+-- its attempt given back.
 BEGIN;
 SELECT count(*) AS enqueued FROM role_cluster.enqueue_batch(
 	'[{"task_type": "outboundMta"}, {"task_type": "outboundMta"}]');
@@ -632,7 +634,12 @@ SELECT role_cluster.dispatch() AS routed_to_none;
 SELECT node_id, stage, count(*) FROM task_stage GROUP BY node_id, stage ORDER BY 1, 2;
 SELECT role_cluster.heartbeat('mta') > now() AS heartbeat;
 SELECT role_cluster.dispatch() AS routed;
-SELECT node_id, stage, count(*) FROM task_stage GROUP BY node_id, stage ORDER BY 1, 2;
+SELECT node_id, stage, attempts, count(*) FROM task_stage GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
+UPDATE role_cluster.node SET live_until = now() - interval '1 second' WHERE node_id = 'mta';
+SELECT role_cluster.reclaim() AS given_back;
+SELECT node_id, stage, attempts, count(*) FROM task_stage GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
+SELECT last_error IS NULL AS no_error FROM role_cluster.task WHERE state = 'queued' LIMIT 1;
+SELECT role_cluster.reclaim() AS nothing_more;
 ROLLBACK;
 -- A role deleted under a node enables nothing: the node's fetch sends back
 -- what was routed to it, instead of failing at every call.

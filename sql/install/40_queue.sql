@@ -8,7 +8,9 @@
  *   has heartbeated within its node timeout (live_until), and the session
  *   that registered it still exists (pid and backend_start in
  *   pg_stat_activity).  It holds its tasks while it is not deregistered,
- *   its lease (lease_until) has not lapsed, and that session exists.
+ *   its lease (lease_until) has not lapsed, and that session exists
+ *   (past its timeout, only those it started: reclaim() takes back the
+ *   routed ones it has not fetched).
  *   Every heartbeat pushes both forward; the timeout is never the longer,
  *   so a node that missed heartbeats is given nothing new some time before
  *   its tasks go back.
@@ -1048,7 +1050,7 @@ COMMENT ON FUNCTION role_cluster.register_node(text, text, integer, integer) IS
  * it the leases of the tasks it holds.  Returns when the node stops being
  * live without another heartbeat (its lease ends no earlier): heartbeat
  * again well before it.  A node whose timeout had passed is live again,
- * with what it holds; one whose lease had lapsed is live again without the
+ * with what it still holds; one whose lease had lapsed is live again without the
  * tasks it held (they go back to the queue as reclaim() puts them).  Either
  * wakes the worker at commit.
  */
@@ -2134,10 +2136,13 @@ COMMENT ON FUNCTION role_cluster.release_task(bigint, text) IS
  * lapsed, or their registering session ended (such a node's lease is ended
  * too, so it must heartbeat or register again).  Routed tasks not yet
  * fetched give their attempt back; started ones keep the attempt they used,
- * and become dead if it was their last.  Nodes and tasks that other
- * transactions hold locked, and nodes whose fetch mark a fetch in flight
- * holds, are left for the next call: it never waits.  Returns how many
- * tasks it took back.
+ * and become dead if it was their last.  A node only past its node timeout
+ * keeps what it started, but gives back what was routed to it and not
+ * fetched: it may not fetch until it heartbeats, and another node may
+ * start that work meanwhile, at no cost of an attempt.  Nodes and tasks
+ * that other transactions hold locked, and nodes whose fetch mark a fetch
+ * in flight holds, are left for the next call: it never waits.  Returns
+ * how many tasks it took back.
  */
 CREATE FUNCTION role_cluster.reclaim() RETURNS integer
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -2147,6 +2152,7 @@ CREATE FUNCTION role_cluster.reclaim() RETURNS integer
 AS $$
 DECLARE
 	gone		text[];
+	idle		text[];
 	handed		integer := 0;
 	lost_nodes	text[];
 	counted		bigint[];
@@ -2172,6 +2178,30 @@ BEGIN
 			SET live_until = least(n.live_until, pg_catalog.now()), lease_until = pg_catalog.now()
 			WHERE n.node_id = ANY (gone) AND n.lease_until > pg_catalog.now();
 		handed := role_cluster.hand_back(gone, true, 'was lost (deregistered, lease lapsed or session ended)', true);
+	END IF;
+
+	/*
+	 * nodes only past their node timeout, with routed tasks not fetched,
+	 * locked: the recheck sees a racing heartbeat, and a fetch in flight
+	 * keeps its node out
+	 */
+	SELECT pg_catalog.array_agg(d.node_id) INTO idle
+		FROM (SELECT n.node_id FROM role_cluster.node n
+			  WHERE n.live_until <= pg_catalog.now() AND n.lease_until > pg_catalog.now()
+				AND n.deregistered_at IS NULL
+				AND EXISTS (SELECT FROM role_cluster.task t
+							WHERE t.node_id = n.node_id AND t.state = 'running'
+								AND NOT role_cluster.task_fetched(t.route_seq, t.node_id))
+				AND role_cluster.node_session_alive(n.backend_pid, n.backend_start)
+			  ORDER BY n.node_id
+			  FOR NO KEY UPDATE SKIP LOCKED) AS d;
+	IF idle IS NOT NULL THEN
+		idle := role_cluster.lock_fetch_marks(idle, true);
+		handed := handed + role_cluster.requeue_held(NULL,
+			ARRAY(SELECT t.id FROM role_cluster.task t
+				  WHERE t.node_id = ANY (idle) AND t.state = 'running'
+					AND NOT role_cluster.task_fetched(t.route_seq, t.node_id)
+				  FOR UPDATE SKIP LOCKED), NULL);
 	END IF;
 
 	/* held tasks whose node row is gone, or whose own lease lapsed */
