@@ -151,8 +151,8 @@ DELETE FROM role_cluster.task WHERE id = :t_lapsed;
 
 -- A node past its node timeout, its lease still running, is not live: it
 -- is given no work, nor may it fetch, until it heartbeats again; but it
--- keeps what it holds, which reclaim() leaves alone, and may still report
--- on it.
+-- keeps what it started (here, claimed), which reclaim() leaves alone, and
+-- may still report on it.
 SELECT role_cluster.enqueue('searchIndexing', kind => 'kept', priority => 100) AS t_kept \gset
 SELECT id = :t_kept AS claimed FROM role_cluster.claim_tasks('n1', 1);
 SELECT role_cluster.enqueue('searchIndexing', kind => 'waits', priority => 100) AS t_waits \gset

@@ -850,8 +850,9 @@ rc_queue_init(void)
 	DefineCustomIntVariable("role_cluster.node_timeout",
 							"How long a node is given new work after it heartbeats or registers.",
 							"A node that does not heartbeat again within it is routed nothing "
-							"more, but keeps what it holds until its lease (role_cluster.node_lease) "
-							"ends.  0, or a value above node_lease, means node_lease.",
+							"more, and gives back what was routed to it and not fetched, but keeps "
+							"the tasks it started until its lease (role_cluster.node_lease) ends.  "
+							"0, or a value above node_lease, means node_lease.",
 							&rc_node_timeout_s, 0, 0, INT_MAX,
 							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
 }

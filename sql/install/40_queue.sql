@@ -494,7 +494,7 @@ BEGIN
 	IF n.live_until <= pg_catalog.now() THEN
 		RAISE EXCEPTION 'node "%" has not heartbeated within its node timeout', n.node_id
 			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  DETAIL = pg_catalog.format('Its last heartbeat was at %s; it keeps the tasks it holds until its lease ends at %s.',
+				  DETAIL = pg_catalog.format('Its last heartbeat was at %s; it keeps the tasks it started until its lease ends at %s.',
 											 n.last_heartbeat, n.lease_until),
 				  HINT = 'Call role_cluster.heartbeat() well within role_cluster.node_timeout.';
 	END IF;
@@ -1050,9 +1050,9 @@ COMMENT ON FUNCTION role_cluster.register_node(text, text, integer, integer) IS
  * it the leases of the tasks it holds.  Returns when the node stops being
  * live without another heartbeat (its lease ends no earlier): heartbeat
  * again well before it.  A node whose timeout had passed is live again,
- * with what it still holds; one whose lease had lapsed is live again without the
- * tasks it held (they go back to the queue as reclaim() puts them).  Either
- * wakes the worker at commit.
+ * with what it still holds; one whose lease had lapsed is live again
+ * without the tasks it held (they go back to the queue as reclaim() puts
+ * them).  Either wakes the worker at commit.
  */
 CREATE FUNCTION role_cluster.heartbeat(node_id text) RETURNS timestamptz
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -2228,7 +2228,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION role_cluster.reclaim() IS
-	'Puts back the tasks of nodes that are gone (lease lapsed, session ended, deregistered); returns how many';
+	'Puts back the tasks of nodes that are gone (lease lapsed, session ended, deregistered), and those routed and not fetched of nodes past their node timeout; returns how many';
 
 /* ---- The nodes view ---- */
 
@@ -2279,9 +2279,9 @@ COMMENT ON COLUMN role_cluster.nodes.routed IS 'Tasks routed to the node that it
 COMMENT ON COLUMN role_cluster.nodes.running IS 'Tasks the node has fetched or claimed and not yet reported';
 COMMENT ON COLUMN role_cluster.nodes.last_heartbeat IS 'Last registration or heartbeat';
 COMMENT ON COLUMN role_cluster.nodes.live_until IS
-	'When the node stops being live (given work) without another heartbeat: its node timeout';
+	'When the node stops being live (given work; what was routed to it unfetched goes back) without another heartbeat: its node timeout';
 COMMENT ON COLUMN role_cluster.nodes.lease_until IS
-	'When what the node holds goes back to the queue without another heartbeat: its lease';
+	'When the tasks the node started go back to the queue without another heartbeat: its lease';
 COMMENT ON COLUMN role_cluster.nodes.session_alive IS 'Whether the database session that registered the node is still connected';
 COMMENT ON COLUMN role_cluster.nodes.login IS 'Database login the node is bound to';
 COMMENT ON COLUMN role_cluster.nodes.backend_pid IS 'Process id of the session that registered the node';

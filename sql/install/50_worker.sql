@@ -37,8 +37,9 @@ REVOKE EXECUTE ON FUNCTION role_cluster.note_schedules(timestamptz) FROM PUBLIC;
  * written; a schedule added or its timing changed (the worker fires the
  * schedules again: see schedule_wake_worker); a heartbeat from a node that
  * was not live, past its node timeout or its lease (heartbeat() calls
- * wake_worker()).  Other heartbeats (lease columns only) do not.  Any other change (a node fetched work,
- * moving its fetch mark, or finished work) wakes it only while due tasks
+ * wake_worker()).  Other heartbeats (lease columns only) do not.  Any
+ * other change (a node fetched work, moving its fetch mark, or finished
+ * work) wakes it only while due tasks
  * wait for a node's room (note_dispatch): most commits of a busy queue are
  * fetches and acknowledgements, and a dispatch for each would find nothing
  * to do.  The worker's own statements never wake it; it loops again by

@@ -487,12 +487,14 @@ BEGIN
 								 THEN pg_catalog.format(' It holds %s, which reclaim() hands back.',
 									CASE WHEN pg_catalog.count(*) = 1 THEN '1 task'
 										 ELSE pg_catalog.count(*) || ' tasks' END)
-								 ELSE pg_catalog.format(' Its lease runs %s more: until then it keeps the %s it holds.',
+								 ELSE pg_catalog.format(' Its lease runs %s more: until then it keeps the %s it started.',
 									pg_catalog.date_trunc('second', n.lease_until - pg_catalog.now()),
 									CASE WHEN pg_catalog.count(*) = 1 THEN '1 task'
 										 ELSE pg_catalog.count(*) || ' tasks' END) END
+					 /* past its timeout only, the routed ones go back (reclaim()) */
 					 FROM role_cluster.task t
-					 WHERE t.node_id = n.node_id AND t.state = 'running')),
+					 WHERE t.node_id = n.node_id AND t.state = 'running'
+						AND (n.lost OR role_cluster.task_fetched(t.route_seq, t.node_id)))),
 			   'Restart the node, or deregister it with role_cluster.deregister_node() if it is gone for good.'
 		FROM nd n
 		WHERE NOT n.live
