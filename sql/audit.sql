@@ -156,14 +156,34 @@ RESET role_cluster.unknown_role;
 SELECT role_cluster.deregister_node('t1') AS handed_back;
 SELECT * FROM findings WHERE "check" LIKE 'node_role%';
 
--- node_role_changed: a role changes after its nodes registered; registering
--- again settles it.
+-- node_role_changed: the listeners a role enables change after its nodes
+-- registered; registering again settles it.  A change that leaves them as
+-- they were says nothing.
 UPDATE role_cluster.cluster_role SET description = 'Client traffic' WHERE name = 'frontend';
 SELECT * FROM findings WHERE "check" = 'node_role_changed';
+UPDATE role_cluster.cluster_role SET listeners = 'EnableSome(imap)' WHERE name = 'frontend';
+SELECT * FROM findings WHERE "check" = 'node_role_changed';
 SELECT hint FROM role_cluster.audit() WHERE "check" = 'node_role_changed' LIMIT 1;
+SELECT node_id, registered_listeners FROM role_cluster.nodes WHERE node_id IN ('f1', 'f2') ORDER BY 1;
 SELECT (role_cluster.register_node('f1', 'frontend')).node_id;
 SELECT (role_cluster.register_node('f2', 'frontend')).node_id;
+SELECT node_id, registered_listeners FROM role_cluster.nodes WHERE node_id IN ('f1', 'f2') ORDER BY 1;
 SELECT * FROM findings WHERE "check" = 'node_role_changed';
+-- A listener added changes what a node without a role (every listener)
+-- binds, the role's row untouched; one with no listeners at all says so.
+SELECT (role_cluster.register_node('r0', NULL, 1)).registered_listeners;
+SELECT (role_cluster.register_node('b0', 'backend', 1)).registered_listeners;
+INSERT INTO role_cluster.network_listener (id) VALUES ('managesieve');
+SELECT * FROM findings WHERE "check" = 'node_role_changed';
+UPDATE role_cluster.cluster_role SET listeners = 'EnableSome(managesieve)' WHERE name = 'backend';
+SELECT * FROM findings WHERE "check" = 'node_role_changed' AND subject = 'b0';
+UPDATE role_cluster.cluster_role SET listeners = 'DisableAll' WHERE name = 'backend';
+DELETE FROM role_cluster.network_listener WHERE id = 'managesieve';
+SELECT * FROM findings WHERE "check" = 'node_role_changed';
+SELECT role_cluster.deregister_node(n) FROM unnest('{r0, b0}'::text[]) n;
+UPDATE role_cluster.cluster_role SET listeners = 'EnableSome(imap, smtp)' WHERE name = 'frontend';
+SELECT (role_cluster.register_node('f1', 'frontend')).node_id;
+SELECT (role_cluster.register_node('f2', 'frontend')).node_id;
 
 -- listener_unused: a listener no role enables.  Quiet once a role does.
 INSERT INTO role_cluster.network_listener (id) VALUES ('pop3');

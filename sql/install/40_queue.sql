@@ -115,7 +115,8 @@ CREATE TABLE role_cluster.node (
 	last_heartbeat timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	live_until	timestamptz NOT NULL DEFAULT 'infinity',
 	lease_until timestamptz NOT NULL,
-	deregistered_at timestamptz
+	deregistered_at timestamptz,
+	registered_listeners text[]
 ) WITH (fillfactor = 50);
 COMMENT ON TABLE role_cluster.node IS
 	'Registered nodes (register_node); a node is live while not deregistered, within its node timeout and lease, and its session exists';
@@ -137,6 +138,8 @@ COMMENT ON COLUMN role_cluster.node.live_until IS
 COMMENT ON COLUMN role_cluster.node.lease_until IS
 	'It holds its tasks until then unless it heartbeats again (last_heartbeat + role_cluster.node_lease)';
 COMMENT ON COLUMN role_cluster.node.deregistered_at IS 'When it deregistered; NULL while registered';
+COMMENT ON COLUMN role_cluster.node.registered_listeners IS
+	'The listeners its role enabled when it last registered, the ones it was told to bind (NULL in a row written without them)';
 
 /*
  * How far each node has fetched what dispatch() routed to it.  A table of
@@ -980,7 +983,8 @@ BEGIN
 					last_heartbeat = pg_catalog.now(),
 					live_until = pg_catalog.now() + role_cluster.node_timeout(),
 					lease_until = pg_catalog.now() + role_cluster.node_lease(),
-					deregistered_at = NULL
+					deregistered_at = NULL,
+					registered_listeners = ARRAY(SELECT role_cluster.role_listeners(register_node.role))
 				WHERE node_id = register_node.node_id
 				RETURNING * INTO n;
 			INSERT INTO role_cluster.node_fetch AS f (node_id) VALUES (n.node_id)
@@ -1019,11 +1023,13 @@ BEGIN
 		END IF;
 
 		INSERT INTO role_cluster.node AS x (node_id, role_name, push_shard, capacity, login,
-											backend_pid, backend_start, live_until, lease_until)
+											backend_pid, backend_start, live_until, lease_until,
+											registered_listeners)
 			VALUES (register_node.node_id, register_node.role, register_node.push_shard,
 					coalesce(register_node.capacity, s.default_capacity), SESSION_USER,
 					pg_catalog.pg_backend_pid(), my_start, pg_catalog.now() + role_cluster.node_timeout(),
-					pg_catalog.now() + role_cluster.node_lease())
+					pg_catalog.now() + role_cluster.node_lease(),
+					ARRAY(SELECT role_cluster.role_listeners(register_node.role)))
 			ON CONFLICT ON CONSTRAINT node_pkey DO NOTHING
 			RETURNING * INTO n;
 		IF FOUND THEN
@@ -2248,7 +2254,8 @@ CREATE VIEW role_cluster.nodes AS
 		   n.login,
 		   n.backend_pid,
 		   n.registered_at,
-		   n.deregistered_at
+		   n.deregistered_at,
+		   n.registered_listeners
 	FROM role_cluster.node n
 		/*
 		 * Counted in one pass over the running tasks, not once per node: a
@@ -2287,6 +2294,8 @@ COMMENT ON COLUMN role_cluster.nodes.login IS 'Database login the node is bound 
 COMMENT ON COLUMN role_cluster.nodes.backend_pid IS 'Process id of the session that registered the node';
 COMMENT ON COLUMN role_cluster.nodes.registered_at IS 'When the node last registered';
 COMMENT ON COLUMN role_cluster.nodes.deregistered_at IS 'When the node deregistered; NULL while registered';
+COMMENT ON COLUMN role_cluster.nodes.registered_listeners IS
+	'The listeners its role enabled when it last registered: those it was told to bind';
 
 /* ---- Privileges ---- */
 

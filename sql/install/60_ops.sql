@@ -287,13 +287,14 @@ COMMENT ON FUNCTION role_cluster.cleanup_holders() IS
  *   node_role_missing      warning: a live node's role no longer exists
  *                          (it runs nothing, or everything under
  *                          unknown_role = enable_all).
- *   node_role_changed      warning: the role's updated_at is after the
- *                          node's registered_at.  Tasks follow the new role
- *                          at once (dispatch reads it), but the listeners a
- *                          node bound at start do not: it should restart or
- *                          register again.  Any change of the row counts,
- *                          the description's too: the table keeps no finer
- *                          history.
+ *   node_role_changed      warning: the listeners a live node's role
+ *                          enables are not those it enabled when the node
+ *                          registered (registered_listeners): the role's
+ *                          listenerIds changed, or, for a role that enables
+ *                          all or all but some, the listeners did.  Tasks
+ *                          follow the role at once (dispatch reads it), but
+ *                          the sockets a node bound at start do not: it
+ *                          should restart or register again.
  *   listener_unused        info: no role enables the listener.
  *   listener_unserved      warning: roles enable it, no live node binds it.
  *   tasks_waiting          warning: due queued tasks of the type waited
@@ -347,7 +348,7 @@ BEGIN
 	RETURN QUERY
 	WITH nd AS MATERIALIZED (
 		/* registered nodes and what they do */
-		SELECT n.node_id, n.role_name, n.push_shard, n.registered_at, n.last_heartbeat,
+		SELECT n.node_id, n.role_name, n.push_shard, n.registered_listeners, n.last_heartbeat,
 			   n.live_until, n.lease_until, d.live, d.tasks, d.listeners, d.serves_shard,
 			   n.lease_until <= pg_catalog.now()
 				OR NOT role_cluster.node_session_alive(n.backend_pid, n.backend_start) AS lost,
@@ -510,12 +511,16 @@ BEGIN
 		WHERE l.role_missing
 	UNION ALL
 		SELECT 'warning', 'node_role_changed', l.node_id,
-			   pg_catalog.format('The role "%s" of node "%s" changed after the node registered: its tasks follow the role at once, but the listeners it bound may be stale.',
-					l.role_name, l.node_id),
+			   pg_catalog.format('The listeners node "%s" should bind changed after it registered: it was told to bind %s, and its role (%s) now enables %s.',
+					l.node_id,
+					coalesce(NULLIF(pg_catalog.array_to_string(l.registered_listeners, ', '), ''), 'none'),
+					CASE WHEN l.role_name IS NULL THEN 'none: every listener'
+						 ELSE pg_catalog.format('"%s"', l.role_name) END,
+					coalesce(NULLIF(pg_catalog.array_to_string(l.listeners, ', '), ''), 'none')),
 			   'Restart the node, or have it register again, so that it binds the listeners its role now enables.'
 		FROM live l
-			JOIN role_cluster.cluster_role r ON r.name = l.role_name
-		WHERE r.updated_at > l.registered_at
+		WHERE l.registered_listeners IS DISTINCT FROM l.listeners
+			AND l.registered_listeners IS NOT NULL AND NOT l.role_missing
 	UNION ALL
 		SELECT 'info', 'listener_unused', li.id,
 			   pg_catalog.format('No role enables listener "%s", so only nodes without a role bind it.', li.id),
