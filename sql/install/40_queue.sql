@@ -139,7 +139,7 @@ COMMENT ON COLUMN role_cluster.node.lease_until IS
 	'It holds its tasks until then unless it heartbeats again (last_heartbeat + role_cluster.node_lease)';
 COMMENT ON COLUMN role_cluster.node.deregistered_at IS 'When it deregistered; NULL while registered';
 COMMENT ON COLUMN role_cluster.node.registered_listeners IS
-	'The listeners its role enabled when it last registered, the ones it was told to bind (NULL in a row written without them)';
+	'The listeners its role enabled when it last registered, the ones it was told to bind then (NULL in a row written without them)';
 
 /*
  * How far each node has fetched what dispatch() routed to it.  A table of
@@ -2295,7 +2295,7 @@ COMMENT ON COLUMN role_cluster.nodes.backend_pid IS 'Process id of the session t
 COMMENT ON COLUMN role_cluster.nodes.registered_at IS 'When the node last registered';
 COMMENT ON COLUMN role_cluster.nodes.deregistered_at IS 'When the node deregistered; NULL while registered';
 COMMENT ON COLUMN role_cluster.nodes.registered_listeners IS
-	'The listeners its role enabled when it last registered: those it was told to bind';
+	'The listeners its role enabled when it last registered: those it was told to bind then';
 
 /* ---- Privileges ---- */
 

@@ -291,10 +291,12 @@ COMMENT ON FUNCTION role_cluster.cleanup_holders() IS
  *                          enables are not those it enabled when the node
  *                          registered (registered_listeners): the role's
  *                          listenerIds changed, or, for a role that enables
- *                          all or all but some, the listeners did.  Tasks
- *                          follow the role at once (dispatch reads it), but
- *                          the sockets a node bound at start do not: it
- *                          should restart or register again.
+ *                          all or all but some, or a node without a role,
+ *                          the listeners did.  Tasks follow the role at once
+ *                          (dispatch reads it), but the sockets a node bound
+ *                          at start do not: it should restart.  (A
+ *                          registration again, as after a lost connection,
+ *                          resets registered_listeners and so the finding.)
  *   listener_unused        info: no role enables the listener.
  *   listener_unserved      warning: roles enable it, no live node binds it.
  *   tasks_waiting          warning: due queued tasks of the type waited
@@ -517,7 +519,7 @@ BEGIN
 					CASE WHEN l.role_name IS NULL THEN 'none: every listener'
 						 ELSE pg_catalog.format('"%s"', l.role_name) END,
 					coalesce(NULLIF(pg_catalog.array_to_string(l.listeners, ', '), ''), 'none')),
-			   'Restart the node, or have it register again, so that it binds the listeners its role now enables.'
+			   'Restart the node, so that it binds the listeners its role now enables. (Registering again from the running node clears this finding, but not its sockets.)'
 		FROM live l
 		WHERE l.registered_listeners IS DISTINCT FROM l.listeners
 			AND l.registered_listeners IS NOT NULL AND NOT l.role_missing

@@ -81,7 +81,8 @@
 	"SELECT pg_catalog.ceil(pg_catalog.date_part('epoch', n.live_until - pg_catalog.now()) * 1000), " \
 	"n.backend_pid FROM role_cluster.register_node($1, $2, $3::integer, $4::integer) AS n"
 #define SQL_LISTENERS \
-	"SELECT l FROM role_cluster.role_listeners($1) AS l ORDER BY 1"
+	"SELECT l FROM role_cluster.nodes n, pg_catalog.unnest(n.registered_listeners) AS l " \
+	"WHERE n.node_id = $1 ORDER BY 1"
 /*
  * Once another session has registered the node (another agent with the
  * same node id), what the node holds is that session's: this agent's
@@ -216,15 +217,17 @@ backoff_delay(Agent *a)
 }
 
 /*
- * The listeners the role enables: what the node binds.  At start, log them
- * and keep the list; after registering again (a reconnection), say so if
- * the role's list is no longer the one the node bound: the node keeps its
- * sockets, so only a restart binds the new list.
+ * The listeners the role enabled as the node registered (the node row's
+ * registered_listeners, which the audit compares with the role's list
+ * later): what the node binds.  At start, log them and keep the list;
+ * after registering again (a reconnection), say so if the role's list is
+ * no longer the one the node bound: the node keeps its sockets, so only a
+ * restart binds the new list.
  */
 static void
 log_listeners(Agent *a, bool first)
 {
-	const char *values[1] = {a->cfg->role};
+	const char *values[1] = {a->cfg->node_id};
 	ConnStatus	st;
 	PGresult   *res = conn_exec(&a->conn, SQL_LISTENERS, 1, values, &st);
 
