@@ -817,6 +817,31 @@ is(query("SELECT state FROM role_cluster.task WHERE id = $draining"), 'done',
 	'its task done');
 query("DELETE FROM role_cluster.task WHERE id = $waits");
 
+# ---- a stop whose registration is refused ----
+# The node's role was deleted while its handler ran: registering again to
+# lower its capacity fails (the role does not exist).  The agent says so,
+# once, and goes on stopping: the handler finishes, its task is done, and
+# the node is deregistered.
+
+query(q{INSERT INTO role_cluster.cluster_role (name, tasks) VALUES ('doomed', 'EnableSome(storeMaintenance)')});
+start_agent('doomed', 'doomed', undef, {}, '--grace', '60');
+my $doomed = query(q{SELECT role_cluster.enqueue('storeMaintenance', 'gated')});
+ok(wait_file("$testdir/started.$doomed.1"), 'a task runs on doomed');
+query(q{DELETE FROM role_cluster.cluster_role WHERE name = 'doomed'});
+$offset = -s $node->basedir . '/agent_doomed.log';
+kill 'TERM', $agents{doomed};
+(undef, $log) = wait_agent_log('doomed', $offset, qr/could not lower/);
+like($log, qr/could not lower the node's capacity.*role "doomed" of node "doomed" does not exist/s,
+	'its role deleted, the stop cannot lower the capacity, and says why');
+touch_file("$testdir/go.$doomed.1");
+is(wait_agent('doomed'), 0, 'doomed still finishes its handler and stops with exit 0');
+is( query(
+		"SELECT (SELECT state FROM role_cluster.task WHERE id = $doomed) || ' ' || "
+		  . "(SELECT deregistered_at IS NOT NULL FROM role_cluster.nodes WHERE node_id = 'doomed')"),
+	'done true', 'its task done, the node deregistered');
+is(scalar(() = slurp($node->basedir . '/agent_doomed.log') =~ /could not lower/g), 1,
+	'said once');
+
 # ---- a node timeout shorter than --heartbeat: heartbeats within it ----
 # With a node timeout of 3 s and a lease of 4 s (session settings of the
 # superuser the agent logs in as) and --heartbeat 10, a handler that runs
