@@ -382,18 +382,27 @@ COMMENT ON FUNCTION role_cluster.node_session_alive(integer, timestamptz) IS
 	'Whether the session with this pid and backend_start still exists';
 
 /*
- * Is the node live: registered, within its node timeout and its lease
- * (one written by hand may have a lease shorter than its timeout), its
- * session there?
+ * Is the node gone, so that what it holds is no longer its own:
+ * deregistered, its lease lapsed, or the session that registered it ended?
+ * reclaim() takes its tasks back.
+ */
+CREATE FUNCTION role_cluster.node_is_lost(n role_cluster.node) RETURNS boolean
+	LANGUAGE sql STABLE
+	RETURN n.deregistered_at IS NOT NULL
+		OR n.lease_until <= pg_catalog.now()
+		OR NOT role_cluster.node_session_alive(n.backend_pid, n.backend_start);
+COMMENT ON FUNCTION role_cluster.node_is_lost(role_cluster.node) IS
+	'Whether a node no longer holds its tasks: deregistered, lease lapsed, or registering session ended';
+
+/*
+ * Is the node live: not lost, and within its node timeout?  (A live node
+ * is never lost; one past its timeout may not be lost yet.)
  */
 CREATE FUNCTION role_cluster.node_is_live(n role_cluster.node) RETURNS boolean
 	LANGUAGE sql STABLE
-	RETURN n.deregistered_at IS NULL
-		AND n.live_until > pg_catalog.now()
-		AND n.lease_until > pg_catalog.now()
-		AND role_cluster.node_session_alive(n.backend_pid, n.backend_start);
+	RETURN n.live_until > pg_catalog.now() AND NOT role_cluster.node_is_lost(n);
 COMMENT ON FUNCTION role_cluster.node_is_live(role_cluster.node) IS
-	'Whether a node is live, given work: not deregistered, node timeout and lease not lapsed, registering session still there';
+	'Whether a node is live, given work: not lost, and within its node timeout';
 
 /*
  * Has the node holding a running task started it?  A task it claimed was
@@ -629,14 +638,16 @@ COMMENT ON FUNCTION role_cluster.requeue_held(bigint[], bigint[], text) IS
  * Hand tasks held by nodes back to the queue, for the given reason: routed
  * ones not yet fetched give their attempt back; started ones keep the
  * attempt they used, and become dead when it was their last (counting =
- * true), or give it back (counting = false).  With skip_locked, tasks that
- * other transactions hold locked, and the tasks of a node whose fetch mark
- * another transaction holds, are left alone (reclaim() comes back for
- * them); otherwise they are waited for.  Returns the number handed back
- * (dead ones included).  The caller holds the nodes' rows locked.
+ * true), or give it back (counting = false).  With unfetched_only, started
+ * ones stay.  With skip_locked, tasks that other transactions hold locked,
+ * and the tasks of a node whose fetch mark another transaction holds, are
+ * left alone (reclaim() comes back for them); otherwise they are waited
+ * for.  Returns the number handed back (dead ones included).  The caller
+ * holds the nodes' rows locked.
  */
 CREATE FUNCTION role_cluster.hand_back(nodes text[], counting boolean, reason text,
-									   skip_locked boolean DEFAULT false) RETURNS integer
+									   skip_locked boolean DEFAULT false,
+									   unfetched_only boolean DEFAULT false) RETURNS integer
 	LANGUAGE plpgsql
 AS $$
 DECLARE
@@ -651,6 +662,7 @@ BEGIN
 			FROM (SELECT t.id, counting AND role_cluster.task_fetched(t.route_seq, t.node_id) AS started
 				  FROM role_cluster.task t
 				  WHERE t.node_id = ANY (nodes) AND t.state = 'running'
+					AND NOT (unfetched_only AND role_cluster.task_fetched(t.route_seq, t.node_id))
 				  FOR UPDATE SKIP LOCKED) h;
 	ELSE
 		SELECT pg_catalog.array_agg(h.id) FILTER (WHERE h.started),
@@ -659,13 +671,14 @@ BEGIN
 			FROM (SELECT t.id, counting AND role_cluster.task_fetched(t.route_seq, t.node_id) AS started
 				  FROM role_cluster.task t
 				  WHERE t.node_id = ANY (nodes) AND t.state = 'running'
+					AND NOT (unfetched_only AND role_cluster.task_fetched(t.route_seq, t.node_id))
 				  ORDER BY t.id
 				  FOR UPDATE) h;
 	END IF;
 	RETURN role_cluster.requeue_held(counted, given_back, reason);
 END
 $$;
-COMMENT ON FUNCTION role_cluster.hand_back(text[], boolean, text, boolean) IS
+COMMENT ON FUNCTION role_cluster.hand_back(text[], boolean, text, boolean, boolean) IS
 	'Puts the tasks the given nodes hold back in the queue (or dead), counting the attempt or not';
 
 /* ---- Keeping derived columns in step ---- */
@@ -1107,7 +1120,7 @@ BEGIN
 	 * the poll.  (A heartbeat of a live node changes nothing the worker
 	 * routes by, and wakes nothing.)
 	 */
-	IF least(n.live_until, n.lease_until) <= pg_catalog.now() THEN
+	IF NOT role_cluster.node_is_live(n) THEN
 		PERFORM role_cluster.wake_worker();
 	END IF;
 	RETURN until;
@@ -2172,9 +2185,7 @@ BEGIN
 	 */
 	SELECT pg_catalog.array_agg(d.node_id) INTO gone
 		FROM (SELECT n.node_id FROM role_cluster.node n
-			  WHERE (n.deregistered_at IS NOT NULL
-					 OR n.lease_until <= pg_catalog.now()
-					 OR NOT role_cluster.node_session_alive(n.backend_pid, n.backend_start))
+			  WHERE role_cluster.node_is_lost(n)
 				AND EXISTS (SELECT FROM role_cluster.task t
 							WHERE t.node_id = n.node_id AND t.state = 'running')
 			  ORDER BY n.node_id
@@ -2193,21 +2204,15 @@ BEGIN
 	 */
 	SELECT pg_catalog.array_agg(d.node_id) INTO idle
 		FROM (SELECT n.node_id FROM role_cluster.node n
-			  WHERE n.live_until <= pg_catalog.now() AND n.lease_until > pg_catalog.now()
-				AND n.deregistered_at IS NULL
+			  WHERE n.live_until <= pg_catalog.now()
 				AND EXISTS (SELECT FROM role_cluster.task t
 							WHERE t.node_id = n.node_id AND t.state = 'running'
 								AND NOT role_cluster.task_fetched(t.route_seq, t.node_id))
-				AND role_cluster.node_session_alive(n.backend_pid, n.backend_start)
+				AND NOT role_cluster.node_is_lost(n)
 			  ORDER BY n.node_id
 			  FOR NO KEY UPDATE SKIP LOCKED) AS d;
 	IF idle IS NOT NULL THEN
-		idle := role_cluster.lock_fetch_marks(idle, true);
-		handed := handed + role_cluster.requeue_held(NULL,
-			ARRAY(SELECT t.id FROM role_cluster.task t
-				  WHERE t.node_id = ANY (idle) AND t.state = 'running'
-					AND NOT role_cluster.task_fetched(t.route_seq, t.node_id)
-				  FOR UPDATE SKIP LOCKED), NULL);
+		handed := handed + role_cluster.hand_back(idle, false, NULL, true, true);
 	END IF;
 
 	/* held tasks whose node row is gone, or whose own lease lapsed */
@@ -2318,6 +2323,7 @@ REVOKE EXECUTE ON FUNCTION
 	role_cluster.node_lease(),
 	role_cluster.node_timeout(),
 	role_cluster.node_session_alive(integer, timestamptz),
+	role_cluster.node_is_lost(role_cluster.node),
 	role_cluster.node_is_live(role_cluster.node),
 	role_cluster.task_fetched(bigint, text),
 	role_cluster.node_channel(text),
@@ -2327,7 +2333,7 @@ REVOKE EXECUTE ON FUNCTION
 	role_cluster.require_none_missed(text, text),
 	role_cluster.lock_fetch_marks(text[], boolean),
 	role_cluster.requeue_held(bigint[], bigint[], text),
-	role_cluster.hand_back(text[], boolean, text, boolean),
+	role_cluster.hand_back(text[], boolean, text, boolean, boolean),
 	role_cluster.task_singleton(role_cluster.task_type),
 	role_cluster.task_push_shard(role_cluster.task_type, text),
 	role_cluster.push_shards_total(),
@@ -2382,6 +2388,7 @@ GRANT EXECUTE ON FUNCTION
 
 /* Read-only helpers the nodes view calls (a view's user needs them). */
 GRANT EXECUTE ON FUNCTION
+	role_cluster.node_is_lost(role_cluster.node),
 	role_cluster.node_is_live(role_cluster.node),
 	role_cluster.node_session_alive(integer, timestamptz)
 	TO role_cluster_admin, role_cluster_node;

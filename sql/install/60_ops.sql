@@ -352,8 +352,7 @@ BEGIN
 		/* registered nodes and what they do */
 		SELECT n.node_id, n.role_name, n.push_shard, n.registered_listeners, n.last_heartbeat,
 			   n.live_until, n.lease_until, d.live, d.tasks, d.listeners, d.serves_shard,
-			   n.lease_until <= pg_catalog.now()
-				OR NOT role_cluster.node_session_alive(n.backend_pid, n.backend_start) AS lost,
+			   role_cluster.node_is_lost(n) AS lost,
 			   n.role_name IS NOT NULL AND NOT role_cluster.role_exists(n.role_name) AS role_missing
 		FROM role_cluster.node n
 			CROSS JOIN LATERAL role_cluster.node_duties(n) d
