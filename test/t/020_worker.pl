@@ -168,40 +168,35 @@ $node->safe_psql('postgres',
 $node->safe_psql('postgres', "DELETE FROM role_cluster.cluster_role WHERE name = 'spare'");
 is(wakeups(), $wakeups + 14, 'a role added and one removed wake it');
 
-# A heartbeat from a node whose lease had lapsed does: the node is live
-# again, and the work that waited for it is routed at once, not at the poll
-# (an hour).  The lapse itself (the lease columns only) wakes nothing.
-$node->safe_psql('postgres',
-	"UPDATE role_cluster.node SET lease_until = now() WHERE node_id = 'n1'");
-is(wakeups(), $wakeups + 14, 'a lease lapsing does not wake it');
-my $loops_before = $node->safe_psql('postgres', 'SELECT loops FROM role_cluster.worker_stats');
-my $th = $node->safe_psql('postgres', "SELECT role_cluster.enqueue('searchIndexing', 'lapsed')");
-ok( $node->poll_query_until(
-		'postgres', "SELECT loops > $loops_before FROM role_cluster.worker_stats"),
-	'a task for the lapsed node wakes the worker');
-is($node->safe_psql('postgres', "SELECT state FROM role_cluster.task WHERE id = $th"),
-	'queued', 'which routes nothing to a node whose lease lapsed');
+# A heartbeat from a node that was not live does: the node is live again,
+# and the work that waited for it is routed at once, not at the poll (an
+# hour).  Not live is made by writing one column ($column) of n1's row,
+# which itself wakes nothing.  Returns the wake-up count after it.
+sub back_to_live
+{
+	my ($column, $what, $kind, $wakeups_before) = @_;
+	$node->safe_psql('postgres',
+		"UPDATE role_cluster.node SET $column = now() WHERE node_id = 'n1'");
+	is(wakeups(), $wakeups_before, "$what does not wake it");
+	my $loops_before = $node->safe_psql('postgres', 'SELECT loops FROM role_cluster.worker_stats');
+	my $t = $node->safe_psql('postgres', "SELECT role_cluster.enqueue('searchIndexing', '$kind')");
+	ok( $node->poll_query_until(
+			'postgres', "SELECT loops > $loops_before FROM role_cluster.worker_stats"),
+		"after $what, a task for the node wakes the worker");
+	is($node->safe_psql('postgres', "SELECT state FROM role_cluster.task WHERE id = $t"),
+		'queued', 'which routes nothing to the node');
+	rc_query($n1, "SELECT role_cluster.heartbeat('n1')");
+	is(wakeups(), $wakeups_before + 2, "the node's heartbeat after $what wakes it");
+	ok(rc_wait_notification($n1, $c1), 'which routes the waiting task to the node');
+	takes_and_finishes($n1, 'n1', $t, 'and the node takes it');
+	return $wakeups_before + 2;
+}
+my $after = back_to_live('lease_until', 'a lease lapsing', 'lapsed', $wakeups + 14);
 rc_query($n1, "SELECT role_cluster.heartbeat('n1')");
-is(wakeups(), $wakeups + 16, 'the node\'s heartbeat wakes it');
-ok(rc_wait_notification($n1, $c1), 'which routes the waiting task to the node back from its lapse');
-takes_and_finishes($n1, 'n1', $th, 'and the node takes it');
-rc_query($n1, "SELECT role_cluster.heartbeat('n1')");
-is(wakeups(), $wakeups + 16, 'its next heartbeat, within the lease, wakes nothing');
-# So does a heartbeat from a node past its node timeout only, its lease
-# still running: it kept what it held, and is live again.
-$node->safe_psql('postgres',
-	"UPDATE role_cluster.node SET live_until = now() WHERE node_id = 'n1'");
-$loops_before = $node->safe_psql('postgres', 'SELECT loops FROM role_cluster.worker_stats');
-my $tt = $node->safe_psql('postgres', "SELECT role_cluster.enqueue('searchIndexing', 'timed out')");
-ok( $node->poll_query_until(
-		'postgres', "SELECT loops > $loops_before FROM role_cluster.worker_stats"),
-	'a task for the node past its timeout wakes the worker');
-is($node->safe_psql('postgres', "SELECT state FROM role_cluster.task WHERE id = $tt"),
-	'queued', 'which routes nothing to it');
-rc_query($n1, "SELECT role_cluster.heartbeat('n1')");
-is(wakeups(), $wakeups + 18, 'the node\'s heartbeat wakes it');
-ok(rc_wait_notification($n1, $c1), 'which routes the waiting task to the node back from its timeout');
-takes_and_finishes($n1, 'n1', $tt, 'and the node takes it');
+is(wakeups(), $after, 'its next heartbeat, within the lease, wakes nothing');
+# So does a node past its node timeout only, its lease still running: it
+# kept what it held, and is live again.
+back_to_live('live_until', 'a node timeout passing', 'timed out', $after);
 
 # A deferred task made due sooner by an operator (an UPDATE of its run_at)
 # wakes it, and is routed at once rather than at the time the worker
