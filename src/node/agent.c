@@ -77,9 +77,13 @@
 
 #define SQL_CHANNEL \
 	"SELECT role_cluster.node_channel($1), pg_catalog.pg_backend_pid()"
+/* registering: the call, and the milliseconds to its node timeout */
+#define REGISTER_CALL \
+	"role_cluster.register_node($1, $2, $3::integer, $4::integer) AS n"
+#define TIMEOUT_MS \
+	"pg_catalog.ceil(pg_catalog.date_part('epoch', n.live_until - pg_catalog.now()) * 1000)"
 #define SQL_REGISTER \
-	"SELECT pg_catalog.ceil(pg_catalog.date_part('epoch', n.live_until - pg_catalog.now()) * 1000), " \
-	"n.backend_pid FROM role_cluster.register_node($1, $2, $3::integer, $4::integer) AS n"
+	"SELECT " TIMEOUT_MS ", n.backend_pid FROM " REGISTER_CALL
 #define SQL_LISTENERS \
 	"SELECT l FROM role_cluster.nodes n, pg_catalog.unnest(n.registered_listeners) AS l " \
 	"WHERE n.node_id = $1 ORDER BY 1"
@@ -97,9 +101,11 @@
  * one of them too), or by a session that is gone; or it has no row, which
  * the call itself then reports.
  */
+/* the node row n was registered by one of the processes p, or by a session gone */
+#define MINE(p) \
+	"(n.backend_pid = ANY (" p "::integer[]) OR NOT n.session_alive)"
 #define SQL_MINE(n, p) \
-	"(SELECT n.backend_pid = ANY (" p "::integer[]) OR NOT n.session_alive " \
-	"FROM role_cluster.nodes n WHERE n.node_id = " n ") IS NOT FALSE"
+	"(SELECT " MINE(p) " FROM role_cluster.nodes n WHERE n.node_id = " n ") IS NOT FALSE"
 #define SQL_FETCH \
 	"SELECT t.id, t.task_type, t.kind, t.shard_key, t.attempts, " \
 	"pg_catalog.to_jsonb(t) FROM role_cluster.fetch_tasks($1, " \
@@ -117,8 +123,7 @@
 #define SQL_HEARTBEAT \
 	"SELECT pg_catalog.ceil(pg_catalog.date_part('epoch', role_cluster.heartbeat($1) - pg_catalog.now()) * 1000), " \
 	"(SELECT n.lease_until <= pg_catalog.now() FROM role_cluster.nodes n WHERE n.node_id = $1), " \
-	"(SELECT n.backend_pid FROM role_cluster.nodes n " \
-	"WHERE n.node_id = $1 AND n.backend_pid <> ALL ($2::integer[]) AND n.session_alive)"
+	"(SELECT n.backend_pid FROM role_cluster.nodes n WHERE n.node_id = $1 AND NOT " MINE("$2") ")"
 /* another session that holds the node's registration and is still there */
 #define SQL_HOLDER \
 	"SELECT n.backend_pid FROM role_cluster.nodes n " \
@@ -128,11 +133,10 @@
 	"SELECT role_cluster.deregister_node($1) WHERE " SQL_MINE("$1", "$2")
 /* stopping: is the node still this session's, and how many has it started */
 #define SQL_NODE_STATE \
-	"SELECT n.backend_pid = ANY ($2::integer[]) OR NOT n.session_alive, n.running, n.backend_pid " \
+	"SELECT " MINE("$2") ", n.running, n.backend_pid " \
 	"FROM role_cluster.nodes n WHERE n.node_id = $1"
 #define SQL_DRAIN \
-	"SELECT (SELECT pg_catalog.ceil(pg_catalog.date_part('epoch', n.live_until - pg_catalog.now()) * 1000) " \
-	"FROM role_cluster.register_node($1, $2, $3::integer, $4::integer) AS n) WHERE " SQL_MINE("$1", "$5")
+	"SELECT (SELECT " TIMEOUT_MS " FROM " REGISTER_CALL ") WHERE " SQL_MINE("$1", "$5")
 
 typedef struct Agent
 {
