@@ -32,18 +32,17 @@ REVOKE EXECUTE ON FUNCTION role_cluster.note_schedules(timestamptz) FROM PUBLIC;
  * queued again (a retry, a release, a hand-back, a fetch that sends back
  * what the node's role no longer allows), or a queued task's run_at moved
  * sooner (the worker would otherwise sleep until the time it noted for
- * it, or the poll); a node registering or changing
- * what it takes; a role, a type's policy or the number of push shards
- * written; a schedule added or its timing changed (the worker fires the
- * schedules again: see schedule_wake_worker); a heartbeat from a node that
- * was not live, past its node timeout or its lease (heartbeat() calls
- * wake_worker()).  Other heartbeats (lease columns only) do not.  Any
- * other change (a node fetched work, moving its fetch mark, or finished
- * work) wakes it only while due tasks
- * wait for a node's room (note_dispatch): most commits of a busy queue are
- * fetches and acknowledgements, and a dispatch for each would find nothing
- * to do.  The worker's own statements never wake it; it loops again by
- * itself.
+ * it, or the poll); a node registering or changing what it takes; a role,
+ * a type's policy or the number of push shards written; a schedule added
+ * or its timing changed (the worker fires the schedules again: see
+ * schedule_wake_worker); a heartbeat from a node that was not live, past
+ * its node timeout or its lease (heartbeat() calls wake_worker()).  Other
+ * heartbeats (lease columns only) do not.  Any other change (a node
+ * fetched work, moving its fetch mark, or finished work) wakes it only
+ * while due tasks wait for a node's room (note_dispatch): most commits of
+ * a busy queue are fetches and acknowledgements, and a dispatch for each
+ * would find nothing to do.  The worker's own statements never wake it;
+ * it loops again by itself.
  */
 CREATE TRIGGER task_wake_worker
 	AFTER INSERT ON role_cluster.task
