@@ -47,6 +47,11 @@ SELECT node_id, push_shard FROM role_cluster.register_node('p1', 'pusher', 1);
 SELECT count(*) AS nodes_before FROM role_cluster.node;
 SELECT role_cluster.register_node(NULL);
 SELECT role_cluster.register_node('');
+-- at most 255 bytes
+SELECT role_cluster.register_node(repeat('x', 256));
+SELECT octet_length(node_id) AS longest_taken FROM role_cluster.register_node(repeat('x', 255));
+SELECT role_cluster.deregister_node(repeat('x', 255));
+DELETE FROM role_cluster.node WHERE node_id = repeat('x', 255);
 SELECT role_cluster.register_node('bad', 'no-such-role');
 SELECT role_cluster.register_node('bad', NULL, NULL, 0);
 SELECT role_cluster.register_node('bad', NULL, NULL, -1);

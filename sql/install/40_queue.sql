@@ -102,7 +102,9 @@ INSERT INTO role_cluster.task_policy (task_type, singleton)
 
 CREATE TABLE role_cluster.node (
 	node_id		text PRIMARY KEY
-				CONSTRAINT node_id_not_empty CHECK (node_id <> ''),
+				CONSTRAINT node_id_not_empty CHECK (node_id <> '')
+				/* so that the entries of task_held_idx always fit a btree page */
+				CONSTRAINT node_id_length CHECK (pg_catalog.octet_length(node_id) <= 255),
 	role_name	text,
 	push_shard	integer
 				CONSTRAINT node_push_shard_positive CHECK (push_shard >= 1),
@@ -941,6 +943,12 @@ BEGIN
 	IF register_node.node_id = '' THEN
 		RAISE EXCEPTION 'node id must not be empty'
 			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF pg_catalog.octet_length(register_node.node_id) > 255 THEN
+		RAISE EXCEPTION 'node id "%..." is too long', pg_catalog.left(register_node.node_id, 32)
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = pg_catalog.format('It has %s bytes; a node id may have at most 255.',
+											 pg_catalog.octet_length(register_node.node_id));
 	END IF;
 	IF register_node.capacity < 1 THEN
 		RAISE EXCEPTION 'capacity % of node "%" is not positive', register_node.capacity, register_node.node_id
