@@ -102,7 +102,12 @@ SELECT role_cluster.enqueue_batch('[{"task_type": "searchIndexing", "dedupe_key"
 SELECT role_cluster.enqueue_batch('[{"task_type": "searchIndexing", "run_at": 1700000000}]');
 SELECT role_cluster.enqueue_batch('[{"task_type": "searchIndexing", "max_attempts": "3"}]');
 SELECT role_cluster.enqueue_batch('[{"task_type": "searchIndexing", "max_attempts": -1}]');
-SELECT role_cluster.enqueue_batch('[{"task_type": "searchIndexing", "priority": 1234567890}]');
+-- beyond an int4, out of range (what an int4 holds is taken: see the end)
+SELECT role_cluster.enqueue_batch('[{"task_type": "searchIndexing", "priority": 2147483648}]');
+SELECT role_cluster.enqueue_batch('[{"task_type": "searchIndexing", "priority": -2147483649}]');
+SELECT role_cluster.enqueue_batch('[{"task_type": "searchIndexing", "max_attempts": 2147483648}]');
+SELECT role_cluster.enqueue_batch('[{"task_type": "searchIndexing", "max_attempts": -2147483649}]');
+SELECT role_cluster.enqueue_batch('[{"task_type": "searchIndexing", "max_attempts": 1.0}]');
 SELECT role_cluster.enqueue_batch('[{"task_type": 7}]');
 -- several unknown keys: the first in sort order is named
 SELECT role_cluster.enqueue_batch('[{"task_type": "searchIndexing", "zz": 1, "ab": 2, "b": 3}]');
@@ -203,6 +208,7 @@ SELECT role_cluster.task_batch_rows('[{"task_type": "nosuchType"}]');
 SELECT role_cluster.task_batch_rows('[{"task_type": "searchIndexing", "kind": 1}]');
 SELECT role_cluster.task_batch_rows('[{"task_type": "searchIndexing", "run_at": 1}]');
 SELECT role_cluster.task_batch_rows('[{"task_type": "searchIndexing", "priority": 1.5}]');
+SELECT role_cluster.task_batch_rows('[{"task_type": "searchIndexing", "priority": 2147483648}]');
 SELECT role_cluster.task_batch_rows('[{"task_type": "searchIndexing", "max_attempts": 0}]');
 SELECT role_cluster.task_batch_rows('[{"task_type": "pushNotifications", "shard_key": ""}]');
 SELECT role_cluster.task_batch_rows('[{"task_type": "pushNotifications", "shard_key": null}]');
@@ -903,6 +909,13 @@ SELECT plan_cost('SELECT * FROM role_cluster.nodes') < current_setting('jit_abov
 DELETE FROM role_cluster.task WHERE kind = 'held';
 DELETE FROM role_cluster.node WHERE node_id LIKE 'gone-%';
 DROP FUNCTION plan_cost(text);
+
+-- enqueue_batch() takes any integer enqueue() takes, 1e3 as 1000 (at the
+-- end: the task ids above stay as they are)
+SELECT count(*) FROM role_cluster.enqueue_batch('[
+	{"task_type": "searchIndexing", "kind": "wide", "priority": 2147483647, "max_attempts": 2147483647},
+	{"task_type": "searchIndexing", "kind": "wide", "priority": -2147483648, "max_attempts": 1e3}]');
+SELECT priority, max_attempts FROM role_cluster.task WHERE kind = 'wide' ORDER BY priority;
 
 DROP VIEW q;
 DROP VIEW task_stage;

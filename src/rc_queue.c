@@ -391,24 +391,40 @@ rc_batch_not_string(JsonbValue *v)
 	return v != NULL && v->type != jbvString;
 }
 
+/* What rc_batch_integer() made of a JSON number */
+typedef enum RcBatchInt
+{
+	RC_INT_OK,					/* an integer that fits an int4 */
+	RC_INT_NOT_INTEGER,			/* a fraction, or written with a fractional
+								 * part (1.5, 1.0; 1e3 reads as 1000) */
+	RC_INT_TOO_LOW,				/* below the range of an int4 */
+	RC_INT_TOO_HIGH				/* above it */
+} RcBatchInt;
+
 /*
- * Is a JSON number written as an integer of at most nine digits (the
- * pattern ^-?[0-9]{1,9}$ of its text, without the sign when unsigned)?
+ * Reads a JSON number written as an integer (digits, with an optional
+ * minus sign) into *value.
  */
-static bool
-rc_batch_small_integer(JsonbValue *v, bool allow_sign)
+static RcBatchInt
+rc_batch_integer(JsonbValue *v, int32 *value)
 {
 	char	   *text = DatumGetCString(DirectFunctionCall1(numeric_out,
 														   NumericGetDatum(v->val.numeric)));
 	char	   *p = text;
-	int			digits = 0;
+	bool		negative = (*p == '-');
+	bool		out_of_range = false;
 
-	if (allow_sign && *p == '-')
+	if (negative)
 		p++;
-	for (; *p; p++, digits++)
+	if (*p == '\0')
+		return RC_INT_NOT_INTEGER;
+	for (; *p; p++)
 		if (*p < '0' || *p > '9')
-			return false;
-	return digits >= 1 && digits <= 9;
+			return RC_INT_NOT_INTEGER;
+	*value = numeric_int4_opt_error(v->val.numeric, &out_of_range);
+	if (out_of_range)
+		return negative ? RC_INT_TOO_LOW : RC_INT_TOO_HIGH;
+	return RC_INT_OK;
 }
 
 /*
@@ -461,6 +477,8 @@ rc_batch_problem(JsonbValue *elem, bool *unknown_type, bool *keyed, uint32 *type
 	char	   *type_name;
 	int			ordinal;
 	bool		has_shard_key;
+	RcBatchInt	r = RC_INT_OK;
+	int32		n = 0;
 
 	*unknown_type = false;
 	if (elem->type != jbvBinary || !JsonContainerIsObject(elem->val.binary.data))
@@ -527,14 +545,15 @@ rc_batch_problem(JsonbValue *elem, bool *unknown_type, bool *keyed, uint32 *type
 	f = rc_batch_field(obj, "priority", &buf);
 	if (f != NULL && f->type != jbvNumeric)
 		return "has a priority that is not a number";
-	if (f != NULL && !rc_batch_small_integer(f, true))
-		return "has a priority that is not an integer";
+	if (f != NULL && (r = rc_batch_integer(f, &n)) != RC_INT_OK)
+		return r == RC_INT_NOT_INTEGER ? "has a priority that is not an integer" :
+			"has a priority out of the range of an integer";
 	f = rc_batch_field(obj, "max_attempts", &buf);
 	if (f != NULL && f->type != jbvNumeric)
 		return "has a max_attempts that is not a number";
-	if (f != NULL && (!rc_batch_small_integer(f, false) ||
-					  DatumGetInt32(DirectFunctionCall1(numeric_int4,
-														NumericGetDatum(f->val.numeric))) < 1))
+	if (f != NULL && (r = rc_batch_integer(f, &n)) == RC_INT_TOO_HIGH)
+		return "has a max_attempts out of the range of an integer";
+	if (f != NULL && (r != RC_INT_OK || n < 1))
 		return "has a max_attempts that is not a positive integer";
 	if (ordinal == RC_PUSH_NOTIFICATIONS && !has_shard_key)
 		return "is a pushNotifications task without a shard_key";
@@ -646,23 +665,24 @@ rc_batch_text(JsonbContainer *obj, const char *key, Datum *value, bool *isnull)
 
 /*
  * An integer field of an element (priority, max_attempts), or dflt when it
- * is missing or JSON null.  Returns false when it is not an integer of at
- * most nine digits (a negative one only when allow_sign).
+ * is missing or JSON null.  Returns false when it is not an integer that
+ * fits an int4 (rc_batch_problem() says which).
  */
 static bool
-rc_batch_int(JsonbContainer *obj, const char *key, int32 dflt, bool allow_sign, Datum *value)
+rc_batch_int(JsonbContainer *obj, const char *key, int32 dflt, Datum *value)
 {
 	JsonbValue	buf;
 	JsonbValue *f = rc_batch_field(obj, key, &buf);
+	int32		n;
 
 	if (f == NULL)
 	{
 		*value = Int32GetDatum(dflt);
 		return true;
 	}
-	if (f->type != jbvNumeric || !rc_batch_small_integer(f, allow_sign))
+	if (f->type != jbvNumeric || rc_batch_integer(f, &n) != RC_INT_OK)
 		return false;
-	*value = DirectFunctionCall1(numeric_int4, NumericGetDatum(f->val.numeric));
+	*value = Int32GetDatum(n);
 	return true;
 }
 
@@ -738,8 +758,8 @@ rc_task_batch_rows(PG_FUNCTION_ARGS)
 			!rc_batch_text(obj, "shard_key", &values[RC_ROW_SHARD_KEY], &nulls[RC_ROW_SHARD_KEY]) ||
 			!rc_batch_text(obj, "dedupe_key", &values[RC_ROW_DEDUPE_KEY], &nulls[RC_ROW_DEDUPE_KEY]) ||
 			!rc_batch_text(obj, "run_at", &values[RC_ROW_RUN_AT], &nulls[RC_ROW_RUN_AT]) ||
-			!rc_batch_int(obj, "priority", 0, true, &values[RC_ROW_PRIORITY]) ||
-			!rc_batch_int(obj, "max_attempts", 5, false, &values[RC_ROW_MAX_ATTEMPTS]) ||
+			!rc_batch_int(obj, "priority", 0, &values[RC_ROW_PRIORITY]) ||
+			!rc_batch_int(obj, "max_attempts", 5, &values[RC_ROW_MAX_ATTEMPTS]) ||
 			DatumGetInt32(values[RC_ROW_MAX_ATTEMPTS]) < 1)
 			rc_batch_row_error(pos, &v);
 		if (nulls[RC_ROW_KIND])
