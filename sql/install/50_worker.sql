@@ -463,7 +463,9 @@ COMMENT ON TRIGGER schedule_wake_worker ON role_cluster.schedule IS
  * transaction as the enqueue.  Schedules locked by another transaction are
  * skipped (a concurrent caller fires them; otherwise the worker looks
  * again a second later).  A schedule that fails (enqueue raised) keeps its
- * next_due and records last_error; the others fire regardless.
+ * next_due and records last_error; the others fire regardless, but for
+ * those of a task type whose lock a firing gave up waiting for: they are
+ * not tried until the next call.
  */
 CREATE FUNCTION role_cluster.fire_schedules() RETURNS integer
 	LANGUAGE plpgsql SECURITY DEFINER
@@ -481,6 +483,10 @@ DECLARE
 	new_task bigint;
 	msg text;
 	msg_detail text;
+	code text;
+	/* types whose enqueue gave up waiting for a lock in this call */
+	blocked role_cluster.task_type[] := '{}';
+	blocked_by text[] := '{}';
 BEGIN
 	FOR s IN
 		SELECT * FROM role_cluster.schedule
@@ -488,6 +494,20 @@ BEGIN
 		 ORDER BY next_due
 		   FOR UPDATE SKIP LOCKED
 	LOOP
+		/*
+		 * A type whose lock an earlier firing gave up on (a change of its
+		 * policy waits for an open enqueue, say) would make each further
+		 * schedule of it wait out lock_timeout too, holding up the
+		 * worker's loop that much each time: they are not tried in this
+		 * call, and say so.
+		 */
+		IF s.task_type = ANY (blocked) THEN
+			msg := pg_catalog.format('not tried: the firing of schedule "%s", of the same task type, gave up waiting for a lock in this call',
+									 blocked_by[pg_catalog.array_position(blocked, s.task_type)]);
+			UPDATE role_cluster.schedule SET last_error = msg WHERE id = s.id;
+			RAISE WARNING 'schedule "%" did not fire: %', s.name, msg;
+			CONTINUE;
+		END IF;
 		BEGIN
 			due := s.next_due;
 			last_fired := NULL;
@@ -539,7 +559,12 @@ BEGIN
 				   last_error = NULL
 			 WHERE id = s.id;
 		EXCEPTION WHEN OTHERS THEN
-			GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, msg_detail = PG_EXCEPTION_DETAIL;
+			GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, msg_detail = PG_EXCEPTION_DETAIL,
+				code = RETURNED_SQLSTATE;
+			IF code = '55P03' THEN		/* lock_not_available */
+				blocked := blocked || s.task_type;
+				blocked_by := blocked_by || s.name;
+			END IF;
 			/* the detail too: it often holds the facts (which value, why) */
 			UPDATE role_cluster.schedule
 			   SET last_error = msg || CASE WHEN msg_detail <> '' THEN ': ' || msg_detail ELSE '' END

@@ -186,13 +186,20 @@ ok( $node->poll_query_until(
 	SELECT count(*) = 1 FROM pg_stat_activity
 	 WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE role_cluster.task_policy%'}),
 	'a policy change waits for an open enqueue of its type');
-my $held = $node->safe_psql('postgres', q{
+my ($held, $behind) = split /\n/, $node->safe_psql('postgres', q{
 	INSERT INTO role_cluster.schedule (name, task_type, kind, every, next_due)
-	VALUES ('held up', 'searchIndexing', 'held', '1 hour', now()) RETURNING id});
+	VALUES ('held up', 'searchIndexing', 'held', '1 hour', now() - interval '1 second'),
+		   ('behind it', 'searchIndexing', 'behind', '1 hour', now())
+	RETURNING id});
 ok( $node->poll_query_until(
 		'postgres',
 		"SELECT last_error LIKE '%lock timeout%' FROM role_cluster.schedule WHERE id = $held"),
 	'the schedule falls due: its firing gives up on the gate, and says why');
+# the second of the type does not wait out the same lock in that call
+is( $node->safe_psql(
+		'postgres', "SELECT last_error FROM role_cluster.schedule WHERE id = $behind"),
+	'not tried: the firing of schedule "held up", of the same task type, gave up waiting for a lock in this call',
+	'a second due schedule of the type is not tried after the first gave up on the lock');
 my $meanwhile = $node->safe_psql('postgres',
 	"SELECT role_cluster.enqueue('metricsCalculate', 'meanwhile')");
 ok( $node->poll_query_until(
@@ -207,10 +214,11 @@ $open->quit;
 $admin->quit;
 ok( $node->poll_query_until(
 		'postgres',
-		"SELECT last_due IS NOT NULL AND last_error IS NULL FROM role_cluster.schedule WHERE id = $held"),
-	'the change through, the schedule fires');
-is($node->safe_psql('postgres', "SELECT singleton FROM role_cluster.task WHERE kind = 'held'"),
-	't', 'its task under the new policy');
+		"SELECT count(*) = 2 FROM role_cluster.schedule WHERE id IN ($held, $behind) AND last_due IS NOT NULL AND last_error IS NULL"),
+	'the change through, both schedules fire');
+is( $node->safe_psql(
+		'postgres', "SELECT string_agg(kind || ':' || singleton, ',' ORDER BY kind) FROM role_cluster.task WHERE kind IN ('held', 'behind')"),
+	'behind:true,held:true', 'their tasks under the new policy');
 
 $node->stop;
 done_testing();
