@@ -523,6 +523,15 @@ rc_worker_loop_once(RcLoopState *ls)
 			more = true;
 			ls->next_prune = start;
 		}
+
+		/*
+		 * Failed (a queue table an operator locked, say): again at the
+		 * next poll, as the other steps, not a whole prune_interval later
+		 */
+		else if (n < 0)
+			ls->next_prune = TimestampTzPlusMilliseconds(start,
+														 Min((int64) rc_poll_interval_ms,
+															 (int64) rc_prune_interval_s * 1000));
 		else
 			ls->next_prune = TimestampTzPlusMilliseconds(start,
 														 (int64) rc_prune_interval_s * 1000);

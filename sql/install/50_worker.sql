@@ -194,7 +194,7 @@ COMMENT ON COLUMN role_cluster.worker_stats.fired IS 'Tasks fire_schedules() enq
 COMMENT ON COLUMN role_cluster.worker_stats.pruned IS 'Rows prune() deleted';
 COMMENT ON COLUMN role_cluster.worker_stats.vacuumed IS
 	'Queue tables the worker''s vacuum process vacuumed (role_cluster.vacuum_interval)';
-COMMENT ON COLUMN role_cluster.worker_stats.errors IS 'Steps that failed (logged; retried at the next loop)';
+COMMENT ON COLUMN role_cluster.worker_stats.errors IS 'Steps that failed (logged; retried at the next loop, a prune at the next poll)';
 COMMENT ON COLUMN role_cluster.worker_stats.last_loop_at IS 'When the last working loop ended';
 COMMENT ON COLUMN role_cluster.worker_stats.last_loop_ms IS 'Duration of the last working loop, in milliseconds';
 COMMENT ON COLUMN role_cluster.worker_stats.avg_loop_ms IS 'Average duration of the working loops, in milliseconds';

@@ -3,7 +3,8 @@
 # concurrent fire_schedules() callers fire each due time once; due times
 # missed while the server was down fire as the schedule's catch_up says; a
 # firing held up by a lock gives up after the worker's lock_timeout, and
-# dispatch goes on meanwhile.
+# dispatch goes on meanwhile; a prune held up by a lock on the firings is
+# tried again at the next poll.
 use strict;
 use warnings FATAL => 'all';
 
@@ -219,6 +220,31 @@ ok( $node->poll_query_until(
 is( $node->safe_psql(
 		'postgres', "SELECT string_agg(kind || ':' || singleton, ',' ORDER BY kind) FROM role_cluster.task WHERE kind IN ('held', 'behind')"),
 	'behind:true,held:true', 'their tasks under the new policy');
+
+# --- a prune held up by a lock is tried again at the next poll --------------
+# prune() deletes old firings in the transaction that deletes old tasks, so
+# an operator's lock on schedule_firing holds up both.  With a prune
+# interval of an hour, the retry must come from the poll (100 ms here).
+my $locker = $node->background_psql('postgres');
+$locker->query_safe('BEGIN');
+$locker->query_safe('LOCK TABLE role_cluster.schedule_firing IN SHARE MODE');
+$node->safe_psql(
+	'postgres', q{
+	UPDATE role_cluster.task SET state = 'done', node_id = NULL, finished_at = now() - interval '1 day'
+	 WHERE kind = 'held'});
+$node->append_conf('postgresql.conf', "role_cluster.prune_interval = '1h'\n");
+$node->reload;	# the worker prunes at once after a reload
+ok( $node->poll_query_until(
+		'postgres',
+		"SELECT last_error LIKE 'prune: %lock timeout%' FROM role_cluster.worker_stats"),
+	'a prune meets the lock and gives up');
+is($node->safe_psql('postgres', "SELECT count(*) FROM role_cluster.task WHERE kind = 'held'"),
+	'1', 'the old done task is still there');
+$locker->query_safe('COMMIT');
+$locker->quit;
+ok( $node->poll_query_until(
+		'postgres', "SELECT count(*) = 0 FROM role_cluster.task WHERE kind = 'held'"),
+	'the lock gone, the next poll prunes it, not the next prune interval');
 
 $node->stop;
 done_testing();
