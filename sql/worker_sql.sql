@@ -259,6 +259,17 @@ SELECT next_due > now() AND next_due <= now() + interval '2 days' AS recomputed
 UPDATE role_cluster.schedule SET every = '3 days', next_due = '2031-01-01 03:00:00+00'
  WHERE name = 'anchored';
 SELECT next_due FROM role_cluster.schedule WHERE name = 'anchored';
+-- set to the value it has, next to a change of the timing, it stays too (a
+-- script that writes every column), even when the statement is an
+-- expression of it; only a statement that leaves it out starts from now
+UPDATE role_cluster.schedule SET every = '4 days', next_due = '2031-01-01 03:00:00+00'
+ WHERE name = 'anchored';
+SELECT every, next_due FROM role_cluster.schedule WHERE name = 'anchored';
+UPDATE role_cluster.schedule SET timezone = 'Europe/Berlin', next_due = next_due
+ WHERE name = 'anchored';
+SELECT timezone, next_due FROM role_cluster.schedule WHERE name = 'anchored';
+UPDATE role_cluster.schedule SET every = '3 days', timezone = 'UTC', next_due = '2031-01-01 03:00:00+00'
+ WHERE name = 'anchored';
 -- re-enabling before next_due leaves it where it was
 UPDATE role_cluster.schedule SET enabled = false WHERE name = 'anchored';
 UPDATE role_cluster.schedule SET enabled = true WHERE name = 'anchored';
@@ -271,6 +282,11 @@ UPDATE role_cluster.schedule SET enabled = true WHERE name = 'anchored';
 SELECT next_due > now() AS in_future, next_due - interval '3 days' <= now() AS first_after_now,
 	   extract(epoch FROM next_due - '2020-01-01 03:00:00+00')::bigint % (3 * 86400) AS off_series
   FROM role_cluster.schedule WHERE name = 'anchored';
+-- re-enabled by a statement that sets next_due, it goes from there (the
+-- missed due times fire as catch_up says)
+UPDATE role_cluster.schedule SET enabled = false WHERE name = 'anchored';
+UPDATE role_cluster.schedule SET enabled = true, next_due = '2020-01-01 03:00:00+00' WHERE name = 'anchored';
+SELECT next_due FROM role_cluster.schedule WHERE name = 'anchored';
 -- a cron schedule: its next due time after now
 INSERT INTO role_cluster.schedule (name, task_type, cron, enabled, next_due)
 	VALUES ('cron off', 'storeMaintenance', '17 3 * * *', false, '2020-01-01 03:17:00+00');

@@ -256,8 +256,9 @@ GRANT EXECUTE ON FUNCTION role_cluster.every_latest(timestamptz, interval, times
  * Both are read in the schedule's own time zone (UTC by default), never
  * the session's, so that every scheduler computes the same due times.
  * next_due is filled in on insert (the first due time after now) and when
- * cron, every or timezone change, unless the same statement sets it; set
- * it by hand to anchor an interval schedule ("every day from 03:00").
+ * cron, every or timezone change, unless the same statement sets it (to
+ * any value, the one it has included); set it by hand to anchor an
+ * interval schedule ("every day from 03:00").
  * Re-enabling a schedule whose next_due passed while it was off moves it to
  * the first due time of its series after now: the missed ones are skipped,
  * and an interval schedule keeps its anchor.
@@ -370,16 +371,26 @@ COMMENT ON FUNCTION role_cluster.schedule_step(text, interval, text, timestamptz
 REVOKE EXECUTE ON FUNCTION role_cluster.schedule_step(text, interval, text, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION role_cluster.schedule_step(text, interval, text, timestamptz) TO role_cluster_admin;
 
-/* Validates the timing of a schedule and fills in next_due */
-CREATE FUNCTION role_cluster.schedule_before_write() RETURNS trigger
+/*
+ * The rules for a schedule row being written: validates its timing and
+ * fills in next_due.  Called by the trigger below with the row written
+ * (new_row), the row before (old_row, NULL on insert) and whether the
+ * statement sets next_due itself (always on insert), which only C can
+ * tell (src/rc_schedule.c); returns the row to write.
+ */
+CREATE FUNCTION role_cluster.schedule_fill(inserting boolean, new_row role_cluster.schedule,
+										   old_row role_cluster.schedule,
+										   next_due_given boolean)
+	RETURNS role_cluster.schedule
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 DECLARE
 	every_changed boolean;
+	timing_changed boolean;
 BEGIN
-	IF (NEW.cron IS NULL) = (NEW.every IS NULL) THEN
-		RAISE EXCEPTION 'schedule "%" needs exactly one of cron and every', NEW.name
+	IF (new_row.cron IS NULL) = (new_row.every IS NULL) THEN
+		RAISE EXCEPTION 'schedule "%" needs exactly one of cron and every', new_row.name
 			USING ERRCODE = 'check_violation',
 				  HINT = 'Set cron to a 5-field cron expression such as ''*/5 * * * *'', or every to an interval such as ''1 hour''.';
 	END IF;
@@ -390,52 +401,62 @@ BEGIN
 	 * by their text: = holds '1 mon' and '30 days' equal, and even
 	 * '-1 mon 31 days' and '1 day', which step differently.
 	 */
-	every_changed := TG_OP = 'UPDATE' AND NEW.every::text IS DISTINCT FROM OLD.every::text;
-	IF TG_OP = 'INSERT' OR NEW.cron IS DISTINCT FROM OLD.cron
-		OR every_changed OR NEW.timezone IS DISTINCT FROM OLD.timezone THEN
-		IF NEW.cron IS NOT NULL THEN
-			PERFORM role_cluster.cron_next(NEW.cron, now(), NEW.timezone);
+	every_changed := NOT inserting AND new_row.every::text IS DISTINCT FROM old_row.every::text;
+	timing_changed := NOT inserting
+		AND (new_row.cron IS DISTINCT FROM old_row.cron
+			 OR every_changed OR new_row.timezone IS DISTINCT FROM old_row.timezone);
+	IF inserting OR timing_changed THEN
+		IF new_row.cron IS NOT NULL THEN
+			PERFORM role_cluster.cron_next(new_row.cron, now(), new_row.timezone);
 		ELSE
-			PERFORM role_cluster.every_next(now(), NEW.every, NEW.timezone, 0);
+			PERFORM role_cluster.every_next(now(), new_row.every, new_row.timezone, 0);
 		END IF;
 	END IF;
 
-	IF TG_OP = 'INSERT' THEN
+	IF inserting THEN
 		/* created_at and updated_at as given (a restore's), else their defaults */
-		IF NEW.next_due IS NULL THEN
-			NEW.next_due := role_cluster.schedule_step(NEW.cron, NEW.every, NEW.timezone, now());
+		IF new_row.next_due IS NULL THEN
+			new_row.next_due := role_cluster.schedule_step(new_row.cron, new_row.every,
+														   new_row.timezone, now());
 		END IF;
-		RETURN NEW;
+		RETURN new_row;
 	END IF;
 
-	IF NEW.next_due IS NULL
-		OR (NEW.next_due IS NOT DISTINCT FROM OLD.next_due
-			AND (NEW.cron IS DISTINCT FROM OLD.cron
-				 OR every_changed
-				 OR NEW.timezone IS DISTINCT FROM OLD.timezone)) THEN
+	IF new_row.next_due IS NULL OR (timing_changed AND NOT next_due_given) THEN
 		/* new timing: no backlog, the next due time from now */
-		NEW.next_due := role_cluster.schedule_step(NEW.cron, NEW.every, NEW.timezone, now());
-	ELSIF NEW.enabled AND NOT OLD.enabled AND NEW.next_due = OLD.next_due
-		AND NEW.next_due <= now() THEN
+		new_row.next_due := role_cluster.schedule_step(new_row.cron, new_row.every,
+													   new_row.timezone, now());
+	ELSIF new_row.enabled AND NOT old_row.enabled AND NOT next_due_given
+		AND new_row.next_due <= now() THEN
 		/*
 		 * Re-enabled after its next due time passed: those that passed
 		 * while it was off are skipped, and it goes on with the first of
 		 * its series after now (an interval schedule keeps its anchor).
 		 */
-		IF NEW.cron IS NOT NULL THEN
-			NEW.next_due := role_cluster.cron_next(NEW.cron, now(), NEW.timezone);
+		IF new_row.cron IS NOT NULL THEN
+			new_row.next_due := role_cluster.cron_next(new_row.cron, now(), new_row.timezone);
 		ELSE
-			NEW.next_due := role_cluster.every_next(
-				role_cluster.every_latest(NEW.next_due, NEW.every, now(), NEW.timezone),
-				NEW.every, NEW.timezone);
+			new_row.next_due := role_cluster.every_next(
+				role_cluster.every_latest(new_row.next_due, new_row.every, now(), new_row.timezone),
+				new_row.every, new_row.timezone);
 		END IF;
 	END IF;
-	NEW.updated_at := now();
-	RETURN NEW;
+	new_row.updated_at := now();
+	RETURN new_row;
 END
 $$;
+COMMENT ON FUNCTION role_cluster.schedule_fill(boolean, role_cluster.schedule, role_cluster.schedule, boolean) IS
+	'The rules of schedule_before_write(): validates a schedule''s timing and computes next_due, unless the statement sets it';
+REVOKE EXECUTE ON FUNCTION role_cluster.schedule_fill(boolean, role_cluster.schedule, role_cluster.schedule, boolean) FROM PUBLIC;
+
+/*
+ * The trigger itself is C: it tells schedule_fill() whether the statement
+ * sets next_due, which PL/pgSQL cannot see.
+ */
+CREATE FUNCTION role_cluster.schedule_before_write() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'rc_schedule_before_write' LANGUAGE C;
 COMMENT ON FUNCTION role_cluster.schedule_before_write() IS
-	'Trigger: validates a schedule''s cron expression and time zone and computes next_due';
+	'Trigger: validates a schedule''s cron expression and time zone and computes next_due (schedule_fill)';
 REVOKE EXECUTE ON FUNCTION role_cluster.schedule_before_write() FROM PUBLIC;
 
 CREATE TRIGGER schedule_before_write
