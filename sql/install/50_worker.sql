@@ -348,7 +348,7 @@ CREATE INDEX schedule_firing_fired_at_idx ON role_cluster.schedule_firing (fired
 COMMENT ON TABLE role_cluster.schedule_firing IS
 	'The due times each schedule fired and the task each enqueued; the primary key makes every due time fire once; pruned after role_cluster.dead_retention';
 COMMENT ON COLUMN role_cluster.schedule_firing.schedule_id IS 'The schedule';
-COMMENT ON COLUMN role_cluster.schedule_firing.due_at IS 'The due time that fired (once, ever)';
+COMMENT ON COLUMN role_cluster.schedule_firing.due_at IS 'The due time that fired (once: the row stays until pruned after role_cluster.dead_retention)';
 COMMENT ON COLUMN role_cluster.schedule_firing.fired_at IS 'When it fired';
 COMMENT ON COLUMN role_cluster.schedule_firing.task_id IS 'The task it enqueued (pruned tasks are not kept)';
 GRANT SELECT ON role_cluster.schedule_firing TO role_cluster_admin;

@@ -119,8 +119,8 @@ COMMENT ON COLUMN role_cluster.queue_stats.done IS 'Done tasks not yet pruned';
 COMMENT ON COLUMN role_cluster.queue_stats.dead IS 'Tasks out of attempts, kept until pruned';
 COMMENT ON COLUMN role_cluster.queue_stats.oldest_wait IS
 	'How long the longest-waiting due task has waited since its run_at, or since it last went back to the queue if later (whole seconds); NULL when none waits';
-COMMENT ON COLUMN role_cluster.queue_stats.done_1m IS 'Tasks done in the last minute';
-COMMENT ON COLUMN role_cluster.queue_stats.done_5m IS 'Tasks done in the last five minutes';
+COMMENT ON COLUMN role_cluster.queue_stats.done_1m IS 'Tasks done in the last minute (of those not yet pruned: low under a retention of less than a minute)';
+COMMENT ON COLUMN role_cluster.queue_stats.done_5m IS 'Tasks done in the last five minutes (of those not yet pruned: low under a retention of less than five minutes)';
 
 /*
  * Per registered node (deregistered ones are in the nodes view only), what
@@ -161,8 +161,8 @@ COMMENT ON COLUMN role_cluster.node_stats.free IS 'Tasks it may still take: capa
 COMMENT ON COLUMN role_cluster.node_stats.oldest_held IS
 	'How long it has held its oldest routed or running task (whole seconds); NULL when it holds none';
 COMMENT ON COLUMN role_cluster.node_stats.heartbeat_age IS 'Time since it last registered or heartbeated (whole seconds)';
-COMMENT ON COLUMN role_cluster.node_stats.done_1m IS 'Tasks it finished as done in the last minute';
-COMMENT ON COLUMN role_cluster.node_stats.done_5m IS 'Tasks it finished as done in the last five minutes';
+COMMENT ON COLUMN role_cluster.node_stats.done_1m IS 'Tasks it finished as done in the last minute (of those not yet pruned: low under a retention of less than a minute)';
+COMMENT ON COLUMN role_cluster.node_stats.done_5m IS 'Tasks it finished as done in the last five minutes (of those not yet pruned: low under a retention of less than five minutes)';
 
 /*
  * Per push shard 1..push_shards_total: the live nodes that serve it (their
@@ -663,12 +663,12 @@ BEGIN
 				pg_catalog.date_part('epoch', q.oldest_wait)) || E'\n', '' ORDER BY q.task_type)
 				FILTER (WHERE v.ord = 1 AND q.oldest_wait IS NOT NULL))
 		|| role_cluster.metrics_family('role_cluster_tasks_done_1m', 'gauge',
-			'Tasks of the type done in the last minute.',
+			'Tasks of the type done in the last minute, of those not yet pruned (role_cluster.retention).',
 			pg_catalog.string_agg(pg_catalog.format('role_cluster_tasks_done_1m{task_type="%s"} %s',
 				role_cluster.metrics_label(q.task_type::text), q.done_1m) || E'\n', '' ORDER BY q.task_type)
 				FILTER (WHERE v.ord = 1))
 		|| role_cluster.metrics_family('role_cluster_tasks_done_5m', 'gauge',
-			'Tasks of the type done in the last five minutes.',
+			'Tasks of the type done in the last five minutes, of those not yet pruned (role_cluster.retention).',
 			pg_catalog.string_agg(pg_catalog.format('role_cluster_tasks_done_5m{task_type="%s"} %s',
 				role_cluster.metrics_label(q.task_type::text), q.done_5m) || E'\n', '' ORDER BY q.task_type)
 				FILTER (WHERE v.ord = 1))
@@ -710,11 +710,11 @@ BEGIN
 				role_cluster.metrics_label(n.node_id), pg_catalog.date_part('epoch', s.heartbeat_age)) || E'\n',
 				'' ORDER BY n.node_id))
 		|| role_cluster.metrics_family('role_cluster_node_tasks_done_1m', 'gauge',
-			'Tasks the node finished as done in the last minute.',
+			'Tasks the node finished as done in the last minute, of those not yet pruned (role_cluster.retention).',
 			pg_catalog.string_agg(pg_catalog.format('role_cluster_node_tasks_done_1m{node_id="%s"} %s',
 				role_cluster.metrics_label(n.node_id), s.done_1m) || E'\n', '' ORDER BY n.node_id))
 		|| role_cluster.metrics_family('role_cluster_node_tasks_done_5m', 'gauge',
-			'Tasks the node finished as done in the last five minutes.',
+			'Tasks the node finished as done in the last five minutes, of those not yet pruned (role_cluster.retention).',
 			pg_catalog.string_agg(pg_catalog.format('role_cluster_node_tasks_done_5m{node_id="%s"} %s',
 				role_cluster.metrics_label(n.node_id), s.done_5m) || E'\n', '' ORDER BY n.node_id))
 		INTO result
