@@ -9,12 +9,18 @@ DROP ROLE IF EXISTS regress_ops_node;
 DROP ROLE IF EXISTS regress_ops_nobody;
 RESET client_min_messages;
 
--- Durations in details depend on the clock: show them as <age>.
+-- worker_elsewhere: the worker works in role_cluster.database (postgres),
+-- not in this database.  (test/t/020_worker.pl shows it quiet there.)
+SELECT * FROM role_cluster.audit() WHERE "check" = 'worker_elsewhere';
+
+-- Durations in details depend on the clock: show them as <age>.  (Without
+-- worker_elsewhere, which holds throughout.)
 CREATE TEMP VIEW findings AS
 	SELECT severity, "check", subject,
 		   regexp_replace(regexp_replace(detail, '(lapsed|oldest for) [^.]+', '\1 <age>'),
 						  '(passed|runs) @( \d+ \w+)+', '\1 <age>', 'g') AS detail
-	FROM role_cluster.audit();
+	FROM role_cluster.audit()
+	WHERE "check" <> 'worker_elsewhere';
 -- Nodes not live from now on: their lease lapsed an hour ago.
 CREATE FUNCTION pg_temp.lapse(VARIADIC ids text[]) RETURNS void
 	LANGUAGE sql
@@ -87,6 +93,17 @@ SELECT * FROM findings WHERE "check" = 'node_not_live';
 SELECT role_cluster.reclaim() AS reclaimed;
 DELETE FROM role_cluster.task WHERE id = :mta_task;
 SELECT role_cluster.heartbeat('b1') IS NOT NULL AS b1_back;
+-- A node whose session ended holding a task: reclaim() ends its lease as
+-- it hands the task back, and the finding still names the ended session.
+SELECT role_cluster.enqueue('outboundMta') AS mta_task \gset
+SELECT id = :mta_task AS claimed FROM role_cluster.claim_tasks('b1', 1);
+UPDATE role_cluster.node SET backend_pid = 0 WHERE node_id = 'b1';
+SELECT * FROM findings WHERE "check" = 'node_not_live';
+SELECT role_cluster.reclaim() AS reclaimed;
+SELECT lease_until <= now() AS lease_ended FROM role_cluster.node WHERE node_id = 'b1';
+SELECT * FROM findings WHERE "check" = 'node_not_live';
+DELETE FROM role_cluster.task WHERE id = :mta_task;
+SELECT (role_cluster.register_node('b1', 'backend', 1)).node_id;
 -- Past its node timeout, its lease still running: not live, but it keeps
 -- what it holds, and the finding says until when.
 SELECT role_cluster.enqueue('outboundMta') AS mta_task \gset

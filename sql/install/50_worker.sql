@@ -180,7 +180,7 @@ GRANT EXECUTE ON FUNCTION role_cluster.worker_stats() TO role_cluster_admin;
 CREATE VIEW role_cluster.worker_stats AS
 	SELECT * FROM role_cluster.worker_stats();
 COMMENT ON VIEW role_cluster.worker_stats IS
-	'The background worker: pid, state (not running, starting, disabled, standby, no extension, running), loops, commits that woke it, tasks routed, nodes notified, tasks reclaimed, schedule firings, rows pruned, queue tables vacuumed, failed steps, loop times and the last error, since stats_reset (a server crash also resets them)';
+	'The background worker, which works in role_cluster.database (read elsewhere, its figures are of that database): pid, state (not running, starting, disabled, standby, no extension, running), loops, commits that woke it, tasks routed, nodes notified, tasks reclaimed, schedule firings, rows pruned, queue tables vacuumed, failed steps, loop times and the last error, since stats_reset (a server crash also resets them)';
 COMMENT ON COLUMN role_cluster.worker_stats.pid IS 'Process id of the worker; NULL when none runs';
 COMMENT ON COLUMN role_cluster.worker_stats.state IS
 	'not running, starting, disabled (role_cluster.enabled = off), standby (recovery: waits), no extension (not installed in role_cluster.database: waits), running';

@@ -133,8 +133,12 @@ CREATE VIEW role_cluster.node_stats AS
 	SELECT n.node_id,
 		   role_cluster.node_is_live(n) AS live,
 		   n.capacity - coalesce(h.held, 0) AS free,
-		   pg_catalog.date_trunc('second', pg_catalog.now() - h.oldest) AS oldest_held,
-		   pg_catalog.date_trunc('second', pg_catalog.now() - n.last_heartbeat) AS heartbeat_age,
+		   /*
+			* never negative: a heartbeat or hand-out committed after this
+			* transaction's now() may be seen (as for queue_stats)
+			*/
+		   pg_catalog.date_trunc('second', GREATEST(pg_catalog.now() - h.oldest, interval '0')) AS oldest_held,
+		   pg_catalog.date_trunc('second', GREATEST(pg_catalog.now() - n.last_heartbeat, interval '0')) AS heartbeat_age,
 		   coalesce(f.done_1m, 0) AS done_1m,
 		   coalesce(f.done_5m, 0) AS done_5m
 	FROM role_cluster.node n
@@ -317,6 +321,10 @@ COMMENT ON FUNCTION role_cluster.cleanup_holders() IS
  *                          remove the task rows finished, routed or pruned
  *                          since, so the queue tables and their indexes
  *                          grow and every hand-out scans past them.
+ *   worker_elsewhere       warning: the library is preloaded, but its
+ *                          background worker works in another database
+ *                          (role_cluster.database): nothing dispatches
+ *                          here.
  *
  * critical_types defaults to the types whose stop users notice within
  * minutes: outbound mail, push notifications, the task queue and the
@@ -353,6 +361,7 @@ BEGIN
 		SELECT n.node_id, n.role_name, n.push_shard, n.registered_listeners, n.last_heartbeat,
 			   n.live_until, n.lease_until, d.live, d.tasks, d.listeners, d.serves_shard,
 			   role_cluster.node_is_lost(n) AS lost,
+			   NOT role_cluster.node_session_alive(n.backend_pid, n.backend_start) AS session_ended,
 			   n.role_name IS NOT NULL AND NOT role_cluster.role_exists(n.role_name) AS role_missing
 		FROM role_cluster.node n
 			CROSS JOIN LATERAL role_cluster.node_duties(n) d
@@ -478,10 +487,14 @@ BEGIN
 	UNION ALL
 		SELECT 'warning', 'node_not_live', n.node_id,
 			   pg_catalog.format('Node "%s" is registered but not live: %s.%s', n.node_id,
-					CASE WHEN n.lease_until <= pg_catalog.now()
+					/*
+					 * the ended session first: reclaim() ends the lease of
+					 * such a node that held tasks, which then lapsed too
+					 */
+					CASE WHEN n.session_ended THEN 'the session that registered it has ended'
+						 WHEN n.lease_until <= pg_catalog.now()
 						 THEN pg_catalog.format('its lease lapsed %s ago',
 							pg_catalog.date_trunc('second', pg_catalog.now() - n.lease_until))
-						 WHEN n.lost THEN 'the session that registered it has ended'
 						 ELSE pg_catalog.format('its node timeout passed %s ago without a heartbeat',
 							pg_catalog.date_trunc('second', pg_catalog.now() - n.live_until)) END,
 					(SELECT CASE WHEN pg_catalog.count(*) = 0 THEN ''
@@ -595,6 +608,13 @@ BEGIN
 					ELSE 'Reconnect its consumer, or drop the slot with pg_drop_replication_slot() if the consumer is gone.' END
 		FROM role_cluster.cleanup_holders() h
 		WHERE h.since IS NULL OR h.since <= pg_catalog.now() - wait_threshold
+	UNION ALL
+		/* (the setting exists only where the library is preloaded) */
+		SELECT 'warning', 'worker_elsewhere', pg_catalog.current_database()::text,
+			   pg_catalog.format('The background worker works in database "%s" (role_cluster.database), not in this one: here it dispatches, reclaims, fires and prunes nothing, and worker_stats shows its counters, not this database''s.',
+					pg_catalog.current_setting('role_cluster.database', true)),
+			   'Set role_cluster.database to this database (a server restart), or have the nodes take their work with claim_tasks() and call reclaim(), fire_schedules() and prune() from a scheduler of your own.'
+		WHERE pg_catalog.current_setting('role_cluster.database', true) <> pg_catalog.current_database()
 	)
 	SELECT f.severity, f."check", f.subject, f.detail, f.hint
 	FROM findings f

@@ -55,6 +55,15 @@ INSERT INTO role_cluster.cluster_role (name, tasks) VALUES
 	('mta', '{"@type": "EnableSome", "taskTypes": ["outboundMta"]}');
 });
 
+# The audit says where the worker works: quiet in its database, a warning
+# in the other.
+is( $node->safe_psql(
+		'postgres', q{SELECT count(*) FROM role_cluster.audit() WHERE "check" = 'worker_elsewhere'}),
+	'0', 'audit() in the worker\'s database: no worker_elsewhere');
+is( $node->safe_psql(
+		'other', q{SELECT subject FROM role_cluster.audit() WHERE "check" = 'worker_elsewhere'}),
+	'other', 'audit() in another database: worker_elsewhere');
+
 # The node's session fetches what was routed to it, which must be exactly
 # the task $id, and finishes it.
 sub takes_and_finishes
