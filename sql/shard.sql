@@ -226,4 +226,16 @@ SELECT role_cluster.shard_for('ünïcödé', 1000) AS latin1_db,
        role_cluster.shard_for('ünïcödé', 2147483647) AS latin1_db_max;
 \c :regress_db
 DROP DATABASE rc_shard_latin1;
+-- MULE_INTERNAL, which PostgreSQL cannot convert to UTF-8: ASCII keys are
+-- the same bytes in UTF-8, and land where they do everywhere else.
+CREATE DATABASE rc_shard_mule ENCODING 'MULE_INTERNAL' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0;
+\c rc_shard_mule
+SET client_min_messages = warning;
+CREATE EXTENSION role_cluster;
+RESET client_min_messages;
+SELECT role_cluster.shard_for('alice', 10) AS mule_db, role_cluster.shard_for('42', 10) AS text_42,
+	   role_cluster.shard_for(42::bigint, 10) AS bigint_42;
+\c :regress_db
+DROP DATABASE rc_shard_mule;
+SELECT role_cluster.shard_for('alice', 10) AS utf8_db, role_cluster.shard_for('42', 10) AS utf8_42;
 SELECT role_cluster.shard_for('ünïcödé', 2147483647) AS utf8_db_max;
