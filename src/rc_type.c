@@ -1268,9 +1268,16 @@ listener_group_out(PG_FUNCTION_ARGS)
  *	 int32	count of listener ids (zero unless EnableSome or DisableSome;
  *			at most RC_MAX_LISTENER_IDS)
  *	 count times: int32 byte length, then the id in the client encoding
- *			(pq_sendcountedtext), ids in ascending byte order of the
- *			server encoding and unique
+ *			(pq_sendcountedtext), unique; send writes them in ascending
+ *			byte order of its server encoding, recv takes any order
  */
+/* qsort comparator of C strings (char *), in byte order */
+static int
+cstring_ptr_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
 PG_FUNCTION_INFO_V1(listener_group_recv);
 /* Binary input of listener_group, checked as strictly as text input */
 Datum
@@ -1320,24 +1327,22 @@ listener_group_recv(PG_FUNCTION_ARGS)
 						  false, " in binary input");
 		ids[i] = pq_getmsgtext(buf, len, &nbytes);
 		check_listener_id(ids[i], nbytes, id_encoding(), true, " in binary input");
-
-		if (i > 0)
-		{
-			int			cmp = strcmp(ids[i - 1], ids[i]);
-
-			if (cmp == 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-						 errmsg("duplicate listener id \"%s\" in binary input",
-								show_cstr(ids[i]))));
-			if (cmp > 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-						 errmsg("listener id \"%s\" out of order in binary input",
-								show_cstr(ids[i])),
-						 errdetail("Listener ids must be in ascending byte order.")));
-		}
 	}
+
+	/*
+	 * Sorted here rather than required sorted: the sender sorted them in
+	 * its own server encoding, whose byte order another encoding does not
+	 * keep (WIN1251 puts "ё" before "а", UTF-8 after), so a binary COPY or
+	 * replication between databases of different encodings would refuse
+	 * them.
+	 */
+	qsort(ids, nids, sizeof(char *), cstring_ptr_cmp);
+	for (int i = 1; i < nids; i++)
+		if (strcmp(ids[i - 1], ids[i]) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+					 errmsg("duplicate listener id \"%s\" in binary input",
+							show_cstr(ids[i]))));
 	PG_RETURN_POINTER(listener_group_build(variant, ids, nids));
 }
 
