@@ -275,6 +275,12 @@ CREATE FUNCTION role_cluster.cluster_settings_before_insert() RETURNS trigger
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	/*
+	 * Two INSERTs take turns, the second's DELETE then sees (and replaces)
+	 * the first's row: without the lock, it would skip the row the first
+	 * deleted, not see the one it added, and fail on the primary key.
+	 */
+	LOCK TABLE role_cluster.cluster_settings IN SHARE ROW EXCLUSIVE MODE;
 	DELETE FROM role_cluster.cluster_settings;
 	RETURN NEW;
 END

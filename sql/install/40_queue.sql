@@ -754,6 +754,8 @@ CREATE FUNCTION role_cluster.task_policy_before_insert() RETURNS trigger
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	/* two INSERTs take turns (see cluster_settings_before_insert) */
+	LOCK TABLE role_cluster.task_policy IN SHARE ROW EXCLUSIVE MODE;
 	DELETE FROM role_cluster.task_policy p WHERE p.task_type = NEW.task_type;
 	RETURN NEW;
 END
