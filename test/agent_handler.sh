@@ -14,6 +14,9 @@
 #             $RC_TEST_DIR/go.<task id>.<attempt> exists, then runs
 #   failonce  fails (exit 3) the first time it runs, runs the next time
 #   noisy     writes 10 kB and a byte that is not UTF-8 to stderr, exits 1
+#   emoji     writes a line with an emoji (U+1F600) to stderr, exits 1
+#   orphan    starts a child that sleeps, writes its pid to
+#             $RC_TEST_DIR/child.<task id>, and waits for it
 # spamClassifierTraining runs last a moment, so that runs overlapping in
 # time would show in agent_run.
 #
@@ -43,6 +46,15 @@ case "$RC_TASK_KIND" in
 		head -c 10000 /dev/zero | tr '\0' x >&2
 		printf '\nend \377\n' >&2
 		exit 1
+		;;
+	emoji)
+		printf 'smile \360\237\230\200 please\n' >&2
+		exit 1
+		;;
+	orphan)
+		sleep 1000 &
+		echo $! >"${RC_TEST_DIR:?}/child.$RC_TASK_ID"
+		wait
 		;;
 esac
 if [ "$RC_TASK_TYPE" = spamClassifierTraining ]; then

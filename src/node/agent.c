@@ -32,9 +32,11 @@
  * registers again.  The server accepts a result while the node still holds
  * the task, and refuses it once the task went back to the queue (the
  * worker saw the old session end, or the new registration took it back);
- * a refused result is dropped with a log line, unless the refusal is one
- * that passes (a statement timeout, a deadlock, ...: see error_passes),
- * when the report is tried again a moment later, until it goes through.
+ * a result refused so is dropped with a log line.  A refusal that passes
+ * (a lock not free within lock_timeout, a statement timeout, a deadlock,
+ * ...: see error_passes) has the report tried again a moment later, until
+ * it goes through; any other has the result reported another way
+ * (report_one), since the task is still the node's.
  * Handlers still running when the node registers again from the new
  * session are stopped, their results dropped: that registration took their
  * tasks back, which may already be running on another node.  So are they
@@ -74,6 +76,11 @@
 #define OWN_PIDS		8
 #define REPORT_RETRY_MS 1000	/* a report or heartbeat refused for a passing
 								 * reason: retry after */
+#define REPORT_REFUSED_RETRY_MS 10000	/* a result that every way of
+										 * reporting failed: retry after */
+/* the statement timeout: a third of the node timeout, within these */
+#define STATEMENT_TIMEOUT_MIN_MS	1000
+#define STATEMENT_TIMEOUT_MAX_MS	10000
 
 #define SQL_CHANNEL \
 	"SELECT role_cluster.node_channel($1), pg_catalog.pg_backend_pid()"
@@ -165,6 +172,8 @@ typedef struct Agent
 	bool		taken_over;		/* another session registered the node */
 	bool		killed;			/* the handlers were killed */
 	int64_t		stop_deadline_ms;	/* end of the grace period */
+	/* stopping: a drain or deregistration refused, try again then */
+	int64_t		next_stop_step_ms;
 	/* stop trying to reach the server, 0 = unset */
 	int64_t		give_up_ms;
 } Agent;
@@ -179,6 +188,19 @@ agent_wait(void *arg, int fd, short events, int timeout_ms)
 	Agent	   *a = arg;
 
 	return runner_wait(a->runner, fd, events, timeout_ms);
+}
+
+/*
+ * The connection's count of requests to cancel the query in flight: each
+ * stop request after the first.  A second signal ends a stop within a
+ * second, even while a query waits.
+ */
+static int
+agent_cancel_requests(void *arg)
+{
+	int			stops = runner_stop_requests();
+
+	return stops > 1 ? stops - 1 : 0;
 }
 
 /*
@@ -349,6 +371,23 @@ heartbeat_interval(const Agent *a)
 }
 
 /*
+ * The statement timeout the agent's sessions want: a statement that takes
+ * long (waiting for a lock is cut short sooner: see conn.c) delays the
+ * heartbeat, and one a third of the node timeout long, after a heartbeat
+ * interval of at most as much, still lets the next heartbeat come in time.
+ * Within 1 and 10 s (10 s until the server has said what the timeout is).
+ */
+static int
+statement_timeout_ms(const Agent *a)
+{
+	int64_t		ms = a->timeout_ms / 3;
+
+	if (a->timeout_ms <= 0 || ms > STATEMENT_TIMEOUT_MAX_MS)
+		return STATEMENT_TIMEOUT_MAX_MS;
+	return ms < STATEMENT_TIMEOUT_MIN_MS ? STATEMENT_TIMEOUT_MIN_MS : (int) ms;
+}
+
+/*
  * Note the node timeout that register_node() or heartbeat() returned (in
  * milliseconds, first column of res), and say once when it makes the agent
  * heartbeat more often than --heartbeat.
@@ -400,6 +439,10 @@ warn_if_registered_elsewhere(Agent *a)
 /*
  * Register the node from this session (again, after a reconnection: the
  * server then takes back what the node held from its old session).
+ * A stopping agent registers with the least capacity, 1, not its own, as
+ * drain() does: registering again takes back what the node held, and its
+ * handlers are stopped, so it runs nothing, and the worker is to route
+ * nothing more to a node about to deregister.
  * Returns 0 or, as session_listen, an exit code.
  */
 static int
@@ -412,10 +455,30 @@ session_register(Agent *a, bool first)
 
 	if (first)
 		warn_if_registered_elsewhere(a);
+
+	/*
+	 * At start nothing waits on the agent (no handler runs, the node holds
+	 * nothing) and a failure ends it: the first registration waits for a
+	 * lock (another session's registration or stop of the node, say) for
+	 * as long as the statement timeout allows, not just lock_timeout.
+	 */
+	if (first)
+	{
+		res = conn_exec(&a->conn, "BEGIN", 0, NULL, &st);
+		if (st == CONN_OK)
+		{
+			PQclear(res);
+			res = conn_exec(&a->conn, "SET LOCAL lock_timeout TO 0", 0, NULL, &st);
+		}
+		if (st != CONN_OK)
+			return session_failed(a, first, st, res);
+		PQclear(res);
+	}
+
 	values[0] = cfg->node_id;
 	values[1] = cfg->role;
 	values[2] = cfg->push_shard > 0 ? a->shard_text : NULL;
-	values[3] = a->capacity_text;
+	values[3] = a->stopping ? "1" : a->capacity_text;
 	res = conn_exec(&a->conn, SQL_REGISTER, 4, values, &st);
 	if (st != CONN_OK)
 		return session_failed(a, first, st, res);
@@ -423,6 +486,13 @@ session_register(Agent *a, bool first)
 	if (PQntuples(res) == 1)
 		note_own_pid(a, PQgetvalue(res, 0, 1));
 	PQclear(res);
+	if (first)
+	{
+		res = conn_exec(&a->conn, "COMMIT", 0, NULL, &st);
+		if (st != CONN_OK)
+			return session_failed(a, first, st, res);
+		PQclear(res);
+	}
 
 	if (first)
 	{
@@ -564,7 +634,7 @@ try_reconnect(Agent *a)
 		return;
 	}
 	node_log(NODE_LOG_NOTICE, "reconnected and registered again");
-	a->drained = 0;				/* with its full capacity */
+	a->drained = 0;				/* registered afresh */
 	stop_stale_handlers(a, "the node registered again from a new session");
 	a->connected = true;
 	a->backoff_ms = BACKOFF_MIN_MS;
@@ -632,6 +702,181 @@ reports_given_up(Agent *a)
 }
 
 /*
+ * A copy of s (UTF-8) with every character other than printable ASCII, a
+ * newline or a tab made '?'; malloc'd
+ */
+static char *
+ascii_copy(const char *s)
+{
+	char	   *out = node_malloc(strlen(s) + 1);
+	size_t		n = 0;
+
+	for (const unsigned char *p = (const unsigned char *) s; *p; p++)
+	{
+		if ((*p & 0xC0) == 0x80)
+			continue;			/* the rest of a character made '?' */
+		out[n++] = (*p == '\n' || *p == '\t' || (*p >= 0x20 && *p < 0x7F)) ?
+			(char) *p : '?';
+	}
+	out[n] = '\0';
+	return out;
+}
+
+/* The ways of reporting a result, each tried when the one before is refused */
+typedef enum ReportWay
+{
+	WAY_COMPLETE,				/* complete_task */
+	WAY_FAIL,					/* fail_task with the handler's error */
+	WAY_FAIL_ASCII				/* fail_task with it reduced to ASCII */
+} ReportWay;
+
+/* What became of a result */
+typedef enum ReportResult
+{
+	REPORT_SETTLED,				/* reported, or dropped: the slot is free */
+	REPORT_LATER,				/* kept, to be tried again */
+	REPORT_LOST					/* the connection was lost */
+} ReportResult;
+
+/*
+ * Report the result of a finished handler: outcome and, for a failure, the
+ * task's error in message.  While the task is the node's, the server must
+ * end up with it, or the task stays held for good (see report_finished).
+ * A failure refused for a reason that neither passes nor says that the
+ * task is no longer the node's is reported again with its error reduced to
+ * printable ASCII (an error that the database's encoding cannot store).
+ * A result refused every way (a privilege revoked, say) is kept and
+ * reported again REPORT_REFUSED_RETRY_MS later, with a warning each time:
+ * not handed back, which would run a task that succeeded again, or run a
+ * failing one for ever without counting its attempts.
+ * A refusal that passes (error_passes) keeps the result for a retry
+ * REPORT_RETRY_MS later, from the first way.  A refusal that says the task
+ * is no longer the node's (55000, 42704), or a statement not sent (the node
+ * another session's now), drops the result: the server took the task back.
+ * A stopping agent that gives up its reports (reports_given_up) drops what
+ * it would keep: deregistering hands the task back.
+ */
+static ReportResult
+report_one(Agent *a, RunnerSlot *slot, SlotOutcome outcome, const char *message)
+{
+	const NodeTask *task = runner_slot_task(slot);
+	static const ReportWay ok_ways[] = {WAY_COMPLETE};
+	static const ReportWay failed_ways[] = {WAY_FAIL, WAY_FAIL_ASCII};
+	static const char *const verbs[] = {"complete", "fail", "fail"};
+	const ReportWay *ways = outcome == OUTCOME_OK ? ok_ways : failed_ways;
+	int			nways = outcome == OUTCOME_OK ?
+		(int) (sizeof(ok_ways) / sizeof(ok_ways[0])) :
+		(int) (sizeof(failed_ways) / sizeof(failed_ways[0]));
+	char		what[160];
+
+	for (int w = 0; w < nways; w++)
+	{
+		const char *values[4] = {task->id, a->cfg->node_id, NULL, NULL};
+		char	   *ascii = NULL;
+		const char *sql;
+		int			nparams;
+		ConnStatus	st;
+		PGresult   *res;
+		const char *state;
+
+		switch (ways[w])
+		{
+			case WAY_COMPLETE:
+				sql = SQL_COMPLETE;
+				values[2] = a->my_pid;
+				nparams = 3;
+				break;
+			default:
+				if (ways[w] == WAY_FAIL_ASCII)
+				{
+					ascii = ascii_copy(message);
+					if (strcmp(ascii, message) == 0)
+					{
+						free(ascii);	/* no other error to give */
+						continue;
+					}
+					node_log(NODE_LOG_NOTICE, "failing task %s again, with its error "
+							 "reduced to ASCII", task->id);
+				}
+				sql = SQL_FAIL;
+				values[2] = ascii ? ascii : message;
+				values[3] = a->my_pid;
+				nparams = 4;
+				break;
+		}
+		res = conn_exec(&a->conn, sql, nparams, values, &st);
+		if (st == CONN_LOST)
+		{
+			free(ascii);
+			return REPORT_LOST;
+		}
+		if (st == CONN_OK && PQntuples(res) == 0)
+		{
+			/* not sent: the node is another session's now */
+			node_log(NODE_LOG_NOTICE, "result of task %s dropped", task->id);
+			note_taken_over(a, NULL);
+			PQclear(res);
+			free(ascii);
+			return REPORT_SETTLED;
+		}
+		if (st == CONN_OK)
+		{
+			if (ways[w] == WAY_COMPLETE)
+				node_log(NODE_LOG_INFO, "task %s done", task->id);
+			else
+			{
+				const char *text = values[2];
+
+				node_log(NODE_LOG_INFO, "task %s failed (now %s): %.*s%s", task->id,
+						 PQgetisnull(res, 0, 0) ? "?" : PQgetvalue(res, 0, 0),
+						 first_line_len(text), text,
+						 text[first_line_len(text)] ? " ..." : "");
+			}
+			PQclear(res);
+			free(ascii);
+			return REPORT_SETTLED;
+		}
+		free(ascii);
+
+		state = conn_sqlstate(res);
+		if (error_passes(state) && !reports_given_up(a))
+		{
+			snprintf(what, sizeof(what),
+					 "result of task %s not reported yet, trying again in %.1f s",
+					 task->id, REPORT_RETRY_MS / 1000.0);
+			conn_log_error(NODE_LOG_WARNING, what, res);
+			PQclear(res);
+			/* the other results do not wait for this one */
+			runner_slot_defer(slot, node_now_ms() + REPORT_RETRY_MS);
+			return REPORT_LATER;
+		}
+		if (error_passes(state) || strcmp(state, "55000") == 0 ||
+			strcmp(state, "42704") == 0)
+		{
+			snprintf(what, sizeof(what), "result of task %s dropped", task->id);
+			conn_log_error(NODE_LOG_WARNING, what, res);
+			PQclear(res);
+			return REPORT_SETTLED;
+		}
+		snprintf(what, sizeof(what), "could not %s task %s", verbs[ways[w]], task->id);
+		conn_log_error(NODE_LOG_WARNING, what, res);
+		PQclear(res);
+	}
+
+	if (reports_given_up(a))
+	{
+		node_log(NODE_LOG_WARNING, "result of task %s dropped: the node deregisters, "
+				 "which hands the task back", task->id);
+		return REPORT_SETTLED;
+	}
+	node_log(NODE_LOG_WARNING, "result of task %s kept: every way of reporting it "
+			 "was refused; trying again in %.1f s", task->id,
+			 REPORT_REFUSED_RETRY_MS / 1000.0);
+	runner_slot_defer(slot, node_now_ms() + REPORT_REFUSED_RETRY_MS);
+	return REPORT_LATER;
+}
+
+/*
  * Report every finished handler: complete or fail its task (a handler
  * killed at the end of the grace period is handed back by deregister_node;
  * the result of a run whose task the server gave the node again is not
@@ -639,14 +884,16 @@ reports_given_up(Agent *a)
  * (error_passes) is tried again REPORT_RETRY_MS later, for as long as it
  * takes, while the other results go ahead: until the report goes through
  * the task stays the node's, its lease renewed by every heartbeat, so a
- * result dropped would leave it held for good.  Only a stopping agent gives
- * such a report up, at the end of its grace period or at a second signal:
- * it then deregisters, which hands the task back (or, refused that too,
- * exits, and the server takes the node's tasks back as its session ends).
- * Any other refusal drops the result with a log line: the task is no
- * longer ours.  Each call tries each result once at most: those due now,
- * or with all (before registering again after a reconnection, which takes
- * back what the node held) every one, retries included.
+ * result dropped would leave it held for good.  For that reason a report
+ * refused otherwise is made another way (report_one), and only a refusal
+ * that says the task is no longer ours drops the result, with a log line.
+ * Only a stopping agent gives up such reports, at the end of its grace
+ * period or at a second signal: it then deregisters, which hands the task
+ * back (or, refused that too, exits, and the server takes the node's tasks
+ * back as its session ends).  Each call tries each result once at most:
+ * those due now, or with all (before registering again after a
+ * reconnection, which takes back what the node held) every one, retries
+ * included.
  * Returns false if the connection was lost; the unreported results wait for
  * the next connection.
  */
@@ -662,10 +909,7 @@ report_finished(Agent *a, bool all)
 		const NodeTask *task = runner_slot_task(slot);
 		char	   *message;
 		SlotOutcome outcome = runner_slot_outcome(slot, &message);
-		const char *values[4] = {task->id, a->cfg->node_id, NULL, NULL};
-		const char *sql;
-		ConnStatus	st;
-		PGresult   *res;
+		ReportResult result;
 
 		if (outcome == OUTCOME_KILLED)
 		{
@@ -686,65 +930,15 @@ report_finished(Agent *a, bool all)
 			runner_slot_clear(slot);
 			continue;
 		}
-		if (outcome == OUTCOME_OK)
+		result = report_one(a, slot, outcome, message);
+		free(message);
+		if (result == REPORT_LOST)
 		{
-			sql = SQL_COMPLETE;
-			values[2] = a->my_pid;
-		}
-		else
-		{
-			sql = SQL_FAIL;
-			values[2] = message;
-			values[3] = a->my_pid;
-		}
-		res = conn_exec(&a->conn, sql, outcome == OUTCOME_OK ? 3 : 4, values, &st);
-		if (st == CONN_LOST)
-		{
-			free(message);
 			free(due);
 			return false;
 		}
-		if (st == CONN_OK && PQntuples(res) == 0)
-		{
-			/* not sent: the node is another session's now */
-			node_log(NODE_LOG_NOTICE, "result of task %s dropped", task->id);
-			note_taken_over(a, NULL);
-			PQclear(res);
-			free(message);
-			runner_slot_clear(slot);
+		if (result == REPORT_LATER)
 			continue;
-		}
-		if (st == CONN_ERROR && error_passes(conn_sqlstate(res)) &&
-			!reports_given_up(a))
-		{
-			char		what[160];
-
-			snprintf(what, sizeof(what),
-					 "result of task %s not reported yet, trying again in %.1f s",
-					 task->id, REPORT_RETRY_MS / 1000.0);
-			conn_log_error(NODE_LOG_WARNING, what, res);
-			PQclear(res);
-			free(message);
-			/* the other results do not wait for this one */
-			runner_slot_defer(slot, node_now_ms() + REPORT_RETRY_MS);
-			continue;
-		}
-		if (st == CONN_ERROR)
-		{
-			char		what[128];
-
-			snprintf(what, sizeof(what), "result of task %s dropped", task->id);
-			conn_log_error(NODE_LOG_WARNING, what, res);
-		}
-		else if (outcome == OUTCOME_OK)
-			node_log(NODE_LOG_INFO, "task %s done", task->id);
-		else
-			node_log(NODE_LOG_INFO, "task %s failed (now %s): %.*s%s", task->id,
-					 PQgetisnull(res, 0, 0) ? "?" : PQgetvalue(res, 0, 0),
-					 first_line_len(message), message,
-					 message[first_line_len(message)] ? " ..." : "");
-		PQclear(res);
-		free(message);
 		runner_slot_clear(slot);
 		if (a->more_waiting && !a->stopping)
 			a->want_fetch = true;
@@ -910,7 +1104,7 @@ heartbeat(Agent *a)
 			node_log(NODE_LOG_WARNING, "could not register again");
 		else
 		{
-			a->drained = 0;		/* with its full capacity */
+			a->drained = 0;		/* registered afresh */
 			stop_stale_handlers(a, "the node registered again after a failed heartbeat");
 			a->want_fetch = !a->stopping;
 		}
@@ -927,14 +1121,16 @@ heartbeat(Agent *a)
  * heartbeat began), which the caller clears before ending the transaction
  * with end_locked(); NULL when it could not, *st saying why, or when the
  * heartbeat found the node another agent's (a->taken_over): the
- * transaction is then over.
+ * transaction is then over.  *passes says whether a refusal was one that
+ * passes (the lock not free within lock_timeout, say): worth trying again.
  */
 static PGresult *
-begin_locked(Agent *a, ConnStatus *st)
+begin_locked(Agent *a, ConnStatus *st, bool *passes)
 {
 	const char *values[2] = {a->cfg->node_id, a->my_pid};
 	PGresult   *res = conn_exec(&a->conn, "BEGIN", 0, NULL, st);
 
+	*passes = false;
 	PQclear(res);
 	if (*st != CONN_OK)
 		return NULL;
@@ -943,6 +1139,11 @@ begin_locked(Agent *a, ConnStatus *st)
 		note_taken_over(a, PQgetvalue(res, 0, 2));
 	else if (*st == CONN_OK)
 		return res;
+	else if (*st == CONN_ERROR)
+	{
+		*passes = error_passes(conn_sqlstate(res));
+		conn_log_error(NODE_LOG_WARNING, "could not lock the node", res);
+	}
 	PQclear(res);
 	end_locked(a, false);
 	return NULL;
@@ -962,6 +1163,18 @@ end_locked(Agent *a, bool commit)
 		conn_log_error(NODE_LOG_WARNING, "could not end the transaction", res);
 	PQclear(res);
 	return commit && st == CONN_OK;
+}
+
+/*
+ * Stopping: a drain or a deregistration refused for a reason that passes
+ * is tried again REPORT_RETRY_MS later (a lock not free within
+ * lock_timeout: the registration or the stop of another agent of the node
+ * under way, say, which it then sees).
+ */
+static void
+retry_stop_step(Agent *a)
+{
+	a->next_stop_step_ms = node_now_ms() + REPORT_RETRY_MS;
 }
 
 /*
@@ -986,14 +1199,25 @@ drain(Agent *a)
 	ConnStatus	st;
 	PGresult   *res;
 	long		started;
+	bool		passes;
 
-	/* tried once per count of running handlers, whatever comes of it */
+	/*
+	 * tried once per count of running handlers, whatever comes of it, but
+	 * for a refusal that passes
+	 */
 	a->drained = runner_running(a->runner);
 
-	res = begin_locked(a, &st);
+	res = begin_locked(a, &st, &passes);
 	if (res == NULL)
-		return;					/* taken over, or lost or refused: the
-								 * heartbeat deals with that */
+	{
+		/* taken over, or lost or refused: the heartbeat deals with that */
+		if (passes)
+		{
+			a->drained = -1;
+			retry_stop_step(a);
+		}
+		return;
+	}
 	if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 1), "t") == 0)
 	{
 		/* its lease had lapsed: the heartbeat took its tasks back */
@@ -1024,7 +1248,14 @@ drain(Agent *a)
 	else if (st == CONN_OK)
 		note_timeout(a, res);
 	else if (st == CONN_ERROR)
+	{
 		conn_log_error(NODE_LOG_WARNING, "could not lower the node's capacity", res);
+		if (error_passes(conn_sqlstate(res)))
+		{
+			a->drained = -1;
+			retry_stop_step(a);
+		}
+	}
 	PQclear(res);
 	if (end_locked(a, st == CONN_OK && !a->taken_over))
 		node_log(NODE_LOG_NOTICE,
@@ -1057,7 +1288,9 @@ begin_stop(Agent *a)
 /*
  * Finish a stop once no handler runs and every result is reported:
  * deregister (the server hands back whatever the node still holds).
- * Returns the exit code, or -1 if the connection was lost meanwhile.
+ * Returns the exit code, or -1 if the connection was lost meanwhile or a
+ * refusal that passes is to be tried again (retry_stop_step), until the
+ * agent gives up its reports.
  */
 static int
 finish_stop(Agent *a)
@@ -1066,6 +1299,7 @@ finish_stop(Agent *a)
 	ConnStatus	st;
 	PGresult   *res;
 	bool		locked;
+	bool		passes;
 	int			code = NODE_EXIT_OK;
 
 	/*
@@ -1073,7 +1307,7 @@ finish_stop(Agent *a)
 	 * deregistered already, or its session is gone (nothing then races
 	 * for it)
 	 */
-	res = begin_locked(a, &st);
+	res = begin_locked(a, &st, &passes);
 	if (st == CONN_LOST)
 		return -1;
 	if (a->taken_over)
@@ -1081,12 +1315,28 @@ finish_stop(Agent *a)
 		conn_close(&a->conn);
 		return NODE_EXIT_RUNTIME;
 	}
+	if (res == NULL && passes && !reports_given_up(a))
+	{
+		retry_stop_step(a);
+		return -1;
+	}
 	locked = res != NULL;
 	PQclear(res);
 
 	res = conn_exec(&a->conn, SQL_DEREGISTER, 2, values, &st);
 	if (st == CONN_LOST)
 		return -1;
+	if (st == CONN_ERROR && error_passes(conn_sqlstate(res)) && !reports_given_up(a))
+	{
+		conn_log_error(NODE_LOG_WARNING, "could not deregister yet, trying again", res);
+		PQclear(res);
+		if (locked)
+			end_locked(a, false);
+		if (a->conn.pg == NULL)
+			return -1;
+		retry_stop_step(a);
+		return -1;
+	}
 	if (st == CONN_ERROR)
 	{
 		conn_log_error(NODE_LOG_ERROR, "could not deregister", res);
@@ -1151,18 +1401,24 @@ run_loop(Agent *a)
 		check_lost(a);
 		if (!a->connected && node_now_ms() >= a->next_connect_ms)
 			try_reconnect(a);
+		/* the statement timeout follows the node timeout */
+		if (a->connected && a->conn.statement_timeout_ms != statement_timeout_ms(a))
+			conn_set_statement_timeout(&a->conn, statement_timeout_ms(a));
+		check_lost(a);
 
 		if (a->connected && !report_finished(a, false))
 			continue;
 		if (a->stopping && a->connected && runner_running(a->runner) > 0 &&
-			runner_running(a->runner) != a->drained)
+			runner_running(a->runner) != a->drained &&
+			node_now_ms() >= a->next_stop_step_ms)
 			drain(a);
 		if (a->taken_over)
 			return NODE_EXIT_RUNTIME;
 
 		if (a->stopping && runner_running(a->runner) == 0)
 		{
-			if (a->connected && runner_next_done(a->runner) == NULL)
+			if (a->connected && runner_next_done(a->runner) == NULL &&
+				node_now_ms() >= a->next_stop_step_ms)
 			{
 				code = finish_stop(a);
 				if (code >= 0)
@@ -1234,6 +1490,9 @@ run_loop(Agent *a)
 			timeout = until(a->stop_deadline_ms, now);
 		if (a->stopping && a->give_up_ms > 0 && until(a->give_up_ms, now) < timeout)
 			timeout = until(a->give_up_ms, now);
+		if (a->stopping && a->next_stop_step_ms > now &&
+			until(a->next_stop_step_ms, now) < timeout)
+			timeout = until(a->next_stop_step_ms, now);
 
 		revents = runner_wait(a->runner, a->conn.pg ? PQsocket(a->conn.pg) : -1,
 							  POLLIN, (int) timeout);
@@ -1269,6 +1528,7 @@ agent_run(const NodeConfig *cfg)
 	snprintf(a.shard_text, sizeof(a.shard_text), "%d", cfg->push_shard);
 	snprintf(a.capacity_text, sizeof(a.capacity_text), "%d", cfg->capacity);
 	conn_init(&a.conn, cfg->conninfo, agent_wait, &a);
+	a.conn.cancel_requests = agent_cancel_requests;
 	srandom((unsigned) (getpid() ^ node_now_ms()));
 	runner_init_signals();
 

@@ -9,13 +9,16 @@
  * does not answer.  Unless PGCONNECT_TIMEOUT or the connection string says
  * otherwise, connect_timeout is 10 seconds.  Queries are sent
  * asynchronously and awaited through the caller's wait function, so the
- * handlers' pipes are served and signals noticed while the server works.
+ * handlers' pipes are served and signals noticed while the server works;
+ * the session's lock_timeout and statement_timeout keep any of them from
+ * waiting long, and the caller may have the one in flight cancelled.
  * Every query is parameterised (PQsendQueryParams); no value is ever
  * spliced into SQL text.
  *
  *-------------------------------------------------------------------------
  */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +26,36 @@
 
 #include "conn.h"
 
-#define DEFAULT_QUERY_TIMEOUT_MS	60000
+/*
+ * The server ends a statement that waits this long for a lock: a report or
+ * a heartbeat that meets another session's row lock is refused at once
+ * (55P03, a refusal that passes, tried again a second later), rather than
+ * stall every other report, the heartbeats, and a stop.
+ */
+#define LOCK_TIMEOUT_MS		1000
+/* the statement timeout until the caller says otherwise */
+#define DEFAULT_STATEMENT_TIMEOUT_MS	10000
+/*
+ * The client's deadline is the statement timeout in force and this much
+ * more: a statement the server will end is waited for, a server that does
+ * not answer is not.
+ */
+#define QUERY_TIMEOUT_MARGIN_MS	5000
+/* a query cancelled: how long its answer may take */
+#define CANCEL_WAIT_MS		1000
+
+/*
+ * Set lock_timeout and statement_timeout ($1 and $2, in ms) for the
+ * session, unless the session's own (from the login's or the database's
+ * settings, or PGOPTIONS) is shorter.  The rows are lock_timeout's, then
+ * statement_timeout's: the value in force, in ms.
+ */
+#define SQL_TIMEOUTS \
+	"SELECT x.v, pg_catalog.set_config(s.name, x.v::text, false) " \
+	"FROM pg_catalog.pg_settings s, LATERAL (SELECT least(" \
+	"nullif(s.reset_val::bigint, 0), CASE s.name WHEN 'lock_timeout' " \
+	"THEN $1::bigint ELSE $2::bigint END) AS v) x " \
+	"WHERE s.name IN ('lock_timeout', 'statement_timeout') ORDER BY s.name"
 
 /* Server notices go to our log, not libpq's bare stderr lines */
 static void
@@ -40,7 +72,8 @@ conn_init(NodeConn *c, const char *conninfo, NodeWaitFn wait, void *wait_arg)
 	c->conninfo = conninfo;
 	c->wait = wait;
 	c->wait_arg = wait_arg;
-	c->query_timeout_ms = DEFAULT_QUERY_TIMEOUT_MS;
+	c->statement_timeout_ms = DEFAULT_STATEMENT_TIMEOUT_MS;
+	c->query_timeout_ms = DEFAULT_STATEMENT_TIMEOUT_MS + QUERY_TIMEOUT_MARGIN_MS;
 }
 
 /* Copy libpq's message without its trailing newlines; malloc'd */
@@ -53,6 +86,22 @@ trimmed_copy(const char *msg)
 	while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == ' '))
 		s[--len] = '\0';
 	return s;
+}
+
+/*
+ * Set the client's deadline from the statement timeout in force, as
+ * SQL_TIMEOUTS's result res says
+ */
+static void
+note_timeouts(NodeConn *c, const PGresult *res)
+{
+	long		ms;
+
+	if (PQntuples(res) != 2 || PQgetisnull(res, 1, 0))
+		return;
+	ms = strtol(PQgetvalue(res, 1, 0), NULL, 10);
+	if (ms > 0 && ms <= INT_MAX - QUERY_TIMEOUT_MARGIN_MS)
+		c->query_timeout_ms = (int) ms + QUERY_TIMEOUT_MARGIN_MS;
 }
 
 /*
@@ -116,6 +165,27 @@ conn_open(NodeConn *c, char **errmsg)
 		}
 		PQclear(res);
 	}
+
+	/* the timeouts: see LOCK_TIMEOUT_MS */
+	{
+		char		lock_ms[16];
+		char		statement_ms[16];
+		const char *values[2] = {lock_ms, statement_ms};
+		PGresult   *res;
+
+		snprintf(lock_ms, sizeof(lock_ms), "%d", LOCK_TIMEOUT_MS);
+		snprintf(statement_ms, sizeof(statement_ms), "%d", c->statement_timeout_ms);
+		res = PQexecParams(c->pg, SQL_TIMEOUTS, 2, NULL, values, NULL, NULL, 0);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		{
+			*errmsg = trimmed_copy(PQerrorMessage(c->pg));
+			PQclear(res);
+			conn_close(c);
+			return false;
+		}
+		note_timeouts(c, res);
+		PQclear(res);
+	}
 	if (PQsetnonblocking(c->pg, 1) != 0)
 	{
 		*errmsg = trimmed_copy(PQerrorMessage(c->pg));
@@ -124,6 +194,33 @@ conn_open(NodeConn *c, char **errmsg)
 	}
 	PQsetNoticeProcessor(c->pg, notice_processor, NULL);
 	return true;
+}
+
+/*
+ * Make ms the session's statement timeout, now if connected (outside a
+ * transaction: a rollback would undo it) and at each connection, unless
+ * the session's own is shorter; the client's deadline follows it
+ */
+void
+conn_set_statement_timeout(NodeConn *c, int ms)
+{
+	char		lock_ms[16];
+	char		statement_ms[16];
+	const char *values[2] = {lock_ms, statement_ms};
+	ConnStatus	st;
+	PGresult   *res;
+
+	c->statement_timeout_ms = ms;
+	if (c->pg == NULL)
+		return;
+	snprintf(lock_ms, sizeof(lock_ms), "%d", LOCK_TIMEOUT_MS);
+	snprintf(statement_ms, sizeof(statement_ms), "%d", ms);
+	res = conn_exec(c, SQL_TIMEOUTS, 2, values, &st);
+	if (st == CONN_OK)
+		note_timeouts(c, res);
+	else if (st == CONN_ERROR)
+		conn_log_error(NODE_LOG_WARNING, "could not set the statement timeout", res);
+	PQclear(res);
 }
 
 /* Drop the connection, if any */
@@ -136,17 +233,45 @@ conn_close(NodeConn *c)
 }
 
 /*
- * Wait until the socket is ready or the deadline passes; returns revents,
- * 0 on timeout.  Retries while the wait returns early for other reasons.
+ * Ask the server to cancel the query in flight.  PQcancel opens a
+ * connection of its own, blocking; it is short, and the caller's deadline
+ * covers a server that does not answer it.
+ */
+static void
+send_cancel(NodeConn *c)
+{
+	PGcancel   *cancel = PQgetCancel(c->pg);
+	char		errbuf[256];
+
+	node_log(NODE_LOG_NOTICE, "cancelling the query in flight");
+	if (cancel == NULL || !PQcancel(cancel, errbuf, sizeof(errbuf)))
+		node_log(NODE_LOG_WARNING, "could not cancel the query: %s",
+				 cancel ? errbuf : "out of memory");
+	PQfreeCancel(cancel);
+}
+
+/*
+ * Wait until the socket is ready or *deadline passes; returns revents, 0
+ * on timeout.  Retries while the wait returns early for other reasons.
+ * When the caller's count of cancel requests has risen past *cancels, the
+ * query is cancelled and *deadline brought within CANCEL_WAIT_MS.
  */
 static short
-wait_socket(NodeConn *c, short events, int64_t deadline)
+wait_socket(NodeConn *c, short events, int64_t *deadline, int *cancels)
 {
 	for (;;)
 	{
-		int64_t		left = deadline - node_now_ms();
+		int64_t		left;
 		short		revents;
 
+		if (c->cancel_requests && c->cancel_requests(c->wait_arg) > *cancels)
+		{
+			*cancels = c->cancel_requests(c->wait_arg);
+			send_cancel(c);
+			if (*deadline > node_now_ms() + CANCEL_WAIT_MS)
+				*deadline = node_now_ms() + CANCEL_WAIT_MS;
+		}
+		left = *deadline - node_now_ms();
 		if (left <= 0)
 			return 0;
 		if (c->wait)
@@ -204,6 +329,7 @@ conn_exec(NodeConn *c, const char *sql, int nparams,
 		  const char *const *values, ConnStatus *status)
 {
 	int64_t		deadline = node_now_ms() + c->query_timeout_ms;
+	int			cancels = c->cancel_requests ? c->cancel_requests(c->wait_arg) : 0;
 	PGresult   *res;
 	PGresult   *kept = NULL;
 
@@ -230,7 +356,7 @@ conn_exec(NodeConn *c, const char *sql, int nparams,
 			lose(c, PQerrorMessage(c->pg));
 			return NULL;
 		}
-		revents = wait_socket(c, POLLIN | POLLOUT, deadline);
+		revents = wait_socket(c, POLLIN | POLLOUT, &deadline, &cancels);
 		if (revents == 0)
 		{
 			lose(c, "the server did not take the query in time");
@@ -248,7 +374,7 @@ conn_exec(NodeConn *c, const char *sql, int nparams,
 	{
 		while (PQisBusy(c->pg))
 		{
-			if (wait_socket(c, POLLIN, deadline) == 0)
+			if (wait_socket(c, POLLIN, &deadline, &cancels) == 0)
 			{
 				PQclear(kept);
 				lose(c, "the server did not answer in time");

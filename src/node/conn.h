@@ -35,6 +35,10 @@ typedef struct NodeConn
 	const char *conninfo;		/* NULL = the PG* environment only */
 	NodeWaitFn	wait;			/* NULL = plain poll */
 	void	   *wait_arg;
+	/* NULL, or the caller's count of requests to cancel the query in flight */
+	int			(*cancel_requests) (void *wait_arg);
+	int			statement_timeout_ms;	/* asked for; a shorter one of the
+										 * session's stands */
 	int			query_timeout_ms;	/* a query that takes longer = lost */
 } NodeConn;
 
@@ -42,6 +46,7 @@ extern void conn_init(NodeConn *c, const char *conninfo,
 					  NodeWaitFn wait, void *wait_arg);
 extern bool conn_open(NodeConn *c, char **errmsg);
 extern void conn_close(NodeConn *c);
+extern void conn_set_statement_timeout(NodeConn *c, int ms);
 extern PGresult *conn_exec(NodeConn *c, const char *sql, int nparams,
 						   const char *const *values, ConnStatus *status);
 extern int	conn_notifications(NodeConn *c, const char *channel, bool read);

@@ -151,7 +151,11 @@ ensure_file_limit(int concurrency)
 	return 0;
 }
 
-/* Parse a whole decimal integer in [min, max]; false if it is not one */
+/*
+ * Parse a whole decimal integer in [min, max]; false if it is not one.
+ * Digits only: every value it reads is positive, and strtol alone would
+ * also take a sign and leading blanks (" 3", "+1") but not trailing ones.
+ */
 static bool
 parse_int(const char *s, long min, long max, int *result)
 {
@@ -160,6 +164,9 @@ parse_int(const char *s, long min, long max, int *result)
 
 	if (s == NULL || *s == '\0')
 		return false;
+	for (const char *p = s; *p; p++)
+		if (*p < '0' || *p > '9')
+			return false;
 	errno = 0;
 	v = strtol(s, &end, 10);
 	if (errno != 0 || *end != '\0' || end == s || v < min || v > max)

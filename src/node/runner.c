@@ -5,13 +5,14 @@
  *
  * Each task runs as "/bin/sh -c CMD" in a process group of its own, under
  * a small supervisor (a fork of the agent) that kills the group if the
- * agent dies.  The task's JSON is written to the handler's stdin through a
- * non-blocking pipe and its stderr is captured (the first and the last few
- * kilobytes) for the task's error.  Its stdout is the agent's.  Signals
- * reach the poll loop through a self-pipe: SIGCHLD makes runner_wait reap,
- * SIGTERM and SIGINT are counted for the caller.  runner_wait serves the
- * children while it waits for the server's socket, so a query never blocks
- * a handler's pipes.
+ * agent dies; the agent kills what is left of the group when the
+ * supervisor ends (see reap_children).  The task's JSON is written to the
+ * handler's stdin through a non-blocking pipe and its stderr is captured
+ * (the first and the last few kilobytes) for the task's error.  Its stdout
+ * is the agent's.  Signals reach the poll loop through a self-pipe: SIGCHLD
+ * makes runner_wait reap, SIGTERM and SIGINT are counted for the caller.
+ * runner_wait serves the children while it waits for the server's socket,
+ * so a query never blocks a handler's pipes.
  *
  *-------------------------------------------------------------------------
  */
@@ -294,12 +295,32 @@ free_env(char **env)
 	free(env);
 }
 
-/* In the supervisor: the agent died, so end the whole handler group */
+/* In the supervisor: the agent it serves, set before any signal comes */
+static pid_t supervised_for = 0;
+static volatile sig_atomic_t signal_passed = 0;
+
+/*
+ * In the supervisor, on SIGTERM or SIGHUP.  The agent died (the parent-
+ * death signal: the supervisor has another parent now): end the whole
+ * handler group, itself included.  Else someone signalled the logged pid:
+ * pass the signal on to the group, once (the supervisor's own copy, held
+ * back while this runs, comes back here), and go on waiting for the shell,
+ * so that the agent reports how the handler ended; the agent kills what is
+ * left of the group as it reaps the supervisor.
+ */
 static void
 supervisor_signal(int signo)
 {
-	(void) kill(0, SIGKILL);
-	_exit(128 + signo);
+	if (getppid() != supervised_for)
+	{
+		(void) kill(0, SIGKILL);
+		_exit(128 + signo);
+	}
+	if (!signal_passed)
+	{
+		signal_passed = 1;
+		(void) kill(0, signo);
+	}
 }
 
 /*
@@ -357,6 +378,7 @@ supervise(const char *cmd, char **env, int in_fd, int err_fd, pid_t parent)
 	long		maxfd = sysconf(_SC_OPEN_MAX);
 
 	(void) setpgid(0, 0);
+	supervised_for = parent;
 
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
@@ -684,15 +706,35 @@ write_stdin(RunnerSlot *slot)
 	}
 }
 
-/* Reap every exited handler; their slots become SLOT_DONE */
+/*
+ * Reap every exited handler; their slots become SLOT_DONE.  A supervisor
+ * that ended without killing its group (killed with SIGKILL: kill -9 of
+ * the logged pid, the OOM killer) leaves the shell and its children
+ * running, and so may a handler that put processes in the background:
+ * what is left of the group is killed first.  That is done while the
+ * supervisor is still a zombie (waitid with WNOWAIT looks without
+ * reaping): until it is reaped, its pid, which is the group's id, cannot
+ * be given to another process, so the kill reaches this group only.
+ */
 static void
 reap_children(Runner *r)
 {
+	siginfo_t	info;
 	pid_t		pid;
 	int			wstatus;
 
-	while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0)
+	for (;;)
 	{
+		memset(&info, 0, sizeof(info));
+		if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) < 0 ||
+			info.si_pid == 0)
+			break;
+		pid = info.si_pid;
+		for (int i = 0; i < r->nslots; i++)
+			if (r->slots[i].state == SLOT_RUNNING && r->slots[i].pid == pid)
+				(void) kill(-pid, SIGKILL);
+		if (waitpid(pid, &wstatus, WNOHANG) != pid)
+			break;
 		for (int i = 0; i < r->nslots; i++)
 		{
 			RunnerSlot *slot = &r->slots[i];

@@ -12,7 +12,13 @@
 # task given to its node again while its earlier run goes on (that run is
 # stopped, its result dropped), two agents with one node id (the later one
 # takes the node over, the earlier one stops), a stopping agent given no
-# more work, and the documented exit codes for bad settings.
+# more work (also when it registers again after a reconnection), a report
+# and a heartbeat that meet another session's row lock (they give up the
+# lock and are tried again, and the agent goes on meanwhile), a result
+# that a LATIN1 database cannot store (the task is failed with its error
+# reduced to ASCII, not left held), a second signal that cancels the query
+# in flight, a handler's supervisor killed (its whole process group goes),
+# and the documented exit codes for bad settings.
 use strict;
 use warnings;
 
@@ -794,12 +800,24 @@ query("DELETE FROM role_cluster.task WHERE id = $lapse_stop");
 # to it: a task enqueued meanwhile waits for another node rather than for
 # the end of the stop.
 
-start_agent('drainer', 'maintenance', undef, {}, '--concurrency', '3', '--grace', '60');
-my $draining = query(q{SELECT role_cluster.enqueue('storeMaintenance', 'gated')});
-ok(wait_file("$testdir/started.$draining.1"), 'a task runs on drainer');
-$offset = -s $node->basedir . '/agent_drainer.log';
-kill 'TERM', $agents{drainer};
-(undef, $log) = wait_agent_log('drainer', $offset, qr/capacity lowered/);
+# Start agent $name (concurrency 3, a grace of a minute), run a gated task
+# on it and send it SIGTERM; once it has lowered its capacity, returns the
+# task's id, with $offset at the log's end before the signal and $log what
+# it logged since.
+sub stop_with_gated_task
+{
+	my ($name) = @_;
+
+	start_agent($name, 'maintenance', undef, {}, '--concurrency', '3', '--grace', '60');
+	my $task = query(q{SELECT role_cluster.enqueue('storeMaintenance', 'gated')});
+	ok(wait_file("$testdir/started.$task.1"), "a task runs on $name");
+	$offset = -s $node->basedir . "/agent_$name.log";
+	kill 'TERM', $agents{$name};
+	(undef, $log) = wait_agent_log($name, $offset, qr/capacity lowered/);
+	return $task;
+}
+
+my $draining = stop_with_gated_task('drainer');
 like($log, qr/stopping: capacity lowered to 1, the tasks it still runs/,
 	'stopping, drainer lowers its capacity to its running handler');
 is(query(q{SELECT capacity || ' ' || held FROM role_cluster.nodes WHERE node_id = 'drainer'}),
@@ -946,6 +964,223 @@ kill 'TERM', $agents{paused}, $agents{standin};
 is(wait_agent('paused'), 0, 'paused stops with exit 0');
 is(wait_agent('standin'), 0, 'standin stops with exit 0');
 
+# ---- a report that waits on a row lock does not stall the agent ----
+# Another session holds the row lock of a task whose handler finished.  The
+# agent's sessions give up a lock after a second (lock_timeout), so its
+# report of that task is tried again every second instead of waiting, and
+# its heartbeat likewise (it extends the leases of the node's tasks, that
+# one's too, so it cannot go through while the row is locked): the result
+# of its other task goes through meanwhile, and the agent keeps its session
+# (a report waiting on the lock stalled the agent, its heartbeats, and at
+# the client's deadline its session).  Once the lock is free, the task is
+# done, on its first and only run.
+
+start_agent('blocked', 'maintenance', undef, {}, '--concurrency', '2');
+my $held = query(q{SELECT role_cluster.enqueue('storeMaintenance', 'gated')});
+my $free = query(q{SELECT role_cluster.enqueue('storeMaintenance', 'gated')});
+ok(wait_file("$testdir/started.$held.1") && wait_file("$testdir/started.$free.1"),
+	'two tasks run on blocked');
+my $blocked_pid = query(q{SELECT backend_pid FROM role_cluster.node WHERE node_id = 'blocked'});
+$offset = -s $node->basedir . '/agent_blocked.log';
+my $row_locker = $node->background_psql('postgres');
+$row_locker->query_safe('BEGIN');
+$row_locker->query_safe("SELECT id FROM role_cluster.task WHERE id = $held FOR UPDATE");
+touch_file("$testdir/go.$held.1");
+(undef, $log) = wait_agent_log('blocked', $offset, qr/result of task $held not reported yet/);
+like($log,
+	qr/result of task $held not reported yet, trying again in 1.0 s: canceling statement due to lock timeout/,
+	'its report gives up the lock after a while, and is tried again');
+(undef, $log) = wait_agent_log('blocked', $offset, qr/heartbeat failed, trying again/);
+like($log,
+	qr/heartbeat failed, trying again in 1.0 s: canceling statement due to lock timeout/,
+	'so is its heartbeat, which meets the same lock');
+my $lease_before = query(q{SELECT lease_until FROM role_cluster.node WHERE node_id = 'blocked'});
+touch_file("$testdir/go.$free.1");
+ok( $node->poll_query_until(
+		'postgres', "SELECT state FROM role_cluster.task WHERE id = $free", 'done'),
+	'the result of its other task goes through meanwhile');
+is(query("SELECT state || ' ' || node_id FROM role_cluster.task WHERE id = $held"),
+	'running blocked', 'the locked task stays the node\'s');
+$row_locker->query_safe('COMMIT');
+$row_locker->quit;
+ok( $node->poll_query_until(
+		'postgres', "SELECT state || ' ' || attempts FROM role_cluster.task WHERE id = $held",
+		'done 1'),
+	'once the lock is free, the result is reported: done on its first attempt');
+ok( $node->poll_query_until(
+		'postgres',
+		"SELECT lease_until > '$lease_before' FROM role_cluster.node WHERE node_id = 'blocked'"),
+	'and its heartbeats, tried again all along, extend the lease again');
+is(query("SELECT count(*) FROM agent_run WHERE task_id = $held"), '1', 'the task ran once');
+is(query(q{SELECT backend_pid FROM role_cluster.node WHERE node_id = 'blocked'}),
+	$blocked_pid, 'the agent kept its session throughout');
+kill 'TERM', $agents{blocked};
+is(wait_agent('blocked'), 0, 'blocked stops with exit 0');
+
+# ---- a second signal cancels the query in flight ----
+# An agent's first registration waits for a lock that another session
+# holds on the node's row (at start, for as long as the statement timeout
+# allows).  Told twice to stop, the agent cancels it and ends, without
+# waiting for the lock or the timeout.
+
+query(q{SELECT role_cluster.register_node('waiter', 'maintenance', NULL, 1)});
+my $waiter_lock = $node->background_psql('postgres');
+$waiter_lock->query_safe('BEGIN');
+$waiter_lock->query_safe(q{SELECT 1 FROM role_cluster.node WHERE node_id = 'waiter' FOR UPDATE});
+start_agent('waiter', 'maintenance', undef, {});
+ok( $node->poll_query_until(
+		'postgres',
+		q{SELECT count(*) FROM pg_stat_activity
+		   WHERE wait_event_type = 'Lock' AND query LIKE '%role_cluster.register_node(%'}, '1'),
+	'the registration of agent waiter waits for the lock');
+kill 'TERM', $agents{waiter};
+usleep(200_000);    # two signals, not one pending signal
+kill 'TERM', $agents{waiter};
+is(wait_agent('waiter'), 1, 'a second SIGTERM ends it, exit 1');
+like(slurp($node->basedir . '/agent_waiter.log'),
+	qr/cancelling the query in flight\n.*could not register the node: canceling statement due to user request/,
+	'having cancelled its registration');
+$waiter_lock->query_safe('COMMIT');
+$waiter_lock->quit;
+
+# ---- a result the server cannot take as it is ----
+# In a LATIN1 database, the error of a handler that wrote an emoji to its
+# stderr cannot be stored: fail_task() refuses it (22P05).  The task is
+# still the node's, so dropping the result would leave it held for good:
+# the agent fails it again with its error reduced to ASCII.
+
+query(q{CREATE DATABASE latin1 ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0});
+$node->safe_psql('latin1', 'CREATE EXTENSION role_cluster');
+start_agent('latin', undef, undef, { PGDATABASE => 'latin1' }, '--pull', '--poll', '0.2');
+my $emoji = $node->safe_psql('latin1',
+	q{SELECT role_cluster.enqueue('storeMaintenance', 'emoji', max_attempts => 1)});
+ok( $node->poll_query_until(
+		'latin1', "SELECT state FROM role_cluster.task WHERE id = $emoji", 'dead'),
+	'in a LATIN1 database, a handler that failed with an emoji on stderr fails its task');
+is($node->safe_psql('latin1', "SELECT last_error FROM role_cluster.task WHERE id = $emoji"),
+	'handler exited with status 1: smile ? please',
+	'with its error reduced to ASCII');
+like(slurp($node->basedir . '/agent_latin.log'),
+	qr/could not fail task $emoji: character with byte sequence 0xf0 0x9f 0x98 0x80 in encoding "UTF8" has no equivalent in encoding "LATIN1"\n.*failing task $emoji again, with its error reduced to ASCII/,
+	'the agent says why');
+kill 'TERM', $agents{latin};
+is(wait_agent('latin'), 0, 'latin stops with exit 0');
+
+# ---- a result refused every way is kept, not dropped or handed back ----
+# A refusal that neither passes nor says the task is gone (here a trigger
+# an operator added, P0001) leaves the task the node's: the agent keeps
+# the result and reports it again later, rather than drop it (the task
+# would stay held for good) or hand it back (a task that succeeded would
+# run again).  Once the refusal is gone, the task is done, run once.
+
+query(
+	q{CREATE FUNCTION refuse_done() RETURNS trigger LANGUAGE plpgsql AS $$
+	  BEGIN
+		RAISE EXCEPTION 'not now';
+	  END $$;
+	  CREATE TRIGGER refuse_done BEFORE UPDATE ON role_cluster.task
+		FOR EACH ROW WHEN (NEW.kind = 'refused' AND NEW.state = 'done')
+		EXECUTE FUNCTION public.refuse_done()});
+start_agent('refused', 'maintenance', undef, {});
+$offset = -s $node->basedir . '/agent_refused.log';
+my $refused = query(q{SELECT role_cluster.enqueue('storeMaintenance', 'refused')});
+(undef, $log) = wait_agent_log('refused', $offset, qr/result of task $refused kept/);
+like($log, qr/could not complete task $refused: not now\n.*result of task $refused kept: every way of reporting it was refused; trying again in 10.0 s/,
+	'a result refused for a reason that does not pass is kept, to be tried again');
+is(query("SELECT state || ' ' || node_id FROM role_cluster.task WHERE id = $refused"),
+	'running refused', 'the task stays the node\'s');
+query(q{DROP TRIGGER refuse_done ON role_cluster.task; DROP FUNCTION refuse_done()});
+ok( $node->poll_query_until(
+		'postgres', "SELECT state || ' ' || attempts FROM role_cluster.task WHERE id = $refused",
+		'done 1'),
+	'the refusal gone, the result goes through: done on its first attempt');
+is(query("SELECT count(*) FROM agent_run WHERE task_id = $refused"), '1', 'the task ran once');
+kill 'TERM', $agents{refused};
+is(wait_agent('refused'), 0, 'refused stops with exit 0');
+
+# ---- a handler's supervisor killed: its whole group goes ----
+# The pid the agent logs for a handler is its supervisor's.  Killed with
+# SIGKILL (kill -9 by an operator, the OOM killer), it cannot kill the
+# handler's process group; the agent does, as it reaps it, so nothing of
+# the handler goes on beside the task's next attempt.  A SIGTERM sent to it
+# goes to the handler, and the task's error says so.
+
+# Wait (bounded) until process $pid is gone (or a zombie, which a PID 1
+# that reaps nothing would leave); returns whether it is.
+sub wait_gone
+{
+	my ($pid) = @_;
+	for (my $polls = 0; $polls < 10 * $PostgreSQL::Test::Utils::timeout_default; $polls++)
+	{
+		my $stat = eval { slurp("/proc/$pid/stat") } // '';
+		return 1 unless kill(0, $pid) && $stat !~ /\) Z /;
+		usleep(100_000);
+	}
+	return 0;
+}
+
+start_agent('reaper', 'maintenance', undef, {});
+my $orphan = query(q{SELECT role_cluster.enqueue('storeMaintenance', 'orphan', max_attempts => 1)});
+ok(wait_file("$testdir/child.$orphan"), 'a handler runs on reaper, with a child');
+my $child = slurp("$testdir/child.$orphan") =~ s/\s+//gr;
+(undef, $log) = wait_agent_log('reaper', 0, qr/task $orphan \(.*\) started, pid \d+/);
+my ($supervisor) = $log =~ /task $orphan \(.*\) started, pid (\d+)/;
+ok(kill(0, $child), 'its child runs');
+kill 'KILL', $supervisor;
+ok(wait_gone($child), 'the logged handler pid killed with SIGKILL, the handler\'s child goes too');
+kill 'KILL', $child;    # not to outlive the test, were it still there
+ok( $node->poll_query_until(
+		'postgres', "SELECT state FROM role_cluster.task WHERE id = $orphan", 'dead'),
+	'and the task fails');
+like(query("SELECT last_error FROM role_cluster.task WHERE id = $orphan"),
+	qr/^handler was terminated by signal 9 \(Killed\)/, 'saying how');
+my $termed = query(q{SELECT role_cluster.enqueue('storeMaintenance', 'gated', max_attempts => 1)});
+ok(wait_file("$testdir/started.$termed.1"), 'another handler runs on reaper');
+(undef, $log) = wait_agent_log('reaper', 0, qr/task $termed \(.*\) started, pid \d+/);
+($supervisor) = $log =~ /task $termed \(.*\) started, pid (\d+)/;
+kill 'TERM', $supervisor;
+ok( $node->poll_query_until(
+		'postgres', "SELECT state FROM role_cluster.task WHERE id = $termed", 'dead'),
+	'the logged handler pid sent SIGTERM, the handler ends and its task fails');
+like(query("SELECT last_error FROM role_cluster.task WHERE id = $termed"),
+	qr/^handler was terminated by signal 15 \(Terminated\)/, 'saying that it was SIGTERM');
+kill 'TERM', $agents{reaper};
+is(wait_agent('reaper'), 0, 'reaper stops with exit 0');
+
+# ---- a stopping agent cut off registers again with its capacity lowered ----
+# The session of a stopping agent ends while its handler runs.  It
+# reconnects and registers again, which takes back what the node held and
+# stops the handler; it registers with its capacity lowered, not its full
+# one, so that the worker routes nothing more to a node about to
+# deregister.  (A trigger here records each capacity the node row gets.)
+
+query(
+	q{CREATE TABLE recut_capacity (n serial, capacity int);
+	  CREATE FUNCTION note_recut_capacity() RETURNS trigger LANGUAGE plpgsql AS $$
+	  BEGIN
+		IF NEW.node_id = 'recut' THEN
+			INSERT INTO public.recut_capacity (capacity) VALUES (NEW.capacity);
+		END IF;
+		RETURN NULL;
+	  END $$;
+	  CREATE TRIGGER note_recut_capacity AFTER INSERT OR UPDATE ON role_cluster.node
+		FOR EACH ROW EXECUTE FUNCTION public.note_recut_capacity()});
+my $recut = stop_with_gated_task('recut');
+like($log, qr/stopping: capacity lowered to 1/, 'stopping, recut lowers its capacity');
+my $mark = query(q{SELECT max(n) FROM recut_capacity});
+query(q{SELECT pg_terminate_backend(backend_pid) FROM role_cluster.node WHERE node_id = 'recut'});
+is(wait_agent('recut'), 0, 'its session ended, recut reconnects, and stops with exit 0');
+like(slurp_file($node->basedir . '/agent_recut.log', $offset), qr/reconnected and registered again/,
+	'having registered again');
+is( query(
+		"SELECT string_agg(DISTINCT capacity::text, ',') FROM recut_capacity WHERE n > $mark"),
+	'1', 'with its capacity lowered, never its full capacity');
+is(query(q{SELECT deregistered_at IS NOT NULL FROM role_cluster.node WHERE node_id = 'recut'}),
+	't', 'and then deregistered');
+query("DELETE FROM role_cluster.task WHERE id = $recut");
+query(q{DROP TRIGGER note_recut_capacity ON role_cluster.node;
+		DROP FUNCTION note_recut_capacity(); DROP TABLE recut_capacity});
+
 # ---- without the worker: an agent with --pull claims queued tasks ----
 
 $node->append_conf('postgresql.conf', 'role_cluster.enabled = off');
@@ -1042,6 +1277,25 @@ for my $case (
 	($rc, $out, $err) = run_agent({ PGHOST => $testdir, PGPORT => '1' }, @$args);
 	is($rc, 2, "usage error (@$args): exit 2");
 	like($err, $message, '...saying what is wrong');
+}
+# numbers are digits only: no sign, no blank
+for my $case (
+	[ [ 'run', '--exec', 'true', '--capacity', ' 3' ], qr/invalid --capacity " 3": must be a positive integer/ ],
+	[ [ 'run', '--exec', 'true', '--capacity', '+1' ], qr/invalid --capacity "\+1": must be a positive integer/ ],
+	[ [ 'run', '--exec', 'true', '--concurrency', ' 2' ], qr/invalid --concurrency " 2": must be an integer from 1 to 1024/ ],
+	[ [ 'run', '-c', '+2', '--exec', 'true' ], qr/invalid --concurrency "\+2": must be an integer from 1 to 1024/ ],
+	[ [ 'run', '--exec', 'true', '--capacity', '1 ' ], qr/invalid --capacity "1 ": must be a positive integer/ ])
+{
+	my ($args, $message) = @$case;
+	($rc, $out, $err) = run_agent({ PGHOST => $testdir, PGPORT => '1' }, @$args);
+	is($rc, 2, "usage error (@$args): exit 2");
+	like($err, $message, '...saying what is wrong');
+}
+for my $shard (' 1', '+1', '1 ')
+{
+	($rc, $out, $err) = run_agent({ STALWART_PUSH_SHARD => $shard }, 'listeners');
+	is($rc, 2, "shard \"$shard\": exit 2");
+	like($err, qr/invalid STALWART_PUSH_SHARD "\Q$shard\E"/, '...naming the value');
 }
 # stdout that cannot be written is an error, not a silent empty list
 {
