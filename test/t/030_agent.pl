@@ -933,29 +933,29 @@ kill 'STOP', $agents{paused};
 ok( $node->poll_query_until(
 		'postgres', q{SELECT NOT live FROM role_cluster.nodes WHERE node_id = 'paused'}),
 	'paused, it is not live once its node timeout passes');
-my $other = query(q{SELECT role_cluster.enqueue('storeMaintenance', 'gated')});
+my $newer = query(q{SELECT role_cluster.enqueue('storeMaintenance', 'gated')});
 sleep 3;
 is( query(
 		"SELECT state || ' ' || (SELECT held || '/' || capacity FROM role_cluster.nodes "
-		  . "WHERE node_id = 'paused') FROM role_cluster.task WHERE id = $other"),
+		  . "WHERE node_id = 'paused') FROM role_cluster.task WHERE id = $newer"),
 	'queued 1/2', 'new work waits, though the node has room');
 start_agent('standin', 'maintenance', undef, {});
-ok(wait_file("$testdir/started.$other.1"), 'and runs on another node');
+ok(wait_file("$testdir/started.$newer.1"), 'and runs on another node');
 is( query(
 		"SELECT string_agg(id || ' ' || state || ' ' || node_id || ' ' || attempts, ', ' ORDER BY id) "
-		  . "FROM role_cluster.task WHERE id IN ($kept, $other)"),
-	"$kept running paused 1, $other running standin 1",
+		  . "FROM role_cluster.task WHERE id IN ($kept, $newer)"),
+	"$kept running paused 1, $newer running standin 1",
 	'on the other node; paused keeps its task');
 kill 'CONT', $agents{paused};
 ok( $node->poll_query_until(
 		'postgres', q{SELECT live FROM role_cluster.nodes WHERE node_id = 'paused'}),
 	'let go, it heartbeats and is live again');
 touch_file("$testdir/go.$kept.1");
-touch_file("$testdir/go.$other.1");
+touch_file("$testdir/go.$newer.1");
 ok( $node->poll_query_until(
 		'postgres',
 		"SELECT string_agg(state || ' ' || attempts, ', ' ORDER BY id) FROM role_cluster.task "
-		  . "WHERE id IN ($kept, $other)",
+		  . "WHERE id IN ($kept, $newer)",
 		'done 1, done 1'),
 	'both tasks done on their first attempt');
 is(query("SELECT node_id FROM agent_run WHERE task_id = $kept"), 'paused',
