@@ -58,6 +58,15 @@ SELECT task_type, queued, due, routed, running, done, dead, oldest_wait IS NOT N
 SELECT node_id, live, free, oldest_held IS NOT NULL AS holding, heartbeat_age < '1 hour' AS recent,
 	   done_1m, done_5m
 	FROM role_cluster.node_stats;
+-- A node that holds nothing has no oldest_held, and no sample of it.
+BEGIN;
+SELECT (role_cluster.register_node('idle', NULL, 1)).node_id;
+SELECT oldest_held IS NULL AS none_held, heartbeat_age >= interval '0' AS heartbeat_age_set
+	FROM role_cluster.node_stats WHERE node_id = 'idle';
+SELECT count(*) AS idle_oldest_held_samples
+	FROM regexp_split_to_table(role_cluster.metrics(), E'\n') AS line
+	WHERE line LIKE 'role_cluster_node_oldest_held_seconds{node_id="idle"}%';
+ROLLBACK;
 SELECT * FROM role_cluster.shard_stats;
 -- Intervals are whole seconds.
 SELECT bool_and(date_trunc('second', oldest_wait) = oldest_wait) AS whole_seconds

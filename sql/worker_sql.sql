@@ -282,11 +282,15 @@ UPDATE role_cluster.schedule SET enabled = true WHERE name = 'anchored';
 SELECT next_due > now() AS in_future, next_due - interval '3 days' <= now() AS first_after_now,
 	   extract(epoch FROM next_due - '2020-01-01 03:00:00+00')::bigint % (3 * 86400) AS off_series
   FROM role_cluster.schedule WHERE name = 'anchored';
--- re-enabled by a statement that sets next_due, it goes from there (the
--- missed due times fire as catch_up says)
+-- re-enabled by a statement that moves next_due, it goes from there (the
+-- missed due times fire as catch_up says); one that sets it to the past
+-- value it has skips them all the same
 UPDATE role_cluster.schedule SET enabled = false WHERE name = 'anchored';
 UPDATE role_cluster.schedule SET enabled = true, next_due = '2020-01-01 03:00:00+00' WHERE name = 'anchored';
 SELECT next_due FROM role_cluster.schedule WHERE name = 'anchored';
+UPDATE role_cluster.schedule SET enabled = false WHERE name = 'anchored';
+UPDATE role_cluster.schedule SET enabled = true, next_due = next_due WHERE name = 'anchored';
+SELECT next_due > now() AS skipped_to_future FROM role_cluster.schedule WHERE name = 'anchored';
 -- a cron schedule: its next due time after now
 INSERT INTO role_cluster.schedule (name, task_type, cron, enabled, next_due)
 	VALUES ('cron off', 'storeMaintenance', '17 3 * * *', false, '2020-01-01 03:17:00+00');

@@ -277,10 +277,16 @@ AS $$
 BEGIN
 	/*
 	 * Two INSERTs take turns, the second's DELETE then sees (and replaces)
-	 * the first's row: without the lock, it would skip the row the first
-	 * deleted, not see the one it added, and fail on the primary key.
+	 * the first's row: without the gate, it would skip the row the first
+	 * deleted, not see the one it added, and fail on the primary key.  A
+	 * gate of its own, not a table lock, which every writer of the table
+	 * holds from the start of its statement: taken here, it would deadlock
+	 * two INSERTs begun at once.  (A transaction that updated the row and
+	 * then inserts, while another INSERT waits for that row, still
+	 * deadlocks with it: one of the two fails, 40P01, as before one did
+	 * with 23505.)
 	 */
-	LOCK TABLE role_cluster.cluster_settings IN SHARE ROW EXCLUSIVE MODE;
+	PERFORM role_cluster.gate_lock('replace', 10, true);
 	DELETE FROM role_cluster.cluster_settings;
 	RETURN NEW;
 END

@@ -426,12 +426,15 @@ BEGIN
 		/* new timing: no backlog, the next due time from now */
 		new_row.next_due := role_cluster.schedule_step(new_row.cron, new_row.every,
 													   new_row.timezone, now());
-	ELSIF new_row.enabled AND NOT old_row.enabled AND NOT next_due_given
+	ELSIF new_row.enabled AND NOT old_row.enabled AND new_row.next_due = old_row.next_due
 		AND new_row.next_due <= now() THEN
 		/*
 		 * Re-enabled after its next due time passed: those that passed
 		 * while it was off are skipped, and it goes on with the first of
 		 * its series after now (an interval schedule keeps its anchor).
+		 * Unless the statement moves next_due: then from there.  (Set to
+		 * the value it has, as a script writing every column does, it is
+		 * skipped all the same: the missed due times are not fired.)
 		 */
 		IF new_row.cron IS NOT NULL THEN
 			new_row.next_due := role_cluster.cron_next(new_row.cron, now(), new_row.timezone);

@@ -135,9 +135,12 @@ CREATE VIEW role_cluster.node_stats AS
 		   n.capacity - coalesce(h.held, 0) AS free,
 		   /*
 			* never negative: a heartbeat or hand-out committed after this
-			* transaction's now() may be seen (as for queue_stats)
+			* transaction's now() may be seen (as for queue_stats); NULL
+			* when it holds nothing
 			*/
-		   pg_catalog.date_trunc('second', GREATEST(pg_catalog.now() - h.oldest, interval '0')) AS oldest_held,
+		   CASE WHEN h.oldest IS NOT NULL
+				THEN pg_catalog.date_trunc('second', GREATEST(pg_catalog.now() - h.oldest, interval '0'))
+		   END AS oldest_held,
 		   pg_catalog.date_trunc('second', GREATEST(pg_catalog.now() - n.last_heartbeat, interval '0')) AS heartbeat_age,
 		   coalesce(f.done_1m, 0) AS done_1m,
 		   coalesce(f.done_5m, 0) AS done_5m
