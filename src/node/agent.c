@@ -1406,7 +1406,12 @@ run_loop(Agent *a)
 			conn_set_statement_timeout(&a->conn, statement_timeout_ms(a));
 		check_lost(a);
 
-		if (a->connected && !report_finished(a, false))
+		/*
+		 * all, once the reports are given up: those kept for a later try
+		 * are dropped now, not when that try comes
+		 */
+		if (a->connected &&
+			!report_finished(a, a->stopping && reports_given_up(a)))
 			continue;
 		if (a->stopping && a->connected && runner_running(a->runner) > 0 &&
 			runner_running(a->runner) != a->drained &&
@@ -1485,7 +1490,10 @@ run_loop(Agent *a)
 		}
 		else if (until(a->next_connect_ms, now) < timeout)
 			timeout = until(a->next_connect_ms, now);
-		if (a->stopping && !a->killed && runner_running(a->runner) > 0 &&
+		/* the end of the grace period, while handlers run or results wait */
+		if (a->stopping && a->stop_deadline_ms > now &&
+			((!a->killed && runner_running(a->runner) > 0) ||
+			 runner_next_done(a->runner) != NULL) &&
 			until(a->stop_deadline_ms, now) < timeout)
 			timeout = until(a->stop_deadline_ms, now);
 		if (a->stopping && a->give_up_ms > 0 && until(a->give_up_ms, now) < timeout)

@@ -20,9 +20,11 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "conn.h"
 
@@ -43,6 +45,8 @@
 #define QUERY_TIMEOUT_MARGIN_MS	5000
 /* a query cancelled: how long its answer may take */
 #define CANCEL_WAIT_MS		1000
+/* how long the child that sends a cancel request may take */
+#define CANCEL_CHILD_S		10
 
 /*
  * Set lock_timeout and statement_timeout ($1 and $2, in ms) for the
@@ -234,19 +238,45 @@ conn_close(NodeConn *c)
 
 /*
  * Ask the server to cancel the query in flight.  PQcancel opens a
- * connection of its own, blocking; it is short, and the caller's deadline
- * covers a server that does not answer it.
+ * connection of its own and blocks until the server closes it, with no
+ * time limit: a server or network that does not answer (the very case a
+ * second stop signal is sent for) would hold the agent there, its handlers
+ * unserved.  So a child process sends it, ended by SIGALRM if it takes
+ * longer than CANCEL_CHILD_S; the agent waits at most CANCEL_WAIT_MS for
+ * the query's answer (wait_socket), then drops the connection.  The child
+ * is reaped with the handlers' supervisors (runner.c's reap_children).
  */
 static void
 send_cancel(NodeConn *c)
 {
 	PGcancel   *cancel = PQgetCancel(c->pg);
-	char		errbuf[256];
+	pid_t		pid;
 
 	node_log(NODE_LOG_NOTICE, "cancelling the query in flight");
-	if (cancel == NULL || !PQcancel(cancel, errbuf, sizeof(errbuf)))
-		node_log(NODE_LOG_WARNING, "could not cancel the query: %s",
-				 cancel ? errbuf : "out of memory");
+	if (cancel == NULL)
+	{
+		node_log(NODE_LOG_WARNING, "could not cancel the query: out of memory");
+		return;
+	}
+	pid = fork();
+	if (pid == 0)
+	{
+		char		errbuf[256];
+		sigset_t	none;
+
+		/* not the agent's handlers, which write to its self-pipe */
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		signal(SIGCHLD, SIG_DFL);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		alarm(CANCEL_CHILD_S);
+		_exit(PQcancel(cancel, errbuf, sizeof(errbuf)) ? 0 : 1);
+	}
+	if (pid < 0)
+		node_log(NODE_LOG_WARNING, "could not cancel the query: could not fork: %s",
+				 strerror(errno));
 	PQfreeCancel(cancel);
 }
 

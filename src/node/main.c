@@ -175,14 +175,31 @@ parse_int(const char *s, long min, long max, int *result)
 	return true;
 }
 
-/* Parse seconds (fractions allowed) in [min, MAX_SECONDS] into ms */
+/*
+ * Parse seconds in [min, MAX_SECONDS] into ms: digits, with a fraction
+ * after a point ("2", "0.5", ".5"); strtod alone would also take a sign,
+ * leading blanks, an exponent and hexadecimal ("+1", " 3", "1e1", "0x10").
+ */
 static bool
 parse_seconds(const char *s, double min, int *ms)
 {
 	char	   *end;
 	double		v;
+	int			digits = 0;
+	int			points = 0;
 
 	if (s == NULL || *s == '\0')
+		return false;
+	for (const char *p = s; *p; p++)
+	{
+		if (*p == '.')
+			points++;
+		else if (*p >= '0' && *p <= '9')
+			digits++;
+		else
+			return false;
+	}
+	if (digits == 0 || points > 1)
 		return false;
 	errno = 0;
 	v = strtod(s, &end);

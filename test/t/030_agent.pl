@@ -1278,13 +1278,19 @@ for my $case (
 	is($rc, 2, "usage error (@$args): exit 2");
 	like($err, $message, '...saying what is wrong');
 }
-# numbers are digits only: no sign, no blank
+# numbers are digits only (seconds with a fraction): no sign, no blank, no
+# exponent, no hexadecimal
 for my $case (
 	[ [ 'run', '--exec', 'true', '--capacity', ' 3' ], qr/invalid --capacity " 3": must be a positive integer/ ],
 	[ [ 'run', '--exec', 'true', '--capacity', '+1' ], qr/invalid --capacity "\+1": must be a positive integer/ ],
 	[ [ 'run', '--exec', 'true', '--concurrency', ' 2' ], qr/invalid --concurrency " 2": must be an integer from 1 to 1024/ ],
 	[ [ 'run', '-c', '+2', '--exec', 'true' ], qr/invalid --concurrency "\+2": must be an integer from 1 to 1024/ ],
-	[ [ 'run', '--exec', 'true', '--capacity', '1 ' ], qr/invalid --capacity "1 ": must be a positive integer/ ])
+	[ [ 'run', '--exec', 'true', '--capacity', '1 ' ], qr/invalid --capacity "1 ": must be a positive integer/ ],
+	[ [ 'run', '--exec', 'true', '--grace', ' 3' ], qr/invalid --grace " 3": must be a number of seconds/ ],
+	[ [ 'run', '--exec', 'true', '--grace', '+1' ], qr/invalid --grace "\+1": must be a number of seconds/ ],
+	[ [ 'run', '--exec', 'true', '--heartbeat', '0x10' ], qr/invalid --heartbeat "0x10": must be a number of seconds/ ],
+	[ [ 'run', '--exec', 'true', '--poll', '1e1' ], qr/invalid --poll "1e1": must be a number of seconds/ ],
+	[ [ 'run', '--exec', 'true', '--poll', '1.2.3' ], qr/invalid --poll "1.2.3": must be a number of seconds/ ])
 {
 	my ($args, $message) = @$case;
 	($rc, $out, $err) = run_agent({ PGHOST => $testdir, PGPORT => '1' }, @$args);
