@@ -93,7 +93,7 @@ rc_task_init(void)
 	CacheRegisterRelcacheCallback(rc_gated_values_forget, (Datum) 0);
 }
 
-/* The advisory lock tag of a gate (RC_SINGLETON_GATE, RC_CONFIG_GATE, RC_REPLACE_GATE) */
+/* The advisory lock tag of a gate (RC_SINGLETON_GATE, RC_CONFIG_GATE) */
 static void
 rc_gate_tag(LOCKTAG *tag, uint32 gate, int32 key)
 {
@@ -164,13 +164,11 @@ rc_gate_lock(PG_FUNCTION_ARGS)
 		gate_id = RC_SINGLETON_GATE;
 	else if (strcmp(gate, "config") == 0)
 		gate_id = RC_CONFIG_GATE;
-	else if (strcmp(gate, "replace") == 0)
-		gate_id = RC_REPLACE_GATE;
 	else
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unknown gate \"%s\"", gate),
-				 errhint("The gates are \"singleton\", \"config\" and \"replace\".")));
+				 errhint("The gates are \"singleton\" and \"config\".")));
 	if (key < 0 || key > RC_GATE_PUSH_SHARDS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

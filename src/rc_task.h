@@ -19,9 +19,6 @@
 
 #define RC_SINGLETON_GATE	1919120231
 #define RC_CONFIG_GATE		1919120232
-#define RC_REPLACE_GATE		1919120233	/* a replacing INSERT into task_policy
-										 * (key: the type's ordinal) or
-										 * cluster_settings (RC_GATE_PUSH_SHARDS) */
 #define RC_GATE_PUSH_SHARDS 10
 
 /*

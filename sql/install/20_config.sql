@@ -270,29 +270,39 @@ CREATE TRIGGER network_listener_check_truncate
  * dump's data restores over the row that CREATE EXTENSION made); DELETE and
  * TRUNCATE are refused.  SECURITY DEFINER: role_cluster_admin may INSERT
  * but not DELETE.
+ *
+ * The row is updated in place to the inserted values, and the INSERT
+ * itself skipped (reported as INSERT 0 0), rather than deleted and
+ * inserted anew: a statement that comes while the INSERT is under way then
+ * follows the row's update, as after any UPDATE.  Deleted, the row would be
+ * skipped by a concurrent UPDATE, which would change nothing and say so
+ * (UPDATE 0), and by a concurrent replacing INSERT, which would then fail
+ * on the primary key.  Every column but id is copied, whatever columns the
+ * table has.
  */
 CREATE FUNCTION role_cluster.cluster_settings_before_insert() RETURNS trigger
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	cols		text;
+	updated		bigint;
 BEGIN
-	/*
-	 * Two INSERTs take turns, the second's DELETE then sees (and replaces)
-	 * the first's row: without the gate, it would skip the row the first
-	 * deleted, not see the one it added, and fail on the primary key.  A
-	 * gate of its own, not a table lock, which every writer of the table
-	 * holds from the start of its statement: taken here, it would deadlock
-	 * two INSERTs begun at once.  (A transaction that updated the row and
-	 * then inserts, while another INSERT waits for that row, still
-	 * deadlocks with it: one of the two fails, 40P01, as before one did
-	 * with 23505.)
-	 */
-	PERFORM role_cluster.gate_lock('replace', 10, true);
-	DELETE FROM role_cluster.cluster_settings;
+	SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum)
+		INTO cols
+		FROM pg_catalog.pg_attribute a
+		WHERE a.attrelid = TG_RELID AND a.attnum > 0 AND NOT a.attisdropped AND a.attname <> 'id';
+	EXECUTE pg_catalog.format('UPDATE role_cluster.cluster_settings AS c SET (%1$s) = '
+							  '(SELECT %1$s FROM (SELECT ($1).*) AS n) WHERE c.id', cols)
+		USING NEW;
+	GET DIAGNOSTICS updated = ROW_COUNT;
+	IF updated > 0 THEN
+		RETURN NULL;
+	END IF;
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION role_cluster.cluster_settings_before_insert() IS
-	'Trigger: an INSERT into cluster_settings replaces its one row';
+	'Trigger: an INSERT into cluster_settings replaces its one row (updated in place)';
 
 CREATE TRIGGER cluster_settings_before_insert
 	BEFORE INSERT ON role_cluster.cluster_settings
@@ -302,10 +312,6 @@ CREATE FUNCTION role_cluster.cluster_settings_before_delete() RETURNS trigger
 	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	/* the replacing DELETE of cluster_settings_before_insert runs one level down */
-	IF TG_OP = 'DELETE' AND pg_catalog.pg_trigger_depth() > 1 THEN
-		RETURN OLD;
-	END IF;
 	RAISE EXCEPTION 'cannot delete the row of role_cluster.cluster_settings'
 		USING ERRCODE = 'feature_not_supported',
 			  DETAIL = 'The table always holds exactly one row.',

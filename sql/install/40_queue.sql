@@ -755,14 +755,17 @@ CREATE FUNCTION role_cluster.task_policy_before_insert() RETURNS trigger
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	/* two INSERTs of one type take turns (see cluster_settings_before_insert) */
-	PERFORM role_cluster.gate_lock('replace', role_cluster.task_ordinal(NEW.task_type), true);
-	DELETE FROM role_cluster.task_policy p WHERE p.task_type = NEW.task_type;
+	/* updated in place, the INSERT skipped: see cluster_settings_before_insert */
+	UPDATE role_cluster.task_policy AS p SET singleton = NEW.singleton
+		WHERE p.task_type = NEW.task_type;
+	IF FOUND THEN
+		RETURN NULL;
+	END IF;
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION role_cluster.task_policy_before_insert() IS
-	'Trigger: an INSERT into task_policy replaces the row of its type';
+	'Trigger: an INSERT into task_policy replaces the row of its type (updated in place)';
 
 CREATE TRIGGER task_policy_before_insert
 	BEFORE INSERT ON role_cluster.task_policy
@@ -772,10 +775,6 @@ CREATE FUNCTION role_cluster.task_policy_before_change() RETURNS trigger
 	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	/* the replacing DELETE of task_policy_before_insert runs one level down */
-	IF TG_OP = 'DELETE' AND pg_catalog.pg_trigger_depth() > 1 THEN
-		RETURN OLD;
-	END IF;
 	IF TG_OP = 'UPDATE' THEN
 		IF NEW.task_type = OLD.task_type THEN
 			RETURN NEW;
