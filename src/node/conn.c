@@ -272,7 +272,11 @@ send_cancel(NodeConn *c)
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		alarm(CANCEL_CHILD_S);
-		_exit(PQcancel(cancel, errbuf, sizeof(errbuf)) ? 0 : 1);
+		if (PQcancel(cancel, errbuf, sizeof(errbuf)))
+			_exit(0);
+		/* the agent's stderr: node_log writes each line with one call */
+		node_log(NODE_LOG_WARNING, "could not cancel the query: %s", errbuf);
+		_exit(1);
 	}
 	if (pid < 0)
 		node_log(NODE_LOG_WARNING, "could not cancel the query: could not fork: %s",
