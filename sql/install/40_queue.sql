@@ -292,12 +292,11 @@ SELECT pg_catalog.pg_extension_config_dump('role_cluster.route_seq', '');
  * Takes one of the queue's gates exclusively until the transaction ends:
  * 'singleton' (key: a task type's ordinal) for handing out a singleton
  * type, 'config' (key: the ordinal, or 10 for push_shards_total) for a
- * change that reaches the unfinished tasks, 'replace' (the same keys) for
- * an INSERT that replaces a task_policy or cluster_settings row; waits, or
- * with wait false returns false when the gate is held.  Advisory locks
- * whose tag no SQL function reaches (pg_locks shows them as advisory,
- * classid 1919120231 to 1919120233, objsubid 21059), so that no login can
- * hold one to stall the queue.  C; for the extension's own functions only.
+ * change that reaches the unfinished tasks; waits, or with wait false
+ * returns false when the gate is held.  Advisory locks whose tag no SQL
+ * function reaches (pg_locks shows them as advisory, classid 1919120231
+ * or 1919120232, objsubid 21059), so that no login can hold one to stall
+ * the queue.  C; for the extension's own functions only.
  */
 CREATE FUNCTION role_cluster.gate_lock(gate text, key integer, wait boolean) RETURNS boolean
 	AS 'MODULE_PATHNAME', 'rc_gate_lock' LANGUAGE C VOLATILE STRICT;
