@@ -120,6 +120,9 @@ INSERT INTO role_cluster.cluster_settings (push_shards_total) VALUES (2);
 SELECT id, push_shards_total FROM role_cluster.cluster_settings;
 \set VERBOSITY terse
 INSERT INTO role_cluster.cluster_settings (push_shards_total) VALUES (-1);
+-- an id other than true is refused, as by an UPDATE, not taken as the row
+INSERT INTO role_cluster.cluster_settings (id, push_shards_total) VALUES (false, 5);
+INSERT INTO role_cluster.cluster_settings (id, push_shards_total) VALUES (NULL, 6);
 \set VERBOSITY default
 SELECT id, push_shards_total FROM role_cluster.cluster_settings;
 
