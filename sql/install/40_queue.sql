@@ -936,6 +936,7 @@ DECLARE
 	n			role_cluster.node;
 	enables_push boolean;
 	my_start	timestamptz;
+	locked_at	timestamptz;
 BEGIN
 	IF register_node.node_id IS NULL THEN
 		RAISE EXCEPTION 'node id must not be NULL'
@@ -990,10 +991,14 @@ BEGIN
 			n := role_cluster.node_for_caller(register_node.node_id, false);
 			IF n.backend_pid <> pg_catalog.pg_backend_pid() OR n.backend_start <> my_start THEN
 				PERFORM role_cluster.hand_back(ARRAY[n.node_id], true, 'was registered again from another session');
-			ELSIF n.lease_until <= pg_catalog.now() THEN
-				/* its lease lapsed: what it held is no longer its own, as in heartbeat() */
+			ELSIF n.lease_until <= pg_catalog.clock_timestamp() THEN
+				/*
+				 * its lease lapsed: what it held is no longer its own, as in
+				 * heartbeat() (which says why the clock, not now())
+				 */
 				PERFORM role_cluster.hand_back(ARRAY[n.node_id], true, 'was lost (lease lapsed)');
 			END IF;
+			locked_at := pg_catalog.clock_timestamp();
 			UPDATE role_cluster.node
 				SET role_name = register_node.role,
 					push_shard = register_node.push_shard,
@@ -1002,9 +1007,9 @@ BEGIN
 					backend_pid = pg_catalog.pg_backend_pid(),
 					backend_start = my_start,
 					registered_at = pg_catalog.now(),
-					last_heartbeat = pg_catalog.now(),
-					live_until = pg_catalog.now() + role_cluster.node_timeout(),
-					lease_until = pg_catalog.now() + role_cluster.node_lease(),
+					last_heartbeat = locked_at,
+					live_until = locked_at + role_cluster.node_timeout(),
+					lease_until = locked_at + role_cluster.node_lease(),
 					deregistered_at = NULL,
 					registered_listeners = ARRAY(SELECT role_cluster.role_listeners(register_node.role))
 				WHERE node_id = register_node.node_id
@@ -1093,8 +1098,20 @@ DECLARE
 	n			role_cluster.node;
 	until		timestamptz;
 	leased		timestamptz;
+	locked_at	timestamptz;
 BEGIN
 	n := role_cluster.node_for_caller(heartbeat.node_id, true);
+	/*
+	 * The time it holds the node's row, not now(): the transaction may
+	 * have begun before the lease ended and waited for the row (a hand-out
+	 * holding it) while reclaim() took the node's tasks back.  Judged by
+	 * now(), the lapse would go unseen and the node, told it still held
+	 * them, would run them beside whichever node took them next.  The new
+	 * lease counts from this time too, and the caller can tell a lapse
+	 * from the result: the lease it saw before the call ended at or
+	 * before the returned time less node_timeout().
+	 */
+	locked_at := pg_catalog.clock_timestamp();
 	IF n.deregistered_at IS NOT NULL THEN
 		RAISE EXCEPTION 'node "%" is deregistered', n.node_id
 			USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -1106,7 +1123,7 @@ BEGIN
 				  DETAIL = pg_catalog.format('Process %s, which registered it, is gone.', n.backend_pid),
 				  HINT = 'Register the node again from its current session.';
 	END IF;
-	IF n.lease_until <= pg_catalog.now() THEN
+	IF n.lease_until <= locked_at THEN
 		/*
 		 * Its lease lapsed: what it held is no longer its own, whether or
 		 * not reclaim() came first.  It goes back as reclaim() puts it,
@@ -1115,9 +1132,9 @@ BEGIN
 		PERFORM role_cluster.hand_back(ARRAY[n.node_id], true, 'was lost (lease lapsed)');
 	END IF;
 	UPDATE role_cluster.node AS x
-		SET last_heartbeat = pg_catalog.now(),
-			live_until = pg_catalog.now() + role_cluster.node_timeout(),
-			lease_until = pg_catalog.now() + role_cluster.node_lease()
+		SET last_heartbeat = locked_at,
+			live_until = locked_at + role_cluster.node_timeout(),
+			lease_until = locked_at + role_cluster.node_lease()
 		WHERE x.node_id = n.node_id
 		RETURNING x.live_until, x.lease_until INTO until, leased;
 	UPDATE role_cluster.task AS t SET lease_until = leased
@@ -1402,7 +1419,9 @@ BEGIN
 	IF NOT FOUND
 		OR (claiming AND me.login <> SESSION_USER
 			AND NOT pg_catalog.pg_has_role(SESSION_USER, 'role_cluster_admin', 'MEMBER'))
-		OR NOT role_cluster.node_is_live(me) THEN
+		OR NOT role_cluster.node_is_live(me)
+		/* a lease that ended while this transaction waited: see heartbeat() */
+		OR me.lease_until <= pg_catalog.clock_timestamp() THEN
 		IF claiming THEN
 			/* raise the error that says why */
 			PERFORM role_cluster.require_live(role_cluster.node_for_caller(hand_out_tasks.node_id, false));
@@ -2183,6 +2202,7 @@ DECLARE
 	idle		text[];
 	handed		integer := 0;
 	lost_nodes	text[];
+	held_rows	text[];
 	counted		bigint[];
 	given_back	bigint[];
 BEGIN
@@ -2233,6 +2253,20 @@ BEGIN
 	IF lost_nodes IS NULL THEN
 		RETURN handed;
 	END IF;
+	/*
+	 * The row of each node that still has one locked first, as above,
+	 * skipping one locked elsewhere: a heartbeat under way must not have
+	 * the node's tasks taken between its look at the lease and its
+	 * extending their leases (nor while it waits for the row behind a
+	 * hand-out), or the node would go on running them.
+	 */
+	held_rows := ARRAY(SELECT n.node_id FROM role_cluster.node n
+					   WHERE n.node_id = ANY (lost_nodes)
+					   ORDER BY n.node_id
+					   FOR NO KEY UPDATE SKIP LOCKED);
+	lost_nodes := ARRAY(SELECT x.id FROM pg_catalog.unnest(lost_nodes) AS x(id)
+						WHERE x.id = ANY (held_rows)
+							OR NOT EXISTS (SELECT FROM role_cluster.node n WHERE n.node_id = x.id));
 	lost_nodes := role_cluster.lock_fetch_marks(lost_nodes, true);
 	SELECT pg_catalog.array_agg(o.id) FILTER (WHERE o.started),
 		   pg_catalog.array_agg(o.id) FILTER (WHERE NOT o.started)

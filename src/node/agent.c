@@ -127,10 +127,20 @@
 	"SELECT role_cluster.fail_task($1::bigint, $2, $3) WHERE " SQL_MINE("$2", "$4")
 #define SQL_RELEASE \
 	"SELECT role_cluster.release_task($1::bigint, $2) WHERE " SQL_MINE("$2", "$3")
+/*
+ * The heartbeat; whether the node's lease had lapsed when the heartbeat
+ * held the node's row (the lease as the statement began, against the
+ * returned time less the node timeout: heartbeat() counts both from that
+ * moment, which may come after reclaim() took the tasks back, while the
+ * statement waited for the row); and the pid of another session that
+ * holds the node, if any.
+ */
 #define SQL_HEARTBEAT \
-	"SELECT pg_catalog.ceil(pg_catalog.date_part('epoch', role_cluster.heartbeat($1) - pg_catalog.now()) * 1000), " \
-	"(SELECT n.lease_until <= pg_catalog.now() FROM role_cluster.nodes n WHERE n.node_id = $1), " \
-	"(SELECT n.backend_pid FROM role_cluster.nodes n WHERE n.node_id = $1 AND NOT " MINE("$2") ")"
+	"SELECT pg_catalog.ceil(pg_catalog.date_part('epoch', h.live - pg_catalog.now()) * 1000), " \
+	"(SELECT n.lease_until FROM role_cluster.nodes n WHERE n.node_id = $1) " \
+	"<= h.live - role_cluster.node_timeout(), " \
+	"(SELECT n.backend_pid FROM role_cluster.nodes n WHERE n.node_id = $1 AND NOT " MINE("$2") ") " \
+	"FROM (SELECT role_cluster.heartbeat($1) AS live) h"
 /* another session that holds the node's registration and is still there */
 #define SQL_HOLDER \
 	"SELECT n.backend_pid FROM role_cluster.nodes n " \
