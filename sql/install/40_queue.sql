@@ -989,16 +989,14 @@ BEGIN
 			FOR NO KEY UPDATE;
 		IF FOUND THEN
 			n := role_cluster.node_for_caller(register_node.node_id, false);
+			/* the time it holds the row: see heartbeat() for why not now() */
+			locked_at := pg_catalog.clock_timestamp();
 			IF n.backend_pid <> pg_catalog.pg_backend_pid() OR n.backend_start <> my_start THEN
 				PERFORM role_cluster.hand_back(ARRAY[n.node_id], true, 'was registered again from another session');
-			ELSIF n.lease_until <= pg_catalog.clock_timestamp() THEN
-				/*
-				 * its lease lapsed: what it held is no longer its own, as in
-				 * heartbeat() (which says why the clock, not now())
-				 */
+			ELSIF n.lease_until <= locked_at THEN
+				/* its lease lapsed: what it held is no longer its own, as in heartbeat() */
 				PERFORM role_cluster.hand_back(ARRAY[n.node_id], true, 'was lost (lease lapsed)');
 			END IF;
-			locked_at := pg_catalog.clock_timestamp();
 			UPDATE role_cluster.node
 				SET role_name = register_node.role,
 					push_shard = register_node.push_shard,
