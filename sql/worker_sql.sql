@@ -213,6 +213,19 @@ SELECT role_cluster.every_latest('-infinity', '1 hour', '2024-01-01');
 \set VERBOSITY terse
 
 --
+-- schedule_before_write() is the BEFORE INSERT OR UPDATE row trigger of
+-- role_cluster.schedule and nothing else
+SELECT role_cluster.schedule_before_write();
+CREATE TABLE schedule_misused (id int);
+CREATE TRIGGER misused AFTER INSERT ON schedule_misused
+	FOR EACH ROW EXECUTE FUNCTION role_cluster.schedule_before_write();
+INSERT INTO schedule_misused VALUES (1);
+DROP TRIGGER misused ON schedule_misused;
+CREATE TRIGGER misused BEFORE INSERT ON schedule_misused
+	FOR EACH ROW EXECUTE FUNCTION role_cluster.schedule_before_write();
+INSERT INTO schedule_misused VALUES (1);
+DROP TABLE schedule_misused;
+
 -- Schedules: constraints and next_due
 --
 BEGIN;

@@ -25,6 +25,7 @@
 #include "nodes/bitmapset.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_func.h"
+#include "utils/lsyscache.h"
 #include "utils/rel.h"
 
 PG_FUNCTION_INFO_V1(rc_schedule_before_write);
@@ -63,6 +64,14 @@ rc_schedule_before_write(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("function role_cluster.schedule_before_write() must be fired BEFORE INSERT OR UPDATE FOR EACH ROW")));
+
+	if (strcmp(get_namespace_name(RelationGetNamespace(trigdata->tg_relation)), "role_cluster") != 0 ||
+		strcmp(RelationGetRelationName(trigdata->tg_relation), "schedule") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function role_cluster.schedule_before_write() fired on table \"%s\"",
+						RelationGetRelationName(trigdata->tg_relation)),
+				 errdetail("It only serves role_cluster.schedule.")));
 
 	desc = RelationGetDescr(trigdata->tg_relation);
 	inserting = TRIGGER_FIRED_BY_INSERT(trigdata->tg_event);
