@@ -483,9 +483,14 @@ $$;
 COMMENT ON FUNCTION role_cluster.node_for_caller(text, boolean) IS
 	'A node''s row after checking that the caller may act for it (optionally locked)';
 
-/* The node must be live to be given work. */
+/*
+ * The node must be live to be given work.  The lease is judged by the
+ * clock, not by the transaction's start: a transaction begun before the
+ * lease ended must not be handed work once it has (reclaim() may have
+ * taken the node's tasks back meanwhile).
+ */
 CREATE FUNCTION role_cluster.require_live(n role_cluster.node) RETURNS void
-	LANGUAGE plpgsql STABLE
+	LANGUAGE plpgsql VOLATILE
 AS $$
 BEGIN
 	IF n.deregistered_at IS NOT NULL THEN
@@ -493,7 +498,7 @@ BEGIN
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  HINT = 'Register it again with role_cluster.register_node().';
 	END IF;
-	IF n.lease_until <= pg_catalog.now() THEN
+	IF n.lease_until <= pg_catalog.clock_timestamp() THEN
 		RAISE EXCEPTION 'the lease of node "%" has lapsed', n.node_id
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  DETAIL = 'The tasks it holds go back to the queue at the next role_cluster.reclaim(), or at its own next heartbeat.',
