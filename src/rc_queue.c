@@ -881,7 +881,8 @@ rc_queue_init(void)
  * role_cluster.node_lease() → interval
  *
  * The session's role_cluster.node_lease, as an interval: what a heartbeat
- * or a registration adds to now() for the node's lease.  (Calling it loads
+ * or a registration adds to the moment it holds the node's row for the
+ * node's lease.  (Calling it loads
  * the library, so the setting is defined even where the library is not
  * preloaded.)
  */

@@ -351,9 +351,9 @@ COMMENT ON FUNCTION role_cluster.effective_push_shard(integer, integer) IS
 /*
  * The node lease: role_cluster.node_lease (30 s by default; superusers may
  * set it per session or per login, like any such setting), as an interval.
- * A heartbeat or a registration makes a node hold its tasks until now()
- * plus this.  C: calling it loads the library, so the setting exists in
- * every session.
+ * A heartbeat or a registration makes a node hold its tasks for this
+ * long, counted from the moment it holds the node's row.  C: calling it
+ * loads the library, so the setting exists in every session.
  */
 CREATE FUNCTION role_cluster.node_lease() RETURNS interval
 	AS 'MODULE_PATHNAME', 'rc_node_lease' LANGUAGE C STABLE PARALLEL SAFE;
@@ -364,7 +364,7 @@ COMMENT ON FUNCTION role_cluster.node_lease() IS
  * The node timeout: role_cluster.node_timeout (set like node_lease; 0, the
  * default, or anything above the session's node_lease means the lease), as
  * an interval.  A heartbeat or a registration makes a node live, given
- * work, until now() plus this.
+ * work, for this long, counted as the lease is.
  */
 CREATE FUNCTION role_cluster.node_timeout() RETURNS interval
 	AS 'MODULE_PATHNAME', 'rc_node_timeout' LANGUAGE C STABLE PARALLEL SAFE;
@@ -917,6 +917,28 @@ CREATE TRIGGER cluster_settings_after_write
 /* ---- Node registration ---- */
 
 /*
+ * Locks the running tasks a node holds, in id order, before a heartbeat or
+ * a registration from the node's own session judges its lease by the
+ * clock and extends the tasks' leases: reclaim() takes a task back by its
+ * own lease, skipping locked ones, so none can be taken between that look
+ * and that extension.  (A task taken back while this waited for it is
+ * skipped here; the clock read after it is past the lease.)
+ */
+CREATE FUNCTION role_cluster.lock_held_tasks(node_id text) RETURNS void
+	LANGUAGE plpgsql
+AS $$
+#variable_conflict use_column
+BEGIN
+	PERFORM FROM role_cluster.task t
+		WHERE t.node_id = lock_held_tasks.node_id AND t.state = 'running'
+		ORDER BY t.id
+		FOR NO KEY UPDATE OF t;
+END
+$$;
+COMMENT ON FUNCTION role_cluster.lock_held_tasks(text) IS
+	'Locks a node''s running tasks before its lease is judged and extended';
+
+/*
  * Registers a node, or registers it again (same id: updates it).  The node
  * is bound to the calling login and session.  A registration from another
  * session than the previous one starts afresh: what the node held is handed
@@ -994,7 +1016,8 @@ BEGIN
 			FOR NO KEY UPDATE;
 		IF FOUND THEN
 			n := role_cluster.node_for_caller(register_node.node_id, false);
-			/* the time it holds the row: see heartbeat() for why not now() */
+			PERFORM role_cluster.lock_held_tasks(n.node_id);
+			/* the time it holds the row and tasks: see heartbeat() for why not now() */
 			locked_at := pg_catalog.clock_timestamp();
 			IF n.backend_pid <> pg_catalog.pg_backend_pid() OR n.backend_start <> my_start THEN
 				PERFORM role_cluster.hand_back(ARRAY[n.node_id], true, 'was registered again from another session');
@@ -1052,13 +1075,15 @@ BEGIN
 			RETURN n;
 		END IF;
 
+		/* counted from the clock, as on the update path */
+		locked_at := pg_catalog.clock_timestamp();
 		INSERT INTO role_cluster.node AS x (node_id, role_name, push_shard, capacity, login,
-											backend_pid, backend_start, live_until, lease_until,
-											registered_listeners)
+											backend_pid, backend_start, last_heartbeat,
+											live_until, lease_until, registered_listeners)
 			VALUES (register_node.node_id, register_node.role, register_node.push_shard,
 					coalesce(register_node.capacity, s.default_capacity), SESSION_USER,
-					pg_catalog.pg_backend_pid(), my_start, pg_catalog.now() + role_cluster.node_timeout(),
-					pg_catalog.now() + role_cluster.node_lease(),
+					pg_catalog.pg_backend_pid(), my_start, locked_at,
+					locked_at + role_cluster.node_timeout(), locked_at + role_cluster.node_lease(),
 					ARRAY(SELECT role_cluster.role_listeners(register_node.role)))
 			ON CONFLICT ON CONSTRAINT node_pkey DO NOTHING
 			RETURNING * INTO n;
@@ -1104,12 +1129,14 @@ DECLARE
 	locked_at	timestamptz;
 BEGIN
 	n := role_cluster.node_for_caller(heartbeat.node_id, true);
+	PERFORM role_cluster.lock_held_tasks(n.node_id);
 	/*
-	 * The time it holds the node's row, not now(): the transaction may
-	 * have begun before the lease ended and waited for the row (a hand-out
-	 * holding it) while reclaim() took the node's tasks back.  Judged by
-	 * now(), the lapse would go unseen and the node, told it still held
-	 * them, would run them beside whichever node took them next.  The new
+	 * The time it holds the node's row and tasks, not now(): the
+	 * transaction may have begun before the lease ended and waited for the
+	 * row (a hand-out holding it) while reclaim() took the node's tasks
+	 * back.  Judged by now(), the lapse would go unseen and the node, told
+	 * it still held them, would run them beside whichever node took them
+	 * next.  The new
 	 * lease counts from this time too, and the caller can tell a lapse
 	 * from the result: the lease it saw before the call ended at or
 	 * before the returned time less node_timeout().
@@ -1708,6 +1735,11 @@ BEGIN
 		 */
 		RETURN;
 	END IF;
+	/* a lease that ended while this waited for the mark: the node's row again */
+	IF me.lease_until <= pg_catalog.clock_timestamp() THEN
+		me := role_cluster.node_for_caller(fetch_tasks.node_id, false);
+		PERFORM role_cluster.require_live(me);
+	END IF;
 
 	/* a fresh snapshot, after the lock: what was routed here since the mark */
 	got := ARRAY(SELECT t FROM role_cluster.task t
@@ -2205,7 +2237,6 @@ DECLARE
 	idle		text[];
 	handed		integer := 0;
 	lost_nodes	text[];
-	held_rows	text[];
 	counted		bigint[];
 	given_back	bigint[];
 BEGIN
@@ -2257,19 +2288,14 @@ BEGIN
 		RETURN handed;
 	END IF;
 	/*
-	 * The row of each node that still has one locked first, as above,
-	 * skipping one locked elsewhere: a heartbeat under way must not have
-	 * the node's tasks taken between its look at the lease and its
-	 * extending their leases (nor while it waits for the row behind a
-	 * hand-out), or the node would go on running them.
+	 * The tasks themselves are locked, skipping those locked elsewhere,
+	 * but not their node's row: a transaction that holds it (a hand-out
+	 * left open, a prepared one) would otherwise keep them from ever
+	 * coming back.  A heartbeat under way locks the node's tasks before it
+	 * looks at the lease (lock_held_tasks()), so none is taken between
+	 * that look and its extending their leases; one that waited for the
+	 * row meanwhile judges the lease by the clock, and sees it lapsed.
 	 */
-	held_rows := ARRAY(SELECT n.node_id FROM role_cluster.node n
-					   WHERE n.node_id = ANY (lost_nodes)
-					   ORDER BY n.node_id
-					   FOR NO KEY UPDATE SKIP LOCKED);
-	lost_nodes := ARRAY(SELECT x.id FROM pg_catalog.unnest(lost_nodes) AS x(id)
-						WHERE x.id = ANY (held_rows)
-							OR NOT EXISTS (SELECT FROM role_cluster.node n WHERE n.node_id = x.id));
 	lost_nodes := role_cluster.lock_fetch_marks(lost_nodes, true);
 	SELECT pg_catalog.array_agg(o.id) FILTER (WHERE o.started),
 		   pg_catalog.array_agg(o.id) FILTER (WHERE NOT o.started)
@@ -2380,6 +2406,7 @@ REVOKE EXECUTE ON FUNCTION
 	role_cluster.lock_fetch_marks(text[], boolean),
 	role_cluster.requeue_held(bigint[], bigint[], text),
 	role_cluster.hand_back(text[], boolean, text, boolean, boolean),
+	role_cluster.lock_held_tasks(text),
 	role_cluster.task_singleton(role_cluster.task_type),
 	role_cluster.task_push_shard(role_cluster.task_type, text),
 	role_cluster.push_shards_total(),
