@@ -90,6 +90,7 @@ rc_shmem_startup(void)
 		rc_shared->state = RC_WORKER_NOT_RUNNING;
 		rc_shared->reset_at = GetCurrentTimestamp();
 		pg_atomic_init_u32(&rc_shared->reclaim_requested, 0);
+		pg_atomic_init_u32(&rc_shared->wake_pending, 0);
 		pg_atomic_init_u32(&rc_shared->fire_requested, 0);
 		pg_atomic_init_u32(&rc_shared->work_waiting, 1);
 		pg_atomic_init_u32(&rc_shared->rebuild_wanted, 0);
@@ -151,6 +152,7 @@ rc_wake_worker_now(pg_atomic_uint32 *request)
 		return false;
 	if (request != NULL)
 		pg_atomic_write_u32(request, 1);
+	pg_atomic_write_u32(&rc_shared->wake_pending, 1);
 	SetLatch(latch);
 	return true;
 }
@@ -565,3 +567,4 @@ rc_note_schedules(PG_FUNCTION_ARGS)
 		DT_NOEND : PG_GETARG_TIMESTAMPTZ(0);
 	PG_RETURN_VOID();
 }
+

@@ -88,6 +88,10 @@ typedef struct RcShared
 											 * RC_MAX_EXITING of them) */
 	RcRebuildBackoff rebuild_backoff[RC_MAX_REBUILD_BACKOFF];
 	pg_atomic_uint32 reclaim_requested; /* a watched session exited */
+	pg_atomic_uint32 wake_pending;	/* woken since its loop began: the
+									 * worker loops again before it sleeps
+									 * (a lock wait in a step takes the
+									 * latch's wake-up for its own) */
 	pg_atomic_uint32 fire_requested;	/* a schedule was written: look at
 										 * the schedules again */
 	pg_atomic_uint32 work_waiting;	/* after the worker's last dispatch, due

@@ -656,13 +656,21 @@ rc_worker_main(Datum main_arg)
 			ls.next_vacuum = 0;
 		}
 
+		/* a wake-up from here on makes the loop run again */
+		(void) pg_atomic_exchange_u32(&rc_shared->wake_pending, 0);
 		oldcxt = MemoryContextSwitchTo(loop_cxt);
 		sleep_ms = rc_worker_loop_once(&ls);
 		MemoryContextSwitchTo(oldcxt);
 		MemoryContextReset(loop_cxt);
 		pgstat_report_stat(false);
 
-		if (sleep_ms > 0)
+		/*
+		 * Not when woken (or sent SIGHUP) during the loop: a step that
+		 * waited for a lock reset the latch, and the wake-up would wait for
+		 * the next timer.
+		 */
+		if (sleep_ms > 0 && !ConfigReloadPending &&
+			pg_atomic_read_u32(&rc_shared->wake_pending) == 0)
 		{
 			(void) WaitLatch(MyLatch,
 							 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,

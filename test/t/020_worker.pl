@@ -548,6 +548,48 @@ my $t9 = $node->safe_psql('postgres', "SELECT role_cluster.enqueue('searchIndexi
 ok(rc_wait_notification($n1, $c1), 'it dispatches on the next commit');
 takes_and_finishes($n1, 'n1', $t9, 'the node fetches the task');
 
+# --- a wake-up while a step waits for a lock --------------------------------
+# A step that waits for a lock (prune() or fire_schedules() behind an
+# operator's lock on schedule_firing, up to the worker's 100 ms
+# lock_timeout) consumes the latch's wake-up as it waits: a commit that
+# wakes the worker meanwhile must still have it loop again, not sleep until
+# its next timer.  Every timer is an hour away here: the poll, the prune
+# interval, no vacuum looks, and deadlock_timeout, whose alarm would
+# otherwise end the sleep a second later.
+
+$node->safe_psql('postgres', "ALTER SYSTEM SET deadlock_timeout = '1h'");
+rc_set_and_reload($node, poll_interval => '1h');
+my $locker = $node->background_psql('postgres');
+$locker->query_safe('BEGIN');
+$locker->query_safe('LOCK role_cluster.schedule_firing IN SHARE MODE');
+# the reload has the worker run every step at once; the task is enqueued,
+# and committed, while one of them waits for the lock
+my $t10 = $node->safe_psql(
+	'postgres', q{
+DO $$
+BEGIN
+	PERFORM pg_reload_conf();
+	FOR i IN 1..5000 LOOP
+		PERFORM pg_stat_clear_snapshot();
+		IF EXISTS (SELECT FROM pg_stat_activity
+				   WHERE backend_type = 'role_cluster worker' AND wait_event_type = 'Lock') THEN
+			PERFORM role_cluster.enqueue('searchIndexing', 'during a lock wait');
+			RETURN;
+		END IF;
+		PERFORM pg_sleep(0.002);
+	END LOOP;
+	RAISE EXCEPTION 'the worker never waited for the lock';
+END
+$$;
+SELECT id FROM role_cluster.task WHERE kind = 'during a lock wait'});
+ok(rc_wait_notification($n1, $c1),
+	'a commit while a step waits for a lock has the worker route at once');
+takes_and_finishes($n1, 'n1', $t10, 'the node fetches the task');
+$locker->query_safe('COMMIT');
+$locker->quit;
+$node->safe_psql('postgres', 'ALTER SYSTEM RESET deadlock_timeout');
+rc_set_and_reload($node, poll_interval => '100ms');
+
 # --- SIGTERM: a clean stop, then a restart after bgw_restart_time ----------
 
 my $pid = rc_worker_pid($node);
