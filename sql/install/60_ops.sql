@@ -328,6 +328,9 @@ COMMENT ON FUNCTION role_cluster.cleanup_holders() IS
  *                          background worker works in another database
  *                          (role_cluster.database): nothing dispatches
  *                          here.
+ *   worker_not_preloaded   info: the library is not preloaded, so no
+ *                          worker runs anywhere (a deployment that only
+ *                          claims may mean it).
  *
  * critical_types defaults to the types whose stop users notice within
  * minutes: outbound mail, push notifications, the task queue and the
@@ -612,12 +615,18 @@ BEGIN
 		FROM role_cluster.cleanup_holders() h
 		WHERE h.since IS NULL OR h.since <= pg_catalog.now() - wait_threshold
 	UNION ALL
-		/* (the setting exists only where the library is preloaded) */
+		/* (postgresql.conf may set it where the library is not preloaded) */
 		SELECT 'warning', 'worker_elsewhere', pg_catalog.current_database()::text,
 			   pg_catalog.format('The background worker works in database "%s" (role_cluster.database), not in this one: here it dispatches, reclaims, fires and prunes nothing, and worker_stats shows its counters, not this database''s.',
 					pg_catalog.current_setting('role_cluster.database', true)),
 			   'Set role_cluster.database to this database (a server restart), or have the nodes take their work with claim_tasks() and call reclaim(), fire_schedules() and prune() from a scheduler of your own.'
 		WHERE pg_catalog.current_setting('role_cluster.database', true) <> pg_catalog.current_database()
+			AND role_cluster.worker_preloaded()
+	UNION ALL
+		SELECT 'info', 'worker_not_preloaded', pg_catalog.current_database()::text,
+			   'role_cluster is not in shared_preload_libraries: no background worker runs, so nothing dispatches, reclaims, fires schedules or prunes by itself, and fetch_tasks() refuses.',
+			   'Add role_cluster to shared_preload_libraries (a server restart), or have the nodes take their work with claim_tasks() and call reclaim(), fire_schedules() and prune() from a scheduler of your own.'
+		WHERE NOT role_cluster.worker_preloaded()
 	)
 	SELECT f.severity, f."check", f.subject, f.detail, f.hint
 	FROM findings f

@@ -62,6 +62,21 @@ is( $node->safe_psql(
 	"m1\n1\n\ndone",
 	'claim_tasks and complete_task work without the worker');
 
+# fetch_tasks() returns what the worker routed: without one it says so
+my ($fret, $fout, $ferr) = $node->psql(
+	'postgres', q{
+		SELECT node_id FROM role_cluster.register_node('f1', 'maintenance');
+		SELECT count(*) FROM role_cluster.fetch_tasks('f1', 5);
+	});
+like($ferr, qr/ERROR:  role_cluster must be loaded via shared_preload_libraries/,
+	'fetch_tasks() refuses without the worker');
+like($ferr, qr/HINT:  .*claim_tasks/, 'and hints at claim_tasks()');
+is( $node->safe_psql(
+		'postgres',
+		"SELECT string_agg(\"check\", ',' ORDER BY \"check\") FROM role_cluster.audit() WHERE \"check\" LIKE 'worker%'"),
+	'worker_not_preloaded',
+	'audit() says no worker runs');
+
 # The worker's settings in postgresql.conf (to take effect once the library
 # is preloaded) draw no warning in the sessions that load the library:
 # without preloading, role_cluster.database is not defined, and the
@@ -72,6 +87,14 @@ $node->reload;
 	"SELECT role_cluster.role_enables_task('maintenance', 'searchIndexing')");
 is($out, 't', 'the library loads with role_cluster.database set');
 unlike($err, qr/invalid configuration parameter/, 'and no warning is given about it');
+# naming another database: audit() must not say a worker works there
+$node->append_conf('postgresql.conf', "role_cluster.database = 'elsewhere'");
+$node->reload;
+is( $node->safe_psql(
+		'postgres',
+		"SELECT string_agg(\"check\", ',' ORDER BY \"check\") FROM role_cluster.audit() WHERE \"check\" LIKE 'worker%'"),
+	'worker_not_preloaded',
+	'audit() names no worker elsewhere when none runs');
 
 $node->stop;
 done_testing();
