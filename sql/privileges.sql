@@ -69,13 +69,13 @@ DELETE FROM role_cluster.cluster_role WHERE name = 'mail';
 RESET ROLE;
 SELECT name, tasks FROM role_cluster.cluster_role;
 
--- SECURITY DEFINER functions pin their search_path; no function is
--- SECURITY DEFINER without it.
+-- SECURITY DEFINER functions pin their search_path to pg_catalog and
+-- pg_temp (last); no function is SECURITY DEFINER without it.
 SELECT p.oid::regprocedure AS unpinned_definer
 	FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.classid = 'pg_proc'::regclass
 	JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'role_cluster'
 	WHERE p.prosecdef AND NOT EXISTS (
-		SELECT FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%');
+		SELECT FROM unnest(p.proconfig) c WHERE c = 'search_path=pg_catalog, pg_temp');
 -- No SECURITY DEFINER function may be executed by PUBLIC: a trigger
 -- function could be attached to a table of the caller's and run as the
 -- owner.

@@ -1,8 +1,8 @@
 #!/bin/sh
 # A role-cluster-node handler for the end-to-end test (test/t/030_agent.pl)
-# and the demo: it records each run of a task in the table agent_run, keyed
-# by (task_id, attempt), with psql.  A second run of the same attempt cannot
-# be recorded, so it fails, which is what the tests look for.
+# and the demo: it records each run of a task in the table agent_run, one
+# row per run, with psql.  The tests count the rows per task and attempt: a
+# task handed out twice in one attempt would show as two.
 #
 # The agent gives the task as JSON on stdin and its fields in RC_TASK_ID,
 # RC_TASK_TYPE, RC_TASK_KIND, RC_SHARD_KEY, RC_ATTEMPT and RC_NODE_ID; psql
@@ -21,10 +21,10 @@
 # time would show in agent_run.
 #
 # agent_run is:
-#   CREATE TABLE agent_run (task_id bigint, attempt int, node_id text,
+#   CREATE TABLE agent_run (run_id bigint GENERATED ALWAYS AS IDENTITY
+#       PRIMARY KEY, task_id bigint, attempt int, node_id text,
 #       task_type text, kind text, shard_key text, task jsonb,
-#       started timestamptz, finished timestamptz, outcome text,
-#       PRIMARY KEY (task_id, attempt));
+#       started timestamptz, finished timestamptz, outcome text);
 set -eu
 
 started=$(date +%s.%N)

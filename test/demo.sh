@@ -95,10 +95,10 @@ SELECT role_cluster.import_roles('[
    "listeners": {"@type": "EnableSome", "listenerIds": ["smtp"]}}]');
 UPDATE role_cluster.cluster_settings SET push_shards_total = 2;
 -- what the agents' handler (test/agent_handler.sh) records: one row per run
-CREATE TABLE agent_run (task_id bigint, attempt int, node_id text,
+CREATE TABLE agent_run (run_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	task_id bigint, attempt int, node_id text,
 	task_type text, kind text, shard_key text, task jsonb,
-	started timestamptz, finished timestamptz, outcome text,
-	PRIMARY KEY (task_id, attempt));
+	started timestamptz, finished timestamptz, outcome text);
 SQL
 
 # node id:role:push shard
@@ -160,7 +160,7 @@ SELECT count(*) AS notifications, count(DISTINCT r.shard_key) AS subscribers,
 SELECT count(*) AS spam_runs,
 	   (SELECT count(*) FROM agent_run a JOIN agent_run b
 		   ON a.task_type = 'spamClassifierTraining' AND b.task_type = a.task_type
-		  AND (a.task_id, a.attempt) < (b.task_id, b.attempt)
+		  AND a.run_id < b.run_id
 		  AND tstzrange(a.started, a.finished) && tstzrange(b.started, b.finished))
 		 AS overlapping_pairs
   FROM agent_run WHERE task_type = 'spamClassifierTraining';
