@@ -82,6 +82,7 @@
 #include "catalog/pg_enum.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
+#include "commands/extension.h"
 #include "commands/trigger.h"
 #include "common/hashfn.h"
 #include "funcapi.h"
@@ -621,6 +622,13 @@ rc_cache_build(Snapshot snap)
 		rc_role_relid = get_relname_relid("cluster_role", nsp);
 		rc_listener_relid = get_relname_relid("network_listener", nsp);
 	}
+	if ((!OidIsValid(rc_role_relid) || !OidIsValid(rc_listener_relid)) &&
+		OidIsValid(get_extension_oid("role_cluster", true)))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the tables of extension \"role_cluster\" are not in schema \"role_cluster\""),
+				 errdetail("The extension reads its roles from role_cluster.cluster_role and role_cluster.network_listener."),
+				 errhint("Rename the extension's schema back to role_cluster, or drop the extension and create it again.")));
 	if (!OidIsValid(rc_role_relid) || !OidIsValid(rc_listener_relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
