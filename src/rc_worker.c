@@ -656,7 +656,13 @@ rc_worker_main(Datum main_arg)
 			ls.next_vacuum = 0;
 		}
 
-		/* a wake-up from here on makes the loop run again */
+		/*
+		 * A wake-up from here on makes the loop run again.  The latch too
+		 * is reset here, not only after a sleep: left set by a wake-up
+		 * that a loop without a sleep answered, it would end the next
+		 * sleep at once for nothing.
+		 */
+		ResetLatch(MyLatch);
 		(void) pg_atomic_exchange_u32(&rc_shared->wake_pending, 0);
 		oldcxt = MemoryContextSwitchTo(loop_cxt);
 		sleep_ms = rc_worker_loop_once(&ls);
