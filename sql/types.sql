@@ -484,11 +484,16 @@ BEGIN;
 ALTER TYPE role_cluster.task_type RENAME TO renamed_task_type;
 SELECT role_cluster.task_batch_rows('[{"task_type": "searchIndexing"}]');
 ROLLBACK;
--- The extension's schema renamed behind its back: the role cache says
--- where it looks for the tables, not that the extension is missing.
+-- The extension's schema or a table renamed behind its back: the role
+-- cache says what it misses, not that the extension is missing.
 \c
 BEGIN;
 ALTER SCHEMA role_cluster RENAME TO renamed_role_cluster;
 SELECT renamed_role_cluster.role_enables_task('frontend', 'outboundMta');
+ROLLBACK;
+\c
+BEGIN;
+ALTER TABLE role_cluster.network_listener RENAME TO renamed_listener;
+SELECT role_cluster.role_enables_task('frontend', 'outboundMta');
 ROLLBACK;
 SELECT role_cluster.role_exists('nosuchrole') AS after_rollback;

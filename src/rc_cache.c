@@ -624,11 +624,19 @@ rc_cache_build(Snapshot snap)
 	}
 	if ((!OidIsValid(rc_role_relid) || !OidIsValid(rc_listener_relid)) &&
 		OidIsValid(get_extension_oid("role_cluster", true)))
+	{
+		/* installed, but renamed behind its back: say what is missing */
+		if (!OidIsValid(nsp))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("schema \"role_cluster\" of extension \"role_cluster\" does not exist"),
+					 errhint("Rename the extension's schema back to role_cluster.")));
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("the tables of extension \"role_cluster\" are not in schema \"role_cluster\""),
-				 errdetail("The extension reads its roles from role_cluster.cluster_role and role_cluster.network_listener."),
-				 errhint("Rename the extension's schema back to role_cluster, or drop the extension and create it again.")));
+				 errmsg("table \"role_cluster.%s\" of extension \"role_cluster\" does not exist",
+						OidIsValid(rc_role_relid) ? "network_listener" : "cluster_role"),
+				 errhint("Rename the table back.")));
+	}
 	if (!OidIsValid(rc_role_relid) || !OidIsValid(rc_listener_relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
