@@ -531,7 +531,7 @@ BEGIN
 		RAISE EXCEPTION 'cannot change the task queue in a % transaction',
 			pg_catalog.upper(pg_catalog.current_setting('transaction_isolation'))
 			USING ERRCODE = 'feature_not_supported',
-				  DETAIL = 'The capacity and singleton checks, and a fetch of what was routed to a node, need a fresh snapshot for each statement.',
+				  DETAIL = 'The capacity and singleton checks, a fetch of what was routed to a node, and the hold of a heartbeat or a registration on the node''s tasks need a fresh snapshot for each statement.',
 				  HINT = 'Call it in a READ COMMITTED transaction (the default).';
 	END IF;
 END
@@ -922,13 +922,18 @@ CREATE TRIGGER cluster_settings_after_write
  * clock and extends the tasks' leases: reclaim() takes a task back by its
  * own lease, skipping locked ones, so none can be taken between that look
  * and that extension.  (A task taken back while this waited for it is
- * skipped here; the clock read after it is past the lease.)
+ * skipped here; the clock read after it is past the lease.)  The node's
+ * fetch mark first, as every path that takes both does (a hand-back after
+ * a lapse takes it next).  The callers require READ COMMITTED: a task
+ * handed out after an older snapshot would be neither locked nor given the
+ * new lease.
  */
 CREATE FUNCTION role_cluster.lock_held_tasks(node_id text) RETURNS void
 	LANGUAGE plpgsql
 AS $$
 #variable_conflict use_column
 BEGIN
+	PERFORM role_cluster.lock_fetch_marks(ARRAY[lock_held_tasks.node_id]);
 	PERFORM FROM role_cluster.task t
 		WHERE t.node_id = lock_held_tasks.node_id AND t.state = 'running'
 		ORDER BY t.id
@@ -1010,6 +1015,7 @@ BEGIN
 
 	SELECT a.backend_start INTO my_start
 		FROM pg_catalog.pg_stat_get_activity(pg_catalog.pg_backend_pid()) AS a;
+	PERFORM role_cluster.require_read_committed();
 
 	LOOP
 		SELECT * INTO n FROM role_cluster.node WHERE node_id = register_node.node_id
@@ -1128,6 +1134,7 @@ DECLARE
 	leased		timestamptz;
 	locked_at	timestamptz;
 BEGIN
+	PERFORM role_cluster.require_read_committed();
 	n := role_cluster.node_for_caller(heartbeat.node_id, true);
 	PERFORM role_cluster.lock_held_tasks(n.node_id);
 	/*
