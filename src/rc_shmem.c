@@ -40,7 +40,6 @@ PG_FUNCTION_INFO_V1(rc_watch_session);
 PG_FUNCTION_INFO_V1(rc_worker_stats);
 PG_FUNCTION_INFO_V1(rc_worker_stats_reset);
 PG_FUNCTION_INFO_V1(rc_worker_preloaded);
-PG_FUNCTION_INFO_V1(rc_require_worker);
 
 RcShared   *rc_shared = NULL;
 bool		rc_in_worker = false;
@@ -582,21 +581,3 @@ rc_worker_preloaded(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(rc_shared != NULL);
 }
 
-/*
- * role_cluster.require_worker() → void
- *
- * Raises unless the library was preloaded: for fetch_tasks(), which returns
- * only what the worker routed, and would otherwise return nothing, ever,
- * without saying why.
- */
-Datum
-rc_require_worker(PG_FUNCTION_ARGS)
-{
-	if (rc_shared == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("role_cluster must be loaded via shared_preload_libraries"),
-				 errdetail("Only the background worker routes tasks to nodes, and it runs only where the library is preloaded."),
-				 errhint("Add role_cluster to shared_preload_libraries in postgresql.conf and restart the server, or have the nodes take their work with role_cluster.claim_tasks().")));
-	PG_RETURN_VOID();
-}

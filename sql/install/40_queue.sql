@@ -1722,8 +1722,6 @@ BEGIN
 			USING ERRCODE = CASE WHEN fetch_tasks.n IS NULL THEN 'null_value_not_allowed'
 								 ELSE 'invalid_parameter_value' END;
 	END IF;
-	/* only the worker routes: without it, say so rather than return nothing */
-	PERFORM role_cluster.require_worker();
 	/* what was routed here since the mark is read after locking it */
 	IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
 		PERFORM role_cluster.require_read_committed();

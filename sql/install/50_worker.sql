@@ -211,12 +211,6 @@ COMMENT ON FUNCTION role_cluster.worker_preloaded() IS
 REVOKE EXECUTE ON FUNCTION role_cluster.worker_preloaded() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION role_cluster.worker_preloaded() TO role_cluster_admin, role_cluster_node;
 
-CREATE FUNCTION role_cluster.require_worker() RETURNS void
-	AS 'MODULE_PATHNAME', 'rc_require_worker' LANGUAGE C STABLE PARALLEL SAFE;
-COMMENT ON FUNCTION role_cluster.require_worker() IS
-	'Raises 55000 unless role_cluster is in shared_preload_libraries (fetch_tasks() returns what the worker routed)';
-REVOKE EXECUTE ON FUNCTION role_cluster.require_worker() FROM PUBLIC;
-
 CREATE FUNCTION role_cluster.worker_stats_reset() RETURNS void
 	AS 'MODULE_PATHNAME', 'rc_worker_stats_reset' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION role_cluster.worker_stats_reset() IS

@@ -329,8 +329,8 @@ COMMENT ON FUNCTION role_cluster.cleanup_holders() IS
  *                          (role_cluster.database): nothing dispatches
  *                          here.
  *   worker_not_preloaded   info: the library is not preloaded, so no
- *                          worker runs anywhere (a deployment that only
- *                          claims may mean it).
+ *                          worker runs anywhere (a deployment that claims,
+ *                          or calls dispatch() itself, may mean it).
  *
  * critical_types defaults to the types whose stop users notice within
  * minutes: outbound mail, push notifications, the task queue and the
@@ -624,7 +624,7 @@ BEGIN
 			AND role_cluster.worker_preloaded()
 	UNION ALL
 		SELECT 'info', 'worker_not_preloaded', pg_catalog.current_database()::text,
-			   'role_cluster is not in shared_preload_libraries: no background worker runs, so nothing dispatches, reclaims, fires schedules or prunes by itself, and fetch_tasks() refuses.',
+			   'role_cluster is not in shared_preload_libraries: no background worker runs, so nothing dispatches, reclaims, fires schedules or prunes by itself, and fetch_tasks() returns only what a dispatch() called by hand routed.',
 			   'Add role_cluster to shared_preload_libraries (a server restart), or have the nodes take their work with claim_tasks() and call reclaim(), fire_schedules() and prune() from a scheduler of your own.'
 		WHERE NOT role_cluster.worker_preloaded()
 	)
