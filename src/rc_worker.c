@@ -645,6 +645,17 @@ rc_worker_main(Datum main_arg)
 		long		sleep_ms;
 		MemoryContext oldcxt;
 
+		/*
+		 * A wake-up from here on makes the loop run again.  The latch is
+		 * reset here, before the checks for signals below, rather than
+		 * after a sleep: left set by a wake-up that a loop without a sleep
+		 * answered, it would end the next sleep at once for nothing, and a
+		 * signal that comes after this reset is seen below or ends the
+		 * sleep.
+		 */
+		ResetLatch(MyLatch);
+		(void) pg_atomic_exchange_u32(&rc_shared->wake_pending, 0);
+
 		rc_check_interrupts_between_steps();
 		if (ConfigReloadPending)
 		{
@@ -656,14 +667,6 @@ rc_worker_main(Datum main_arg)
 			ls.next_vacuum = 0;
 		}
 
-		/*
-		 * A wake-up from here on makes the loop run again.  The latch too
-		 * is reset here, not only after a sleep: left set by a wake-up
-		 * that a loop without a sleep answered, it would end the next
-		 * sleep at once for nothing.
-		 */
-		ResetLatch(MyLatch);
-		(void) pg_atomic_exchange_u32(&rc_shared->wake_pending, 0);
 		oldcxt = MemoryContextSwitchTo(loop_cxt);
 		sleep_ms = rc_worker_loop_once(&ls);
 		MemoryContextSwitchTo(oldcxt);
@@ -681,7 +684,6 @@ rc_worker_main(Datum main_arg)
 			(void) WaitLatch(MyLatch,
 							 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 							 sleep_ms, PG_WAIT_EXTENSION);
-			ResetLatch(MyLatch);
 		}
 	}
 }
