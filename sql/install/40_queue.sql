@@ -878,14 +878,20 @@ BEGIN
 		ORDER BY t.id
 		FOR UPDATE OF t;
 	/*
-	 * Then the marks of all nodes but those in a fetch (never waiting: a
-	 * fetch may stay open), so that none of them fetches meanwhile.  A
-	 * task routed to a node left out, or to one whose mark comes later,
-	 * keeps its node, and that node's fetch sends it back if the new shard
-	 * is not its own.  The updates below wait for nothing: their rows are
-	 * locked already, and no push task is enqueued past the gate.
+	 * Then the marks of the nodes those tasks were routed to and that
+	 * have not fetched them, but those in a fetch (never waiting: a fetch
+	 * may stay open), so that none of them fetches meanwhile.  Only
+	 * theirs: a heartbeat takes its node's mark too, and the other nodes'
+	 * must not wait for this transaction.  A task routed to a node left
+	 * out keeps its node, and that node's fetch sends it back if the new
+	 * shard is not its own.  The updates below wait for nothing: their
+	 * rows are locked already, and no push task is enqueued past the gate.
 	 */
-	marked := role_cluster.lock_fetch_marks(ARRAY(SELECT f.node_id FROM role_cluster.node_fetch f), true);
+	marked := role_cluster.lock_fetch_marks(ARRAY(
+		SELECT DISTINCT t.node_id FROM role_cluster.task t
+		WHERE t.task_type = 'pushNotifications' AND t.state = 'running'
+			AND t.push_shard IS DISTINCT FROM role_cluster.shard_for(t.shard_key, NEW.push_shards_total)
+			AND NOT role_cluster.task_fetched(t.route_seq, t.node_id)), true);
 	/* routed ones not yet fetched go back, giving their attempt back */
 	UPDATE role_cluster.task AS t
 		SET push_shard = role_cluster.shard_for(t.shard_key, NEW.push_shards_total),
