@@ -674,11 +674,11 @@ rc_worker_main(Datum main_arg)
 		pgstat_report_stat(false);
 
 		/*
-		 * Not when woken (or sent SIGHUP) during the loop: a step that
-		 * waited for a lock reset the latch, and the wake-up would wait for
-		 * the next timer.
+		 * Not when woken (or sent SIGHUP or SIGTERM) during the loop: a
+		 * step that waited for a lock reset the latch, and the wake-up
+		 * would wait for the next timer.
 		 */
-		if (sleep_ms > 0 && !ConfigReloadPending &&
+		if (sleep_ms > 0 && !ConfigReloadPending && !ProcDiePending &&
 			pg_atomic_read_u32(&rc_shared->wake_pending) == 0)
 		{
 			(void) WaitLatch(MyLatch,
