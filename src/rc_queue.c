@@ -882,9 +882,8 @@ rc_queue_init(void)
  *
  * The session's role_cluster.node_lease, as an interval: what a heartbeat
  * or a registration adds to the moment it holds the node's row for the
- * node's lease.  (Calling it loads
- * the library, so the setting is defined even where the library is not
- * preloaded.)
+ * node's lease.  (Calling it loads the library, so the setting is defined
+ * even where the library is not preloaded.)
  */
 Datum
 rc_node_lease(PG_FUNCTION_ARGS)

@@ -580,4 +580,3 @@ rc_worker_preloaded(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_BOOL(rc_shared != NULL);
 }
-

@@ -881,11 +881,13 @@ BEGIN
 	 * Then the marks of the nodes those tasks were routed to and that
 	 * have not fetched them, but those in a fetch (never waiting: a fetch
 	 * may stay open), so that none of them fetches meanwhile.  Only
-	 * theirs: a heartbeat takes its node's mark too, and the other nodes'
-	 * must not wait for this transaction.  A task routed to a node left
-	 * out keeps its node, and that node's fetch sends it back if the new
-	 * shard is not its own.  The updates below wait for nothing: their
-	 * rows are locked already, and no push task is enqueued past the gate.
+	 * theirs: a heartbeat takes its node's mark too, and a node holding
+	 * no task this re-shards must not wait for this transaction.  (One
+	 * that does waits to heartbeat: its heartbeat extends the leases of
+	 * the tasks locked above.)  A task routed to a node left out keeps
+	 * its node, and that node's fetch sends it back if the new shard is
+	 * not its own.  The updates below wait for nothing: their rows are
+	 * locked already, and no push task is enqueued past the gate.
 	 */
 	marked := role_cluster.lock_fetch_marks(ARRAY(
 		SELECT DISTINCT t.node_id FROM role_cluster.task t
@@ -1149,10 +1151,9 @@ BEGIN
 	 * row (a hand-out holding it) while reclaim() took the node's tasks
 	 * back.  Judged by now(), the lapse would go unseen and the node, told
 	 * it still held them, would run them beside whichever node took them
-	 * next.  The new
-	 * lease counts from this time too, and the caller can tell a lapse
-	 * from the result: the lease it saw before the call ended at or
-	 * before the returned time less node_timeout().
+	 * next.  The new lease counts from this time too, and the caller can
+	 * tell a lapse from the result: the lease it saw before the call ended
+	 * at or before the returned time less node_timeout().
 	 */
 	locked_at := pg_catalog.clock_timestamp();
 	IF n.deregistered_at IS NOT NULL THEN
@@ -2301,13 +2302,14 @@ BEGIN
 		RETURN handed;
 	END IF;
 	/*
-	 * The tasks themselves are locked, skipping those locked elsewhere,
-	 * but not their node's row: a transaction that holds it (a hand-out
-	 * left open, a prepared one) would otherwise keep them from ever
-	 * coming back.  A heartbeat under way locks the node's tasks before it
-	 * looks at the lease (lock_held_tasks()), so none is taken between
-	 * that look and its extending their leases; one that waited for the
-	 * row meanwhile judges the lease by the clock, and sees it lapsed.
+	 * The node's fetch mark and the tasks are locked, skipping those held
+	 * elsewhere, but not the node's row: a transaction that holds it (a
+	 * hand-out left open, a prepared one) would otherwise keep them from
+	 * ever coming back.  A heartbeat under way holds the node's mark and
+	 * tasks before it looks at the lease (lock_held_tasks()), so none is
+	 * taken between that look and its extending their leases; one that
+	 * waited for the row meanwhile judges the lease by the clock, and sees
+	 * it lapsed.
 	 */
 	lost_nodes := role_cluster.lock_fetch_marks(lost_nodes, true);
 	SELECT pg_catalog.array_agg(o.id) FILTER (WHERE o.started),
