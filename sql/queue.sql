@@ -274,6 +274,24 @@ ROLLBACK;
 BEGIN ISOLATION LEVEL SERIALIZABLE;
 SELECT role_cluster.dispatch();
 ROLLBACK;
+-- so are a heartbeat and a registration: under an older snapshot they
+-- would neither hold nor extend a task handed out since
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT role_cluster.heartbeat('all');
+ROLLBACK;
+BEGIN ISOLATION LEVEL SERIALIZABLE;
+SELECT role_cluster.register_node('all');
+ROLLBACK;
+-- A registration counts its lease from the clock, not from its
+-- transaction's start: one made a second and more into its transaction,
+-- with a one-second lease, still holds a lease.
+BEGIN;
+SET LOCAL role_cluster.node_lease = '1s';
+SELECT pg_sleep(1.1);
+SELECT lease_until > clock_timestamp() AS lease_ahead,
+	   last_heartbeat > now() AS counted_from_clock
+	FROM role_cluster.register_node('late-starter');
+ROLLBACK;
 -- A role deleted under a node: its own claims say so.
 UPDATE role_cluster.node SET role_name = 'gone' WHERE node_id = 'none';
 SELECT role_cluster.claim_tasks('none', 1);
