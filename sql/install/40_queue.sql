@@ -1188,9 +1188,10 @@ BEGIN
 	 * live again: work may wait for it, and dispatch() passed it over while
 	 * it was not.  Wake the worker at commit rather than leave that work to
 	 * the poll.  (A heartbeat of a live node changes nothing the worker
-	 * routes by, and wakes nothing.)
+	 * routes by, and wakes nothing.)  Judged by the clock, as the lapse
+	 * above: the transaction may have begun while the node was live.
 	 */
-	IF NOT role_cluster.node_is_live(n) THEN
+	IF NOT role_cluster.node_is_live(n) OR n.live_until <= locked_at OR n.lease_until <= locked_at THEN
 		PERFORM role_cluster.wake_worker();
 	END IF;
 	RETURN until;

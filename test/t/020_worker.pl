@@ -205,7 +205,17 @@ rc_query($n1, "SELECT role_cluster.heartbeat('n1')");
 is(wakeups(), $after, 'its next heartbeat, within the lease, wakes nothing');
 # So does a node past its node timeout only, its lease still running: it
 # kept what it held, and is live again.
-back_to_live('live_until', 'a node timeout passing', 'timed out', $after);
+$after = back_to_live('live_until', 'a node timeout passing', 'timed out', $after);
+# So does one whose transaction began before the node timeout passed, which
+# it judges by the clock (as the lapse of its lease)
+rc_query($n1, 'BEGIN');
+rc_query($n1,
+	"UPDATE role_cluster.node SET live_until = clock_timestamp() + interval '1 second' WHERE node_id = 'n1'");
+rc_query($n1, 'SELECT pg_sleep(1.2)');
+rc_query($n1, "SELECT role_cluster.heartbeat('n1')");
+rc_query($n1, 'COMMIT');
+is(wakeups(), $after + 1,
+	'a heartbeat past the node timeout by the clock wakes it, though its transaction began before');
 
 # A deferred task made due sooner by an operator (an UPDATE of its run_at)
 # wakes it, and is routed at once rather than at the time the worker
