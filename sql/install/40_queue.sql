@@ -931,8 +931,9 @@ CREATE TRIGGER cluster_settings_after_write
  * own lease, skipping locked ones, so none can be taken between that look
  * and that extension.  (A task taken back while this waited for it is
  * skipped here; the clock read after it is past the lease.)  The node's
- * fetch mark first, as every path that takes both does (a hand-back after
- * a lapse takes it next).  The callers require READ COMMITTED: a task
+ * fetch mark first, as every path that waits for both does (a hand-back
+ * after a lapse takes it next; a change of push_shards_total locks tasks
+ * first, but takes marks only if free).  The callers require READ COMMITTED: a task
  * handed out after an older snapshot would be neither locked nor given the
  * new lease.
  */
@@ -2236,10 +2237,12 @@ COMMENT ON FUNCTION role_cluster.release_task(bigint, text) IS
  * and become dead if it was their last.  A node only past its node timeout
  * keeps what it started, but gives back what was routed to it and not
  * fetched: it may not fetch until it heartbeats, and another node may
- * start that work meanwhile, at no cost of an attempt.  Nodes and tasks
- * that other transactions hold locked, and nodes whose fetch mark a fetch
- * in flight holds, are left for the next call: it never waits.  Returns
- * how many tasks it took back.
+ * start that work meanwhile, at no cost of an attempt.  Nodes (for the
+ * first two) and tasks that other transactions hold locked, and nodes
+ * whose fetch mark another transaction holds (a fetch or a heartbeat in
+ * flight), are left for the next call: it never waits.  A task whose own
+ * lease lapsed comes back even while its node's row is held.  Returns how
+ * many tasks it took back.
  */
 CREATE FUNCTION role_cluster.reclaim() RETURNS integer
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp

@@ -415,6 +415,11 @@ is( query(
 							  WHERE r.task_id = t.id AND r.outcome = 'ok')}),
 	'0',
 	'every task of the restart phase ran to success');
+is( query(
+		q{SELECT count(*) FROM (SELECT FROM agent_run
+								 GROUP BY task_id, attempt HAVING count(*) > 1) d}),
+	'0',
+	'and still no attempt of a task ran twice');
 note('tasks of the restart phase that ran more than once: '
 	  . query(
 		q{SELECT count(*) FROM role_cluster.task t
