@@ -1190,9 +1190,10 @@ BEGIN
 	 * it was not.  Wake the worker at commit rather than leave that work to
 	 * the poll.  (A heartbeat of a live node changes nothing the worker
 	 * routes by, and wakes nothing.)  Judged by the clock, as the lapse
-	 * above: the transaction may have begun while the node was live.
+	 * above: the transaction may have begun while the node was live.  (A
+	 * deregistered node, or one whose session ended, was refused above.)
 	 */
-	IF NOT role_cluster.node_is_live(n) OR n.live_until <= locked_at OR n.lease_until <= locked_at THEN
+	IF n.live_until <= locked_at OR n.lease_until <= locked_at THEN
 		PERFORM role_cluster.wake_worker();
 	END IF;
 	RETURN until;
