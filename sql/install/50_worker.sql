@@ -209,7 +209,7 @@ CREATE FUNCTION role_cluster.worker_preloaded() RETURNS boolean
 COMMENT ON FUNCTION role_cluster.worker_preloaded() IS
 	'Whether role_cluster is in shared_preload_libraries, so that the background worker can run';
 REVOKE EXECUTE ON FUNCTION role_cluster.worker_preloaded() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION role_cluster.worker_preloaded() TO role_cluster_admin, role_cluster_node;
+GRANT EXECUTE ON FUNCTION role_cluster.worker_preloaded() TO role_cluster_admin;
 
 CREATE FUNCTION role_cluster.worker_stats_reset() RETURNS void
 	AS 'MODULE_PATHNAME', 'rc_worker_stats_reset' LANGUAGE C VOLATILE PARALLEL UNSAFE;
