@@ -301,6 +301,12 @@ nodes_run()
 	lsn=$(wal_start)
 	start=$(psql_q -c "SELECT clock_timestamp()")
 	start_consumers "$1" - 8 "$2"
+	# none queued or running (one session, index probes: the wait must not
+	# cost the run what the SKIP LOCKED queue's, which waits for its nodes
+	# to exit, does not), then all done
+	client wait "SELECT NOT EXISTS (SELECT FROM role_cluster.task WHERE state = 'queued' AND NOT singleton)
+		AND NOT EXISTS (SELECT FROM role_cluster.task WHERE state = 'queued' AND singleton)
+		AND NOT EXISTS (SELECT FROM role_cluster.task WHERE state = 'running')"
 	while [ "$(psql_q -c "SELECT count(*) FROM role_cluster.task WHERE state = 'done' AND kind = '$2'")" != "$through" ]; do
 		sleep 0.2
 	done
@@ -388,6 +394,9 @@ EOF
 	done
 	wait "${routers[@]}"
 	routed_after=$(psql_q -c "SELECT round(extract(epoch FROM clock_timestamp() - '$start')::numeric, 2)")
+	# as in nodes_run: none routed, then all done (a node's rows are
+	# running, unindexed, only between its two statements)
+	client wait "SELECT NOT EXISTS (SELECT FROM bench_p WHERE state = '$state')"
 	while [ "$(psql_q -c "SELECT count(*) FROM bench_p WHERE state = 'done'")" != "$through" ]; do
 		sleep 0.2
 	done

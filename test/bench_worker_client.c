@@ -47,6 +47,11 @@
  *		capacity, liveness, role or shard is looked at: what one writing
  *		dispatcher and its nodes cost at the least, writing each task three
  *		times (take) or twice (read).
+ *	  bench_worker_client CONNINFO wait QUERY
+ *		Runs QUERY (one boolean) every 50 ms on one connection, each run
+ *		its own transaction, until it returns true: how the benchmark waits
+ *		for a run to end without a new session, or a count of the whole
+ *		table, every time it looks.
  *
  *-------------------------------------------------------------------------
  */
@@ -612,6 +617,23 @@ pushnode(PGconn *conn, const char *node, int read_only)
 	return 0;
 }
 
+/* wait: until QUERY returns true */
+static int
+wait_until(PGconn *conn, const char *query)
+{
+	while (!stop_requested)
+	{
+		PGresult   *res = run(conn, query, 0, NULL);
+		int			done = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+
+		PQclear(res);
+		if (done)
+			return 0;
+		usleep(50000);
+	}
+	return 1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -619,7 +641,7 @@ main(int argc, char **argv)
 
 	if (argc < 3)
 	{
-		fprintf(stderr, "usage: %s CONNINFO consume|claim|probe|probe_notify|probe_bound|produce|skiplocked|pushroute|pushnode|pushwake ...\n", argv[0]);
+		fprintf(stderr, "usage: %s CONNINFO consume|claim|probe|probe_notify|probe_bound|produce|skiplocked|pushroute|pushnode|pushwake|wait ...\n", argv[0]);
 		return 2;
 	}
 	signal(SIGTERM, handle_sigterm);
@@ -646,6 +668,8 @@ main(int argc, char **argv)
 		return pushroute(conn, argv[3], argv[4], argv[5]);
 	if (strcmp(argv[2], "pushnode") == 0 && argc == 5)
 		return pushnode(conn, argv[3], strcmp(argv[4], "read") == 0);
+	if (strcmp(argv[2], "wait") == 0 && argc == 4)
+		return wait_until(conn, argv[3]);
 	fprintf(stderr, "bad arguments\n");
 	return 2;
 }
