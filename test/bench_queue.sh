@@ -13,6 +13,7 @@
 #   SYNC=off bash test/bench_queue.sh              # commits not waited for: CPU-bound
 #   SECS=10 REPS=5 NODES="1 2 8" BATCHES="1 100" bash test/bench_queue.sh
 #   MODE=extended bash test/bench_queue.sh         # statements planned at each execution
+#   COUNT=instructions bash test/bench_queue.sh    # CPU instructions per task instead (below)
 #
 # Each point runs pgbench for SECS seconds with N clients, each a node that
 # loops: enqueue B tasks, claim B tasks, acknowledge them.  Tasks/s counts
@@ -51,6 +52,19 @@
 # share (WAL flushes at commit, autovacuum) are spread over all of them
 # there, so it shows the cost of each queue's own statements; the first
 # table, each queue alone, is the throughput.
+#
+# COUNT=instructions measures no rate: the server runs under valgrind's
+# callgrind (installed if missing), and each queue's loop runs in one
+# session, one node, for a fixed number of tasks; the figure is the CPU
+# instructions its backend executed per task (two runs, a short one and
+# a long one, subtracted: what connecting and warming up cost cancels
+# out).  Exact and repeatable where the rates swing with the machine's
+# other load; it leaves out what instructions do not show (waits, WAL
+# flushes, cache misses, the client and the network).  A third queue runs
+# beside them: the hand-written statements on role_cluster.task itself
+# (plain INSERT and UPDATEs, no routing rule), which parts what the table
+# costs (its indexes, triggers and wider rows) from what role_cluster's
+# functions add.
 set -euo pipefail
 
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -61,14 +75,28 @@ NODES=${NODES:-"1 2 8"}
 BATCHES=${BATCHES:-"1 100"}
 SYNC=${SYNC:-on}
 MODE=${MODE:-prepared}
+COUNT=${COUNT:-time}
+case $COUNT in
+	time | instructions) ;;
+	*) echo "COUNT must be time or instructions, not $COUNT" >&2; exit 2 ;;
+esac
 # the planner settings of role_cluster's functions, for both queues' sessions
 if [ "$MODE" = prepared ]; then
 	export PGOPTIONS="-c enable_seqscan=off -c plan_cache_mode=force_generic_plan -c jit=off"
 fi
 . "$src/test/bench_server.sh"
-bench_server_start "synchronous_commit = $SYNC
+if [ "$COUNT" = instructions ]; then
+	# nothing else at work in the server: no vacuum changes what a run reads
+	bench_server_start "synchronous_commit = off
+max_wal_size = 4GB
+autovacuum = off
+role_cluster.enabled = off
+role_cluster.node_lease = '1d'" callgrind
+else
+	bench_server_start "synchronous_commit = $SYNC
 max_wal_size = 4GB
 role_cluster.node_lease = '1d'"
+fi
 psql -d bench <<'EOF'
 CREATE EXTENSION role_cluster;
 
@@ -123,8 +151,77 @@ for b in $BATCHES; do
 		echo "SELECT coalesce(array_agg(id), '{}') AS ids FROM u \\gset"
 		echo "UPDATE jobs SET state = 'done', finished_at = now() WHERE id = ANY (:ids::bigint[]);"
 	} >"$work/handbatch_$b.sql"
+	# for COUNT=instructions: the hand-written statements on role_cluster.task,
+	# acknowledged as complete_task(s) does (one UPDATE per task at batch 1)
+	tclaim="SELECT id FROM role_cluster.task WHERE state = 'queued' AND NOT singleton AND run_at <= now() ORDER BY priority DESC, run_at, id LIMIT $b FOR UPDATE SKIP LOCKED"
+	{
+		echo "INSERT INTO role_cluster.task (task_type) SELECT 'searchIndexing' FROM generate_series(1, $b);"
+		echo "WITH u AS (UPDATE role_cluster.task SET state = 'running', node_id = $node, lease_until = now() + interval '1 day', attempts = attempts + 1, updated_at = now() WHERE id IN ($tclaim) RETURNING id)"
+		echo "SELECT coalesce(array_agg(id), '{}') AS ids FROM u \\gset"
+		echo "UPDATE role_cluster.task SET state = 'done', finished_at = now(), lease_until = NULL, updated_at = now() WHERE id = ANY (:ids::bigint[]);"
+	} >"$work/plain_$b.sql"
 done
 chown postgres: "$work"/*.sql
+
+# COUNT=instructions: one run of script $1 for $2 loops in one session;
+# prints the instructions its backend executed
+count_run()
+{
+	local tag=$1_$2 pid f
+	psql -d bench -c 'TRUNCATE role_cluster.task, role_cluster.node, jobs' \
+		-c 'VACUUM ANALYZE role_cluster.task, role_cluster.node, jobs'
+	# the session notes its backend's pid, once
+	{
+		echo '\if :counted = 0'
+		echo "INSERT INTO bench_backend VALUES (pg_backend_pid(), '$tag');"
+		echo '\set counted 1'
+		echo '\endif'
+		cat "$work/$1.sql"
+	} >"$work/count.sql"
+	chown postgres: "$work/count.sql"
+	runuser -u postgres --whitelist-environment=PGOPTIONS -- "$bindir/pgbench" -h "$work" -p "$port" -n -M "$MODE" \
+		-c 1 -j 1 -t "$2" -D registered=0 -D counted=0 -f "$work/count.sql" bench >"$work/pgbench.out" 2>&1 ||
+		{ cat "$work/pgbench.out" >&2; exit 1; }
+	pid=$(psql -d bench -At -c "DELETE FROM bench_backend WHERE tag = '$tag' RETURNING pid")
+	# callgrind writes the file when the backend exits
+	f="$work/callgrind.$pid"
+	while kill -0 "$pid" 2>/dev/null || [ ! -s "$f" ]; do
+		sleep 0.2
+	done
+	awk '$1 == "summary:" { print $2 }' "$f"
+	rm -f "$f"
+}
+
+# instructions per task of queue $1 at batch $2: the difference of a run
+# of L + L/10 loops and one of L/10, over L * batch tasks
+count_per_task()
+{
+	local loops=$(( 1000 / $2 > 100 ? 1000 / $2 : 100 ))
+	local warm=$((loops / 10)) short long
+	short=$(count_run "$1_$2" "$warm")
+	long=$(count_run "$1_$2" "$((warm + loops))")
+	awk -v a="$long" -v b="$short" -v n="$((loops * $2))" 'BEGIN { printf "%.0f", (a - b) / n }'
+}
+
+if [ "$COUNT" = instructions ]; then
+	psql -d bench -c 'CREATE TABLE bench_backend (pid integer, tag text)'
+	echo "role_cluster queue benchmark: CPU instructions per task (callgrind), one node, planned alike"
+	echo "server $("$bindir/postgres" --version)"
+	printf '%-6s %14s %14s %14s %8s %14s %8s\n' batch 'role_cluster' 'same SQL, task' 'hand' 'ratio' 'hand+batch' 'ratio'
+	for b in $BATCHES; do
+		o=$(count_per_task ours "$b")
+		p=$(count_per_task plain "$b")
+		h=$(count_per_task hand "$b")
+		hb=-
+		[ "$b" -gt 1 ] && hb=$(count_per_task handbatch "$b")
+		printf '%-6s %14s %14s %14s %8s %14s %8s\n' "$b" "$o" "$p" "$h" \
+			"$(awk -v a="$o" -v b="$h" 'BEGIN { printf "%.2f", a / b }')" "$hb" \
+			"$(awk -v a="$o" -v b="$hb" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')"
+	done
+	echo "instructions per task enqueued, claimed and acknowledged; ratio = role_cluster / hand-written"
+	echo "(fewer is better); same SQL, task = the hand-written statements on role_cluster.task"
+	exit 0
+fi
 
 # The WAL a run wrote, per task done, as pg_waldump counts it between
 # the LSNs $1 and $2: the bytes of its records (without full-page images,

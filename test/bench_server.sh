@@ -4,7 +4,11 @@
 # directory under /tmp (role_cluster preloaded, Unix socket in that
 # directory, a free port), defines psql() for it, creates the database
 # "bench" (the worker watches "postgres"), and stops and removes it all on
-# exit.  Usage: bench_server_start 'extra postgresql.conf lines'.
+# exit.  Usage: bench_server_start 'extra postgresql.conf lines' [callgrind].
+# With callgrind, the postmaster runs under valgrind's callgrind tool
+# (installed first if missing) with --trace-children, so that each backend
+# it forks writes its instruction count to $work/callgrind.<pid> when it
+# exits.
 #
 # Sets: bindir, work, port.
 
@@ -25,9 +29,12 @@ psql()
 
 bench_server_start()
 {
-	local extra_conf=$1
+	local extra_conf=$1 wrapper=${2:-}
 
 	bash "$src/test/deps.sh"
+	if [ "$wrapper" = callgrind ] && ! command -v valgrind >/dev/null; then
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends valgrind >/dev/null
+	fi
 	work=$(mktemp -d /tmp/role_cluster_bench.XXXXXX)
 	trap bench_server_cleanup EXIT
 
@@ -60,6 +67,22 @@ shared_buffers = 256MB
 jit = off
 $extra_conf
 CONF
-	runuser -u postgres -- "$bindir/pg_ctl" -D "$work/data" -l "$work/server.log" -w start >/dev/null
+	if [ "$wrapper" = callgrind ]; then
+		runuser -u postgres -- valgrind --tool=callgrind --trace-children=yes -q \
+			--callgrind-out-file="$work/callgrind.%p" \
+			"$bindir/postgres" -D "$work/data" >"$work/server.log" 2>&1 &
+		# slow to start under valgrind
+		local i ready=0
+		for i in $(seq 1 300); do
+			if runuser -u postgres -- "$bindir/pg_isready" -q -h "$work" -p "$port"; then
+				ready=1
+				break
+			fi
+			sleep 1
+		done
+		[ "$ready" = 1 ] || { echo "the server did not start under valgrind" >&2; cat "$work/server.log" >&2; exit 1; }
+	else
+		runuser -u postgres -- "$bindir/pg_ctl" -D "$work/data" -l "$work/server.log" -w start >/dev/null
+	fi
 	psql -d postgres -c "CREATE DATABASE bench"
 }
