@@ -855,6 +855,16 @@ SELECT * FROM routed_then ORDER BY routing;
 SELECT stage, count(*) FROM task_stage WHERE node_id = 'all' GROUP BY stage;
 DROP VIEW routed_then;
 SELECT role_cluster.deregister_node('all') AS handed_back;
+-- A node that holds more than its capacity (lowered by hand while it ran
+-- what it claimed) is given nothing by a claim, and no error.
+BEGIN;
+SELECT capacity FROM role_cluster.register_node('over', 'indexer', NULL, 3);
+SELECT count(role_cluster.enqueue('searchIndexing', 'over' || i)) AS enqueued FROM generate_series(1, 4) i;
+SELECT count(*) AS claimed FROM role_cluster.claim_tasks('over', 3);
+UPDATE role_cluster.node SET capacity = 1 WHERE node_id = 'over';
+SELECT count(*) AS claimed_beyond FROM role_cluster.claim_tasks('over', 2);
+SELECT count(*) AS claimed_one_beyond FROM role_cluster.claim_tasks('over', 1);
+ROLLBACK;
 -- A node's fetch mark outlives its row (it tells reclaim() which tasks
 -- were started), and prune() leaves it.
 SELECT role_cluster.prune() AS pruned;

@@ -1442,6 +1442,7 @@ AS $$
 #variable_conflict use_column
 DECLARE
 	me			role_cluster.node;
+	locked		record;
 	types		role_cluster.task_type[];
 	shard		integer;
 	singles		role_cluster.task_type[];
@@ -1460,9 +1461,19 @@ BEGIN
 		PERFORM role_cluster.require_read_committed();
 	END IF;
 
-	/* Lock the node first: two hand-outs to one node take turns. */
-	SELECT * INTO me FROM role_cluster.node n WHERE n.node_id = hand_out_tasks.node_id
-		FOR NO KEY UPDATE;
+	/*
+	 * Lock the node first: two hand-outs to one node take turns.  The same
+	 * statement looks whether any singleton task is queued (rarely): read
+	 * before a wait for the lock, it only tells whether to look for them
+	 * below; one queued meanwhile waits for the next hand-out, as if it had
+	 * come a moment later.
+	 */
+	SELECT n AS node,
+		   EXISTS (SELECT FROM role_cluster.task q WHERE q.state = 'queued' AND q.singleton) AS singles
+		INTO locked
+		FROM role_cluster.node n WHERE n.node_id = hand_out_tasks.node_id
+		FOR NO KEY UPDATE OF n;
+	me := locked.node;
 	IF NOT FOUND
 		OR (claiming AND me.login <> SESSION_USER
 			AND NOT pg_catalog.pg_has_role(SESSION_USER, 'role_cluster_admin', 'MEMBER'))
@@ -1488,17 +1499,23 @@ BEGIN
 
 	/*
 	 * The room the node has left, counted under its lock unless the
-	 * caller gave the count (the subquery is then never run), and whether
-	 * tasks of a singleton type it may run are queued (rarely).
+	 * caller gave the count, and whether tasks of a singleton type it may
+	 * run are queued.  Without singletons (the usual case), a claim's
+	 * count is left to the statement that walks the queue (want NULL): a
+	 * statement less.
 	 */
-	SELECT least(max_tasks,
-				 me.capacity - coalesce(hand_out_tasks.held,
-										(SELECT pg_catalog.count(*) FROM role_cluster.task t
-										 WHERE t.node_id = me.node_id
-											AND t.state = 'running')))::integer,
-		   EXISTS (SELECT FROM role_cluster.task q
-				   WHERE q.state = 'queued' AND q.singleton AND q.task_type = ANY (types))
-		INTO want, any_singles;
+	IF hand_out_tasks.held IS NOT NULL THEN
+		want := least(max_tasks, me.capacity - hand_out_tasks.held);
+	ELSIF locked.singles THEN
+		want := least(max_tasks,
+					  me.capacity - (SELECT pg_catalog.count(*) FROM role_cluster.task t
+									 WHERE t.node_id = me.node_id AND t.state = 'running'));
+	END IF;
+	any_singles := false;
+	IF locked.singles THEN
+		any_singles := EXISTS (SELECT FROM role_cluster.task q
+							   WHERE q.state = 'queued' AND q.singleton AND q.task_type = ANY (types));
+	END IF;
 
 	/*
 	 * Singletons: the first due task of each singleton type that has none
@@ -1579,7 +1596,7 @@ BEGIN
 	 * transaction elsewhere, not even that).
 	 */
 	room := want - taken;
-	IF room > 0 THEN
+	IF room > 0 OR room IS NULL THEN
 		/*
 		 * The priority to start at after a given task: its own, or the
 		 * next one below.  (Without one, as for a claim, the statement
@@ -1604,9 +1621,17 @@ BEGIN
 			 * index (the entries of tasks handed out since the last
 			 * vacuum), and the scan of its priority then starts at it
 			 * rather than stepping over that head again.  With one, top
-			 * from there.  Each priority below from its beginning.
+			 * from there.  Each priority below from its beginning.  How
+			 * many (lim): room, or when it was left to this statement, the
+			 * node's room counted now, under its lock.
 			 */
-			WITH RECURSIVE prio(p, r, i) AS (
+			WITH RECURSIVE lim(n) AS (
+				SELECT coalesce(room,
+								greatest(0, least(max_tasks,
+												  me.capacity - (SELECT pg_catalog.count(*) FROM role_cluster.task t
+																 WHERE t.node_id = me.node_id
+																	AND t.state = 'running'))))),
+			prio(p, r, i) AS (
 				(SELECT q.priority, q.run_at, q.id FROM role_cluster.task q
 				 WHERE after_id IS NULL AND q.state = 'queued' AND NOT q.singleton
 				 ORDER BY q.priority DESC, q.run_at, q.id LIMIT 1)
@@ -1629,10 +1654,10 @@ BEGIN
 					AND (q.run_at, q.id) >= (prio.r, prio.i)	/* an index bound */
 					AND role_cluster.routes_to(q.task_type, q.push_shard, types, shard)
 				ORDER BY q.run_at, q.id
-				LIMIT room
+				LIMIT (SELECT lim.n FROM lim)
 				FOR UPDATE OF q SKIP LOCKED) d
 			WHERE prio.p IS NOT NULL
-			LIMIT room);
+			LIMIT (SELECT lim.n FROM lim));
 		/*
 		 * Each statement reaches the rows by primary key alone: a join
 		 * with the list could be planned as a scan of the whole table
@@ -1694,6 +1719,11 @@ BEGIN
 	IF claim_tasks.node_id IS NULL THEN
 		RAISE EXCEPTION 'node id must not be NULL'
 			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF claim_tasks.n = 1 THEN
+		/* at most one: nothing to sort (setting up a sort costs more than the statement) */
+		RETURN QUERY SELECT * FROM role_cluster.hand_out_tasks(claim_tasks.node_id, 1, true);
+		RETURN;
 	END IF;
 	RETURN QUERY SELECT * FROM role_cluster.hand_out_tasks(claim_tasks.node_id, claim_tasks.n, true) h
 		ORDER BY h.priority DESC, h.run_at, h.id;
