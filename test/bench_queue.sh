@@ -66,6 +66,8 @@
 # costs (its indexes, triggers and wider rows) from what role_cluster's
 # functions add.
 set -euo pipefail
+# a failing run inside $(...) must end the script, not print a figure
+shopt -s inherit_errexit
 
 src=$(cd "$(dirname "$0")/.." && pwd)
 export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
@@ -200,6 +202,8 @@ count_per_task()
 	local warm=$((loops / 10)) short long
 	short=$(count_run "$1_$2" "$warm")
 	long=$(count_run "$1_$2" "$((warm + loops))")
+	[[ "$short" =~ ^[0-9]+$ && "$long" =~ ^[0-9]+$ ]] ||
+		{ echo "no instruction count for $1 at batch $2" >&2; exit 1; }
 	awk -v a="$long" -v b="$short" -v n="$((loops * $2))" 'BEGIN { printf "%.0f", (a - b) / n }'
 }
 
