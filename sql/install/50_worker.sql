@@ -52,12 +52,12 @@ COMMENT ON TRIGGER task_wake_worker ON role_cluster.task IS
 
 /*
  * WHEN names NEW.state alone: PostgreSQL reads and prepares a trigger's
- * WHEN clause afresh for each statement that may fire it, and the claims
- * and acknowledgements do (they write state); a clause twice as long cost
- * each of them as much again (bench_queue.sh's COUNT=instructions: 2.5 %
- * of a task's instructions at batch 1).  An UPDATE that leaves a task
- * queued wakes the worker for nothing, which is harmless; none of
- * role_cluster's does.
+ * WHEN clause afresh for each statement that may fire it, as every claim
+ * and acknowledgement may (they write state), and the cost grows with the
+ * clause: adding "AND OLD.state <> 'queued'" doubled it, 2.5 % of a
+ * task's instructions at batch 1 (bench_queue.sh's COUNT=instructions).
+ * An UPDATE that leaves a task queued wakes the worker for nothing, which
+ * is harmless; none of role_cluster's does.
  */
 CREATE TRIGGER task_wake_worker_queued
 	AFTER UPDATE OF state ON role_cluster.task
