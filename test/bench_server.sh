@@ -33,6 +33,7 @@ bench_server_start()
 
 	bash "$src/test/deps.sh"
 	if [ "$wrapper" = callgrind ] && ! command -v valgrind >/dev/null; then
+		apt-get update -qq
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends valgrind >/dev/null
 	fi
 	work=$(mktemp -d /tmp/role_cluster_bench.XXXXXX)

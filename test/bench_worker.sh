@@ -301,9 +301,9 @@ nodes_run()
 	lsn=$(wal_start)
 	start=$(psql_q -c "SELECT clock_timestamp()")
 	start_consumers "$1" - 8 "$2"
-	# none queued or running (one session, index probes: the wait must not
-	# cost the run what the SKIP LOCKED queue's, which waits for its nodes
-	# to exit, does not), then all done
+	# none queued or running, then all done; polled from one session with
+	# index probes, so that the wait costs the run next to nothing, as the
+	# SKIP LOCKED run's (it waits for its nodes to exit) costs it nothing
 	client wait "SELECT NOT EXISTS (SELECT FROM role_cluster.task WHERE state = 'queued' AND NOT singleton)
 		AND NOT EXISTS (SELECT FROM role_cluster.task WHERE state = 'queued' AND singleton)
 		AND NOT EXISTS (SELECT FROM role_cluster.task WHERE state = 'running')"
