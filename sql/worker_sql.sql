@@ -506,11 +506,47 @@ UPDATE role_cluster.schedule_firing SET fired_at = now() - interval '8 days'
  WHERE due_at < now() - interval '1 hour';
 SELECT role_cluster.prune(retention => '1 year') AS pruned;
 SELECT count(*) AS firings_left FROM role_cluster.schedule_firing;
+-- nodes gone and silent for longer than node_retention (a week) go, with
+-- their fetch marks, unless they still hold a task
+TRUNCATE role_cluster.task;
+SELECT node_id FROM role_cluster.register_node('regress-gone', NULL, NULL, 10);
+SELECT role_cluster.deregister_node('regress-gone');
+SELECT node_id FROM role_cluster.register_node('regress-quit', NULL, NULL, 10);
+SELECT role_cluster.deregister_node('regress-quit');
+SELECT node_id FROM role_cluster.register_node('regress-holder', NULL, NULL, 10);
+SELECT count(*) FROM (SELECT role_cluster.enqueue('storeMaintenance', 'held')) e;
+SELECT kind FROM role_cluster.claim_tasks('regress-holder', 1);
+-- regress-gone deregistered eight days ago; regress-holder's lease lapsed
+-- eight days ago, its task not taken back yet; regress-quit just now
+UPDATE role_cluster.node
+   SET last_heartbeat = now() - interval '8 days 1 hour',
+	   deregistered_at = now() - interval '8 days'
+ WHERE node_id = 'regress-gone';
+UPDATE role_cluster.node
+   SET last_heartbeat = now() - interval '8 days',
+	   live_until = now() - interval '8 days',
+	   lease_until = now() - interval '7 days 23 hours'
+ WHERE node_id = 'regress-holder';
+SELECT role_cluster.prune() AS pruned;				-- regress-gone
+SELECT node_id, live FROM role_cluster.nodes WHERE node_id LIKE 'regress-%' ORDER BY node_id;
+SELECT node_id, fetched FROM role_cluster.node_fetch WHERE node_id LIKE 'regress-%' ORDER BY node_id;
+-- once reclaim() has taken its task back, regress-holder goes too
+SELECT role_cluster.reclaim() AS reclaimed;
+SELECT role_cluster.prune() AS pruned;
+-- a live node stays whatever the retention; one gone just now goes at 0
+SELECT role_cluster.prune(node_retention => '0') AS pruned;	-- regress-quit
+SELECT node_id FROM role_cluster.node WHERE node_id LIKE 'regress-%' ORDER BY node_id;
+SELECT node_id FROM role_cluster.node_fetch WHERE node_id LIKE 'regress-%' ORDER BY node_id;
+-- the id registers again as a new node, with a mark of its own
+SELECT node_id FROM role_cluster.register_node('regress-gone', NULL, NULL, 10);
+SELECT node_id, fetched FROM role_cluster.node_fetch WHERE node_id = 'regress-gone';
+SELECT role_cluster.deregister_node('regress-gone');
 -- bad arguments
 \set VERBOSITY default
 SELECT role_cluster.prune(retention => '-1 hour');
 SELECT role_cluster.prune(dead_retention => '-1 hour');
 SELECT role_cluster.prune(max_rows => 0);
+SELECT role_cluster.prune(node_retention => '-1 day');
 \set VERBOSITY terse
 -- autovacuum settings of the worker's tables
 SELECT relname, reloptions FROM pg_class
@@ -556,7 +592,7 @@ SELECT name, setting, unit, context, vartype
  WHERE name IN ('role_cluster.database', 'role_cluster.enabled', 'role_cluster.poll_interval',
 				'role_cluster.dispatch_batch', 'role_cluster.prune_interval',
 				'role_cluster.prune_batch', 'role_cluster.retention', 'role_cluster.vacuum_interval',
-				'role_cluster.dead_retention')
+				'role_cluster.dead_retention', 'role_cluster.node_retention')
  ORDER BY name;
 -- the prefix is reserved
 SET role_cluster.no_such_setting = 1;

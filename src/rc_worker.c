@@ -87,6 +87,7 @@ static int	rc_prune_interval_s = 60;
 static int	rc_retention_s = 3600;
 static int	rc_dead_retention_s = 7 * 24 * 3600;
 static int	rc_prune_batch = 10000;
+static int	rc_node_retention_s = 7 * 24 * 3600;
 
 /* How long a step of the worker waits for a lock before it gives up */
 #define RC_WORKER_LOCK_TIMEOUT "100ms"
@@ -180,6 +181,12 @@ rc_worker_init(void)
 							"a full batch, so a backlog is worked off in short transactions.",
 							&rc_prune_batch, 10000, 1, INT_MAX,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("role_cluster.node_retention",
+							"How long prune() keeps a node that is gone and holds no task.",
+							"Counted from its last heartbeat (or registration) or its "
+							"deregistration, whichever came last.",
+							&rc_node_retention_s, 7 * 24 * 3600, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 	DefineCustomIntVariable("role_cluster.vacuum_interval",
 							"How often the background worker looks whether the queue tables need a vacuum.",
 							"Each time, a process of its own vacuums those with more dead "

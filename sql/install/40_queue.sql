@@ -147,8 +147,8 @@ COMMENT ON COLUMN role_cluster.node.registered_listeners IS
  * How far each node has fetched what dispatch() routed to it.  A table of
  * its own, so that a fetch never waits for a dispatch holding the node's
  * row; not a foreign key, so that a node row deleted by hand still tells
- * reclaim() which of its tasks were started (a mark is kept for good: one
- * small row per node id ever routed to).
+ * reclaim() which of its tasks were started (a mark is kept until prune()
+ * deletes its node: one small row per node id routed to).
  */
 CREATE TABLE role_cluster.node_fetch (
 	node_id		text PRIMARY KEY,

@@ -644,16 +644,20 @@ GRANT EXECUTE ON FUNCTION role_cluster.fire_schedules() TO role_cluster_admin;
 /*
  * Deletes, in one short transaction, at most max_rows done tasks that
  * finished more than "retention" ago, at most max_rows dead ones older
- * than "dead_retention", and at most max_rows schedule firings older than
- * "dead_retention".  NULL arguments take the settings role_cluster.
- * retention, role_cluster.dead_retention and role_cluster.prune_batch.
- * Rows locked by others are skipped, never waited for.  The background
- * worker calls it every role_cluster.prune_interval, and again at its next
- * loop while a call deletes a full batch.
+ * than "dead_retention", at most max_rows schedule firings older than
+ * "dead_retention", and at most max_rows nodes gone (deregistered, lease
+ * lapsed or session ended) and silent for longer than "node_retention"
+ * that hold no task, with their fetch marks.  NULL arguments take the
+ * settings role_cluster.retention, role_cluster.dead_retention,
+ * role_cluster.prune_batch and role_cluster.node_retention.  Rows locked
+ * by others are skipped, never waited for.  The background worker calls
+ * it every role_cluster.prune_interval, and again at its next loop while
+ * a call deletes a full batch.
  */
 CREATE FUNCTION role_cluster.prune(retention interval DEFAULT NULL,
 								   dead_retention interval DEFAULT NULL,
-								   max_rows integer DEFAULT NULL) RETURNS bigint
+								   max_rows integer DEFAULT NULL,
+								   node_retention interval DEFAULT NULL) RETURNS bigint
 	LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 	SET enable_seqscan = off
@@ -669,6 +673,9 @@ DECLARE
 	lim integer := coalesce(max_rows,
 							current_setting('role_cluster.prune_batch', true)::integer,
 							10000);
+	keep_nodes interval := coalesce(node_retention,
+									current_setting('role_cluster.node_retention', true)::interval,
+									interval '7 days');
 	n bigint;
 	total bigint := 0;
 BEGIN
@@ -686,6 +693,11 @@ BEGIN
 		RAISE EXCEPTION 'max_rows % is not positive', lim
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'Pass 1 or more, or NULL for role_cluster.prune_batch.';
+	END IF;
+	IF keep_nodes < interval '0' THEN
+		RAISE EXCEPTION 'node_retention % is negative', keep_nodes
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Pass zero or more, or NULL for role_cluster.node_retention.';
 	END IF;
 
 	/*
@@ -719,10 +731,35 @@ BEGIN
 	GET DIAGNOSTICS n = ROW_COUNT;
 	total := total + n;
 
+	/*
+	 * Nodes long gone, and their fetch marks.  A lost node is never handed
+	 * work, and leaves that state only through a write to its row, which
+	 * the lock taken here holds off (and which the recheck of a row
+	 * changed meanwhile sees); so one that holds no running task now
+	 * never will before it is deleted.  One that still holds some waits
+	 * for reclaim() to take them back.  Registering the id again later
+	 * starts a new node.
+	 */
+	WITH gone AS (
+		DELETE FROM role_cluster.node m
+		 WHERE m.node_id = ANY (ARRAY(SELECT g.node_id FROM role_cluster.node g
+									  WHERE greatest(g.last_heartbeat, g.deregistered_at) < now() - keep_nodes
+										AND role_cluster.node_is_lost(g)
+									  LIMIT lim
+									  FOR UPDATE SKIP LOCKED))
+		   AND NOT EXISTS (SELECT FROM role_cluster.task t
+						   WHERE t.node_id = m.node_id AND t.state = 'running')
+		RETURNING m.node_id),
+	marks AS (
+		DELETE FROM role_cluster.node_fetch f
+		 WHERE f.node_id = ANY (ARRAY(SELECT gone.node_id FROM gone)))
+	SELECT count(*) INTO n FROM gone;
+	total := total + n;
+
 	RETURN total;
 END
 $$;
-COMMENT ON FUNCTION role_cluster.prune(interval, interval, integer) IS
-	'Deletes done tasks older than role_cluster.retention, dead ones and schedule firings older than role_cluster.dead_retention, at most max_rows of each per call; returns how many rows it deleted';
-REVOKE EXECUTE ON FUNCTION role_cluster.prune(interval, interval, integer) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION role_cluster.prune(interval, interval, integer) TO role_cluster_admin;
+COMMENT ON FUNCTION role_cluster.prune(interval, interval, integer, interval) IS
+	'Deletes done tasks older than role_cluster.retention, dead ones and schedule firings older than role_cluster.dead_retention, and nodes gone and silent for longer than role_cluster.node_retention that hold no task, at most max_rows of each per call; returns how many rows it deleted (fetch marks not counted)';
+REVOKE EXECUTE ON FUNCTION role_cluster.prune(interval, interval, integer, interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION role_cluster.prune(interval, interval, integer, interval) TO role_cluster_admin;
