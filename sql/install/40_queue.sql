@@ -1454,7 +1454,7 @@ DECLARE
 	r			role_cluster.task;
 	single_rows role_cluster.task[] := '{}';
 	ids			bigint[];
-	seqs		jsonb;
+	seqs		bigint[];
 	top			integer;
 BEGIN
 	IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
@@ -1673,15 +1673,19 @@ BEGIN
 		ELSE
 			/*
 			 * Numbered in hand-out order: unnest() yields ids in their
-			 * order, and each number is drawn as its id comes; looked up
-			 * by id in a jsonb object (a binary search).
+			 * order, and each number is drawn as its id comes.  Both lists
+			 * are then sorted by id, so that each row finds its number by
+			 * a binary search (width_bucket() over the sorted ids gives
+			 * the position of its own).
 			 */
-			seqs := (SELECT pg_catalog.jsonb_object_agg(x.id, pg_catalog.nextval('role_cluster.route_seq'))
-					 FROM pg_catalog.unnest(ids) AS x(id));
+			SELECT pg_catalog.array_agg(x.id ORDER BY x.id), pg_catalog.array_agg(x.seq ORDER BY x.id)
+				INTO ids, seqs
+				FROM (SELECT u.id, pg_catalog.nextval('role_cluster.route_seq') AS seq
+					  FROM pg_catalog.unnest(ids) AS u(id)) x;
 			RETURN QUERY
 			UPDATE role_cluster.task AS t
 				SET state = 'running', node_id = me.node_id, lease_until = me.lease_until,
-					route_seq = (seqs ->> t.id::text)::bigint,
+					route_seq = seqs[pg_catalog.width_bucket(t.id, ids)],
 					attempts = t.attempts + 1, updated_at = pg_catalog.now()
 				WHERE t.id = ANY (ids)
 				RETURNING t.*;
@@ -1872,10 +1876,9 @@ DECLARE
 	last_r		timestamptz[];	/* run_at */
 	last_i		bigint[];		/* and id */
 	c			integer;
-	single		boolean;
+	last		bigint[];		/* route_seq and id of a hand-out's last non-singleton task */
 	lp			integer;
 	lr			timestamptz;
-	li			bigint;
 	ran_out		boolean := false;	/* a node ran out of room */
 	notified	integer := 0;
 BEGIN
@@ -2014,19 +2017,22 @@ BEGIN
 				CONTINUE;
 			END IF;
 			c := kind[k];
-			/* how many, and the last non-singleton one handed out (if any) */
-			SELECT pg_catalog.count(*) OVER (), h.singleton, h.priority, h.run_at, h.id
-				INTO got, single, lp, lr, li
+			/*
+			 * How many, and the last non-singleton one handed out (if
+			 * any): the highest route_seq and its id, by an aggregate
+			 * rather than a sort of the rows.
+			 */
+			SELECT pg_catalog.count(*), pg_catalog.max(ARRAY[h.route_seq, h.id]) FILTER (WHERE NOT h.singleton)
+				INTO got, last
 				FROM role_cluster.hand_out_tasks(nodes[k], asked, false, held[k],
-												 last_p[c], last_r[c], last_i[c]) h
-				ORDER BY h.singleton, h.route_seq DESC
-				LIMIT 1;
-			got := coalesce(got, 0);
-			IF got > 0 AND NOT single THEN
+												 last_p[c], last_r[c], last_i[c]) h;
+			IF last IS NOT NULL THEN
 				/* the next hand-out to this class starts at the last task of this one */
+				last_i[c] := last[2];
+				SELECT q.priority, q.run_at INTO lp, lr
+					FROM role_cluster.task q WHERE q.id = last[2];
 				last_p[c] := lp;
 				last_r[c] := lr;
-				last_i[c] := li;
 			END IF;
 			held[k] := held[k] + got;
 			routed[k] := routed[k] + got;
