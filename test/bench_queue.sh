@@ -64,7 +64,13 @@
 # beside them: the hand-written statements on role_cluster.task itself
 # (plain INSERT and UPDATEs, no routing rule), which parts what the table
 # costs (its indexes, triggers and wider rows) from what role_cluster's
-# functions add.
+# functions add.  For B > 1, a second table: the worker's path, in one
+# session as well, about 1,000 tasks a loop: enqueue_batch() of B tasks
+# at a time, one dispatch() of them all to 8 nodes (the worker's default
+# dispatch_batch is 1,000), and each node's fetch_tasks() of up to B and
+# complete_tasks() until it has had its share; against the hand-written
+# queue at batch B: the instructions behind the worker benchmark's
+# dispatch throughput, without the noise of a timed run.
 set -euo pipefail
 # a failing run inside $(...) must end the script, not print a figure
 shopt -s inherit_errexit
@@ -162,6 +168,27 @@ for b in $BATCHES; do
 		echo "SELECT coalesce(array_agg(id), '{}') AS ids FROM u \\gset"
 		echo "UPDATE role_cluster.task SET state = 'done', finished_at = now(), lease_until = NULL, updated_at = now() WHERE id = ANY (:ids::bigint[]);"
 	} >"$work/plain_$b.sql"
+	# for COUNT=instructions: the worker's path, 8 nodes in the one session,
+	# about 1,000 tasks a loop
+	if [ "$b" -gt 1 ]; then
+		{
+			echo '\if :registered = 0'
+			echo "SELECT count(role_cluster.register_node('d' || i, NULL, NULL, 1000000)) FROM generate_series(1, 8) i;"
+			echo '\set registered 1'
+			echo '\endif'
+			for _ in $(seq $((1000 / b))); do
+				echo "SELECT count(*) FROM role_cluster.enqueue_batch('[${json%,}]');"
+			done
+			echo "SELECT role_cluster.dispatch($((1000 / b * b)));"
+			for k in $(seq 8); do
+				# rounds enough for a node's share, 1/8 of the tasks (rounded up)
+				for _ in $(seq $(( ((1000 / b * b + 7) / 8 + b - 1) / b ))); do
+					echo "SELECT coalesce(array_agg(id), '{}') AS ids FROM role_cluster.fetch_tasks('d$k', $b) \\gset"
+					echo "SELECT count(*) FROM role_cluster.complete_tasks(:ids, 'd$k');"
+				done
+			done
+		} >"$work/dispatch_$b.sql"
+	fi
 done
 chown postgres: "$work"/*.sql
 
@@ -170,8 +197,8 @@ chown postgres: "$work"/*.sql
 count_run()
 {
 	local tag=$1_$2 pid f
-	psql -d bench -c 'TRUNCATE role_cluster.task, role_cluster.node, jobs' \
-		-c 'VACUUM ANALYZE role_cluster.task, role_cluster.node, jobs'
+	psql -d bench -c 'TRUNCATE role_cluster.task, role_cluster.node, role_cluster.node_fetch, jobs' \
+		-c 'VACUUM ANALYZE role_cluster.task, role_cluster.node, role_cluster.node_fetch, jobs'
 	# the session notes its backend's pid, once
 	{
 		echo '\if :counted = 0'
@@ -195,20 +222,23 @@ count_run()
 }
 
 # instructions per task of queue $1 at batch $2: the difference of a run
-# of L + L/10 loops and one of L/10, over L * batch tasks
+# of L + L/10 loops and one of L/10, over the tasks of L loops (batch
+# tasks a loop, or $3; L = $4, or 1,000 tasks' worth but at least 100)
 count_per_task()
 {
-	local loops=$(( 1000 / $2 > 100 ? 1000 / $2 : 100 ))
+	local per_loop=${3:-$2}
+	local loops=${4:-$(( 1000 / $2 > 100 ? 1000 / $2 : 100 ))}
 	local warm=$((loops / 10)) short long
 	short=$(count_run "$1_$2" "$warm")
 	long=$(count_run "$1_$2" "$((warm + loops))")
 	[[ "$short" =~ ^[0-9]+$ && "$long" =~ ^[0-9]+$ ]] ||
 		{ echo "no instruction count for $1 at batch $2" >&2; exit 1; }
-	awk -v a="$long" -v b="$short" -v n="$((loops * $2))" 'BEGIN { printf "%.0f", (a - b) / n }'
+	awk -v a="$long" -v b="$short" -v n="$((loops * per_loop))" 'BEGIN { printf "%.0f", (a - b) / n }'
 }
 
 if [ "$COUNT" = instructions ]; then
 	psql -d bench -c 'CREATE TABLE bench_backend (pid integer, tag text)'
+	declare -A hand_of handbatch_of
 	echo "role_cluster queue benchmark: CPU instructions per task (callgrind), one node, planned alike"
 	echo "server $("$bindir/postgres" --version)"
 	printf '%-6s %14s %14s %14s %8s %14s %8s\n' batch 'role_cluster' 'same SQL, task' 'hand' 'ratio' 'hand+batch' 'ratio'
@@ -218,12 +248,29 @@ if [ "$COUNT" = instructions ]; then
 		h=$(count_per_task hand "$b")
 		hb=-
 		[ "$b" -gt 1 ] && hb=$(count_per_task handbatch "$b")
+		hand_of[$b]=$h handbatch_of[$b]=$hb
 		printf '%-6s %14s %14s %14s %8s %14s %8s\n' "$b" "$o" "$p" "$h" \
 			"$(awk -v a="$o" -v b="$h" 'BEGIN { printf "%.2f", a / b }')" "$hb" \
 			"$(awk -v a="$o" -v b="$hb" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')"
 	done
 	echo "instructions per task enqueued, claimed and acknowledged; ratio = role_cluster / hand-written"
 	echo "(fewer is better); same SQL, task = the hand-written statements on role_cluster.task"
+	header=0
+	for b in $BATCHES; do
+		[ "$b" -gt 1 ] || continue
+		if [ "$header" = 0 ]; then
+			echo
+			echo "the worker's path, per task: enqueued, dispatched to 8 nodes about 1,000 at a time,"
+			echo "fetched and acknowledged a batch at a time by each node; hand-written columns as above"
+			printf '%-6s %14s %14s %8s %14s %8s\n' batch dispatch hand ratio 'hand+batch' ratio
+			header=1
+		fi
+		d=$(count_per_task dispatch "$b" $((1000 / b * b)) 20)
+		h=${hand_of[$b]} hb=${handbatch_of[$b]}
+		printf '%-6s %14s %14s %8s %14s %8s\n' "$b" "$d" "$h" \
+			"$(awk -v a="$d" -v b="$h" 'BEGIN { printf "%.2f", a / b }')" "$hb" \
+			"$(awk -v a="$d" -v b="$hb" 'BEGIN { printf "%.2f", a / b }')"
+	done
 	exit 0
 fi
 
@@ -244,8 +291,8 @@ wal_per_task()
 run()
 {
 	local queue=$1 clients=$2 batch=$3 done start end
-	psql -d bench -c 'TRUNCATE role_cluster.task, role_cluster.node, jobs' \
-		-c 'VACUUM ANALYZE role_cluster.task, role_cluster.node, jobs' -c 'CHECKPOINT'
+	psql -d bench -c 'TRUNCATE role_cluster.task, role_cluster.node, role_cluster.node_fetch, jobs' \
+		-c 'VACUUM ANALYZE role_cluster.task, role_cluster.node, role_cluster.node_fetch, jobs' -c 'CHECKPOINT'
 	start=$(psql -d bench -At -c 'SELECT pg_current_wal_insert_lsn()')
 	runuser -u postgres --whitelist-environment=PGOPTIONS -- "$bindir/pgbench" -h "$work" -p "$port" -n -M "$MODE" \
 		-c "$clients" -j "$(( clients < 2 ? clients : 2 ))" -T "$SECS" -D registered=0 \
@@ -330,8 +377,8 @@ interleaved()
 	local clients=$1 batch=$2 scripts
 	scripts="-f $work/ours_$batch.sql -f $work/hand_$batch.sql"
 	[ "$batch" -gt 1 ] && scripts="$scripts -f $work/handbatch_$batch.sql"
-	psql -d bench -c 'TRUNCATE role_cluster.task, role_cluster.node, jobs' \
-		-c 'VACUUM ANALYZE role_cluster.task, role_cluster.node, jobs' -c 'CHECKPOINT'
+	psql -d bench -c 'TRUNCATE role_cluster.task, role_cluster.node, role_cluster.node_fetch, jobs' \
+		-c 'VACUUM ANALYZE role_cluster.task, role_cluster.node, role_cluster.node_fetch, jobs' -c 'CHECKPOINT'
 	# shellcheck disable=SC2086
 	runuser -u postgres --whitelist-environment=PGOPTIONS -- "$bindir/pgbench" -h "$work" -p "$port" -n -M "$MODE" \
 		-c "$clients" -j "$(( clients < 2 ? clients : 2 ))" -T "$((SECS * REPS))" -D registered=0 \

@@ -10,7 +10,7 @@
 # it forks writes its instruction count to $work/callgrind.<pid> when it
 # exits.
 #
-# Sets: bindir, work, port.
+# Sets: bindir, work, port (and server_pid under callgrind).
 
 bindir=$("$PG_CONFIG" --bindir)
 
@@ -18,6 +18,11 @@ bench_server_cleanup()
 {
 	if [ -f "$work/data/postmaster.pid" ]; then
 		runuser -u postgres -- "$bindir/pg_ctl" -D "$work/data" -m immediate stop >/dev/null 2>&1 || true
+	fi
+	# under callgrind, the postmaster writes its count after it removed its
+	# pid file, which is all pg_ctl waits for
+	if [ -n "${server_pid:-}" ]; then
+		wait "$server_pid" 2>/dev/null || true
 	fi
 	rm -rf "$work"
 }
@@ -72,6 +77,7 @@ CONF
 		runuser -u postgres -- valgrind --tool=callgrind --trace-children=yes -q \
 			--callgrind-out-file="$work/callgrind.%p" \
 			"$bindir/postgres" -D "$work/data" >"$work/server.log" 2>&1 &
+		server_pid=$!
 		# slow to start under valgrind
 		local i ready=0
 		for i in $(seq 1 300); do
