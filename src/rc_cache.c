@@ -1129,31 +1129,17 @@ role_listeners(PG_FUNCTION_ARGS)
 Datum
 role_cache_invalidate(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	Relation	rel;
+	static const char *const tables[] = {"cluster_role", "network_listener", NULL};
+	TriggerData *trigdata = rc_trigger_data(fcinfo, "role_cache_invalidate");
 	Oid			relid;
 	int			i;
 
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("function role_cluster.role_cache_invalidate() was not called by trigger manager")));
-	if (!TRIGGER_FIRED_AFTER(trigdata->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("function role_cluster.role_cache_invalidate() must be fired AFTER")));
+	rc_trigger_require_fired(TRIGGER_FIRED_AFTER(trigdata->tg_event),
+							 "role_cache_invalidate", "AFTER");
+	rc_trigger_require_table(trigdata, "role_cache_invalidate", tables,
+							 "role_cluster.cluster_role and role_cluster.network_listener");
 
-	rel = trigdata->tg_relation;
-	if (strcmp(get_namespace_name(RelationGetNamespace(rel)), "role_cluster") != 0 ||
-		(strcmp(RelationGetRelationName(rel), "cluster_role") != 0 &&
-		 strcmp(RelationGetRelationName(rel), "network_listener") != 0))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("function role_cluster.role_cache_invalidate() fired on table \"%s\"",
-						RelationGetRelationName(rel)),
-				 errdetail("It only serves role_cluster.cluster_role and role_cluster.network_listener.")));
-
-	relid = RelationGetRelid(rel);
+	relid = RelationGetRelid(trigdata->tg_relation);
 	CacheInvalidateRelcacheByRelid(relid);
 
 	/* to be announced again just before commit: see rc_xact_callback */

@@ -28,6 +28,8 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
+#include "rc_util.h"
+
 PG_FUNCTION_INFO_V1(rc_schedule_before_write);
 
 /*
@@ -39,7 +41,8 @@ PG_FUNCTION_INFO_V1(rc_schedule_before_write);
 Datum
 rc_schedule_before_write(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	static const char *const tables[] = {"schedule", NULL};
+	TriggerData *trigdata;
 	TupleDesc	desc;
 	bool		inserting;
 	HeapTuple	newtup;
@@ -53,25 +56,14 @@ rc_schedule_before_write(PG_FUNCTION_ARGS)
 	HeapTupleHeader th;
 	HeapTupleData tmptup;
 
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("function role_cluster.schedule_before_write() was not called by trigger manager")));
-	if (!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
-		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
-		!(TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) ||
-		  TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event)))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("function role_cluster.schedule_before_write() must be fired BEFORE INSERT OR UPDATE FOR EACH ROW")));
-
-	if (strcmp(get_namespace_name(RelationGetNamespace(trigdata->tg_relation)), "role_cluster") != 0 ||
-		strcmp(RelationGetRelationName(trigdata->tg_relation), "schedule") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("function role_cluster.schedule_before_write() fired on table \"%s\"",
-						RelationGetRelationName(trigdata->tg_relation)),
-				 errdetail("It only serves role_cluster.schedule.")));
+	trigdata = rc_trigger_data(fcinfo, "schedule_before_write");
+	rc_trigger_require_fired(TRIGGER_FIRED_BEFORE(trigdata->tg_event) &&
+							 TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) &&
+							 (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) ||
+							  TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event)),
+							 "schedule_before_write", "BEFORE INSERT OR UPDATE FOR EACH ROW");
+	rc_trigger_require_table(trigdata, "schedule_before_write", tables,
+							 "role_cluster.schedule");
 
 	desc = RelationGetDescr(trigdata->tg_relation);
 	inserting = TRIGGER_FIRED_BY_INSERT(trigdata->tg_event);

@@ -31,6 +31,7 @@
 #include "utils/wait_event.h"
 
 #include "rc_shmem.h"
+#include "rc_util.h"
 
 PG_FUNCTION_INFO_V1(rc_wake_worker);
 PG_FUNCTION_INFO_V1(rc_wake_worker_trigger);
@@ -329,13 +330,9 @@ rc_wake_worker_at_commit(uint32 reason)
 Datum
 rc_wake_worker_trigger(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	TriggerData *trigdata = rc_trigger_data(fcinfo, "wake_worker_trigger");
 	uint32		reason = RC_WAKE_WORK;
 
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("function role_cluster.wake_worker_trigger() was not called by trigger manager")));
 	if (trigdata->tg_trigger->tgnargs > 0)
 	{
 		const char *arg = trigdata->tg_trigger->tgargs[0];

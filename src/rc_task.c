@@ -383,7 +383,7 @@ rc_push_shards_total_sql(PG_FUNCTION_ARGS)
 Datum
 rc_task_derive(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	TriggerData *trigdata;
 	Relation	rel;
 	TupleDesc	desc;
 	HeapTuple	tuple;
@@ -399,16 +399,11 @@ rc_task_derive(PG_FUNCTION_ARGS)
 	int32		shard;
 	AttrNumber	att;
 
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("function role_cluster.task_derive() was not called by trigger manager")));
-	if (!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
-		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
-		!TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("function role_cluster.task_derive() must be fired BEFORE INSERT FOR EACH ROW")));
+	trigdata = rc_trigger_data(fcinfo, "task_derive");
+	rc_trigger_require_fired(TRIGGER_FIRED_BEFORE(trigdata->tg_event) &&
+							 TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) &&
+							 TRIGGER_FIRED_BY_INSERT(trigdata->tg_event),
+							 "task_derive", "BEFORE INSERT FOR EACH ROW");
 
 	rel = trigdata->tg_relation;
 	desc = RelationGetDescr(rel);

@@ -1,13 +1,15 @@
 /*-------------------------------------------------------------------------
  *
  * rc_util.c
- *	  Helpers shared by the modules: kept SPI plans, column numbers.
+ *	  Helpers shared by the modules: kept SPI plans, column numbers,
+ *	  trigger checks.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "parser/parse_relation.h"
+#include "utils/lsyscache.h"
 #include "utils/rel.h"
 
 #include "rc_util.h"
@@ -41,4 +43,55 @@ rc_column_attnum(Relation rel, const char *name)
 		elog(ERROR, "column \"%s\" of relation \"%s\" does not exist",
 			 name, RelationGetRelationName(rel));
 	return attnum;
+}
+
+/*
+ * The TriggerData of a call by the trigger manager; anything else is a
+ * protocol violation.
+ */
+TriggerData *
+rc_trigger_data(FunctionCallInfo fcinfo, const char *fname)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function role_cluster.%s() was not called by trigger manager", fname)));
+	return (TriggerData *) fcinfo->context;
+}
+
+/*
+ * Raises unless the trigger was fired as the function expects ("how", such
+ * as "BEFORE INSERT FOR EACH ROW", for the message).
+ */
+void
+rc_trigger_require_fired(bool fired_as_expected, const char *fname, const char *how)
+{
+	if (!fired_as_expected)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function role_cluster.%s() must be fired %s", fname, how)));
+}
+
+/*
+ * Raises unless the trigger's table is one of the role_cluster tables
+ * named in the NULL-terminated list "tables".
+ */
+void
+rc_trigger_require_table(TriggerData *trigdata, const char *fname,
+						 const char *const *tables, const char *served)
+{
+	Relation	rel = trigdata->tg_relation;
+	char	   *nspname = get_namespace_name(RelationGetNamespace(rel));
+
+	if (nspname != NULL && strcmp(nspname, "role_cluster") == 0)
+	{
+		for (; *tables != NULL; tables++)
+			if (strcmp(RelationGetRelationName(rel), *tables) == 0)
+				return;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+			 errmsg("function role_cluster.%s() fired on table \"%s\"",
+					fname, RelationGetRelationName(rel)),
+			 errdetail("It only serves %s.", served)));
 }

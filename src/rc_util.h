@@ -2,13 +2,15 @@
  *
  * rc_util.h
  *	  Small helpers that several modules share: statements prepared once
- *	  and kept for the session, and column numbers looked up by name.
+ *	  and kept for the session, column numbers looked up by name, and the
+ *	  checks that a C trigger function was fired as it expects.
  *
  *-------------------------------------------------------------------------
  */
 #ifndef RC_UTIL_H
 #define RC_UTIL_H
 
+#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "utils/relcache.h"
 
@@ -20,5 +22,19 @@ extern SPIPlanPtr rc_prepare_kept_plan(const char *sql, int nargs, Oid *argtypes
 
 /* Column number of a relation's column, by name; raises if it has none */
 extern AttrNumber rc_column_attnum(Relation rel, const char *name);
+
+/*
+ * The trigger checks, each raising the trigger-protocol error (39P01) that
+ * names the function (fname, e.g. "task_derive"): the call came from the
+ * trigger manager (returns its TriggerData); it was fired as "how" says
+ * (fired_as_expected, the caller's TRIGGER_FIRED_* test); on one of the
+ * role_cluster tables named in the NULL-terminated list "tables" (served:
+ * the detail that names them).
+ */
+extern TriggerData *rc_trigger_data(FunctionCallInfo fcinfo, const char *fname);
+extern void rc_trigger_require_fired(bool fired_as_expected, const char *fname,
+									 const char *how);
+extern void rc_trigger_require_table(TriggerData *trigdata, const char *fname,
+									 const char *const *tables, const char *served);
 
 #endif							/* RC_UTIL_H */
