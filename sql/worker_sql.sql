@@ -547,6 +547,10 @@ SELECT role_cluster.prune(retention => '-1 hour');
 SELECT role_cluster.prune(dead_retention => '-1 hour');
 SELECT role_cluster.prune(max_rows => 0);
 SELECT role_cluster.prune(node_retention => '-1 day');
+-- its check that a node holds nothing needs a snapshot taken after the node's lock
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT role_cluster.prune();
+ROLLBACK;
 \set VERBOSITY terse
 -- autovacuum settings of the worker's tables
 SELECT relname, reloptions FROM pg_class

@@ -531,7 +531,7 @@ BEGIN
 		RAISE EXCEPTION 'cannot change the task queue in a % transaction',
 			pg_catalog.upper(pg_catalog.current_setting('transaction_isolation'))
 			USING ERRCODE = 'feature_not_supported',
-				  DETAIL = 'The capacity and singleton checks, a fetch of what was routed to a node, and the hold of a heartbeat or a registration on the node''s tasks need a fresh snapshot for each statement.',
+				  DETAIL = 'The capacity and singleton checks, a fetch of what was routed to a node, the hold of a heartbeat or a registration on the node''s tasks, and the check that a node pruned holds none need a fresh snapshot for each statement.',
 				  HINT = 'Call it in a READ COMMITTED transaction (the default).';
 	END IF;
 END

@@ -676,6 +676,8 @@ DECLARE
 	keep_nodes interval := coalesce(node_retention,
 									current_setting('role_cluster.node_retention', true)::interval,
 									interval '7 days');
+	gone text[];
+	marked text[];
 	n bigint;
 	total bigint := 0;
 BEGIN
@@ -699,6 +701,8 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'Pass zero or more, or NULL for role_cluster.node_retention.';
 	END IF;
+	/* the nodes' check below needs a snapshot taken after their lock */
+	PERFORM role_cluster.require_read_committed();
 
 	/*
 	 * Each DELETE takes its rows from an array that one scan filled, never
@@ -733,27 +737,34 @@ BEGIN
 
 	/*
 	 * Nodes long gone, and their fetch marks.  A lost node is never handed
-	 * work, and leaves that state only through a write to its row, which
-	 * the lock taken here holds off (and which the recheck of a row
-	 * changed meanwhile sees); so one that holds no running task now
-	 * never will before it is deleted.  One that still holds some waits
-	 * for reclaim() to take them back.  Registering the id again later
-	 * starts a new node.
+	 * work, and leaves that state only through a write to its row.  So,
+	 * once its row is locked here (which holds off every hand-out), one
+	 * that a later statement, with a snapshot taken after the lock, sees
+	 * holding no running task holds none when it is deleted.  One that
+	 * still holds some waits for reclaim() to take them back; one whose
+	 * mark another transaction holds (a fetch left open) waits for it to
+	 * end.  Registering the id again later starts a new node.
 	 */
-	WITH gone AS (
+	gone := ARRAY(SELECT g.node_id FROM role_cluster.node g
+				  WHERE greatest(g.last_heartbeat, g.deregistered_at) < now() - keep_nodes
+					AND role_cluster.node_is_lost(g)
+				  LIMIT lim
+				  FOR UPDATE SKIP LOCKED);
+	marked := ARRAY(SELECT f.node_id FROM role_cluster.node_fetch f
+					WHERE f.node_id = ANY (gone)
+					FOR UPDATE SKIP LOCKED);
+	WITH deleted AS (
 		DELETE FROM role_cluster.node m
-		 WHERE m.node_id = ANY (ARRAY(SELECT g.node_id FROM role_cluster.node g
-									  WHERE greatest(g.last_heartbeat, g.deregistered_at) < now() - keep_nodes
-										AND role_cluster.node_is_lost(g)
-									  LIMIT lim
-									  FOR UPDATE SKIP LOCKED))
+		 WHERE m.node_id = ANY (gone)
 		   AND NOT EXISTS (SELECT FROM role_cluster.task t
 						   WHERE t.node_id = m.node_id AND t.state = 'running')
+		   AND (m.node_id = ANY (marked)
+				OR NOT EXISTS (SELECT FROM role_cluster.node_fetch f WHERE f.node_id = m.node_id))
 		RETURNING m.node_id),
 	marks AS (
 		DELETE FROM role_cluster.node_fetch f
-		 WHERE f.node_id = ANY (ARRAY(SELECT gone.node_id FROM gone)))
-	SELECT count(*) INTO n FROM gone;
+		 WHERE f.node_id = ANY (ARRAY(SELECT deleted.node_id FROM deleted)))
+	SELECT count(*) INTO n FROM deleted;
 	total := total + n;
 
 	RETURN total;
