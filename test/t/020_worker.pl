@@ -523,6 +523,23 @@ DROP TRIGGER regress_no_delete ON role_cluster.task;
 DROP FUNCTION regress_no_delete();
 });
 
+# The worker prunes nodes too: one whose session ended goes once
+# role_cluster.node_retention (reloaded: a prune at once) has passed.
+$node->safe_psql('postgres',
+	"SELECT node_id FROM role_cluster.register_node('regress-gone', NULL, NULL, 1)");
+my $pruned_before = $node->safe_psql('postgres', 'SELECT pruned FROM role_cluster.worker_stats');
+$node->safe_psql('postgres', "ALTER SYSTEM SET role_cluster.node_retention = 0");
+$node->reload;
+ok( $node->poll_query_until(
+		'postgres',
+		"SELECT NOT EXISTS (SELECT FROM role_cluster.node WHERE node_id = 'regress-gone')
+			AND NOT EXISTS (SELECT FROM role_cluster.node_fetch WHERE node_id = 'regress-gone')"),
+	'the worker prunes a node gone for longer than node_retention, and its fetch mark');
+cmp_ok($node->safe_psql('postgres', 'SELECT pruned FROM role_cluster.worker_stats'),
+	'>', $pruned_before, 'and counts it');
+$node->safe_psql('postgres', "ALTER SYSTEM RESET role_cluster.node_retention");
+$node->reload;
+
 # --- the extension dropped and created again under the running worker ------
 
 $node->safe_psql('postgres', 'DROP EXTENSION role_cluster CASCADE');
