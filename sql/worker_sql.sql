@@ -527,7 +527,12 @@ UPDATE role_cluster.node
 	   live_until = now() - interval '8 days',
 	   lease_until = now() - interval '7 days 23 hours'
  WHERE node_id = 'regress-holder';
-SELECT role_cluster.prune() AS pruned;				-- regress-gone
+-- and a row written by hand, without a fetch mark, gone nine days ago
+INSERT INTO role_cluster.node (node_id, capacity, login, backend_pid, backend_start,
+							   last_heartbeat, lease_until, deregistered_at)
+	VALUES ('regress-unmarked', 1, current_user, 0, now() - interval '9 days',
+			now() - interval '9 days', now() - interval '9 days', now() - interval '9 days');
+SELECT role_cluster.prune() AS pruned;				-- regress-gone and regress-unmarked
 SELECT node_id, live FROM role_cluster.nodes WHERE node_id LIKE 'regress-%' ORDER BY node_id;
 SELECT node_id, fetched FROM role_cluster.node_fetch WHERE node_id LIKE 'regress-%' ORDER BY node_id;
 -- once reclaim() has taken its task back, regress-holder goes too

@@ -741,17 +741,26 @@ BEGIN
 	 * once its row is locked here (which holds off every hand-out), one
 	 * that a later statement, with a snapshot taken after the lock, sees
 	 * holding no running task holds none when it is deleted.  One that
-	 * still holds some waits for reclaim() to take them back; one whose
-	 * mark another transaction holds (a fetch left open) waits for it to
-	 * end.  Registering the id again later starts a new node.
+	 * still holds some is left alone (not even locked) until reclaim()
+	 * has taken them back; one whose mark another transaction holds (a
+	 * fetch left open) waits for it to end.  Registering the id again
+	 * later starts a new node.
 	 */
 	gone := ARRAY(SELECT g.node_id FROM role_cluster.node g
 				  WHERE greatest(g.last_heartbeat, g.deregistered_at) < now() - keep_nodes
 					AND role_cluster.node_is_lost(g)
+					AND NOT EXISTS (SELECT FROM role_cluster.task t
+									WHERE t.node_id = g.node_id AND t.state = 'running')
 				  LIMIT lim
 				  FOR UPDATE SKIP LOCKED);
+	/*
+	 * Only the marks of nodes to delete: reclaim() takes back a lapsed
+	 * task through its node's mark, and skips a mark held elsewhere.
+	 */
 	marked := ARRAY(SELECT f.node_id FROM role_cluster.node_fetch f
 					WHERE f.node_id = ANY (gone)
+						AND NOT EXISTS (SELECT FROM role_cluster.task t
+										WHERE t.node_id = f.node_id AND t.state = 'running')
 					FOR UPDATE SKIP LOCKED);
 	WITH deleted AS (
 		DELETE FROM role_cluster.node m
