@@ -3,8 +3,9 @@
  * rc_shmem.c
  *	  The background worker's shared state, and the SQL functions that
  *	  other sessions use to reach the worker: wake_worker() (wake it when
- *	  the calling transaction commits), watch_session() (wake it when the
- *	  calling session ends) and worker_stats() (its counters).
+ *	  the calling transaction commits, or a prepared transaction is
+ *	  committed), watch_session() (wake it when the calling session ends)
+ *	  and worker_stats() (its counters).
  *
  * The state is allocated through shmem_request_hook/shmem_startup_hook,
  * so it exists only when the library is in shared_preload_libraries.
@@ -27,6 +28,7 @@
 #include "storage/lwlock.h"
 #include "storage/procarray.h"
 #include "storage/shmem.h"
+#include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/wait_event.h"
 
@@ -50,6 +52,12 @@ TimestampTz rc_schedules_next_due = DT_NOEND;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+static ProcessUtility_hook_type prev_process_utility_hook = NULL;
+
+static void rc_process_utility(PlannedStmt *pstmt, const char *queryString,
+							   bool readOnlyTree, ProcessUtilityContext context,
+							   ParamListInfo params, QueryEnvironment *queryEnv,
+							   DestReceiver *dest, QueryCompletion *qc);
 
 /* Per-backend: has this transaction asked to wake the worker at commit? */
 static uint32 wake_at_commit = 0;	/* RC_WAKE_* bits */
@@ -115,6 +123,39 @@ rc_shmem_init(void)
 	shmem_request_hook = rc_shmem_request;
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = rc_shmem_startup;
+	prev_process_utility_hook = ProcessUtility_hook;
+	ProcessUtility_hook = rc_process_utility;
+}
+
+/*
+ * Runs utility statements as usual, and wakes the worker after a COMMIT
+ * PREPARED.  The prepared transaction's own session ran no commit callback
+ * (its request to wake the worker was dropped at PREPARE, and the session
+ * may be long gone), and nothing tells which prepared transactions wrote
+ * the queue: so every one committed wakes the worker, in the database it
+ * belongs to (COMMIT PREPARED runs only there), for its work and its
+ * schedules.  Its rows are visible to all once the statement returns.
+ */
+static void
+rc_process_utility(PlannedStmt *pstmt, const char *queryString,
+				   bool readOnlyTree, ProcessUtilityContext context,
+				   ParamListInfo params, QueryEnvironment *queryEnv,
+				   DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *parsetree = pstmt->utilityStmt;
+	bool		commit_prepared;
+
+	commit_prepared = IsA(parsetree, TransactionStmt) &&
+		((TransactionStmt *) parsetree)->kind == TRANS_STMT_COMMIT_PREPARED;
+	if (prev_process_utility_hook)
+		prev_process_utility_hook(pstmt, queryString, readOnlyTree, context,
+								  params, queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+	if (commit_prepared && !rc_in_worker &&
+		rc_wake_worker_now(rc_shared != NULL ? &rc_shared->fire_requested : NULL))
+		rc_count(RC_COUNT_WAKEUPS, 1);
 }
 
 /* Errors out, with a hint, when the library was not preloaded */

@@ -133,7 +133,10 @@ extern TimestampTz rc_dispatch_next_due;
  */
 extern TimestampTz rc_schedules_next_due;
 
-/* Installs the shared-memory hooks; from _PG_init, when preloading */
+/*
+ * Installs the shared-memory hooks and the utility hook that wakes the
+ * worker after a COMMIT PREPARED; from _PG_init, when preloading
+ */
 extern void rc_shmem_init(void);
 
 /* Raises 55000 with a hint unless the library was preloaded */

@@ -25,7 +25,7 @@ my $node = rc_new_node('worker',
 	initdb => [ '--encoding=UTF8', '--locale=C' ],
 	conf =>
 	  "role_cluster.poll_interval = '1h'\nrole_cluster.prune_interval = '1h'\nrole_cluster.vacuum_interval = 0\n"
-);
+	  . "max_prepared_transactions = 2\n");
 
 ok( $node->poll_query_until(
 		'postgres', q{
@@ -232,6 +232,21 @@ $node->safe_psql('postgres', "UPDATE role_cluster.task SET run_at = now() WHERE 
 is(wakeups(), $before + 2, 'one made due now does');
 ok(rc_wait_notification($n1, $c1), 'which routes it at once');
 takes_and_finishes($n1, 'n1', $tsooner, 'and the node takes it');
+
+# A prepared transaction that enqueued wakes it when it is committed (its
+# own session's commit never runs: the wake-up request is dropped at
+# PREPARE), from another session; not at PREPARE, nor when rolled back.
+my $tprep = $node->safe_psql('postgres',
+	"BEGIN; SELECT role_cluster.enqueue('searchIndexing', 'prepared'); PREPARE TRANSACTION 'rc_enqueued'");
+is(wakeups(), $before + 2, 'an enqueue prepared does not wake it yet');
+$node->safe_psql('postgres',
+	"BEGIN; SELECT role_cluster.enqueue('searchIndexing', 'rolled back'); PREPARE TRANSACTION 'rc_dropped'");
+$node->safe_psql('postgres', "ROLLBACK PREPARED 'rc_dropped'");
+is(wakeups(), $before + 2, 'nor one prepared and rolled back');
+$node->safe_psql('postgres', "COMMIT PREPARED 'rc_enqueued'");
+is(wakeups(), $before + 3, 'COMMIT PREPARED does');
+ok(rc_wait_notification($n1, $c1), 'which routes the task at once (the poll is an hour away)');
+takes_and_finishes($n1, 'n1', $tprep, 'and the node takes it');
 
 # A deferred task is routed when it falls due: its enqueue woke the worker
 # before that, and the dispatch noted when to wake (the poll and the prune
