@@ -19,6 +19,7 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "commands/trigger.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
@@ -29,6 +30,7 @@
 #include "storage/procarray.h"
 #include "storage/shmem.h"
 #include "tcop/utility.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/wait_event.h"
 
@@ -58,6 +60,7 @@ static void rc_process_utility(PlannedStmt *pstmt, const char *queryString,
 							   bool readOnlyTree, ProcessUtilityContext context,
 							   ParamListInfo params, QueryEnvironment *queryEnv,
 							   DestReceiver *dest, QueryCompletion *qc);
+static bool rc_may_use_schema(void);
 
 /* Per-backend: has this transaction asked to wake the worker at commit? */
 static uint32 wake_at_commit = 0;	/* RC_WAKE_* bits */
@@ -134,7 +137,10 @@ rc_shmem_init(void)
  * may be long gone), and nothing tells which prepared transactions wrote
  * the queue: so every one committed wakes the worker, in the database it
  * belongs to (COMMIT PREPARED runs only there), for its work and its
- * schedules.  Its rows are visible to all once the statement returns.
+ * schedules, if the login committing it may use the extension's schema
+ * (the one that prepared it, or a superuser: one that could not have
+ * written the queue wakes nothing, as wake_worker() refuses it).  Its rows
+ * are visible to all once the statement returns.
  */
 static void
 rc_process_utility(PlannedStmt *pstmt, const char *queryString,
@@ -153,9 +159,19 @@ rc_process_utility(PlannedStmt *pstmt, const char *queryString,
 	else
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
 								params, queryEnv, dest, qc);
-	if (commit_prepared && !rc_in_worker &&
-		rc_wake_worker_now(rc_shared != NULL ? &rc_shared->fire_requested : NULL))
+	if (commit_prepared && !rc_in_worker && rc_shared != NULL && rc_may_use_schema() &&
+		rc_wake_worker_now(&rc_shared->fire_requested))
 		rc_count(RC_COUNT_WAKEUPS, 1);
+}
+
+/* May the current user use the role_cluster schema (which PUBLIC may not)? */
+static bool
+rc_may_use_schema(void)
+{
+	Oid			nsp = get_namespace_oid("role_cluster", true);
+
+	return OidIsValid(nsp) &&
+		pg_namespace_aclcheck(nsp, GetUserId(), ACL_USAGE) == ACLCHECK_OK;
 }
 
 /* Errors out, with a hint, when the library was not preloaded */
@@ -294,9 +310,9 @@ rc_guarded(const char *name, RcGuardedBody body, void *arg, int quiet_code)
 /*
  * Transaction callback of wake_worker(): on commit, wake the worker (for
  * freed capacity only while work waits for it; for schedules written,
- * asking it to fire them again); on abort (or PREPARE,
- * whose rows appear only at COMMIT PREPARED, which the fallback poll
- * covers), forget the request.
+ * asking it to fire them again); on abort (or PREPARE, whose rows appear
+ * only at COMMIT PREPARED, which wakes the worker itself: see
+ * rc_process_utility), forget the request.
  */
 static void
 rc_wake_xact_callback(XactEvent event, void *arg)

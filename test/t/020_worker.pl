@@ -247,6 +247,14 @@ $node->safe_psql('postgres', "COMMIT PREPARED 'rc_enqueued'");
 is(wakeups(), $before + 3, 'COMMIT PREPARED does');
 ok(rc_wait_notification($n1, $c1), 'which routes the task at once (the poll is an hour away)');
 takes_and_finishes($n1, 'n1', $tprep, 'and the node takes it');
+# (a login that may not use the extension's schema, which could not have
+# written the queue, wakes nothing that way)
+$node->safe_psql('postgres', 'CREATE ROLE regress_outsider LOGIN');
+$node->safe_psql('postgres',
+	"SET SESSION AUTHORIZATION regress_outsider; BEGIN; PREPARE TRANSACTION 'rc_outsider'; COMMIT PREPARED 'rc_outsider'"
+);
+is(wakeups(), $before + 3, 'a COMMIT PREPARED by a login outside the schema does not');
+$node->safe_psql('postgres', 'DROP ROLE regress_outsider');
 
 # A deferred task is routed when it falls due: its enqueue woke the worker
 # before that, and the dispatch noted when to wake (the poll and the prune
