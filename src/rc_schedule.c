@@ -25,7 +25,6 @@
 #include "nodes/bitmapset.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_func.h"
-#include "utils/lsyscache.h"
 #include "utils/rel.h"
 
 #include "rc_util.h"
