@@ -57,6 +57,7 @@
 
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
@@ -66,6 +67,7 @@
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/lmgr.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/guc.h"
@@ -288,9 +290,29 @@ typedef struct RcStepCall
 } RcStepCall;
 
 /*
+ * Whether the extension is installed in this database and no DDL holds it,
+ * in the current transaction.  A DROP EXTENSION locks the extension before
+ * it drops its objects: the share lock taken here, without waiting, keeps
+ * one from starting until the transaction ends, and one that runs (or has
+ * just committed) counts as no extension rather than failing the step on a
+ * missing or locked table.
+ */
+static bool
+rc_extension_usable(void)
+{
+	Oid			ext = get_extension_oid("role_cluster", true);
+
+	if (!OidIsValid(ext) ||
+		!ConditionalLockDatabaseObject(ExtensionRelationId, ext, 0, AccessShareLock))
+		return false;
+	/* the lock processed the invalidations of a DROP committed meanwhile */
+	return get_extension_oid("role_cluster", true) == ext;
+}
+
+/*
  * The work of an SQL step: its statement, in a transaction of its own.
  * Returns its result, or RC_STEP_NO_EXTENSION when the extension is not
- * installed in this database.
+ * installed in this database or is being dropped.
  */
 static int64
 rc_step_body(void *arg)
@@ -303,7 +325,7 @@ rc_step_body(void *arg)
 	args[0] = Int32GetDatum(call->arg);
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
-	if (OidIsValid(get_extension_oid("role_cluster", true)))
+	if (rc_extension_usable())
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");

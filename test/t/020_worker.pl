@@ -689,6 +689,38 @@ is( $node->safe_psql(
 	'counters start again after the crash');
 $n1->quit;
 
+# --- DROP EXTENSION while the worker works ----------------------------------
+# A DROP EXTENSION locks the extension before it drops its objects.  While
+# one is open, and once it has committed, the worker counts the extension as
+# gone and waits: no step fails on a queue table the DROP holds locked or has
+# dropped.  (The state is read in the other database, whose extension
+# shows the same shared state: the view here is locked by the DROP.)
+my $drop_errors = $node->safe_psql('other', 'SELECT errors FROM role_cluster.worker_stats');
+my $dropper = $node->background_psql('postgres');
+$dropper->query_safe('BEGIN');
+$dropper->query_safe('DROP EXTENSION role_cluster');
+ok( $node->poll_query_until(
+		'other', "SELECT state = 'no extension' FROM role_cluster.worker_stats"),
+	'an open DROP EXTENSION: the worker waits as if the extension were gone');
+is($node->safe_psql('other', 'SELECT errors FROM role_cluster.worker_stats'),
+	$drop_errors, 'no step failed on its locks');
+$dropper->query_safe('ROLLBACK');
+ok( $node->poll_query_until(
+		'other', "SELECT state = 'running' FROM role_cluster.worker_stats"),
+	'rolled back: the worker works again');
+$dropper->query_safe('DROP EXTENSION role_cluster');
+$dropper->quit;
+ok( $node->poll_query_until(
+		'other', "SELECT state = 'no extension' FROM role_cluster.worker_stats"),
+	'dropped: the worker waits');
+$node->safe_psql('postgres', 'CREATE EXTENSION role_cluster');
+ok( $node->poll_query_until(
+		'postgres', "SELECT state = 'running' FROM role_cluster.worker_stats"),
+	'created again: the worker works');
+is( $node->safe_psql(
+		'postgres', "SELECT errors = $drop_errors FROM role_cluster.worker_stats"),
+	't', 'no step failed across the drop and the new extension');
+
 # --- without shared_preload_libraries ---------------------------------------
 
 $node->append_conf('postgresql.conf', "shared_preload_libraries = ''");
