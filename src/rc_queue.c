@@ -74,7 +74,7 @@ static RcSavedPlan dedupe_lookup_plan;
 static RcSavedPlan complete_plan;
 static RcSavedPlan complete_error_plan;
 
-static void rc_enqueue_null_arg(const char *name) pg_attribute_noreturn();
+static void rc_enqueue_null_arg(int argno, const char *name) pg_attribute_noreturn();
 static void rc_batch_error(int pos, JsonbValue *elem, const char *problem,
 						   bool unknown_type) pg_attribute_noreturn();
 static void rc_batch_row_error(int pos,
@@ -181,14 +181,17 @@ rc_task_type_argtype(FunctionCallInfo fcinfo)
 }
 
 /*
- * Raises 22004 for an argument that must not be NULL.
+ * Raises 22004 for an argument that must not be NULL.  All but the first,
+ * the task type, have a default.
  */
 static void
-rc_enqueue_null_arg(const char *name)
+rc_enqueue_null_arg(int argno, const char *name)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 			 errmsg("task %s must not be NULL", name),
+			 argno == 0 ?
+			 errhint("Pass the type of the task, one of role_cluster.task_type's values.") :
 			 errhint("Leave the argument out to get its default.")));
 }
 
@@ -218,7 +221,7 @@ rc_enqueue(PG_FUNCTION_ARGS)
 
 	for (int i = 0; i < (int) lengthof(required); i++)
 		if (required[i] != NULL && PG_ARGISNULL(i))
-			rc_enqueue_null_arg(required[i]);
+			rc_enqueue_null_arg(i, required[i]);
 
 	task_type = PG_GETARG_OID(0);
 	max_attempts = PG_GETARG_INT32(6);
