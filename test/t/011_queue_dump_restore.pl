@@ -84,5 +84,27 @@ is($node->safe_psql('dst', q{SELECT singleton FROM role_cluster.task WHERE kind 
 	't', 'a new task follows the restored policy');
 ok($newid > $maxid, 'new ids continue after the restored ones');
 
+# Into the database the worker serves (postgres here), in one transaction
+# as the README asks: a schedule restored due fires only once the whole
+# dump is in, its task taking an id after the restored ones.  (Restored a
+# step at a time, the worker could fire it before the tasks and the id
+# sequence are loaded, and the dumped task with that id would fail the
+# load of them all.)
+$node->safe_psql('src', q{
+	INSERT INTO role_cluster.schedule (name, task_type, kind, every, next_due)
+		VALUES ('due', 'metricsCalculate', 'fired', '1 hour', now() - interval '10 minutes')});
+my $tasks = $node->safe_psql('src', 'SELECT count(*) FROM role_cluster.task');
+$node->command_ok(['pg_dump', '-Fc', '-f', $dump, '-d', $node->connstr('src')], 'pg_dump again');
+$node->command_ok(['pg_restore', '--single-transaction', '--exit-on-error',
+	'-d', $node->connstr('postgres'), $dump], 'pg_restore in one transaction into the worker\'s database');
+ok( $node->poll_query_until(
+		'postgres', q{SELECT last_task_id IS NOT NULL FROM role_cluster.schedule WHERE name = 'due'}),
+	'the worker fires the restored schedule');
+is( $node->safe_psql(
+		'postgres', qq{
+	SELECT count(*) FILTER (WHERE id <= $maxid) || ' ' || bool_and(id > $maxid OR kind <> 'fired')
+	  FROM role_cluster.task}),
+	"$tasks true", 'every dumped task is there, and the fired one came after them');
+
 $node->stop;
 done_testing();
