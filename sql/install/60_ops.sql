@@ -328,6 +328,9 @@ COMMENT ON FUNCTION role_cluster.cleanup_holders() IS
  *                          background worker works in another database
  *                          (role_cluster.database): nothing dispatches
  *                          here.
+ *   worker_disabled        warning: the worker of this database is
+ *                          turned off (role_cluster.enabled): nothing
+ *                          dispatches, reclaims, fires or prunes.
  *   worker_not_preloaded   info: the library is not preloaded, so no
  *                          worker runs anywhere (a deployment that claims,
  *                          or calls dispatch() itself, may mean it).
@@ -622,6 +625,13 @@ BEGIN
 			   'Set role_cluster.database to this database (a server restart), or have the nodes take their work with claim_tasks() and call reclaim(), fire_schedules() and prune() from a scheduler of your own.'
 		WHERE pg_catalog.current_setting('role_cluster.database', true) <> pg_catalog.current_database()
 			AND role_cluster.worker_preloaded()
+	UNION ALL
+		SELECT 'warning', 'worker_disabled', pg_catalog.current_database()::text,
+			   'role_cluster.enabled is off: the background worker stays connected and does nothing, so nothing here is dispatched, no dead node''s tasks are taken back, no schedule fires and nothing is pruned.',
+			   'Set role_cluster.enabled = on and reload, or have the nodes take their work with claim_tasks() and call reclaim(), fire_schedules() and prune() from a scheduler of your own.'
+		WHERE pg_catalog.current_setting('role_cluster.database', true) = pg_catalog.current_database()
+			AND role_cluster.worker_preloaded()
+			AND NOT pg_catalog.current_setting('role_cluster.enabled', true)::boolean
 	UNION ALL
 		SELECT 'info', 'worker_not_preloaded', pg_catalog.current_database()::text,
 			   'role_cluster is not in shared_preload_libraries: no background worker runs, so nothing dispatches, reclaims, fires schedules or prunes by itself, and fetch_tasks() returns only what a dispatch() called by hand routed.',

@@ -443,6 +443,9 @@ rc_set_and_reload($node, enabled => 'off');
 ok( $node->poll_query_until(
 		'postgres', "SELECT state = 'disabled' FROM role_cluster.worker_stats"),
 	'enabled = off: the worker idles');
+is( $node->safe_psql(
+		'postgres', q{SELECT severity FROM role_cluster.audit() WHERE "check" = 'worker_disabled'}),
+	'warning', 'audit() warns that the worker is off');
 my $t4 = $node->safe_psql('postgres',
 	"SELECT role_cluster.enqueue('searchIndexing')");
 # the enqueue woke the worker: a second is ample for it to route, were it on
@@ -455,6 +458,9 @@ is($node->safe_psql('postgres', "SELECT state FROM role_cluster.task WHERE id = 
 rc_set_and_reload($node, enabled => 'on', poll_interval => '100ms');
 is($node->safe_psql('postgres', 'SHOW role_cluster.poll_interval'),
 	'100ms', 'SHOW sees the reloaded poll interval');
+is( $node->safe_psql(
+		'postgres', q{SELECT count(*) FROM role_cluster.audit() WHERE "check" = 'worker_disabled'}),
+	'0', 'on again: no worker_disabled');
 ok( $node->poll_query_until(
 		'postgres', qq{
 	SELECT count(*) = 2 FROM role_cluster.task
