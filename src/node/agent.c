@@ -887,6 +887,18 @@ report_one(Agent *a, RunnerSlot *slot, SlotOutcome outcome, const char *message)
 }
 
 /*
+ * Free a finished handler's slot: if the server may hold more tasks for us
+ * than the slots had room for, fetch them at the next turn of the loop.
+ */
+static void
+free_slot(Agent *a, RunnerSlot *slot)
+{
+	runner_slot_clear(slot);
+	if (a->more_waiting && !a->stopping)
+		a->want_fetch = true;
+}
+
+/*
  * Report every finished handler: complete or fail its task (a handler
  * killed at the end of the grace period is handed back by deregister_node;
  * the result of a run whose task the server gave the node again is not
@@ -930,14 +942,15 @@ report_finished(Agent *a, bool all)
 			 */
 			node_log(NODE_LOG_NOTICE, "task %s: handler killed; it goes back "
 					 "to the queue when the node deregisters", task->id);
-			runner_slot_clear(slot);
+			free_slot(a, slot);
 			continue;
 		}
 		if (outcome == OUTCOME_SUPERSEDED)
 		{
+			/* the task itself, given to us again, may wait for this slot */
 			node_log(NODE_LOG_NOTICE, "task %s: the result of its earlier run is "
 					 "dropped; the task runs again here", task->id);
-			runner_slot_clear(slot);
+			free_slot(a, slot);
 			continue;
 		}
 		result = report_one(a, slot, outcome, message);
@@ -949,9 +962,7 @@ report_finished(Agent *a, bool all)
 		}
 		if (result == REPORT_LATER)
 			continue;
-		runner_slot_clear(slot);
-		if (a->more_waiting && !a->stopping)
-			a->want_fetch = true;
+		free_slot(a, slot);
 	}
 	free(due);
 	return true;

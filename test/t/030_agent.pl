@@ -593,7 +593,9 @@ is(wait_agent('patient'), 0, 'patient stops with exit 0');
 # the agent stops the handler, whose result would be refused, and whose
 # task may already run elsewhere (here the server gives it to the same
 # node, the only one of its role left).  The earlier run must not count
-# for the new run, which then could not report its own.
+# for the new run, which then could not report its own.  The agent has one
+# slot and its poll is an hour away: the task comes back while the earlier
+# run still holds the slot, and must be fetched once that run is stopped.
 
 # Wait (bounded) until file $f exists; returns whether it does.
 sub wait_file
@@ -607,7 +609,7 @@ sub wait_file
 	return 0;
 }
 
-start_agent('solo', 'maintenance', undef, {}, '--concurrency', '2');
+start_agent('solo', 'maintenance', undef, {}, '--concurrency', '1', '--poll', '3600');
 my $gated = query(q{SELECT role_cluster.enqueue('storeMaintenance', 'gated')});
 ok(wait_file("$testdir/started.$gated.1"), 'the gated task runs on solo (attempt 1)');
 $offset = -s $node->basedir . '/agent_solo.log';
