@@ -53,7 +53,6 @@ SELECT octet_length(node_id) AS longest_taken FROM role_cluster.register_node(re
 SELECT role_cluster.deregister_node(repeat('x', 255));
 DELETE FROM role_cluster.node WHERE node_id = repeat('x', 255);
 SELECT role_cluster.register_node('bad', 'no-such-role');
-SELECT role_cluster.register_node('bad', NULL, NULL, 0);
 SELECT role_cluster.register_node('bad', NULL, NULL, -1);
 SELECT role_cluster.register_node('bad', 'pusher', 0);
 SELECT role_cluster.register_node('bad', 'pusher', 2);

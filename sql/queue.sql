@@ -853,6 +853,16 @@ SELECT * FROM routed_then ORDER BY routing;
 SELECT capacity FROM role_cluster.register_node('all', 'indexer', NULL, 1);
 SELECT * FROM routed_then ORDER BY routing;
 SELECT stage, count(*) FROM task_stage WHERE node_id = 'all' GROUP BY stage;
+-- Capacity 0, as while a node drains: it is given nothing more, by a claim
+-- or a dispatch, though tasks it may run are queued, and keeps what it
+-- started; node_duties() (audit(), the views) counts it as running nothing.
+SELECT capacity FROM role_cluster.register_node('all', 'indexer', NULL, 0);
+SELECT count(*) AS queued_for_it FROM role_cluster.task WHERE state = 'queued' AND task_type = 'searchIndexing';
+SELECT count(*) AS claimed_at_0 FROM role_cluster.claim_tasks('all', 5);
+SELECT role_cluster.dispatch() >= 0 AS dispatched;
+SELECT stage, count(*) FROM task_stage WHERE node_id = 'all' GROUP BY stage;
+SELECT d.tasks, d.serves_shard FROM role_cluster.node n CROSS JOIN LATERAL role_cluster.node_duties(n) d
+	WHERE n.node_id = 'all';
 DROP VIEW routed_then;
 SELECT role_cluster.deregister_node('all') AS handed_back;
 -- A node that holds more than its capacity (lowered by hand while it ran

@@ -109,7 +109,7 @@ CREATE TABLE role_cluster.node (
 	push_shard	integer
 				CONSTRAINT node_push_shard_positive CHECK (push_shard >= 1),
 	capacity	integer NOT NULL
-				CONSTRAINT node_capacity_positive CHECK (capacity >= 1),
+				CONSTRAINT node_capacity_not_negative CHECK (capacity >= 0),
 	login		name NOT NULL,
 	backend_pid integer NOT NULL,
 	backend_start timestamptz NOT NULL,
@@ -127,7 +127,8 @@ COMMENT ON COLUMN role_cluster.node.role_name IS
 	'Its cluster_role (STALWART_ROLE); NULL enables every task type.  Not a foreign key: a role deleted under a node enables nothing';
 COMMENT ON COLUMN role_cluster.node.push_shard IS
 	'Its push shard (STALWART_PUSH_SHARD) in 1..push_shards_total; NULL means shard 1 while push_shards_total is 1, else none';
-COMMENT ON COLUMN role_cluster.node.capacity IS 'Most tasks it holds at once (running, routed ones included)';
+COMMENT ON COLUMN role_cluster.node.capacity IS
+	'Most tasks it holds at once (running, routed ones included); 0: it is given none (it drains)';
 COMMENT ON COLUMN role_cluster.node.login IS
 	'The login that registered it; only that login or a role_cluster_admin member may act for the node';
 COMMENT ON COLUMN role_cluster.node.backend_pid IS 'Process id of the session that registered it';
@@ -993,10 +994,10 @@ BEGIN
 				  DETAIL = pg_catalog.format('It has %s bytes; a node id may have at most 255.',
 											 pg_catalog.octet_length(register_node.node_id));
 	END IF;
-	IF register_node.capacity < 1 THEN
-		RAISE EXCEPTION 'capacity % of node "%" is not positive', register_node.capacity, register_node.node_id
+	IF register_node.capacity < 0 THEN
+		RAISE EXCEPTION 'capacity % of node "%" is negative', register_node.capacity, register_node.node_id
 			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'Pass the number of tasks the node may hold at once, or NULL for cluster_settings.default_capacity.';
+				  HINT = 'Pass the number of tasks the node may hold at once (0: none, as while it drains), or NULL for cluster_settings.default_capacity.';
 	END IF;
 	IF register_node.role IS NOT NULL AND NOT role_cluster.role_exists(register_node.role)
 		AND pg_catalog.current_setting('role_cluster.unknown_role', true) IS DISTINCT FROM 'enable_all' THEN
@@ -1943,7 +1944,8 @@ BEGIN
 		 WHERE sp.singleton));
 
 	/*
-	 * The live nodes, locked, and what each holds, counted once under
+	 * The live nodes with room to be given (a capacity of 0 routes a node
+	 * nothing: it drains), locked, and what each holds, counted once under
 	 * those locks: while dispatch holds them no other hand-out can add to
 	 * a node's tasks (completions can only take from them), so the counts
 	 * plus what this call hands out are a safe upper bound throughout.
@@ -1956,7 +1958,7 @@ BEGIN
 								ORDER BY l.node_id)
 		INTO nodes, caps, classes
 		FROM (SELECT n.node_id, n.capacity, n.role_name, n.push_shard FROM role_cluster.node n
-			  WHERE role_cluster.node_is_live(n)
+			  WHERE role_cluster.node_is_live(n) AND n.capacity > 0
 			  ORDER BY n.node_id
 			  FOR NO KEY UPDATE SKIP LOCKED) AS l;
 	IF nodes IS NULL OR batch = 0 THEN

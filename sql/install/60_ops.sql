@@ -6,7 +6,8 @@
  *
  * - Every figure comes from the queue's own definitions: liveness is
  *   node_is_live(), what a node runs is node_task_types(role, false) (a role
- *   deleted under a node enables nothing, as dispatch sees it), the push
+ *   deleted under a node enables nothing, as dispatch sees it; a node with
+ *   a capacity of 0 runs nothing), the push
  *   shard it serves is effective_push_shard().  node_duties() gathers them
  *   for one node, so the views, audit() and metrics() agree with dispatch.
  * - The views are small and read well in psql's \x mode: short column
@@ -48,7 +49,9 @@ CREATE FUNCTION role_cluster.node_duties(n role_cluster.node,
 AS $$
 BEGIN
 	live := role_cluster.node_is_live(n);
-	tasks := role_cluster.node_task_types(n.role_name, false);
+	/* a node with a capacity of 0 is given nothing (it drains) */
+	tasks := CASE WHEN n.capacity > 0 THEN role_cluster.node_task_types(n.role_name, false)
+			 ELSE '{}' END;
 	IF n.role_name IS NOT NULL AND NOT role_cluster.role_exists(n.role_name)
 		AND pg_catalog.current_setting('role_cluster.unknown_role', true) IS DISTINCT FROM 'enable_all' THEN
 		listeners := '{}';
@@ -62,7 +65,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION role_cluster.node_duties(role_cluster.node) IS
-	'What a node does, as dispatch sees it: live, task types and listeners its role enables, push shard it serves';
+	'What a node does, as dispatch sees it: live, task types it is given (those its role enables, none at capacity 0) and listeners its role enables, push shard it serves';
 
 /* ---- Views ---- */
 
