@@ -20,7 +20,7 @@
  *	 in one transaction under the node's row lock (the heartbeat's):
  *	 SELECT ... role_cluster.heartbeat($1) ..., SELECT ... FROM
  *	 role_cluster.nodes, SELECT ... role_cluster.register_node($1, $2, $3,
- *	 $4) with the capacity lowered to the tasks the node still runs
+ *	 $4) with the capacity lowered to the handlers still running
  *	 when the handlers are done or killed, the same way:
  *	 SELECT role_cluster.deregister_node($1)		hands back the rest
  *	 (each statement that acts for the node guarded by SQL_MINE)
@@ -449,7 +449,7 @@ warn_if_registered_elsewhere(Agent *a)
 /*
  * Register the node from this session (again, after a reconnection: the
  * server then takes back what the node held from its old session).
- * A stopping agent registers with the least capacity, 1, not its own, as
+ * A stopping agent registers with a capacity of 0, not its own, as
  * drain() does: registering again takes back what the node held, and its
  * handlers are stopped, so it runs nothing, and the worker is to route
  * nothing more to a node about to deregister.
@@ -488,7 +488,7 @@ session_register(Agent *a, bool first)
 	values[0] = cfg->node_id;
 	values[1] = cfg->role;
 	values[2] = cfg->push_shard > 0 ? a->shard_text : NULL;
-	values[3] = a->stopping ? "1" : a->capacity_text;
+	values[3] = a->stopping ? "0" : a->capacity_text;
 	res = conn_exec(&a->conn, SQL_REGISTER, 4, values, &st);
 	if (st != CONN_OK)
 		return session_failed(a, first, st, res);
@@ -1199,12 +1199,13 @@ retry_stop_step(Agent *a)
 }
 
 /*
- * While stopping, with handlers still running: register again, from this
- * session (the node keeps what it runs), with the capacity lowered to the
- * tasks it has started, so that the worker routes nothing more here; the
- * server then hands back what was routed here and not fetched yet, beyond
- * that capacity.  Done again whenever a handler finishes, which frees room
- * the worker could fill.  Without it, work routed to a stopping node
+ * While stopping: register again, from this session (the node keeps what
+ * it runs), with the capacity lowered to the handlers still running (0
+ * once none runs), so that the worker routes nothing more here; the server
+ * then hands back what was routed here and not fetched yet, beyond that
+ * capacity.  Done at the stop, and again whenever a handler finishes,
+ * before its result is reported: the report frees room the worker could
+ * otherwise fill before the capacity follows.  Without it, work routed to a stopping node
  * waited for it to deregister, up to the grace period, and a singleton
  * type waited as long for all nodes.  First, as a heartbeat does, the node
  * is looked at: another session's now, the agent stops there; its lease
@@ -1257,7 +1258,9 @@ drain(Agent *a)
 		return;
 	}
 
-	snprintf(capacity, sizeof(capacity), "%ld", started > 1 ? started : 1);
+	/* what the server counts started, less the handlers that finished */
+	snprintf(capacity, sizeof(capacity), "%ld",
+			 started < a->drained ? started : (long) a->drained);
 	values[0] = cfg->node_id;
 	values[1] = cfg->role;
 	values[2] = cfg->push_shard > 0 ? a->shard_text : NULL;
@@ -1295,6 +1298,7 @@ begin_stop(Agent *a)
 
 	a->stopping = true;
 	a->want_fetch = false;
+	a->drained = -1;			/* a first drain, however many handlers run */
 	a->stop_deadline_ms = now + a->cfg->grace_ms;
 	a->give_up_ms = 0;
 	if (!a->connected)
@@ -1427,6 +1431,14 @@ run_loop(Agent *a)
 			conn_set_statement_timeout(&a->conn, statement_timeout_ms(a));
 		check_lost(a);
 
+		/* stopping: the capacity follows the handlers before their reports */
+		if (a->stopping && a->connected &&
+			runner_running(a->runner) != a->drained &&
+			node_now_ms() >= a->next_stop_step_ms)
+			drain(a);
+		if (a->taken_over)
+			return NODE_EXIT_RUNTIME;
+
 		/*
 		 * all, once the reports are given up: those kept for a later try
 		 * are dropped now, not when that try comes
@@ -1434,12 +1446,6 @@ run_loop(Agent *a)
 		if (a->connected &&
 			!report_finished(a, a->stopping && reports_given_up(a)))
 			continue;
-		if (a->stopping && a->connected && runner_running(a->runner) > 0 &&
-			runner_running(a->runner) != a->drained &&
-			node_now_ms() >= a->next_stop_step_ms)
-			drain(a);
-		if (a->taken_over)
-			return NODE_EXIT_RUNTIME;
 
 		if (a->stopping && runner_running(a->runner) == 0)
 		{
