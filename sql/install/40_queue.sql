@@ -1962,9 +1962,13 @@ BEGIN
 			  ORDER BY n.node_id
 			  FOR NO KEY UPDATE SKIP LOCKED) AS l;
 	IF nodes IS NULL OR batch = 0 THEN
-		/* live nodes all busy in claims of their own: work may wait for them */
+		/*
+		 * live nodes all busy in claims of their own: work may wait for
+		 * them (not for a node at capacity 0, whose commits free nothing)
+		 */
 		PERFORM role_cluster.note_dispatch(
-			EXISTS (SELECT FROM role_cluster.node n WHERE role_cluster.node_is_live(n)), 0, next_due);
+			EXISTS (SELECT FROM role_cluster.node n
+					WHERE role_cluster.node_is_live(n) AND n.capacity > 0), 0, next_due);
 		RETURN 0;
 	END IF;
 	/*
@@ -2067,7 +2071,8 @@ BEGIN
 		ran_out OR left_over = 0
 		OR EXISTS (SELECT FROM role_cluster.task q
 				   WHERE q.state = 'queued' AND q.singleton AND q.run_at <= pg_catalog.now())
-		OR (SELECT pg_catalog.count(*) FROM role_cluster.node n WHERE role_cluster.node_is_live(n))
+		OR (SELECT pg_catalog.count(*) FROM role_cluster.node n
+			WHERE role_cluster.node_is_live(n) AND n.capacity > 0)
 			> pg_catalog.cardinality(nodes),
 		notified, next_due);
 	RETURN batch - left_over;
@@ -2415,7 +2420,7 @@ COMMENT ON COLUMN role_cluster.nodes.role IS 'Role the node registered with (STA
 COMMENT ON COLUMN role_cluster.nodes.push_shard IS 'Push shard (STALWART_PUSH_SHARD), NULL when the node has none';
 COMMENT ON COLUMN role_cluster.nodes.capacity IS 'Most tasks the node may hold at once';
 COMMENT ON COLUMN role_cluster.nodes.live IS
-	'Given work: registered, heartbeated within its node timeout and lease, and its session still connected';
+	'Given work (if its capacity is above 0): registered, heartbeated within its node timeout and lease, and its session still connected';
 COMMENT ON COLUMN role_cluster.nodes.held IS 'Tasks the node holds now (routed + running)';
 COMMENT ON COLUMN role_cluster.nodes.routed IS 'Tasks routed to the node that it has not fetched yet';
 COMMENT ON COLUMN role_cluster.nodes.running IS 'Tasks the node has fetched or claimed and not yet reported';

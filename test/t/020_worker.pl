@@ -273,6 +273,21 @@ takes_and_finishes($n1, 'n1', $td, 'which the node takes');
 $node->safe_psql('postgres',
 	"UPDATE role_cluster.task_policy SET singleton = false WHERE task_type = 'metricsPush'");
 
+# A node at capacity 0 (draining) is routed nothing, and no work waits for
+# its room: with it live and a deferred task queued, a fetch and a
+# completion on another node still wake nothing.
+my ($n0, $c0) = rc_node_session($node, 'n0', 'indexer', capacity => 0);
+my ($tlater, $tnow) = split /\|/, $node->safe_psql('postgres',
+	"SELECT role_cluster.enqueue('searchIndexing', 'later', run_at => now() + interval '1 hour'), "
+	  . "role_cluster.enqueue('searchIndexing', 'now')");
+ok(rc_wait_notification($n1, $c1), 'a task due now goes to n1, not to n0 at capacity 0');
+my $w0 = wakeups();
+takes_and_finishes($n1, 'n1', $tnow, 'n1 takes it');
+is(wakeups(), $w0, 'its fetch and completion wake nothing: no work waits for a node at capacity 0');
+$node->safe_psql('postgres', "DELETE FROM role_cluster.task WHERE id = $tlater");
+rc_query($n0, "SELECT role_cluster.deregister_node('n0')");
+$n0->quit;
+
 # So is a recurring schedule: adding one wakes the worker to look at the
 # schedules again, and each firing notes when the next falls due.  (A node
 # of its own, so that a firing after the test cannot reach the others.)
