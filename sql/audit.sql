@@ -84,6 +84,16 @@ SELECT * FROM findings WHERE "check" IN ('node_not_live', 'task_type_single_node
 SELECT (role_cluster.register_node('h2', 'heavy')).node_id;
 -- Quiet again.
 SELECT * FROM findings;
+-- node_drained: h1 and h2 at capacity 0 (an agent's stop, or an
+-- operator's drain) are live but given nothing, so their types are
+-- unrunnable, which names them.
+UPDATE role_cluster.node SET capacity = 0 WHERE node_id IN ('h1', 'h2');
+SELECT * FROM findings;
+SELECT DISTINCT "check", hint FROM role_cluster.audit()
+	WHERE "check" IN ('node_drained', 'task_type_unrunnable') ORDER BY 1;
+SELECT (role_cluster.register_node('h1', 'heavy')).capacity AS h1,
+	   (role_cluster.register_node('h2', 'heavy')).capacity AS h2;
+SELECT * FROM findings;
 
 -- A node that holds a task when it is lost says so.
 SELECT role_cluster.enqueue('outboundMta') AS mta_task \gset

@@ -167,7 +167,7 @@ COMMENT ON VIEW role_cluster.node_stats IS
 	'Per registered node: free capacity, age of its oldest held task and of its last heartbeat, tasks done lately (complements the nodes view)';
 COMMENT ON COLUMN role_cluster.node_stats.node_id IS 'The node';
 COMMENT ON COLUMN role_cluster.node_stats.live IS 'Whether it is live (as in the nodes view)';
-COMMENT ON COLUMN role_cluster.node_stats.free IS 'Tasks it may still take: capacity minus routed and running';
+COMMENT ON COLUMN role_cluster.node_stats.free IS 'Tasks it may still take: capacity minus routed and running (below 0 when its capacity was lowered under what it holds)';
 COMMENT ON COLUMN role_cluster.node_stats.oldest_held IS
 	'How long it has held its oldest routed or running task (whole seconds); NULL when it holds none';
 COMMENT ON COLUMN role_cluster.node_stats.heartbeat_age IS 'Time since it last registered or heartbeated (whole seconds)';
@@ -294,6 +294,10 @@ COMMENT ON FUNCTION role_cluster.cleanup_holders() IS
  *   push_shard_missing     warning: a live push node without a shard while
  *                          push_shards_total is above 1 (serves nothing).
  *   node_not_live          warning: registered, not deregistered, not live.
+ *   node_drained           info: a live node with a capacity of 0, given
+ *                          nothing (a stopping agent's, or an operator's
+ *                          drain); task_type_unrunnable names such nodes
+ *                          that would run the type.
  *   node_role_missing      warning: a live node's role no longer exists
  *                          (it runs nothing, or everything under
  *                          unknown_role = enable_all).
@@ -371,7 +375,7 @@ BEGIN
 	WITH nd AS MATERIALIZED (
 		/* registered nodes and what they do */
 		SELECT n.node_id, n.role_name, n.push_shard, n.registered_listeners, n.last_heartbeat,
-			   n.live_until, n.lease_until, d.live, d.tasks, d.listeners, d.serves_shard,
+			   n.live_until, n.lease_until, d.live, d.tasks, d.listeners, d.serves_shard, n.capacity,
 			   role_cluster.node_is_lost(n) AS lost,
 			   NOT role_cluster.node_session_alive(n.backend_pid, n.backend_start) AS session_ended,
 			   n.role_name IS NOT NULL AND NOT role_cluster.role_exists(n.role_name) AS role_missing
@@ -397,6 +401,9 @@ BEGIN
 			   ty.task_type = ANY (critical_types) AS critical,
 			   coalesce(p.singleton, false) AS singleton,
 			   ARRAY(SELECT l.node_id FROM live l WHERE ty.task_type = ANY (l.tasks) ORDER BY l.node_id) AS runners,
+			   ARRAY(SELECT l.node_id FROM live l
+					 WHERE l.capacity = 0 AND ty.task_type = ANY (role_cluster.node_task_types(l.role_name, false))
+					 ORDER BY l.node_id) AS drained,
 			   ARRAY(SELECT r.name FROM role_cluster.cluster_role r
 					 WHERE role_cluster.role_enables_task(r.name, ty.task_type) ORDER BY r.name) AS roles,
 			   coalesce(w.queued, 0) AS queued,
@@ -433,12 +440,16 @@ BEGIN
 	), findings (severity, "check", subject, detail, hint) AS (
 		SELECT CASE WHEN t.critical OR t.queued > 0 THEN 'critical' ELSE 'warning' END,
 			   'task_type_unrunnable', t.task_type::text,
-			   pg_catalog.format('No live node runs %s%s. %s', t.task_type,
+			   pg_catalog.format('No live node runs %s%s. %s%s', t.task_type,
 					CASE WHEN t.queued = 1 THEN '; 1 of its tasks is queued'
 						 WHEN t.queued > 1 THEN pg_catalog.format('; %s of its tasks are queued', t.queued) ELSE '' END,
 					CASE WHEN t.roles = '{}' THEN 'No role enables it.'
-						 ELSE pg_catalog.format('Roles that enable it: %s.', pg_catalog.array_to_string(t.roles, ', ')) END),
-			   CASE WHEN t.roles = '{}' THEN 'Enable it in the role of a live node (cluster_role.tasks).'
+						 ELSE pg_catalog.format('Roles that enable it: %s.', pg_catalog.array_to_string(t.roles, ', ')) END,
+					CASE WHEN t.drained <> '{}'
+						 THEN pg_catalog.format(' Live nodes that would run it are drained (capacity 0): %s.',
+							pg_catalog.array_to_string(t.drained, ', ')) ELSE '' END),
+			   CASE WHEN t.drained <> '{}' THEN 'Give a drained node its capacity back (it registers again, or UPDATE role_cluster.node SET capacity), or start another node with one of those roles.'
+					WHEN t.roles = '{}' THEN 'Enable it in the role of a live node (cluster_role.tasks).'
 					ELSE 'Start a node with one of those roles, or enable it in the role of a live node.' END
 		FROM types t
 		WHERE t.task_type <> 'pushNotifications' AND t.runners = '{}'
@@ -496,6 +507,12 @@ BEGIN
 			   pg_catalog.format('Restart it with STALWART_PUSH_SHARD between 1 and %s.', shards_total)
 		FROM live l
 		WHERE 'pushNotifications' = ANY (l.tasks) AND l.push_shard IS NULL AND shards_total > 1
+	UNION ALL
+		SELECT 'info', 'node_drained', l.node_id,
+			   pg_catalog.format('Node "%s" is live with a capacity of 0: it is given no task, and runs only what it had started.', l.node_id),
+			   'Nothing to do while it stops (its agent drains it so). Otherwise give it its capacity back: it registers again, or UPDATE role_cluster.node SET capacity.'
+		FROM live l
+		WHERE l.capacity = 0
 	UNION ALL
 		SELECT 'warning', 'node_not_live', n.node_id,
 			   pg_catalog.format('Node "%s" is registered but not live: %s.%s', n.node_id,
