@@ -405,7 +405,14 @@ CREATE FUNCTION role_cluster.node_is_live(n role_cluster.node) RETURNS boolean
 	LANGUAGE sql STABLE
 	RETURN n.live_until > pg_catalog.now() AND NOT role_cluster.node_is_lost(n);
 COMMENT ON FUNCTION role_cluster.node_is_live(role_cluster.node) IS
-	'Whether a node is live, given work: not lost, and within its node timeout';
+	'Whether a node is live, given work (node_takes_work: if its capacity is above 0): not lost, and within its node timeout';
+
+/* The nodes dispatch() routes to: live, and not drained to capacity 0. */
+CREATE FUNCTION role_cluster.node_takes_work(n role_cluster.node) RETURNS boolean
+	LANGUAGE sql STABLE
+	RETURN role_cluster.node_is_live(n) AND n.capacity > 0;
+COMMENT ON FUNCTION role_cluster.node_takes_work(role_cluster.node) IS
+	'Whether dispatch() may route to a node: live, and its capacity above 0 (at 0 it drains)';
 
 /*
  * Has the node holding a running task started it?  A task it claimed was
@@ -1958,7 +1965,7 @@ BEGIN
 								ORDER BY l.node_id)
 		INTO nodes, caps, classes
 		FROM (SELECT n.node_id, n.capacity, n.role_name, n.push_shard FROM role_cluster.node n
-			  WHERE role_cluster.node_is_live(n) AND n.capacity > 0
+			  WHERE role_cluster.node_takes_work(n)
 			  ORDER BY n.node_id
 			  FOR NO KEY UPDATE SKIP LOCKED) AS l;
 	IF nodes IS NULL OR batch = 0 THEN
@@ -1967,8 +1974,7 @@ BEGIN
 		 * them (not for a node at capacity 0, whose commits free nothing)
 		 */
 		PERFORM role_cluster.note_dispatch(
-			EXISTS (SELECT FROM role_cluster.node n
-					WHERE role_cluster.node_is_live(n) AND n.capacity > 0), 0, next_due);
+			EXISTS (SELECT FROM role_cluster.node n WHERE role_cluster.node_takes_work(n)), 0, next_due);
 		RETURN 0;
 	END IF;
 	/*
@@ -2071,8 +2077,7 @@ BEGIN
 		ran_out OR left_over = 0
 		OR EXISTS (SELECT FROM role_cluster.task q
 				   WHERE q.state = 'queued' AND q.singleton AND q.run_at <= pg_catalog.now())
-		OR (SELECT pg_catalog.count(*) FROM role_cluster.node n
-			WHERE role_cluster.node_is_live(n) AND n.capacity > 0)
+		OR (SELECT pg_catalog.count(*) FROM role_cluster.node n WHERE role_cluster.node_takes_work(n))
 			> pg_catalog.cardinality(nodes),
 		notified, next_due);
 	RETURN batch - left_over;
