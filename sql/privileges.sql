@@ -105,6 +105,31 @@ SELECT c.oid::regclass AS public_relation
 	aclexplode(c.relacl) a
 	WHERE a.grantee = 0;
 
+-- The calls the extension's functions make fit the extension's own
+-- functions exactly, so an overload made beside one (here by a superuser,
+-- as CREATE on the schema would let another role) is never called in its
+-- place.
+CREATE FUNCTION role_cluster.role_enables_task(text, text) RETURNS boolean
+	LANGUAGE plpgsql AS $$BEGIN RAISE EXCEPTION 'the overload was called'; END$$;
+CREATE FUNCTION role_cluster.every_next(timestamptz, interval, text, integer) RETURNS timestamptz
+	LANGUAGE plpgsql AS $$BEGIN RAISE EXCEPTION 'the overload was called'; END$$;
+INSERT INTO role_cluster.cluster_role (name, tasks) VALUES ('pusher', 'EnableSome(pushNotifications)');
+SELECT node_id, role_name, push_shard FROM role_cluster.register_node('regress_overload', 'pusher', 1);
+INSERT INTO role_cluster.schedule (name, task_type, every)
+	VALUES ('regress_overload', 'storeMaintenance', '1 hour');
+SELECT name, every FROM role_cluster.schedule;
+DELETE FROM role_cluster.schedule;
+DELETE FROM role_cluster.node;
+DELETE FROM role_cluster.cluster_role WHERE name = 'pusher';
+DROP FUNCTION role_cluster.role_enables_task(text, text);
+DROP FUNCTION role_cluster.every_next(timestamptz, interval, text, integer);
+-- audit() warns of CREATE on the schema granted to anyone but its owner.
+GRANT CREATE ON SCHEMA role_cluster TO regress_rc_nobody, PUBLIC;
+SELECT severity, "check", subject, detail, hint FROM role_cluster.audit()
+	WHERE "check" = 'schema_create_granted';
+REVOKE CREATE ON SCHEMA role_cluster FROM regress_rc_nobody, PUBLIC;
+SELECT count(*) AS create_grants FROM role_cluster.audit() WHERE "check" = 'schema_create_granted';
+
 DROP EXTENSION role_cluster;
 -- A schema role_cluster that a login without superuser created first is
 -- refused: it could take the extension's objects away from the roles.
@@ -113,6 +138,20 @@ DROP SCHEMA role_cluster;
 CREATE SCHEMA role_cluster AUTHORIZATION regress_rc_nobody;
 CREATE EXTENSION role_cluster;
 ALTER SCHEMA role_cluster OWNER TO CURRENT_USER;
+-- So is one in which another role may create objects, or one that holds
+-- objects already: either could have an overload planted in it.
+GRANT CREATE ON SCHEMA role_cluster TO regress_rc_nobody;
+CREATE EXTENSION role_cluster;
+GRANT CREATE ON SCHEMA role_cluster TO PUBLIC;
+CREATE EXTENSION role_cluster;
+REVOKE CREATE ON SCHEMA role_cluster FROM regress_rc_nobody, PUBLIC;
+CREATE FUNCTION role_cluster.role_enables_task(text, text) RETURNS boolean
+	LANGUAGE sql AS 'SELECT true';
+CREATE EXTENSION role_cluster;
+DROP FUNCTION role_cluster.role_enables_task(text, text);
+CREATE TABLE role_cluster.node (node_id text);
+CREATE EXTENSION role_cluster;
+DROP TABLE role_cluster.node;
 CREATE EXTENSION role_cluster;
 SELECT count(*) AS objects FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
 	WHERE e.extname = 'role_cluster' AND d.deptype = 'e' HAVING count(*) > 100;

@@ -1012,7 +1012,9 @@ BEGIN
 			USING ERRCODE = 'undefined_object',
 				  HINT = 'Create the role in role_cluster.cluster_role first, or register the node without a role.';
 	END IF;
-	enables_push := role_cluster.role_enables_task(register_node.role, 'pushNotifications');
+	/* each argument of its parameter's type: no overload made beside it can fit better */
+	enables_push := role_cluster.role_enables_task(register_node.role,
+												   'pushNotifications'::role_cluster.task_type);
 
 	SELECT * INTO s FROM role_cluster.cluster_settings;
 	IF register_node.push_shard < 1 OR register_node.push_shard > s.push_shards_total THEN

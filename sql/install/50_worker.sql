@@ -425,7 +425,8 @@ BEGIN
 		IF new_row.cron IS NOT NULL THEN
 			PERFORM role_cluster.cron_next(new_row.cron, now(), new_row.timezone);
 		ELSE
-			PERFORM role_cluster.every_next(now(), new_row.every, new_row.timezone, 0);
+			/* each argument of its parameter's type: no overload made beside it can fit better */
+			PERFORM role_cluster.every_next(now(), new_row.every, new_row.timezone, 0::bigint);
 		END IF;
 	END IF;
 

@@ -341,6 +341,12 @@ COMMENT ON FUNCTION role_cluster.cleanup_holders() IS
  *   worker_not_preloaded   info: the library is not preloaded, so no
  *                          worker runs anywhere (a deployment that claims,
  *                          or calls dispatch() itself, may mean it).
+ *   schema_create_granted  warning: a role other than the schema's owner
+ *                          may create objects in schema role_cluster: a
+ *                          function or operator it creates there could
+ *                          stand in for one of the extension's in a call
+ *                          that does not fit the extension's exactly, and
+ *                          run with the extension's privileges.
  *
  * critical_types defaults to the types whose stop users notice within
  * minutes: outbound mail, push notifications, the task queue and the
@@ -657,6 +663,18 @@ BEGIN
 			   'role_cluster is not in shared_preload_libraries: no background worker runs, so nothing dispatches, reclaims, fires schedules or prunes by itself, and fetch_tasks() returns only what a dispatch() called by hand routed.',
 			   'Add role_cluster to shared_preload_libraries (a server restart), or have the nodes take their work with claim_tasks() and call reclaim(), fire_schedules() and prune() from a scheduler of your own.'
 		WHERE NOT role_cluster.worker_preloaded()
+	UNION ALL
+		SELECT 'warning', 'schema_create_granted', c.grantee,
+			   pg_catalog.format('%s may create objects in schema role_cluster: a function or operator created there could stand in for one of the extension''s and run with its privileges.',
+								 c.grantee),
+			   pg_catalog.format('REVOKE CREATE ON SCHEMA role_cluster FROM %s;', c.grantee)
+		FROM (SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC'
+						  ELSE pg_catalog.quote_ident(r.rolname) END AS grantee
+			  FROM pg_catalog.pg_namespace n
+				  CROSS JOIN LATERAL pg_catalog.aclexplode(n.nspacl) a
+				  LEFT JOIN pg_catalog.pg_roles r ON r.oid = a.grantee
+			  WHERE n.nspname = 'role_cluster' AND a.privilege_type = 'CREATE'
+				AND a.grantee <> n.nspowner) c
 	)
 	SELECT f.severity, f."check", f.subject, f.detail, f.hint
 	FROM findings f
