@@ -461,12 +461,42 @@ DROP FUNCTION regress_no_boom();
 SELECT role_cluster.fire_schedules() AS fired;
 SELECT name, next_due > now() AS ahead, last_error
   FROM role_cluster.schedule WHERE name IN ('bare', 'boom', 'fine') ORDER BY name;
--- an interval whose next due time is past the range: last_error says which
+-- an interval whose next due time is past the range is refused, with
+-- next_due given as without
 INSERT INTO role_cluster.schedule (name, task_type, kind, every, next_due)
 	VALUES ('huge', 'storeMaintenance', 'huge', '100000000 years', '2020-01-01 00:00:00+00');
-SELECT role_cluster.fire_schedules() AS fired \gset
-SELECT last_due IS NULL AS not_fired, last_error FROM role_cluster.schedule WHERE name = 'huge';
+INSERT INTO role_cluster.schedule (name, task_type, kind, every)
+	VALUES ('huge', 'storeMaintenance', 'huge', '100000000 years');
+INSERT INTO role_cluster.schedule (name, task_type, kind, every)
+	VALUES ('huge', 'storeMaintenance', 'huge', '1 hour');
+UPDATE role_cluster.schedule SET next_due = 'infinity' WHERE name = 'huge';
+UPDATE role_cluster.schedule SET next_due = '294276-12-31 23:00:00+00' WHERE name = 'huge';
 DELETE FROM role_cluster.schedule WHERE name = 'huge';
+-- one written past the checks fails at its firing: last_error says why,
+-- and the task its firing enqueued is rolled back, and not counted
+ALTER TABLE role_cluster.schedule DISABLE TRIGGER schedule_before_write;
+INSERT INTO role_cluster.schedule (name, task_type, kind, every, next_due)
+	VALUES ('huge', 'storeMaintenance', 'huge', '100000000 years', '2020-01-01 00:00:00+00');
+ALTER TABLE role_cluster.schedule ENABLE TRIGGER schedule_before_write;
+SELECT role_cluster.fire_schedules() AS fired;
+SELECT last_due IS NULL AS not_fired, last_error FROM role_cluster.schedule WHERE name = 'huge';
+SELECT count(*) AS tasks FROM role_cluster.task WHERE kind = 'huge';
+DELETE FROM role_cluster.schedule WHERE name = 'huge';
+
+-- at most 1000 due times a call, all schedules together: the rest of a
+-- backlog waits for the next call
+BEGIN;
+INSERT INTO role_cluster.schedule (name, task_type, kind, every, catch_up, next_due)
+	VALUES ('backlog a', 'storeMaintenance', 'backlog', '1 minute', 'all', now() - interval '599 minutes'),
+		   ('backlog b', 'storeMaintenance', 'backlog', '1 minute', 'all', now() - interval '598 minutes');
+SELECT role_cluster.fire_schedules() AS fired;
+SELECT name, next_due - now() AS next_due FROM role_cluster.schedule WHERE kind = 'backlog' ORDER BY name;
+SELECT role_cluster.fire_schedules() AS fired;
+SELECT role_cluster.fire_schedules() AS fired;
+SELECT name, count(*) AS firings, min(due_at) - now() AS first, max(due_at) - now() AS last
+  FROM role_cluster.schedule_firing f JOIN role_cluster.schedule s ON s.id = f.schedule_id
+ WHERE s.kind = 'backlog' GROUP BY name ORDER BY name;
+ROLLBACK;
 
 -- deleting a schedule deletes its firings
 DELETE FROM role_cluster.schedule WHERE name IN ('bare', 'boom');

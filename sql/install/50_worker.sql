@@ -410,10 +410,17 @@ BEGIN
 			USING ERRCODE = 'check_violation',
 				  HINT = 'Set cron to a 5-field cron expression such as ''*/5 * * * *'', or every to an interval such as ''1 hour''.';
 	END IF;
+	IF NOT pg_catalog.isfinite(new_row.next_due) THEN
+		RAISE EXCEPTION 'next due time of schedule "%" must be finite, not %', new_row.name, new_row.next_due
+			USING ERRCODE = 'check_violation',
+				  HINT = 'Set next_due to a time, or to NULL for the first due time after now; set enabled = false to stop the schedule.';
+	END IF;
 	/*
 	 * The timing, when written: a bad cron expression or zone raises 22023
 	 * naming it, as does an interval with a negative part or a zero one.
-	 * (fire_schedules()' own updates leave it alone.)  Intervals compare
+	 * (fire_schedules()' own updates leave it alone.)  A next_due the
+	 * statement gives must have a due time after it (22008 when it runs
+	 * past the end of the range), or every firing would fail.  Intervals compare
 	 * by their text: = holds '1 mon' and '30 days' equal, and even
 	 * '-1 mon 31 days' and '1 day', which step differently.
 	 */
@@ -435,6 +442,9 @@ BEGIN
 		IF new_row.next_due IS NULL THEN
 			new_row.next_due := role_cluster.schedule_step(new_row.cron, new_row.every,
 														   new_row.timezone, now());
+		ELSE
+			PERFORM role_cluster.schedule_step(new_row.cron, new_row.every, new_row.timezone,
+											   new_row.next_due);
 		END IF;
 		RETURN new_row;
 	END IF;
@@ -460,6 +470,9 @@ BEGIN
 				role_cluster.every_latest(new_row.next_due, new_row.every, now(), new_row.timezone),
 				new_row.every, new_row.timezone);
 		END IF;
+	ELSIF next_due_given THEN
+		PERFORM role_cluster.schedule_step(new_row.cron, new_row.every, new_row.timezone,
+										   new_row.next_due);
 	END IF;
 	new_row.updated_at := now();
 	RETURN new_row;
@@ -506,7 +519,8 @@ COMMENT ON TRIGGER schedule_wake_worker ON role_cluster.schedule IS
  * again a second later).  A schedule that fails (enqueue raised) keeps its
  * next_due and records last_error; the others fire regardless, but for
  * those of a task type whose lock a firing gave up waiting for: they are
- * not tried until the next call.
+ * not tried until the next call.  At most 1000 due times a call, all
+ * schedules together.
  */
 CREATE FUNCTION role_cluster.fire_schedules() RETURNS integer
 	LANGUAGE plpgsql SECURITY DEFINER
@@ -516,9 +530,10 @@ DECLARE
 	s role_cluster.schedule;
 	t timestamptz := now();
 	fired integer := 0;
+	steps integer := 0;			/* due times gone through, all schedules together */
+	fired_here integer;
 	due timestamptz;
 	nxt timestamptz;
-	n integer;
 	last_fired timestamptz;
 	last_task bigint;
 	new_task bigint;
@@ -535,6 +550,13 @@ BEGIN
 		 ORDER BY next_due
 		   FOR UPDATE SKIP LOCKED
 	LOOP
+		/*
+		 * At most 1000 due times a call, so that a backlog (catch_up =
+		 * 'all' after an outage) never holds up the worker's dispatch and
+		 * reclaim for long: the schedules left due are noted below, and
+		 * the worker calls again a second later.
+		 */
+		EXIT WHEN steps >= 1000;
 		/*
 		 * A type whose lock an earlier firing gave up on (a change of its
 		 * policy waits for an open enqueue, say) would make each further
@@ -553,7 +575,7 @@ BEGIN
 			due := s.next_due;
 			last_fired := NULL;
 			last_task := NULL;
-			n := 0;
+			fired_here := 0;
 
 			IF s.catch_up = 'latest' THEN
 				/* skip to the latest due time at or before now */
@@ -577,11 +599,11 @@ BEGIN
 													 due, s.priority, s.max_attempts);
 					UPDATE role_cluster.schedule_firing SET task_id = new_task
 					 WHERE schedule_id = s.id AND due_at = due;
-					fired := fired + 1;
+					fired_here := fired_here + 1;
 					last_task := new_task;
 				END IF;
 				last_fired := due;
-				n := n + 1;
+				steps := steps + 1;
 				nxt := role_cluster.schedule_step(s.cron, s.every, s.timezone, due);
 				IF nxt <= due THEN
 					RAISE EXCEPTION 'interval % of schedule "%" does not advance from %',
@@ -589,7 +611,7 @@ BEGIN
 						USING ERRCODE = 'invalid_parameter_value';
 				END IF;
 				due := nxt;
-				EXIT WHEN s.catch_up <> 'all' OR due > t OR n >= 1000;
+				EXIT WHEN s.catch_up <> 'all' OR due > t OR steps >= 1000;
 			END LOOP;
 
 			UPDATE role_cluster.schedule
@@ -599,6 +621,8 @@ BEGIN
 				   last_task_id = coalesce(last_task, last_task_id),
 				   last_error = NULL
 			 WHERE id = s.id;
+			/* counted only now: a failure in this block rolls its tasks back */
+			fired := fired + fired_here;
 		EXCEPTION WHEN OTHERS THEN
 			GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, msg_detail = PG_EXCEPTION_DETAIL,
 				code = RETURNED_SQLSTATE;
