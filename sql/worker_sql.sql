@@ -15,6 +15,12 @@ SET TimeZone = 'UTC';
 -- cron_next: the first whole minute strictly after "after"
 --
 SELECT role_cluster.cron_next('*/15 * * * *', '2024-01-01 10:07:30+00');
+-- any white space separates fields: a line break from a file is no field
+SELECT role_cluster.cron_next(E'*/15\t*\n* * *\r\n', '2024-01-01 10:07:30+00');
+SELECT role_cluster.cron_next(E' @hourly\r\n', '2024-01-01 10:07:30+00');
+-- a POSIX rule is read as SET TimeZone reads it: UTC+2 is two hours west
+SELECT role_cluster.cron_next('0 12 * * *', '2024-01-01 00:00:00+00', 'UTC+2'),
+	   role_cluster.cron_next('0 12 * * *', '2024-01-01 00:00:00+00', 'Etc/GMT-2');
 SELECT role_cluster.cron_next('*/15 * * * *', '2024-01-01 10:15:00+00');	-- strictly after
 SELECT role_cluster.cron_next('* * * * *', '2024-12-31 23:59:59.5+00');	-- year carry
 SELECT role_cluster.cron_next('0 0 1 1 *', '2024-01-01 00:00:00+00');
@@ -203,6 +209,12 @@ SELECT role_cluster.every_next('2024-01-01', '-1 hour');
 SELECT role_cluster.every_next('2024-01-01', '1 mon -29 days');
 SELECT role_cluster.every_latest('2024-01-01', '-1 year 365 days 6 hours', '2025-01-01');
 SELECT role_cluster.every_next('2024-01-01', '1 day', 'Nowhere/Special');
+-- shorter than a second: due at every loop of the worker
+SELECT role_cluster.every_next('2024-01-01', '999 milliseconds');
+-- a bare offset: SET TimeZone and POSIX read its sign each their own way
+SELECT role_cluster.every_next('2024-01-01', '1 day', '+02');
+SELECT role_cluster.cron_next('0 12 * * *', '2024-01-01', '2');
+SELECT role_cluster.cron_next('0 12 * * *', '2024-01-01', '-3');
 SELECT role_cluster.every_next('2024-01-01', '1 day', 'UTC', -1);
 SELECT role_cluster.every_next('294276-12-01', '1 month');
 SELECT role_cluster.every_next('infinity', '1 day');

@@ -36,6 +36,7 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
+#include "parser/scansup.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/timestamp.h"
@@ -283,14 +284,14 @@ rc_cron_parse(const char *expr, RcCron *cron)
 
 	/* nicknames */
 	p = (char *) expr;
-	while (*p == ' ' || *p == '\t')
+	while (scanner_isspace(*p))
 		p++;
 	if (*p == '@')
 	{
 		char	   *end;
 		int			len;
 
-		for (end = p; *end != '\0' && *end != ' ' && *end != '\t'; end++)
+		for (end = p; *end != '\0' && !scanner_isspace(*end); end++)
 			;
 		len = end - p;
 		for (int i = 0; i < (int) lengthof(cron_nicknames); i++)
@@ -298,7 +299,7 @@ rc_cron_parse(const char *expr, RcCron *cron)
 			if ((int) strlen(cron_nicknames[i].name) == len &&
 				pg_strncasecmp(p, cron_nicknames[i].name, len) == 0)
 			{
-				while (*end == ' ' || *end == '\t')
+				while (scanner_isspace(*end))
 					end++;
 				if (*end != '\0')
 					cron_error(expr, "A nickname such as @daily stands alone.");
@@ -314,14 +315,14 @@ rc_cron_parse(const char *expr, RcCron *cron)
 	p = copy;
 	for (;;)
 	{
-		while (*p == ' ' || *p == '\t')
+		while (scanner_isspace(*p))
 			*p++ = '\0';
 		if (*p == '\0')
 			break;
 		if (nfields < 5)
 			fields[nfields] = p;
 		nfields++;
-		while (*p != '\0' && *p != ' ' && *p != '\t')
+		while (*p != '\0' && !scanner_isspace(*p))
 			p++;
 	}
 	if (nfields != 5)
@@ -626,13 +627,23 @@ rc_cron_prev(const RcCron *cron, TimestampTz at_or_before, pg_tz *tz)
 }
 
 /*
- * Looks up a time zone by name, as SET TimeZone would, or raises 22023.
+ * Looks up a time zone by name, or raises 22023.  A name is read as SET
+ * TimeZone reads one, POSIX rules included ("UTC+2" is two hours west);
+ * a bare offset such as "+02" or "2", which SET TimeZone reads as hours
+ * east and POSIX as hours west, is refused rather than read either way.
  */
 pg_tz *
 rc_lookup_timezone(const char *name)
 {
-	pg_tz	   *tz = pg_tzset(name);
+	pg_tz	   *tz;
 
+	if (name[0] == '+' || name[0] == '-' || isdigit((unsigned char) name[0]))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("time zone \"%s\" is an offset, not a zone name", name),
+				 errdetail("SET TimeZone reads a bare offset as hours east of UTC, POSIX time zone rules as hours west."),
+				 errhint("Use a zone name such as \"Europe/Berlin\", or for a fixed offset an Etc name, whose sign is that of POSIX: \"Etc/GMT-2\" is two hours east of UTC.")));
+	tz = pg_tzset(name);
 	if (tz == NULL || !pg_tz_acceptable(tz))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -70,7 +70,10 @@ rc_every_out_of_range(TimestampTz after, const Interval *every, int64 n)
 					   n, rc_every_text(every), timestamptz_to_str(after))));
 }
 
-/* Raises 22023 unless every part of the interval is >= 0 and one is > 0 */
+/*
+ * Raises 22023 unless every part of the interval is >= 0 and it is a
+ * second or more.
+ */
 static void
 rc_every_check(const Interval *every)
 {
@@ -85,6 +88,12 @@ rc_every_check(const Interval *every)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("schedule interval \"%s\" is zero", rc_every_text(every)),
 				 errhint("Give an interval such as '5 minutes' or '1 day'.")));
+	if (every->month == 0 && every->day == 0 && every->time < USECS_PER_SEC)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("schedule interval \"%s\" is shorter than a second", rc_every_text(every)),
+				 errdetail("The worker fires due schedules once a loop: due times closer together would be skipped, or with catch_up = 'all' pile up."),
+				 errhint("Give an interval of a second or more, such as '5 minutes' or '1 day'.")));
 }
 
 /*
