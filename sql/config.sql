@@ -110,6 +110,10 @@ SELECT id, push_shards_total FROM role_cluster.cluster_settings;
 \set VERBOSITY terse
 UPDATE role_cluster.cluster_settings SET push_shards_total = 0;
 UPDATE role_cluster.cluster_settings SET push_shards_total = NULL;
+UPDATE role_cluster.cluster_settings SET push_shards_total = 1025;
+INSERT INTO role_cluster.cluster_settings (push_shards_total) VALUES (100000);
+UPDATE role_cluster.cluster_settings SET push_shards_total = 1024;
+UPDATE role_cluster.cluster_settings SET push_shards_total = 1;
 UPDATE role_cluster.cluster_settings SET id = false;
 \set VERBOSITY default
 UPDATE role_cluster.cluster_settings SET push_shards_total = 4;

@@ -305,6 +305,9 @@ UPDATE role_cluster.node SET lease_until = now() WHERE node_id = 'n2';
 SELECT role_cluster.claim_tasks('n2', 1);				-- 55000: not live
 SELECT node_id AS live_again FROM role_cluster.register_node('n2');
 SELECT role_cluster.heartbeat('nobody-here');			-- 42704: unknown node
+\set VERBOSITY terse
+SELECT role_cluster.heartbeat(repeat('x', 10000));	-- 42704: only its start shown
+\set VERBOSITY sqlstate
 SELECT role_cluster.complete_task(-1, 'n2');			-- 42704: unknown task
 SELECT role_cluster.claim_tasks('n2', NULL);			-- 22004: NULL argument
 SELECT role_cluster.enqueue(NULL);						-- 22004

@@ -595,7 +595,7 @@ CREATE TEMP VIEW task_stage AS
 SELECT role_cluster.dispatch(0) AS routed_none;
 SELECT role_cluster.dispatch(6) AS routed;
 SELECT node_id, count(*) FROM task_stage WHERE stage = 'routed' GROUP BY node_id ORDER BY node_id;
-SELECT role_cluster.dispatch() AS routed;
+SELECT role_cluster.dispatch(2147483647) AS routed;	-- the largest batch, shared without overflow
 SELECT node_id, task_type, count(*) FROM task_stage WHERE stage = 'routed'
 	GROUP BY node_id, task_type ORDER BY node_id, task_type;
 SELECT count(*) AS still_queued FROM role_cluster.task WHERE state = 'queued';

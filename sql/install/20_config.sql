@@ -50,13 +50,14 @@ CREATE TABLE role_cluster.cluster_settings (
 	id			boolean PRIMARY KEY DEFAULT true
 				CONSTRAINT cluster_settings_one_row CHECK (id),
 	push_shards_total integer NOT NULL DEFAULT 1
-				CONSTRAINT cluster_settings_push_shards_total_positive CHECK (push_shards_total >= 1)
+				CONSTRAINT cluster_settings_push_shards_total_range
+				CHECK (push_shards_total BETWEEN 1 AND 1024)
 );
 COMMENT ON TABLE role_cluster.cluster_settings IS
 	'Cluster-wide settings: exactly one row (an INSERT replaces it; it cannot be deleted)';
 COMMENT ON COLUMN role_cluster.cluster_settings.id IS 'Always true: keeps the table to one row';
 COMMENT ON COLUMN role_cluster.cluster_settings.push_shards_total IS
-	'Number of push notification shards; nodes take STALWART_PUSH_SHARD in 1..push_shards_total';
+	'Number of push notification shards (1 to 1024); nodes take STALWART_PUSH_SHARD in 1..push_shards_total';
 
 INSERT INTO role_cluster.cluster_settings DEFAULT VALUES;
 
@@ -311,6 +312,34 @@ COMMENT ON FUNCTION role_cluster.cluster_settings_before_insert() IS
 CREATE TRIGGER cluster_settings_before_insert
 	BEFORE INSERT ON role_cluster.cluster_settings
 	FOR EACH ROW EXECUTE FUNCTION role_cluster.cluster_settings_before_insert();
+
+/*
+ * push_shards_total in 1..1024, checked before the constraint so that the
+ * error names the value.  The bound keeps what lists every shard
+ * (shard_stats, audit(), metrics()) small: each shard needs nodes of its
+ * own, and a typo of 100000 for 10 would have each of them list 100,000.
+ */
+CREATE FUNCTION role_cluster.cluster_settings_check() RETURNS trigger
+	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NEW.push_shards_total IS NULL OR NEW.push_shards_total NOT BETWEEN 1 AND 1024 THEN
+		RAISE EXCEPTION 'push_shards_total must be between 1 and 1024, not %',
+			coalesce(NEW.push_shards_total::text, 'NULL')
+			USING ERRCODE = CASE WHEN NEW.push_shards_total IS NULL THEN 'not_null_violation'
+								 ELSE 'check_violation' END,
+				  HINT = 'Set it to the number of push shards: each is served by the nodes started with that STALWART_PUSH_SHARD, from 1 up.';
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION role_cluster.cluster_settings_check() IS
+	'Trigger: refuses a push_shards_total outside 1..1024, naming it';
+
+/* after cluster_settings_before_insert, which may turn the INSERT into an UPDATE */
+CREATE TRIGGER cluster_settings_check
+	BEFORE INSERT OR UPDATE ON role_cluster.cluster_settings
+	FOR EACH ROW EXECUTE FUNCTION role_cluster.cluster_settings_check();
 
 CREATE FUNCTION role_cluster.cluster_settings_before_delete() RETURNS trigger
 	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp

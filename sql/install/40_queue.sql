@@ -474,7 +474,11 @@ BEGIN
 		SELECT * INTO n FROM role_cluster.node WHERE node_id = node_for_caller.node_id;
 	END IF;
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'node "%" does not exist', node_for_caller.node_id
+		/* no node has an id over 255 bytes: the message shows its start */
+		RAISE EXCEPTION 'node "%" does not exist',
+			CASE WHEN pg_catalog.octet_length(node_for_caller.node_id) > 255
+				THEN pg_catalog.left(node_for_caller.node_id, 32) || '...'
+				ELSE node_for_caller.node_id END
 			USING ERRCODE = 'undefined_object',
 				  HINT = 'Register it first with role_cluster.register_node().';
 	END IF;
@@ -2006,7 +2010,8 @@ BEGIN
 
 	WHILE left_over > 0 AND true = ANY (active) LOOP
 		nactive := (SELECT pg_catalog.count(*) FROM pg_catalog.unnest(active) AS a WHERE a);
-		share := (left_over + nactive - 1) / nactive;	/* rounded up */
+		/* rounded up, without overflow near the largest batch */
+		share := left_over / nactive + (left_over % nactive > 0)::integer;
 		FOR k IN
 			SELECT x.k FROM pg_catalog.generate_subscripts(nodes, 1) AS x(k)
 			WHERE active[x.k]
