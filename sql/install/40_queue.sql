@@ -855,9 +855,18 @@ $$;
 COMMENT ON FUNCTION role_cluster.task_policy_after_write() IS
 	'Trigger: copies a type''s singleton policy to its unfinished tasks';
 
+/*
+ * Both copy the configuration to the tasks, so they fire however it is
+ * written: with session_replication_role = replica too, and in a logical
+ * replication subscriber's apply worker (which fires row triggers).  A
+ * singleton made by the publisher while two of the type's tasks run on
+ * the subscriber is refused there as here: the apply worker retries until
+ * at most one is left.
+ */
 CREATE TRIGGER task_policy_after_write
 	AFTER INSERT OR UPDATE OF singleton ON role_cluster.task_policy
 	FOR EACH ROW EXECUTE FUNCTION role_cluster.task_policy_after_write();
+ALTER TABLE role_cluster.task_policy ENABLE ALWAYS TRIGGER task_policy_after_write;
 
 /*
  * A new push_shards_total re-shards the unfinished push tasks, in the same
@@ -933,6 +942,7 @@ COMMENT ON FUNCTION role_cluster.cluster_settings_after_write() IS
 CREATE TRIGGER cluster_settings_after_write
 	AFTER INSERT OR UPDATE OF push_shards_total ON role_cluster.cluster_settings
 	FOR EACH ROW EXECUTE FUNCTION role_cluster.cluster_settings_after_write();
+ALTER TABLE role_cluster.cluster_settings ENABLE ALWAYS TRIGGER cluster_settings_after_write;
 
 /* ---- Node registration ---- */
 

@@ -116,17 +116,34 @@ ALTER TABLE role_cluster.cluster_role ENABLE REPLICA TRIGGER cluster_role_wake_w
 COMMENT ON TRIGGER cluster_role_wake_worker_applied ON role_cluster.cluster_role IS
 	'Wakes the background worker at commit when logical replication applies a change to roles';
 
+/* the policy and the shards likewise, as their copies to the tasks fire */
 CREATE TRIGGER task_policy_wake_worker
 	AFTER INSERT OR UPDATE OF singleton ON role_cluster.task_policy
 	FOR EACH STATEMENT EXECUTE FUNCTION role_cluster.wake_worker_trigger();
+ALTER TABLE role_cluster.task_policy ENABLE ALWAYS TRIGGER task_policy_wake_worker;
 COMMENT ON TRIGGER task_policy_wake_worker ON role_cluster.task_policy IS
 	'Wakes the background worker at commit when a type''s singleton policy is written';
+
+CREATE TRIGGER task_policy_wake_worker_applied
+	AFTER INSERT OR UPDATE OF singleton ON role_cluster.task_policy
+	FOR EACH ROW EXECUTE FUNCTION role_cluster.wake_worker_trigger();
+ALTER TABLE role_cluster.task_policy ENABLE REPLICA TRIGGER task_policy_wake_worker_applied;
+COMMENT ON TRIGGER task_policy_wake_worker_applied ON role_cluster.task_policy IS
+	'Wakes the background worker at commit when logical replication applies a singleton policy';
 
 CREATE TRIGGER cluster_settings_wake_worker
 	AFTER INSERT OR UPDATE OF push_shards_total ON role_cluster.cluster_settings
 	FOR EACH STATEMENT EXECUTE FUNCTION role_cluster.wake_worker_trigger();
+ALTER TABLE role_cluster.cluster_settings ENABLE ALWAYS TRIGGER cluster_settings_wake_worker;
 COMMENT ON TRIGGER cluster_settings_wake_worker ON role_cluster.cluster_settings IS
 	'Wakes the background worker at commit when the number of push shards is written';
+
+CREATE TRIGGER cluster_settings_wake_worker_applied
+	AFTER INSERT OR UPDATE OF push_shards_total ON role_cluster.cluster_settings
+	FOR EACH ROW EXECUTE FUNCTION role_cluster.wake_worker_trigger();
+ALTER TABLE role_cluster.cluster_settings ENABLE REPLICA TRIGGER cluster_settings_wake_worker_applied;
+COMMENT ON TRIGGER cluster_settings_wake_worker_applied ON role_cluster.cluster_settings IS
+	'Wakes the background worker at commit when logical replication applies the number of push shards';
 
 CREATE FUNCTION role_cluster.watch_session() RETURNS void
 	AS 'MODULE_PATHNAME', 'rc_watch_session' LANGUAGE C VOLATILE PARALLEL UNSAFE;

@@ -27,7 +27,8 @@ INSERT INTO role_cluster.cluster_role (name, tasks)
 });
 }
 $publisher->safe_psql('postgres',
-	'CREATE PUBLICATION roles FOR TABLE role_cluster.cluster_role');
+	'CREATE PUBLICATION roles FOR TABLE role_cluster.cluster_role, role_cluster.task_policy, role_cluster.cluster_settings'
+);
 my $connstr = $publisher->connstr . ' dbname=postgres';
 $subscriber->safe_psql('postgres',
 	"CREATE SUBSCRIPTION roles CONNECTION '$connstr' PUBLICATION roles WITH (copy_data = false)"
@@ -71,4 +72,48 @@ is( $session->query_safe(
 	'false true', 'a role deleted and one added by the publisher show in the session');
 
 $session->quit;
+
+# A type made a singleton and a new number of push shards reach the
+# subscriber's own tasks too: the triggers that copy them to the tasks
+# fire in the apply worker, as in a session writing with
+# session_replication_role = replica.
+$subscriber->safe_psql(
+	'postgres', q{
+SELECT count(role_cluster.enqueue('searchIndexing', 'policy')) FROM generate_series(1, 3);
+SELECT count(role_cluster.enqueue('pushNotifications', 'shard', shard_key => k))
+	FROM unnest('{alice,abc,bob,carol}'::text[]) k;
+});
+my $check = q{
+SELECT (SELECT string_agg(DISTINCT singleton::text, ',') FROM role_cluster.task WHERE kind = 'policy')
+	|| ' ' || (SELECT count(*) FROM role_cluster.task
+			   WHERE kind = 'shard' AND push_shard IS DISTINCT FROM role_cluster.shard_for(shard_key, %d))
+};
+is($subscriber->safe_psql('postgres', sprintf($check, 1)), 'false 0', 'the subscriber\'s tasks before');
+$wakeups = $subscriber->safe_psql('postgres', 'SELECT wakeups FROM role_cluster.worker_stats');
+$publisher->safe_psql(
+	'postgres', q{
+UPDATE role_cluster.task_policy SET singleton = true WHERE task_type = 'searchIndexing';
+UPDATE role_cluster.cluster_settings SET push_shards_total = 3;
+});
+$publisher->wait_for_catchup('roles');
+is( $subscriber->safe_psql(
+		'postgres',
+		"SELECT singleton || ' ' || (SELECT push_shards_total FROM role_cluster.cluster_settings) FROM role_cluster.task_policy WHERE task_type = 'searchIndexing'"
+	),
+	'true 3',
+	'the publisher\'s policy and shards were applied on the subscriber');
+is($subscriber->safe_psql('postgres', sprintf($check, 3)),
+	'true 0', 'and reached its queued tasks: singletons now, each in its new shard');
+ok( $subscriber->poll_query_until(
+		'postgres', "SELECT wakeups > $wakeups FROM role_cluster.worker_stats"),
+	'and woke its worker');
+$subscriber->safe_psql(
+	'postgres', q{
+SET session_replication_role = replica;
+UPDATE role_cluster.task_policy SET singleton = false WHERE task_type = 'searchIndexing';
+UPDATE role_cluster.cluster_settings SET push_shards_total = 2;
+});
+is($subscriber->safe_psql('postgres', sprintf($check, 2)),
+	'false 0', 'a change written with session_replication_role = replica reaches the tasks as well');
+
 done_testing();
