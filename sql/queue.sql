@@ -94,6 +94,10 @@ SELECT role_cluster.enqueue_batch('[{"task_type": "searchIndexing", "priority": 
 SELECT role_cluster.enqueue_batch('[{"task_type": "searchIndexing", "priority": 1.5}]');
 SELECT role_cluster.enqueue_batch('[{"task_type": "searchIndexing", "max_attempts": 0}]');
 SELECT role_cluster.enqueue_batch('[{"task_type": "searchIndexing", "run_at": "whenever"}]');
+-- (the context says which task's it is)
+\set SHOW_CONTEXT always
+SELECT role_cluster.enqueue_batch('[{"task_type": "searchIndexing"}, {"task_type": "searchIndexing", "run_at": "whenever"}]');
+\set SHOW_CONTEXT never
 SELECT role_cluster.enqueue_batch('[{"task_type": "searchIndexing", "dedupe_key": ""}]');
 SELECT role_cluster.enqueue_batch('[{"task_type": "pushNotifications"}]');
 SELECT role_cluster.enqueue_batch('[{"task_type": "pushNotifications", "shard_key": ""}]');
@@ -321,6 +325,7 @@ SELECT c = :i1 AS i1 FROM role_cluster.complete_tasks(ARRAY[:i1, :i2, :m1, -1]::
 SELECT state FROM role_cluster.task WHERE id = :i1;
 SELECT count(*) FROM role_cluster.complete_tasks('{}', 'idx');
 SELECT role_cluster.complete_tasks(NULL, 'idx');
+SELECT role_cluster.complete_tasks('{{1,2},{3,4}}', 'idx');
 SELECT role_cluster.complete_tasks('{1, NULL}', 'idx');
 SELECT role_cluster.complete_tasks('{1}', NULL);
 SELECT role_cluster.complete_tasks('{1}', 'nobody-here');

@@ -516,8 +516,10 @@ rc_batch_problem(JsonbValue *elem, bool *unknown_type, bool *keyed, uint32 *type
 	}
 
 	f = rc_batch_field(obj, "task_type", &buf);
-	if (f == NULL || f->type != jbvString)
+	if (f == NULL)
 		return "has no task_type";
+	if (f->type != jbvString)
+		return "has a task_type that is not a string";
 	type_name = pnstrdup(f->val.string.val, f->val.string.len);
 	ordinal = rc_task_type_by_name(type_name);
 	if (ordinal < 0)
@@ -629,6 +631,13 @@ enum
 	RC_ROW_DEDUPE_KEY,
 	RC_ROW_NCOLUMNS
 };
+
+/* Error context of a run_at that timestamptz_in refuses: which task it is */
+static void
+rc_batch_run_at_context(void *arg)
+{
+	errcontext("run_at of the task at position %d of the batch", *(int *) arg);
+}
 
 /*
  * Raises the error for the element at position pos that task_batch_rows()
@@ -774,10 +783,20 @@ rc_task_batch_rows(PG_FUNCTION_ARGS)
 		if (nulls[RC_ROW_RUN_AT])
 			values[RC_ROW_RUN_AT] = TimestampTzGetDatum(now);
 		else
+		{
+			ErrorContextCallback where;
+
+			/* an error names the task, as the checks above do */
+			where.callback = rc_batch_run_at_context;
+			where.arg = &pos;
+			where.previous = error_context_stack;
+			error_context_stack = &where;
 			values[RC_ROW_RUN_AT] =
 				DirectFunctionCall3(timestamptz_in,
 									CStringGetDatum(TextDatumGetCString(values[RC_ROW_RUN_AT])),
 									ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+			error_context_stack = where.previous;
+		}
 		nulls[RC_ROW_RUN_AT] = false;
 
 		f = rc_batch_field(obj, "payload", &buf);

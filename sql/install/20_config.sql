@@ -381,6 +381,13 @@ DECLARE
 	role_name	text;
 	bad_key		text;
 	seen		text[] := '{}';
+	part		text;
+	tasks		role_cluster.task_group;
+	listeners	role_cluster.listener_group;
+	msg			text;
+	msg_detail	text;
+	msg_hint	text;
+	code		text;
 BEGIN
 	IF roles IS NULL THEN
 		RAISE EXCEPTION 'roles to import must not be NULL'
@@ -412,13 +419,13 @@ BEGIN
 				USING ERRCODE = 'invalid_parameter_value',
 					  HINT = 'Valid keys are "name", "description", "tasks" and "listeners".';
 		END IF;
-		IF pg_catalog.jsonb_typeof(r -> 'name') IS DISTINCT FROM 'string' THEN
+		IF pg_catalog.jsonb_typeof(r -> 'name') IS DISTINCT FROM 'string' OR r ->> 'name' = '' THEN
 			RAISE EXCEPTION 'role at position % has no name', pos
 				USING ERRCODE = 'invalid_parameter_value',
 					  DETAIL = pg_catalog.format('"name" is %s.', coalesce((r -> 'name')::text, 'missing')),
 					  HINT = 'Give every role a non-empty string "name".';
 		END IF;
-		IF pg_catalog.jsonb_typeof(r -> 'description') NOT IN ('string', 'null') THEN
+		IF pg_catalog.jsonb_typeof(r -> 'description') NOT IN ('string', 'null') OR r ->> 'description' = '' THEN
 			RAISE EXCEPTION 'invalid description % of role "%"', r -> 'description', r ->> 'name'
 				USING ERRCODE = 'invalid_parameter_value',
 					  HINT = 'A description is a non-empty string or null.';
@@ -431,11 +438,29 @@ BEGIN
 		END IF;
 		seen := seen || role_name;
 
+		/* a bad group says which role and which of its two it is */
+		BEGIN
+			part := 'tasks';
+			tasks := coalesce((r -> 'tasks')::role_cluster.task_group, 'EnableAll');
+			part := 'listeners';
+			listeners := coalesce((r -> 'listeners')::role_cluster.listener_group, 'EnableAll');
+		EXCEPTION
+			WHEN invalid_text_representation OR invalid_parameter_value THEN
+				GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, msg_detail = PG_EXCEPTION_DETAIL,
+					msg_hint = PG_EXCEPTION_HINT, code = RETURNED_SQLSTATE;
+				msg := pg_catalog.format('invalid %s of role "%s": %s', part, role_name, msg);
+				/* (an empty DETAIL or HINT would print as an empty line) */
+				IF msg_detail <> '' AND msg_hint <> '' THEN
+					RAISE EXCEPTION USING MESSAGE = msg, ERRCODE = code, DETAIL = msg_detail, HINT = msg_hint;
+				ELSIF msg_detail <> '' THEN
+					RAISE EXCEPTION USING MESSAGE = msg, ERRCODE = code, DETAIL = msg_detail;
+				ELSIF msg_hint <> '' THEN
+					RAISE EXCEPTION USING MESSAGE = msg, ERRCODE = code, HINT = msg_hint;
+				END IF;
+				RAISE EXCEPTION USING MESSAGE = msg, ERRCODE = code;
+		END;
 		INSERT INTO role_cluster.cluster_role AS c (name, description, tasks, listeners)
-			VALUES (role_name,
-					r ->> 'description',
-					coalesce((r -> 'tasks')::role_cluster.task_group, 'EnableAll'),
-					coalesce((r -> 'listeners')::role_cluster.listener_group, 'EnableAll'))
+			VALUES (role_name, r ->> 'description', tasks, listeners)
 			ON CONFLICT (name) DO UPDATE
 				SET description = EXCLUDED.description,
 					tasks = EXCLUDED.tasks,

@@ -2174,6 +2174,11 @@ CREATE FUNCTION role_cluster.complete_tasks(task_ids bigint[], node_id text) RET
 AS $$
 #variable_conflict use_column
 BEGIN
+	IF pg_catalog.array_ndims(complete_tasks.task_ids) > 1 THEN
+		RAISE EXCEPTION 'task ids must be a one-dimensional array, not one of % dimensions',
+			pg_catalog.array_ndims(complete_tasks.task_ids)
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
 	IF complete_tasks.task_ids IS NULL OR pg_catalog.array_position(complete_tasks.task_ids, NULL) IS NOT NULL THEN
 		RAISE EXCEPTION 'task ids must not be NULL'
 			USING ERRCODE = 'null_value_not_allowed',
