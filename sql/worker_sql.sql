@@ -215,6 +215,8 @@ SELECT role_cluster.every_next('2024-01-01', '999 milliseconds');
 SELECT role_cluster.every_next('2024-01-01', '1 day', '+02');
 SELECT role_cluster.cron_next('0 12 * * *', '2024-01-01', '2');
 SELECT role_cluster.cron_next('0 12 * * *', '2024-01-01', '-3');
+-- a name longer than any zone's: only its start is shown
+SELECT role_cluster.cron_next('0 12 * * *', '2024-01-01', repeat('x', 300));
 SELECT role_cluster.every_next('2024-01-01', '1 day', 'UTC', -1);
 SELECT role_cluster.every_next('294276-12-01', '1 month');
 SELECT role_cluster.every_next('infinity', '1 day');

@@ -647,6 +647,9 @@ rc_lookup_timezone(const char *name)
 	if (tz == NULL || !pg_tz_acceptable(tz))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 /* no zone name is that long: its start is enough */
+				 strlen(name) > TZ_STRLEN_MAX ?
+				 errmsg("time zone \"%.32s...\" not recognized", name) :
 				 errmsg("time zone \"%s\" not recognized", name),
 				 errhint("Use a name from pg_timezone_names, such as \"UTC\" or \"Europe/Berlin\".")));
 	return tz;
