@@ -215,6 +215,7 @@ SELECT role_cluster.every_next('2024-01-01', '999 milliseconds');
 SELECT role_cluster.every_next('2024-01-01', '1 day', '+02');
 SELECT role_cluster.cron_next('0 12 * * *', '2024-01-01', '2');
 SELECT role_cluster.cron_next('0 12 * * *', '2024-01-01', '-3');
+SELECT role_cluster.cron_next('0 12 * * *', '2024-01-01', E' \t+02');
 -- a name longer than any zone's: only its start is shown
 SELECT role_cluster.cron_next('0 12 * * *', '2024-01-01', repeat('x', 300));
 SELECT role_cluster.every_next('2024-01-01', '1 day', 'UTC', -1);
@@ -498,11 +499,15 @@ SELECT count(*) AS tasks FROM role_cluster.task WHERE kind = 'huge';
 DELETE FROM role_cluster.schedule WHERE name = 'huge';
 
 -- at most 1000 due times a call, all schedules together: the rest of a
--- backlog waits for the next call
+-- backlog waits for the next call.  Shared: the schedule that fires once
+-- fires at once, and the backlogs take their shares of the rest, the one
+-- furthest behind the remainder.
 BEGIN;
 INSERT INTO role_cluster.schedule (name, task_type, kind, every, catch_up, next_due)
 	VALUES ('backlog a', 'storeMaintenance', 'backlog', '1 minute', 'all', now() - interval '599 minutes'),
-		   ('backlog b', 'storeMaintenance', 'backlog', '1 minute', 'all', now() - interval '598 minutes');
+		   ('backlog b', 'storeMaintenance', 'backlog', '1 minute', 'all', now() - interval '598 minutes'),
+		   ('backlog c', 'storeMaintenance', 'backlog', '1 minute', 'all', now() - interval '1 minute'),
+		   ('latest', 'storeMaintenance', 'backlog', '1 minute', 'latest', now() - interval '600 minutes');
 SELECT role_cluster.fire_schedules() AS fired;
 SELECT name, next_due - now() AS next_due FROM role_cluster.schedule WHERE kind = 'backlog' ORDER BY name;
 SELECT role_cluster.fire_schedules() AS fired;

@@ -636,8 +636,12 @@ pg_tz *
 rc_lookup_timezone(const char *name)
 {
 	pg_tz	   *tz;
+	const char *first = name;
 
-	if (name[0] == '+' || name[0] == '-' || isdigit((unsigned char) name[0]))
+	/* (after any white space, which strtod() in SET TimeZone skips too) */
+	while (scanner_isspace(*first))
+		first++;
+	if (*first == '+' || *first == '-' || isdigit((unsigned char) *first))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("time zone \"%s\" is an offset, not a zone name", name),

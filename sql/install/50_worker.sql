@@ -556,7 +556,11 @@ COMMENT ON TRIGGER schedule_wake_worker ON role_cluster.schedule IS
  * next_due and records last_error; the others fire regardless, but for
  * those of a task type whose lock a firing gave up waiting for: they are
  * not tried until the next call.  At most 1000 due times a call, all
- * schedules together.
+ * schedules together, shared so that a backlog never holds up the others:
+ * the schedules that fire once (catch_up = 'latest') go first, then those
+ * that catch up, the least behind first, each taking an equal share of
+ * what is left (at least one due time), so the one furthest behind takes
+ * the rest.
  */
 CREATE FUNCTION role_cluster.fire_schedules() RETURNS integer
 	LANGUAGE plpgsql SECURITY DEFINER
@@ -567,6 +571,9 @@ DECLARE
 	t timestamptz := now();
 	fired integer := 0;
 	steps integer := 0;			/* due times gone through, all schedules together */
+	catching_up integer;		/* schedules with catch_up = 'all' not reached yet */
+	share integer;				/* due times this schedule may go through */
+	n integer;
 	fired_here integer;
 	due timestamptz;
 	nxt timestamptz;
@@ -580,10 +587,12 @@ DECLARE
 	blocked role_cluster.task_type[] := '{}';
 	blocked_by text[] := '{}';
 BEGIN
+	catching_up := (SELECT pg_catalog.count(*) FROM role_cluster.schedule
+					WHERE enabled AND next_due <= t AND catch_up = 'all');
 	FOR s IN
 		SELECT * FROM role_cluster.schedule
 		 WHERE enabled AND next_due <= t
-		 ORDER BY next_due
+		 ORDER BY catch_up = 'all', CASE WHEN catch_up = 'all' THEN next_due END DESC, next_due
 		   FOR UPDATE SKIP LOCKED
 	LOOP
 		/*
@@ -593,6 +602,11 @@ BEGIN
 		 * the worker calls again a second later.
 		 */
 		EXIT WHEN steps >= 1000;
+		share := 1;
+		IF s.catch_up = 'all' THEN
+			share := greatest(1, (1000 - steps) / greatest(catching_up, 1));
+			catching_up := catching_up - 1;
+		END IF;
 		/*
 		 * A type whose lock an earlier firing gave up on (a change of its
 		 * policy waits for an open enqueue, say) would make each further
@@ -612,6 +626,7 @@ BEGIN
 			last_fired := NULL;
 			last_task := NULL;
 			fired_here := 0;
+			n := 0;
 
 			IF s.catch_up = 'latest' THEN
 				/* skip to the latest due time at or before now */
@@ -640,6 +655,7 @@ BEGIN
 				END IF;
 				last_fired := due;
 				steps := steps + 1;
+				n := n + 1;
 				nxt := role_cluster.schedule_step(s.cron, s.every, s.timezone, due);
 				IF nxt <= due THEN
 					RAISE EXCEPTION 'interval % of schedule "%" does not advance from %',
@@ -647,7 +663,7 @@ BEGIN
 						USING ERRCODE = 'invalid_parameter_value';
 				END IF;
 				due := nxt;
-				EXIT WHEN s.catch_up <> 'all' OR due > t OR steps >= 1000;
+				EXIT WHEN s.catch_up <> 'all' OR due > t OR n >= share OR steps >= 1000;
 			END LOOP;
 
 			UPDATE role_cluster.schedule
