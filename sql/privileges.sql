@@ -123,6 +123,34 @@ DELETE FROM role_cluster.node;
 DELETE FROM role_cluster.cluster_role WHERE name = 'pusher';
 DROP FUNCTION role_cluster.role_enables_task(text, text);
 DROP FUNCTION role_cluster.every_next(timestamptz, interval, text, integer);
+-- The triggers that fire other than in ordinary sessions are those
+-- trigger_modes() lists, as it lists them; audit() says when one is no
+-- longer so, as after ENABLE TRIGGER ALL (pg_restore --disable-triggers).
+SELECT c.relname, g.tgname, g.tgenabled
+	FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid
+	WHERE c.relnamespace = 'role_cluster'::regnamespace AND NOT g.tgisinternal AND g.tgenabled <> 'O'
+EXCEPT
+SELECT * FROM role_cluster.trigger_modes();
+SELECT * FROM role_cluster.trigger_modes()
+EXCEPT
+SELECT c.relname, g.tgname, g.tgenabled
+	FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid
+	WHERE c.relnamespace = 'role_cluster'::regnamespace;
+SELECT count(*) AS trigger_findings FROM role_cluster.audit() WHERE "check" = 'trigger_mode';
+ALTER TABLE role_cluster.task_policy ENABLE TRIGGER ALL;
+ALTER TABLE role_cluster.node DISABLE TRIGGER node_wake_worker;
+CREATE FUNCTION regress_own_trigger() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NULL; END$$;
+CREATE TRIGGER regress_own_trigger AFTER INSERT ON role_cluster.node
+	FOR EACH STATEMENT EXECUTE FUNCTION regress_own_trigger();
+ALTER TABLE role_cluster.node DISABLE TRIGGER regress_own_trigger;
+SELECT severity, subject, detail, hint FROM role_cluster.audit() WHERE "check" = 'trigger_mode';
+DROP TRIGGER regress_own_trigger ON role_cluster.node;
+DROP FUNCTION regress_own_trigger();
+ALTER TABLE role_cluster.node ENABLE TRIGGER node_wake_worker;
+ALTER TABLE role_cluster.task_policy ENABLE ALWAYS TRIGGER task_policy_after_write;
+ALTER TABLE role_cluster.task_policy ENABLE ALWAYS TRIGGER task_policy_wake_worker;
+ALTER TABLE role_cluster.task_policy ENABLE REPLICA TRIGGER task_policy_wake_worker_applied;
+SELECT count(*) AS trigger_findings FROM role_cluster.audit() WHERE "check" = 'trigger_mode';
 -- audit() warns of CREATE on the schema granted to anyone but its owner.
 GRANT CREATE ON SCHEMA role_cluster TO regress_rc_nobody, PUBLIC;
 SELECT severity, "check", subject, detail, hint FROM role_cluster.audit()

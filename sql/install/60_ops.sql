@@ -268,6 +268,50 @@ COMMENT ON FUNCTION role_cluster.cleanup_holders() IS
 /* ---- Audit ---- */
 
 /*
+ * The extension's triggers that fire other than in ordinary sessions
+ * alone, as the install script enables them (a regression test checks
+ * that they agree): 'A', always, so that a write made with
+ * session_replication_role = replica is followed too; 'R', replica, the
+ * row-level copies of statement triggers, for a logical replication apply
+ * worker (which fires row triggers only).  Every other trigger of the
+ * extension fires in ordinary sessions ('O').  ALTER TABLE ... ENABLE
+ * TRIGGER ALL, as pg_restore --disable-triggers issues, puts them all back
+ * to 'O': audit() says so (trigger_mode).
+ */
+CREATE FUNCTION role_cluster.trigger_modes(OUT table_name name, OUT trigger_name name, OUT mode "char")
+	RETURNS SETOF record
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+BEGIN ATOMIC
+	SELECT m.t::name, m.g::name, m.m::"char" FROM (VALUES
+		('cluster_role', 'cluster_role_cache_invalidate', 'A'),
+		('cluster_role', 'cluster_role_cache_invalidate_applied', 'R'),
+		('cluster_role', 'cluster_role_wake_worker', 'A'),
+		('cluster_role', 'cluster_role_wake_worker_applied', 'R'),
+		('network_listener', 'network_listener_cache_invalidate', 'A'),
+		('network_listener', 'network_listener_cache_invalidate_applied', 'R'),
+		('task_policy', 'task_policy_after_write', 'A'),
+		('task_policy', 'task_policy_wake_worker', 'A'),
+		('task_policy', 'task_policy_wake_worker_applied', 'R'),
+		('cluster_settings', 'cluster_settings_after_write', 'A'),
+		('cluster_settings', 'cluster_settings_wake_worker', 'A'),
+		('cluster_settings', 'cluster_settings_wake_worker_applied', 'R')) AS m(t, g, m);
+END;
+COMMENT ON FUNCTION role_cluster.trigger_modes() IS
+	'The extension''s triggers that fire always (A) or in replica sessions only (R), as installed; the others fire in ordinary sessions (O)';
+
+/* How a trigger fires (pg_trigger.tgenabled), in words for audit() */
+CREATE FUNCTION role_cluster.trigger_mode_text(mode "char") RETURNS text
+	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN CASE mode
+	WHEN 'O' THEN 'fire in ordinary sessions only'
+	WHEN 'A' THEN 'fire always'
+	WHEN 'R' THEN 'fire in replica sessions and logical replication only'
+	WHEN 'D' THEN 'never fire'
+END;
+COMMENT ON FUNCTION role_cluster.trigger_mode_text("char") IS
+	'How a trigger fires (pg_trigger.tgenabled), in words';
+
+/*
  * The cluster's findings, one row each, most severe first.  Nodes count
  * when they are live (node_is_live), except for node_not_live.  Checks
  * (the "check" column; stable codes):
@@ -341,6 +385,13 @@ COMMENT ON FUNCTION role_cluster.cleanup_holders() IS
  *   worker_not_preloaded   info: the library is not preloaded, so no
  *                          worker runs anywhere (a deployment that claims,
  *                          or calls dispatch() itself, may mean it).
+ *   trigger_mode           warning: one of the extension's triggers does
+ *                          not fire as the extension enabled it (disabled,
+ *                          or put back to ordinary sessions only, as
+ *                          ENABLE TRIGGER ALL does): what it keeps in step
+ *                          (the role cache, the tasks' copy of the policy
+ *                          and shards, the worker's wake-ups) is not kept
+ *                          for the writes it misses.
  *   schema_create_granted  warning: a role other than the schema's owner
  *                          may create objects in schema role_cluster: a
  *                          function or operator it creates there could
@@ -663,6 +714,22 @@ BEGIN
 			   'role_cluster is not in shared_preload_libraries: no background worker runs, so nothing dispatches, reclaims, fires schedules or prunes by itself, and fetch_tasks() returns only what a dispatch() called by hand routed.',
 			   'Add role_cluster to shared_preload_libraries (a server restart), or have the nodes take their work with claim_tasks() and call reclaim(), fire_schedules() and prune() from a scheduler of your own.'
 		WHERE NOT role_cluster.worker_preloaded()
+	UNION ALL
+		SELECT 'warning', 'trigger_mode', c.relname || '.' || g.tgname,
+			   pg_catalog.format('Trigger %s on role_cluster.%s is set to %s, where the extension has it %s: what it keeps in step is not kept for the writes it misses.',
+								 g.tgname, c.relname, role_cluster.trigger_mode_text(g.tgenabled),
+								 role_cluster.trigger_mode_text(coalesce(m.mode, 'O'))),
+			   pg_catalog.format('ALTER TABLE role_cluster.%I ENABLE %sTRIGGER %I;', c.relname,
+								 CASE coalesce(m.mode, 'O') WHEN 'A' THEN 'ALWAYS ' WHEN 'R' THEN 'REPLICA ' ELSE '' END,
+								 g.tgname)
+		FROM pg_catalog.pg_trigger g
+			JOIN pg_catalog.pg_class c ON c.oid = g.tgrelid
+			JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+				AND d.objid = g.tgfoid AND d.deptype = 'e'
+			JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid AND e.extname = 'role_cluster'
+			LEFT JOIN role_cluster.trigger_modes() m ON m.table_name = c.relname AND m.trigger_name = g.tgname
+		WHERE c.relnamespace = 'role_cluster'::pg_catalog.regnamespace AND NOT g.tgisinternal
+			AND g.tgenabled <> coalesce(m.mode, 'O')
 	UNION ALL
 		SELECT 'warning', 'schema_create_granted', c.grantee,
 			   pg_catalog.format('%s may create objects in schema role_cluster: a function or operator created there could stand in for one of the extension''s and run with its privileges.',
