@@ -1480,6 +1480,9 @@ DECLARE
 	ids			bigint[];
 	seqs		bigint[];
 	top			integer;
+	first_p		integer;		/* the first queued task: priority, */
+	first_r		timestamptz;	/* run_at */
+	first_i		bigint;			/* and id */
 BEGIN
 	IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
 		PERFORM role_cluster.require_read_committed();
@@ -1611,22 +1614,71 @@ BEGIN
 	END IF;
 
 	/*
-	 * The rest in one statement: the priorities present, walked from the
-	 * top so that tasks not yet due are never scanned; the first due
-	 * routable tasks of each, skipping those locked elsewhere; handed out.
-	 * Given the caller's last task (after_*), the walk starts there: from
-	 * the top, it would step over the entry of each task handed out before
-	 * it and read the row, which only commit makes dead to all (and a long
-	 * transaction elsewhere, not even that).
+	 * The rest: the priorities present, walked from the top so that tasks
+	 * not yet due are never scanned (the highest by a plain scan first);
+	 * the first due routable tasks of each, skipping those locked
+	 * elsewhere; handed out.  Given the caller's last task (after_*), the
+	 * walk starts there: from the top, it would step over the entry of
+	 * each task handed out before it and read the row, which only commit
+	 * makes dead to all (and a long transaction elsewhere, not even that).
 	 */
 	room := want - taken;
 	IF room > 0 OR room IS NULL THEN
+		ids := '{}';
 		/*
-		 * The priority to start at after a given task: its own, or the
-		 * next one below.  (Without one, as for a claim, the statement
-		 * starts at the first queued entry itself.)
+		 * Without a start given (a claim, or a dispatch's first hand-out
+		 * to a class), first the plain case: the due routable tasks of the
+		 * highest priority queued, in one index scan from its first entry
+		 * (found by the probe, which steps over the head of the index
+		 * once).  When they fill the room, that is the whole hand-out:
+		 * every other task comes after them.  Otherwise the walk below goes
+		 * on from the next priority down, for the rest of the room.  (The
+		 * walk alone would do, but its plan costs a claim several times
+		 * the scan's to start.)
 		 */
-		IF after_id IS NOT NULL THEN
+		IF after_id IS NULL THEN
+			SELECT q.priority, q.run_at, q.id INTO first_p, first_r, first_i
+				FROM role_cluster.task q WHERE q.state = 'queued' AND NOT q.singleton
+				ORDER BY q.priority DESC, q.run_at, q.id LIMIT 1;
+			IF first_i IS NULL THEN
+				room := 0;		/* nothing queued */
+			ELSE
+				ids := ARRAY(
+					SELECT q.id FROM role_cluster.task q
+					WHERE q.state = 'queued' AND NOT q.singleton
+						AND q.priority = first_p AND q.run_at <= pg_catalog.now()
+						AND (q.run_at, q.id) >= (first_r, first_i)	/* an index bound */
+						AND role_cluster.routes_to(q.task_type, q.push_shard, types, shard)
+					ORDER BY q.run_at, q.id
+					LIMIT coalesce(room,
+								   greatest(0, least(max_tasks,
+													 me.capacity - (SELECT pg_catalog.count(*) FROM role_cluster.task t
+																	WHERE t.node_id = me.node_id
+																		AND t.state = 'running'))))
+					FOR UPDATE OF q SKIP LOCKED);
+				IF pg_catalog.cardinality(ids) >= coalesce(room, max_tasks) THEN
+					room := 0;
+				ELSE
+					/* what is left of the room (counted again only now, when short) */
+					room := coalesce(room,
+									 greatest(0, least(max_tasks,
+													   me.capacity - (SELECT pg_catalog.count(*) FROM role_cluster.task t
+																	  WHERE t.node_id = me.node_id
+																		AND t.state = 'running'))))
+						- pg_catalog.cardinality(ids);
+					/* the walk goes on below the priority scanned */
+					after_priority := first_p;
+					after_run_at := 'infinity';
+					after_id := 9223372036854775807;
+				END IF;
+			END IF;
+		END IF;
+		IF room > 0 OR room IS NULL THEN
+			/*
+			 * The priority to start at after the task given (or the last
+			 * one the scan above could have taken): its own, or the next
+			 * one below.
+			 */
 			IF EXISTS (SELECT FROM role_cluster.task q
 					   WHERE q.state = 'queued' AND NOT q.singleton AND q.priority = after_priority
 						AND (q.run_at, q.id) >= (after_run_at, after_id)) THEN
@@ -1636,83 +1688,78 @@ BEGIN
 						WHERE q.state = 'queued' AND NOT q.singleton AND q.priority < after_priority
 						ORDER BY q.priority DESC LIMIT 1);
 			END IF;
+			ids := ids || ARRAY(
+				/*
+				 * The priorities to walk, each with where its scan starts (p,
+				 * and r and i for run_at and id): top from the task given,
+				 * when top is its priority, else from its beginning, as each
+				 * priority below.  How many (lim): room, or when it was left
+				 * to this statement, the node's room counted now, under its
+				 * lock.
+				 */
+				WITH RECURSIVE lim(n) AS (
+					SELECT coalesce(room,
+									greatest(0, least(max_tasks,
+													  me.capacity - (SELECT pg_catalog.count(*) FROM role_cluster.task t
+																	 WHERE t.node_id = me.node_id
+																		AND t.state = 'running'))))),
+				prio(p, r, i) AS (
+					SELECT top,
+						   CASE WHEN top = after_priority THEN after_run_at ELSE '-infinity' END,
+						   CASE WHEN top = after_priority THEN after_id
+								ELSE '-9223372036854775808'::bigint END
+					WHERE top IS NOT NULL
+					UNION ALL
+					SELECT (SELECT q.priority FROM role_cluster.task q
+							WHERE q.state = 'queued' AND NOT q.singleton AND q.priority < prio.p
+							ORDER BY q.priority DESC LIMIT 1),
+						   '-infinity'::timestamptz, '-9223372036854775808'::bigint
+					FROM prio WHERE prio.p IS NOT NULL)
+				SELECT d.id FROM prio, LATERAL (
+					SELECT q.id FROM role_cluster.task q
+					WHERE q.state = 'queued' AND NOT q.singleton
+						AND q.priority = prio.p AND q.run_at <= pg_catalog.now()
+						AND (q.run_at, q.id) >= (prio.r, prio.i)	/* an index bound */
+						AND role_cluster.routes_to(q.task_type, q.push_shard, types, shard)
+					ORDER BY q.run_at, q.id
+					LIMIT (SELECT lim.n FROM lim)
+					FOR UPDATE OF q SKIP LOCKED) d
+				WHERE prio.p IS NOT NULL
+				LIMIT (SELECT lim.n FROM lim));
 		END IF;
-		ids := ARRAY(
+		IF pg_catalog.cardinality(ids) > 0 THEN
 			/*
-			 * The priorities to walk, each with where its scan starts (p,
-			 * and r and i for run_at and id).  Without a start given, the
-			 * first queued entry: finding it steps over the head of the
-			 * index (the entries of tasks handed out since the last
-			 * vacuum), and the scan of its priority then starts at it
-			 * rather than stepping over that head again.  With one, top
-			 * from there.  Each priority below from its beginning.  How
-			 * many (lim): room, or when it was left to this statement, the
-			 * node's room counted now, under its lock.
+			 * Each statement reaches the rows by primary key alone: a join
+			 * with the list could be planned as a scan of the whole table
+			 * while its statistics still say it is empty.
 			 */
-			WITH RECURSIVE lim(n) AS (
-				SELECT coalesce(room,
-								greatest(0, least(max_tasks,
-												  me.capacity - (SELECT pg_catalog.count(*) FROM role_cluster.task t
-																 WHERE t.node_id = me.node_id
-																	AND t.state = 'running'))))),
-			prio(p, r, i) AS (
-				(SELECT q.priority, q.run_at, q.id FROM role_cluster.task q
-				 WHERE after_id IS NULL AND q.state = 'queued' AND NOT q.singleton
-				 ORDER BY q.priority DESC, q.run_at, q.id LIMIT 1)
-				UNION ALL
-				SELECT top,
-					   CASE WHEN top = after_priority THEN after_run_at ELSE '-infinity' END,
-					   CASE WHEN top = after_priority THEN after_id
-							ELSE '-9223372036854775808'::bigint END
-				WHERE after_id IS NOT NULL AND top IS NOT NULL
-				UNION ALL
-				SELECT (SELECT q.priority FROM role_cluster.task q
-						WHERE q.state = 'queued' AND NOT q.singleton AND q.priority < prio.p
-						ORDER BY q.priority DESC LIMIT 1),
-					   '-infinity'::timestamptz, '-9223372036854775808'::bigint
-				FROM prio WHERE prio.p IS NOT NULL)
-			SELECT d.id FROM prio, LATERAL (
-				SELECT q.id FROM role_cluster.task q
-				WHERE q.state = 'queued' AND NOT q.singleton
-					AND q.priority = prio.p AND q.run_at <= pg_catalog.now()
-					AND (q.run_at, q.id) >= (prio.r, prio.i)	/* an index bound */
-					AND role_cluster.routes_to(q.task_type, q.push_shard, types, shard)
-				ORDER BY q.run_at, q.id
-				LIMIT (SELECT lim.n FROM lim)
-				FOR UPDATE OF q SKIP LOCKED) d
-			WHERE prio.p IS NOT NULL
-			LIMIT (SELECT lim.n FROM lim));
-		/*
-		 * Each statement reaches the rows by primary key alone: a join
-		 * with the list could be planned as a scan of the whole table
-		 * while its statistics still say it is empty.
-		 */
-		IF claiming THEN
-			RETURN QUERY
-			UPDATE role_cluster.task AS t
-				SET state = 'running', node_id = me.node_id, lease_until = me.lease_until,
-					route_seq = NULL, attempts = t.attempts + 1, updated_at = pg_catalog.now()
-				WHERE t.id = ANY (ids)
-				RETURNING t.*;
-		ELSE
-			/*
-			 * Numbered in hand-out order: unnest() yields ids in their
-			 * order, and each number is drawn as its id comes.  Both lists
-			 * are then sorted by id, so that each row finds its number by
-			 * a binary search (width_bucket() over the sorted ids gives
-			 * the position of its own).
-			 */
-			SELECT pg_catalog.array_agg(x.id ORDER BY x.id), pg_catalog.array_agg(x.seq ORDER BY x.id)
-				INTO ids, seqs
-				FROM (SELECT u.id, pg_catalog.nextval('role_cluster.route_seq') AS seq
-					  FROM pg_catalog.unnest(ids) AS u(id)) x;
-			RETURN QUERY
-			UPDATE role_cluster.task AS t
-				SET state = 'running', node_id = me.node_id, lease_until = me.lease_until,
-					route_seq = seqs[pg_catalog.width_bucket(t.id, ids)],
-					attempts = t.attempts + 1, updated_at = pg_catalog.now()
-				WHERE t.id = ANY (ids)
-				RETURNING t.*;
+			IF claiming THEN
+				RETURN QUERY
+				UPDATE role_cluster.task AS t
+					SET state = 'running', node_id = me.node_id, lease_until = me.lease_until,
+						route_seq = NULL, attempts = t.attempts + 1, updated_at = pg_catalog.now()
+					WHERE t.id = ANY (ids)
+					RETURNING t.*;
+			ELSE
+				/*
+				 * Numbered in hand-out order: unnest() yields ids in their
+				 * order, and each number is drawn as its id comes.  Both lists
+				 * are then sorted by id, so that each row finds its number by
+				 * a binary search (width_bucket() over the sorted ids gives
+				 * the position of its own).
+				 */
+				SELECT pg_catalog.array_agg(x.id ORDER BY x.id), pg_catalog.array_agg(x.seq ORDER BY x.id)
+					INTO ids, seqs
+					FROM (SELECT u.id, pg_catalog.nextval('role_cluster.route_seq') AS seq
+						  FROM pg_catalog.unnest(ids) AS u(id)) x;
+				RETURN QUERY
+				UPDATE role_cluster.task AS t
+					SET state = 'running', node_id = me.node_id, lease_until = me.lease_until,
+						route_seq = seqs[pg_catalog.width_bucket(t.id, ids)],
+						attempts = t.attempts + 1, updated_at = pg_catalog.now()
+					WHERE t.id = ANY (ids)
+					RETURNING t.*;
+			END IF;
 		END IF;
 	END IF;
 	FOREACH r IN ARRAY single_rows LOOP
