@@ -67,6 +67,17 @@ SELECT count(*) AS idle_oldest_held_samples
 	FROM regexp_split_to_table(role_cluster.metrics(), E'\n') AS line
 	WHERE line LIKE 'role_cluster_node_oldest_held_seconds{node_id="idle"}%';
 ROLLBACK;
+-- Values are printed exactly, whatever extra_float_digits the scraper's
+-- session sets (at -15, a float8 would print with one digit).
+BEGIN;
+SELECT count(role_cluster.enqueue('storeMaintenance', 'float'));
+UPDATE role_cluster.task SET created_at = now() - interval '1234567 seconds',
+	updated_at = now() - interval '1234567 seconds', run_at = now() - interval '1234567 seconds'
+	WHERE kind = 'float';
+SET LOCAL extra_float_digits = -15;
+SELECT line FROM regexp_split_to_table(role_cluster.metrics(), E'\n') AS line
+	WHERE line LIKE 'role_cluster_task_oldest_wait_seconds{task_type="storeMaintenance"}%';
+ROLLBACK;
 SELECT * FROM role_cluster.shard_stats;
 -- Intervals are whole seconds.
 SELECT bool_and(date_trunc('second', oldest_wait) = oldest_wait) AS whole_seconds

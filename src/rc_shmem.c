@@ -232,6 +232,7 @@ void
 rc_note_error(const char *step, ErrorData *edata)
 {
 	char		msg[RC_LAST_ERROR_LEN];
+	TimestampTz now;
 	int			len;
 
 	if (rc_shared == NULL)
@@ -244,9 +245,10 @@ rc_note_error(const char *step, ErrorData *edata)
 	if (len >= (int) sizeof(msg))
 		msg[pg_mbcliplen(msg, sizeof(msg) - 1, sizeof(msg) - 1)] = '\0';
 
+	now = GetCurrentTimestamp();	/* not under the spinlock: a system call */
 	SpinLockAcquire(&rc_shared->mutex);
 	strlcpy(rc_shared->last_error, msg, RC_LAST_ERROR_LEN);
-	rc_shared->last_error_at = GetCurrentTimestamp();
+	rc_shared->last_error_at = now;
 	SpinLockRelease(&rc_shared->mutex);
 }
 
@@ -562,16 +564,19 @@ rc_worker_stats(PG_FUNCTION_ARGS)
 Datum
 rc_worker_stats_reset(PG_FUNCTION_ARGS)
 {
+	TimestampTz now;
+
 	rc_require_preload();
 	for (int k = 0; k < RC_NUM_COUNTERS; k++)
 		pg_atomic_write_u64(&rc_shared->counters[k], 0);
+	now = GetCurrentTimestamp();	/* not under the spinlock: a system call */
 	SpinLockAcquire(&rc_shared->mutex);
 	rc_shared->last_loop_at = 0;
 	rc_shared->last_loop_us = 0;
 	rc_shared->max_loop_us = 0;
 	rc_shared->last_error_at = 0;
 	rc_shared->last_error[0] = '\0';
-	rc_shared->reset_at = GetCurrentTimestamp();
+	rc_shared->reset_at = now;
 	SpinLockRelease(&rc_shared->mutex);
 	PG_RETURN_VOID();
 }

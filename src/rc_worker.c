@@ -607,6 +607,7 @@ void
 rc_worker_main(Datum main_arg)
 {
 	RcLoopState ls = {0};
+	TimestampTz started;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -614,12 +615,13 @@ rc_worker_main(Datum main_arg)
 
 	/* publish our latch before anything can fail, so commits can wake us */
 	rc_in_worker = true;
+	started = GetCurrentTimestamp();	/* not under the spinlock */
 	SpinLockAcquire(&rc_shared->mutex);
 	rc_shared->worker_pid = MyProcPid;
 	rc_shared->worker_latch = MyLatch;
 	rc_shared->worker_dboid = InvalidOid;
 	rc_shared->state = RC_WORKER_STARTING;
-	rc_shared->started_at = GetCurrentTimestamp();
+	rc_shared->started_at = started;
 	SpinLockRelease(&rc_shared->mutex);
 	before_shmem_exit(rc_worker_detach, (Datum) 0);
 

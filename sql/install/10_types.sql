@@ -31,10 +31,11 @@ CREATE FUNCTION role_cluster.listener_group_in(cstring) RETURNS role_cluster.lis
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION role_cluster.listener_group_out(role_cluster.listener_group) RETURNS cstring
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+/* STABLE, as textsend and textrecv: listener ids travel in client_encoding */
 CREATE FUNCTION role_cluster.listener_group_recv(internal) RETURNS role_cluster.listener_group
-	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION role_cluster.listener_group_send(role_cluster.listener_group) RETURNS bytea
-	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 
 CREATE TYPE role_cluster.listener_group (
 	INPUT = role_cluster.listener_group_in,

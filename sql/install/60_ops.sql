@@ -786,6 +786,7 @@ COMMENT ON FUNCTION role_cluster.metrics_family(text, text, text, text) IS
  */
 CREATE FUNCTION role_cluster.metrics() RETURNS text
 	LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET jit = off
+	SET extra_float_digits = 1	/* every value exact, whatever the scraper's session sets */
 AS $$
 DECLARE
 	result			text := '';
