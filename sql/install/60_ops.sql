@@ -356,7 +356,8 @@ COMMENT ON FUNCTION role_cluster.trigger_mode_text("char") IS
  *                          registration again, as after a lost connection,
  *                          resets registered_listeners and so the finding.)
  *   listener_unused        info: no role enables the listener.
- *   listener_unserved      warning: roles enable it, no live node binds it.
+ *   listener_unserved      warning: roles enable it, no live node binds it
+ *                          (as it registered: registered_listeners).
  *   tasks_waiting          warning: due queued tasks of the type waited
  *                          longer than wait_threshold.
  *   tasks_dead             warning: dead tasks of the type (until pruned).
@@ -492,7 +493,9 @@ BEGIN
 		SELECT li.id,
 			   ARRAY(SELECT r.name FROM role_cluster.cluster_role r
 					 WHERE role_cluster.role_enables_listener(r.name, li.id) ORDER BY r.name) AS roles,
-			   EXISTS (SELECT FROM live l WHERE li.id = ANY (l.listeners)) AS bound
+			   /* what the nodes bind: what they were told at registration */
+			   EXISTS (SELECT FROM live l
+					   WHERE li.id = ANY (coalesce(l.registered_listeners, l.listeners))) AS bound
 		FROM role_cluster.network_listener li
 	), findings (severity, "check", subject, detail, hint) AS (
 		SELECT CASE WHEN t.critical OR t.queued > 0 THEN 'critical' ELSE 'warning' END,
@@ -631,7 +634,7 @@ BEGIN
 		SELECT 'warning', 'listener_unserved', li.id,
 			   pg_catalog.format('Roles enable listener "%s" (%s), but no live node binds it.',
 					li.id, pg_catalog.array_to_string(li.roles, ', ')),
-			   'Start a node with one of those roles.'
+			   'Start a node with one of those roles, or restart one whose role gained it since it registered (node_role_changed).'
 		FROM listeners li
 		WHERE li.roles <> '{}' AND NOT li.bound
 	UNION ALL
