@@ -177,6 +177,10 @@ SELECT name, kind, CASE WHEN name NOT LIKE 'role\_cluster\_worker\_%' OR name = 
 						THEN (SELECT count(*) FROM samples s WHERE s.name = f.name) END AS samples
 	FROM families f ORDER BY ord;
 
+-- The worker works in another database (role_cluster.database), which the
+-- metrics say: its figures are that database's.
+SELECT line FROM scrape WHERE line LIKE 'role\_cluster\_worker\_serves\_this\_database %';
+
 -- Label escaping: the weird node's id and its role's name.
 SELECT line FROM scrape WHERE line LIKE 'role\_cluster\_node\_info%' OR line LIKE 'role\_cluster\_node\_live%' ORDER BY ord;
 SELECT role_cluster.metrics_label(E'a"b\\c\nd') AS escaped,

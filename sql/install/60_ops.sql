@@ -785,7 +785,8 @@ COMMENT ON FUNCTION role_cluster.metrics_family(text, text, text, text) IS
  * (no waiting task, no loop yet) have no sample.  The worker's families
  * are left out when its counters are unavailable (the library is not in
  * shared_preload_libraries); role_cluster_worker_stats_available says
- * which.  SECURITY DEFINER so that a node login can run it for metricsPush.
+ * which, and role_cluster_worker_serves_this_database whether they are
+ * this database's worker's.  SECURITY DEFINER so that a node login can run it for metricsPush.
  */
 CREATE FUNCTION role_cluster.metrics() RETURNS text
 	LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET jit = off
@@ -920,6 +921,11 @@ BEGIN
 		pg_catalog.format('role_cluster_worker_stats_available %s', have_worker::integer) || E'\n');
 	IF have_worker THEN
 		result := result
+			|| role_cluster.metrics_family('role_cluster_worker_serves_this_database', 'gauge',
+				'Whether the background worker works in this database (1), or in the one role_cluster.database names (0: nothing here is dispatched, reclaimed, fired or pruned, and the worker''s figures are that database''s).',
+				pg_catalog.format('role_cluster_worker_serves_this_database %s',
+					(pg_catalog.current_setting('role_cluster.database', true) = pg_catalog.current_database())::integer)
+				|| E'\n')
 			|| role_cluster.metrics_family('role_cluster_worker_state', 'gauge',
 				'The background worker''s state, as a label (always 1).',
 				pg_catalog.format('role_cluster_worker_state{state="%s"} 1', role_cluster.metrics_label(w.state)) || E'\n')

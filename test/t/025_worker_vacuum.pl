@@ -136,6 +136,10 @@ like(
 	$node->safe_psql('postgres', 'SELECT role_cluster.metrics()'),
 	qr/^role_cluster_worker_vacuumed_total 1$/m,
 	'metrics() counts it');
+like(
+	$node->safe_psql('postgres', 'SELECT role_cluster.metrics()'),
+	qr/^role_cluster_worker_serves_this_database 1$/m,
+	'and says the worker is this database\'s');
 
 # --- below the threshold, nothing ------------------------------------------
 
