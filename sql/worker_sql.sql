@@ -216,6 +216,8 @@ SELECT role_cluster.every_next('2024-01-01', '1 day', '+02');
 SELECT role_cluster.cron_next('0 12 * * *', '2024-01-01', '2');
 SELECT role_cluster.cron_next('0 12 * * *', '2024-01-01', '-3');
 SELECT role_cluster.cron_next('0 12 * * *', '2024-01-01', E' \t+02');
+-- an expression of any length: only its start is shown
+SELECT role_cluster.cron_next(repeat('1', 5000) || ' * * * *', '2024-01-01');
 -- a name longer than any zone's: only its start is shown
 SELECT role_cluster.cron_next('0 12 * * *', '2024-01-01', repeat('x', 300));
 SELECT role_cluster.every_next('2024-01-01', '1 day', 'UTC', -1);

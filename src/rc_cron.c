@@ -105,13 +105,28 @@ static const struct
 	"such as */15 or 1-30/5.  @hourly, @daily, @weekly, @monthly and " \
 	"@yearly are accepted too."
 
+/*
+ * s, or when it is longer than max bytes its start (cut at a character
+ * boundary) and "...": what an error shows of an expression, or of a part
+ * of it, of any length.
+ */
+static const char *
+cron_shown(const char *s, int max)
+{
+	int			len = strlen(s);
+
+	if (len <= max)
+		return s;
+	return psprintf("%.*s...", pg_mbcliplen(s, len, max), s);
+}
+
 /* Raises the error for a bad expression; detail says what is wrong */
 static void
 cron_error(const char *expr, const char *detail)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("invalid cron expression \"%s\"", expr),
+			 errmsg("invalid cron expression \"%s\"", cron_shown(expr, 100)),
 			 errdetail("%s", detail),
 			 errhint(CRON_HINT)));
 }
@@ -147,8 +162,8 @@ cron_parse_value(const char *expr, int fieldno, const char **p)
 		}
 		if (v < f->min || v > f->max)
 			cron_field_error(expr, fieldno,
-							 psprintf("value %.*s is out of range %d-%d.",
-									  (int) (s - *p), *p, f->min, f->max));
+							 psprintf("value %s is out of range %d-%d.",
+									  cron_shown(pnstrdup(*p, s - *p), 32), f->min, f->max));
 		value = (int) v;
 	}
 	else if (isalpha((unsigned char) *s))
@@ -170,10 +185,12 @@ cron_parse_value(const char *expr, int fieldno, const char **p)
 		{
 			if (f->names == NULL)
 				cron_field_error(expr, fieldno,
-								 psprintf("\"%.*s\" is not a number.", len, start));
+								 psprintf("\"%s\" is not a number.",
+										  cron_shown(pnstrdup(start, len), 32)));
 			else
 				cron_field_error(expr, fieldno,
-								 psprintf("\"%.*s\" is not a %s name (use %s).", len, start,
+								 psprintf("\"%s\" is not a %s name (use %s).",
+										  cron_shown(pnstrdup(start, len), 32),
 										  f->label,
 										  fieldno == 3 ? "jan, feb, ..., dec" : "sun, mon, ..., sat"));
 		}
@@ -230,7 +247,7 @@ cron_parse_field(const char *expr, int fieldno, const char *text)
 				ranged = true;
 				if (lo > hi)
 					cron_field_error(expr, fieldno,
-									 psprintf("range \"%s\" runs backwards.", item));
+									 psprintf("range \"%s\" runs backwards.", cron_shown(item, 32)));
 			}
 		}
 		if (*p == '/')
@@ -240,7 +257,7 @@ cron_parse_field(const char *expr, int fieldno, const char *text)
 			p++;
 			if (!isdigit((unsigned char) *p))
 				cron_field_error(expr, fieldno,
-								 psprintf("step in \"%s\" is not a number.", item));
+								 psprintf("step in \"%s\" is not a number.", cron_shown(item, 32)));
 			while (isdigit((unsigned char) *p))
 			{
 				if (s < 1000000)
@@ -249,7 +266,8 @@ cron_parse_field(const char *expr, int fieldno, const char *text)
 			}
 			if (s < 1 || s > f->max)
 				cron_field_error(expr, fieldno,
-								 psprintf("step in \"%s\" is out of range 1-%d.", item, f->max));
+								 psprintf("step in \"%s\" is out of range 1-%d.",
+										  cron_shown(item, 32), f->max));
 			step = (int) s;
 			/* "a/n" means "a-max/n" */
 			if (!ranged)
@@ -257,7 +275,8 @@ cron_parse_field(const char *expr, int fieldno, const char *text)
 		}
 		if (*p != '\0')
 			cron_field_error(expr, fieldno,
-							 psprintf("unexpected \"%s\" in \"%s\".", p, item));
+							 psprintf("unexpected \"%s\" in \"%s\".",
+									  cron_shown(p, 32), cron_shown(item, 32)));
 
 		for (int v = lo; v <= hi; v += step)
 			mask |= UINT64CONST(1) << v;
@@ -307,8 +326,8 @@ rc_cron_parse(const char *expr, RcCron *cron)
 				return;
 			}
 		}
-		cron_error(expr, psprintf("\"%.*s\" is not a known nickname (@yearly, @annually, @monthly, @weekly, @daily, @midnight or @hourly).",
-								  len, p));
+		cron_error(expr, psprintf("\"%s\" is not a known nickname (@yearly, @annually, @monthly, @weekly, @daily, @midnight or @hourly).",
+								  cron_shown(pnstrdup(p, len), 32)));
 	}
 
 	copy = pstrdup(expr);
@@ -365,7 +384,7 @@ rc_cron_parse(const char *expr, RcCron *cron)
 		if (!possible)
 			cron_field_error(expr, 2,
 							 psprintf("no day \"%s\" exists in the months \"%s\", so the expression never matches.",
-									  fields[2], fields[3]));
+									  cron_shown(fields[2], 32), cron_shown(fields[3], 32)));
 	}
 	pfree(copy);
 }
