@@ -260,6 +260,20 @@ SELECT oldest_wait FROM role_cluster.queue_stats WHERE task_type = 'outboundMta'
 SELECT id = :late_task AS claimed_late_task FROM role_cluster.claim_tasks('b2', 1);
 SELECT role_cluster.complete_task(:late_task, 'b2');
 DELETE FROM role_cluster.task WHERE id = :deferred_task;
+-- A singleton type's tasks wait for the one running: the finding says so,
+-- naming it, rather than sending the operator to look for nodes or room.
+BEGIN;
+INSERT INTO role_cluster.cluster_role (name, tasks, listeners)
+	VALUES ('trainer', 'EnableSome(spamClassifierTraining)', 'DisableAll');
+SELECT (role_cluster.register_node('s1', 'trainer', NULL, 5)).node_id;
+SELECT count(role_cluster.enqueue('spamClassifierTraining')) FROM generate_series(1, 2);
+SELECT count(*) AS claimed FROM role_cluster.claim_tasks('s1', 5);
+UPDATE role_cluster.task SET created_at = now() - interval '2 hours', updated_at = now() - interval '2 hours',
+	run_at = now() - interval '2 hours'
+	WHERE task_type = 'spamClassifierTraining';
+SELECT severity, detail ~ 'is a singleton type: they wait for task \d+, running on node "s1" since ' AS names_it, hint
+	FROM role_cluster.audit() WHERE "check" = 'tasks_waiting' AND subject = 'spamClassifierTraining';
+ROLLBACK;
 
 -- tasks_dead: a task out of attempts, until prune() removes it.
 SELECT role_cluster.enqueue('storeMaintenance', max_attempts => 1) AS dead_task \gset

@@ -639,11 +639,23 @@ BEGIN
 		WHERE li.roles <> '{}' AND NOT li.bound
 	UNION ALL
 		SELECT 'warning', 'tasks_waiting', t.task_type::text,
-			   pg_catalog.format('%s %s %s waited longer than %s for a node; the oldest for %s.',
+			   pg_catalog.format('%s %s %s waited longer than %s for a node; the oldest for %s.%s',
 					t.late, t.task_type, CASE WHEN t.late = 1 THEN 'task has' ELSE 'tasks have' END, wait_threshold,
-					pg_catalog.date_trunc('second', pg_catalog.now() - t.oldest)),
-			   'Check that live nodes run the type (task_type_unrunnable, push_shard_unserved) and have room (role_cluster.node_stats.free).'
+					pg_catalog.date_trunc('second', pg_catalog.now() - t.oldest),
+					CASE WHEN h.id IS NOT NULL
+						THEN pg_catalog.format(' %s is a singleton type: they wait for task %s, running on node "%s" since %s.',
+											   t.task_type, h.id, h.node_id,
+											   pg_catalog.date_trunc('second', h.updated_at))
+						ELSE '' END),
+			   CASE WHEN h.id IS NOT NULL
+					THEN 'Nothing to do while that task runs. If it is stuck, have its node fail or release it (an admin may, for any node).'
+					ELSE 'Check that live nodes run the type (task_type_unrunnable, push_shard_unserved) and have room (role_cluster.node_stats.free).' END
 		FROM types t
+			/* a singleton's running task, which the others wait for */
+			LEFT JOIN LATERAL (SELECT r.id, r.node_id, r.updated_at FROM role_cluster.task r
+							   WHERE t.singleton AND r.task_type = t.task_type AND r.singleton
+								AND r.state = 'running'
+							   LIMIT 1) h ON true
 		WHERE t.late > 0
 	UNION ALL
 		SELECT 'warning', 'tasks_dead', t.task_type::text,
