@@ -1666,18 +1666,25 @@ BEGIN
 																	  WHERE t.node_id = me.node_id
 																		AND t.state = 'running'))))
 						- pg_catalog.cardinality(ids);
-					/* the walk goes on below the priority scanned */
+					/*
+					 * The walk goes on below the priority scanned, if any
+					 * priority is below it (one alone is the usual case).
+					 */
 					after_priority := first_p;
 					after_run_at := 'infinity';
 					after_id := 9223372036854775807;
+					top := (SELECT q.priority FROM role_cluster.task q
+							WHERE q.state = 'queued' AND NOT q.singleton AND q.priority < first_p
+							ORDER BY q.priority DESC LIMIT 1);
+					IF top IS NULL THEN
+						room := 0;
+					END IF;
 				END IF;
 			END IF;
-		END IF;
-		IF room > 0 OR room IS NULL THEN
+		ELSE
 			/*
-			 * The priority to start at after the task given (or the last
-			 * one the scan above could have taken): its own, or the next
-			 * one below.
+			 * The priority to start at after the task given: its own, or
+			 * the next one below.
 			 */
 			IF EXISTS (SELECT FROM role_cluster.task q
 					   WHERE q.state = 'queued' AND NOT q.singleton AND q.priority = after_priority
@@ -1688,6 +1695,11 @@ BEGIN
 						WHERE q.state = 'queued' AND NOT q.singleton AND q.priority < after_priority
 						ORDER BY q.priority DESC LIMIT 1);
 			END IF;
+			IF top IS NULL THEN
+				room := 0;		/* nothing queued from there on */
+			END IF;
+		END IF;
+		IF room > 0 OR room IS NULL THEN
 			ids := ids || ARRAY(
 				/*
 				 * The priorities to walk, each with where its scan starts (p,
