@@ -1673,11 +1673,13 @@ BEGIN
 					after_priority := first_p;
 					after_run_at := 'infinity';
 					after_id := 9223372036854775807;
-					top := (SELECT q.priority FROM role_cluster.task q
-							WHERE q.state = 'queued' AND NOT q.singleton AND q.priority < first_p
-							ORDER BY q.priority DESC LIMIT 1);
-					IF top IS NULL THEN
-						room := 0;
+					IF room > 0 THEN
+						top := (SELECT q.priority FROM role_cluster.task q
+								WHERE q.state = 'queued' AND NOT q.singleton AND q.priority < first_p
+								ORDER BY q.priority DESC LIMIT 1);
+						IF top IS NULL THEN
+							room := 0;
+						END IF;
 					END IF;
 				END IF;
 			END IF;

@@ -453,12 +453,12 @@ BEGIN
 	END IF;
 	/*
 	 * The timing, when written: a bad cron expression or zone raises 22023
-	 * naming it, as does an interval with a negative part or a zero one.
-	 * (fire_schedules()' own updates leave it alone.)  A next_due the
-	 * statement gives must have a due time after it (22008 when it runs
-	 * past the end of the range), or every firing would fail.  Intervals compare
-	 * by their text: = holds '1 mon' and '30 days' equal, and even
-	 * '-1 mon 31 days' and '1 day', which step differently.
+	 * naming it, as does an interval with a negative part, a zero one or
+	 * one under a second.  (fire_schedules()' own updates leave it alone.)
+	 * A next_due the statement gives must have a due time after it (22008
+	 * when it runs past the end of the range), or every firing would fail.
+	 * Intervals compare by their text: = holds '1 mon' and '30 days' equal,
+	 * and even '-1 mon 31 days' and '1 day', which step differently.
 	 */
 	every_changed := NOT inserting AND new_row.every::text IS DISTINCT FROM old_row.every::text;
 	timing_changed := NOT inserting
