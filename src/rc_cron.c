@@ -663,7 +663,7 @@ rc_lookup_timezone(const char *name)
 	if (*first == '+' || *first == '-' || isdigit((unsigned char) *first))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("time zone \"%s\" is an offset, not a zone name", name),
+				 errmsg("time zone \"%s\" is an offset, not a zone name", cron_shown(name, 64)),
 				 errdetail("SET TimeZone reads a bare offset as hours east of UTC, POSIX time zone rules as hours west."),
 				 errhint("Use a zone name such as \"Europe/Berlin\", or for a fixed offset an Etc name, whose sign is that of POSIX: \"Etc/GMT-2\" is two hours east of UTC.")));
 	tz = pg_tzset(name);
