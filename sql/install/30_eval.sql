@@ -5,11 +5,12 @@
  * Answered from a per-backend cache of cluster_role and of the ids of
  * network_listener.  These statement triggers tell every session that the
  * table changed (a relcache invalidation, delivered to other sessions at
- * commit); the next lookup rebuilds the cache.  ENABLE ALWAYS: the cache
- * must follow changes made with session_replication_role = replica too.
- * The logical replication apply worker fires row triggers only: for it,
- * the same function as a row trigger, ENABLE REPLICA (it fires only under
- * session_replication_role = replica, where the apply worker runs).
+ * commit); the next lookup rebuilds the cache.  They fire always: the
+ * cache must follow changes made with session_replication_role = replica
+ * too.  The logical replication apply worker fires row triggers only: for
+ * it, the same function as a row trigger, that fires in replica mode only
+ * (where the apply worker runs).  (trigger_modes() lists such modes, and
+ * the end of the install script applies them.)
  */
 CREATE FUNCTION role_cluster.role_cache_invalidate() RETURNS trigger
 	AS 'MODULE_PATHNAME', 'role_cache_invalidate'
@@ -21,28 +22,24 @@ REVOKE EXECUTE ON FUNCTION role_cluster.role_cache_invalidate() FROM PUBLIC;
 CREATE TRIGGER cluster_role_cache_invalidate
 	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON role_cluster.cluster_role
 	FOR EACH STATEMENT EXECUTE FUNCTION role_cluster.role_cache_invalidate();
-ALTER TABLE role_cluster.cluster_role ENABLE ALWAYS TRIGGER cluster_role_cache_invalidate;
 COMMENT ON TRIGGER cluster_role_cache_invalidate ON role_cluster.cluster_role IS
 	'Invalidates every session''s role cache when roles change';
 
 CREATE TRIGGER network_listener_cache_invalidate
 	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON role_cluster.network_listener
 	FOR EACH STATEMENT EXECUTE FUNCTION role_cluster.role_cache_invalidate();
-ALTER TABLE role_cluster.network_listener ENABLE ALWAYS TRIGGER network_listener_cache_invalidate;
 COMMENT ON TRIGGER network_listener_cache_invalidate ON role_cluster.network_listener IS
 	'Invalidates every session''s role cache when listeners change';
 
 CREATE TRIGGER cluster_role_cache_invalidate_applied
 	AFTER INSERT OR UPDATE OR DELETE ON role_cluster.cluster_role
 	FOR EACH ROW EXECUTE FUNCTION role_cluster.role_cache_invalidate();
-ALTER TABLE role_cluster.cluster_role ENABLE REPLICA TRIGGER cluster_role_cache_invalidate_applied;
 COMMENT ON TRIGGER cluster_role_cache_invalidate_applied ON role_cluster.cluster_role IS
 	'Invalidates every session''s role cache when logical replication applies a change to roles';
 
 CREATE TRIGGER network_listener_cache_invalidate_applied
 	AFTER INSERT OR UPDATE OR DELETE ON role_cluster.network_listener
 	FOR EACH ROW EXECUTE FUNCTION role_cluster.role_cache_invalidate();
-ALTER TABLE role_cluster.network_listener ENABLE REPLICA TRIGGER network_listener_cache_invalidate_applied;
 COMMENT ON TRIGGER network_listener_cache_invalidate_applied ON role_cluster.network_listener IS
 	'Invalidates every session''s role cache when logical replication applies a change to listeners';
 

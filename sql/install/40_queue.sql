@@ -857,8 +857,9 @@ COMMENT ON FUNCTION role_cluster.task_policy_after_write() IS
 
 /*
  * Both copy the configuration to the tasks, so they fire however it is
- * written: with session_replication_role = replica too, and in a logical
- * replication subscriber's apply worker (which fires row triggers).  A
+ * written (always, in trigger_modes()): with session_replication_role =
+ * replica too, and in a logical replication subscriber's apply worker
+ * (which fires row triggers).  A
  * singleton made by the publisher while two of the type's tasks run on
  * the subscriber is refused there as here: the apply worker retries until
  * at most one is left.
@@ -866,7 +867,6 @@ COMMENT ON FUNCTION role_cluster.task_policy_after_write() IS
 CREATE TRIGGER task_policy_after_write
 	AFTER INSERT OR UPDATE OF singleton ON role_cluster.task_policy
 	FOR EACH ROW EXECUTE FUNCTION role_cluster.task_policy_after_write();
-ALTER TABLE role_cluster.task_policy ENABLE ALWAYS TRIGGER task_policy_after_write;
 
 /*
  * A new push_shards_total re-shards the unfinished push tasks, in the same
@@ -942,7 +942,6 @@ COMMENT ON FUNCTION role_cluster.cluster_settings_after_write() IS
 CREATE TRIGGER cluster_settings_after_write
 	AFTER INSERT OR UPDATE OF push_shards_total ON role_cluster.cluster_settings
 	FOR EACH ROW EXECUTE FUNCTION role_cluster.cluster_settings_after_write();
-ALTER TABLE role_cluster.cluster_settings ENABLE ALWAYS TRIGGER cluster_settings_after_write;
 
 /* ---- Node registration ---- */
 

@@ -100,19 +100,17 @@ COMMENT ON TRIGGER node_wake_worker ON role_cluster.node IS
  * one; without these it would wait for the poll.  The role trigger fires
  * with session_replication_role = replica too, as the role cache's does,
  * and for the logical replication apply worker, which fires row triggers
- * only, a row trigger does the same (ENABLE REPLICA).
+ * only, a row trigger does the same, in replica mode (trigger_modes()).
  */
 CREATE TRIGGER cluster_role_wake_worker
 	AFTER INSERT OR UPDATE OF tasks OR DELETE OR TRUNCATE ON role_cluster.cluster_role
 	FOR EACH STATEMENT EXECUTE FUNCTION role_cluster.wake_worker_trigger();
-ALTER TABLE role_cluster.cluster_role ENABLE ALWAYS TRIGGER cluster_role_wake_worker;
 COMMENT ON TRIGGER cluster_role_wake_worker ON role_cluster.cluster_role IS
 	'Wakes the background worker at commit when a role is added, removed or its task types change';
 
 CREATE TRIGGER cluster_role_wake_worker_applied
 	AFTER INSERT OR UPDATE OF tasks OR DELETE ON role_cluster.cluster_role
 	FOR EACH ROW EXECUTE FUNCTION role_cluster.wake_worker_trigger();
-ALTER TABLE role_cluster.cluster_role ENABLE REPLICA TRIGGER cluster_role_wake_worker_applied;
 COMMENT ON TRIGGER cluster_role_wake_worker_applied ON role_cluster.cluster_role IS
 	'Wakes the background worker at commit when logical replication applies a change to roles';
 
@@ -120,28 +118,24 @@ COMMENT ON TRIGGER cluster_role_wake_worker_applied ON role_cluster.cluster_role
 CREATE TRIGGER task_policy_wake_worker
 	AFTER INSERT OR UPDATE OF singleton ON role_cluster.task_policy
 	FOR EACH STATEMENT EXECUTE FUNCTION role_cluster.wake_worker_trigger();
-ALTER TABLE role_cluster.task_policy ENABLE ALWAYS TRIGGER task_policy_wake_worker;
 COMMENT ON TRIGGER task_policy_wake_worker ON role_cluster.task_policy IS
 	'Wakes the background worker at commit when a type''s singleton policy is written';
 
 CREATE TRIGGER task_policy_wake_worker_applied
 	AFTER INSERT OR UPDATE OF singleton ON role_cluster.task_policy
 	FOR EACH ROW EXECUTE FUNCTION role_cluster.wake_worker_trigger();
-ALTER TABLE role_cluster.task_policy ENABLE REPLICA TRIGGER task_policy_wake_worker_applied;
 COMMENT ON TRIGGER task_policy_wake_worker_applied ON role_cluster.task_policy IS
 	'Wakes the background worker at commit when logical replication applies a singleton policy';
 
 CREATE TRIGGER cluster_settings_wake_worker
 	AFTER INSERT OR UPDATE OF push_shards_total ON role_cluster.cluster_settings
 	FOR EACH STATEMENT EXECUTE FUNCTION role_cluster.wake_worker_trigger();
-ALTER TABLE role_cluster.cluster_settings ENABLE ALWAYS TRIGGER cluster_settings_wake_worker;
 COMMENT ON TRIGGER cluster_settings_wake_worker ON role_cluster.cluster_settings IS
 	'Wakes the background worker at commit when the number of push shards is written';
 
 CREATE TRIGGER cluster_settings_wake_worker_applied
 	AFTER INSERT OR UPDATE OF push_shards_total ON role_cluster.cluster_settings
 	FOR EACH ROW EXECUTE FUNCTION role_cluster.wake_worker_trigger();
-ALTER TABLE role_cluster.cluster_settings ENABLE REPLICA TRIGGER cluster_settings_wake_worker_applied;
 COMMENT ON TRIGGER cluster_settings_wake_worker_applied ON role_cluster.cluster_settings IS
 	'Wakes the background worker at commit when logical replication applies the number of push shards';
 

@@ -269,8 +269,8 @@ COMMENT ON FUNCTION role_cluster.cleanup_holders() IS
 
 /*
  * The extension's triggers that fire other than in ordinary sessions
- * alone, as the install script enables them (a regression test checks
- * that they agree): 'A', always, so that a write made with
+ * alone, the one list of them (the install script applies it below):
+ * 'A', always, so that a write made with
  * session_replication_role = replica is followed too; 'R', replica, the
  * row-level copies of statement triggers, for a logical replication apply
  * worker (which fires row triggers only).  Every other trigger of the
@@ -298,6 +298,17 @@ BEGIN ATOMIC
 END;
 COMMENT ON FUNCTION role_cluster.trigger_modes() IS
 	'The extension''s triggers that fire always (A) or in replica sessions only (R), as installed; the others fire in ordinary sessions (O)';
+
+DO $modes$
+DECLARE
+	m			record;
+BEGIN
+	FOR m IN SELECT * FROM role_cluster.trigger_modes() LOOP
+		EXECUTE pg_catalog.format('ALTER TABLE role_cluster.%I ENABLE %s TRIGGER %I', m.table_name,
+								  CASE m.mode WHEN 'A' THEN 'ALWAYS' ELSE 'REPLICA' END, m.trigger_name);
+	END LOOP;
+END
+$modes$;
 
 /* How a trigger fires (pg_trigger.tgenabled), in words for audit() */
 CREATE FUNCTION role_cluster.trigger_mode_text(mode "char") RETURNS text
