@@ -1207,10 +1207,11 @@ retry_stop_step(Agent *a)
  * before its result is reported: the report frees room the worker could
  * otherwise fill before the capacity follows.  Without it, work routed to
  * a stopping node waited for it to deregister, up to the grace period,
- * and a singleton type waited as long for all nodes.  First, as a heartbeat does, the node
- * is looked at: another session's now, the agent stops there; its lease
- * lapsed, what it held is no longer its own (registering would hand it
- * back without a word), so the handlers are stopped.
+ * and a singleton type waited as long for all nodes.  First, as a
+ * heartbeat does, the node is looked at: another session's now, the agent
+ * stops there; its lease lapsed, what it held is no longer its own
+ * (registering would hand it back without a word), so the handlers are
+ * stopped.
  */
 static void
 drain(Agent *a)
