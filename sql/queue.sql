@@ -960,6 +960,24 @@ SELECT count(*) FROM role_cluster.enqueue_batch('[
 	{"task_type": "searchIndexing", "kind": "wide", "priority": -2147483648, "max_attempts": 1e3}]');
 SELECT priority, max_attempts FROM role_cluster.task WHERE kind = 'wide' ORDER BY priority;
 
+-- Several claimed tasks come in hand-out order, priority, then run_at, then
+-- id (the singleton, looked for apart, among them), in the select list too
+-- (at the end, as above).
+BEGIN;
+DELETE FROM role_cluster.task WHERE state = 'queued';
+SELECT node_id FROM role_cluster.register_node('order', NULL, NULL, 10);
+SELECT count(*) AS enqueued FROM role_cluster.enqueue_batch('[
+	{"task_type": "outboundMta", "kind": "late", "run_at": "2001-01-01 00:00:02+00"},
+	{"task_type": "outboundMta", "kind": "early", "run_at": "2001-01-01 00:00:01+00"},
+	{"task_type": "outboundMta", "kind": "high", "priority": 5, "run_at": "2001-01-01 00:00:03+00"},
+	{"task_type": "spamClassifierTraining", "kind": "single", "priority": 6},
+	{"task_type": "outboundMta", "kind": "early_too", "run_at": "2001-01-01 00:00:01+00"},
+	{"task_type": "searchIndexing", "kind": "now"}
+]');
+SELECT (role_cluster.claim_tasks('order', 2)).kind;
+SELECT kind, priority FROM role_cluster.claim_tasks('order', 10);
+ROLLBACK;
+
 DROP VIEW q;
 DROP VIEW task_stage;
 DROP EXTENSION role_cluster;

@@ -1,17 +1,21 @@
 /*-------------------------------------------------------------------------
  *
  * rc_queue.c
- *	  role_cluster.enqueue() and role_cluster.complete_task() in C, and
- *	  helpers the queue calls often: enqueue_batch()'s check of its array
- *	  and the rows it reads from it, and whether a node's session still
- *	  exists.
+ *	  role_cluster.enqueue(), role_cluster.complete_task() and the entry
+ *	  of role_cluster.claim_tasks() in C, and helpers the queue calls
+ *	  often: enqueue_batch()'s check of its array and the rows it reads
+ *	  from it, and whether a node's session still exists.
  *
- * Every task passes through both once, usually one call per transaction,
- * so their fixed cost is the queue's.  Written in PL/pgSQL they paid for
- * the interpreter, for argument checks run as expressions and for two
- * lookups planned and executed as subqueries.  Here the checks are plain
- * C, the singleton flag and the push shard come from rc_task.c, and the one
- * statement each runs is prepared once per session with SPI and kept.
+ * Every task passes through enqueue() and complete_task() once, usually
+ * one call per transaction, so their fixed cost is the queue's.  Written
+ * in PL/pgSQL they paid for the interpreter, for argument checks run as
+ * expressions and for two lookups planned and executed as subqueries.
+ * Here the checks are plain C, the singleton flag and the push shard come
+ * from rc_task.c, and the one statement each runs is prepared once per
+ * session with SPI and kept.  A claim's routing stays in PL/pgSQL
+ * (hand_out_tasks(), which dispatch() shares); claim_tasks() only checks
+ * its arguments, lets it write its rows into the caller's result, and
+ * sorts them.
  *
  * Both are declared SECURITY DEFINER with search_path, enable_seqscan, jit
  * and plan_cache_mode pinned (see the install script), so the saved plans
@@ -30,9 +34,12 @@
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "nodes/value.h"
+#include "parser/parse_func.h"
 #include "utils/backend_status.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -41,6 +48,7 @@
 #include "utils/lsyscache.h"
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
+#include "utils/tuplestore.h"
 #include "utils/varlena.h"
 
 #include "rc_group.h"
@@ -51,6 +59,7 @@
 
 PG_FUNCTION_INFO_V1(rc_enqueue);
 PG_FUNCTION_INFO_V1(rc_complete_task);
+PG_FUNCTION_INFO_V1(rc_claim_tasks);
 PG_FUNCTION_INFO_V1(rc_check_task_batch);
 PG_FUNCTION_INFO_V1(rc_task_batch_rows);
 PG_FUNCTION_INFO_V1(rc_node_session_alive);
@@ -314,6 +323,200 @@ rc_enqueue(PG_FUNCTION_ARGS)
 
 	SPI_finish();
 	PG_RETURN_INT64(id);
+}
+
+/* ---------------------------------------------------------------------
+ * claim_tasks()
+ * ---------------------------------------------------------------------
+ */
+
+/* The arguments of role_cluster.hand_out_tasks() */
+#define RC_HAND_OUT_NARGS 7
+
+/* A claimed task's row and the keys that order it */
+typedef struct RcClaimed
+{
+	int32		priority;
+	TimestampTz run_at;
+	int64		id;
+	MinimalTuple tuple;
+} RcClaimed;
+
+/*
+ * role_cluster.hand_out_tasks(), in claim_tasks()'s schema, looked up once
+ * for the calling expression and kept in its FmgrInfo.
+ */
+static FmgrInfo *
+rc_hand_out_tasks_fn(FunctionCallInfo fcinfo)
+{
+	FmgrInfo   *fn = (FmgrInfo *) fcinfo->flinfo->fn_extra;
+
+	if (fn == NULL)
+	{
+		Oid			argtypes[RC_HAND_OUT_NARGS] = {
+			TEXTOID, INT4OID, BOOLOID, INT4OID, INT4OID, TIMESTAMPTZOID, INT8OID
+		};
+		char	   *schema = get_namespace_name(get_func_namespace(fcinfo->flinfo->fn_oid));
+		Oid			oid;
+
+		if (schema == NULL)
+			elog(ERROR, "schema of function %u not found", fcinfo->flinfo->fn_oid);
+		oid = LookupFuncName(list_make2(makeString(schema), makeString("hand_out_tasks")),
+							 RC_HAND_OUT_NARGS, argtypes, false);
+		fn = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(FmgrInfo));
+		fmgr_info_cxt(oid, fn, fcinfo->flinfo->fn_mcxt);
+		fcinfo->flinfo->fn_extra = fn;
+	}
+	return fn;
+}
+
+/* The number of the column called name in desc; can't-happen if none */
+static AttrNumber
+rc_column(TupleDesc desc, const char *name)
+{
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
+			return att->attnum;
+	}
+	elog(ERROR, "claimed tasks have no column \"%s\"", name);
+	return InvalidAttrNumber;	/* keep the compiler quiet */
+}
+
+/* qsort comparator: hand-out order (priority descending, run_at, id) */
+static int
+rc_claimed_cmp(const void *a, const void *b)
+{
+	const RcClaimed *x = (const RcClaimed *) a;
+	const RcClaimed *y = (const RcClaimed *) b;
+
+	if (x->priority != y->priority)
+		return (x->priority < y->priority) ? 1 : -1;
+	if (x->run_at != y->run_at)
+		return (x->run_at < y->run_at) ? -1 : 1;
+	if (x->id != y->id)
+		return (x->id < y->id) ? -1 : 1;
+	return 0;
+}
+
+/*
+ * Puts the rows of a materialized result in hand-out order: hand_out_tasks()
+ * returns them in no particular order.
+ */
+static void
+rc_sort_claimed(ReturnSetInfo *rsinfo)
+{
+	Tuplestorestate *rows = rsinfo->setResult;
+	TupleDesc	desc = rsinfo->setDesc;
+	int64		count;
+	RcClaimed  *claimed;
+	TupleTableSlot *slot;
+	AttrNumber	priority_att,
+				run_at_att,
+				id_att;
+	Tuplestorestate *sorted;
+	MemoryContext oldcxt;
+	int64		i = 0;
+
+	if (rows == NULL || (count = tuplestore_tuple_count(rows)) < 2)
+		return;
+	priority_att = rc_column(desc, "priority");
+	run_at_att = rc_column(desc, "run_at");
+	id_att = rc_column(desc, "id");
+
+	claimed = palloc(count * sizeof(RcClaimed));
+	slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+	while (i < count && tuplestore_gettupleslot(rows, true, false, slot))
+	{
+		bool		isnull;
+
+		claimed[i].priority = DatumGetInt32(slot_getattr(slot, priority_att, &isnull));
+		claimed[i].run_at = DatumGetTimestampTz(slot_getattr(slot, run_at_att, &isnull));
+		claimed[i].id = DatumGetInt64(slot_getattr(slot, id_att, &isnull));
+		claimed[i].tuple = ExecCopySlotMinimalTuple(slot);
+		i++;
+	}
+	if (i != count)
+		elog(ERROR, "read " INT64_FORMAT " claimed tasks of " INT64_FORMAT, i, count);
+	qsort(claimed, count, sizeof(RcClaimed), rc_claimed_cmp);
+
+	/* the sorted rows go where the unsorted ones were kept */
+	oldcxt = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	sorted = tuplestore_begin_heap((rsinfo->allowedModes & SFRM_Materialize_Random) != 0,
+								   false, work_mem);
+	MemoryContextSwitchTo(oldcxt);
+	for (i = 0; i < count; i++)
+	{
+		ExecStoreMinimalTuple(claimed[i].tuple, slot, true);
+		tuplestore_puttupleslot(sorted, slot);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	pfree(claimed);
+	tuplestore_end(rows);
+	rsinfo->setResult = sorted;
+}
+
+/*
+ * role_cluster.claim_tasks(node_id text, n int) → SETOF role_cluster.task
+ *
+ * A node claims up to n routable due tasks for itself, returned in
+ * hand-out order.  The routing rule is hand_out_tasks()'s, which dispatch()
+ * calls too; this checks the arguments and calls it with the caller's own
+ * result set, so that its rows reach the caller as it wrote them.  (A
+ * PL/pgSQL wrapper ran a statement to call it and copied every row: 4 % of
+ * a task's instructions at batch 1, bench_queue.sh's COUNT=instructions.)
+ */
+Datum
+rc_claim_tasks(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int32		n;
+	Datum		result;
+
+	LOCAL_FCINFO(call, RC_HAND_OUT_NARGS);
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("number of tasks to claim must be zero or more, not NULL")));
+	n = PG_GETARG_INT32(1);
+	if (n < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("number of tasks to claim must be zero or more, not %d", n)));
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("node id must not be NULL")));
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
+		(rsinfo->allowedModes & SFRM_Materialize) == 0 || rsinfo->expectedDesc == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("set-valued function called in context that cannot accept a set")));
+
+	InitFunctionCallInfoData(*call, rc_hand_out_tasks_fn(fcinfo), RC_HAND_OUT_NARGS,
+							 PG_GET_COLLATION(), NULL, (Node *) rsinfo);
+	call->args[0].value = PG_GETARG_DATUM(0);
+	call->args[0].isnull = false;
+	call->args[1].value = Int32GetDatum(n);
+	call->args[1].isnull = false;
+	call->args[2].value = BoolGetDatum(true);	/* claiming */
+	call->args[2].isnull = false;
+	for (int i = 3; i < RC_HAND_OUT_NARGS; i++)
+	{
+		/* held, after_priority, after_run_at, after_id: not given */
+		call->args[i].value = (Datum) 0;
+		call->args[i].isnull = true;
+	}
+	result = FunctionCallInvoke(call);
+	if (rsinfo->returnMode != SFRM_Materialize)
+		elog(ERROR, "hand_out_tasks did not materialize its result");
+	if (n > 1)
+		rc_sort_claimed(rsinfo);
+	fcinfo->isnull = call->isnull;
+	return result;
 }
 
 /*

@@ -54,7 +54,8 @@
  * - What every task passes through once is C where the interpreter cost
  *   more than the work: enqueue() and complete_task() (src/rc_queue.c,
  *   with the same SECURITY DEFINER and SET clauses, their statements
- *   prepared once per session), the derived columns (src/rc_task.c), a
+ *   prepared once per session), claim_tasks()'s checks and sort around
+ *   hand_out_tasks() (there too), the derived columns (src/rc_task.c), a
  *   node's task types (node_task_types) and enqueue_batch()'s check.
  */
 
@@ -1786,37 +1787,18 @@ COMMENT ON FUNCTION role_cluster.hand_out_tasks(text, integer, boolean, integer,
 /*
  * A node takes up to n routable due tasks for itself, straight to running:
  * for deployments without the background worker.  Never waits for another
- * node's claim.
+ * node's claim.  In C (src/rc_queue.c): it checks its arguments, has
+ * hand_out_tasks() write its rows straight into its own result and sorts
+ * them in hand-out order.
  */
 CREATE FUNCTION role_cluster.claim_tasks(node_id text, n integer DEFAULT 1)
 	RETURNS SETOF role_cluster.task
-	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS 'MODULE_PATHNAME', 'rc_claim_tasks'
+	LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 	SET enable_seqscan = off
 	SET enable_bitmapscan = off
 	SET jit = off
-	SET plan_cache_mode = force_generic_plan
-AS $$
-#variable_conflict use_column
-BEGIN
-	IF claim_tasks.n IS NULL OR claim_tasks.n < 0 THEN
-		RAISE EXCEPTION 'number of tasks to claim must be zero or more, not %',
-			coalesce(claim_tasks.n::text, 'NULL')
-			USING ERRCODE = CASE WHEN claim_tasks.n IS NULL THEN 'null_value_not_allowed'
-								 ELSE 'invalid_parameter_value' END;
-	END IF;
-	IF claim_tasks.node_id IS NULL THEN
-		RAISE EXCEPTION 'node id must not be NULL'
-			USING ERRCODE = 'null_value_not_allowed';
-	END IF;
-	IF claim_tasks.n = 1 THEN
-		/* at most one row: no sort (setting one up costs a claim 17,000 instructions) */
-		RETURN QUERY SELECT * FROM role_cluster.hand_out_tasks(claim_tasks.node_id, 1, true);
-		RETURN;
-	END IF;
-	RETURN QUERY SELECT * FROM role_cluster.hand_out_tasks(claim_tasks.node_id, claim_tasks.n, true) h
-		ORDER BY h.priority DESC, h.run_at, h.id;
-END
-$$;
+	SET plan_cache_mode = force_generic_plan;
 COMMENT ON FUNCTION role_cluster.claim_tasks(text, integer) IS
 	'A node claims up to n routable due tasks for itself (queued -> running), in priority order';
 
