@@ -40,6 +40,7 @@
 #include "miscadmin.h"
 #include "nodes/value.h"
 #include "parser/parse_func.h"
+#include "pgstat.h"
 #include "utils/backend_status.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -48,7 +49,9 @@
 #include "utils/lsyscache.h"
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
+#include "utils/tuplesort.h"
 #include "utils/tuplestore.h"
+#include "utils/typcache.h"
 #include "utils/varlena.h"
 
 #include "rc_group.h"
@@ -333,15 +336,6 @@ rc_enqueue(PG_FUNCTION_ARGS)
 /* The arguments of role_cluster.hand_out_tasks() */
 #define RC_HAND_OUT_NARGS 7
 
-/* A claimed task's row and the keys that order it */
-typedef struct RcClaimed
-{
-	int32		priority;
-	TimestampTz run_at;
-	int64		id;
-	MinimalTuple tuple;
-} RcClaimed;
-
 /*
  * role_cluster.hand_out_tasks(), in claim_tasks()'s schema, looked up once
  * for the calling expression and kept in its FmgrInfo.
@@ -385,76 +379,52 @@ rc_column(TupleDesc desc, const char *name)
 	return InvalidAttrNumber;	/* keep the compiler quiet */
 }
 
-/* qsort comparator: hand-out order (priority descending, run_at, id) */
-static int
-rc_claimed_cmp(const void *a, const void *b)
-{
-	const RcClaimed *x = (const RcClaimed *) a;
-	const RcClaimed *y = (const RcClaimed *) b;
-
-	if (x->priority != y->priority)
-		return (x->priority < y->priority) ? 1 : -1;
-	if (x->run_at != y->run_at)
-		return (x->run_at < y->run_at) ? -1 : 1;
-	if (x->id != y->id)
-		return (x->id < y->id) ? -1 : 1;
-	return 0;
-}
-
 /*
- * Puts the rows of a materialized result in hand-out order: hand_out_tasks()
- * returns them in no particular order.
+ * Puts the rows of a materialized result in hand-out order (priority
+ * descending, run_at, id): hand_out_tasks() returns them in no particular
+ * order.  A tuplesort, so that a large claim spills to disk past work_mem
+ * as a planned ORDER BY would.
  */
 static void
 rc_sort_claimed(ReturnSetInfo *rsinfo)
 {
 	Tuplestorestate *rows = rsinfo->setResult;
 	TupleDesc	desc = rsinfo->setDesc;
-	int64		count;
-	RcClaimed  *claimed;
+	AttrNumber	keys[3];
+	Oid			operators[3];
+	Oid			collations[3] = {InvalidOid, InvalidOid, InvalidOid};
+	bool		nulls_first[3] = {false, false, false};
+	Tuplesortstate *sort;
 	TupleTableSlot *slot;
-	AttrNumber	priority_att,
-				run_at_att,
-				id_att;
 	Tuplestorestate *sorted;
 	MemoryContext oldcxt;
-	int64		i = 0;
 
-	if (rows == NULL || (count = tuplestore_tuple_count(rows)) < 2)
+	if (rows == NULL || tuplestore_tuple_count(rows) < 2)
 		return;
-	priority_att = rc_column(desc, "priority");
-	run_at_att = rc_column(desc, "run_at");
-	id_att = rc_column(desc, "id");
+	keys[0] = rc_column(desc, "priority");
+	operators[0] = lookup_type_cache(INT4OID, TYPECACHE_GT_OPR)->gt_opr;
+	keys[1] = rc_column(desc, "run_at");
+	operators[1] = lookup_type_cache(TIMESTAMPTZOID, TYPECACHE_LT_OPR)->lt_opr;
+	keys[2] = rc_column(desc, "id");
+	operators[2] = lookup_type_cache(INT8OID, TYPECACHE_LT_OPR)->lt_opr;
 
-	claimed = palloc(count * sizeof(RcClaimed));
+	sort = tuplesort_begin_heap(desc, 3, keys, operators, collations, nulls_first,
+								work_mem, NULL, TUPLESORT_NONE);
 	slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
-	while (i < count && tuplestore_gettupleslot(rows, true, false, slot))
-	{
-		bool		isnull;
-
-		claimed[i].priority = DatumGetInt32(slot_getattr(slot, priority_att, &isnull));
-		claimed[i].run_at = DatumGetTimestampTz(slot_getattr(slot, run_at_att, &isnull));
-		claimed[i].id = DatumGetInt64(slot_getattr(slot, id_att, &isnull));
-		claimed[i].tuple = ExecCopySlotMinimalTuple(slot);
-		i++;
-	}
-	if (i != count)
-		elog(ERROR, "read " INT64_FORMAT " claimed tasks of " INT64_FORMAT, i, count);
-	qsort(claimed, count, sizeof(RcClaimed), rc_claimed_cmp);
+	while (tuplestore_gettupleslot(rows, true, false, slot))
+		tuplesort_puttupleslot(sort, slot);
+	tuplestore_end(rows);
+	tuplesort_performsort(sort);
 
 	/* the sorted rows go where the unsorted ones were kept */
 	oldcxt = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
 	sorted = tuplestore_begin_heap((rsinfo->allowedModes & SFRM_Materialize_Random) != 0,
 								   false, work_mem);
 	MemoryContextSwitchTo(oldcxt);
-	for (i = 0; i < count; i++)
-	{
-		ExecStoreMinimalTuple(claimed[i].tuple, slot, true);
+	while (tuplesort_gettupleslot(sort, true, false, slot, NULL))
 		tuplestore_puttupleslot(sorted, slot);
-	}
+	tuplesort_end(sort);
 	ExecDropSingleTupleTableSlot(slot);
-	pfree(claimed);
-	tuplestore_end(rows);
 	rsinfo->setResult = sorted;
 }
 
@@ -474,6 +444,7 @@ rc_claim_tasks(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	int32		n;
 	Datum		result;
+	PgStat_FunctionCallUsage usage;
 
 	LOCAL_FCINFO(call, RC_HAND_OUT_NARGS);
 
@@ -510,7 +481,10 @@ rc_claim_tasks(PG_FUNCTION_ARGS)
 		call->args[i].value = (Datum) 0;
 		call->args[i].isnull = true;
 	}
+	/* counted in pg_stat_user_functions as the executor counts a call */
+	pgstat_init_function_usage(call, &usage);
 	result = FunctionCallInvoke(call);
+	pgstat_end_function_usage(&usage, true);
 	if (rsinfo->returnMode != SFRM_Materialize)
 		elog(ERROR, "hand_out_tasks did not materialize its result");
 	if (n > 1)
@@ -520,11 +494,12 @@ rc_claim_tasks(PG_FUNCTION_ARGS)
 }
 
 /*
- * role_cluster.complete_task(task_id bigint, node_id text) → void
+ * role_cluster.complete_task(task_id bigint, node_id text, attempt int) → void
  *
- * The node that holds a task running reports it done.  The common case is
- * one statement, the caller's right to act for the node checked in it; the
- * errors are worked out only when it changes nothing.
+ * The node that holds a task running (for the attempt given, if one is)
+ * reports it done.  The common case is one statement, the caller's right
+ * to act for the node checked in it; the errors are worked out only when
+ * it changes nothing.
  */
 Datum
 rc_complete_task(PG_FUNCTION_ARGS)

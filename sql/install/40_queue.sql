@@ -1789,12 +1789,13 @@ COMMENT ON FUNCTION role_cluster.hand_out_tasks(text, integer, boolean, integer,
  * for deployments without the background worker.  Never waits for another
  * node's claim.  In C (src/rc_queue.c): it checks its arguments, has
  * hand_out_tasks() write its rows straight into its own result and sorts
- * them in hand-out order.
+ * them in hand-out order.  COST 100, as it had in PL/pgSQL: it does as
+ * much work, and plans that call it should not change.
  */
 CREATE FUNCTION role_cluster.claim_tasks(node_id text, n integer DEFAULT 1)
 	RETURNS SETOF role_cluster.task
 	AS 'MODULE_PATHNAME', 'rc_claim_tasks'
-	LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	LANGUAGE C COST 100 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 	SET enable_seqscan = off
 	SET enable_bitmapscan = off
 	SET jit = off
