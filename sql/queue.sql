@@ -111,7 +111,8 @@ SELECT role_cluster.enqueue_batch('[{"task_type": "searchIndexing", "priority": 
 SELECT role_cluster.enqueue_batch('[{"task_type": "searchIndexing", "priority": -2147483649}]');
 SELECT role_cluster.enqueue_batch('[{"task_type": "searchIndexing", "max_attempts": 2147483648}]');
 SELECT role_cluster.enqueue_batch('[{"task_type": "searchIndexing", "max_attempts": -2147483649}]');
-SELECT role_cluster.enqueue_batch('[{"task_type": "searchIndexing", "max_attempts": 1.0}]');
+SELECT role_cluster.enqueue_batch('[{"task_type": "searchIndexing", "max_attempts": 1.5}]');
+SELECT role_cluster.enqueue_batch('[{"task_type": "searchIndexing", "priority": -0.5}]');
 SELECT role_cluster.enqueue_batch('[{"task_type": 7}]');
 -- several unknown keys: the first in sort order is named
 SELECT role_cluster.enqueue_batch('[{"task_type": "searchIndexing", "zz": 1, "ab": 2, "b": 3}]');
@@ -880,11 +881,17 @@ UPDATE role_cluster.node SET capacity = 1 WHERE node_id = 'over';
 SELECT count(*) AS claimed_beyond FROM role_cluster.claim_tasks('over', 2);
 SELECT count(*) AS claimed_one_beyond FROM role_cluster.claim_tasks('over', 1);
 ROLLBACK;
--- A node's fetch mark outlives its row (it tells reclaim() which tasks
--- were started), and prune() leaves it.
-SELECT role_cluster.prune() AS pruned;
-SELECT array_agg(node_id ORDER BY node_id) AS marks FROM role_cluster.node_fetch;
--- A node that was never routed to has no mark: its fetch finds nothing.
+-- A node's fetch mark outlives its row, deleted by hand (it tells
+-- reclaim() which tasks were started), and prune() leaves it; prune()
+-- deletes the marks of the nodes it deletes.
+BEGIN;
+DELETE FROM role_cluster.node WHERE node_id = 'push2';
+SELECT role_cluster.prune(node_retention => '0') AS pruned;
+SELECT f.node_id, EXISTS (SELECT FROM role_cluster.node n WHERE n.node_id = f.node_id) AS has_row
+	FROM role_cluster.node_fetch f ORDER BY f.node_id;
+ROLLBACK;
+-- A node whose row was written by hand has no mark (register_node() makes
+-- one): its fetch finds nothing.
 INSERT INTO role_cluster.node (node_id, capacity, login, backend_pid, backend_start, lease_until)
 	SELECT 'by-hand', 1, session_user, pg_backend_pid(), backend_start, now() + interval '1 hour'
 	FROM pg_stat_activity WHERE pid = pg_backend_pid();
@@ -953,11 +960,13 @@ DELETE FROM role_cluster.task WHERE kind = 'held';
 DELETE FROM role_cluster.node WHERE node_id LIKE 'gone-%';
 DROP FUNCTION plan_cost(text);
 
--- enqueue_batch() takes any integer enqueue() takes, 1e3 as 1000 (at the
--- end: the task ids above stay as they are)
+-- enqueue_batch() takes any integer enqueue() takes, however the JSON
+-- writes it: 1e3 as 1000, 7.0 as 7 (at the end: the task ids above stay
+-- as they are)
 SELECT count(*) FROM role_cluster.enqueue_batch('[
 	{"task_type": "searchIndexing", "kind": "wide", "priority": 2147483647, "max_attempts": 2147483647},
-	{"task_type": "searchIndexing", "kind": "wide", "priority": -2147483648, "max_attempts": 1e3}]');
+	{"task_type": "searchIndexing", "kind": "wide", "priority": -2147483648, "max_attempts": 1e3},
+	{"task_type": "searchIndexing", "kind": "wide", "priority": 7.0, "max_attempts": 2.00}]');
 SELECT priority, max_attempts FROM role_cluster.task WHERE kind = 'wide' ORDER BY priority;
 
 -- Several claimed tasks come in hand-out order, priority, then run_at, then

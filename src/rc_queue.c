@@ -576,15 +576,17 @@ rc_batch_not_string(JsonbValue *v)
 typedef enum RcBatchInt
 {
 	RC_INT_OK,					/* an integer that fits an int4 */
-	RC_INT_NOT_INTEGER,			/* a fraction, or written with a fractional
-								 * part (1.5, 1.0; 1e3 reads as 1000) */
+	RC_INT_NOT_INTEGER,			/* a fraction (1.5; 2.0 and 1e3 are whole) */
 	RC_INT_TOO_LOW,				/* below the range of an int4 */
 	RC_INT_TOO_HIGH				/* above it */
 } RcBatchInt;
 
 /*
- * Reads a JSON number written as an integer (digits, with an optional
- * minus sign) into *value.
+ * Reads a JSON number that is a whole number into *value: JSON has one
+ * kind of number, and an encoder may well write 2 as 2.0 (Python's does
+ * for a float).  Its text form (numeric_out) is then digits, with an
+ * optional minus sign and a fractional part of zeros only; 1e3 comes out
+ * as 1000.
  */
 static RcBatchInt
 rc_batch_integer(JsonbValue *v, int32 *value)
@@ -597,11 +599,15 @@ rc_batch_integer(JsonbValue *v, int32 *value)
 
 	if (negative)
 		p++;
-	if (*p == '\0')
+	if (*p < '0' || *p > '9')
 		return RC_INT_NOT_INTEGER;
-	for (; *p; p++)
-		if (*p < '0' || *p > '9')
-			return RC_INT_NOT_INTEGER;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	if (*p == '.')
+		while (*++p == '0')
+			;
+	if (*p != '\0')
+		return RC_INT_NOT_INTEGER;
 	*value = numeric_int4_opt_error(v->val.numeric, &out_of_range);
 	if (out_of_range)
 		return negative ? RC_INT_TOO_LOW : RC_INT_TOO_HIGH;

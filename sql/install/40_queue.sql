@@ -1024,7 +1024,7 @@ BEGIN
 		AND pg_catalog.current_setting('role_cluster.unknown_role', true) IS DISTINCT FROM 'enable_all' THEN
 		RAISE EXCEPTION 'role "%" of node "%" does not exist', register_node.role, register_node.node_id
 			USING ERRCODE = 'undefined_object',
-				  HINT = 'Create the role in role_cluster.cluster_role first, or register the node without a role.';
+				  HINT = 'Check the node''s role (STALWART_ROLE) against the names in role_cluster.cluster_role, or create the role there first.';
 	END IF;
 	/* each argument of its parameter's type: no overload made beside it can fit better */
 	enables_push := role_cluster.role_enables_task(register_node.role,
@@ -2179,7 +2179,14 @@ BEGIN
 												THEN 'running' ELSE 'routed' END)
 				WHEN t.state IN ('done', 'dead')
 					THEN pg_catalog.format('The task is %s.', t.state)
-				ELSE 'The task is queued: it was handed back, or reclaimed after the node''s lease lapsed.' END;
+				WHEN t.attempts = 0 AND t.last_error IS NULL
+					THEN 'The task is queued and was never started: not handed out yet, or handed back unstarted.'
+				ELSE pg_catalog.format('The task is queued for another attempt (%s of %s used)%s.',
+									   t.attempts, t.max_attempts,
+									   CASE WHEN t.last_error IS NOT NULL
+											THEN pg_catalog.format('; the last one ended with: %s',
+																   pg_catalog.left(t.last_error, 200))
+											ELSE '' END) END;
 END
 $$;
 COMMENT ON FUNCTION role_cluster.not_held(bigint, text, text) IS
