@@ -193,9 +193,13 @@ UPDATE role_cluster.node SET backend_pid = 0 WHERE node_id = 'n1';
 SELECT node_id, live, session_alive FROM role_cluster.nodes WHERE node_id = 'n1';
 SELECT role_cluster.heartbeat('n1');
 SELECT role_cluster.claim_tasks('n1');
--- (past its node timeout too, the ended session is what the refusal names)
+-- (past its node timeout too, the ended session is what the refusal names;
+-- and past its lease, which reclaim() ends for such a node)
 UPDATE role_cluster.node SET live_until = now() - interval '1 second' WHERE node_id = 'n1';
 SELECT role_cluster.fetch_tasks('n1');
+UPDATE role_cluster.node SET lease_until = now() - interval '1 second' WHERE node_id = 'n1';
+SELECT role_cluster.fetch_tasks('n1');
+SELECT role_cluster.claim_tasks('n1');
 SELECT node_id, backend_pid = pg_backend_pid() AS mine FROM role_cluster.register_node('n1', 'indexer');
 SELECT node_id, live, session_alive FROM role_cluster.nodes WHERE node_id = 'n1';
 -- Nor is a session that has its pid but began later (the pid was reused),

@@ -31,6 +31,7 @@
  */
 #include "postgres.h"
 
+#include "access/xlog.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -1042,6 +1043,11 @@ rc_session_in_status_copy(int32 pid, TimestampTz started)
  * session that began since is missing from the copy: a "no" is confirmed
  * with a fresh copy before it is given (it takes a node's tasks away; a
  * "yes" at worst waits for the next look).
+ *
+ * On a hot standby the nodes' sessions are the primary's, which it cannot
+ * see: the answer is yes, and what the views say of a node there rests on
+ * its lease and node timeout, as the primary last wrote them (reclaim()
+ * on the primary ends the lease of a node whose session ended).
  */
 Datum
 rc_node_session_alive(PG_FUNCTION_ARGS)
@@ -1049,6 +1055,8 @@ rc_node_session_alive(PG_FUNCTION_ARGS)
 	int32		pid = PG_GETARG_INT32(0);
 	TimestampTz started = PG_GETARG_TIMESTAMPTZ(1);
 
+	if (RecoveryInProgress())
+		PG_RETURN_BOOL(true);
 	/* the caller's own pid: its session, or one that had the pid before */
 	if (pid == MyProcPid)
 		PG_RETURN_BOOL(started == MyStartTimestamp);

@@ -511,17 +511,21 @@ BEGIN
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  HINT = 'Register it again with role_cluster.register_node().';
 	END IF;
-	IF n.lease_until <= pg_catalog.clock_timestamp() THEN
-		RAISE EXCEPTION 'the lease of node "%" has lapsed', n.node_id
-			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  DETAIL = 'The tasks it holds go back to the queue at the next role_cluster.reclaim(), or at its own next heartbeat.',
-				  HINT = 'Call role_cluster.heartbeat() well within role_cluster.node_lease.';
-	END IF;
+	/*
+	 * The session before the lease: reclaim() ends the lease of a node
+	 * whose session ended, and a heartbeat would not help such a node.
+	 */
 	IF NOT role_cluster.node_session_alive(n.backend_pid, n.backend_start) THEN
 		RAISE EXCEPTION 'the session that registered node "%" has ended', n.node_id
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  DETAIL = pg_catalog.format('Process %s, which registered it, is gone.', n.backend_pid),
 				  HINT = 'Register the node again from its current session.';
+	END IF;
+	IF n.lease_until <= pg_catalog.clock_timestamp() THEN
+		RAISE EXCEPTION 'the lease of node "%" has lapsed', n.node_id
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'The tasks it holds go back to the queue at the next role_cluster.reclaim(), or at its own next heartbeat.',
+				  HINT = 'Call role_cluster.heartbeat() well within role_cluster.node_lease.';
 	END IF;
 	IF n.live_until <= pg_catalog.now() THEN
 		RAISE EXCEPTION 'node "%" has not heartbeated within its node timeout', n.node_id
@@ -2506,7 +2510,7 @@ COMMENT ON COLUMN role_cluster.nodes.live_until IS
 	'When the node stops being live (given work; what was routed to it unfetched goes back) without another heartbeat: its node timeout';
 COMMENT ON COLUMN role_cluster.nodes.lease_until IS
 	'When the tasks the node started go back to the queue without another heartbeat: its lease';
-COMMENT ON COLUMN role_cluster.nodes.session_alive IS 'Whether the database session that registered the node is still connected';
+COMMENT ON COLUMN role_cluster.nodes.session_alive IS 'Whether the database session that registered the node is still connected (on a hot standby, which cannot see it: always true)';
 COMMENT ON COLUMN role_cluster.nodes.login IS 'Database login the node is bound to';
 COMMENT ON COLUMN role_cluster.nodes.backend_pid IS 'Process id of the session that registered the node';
 COMMENT ON COLUMN role_cluster.nodes.registered_at IS 'When the node last registered';

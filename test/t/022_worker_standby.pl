@@ -80,6 +80,14 @@ my ($ret, $out, $err) = $standby->psql('postgres',
 	"SELECT role_cluster.enqueue('searchIndexing')");
 like($err, qr/read-only transaction/, 'a standby takes no tasks');
 
+# The standby cannot see the primary's sessions: it judges a node by its
+# lease and node timeout, so p1, live on the primary, is live there too
+# (not reported as gone, with its tasks to be taken back).
+my $p1_state = "SELECT live, session_alive, held FROM role_cluster.nodes WHERE node_id = 'p1'";
+$primary->wait_for_catchup($standby);
+is($primary->safe_psql('postgres', $p1_state), 't|t|1', 'p1 is live on the primary');
+is($standby->safe_psql('postgres', $p1_state), 't|t|1', 'and on the standby');
+
 # A standby session's role cache follows the changes the standby replays,
 # at its next statement; a REPEATABLE READ transaction there keeps its
 # snapshot's answer.
