@@ -987,6 +987,38 @@ SELECT (role_cluster.claim_tasks('order', 2)).kind;
 SELECT kind, priority FROM role_cluster.claim_tasks('order', 10);
 ROLLBACK;
 
+-- A report may name the attempt it is of (attempts, as claim_tasks() and
+-- fetch_tasks() hand the task out): one of an earlier run is refused.  The
+-- node deregisters, which takes back what it holds (a started task keeps
+-- its attempt), registers again and is handed the same tasks again, as
+-- when a new session registers it (at the end, as above).
+DELETE FROM role_cluster.task WHERE state = 'queued';
+SELECT node_id FROM role_cluster.register_node('fence', 'mta', NULL, 10);
+SELECT role_cluster.enqueue('outboundMta', 'f1') AS f1 \gset
+SELECT role_cluster.enqueue('outboundMta', 'f2') AS f2 \gset
+SELECT role_cluster.enqueue('outboundMta', 'f3') AS f3 \gset
+SELECT role_cluster.enqueue('outboundMta', 'f4') AS f4 \gset
+SELECT kind, attempts FROM role_cluster.claim_tasks('fence', 10);
+SELECT role_cluster.deregister_node('fence') AS handed_back;
+SELECT node_id FROM role_cluster.register_node('fence', 'mta', NULL, 10);
+SELECT kind, attempts FROM role_cluster.claim_tasks('fence', 10);
+-- the earlier run's reports change nothing
+SELECT role_cluster.complete_task(:f1, 'fence', 1);
+SELECT role_cluster.fail_task(:f2, 'fence', 'late', 1);
+SELECT role_cluster.release_task(:f3, 'fence', 1);
+SELECT count(*) AS completed FROM role_cluster.complete_tasks(ARRAY[:f1, :f4]::bigint[], 'fence', '{1,1}');
+SELECT kind, state, attempts FROM role_cluster.task WHERE kind LIKE 'f_' ORDER BY kind;
+-- this run's go through
+SELECT role_cluster.complete_task(:f1, 'fence', 2);
+SELECT role_cluster.fail_task(:f2, 'fence', 'failed', 2);
+SELECT role_cluster.release_task(:f3, 'fence', 2);
+SELECT c = :f4 AS f4 FROM role_cluster.complete_tasks(ARRAY[:f1, :f4]::bigint[], 'fence', '{1,2}') AS c;
+SELECT kind, state, attempts, last_error FROM role_cluster.task WHERE kind LIKE 'f_' ORDER BY kind;
+-- attempts must give one for each id
+SELECT role_cluster.complete_tasks(ARRAY[:f1, :f4]::bigint[], 'fence', '{2}');
+SELECT role_cluster.complete_tasks(ARRAY[:f1]::bigint[], 'fence', '{NULL}');
+SELECT role_cluster.complete_tasks(ARRAY[:f1]::bigint[], 'fence', '{{2}}');
+
 DROP VIEW q;
 DROP VIEW task_stage;
 DROP EXTENSION role_cluster;

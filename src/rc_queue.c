@@ -122,6 +122,7 @@ static const char *const complete_sql =
 "       updated_at = pg_catalog.now()"
 " WHERE t.id OPERATOR(pg_catalog.=) $1 AND t.node_id OPERATOR(pg_catalog.=) $2"
 "   AND t.state OPERATOR(pg_catalog.=) 'running'"
+"   AND ($3 IS NULL OR t.attempts OPERATOR(pg_catalog.=) $3)"
 "   AND (t.route_seq IS NULL"
 "        OR t.route_seq OPERATOR(pg_catalog.<=) (SELECT f.fetched FROM role_cluster.node_fetch f"
 "                                                WHERE f.node_id OPERATOR(pg_catalog.=) $2))"
@@ -131,7 +132,7 @@ static const char *const complete_sql =
 "                      OR pg_catalog.pg_has_role(SESSION_USER, 'role_cluster_admin', 'MEMBER')))";
 
 static const char *const complete_error_sql =
-"SELECT role_cluster.not_held($1, (role_cluster.node_for_caller($2, false)).node_id, 'complete')";
+"SELECT role_cluster.not_held($1, (role_cluster.node_for_caller($2, false)).node_id, 'complete', $3)";
 
 /*
  * The saved plan of sql, prepared (and kept for the session) on first use,
@@ -505,9 +506,9 @@ rc_claim_tasks(PG_FUNCTION_ARGS)
 Datum
 rc_complete_task(PG_FUNCTION_ARGS)
 {
-	Oid			argtypes[2] = {INT8OID, TEXTOID};
-	Datum		values[2];
-	char		nulls[2] = {' ', ' '};
+	Oid			argtypes[3] = {INT8OID, TEXTOID, INT4OID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
 	int			rc;
 
 	if (PG_ARGISNULL(0))
@@ -515,13 +516,16 @@ rc_complete_task(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("task id must not be NULL")));
 	values[0] = PG_GETARG_DATUM(0);
-	values[1] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
-	if (PG_ARGISNULL(1))
-		nulls[1] = 'n';
+	for (int i = 1; i < 3; i++)
+	{
+		values[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
+		if (PG_ARGISNULL(i))
+			nulls[i] = 'n';
+	}
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	rc = SPI_execute_plan(rc_saved_plan(&complete_plan, complete_sql, 2, argtypes,
+	rc = SPI_execute_plan(rc_saved_plan(&complete_plan, complete_sql, 3, argtypes,
 										InvalidOid),
 						  values, nulls, false, 0);
 	if (rc != SPI_OK_UPDATE)
@@ -532,7 +536,7 @@ rc_complete_task(PG_FUNCTION_ARGS)
 		 * raises: the node does not exist, is not the caller's, or does not
 		 * hold it
 		 */
-		(void) SPI_execute_plan(rc_saved_plan(&complete_error_plan, complete_error_sql, 2,
+		(void) SPI_execute_plan(rc_saved_plan(&complete_error_plan, complete_error_sql, 3,
 											  argtypes, InvalidOid),
 								values, nulls, false, 0);
 		elog(ERROR, "task " INT64_FORMAT " was not completed", DatumGetInt64(values[0]));

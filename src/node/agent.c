@@ -121,12 +121,16 @@
 	"SELECT t.id, t.task_type, t.kind, t.shard_key, t.attempts, " \
 	"pg_catalog.to_jsonb(t) FROM role_cluster.claim_tasks($1, " \
 	"CASE WHEN " SQL_MINE("$1", "$3") " THEN $2::integer ELSE 0 END) AS t"
+/*
+ * Each report names the attempt the task was handed out with: the server
+ * refuses one of another run (the task taken back and handed out again).
+ */
 #define SQL_COMPLETE \
-	"SELECT role_cluster.complete_task($1::bigint, $2) WHERE " SQL_MINE("$2", "$3")
+	"SELECT role_cluster.complete_task($1::bigint, $2, $4::integer) WHERE " SQL_MINE("$2", "$3")
 #define SQL_FAIL \
-	"SELECT role_cluster.fail_task($1::bigint, $2, $3) WHERE " SQL_MINE("$2", "$4")
+	"SELECT role_cluster.fail_task($1::bigint, $2, $3, $5::integer) WHERE " SQL_MINE("$2", "$4")
 #define SQL_RELEASE \
-	"SELECT role_cluster.release_task($1::bigint, $2) WHERE " SQL_MINE("$2", "$3")
+	"SELECT role_cluster.release_task($1::bigint, $2, $4::integer) WHERE " SQL_MINE("$2", "$3")
 /*
  * The heartbeat; whether the node's lease had lapsed when the heartbeat
  * held the node's row (the lease as the statement began, against the
@@ -781,7 +785,7 @@ report_one(Agent *a, RunnerSlot *slot, SlotOutcome outcome, const char *message)
 
 	for (int w = 0; w < nways; w++)
 	{
-		const char *values[4] = {task->id, a->cfg->node_id, NULL, NULL};
+		const char *values[5] = {task->id, a->cfg->node_id, NULL, NULL, NULL};
 		char	   *ascii = NULL;
 		const char *sql;
 		int			nparams;
@@ -794,7 +798,8 @@ report_one(Agent *a, RunnerSlot *slot, SlotOutcome outcome, const char *message)
 			case WAY_COMPLETE:
 				sql = SQL_COMPLETE;
 				values[2] = a->my_pid;
-				nparams = 3;
+				values[3] = task->attempt;
+				nparams = 4;
 				break;
 			default:
 				if (ways[w] == WAY_FAIL_ASCII)
@@ -811,7 +816,8 @@ report_one(Agent *a, RunnerSlot *slot, SlotOutcome outcome, const char *message)
 				sql = SQL_FAIL;
 				values[2] = ascii ? ascii : message;
 				values[3] = a->my_pid;
-				nparams = 4;
+				values[4] = task->attempt;
+				nparams = 5;
 				break;
 		}
 		res = conn_exec(&a->conn, sql, nparams, values, &st);
@@ -970,11 +976,11 @@ report_finished(Agent *a, bool all)
 
 /* Hand a task back unrun; false if the connection was lost */
 static bool
-release(Agent *a, const char *task_id)
+release(Agent *a, const NodeTask *task)
 {
-	const char *values[3] = {task_id, a->cfg->node_id, a->my_pid};
+	const char *values[4] = {task->id, a->cfg->node_id, a->my_pid, task->attempt};
 	ConnStatus	st;
-	PGresult   *res = conn_exec(&a->conn, SQL_RELEASE, 3, values, &st);
+	PGresult   *res = conn_exec(&a->conn, SQL_RELEASE, 4, values, &st);
 
 	if (st == CONN_ERROR)
 		conn_log_error(NODE_LOG_WARNING, "could not hand back a task", res);
@@ -1042,7 +1048,7 @@ take_tasks(Agent *a, bool claim, int n)
 			/* no slot or no process: someone else may run it */
 			node_log(NODE_LOG_WARNING, "handing back task %s: no handler could start",
 					 task->id);
-			if (!release(a, task->id))
+			if (!release(a, task))
 				rows = -1;
 			node_task_free(task);
 			if (rows < 0)
