@@ -1019,6 +1019,35 @@ SELECT role_cluster.complete_tasks(ARRAY[:f1, :f4]::bigint[], 'fence', '{2}');
 SELECT role_cluster.complete_tasks(ARRAY[:f1]::bigint[], 'fence', '{NULL}');
 SELECT role_cluster.complete_tasks(ARRAY[:f1]::bigint[], 'fence', '{{2}}');
 
+-- An admin queues dead tasks again: due now, attempts from zero, no node,
+-- the last error kept; an id not dead is left alone; a dedupe key that an
+-- unfinished task, or another of the tasks given, carries is refused.
+DELETE FROM role_cluster.task WHERE state = 'queued';
+SELECT role_cluster.enqueue('outboundMta', 'd1', max_attempts => 1) AS d1 \gset
+SELECT role_cluster.enqueue('outboundMta', 'd2', max_attempts => 1, dedupe_key => 'dk') AS d2 \gset
+SELECT role_cluster.enqueue('outboundMta', 'd3', max_attempts => 1, dedupe_key => 'dk2') AS d3 \gset
+SELECT count(role_cluster.fail_task(c.id, 'fence', 'gave up', c.attempts)) AS failed
+	FROM role_cluster.claim_tasks('fence', 10) c;
+SELECT role_cluster.enqueue('outboundMta', 'd4', dedupe_key => 'dk') AS d4 \gset
+SELECT role_cluster.enqueue('outboundMta', 'd5', max_attempts => 1, dedupe_key => 'dk2') AS d5 \gset
+SELECT count(role_cluster.fail_task(c.id, 'fence', 'gave up too', c.attempts)) AS failed
+	FROM role_cluster.claim_tasks('fence', 10) c WHERE c.kind = 'd5';
+SELECT kind, state, attempts FROM role_cluster.task WHERE kind LIKE 'd_' ORDER BY kind;
+UPDATE role_cluster.task SET run_at = now() + interval '1 day' WHERE id = :d1;
+SELECT role_cluster.requeue_dead(ARRAY[:d1, :d2]);
+SELECT role_cluster.requeue_dead(ARRAY[:d3, :d5]);
+SELECT r = :d1 AS d1 FROM role_cluster.requeue_dead(ARRAY[:d1, :d3, :d4, -1]) AS r ORDER BY r;
+SELECT kind, state, attempts, node_id, finished_at IS NOT NULL AS finished,
+	   lease_until IS NOT NULL AS leased, run_at <= now() AS due, last_error
+	FROM role_cluster.task WHERE kind LIKE 'd_' ORDER BY kind;
+SELECT role_cluster.requeue_dead(NULL);
+SELECT role_cluster.requeue_dead(ARRAY[NULL]::bigint[]);
+SELECT role_cluster.requeue_dead('{{1}}');
+-- the dead tasks the audit reports say how to queue them again
+SELECT hint FROM role_cluster.audit() WHERE "check" = 'tasks_dead' LIMIT 1;
+SELECT has_function_privilege('role_cluster_admin', 'role_cluster.requeue_dead(bigint[])', 'EXECUTE') AS admin,
+	   has_function_privilege('role_cluster_node', 'role_cluster.requeue_dead(bigint[])', 'EXECUTE') AS node;
+
 DROP VIEW q;
 DROP VIEW task_stage;
 DROP EXTENSION role_cluster;

@@ -2228,6 +2228,26 @@ CREATE FUNCTION role_cluster.complete_task(task_id bigint, node_id text,
 COMMENT ON FUNCTION role_cluster.complete_task(bigint, text, integer) IS
 	'The node holding a task running reports it done (for the attempt given, if one is)';
 
+/* Raises unless ids is a one-dimensional array of task ids without NULLs. */
+CREATE FUNCTION role_cluster.check_task_ids(ids bigint[]) RETURNS void
+	LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+	IF pg_catalog.array_ndims(ids) > 1 THEN
+		RAISE EXCEPTION 'task ids must be a one-dimensional array, not one of % dimensions',
+			pg_catalog.array_ndims(ids)
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF ids IS NULL OR pg_catalog.array_position(ids, NULL) IS NOT NULL THEN
+		RAISE EXCEPTION 'task ids must not be NULL'
+			USING ERRCODE = 'null_value_not_allowed',
+				  HINT = 'Pass an array of task ids without NULL elements.';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION role_cluster.check_task_ids(bigint[]) IS
+	'Raises unless the array is one-dimensional task ids without NULL elements';
+
 /*
  * Acknowledges many tasks in one statement.  Returns the ids it completed;
  * an id the node does not hold running (reclaimed meanwhile, say) is left
@@ -2250,16 +2270,7 @@ DECLARE
 	ids			bigint[] := complete_tasks.task_ids;
 	atts		integer[];
 BEGIN
-	IF pg_catalog.array_ndims(complete_tasks.task_ids) > 1 THEN
-		RAISE EXCEPTION 'task ids must be a one-dimensional array, not one of % dimensions',
-			pg_catalog.array_ndims(complete_tasks.task_ids)
-			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-	IF complete_tasks.task_ids IS NULL OR pg_catalog.array_position(complete_tasks.task_ids, NULL) IS NOT NULL THEN
-		RAISE EXCEPTION 'task ids must not be NULL'
-			USING ERRCODE = 'null_value_not_allowed',
-				  HINT = 'Pass an array of task ids without NULL elements.';
-	END IF;
+	PERFORM role_cluster.check_task_ids(complete_tasks.task_ids);
 	IF complete_tasks.attempts IS NOT NULL THEN
 		IF pg_catalog.array_ndims(complete_tasks.attempts) > 1
 			OR pg_catalog.cardinality(complete_tasks.attempts) <> pg_catalog.cardinality(ids)
@@ -2399,6 +2410,60 @@ END
 $$;
 COMMENT ON FUNCTION role_cluster.release_task(bigint, text, integer) IS
 	'The node hands back a task it holds (for the attempt given, if one is), unrun: queued again without counting an attempt';
+
+/*
+ * An operator's retry of dead tasks: each of the given ids that is dead
+ * goes back to the queue as a new task would (due now, no attempt used,
+ * no node), keeping its last error for the record until a failure of
+ * the new run replaces it.  Others (not dead, or no such task) are left
+ * as they are.  Returns the ids it queued.  A dedupe key comes back with
+ * its task, so one that an unfinished task carries by now, or that two
+ * of the given tasks share, is refused, naming them: the unique index
+ * would refuse it anyway, without saying which task.
+ */
+CREATE FUNCTION role_cluster.requeue_dead(task_ids bigint[]) RETURNS SETOF bigint
+	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	SET enable_seqscan = off
+	SET jit = off
+AS $$
+#variable_conflict use_column
+DECLARE
+	clash		record;
+BEGIN
+	PERFORM role_cluster.check_task_ids(requeue_dead.task_ids);
+	/* an unfinished task with the key (by task_dedupe_idx), or another given */
+	SELECT d.id, d.dedupe_key, u.id AS holder INTO clash
+		FROM role_cluster.task d
+			JOIN role_cluster.task u ON u.dedupe_key = d.dedupe_key AND u.state IN ('queued', 'running')
+		WHERE d.id = ANY (requeue_dead.task_ids) AND d.state = 'dead'
+		ORDER BY d.id
+		LIMIT 1;
+	IF NOT FOUND THEN
+		SELECT pg_catalog.max(d.id) AS id, d.dedupe_key, pg_catalog.min(d.id) AS holder INTO clash
+			FROM role_cluster.task d
+			WHERE d.id = ANY (requeue_dead.task_ids) AND d.state = 'dead' AND d.dedupe_key IS NOT NULL
+			GROUP BY d.dedupe_key
+			HAVING pg_catalog.count(*) > 1
+			ORDER BY 1
+			LIMIT 1;
+	END IF;
+	IF FOUND THEN
+		RAISE EXCEPTION 'dead task % cannot be queued again: task % carries its dedupe key "%" too',
+			clash.id, clash.holder, clash.dedupe_key
+			USING ERRCODE = 'unique_violation',
+				  DETAIL = 'A dedupe key belongs to one unfinished task at a time.',
+				  HINT = 'Leave one of them out, or queue it again once the other has finished.';
+	END IF;
+	RETURN QUERY
+	UPDATE role_cluster.task AS t
+		SET state = 'queued', attempts = 0, node_id = NULL, route_seq = NULL, lease_until = NULL,
+			finished_at = NULL, run_at = pg_catalog.now(), updated_at = pg_catalog.now()
+		WHERE t.id = ANY (requeue_dead.task_ids) AND t.state = 'dead'
+		RETURNING t.id;
+END
+$$;
+COMMENT ON FUNCTION role_cluster.requeue_dead(bigint[]) IS
+	'An operator queues dead tasks again, due now with no attempt used (the last error kept); returns the ids it queued';
 
 /*
  * Takes back the tasks of nodes that are gone: deregistered, deleted, lease
@@ -2622,6 +2687,8 @@ REVOKE EXECUTE ON FUNCTION
 	role_cluster.complete_tasks(bigint[], text, integer[]),
 	role_cluster.fail_task(bigint, text, text, integer),
 	role_cluster.release_task(bigint, text, integer),
+	role_cluster.check_task_ids(bigint[]),
+	role_cluster.requeue_dead(bigint[]),
 	role_cluster.reclaim()
 	FROM PUBLIC;
 
@@ -2648,6 +2715,9 @@ GRANT EXECUTE ON FUNCTION
 	role_cluster.dispatch(integer),
 	role_cluster.reclaim()
 	TO role_cluster_admin;
+
+/* The operator's own. */
+GRANT EXECUTE ON FUNCTION role_cluster.requeue_dead(bigint[]) TO role_cluster_admin;
 
 /* Read-only helpers the nodes view calls (a view's user needs them). */
 GRANT EXECUTE ON FUNCTION

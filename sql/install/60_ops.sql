@@ -673,7 +673,7 @@ BEGIN
 			   pg_catalog.format('%s %s %s dead (out of attempts); the latest, task %s, failed with: %s',
 					t.dead, t.task_type, CASE WHEN t.dead = 1 THEN 'task is' ELSE 'tasks are' END, x.id,
 					coalesce(pg_catalog.left(x.last_error, 200), 'no error recorded')),
-			   'Inspect them in role_cluster.task (state = ''dead''); prune() deletes them after role_cluster.dead_retention.'
+			   'Inspect them in role_cluster.task (state = ''dead''); role_cluster.requeue_dead(ids) queues them again once the cause is fixed, prune() deletes them after role_cluster.dead_retention.'
 		FROM types t
 			CROSS JOIN LATERAL (
 				SELECT d.id, d.last_error FROM role_cluster.task d
