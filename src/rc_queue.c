@@ -1051,7 +1051,8 @@ rc_session_in_status_copy(int32 pid, TimestampTz started)
  * On a hot standby the nodes' sessions are the primary's, which it cannot
  * see: the answer is yes, and what the views say of a node there rests on
  * its lease and node timeout, as the primary last wrote them (reclaim()
- * on the primary ends the lease of a node whose session ended).
+ * on the primary ends the lease of a node whose session ended when it
+ * takes back the node's tasks).
  */
 Datum
 rc_node_session_alive(PG_FUNCTION_ARGS)
