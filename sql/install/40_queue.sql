@@ -2195,9 +2195,17 @@ BEGIN
 					THEN pg_catalog.format('The task is %s.', t.state)
 				WHEN t.attempts = 0 AND t.last_error IS NULL
 					THEN 'The task is queued and was never started: not handed out yet, or handed back unstarted.'
+				/*
+				 * The last error only where the caller may read it: an admin,
+				 * or the node the task was taken back from (not another
+				 * node's handler's error, which may say anything).
+				 */
 				ELSE pg_catalog.format('The task is queued for another attempt (%s of %s used)%s.',
 									   t.attempts, t.max_attempts,
 									   CASE WHEN t.last_error IS NOT NULL
+												AND (pg_catalog.starts_with(t.last_error,
+																			pg_catalog.format('node "%s" ', node_id))
+													 OR pg_catalog.pg_has_role(SESSION_USER, 'role_cluster_admin', 'MEMBER'))
 											THEN pg_catalog.format('; the last one ended with: %s',
 																   pg_catalog.left(t.last_error, 200))
 											ELSE '' END) END;
