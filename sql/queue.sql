@@ -1018,10 +1018,14 @@ SELECT kind, state, attempts, last_error FROM role_cluster.task WHERE kind LIKE 
 SELECT role_cluster.complete_tasks(ARRAY[:f1, :f4]::bigint[], 'fence', '{2}');
 SELECT role_cluster.complete_tasks(ARRAY[:f1]::bigint[], 'fence', '{NULL}');
 SELECT role_cluster.complete_tasks(ARRAY[:f1]::bigint[], 'fence', '{{2}}');
+-- with attempts, each task once: which of two would count is not guessed
+SELECT role_cluster.complete_tasks(ARRAY[:f4, :f4]::bigint[], 'fence', '{2,1}');
 
--- An admin queues dead tasks again: due now, attempts from zero, no node,
--- the last error kept; an id not dead is left alone; a dedupe key that an
--- unfinished task, or another of the tasks given, carries is refused.
+-- An admin queues dead tasks again: due now, no node, as many attempts
+-- again (its attempts kept, so a report of a dead run is still told
+-- apart), the last error kept; an id not dead is left alone; a dedupe key
+-- that an unfinished task, or another of the tasks given, carries is
+-- refused.
 DELETE FROM role_cluster.task WHERE state = 'queued';
 SELECT role_cluster.enqueue('outboundMta', 'd1', max_attempts => 1) AS d1 \gset
 SELECT role_cluster.enqueue('outboundMta', 'd2', max_attempts => 1, dedupe_key => 'dk') AS d2 \gset
@@ -1037,9 +1041,27 @@ UPDATE role_cluster.task SET run_at = now() + interval '1 day' WHERE id = :d1;
 SELECT role_cluster.requeue_dead(ARRAY[:d1, :d2]);
 SELECT role_cluster.requeue_dead(ARRAY[:d3, :d5]);
 SELECT r = :d1 AS d1 FROM role_cluster.requeue_dead(ARRAY[:d1, :d3, :d4, -1]) AS r ORDER BY r;
-SELECT kind, state, attempts, node_id, finished_at IS NOT NULL AS finished,
+SELECT kind, state, attempts, max_attempts, node_id, finished_at IS NOT NULL AS finished,
 	   lease_until IS NOT NULL AS leased, run_at <= now() AS due, last_error
 	FROM role_cluster.task WHERE kind LIKE 'd_' ORDER BY kind;
+SELECT kind, attempts FROM role_cluster.claim_tasks('fence', 10) WHERE kind = 'd1';
+SELECT role_cluster.complete_task(:d1, 'fence', 1);
+SELECT role_cluster.complete_task(:d1, 'fence', 2);
+-- Queued again, a task takes the policy and push shard in force now: a
+-- change made while it was dead did not reach it.
+BEGIN;
+SELECT role_cluster.enqueue('searchIndexing', 'e1', max_attempts => 1) AS e1 \gset
+SELECT role_cluster.enqueue('pushNotifications', 'e2', shard_key => 'alice@example.org',
+	max_attempts => 1) AS e2 \gset
+UPDATE role_cluster.task SET state = 'dead', attempts = 1, finished_at = now() WHERE id IN (:e1, :e2);
+UPDATE role_cluster.task_policy SET singleton = true WHERE task_type = 'searchIndexing';
+UPDATE role_cluster.cluster_settings SET push_shards_total = push_shards_total + 3;
+SELECT kind, singleton, push_shard = role_cluster.shard_for(shard_key, role_cluster.push_shards_total())
+	AS shard_now FROM role_cluster.task WHERE id IN (:e1, :e2) ORDER BY kind;
+SELECT count(*) AS queued FROM role_cluster.requeue_dead(ARRAY[:e1, :e2]);
+SELECT kind, singleton, push_shard = role_cluster.shard_for(shard_key, role_cluster.push_shards_total())
+	AS shard_now FROM role_cluster.task WHERE id IN (:e1, :e2) ORDER BY kind;
+ROLLBACK;
 SELECT role_cluster.requeue_dead(NULL);
 SELECT role_cluster.requeue_dead(ARRAY[NULL]::bigint[]);
 SELECT role_cluster.requeue_dead('{{1}}');

@@ -2277,6 +2277,7 @@ AS $$
 DECLARE
 	ids			bigint[] := complete_tasks.task_ids;
 	atts		integer[];
+	distinct_ids bigint;
 BEGIN
 	PERFORM role_cluster.check_task_ids(complete_tasks.task_ids);
 	IF complete_tasks.attempts IS NOT NULL THEN
@@ -2293,10 +2294,18 @@ BEGIN
 		 * search (width_bucket() over the sorted ids gives the position of
 		 * its own), as dispatch() numbers its rows.
 		 */
-		SELECT pg_catalog.array_agg(x.id ORDER BY x.id), pg_catalog.array_agg(x.att ORDER BY x.id)
-			INTO ids, atts
+		SELECT pg_catalog.array_agg(x.id ORDER BY x.id), pg_catalog.array_agg(x.att ORDER BY x.id),
+			   pg_catalog.count(DISTINCT x.id)
+			INTO ids, atts, distinct_ids
 			FROM ROWS FROM (pg_catalog.unnest(complete_tasks.task_ids),
 							pg_catalog.unnest(complete_tasks.attempts)) AS x(id, att);
+		/* one attempt per task: which of two would count is not to guess */
+		IF distinct_ids < pg_catalog.cardinality(ids) THEN
+			RAISE EXCEPTION 'task ids must not repeat when attempts are given: % ids, % of them distinct',
+				pg_catalog.cardinality(ids), distinct_ids
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'Report each task once, with the attempt it was handed out with.';
+		END IF;
 	END IF;
 	RETURN QUERY
 	UPDATE role_cluster.task AS t
@@ -2421,13 +2430,20 @@ COMMENT ON FUNCTION role_cluster.release_task(bigint, text, integer) IS
 
 /*
  * An operator's retry of dead tasks: each of the given ids that is dead
- * goes back to the queue as a new task would (due now, no attempt used,
- * no node), keeping its last error for the record until a failure of
- * the new run replaces it.  Others (not dead, or no such task) are left
- * as they are.  Returns the ids it queued.  A dedupe key comes back with
- * its task, so one that an unfinished task carries by now, or that two
- * of the given tasks share, is refused, naming them: the unique index
- * would refuse it anyway, without saying which task.
+ * goes back to the queue, due now, with no node, and as many attempts
+ * again as it was allowed (max_attempts raised by its old value).  Its
+ * attempts stay as they were, so that the attempt a report names still
+ * tells this run from the dead ones (see complete_task()), and its last
+ * error stays until a failure of the new run replaces it.  Its singleton
+ * flag and push shard are derived again, as for a new task and behind the
+ * same gates (task_singleton(), task_push_shard()): the policy or the
+ * number of push shards may have changed since it died, and a change
+ * carries itself to unfinished tasks only.  Others (not dead, or no such
+ * task) are left as they are.  Returns the ids it queued.  A dedupe key
+ * comes back with its task, so one that an unfinished task carries by
+ * now, or that two of the given tasks share, is refused, naming them
+ * (also when the unique index finds a clash with an enqueue that
+ * committed meanwhile).
  */
 CREATE FUNCTION role_cluster.requeue_dead(task_ids bigint[]) RETURNS SETOF bigint
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -2437,41 +2453,58 @@ AS $$
 #variable_conflict use_column
 DECLARE
 	clash		record;
+	queued		bigint[];
 BEGIN
 	PERFORM role_cluster.check_task_ids(requeue_dead.task_ids);
-	/* an unfinished task with the key (by task_dedupe_idx), or another given */
-	SELECT d.id, d.dedupe_key, u.id AS holder INTO clash
-		FROM role_cluster.task d
-			JOIN role_cluster.task u ON u.dedupe_key = d.dedupe_key AND u.state IN ('queued', 'running')
-		WHERE d.id = ANY (requeue_dead.task_ids) AND d.state = 'dead'
-		ORDER BY d.id
-		LIMIT 1;
-	IF NOT FOUND THEN
-		SELECT pg_catalog.max(d.id) AS id, d.dedupe_key, pg_catalog.min(d.id) AS holder INTO clash
+	FOR try IN 1 .. 2 LOOP
+		/* an unfinished task with the key (by task_dedupe_idx), or another given */
+		SELECT d.id, d.dedupe_key, u.id AS holder INTO clash
 			FROM role_cluster.task d
-			WHERE d.id = ANY (requeue_dead.task_ids) AND d.state = 'dead' AND d.dedupe_key IS NOT NULL
-			GROUP BY d.dedupe_key
-			HAVING pg_catalog.count(*) > 1
-			ORDER BY 1
+				JOIN role_cluster.task u ON u.dedupe_key = d.dedupe_key AND u.state IN ('queued', 'running')
+			WHERE d.id = ANY (requeue_dead.task_ids) AND d.state = 'dead'
+			ORDER BY d.id
 			LIMIT 1;
-	END IF;
-	IF FOUND THEN
-		RAISE EXCEPTION 'dead task % cannot be queued again: task % carries its dedupe key "%" too',
-			clash.id, clash.holder, clash.dedupe_key
-			USING ERRCODE = 'unique_violation',
-				  DETAIL = 'A dedupe key belongs to one unfinished task at a time.',
-				  HINT = 'Leave one of them out, or queue it again once the other has finished.';
-	END IF;
-	RETURN QUERY
-	UPDATE role_cluster.task AS t
-		SET state = 'queued', attempts = 0, node_id = NULL, route_seq = NULL, lease_until = NULL,
-			finished_at = NULL, run_at = pg_catalog.now(), updated_at = pg_catalog.now()
-		WHERE t.id = ANY (requeue_dead.task_ids) AND t.state = 'dead'
-		RETURNING t.id;
+		IF NOT FOUND THEN
+			SELECT pg_catalog.max(d.id) AS id, d.dedupe_key, pg_catalog.min(d.id) AS holder INTO clash
+				FROM role_cluster.task d
+				WHERE d.id = ANY (requeue_dead.task_ids) AND d.state = 'dead' AND d.dedupe_key IS NOT NULL
+				GROUP BY d.dedupe_key
+				HAVING pg_catalog.count(*) > 1
+				ORDER BY 1
+				LIMIT 1;
+		END IF;
+		IF FOUND THEN
+			RAISE EXCEPTION 'dead task % cannot be queued again: task % carries its dedupe key "%" too',
+				clash.id, clash.holder, clash.dedupe_key
+				USING ERRCODE = 'unique_violation',
+					  DETAIL = 'A dedupe key belongs to one unfinished task at a time.',
+					  HINT = 'Leave one of them out, or queue it again once the other has finished.';
+		END IF;
+		BEGIN
+			WITH u AS (
+				UPDATE role_cluster.task AS t
+					SET state = 'queued', node_id = NULL, route_seq = NULL, lease_until = NULL,
+						max_attempts = least(t.attempts::bigint + t.max_attempts, 2147483647)::integer,
+						singleton = role_cluster.task_singleton(t.task_type),
+						push_shard = role_cluster.task_push_shard(t.task_type, t.shard_key),
+						finished_at = NULL, run_at = pg_catalog.now(), updated_at = pg_catalog.now()
+					WHERE t.id = ANY (requeue_dead.task_ids) AND t.state = 'dead'
+					RETURNING t.id)
+			SELECT pg_catalog.array_agg(u.id) INTO queued FROM u;
+			RETURN QUERY SELECT pg_catalog.unnest(queued);
+			RETURN;
+		EXCEPTION
+			WHEN unique_violation THEN
+				/* an enqueue of a key committed since the look above: look again, to name it */
+				IF try = 2 THEN
+					RAISE;
+				END IF;
+		END;
+	END LOOP;
 END
 $$;
 COMMENT ON FUNCTION role_cluster.requeue_dead(bigint[]) IS
-	'An operator queues dead tasks again, due now with no attempt used (the last error kept); returns the ids it queued';
+	'An operator queues dead tasks again, due now with as many attempts again (the last error kept); returns the ids it queued';
 
 /*
  * Takes back the tasks of nodes that are gone: deregistered, deleted, lease
