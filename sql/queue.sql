@@ -1012,14 +1012,13 @@ SELECT kind, state, attempts FROM role_cluster.task WHERE kind LIKE 'f_' ORDER B
 SELECT role_cluster.complete_task(:f1, 'fence', 2);
 SELECT role_cluster.fail_task(:f2, 'fence', 'failed', 2);
 SELECT role_cluster.release_task(:f3, 'fence', 2);
-SELECT c = :f4 AS f4 FROM role_cluster.complete_tasks(ARRAY[:f1, :f4]::bigint[], 'fence', '{1,2}') AS c;
+-- (f4 named for both runs, the earlier one first: the pair of its run counts)
+SELECT c = :f4 AS f4 FROM role_cluster.complete_tasks(ARRAY[:f1, :f4, :f4]::bigint[], 'fence', '{1,1,2}') AS c;
 SELECT kind, state, attempts, last_error FROM role_cluster.task WHERE kind LIKE 'f_' ORDER BY kind;
 -- attempts must give one for each id
 SELECT role_cluster.complete_tasks(ARRAY[:f1, :f4]::bigint[], 'fence', '{2}');
 SELECT role_cluster.complete_tasks(ARRAY[:f1]::bigint[], 'fence', '{NULL}');
 SELECT role_cluster.complete_tasks(ARRAY[:f1]::bigint[], 'fence', '{{2}}');
--- with attempts, each task once: which of two would count is not guessed
-SELECT role_cluster.complete_tasks(ARRAY[:f4, :f4]::bigint[], 'fence', '{2,1}');
 
 -- An admin queues dead tasks again: due now, no node, as many attempts
 -- again (its attempts kept, so a report of a dead run is still told
@@ -1041,6 +1040,8 @@ UPDATE role_cluster.task SET run_at = now() + interval '1 day' WHERE id = :d1;
 SELECT role_cluster.requeue_dead(ARRAY[:d1, :d2]);
 SELECT role_cluster.requeue_dead(ARRAY[:d3, :d5]);
 SELECT r = :d1 AS d1 FROM role_cluster.requeue_dead(ARRAY[:d1, :d3, :d4, -1]) AS r ORDER BY r;
+-- (d4 named twice, only for runs it is not on, is left running)
+SELECT count(*) AS completed FROM role_cluster.complete_tasks(ARRAY[:d4, :d4]::bigint[], 'fence', '{2,3}');
 SELECT kind, state, attempts, max_attempts, node_id, finished_at IS NOT NULL AS finished,
 	   lease_until IS NOT NULL AS leased, run_at <= now() AS due, last_error
 	FROM role_cluster.task WHERE kind LIKE 'd_' ORDER BY kind;
@@ -1065,6 +1066,15 @@ ROLLBACK;
 SELECT role_cluster.requeue_dead(NULL);
 SELECT role_cluster.requeue_dead(ARRAY[NULL]::bigint[]);
 SELECT role_cluster.requeue_dead('{{1}}');
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT role_cluster.requeue_dead(ARRAY[:d5]);
+ROLLBACK;
+-- as many attempts again as an integer holds, and no more
+UPDATE role_cluster.task SET max_attempts = 2147483647 WHERE id = :d5;
+SELECT role_cluster.requeue_dead(ARRAY[:d5]);
+UPDATE role_cluster.task SET max_attempts = 2147483646, dedupe_key = NULL WHERE id = :d5;
+SELECT attempts, max_attempts FROM role_cluster.task
+	WHERE id = (SELECT r FROM role_cluster.requeue_dead(ARRAY[:d5]) AS r);
 -- the dead tasks the audit reports say how to queue them again
 SELECT hint FROM role_cluster.audit() WHERE "check" = 'tasks_dead' LIMIT 1;
 SELECT has_function_privilege('role_cluster_admin', 'role_cluster.requeue_dead(bigint[])', 'EXECUTE') AS admin,

@@ -2196,16 +2196,14 @@ BEGIN
 				WHEN t.attempts = 0 AND t.last_error IS NULL
 					THEN 'The task is queued and was never started: not handed out yet, or handed back unstarted.'
 				/*
-				 * The last error only where the caller may read it: an admin,
-				 * or the node the task was taken back from (not another
-				 * node's handler's error, which may say anything).
+				 * The last error only for an admin: a node's login may not
+				 * read the tasks, and the error may be another node's
+				 * handler's, which may say anything.
 				 */
 				ELSE pg_catalog.format('The task is queued for another attempt (%s of %s used)%s.',
 									   t.attempts, t.max_attempts,
 									   CASE WHEN t.last_error IS NOT NULL
-												AND (pg_catalog.starts_with(t.last_error,
-																			pg_catalog.format('node "%s" ', node_id))
-													 OR pg_catalog.pg_has_role(SESSION_USER, 'role_cluster_admin', 'MEMBER'))
+												AND pg_catalog.pg_has_role(SESSION_USER, 'role_cluster_admin', 'MEMBER')
 											THEN pg_catalog.format('; the last one ended with: %s',
 																   pg_catalog.left(t.last_error, 200))
 											ELSE '' END) END;
@@ -2299,12 +2297,20 @@ BEGIN
 			INTO ids, atts, distinct_ids
 			FROM ROWS FROM (pg_catalog.unnest(complete_tasks.task_ids),
 							pg_catalog.unnest(complete_tasks.attempts)) AS x(id, att);
-		/* one attempt per task: which of two would count is not to guess */
+		/*
+		 * A task named twice (two runs' results in one batch): only the
+		 * pair of the run it is on can count, so keep that one, for the
+		 * binary search to find one attempt per id.  (The UPDATE checks
+		 * the attempt again, under the row's lock.)
+		 */
 		IF distinct_ids < pg_catalog.cardinality(ids) THEN
-			RAISE EXCEPTION 'task ids must not repeat when attempts are given: % ids, % of them distinct',
-				pg_catalog.cardinality(ids), distinct_ids
-				USING ERRCODE = 'invalid_parameter_value',
-					  HINT = 'Report each task once, with the attempt it was handed out with.';
+			SELECT pg_catalog.array_agg(x.id ORDER BY x.id), pg_catalog.array_agg(x.att ORDER BY x.id)
+				INTO ids, atts
+				FROM (SELECT DISTINCT u.id, u.att
+					  FROM ROWS FROM (pg_catalog.unnest(ids), pg_catalog.unnest(atts)) AS u(id, att)
+					  WHERE EXISTS (SELECT FROM role_cluster.task t
+									WHERE t.id = u.id AND t.attempts = u.att)) x;
+			ids := coalesce(ids, '{}');
 		END IF;
 	END IF;
 	RETURN QUERY
@@ -2456,6 +2462,20 @@ DECLARE
 	queued		bigint[];
 BEGIN
 	PERFORM role_cluster.check_task_ids(requeue_dead.task_ids);
+	/* the second look for a clash must see the enqueue that caused it */
+	PERFORM role_cluster.require_read_committed();
+	SELECT d.id, d.attempts, d.max_attempts INTO clash
+		FROM role_cluster.task d
+		WHERE d.id = ANY (requeue_dead.task_ids) AND d.state = 'dead'
+			AND d.attempts::bigint + d.max_attempts > 2147483647
+		ORDER BY d.id
+		LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'dead task % cannot be given % attempts more: it has used %',
+			clash.id, clash.max_attempts, clash.attempts
+			USING ERRCODE = 'numeric_value_out_of_range',
+				  HINT = 'Lower its max_attempts first, or leave it out.';
+	END IF;
 	FOR try IN 1 .. 2 LOOP
 		/* an unfinished task with the key (by task_dedupe_idx), or another given */
 		SELECT d.id, d.dedupe_key, u.id AS holder INTO clash
@@ -2484,7 +2504,7 @@ BEGIN
 			WITH u AS (
 				UPDATE role_cluster.task AS t
 					SET state = 'queued', node_id = NULL, route_seq = NULL, lease_until = NULL,
-						max_attempts = least(t.attempts::bigint + t.max_attempts, 2147483647)::integer,
+						max_attempts = t.attempts + t.max_attempts,
 						singleton = role_cluster.task_singleton(t.task_type),
 						push_shard = role_cluster.task_push_shard(t.task_type, t.shard_key),
 						finished_at = NULL, run_at = pg_catalog.now(), updated_at = pg_catalog.now()
