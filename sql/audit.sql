@@ -249,6 +249,9 @@ UPDATE role_cluster.task SET created_at = now() - interval '1 hour', updated_at 
 SELECT * FROM findings WHERE "check" = 'tasks_waiting';
 SELECT hint FROM role_cluster.audit() WHERE "check" = 'tasks_waiting';
 SELECT count(*) AS waiting_2h FROM role_cluster.audit(wait_threshold => '2 hours') WHERE "check" = 'tasks_waiting';
+-- a threshold reaching back before the earliest timestamp: nothing has waited that long
+SELECT count(*) AS waiting_forever FROM role_cluster.audit(wait_threshold => '1000000 years')
+	WHERE "check" = 'tasks_waiting';
 SELECT id = :late_task AS claimed_late_task FROM role_cluster.claim_tasks('b2', 1);
 SELECT * FROM findings WHERE "check" = 'tasks_waiting';
 -- Time on a node is not waiting: released after an hour held, the task

@@ -548,6 +548,9 @@ SELECT role_cluster.prune(dead_retention => '1 day', max_rows => 2) AS pruned;	-
 SELECT role_cluster.prune(dead_retention => '1 day', max_rows => 2) AS pruned;	-- the last dead
 SELECT role_cluster.prune(dead_retention => '1 day', max_rows => 2) AS pruned;
 SELECT kind, state, count(*) FROM role_cluster.task GROUP BY kind, state ORDER BY kind;
+-- a retention reaching back before the earliest timestamp keeps everything
+SELECT role_cluster.prune(retention => '1000000 years', dead_retention => '1000000 years',
+						  node_retention => '1000000 years') AS pruned;
 SELECT role_cluster.prune(retention => '0') AS pruned;	-- the done one left
 -- old schedule firings go after dead_retention
 INSERT INTO role_cluster.schedule (name, task_type, every, catch_up, next_due)

@@ -713,6 +713,26 @@ GRANT EXECUTE ON FUNCTION role_cluster.fire_schedules() TO role_cluster_admin;
 /* ---- Pruning ---- */
 
 /*
+ * now() less an interval, or -infinity when that comes before the earliest
+ * timestamp: "older than a million years" is nothing, not an error.
+ * (Comparing the interval first would not do: intervals compare a year as
+ * 360 days.)
+ */
+CREATE FUNCTION role_cluster.time_ago(span interval) RETURNS timestamptz
+	LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+	RETURN pg_catalog.now() - span;
+EXCEPTION
+	WHEN datetime_field_overflow THEN
+		RETURN '-infinity';
+END
+$$;
+COMMENT ON FUNCTION role_cluster.time_ago(interval) IS
+	'now() less the interval, or -infinity when that is before the earliest timestamp';
+REVOKE EXECUTE ON FUNCTION role_cluster.time_ago(interval) FROM PUBLIC;
+
+/*
  * Deletes, in one short transaction, at most max_rows done tasks that
  * finished more than "retention" ago, at most max_rows dead ones older
  * than "dead_retention", at most max_rows schedule firings older than
@@ -747,6 +767,9 @@ DECLARE
 	keep_nodes interval := coalesce(node_retention,
 									current_setting('role_cluster.node_retention', true)::interval,
 									interval '7 days');
+	done_before timestamptz;
+	dead_before timestamptz;
+	nodes_before timestamptz;
 	gone text[];
 	marked text[];
 	n bigint;
@@ -774,6 +797,9 @@ BEGIN
 	END IF;
 	/* the nodes' check below needs a snapshot taken after their lock */
 	PERFORM role_cluster.require_read_committed();
+	done_before := role_cluster.time_ago(keep_done);
+	dead_before := role_cluster.time_ago(keep_dead);
+	nodes_before := role_cluster.time_ago(keep_nodes);
 
 	/*
 	 * Each DELETE takes its rows from an array that one scan filled, never
@@ -784,7 +810,7 @@ BEGIN
 	 */
 	DELETE FROM role_cluster.task
 	 WHERE id = ANY (ARRAY(SELECT id FROM role_cluster.task
-						   WHERE state = 'done' AND finished_at < now() - keep_done
+						   WHERE state = 'done' AND finished_at < done_before
 						   LIMIT lim
 						   FOR UPDATE SKIP LOCKED));
 	GET DIAGNOSTICS n = ROW_COUNT;
@@ -792,7 +818,7 @@ BEGIN
 
 	DELETE FROM role_cluster.task
 	 WHERE id = ANY (ARRAY(SELECT id FROM role_cluster.task
-						   WHERE state = 'dead' AND finished_at < now() - keep_dead
+						   WHERE state = 'dead' AND finished_at < dead_before
 						   LIMIT lim
 						   FOR UPDATE SKIP LOCKED));
 	GET DIAGNOSTICS n = ROW_COUNT;
@@ -800,7 +826,7 @@ BEGIN
 
 	DELETE FROM role_cluster.schedule_firing
 	 WHERE ctid = ANY (ARRAY(SELECT ctid FROM role_cluster.schedule_firing
-							 WHERE fired_at < now() - keep_dead
+							 WHERE fired_at < dead_before
 							 LIMIT lim
 							 FOR UPDATE SKIP LOCKED));
 	GET DIAGNOSTICS n = ROW_COUNT;
@@ -818,7 +844,7 @@ BEGIN
 	 * later starts a new node.
 	 */
 	gone := ARRAY(SELECT g.node_id FROM role_cluster.node g
-				  WHERE greatest(g.last_heartbeat, g.deregistered_at) < now() - keep_nodes
+				  WHERE greatest(g.last_heartbeat, g.deregistered_at) < nodes_before
 					AND role_cluster.node_is_lost(g)
 					AND NOT EXISTS (SELECT FROM role_cluster.task t
 									WHERE t.node_id = g.node_id AND t.state = 'running')

@@ -425,6 +425,7 @@ CREATE FUNCTION role_cluster.audit(
 AS $$
 DECLARE
 	shards_total integer;
+	late_before timestamptz;
 BEGIN
 	IF wait_threshold IS NULL OR wait_threshold < interval '0' THEN
 		RAISE EXCEPTION 'wait threshold must be zero or more, not %', coalesce(wait_threshold::text, 'NULL')
@@ -439,6 +440,7 @@ BEGIN
 	END IF;
 
 	SELECT s.push_shards_total INTO shards_total FROM role_cluster.cluster_settings s;
+	late_before := role_cluster.time_ago(wait_threshold);
 
 	RETURN QUERY
 	WITH nd AS MATERIALIZED (
@@ -458,7 +460,7 @@ BEGIN
 			   pg_catalog.count(*) FILTER (WHERE t.state = 'queued') AS queued,
 			   pg_catalog.count(*) FILTER (WHERE t.state = 'queued'
 										   AND GREATEST(t.run_at, t.updated_at)
-											   <= pg_catalog.now() - wait_threshold) AS late,
+											   <= late_before) AS late,
 			   pg_catalog.min(GREATEST(t.run_at, t.updated_at))
 				   FILTER (WHERE t.state = 'queued') AS oldest,
 			   pg_catalog.count(*) FILTER (WHERE t.state = 'dead') AS dead
@@ -719,7 +721,7 @@ BEGIN
 							h.name, h.name)
 					ELSE 'Reconnect its consumer, or drop the slot with pg_drop_replication_slot() if the consumer is gone.' END
 		FROM role_cluster.cleanup_holders() h
-		WHERE h.since IS NULL OR h.since <= pg_catalog.now() - wait_threshold
+		WHERE h.since IS NULL OR h.since <= late_before
 	UNION ALL
 		/* (postgresql.conf may set it where the library is not preloaded) */
 		SELECT 'warning', 'worker_elsewhere', pg_catalog.current_database()::text,
