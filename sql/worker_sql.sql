@@ -220,6 +220,8 @@ SELECT role_cluster.cron_next('0 12 * * *', '2024-01-01', E' \t+02');
 SELECT role_cluster.cron_next(repeat('1', 5000) || ' * * * *', '2024-01-01');
 -- a name longer than any zone's: only its start is shown
 SELECT role_cluster.cron_next('0 12 * * *', '2024-01-01', repeat('x', 300));
+-- (cut at a character boundary: 32 bytes would end inside the eleventh euro sign)
+SELECT role_cluster.cron_next('0 12 * * *', '2024-01-01', repeat(U&'\20AC', 100));
 SELECT role_cluster.every_next('2024-01-01', '1 day', 'UTC', -1);
 SELECT role_cluster.every_next('294276-12-01', '1 month');
 SELECT role_cluster.every_next('infinity', '1 day');

@@ -671,9 +671,8 @@ rc_lookup_timezone(const char *name)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 /* no zone name is that long: its start is enough */
-				 strlen(name) > TZ_STRLEN_MAX ?
-				 errmsg("time zone \"%.32s...\" not recognized", name) :
-				 errmsg("time zone \"%s\" not recognized", name),
+				 errmsg("time zone \"%s\" not recognized",
+						strlen(name) > TZ_STRLEN_MAX ? cron_shown(name, 32) : name),
 				 errhint("Use a name from pg_timezone_names, such as \"UTC\" or \"Europe/Berlin\".")));
 	return tz;
 }
