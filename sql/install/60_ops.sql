@@ -299,13 +299,22 @@ END;
 COMMENT ON FUNCTION role_cluster.trigger_modes() IS
 	'The extension''s triggers that fire always (A) or in replica sessions only (R), as installed; the others fire in ordinary sessions (O)';
 
+/* The ALTER TABLE that has a trigger of the extension fire in that mode */
+CREATE FUNCTION role_cluster.trigger_enable_command(table_name name, trigger_name name, mode "char")
+	RETURNS text
+	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN pg_catalog.format('ALTER TABLE role_cluster.%I ENABLE %sTRIGGER %I', table_name,
+						 CASE mode WHEN 'A' THEN 'ALWAYS ' WHEN 'R' THEN 'REPLICA ' ELSE '' END,
+						 trigger_name);
+COMMENT ON FUNCTION role_cluster.trigger_enable_command(name, name, "char") IS
+	'The ALTER TABLE ... ENABLE [ALWAYS | REPLICA] TRIGGER that sets one of the extension''s triggers to a mode';
+
 DO $modes$
 DECLARE
 	m			record;
 BEGIN
 	FOR m IN SELECT * FROM role_cluster.trigger_modes() LOOP
-		EXECUTE pg_catalog.format('ALTER TABLE role_cluster.%I ENABLE %s TRIGGER %I', m.table_name,
-								  CASE m.mode WHEN 'A' THEN 'ALWAYS' ELSE 'REPLICA' END, m.trigger_name);
+		EXECUTE role_cluster.trigger_enable_command(m.table_name, m.trigger_name, m.mode);
 	END LOOP;
 END
 $modes$;
@@ -747,9 +756,7 @@ BEGIN
 			   pg_catalog.format('Trigger %s on role_cluster.%s is set to %s, where the extension has it %s: what it keeps in step is not kept for the writes it misses.',
 								 g.tgname, c.relname, role_cluster.trigger_mode_text(g.tgenabled),
 								 role_cluster.trigger_mode_text(coalesce(m.mode, 'O'))),
-			   pg_catalog.format('ALTER TABLE role_cluster.%I ENABLE %sTRIGGER %I;', c.relname,
-								 CASE coalesce(m.mode, 'O') WHEN 'A' THEN 'ALWAYS ' WHEN 'R' THEN 'REPLICA ' ELSE '' END,
-								 g.tgname)
+			   role_cluster.trigger_enable_command(c.relname, g.tgname, coalesce(m.mode, 'O')) || ';'
 		FROM pg_catalog.pg_trigger g
 			JOIN pg_catalog.pg_class c ON c.oid = g.tgrelid
 			JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass
