@@ -2169,8 +2169,7 @@ BEGIN
 		RAISE EXCEPTION 'task % does not exist', task_id
 			USING ERRCODE = 'undefined_object';
 	END IF;
-	IF t.state = 'running' AND t.node_id = node_id AND t.attempts IS DISTINCT FROM attempt
-		AND attempt IS NOT NULL THEN
+	IF t.state = 'running' AND t.node_id = node_id AND t.attempts <> attempt THEN
 		RAISE EXCEPTION 'node "%" cannot % task %: it holds attempt % of it, not attempt %',
 			node_id, action, task_id, t.attempts, attempt
 			USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -2275,7 +2274,6 @@ AS $$
 DECLARE
 	ids			bigint[] := complete_tasks.task_ids;
 	atts		integer[];
-	distinct_ids bigint;
 BEGIN
 	PERFORM role_cluster.check_task_ids(complete_tasks.task_ids);
 	IF complete_tasks.attempts IS NOT NULL THEN
@@ -2288,30 +2286,21 @@ BEGIN
 					  HINT = 'Pass the attempts of the tasks in the order of their ids, without NULL elements, or NULL to check none.';
 		END IF;
 		/*
-		 * Sorted by id, so that each row finds its attempt by a binary
+		 * The pairs of the runs the tasks are on (a task named twice, for
+		 * two runs' results in one batch, keeps the one that can count),
+		 * sorted by id, so that each row finds its attempt by a binary
 		 * search (width_bucket() over the sorted ids gives the position of
-		 * its own), as dispatch() numbers its rows.
+		 * its own), as dispatch() numbers its rows.  The UPDATE checks the
+		 * attempt again, under the row's lock.
 		 */
-		SELECT pg_catalog.array_agg(x.id ORDER BY x.id), pg_catalog.array_agg(x.att ORDER BY x.id),
-			   pg_catalog.count(DISTINCT x.id)
-			INTO ids, atts, distinct_ids
-			FROM ROWS FROM (pg_catalog.unnest(complete_tasks.task_ids),
-							pg_catalog.unnest(complete_tasks.attempts)) AS x(id, att);
-		/*
-		 * A task named twice (two runs' results in one batch): only the
-		 * pair of the run it is on can count, so keep that one, for the
-		 * binary search to find one attempt per id.  (The UPDATE checks
-		 * the attempt again, under the row's lock.)
-		 */
-		IF distinct_ids < pg_catalog.cardinality(ids) THEN
-			SELECT pg_catalog.array_agg(x.id ORDER BY x.id), pg_catalog.array_agg(x.att ORDER BY x.id)
-				INTO ids, atts
-				FROM (SELECT DISTINCT u.id, u.att
-					  FROM ROWS FROM (pg_catalog.unnest(ids), pg_catalog.unnest(atts)) AS u(id, att)
-					  WHERE EXISTS (SELECT FROM role_cluster.task t
-									WHERE t.id = u.id AND t.attempts = u.att)) x;
-			ids := coalesce(ids, '{}');
-		END IF;
+		SELECT coalesce(pg_catalog.array_agg(x.id ORDER BY x.id), '{}'),
+			   pg_catalog.array_agg(x.att ORDER BY x.id)
+			INTO ids, atts
+			FROM (SELECT DISTINCT u.id, u.att
+				  FROM ROWS FROM (pg_catalog.unnest(complete_tasks.task_ids),
+								  pg_catalog.unnest(complete_tasks.attempts)) AS u(id, att)
+				  WHERE EXISTS (SELECT FROM role_cluster.task t
+								WHERE t.id = u.id AND t.attempts = u.att)) x;
 	END IF;
 	RETURN QUERY
 	UPDATE role_cluster.task AS t
