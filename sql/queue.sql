@@ -55,6 +55,10 @@ SELECT role_cluster.enqueue('searchIndexing', max_attempts => 0);
 SELECT role_cluster.enqueue('pushNotifications');
 SELECT role_cluster.enqueue('pushNotifications', shard_key => '');
 SELECT role_cluster.enqueue('searchIndexing', dedupe_key => '');
+-- a dedupe key over 1,024 bytes (its start shown, cut between characters)
+SELECT role_cluster.enqueue('searchIndexing', dedupe_key => repeat('€', 342));
+SELECT role_cluster.enqueue('searchIndexing', run_at => 'infinity');
+SELECT role_cluster.enqueue('searchIndexing', run_at => '-infinity');
 SELECT role_cluster.enqueue('noSuchType');
 SELECT count(*) AS tasks_after FROM role_cluster.task;
 
@@ -99,6 +103,11 @@ SELECT role_cluster.enqueue_batch('[{"task_type": "searchIndexing", "run_at": "w
 SELECT role_cluster.enqueue_batch('[{"task_type": "searchIndexing"}, {"task_type": "searchIndexing", "run_at": "whenever"}]');
 \set SHOW_CONTEXT never
 SELECT role_cluster.enqueue_batch('[{"task_type": "searchIndexing", "dedupe_key": ""}]');
+SELECT role_cluster.enqueue_batch(jsonb_build_array(jsonb_build_object('task_type', 'searchIndexing',
+																	   'dedupe_key', repeat('k', 1025))));
+\set SHOW_CONTEXT always
+SELECT role_cluster.enqueue_batch('[{"task_type": "searchIndexing"}, {"task_type": "searchIndexing", "run_at": "infinity"}]');
+\set SHOW_CONTEXT never
 SELECT role_cluster.enqueue_batch('[{"task_type": "pushNotifications"}]');
 SELECT role_cluster.enqueue_batch('[{"task_type": "pushNotifications", "shard_key": ""}]');
 SELECT role_cluster.enqueue_batch('[{"task_type": "searchIndexing", "shard_key": 5}]');
@@ -1079,6 +1088,12 @@ SELECT attempts, max_attempts FROM role_cluster.task
 SELECT hint FROM role_cluster.audit() WHERE "check" = 'tasks_dead' LIMIT 1;
 SELECT has_function_privilege('role_cluster_admin', 'role_cluster.requeue_dead(bigint[])', 'EXECUTE') AS admin,
 	   has_function_privilege('role_cluster_node', 'role_cluster.requeue_dead(bigint[])', 'EXECUTE') AS node;
+
+-- the longest dedupe key, alone and in a batch
+SELECT role_cluster.enqueue('searchIndexing', dedupe_key => repeat('€', 341) || 'k') AS long1 \gset
+SELECT id AS long2 FROM role_cluster.enqueue_batch(
+	jsonb_build_array(jsonb_build_object('task_type', 'searchIndexing', 'dedupe_key', repeat('b', 1024)))) AS b(id) \gset
+SELECT octet_length(dedupe_key) AS key_bytes FROM role_cluster.task WHERE id IN (:long1, :long2) ORDER BY id;
 
 DROP VIEW q;
 DROP VIEW task_stage;

@@ -42,6 +42,7 @@
 #include "utils/timestamp.h"
 
 #include "rc_cron.h"
+#include "rc_util.h"
 
 PG_FUNCTION_INFO_V1(rc_cron_next_sql);
 PG_FUNCTION_INFO_V1(rc_cron_prev_sql);
@@ -105,28 +106,13 @@ static const struct
 	"such as */15 or 1-30/5.  @hourly, @daily, @weekly, @monthly and " \
 	"@yearly are accepted too."
 
-/*
- * s, or when it is longer than max bytes its start (cut at a character
- * boundary) and "...": what an error shows of an expression, or of a part
- * of it, of any length.
- */
-static const char *
-cron_shown(const char *s, int max)
-{
-	int			len = strlen(s);
-
-	if (len <= max)
-		return s;
-	return psprintf("%.*s...", pg_mbcliplen(s, len, max), s);
-}
-
 /* Raises the error for a bad expression; detail says what is wrong */
 static void
 cron_error(const char *expr, const char *detail)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("invalid cron expression \"%s\"", cron_shown(expr, 100)),
+			 errmsg("invalid cron expression \"%s\"", rc_shown(expr, 100)),
 			 errdetail("%s", detail),
 			 errhint(CRON_HINT)));
 }
@@ -163,7 +149,7 @@ cron_parse_value(const char *expr, int fieldno, const char **p)
 		if (v < f->min || v > f->max)
 			cron_field_error(expr, fieldno,
 							 psprintf("value %s is out of range %d-%d.",
-									  cron_shown(pnstrdup(*p, s - *p), 32), f->min, f->max));
+									  rc_shown(pnstrdup(*p, s - *p), 32), f->min, f->max));
 		value = (int) v;
 	}
 	else if (isalpha((unsigned char) *s))
@@ -186,11 +172,11 @@ cron_parse_value(const char *expr, int fieldno, const char **p)
 			if (f->names == NULL)
 				cron_field_error(expr, fieldno,
 								 psprintf("\"%s\" is not a number.",
-										  cron_shown(pnstrdup(start, len), 32)));
+										  rc_shown(pnstrdup(start, len), 32)));
 			else
 				cron_field_error(expr, fieldno,
 								 psprintf("\"%s\" is not a %s name (use %s).",
-										  cron_shown(pnstrdup(start, len), 32),
+										  rc_shown(pnstrdup(start, len), 32),
 										  f->label,
 										  fieldno == 3 ? "jan, feb, ..., dec" : "sun, mon, ..., sat"));
 		}
@@ -247,7 +233,7 @@ cron_parse_field(const char *expr, int fieldno, const char *text)
 				ranged = true;
 				if (lo > hi)
 					cron_field_error(expr, fieldno,
-									 psprintf("range \"%s\" runs backwards.", cron_shown(item, 32)));
+									 psprintf("range \"%s\" runs backwards.", rc_shown(item, 32)));
 			}
 		}
 		if (*p == '/')
@@ -257,7 +243,7 @@ cron_parse_field(const char *expr, int fieldno, const char *text)
 			p++;
 			if (!isdigit((unsigned char) *p))
 				cron_field_error(expr, fieldno,
-								 psprintf("step in \"%s\" is not a number.", cron_shown(item, 32)));
+								 psprintf("step in \"%s\" is not a number.", rc_shown(item, 32)));
 			while (isdigit((unsigned char) *p))
 			{
 				if (s < 1000000)
@@ -267,7 +253,7 @@ cron_parse_field(const char *expr, int fieldno, const char *text)
 			if (s < 1 || s > f->max)
 				cron_field_error(expr, fieldno,
 								 psprintf("step in \"%s\" is out of range 1-%d.",
-										  cron_shown(item, 32), f->max));
+										  rc_shown(item, 32), f->max));
 			step = (int) s;
 			/* "a/n" means "a-max/n" */
 			if (!ranged)
@@ -276,7 +262,7 @@ cron_parse_field(const char *expr, int fieldno, const char *text)
 		if (*p != '\0')
 			cron_field_error(expr, fieldno,
 							 psprintf("unexpected \"%s\" in \"%s\".",
-									  cron_shown(p, 32), cron_shown(item, 32)));
+									  rc_shown(p, 32), rc_shown(item, 32)));
 
 		for (int v = lo; v <= hi; v += step)
 			mask |= UINT64CONST(1) << v;
@@ -327,7 +313,7 @@ rc_cron_parse(const char *expr, RcCron *cron)
 			}
 		}
 		cron_error(expr, psprintf("\"%s\" is not a known nickname (@yearly, @annually, @monthly, @weekly, @daily, @midnight or @hourly).",
-								  cron_shown(pnstrdup(p, len), 32)));
+								  rc_shown(pnstrdup(p, len), 32)));
 	}
 
 	copy = pstrdup(expr);
@@ -384,7 +370,7 @@ rc_cron_parse(const char *expr, RcCron *cron)
 		if (!possible)
 			cron_field_error(expr, 2,
 							 psprintf("no day \"%s\" exists in the months \"%s\", so the expression never matches.",
-									  cron_shown(fields[2], 32), cron_shown(fields[3], 32)));
+									  rc_shown(fields[2], 32), rc_shown(fields[3], 32)));
 	}
 	pfree(copy);
 }
@@ -663,7 +649,7 @@ rc_lookup_timezone(const char *name)
 	if (*first == '+' || *first == '-' || isdigit((unsigned char) *first))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("time zone \"%s\" is an offset, not a zone name", cron_shown(name, 64)),
+				 errmsg("time zone \"%s\" is an offset, not a zone name", rc_shown(name, 64)),
 				 errdetail("SET TimeZone reads a bare offset as hours east of UTC, POSIX time zone rules as hours west."),
 				 errhint("Use a zone name such as \"Europe/Berlin\", or for a fixed offset an Etc name, whose sign is that of POSIX: \"Etc/GMT-2\" is two hours east of UTC.")));
 	tz = pg_tzset(name);
@@ -672,7 +658,7 @@ rc_lookup_timezone(const char *name)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 /* no zone name is that long: its start is enough */
 				 errmsg("time zone \"%s\" not recognized",
-						strlen(name) > TZ_STRLEN_MAX ? cron_shown(name, 32) : name),
+						strlen(name) > TZ_STRLEN_MAX ? rc_shown(name, 32) : name),
 				 errhint("Use a name from pg_timezone_names, such as \"UTC\" or \"Europe/Berlin\".")));
 	return tz;
 }

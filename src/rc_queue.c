@@ -93,6 +93,13 @@ static void rc_batch_error(int pos, JsonbValue *elem, const char *problem,
 static void rc_batch_row_error(int pos,
 							   JsonbValue *elem) pg_attribute_noreturn();
 
+/*
+ * The longest dedupe key, in bytes: its entry in task_dedupe_idx must fit
+ * a btree page (2704 bytes) whatever its bytes, since an index compresses
+ * a long value only when the value allows it.
+ */
+#define RC_MAX_DEDUPE_KEY_LEN 1024
+
 /* The columns enqueue() writes, and their parameter types but the first */
 #define RC_ENQUEUE_NARGS 10
 
@@ -210,6 +217,21 @@ rc_enqueue_null_arg(int argno, const char *name)
 }
 
 /*
+ * Raises unless run_at, a task's due time, is finite: a task due at
+ * infinity would never run, and one due at -infinity has no age.
+ */
+static void
+rc_check_run_at(TimestampTz run_at)
+{
+	if (TIMESTAMP_NOT_FINITE(run_at))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("run_at %s is not a time a task can be due",
+						TIMESTAMP_IS_NOBEGIN(run_at) ? "-infinity" : "infinity"),
+				 errhint("Pass the time the task is due, or leave run_at out for now.")));
+}
+
+/*
  * role_cluster.enqueue(task_type, kind text, payload jsonb, shard_key text,
  *						run_at timestamptz, priority int, max_attempts int,
  *						dedupe_key text) → bigint
@@ -260,6 +282,14 @@ rc_enqueue(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("dedupe_key must not be empty"),
 				 errhint("Pass NULL for a task without a dedupe key.")));
+	if (dedupe_key != NULL && VARSIZE_ANY_EXHDR(dedupe_key) > RC_MAX_DEDUPE_KEY_LEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("dedupe_key \"%s\" is too long",
+						rc_shown(text_to_cstring(dedupe_key), 32)),
+				 errdetail("It has %d bytes; a dedupe key may have at most %d.",
+						   (int) VARSIZE_ANY_EXHDR(dedupe_key), RC_MAX_DEDUPE_KEY_LEN)));
+	rc_check_run_at(PG_GETARG_TIMESTAMPTZ(4));
 
 	/* the row: the arguments in the table's order, then the derived columns */
 	argtypes[0] = rc_task_type_argtype(fcinfo);
@@ -733,6 +763,9 @@ rc_batch_problem(JsonbValue *elem, bool *unknown_type, bool *keyed, uint32 *type
 		return "has a dedupe_key that is not a string";
 	if (f != NULL && f->val.string.len == 0)
 		return "has an empty dedupe_key";
+	if (f != NULL && f->val.string.len > RC_MAX_DEDUPE_KEY_LEN)
+		return psprintf("has a dedupe_key of %d bytes, over the %d a dedupe key may have",
+						f->val.string.len, RC_MAX_DEDUPE_KEY_LEN);
 	*keyed |= (f != NULL);
 	if (rc_batch_not_string(rc_batch_field(obj, "run_at", &buf)))
 		return "has a run_at that is not a string";
@@ -984,6 +1017,7 @@ rc_task_batch_rows(PG_FUNCTION_ARGS)
 				DirectFunctionCall3(timestamptz_in,
 									CStringGetDatum(TextDatumGetCString(values[RC_ROW_RUN_AT])),
 									ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+			rc_check_run_at(DatumGetTimestampTz(values[RC_ROW_RUN_AT]));
 			error_context_stack = where.previous;
 		}
 		nulls[RC_ROW_RUN_AT] = false;

@@ -8,6 +8,7 @@
  */
 #include "postgres.h"
 
+#include "mb/pg_wchar.h"
 #include "parser/parse_relation.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -94,4 +95,19 @@ rc_trigger_require_table(TriggerData *trigdata, const char *fname,
 			 errmsg("function role_cluster.%s() fired on table \"%s\"",
 					fname, RelationGetRelationName(rel)),
 			 errdetail("It only serves %s.", served)));
+}
+
+/*
+ * s, or when it is longer than max bytes its start (cut at a character
+ * boundary) and "...": what an error message shows of a value of any
+ * length.
+ */
+const char *
+rc_shown(const char *s, int max)
+{
+	int			len = strlen(s);
+
+	if (len <= max)
+		return s;
+	return psprintf("%.*s...", pg_mbcliplen(s, len, max), s);
 }

@@ -2,8 +2,9 @@
  *
  * rc_util.h
  *	  Small helpers that several modules share: statements prepared once
- *	  and kept for the session, column numbers looked up by name, and the
- *	  checks that a C trigger function was fired as it expects.
+ *	  and kept for the session, column numbers looked up by name, the
+ *	  checks that a C trigger function was fired as it expects, and the
+ *	  start of a long value that an error message shows.
  *
  *-------------------------------------------------------------------------
  */
@@ -36,5 +37,11 @@ extern void rc_trigger_require_fired(bool fired_as_expected, const char *fname,
 									 const char *how);
 extern void rc_trigger_require_table(TriggerData *trigdata, const char *fname,
 									 const char *const *tables, const char *served);
+
+/*
+ * s, or when it is longer than max bytes its start, cut at a character
+ * boundary, and "..." (palloc'd then)
+ */
+extern const char *rc_shown(const char *s, int max);
 
 #endif							/* RC_UTIL_H */
