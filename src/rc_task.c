@@ -378,7 +378,8 @@ rc_push_shards_total_sql(PG_FUNCTION_ARGS)
  * escape the unique index, or send a push task to a shard that is not its
  * own.  enqueue() gives the same values, read behind the same gates, so
  * its row is returned as it is, the values cached (rc_gated_value).  While
- * check_function_bodies is off (a restore), a singleton flag given stays.
+ * check_function_bodies is off (a restore), a singleton flag that a
+ * superuser gives stays: any login may turn the setting off.
  */
 Datum
 rc_task_derive(PG_FUNCTION_ARGS)
@@ -417,7 +418,7 @@ rc_task_derive(PG_FUNCTION_ARGS)
 	/*
 	 * singleton: the type's policy, whatever the INSERT gave.  But while
 	 * check_function_bodies is off, as pg_dump's scripts restore, a value
-	 * given stays: the dump loads task before task_policy, whose restore
+	 * a superuser gives stays: the dump loads task before task_policy, whose restore
 	 * then carries the policy to the unfinished tasks, and deriving from
 	 * the default policy here could make two running tasks of a type
 	 * dumped as no singleton collide in the unique index, and the table's
@@ -426,7 +427,7 @@ rc_task_derive(PG_FUNCTION_ARGS)
 	 */
 	att = rc_column_attnum(rel, "singleton");
 	d = heap_getattr(tuple, att, desc, &isnull);
-	singleton = (!isnull && !check_function_bodies) ? DatumGetBool(d) :
+	singleton = (!isnull && !check_function_bodies && superuser()) ? DatumGetBool(d) :
 		rc_task_type_singleton(task_type);
 	if (isnull || DatumGetBool(d) != singleton)
 	{
