@@ -142,6 +142,11 @@ SELECT role_cluster.import_roles('[{"name": "frontend", "tasks": {"@type": "Enab
 SELECT name, description, tasks, listeners FROM role_cluster.cluster_role
 	WHERE name IN ('frontend', 'push') ORDER BY name;
 SELECT role_cluster.import_roles('[]');
+-- JSON null is taken as left out: no description, EnableAll
+BEGIN;
+SELECT role_cluster.import_roles('{"name": "nulls", "description": null, "tasks": null, "listeners": null}');
+SELECT name, description, tasks, listeners FROM role_cluster.cluster_role WHERE name = 'nulls';
+ROLLBACK;
 
 -- Bad imports change nothing.
 SELECT role_cluster.import_roles(NULL);
@@ -157,7 +162,6 @@ SELECT role_cluster.import_roles('{"name": "x", "shard": 1}');
 SELECT role_cluster.import_roles('{"name": "x", "description": 5}');
 SELECT role_cluster.import_roles('{"name": "x", "description": ""}');
 SELECT role_cluster.import_roles('{"name": "x", "tasks": 5}');
-SELECT role_cluster.import_roles('{"name": "x", "listeners": null}');
 SELECT role_cluster.import_roles('{"name": "x", "tasks": {"@type": "EnableSome"}}');
 SELECT role_cluster.import_roles('{"name": "x", "tasks": {"@type": "EnableSome", "taskTypes": ["bogus"]}}');
 SELECT role_cluster.import_roles('{"name": "x", "listeners": {"@type": "EnableSome", "listenerIds": ["nowhere"]}}');

@@ -197,6 +197,8 @@ SELECT pg_temp.try($$SELECT '{"@type": "EnableAll", "taskTypes": []}'::jsonb::ro
 SELECT pg_temp.try($$SELECT '{"@type": "EnableSome", "taskTypes": ["bogus"]}'::jsonb::role_cluster.task_group$$);
 SELECT pg_temp.try($$SELECT '"EnableAll"'::jsonb::role_cluster.task_group$$);
 SELECT pg_temp.try($$SELECT '[]'::jsonb::role_cluster.listener_group$$);
+SELECT pg_temp.try($$SELECT 'null'::jsonb::role_cluster.task_group$$);
+SELECT pg_temp.try($$SELECT 'null'::jsonb::role_cluster.listener_group$$);
 SELECT pg_temp.try($$SELECT '{"@type": "EnableSome", "listenerIds": [""]}'::jsonb::role_cluster.listener_group$$);
 SELECT pg_temp.try($$SELECT '{"@type": "EnableSome", "listenerIds": 1}'::jsonb::role_cluster.listener_group$$);
 

@@ -1511,13 +1511,32 @@ task_group_to_jsonb(PG_FUNCTION_ARGS)
 	return DirectFunctionCall1(jsonb_in, CStringGetDatum(s));
 }
 
+/*
+ * Raises for a JSON null cast to a group type, as PostgreSQL's casts from
+ * jsonb do: read as text, it would pass for a group named "null".
+ */
+static void
+group_reject_json_null(Jsonb *jb, const char *type_name)
+{
+	JsonbValue	v;
+
+	if (JB_ROOT_IS_SCALAR(jb) && JsonbExtractScalar(&jb->root, &v) && v.type == jbvNull)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot cast jsonb null to type %s", type_name),
+				 errhint("A group is a JSON object such as {\"@type\": \"EnableAll\"}.")));
+}
+
 PG_FUNCTION_INFO_V1(jsonb_to_task_group);
 /* jsonb::task_group, read through the text input */
 Datum
 jsonb_to_task_group(PG_FUNCTION_ARGS)
 {
 	Jsonb	   *jb = PG_GETARG_JSONB_P(0);
-	char	   *s = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
+	char	   *s;
+
+	group_reject_json_null(jb, "task_group");
+	s = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
 
 	PG_RETURN_DATUM(TaskGroupGetDatum(task_group_from_cstring(s)));
 }
@@ -1540,7 +1559,10 @@ Datum
 jsonb_to_listener_group(PG_FUNCTION_ARGS)
 {
 	Jsonb	   *jb = PG_GETARG_JSONB_P(0);
-	char	   *s = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
+	char	   *s;
+
+	group_reject_json_null(jb, "listener_group");
+	s = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
 
 	PG_RETURN_POINTER(listener_group_from_cstring(s));
 }

@@ -443,9 +443,10 @@ BEGIN
 		/* a bad group says which role and which of its two it is */
 		BEGIN
 			part := 'tasks';
-			tasks := coalesce((r -> 'tasks')::role_cluster.task_group, 'EnableAll');
+			/* left out or null: EnableAll, as a description left out or null is none */
+			tasks := coalesce(NULLIF(r -> 'tasks', 'null')::role_cluster.task_group, 'EnableAll');
 			part := 'listeners';
-			listeners := coalesce((r -> 'listeners')::role_cluster.listener_group, 'EnableAll');
+			listeners := coalesce(NULLIF(r -> 'listeners', 'null')::role_cluster.listener_group, 'EnableAll');
 		EXCEPTION
 			WHEN invalid_text_representation OR invalid_parameter_value THEN
 				GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, msg_detail = PG_EXCEPTION_DETAIL,
