@@ -91,9 +91,17 @@
 	"pg_catalog.ceil(pg_catalog.date_part('epoch', n.live_until - pg_catalog.now()) * 1000)"
 #define SQL_REGISTER \
 	"SELECT " TIMEOUT_MS ", n.backend_pid FROM " REGISTER_CALL
+/*
+ * The listeners as one line: an id of letters, digits and _ . : - as it
+ * is, any other in JSON's quotes, so that an id holding ", " or a line
+ * break reads as one
+ */
 #define SQL_LISTENERS \
-	"SELECT l FROM role_cluster.nodes n, pg_catalog.unnest(n.registered_listeners) AS l " \
-	"WHERE n.node_id = $1 ORDER BY 1"
+	"SELECT coalesce(pg_catalog.string_agg(" \
+	"CASE WHEN l OPERATOR(pg_catalog.~) '^[[:alnum:]_.:-]+$' THEN l " \
+	"ELSE pg_catalog.to_json(l)::text END, ', ' ORDER BY l), '(none)') " \
+	"FROM role_cluster.nodes n, pg_catalog.unnest(n.registered_listeners) AS l " \
+	"WHERE n.node_id = $1"
 /*
  * Once another session has registered the node (another agent with the
  * same node id), what the node holds is that session's: this agent's
@@ -273,14 +281,8 @@ log_listeners(Agent *a, bool first)
 
 	if (st == CONN_OK)
 	{
-		char		list[4096] = "";
-		size_t		len = 0;
+		const char *list = PQgetvalue(res, 0, 0);
 
-		for (int i = 0; i < PQntuples(res) && len < sizeof(list) - 1; i++)
-			len += snprintf(list + len, sizeof(list) - len, "%s%s",
-							i ? ", " : "", PQgetvalue(res, i, 0));
-		if (PQntuples(res) == 0)
-			strcpy(list, "(none)");
 		if (first)
 		{
 			node_log(NODE_LOG_NOTICE, "listeners to bind: %s", list);

@@ -53,15 +53,21 @@ node_log_enabled(NodeLogLevel level)
 /*
  * Print one log line to stderr with the given label.  The line is built
  * first and written with one call, so lines of concurrent writers (the
- * handlers share our stderr) do not interleave mid-line.
+ * handlers share our stderr) do not interleave mid-line.  A message too
+ * long for the line on the stack (a role's listeners, say) is built in
+ * memory of its size, and only cut if that cannot be had.
  */
 static void
 log_line(const char *label, const char *fmt, va_list ap)
 {
-	char		line[8192];
+	char		stack_line[8192];
+	char	   *line = stack_line;
+	size_t		size = sizeof(stack_line);
+	char	   *big = NULL;
 	size_t		len = 0;
 	int			n;
 	int			save_errno = errno;	/* for %m */
+	va_list		again;
 
 	if (log_timestamps)
 	{
@@ -74,7 +80,7 @@ log_line(const char *label, const char *fmt, va_list ap)
 		localtime_r(&ts.tv_sec, &tm);
 		strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
 		strftime(zone, sizeof(zone), "%Z", &tm);
-		n = snprintf(line, sizeof(line), "%s.%03ld %s [%s] %s:  ",
+		n = snprintf(line, size, "%s.%03ld %s [%s] %s:  ",
 					 stamp, ts.tv_nsec / 1000000, zone,
 					 log_node_id ? log_node_id : "?", label);
 	}
@@ -88,26 +94,39 @@ log_line(const char *label, const char *fmt, va_list ap)
 			lower[i] = (label[i] >= 'A' && label[i] <= 'Z') ?
 				label[i] - 'A' + 'a' : label[i];
 		lower[i] = '\0';
-		n = snprintf(line, sizeof(line), "%s: %s: ", NODE_PROGNAME, lower);
+		n = snprintf(line, size, "%s: %s: ", NODE_PROGNAME, lower);
 	}
 	if (n > 0)
-		len = (size_t) n < sizeof(line) ? (size_t) n : sizeof(line) - 1;
+		len = (size_t) n < size ? (size_t) n : size - 1;
 
+	va_copy(again, ap);
 	errno = save_errno;
-	n = vsnprintf(line + len, sizeof(line) - len, fmt, ap);
+	n = vsnprintf(line + len, size - len, fmt, ap);
+	/* too long for the stack (with room for the newline): again, in memory */
+	if (n > 0 && (size_t) n > size - len - 2 &&
+		(big = malloc(len + (size_t) n + 2)) != NULL)
+	{
+		memcpy(big, line, len);
+		line = big;
+		size = len + (size_t) n + 2;
+		errno = save_errno;
+		n = vsnprintf(line + len, size - len, fmt, again);
+	}
+	va_end(again);
 	if (n > 0)
-		len += (size_t) n < sizeof(line) - len ? (size_t) n : sizeof(line) - len - 1;
+		len += (size_t) n < size - len ? (size_t) n : size - len - 1;
 
 	/* one trailing newline, whatever the message ended with */
 	while (len > 0 && line[len - 1] == '\n')
 		len--;
-	if (len > sizeof(line) - 2)
-		len = sizeof(line) - 2;
+	if (len > size - 2)
+		len = size - 2;
 	line[len++] = '\n';
 	line[len] = '\0';
 
 	fputs(line, stderr);
 	fflush(stderr);
+	free(big);
 }
 
 /* Log a message at a level, if that level is enabled */

@@ -613,17 +613,24 @@ start_agent('solo', 'maintenance', undef, {}, '--concurrency', '1', '--poll', '3
 my $gated = query(q{SELECT role_cluster.enqueue('storeMaintenance', 'gated')});
 ok(wait_file("$testdir/started.$gated.1"), 'the gated task runs on solo (attempt 1)');
 $offset = -s $node->basedir . '/agent_solo.log';
-# (its role's listeners change meanwhile: it says so when it registers again)
-query(q{UPDATE role_cluster.cluster_role SET listeners = 'EnableSome(imap)' WHERE name = 'maintenance'});
+# (its role's listeners change meanwhile: it says so when it registers again,
+# every one of them, however long the list, and an id that holds ", " quoted)
+query(q{INSERT INTO role_cluster.network_listener (id) VALUES ('a, b')});
+query(q{INSERT INTO role_cluster.network_listener (id)
+	SELECT 'listener-with-a-long-name-' || lpad(i::text, 4, '0') FROM generate_series(1, 300) i});
+query(q{UPDATE role_cluster.cluster_role SET listeners = ('EnableSome(imap, "a, b", '
+	|| (SELECT string_agg(id, ', ') FROM role_cluster.network_listener WHERE id LIKE 'listener-with-%') || ')')::role_cluster.listener_group
+	WHERE name = 'maintenance'});
 query(q{SELECT pg_terminate_backend(backend_pid) FROM role_cluster.node WHERE node_id = 'solo'});
 ok(wait_file("$testdir/started.$gated.2"),
 	'solo\'s session ended: solo registers again and runs the task again (attempt 2)');
 (undef, $log) = wait_agent_log('solo', $offset, qr/stopping 1 handler/);
 like($log, qr/stopping 1 handler\(s\): the node registered again from a new session, which took their tasks back/,
 	'the agent stops the earlier run once it has registered again, and says why');
-like($log, qr/the listeners of the node's role have changed since it started: it bound \(none\), the role now enables imap/,
-	'and says that its role\'s listeners are no longer those it bound');
+like($log, qr/the listeners of the node's role have changed since it started: it bound \(none\), the role now enables "a, b", imap, listener-with-a-long-name-0001, (listener-with-a-long-name-\d{4}, ){298}listener-with-a-long-name-0300\n/,
+	'and says that its role\'s listeners are no longer those it bound, all 302 of them');
 query(q{UPDATE role_cluster.cluster_role SET listeners = 'DisableAll' WHERE name = 'maintenance'});
+query(q{DELETE FROM role_cluster.network_listener WHERE id = 'a, b' OR id LIKE 'listener-with-%'});
 # Let the earlier run go on, were it still there, and give its result time
 # to be reported: it must not count.
 touch_file("$testdir/go.$gated.1");
