@@ -97,6 +97,15 @@ static int	rc_node_retention_s = 7 * 24 * 3600;
 /* how long, per loop, dispatch() is called again before the other steps */
 #define RC_DISPATCH_SLICE_MS 500
 
+/*
+ * How long after a failed dispatch() the worker calls it again, at most
+ * (the poll interval, when shorter): enqueues and completions wake it, and
+ * without a pause a dispatch that keeps failing (a queue table an operator
+ * locked, a trigger of theirs that raises) would fail, and log its error,
+ * at each commit.
+ */
+#define RC_DISPATCH_RETRY_MS 1000
+
 /* What a step returns besides its count */
 #define RC_STEP_FAILED			RC_GUARDED_FAILED
 #define RC_STEP_NO_EXTENSION	(-2)
@@ -109,6 +118,8 @@ typedef struct RcLoopState
 	TimestampTz next_fire;
 	TimestampTz next_prune;		/* next prune */
 	TimestampTz next_vacuum;	/* next look at the tables' dead rows */
+	/* after a failed dispatch(): not called again before then */
+	TimestampTz dispatch_retry_at;
 } RcLoopState;
 
 /*
@@ -449,6 +460,15 @@ rc_dispatch_all(void)
 	return RC_DISPATCH_MORE;
 }
 
+/* After a failed dispatch() at start, the time of the next call */
+static void
+rc_dispatch_pace(RcLoopState *ls, TimestampTz start, RcDispatchResult dr)
+{
+	if (dr == RC_DISPATCH_FAILED)
+		ls->dispatch_retry_at =
+			TimestampTzPlusMilliseconds(start, Min(rc_poll_interval_ms, RC_DISPATCH_RETRY_MS));
+}
+
 /*
  * One loop: returns how long to sleep (ms), 0 to loop again at once.
  *
@@ -483,12 +503,18 @@ rc_worker_loop_once(RcLoopState *ls)
 		return rc_poll_interval_ms;
 	}
 
-	dr = rc_dispatch_all();
-	if (dr == RC_DISPATCH_NO_EXTENSION)
+	if (start < ls->dispatch_retry_at)
+		dr = RC_DISPATCH_FAILED;	/* the last call failed: not yet again */
+	else
 	{
-		rc_set_state(RC_WORKER_NO_EXTENSION);
-		ls->next_full = 0;
-		return rc_poll_interval_ms;
+		dr = rc_dispatch_all();
+		if (dr == RC_DISPATCH_NO_EXTENSION)
+		{
+			rc_set_state(RC_WORKER_NO_EXTENSION);
+			ls->next_full = 0;
+			return rc_poll_interval_ms;
+		}
+		rc_dispatch_pace(ls, start, dr);
 	}
 	rc_set_state(RC_WORKER_RUNNING);
 	failed |= (dr == RC_DISPATCH_FAILED);
@@ -540,6 +566,7 @@ rc_worker_loop_once(RcLoopState *ls)
 			dr = rc_dispatch_all();
 			failed |= (dr == RC_DISPATCH_FAILED);
 			more |= (dr == RC_DISPATCH_MORE);
+			rc_dispatch_pace(ls, start, dr);
 		}
 	}
 
@@ -597,6 +624,8 @@ rc_worker_loop_once(RcLoopState *ls)
 		next = Min(next, ls->next_vacuum);
 	next = Min(next, rc_dispatch_next_due);
 	next = Min(next, ls->next_fire);
+	if (ls->dispatch_retry_at > start)
+		next = Min(next, ls->dispatch_retry_at);
 	return rc_ms_until(GetCurrentTimestamp(), next);
 }
 

@@ -661,6 +661,49 @@ $locker->quit;
 $node->safe_psql('postgres', 'ALTER SYSTEM RESET deadlock_timeout');
 rc_set_and_reload($node, poll_interval => '100ms');
 
+# --- a dispatch that keeps failing is paced, not tried at each commit ------
+# An operator's lock on node_fetch holds every dispatch() up until the
+# worker's lock_timeout fails it.  Commits go on waking the worker; it
+# calls dispatch() again only once the poll interval or a second has
+# passed, whichever is shorter, so with an hour's poll it fails, and logs
+# the error, about once a second, not at each of the commits.
+
+rc_set_and_reload($node, poll_interval => '1h');
+my $errors_before = $node->safe_psql('postgres', 'SELECT errors FROM role_cluster.worker_stats');
+$locker = $node->background_psql('postgres');
+$locker->query_safe('BEGIN');
+$locker->query_safe('LOCK role_cluster.node_fetch IN SHARE MODE');
+# 12 enqueues (n1 has room for 16), each committed, over about three
+# seconds; the seconds it took
+my $secs = $node->safe_psql(
+	'postgres', q{
+CREATE TEMP TABLE took (s float8);
+DO $$
+DECLARE
+	t0 timestamptz := clock_timestamp();
+BEGIN
+	FOR i IN 1..12 LOOP
+		PERFORM role_cluster.enqueue('searchIndexing', 'paced');
+		COMMIT;
+		PERFORM pg_sleep(0.25);
+	END LOOP;
+	INSERT INTO took VALUES (extract(epoch FROM clock_timestamp() - t0));
+END
+$$;
+SELECT ceil(s) FROM took});
+my $failures = $node->safe_psql('postgres', 'SELECT errors FROM role_cluster.worker_stats') - $errors_before;
+ok($failures >= 1, 'dispatch fails while node_fetch is locked');
+ok($failures <= $secs + 2,
+	"and is tried again about once a second ($failures failures in $secs s), not at each of 12 commits");
+$locker->query_safe('COMMIT');
+$locker->quit;
+ok(rc_wait_notification($n1, $c1), 'once the lock is gone, the next try routes the tasks');
+is(rc_query($n1, "SELECT count(*) FROM role_cluster.fetch_tasks('n1', 100)"), '12',
+	'all of them, to the node whose role enables them');
+rc_query($n1,
+	"SELECT count(role_cluster.complete_task(id, 'n1')) FROM role_cluster.task WHERE kind = 'paced'");
+rc_set_and_reload($node, poll_interval => '100ms');
+
 # --- SIGTERM: a clean stop, then a restart after bgw_restart_time ----------
 
 my $pid = rc_worker_pid($node);
