@@ -531,6 +531,9 @@ rc_worker_loop_once(RcLoopState *ls)
 		ls->next_prune = start;
 	if (ls->next_vacuum > TimestampTzPlusMilliseconds(start, (int64) rc_vacuum_interval_s * 1000))
 		ls->next_vacuum = start;
+	if (ls->dispatch_retry_at >
+		TimestampTzPlusMilliseconds(start, Min(rc_poll_interval_ms, RC_DISPATCH_RETRY_MS)))
+		ls->dispatch_retry_at = start;
 
 	full = (start >= ls->next_full);
 	if (pg_atomic_exchange_u32(&rc_shared->reclaim_requested, 0) != 0)
@@ -725,6 +728,7 @@ rc_worker_main(Datum main_arg)
 			ls.next_full = 0;
 			ls.next_prune = 0;
 			ls.next_vacuum = 0;
+			ls.dispatch_retry_at = 0;
 		}
 
 		oldcxt = MemoryContextSwitchTo(loop_cxt);
