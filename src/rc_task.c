@@ -418,12 +418,13 @@ rc_task_derive(PG_FUNCTION_ARGS)
 	/*
 	 * singleton: the type's policy, whatever the INSERT gave.  But while
 	 * check_function_bodies is off, as pg_dump's scripts restore, a value
-	 * a superuser gives stays: the dump loads task before task_policy, whose restore
-	 * then carries the policy to the unfinished tasks, and deriving from
-	 * the default policy here could make two running tasks of a type
-	 * dumped as no singleton collide in the unique index, and the table's
-	 * whole COPY fail.  (push_shard needs no such care: cluster_settings
-	 * is loaded first.)
+	 * a superuser gives stays: the dump loads task before task_policy,
+	 * whose restore then carries the policy to the unfinished tasks, and
+	 * deriving from the default policy here could make two running tasks
+	 * of a type dumped as no singleton collide in the unique index, and
+	 * the table's whole COPY fail.  (push_shard needs no such care:
+	 * cluster_settings is loaded first.)  Any login may turn the setting
+	 * off, hence the superuser.
 	 */
 	att = rc_column_attnum(rel, "singleton");
 	d = heap_getattr(tuple, att, desc, &isnull);

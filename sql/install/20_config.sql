@@ -370,8 +370,8 @@ SELECT pg_catalog.pg_extension_config_dump('role_cluster.cluster_settings', '');
 /*
  * Import and export in the seed's JSON.  import_roles takes one ClusterRole
  * object or an array of them and upserts each by name: the role becomes
- * exactly what the JSON says (a missing description is NULL, missing tasks
- * or listeners are EnableAll).  A role that the JSON leaves unchanged is not
+ * exactly what the JSON says (a description missing or JSON null is NULL,
+ * tasks or listeners missing or JSON null are EnableAll).  A role that the JSON leaves unchanged is not
  * touched.  The whole import is one statement: any bad role changes nothing.
  */
 CREATE FUNCTION role_cluster.import_roles(roles jsonb) RETURNS SETOF text

@@ -184,16 +184,18 @@ COMMENT ON SEQUENCE role_cluster.task_id_seq IS 'Task ids';
  *
  * The functions keep the invariants: a running task has a node_id and a
  * lease_until, a queued one neither; finished_at is set exactly when
- * it is done or dead; attempts >= 0, max_attempts >= 1, a dedupe_key is
- * NULL or not empty.  They are not CHECK constraints because PostgreSQL
+ * it is done or dead; attempts >= 0, max_attempts >= 1, run_at is
+ * finite, a dedupe_key is NULL or 1 to 1,024 bytes (its index entry must
+ * fit a page).  They are not CHECK constraints because PostgreSQL
  * reads and prepares every CHECK expression afresh for each statement that
  * writes the table, a cost each enqueue, claim and acknowledgement would
  * pay (a tenth of a claim's CPU with seven of them); a write by hand must
  * keep them.  singleton and push_shard are the configuration's: the
  * triggers derive them for every task inserted or changed, whatever the
  * statement gave (but an inserted singleton flag stays while
- * check_function_bodies is off, as a restore loads the tasks before their
- * policy), and refuse a push task without a shard_key.
+ * check_function_bodies is off and a superuser inserts it, as a restore
+ * loads the tasks before their policy), and refuse a push task without a
+ * shard_key.
  */
 CREATE TABLE role_cluster.task (
 	id			bigint PRIMARY KEY DEFAULT pg_catalog.nextval('role_cluster.task_id_seq'),
@@ -246,9 +248,9 @@ COMMENT ON COLUMN role_cluster.task.lease_until IS
 	'While held: the holding node''s lease; reclaim() takes the task back after it';
 COMMENT ON COLUMN role_cluster.task.last_error IS 'The last failure (fail_task, or a lost node)';
 COMMENT ON COLUMN role_cluster.task.dedupe_key IS
-	'Optional: enqueueing with the key of an unfinished task returns that task instead of adding one';
+	'Optional, 1 to 1,024 bytes: enqueueing with the key of an unfinished task returns that task instead of adding one';
 COMMENT ON COLUMN role_cluster.task.singleton IS
-	'Copy of task_policy.singleton for its type, kept in step with the policy (derived for every task inserted, unless given while check_function_bodies is off)';
+	'Copy of task_policy.singleton for its type, kept in step with the policy (derived for every task inserted, unless a superuser gives it while check_function_bodies is off)';
 COMMENT ON COLUMN role_cluster.task.created_at IS 'When it was enqueued';
 COMMENT ON COLUMN role_cluster.task.updated_at IS 'When its state last changed';
 COMMENT ON COLUMN role_cluster.task.finished_at IS 'When it became done or dead';
@@ -740,7 +742,7 @@ COMMENT ON FUNCTION role_cluster.push_shards_total() IS
 CREATE FUNCTION role_cluster.task_derive() RETURNS trigger
 	AS 'MODULE_PATHNAME', 'rc_task_derive' LANGUAGE C;
 COMMENT ON FUNCTION role_cluster.task_derive() IS
-	'Trigger: sets a new task''s singleton flag (task_policy) and push_shard (shard_for), whatever the INSERT gave (a singleton flag stays while check_function_bodies is off: a restore)';
+	'Trigger: sets a new task''s singleton flag (task_policy) and push_shard (shard_for), whatever the INSERT gave (a singleton flag a superuser gives stays while check_function_bodies is off: a restore)';
 
 CREATE TRIGGER task_derive_on_insert
 	BEFORE INSERT ON role_cluster.task

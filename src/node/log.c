@@ -53,7 +53,8 @@ node_log_enabled(NodeLogLevel level)
 /*
  * Print one log line to stderr with the given label.  The line is built
  * first and written with one call, so lines of concurrent writers (the
- * handlers share our stderr) do not interleave mid-line.  A message too
+ * handlers share our stderr) do not interleave mid-line, as long as a
+ * pipe takes the line whole (PIPE_BUF bytes at least).  A message too
  * long for the line on the stack (a role's listeners, say) is built in
  * memory of its size, and only cut if that cannot be had.
  */
