@@ -72,6 +72,42 @@ SELECT role_cluster.cron_next('30 1 * * *', '2024-11-03 06:30:00+00', 'America/N
 -- first 01:45, the missing 02:30 (due at 03:30 EDT, 07:30+00) from 03:10
 SELECT role_cluster.cron_next('30 1 * * *', '2024-11-03 05:45:00+00', 'America/New_York');
 SELECT role_cluster.cron_next('30 2 * * *', '2024-03-10 07:10:00+00', 'America/New_York');
+-- An expression whose minute or hour begins with '*' is due as the clock
+-- shows each matching minute (Vixie cron's rule): every five minutes of
+-- the three hours around the fall-back, both passes of 01:xx included ...
+WITH RECURSIVE w(t) AS (
+	SELECT role_cluster.cron_next('*/5 * * * *', '2024-11-03 04:00:00+00', 'America/New_York')
+	UNION ALL
+	SELECT role_cluster.cron_next('*/5 * * * *', t, 'America/New_York') FROM w
+	 WHERE t < '2024-11-03 07:00:00+00')
+SELECT count(*) FILTER (WHERE t <= '2024-11-03 07:00:00+00') AS runs, max(gap) AS longest_gap
+  FROM (SELECT t, lead(t) OVER (ORDER BY t) - t AS gap FROM w) x;
+-- ... @hourly at both 01:00s (05:00 and 06:00 UTC) ...
+WITH RECURSIVE w(n, t) AS (
+	SELECT 1, role_cluster.cron_next('@hourly', '2024-11-03 03:30:00+00', 'America/New_York')
+	UNION ALL
+	SELECT n + 1, role_cluster.cron_next('@hourly', t, 'America/New_York') FROM w WHERE n < 4)
+SELECT t FROM w;
+-- ... and no minute of the hour the spring-forward skips: 01:30 EST, then 03:00 EDT;
+-- every minute of 02:xx, not that day at all
+SELECT role_cluster.cron_next('*/30 * * * *', '2024-03-10 06:00:00+00', 'America/New_York'),
+	   role_cluster.cron_next('*/30 * * * *', '2024-03-10 06:30:00+00', 'America/New_York'),
+	   role_cluster.cron_next('* 2 * * *', '2024-03-10 05:00:00+00', 'America/New_York');
+-- cron_prev alike: the first pass's 01:55, the second pass's 01:00
+SELECT role_cluster.cron_prev('*/5 * * * *', '2024-11-03 05:57:00+00', 'America/New_York'),
+	   role_cluster.cron_prev('*/5 * * * *', '2024-11-03 06:02:00+00', 'America/New_York'),
+	   role_cluster.cron_prev('* 2 * * *', '2024-03-11 05:00:00+00', 'America/New_York');
+-- and the two agree across both changes, for either kind of expression
+SELECT e, count(*) FILTER (
+		WHERE role_cluster.cron_prev(e, role_cluster.cron_next(e, g.t, 'America/New_York'), 'America/New_York')
+			  <> role_cluster.cron_next(e, g.t, 'America/New_York')
+		   OR role_cluster.cron_next(e, role_cluster.cron_prev(e, g.t, 'America/New_York'), 'America/New_York')
+			  <= g.t) AS mismatches
+  FROM (VALUES ('*/7 * * * *'), ('15 */2 * * *'), ('45 1,2 * * *')) AS x(e),
+	   (SELECT generate_series(timestamptz '2024-03-09 12:00+00', '2024-03-11 12:00+00', '11 minutes')
+		UNION ALL
+		SELECT generate_series(timestamptz '2024-11-02 12:00+00', '2024-11-04 12:00+00', '11 minutes')) AS g(t)
+ GROUP BY e ORDER BY e;
 
 -- cron_prev: the latest at or before
 SELECT role_cluster.cron_prev('*/15 * * * *', '2024-01-01 10:07:30+00');

@@ -21,10 +21,14 @@
  *
  * Times are wall-clock times in the time zone given (the schedule's, UTC
  * by default), whatever the session's TimeZone, so that every scheduler
- * computes the same due times.  Across a daylight-saving change, a
- * wall-clock time that occurs twice is due once (at the instant
- * PostgreSQL maps it to), and one that does not exist is due at the
- * instant PostgreSQL maps it to (an hour later, in the usual zones).
+ * computes the same due times.  Across a daylight-saving change, Vixie's
+ * rule for an expression whose minute or hour field begins with '*'
+ * ("*\/5 * * * *", @hourly): it is due whenever the clock shows a minute
+ * that matches, so twice in an hour the clock repeats and never in one it
+ * skips.  Any other ("30 2 * * *") is due once a matching wall-clock time,
+ * at the instant PostgreSQL maps it to: the second time of a repeated
+ * hour, and for a time that does not exist, the instant an hour later in
+ * the usual zones.
  *
  *-------------------------------------------------------------------------
  */
@@ -348,6 +352,7 @@ rc_cron_parse(const char *expr, RcCron *cron)
 		cron->weekdays |= 1;
 	cron->days_star = (fields[2][0] == '*');
 	cron->weekdays_star = (fields[4][0] == '*');
+	cron->clock = (fields[0][0] == '*' || fields[1][0] == '*');
 
 	/*
 	 * When both day fields must match, the days of month must occur in some
@@ -448,6 +453,92 @@ cron_wall_key_of(TimestampTz t, pg_tz *tz)
 }
 
 /*
+ * The clock's offset from UTC in tz at instant t (seconds west, as
+ * PostgreSQL counts it), or false near the ends of the timestamp range.
+ */
+static bool
+cron_offset_at(TimestampTz t, pg_tz *tz, int *tzoff)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+
+	return IS_VALID_TIMESTAMP(t) && timestamp2tm(t, tzoff, &tm, &fsec, NULL, tz) == 0;
+}
+
+/*
+ * Whether tz's clock may change within RC_CRON_DST_WINDOW minutes of t:
+ * its offsets at either end of that span differ (or cannot be told).
+ */
+static bool
+cron_change_near(TimestampTz t, pg_tz *tz)
+{
+	int			before,
+				after;
+
+	return !cron_offset_at(t - RC_CRON_DST_WINDOW * USECS_PER_MINUTE, tz, &before) ||
+		!cron_offset_at(t + RC_CRON_DST_WINDOW * USECS_PER_MINUTE, tz, &after) ||
+		before != after;
+}
+
+/*
+ * The instants at which the matching wall-clock minute y-m-d h:mi in tz
+ * is due, in order: stores them in t[] and returns how many (0 to 2).
+ * Most minutes occur once.  Of one that a daylight-saving change repeats
+ * or skips, an expression due as the clock shows it (cron->clock) is due
+ * at each time the clock shows it, twice or never; any other at the
+ * instant PostgreSQL maps the wall-clock time to.  The clock's offsets
+ * from UTC that can give the minute are those in force RC_CRON_DST_WINDOW
+ * minutes either side of that instant.
+ */
+static int
+cron_due_instants(const RcCron *cron, int y, int m, int d, int h, int mi, pg_tz *tz,
+				  TimestampTz t[2])
+{
+	TimestampTz mapped;
+	int64		key;
+	int			n = 0;
+
+	if (!cron_local_to_instant(y, m, d, h, mi, tz, &mapped))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("timestamp out of range")));
+	t[0] = mapped;
+	if (!cron->clock || !cron_change_near(mapped, tz))
+		return 1;
+
+	key = cron_wall_key(y, m, d, h, mi);
+	for (int side = -1; side <= 1; side += 2)
+	{
+		struct pg_tm tm = {0};
+		int			tzoff;
+		TimestampTz at;
+
+		/* the minute read with the offset in force then, if the clock shows it */
+		if (!cron_offset_at(mapped + side * RC_CRON_DST_WINDOW * USECS_PER_MINUTE, tz, &tzoff))
+			continue;
+		tm.tm_year = y;
+		tm.tm_mon = m;
+		tm.tm_mday = d;
+		tm.tm_hour = h;
+		tm.tm_min = mi;
+		if (tm2timestamp(&tm, 0, &tzoff, &at) != 0 || !IS_VALID_TIMESTAMP(at) ||
+			cron_wall_key_of(at, tz) != key)
+			continue;
+		if (n == 1 && t[0] == at)
+			continue;
+		t[n++] = at;
+	}
+	if (n == 2 && t[0] > t[1])
+	{
+		TimestampTz first = t[1];
+
+		t[1] = t[0];
+		t[0] = first;
+	}
+	return n;
+}
+
+/*
  * Walks the matching wall-clock minutes in tz forward from key "from"
  * (itself included) up to key "limit", and returns the first whose instant
  * is strictly after "after": sets *t and *key.  False if none by limit,
@@ -462,7 +553,9 @@ cron_walk_forward(const RcCron *cron, int64 from, int64 limit, TimestampTz after
 				d,
 				h,
 				mi,
-				ylimit;
+				ylimit,
+				n;
+	TimestampTz due[2];
 
 	cron_wall_of_key(from, &y, &m, &d, &h, &mi);
 	ylimit = y + RC_CRON_MAX_YEARS;
@@ -488,14 +581,15 @@ cron_walk_forward(const RcCron *cron, int64 from, int64 limit, TimestampTz after
 							continue;
 						if (cron_wall_key(y, m, d, h, mi) > limit)
 							return false;
-						if (!cron_local_to_instant(y, m, d, h, mi, tz, t))
-							ereport(ERROR,
-									(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-									 errmsg("timestamp out of range")));
-						if (*t > after)
+						n = cron_due_instants(cron, y, m, d, h, mi, tz, due);
+						for (int i = 0; i < n; i++)
 						{
-							*key = cron_wall_key(y, m, d, h, mi);
-							return true;
+							if (due[i] > after)
+							{
+								*t = due[i];
+								*key = cron_wall_key(y, m, d, h, mi);
+								return true;
+							}
 						}
 					}
 				}
@@ -518,7 +612,9 @@ cron_walk_backward(const RcCron *cron, int64 from, int64 limit, TimestampTz at_o
 				d,
 				h,
 				mi,
-				ylimit;
+				ylimit,
+				n;
+	TimestampTz due[2];
 
 	cron_wall_of_key(from, &y, &m, &d, &h, &mi);
 	ylimit = y - RC_CRON_MAX_YEARS;
@@ -547,14 +643,15 @@ cron_walk_backward(const RcCron *cron, int64 from, int64 limit, TimestampTz at_o
 							continue;
 						if (cron_wall_key(y, m, d, h, mi) < limit)
 							return false;
-						if (!cron_local_to_instant(y, m, d, h, mi, tz, t))
-							ereport(ERROR,
-									(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-									 errmsg("timestamp out of range")));
-						if (*t <= at_or_before)
+						n = cron_due_instants(cron, y, m, d, h, mi, tz, due);
+						for (int i = n - 1; i >= 0; i--)
 						{
-							*key = cron_wall_key(y, m, d, h, mi);
-							return true;
+							if (due[i] <= at_or_before)
+							{
+								*t = due[i];
+								*key = cron_wall_key(y, m, d, h, mi);
+								return true;
+							}
 						}
 					}
 				}
@@ -593,6 +690,9 @@ rc_cron_next(const RcCron *cron, TimestampTz after, pg_tz *tz)
 	if (!cron_walk_forward(cron, cron_wall_key_of(back, tz), PG_INT64_MAX, after, tz,
 						   &best, &first))
 		elog(ERROR, "no time matches the cron expression within %d years", RC_CRON_MAX_YEARS);
+	/* with no change of the clock near, nothing later on it comes sooner */
+	if (!cron_change_near(best, tz))
+		return best;
 	key = first;
 	while (cron_walk_forward(cron, key + 1, first + RC_CRON_DST_WINDOW, after, tz, &t, &key))
 		if (t < best)
@@ -624,6 +724,8 @@ rc_cron_prev(const RcCron *cron, TimestampTz at_or_before, pg_tz *tz)
 	if (!cron_walk_backward(cron, cron_wall_key_of(ahead, tz), PG_INT64_MIN, at_or_before, tz,
 							&best, &first))
 		elog(ERROR, "no time matches the cron expression within %d years", RC_CRON_MAX_YEARS);
+	if (!cron_change_near(best, tz))
+		return best;
 	key = first;
 	while (cron_walk_backward(cron, key - 1, first - RC_CRON_DST_WINDOW, at_or_before, tz, &t, &key))
 		if (t > best)

@@ -23,6 +23,8 @@ typedef struct RcCron
 	uint32		weekdays;
 	bool		days_star;		/* day-of-month field begins with '*' */
 	bool		weekdays_star;	/* day-of-week field begins with '*' */
+	/* the minute or the hour field begins with '*': due as the clock shows it */
+	bool		clock;
 } RcCron;
 
 /*
