@@ -201,6 +201,7 @@ typedef struct Agent
 } Agent;
 
 static bool report_finished(Agent *a, bool all);
+static void heartbeat(Agent *a);
 static bool end_locked(Agent *a, bool commit);
 
 /* The wait function of the connection: serve the handlers meanwhile */
@@ -960,6 +961,23 @@ report_finished(Agent *a, bool all)
 					 "dropped; the task runs again here", task->id);
 			free_slot(a, slot);
 			continue;
+		}
+
+		/*
+		 * A heartbeat that falls due between reports comes first: reports
+		 * that each take long (a slow trigger, a lock) must not let the
+		 * node's lease lapse, which would take back the very tasks whose
+		 * results wait here, to run them again.
+		 */
+		if (a->connected && node_now_ms() >= a->next_heartbeat_ms)
+		{
+			heartbeat(a);
+			if (a->conn.pg == NULL || a->taken_over)
+			{
+				free(message);
+				free(due);
+				return a->conn.pg != NULL;
+			}
 		}
 		result = report_one(a, slot, outcome, message);
 		free(message);

@@ -153,43 +153,6 @@ conn_open(NodeConn *c, char **errmsg)
 		return false;
 	}
 
-	/*
-	 * claim_tasks() (--pull) and fetch_tasks() work only in READ
-	 * COMMITTED, whatever the database's or the login's default.
-	 */
-	{
-		PGresult   *res = PQexec(c->pg, "SET default_transaction_isolation TO 'read committed'");
-
-		if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		{
-			*errmsg = trimmed_copy(PQerrorMessage(c->pg));
-			PQclear(res);
-			conn_close(c);
-			return false;
-		}
-		PQclear(res);
-	}
-
-	/* the timeouts: see LOCK_TIMEOUT_MS */
-	{
-		char		lock_ms[16];
-		char		statement_ms[16];
-		const char *values[2] = {lock_ms, statement_ms};
-		PGresult   *res;
-
-		snprintf(lock_ms, sizeof(lock_ms), "%d", LOCK_TIMEOUT_MS);
-		snprintf(statement_ms, sizeof(statement_ms), "%d", c->statement_timeout_ms);
-		res = PQexecParams(c->pg, SQL_TIMEOUTS, 2, NULL, values, NULL, NULL, 0);
-		if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		{
-			*errmsg = trimmed_copy(PQerrorMessage(c->pg));
-			PQclear(res);
-			conn_close(c);
-			return false;
-		}
-		note_timeouts(c, res);
-		PQclear(res);
-	}
 	if (PQsetnonblocking(c->pg, 1) != 0)
 	{
 		*errmsg = trimmed_copy(PQerrorMessage(c->pg));
@@ -197,6 +160,41 @@ conn_open(NodeConn *c, char **errmsg)
 		return false;
 	}
 	PQsetNoticeProcessor(c->pg, notice_processor, NULL);
+
+	/*
+	 * The session's settings, each with the deadline of any query (a
+	 * server that took the connection may not answer), the handlers served
+	 * meanwhile.  claim_tasks() (--pull) and fetch_tasks() work only in
+	 * READ COMMITTED, whatever the database's or the login's default; the
+	 * timeouts: see LOCK_TIMEOUT_MS.
+	 */
+	{
+		char		lock_ms[16];
+		char		statement_ms[16];
+		const char *values[2] = {lock_ms, statement_ms};
+		ConnStatus	st;
+		PGresult   *res;
+
+		res = conn_exec(c, "SET default_transaction_isolation TO 'read committed'", 0, NULL, &st);
+		if (st == CONN_OK)
+		{
+			PQclear(res);
+			snprintf(lock_ms, sizeof(lock_ms), "%d", LOCK_TIMEOUT_MS);
+			snprintf(statement_ms, sizeof(statement_ms), "%d", c->statement_timeout_ms);
+			res = conn_exec(c, SQL_TIMEOUTS, 2, values, &st);
+			if (st == CONN_OK)
+				note_timeouts(c, res);
+		}
+		if (st != CONN_OK)
+		{
+			*errmsg = st == CONN_ERROR ? trimmed_copy(PQresultErrorMessage(res)) :
+				node_strdup("the connection was lost as its session was set up");
+			PQclear(res);
+			conn_close(c);
+			return false;
+		}
+		PQclear(res);
+	}
 	return true;
 }
 

@@ -115,7 +115,10 @@ set_fd_flags(int fd, bool nonblock)
 
 /*
  * Install the signal handlers of "run": SIGCHLD, SIGTERM and SIGINT go to
- * the self-pipe; SIGPIPE is ignored (a handler may close its stdin early).
+ * the self-pipe; SIGPIPE is ignored (a handler may close its stdin early);
+ * SIGHUP, which would end the agent and with it its handlers (a closed
+ * terminal, a reload sent to every service), only wakes the loop: there
+ * is nothing to reload.
  */
 void
 runner_init_signals(void)
@@ -138,6 +141,7 @@ runner_init_signals(void)
 	sa.sa_flags = SA_RESTART;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 }

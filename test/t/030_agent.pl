@@ -1043,6 +1043,47 @@ is(query(q{SELECT backend_pid FROM role_cluster.node WHERE node_id = 'blocked'})
 kill 'TERM', $agents{blocked};
 is(wait_agent('blocked'), 0, 'blocked stops with exit 0');
 
+# ---- slow reports: heartbeats come between them; SIGHUP is no stop ----
+# Each acknowledgement takes 0.9 s (a trigger makes it), the lease is 4 s
+# and the agent heartbeats every second: ten results that finish about
+# together, reported one after another, take 9 s.  Heartbeats must come
+# between the reports, or the lease lapses under them and the server takes
+# the tasks back to run them again.  A SIGHUP meanwhile (a closed
+# terminal, a reload sent to every service) must not end the agent, which
+# would take its handlers with it.
+
+query(q{CREATE FUNCTION slow_ack() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM pg_sleep(0.9);
+	RETURN NEW;
+END
+$$});
+query(q{CREATE TRIGGER slow_ack BEFORE UPDATE OF state ON role_cluster.task
+	FOR EACH ROW WHEN (NEW.state = 'done' AND NEW.kind = 'slowack') EXECUTE FUNCTION slow_ack()});
+start_agent('slowack', 'maintenance', undef,
+	{ PGOPTIONS => '-c role_cluster.node_lease=4s' }, '--concurrency', '10');
+ok( $node->poll_query_until(
+		'postgres', q{SELECT live FROM role_cluster.nodes WHERE node_id = 'slowack'}),
+	'slowack registers');
+kill 'HUP', $agents{slowack};
+query(q{SELECT count(role_cluster.enqueue('storeMaintenance', 'slowack')) FROM generate_series(1, 10)});
+ok( $node->poll_query_until(
+		'postgres',
+		q{SELECT count(*) FILTER (WHERE state = 'done') FROM role_cluster.task WHERE kind = 'slowack'},
+		'10'),
+	'ten results, each acknowledged in 0.9 s, are all reported');
+is(query(q{SELECT max(attempts) FROM role_cluster.task WHERE kind = 'slowack'}),
+	'1', 'each on its first attempt: the lease held throughout');
+is( query(
+		q{SELECT count(*) FROM agent_run r JOIN role_cluster.task t ON t.id = r.task_id
+		   WHERE t.kind = 'slowack'}),
+	'10', 'and each ran once');
+is(waitpid($agents{slowack}, WNOHANG), 0, 'the SIGHUP did not end the agent');
+kill 'TERM', $agents{slowack};
+is(wait_agent('slowack'), 0, 'slowack stops with exit 0');
+query(q{DROP TRIGGER slow_ack ON role_cluster.task});
+query(q{DROP FUNCTION slow_ack()});
+
 # ---- a second signal cancels the query in flight ----
 # An agent's first registration waits for a lock that another session
 # holds on the node's row (at start, for as long as the statement timeout
