@@ -503,6 +503,10 @@ rc_worker_loop_once(RcLoopState *ls)
 		return rc_poll_interval_ms;
 	}
 
+	/* a pause longer than it can be: the clock was set back (see below) */
+	if (ls->dispatch_retry_at >
+		TimestampTzPlusMilliseconds(start, Min(rc_poll_interval_ms, RC_DISPATCH_RETRY_MS)))
+		ls->dispatch_retry_at = start;
 	if (start < ls->dispatch_retry_at)
 		dr = RC_DISPATCH_FAILED;	/* the last call failed: not yet again */
 	else
@@ -531,9 +535,6 @@ rc_worker_loop_once(RcLoopState *ls)
 		ls->next_prune = start;
 	if (ls->next_vacuum > TimestampTzPlusMilliseconds(start, (int64) rc_vacuum_interval_s * 1000))
 		ls->next_vacuum = start;
-	if (ls->dispatch_retry_at >
-		TimestampTzPlusMilliseconds(start, Min(rc_poll_interval_ms, RC_DISPATCH_RETRY_MS)))
-		ls->dispatch_retry_at = start;
 
 	full = (start >= ls->next_full);
 	if (pg_atomic_exchange_u32(&rc_shared->reclaim_requested, 0) != 0)
