@@ -97,6 +97,16 @@ SELECT role_cluster.cron_next('*/30 * * * *', '2024-03-10 06:00:00+00', 'America
 SELECT role_cluster.cron_prev('*/5 * * * *', '2024-11-03 05:57:00+00', 'America/New_York'),
 	   role_cluster.cron_prev('*/5 * * * *', '2024-11-03 06:02:00+00', 'America/New_York'),
 	   role_cluster.cron_prev('* 2 * * *', '2024-03-11 05:00:00+00', 'America/New_York');
+-- a day a zone skipped (Samoa, 2011-12-30): no minute of it is due, the
+-- next runs are the first of the day after (10:00 UTC), and a schedule of
+-- that date waits a year
+SELECT role_cluster.cron_next('0 */3 * * *', '2011-12-30 07:00:00+00', 'Pacific/Apia'),
+	   role_cluster.cron_next('*/5 * * * *', '2011-12-30 09:55:00+00', 'Pacific/Apia'),
+	   role_cluster.cron_next('0 * 30 12 *', '2011-12-29 00:00:00+00', 'Pacific/Apia'),
+	   role_cluster.cron_prev('0 * 30 12 *', '2012-01-05 00:00:00+00', 'Pacific/Apia');
+-- at the ends of the timestamp range
+SELECT role_cluster.cron_next('* * * * *', '294276-12-31 23:57:00+00', 'UTC'),
+	   role_cluster.cron_prev('* * * * *', '4714-11-24 00:03:00+00 BC', 'UTC');
 -- and the two agree across both changes, for either kind of expression
 SELECT e, count(*) FILTER (
 		WHERE role_cluster.cron_prev(e, role_cluster.cron_next(e, g.t, 'America/New_York'), 'America/New_York')

@@ -467,17 +467,22 @@ cron_offset_at(TimestampTz t, pg_tz *tz, int *tzoff)
 
 /*
  * Whether tz's clock may change within RC_CRON_DST_WINDOW minutes of t:
- * its offsets at either end of that span differ (or cannot be told).
+ * its offset then differs from its offset at t.  A side past the end of
+ * the timestamp range does not count: no clock changes there.
  */
 static bool
 cron_change_near(TimestampTz t, pg_tz *tz)
 {
-	int			before,
-				after;
+	int			at,
+				then;
 
-	return !cron_offset_at(t - RC_CRON_DST_WINDOW * USECS_PER_MINUTE, tz, &before) ||
-		!cron_offset_at(t + RC_CRON_DST_WINDOW * USECS_PER_MINUTE, tz, &after) ||
-		before != after;
+	if (!cron_offset_at(t, tz, &at))
+		return true;			/* cannot tell */
+	for (int side = -1; side <= 1; side += 2)
+		if (cron_offset_at(t + side * RC_CRON_DST_WINDOW * USECS_PER_MINUTE, tz, &then) &&
+			then != at)
+			return true;
+	return false;
 }
 
 /*
@@ -503,10 +508,17 @@ cron_due_instants(const RcCron *cron, int y, int m, int d, int h, int mi, pg_tz 
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 				 errmsg("timestamp out of range")));
 	t[0] = mapped;
-	if (!cron->clock || !cron_change_near(mapped, tz))
+	if (!cron->clock)
 		return 1;
 
+	/*
+	 * Far from a change, the minute occurs once, at the instant it maps
+	 * to, or not at all: a time a change of more than RC_CRON_DST_WINDOW
+	 * skips (a zone that skipped a day) maps to an instant that far on.
+	 */
 	key = cron_wall_key(y, m, d, h, mi);
+	if (!cron_change_near(mapped, tz))
+		return cron_wall_key_of(mapped, tz) == key ? 1 : 0;
 	for (int side = -1; side <= 1; side += 2)
 	{
 		struct pg_tm tm = {0};
