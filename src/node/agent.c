@@ -201,7 +201,7 @@ typedef struct Agent
 } Agent;
 
 static bool report_finished(Agent *a, bool all);
-static void heartbeat(Agent *a);
+static void heartbeat(Agent *a, bool may_register);
 static bool end_locked(Agent *a, bool commit);
 
 /* The wait function of the connection: serve the handlers meanwhile */
@@ -933,6 +933,7 @@ report_finished(Agent *a, bool all)
 {
 	RunnerSlot **due = node_malloc(sizeof(RunnerSlot *) * a->cfg->concurrency);
 	int			ndue = runner_reports_due(a->runner, all ? INT64_MAX : node_now_ms(), due);
+	bool		beat_refused = false;
 
 	for (int k = 0; k < ndue; k++)
 	{
@@ -969,15 +970,17 @@ report_finished(Agent *a, bool all)
 		 * node's lease lapse, which would take back the very tasks whose
 		 * results wait here, to run them again.
 		 */
-		if (a->connected && node_now_ms() >= a->next_heartbeat_ms)
+		if (a->connected && !beat_refused && node_now_ms() >= a->next_heartbeat_ms)
 		{
-			heartbeat(a);
+			heartbeat(a, false);
 			if (a->conn.pg == NULL || a->taken_over)
 			{
 				free(message);
 				free(due);
 				return a->conn.pg != NULL;
 			}
+			/* refused: the reports go on, the caller's heartbeat follows them */
+			beat_refused = node_now_ms() >= a->next_heartbeat_ms;
 		}
 		result = report_one(a, slot, outcome, message);
 		free(message);
@@ -1032,6 +1035,15 @@ take_tasks(Agent *a, bool claim, int n)
 	if (st == CONN_ERROR)
 	{
 		conn_log_error(NODE_LOG_WARNING, "could not fetch tasks", res);
+
+		/*
+		 * The node is not live as the server sees it (deregistered, its
+		 * lease lapsed, its session ended): the heartbeat that registers
+		 * it again, and stops the handlers whose tasks the server took
+		 * back, comes now rather than at its time.
+		 */
+		if (strcmp(conn_sqlstate(res), "55000") == 0)
+			a->next_heartbeat_ms = node_now_ms();
 		PQclear(res);
 		return 0;
 	}
@@ -1108,10 +1120,13 @@ fetch(Agent *a)
  * A heartbeat refused for a reason that passes (a lock not free, a
  * timeout) is tried again REPORT_RETRY_MS later: registering again would
  * meet the same lock, and failing, drop the connection, and with it every
- * task the node holds.
+ * task the node holds.  Without may_register (between reports), one
+ * refused for good leaves the registration to the heartbeat due at once
+ * after them: registering again takes back every task the node holds,
+ * whose results would then be refused.
  */
 static void
-heartbeat(Agent *a)
+heartbeat(Agent *a, bool may_register)
 {
 	const char *values[2] = {a->cfg->node_id, a->my_pid};
 	ConnStatus	st;
@@ -1144,6 +1159,11 @@ heartbeat(Agent *a)
 		conn_log_error(NODE_LOG_WARNING, "heartbeat failed", res);
 		PQclear(res);
 		res = NULL;
+		if (!may_register)
+		{
+			a->next_heartbeat_ms = node_now_ms();
+			return;
+		}
 		/* not if another agent, still connected, registered it meanwhile */
 		if (!still_mine(a, NULL))
 			return;
@@ -1508,7 +1528,7 @@ run_loop(Agent *a)
 		 * would be refused until it came.
 		 */
 		if (a->connected && node_now_ms() >= a->next_heartbeat_ms)
-			heartbeat(a);
+			heartbeat(a, true);
 		if (a->taken_over)
 			return NODE_EXIT_RUNTIME;
 		if (a->connected && !a->stopping &&

@@ -1084,6 +1084,30 @@ is(wait_agent('slowack'), 0, 'slowack stops with exit 0');
 query(q{DROP TRIGGER slow_ack ON role_cluster.task});
 query(q{DROP FUNCTION slow_ack()});
 
+# ---- a fetch refused as the node is deregistered: the heartbeat comes at once ----
+# With a lease of an hour and --heartbeat 3600, the next heartbeat is far
+# off.  An operator deregisters the node while a handler runs; the agent's
+# next fetch (a slot is free) is refused, and it heartbeats at once rather
+# than at its time: the heartbeat is refused too, the agent registers
+# again and stops the handler, whose task the server took back.
+
+start_agent('dereg', 'maintenance', undef,
+	{ PGOPTIONS => '-c role_cluster.node_lease=1h' }, '--concurrency', '2', '--heartbeat', '3600');
+my $dereg_task = query(q{SELECT role_cluster.enqueue('storeMaintenance', 'gated')});
+ok(wait_file("$testdir/started.$dereg_task.1"), 'a task runs on dereg');
+$offset = -s $node->basedir . '/agent_dereg.log';
+query(q{SELECT role_cluster.deregister_node('dereg')});
+(undef, $log) = wait_agent_log('dereg', $offset, qr/stopping 1 handler/);
+like($log, qr/could not fetch tasks: .*node "dereg" is deregistered/, 'its next fetch is refused');
+like($log, qr/heartbeat failed: .*node "dereg" is deregistered.*stopping 1 handler\(s\): the node registered again after a failed heartbeat/s,
+	'and it heartbeats at once, registers again and stops the handler, not an hour later');
+touch_file("$testdir/go.$dereg_task.$_") for 1 .. 3;
+ok( $node->poll_query_until(
+		'postgres', "SELECT state FROM role_cluster.task WHERE id = $dereg_task", 'done'),
+	'the task, queued again, is done');
+kill 'TERM', $agents{dereg};
+is(wait_agent('dereg'), 0, 'dereg stops with exit 0');
+
 # ---- a second signal cancels the query in flight ----
 # An agent's first registration waits for a lock that another session
 # holds on the node's row (at start, for as long as the statement timeout
