@@ -1082,8 +1082,8 @@ ROLLBACK;
 UPDATE role_cluster.task SET max_attempts = 2147483647 WHERE id = :d5;
 SELECT role_cluster.requeue_dead(ARRAY[:d5]);
 UPDATE role_cluster.task SET max_attempts = 2147483646, dedupe_key = NULL WHERE id = :d5;
-SELECT attempts, max_attempts FROM role_cluster.task
-	WHERE id = (SELECT r FROM role_cluster.requeue_dead(ARRAY[:d5]) AS r);
+SELECT count(*) AS requeued FROM role_cluster.requeue_dead(ARRAY[:d5]);
+SELECT state, attempts, max_attempts FROM role_cluster.task WHERE id = :d5;
 -- the dead tasks the audit reports say how to queue them again
 SELECT hint FROM role_cluster.audit() WHERE "check" = 'tasks_dead' LIMIT 1;
 SELECT has_function_privilege('role_cluster_admin', 'role_cluster.requeue_dead(bigint[])', 'EXECUTE') AS admin,
