@@ -369,30 +369,38 @@ rc_enqueue(PG_FUNCTION_ARGS)
 #define RC_HAND_OUT_NARGS 7
 
 /*
- * role_cluster.hand_out_tasks(), in claim_tasks()'s schema, looked up once
- * for the calling expression and kept in its FmgrInfo.
+ * role_cluster.hand_out_tasks(), in claim_tasks()'s schema: looked up once
+ * per session (again if claim_tasks() itself is another function, the
+ * extension created anew), set up once for the calling expression and
+ * kept in its FmgrInfo.  Each execution of a statement sets up its
+ * expressions afresh, so the lookup by name would otherwise come with
+ * every claim.
  */
 static FmgrInfo *
 rc_hand_out_tasks_fn(FunctionCallInfo fcinfo)
 {
+	static Oid	looked_up_for = InvalidOid; /* the claim_tasks() it was for */
+	static Oid	hand_out_oid = InvalidOid;
 	FmgrInfo   *fn = (FmgrInfo *) fcinfo->flinfo->fn_extra;
 
-	if (fn == NULL)
+	if (fn != NULL)
+		return fn;
+	if (looked_up_for != fcinfo->flinfo->fn_oid)
 	{
 		Oid			argtypes[RC_HAND_OUT_NARGS] = {
 			TEXTOID, INT4OID, BOOLOID, INT4OID, INT4OID, TIMESTAMPTZOID, INT8OID
 		};
 		char	   *schema = get_namespace_name(get_func_namespace(fcinfo->flinfo->fn_oid));
-		Oid			oid;
 
 		if (schema == NULL)
 			elog(ERROR, "schema of function %u not found", fcinfo->flinfo->fn_oid);
-		oid = LookupFuncName(list_make2(makeString(schema), makeString("hand_out_tasks")),
-							 RC_HAND_OUT_NARGS, argtypes, false);
-		fn = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(FmgrInfo));
-		fmgr_info_cxt(oid, fn, fcinfo->flinfo->fn_mcxt);
-		fcinfo->flinfo->fn_extra = fn;
+		hand_out_oid = LookupFuncName(list_make2(makeString(schema), makeString("hand_out_tasks")),
+									  RC_HAND_OUT_NARGS, argtypes, false);
+		looked_up_for = fcinfo->flinfo->fn_oid;
 	}
+	fn = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(FmgrInfo));
+	fmgr_info_cxt(hand_out_oid, fn, fcinfo->flinfo->fn_mcxt);
+	fcinfo->flinfo->fn_extra = fn;
 	return fn;
 }
 
@@ -400,15 +408,11 @@ rc_hand_out_tasks_fn(FunctionCallInfo fcinfo)
 static AttrNumber
 rc_column(TupleDesc desc, const char *name)
 {
-	for (int i = 0; i < desc->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
+	int			attnum = SPI_fnumber(desc, name);
 
-		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
-			return att->attnum;
-	}
-	elog(ERROR, "claimed tasks have no column \"%s\"", name);
-	return InvalidAttrNumber;	/* keep the compiler quiet */
+	if (attnum <= 0)
+		elog(ERROR, "claimed tasks have no column \"%s\"", name);
+	return (AttrNumber) attnum;
 }
 
 /*
@@ -519,8 +523,7 @@ rc_claim_tasks(PG_FUNCTION_ARGS)
 	pgstat_end_function_usage(&usage, true);
 	if (rsinfo->returnMode != SFRM_Materialize)
 		elog(ERROR, "hand_out_tasks did not materialize its result");
-	if (n > 1)
-		rc_sort_claimed(rsinfo);
+	rc_sort_claimed(rsinfo);
 	fcinfo->isnull = call->isnull;
 	return result;
 }
