@@ -697,7 +697,8 @@ rc_cron_next(const RcCron *cron, TimestampTz after, pg_tz *tz)
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 				 errmsg("timestamp out of range"),
 				 errdetail("A cron expression's next time must follow a finite time.")));
-	if (!IS_VALID_TIMESTAMP(back))
+	/* (no change of the clock near: nothing earlier on it comes later) */
+	if (!IS_VALID_TIMESTAMP(back) || !cron_change_near(after, tz))
 		back = after;
 	if (!cron_walk_forward(cron, cron_wall_key_of(back, tz), PG_INT64_MAX, after, tz,
 						   &best, &first))
@@ -731,7 +732,7 @@ rc_cron_prev(const RcCron *cron, TimestampTz at_or_before, pg_tz *tz)
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 				 errmsg("timestamp out of range"),
 				 errdetail("A cron expression's previous time must precede a finite time.")));
-	if (!IS_VALID_TIMESTAMP(ahead))
+	if (!IS_VALID_TIMESTAMP(ahead) || !cron_change_near(at_or_before, tz))
 		ahead = at_or_before;
 	if (!cron_walk_backward(cron, cron_wall_key_of(ahead, tz), PG_INT64_MIN, at_or_before, tz,
 							&best, &first))
