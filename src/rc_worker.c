@@ -460,13 +460,19 @@ rc_dispatch_all(void)
 	return RC_DISPATCH_MORE;
 }
 
+/* The end of the pause after a failed dispatch() at start */
+static TimestampTz
+rc_dispatch_retry_time(TimestampTz start)
+{
+	return TimestampTzPlusMilliseconds(start, Min(rc_poll_interval_ms, RC_DISPATCH_RETRY_MS));
+}
+
 /* After a failed dispatch() at start, the time of the next call */
 static void
 rc_dispatch_pace(RcLoopState *ls, TimestampTz start, RcDispatchResult dr)
 {
 	if (dr == RC_DISPATCH_FAILED)
-		ls->dispatch_retry_at =
-			TimestampTzPlusMilliseconds(start, Min(rc_poll_interval_ms, RC_DISPATCH_RETRY_MS));
+		ls->dispatch_retry_at = rc_dispatch_retry_time(start);
 }
 
 /*
@@ -504,8 +510,7 @@ rc_worker_loop_once(RcLoopState *ls)
 	}
 
 	/* a pause longer than it can be: the clock was set back (see below) */
-	if (ls->dispatch_retry_at >
-		TimestampTzPlusMilliseconds(start, Min(rc_poll_interval_ms, RC_DISPATCH_RETRY_MS)))
+	if (ls->dispatch_retry_at > rc_dispatch_retry_time(start))
 		ls->dispatch_retry_at = start;
 	if (start < ls->dispatch_retry_at)
 		dr = RC_DISPATCH_FAILED;	/* the last call failed: not yet again */
