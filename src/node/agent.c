@@ -44,8 +44,8 @@
  * when a heartbeat came after the lease had lapsed (the heartbeat's query
  * also asks whether the node's lease had lapsed as it began).
  * Should the server give a task to the node again while an earlier run of
- * it is here, that run is stopped too and its result dropped: a report of
- * it would count for the new run.
+ * it is here, that run is stopped too and its result dropped: the server
+ * would refuse its report, which names the earlier attempt.
  * Another session that registers the node (another agent with the same
  * node id), and is still connected, takes it over: this agent then sends
  * nothing more for the node (SQL_MINE), and its next heartbeat, which also
@@ -1066,9 +1066,9 @@ take_tasks(Agent *a, bool claim, int n)
 		/*
 		 * An earlier run of it still here: the server took the task back
 		 * from the node since (a new session registered it, or it was
-		 * deregistered) and has given it to the node again.  That run's
-		 * report would count for this one: it is stopped, its result
-		 * dropped.
+		 * deregistered) and has given it to the node again.  The server
+		 * would refuse that run's report, which names the earlier
+		 * attempt: it is stopped, its result dropped.
 		 */
 		if (runner_supersede(a->runner, task->id) > 0)
 			node_log(NODE_LOG_NOTICE, "task %s was given to the node again: the "
