@@ -98,6 +98,15 @@ SELECT p.oid::regprocedure AS public_definer
 	JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'role_cluster'
 	WHERE p.prosecdef AND (p.proacl IS NULL OR EXISTS (
 		SELECT FROM aclexplode(p.proacl) a WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE'));
+-- Every function of the extension that PUBLIC may execute (behind the
+-- schema's USAGE, which PUBLIC lacks): the answers any login may ask for,
+-- and nothing that acts or shows configuration.
+SELECT p.oid::regprocedure AS public_function
+	FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.classid = 'pg_proc'::regclass
+	JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'role_cluster'
+	WHERE p.proacl IS NULL OR EXISTS (
+		SELECT FROM aclexplode(p.proacl) a WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE')
+	ORDER BY 1::text;
 -- The queue's gates are for the extension's own functions: whoever could
 -- take one could stall the queue.
 SELECT r AS login_role, has_function_privilege(r, 'role_cluster.gate_lock(text, integer, boolean)', 'EXECUTE')

@@ -503,6 +503,12 @@ GRANT SELECT ON role_cluster.network_listener, role_cluster.cluster_role,
 	role_cluster.cluster_settings TO role_cluster_node;
 
 REVOKE EXECUTE ON FUNCTION role_cluster.import_roles(jsonb), role_cluster.export_roles() FROM PUBLIC;
+/* trigger functions: the triggers fire them whoever writes */
+REVOKE EXECUTE ON FUNCTION role_cluster.cluster_role_before_update(),
+	role_cluster.cluster_role_check_listeners(),
+	role_cluster.cluster_settings_check(),
+	role_cluster.cluster_settings_before_delete()
+	FROM PUBLIC;
 /*
  * The SECURITY DEFINER trigger functions: a login that may execute one
  * could attach it to a table of its own and have it run as the owner.

@@ -2704,6 +2704,7 @@ REVOKE EXECUTE ON FUNCTION
 	role_cluster.node_session_alive(integer, timestamptz),
 	role_cluster.node_is_lost(role_cluster.node),
 	role_cluster.node_is_live(role_cluster.node),
+	role_cluster.node_takes_work(role_cluster.node),
 	role_cluster.task_fetched(bigint, text),
 	role_cluster.node_channel(text),
 	role_cluster.node_for_caller(text, boolean),

@@ -1012,8 +1012,16 @@ REVOKE EXECUTE ON FUNCTION
 	role_cluster.audit(interval, role_cluster.task_type[]),
 	role_cluster.metrics_label(text),
 	role_cluster.metrics_family(text, text, text, text),
-	role_cluster.metrics()
+	role_cluster.metrics(),
+	role_cluster.trigger_modes(),
+	role_cluster.trigger_enable_command(name, name, "char"),
+	role_cluster.trigger_mode_text("char")
 	FROM PUBLIC;
+/* an admin's checks after a restore (README: replication) */
+GRANT EXECUTE ON FUNCTION role_cluster.trigger_modes(),
+	role_cluster.trigger_enable_command(name, name, "char"),
+	role_cluster.trigger_mode_text("char")
+	TO role_cluster_admin;
 /* shard_stats calls node_duties as its reader */
 GRANT EXECUTE ON FUNCTION role_cluster.node_duties(role_cluster.node)
 	TO role_cluster_admin, role_cluster_node;
