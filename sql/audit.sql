@@ -292,6 +292,11 @@ SELECT * FROM findings WHERE "check" = 'tasks_dead';
 SELECT (role_cluster.register_node('all1', NULL, 1)).node_id;
 SELECT * FROM findings WHERE "check" = 'node_mixed_workload';
 SELECT hint FROM role_cluster.audit() WHERE "check" = 'node_mixed_workload';
+-- It names the listeners the node was told to bind as it registered, not
+-- one added since (node_role_changed reports that).
+INSERT INTO role_cluster.network_listener (id) VALUES ('late');
+SELECT * FROM findings WHERE "check" = 'node_mixed_workload';
+DELETE FROM role_cluster.network_listener WHERE id = 'late';
 -- A role that enables one heavy task and one listener; on a lone node
 -- (nothing to split the work with) it is only worth knowing.
 INSERT INTO role_cluster.cluster_role (name, tasks, listeners) VALUES
@@ -301,10 +306,14 @@ SELECT (role_cluster.register_node('m1', 'mixed')).node_id;
 SELECT pg_temp.lapse('f1', 'f2', 'b1', 'b2', 'b3', 'b4', 'h1', 'h2');
 SELECT * FROM findings WHERE "check" = 'node_mixed_workload';
 -- A role with heavy tasks and no listeners, or listeners and no heavy
--- task, is fine.
+-- task, is fine: once the node registered again, since until then it
+-- binds the listeners it was told to.
 UPDATE role_cluster.cluster_role SET listeners = 'DisableAll' WHERE name = 'mixed';
+SELECT subject FROM findings WHERE "check" = 'node_mixed_workload';
+SELECT (role_cluster.register_node('m1', 'mixed')).node_id;
 SELECT * FROM findings WHERE "check" = 'node_mixed_workload';
 UPDATE role_cluster.cluster_role SET tasks = 'EnableSome(outboundMta)', listeners = 'EnableAll' WHERE name = 'mixed';
+SELECT (role_cluster.register_node('m1', 'mixed')).node_id;
 SELECT * FROM findings WHERE "check" = 'node_mixed_workload';
 SELECT role_cluster.deregister_node('m1') AS handed_back;
 

@@ -700,12 +700,14 @@ BEGIN
 					pg_catalog.array_to_string(ARRAY(SELECT h FROM pg_catalog.unnest(l.tasks) AS h
 													 WHERE h IN ('searchIndexing', 'spamClassifierTraining')
 													 ORDER BY h), ', '),
-					pg_catalog.array_to_string(l.listeners, ', '),
+					pg_catalog.array_to_string(coalesce(l.registered_listeners, l.listeners), ', '),
 					CASE WHEN l.role_name IS NULL THEN 'having no role'
 						 ELSE pg_catalog.format('both enabled by role "%s"', l.role_name) END),
 			   'Keep CPU- and I/O-heavy tasks in a role without client listeners, so that they do not slow client traffic.'
 		FROM live l
-		WHERE l.tasks && '{searchIndexing,spamClassifierTraining}' AND l.listeners <> '{}'
+		/* the listeners it binds: those it was told to bind as it registered */
+		WHERE l.tasks && '{searchIndexing,spamClassifierTraining}'
+			AND coalesce(l.registered_listeners, l.listeners) <> '{}'
 	UNION ALL
 		SELECT 'warning', 'cleanup_held_back',
 			   CASE h.kind WHEN 'session' THEN 'pid ' WHEN 'prepared' THEN 'prepared ' ELSE 'slot ' END || h.name,
