@@ -413,6 +413,8 @@ INSERT INTO role_cluster.schedule (name, task_type, every, next_due)
 UPDATE role_cluster.schedule SET next_due = 'infinity' WHERE name = 'hourly';
 INSERT INTO role_cluster.schedule (name, task_type, every)
 	VALUES ('', 'metricsPush', '1 hour');
+INSERT INTO role_cluster.schedule (name, task_type)
+	VALUES (NULL, 'metricsPush');
 INSERT INTO role_cluster.schedule (name, task_type, every)
 	VALUES ('five', 'metricsPush', '1 hour');
 INSERT INTO role_cluster.schedule (name, task_type, every, catch_up)
@@ -538,15 +540,27 @@ UPDATE role_cluster.schedule SET next_due = 'infinity' WHERE name = 'huge';
 UPDATE role_cluster.schedule SET next_due = '294276-12-31 23:00:00+00' WHERE name = 'huge';
 DELETE FROM role_cluster.schedule WHERE name = 'huge';
 -- one written past the checks fails at its firing: last_error says why,
--- and the task its firing enqueued is rolled back, and not counted
+-- and the task its firing enqueued is rolled back, and not counted; no
+-- later call could fire it either, so it is disabled
 ALTER TABLE role_cluster.schedule DISABLE TRIGGER schedule_before_write;
 INSERT INTO role_cluster.schedule (name, task_type, kind, every, next_due)
 	VALUES ('huge', 'storeMaintenance', 'huge', '100000000 years', '2020-01-01 00:00:00+00');
 ALTER TABLE role_cluster.schedule ENABLE TRIGGER schedule_before_write;
 SELECT role_cluster.fire_schedules() AS fired;
-SELECT last_due IS NULL AS not_fired, last_error FROM role_cluster.schedule WHERE name = 'huge';
+SELECT enabled, last_due IS NULL AS not_fired, last_error FROM role_cluster.schedule WHERE name = 'huge';
 SELECT count(*) AS tasks FROM role_cluster.task WHERE kind = 'huge';
 DELETE FROM role_cluster.schedule WHERE name = 'huge';
+-- so is one whose next_due passes the write check (a due time follows
+-- it) when the due time after that one is past the range: the firing's
+-- own update of next_due fails; not tried again (and warned about) at
+-- every call
+INSERT INTO role_cluster.schedule (name, task_type, kind, every, next_due)
+	VALUES ('vast', 'storeMaintenance', 'vast', '150000 years', '2020-01-01 00:00:00+00');
+SELECT role_cluster.fire_schedules() AS fired;
+SELECT enabled, last_due IS NULL AS not_fired, last_error FROM role_cluster.schedule WHERE name = 'vast';
+SELECT role_cluster.fire_schedules() AS fired_again;
+SELECT count(*) AS tasks FROM role_cluster.task WHERE kind = 'vast';
+DELETE FROM role_cluster.schedule WHERE name = 'vast';
 
 -- at most 1000 due times a call, all schedules together: the rest of a
 -- backlog waits for the next call.  Shared: the schedule that fires once

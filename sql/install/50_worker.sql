@@ -416,6 +416,11 @@ DECLARE
 	every_changed boolean;
 	timing_changed boolean;
 BEGIN
+	/* the other messages name the schedule */
+	IF new_row.name IS NULL THEN
+		RAISE EXCEPTION 'schedule name must not be NULL'
+			USING ERRCODE = 'not_null_violation';
+	END IF;
 	IF (new_row.cron IS NULL) = (new_row.every IS NULL) THEN
 		RAISE EXCEPTION 'schedule "%" needs exactly one of cron and every', new_row.name
 			USING ERRCODE = 'check_violation',
@@ -450,7 +455,8 @@ BEGIN
 	 * naming it, as does an interval with a negative part, a zero one or
 	 * one under a second.  (fire_schedules()' own updates leave it alone.)
 	 * A next_due the statement gives must have a due time after it (22008
-	 * when it runs past the end of the range), or every firing would fail.
+	 * when it runs past the end of the range), or its firing would fail
+	 * (fire_schedules() then disables it).
 	 * Intervals compare by their text: = holds '1 mon' and '30 days' equal,
 	 * and even '-1 mon 31 days' and '1 day', which step differently.
 	 */
@@ -676,9 +682,20 @@ BEGIN
 				blocked := blocked || s.task_type;
 				blocked_by := blocked_by || s.name;
 			END IF;
+			/*
+			 * Its due times run past the end of the range (a next_due that
+			 * passed the write check, whose own next one does not): no
+			 * later call can fire it either, so it is disabled, not tried
+			 * and warned about at every poll.
+			 */
+			IF code = '22008' THEN		/* datetime_field_overflow */
+				msg_detail := msg_detail || CASE WHEN msg_detail <> '' THEN ' ' ELSE '' END
+					|| 'The schedule is disabled: its series ends there.';
+			END IF;
 			/* the detail too: it often holds the facts (which value, why) */
 			UPDATE role_cluster.schedule
-			   SET last_error = msg || CASE WHEN msg_detail <> '' THEN ': ' || msg_detail ELSE '' END
+			   SET last_error = msg || CASE WHEN msg_detail <> '' THEN ': ' || msg_detail ELSE '' END,
+				   enabled = enabled AND code <> '22008'
 			 WHERE id = s.id;
 			/* (an empty DETAIL would print as an empty line) */
 			IF msg_detail <> '' THEN
