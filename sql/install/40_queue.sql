@@ -2540,6 +2540,8 @@ CREATE FUNCTION role_cluster.reclaim() RETURNS integer
 AS $$
 DECLARE
 	gone		text[];
+	gone_why	text[];			/* why each of gone is lost */
+	cause		text;
 	idle		text[];
 	handed		integer := 0;
 	lost_nodes	text[];
@@ -2552,8 +2554,16 @@ BEGIN
 	 * session gone) but still have some, locked: the recheck sees a racing
 	 * heartbeat.  (A node past its timeout only keeps them.)
 	 */
-	SELECT pg_catalog.array_agg(d.node_id) INTO gone
-		FROM (SELECT n.node_id FROM role_cluster.node n
+	SELECT pg_catalog.array_agg(d.node_id ORDER BY d.node_id),
+		   pg_catalog.array_agg(d.why ORDER BY d.node_id)
+		INTO gone, gone_why
+		FROM (SELECT n.node_id,
+					 /* the first cause found: an ended session ends the lease too */
+					 CASE WHEN n.deregistered_at IS NOT NULL THEN 'deregistered'
+						  WHEN NOT role_cluster.node_session_alive(n.backend_pid, n.backend_start)
+						  THEN 'session ended'
+						  ELSE 'lease lapsed' END AS why
+			  FROM role_cluster.node n
 			  WHERE role_cluster.node_is_lost(n)
 				AND EXISTS (SELECT FROM role_cluster.task t
 							WHERE t.node_id = n.node_id AND t.state = 'running')
@@ -2563,7 +2573,15 @@ BEGIN
 		UPDATE role_cluster.node AS n
 			SET live_until = least(n.live_until, pg_catalog.now()), lease_until = pg_catalog.now()
 			WHERE n.node_id = ANY (gone) AND n.lease_until > pg_catalog.now();
-		handed := role_cluster.hand_back(gone, true, 'was lost (deregistered, lease lapsed or session ended)', true);
+		/* their tasks' last error says why, a hand-back for each cause */
+		FOREACH cause IN ARRAY ARRAY['deregistered', 'session ended', 'lease lapsed'] LOOP
+			CONTINUE WHEN NOT cause = ANY (gone_why);
+			handed := handed + role_cluster.hand_back(
+				ARRAY(SELECT g.node_id
+					  FROM ROWS FROM (pg_catalog.unnest(gone), pg_catalog.unnest(gone_why)) AS g(node_id, why)
+					  WHERE g.why = cause ORDER BY g.node_id),
+				true, pg_catalog.format('was lost (%s)', cause), true);
+		END LOOP;
 	END IF;
 
 	/*
