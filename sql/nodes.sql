@@ -327,6 +327,9 @@ BEGIN ISOLATION LEVEL REPEATABLE READ;
 SELECT role_cluster.reclaim();							-- 0A000
 ROLLBACK;
 BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT role_cluster.deregister_node('n2');				-- 0A000: its hand-back must see every claim
+ROLLBACK;
+BEGIN ISOLATION LEVEL REPEATABLE READ;
 SELECT role_cluster.fetch_tasks('n2', 1);				-- 0A000: its read must follow the mark's lock
 ROLLBACK;
 \set VERBOSITY default

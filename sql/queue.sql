@@ -393,6 +393,7 @@ UPDATE role_cluster.task SET run_at = now(), attempts = 4, max_attempts = 9 WHER
 UPDATE role_cluster.cluster_settings SET retry_backoff_base = '2 seconds', retry_backoff_max = '1 hour';
 SELECT role_cluster.fail_task(:m3, 'mta', 'not running');
 SELECT role_cluster.fail_task(:m3, 'mta', NULL);
+SELECT role_cluster.fail_task(:m3, 'mta', '');
 SELECT role_cluster.fail_task(NULL, 'mta', 'x');
 SELECT role_cluster.fail_task(:m3, NULL, 'x');
 
@@ -1017,6 +1018,8 @@ SELECT role_cluster.fail_task(:f2, 'fence', 'late', 1);
 SELECT role_cluster.release_task(:f3, 'fence', 1);
 SELECT count(*) AS completed FROM role_cluster.complete_tasks(ARRAY[:f1, :f4]::bigint[], 'fence', '{1,1}');
 SELECT kind, state, attempts FROM role_cluster.task WHERE kind LIKE 'f_' ORDER BY kind;
+-- a report of a run not handed out (yet) is refused, saying so
+SELECT role_cluster.complete_task(:f1, 'fence', 3);
 -- this run's go through
 SELECT role_cluster.complete_task(:f1, 'fence', 2);
 SELECT role_cluster.fail_task(:f2, 'fence', 'failed', 2);
@@ -1094,6 +1097,12 @@ SELECT role_cluster.enqueue('searchIndexing', dedupe_key => repeat('€', 341) |
 SELECT id AS long2 FROM role_cluster.enqueue_batch(
 	jsonb_build_array(jsonb_build_object('task_type', 'searchIndexing', 'dedupe_key', repeat('b', 1024)))) AS b(id) \gset
 SELECT octet_length(dedupe_key) AS key_bytes FROM role_cluster.task WHERE id IN (:long1, :long2) ORDER BY id;
+
+-- A payload of JSON null is one left out, as in enqueue_batch(); other
+-- JSON values are kept as given.
+SELECT role_cluster.enqueue('searchIndexing', kind => 'null payload', payload => 'null') AS np \gset
+SELECT role_cluster.enqueue('searchIndexing', kind => 'array payload', payload => '[null]') AS ap \gset
+SELECT kind, payload FROM role_cluster.task WHERE id IN (:np, :ap) ORDER BY id;
 
 DROP VIEW q;
 DROP VIEW task_stage;

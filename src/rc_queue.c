@@ -252,12 +252,20 @@ rc_enqueue(PG_FUNCTION_ARGS)
 	bool		is_push;
 	text	   *shard_key = NULL;
 	text	   *dedupe_key = NULL;
+	Jsonb	   *payload;
+	JsonbValue	scalar;
 	int32		max_attempts;
 	int64		id = 0;
 
 	for (int i = 0; i < (int) lengthof(required); i++)
 		if (required[i] != NULL && PG_ARGISNULL(i))
 			rc_enqueue_null_arg(i, required[i]);
+
+	/* a JSON null payload is one left out, as in enqueue_batch() */
+	payload = PG_GETARG_JSONB_P(2);
+	if (JB_ROOT_IS_SCALAR(payload) &&
+		JsonbExtractScalar(&payload->root, &scalar) && scalar.type == jbvNull)
+		payload = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
 
 	task_type = PG_GETARG_OID(0);
 	max_attempts = PG_GETARG_INT32(6);
@@ -305,7 +313,7 @@ rc_enqueue(PG_FUNCTION_ARGS)
 
 	values[0] = ObjectIdGetDatum(task_type);
 	values[1] = PG_GETARG_DATUM(1);
-	values[2] = PG_GETARG_DATUM(2);
+	values[2] = JsonbPGetDatum(payload);
 	values[3] = shard_key ? PointerGetDatum(shard_key) : (Datum) 0;
 	values[4] = (Datum) 0;
 	values[5] = PG_GETARG_DATUM(4);

@@ -1249,6 +1249,8 @@ DECLARE
 	n			role_cluster.node;
 	handed		integer;
 BEGIN
+	/* hand_back() must see the tasks claimed up to this statement */
+	PERFORM role_cluster.require_read_committed();
 	n := role_cluster.node_for_caller(deregister_node.node_id, true);
 	IF n.deregistered_at IS NOT NULL THEN
 		RETURN 0;
@@ -1398,17 +1400,16 @@ BEGIN
 		FROM ROWS FROM (pg_catalog.unnest(ids), pg_catalog.unnest(keys)) WITH ORDINALITY AS u(id, k, pos);
 	FOR i IN 1 .. pg_catalog.array_length(ids, 1) LOOP
 		CONTINUE WHEN ids[i] IS NOT NULL;
-		/* its twin finished in the meantime: enqueue it alone */
-		SELECT role_cluster.enqueue(task_type => (e ->> 'task_type')::role_cluster.task_type,
-									kind => coalesce(e ->> 'kind', ''),
-									payload => coalesce(NULLIF(e -> 'payload', 'null'), '{}'),
-									shard_key => e ->> 'shard_key',
-									run_at => coalesce((e ->> 'run_at')::timestamptz, pg_catalog.now()),
-									priority => coalesce((e ->> 'priority')::integer, 0),
-									max_attempts => coalesce((e ->> 'max_attempts')::integer, 5),
-									dedupe_key => keys[i])
+		/*
+		 * its twin finished in the meantime: enqueue it alone, from the row
+		 * read as the INSERT read it
+		 */
+		SELECT role_cluster.enqueue(task_type => r.task_type, kind => r.kind, payload => r.payload,
+									shard_key => r.shard_key, run_at => r.run_at,
+									priority => r.priority, max_attempts => r.max_attempts,
+									dedupe_key => r.dedupe_key)
 			INTO found_id
-			FROM (SELECT tasks -> (i - 1) AS e) AS x;
+			FROM role_cluster.task_batch_rows(tasks) AS r WHERE r.pos = i;
 		ids[i] := found_id;
 	END LOOP;
 	RETURN QUERY SELECT pg_catalog.unnest(ids);
@@ -2171,12 +2172,19 @@ BEGIN
 		RAISE EXCEPTION 'task % does not exist', task_id
 			USING ERRCODE = 'undefined_object';
 	END IF;
-	IF t.state = 'running' AND t.node_id = node_id AND t.attempts <> attempt THEN
+	IF t.state = 'running' AND t.node_id = node_id AND t.attempts > attempt THEN
 		RAISE EXCEPTION 'node "%" cannot % task %: it holds attempt % of it, not attempt %',
 			node_id, action, task_id, t.attempts, attempt
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  DETAIL = 'The report is of an earlier run: the task was taken back from the node (its registration, session or lease ended) and handed to it again.',
 				  HINT = 'Stop the handlers of the earlier run and drop their reports; report each task with the attempts value it was handed out with.';
+	END IF;
+	IF t.state = 'running' AND t.node_id = node_id AND t.attempts < attempt THEN
+		RAISE EXCEPTION 'node "%" cannot % task %: it holds attempt % of it, not attempt %',
+			node_id, action, task_id, t.attempts, attempt
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = pg_catalog.format('Attempt %s of the task was never handed out.', attempt),
+				  HINT = 'Report each task with the attempts value it was handed out with.';
 	END IF;
 	IF t.state = 'running' AND t.node_id = node_id
 		AND NOT role_cluster.task_fetched(t.route_seq, t.node_id) THEN
@@ -2353,6 +2361,11 @@ BEGIN
 	IF fail_task.error IS NULL THEN
 		RAISE EXCEPTION 'error of a failed task must not be NULL'
 			USING ERRCODE = 'null_value_not_allowed',
+				  HINT = 'Say why the task failed; it is kept in last_error.';
+	END IF;
+	IF fail_task.error = '' THEN
+		RAISE EXCEPTION 'error of a failed task must not be empty'
+			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'Say why the task failed; it is kept in last_error.';
 	END IF;
 	me := role_cluster.node_for_caller(fail_task.node_id, false);
