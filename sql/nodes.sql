@@ -75,6 +75,9 @@ SELECT node_id, push_shard FROM role_cluster.register_node('i2', 'indexer');
 -- p0 (no shard) now serves no shard: effective_push_shard is NULL above 1.
 SELECT node_id, role_cluster.effective_push_shard(push_shard, 4) AS serves
 	FROM role_cluster.node WHERE node_id IN ('p0', 'p1', 'p2') ORDER BY node_id;
+-- Two shards are more than one: a push node needs one.
+UPDATE role_cluster.cluster_settings SET push_shards_total = 2;
+SELECT role_cluster.register_node('p3', 'pusher');
 UPDATE role_cluster.cluster_settings SET push_shards_total = 1;
 
 -- Registering again updates the node.
@@ -222,7 +225,8 @@ SELECT node_id, role, push_shard, capacity, live, held, routed, running, session
 SELECT attempts FROM role_cluster.task WHERE id = :t1;
 SELECT role_cluster.deregister_node('n2') AS handed_back;
 SELECT state, node_id, attempts, lease_until, last_error FROM role_cluster.task WHERE id = :t1;
-SELECT node_id, live, held, deregistered_at IS NOT NULL AS deregistered
+SELECT node_id, live, held, deregistered_at IS NOT NULL AS deregistered,
+	   live_until <= now() AS timed_out, lease_until <= now() AS lease_ended
 	FROM role_cluster.nodes WHERE node_id = 'n2';
 SELECT role_cluster.deregister_node('n2') AS again;
 SELECT role_cluster.heartbeat('n2');

@@ -460,6 +460,14 @@ SELECT count(*) AS enqueued FROM role_cluster.enqueue_batch('[
 SELECT kind FROM role_cluster.claim_tasks('mta', 1);
 SELECT kind FROM role_cluster.claim_tasks('mta', 1);
 SELECT kind FROM role_cluster.claim_tasks('mta', 1);
+-- Of a singleton type's queued tasks, the one of the highest priority is
+-- handed out, though queued later (and none other while it runs).
+DELETE FROM role_cluster.task;
+SELECT count(*) AS enqueued FROM role_cluster.enqueue_batch('[
+	{"task_type": "spamClassifierTraining", "kind": "low", "run_at": "2000-01-01 00:00:00+00"},
+	{"task_type": "spamClassifierTraining", "kind": "high", "priority": 5, "run_at": "2000-01-01 00:00:01+00"}
+]');
+SELECT kind FROM role_cluster.claim_tasks('mta', 5);
 
 -- Making a type a singleton reaches its unfinished tasks in the same
 -- transaction; with two of them running it is refused.
@@ -642,11 +650,29 @@ SELECT role_cluster.complete_task(id, 'all') FROM task_stage
 	WHERE node_id = 'all' AND stage = 'routed' ORDER BY id LIMIT 1;
 SELECT role_cluster.fail_task(id, 'idx', 'not mine') FROM task_stage
 	WHERE node_id = 'all' AND stage = 'routed' ORDER BY id LIMIT 1;
+-- Its own node may not fail it either, nor complete it in a batch (which
+-- skips it), before fetching it.
+SELECT role_cluster.fail_task(id, 'all', 'not fetched') FROM task_stage
+	WHERE node_id = 'all' AND stage = 'routed' ORDER BY id LIMIT 1;
+SELECT count(*) AS completed FROM role_cluster.complete_tasks(
+	ARRAY(SELECT id FROM task_stage WHERE node_id = 'all' AND stage = 'routed'), 'all');
 -- Registering again with another role sends back at once the routed tasks
--- it no longer enables.
+-- it no longer enables, their attempt given back (never started).
 SELECT count(*) AS all_routed FROM task_stage WHERE node_id = 'all' AND stage = 'routed';
 SELECT node_id FROM role_cluster.register_node('all', 'indexer', NULL, 4);
-SELECT stage, count(*) FROM task_stage WHERE task_type = 'storeMaintenance' GROUP BY stage;
+SELECT stage, attempts, count(*) FROM task_stage WHERE task_type = 'storeMaintenance'
+	GROUP BY stage, attempts ORDER BY stage, attempts;
+-- With the same role, it keeps them, push tasks included: with one shard,
+-- a node registered without a shard serves it.
+BEGIN;
+UPDATE role_cluster.cluster_settings SET push_shards_total = 1;
+DELETE FROM role_cluster.task;
+SELECT role_cluster.enqueue('pushNotifications', shard_key => 'alice') AS pt \gset
+SELECT node_id, push_shard FROM role_cluster.register_node('all', NULL, NULL, 4);
+SELECT count(*) AS routed FROM role_cluster.hand_out_tasks('all', 1, false);
+SELECT node_id FROM role_cluster.register_node('all', NULL, NULL, 4);
+SELECT node_id, stage, attempts FROM task_stage WHERE id = :pt;
+ROLLBACK;
 -- A role changed while tasks wait: a node gets none of a type its role no
 -- longer enables; routed ones go back to the queue when it fetches.
 DELETE FROM role_cluster.task;
