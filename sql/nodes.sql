@@ -250,8 +250,10 @@ SELECT role_cluster.node_session_alive(pg_backend_pid(), :'my_start') AS alive,
 RESET SESSION AUTHORIZATION;
 
 -- A node is bound to the login that registered it.
+SELECT role_cluster.enqueue('searchIndexing', 'mine') AS mt \gset
 SET SESSION AUTHORIZATION regress_rcq_node1;
 SELECT node_id, login FROM role_cluster.register_node('mine', 'indexer');
+SELECT id = :mt AS claimed FROM role_cluster.claim_tasks('mine');
 SELECT role_cluster.heartbeat('mine') > now() AS heartbeat;
 SELECT role_cluster.node_lease();
 -- a node login may not choose its own lease or timeout
@@ -263,10 +265,11 @@ SELECT role_cluster.register_node('mine', 'indexer');
 SELECT role_cluster.heartbeat('mine');
 SELECT role_cluster.claim_tasks('mine');
 SELECT role_cluster.fetch_tasks('mine');
-SELECT role_cluster.complete_task(1, 'mine');
-SELECT role_cluster.complete_tasks('{1}', 'mine');
-SELECT role_cluster.fail_task(1, 'mine', 'no');
-SELECT role_cluster.release_task(1, 'mine');
+-- (not even a report of the task the node holds)
+SELECT role_cluster.complete_task(:mt, 'mine');
+SELECT role_cluster.complete_tasks(ARRAY[:mt]::bigint[], 'mine');
+SELECT role_cluster.fail_task(:mt, 'mine', 'no');
+SELECT role_cluster.release_task(:mt, 'mine');
 SELECT role_cluster.deregister_node('mine');
 -- ... nor may it touch the tables directly.
 SELECT count(*) FROM role_cluster.node;
@@ -278,7 +281,7 @@ UPDATE role_cluster.task_policy SET singleton = true;
 SELECT role_cluster.dispatch();
 SELECT role_cluster.reclaim();
 -- It may read the view and the policy.
-SELECT node_id, login FROM role_cluster.nodes WHERE node_id = 'mine';
+SELECT node_id, login, running FROM role_cluster.nodes WHERE node_id = 'mine';
 SELECT count(*) AS policies FROM role_cluster.task_policy;
 RESET SESSION AUTHORIZATION;
 -- A role_cluster_admin member may act for any node, and take it over.
@@ -287,6 +290,7 @@ SELECT role_cluster.heartbeat('mine') > now() AS heartbeat;
 SELECT node_id, login FROM role_cluster.register_node('mine', 'indexer');
 SELECT role_cluster.deregister_node('mine') AS handed_back;
 RESET SESSION AUTHORIZATION;
+DELETE FROM role_cluster.task WHERE id = :mt;
 -- PUBLIC has nothing.
 SET SESSION AUTHORIZATION regress_rcq_nobody;
 SELECT role_cluster.register_node('sneaky');

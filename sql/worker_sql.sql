@@ -237,6 +237,9 @@ SELECT role_cluster.every_next('2024-11-03 05:30:00+00', '1 day', 'America/New_Y
 SELECT role_cluster.every_latest('2024-01-01 00:00:00+00', '5 minutes', '2024-01-01 01:02:00+00');
 SELECT role_cluster.every_latest('2024-01-01 00:00:00+00', '5 minutes', '2024-01-01 01:00:00+00');
 SELECT role_cluster.every_latest('2024-01-31 00:00:00+00', '1 month', '2024-06-30 12:00:00+00');
+-- a bound that is a due time itself, on the calendar: that due time
+SELECT role_cluster.every_latest('2024-01-01 00:00:00+00', '1 day', '2024-01-03 00:00:00+00');
+SELECT role_cluster.every_latest('2024-01-31 00:00:00+00', '1 month', '2024-02-29 00:00:00+00');
 SELECT role_cluster.every_latest('2024-03-09 07:30:00+00', '1 day', '2024-03-12 08:00:00+00',
 								 'America/New_York');
 SELECT role_cluster.every_latest('2024-01-01 00:00:00+00', '1 day', '2023-06-01 00:00:00+00');
