@@ -161,6 +161,7 @@ SELECT hint FROM role_cluster.audit() WHERE "check" = 'push_shards_total_mismatc
 -- push_shard_missing: a push node registered without a shard while there
 -- was one, then the shards were raised.
 SELECT (role_cluster.register_node('p1', 'backend')).push_shard;
+SELECT * FROM findings WHERE "check" = 'push_shard_missing';	-- none while there is one
 UPDATE role_cluster.cluster_settings SET push_shards_total = 2;
 SELECT * FROM findings WHERE "check" LIKE 'push%';
 SELECT hint FROM role_cluster.audit() WHERE "check" = 'push_shard_missing';
@@ -278,11 +279,16 @@ SELECT severity, detail ~ 'is a singleton type: they wait for task \d+, running 
 	FROM role_cluster.audit() WHERE "check" = 'tasks_waiting' AND subject = 'spamClassifierTraining';
 ROLLBACK;
 
--- tasks_dead: a task out of attempts, until prune() removes it.
+-- tasks_dead: tasks out of attempts, until prune() removes them; the
+-- latest one's error is quoted.
+SELECT role_cluster.enqueue('storeMaintenance', max_attempts => 1) AS older_dead \gset
+SELECT id = :older_dead AS claimed FROM role_cluster.claim_tasks('b1', 1);
+SELECT role_cluster.fail_task(:older_dead, 'b1', 'an older failure');
+UPDATE role_cluster.task SET finished_at = now() - interval '1 minute' WHERE id = :older_dead;
 SELECT role_cluster.enqueue('storeMaintenance', max_attempts => 1) AS dead_task \gset
 SELECT id = :dead_task AS claimed FROM role_cluster.claim_tasks('b1', 1);
 SELECT role_cluster.fail_task(:dead_task, 'b1', E'disk full\non /var');
-SELECT severity, "check", subject, detail = format(E'1 storeMaintenance task is dead (out of attempts); the latest, task %s, failed with: disk full\non /var', :dead_task) AS detail_ok
+SELECT severity, "check", subject, detail = format(E'2 storeMaintenance tasks are dead (out of attempts); the latest, task %s, failed with: disk full\non /var', :dead_task) AS detail_ok
 	FROM role_cluster.audit() WHERE "check" = 'tasks_dead';
 SELECT hint FROM role_cluster.audit() WHERE "check" = 'tasks_dead';
 SELECT role_cluster.prune(retention => '0', dead_retention => '0') AS pruned;

@@ -58,6 +58,13 @@ SELECT task_type, queued, due, routed, running, done, dead, oldest_wait IS NOT N
 SELECT node_id, live, free, oldest_held IS NOT NULL AS holding, heartbeat_age < '1 hour' AS recent,
 	   done_1m, done_5m
 	FROM role_cluster.node_stats;
+-- Fetched, a routed task counts as running: its number is now the node's
+-- fetch mark.  (n3, which holds it, heartbeats again for this.)
+BEGIN;
+UPDATE role_cluster.node SET lease_until = now() + interval '1 minute' WHERE node_id = 'n3';
+SELECT kind FROM role_cluster.fetch_tasks((SELECT node_id FROM role_cluster.task WHERE kind = 'e'), 1);
+SELECT task_type, routed, running FROM role_cluster.queue_stats WHERE task_type = 'outboundMta';
+ROLLBACK;
 -- A node that holds nothing has no oldest_held, and no sample of it.
 BEGIN;
 SELECT (role_cluster.register_node('idle', NULL, 1)).node_id;

@@ -493,6 +493,9 @@ SELECT role_cluster.fire_schedules() AS fired_again;
 COMMIT;
 
 -- a due time that fired never fires again, even when next_due is set back
+-- (and what the schedule last did stays as it was)
+SELECT last_fired_at AS fired_at_before, last_task_id AS task_before
+  FROM role_cluster.schedule WHERE name = 'behind all' \gset
 UPDATE role_cluster.schedule
    SET next_due = (SELECT min(due_at) FROM role_cluster.schedule_firing f
 					WHERE f.schedule_id = schedule.id)
@@ -502,6 +505,8 @@ SELECT count(*) AS firings, count(DISTINCT task_id) AS tasks
   FROM role_cluster.schedule_firing f JOIN role_cluster.schedule s ON s.id = f.schedule_id
  WHERE s.name = 'behind all';
 SELECT next_due > now() AS ahead FROM role_cluster.schedule WHERE name = 'behind all';
+SELECT last_fired_at = :'fired_at_before' AS fired_at_kept, last_task_id = :task_before AS task_kept
+  FROM role_cluster.schedule WHERE name = 'behind all';
 
 -- a schedule whose enqueue fails keeps its due time and says why; the
 -- others fire regardless
@@ -583,6 +588,15 @@ SELECT name, count(*) AS firings, min(due_at) - now() AS first, max(due_at) - no
   FROM role_cluster.schedule_firing f JOIN role_cluster.schedule s ON s.id = f.schedule_id
  WHERE s.kind = 'backlog' GROUP BY name ORDER BY name;
 ROLLBACK;
+-- the cap holds however the due times are spread: 1001 schedules one
+-- due time behind each fire 1000 in a call, the last one in the next
+BEGIN;
+INSERT INTO role_cluster.schedule (name, task_type, kind, every, catch_up, next_due)
+	SELECT 'many ' || i, 'storeMaintenance', 'many', '1 hour', 'all', now() - interval '1 minute'
+	FROM generate_series(1, 1001) AS i;
+SELECT role_cluster.fire_schedules() AS fired;
+SELECT role_cluster.fire_schedules() AS fired;
+ROLLBACK;
 
 -- deleting a schedule deletes its firings
 DELETE FROM role_cluster.schedule WHERE name IN ('bare', 'boom');
@@ -608,7 +622,8 @@ SELECT role_cluster.prune() AS pruned;
 UPDATE role_cluster.task SET finished_at = now() - interval '2 hours'
  WHERE id IN (SELECT id FROM role_cluster.task WHERE state = 'done' ORDER BY id LIMIT 4);
 UPDATE role_cluster.task SET finished_at = now() - interval '2 days' WHERE state = 'dead';
-SELECT role_cluster.prune() AS pruned;				-- the four done ones
+SELECT role_cluster.prune(max_rows => 3) AS pruned;	-- three of the four done ones
+SELECT role_cluster.prune() AS pruned;				-- the fourth
 SELECT role_cluster.prune(dead_retention => '1 day', max_rows => 2) AS pruned;	-- two dead
 SELECT role_cluster.prune(dead_retention => '1 day', max_rows => 2) AS pruned;	-- the last dead
 SELECT role_cluster.prune(dead_retention => '1 day', max_rows => 2) AS pruned;
@@ -636,7 +651,9 @@ SELECT node_id FROM role_cluster.register_node('regress-holder', NULL, NULL, 10)
 SELECT count(*) FROM (SELECT role_cluster.enqueue('storeMaintenance', 'held')) e;
 SELECT kind FROM role_cluster.claim_tasks('regress-holder', 1);
 -- regress-gone deregistered eight days ago; regress-holder's lease lapsed
--- eight days ago, its task not taken back yet; regress-quit just now
+-- eight days ago, its task not taken back yet; regress-quit just now,
+-- after eight days of silence (the later of the two counts)
+UPDATE role_cluster.node SET last_heartbeat = now() - interval '8 days' WHERE node_id = 'regress-quit';
 UPDATE role_cluster.node
    SET last_heartbeat = now() - interval '8 days 1 hour',
 	   deregistered_at = now() - interval '8 days'
