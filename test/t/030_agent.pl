@@ -494,6 +494,15 @@ like($outage, qr/lost the connection to the server: \S/,
 	'the outage: the agent says it lost the connection');
 like($outage, qr/could not reconnect: \S/,
 	'...and that each try to reconnect failed, with the reason');
+# the delays between tries: doubling from 0.5 s, each with up to 25 % of
+# jitter, so that agents cut off together do not come back in step
+my @delays = $outage =~ /next attempt in ([0-9.]+) s/g;
+cmp_ok(scalar(@delays), '>=', 3, 'the agent tried to reconnect several times');
+ok( !grep({ $delays[$_] < 2 * $delays[ $_ - 1 ] / 1.25 - 0.1 || $delays[$_] > 2 * $delays[ $_ - 1 ] * 1.25 + 0.1 }
+		1 .. $#delays),
+	"...each delay about twice the one before (@delays)");
+ok( grep({ abs($delays[$_] - 0.5 * 2**($_ + 1)) > 0.05 } 0 .. $#delays),
+	'...with jitter: not exactly 0.5 s doubled');
 kill 'TERM', $agents{stopper};
 my ($polls) = wait_agent_log('stopper', $offset, qr/reconnected and registered again/);
 cmp_ok($polls, '<', 50,
@@ -1133,6 +1142,88 @@ like(slurp($node->basedir . '/agent_waiter.log'),
 	'having cancelled its registration');
 $waiter_lock->query_safe('COMMIT');
 $waiter_lock->quit;
+
+# ---- a second signal ends the grace period at once ----
+# Told twice to stop, the agent does not wait out --grace for its handler:
+# it kills it and deregisters, which hands the task back.
+
+start_agent('impatient', 'maintenance', undef, {}, '--grace', '120');
+my $impatient = query(q{SELECT role_cluster.enqueue('storeMaintenance', 'gated')});
+ok(wait_file("$testdir/started.$impatient.1"), 'a task runs on impatient');
+$offset = -s $node->basedir . '/agent_impatient.log';
+kill 'TERM', $agents{impatient};
+wait_agent_log('impatient', $offset, qr/stopping: waiting up to 120\.0 s/);
+my $second_at = time;
+kill 'TERM', $agents{impatient};
+is(wait_agent('impatient'), 0, 'a second SIGTERM: impatient exits 0');
+cmp_ok(time - $second_at, '<', 30, '...well within its grace period of 120 s');
+like(slurp_file($node->basedir . '/agent_impatient.log', $offset),
+	qr/second signal; killing 1 handler\(s\)/, '...having killed its handler');
+is(query("SELECT state || ' ' || coalesce(node_id, '-') FROM role_cluster.task WHERE id = $impatient"),
+	'queued -', 'its task handed back');
+query("DELETE FROM role_cluster.task WHERE id = $impatient");
+
+# ---- a deregistration refused for good: exit 1 ----
+# A trigger of the operator's refuses the node's deregistration with an
+# error that does not pass: the agent says so and exits 1 (the worker
+# takes back what the node held once its session is gone).
+
+query(q{CREATE FUNCTION refuse_dereg() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF NEW.node_id = 'refused' AND NEW.deregistered_at IS NOT NULL THEN
+		RAISE EXCEPTION 'deregistration of % refused', NEW.node_id;
+	END IF;
+	RETURN NEW;
+END $$});
+query(q{CREATE TRIGGER refuse_dereg BEFORE UPDATE ON role_cluster.node
+	FOR EACH ROW EXECUTE FUNCTION refuse_dereg()});
+start_agent('refused', 'maintenance', undef, {});
+ok( $node->poll_query_until(
+		'postgres', q{SELECT count(*) FROM role_cluster.nodes WHERE node_id = 'refused' AND live}, '1'),
+	'agent refused is registered');
+$offset = -s $node->basedir . '/agent_refused.log';
+kill 'TERM', $agents{refused};
+is(wait_agent('refused'), 1, 'its deregistration refused for good, refused exits 1');
+like(slurp_file($node->basedir . '/agent_refused.log', $offset),
+	qr/could not deregister: deregistration of refused refused/, '...saying why');
+query(q{DROP TRIGGER refuse_dereg ON role_cluster.node});
+query(q{DROP FUNCTION refuse_dereg()});
+
+# ---- a heartbeat lost to a deadlock is tried again ----
+# A deadlock (40P01) passes: the heartbeat is tried again a second later,
+# and the node is not registered again, which would stop its handler.
+
+start_agent('deadlocked', 'maintenance', undef, {});
+my $deadlocked = query(q{SELECT role_cluster.enqueue('storeMaintenance', 'gated')});
+ok(wait_file("$testdir/started.$deadlocked.1"), 'a task runs on deadlocked');
+$offset = -s $node->basedir . '/agent_deadlocked.log';
+query(q{CREATE SEQUENCE deadlocks});
+query(q{CREATE FUNCTION deadlock_beats() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF NEW.node_id = 'deadlocked' AND NEW.last_heartbeat > OLD.last_heartbeat
+		AND nextval('public.deadlocks') <= 3 THEN
+		RAISE EXCEPTION 'a deadlock, as it were' USING ERRCODE = '40P01';
+	END IF;
+	RETURN NEW;
+END $$});
+query(q{CREATE TRIGGER deadlock_beats BEFORE UPDATE ON role_cluster.node
+	FOR EACH ROW EXECUTE FUNCTION deadlock_beats()});
+ok( $node->poll_query_until('postgres', q{SELECT last_value > 3 FROM deadlocks}),
+	'three heartbeats of deadlocked meet a deadlock');
+(undef, $log) = wait_agent_log('deadlocked', $offset, qr/heartbeat failed, trying again in 1\.0 s/);
+like($log, qr/heartbeat failed, trying again in 1\.0 s/, '...and are tried again a second later');
+query(q{DROP TRIGGER deadlock_beats ON role_cluster.node});
+touch_file("$testdir/go.$deadlocked.1");
+ok( $node->poll_query_until(
+		'postgres', "SELECT state || ' ' || attempts FROM role_cluster.task WHERE id = $deadlocked",
+		'done 1'),
+	'its handler was not stopped: the task is done, on its first attempt');
+unlike(slurp_file($node->basedir . '/agent_deadlocked.log', $offset),
+	qr/registered again after a failed heartbeat/, 'the node was not registered again');
+kill 'TERM', $agents{deadlocked};
+is(wait_agent('deadlocked'), 0, 'deadlocked stops with exit 0');
+query(q{DROP FUNCTION deadlock_beats()});
+query(q{DROP SEQUENCE deadlocks});
 
 # ---- a result the server cannot take as it is ----
 # In a LATIN1 database, the error of a handler that wrote an emoji to its
