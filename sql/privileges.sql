@@ -107,6 +107,12 @@ SELECT p.oid::regprocedure AS public_function
 	WHERE p.proacl IS NULL OR EXISTS (
 		SELECT FROM aclexplode(p.proacl) a WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE')
 	ORDER BY 1::text;
+-- The trigger helpers taken from PUBLIC are an admin's, for checks after a
+-- restore.
+SELECT r AS login_role,
+	   has_function_privilege(r, 'role_cluster.trigger_modes()', 'EXECUTE') AS trigger_modes,
+	   has_function_privilege(r, 'role_cluster.trigger_enable_command(name, name, "char")', 'EXECUTE') AS enable_command
+	FROM unnest('{regress_rc_admin, regress_rc_node}'::name[]) r;
 -- The queue's gates are for the extension's own functions: whoever could
 -- take one could stall the queue.
 SELECT r AS login_role, has_function_privilege(r, 'role_cluster.gate_lock(text, integer, boolean)', 'EXECUTE')

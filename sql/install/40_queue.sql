@@ -2172,19 +2172,16 @@ BEGIN
 		RAISE EXCEPTION 'task % does not exist', task_id
 			USING ERRCODE = 'undefined_object';
 	END IF;
-	IF t.state = 'running' AND t.node_id = node_id AND t.attempts > attempt THEN
+	IF t.state = 'running' AND t.node_id = node_id AND t.attempts <> attempt THEN
 		RAISE EXCEPTION 'node "%" cannot % task %: it holds attempt % of it, not attempt %',
 			node_id, action, task_id, t.attempts, attempt
 			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  DETAIL = 'The report is of an earlier run: the task was taken back from the node (its registration, session or lease ended) and handed to it again.',
-				  HINT = 'Stop the handlers of the earlier run and drop their reports; report each task with the attempts value it was handed out with.';
-	END IF;
-	IF t.state = 'running' AND t.node_id = node_id AND t.attempts < attempt THEN
-		RAISE EXCEPTION 'node "%" cannot % task %: it holds attempt % of it, not attempt %',
-			node_id, action, task_id, t.attempts, attempt
-			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  DETAIL = pg_catalog.format('Attempt %s of the task was never handed out.', attempt),
-				  HINT = 'Report each task with the attempts value it was handed out with.';
+				  DETAIL = CASE WHEN attempt < t.attempts
+					THEN 'The report is of an earlier run: the task was taken back from the node (its registration, session or lease ended) and handed to it again.'
+					ELSE pg_catalog.format('Attempt %s of the task was never handed out.', attempt) END,
+				  HINT = CASE WHEN attempt < t.attempts
+					THEN 'Stop the handlers of the earlier run and drop their reports; report each task with the attempts value it was handed out with.'
+					ELSE 'Report each task with the attempts value it was handed out with.' END;
 	END IF;
 	IF t.state = 'running' AND t.node_id = node_id
 		AND NOT role_cluster.task_fetched(t.route_seq, t.node_id) THEN
