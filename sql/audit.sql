@@ -125,6 +125,24 @@ SELECT role_cluster.reclaim() AS nothing_reclaimed;
 SELECT role_cluster.heartbeat('b1') IS NOT NULL AS b1_back;
 SELECT * FROM findings WHERE "check" = 'node_not_live';
 DELETE FROM role_cluster.task WHERE id IN (:mta_task, :mta_task2);
+-- A task routed to a node and not fetched yet: past its node timeout only,
+-- the node does not keep it (reclaim() hands it back), so the finding does
+-- not count it; lost, the node's routed tasks are counted with the rest,
+-- all handed back.  (h2 lost first, so that h1 is given the task.)
+SELECT pg_temp.lapse('h2');
+SELECT role_cluster.enqueue('searchIndexing') AS routed_task \gset
+SELECT role_cluster.dispatch() AS routed;
+SELECT node_id, role_cluster.task_fetched(route_seq, node_id) AS fetched
+	FROM role_cluster.task WHERE id = :routed_task;
+UPDATE role_cluster.node SET live_until = now() - interval '1 minute' WHERE node_id = 'h1';
+SELECT * FROM findings WHERE "check" = 'node_not_live';
+SELECT pg_temp.lapse('h1');
+SELECT * FROM findings WHERE "check" = 'node_not_live';
+SELECT role_cluster.reclaim() AS reclaimed;
+DELETE FROM role_cluster.task WHERE id = :routed_task;
+SELECT role_cluster.heartbeat('h1') IS NOT NULL AS h1_back,
+	   role_cluster.heartbeat('h2') IS NOT NULL AS h2_back;
+SELECT * FROM findings;
 
 -- Push shards.  push_shard_single_node: shard 2 down to one node (a
 -- warning: pushNotifications is a critical type).
@@ -143,6 +161,12 @@ SELECT role_cluster.enqueue('pushNotifications', shard_key => k) AS push_task
 	WHERE role_cluster.shard_for(k, 2) = 2 LIMIT 1 \gset
 SELECT severity, detail FROM role_cluster.audit(critical_types => '{}') WHERE "check" = 'push_shard_unserved';
 DELETE FROM role_cluster.task WHERE id = :push_task;
+-- b1 the only live push node: pushNotifications is judged per shard
+-- (push_shard_single_node), never as a task_type_single_node.
+SELECT pg_temp.lapse('b2');
+SELECT * FROM findings WHERE subject = 'pushNotifications' OR "check" LIKE 'push%';
+SELECT count(*) AS other_single_node_types FROM findings WHERE "check" = 'task_type_single_node';
+SELECT role_cluster.heartbeat('b2') IS NOT NULL AS b2_back;
 SELECT role_cluster.heartbeat('b3') IS NOT NULL AS b3_back,
 	   role_cluster.heartbeat('b4') IS NOT NULL AS b4_back;
 -- Three nodes against two is even enough; three against one is not.

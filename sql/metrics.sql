@@ -86,6 +86,13 @@ SELECT line FROM regexp_split_to_table(role_cluster.metrics(), E'\n') AS line
 	WHERE line LIKE 'role_cluster_task_oldest_wait_seconds{task_type="storeMaintenance"}%';
 ROLLBACK;
 SELECT * FROM role_cluster.shard_stats;
+-- pushNotifications made a singleton type: its tasks take the flag, and
+-- the same push tasks are queued and held in each shard.
+BEGIN;
+UPDATE role_cluster.task_policy SET singleton = true WHERE task_type = 'pushNotifications';
+SELECT kind, state, singleton FROM role_cluster.task WHERE task_type = 'pushNotifications' ORDER BY kind;
+SELECT shard, queued, held FROM role_cluster.shard_stats;
+ROLLBACK;
 -- Intervals are whole seconds.
 SELECT bool_and(date_trunc('second', oldest_wait) = oldest_wait) AS whole_seconds
 	FROM role_cluster.queue_stats WHERE oldest_wait IS NOT NULL;
