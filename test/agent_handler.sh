@@ -13,7 +13,8 @@
 #   gated     creates $RC_TEST_DIR/started.<task id>.<attempt>, waits until
 #             $RC_TEST_DIR/go.<task id>.<attempt> exists, then runs
 #   failonce  fails (exit 3) the first time it runs, runs the next time
-#   noisy     writes 10 kB and a byte that is not UTF-8 to stderr, exits 1
+#   noisy     writes 100 kB (more than a pipe holds: the agent must read it
+#             as it comes) and a byte that is not UTF-8 to stderr, exits 1
 #   emoji     writes a line with an emoji (U+1F600) to stderr, exits 1
 #   orphan    starts a child that sleeps, writes its pid to
 #             $RC_TEST_DIR/child.<task id>, and waits for it
@@ -43,7 +44,7 @@ case "$RC_TASK_KIND" in
 		done
 		;;
 	noisy)
-		head -c 10000 /dev/zero | tr '\0' x >&2
+		head -c 100000 /dev/zero | tr '\0' x >&2
 		printf '\nend \377\n' >&2
 		exit 1
 		;;

@@ -18,7 +18,12 @@
 # that a LATIN1 database cannot store (the task is failed with its error
 # reduced to ASCII, not left held), a second signal that cancels the query
 # in flight, a handler's supervisor killed (its whole process group goes),
-# and the documented exit codes for bad settings.
+# a stopping agent that heartbeats past its lease, a second signal that
+# gives up a kept result, a handler's last stderr read as it is reaped,
+# results that finished while cut off reported before the node registers
+# again (and the backoff started afresh after it), an agent cut off for
+# good while stopping (exit 1), and the documented exit codes for bad
+# settings.
 use strict;
 use warnings;
 
@@ -339,6 +344,7 @@ is( query(
 	'each handler got its task as JSON on stdin and its fields in RC_*');
 
 # a failing handler's stderr becomes the task's error: bounded, valid text
+# (100 kB of it, more than a pipe holds: the agent reads it as it comes)
 query(q{SELECT role_cluster.enqueue('storeMaintenance', 'noisy', max_attempts => 1)});
 ok( $node->poll_query_until(
 		'postgres', q{SELECT state FROM role_cluster.task WHERE kind = 'noisy'},
@@ -920,6 +926,36 @@ ok( $node->poll_query_until(
 kill 'TERM', $agents{brief};
 is(wait_agent('brief'), 0, 'brief stops with exit 0');
 
+# ---- a stopping agent goes on heartbeating ----
+# Told to stop while its handler runs (a grace of a minute), the agent
+# waits for the handler past its 4 s lease: its heartbeats go on
+# meanwhile, so the node keeps its task, whose result is then reported,
+# done on its first attempt.  (Without them the lease would lapse under
+# the stop, and the worker take the task back to run it again.)
+
+start_agent('keeper', 'maintenance', undef,
+	{ PGOPTIONS => '-c role_cluster.node_lease=4s -c role_cluster.node_timeout=3s' },
+	'--grace', '60');
+my $keep = query(q{SELECT role_cluster.enqueue('storeMaintenance', 'gated')});
+ok(wait_file("$testdir/started.$keep.1"), 'a task runs on keeper');
+$offset = -s $node->basedir . '/agent_keeper.log';
+kill 'TERM', $agents{keeper};
+wait_agent_log('keeper', $offset, qr/capacity lowered/);
+my $stop_beat = query(q{SELECT last_heartbeat FROM role_cluster.node WHERE node_id = 'keeper'});
+sleep 6;    # past its lease
+is( query(
+		"SELECT state || ' ' || node_id || ' ' || attempts FROM role_cluster.task WHERE id = $keep"),
+	'running keeper 1', 'stopping past its lease, keeper keeps its task');
+is( query(
+		"SELECT last_heartbeat > timestamptz '$stop_beat' + interval '3 s' "
+		  . "FROM role_cluster.node WHERE node_id = 'keeper'"),
+	't', 'its heartbeats go on while it stops');
+touch_file("$testdir/go.$keep.1");
+is(wait_agent('keeper'), 0, 'its handler done, keeper stops with exit 0');
+is(query("SELECT state || ' ' || attempts FROM role_cluster.task WHERE id = $keep"),
+	'done 1', 'its task done, on its first attempt');
+query("DELETE FROM role_cluster.task WHERE id = $keep");
+
 # ---- a heartbeat after the lease lapsed: the handler is stopped ----
 # The lease lapses while a handler runs (made to, here): the heartbeat that
 # follows makes the node live again without its tasks, which go back to
@@ -1280,6 +1316,40 @@ is(query("SELECT count(*) FROM agent_run WHERE task_id = $refused"), '1', 'the t
 kill 'TERM', $agents{refused};
 is(wait_agent('refused'), 0, 'refused stops with exit 0');
 
+# ---- a second signal gives up a kept result at once ----
+# Stopping, an agent waits up to its grace period for a result it keeps
+# (refused every way, to be tried again 10 s later).  A second signal
+# gives it up there and then, not at that next try: the agent drops it,
+# deregisters, which hands the task back, and ends within moments (the
+# README: within a second).
+
+query(
+	q{CREATE FUNCTION refuse_done() RETURNS trigger LANGUAGE plpgsql AS $$
+	  BEGIN
+		RAISE EXCEPTION 'not now';
+	  END $$;
+	  CREATE TRIGGER refuse_done BEFORE UPDATE ON role_cluster.task
+		FOR EACH ROW WHEN (NEW.kind = 'refused' AND NEW.state = 'done')
+		EXECUTE FUNCTION public.refuse_done()});
+start_agent('giveup', 'maintenance', undef, {}, '--grace', '120');
+my $given_up = query(q{SELECT role_cluster.enqueue('storeMaintenance', 'refused')});
+wait_agent_log('giveup', 0, qr/result of task $given_up kept/);
+$offset = -s $node->basedir . '/agent_giveup.log';
+kill 'TERM', $agents{giveup};
+wait_agent_log('giveup', $offset, qr/stopping: capacity lowered/);
+my $second_sent = Time::HiRes::time();
+kill 'TERM', $agents{giveup};
+is(wait_agent('giveup'), 0, 'a second SIGTERM: giveup exits 0');
+cmp_ok(Time::HiRes::time() - $second_sent, '<', 5,
+	'...at once, not at the kept result\'s next try, 10 s after the last');
+like(slurp_file($node->basedir . '/agent_giveup.log', $offset),
+	qr/result of task $given_up dropped: the node deregisters, which hands the task back\n.*deregistered; the server took back 1 task\(s\)/s,
+	'having given up the result, and deregistered');
+is(query("SELECT state || ' ' || coalesce(node_id, '-') FROM role_cluster.task WHERE id = $given_up"),
+	'queued -', 'its task handed back');
+query(qq{DELETE FROM role_cluster.task WHERE id = $given_up;
+	  DROP TRIGGER refuse_done ON role_cluster.task; DROP FUNCTION refuse_done()});
+
 # ---- a handler's supervisor killed: its whole group goes ----
 # The pid the agent logs for a handler is its supervisor's.  Killed with
 # SIGKILL (kill -9 by an operator, the OOM killer), it cannot kill the
@@ -1328,6 +1398,46 @@ like(query("SELECT last_error FROM role_cluster.task WHERE id = $termed"),
 	qr/^handler was terminated by signal 15 \(Terminated\)/, 'saying that it was SIGTERM');
 kill 'TERM', $agents{reaper};
 is(wait_agent('reaper'), 0, 'reaper stops with exit 0');
+
+# ---- a handler's last words reach its task's error ----
+# What a handler writes to stderr just before it exits may still be in the
+# pipe when the agent reaps it: it is read then, not lost.  Here the agent
+# is stopped (SIGSTOP) while its handler's psql, refused by a trigger,
+# prints the error, and the handler exits; let go, the agent reaps it
+# straight away (the pending SIGCHLD ends its wait before it looks at the
+# pipe), and the task's error still ends with psql's message.
+
+start_agent('lastwords', 'maintenance', undef, {});
+my $last_words = query(q{SELECT role_cluster.enqueue('storeMaintenance', 'gated', max_attempts => 1)});
+query(
+	qq{CREATE FUNCTION refuse_run() RETURNS trigger LANGUAGE plpgsql AS \$\$
+	   BEGIN
+		 RAISE EXCEPTION 'last words of task %', NEW.task_id;
+	   END \$\$;
+	   CREATE TRIGGER refuse_run BEFORE INSERT ON agent_run
+		 FOR EACH ROW WHEN (NEW.task_id = $last_words) EXECUTE FUNCTION refuse_run()});
+ok(wait_file("$testdir/started.$last_words.1"), 'a handler runs on lastwords');
+(undef, $log) = wait_agent_log('lastwords', 0, qr/task $last_words \(.*\) started, pid \d+/);
+($supervisor) = $log =~ /task $last_words \(.*\) started, pid (\d+)/;
+kill 'STOP', $agents{lastwords};
+# (stopped, not about to be)
+for (my $polls = 0; $polls < 10 * $PostgreSQL::Test::Utils::timeout_default; $polls++)
+{
+	last if slurp("/proc/$agents{lastwords}/stat") =~ /\) T /;
+	usleep(100_000);
+}
+touch_file("$testdir/go.$last_words.1");
+ok(wait_gone($supervisor), 'the agent stopped, its handler writes its error and exits');
+kill 'CONT', $agents{lastwords};
+ok( $node->poll_query_until(
+		'postgres', "SELECT state FROM role_cluster.task WHERE id = $last_words", 'dead'),
+	'let go, the agent fails the task');
+like(query("SELECT last_error FROM role_cluster.task WHERE id = $last_words"),
+	qr/^handler exited with status 3: .*ERROR:  last words of task $last_words/s,
+	'with what the handler wrote to stderr as it exited');
+kill 'TERM', $agents{lastwords};
+is(wait_agent('lastwords'), 0, 'lastwords stops with exit 0');
+query(q{DROP TRIGGER refuse_run ON agent_run; DROP FUNCTION refuse_run()});
 
 # ---- a stopping agent cut off registers again with its capacity lowered ----
 # The session of a stopping agent ends while its handler runs.  It
@@ -1388,6 +1498,80 @@ is( query(
 	'each once, by the puller');
 kill 'TERM', $agents{puller};
 is(wait_agent('puller'), 0, 'puller stops with exit 0');
+
+# ---- cut off for good while stopping: it gives up, exit 1 ----
+# Told to stop while it cannot reach the server (its socket link removed,
+# as for agent cut above), the agent tries for 15 s once its handlers are
+# done, then gives up: it could not hand back the node's tasks (the server
+# takes them back as the node's session or lease ends), a runtime error,
+# exit 1, not a clean stop.  (Its 15 s run out during the next case.)
+
+symlink($node->host, "$linkdir/f") or die "symlink: $!";
+start_agent('forlorn', 'maintenance', undef, {}, '-d', "host=$linkdir/f");
+ok( $node->poll_query_until(
+		'postgres', q{SELECT live FROM role_cluster.nodes WHERE node_id = 'forlorn'}),
+	'agent forlorn registered');
+unlink "$linkdir/f" or die "unlink: $!";
+query(q{SELECT pg_terminate_backend(backend_pid) FROM role_cluster.node WHERE node_id = 'forlorn'});
+wait_agent_log('forlorn', 0, qr/lost the connection to the server/);
+kill 'TERM', $agents{forlorn};
+
+# ---- results that finished while cut off are reported first ----
+# Without the worker, a node's tasks stay its own after its session ends,
+# until it registers again.  Cut off while its handler finishes, the agent
+# reports the result as it reconnects, before it registers again (which
+# would take the task back, to run again): the task is done on its first
+# attempt.  Its backoff, doubled by the tries that failed, starts afresh
+# once it is back: the first delay of the next outage is 0.5 s again.
+
+# Wait (bounded) until process $pid, a child of an agent, is reaped (not
+# even a zombie); returns whether it is.
+sub wait_reaped
+{
+	my ($pid) = @_;
+	for (my $polls = 0; $polls < 10 * $PostgreSQL::Test::Utils::timeout_default; $polls++)
+	{
+		return 1 unless kill(0, $pid);
+		usleep(100_000);
+	}
+	return 0;
+}
+
+symlink($node->host, "$linkdir/r") or die "symlink: $!";
+start_agent('returner', 'maintenance', undef, {}, '--pull', '-d', "host=$linkdir/r");
+my $returned = query(q{SELECT role_cluster.enqueue('storeMaintenance', 'gated')});
+ok(wait_file("$testdir/started.$returned.1"), 'a task runs on returner');
+(undef, $log) = wait_agent_log('returner', 0, qr/task $returned \(.*\) started, pid \d+/);
+my ($returned_pid) = $log =~ /task $returned \(.*\) started, pid (\d+)/;
+$offset = -s $node->basedir . '/agent_returner.log';
+unlink "$linkdir/r" or die "unlink: $!";
+query(q{SELECT pg_terminate_backend(backend_pid) FROM role_cluster.node WHERE node_id = 'returner'});
+cmp_ok(wait_agent_log_count('returner', $offset, qr/next attempt in/, 2),
+	'>=', 2, 'returner cut off, its tries to reconnect fail');
+touch_file("$testdir/go.$returned.1");
+ok(wait_reaped($returned_pid), 'meanwhile its handler finishes');
+symlink($node->host, "$linkdir/r") or die "symlink: $!";
+(undef, $log) = wait_agent_log('returner', $offset, qr/reconnected and registered again/);
+like($log, qr/task $returned done\n.*reconnected and registered again/s,
+	'back, it reports the result before it registers again');
+is(query("SELECT state || ' ' || attempts FROM role_cluster.task WHERE id = $returned"),
+	'done 1', 'the task is done, on its first attempt');
+$offset = -s $node->basedir . '/agent_returner.log';
+query(q{SELECT pg_terminate_backend(backend_pid) FROM role_cluster.node WHERE node_id = 'returner'});
+(undef, $log) = wait_agent_log('returner', $offset, qr/reconnecting in [0-9.]+ s/);
+my ($afresh) = $log =~ /reconnecting in ([0-9.]+) s/;
+cmp_ok($afresh, '<', 1, 'cut off again, it tries to reconnect 0.5 s later, its backoff started afresh');
+ok( $node->poll_query_until(
+		'postgres', q{SELECT live FROM role_cluster.nodes WHERE node_id = 'returner'}),
+	'and is back');
+kill 'TERM', $agents{returner};
+is(wait_agent('returner'), 0, 'returner stops with exit 0');
+
+is(wait_agent('forlorn'), 1, 'forlorn, cut off for good while stopping, gives up: exit 1');
+like(slurp($node->basedir . '/agent_forlorn.log'),
+	qr/could not reach the server to hand back the node's tasks/, '...saying so');
+is(query(q{SELECT deregistered_at IS NULL FROM role_cluster.node WHERE node_id = 'forlorn'}),
+	't', 'the node not deregistered');
 $node->append_conf('postgresql.conf', 'role_cluster.enabled = on');
 $node->reload;
 
@@ -1415,6 +1599,21 @@ is($rc, 2, 'unknown role at registration: exit 2');
 	'run', '--exec', 'true');
 is($rc, 2, 'a node id that another login registered: exit 2');
 like($err, qr/may not act for node "fe1"/, '...with the server\'s message');
+# A registration refused with an integrity error (class 23, as a check or
+# a unique index of the server's would raise; here an operator's trigger)
+# rejects the node's settings too: a configuration error, exit 2.
+query(
+	q{CREATE FUNCTION refuse_node() RETURNS trigger LANGUAGE plpgsql AS $$
+	  BEGIN
+		RAISE EXCEPTION 'node % violates a check', NEW.node_id USING ERRCODE = '23514';
+	  END $$;
+	  CREATE TRIGGER refuse_node BEFORE INSERT OR UPDATE ON role_cluster.node
+		FOR EACH ROW WHEN (NEW.node_id = 'x') EXECUTE FUNCTION public.refuse_node()});
+($rc, $out, $err) =
+  run_agent({ STALWART_ROLE => 'maintenance', STALWART_NODE_ID => 'x' }, 'run', '--exec', 'true');
+is($rc, 2, 'a registration refused with an integrity error (class 23): exit 2');
+like($err, qr/could not register the node: node x violates a check/, '...with the server\'s message');
+query(q{DROP TRIGGER refuse_node ON role_cluster.node; DROP FUNCTION refuse_node()});
 ($rc, $out, $err) = run_agent({ PGHOST => $testdir, PGPORT => '1' }, 'tasks');
 is($rc, 3, 'unreachable server: exit 3');
 like($err, qr/could not connect to the server/, '...saying so');
