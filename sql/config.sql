@@ -142,6 +142,14 @@ SELECT role_cluster.import_roles('[{"name": "frontend", "tasks": {"@type": "Enab
 SELECT name, description, tasks, listeners FROM role_cluster.cluster_role
 	WHERE name IN ('frontend', 'push') ORDER BY name;
 SELECT role_cluster.import_roles('[]');
+-- An import that changes only the listeners changes them; a bad list names the role.
+BEGIN;
+INSERT INTO role_cluster.network_listener (id) VALUES ('imp1');
+SELECT role_cluster.import_roles('{"name": "imp", "listeners": {"@type": "EnableSome", "listenerIds": ["imp1"]}}');
+SELECT role_cluster.import_roles('{"name": "imp", "listeners": {"@type": "DisableAll"}}');
+SELECT listeners FROM role_cluster.cluster_role WHERE name = 'imp';
+SELECT role_cluster.import_roles('{"name": "dup", "listeners": {"@type": "EnableSome", "listenerIds": ["imp1", "imp1"]}}');
+ROLLBACK;
 -- JSON null is taken as left out: no description, EnableAll
 BEGIN;
 SELECT role_cluster.import_roles('{"name": "nulls", "description": null, "tasks": null, "listeners": null}');

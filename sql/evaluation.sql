@@ -110,6 +110,26 @@ INSERT INTO role_cluster.network_listener (id) VALUES ('pop3');
 SELECT role_cluster.role_enables_listener('frontend', 'pop3') AS frontend_pop3,
 	   role_cluster.role_enables_listener('web', 'pop3') AS web_pop3,
 	   role_cluster.role_enables_listener('mx', 'pop3') AS mx_pop3;
+-- a listener renamed: the next statement knows it by its new id only
+INSERT INTO role_cluster.network_listener (id) VALUES ('old1');
+SELECT role_cluster.role_enables_listener(NULL, 'old1') AS old1_enabled;
+UPDATE role_cluster.network_listener SET id = 'new1' WHERE id = 'old1';
+SELECT role_cluster.role_enables_listener(NULL, 'new1') AS new1_enabled;
+SELECT role_cluster.role_enables_listener(NULL, 'old1');
+DELETE FROM role_cluster.network_listener WHERE id = 'new1';
+-- listener ids in byte order, a prefix before what extends it
+INSERT INTO role_cluster.network_listener (id) VALUES ('pfxa'), ('pfx');
+SELECT string_agg(r, ',') AS prefixed FROM role_cluster.role_listeners(NULL) r WHERE r LIKE 'pfx%';
+DELETE FROM role_cluster.network_listener WHERE id IN ('pfx', 'pfxa');
+-- what a node runs (node_task_types): an unknown role raises when strict,
+-- and a NULL strict is strict; not strict, it runs nothing, or everything
+-- under unknown_role = 'enable_all'
+SELECT role_cluster.node_task_types('no_such_role', true);
+SELECT role_cluster.node_task_types('no_such_role', NULL);
+SELECT role_cluster.node_task_types('no_such_role', false) AS unknown_runs;
+SET role_cluster.unknown_role = 'enable_all';
+SELECT cardinality(role_cluster.node_task_types('no_such_role', false)) AS unknown_runs_all;
+RESET role_cluster.unknown_role;
 
 -- ... and a rollback undoes it
 BEGIN;

@@ -113,6 +113,12 @@ SELECT r AS login_role,
 	   has_function_privilege(r, 'role_cluster.trigger_modes()', 'EXECUTE') AS trigger_modes,
 	   has_function_privilege(r, 'role_cluster.trigger_enable_command(name, name, "char")', 'EXECUTE') AS enable_command
 	FROM unnest('{regress_rc_admin, regress_rc_node}'::name[]) r;
+-- The admin may empty the configuration tables it manages, as a restore
+-- of its own would.
+SELECT t AS config_table,
+	   has_table_privilege('regress_rc_admin', t, 'TRUNCATE') AS admin_truncates,
+	   has_table_privilege('regress_rc_node', t, 'TRUNCATE') AS node_truncates
+	FROM unnest('{role_cluster.cluster_role, role_cluster.network_listener}'::text[]) t;
 -- The queue's gates are for the extension's own functions: whoever could
 -- take one could stall the queue.
 SELECT r AS login_role, has_function_privilege(r, 'role_cluster.gate_lock(text, integer, boolean)', 'EXECUTE')

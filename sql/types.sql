@@ -268,6 +268,7 @@ FROM (VALUES
 	('{"@type":"EnableSome","taskTypes":[],"taskTypes":[]}'),
 	('{"@type":"EnableSome","taskTypes":["metricsPush","metricsPush"]}'),
 	('{"@type":"EnableSome","taskTypes":{"metricsPush":true,"metricsPush":false}}'),
+	('{"@type":"EnableSome","taskTypes":{"metricsPush":false,"metricsPush":true}}'),
 	('{"@type":"EnableSome","taskTypes":{"metricsPush":false,"bogus":false}}'),
 	('{"@type":"EnableSome","taskTypes":[1]}'),
 	('{"@type":"EnableSome","taskTypes":[null]}'),
