@@ -531,14 +531,18 @@ session_register(Agent *a, bool first)
 /*
  * When to try connecting again, delay_ms from now; while stopping with
  * every handler done, no later than the moment the agent gives up, so that
- * it always tries once more before it does.
+ * it always tries once more before it does.  Returns the delay set, in ms,
+ * which is what a log line should say.
  */
-static void
+static int
 schedule_reconnect(Agent *a, int delay_ms)
 {
-	a->next_connect_ms = node_now_ms() + delay_ms;
+	int64_t		now = node_now_ms();
+
+	a->next_connect_ms = now + delay_ms;
 	if (a->give_up_ms > 0 && a->next_connect_ms > a->give_up_ms)
 		a->next_connect_ms = a->give_up_ms;
+	return a->next_connect_ms > now ? (int) (a->next_connect_ms - now) : 0;
 }
 
 /*
@@ -624,12 +628,13 @@ try_reconnect(Agent *a)
 
 	if (!conn_open(&a->conn, &err))
 	{
-		int			delay = backoff_delay(a);
+		int			delay = schedule_reconnect(a, backoff_delay(a));
 
 		node_log(NODE_LOG_WARNING, "could not reconnect: %s", err);
-		node_log(NODE_LOG_INFO, "next attempt in %.1f s", delay / 1000.0);
+		/* none if a stopping agent's time is up: it gives up at once */
+		if (delay > 0 || a->give_up_ms == 0)
+			node_log(NODE_LOG_INFO, "next attempt in %.1f s", delay / 1000.0);
 		free(err);
-		schedule_reconnect(a, delay);
 		return;
 	}
 
@@ -665,10 +670,10 @@ check_lost(Agent *a)
 {
 	if (a->connected && a->conn.pg == NULL)
 	{
-		int			delay = backoff_delay(a);
+		int			delay;
 
 		a->connected = false;
-		schedule_reconnect(a, delay);
+		delay = schedule_reconnect(a, backoff_delay(a));
 		node_log(NODE_LOG_NOTICE, "reconnecting in %.1f s; %d handler(s) still running",
 				 delay / 1000.0, runner_running(a->runner));
 	}

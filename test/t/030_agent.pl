@@ -1570,6 +1570,32 @@ is(wait_agent('returner'), 0, 'returner stops with exit 0');
 is(wait_agent('forlorn'), 1, 'forlorn, cut off for good while stopping, gives up: exit 1');
 like(slurp($node->basedir . '/agent_forlorn.log'),
 	qr/could not reach the server to hand back the node's tasks/, '...saying so');
+# Each "next attempt in X s" it logged held: the next try came X s later,
+# not sooner, though its backoff would have gone past the moment it gives
+# up (the try is then brought forward, and the line says so).  Its last try
+# is at that moment: no line promises a try after it.
+my @tries;
+for my $line (split /\n/, slurp($node->basedir . '/agent_forlorn.log'))
+{
+	next unless $line =~ /^\S+ (\d+):(\d+):(\d+\.\d+) \S+ \[forlorn\] \w+:  (.*)$/;
+	my ($at, $msg) = ($1 * 3600 + $2 * 60 + $3, $4);
+	push @tries, [ 'try', $at ] if $msg =~ /^could not reconnect/;
+	push @tries, [ 'next', $at + $1 ] if $msg =~ /^next attempt in ([0-9.]+) s/;
+	push @tries, [ 'gave up', $at ] if $msg =~ /^could not reach the server to hand back/;
+}
+my @early;
+for my $i (0 .. $#tries - 1)
+{
+	next unless $tries[$i][0] eq 'next';
+	my $late = $tries[ $i + 1 ][1] - $tries[$i][1];
+	$late += 86400 if $late < -43200;    # past midnight
+	push @early, sprintf('%.2f s', -$late)
+	  if $tries[ $i + 1 ][0] ne 'try' || $late < -0.2;
+}
+cmp_ok(scalar(grep { $_->[0] eq 'next' } @tries), '>=', 3, 'forlorn tried several times');
+is("@early", '', '...each try when its log line said, none sooner');
+is(join(' ', map { $_->[0] } @tries[ -2, -1 ]), 'try gave up',
+	'...and its last try is the moment it gives up');
 is(query(q{SELECT deregistered_at IS NULL FROM role_cluster.node WHERE node_id = 'forlorn'}),
 	't', 'the node not deregistered');
 $node->append_conf('postgresql.conf', 'role_cluster.enabled = on');
