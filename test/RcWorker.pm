@@ -32,7 +32,9 @@ sub rc_new_node
 		extra => $params{initdb} // []);
 	$node->append_conf('postgresql.conf',
 		"shared_preload_libraries = 'role_cluster'\n"
-		  . "log_min_messages = log\n"
+		  # warning, not log: the server log keeps WARNINGs too (LOG ranks
+		  # above WARNING there), which a failing test's log should show
+		  . "log_min_messages = warning\n"
 		  . "restart_after_crash = on\n"
 		  . ($params{conf} // ''));
 	$node->start;
