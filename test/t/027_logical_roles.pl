@@ -27,7 +27,7 @@ INSERT INTO role_cluster.cluster_role (name, tasks)
 });
 }
 $publisher->safe_psql('postgres',
-	'CREATE PUBLICATION roles FOR TABLE role_cluster.cluster_role, role_cluster.task_policy, role_cluster.cluster_settings'
+	'CREATE PUBLICATION roles FOR TABLE role_cluster.cluster_role, role_cluster.network_listener, role_cluster.task_policy, role_cluster.cluster_settings'
 );
 my $connstr = $publisher->connstr . ' dbname=postgres';
 $subscriber->safe_psql('postgres',
@@ -70,6 +70,19 @@ is( $session->query_safe(
 		"SELECT role_cluster.role_exists('indexer') || ' ' || role_cluster.role_enables_task('mta', 'outboundMta')"
 	),
 	'false true', 'a role deleted and one added by the publisher show in the session');
+
+# listeners: one added, then renamed, by the publisher; the session that
+# listed the listeners before sees each change at its next statement
+my $listeners = "SELECT coalesce(string_agg(l, ','), '-') FROM role_cluster.role_listeners(NULL) l";
+is($session->query_safe($listeners), '-', 'the subscriber\'s session: no listeners');
+$publisher->safe_psql('postgres',
+	"INSERT INTO role_cluster.network_listener (id, protocol) VALUES ('imap', 'imap')");
+$publisher->wait_for_catchup('roles');
+is($session->query_safe($listeners), 'imap', 'a listener added by the publisher shows in the session');
+$publisher->safe_psql('postgres',
+	"UPDATE role_cluster.network_listener SET id = 'imaps' WHERE id = 'imap'");
+$publisher->wait_for_catchup('roles');
+is($session->query_safe($listeners), 'imaps', 'and one renamed by the publisher, by its new id only');
 
 $session->quit;
 
