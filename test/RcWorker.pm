@@ -34,6 +34,7 @@ sub rc_new_node
 		"shared_preload_libraries = 'role_cluster'\n"
 		  # warning, not log: the server log keeps WARNINGs too (LOG ranks
 		  # above WARNING there), which a failing test's log should show
+		  # and some tests wait for (VACUUM's "skipping", the worker's)
 		  . "log_min_messages = warning\n"
 		  . "restart_after_crash = on\n"
 		  . ($params{conf} // ''));

@@ -29,9 +29,7 @@ use lib "$FindBin::RealBin/..";
 use RcWorker;
 
 my $node = rc_new_node('vacuum',
-	conf => "autovacuum = off\nrole_cluster.poll_interval = '100ms'\nrole_cluster.vacuum_interval = 0\n"
-	  # VACUUM's "skipping" is a WARNING, which log_min_messages = log drops
-	  . "log_min_messages = warning\n");
+	conf => "autovacuum = off\nrole_cluster.poll_interval = '100ms'\nrole_cluster.vacuum_interval = 0\n");
 $node->safe_psql(
 	'postgres', q{
 CREATE EXTENSION role_cluster;

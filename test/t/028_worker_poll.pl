@@ -15,12 +15,10 @@ use lib "$FindBin::RealBin/..";
 use RcWorker;
 
 # No timer of the worker's own comes round within the test: whatever it
-# does, something woke it for (a commit), or a schedule fell due.  (The
-# worker's warnings in the log, to count them.)
+# does, something woke it for (a commit), or a schedule fell due.
 my $node = rc_new_node('poll',
 	conf =>
-	  "role_cluster.poll_interval = '1h'\nrole_cluster.prune_interval = '1h'\nrole_cluster.vacuum_interval = 0\n"
-	  . "log_min_messages = warning\n");
+	  "role_cluster.poll_interval = '1h'\nrole_cluster.prune_interval = '1h'\nrole_cluster.vacuum_interval = 0\n");
 $node->safe_psql('postgres',
 	'CREATE EXTENSION role_cluster; SELECT role_cluster.wake_worker();');
 ok( $node->poll_query_until(
