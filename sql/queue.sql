@@ -468,6 +468,23 @@ SELECT count(*) AS enqueued FROM role_cluster.enqueue_batch('[
 	{"task_type": "spamClassifierTraining", "kind": "high", "priority": 5, "run_at": "2000-01-01 00:00:01+00"}
 ]');
 SELECT kind FROM role_cluster.claim_tasks('mta', 5);
+-- A singleton not due yet waits, as any task does.
+DELETE FROM role_cluster.task;
+SELECT count(*) AS enqueued FROM role_cluster.enqueue_batch('[
+	{"task_type": "spamClassifierTraining", "kind": "later", "run_at": "2999-01-01 00:00:00+00"}
+]');
+SELECT count(*) AS claimed FROM role_cluster.claim_tasks('mta', 5);
+-- The room is shared across priorities: with room for three, the two of
+-- the highest priority, then the first of the next, and no more.
+DELETE FROM role_cluster.task;
+SELECT count(*) AS enqueued FROM role_cluster.enqueue_batch('[
+	{"task_type": "outboundMta", "kind": "h1", "priority": 2},
+	{"task_type": "outboundMta", "kind": "h2", "priority": 2},
+	{"task_type": "outboundMta", "kind": "m1", "priority": 1, "run_at": "2000-01-01 00:00:00+00"},
+	{"task_type": "outboundMta", "kind": "m2", "priority": 1, "run_at": "2000-01-01 00:00:01+00"},
+	{"task_type": "outboundMta", "kind": "l1"}
+]');
+SELECT kind FROM role_cluster.claim_tasks('mta', 3);
 
 -- Making a type a singleton reaches its unfinished tasks in the same
 -- transaction; with two of them running it is refused.
@@ -706,6 +723,15 @@ SELECT role_cluster.reclaim() AS given_back;
 SELECT node_id, stage, attempts, count(*) FROM task_stage GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
 SELECT last_error IS NULL AS no_error FROM role_cluster.task WHERE state = 'queued' LIMIT 1;
 SELECT role_cluster.reclaim() AS nothing_more;
+-- (routed tasks go back also when they are all the node holds)
+SELECT count(role_cluster.complete_task(id, 'mta')) AS completed FROM task_stage
+	WHERE node_id = 'mta' AND stage = 'running';
+SELECT role_cluster.heartbeat('mta') > now() AS heartbeat;
+SELECT role_cluster.dispatch() AS routed;
+UPDATE role_cluster.node SET live_until = now() - interval '1 second' WHERE node_id = 'mta';
+SELECT role_cluster.reclaim() AS given_back;
+SELECT node_id, stage, attempts, count(*) FROM task_stage
+	WHERE state <> 'done' GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
 ROLLBACK;
 -- A role deleted under a node enables nothing: the node's fetch sends back
 -- what was routed to it, instead of failing at every call.
