@@ -206,7 +206,10 @@ SELECT role_cluster.claim_tasks('n1');
 SELECT node_id, backend_pid = pg_backend_pid() AS mine FROM role_cluster.register_node('n1', 'indexer');
 SELECT node_id, live, session_alive FROM role_cluster.nodes WHERE node_id = 'n1';
 -- Nor is a session that has its pid but began later (the pid was reused),
--- even when that is the calling session.
+-- even when that is the calling session; registering from it starts the
+-- node afresh, what it held handed back.
+SELECT role_cluster.enqueue('searchIndexing', kind => 'reused', priority => 100) AS t_reused \gset
+SELECT id = :t_reused AS claimed FROM role_cluster.claim_tasks('n1', 1);
 UPDATE role_cluster.node SET backend_start = backend_start - interval '1 hour' WHERE node_id = 'n1';
 SELECT node_id, live, session_alive FROM role_cluster.nodes WHERE node_id = 'n1';
 \set VERBOSITY terse
@@ -215,6 +218,8 @@ SELECT role_cluster.claim_tasks('n1');
 \set VERBOSITY default
 SELECT node_id, backend_pid = pg_backend_pid() AS mine FROM role_cluster.register_node('n1', 'indexer');
 SELECT node_id, live, session_alive FROM role_cluster.nodes WHERE node_id = 'n1';
+SELECT state, node_id, attempts, last_error FROM role_cluster.task WHERE id = :t_reused;
+DELETE FROM role_cluster.task WHERE id = :t_reused;
 
 -- The view: role, shard, liveness and the work held.
 SELECT node_id, role, push_shard, capacity, live, held, routed, running, session_alive, login
@@ -233,6 +238,18 @@ SELECT role_cluster.heartbeat('n2');
 SELECT role_cluster.claim_tasks('n2');
 SELECT role_cluster.deregister_node(NULL);
 SELECT role_cluster.deregister_node('nobody-here');
+-- A node row written by hand has no fetch mark (register_node() makes
+-- one); what it claims still goes back when it is deregistered.
+INSERT INTO role_cluster.node (node_id, role_name, capacity, login, backend_pid, backend_start, lease_until)
+	SELECT 'by-hand', 'indexer', 4, session_user, a.pid, a.backend_start, now() + interval '1 minute'
+	FROM pg_stat_activity a WHERE a.pid = pg_backend_pid();
+SELECT role_cluster.enqueue('searchIndexing', kind => 'by-hand', priority => 100) AS t_hand \gset
+SELECT id = :t_hand AS claimed FROM role_cluster.claim_tasks('by-hand', 1);
+SELECT count(*) AS marks FROM role_cluster.node_fetch WHERE node_id = 'by-hand';
+SELECT role_cluster.deregister_node('by-hand') AS handed_back;
+SELECT state, node_id, attempts, last_error FROM role_cluster.task WHERE id = :t_hand;
+DELETE FROM role_cluster.task WHERE id = :t_hand;
+DELETE FROM role_cluster.node WHERE node_id = 'by-hand';
 -- Registering again brings it back.
 SELECT node_id, deregistered_at IS NULL AS registered FROM role_cluster.register_node('n2');
 SELECT node_id, live FROM role_cluster.nodes WHERE node_id = 'n2';

@@ -170,6 +170,9 @@ SELECT singleton FROM role_cluster.task WHERE kind = 'retyped';
 UPDATE role_cluster.task SET singleton = true, push_shard = 7 WHERE shard_key = 'account-9';
 SELECT singleton, push_shard = role_cluster.shard_for('account-9', 1) AS derived
 	FROM role_cluster.task WHERE shard_key = 'account-9';
+UPDATE role_cluster.task SET push_shard = 7 WHERE shard_key = 'account-9';
+SELECT push_shard = role_cluster.shard_for('account-9', 1) AS derived
+	FROM role_cluster.task WHERE shard_key = 'account-9';
 -- an INSERT that gives them wrong gets them right too: a singleton type's
 -- task cannot escape the unique index, nor a push task its shard
 -- (ids given, so the sequence, which later ids show, does not move)
