@@ -103,6 +103,44 @@ takes_and_finishes($n2, 'n2', $m1, 'it takes only the first: its capacity is 1')
 ok(rc_wait_notification($n2, $c2), 'finishing it woke the worker, which routed the second');
 takes_and_finishes($n2, 'n2', $m2, 'and the node takes it');
 
+# A backlog beyond one dispatch() call is routed at the same wake-up, one
+# call after another, and past the slice a loop gives them (500 ms) at
+# once in the next loop, not left to the poll (an hour): 2000 tasks, one a
+# call.  (The loop that follows a reload reads the new batch first.)
+rc_query($n1, "SELECT node_id FROM role_cluster.register_node('n1', 'indexer', NULL, 2000)");
+my $loops_before = $node->safe_psql('postgres', 'SELECT loops FROM role_cluster.worker_stats');
+rc_set_and_reload($node, dispatch_batch => '1');
+ok( $node->poll_query_until(
+		'postgres', "SELECT loops > $loops_before FROM role_cluster.worker_stats"),
+	'the worker ran a loop after the reload');
+$node->safe_psql('postgres',
+	"SELECT count(role_cluster.enqueue('searchIndexing', 'backlog1')) FROM generate_series(1, 2000)");
+ok( $node->poll_query_until(
+		'postgres',
+		"SELECT count(*) = 2000 FROM role_cluster.task WHERE kind = 'backlog1' AND node_id = 'n1' AND state = 'running'"
+	),
+	'2000 tasks, one a dispatch() call, all routed to n1 at one wake-up');
+ok(rc_wait_notification($n1, $c1), 'n1 is notified');
+is(rc_query($n1, "SELECT count(*) FROM role_cluster.fetch_tasks('n1', 2000)"),
+	'2000', 'and fetches them all');
+rc_query($n1,
+	"SELECT count(role_cluster.complete_task(id, 'n1')) FROM role_cluster.task WHERE kind = 'backlog1'");
+rc_set_and_reload($node, dispatch_batch => '1000');
+rc_query($n1, "SELECT node_id FROM role_cluster.register_node('n1', 'indexer')");
+
+# So is a prune that deletes a full batch: the next one runs at the next
+# loop, not a prune_interval (an hour) later.  25 tasks done two hours ago
+# (the retention is an hour), 10 a call; the reload has the worker prune
+# at once.
+$node->safe_psql('postgres',
+	"INSERT INTO role_cluster.task (task_type, kind, state, attempts, finished_at) SELECT 'searchIndexing', 'old', 'done', 1, now() - interval '2 hours' FROM generate_series(1, 25)"
+);
+rc_set_and_reload($node, prune_batch => '10');
+ok( $node->poll_query_until(
+		'postgres', "SELECT NOT EXISTS (SELECT FROM role_cluster.task WHERE kind = 'old')"),
+	'25 old done tasks pruned, 10 a call, at one wake-up');
+rc_set_and_reload($node, prune_batch => '10000');
+
 # What wakes it, as worker_stats.wakeups counts: a commit that enqueued or
 # queued again, registered a node, changed what the nodes may run (below),
 # heartbeated a node whose lease had lapsed (below), wrote a schedule's

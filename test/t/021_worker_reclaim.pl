@@ -15,8 +15,12 @@ use FindBin;
 use lib "$FindBin::RealBin/..";
 use RcWorker;
 
-# An hour's poll: the worker reclaims because the session's end woke it.
-my $node = rc_new_node('reclaim', conf => "role_cluster.poll_interval = '1h'\n");
+# An hour's poll and prune interval, and no vacuum looks: the worker
+# reclaims, and routes what it took back, because the session's end woke
+# it, not at a timer of its own.
+my $node = rc_new_node('reclaim',
+	conf =>
+	  "role_cluster.poll_interval = '1h'\nrole_cluster.prune_interval = '1h'\nrole_cluster.vacuum_interval = 0\n");
 $node->safe_psql('postgres', 'CREATE EXTENSION role_cluster');
 
 # n1 alone takes three tasks and starts them
