@@ -103,10 +103,11 @@ takes_and_finishes($n2, 'n2', $m1, 'it takes only the first: its capacity is 1')
 ok(rc_wait_notification($n2, $c2), 'finishing it woke the worker, which routed the second');
 takes_and_finishes($n2, 'n2', $m2, 'and the node takes it');
 
-# A backlog beyond one dispatch() call is routed at the same wake-up, one
-# call after another, and past the slice a loop gives them (500 ms) at
-# once in the next loop, not left to the poll (an hour): 2000 tasks, one a
-# call.  (The loop that follows a reload reads the new batch first.)
+# A backlog beyond one dispatch() call is routed at the same wake-up: the
+# loop calls dispatch() again while each call routes a full batch, and once
+# its slice (500 ms) is spent it loops again at once, rather than leave the
+# rest to the poll (an hour).  2000 tasks, one a call.  (The loop that
+# follows a reload reads the new batch first.)
 rc_query($n1, "SELECT node_id FROM role_cluster.register_node('n1', 'indexer', NULL, 2000)");
 my $loops_before = $node->safe_psql('postgres', 'SELECT loops FROM role_cluster.worker_stats');
 rc_set_and_reload($node, dispatch_batch => '1');
