@@ -275,9 +275,12 @@ takes_and_finishes($n1, 'n1', $tsooner, 'and the node takes it');
 # A prepared transaction that enqueued wakes it when it is committed (its
 # own session's commit never runs: the wake-up request is dropped at
 # PREPARE), from another session; not at PREPARE, nor when rolled back.
+# (The session's next transaction, which writes nothing, commits without
+# the dropped request.)
 my $tprep = $node->safe_psql('postgres',
-	"BEGIN; SELECT role_cluster.enqueue('searchIndexing', 'prepared'); PREPARE TRANSACTION 'rc_enqueued'");
-is(wakeups(), $before + 2, 'an enqueue prepared does not wake it yet');
+	"BEGIN; SELECT role_cluster.enqueue('searchIndexing', 'prepared'); PREPARE TRANSACTION 'rc_enqueued'; SET application_name = 'after prepare'"
+);
+is(wakeups(), $before + 2, 'an enqueue prepared does not wake it yet, nor the session\'s next commit');
 $node->safe_psql('postgres',
 	"BEGIN; SELECT role_cluster.enqueue('searchIndexing', 'rolled back'); PREPARE TRANSACTION 'rc_dropped'");
 $node->safe_psql('postgres', "ROLLBACK PREPARED 'rc_dropped'");
@@ -351,6 +354,8 @@ while ($ticks < 2 && rc_wait_notification($n4, $c4))
 }
 ok($ticks >= 2 && $others == 0,
 	'the schedule fires at its due times, not at the poll, and its tasks are routed to the node');
+# (the worker's own writes, its firings' tasks among them, never wake it)
+is(wakeups(), $wakeups + 1, 'and its firings do not count as wake-ups');
 $wakeups = wakeups();
 $node->safe_psql('postgres', "UPDATE role_cluster.schedule SET enabled = false WHERE name = 'tick'");
 is(wakeups(), $wakeups + 1, 'a schedule\'s timing changed wakes it');
