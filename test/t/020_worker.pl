@@ -475,6 +475,16 @@ ok( $node->poll_query_until(
 		'postgres', q{SELECT routed || ' routed, ' || notified || ' notified' FROM role_cluster.worker_stats},
 		'3 routed, 2 notified'),
 	'worker_stats counts three tasks routed and two nodes notified');
+# The reset cleared the longest loop too (the 2000-task one above, say): no
+# loop since is longer than all of them together.  (avg_loop_ms is rounded
+# down to the microsecond.)
+is( $node->safe_psql(
+		'postgres', q{
+	SELECT max_loop_ms >= last_loop_ms
+	   AND max_loop_ms <= (avg_loop_ms + 0.001) * loops
+	  FROM role_cluster.worker_stats}),
+	't',
+	'the longest loop is one of those since the reset');
 is(rc_query($n1, "SELECT count(*) FROM role_cluster.complete_tasks(ARRAY(SELECT id FROM role_cluster.fetch_tasks('n1', 10)), 'n1')"),
 	'2', 'the indexer node takes and finishes its two');
 is(rc_query($n2, "SELECT count(*) FROM role_cluster.complete_tasks(ARRAY(SELECT id FROM role_cluster.fetch_tasks('n2', 10)), 'n2')"),
