@@ -110,6 +110,27 @@ sub vacuum_by_hand
 	return 0;
 }
 
+# Has the postmaster log the processes it starts (at DEBUG1); returns the
+# log's offset from which to look for them
+sub watch_process_starts
+{
+	$node->safe_psql('postgres', "ALTER SYSTEM SET log_min_messages = 'debug1'");
+	$node->reload;
+	return -s $node->logfile;
+}
+
+# Whether no vacuum process was started after $offset; the log level back
+# to the suite's
+sub no_vacuum_process_since
+{
+	my ($offset, $name) = @_;
+	unlike(
+		slurp_file($node->logfile, $offset),
+		qr/starting background worker process "role_cluster vacuum"/, $name);
+	$node->safe_psql('postgres', 'ALTER SYSTEM RESET log_min_messages');
+	$node->reload;
+}
+
 # --- off: nothing vacuums the dead rows ------------------------------------
 
 make_dead_rows(2000);
@@ -156,20 +177,14 @@ make_dead_rows(1000);
 ok(dead_rows_seen(1000), '1000 dead rows');
 ok(vacuum_by_hand(), 'vacuumed by hand: no dead rows left');
 my $hand_vacuums = task_vacuums();
-# the postmaster logs each process it starts at DEBUG1
-$node->safe_psql('postgres', "ALTER SYSTEM SET log_min_messages = 'debug1'");
-my $log_offset = -s $node->logfile;
+my $log_offset = watch_process_starts();
 rc_set_and_reload($node, vacuum_interval => '1s');
 $node->safe_psql('postgres', 'SELECT pg_sleep(2.5)');
 ($vacuums, $dead, $size, $counted) = split / /, task_stats();
 is("$vacuums $counted", "$hand_vacuums 1", 'a table vacuumed by hand meanwhile is not vacuumed again');
 # nor are its indexes worth a look for a rebuild: all of them are small
-unlike(
-	slurp_file($node->logfile, $log_offset),
-	qr/starting background worker process "role_cluster vacuum"/,
+no_vacuum_process_since($log_offset,
 	'and no vacuum process is started to look at its indexes, which are small');
-$node->safe_psql('postgres', 'ALTER SYSTEM RESET log_min_messages');
-$node->reload;
 
 # --- locked by another vacuum: skipped, and dispatch goes on -----------------
 
@@ -540,10 +555,7 @@ ok( $node->poll_query_until(
 	'the terminated worker is back');
 make_dead_rows(2000);
 ok(dead_rows_seen(2000), 'more dead rows for the new worker to see');
-# the postmaster logs each process it starts at DEBUG1
-$node->safe_psql('postgres', "ALTER SYSTEM SET log_min_messages = 'debug1'");
-$node->reload;
-my $starts_offset = -s $node->logfile;
+my $starts_offset = watch_process_starts();
 # three vacuum intervals
 $node->safe_psql('postgres', 'SELECT pg_sleep(3)');
 is( $node->safe_psql(
@@ -557,12 +569,8 @@ unlike(
 	qr/skipping vacuum of "task"/,
 	'so nothing skipped the table the first one holds');
 # (a second one would exit at once, seeing the first's pid in shared memory)
-unlike(
-	slurp_file($node->logfile, $starts_offset),
-	qr/starting background worker process "role_cluster vacuum"/,
+no_vacuum_process_since($starts_offset,
 	'nor does it try: it sees the first at work, and starts none meanwhile');
-$node->safe_psql('postgres', 'ALTER SYSTEM RESET log_min_messages');
-$node->reload;
 $vacuums = task_vacuums();
 $node->safe_psql('postgres', 'ALTER SYSTEM RESET vacuum_cost_delay');
 $node->safe_psql('postgres', 'ALTER SYSTEM RESET vacuum_cost_limit');
