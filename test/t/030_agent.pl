@@ -918,7 +918,27 @@ like($log, qr/heartbeating every 1\.0 s, not every 10\.0 s: the node timeout is 
 sleep 5;
 is(query(q{SELECT live FROM role_cluster.nodes WHERE node_id = 'brief'}), 't',
 	'brief is still live after more than its node timeout');
+# Its statements time out after a third of the node timeout too, 1 s, not
+# the 10 s of a node timeout unknown or long: one that took longer would
+# hold up the heartbeat past the node timeout.  Its report, which a trigger
+# makes take 2 s, is cancelled, and tried again until the trigger goes.
+query(qq{CREATE FUNCTION slow_report() RETURNS trigger LANGUAGE plpgsql AS \$\$
+BEGIN
+	PERFORM pg_sleep(2);
+	RETURN NEW;
+END
+\$\$});
+query(qq{CREATE TRIGGER slow_report BEFORE UPDATE OF state ON role_cluster.task
+	FOR EACH ROW WHEN (NEW.state = 'done' AND NEW.id = $long) EXECUTE FUNCTION slow_report()});
+$offset = -s $node->basedir . '/agent_brief.log';
 touch_file("$testdir/go.$long.1");
+(undef, $log) = wait_agent_log('brief', $offset, qr/result of task $long not reported yet|task $long done/);
+like(
+	$log,
+	qr/result of task $long not reported yet, trying again in 1.0 s: canceling statement due to statement timeout/,
+	'a report that takes 2 s is cancelled by the statement timeout, a third of the node timeout');
+query(q{DROP TRIGGER slow_report ON role_cluster.task});
+query(q{DROP FUNCTION slow_report()});
 ok( $node->poll_query_until(
 		'postgres', "SELECT state || ' ' || attempts FROM role_cluster.task WHERE id = $long",
 		'done 1'),
