@@ -5,7 +5,10 @@
 # node, that spam training never overlapped, and that every task ran once
 # (a retried attempt shows as a second attempt).  Then: an agent killed with
 # SIGKILL mid-task (its tasks finish on the other agent of its role), a
-# server restart mid-run (the agents reconnect and finish), a clean stop, a
+# server restart mid-run (the agents reconnect and finish), a clean stop (on
+# SIGTERM or SIGINT), a handler that leaves its task unread on stdin (the
+# agent's write fails, which does not end it), an agent started with task
+# variables in its environment (its handlers see their own), a
 # stop while the server is away (the agent reaches it again at once and does
 # not spin while its handler finishes), a report of a result and a
 # heartbeat retried after statement timeouts for as long as they last, a
@@ -21,7 +24,8 @@
 # a stopping agent that heartbeats past its lease, a second signal that
 # gives up a kept result, a handler's last stderr read as it is reaped,
 # results that finished while cut off reported before the node registers
-# again (and the backoff started afresh after it), an agent cut off for
+# again (and the backoff started afresh after it), a deregistration
+# refused for a reason that passes (tried again), an agent cut off for
 # good while stopping (exit 1), and the documented exit codes for bad
 # settings.
 use strict;
@@ -135,6 +139,9 @@ sub start_agent
 		# with its standard input closed, as a service manager may start
 		# it: its handlers still get their tasks on theirs
 		close STDIN;
+		# and SIGPIPE at its default, as a service manager starts it, not
+		# ignored as the test's own process may have it (exec keeps that)
+		$SIG{PIPE} = 'DEFAULT';
 		exec($agent, '-v', 'run', '--exec', $handler, '--poll', '1',
 			'--heartbeat', '1', @args)
 		  or print STDERR "could not run $agent: $!\n";
@@ -146,6 +153,14 @@ sub start_agent
 		  . (defined $role ? "'$role'" : 'NULL') . ', '
 		  . ($shard // 'NULL') . ') ON CONFLICT DO NOTHING');
 	return $pid;
+}
+
+# Whether agent $name still runs: not exited, not even unreaped (kill 0
+# would find a zombie).
+sub agent_running
+{
+	my ($name) = @_;
+	return waitpid($agents{$name}, WNOHANG) == 0;
 }
 
 # Wait (bounded) for an agent to exit; returns its exit status, or undef.
@@ -257,7 +272,11 @@ start_agent('fe1',    'frontend',    undef, {},       '--concurrency', '2');
 start_agent('maint1', 'maintenance', undef, {},       '--concurrency', '2');
 start_agent('push1',  'push',        1,     $as_node, '--concurrency', '3');
 start_agent('push2',  'push',        2,     $as_node, '--concurrency', '3');
-start_agent('bg1',    'background',  undef, {},       '--concurrency', '3');
+# bg1 inherits task variables (started from a handler's shell, say): its
+# handlers must see their own tasks' values, not these
+start_agent('bg1', 'background', undef,
+	{ RC_TASK_ID => '1', RC_SHARD_KEY => 'inherited', RC_ATTEMPT => '9' },
+	'--concurrency', '3');
 start_agent('bg2',    'background',  undef, {},       '--concurrency', '3');
 
 ok( $node->poll_query_until(
@@ -357,6 +376,20 @@ like(
 cmp_ok(query(q{SELECT length(last_error) FROM role_cluster.task WHERE kind = 'noisy'}),
 	'<', 4200, 'the error is at most about 4 kB');
 
+# a handler that exits without reading its task, 300 kB of JSON, more than a
+# pipe holds: the agent's next write to its stdin fails (EPIPE), which must
+# not end the agent (SIGPIPE)
+query(q{SELECT role_cluster.enqueue('storeMaintenance', 'deaf',
+		jsonb_build_object('pad', repeat('x', 300000)))});
+ok( $node->poll_query_until(
+		'postgres', q{SELECT state FROM role_cluster.task WHERE kind = 'deaf'},
+		'done'),
+	'a handler that does not read its 300 kB task on stdin completes it');
+for my $name (sort keys %agents)
+{
+	ok(agent_running($name), "$name is still running");
+}
+
 # ---- SIGKILL mid-task: the tasks finish on the other maintenance agent ----
 
 query(q{SELECT role_cluster.enqueue('searchIndexing', 'slow') FROM generate_series(1, 2)});
@@ -445,7 +478,7 @@ ok( $node->poll_query_until(
 	'every agent registered again');
 for my $name (sort keys %agents)
 {
-	ok(kill(0, $agents{$name}), "$name survived the restart");
+	ok(agent_running($name), "$name survived the restart");
 }
 
 # ---- a clean stop: SIGTERM hands back and deregisters, exit 0 ----
@@ -465,11 +498,18 @@ is( query(
 		   WHERE node_id = 'maint2'}),
 	't', 'maint2 deregistered');
 
+# SIGINT (Ctrl-C where it runs in a terminal) stops an agent as SIGTERM does
+my ($stopped_by_int) = sort keys %agents;
 for my $name (sort keys %agents)
 {
-	kill 'TERM', $agents{$name};
-	is(wait_agent($name), 0, "$name stops with exit 0");
+	my $signal = $name eq $stopped_by_int ? 'INT' : 'TERM';
+	kill $signal, $agents{$name};
+	is(wait_agent($name), 0, "SIG$signal: $name stops with exit 0");
 }
+is( query(
+		qq{SELECT deregistered_at IS NOT NULL FROM role_cluster.node
+		   WHERE node_id = '$stopped_by_int'}),
+	't', "$stopped_by_int, stopped by SIGINT, deregistered");
 
 # ---- stopped while the server is away: it tries again at once, exit 0 ----
 # After a 21 s outage the agent's backoff has its next attempt some 30 s
@@ -943,8 +983,40 @@ ok( $node->poll_query_until(
 		'postgres', "SELECT state || ' ' || attempts FROM role_cluster.task WHERE id = $long",
 		'done 1'),
 	'a task held past the lease and more finishes on its first attempt');
+# Its deregistration, refused for a reason that passes (a trigger raises
+# lock_not_available, as a lock held past lock_timeout would), is tried
+# again a second later until it goes through, within the grace period.
+query(q{CREATE TABLE deregistration_refused ()});
+query(q{INSERT INTO deregistration_refused DEFAULT VALUES});
+query(q{CREATE FUNCTION refuse_deregistration() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF EXISTS (SELECT FROM public.deregistration_refused) THEN
+		RAISE EXCEPTION 'deregistration of % refused for now', NEW.node_id
+			USING ERRCODE = 'lock_not_available';
+	END IF;
+	RETURN NEW;
+END
+$$});
+query(q{CREATE TRIGGER refuse_deregistration BEFORE UPDATE OF deregistered_at
+	ON role_cluster.node FOR EACH ROW
+	WHEN (OLD.deregistered_at IS NULL AND NEW.deregistered_at IS NOT NULL)
+	EXECUTE FUNCTION refuse_deregistration()});
+$offset = -s $node->basedir . '/agent_brief.log';
 kill 'TERM', $agents{brief};
-is(wait_agent('brief'), 0, 'brief stops with exit 0');
+cmp_ok(wait_agent_log_count('brief', $offset, qr/could not deregister/, 2), '>=', 2,
+	'brief tries to deregister, and again');
+$log = substr(slurp($node->basedir . '/agent_brief.log'), $offset);
+like($log,
+	qr/could not deregister yet, trying again: deregistration of brief refused for now/,
+	'...saying it will try again');
+unlike($log, qr/could not deregister:/, '...and not that it gave up');
+query(q{DELETE FROM deregistration_refused});
+is(wait_agent('brief'), 0, 'brief stops with exit 0 once its deregistration goes through');
+is(query(q{SELECT deregistered_at IS NOT NULL FROM role_cluster.node WHERE node_id = 'brief'}),
+	't', 'brief is deregistered');
+query(q{DROP TRIGGER refuse_deregistration ON role_cluster.node});
+query(q{DROP FUNCTION refuse_deregistration()});
+query(q{DROP TABLE deregistration_refused});
 
 # ---- a stopping agent goes on heartbeating ----
 # Told to stop while its handler runs (a grace of a minute), the agent
