@@ -156,11 +156,14 @@ sub start_agent
 }
 
 # Whether agent $name still runs: not exited, not even unreaped (kill 0
-# would find a zombie).
+# would find a zombie).  One found exited is reaped and forgotten, so that
+# the steps that follow do not wait for it.
 sub agent_running
 {
 	my ($name) = @_;
-	return waitpid($agents{$name}, WNOHANG) == 0;
+	return 1 if waitpid($agents{$name}, WNOHANG) == 0;
+	delete $agents{$name};
+	return 0;
 }
 
 # Wait (bounded) for an agent to exit; returns its exit status, or undef.
