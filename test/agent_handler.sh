@@ -19,6 +19,9 @@
 #   orphan    starts a child that sleeps, writes its pid to
 #             $RC_TEST_DIR/child.<task id>, and waits for it
 #   deaf      exits 0 at once, without reading stdin or recording a run
+#   big       records, for its task, only {"id": <task id>, "bytes": <how
+#             many bytes of it came on stdin>} (a large task is too long
+#             for psql's command line)
 # spamClassifierTraining runs last a moment, so that runs overlapping in
 # time would show in agent_run.
 #
@@ -55,6 +58,9 @@ case "$RC_TASK_KIND" in
 	emoji)
 		printf 'smile \360\237\230\200 please\n' >&2
 		exit 1
+		;;
+	big)
+		task=$(printf '{"id": %s, "bytes": %d}' "$RC_TASK_ID" "$(printf %s "$task" | wc -c)")
 		;;
 	orphan)
 		sleep 1000 &

@@ -388,6 +388,15 @@ ok( $node->poll_query_until(
 		'postgres', q{SELECT state FROM role_cluster.task WHERE kind = 'deaf'},
 		'done'),
 	'a handler that does not read its 300 kB task on stdin completes it');
+# and one that reads it, all of it: the agent writes it as the pipe drains
+query(q{SELECT role_cluster.enqueue('storeMaintenance', 'big',
+		jsonb_build_object('pad', repeat('x', 300000)))});
+ok( $node->poll_query_until(
+		'postgres', q{SELECT state FROM role_cluster.task WHERE kind = 'big'},
+		'done'),
+	'a handler that reads its 300 kB task completes it');
+cmp_ok(query(q{SELECT (task->>'bytes')::int FROM agent_run WHERE kind = 'big'}),
+	'>', 300000, 'and it got all of the task on stdin, not the pipe\'s first 64 kB');
 for my $name (sort keys %agents)
 {
 	ok(agent_running($name), "$name is still running");
@@ -917,6 +926,29 @@ $log = slurp_file($node->basedir . '/agent_drainer.log', $offset);
 like($log, qr/stopping: capacity lowered to 0.*deregistered; the server took back 0 task\(s\)/s,
 	'its handler done, it lowered its capacity to 0, and was given nothing before it deregistered');
 query("DELETE FROM role_cluster.task WHERE id = $waits");
+
+# ---- more routed than it has slots for: a freed slot fetches at once ----
+# The node's capacity (3) is above its concurrency (1): the worker routes
+# all three tasks of one enqueue to it at once, and the agent fetches one.
+# Each time a handler finishes, the agent must fetch the next at once: its
+# poll is an hour away, and no notification comes, since nothing more is
+# routed.
+start_agent('deep', 'maintenance', undef, {},
+	'--concurrency', '1', '--capacity', '3', '--poll', '3600');
+ok( $node->poll_query_until(
+		'postgres', q{SELECT live FROM role_cluster.nodes WHERE node_id = 'deep'}),
+	'deep registered');
+query(q{SELECT role_cluster.enqueue('storeMaintenance', 'deep') FROM generate_series(1, 3)});
+ok( $node->poll_query_until(
+		'postgres',
+		q{SELECT count(*) FROM role_cluster.task WHERE kind = 'deep' AND state = 'done'}, '3'),
+	'three tasks routed at once to a node with one slot are all done, not one');
+is( query(
+		q{SELECT count(*) || ' ' || count(DISTINCT task_id) || ' ' || bool_and(node_id = 'deep')
+		  FROM agent_run WHERE kind = 'deep'}),
+	'3 3 true', 'each ran once, on deep');
+kill 'TERM', $agents{deep};
+is(wait_agent('deep'), 0, 'deep stops with exit 0');
 
 # ---- a stop whose registration is refused ----
 # The node's role was deleted while its handler ran: registering again to
