@@ -139,9 +139,11 @@ sub start_agent
 		# with its standard input closed, as a service manager may start
 		# it: its handlers still get their tasks on theirs
 		close STDIN;
-		# and SIGPIPE at its default, as a service manager starts it, not
-		# ignored as the test's own process may have it (exec keeps that)
+		# and SIGPIPE and SIGHUP at their default, as a service manager
+		# starts it, not ignored as the test's own process may have them
+		# (exec keeps that; nohup ignores SIGHUP)
 		$SIG{PIPE} = 'DEFAULT';
+		$SIG{HUP}  = 'DEFAULT';
 		exec($agent, '-v', 'run', '--exec', $handler, '--poll', '1',
 			'--heartbeat', '1', @args)
 		  or print STDERR "could not run $agent: $!\n";
