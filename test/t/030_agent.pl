@@ -8,7 +8,9 @@
 # server restart mid-run (the agents reconnect and finish), a clean stop (on
 # SIGTERM or SIGINT), a handler that leaves its task unread on stdin (the
 # agent's write fails, which does not end it), an agent started with task
-# variables in its environment (its handlers see their own), a
+# variables in its environment (its handlers see their own), a handler
+# that reads a task larger than a pipe holds (it gets all of it), a node
+# routed more than it has slots for (each freed slot fetches at once), a
 # stop while the server is away (the agent reaches it again at once and does
 # not spin while its handler finishes), a report of a result and a
 # heartbeat retried after statement timeouts for as long as they last, a
@@ -381,22 +383,25 @@ like(
 cmp_ok(query(q{SELECT length(last_error) FROM role_cluster.task WHERE kind = 'noisy'}),
 	'<', 4200, 'the error is at most about 4 kB');
 
-# a handler that exits without reading its task, 300 kB of JSON, more than a
-# pipe holds: the agent's next write to its stdin fails (EPIPE), which must
-# not end the agent (SIGPIPE)
-query(q{SELECT role_cluster.enqueue('storeMaintenance', 'deaf',
-		jsonb_build_object('pad', repeat('x', 300000)))});
-ok( $node->poll_query_until(
-		'postgres', q{SELECT state FROM role_cluster.task WHERE kind = 'deaf'},
-		'done'),
-	'a handler that does not read its 300 kB task on stdin completes it');
+# Tasks of 300 kB of JSON, more than a pipe holds, for handlers of kind
+# $kind: each must be done.
+sub large_task_done
+{
+	my ($kind, $what) = @_;
+	query(qq{SELECT role_cluster.enqueue('storeMaintenance', '$kind',
+			jsonb_build_object('pad', repeat('x', 300000)))});
+	ok( $node->poll_query_until(
+			'postgres', qq{SELECT state FROM role_cluster.task WHERE kind = '$kind'},
+			'done'),
+		"a handler that $what its 300 kB task on stdin completes it");
+	return;
+}
+
+# a handler that exits without reading its task: the agent's next write to
+# its stdin fails (EPIPE), which must not end the agent (SIGPIPE)
+large_task_done('deaf', 'does not read');
 # and one that reads it, all of it: the agent writes it as the pipe drains
-query(q{SELECT role_cluster.enqueue('storeMaintenance', 'big',
-		jsonb_build_object('pad', repeat('x', 300000)))});
-ok( $node->poll_query_until(
-		'postgres', q{SELECT state FROM role_cluster.task WHERE kind = 'big'},
-		'done'),
-	'a handler that reads its 300 kB task completes it');
+large_task_done('big', 'reads');
 cmp_ok(query(q{SELECT (task->>'bytes')::int FROM agent_run WHERE kind = 'big'}),
 	'>', 300000, 'and it got all of the task on stdin, not the pipe\'s first 64 kB');
 for my $name (sort keys %agents)
