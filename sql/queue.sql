@@ -488,6 +488,23 @@ SELECT count(*) AS enqueued FROM role_cluster.enqueue_batch('[
 	{"task_type": "outboundMta", "kind": "l1"}
 ]');
 SELECT kind FROM role_cluster.claim_tasks('mta', 3);
+-- Capacity holds while a singleton waits too: 'all' (capacity 3) takes
+-- the first training and a mail, then only one more mail, then nothing;
+-- the second training waits for the first.
+DELETE FROM role_cluster.task;
+SELECT count(*) AS enqueued FROM role_cluster.enqueue_batch('[
+	{"task_type": "spamClassifierTraining", "kind": "t1", "run_at": "2000-01-01 00:00:00+00"},
+	{"task_type": "spamClassifierTraining", "kind": "t2", "run_at": "2000-01-01 00:00:01+00"},
+	{"task_type": "outboundMta", "kind": "c1", "run_at": "2000-01-01 00:00:02+00"},
+	{"task_type": "outboundMta", "kind": "c2", "run_at": "2000-01-01 00:00:03+00"},
+	{"task_type": "outboundMta", "kind": "c3", "run_at": "2000-01-01 00:00:04+00"},
+	{"task_type": "outboundMta", "kind": "c4", "run_at": "2000-01-01 00:00:05+00"}
+]');
+SELECT kind FROM role_cluster.claim_tasks('all', 2);
+SELECT kind FROM role_cluster.claim_tasks('all', 5);
+SELECT kind FROM role_cluster.claim_tasks('all', 5);
+SELECT capacity, held FROM role_cluster.nodes WHERE node_id = 'all';
+SELECT kind, state FROM q WHERE state = 'queued';
 
 -- Making a type a singleton reaches its unfinished tasks in the same
 -- transaction; with two of them running it is refused.
