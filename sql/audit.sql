@@ -208,6 +208,9 @@ SELECT * FROM findings WHERE "check" LIKE 'node_role%';
 RESET role_cluster.unknown_role;
 SELECT role_cluster.deregister_node('t1') AS handed_back;
 SELECT * FROM findings WHERE "check" LIKE 'node_role%';
+-- A deregistered node left on purpose: never reported as not live.
+SELECT count(*) AS deregistered_reported FROM role_cluster.audit()
+	WHERE "check" = 'node_not_live' AND subject IN ('b5', 'p1', 't1');
 
 -- node_role_changed: the listeners a role enables change after its nodes
 -- registered; registering again settles it.  A change that leaves them as

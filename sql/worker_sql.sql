@@ -27,6 +27,7 @@ SELECT role_cluster.cron_next('0 0 1 1 *', '2024-01-01 00:00:00+00');
 SELECT role_cluster.cron_next('5,10,50-52 3 * * *', '2024-01-01 03:50:00+00');
 SELECT role_cluster.cron_next('0 9-17/4 * * *', '2024-01-01 10:00:00+00');
 SELECT role_cluster.cron_next('30/10 * * * *', '2024-01-01 10:00:00+00');	-- a/n = a-max/n
+SELECT role_cluster.cron_next('30/10 * * * *', '2024-01-01 10:30:00+00');	-- then 40, not 30 an hour later
 SELECT role_cluster.cron_next('0 12 * jan,JUL *', '2024-02-01 00:00:00+00');
 SELECT role_cluster.cron_next('0 12 * mar-may *', '2024-06-01 00:00:00+00');
 SELECT role_cluster.cron_next('0 0 31 * *', '2024-04-01 00:00:00+00');	-- April has no 31st
