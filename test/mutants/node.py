@@ -3,6 +3,17 @@
 Each is one change a plausible slip could make; 030_agent.pl, which runs
 real agents against a server, must fail for each.  N: agent.c, the loop;
 R: runner.c, the handlers; C: conn.c, the connection; M: main.c, options.
+
+Seven survive 030_agent.pl.  C02 is equivalent in practice: after a
+class 08 or 57P error libpq already reports CONNECTION_BAD, which the
+same condition tests.  C01 and C03 change only how long the agent waits
+for a server that stopped answering (about 1 s against 10 s), which a
+test could tell only by a timing threshold.  N07 and R03 are the same
+fallback, a task fetched again while its own handler still runs: a due
+heartbeat is sent before the fetch, and stop_stale_handlers() deals with
+it first.  R06 needs a handler that traps SIGTERM and exits 0 after
+being stopped.  N26 needs a result report from an agent session older
+than the newest.
 """
 TESTS = ['REGRESS=', 'ISOLATION=', 'PROVE_TESTS=test/t/030_agent.pl']
 
