@@ -1,15 +1,24 @@
-"""Mutants of the background worker's loop (src/rc_worker.c), for
-test/mutate.py.
+"""Mutants of the background worker's loop (src/rc_worker.c) and of what
+wakes it (src/rc_shmem.c), for test/mutate.py.
 
 Each is one change a plausible slip could make in when the worker runs
-its steps; the worker's TAP tests, which watch a running worker, must
+its steps or is woken; the worker's TAP tests, which watch a running worker, must
 fail for each.  A run takes a few minutes per mutant.
+
+H04 survives: the worker's wait for an ended session to leave the
+process array before reclaim() looks.  It closes a race (the exit
+callback wakes the worker before the session is gone from
+pg_stat_activity) that did not occur in the runs so far: by the time the
+worker's transaction starts, the session had always left.  No test can
+make an exiting backend linger, so none can catch it without a timing
+race of its own.
 """
 TESTS = ['REGRESS=', 'ISOLATION=',
          'PROVE_TESTS=test/t/020_worker.pl test/t/021_worker_reclaim.pl '
          'test/t/023_worker_schedules.pl test/t/028_worker_poll.pl']
 
 K = 'src/rc_worker.c'
+H = 'src/rc_shmem.c'
 W = 'sql/install/50_worker.sql'
 
 MUTANTS = [
@@ -45,6 +54,26 @@ MUTANTS = [
      'if (pg_atomic_exchange_u32(&rc_shared->fire_requested, 0) != 0)\n\t\tfire = true;',
      'if (0)\n\t\tfire = true;',
      'a schedule written does not make the worker fire'),
+    ('H01', H,
+     'case XACT_EVENT_ABORT:\n\t\tcase XACT_EVENT_PREPARE:\n\t\t\twake_at_commit = 0;',
+     'case XACT_EVENT_ABORT:\n\t\tcase XACT_EVENT_PREPARE:\n\t\t\t;',
+     'a rolled-back enqueue wakes the worker at the next commit'),
+    ('H02', H,
+     'pg_atomic_read_u32(&rc_shared->work_waiting) != 0))',
+     'true))',
+     'every acknowledgement wakes the worker, work waiting or not'),
+    ('H03', H,
+     'pg_atomic_write_u32(&rc_shared->reclaim_requested, 1);\n\trc_wake_worker_now(NULL);',
+     ';',
+     'an ended node session does not wake the worker'),
+    ('H04', H,
+     'while (BackendPidGetProc(pids[i]) != NULL && waited_ms < 1000)',
+     'while (0)',
+     'reclaim does not wait for an ended session to leave'),
+    ('H05', H,
+     'if (commit_prepared && !rc_in_worker',
+     'if (0 && commit_prepared && !rc_in_worker',
+     'COMMIT PREPARED does not wake the worker'),
     # in schedule.py too, where no regression test can hold a lock long enough
     ('W12', W,
      "IF s.task_type = ANY (blocked) THEN",
