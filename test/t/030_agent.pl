@@ -252,6 +252,17 @@ sub wait_agent_log
 	return ($polls, substr(slurp($log), $offset));
 }
 
+# Passes (as test $what) once node $name is live in role_cluster.nodes:
+# registered, or live again.
+sub wait_live
+{
+	my ($name, $what) = @_;
+	ok( $node->poll_query_until(
+			'postgres', qq{SELECT live FROM role_cluster.nodes WHERE node_id = '$name'}),
+		$what);
+	return;
+}
+
 # ---- listeners and tasks of the seed's roles ----
 
 my ($rc, $out, $err) = run_agent({ STALWART_ROLE => 'frontend' }, 'listeners');
@@ -418,9 +429,7 @@ ok( $node->poll_query_until(
 		   WHERE kind = 'slow' AND state = 'running' AND node_id = 'maint1'}, '2'),
 	'two slow tasks run on maint1');
 start_agent('maint2', 'maintenance', undef, {}, '--concurrency', '2', '--grace', '1');
-ok( $node->poll_query_until(
-		'postgres', q{SELECT live FROM role_cluster.nodes WHERE node_id = 'maint2'}),
-	'maint2 registered');
+wait_live('maint2', 'maint2 registered');
 
 kill 'KILL', $agents{maint1};
 is(wait_agent('maint1'), 128 + 9, 'maint1 killed');
@@ -728,9 +737,7 @@ query(q{SELECT role_cluster.enqueue('storeMaintenance', 'after-deregister')});
 (undef, $log) = wait_agent_log('solo', $offset, qr/heartbeat failed: /);
 like($log, qr/heartbeat failed: .*node "solo" is deregistered/,
 	'deregistered while running: the agent says its heartbeat was refused, and why');
-ok( $node->poll_query_until(
-		'postgres', q{SELECT live FROM role_cluster.nodes WHERE node_id = 'solo'}, 't'),
-	'it registers again and is live');
+wait_live('solo', 'it registers again and is live');
 ok( $node->poll_query_until(
 		'postgres', q{SELECT state FROM role_cluster.task WHERE kind = 'after-deregister'}, 'done'),
 	'and runs the work routed to it since');
@@ -795,9 +802,7 @@ is(wait_agent('twin_b'), 0, 'the second agent stops with exit 0');
 my $linkdir = File::Temp::tempdir('/tmp/rc030XXXX', CLEANUP => 1);
 symlink($node->host, "$linkdir/s") or die "symlink: $!";
 start_agent('cut', 'maintenance', undef, { PGHOST => "$linkdir/s" });
-ok( $node->poll_query_until(
-		'postgres', q{SELECT live FROM role_cluster.nodes WHERE node_id = 'cut'}),
-	'agent cut registered');
+wait_live('cut', 'agent cut registered');
 unlink "$linkdir/s" or die "unlink: $!";
 query(q{SELECT pg_terminate_backend(backend_pid) FROM role_cluster.node WHERE node_id = 'cut'});
 start_agent('cut_b', 'maintenance', undef, { STALWART_NODE_ID => 'cut' });
@@ -942,9 +947,7 @@ query("DELETE FROM role_cluster.task WHERE id = $waits");
 # routed.
 start_agent('deep', 'maintenance', undef, {},
 	'--concurrency', '1', '--capacity', '3', '--poll', '3600');
-ok( $node->poll_query_until(
-		'postgres', q{SELECT live FROM role_cluster.nodes WHERE node_id = 'deep'}),
-	'deep registered');
+wait_live('deep', 'deep registered');
 query(q{SELECT role_cluster.enqueue('storeMaintenance', 'deep') FROM generate_series(1, 3)});
 ok( $node->poll_query_until(
 		'postgres',
@@ -1103,9 +1106,7 @@ ok(wait_file("$testdir/started.$lapsed.1"), 'a task runs on lapse (attempt 1)');
 # the next heartbeat makes it live again without stopping the handler.
 $offset = -s $node->basedir . '/agent_lapse.log';
 query(q{UPDATE role_cluster.node SET live_until = now() - interval '1 second' WHERE node_id = 'lapse'});
-ok( $node->poll_query_until(
-		'postgres', q{SELECT live FROM role_cluster.nodes WHERE node_id = 'lapse'}),
-	'past its node timeout only, lapse is live again after its next heartbeat');
+wait_live('lapse', 'past its node timeout only, lapse is live again after its next heartbeat');
 is( query(
 		"SELECT state || ' ' || node_id || ' ' || attempts FROM role_cluster.task WHERE id = $lapsed"),
 	'running lapse 1', 'and keeps its task');
@@ -1152,9 +1153,7 @@ is( query(
 	"$kept running paused 1, $newer running standin 1",
 	'on the other node; paused keeps its task');
 kill 'CONT', $agents{paused};
-ok( $node->poll_query_until(
-		'postgres', q{SELECT live FROM role_cluster.nodes WHERE node_id = 'paused'}),
-	'let go, it heartbeats and is live again');
+wait_live('paused', 'let go, it heartbeats and is live again');
 touch_file("$testdir/go.$kept.1");
 touch_file("$testdir/go.$newer.1");
 ok( $node->poll_query_until(
@@ -1241,9 +1240,7 @@ query(q{CREATE TRIGGER slow_ack BEFORE UPDATE OF state ON role_cluster.task
 	FOR EACH ROW WHEN (NEW.state = 'done' AND NEW.kind = 'slowack') EXECUTE FUNCTION slow_ack()});
 start_agent('slowack', 'maintenance', undef,
 	{ PGOPTIONS => '-c role_cluster.node_lease=4s' }, '--concurrency', '10');
-ok( $node->poll_query_until(
-		'postgres', q{SELECT live FROM role_cluster.nodes WHERE node_id = 'slowack'}),
-	'slowack registers');
+wait_live('slowack', 'slowack registers');
 kill 'HUP', $agents{slowack};
 query(q{SELECT count(role_cluster.enqueue('storeMaintenance', 'slowack')) FROM generate_series(1, 10)});
 ok( $node->poll_query_until(
@@ -1615,9 +1612,7 @@ $node->reload;
 start_agent('puller', 'background', undef,
 	{ PGOPTIONS => '-c default_transaction_isolation=repeatable\\ read' },
 	'--pull', '--poll', '0.2', '--concurrency', '2');
-ok( $node->poll_query_until(
-		'postgres', q{SELECT live FROM role_cluster.nodes WHERE node_id = 'puller'}),
-	'puller registered');
+wait_live('puller', 'puller registered');
 query(q{SELECT role_cluster.enqueue('outboundMta', 'pulled') FROM generate_series(1, 4)});
 ok( $node->poll_query_until(
 		'postgres',
@@ -1642,9 +1637,7 @@ is(wait_agent('puller'), 0, 'puller stops with exit 0');
 
 symlink($node->host, "$linkdir/f") or die "symlink: $!";
 start_agent('forlorn', 'maintenance', undef, {}, '-d', "host=$linkdir/f");
-ok( $node->poll_query_until(
-		'postgres', q{SELECT live FROM role_cluster.nodes WHERE node_id = 'forlorn'}),
-	'agent forlorn registered');
+wait_live('forlorn', 'agent forlorn registered');
 unlink "$linkdir/f" or die "unlink: $!";
 query(q{SELECT pg_terminate_backend(backend_pid) FROM role_cluster.node WHERE node_id = 'forlorn'});
 wait_agent_log('forlorn', 0, qr/lost the connection to the server/);
@@ -1695,9 +1688,7 @@ query(q{SELECT pg_terminate_backend(backend_pid) FROM role_cluster.node WHERE no
 (undef, $log) = wait_agent_log('returner', $offset, qr/reconnecting in [0-9.]+ s/);
 my ($afresh) = $log =~ /reconnecting in ([0-9.]+) s/;
 cmp_ok($afresh, '<', 1, 'cut off again, it tries to reconnect 0.5 s later, its backoff started afresh');
-ok( $node->poll_query_until(
-		'postgres', q{SELECT live FROM role_cluster.nodes WHERE node_id = 'returner'}),
-	'and is back');
+wait_live('returner', 'and is back');
 kill 'TERM', $agents{returner};
 is(wait_agent('returner'), 0, 'returner stops with exit 0');
 
