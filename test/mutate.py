@@ -31,6 +31,11 @@ PG_TEST_TIMEOUT_DEFAULT seconds (60 here unless set) for each condition a
 test polls for, not PostgreSQL's 180: a mutant often makes several of them
 never come true.
 
+A mutant can make a backend loop forever, and pg_regress has no time
+limit of its own: a run that goes on past MUTANT_TIMEOUT seconds (1800
+unless set) is stopped (its processes and the servers it started
+killed) and the mutant counts as killed, "timed out".
+
 Prints one line per mutant: its id, KILLED, SURVIVED, STALE or BUILDFAIL,
 its description, and for a killed one the first tests that failed.  The
 logs stay in a directory under /tmp, named at the start.
@@ -40,11 +45,13 @@ import os
 import re
 import runpy
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 
 SRC = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TIMEOUT = int(os.environ.get("MUTANT_TIMEOUT", "1800"))
 
 
 def copy_tree(src, dest):
@@ -84,8 +91,14 @@ def run_one(snapshot, logs, tests, mutant):
         env = dict(os.environ)
         env.setdefault("PG_TEST_TIMEOUT_DEFAULT", "60")
         with open(log, "w") as out:
-            rc = subprocess.run(["bash", "test/check.sh"] + tests, cwd=tree, env=env,
-                                stdout=out, stderr=subprocess.STDOUT).returncode
+            proc = subprocess.Popen(["bash", "test/check.sh"] + tests, cwd=tree, env=env,
+                                    stdout=out, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+            try:
+                rc = proc.wait(timeout=TIMEOUT)
+            except subprocess.TimeoutExpired:
+                stop_run(proc, before)
+                return f"{mid} {'KILLED' if mutant else 'FAILED'} ({desc}): timed out after {TIMEOUT} s"
         with open(log, errors="replace") as f:
             text = f.read()
         if "build failed" in text:
@@ -101,6 +114,26 @@ def run_one(snapshot, logs, tests, mutant):
         # test/check.sh keeps its copy of a failed run: a mutant's goes
         for d in set(glob.glob("/tmp/role_cluster_check.*")) - before:
             shutil.rmtree(d, ignore_errors=True)
+
+
+def stop_run(proc, before):
+    """Kill a run that took too long: its process group, and the servers
+    whose data lie in the copies of the tree it made, with their backends
+    (each of which runs in a session of its own, and one stuck in a loop
+    never notices that its postmaster is gone)."""
+    servers = []
+    for d in set(glob.glob("/tmp/role_cluster_check.*")) - before:
+        servers += subprocess.run(["pgrep", "-f", d], capture_output=True, text=True).stdout.split()
+    children = []
+    for pid in servers:
+        children += subprocess.run(["pgrep", "-P", pid], capture_output=True, text=True).stdout.split()
+    os.killpg(proc.pid, signal.SIGKILL)
+    for pid in servers + children:
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    proc.wait()
 
 
 def reinstall(snapshot):
