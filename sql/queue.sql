@@ -518,6 +518,29 @@ ROLLBACK;
 SELECT count(*) AS claimed FROM role_cluster.claim_tasks('mta', 5);
 UPDATE role_cluster.task_policy SET singleton = true WHERE task_type = 'outboundMta';
 SELECT singleton FROM role_cluster.task_policy WHERE task_type = 'outboundMta';
+-- A policy change rolled back to a savepoint leaves the transaction's new
+-- tasks the policy it read before the change, not the one read under it.
+BEGIN;
+SELECT role_cluster.enqueue('searchIndexing', 'sp1') IS NOT NULL AS enqueued;
+SAVEPOINT before_change;
+UPDATE role_cluster.task_policy SET singleton = true WHERE task_type = 'searchIndexing';
+SELECT role_cluster.enqueue('searchIndexing', 'sp2') IS NOT NULL AS enqueued;
+SELECT kind, singleton FROM role_cluster.task WHERE kind = 'sp2';
+ROLLBACK TO before_change;
+SELECT role_cluster.enqueue('searchIndexing', 'sp3') IS NOT NULL AS enqueued;
+SELECT kind, singleton FROM role_cluster.task WHERE kind LIKE 'sp_' ORDER BY kind;
+ROLLBACK;
+-- A type's row deleted behind the triggers' back and inserted again: the
+-- INSERT reaches the type's unfinished tasks as an UPDATE does.
+BEGIN;
+ALTER TABLE role_cluster.task_policy DISABLE TRIGGER task_policy_before_change;
+DELETE FROM role_cluster.task_policy WHERE task_type = 'searchIndexing';
+ALTER TABLE role_cluster.task_policy ENABLE TRIGGER task_policy_before_change;
+SELECT role_cluster.enqueue('searchIndexing', 'gone') IS NOT NULL AS enqueued;
+SELECT kind, singleton FROM role_cluster.task WHERE kind = 'gone';
+INSERT INTO role_cluster.task_policy VALUES ('searchIndexing', true);
+SELECT kind, singleton FROM role_cluster.task WHERE kind = 'gone';
+ROLLBACK;
 -- The policy keeps one row per type: an INSERT replaces it, DELETE and
 -- TRUNCATE are refused, the type cannot change.
 INSERT INTO role_cluster.task_policy VALUES ('spamClassifierTraining', false);
