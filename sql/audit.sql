@@ -205,7 +205,18 @@ SELECT hint FROM role_cluster.audit() WHERE "check" = 'node_role_missing';
 -- every listener, which node_role_changed leaves to this finding).
 SET role_cluster.unknown_role = 'enable_all';
 SELECT * FROM findings WHERE "check" LIKE 'node_role%';
+-- node_duties(), which the views and audit() read, says the same: every
+-- task type and every listener, and with the setting back, none.
+CREATE TEMP VIEW t1_duties AS
+	SELECT cardinality(d.tasks) AS task_types,
+		   d.listeners = ARRAY(SELECT l.id FROM role_cluster.network_listener l ORDER BY l.id) AS all_listeners,
+		   cardinality(d.listeners) AS listeners
+	FROM role_cluster.node n CROSS JOIN LATERAL role_cluster.node_duties(n) d
+	WHERE n.node_id = 't1';
+SELECT * FROM t1_duties;
 RESET role_cluster.unknown_role;
+SELECT * FROM t1_duties;
+DROP VIEW t1_duties;
 SELECT role_cluster.deregister_node('t1') AS handed_back;
 SELECT * FROM findings WHERE "check" LIKE 'node_role%';
 -- A deregistered node left on purpose: never reported as not live.
@@ -363,7 +374,37 @@ SELECT severity, "check", subject,
 	WHERE "check" = 'cleanup_held_back' AND subject LIKE 'prepared %';
 SELECT count(*) AS held_back_an_hour FROM role_cluster.audit(wait_threshold => '1 hour')
 	WHERE "check" = 'cleanup_held_back';
+-- With a second one prepared later, metrics() gives the age of the older,
+-- and counts no slot.
+BEGIN;
+SELECT role_cluster.enqueue('storeMaintenance', 'prepared') > 0 AS enqueued;
+PREPARE TRANSACTION 'regress_audit_forgotten_later';
+SELECT substring(m FROM E'\nrole_cluster_cleanup_held_back_seconds ([^\n]+)')::float8
+		= (SELECT max(date_part('epoch', now() - x.prepared)) FROM pg_prepared_xacts x
+		   WHERE x.database = current_database()) AS oldest_held_back,
+	   substring(m FROM E'\nrole_cluster_cleanup_held_back_slots ([^\n]+)') AS slots_held_back
+	FROM role_cluster.metrics() AS m;
+ROLLBACK PREPARED 'regress_audit_forgotten_later';
 ROLLBACK PREPARED 'regress_audit_forgotten';
+-- One prepared in another database holds back that database's cleanup, not
+-- this one's.
+SELECT current_database() AS regress_db \gset
+SET client_min_messages = warning;
+DROP DATABASE IF EXISTS regress_audit_other;
+RESET client_min_messages;
+CREATE DATABASE regress_audit_other;
+\c regress_audit_other
+BEGIN;
+CREATE TABLE forgotten ();
+PREPARE TRANSACTION 'regress_audit_elsewhere';
+\c :regress_db
+SELECT count(*) AS prepared_anywhere FROM pg_prepared_xacts;
+SELECT * FROM role_cluster.audit(wait_threshold => '0')
+	WHERE "check" = 'cleanup_held_back' AND subject LIKE 'prepared %';
+\c regress_audit_other
+ROLLBACK PREPARED 'regress_audit_elsewhere';
+\c :regress_db
+DROP DATABASE regress_audit_other;
 SELECT * FROM role_cluster.audit(wait_threshold => '0')
 	WHERE "check" = 'cleanup_held_back' AND subject LIKE 'prepared %';
 SELECT count(*) AS never_committed FROM role_cluster.task WHERE kind = 'prepared';

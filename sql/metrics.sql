@@ -68,11 +68,18 @@ ROLLBACK;
 -- A node that holds nothing has no oldest_held, and no sample of it.
 BEGIN;
 SELECT (role_cluster.register_node('idle', NULL, 1)).node_id;
-SELECT oldest_held IS NULL AS none_held, heartbeat_age >= interval '0' AS heartbeat_age_set
+SELECT free, oldest_held IS NULL AS none_held, heartbeat_age >= interval '0' AS heartbeat_age_set
 	FROM role_cluster.node_stats WHERE node_id = 'idle';
 SELECT count(*) AS idle_oldest_held_samples
 	FROM regexp_split_to_table(role_cluster.metrics(), E'\n') AS line
 	WHERE line LIKE 'role_cluster_node_oldest_held_seconds{node_id="idle"}%';
+ROLLBACK;
+-- oldest_held is the age of the node's oldest task, not its newest.
+-- (n1 holds c, and takes p3 now.)
+BEGIN;
+SELECT kind FROM role_cluster.claim_tasks('n1', 1);
+UPDATE role_cluster.task SET updated_at = now() - interval '1 hour' WHERE kind = 'c';
+SELECT free, oldest_held FROM role_cluster.node_stats WHERE node_id = 'n1';
 ROLLBACK;
 -- Values are printed exactly, whatever extra_float_digits the scraper's
 -- session sets (at -15, a float8 would print with one digit).
@@ -92,6 +99,12 @@ BEGIN;
 UPDATE role_cluster.task_policy SET singleton = true WHERE task_type = 'pushNotifications';
 SELECT kind, state, singleton FROM role_cluster.task WHERE task_type = 'pushNotifications' ORDER BY kind;
 SELECT shard, queued, held FROM role_cluster.shard_stats;
+ROLLBACK;
+-- A push node drained to capacity 0 serves its shard no more.
+BEGIN;
+SELECT shard, live_nodes, node_ids FROM role_cluster.shard_stats;
+UPDATE role_cluster.node SET capacity = 0 WHERE node_id = 'n1';
+SELECT shard, live_nodes, node_ids FROM role_cluster.shard_stats;
 ROLLBACK;
 -- Intervals are whole seconds.
 SELECT bool_and(date_trunc('second', oldest_wait) = oldest_wait) AS whole_seconds
