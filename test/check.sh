@@ -9,6 +9,13 @@
 #
 # With arguments, runs one "make installcheck" with them instead of the
 # three suites, e.g.: bash test/check.sh REGRESS=types ISOLATION= TAP_TESTS=
+#
+# COVERAGE=DIR builds with gcc's --coverage (and -O0) and, after the suites, prints
+# the share of each C file's lines that they ran, and how many of its
+# ereport(ERROR...) calls none reached; DIR gets gcov's annotated copies
+# of the sources (lines never run marked #####) and errors_not_run.txt,
+# those calls' places.  Lines run by processes that were killed (the crash
+# tests' SIGKILL, an immediate shutdown) are not counted.
 set -uo pipefail
 
 # The expected outputs come from UTF8 databases, which initdb makes under a
@@ -22,6 +29,12 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 
 bash "$src/test/deps.sh" || exit 1
+
+if [ -n "${COVERAGE:-}" ]; then
+	mkdir -p "$COVERAGE" && COVERAGE=$(cd "$COVERAGE" && pwd) || exit 1
+	# unoptimized, so that each line's count is its own
+	export COPT="-O0 --coverage"
+fi
 
 work=$(mktemp -d /tmp/role_cluster_check.XXXXXX)
 tar -C "$src" --exclude=.git --exclude='tmp_check*' --exclude=results -cf - . | tar -C "$work" -xf -
@@ -62,6 +75,30 @@ else
 	run_suite isolation REGRESS= TAP_TESTS=
 	run_suite tap REGRESS= ISOLATION=
 fi
+
+# COVERAGE: what the suites ran of each C file, by gcov (see the top)
+coverage_report()
+{
+	local dir f
+	rm -f "$COVERAGE"/*.gcov "$COVERAGE/errors_not_run.txt"
+	echo "=== coverage: lines run / lines, ereport(ERROR) calls not run (annotated sources in $COVERAGE)"
+	for dir in src src/node; do
+		(cd "$work" && gcov -o "$dir" "$dir"/*.c >/dev/null 2>&1 &&
+			rm -f ./*.h.gcov && mv ./*.c.gcov "$COVERAGE"/)
+	done
+	for f in "$COVERAGE"/*.c.gcov; do
+		# lines: "count:line:text"; ##### never run, - not code
+		awk -F: -v name="$(basename "$f" .gcov)" -v errs="$COVERAGE/errors_not_run.txt" '
+			$1 ~ /#####/ { missed++ }
+			$1 !~ /^ *-$/ { lines++ }
+			$1 ~ /#####/ && $3 ~ /ereport\((ERROR|FATAL)/ {
+				errors++; printf "%s:%d\n", name, $2 >> errs
+			}
+			END { printf "%-16s %5d / %5d  %5.1f%%  %3d\n", name, lines - missed, lines,
+					  lines ? 100 * (lines - missed) / lines : 0, errors }' "$f"
+	done
+}
+[ -z "${COVERAGE:-}" ] || coverage_report
 
 echo "suites: $passed passed, $failed failed"
 [ "$failed" -eq 0 ] || { echo "(work tree kept in $work)"; exit 1; }
