@@ -499,4 +499,15 @@ BEGIN;
 ALTER TABLE role_cluster.network_listener RENAME TO renamed_listener;
 SELECT role_cluster.role_enables_task('frontend', 'outboundMta');
 ROLLBACK;
+-- And the library called with no extension at all (a function made by hand
+-- in a database without it): it says so.
+\c
+BEGIN;
+SET LOCAL client_min_messages = warning;
+DROP EXTENSION role_cluster CASCADE;
+RESET client_min_messages;
+CREATE FUNCTION pg_temp.enables_listener(text, text) RETURNS boolean
+	AS 'role_cluster', 'role_enables_listener' LANGUAGE C;
+SELECT pg_temp.enables_listener('frontend', 'imap');
+ROLLBACK;
 SELECT role_cluster.role_exists('nosuchrole') AS after_rollback;

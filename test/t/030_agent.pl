@@ -1168,6 +1168,44 @@ kill 'TERM', $agents{paused}, $agents{standin};
 is(wait_agent('paused'), 0, 'paused stops with exit 0');
 is(wait_agent('standin'), 0, 'standin stops with exit 0');
 
+# ---- a server that stops answering: the agent gives up, connects again ----
+# The agent's session stops (SIGSTOP to its backend, taken while idle: it
+# holds no lock then): its connection stays open, and nothing answers.
+# Past its statement timeout (a third of the node timeout, at least 1 s)
+# and a margin, the agent gives up the query it sent, drops the
+# connection, connects again and registers from a new session.
+
+start_agent('mute', 'maintenance', undef,
+	{ PGOPTIONS => '-c role_cluster.node_timeout=3s' });
+wait_live('mute', 'mute registers');
+my $mute_pid = query(q{SELECT backend_pid FROM role_cluster.node WHERE node_id = 'mute'});
+my $mute_offset = -s ($node->basedir . '/agent_mute.log');
+my $stopped_idle = 0;
+for (1 .. 50)
+{
+	kill 'STOP', $mute_pid;
+	# a stopped backend's state is the one it last reported
+	last
+	  if $stopped_idle = query(
+		"SELECT state = 'idle' FROM pg_stat_activity WHERE pid = $mute_pid") eq 't';
+	kill 'CONT', $mute_pid;
+	usleep(20_000);
+}
+ok($stopped_idle, "mute's session stopped while idle");
+my (undef, $mute_log) =
+  wait_agent_log('mute', $mute_offset, qr/reconnected and registered again/);
+kill 'CONT', $mute_pid;
+like(
+	$mute_log,
+	qr/lost the connection to the server: the server did not answer in time/,
+	'the agent gives up the query its stopped session does not answer');
+like($mute_log, qr/reconnected and registered again/, 'and connects again');
+wait_live('mute', 'live, from its new session');
+isnt(query(q{SELECT backend_pid FROM role_cluster.node WHERE node_id = 'mute'}),
+	$mute_pid, 'a new session');
+kill 'TERM', $agents{mute};
+is(wait_agent('mute'), 0, 'mute stops with exit 0');
+
 # ---- a report that waits on a row lock does not stall the agent ----
 # Another session holds the row lock of a task whose handler finished.  The
 # agent's sessions give up a lock after a second (lock_timeout), so its
