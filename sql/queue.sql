@@ -202,6 +202,7 @@ SELECT role_cluster.task_singleton('spamClassifierTraining') AS spam,
 	   role_cluster.task_singleton('searchIndexing') AS indexing,
 	   role_cluster.task_push_shard('searchIndexing', 'account-9') AS not_push,
 	   role_cluster.task_push_shard('pushNotifications', 'account-9') = role_cluster.shard_for('account-9', 1) AS push,
+	   role_cluster.task_push_shard(NULL, 'account-9') IS NULL AS no_type,
 	   role_cluster.push_shards_total() AS total;
 -- node_session_alive: this session with its start time; a wrong start
 -- time (a reused pid); a pid no session has

@@ -165,6 +165,7 @@ SELECT role_cluster.cron_next('*/0 * * * *', now());
 SELECT role_cluster.cron_next('*/60 * * * *', now());
 SELECT role_cluster.cron_next('*/x * * * *', now());
 SELECT role_cluster.cron_next('1-/5 * * * *', now());
+SELECT role_cluster.cron_next('1- * * * *', now());
 SELECT role_cluster.cron_next('1,,2 * * * *', now());
 SELECT role_cluster.cron_next('1, * * * *', now());
 SELECT role_cluster.cron_next('*5 * * * *', now());
@@ -231,6 +232,11 @@ SELECT role_cluster.every_next('2024-02-10 07:30:00+00', '1 mon 1 day', 'America
 SET TimeZone = 'Asia/Tokyo';
 SELECT role_cluster.every_next('2024-11-02 13:00:00+00', '1 day', 'America/New_York') AT TIME ZONE 'UTC';
 SET TimeZone = 'UTC';
+-- months counted across the years before 1 AD as PostgreSQL counts them
+SELECT t, i, role_cluster.every_next(t, i) = t + i AS same_as_postgres
+  FROM (VALUES (timestamptz '0044-03-15 12:00+00 BC', interval '1 mon'),
+			   ('0001-11-15 12:00+00 BC', '3 mons'),
+			   ('0002-12-31 00:00+00 BC', '14 mons 1 day')) AS v(t, i);
 -- n = 0: the time itself, even the first 01:30 of a repeated hour
 SELECT role_cluster.every_next('2024-01-01 00:00:00+00', '1 day', 'UTC', 0);
 SELECT role_cluster.every_next('2024-11-03 05:30:00+00', '1 day', 'America/New_York', 0);
