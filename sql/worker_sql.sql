@@ -235,6 +235,7 @@ SET TimeZone = 'UTC';
 -- months counted across the years before 1 AD as PostgreSQL counts them
 SELECT t, i, role_cluster.every_next(t, i) = t + i AS same_as_postgres
   FROM (VALUES (timestamptz '0044-03-15 12:00+00 BC', interval '1 mon'),
+			   ('0044-01-31 12:00+00 BC', '1 mon'),
 			   ('0001-11-15 12:00+00 BC', '3 mons'),
 			   ('0002-12-31 00:00+00 BC', '14 mons 1 day')) AS v(t, i);
 -- n = 0: the time itself, even the first 01:30 of a repeated hour

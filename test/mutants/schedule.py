@@ -9,7 +9,9 @@ goes nowhere, which no timing can make as far as I can find: cron_next()
 returns a minute strictly after the time given, and every_next() adds
 parts that are all zero or more and not all zero (rc_every_check()); W12
 needs a firing that gives up on a lock, which 023_worker_schedules.pl
-does (worker.py runs it there).
+does (worker.py runs it there).  E04 (months before year 0 not rounded
+down) survived until worker_sql compared every_next() with PostgreSQL's
+own arithmetic from 31 January 44 BC.
 """
 TESTS = ['TAP_TESTS=']
 
@@ -148,6 +150,42 @@ MUTANTS = [
      'if (every->month == 0 && every->day == 0 && every->time < USECS_PER_SEC)',
      'if (every->month == 0 && every->day == 0 && every->time < 1)',
      'every: an interval under a second accepted'),
+    ('E03', E,
+     'm = (int64) tm.tm_year * MONTHS_PER_YEAR + (tm.tm_mon - 1) + nmonths;',
+     'm = (int64) tm.tm_year * MONTHS_PER_YEAR + tm.tm_mon + nmonths;',
+     'every_try: months counted from the next month'),
+    ('E04', E,
+     'if (mon < 0)\t\t\t/* before year 0: round down */',
+     'if (0)',
+     'every_try: months before year 0 not rounded down'),
+    ('E05', E,
+     'tm.tm_mday = day_tab[isleap(tm.tm_year)][tm.tm_mon - 1];',
+     'tm.tm_mday = day_tab[0][tm.tm_mon - 1];',
+     'every_try: a month from the 31st of January ends on the 28th of February in a leap year too'),
+    ('E06', E,
+     'if (ndays != 0)\n\t{\n\t\tint64\t\tjulian;',
+     'if (0)\n\t{\n\t\tint64\t\tjulian;',
+     'every_try: the days of an interval ignored'),
+    ('E07', E,
+     'julian = (int64) date2j(tm.tm_year, tm.tm_mon, tm.tm_mday) + ndays;',
+     'julian = (int64) date2j(tm.tm_year, tm.tm_mon, tm.tm_mday) + ndays + (ndays > 1);',
+     'every_try: several days at once one day too far'),
+    ('E08', E,
+     'return !pg_add_s64_overflow(*result, add, result) && IS_VALID_TIMESTAMP(*result);',
+     'return !pg_add_s64_overflow(*result, add, result);',
+     'every_try: a time past the timestamp range accepted'),
+    ('E09', E,
+     'return after + (TimestampTz) ((span / (uint64) every->time) * (uint64) every->time);',
+     'return after + (TimestampTz) ((span / (uint64) every->time + 1) * (uint64) every->time);',
+     'every_latest: the step after the bound, not the last one at or before it'),
+    ('E10', E,
+     'if (!rc_every_try(due, every, 1, tz, &next) || next > at_or_before)',
+     'if (!rc_every_try(due, every, 1, tz, &next) || next >= at_or_before)',
+     'every_latest: a calendar step exactly at the bound not taken'),
+    ('E12', E,
+     'if (n == 0)\n\t\treturn true;',
+     'if (n == 0)\n\t\tn = 1;',
+     'every_try: n = 0 gives the next time, not the time itself'),
     # the audit
     ('O01', O,
      "WHERE t.task_type <> 'pushNotifications' AND pg_catalog.cardinality(t.runners) = 1",
