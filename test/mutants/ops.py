@@ -17,7 +17,7 @@ and X10 (node_stats' free for a node holding nothing, and its oldest of
 two tasks: metrics.sql), X19 (a transaction prepared in another
 database: audit.sql), X28 and X29 (the slot count and the oldest of two
 holders, with two transactions prepared: audit.sql).  Three survive the
-suites this list runs and are killed by TAP tests:  X20 by
+suites this list runs and are killed by TAP tests: X20 by
 026_audit_slot.pl, X21 by 027_logical_roles.pl, X30 by
 028_worker_poll.pl (checked with a copy of this list whose TESTS name
 those three).
