@@ -284,6 +284,20 @@ SELECT role_cluster.every_next('294276-12-01', '1 month');
 SELECT role_cluster.every_next('infinity', '1 day');
 SELECT role_cluster.every_next('2024-01-01', '1000000000 days');
 SELECT role_cluster.every_next('2024-01-01', '1 hour', 'UTC', 9223372036854775807);
+-- each step's own range check, and PostgreSQL's arithmetic on the same:
+-- a year past the Julian calendar's last
+SELECT role_cluster.every_next('2024-01-01', '5874000 years');
+SELECT timestamptz '2024-01-01' + interval '5874000 years';
+-- a day past the last Julian day number
+SELECT role_cluster.every_next('290000-01-01', '2144000000 days');
+SELECT timestamptz '290000-01-01' + interval '2144000000 days';
+-- the first instant: its local date in New York (4:56 behind UTC then) is
+-- the day before the first Julian day, which PostgreSQL's arithmetic takes too
+SET TimeZone = 'America/New_York';
+SELECT i, role_cluster.every_next('4714-11-24 00:00:00+00 BC', i, 'America/New_York')
+		  = timestamptz '4714-11-24 00:00:00+00 BC' + i AS same_as_postgres
+  FROM (VALUES (interval '1 day'), ('1 mon'), ('1 mon 1 day 1 hour')) AS v(i);
+SET TimeZone = 'UTC';
 SELECT role_cluster.every_latest('2024-01-01', '1 hour', 'infinity');
 SELECT role_cluster.every_latest('-infinity', '1 hour', '2024-01-01');
 \set VERBOSITY terse
