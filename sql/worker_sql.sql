@@ -291,6 +291,9 @@ SELECT timestamptz '2024-01-01' + interval '5874000 years';
 -- a day past the last Julian day number
 SELECT role_cluster.every_next('290000-01-01', '2144000000 days');
 SELECT timestamptz '290000-01-01' + interval '2144000000 days';
+-- the last Julian year, but June, the month where its range ends (5874898-06-15)
+SELECT role_cluster.every_next('2026-06-15', '5872872 years');
+SELECT timestamptz '2026-06-15' + interval '5872872 years';
 -- the first instant: its local date in New York (4:56 behind UTC then) is
 -- the day before the first Julian day, which PostgreSQL's arithmetic takes too
 SET TimeZone = 'America/New_York';
