@@ -224,6 +224,11 @@ SELECT count(*) AS mismatches
   FROM generate_series(timestamptz '2024-01-01', '2025-01-01', '3 hours 7 minutes') AS g(t),
 	   unnest('{5 minutes, 1 hour, 1 day, 1 day 2 hours, 7 days, 1 mon, 1 mon 1 day, 1 year}'::interval[]) AS i
  WHERE role_cluster.every_next(g.t, i, 'America/New_York') <> g.t + i;
+-- and from the first instant, whose local date here (4:56 behind UTC then)
+-- is the day before the first Julian day
+SELECT i, role_cluster.every_next('4714-11-24 00:00:00+00 BC', i, 'America/New_York')
+		  = timestamptz '4714-11-24 00:00:00+00 BC' + i AS same_as_postgres
+  FROM (VALUES (interval '1 day'), ('1 mon'), ('1 mon 1 day 1 hour')) AS v(i);
 SET TimeZone = 'UTC';
 -- e.g. a month and a day from 02:30 on 10 February: 10 March lacks 02:30
 -- (03:30 EDT), and a day later is 03:30 again
@@ -294,13 +299,6 @@ SELECT timestamptz '290000-01-01' + interval '2144000000 days';
 -- the last Julian year, but June, the month where its range ends (5874898-06-15)
 SELECT role_cluster.every_next('2026-06-15', '5872872 years');
 SELECT timestamptz '2026-06-15' + interval '5872872 years';
--- the first instant: its local date in New York (4:56 behind UTC then) is
--- the day before the first Julian day, which PostgreSQL's arithmetic takes too
-SET TimeZone = 'America/New_York';
-SELECT i, role_cluster.every_next('4714-11-24 00:00:00+00 BC', i, 'America/New_York')
-		  = timestamptz '4714-11-24 00:00:00+00 BC' + i AS same_as_postgres
-  FROM (VALUES (interval '1 day'), ('1 mon'), ('1 mon 1 day 1 hour')) AS v(i);
-SET TimeZone = 'UTC';
 SELECT role_cluster.every_latest('2024-01-01', '1 hour', 'infinity');
 SELECT role_cluster.every_latest('-infinity', '1 hour', '2024-01-01');
 \set VERBOSITY terse
