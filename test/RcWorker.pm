@@ -22,7 +22,8 @@ our @EXPORT = qw(rc_new_node rc_node_session rc_wait_notification
   rc_worker_pid rc_set_and_reload rc_query);
 
 # A preloaded server; $params{conf} are extra postgresql.conf settings,
-# $params{initdb} extra initdb arguments.
+# $params{initdb} extra initdb arguments, $params{env} a hash of
+# environment variables the server starts with (this start only).
 sub rc_new_node
 {
 	my ($name, %params) = @_;
@@ -38,6 +39,7 @@ sub rc_new_node
 		  . "log_min_messages = warning\n"
 		  . "restart_after_crash = on\n"
 		  . ($params{conf} // ''));
+	local %ENV = (%ENV, %{ $params{env} // {} });
 	$node->start;
 	return $node;
 }

@@ -15,7 +15,8 @@ race of its own.
 """
 TESTS = ['REGRESS=', 'ISOLATION=',
          'PROVE_TESTS=test/t/020_worker.pl test/t/021_worker_reclaim.pl '
-         'test/t/023_worker_schedules.pl test/t/028_worker_poll.pl']
+         'test/t/023_worker_schedules.pl test/t/028_worker_poll.pl '
+         'test/t/029_worker_clock.pl']
 
 K = 'src/rc_worker.c'
 H = 'src/rc_shmem.c'
@@ -54,6 +55,23 @@ MUTANTS = [
      'if (pg_atomic_exchange_u32(&rc_shared->fire_requested, 0) != 0)\n\t\tfire = true;',
      'if (0)\n\t\tfire = true;',
      'a schedule written does not make the worker fire'),
+    # the clock set back (test/t/029_worker_clock.pl)
+    ('K09', K,
+     'if (ls->dispatch_retry_at > rc_dispatch_retry_time(start))\n\t\tls->dispatch_retry_at = start;',
+     'if (0)\n\t\tls->dispatch_retry_at = start;',
+     'clock set back: a dispatch paused after a failure waits for the clock to catch up'),
+    ('K10', K,
+     'if (ls->next_full > TimestampTzPlusMilliseconds(start, rc_poll_interval_ms))\n\t\tls->next_full = start;',
+     'if (0)\n\t\tls->next_full = start;',
+     'clock set back: lapsed leases wait for the clock to catch up'),
+    ('K11', K,
+     'if (ls->next_prune > TimestampTzPlusMilliseconds(start, (int64) rc_prune_interval_s * 1000))\n\t\tls->next_prune = start;',
+     'if (0)\n\t\tls->next_prune = start;',
+     'clock set back: the prune waits for the clock to catch up'),
+    ('K12', K,
+     'if (ls->next_vacuum > TimestampTzPlusMilliseconds(start, (int64) rc_vacuum_interval_s * 1000))\n\t\tls->next_vacuum = start;',
+     'if (0)\n\t\tls->next_vacuum = start;',
+     'clock set back: the vacuum look waits for the clock to catch up'),
     ('H01', H,
      'case XACT_EVENT_ABORT:\n\t\tcase XACT_EVENT_PREPARE:\n\t\t\twake_at_commit = 0;',
      'case XACT_EVENT_ABORT:\n\t\tcase XACT_EVENT_PREPARE:\n\t\t\t;',
