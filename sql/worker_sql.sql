@@ -296,7 +296,8 @@ SELECT timestamptz '2024-01-01' + interval '5874000 years';
 -- a day past the last Julian day number
 SELECT role_cluster.every_next('290000-01-01', '2144000000 days');
 SELECT timestamptz '290000-01-01' + interval '2144000000 days';
--- the last Julian year, but June, the month where its range ends (5874898-06-15)
+-- to 15 June of the last Julian year, whose range ends on 3 June: IS_VALID_JULIAN
+-- refuses all of that June
 SELECT role_cluster.every_next('2026-06-15', '5872872 years');
 SELECT timestamptz '2026-06-15' + interval '5872872 years';
 SELECT role_cluster.every_latest('2024-01-01', '1 hour', 'infinity');

@@ -40,7 +40,10 @@ static long shift_s;
 static struct timespec shift_read_at;
 static int	shift_read;
 
-/* The offset in seconds, read again from the file at most every 100 ms */
+/*
+ * The offset in seconds, read again from the file at most every 100 ms.
+ * Called by clock_gettime() alone, which has found the real one.
+ */
 static long
 current_shift(void)
 {
@@ -50,8 +53,6 @@ current_shift(void)
 	ssize_t		len;
 	int			fd;
 
-	if (real_clock_gettime == NULL)
-		real_clock_gettime = dlsym(RTLD_NEXT, "clock_gettime");
 	if (path == NULL || real_clock_gettime(CLOCK_MONOTONIC, &now) != 0)
 		return 0;
 	if (shift_read &&
