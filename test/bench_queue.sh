@@ -39,7 +39,22 @@
 #                 worker does when it finishes a task.
 #   hand+batch    the same, acknowledging all B tasks in one UPDATE (only
 #                 run for B > 1).
-# Both tables have the same storage and autovacuum settings.
+#   hand+route    the hand-written queue doing the least that the routing
+#                 rule needs, in the same three statements and plain SQL:
+#                 the claim reads and locks its node's row (registered,
+#                 within its lease, the caller's login) and counts what the
+#                 node holds under that lock (capacity), takes only tasks
+#                 of its node's types and push shard, and writes the lease;
+#                 only the holder may acknowledge.  Its table carries the
+#                 indexes those need: the tasks each node holds, and the
+#                 unique ones that make singletons and dedupe keys hold
+#                 under concurrency (a database constraint, as the queue
+#                 issue asks).  Its ratio is to the hand-written queue: what
+#                 the routing rule costs it at its cheapest, each part in
+#                 one plain statement with none of role_cluster's other
+#                 duties (pruning, fetch marks, hand edits kept right,
+#                 errors that say why).
+# All their tables have the same storage and autovacuum settings.
 #
 # Beside the rates, the WAL each queue wrote per task done in those runs,
 # as pg_waldump counts it: the bytes of its records and the index entries
@@ -120,10 +135,40 @@ CREATE TABLE jobs (
 	finished_at timestamptz
 );
 CREATE INDEX jobs_queued ON jobs (priority DESC, run_at, id) WHERE state = 'queued';
+
+-- hand+route: the hand-written queue with the least the routing rule needs
+CREATE TABLE rjobs (
+	id			bigserial PRIMARY KEY,
+	task_type	role_cluster.task_type NOT NULL,
+	payload		jsonb NOT NULL DEFAULT '{}',
+	priority	integer NOT NULL DEFAULT 0,
+	run_at		timestamptz NOT NULL DEFAULT now(),
+	state		text NOT NULL DEFAULT 'queued',
+	singleton	boolean NOT NULL DEFAULT false,
+	push_shard	integer,
+	node_id		text,
+	lease_until timestamptz,
+	attempts	integer NOT NULL DEFAULT 0,
+	dedupe_key	text,
+	finished_at timestamptz
+);
+CREATE INDEX rjobs_queued ON rjobs (priority DESC, run_at, id) WHERE state = 'queued';
+CREATE INDEX rjobs_held ON rjobs (node_id) WHERE state = 'running';
+CREATE UNIQUE INDEX rjobs_singleton ON rjobs (task_type) WHERE singleton AND state = 'running';
+CREATE UNIQUE INDEX rjobs_dedupe ON rjobs (dedupe_key)
+	WHERE dedupe_key IS NOT NULL AND state IN ('queued', 'running');
+CREATE TABLE rnodes (
+	node_id		text PRIMARY KEY,
+	login		name NOT NULL DEFAULT session_user,
+	task_types	role_cluster.task_type[] NOT NULL,
+	push_shard	integer,
+	capacity	integer NOT NULL,
+	lease_until timestamptz NOT NULL
+);
 EOF
 # the same storage settings as role_cluster.task
 opts=$(psql -d bench -At -c "SELECT array_to_string(reloptions, ', ') FROM pg_class WHERE oid = 'role_cluster.task'::regclass")
-psql -d bench -c "ALTER TABLE jobs SET ($opts)"
+psql -d bench -c "ALTER TABLE jobs SET ($opts)" -c "ALTER TABLE rjobs SET ($opts)"
 
 # pgbench scripts, one per queue and batch size
 node="'n' || :client_id"
@@ -159,6 +204,23 @@ for b in $BATCHES; do
 		echo "SELECT coalesce(array_agg(id), '{}') AS ids FROM u \\gset"
 		echo "UPDATE jobs SET state = 'done', finished_at = now() WHERE id = ANY (:ids::bigint[]);"
 	} >"$work/handbatch_$b.sql"
+	# hand+route: the hand-written queue doing the least the routing rule
+	# needs, in the same three statements: the node's row read and locked
+	# (live, the caller's, its capacity counted under the lock), its types
+	# and push shard filtering the claim, the lease written with it, and
+	# only the holder acknowledging (its nodes are registered by
+	# reset_tables)
+	me="SELECT n.node_id, n.task_types, n.push_shard, n.capacity, n.lease_until FROM rnodes n WHERE n.node_id = $node AND n.login = session_user AND n.lease_until > now() FOR NO KEY UPDATE"
+	held="SELECT count(*) FROM rjobs h WHERE h.node_id = $node AND h.state = 'running'"
+	rclaim="SELECT q.id FROM rjobs q WHERE q.state = 'queued' AND q.run_at <= now() AND q.task_type = ANY ((SELECT m.task_types FROM me m)::role_cluster.task_type[]) AND (q.push_shard IS NULL OR q.push_shard = (SELECT m.push_shard FROM me m)) ORDER BY q.priority DESC, q.run_at, q.id LIMIT least($b, (SELECT m.capacity FROM me m) - ($held)) FOR UPDATE OF q SKIP LOCKED"
+	{
+		echo "INSERT INTO rjobs (task_type) SELECT 'searchIndexing' FROM generate_series(1, $b);"
+		echo "WITH me AS ($me), u AS (UPDATE rjobs j SET state = 'running', node_id = me.node_id, lease_until = me.lease_until, attempts = j.attempts + 1 FROM me WHERE j.id IN ($rclaim) RETURNING j.id)"
+		echo "SELECT coalesce(array_agg(id), '{}') AS ids FROM u \\gset"
+		for k in $(seq "$b"); do
+			echo "UPDATE rjobs SET state = 'done', finished_at = now(), lease_until = NULL WHERE id = (:ids::bigint[])[$k] AND node_id = $node AND state = 'running';"
+		done
+	} >"$work/route_$b.sql"
 	# for COUNT=instructions: the hand-written statements on role_cluster.task,
 	# acknowledged as complete_task(s) does (one UPDATE per task at batch 1)
 	tclaim="SELECT id FROM role_cluster.task WHERE state = 'queued' AND NOT singleton AND run_at <= now() ORDER BY priority DESC, run_at, id LIMIT $b FOR UPDATE SKIP LOCKED"
@@ -192,13 +254,25 @@ for b in $BATCHES; do
 done
 chown postgres: "$work"/*.sql
 
+# Empties the queues and registers hand+route's nodes n0 to n7, pgbench's
+# client ids (live for a day, as role_cluster's are with node_lease 1d,
+# taking every type); then runs the statement $1, if given
+reset_tables()
+{
+	psql -d bench -c 'TRUNCATE role_cluster.task, role_cluster.node, role_cluster.node_fetch, jobs, rjobs, rnodes' \
+		-c "INSERT INTO rnodes (node_id, task_types, capacity, lease_until)
+			SELECT 'n' || i, enum_range(NULL::role_cluster.task_type), 1000000, now() + interval '1 day'
+			FROM generate_series(0, 7) i" \
+		-c 'VACUUM ANALYZE role_cluster.task, role_cluster.node, role_cluster.node_fetch, jobs, rjobs, rnodes' \
+		${1:+-c "$1"}
+}
+
 # COUNT=instructions: one run of script $1 for $2 loops in one session;
 # prints the instructions its backend executed
 count_run()
 {
 	local tag=$1_$2 pid f
-	psql -d bench -c 'TRUNCATE role_cluster.task, role_cluster.node, role_cluster.node_fetch, jobs' \
-		-c 'VACUUM ANALYZE role_cluster.task, role_cluster.node, role_cluster.node_fetch, jobs'
+	reset_tables
 	# the session notes its backend's pid, once
 	{
 		echo '\if :counted = 0'
@@ -241,20 +315,24 @@ if [ "$COUNT" = instructions ]; then
 	declare -A hand_of handbatch_of
 	echo "role_cluster queue benchmark: CPU instructions per task (callgrind), one node, planned alike"
 	echo "server $("$bindir/postgres" --version)"
-	printf '%-6s %14s %14s %14s %8s %14s %8s\n' batch 'role_cluster' 'same SQL, task' 'hand' 'ratio' 'hand+batch' 'ratio'
+	printf '%-6s %14s %14s %14s %8s %14s %8s %14s %8s\n' batch 'role_cluster' 'same SQL, task' 'hand' 'ratio' \
+		'hand+route' 'ratio' 'hand+batch' 'ratio'
 	for b in $BATCHES; do
 		o=$(count_per_task ours "$b")
 		p=$(count_per_task plain "$b")
 		h=$(count_per_task hand "$b")
+		r=$(count_per_task route "$b")
 		hb=-
 		[ "$b" -gt 1 ] && hb=$(count_per_task handbatch "$b")
 		hand_of[$b]=$h handbatch_of[$b]=$hb
-		printf '%-6s %14s %14s %14s %8s %14s %8s\n' "$b" "$o" "$p" "$h" \
-			"$(awk -v a="$o" -v b="$h" 'BEGIN { printf "%.2f", a / b }')" "$hb" \
+		printf '%-6s %14s %14s %14s %8s %14s %8s %14s %8s\n' "$b" "$o" "$p" "$h" \
+			"$(awk -v a="$o" -v b="$h" 'BEGIN { printf "%.2f", a / b }')" "$r" \
+			"$(awk -v a="$r" -v b="$h" 'BEGIN { printf "%.2f", a / b }')" "$hb" \
 			"$(awk -v a="$o" -v b="$hb" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')"
 	done
-	echo "instructions per task enqueued, claimed and acknowledged; ratio = role_cluster / hand-written"
-	echo "(fewer is better); same SQL, task = the hand-written statements on role_cluster.task"
+	echo "instructions per task enqueued, claimed and acknowledged (fewer is better); same SQL, task ="
+	echo "the hand-written statements on role_cluster.task; ratio = role_cluster / hand-written, but"
+	echo "for hand+route: hand+route / hand (what the least routing adds to the hand-written queue)"
 	header=0
 	for b in $BATCHES; do
 		[ "$b" -gt 1 ] || continue
@@ -291,8 +369,7 @@ wal_per_task()
 run()
 {
 	local queue=$1 clients=$2 batch=$3 done start end
-	psql -d bench -c 'TRUNCATE role_cluster.task, role_cluster.node, role_cluster.node_fetch, jobs' \
-		-c 'VACUUM ANALYZE role_cluster.task, role_cluster.node, role_cluster.node_fetch, jobs' -c 'CHECKPOINT'
+	reset_tables CHECKPOINT
 	start=$(psql -d bench -At -c 'SELECT pg_current_wal_insert_lsn()')
 	runuser -u postgres --whitelist-environment=PGOPTIONS -- "$bindir/pgbench" -h "$work" -p "$port" -n -M "$MODE" \
 		-c "$clients" -j "$(( clients < 2 ? clients : 2 ))" -T "$SECS" -D registered=0 \
@@ -301,6 +378,8 @@ run()
 	end=$(psql -d bench -At -c 'SELECT pg_current_wal_insert_lsn()')
 	if [ "$queue" = ours ]; then
 		done=$(psql -d bench -At -c "SELECT count(*) FROM role_cluster.task WHERE state = 'done'")
+	elif [ "$queue" = route ]; then
+		done=$(psql -d bench -At -c "SELECT count(*) FROM rjobs WHERE state = 'done'")
 	else
 		done=$(psql -d bench -At -c "SELECT count(*) FROM jobs WHERE state = 'done'")
 	fi
@@ -315,29 +394,33 @@ median()
 
 echo "role_cluster queue benchmark: synchronous_commit = $SYNC, ${SECS} s per run, median of $REPS"
 echo "$(nproc) cores; server $("$bindir/postgres" --version)"
-printf '%-6s %-6s %14s %14s %8s %14s %8s\n' nodes batch 'role_cluster' 'hand' 'ratio' 'hand+batch' 'ratio'
+printf '%-6s %-6s %14s %14s %8s %14s %8s %14s %8s\n' nodes batch 'role_cluster' 'hand' 'ratio' \
+	'hand+route' 'ratio' 'hand+batch' 'ratio'
 for b in $BATCHES; do
 	for n in $NODES; do
-		ours="" hand="" handbatch=""
+		ours="" hand="" route="" handbatch=""
 		for _ in $(seq "$REPS"); do
 			ours="$ours $(run ours "$n" "$b")"
 			hand="$hand $(run hand "$n" "$b")"
+			route="$route $(run route "$n" "$b")"
 			[ "$b" -gt 1 ] && handbatch="$handbatch $(run handbatch "$n" "$b")"
 		done
 		o=$(echo $ours | median)
 		h=$(echo $hand | median)
+		r=$(echo $route | median)
+		printf '%-6s %-6s %14s %14s %8s %14s %8s' "$n" "$b" "$o" "$h" \
+			"$(awk -v a="$o" -v b="$h" 'BEGIN { printf "%.2f", a / b }')" "$r" \
+			"$(awk -v a="$r" -v b="$h" 'BEGIN { printf "%.2f", a / b }')"
 		if [ "$b" -gt 1 ]; then
 			hb=$(echo $handbatch | median)
-			printf '%-6s %-6s %14s %14s %8s %14s %8s\n' "$n" "$b" "$o" "$h" \
-				"$(awk -v a="$o" -v b="$h" 'BEGIN { printf "%.2f", a / b }')" "$hb" \
-				"$(awk -v a="$o" -v b="$hb" 'BEGIN { printf "%.2f", a / b }')"
+			printf ' %14s %8s\n' "$hb" "$(awk -v a="$o" -v b="$hb" 'BEGIN { printf "%.2f", a / b }')"
 		else
-			printf '%-6s %-6s %14s %14s %8s %14s %8s\n' "$n" "$b" "$o" "$h" \
-				"$(awk -v a="$o" -v b="$h" 'BEGIN { printf "%.2f", a / b }')" - -
+			printf ' %14s %8s\n' - -
 		fi
 	done
 done
-echo "tasks/s = tasks done per second (enqueued, claimed and acknowledged); ratio = role_cluster / hand-written"
+echo "tasks/s = tasks done per second (enqueued, claimed and acknowledged); ratio = role_cluster / hand-written,"
+echo "but for hand+route: hand+route / hand (the rate the least routing leaves the hand-written queue)"
 
 # The WAL behind those rates: with synchronous_commit on, every commit
 # waits for its WAL to reach the disk, so what a queue writes per task is
@@ -350,16 +433,17 @@ wal_col()
 	local f="$work/wal_$1_$2_$3"
 	if [ -s "$f" ]; then cut -d' ' -f"$4" "$f" | median; else echo -; fi
 }
-printf '%-6s %-6s %14s %14s %8s %14s\n' nodes batch 'role_cluster' 'hand' 'ratio' 'hand+batch'
+printf '%-6s %-6s %14s %14s %8s %14s %14s\n' nodes batch 'role_cluster' 'hand' 'ratio' 'hand+route' 'hand+batch'
 for b in $BATCHES; do
 	for n in $NODES; do
 		o=$(wal_col ours "$n" "$b" 1)
 		h=$(wal_col hand "$n" "$b" 1)
 		hb=$(wal_col handbatch "$n" "$b" 1)
 		[ "$hb" = - ] || hb="$hb / $(wal_col handbatch "$n" "$b" 2)"
-		printf '%-6s %-6s %14s %14s %8s %14s\n' "$n" "$b" \
+		printf '%-6s %-6s %14s %14s %8s %14s %14s\n' "$n" "$b" \
 			"$o / $(wal_col ours "$n" "$b" 2)" "$h / $(wal_col hand "$n" "$b" 2)" \
-			"$(awk -v a="$o" -v b="$h" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')" "$hb"
+			"$(awk -v a="$o" -v b="$h" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')" \
+			"$(wal_col route "$n" "$b" 1) / $(wal_col route "$n" "$b" 2)" "$hb"
 	done
 done
 echo "ratio = role_cluster bytes per task / hand-written bytes per task"
@@ -375,10 +459,9 @@ echo "ratio = role_cluster bytes per task / hand-written bytes per task"
 interleaved()
 {
 	local clients=$1 batch=$2 scripts
-	scripts="-f $work/ours_$batch.sql -f $work/hand_$batch.sql"
+	scripts="-f $work/ours_$batch.sql -f $work/hand_$batch.sql -f $work/route_$batch.sql"
 	[ "$batch" -gt 1 ] && scripts="$scripts -f $work/handbatch_$batch.sql"
-	psql -d bench -c 'TRUNCATE role_cluster.task, role_cluster.node, role_cluster.node_fetch, jobs' \
-		-c 'VACUUM ANALYZE role_cluster.task, role_cluster.node, role_cluster.node_fetch, jobs' -c 'CHECKPOINT'
+	reset_tables CHECKPOINT
 	# shellcheck disable=SC2086
 	runuser -u postgres --whitelist-environment=PGOPTIONS -- "$bindir/pgbench" -h "$work" -p "$port" -n -M "$MODE" \
 		-c "$clients" -j "$(( clients < 2 ? clients : 2 ))" -T "$((SECS * REPS))" -D registered=0 \
@@ -390,12 +473,14 @@ interleaved()
 
 echo
 echo "interleaved: all queues in one run per point ($((SECS * REPS)) s), mean ms per task"
-printf '%-6s %-6s %14s %14s %8s %14s %8s\n' nodes batch 'role_cluster' 'hand' 'ratio' 'hand+batch' 'ratio'
+printf '%-6s %-6s %14s %14s %8s %14s %8s %14s %8s\n' nodes batch 'role_cluster' 'hand' 'ratio' \
+	'hand+route' 'ratio' 'hand+batch' 'ratio'
 for b in $BATCHES; do
 	for n in $NODES; do
-		read -r o h hb <<<"$(interleaved "$n" "$b")"
-		printf '%-6s %-6s %14.4f %14.4f %8s' "$n" "$b" "$o" "$h" \
-			"$(awk -v a="$o" -v b="$h" 'BEGIN { printf "%.2f", b / a }')"
+		read -r o h r hb <<<"$(interleaved "$n" "$b")"
+		printf '%-6s %-6s %14.4f %14.4f %8s %14.4f %8s' "$n" "$b" "$o" "$h" \
+			"$(awk -v a="$o" -v b="$h" 'BEGIN { printf "%.2f", b / a }')" "$r" \
+			"$(awk -v a="$r" -v b="$h" 'BEGIN { printf "%.2f", b / a }')"
 		if [ -n "${hb:-}" ]; then
 			printf ' %14.4f %8s\n' "$hb" "$(awk -v a="$o" -v b="$hb" 'BEGIN { printf "%.2f", b / a }')"
 		else
@@ -403,4 +488,5 @@ for b in $BATCHES; do
 		fi
 	done
 done
-echo "ratio = hand-written ms per task / role_cluster ms per task (the rate role_cluster reaches relative to it)"
+echo "ratio = hand-written ms per task / role_cluster ms per task (the rate role_cluster reaches relative to it),"
+echo "but for hand+route: hand ms per task / hand+route ms per task"
