@@ -19,7 +19,11 @@
 #     dispatch by the worker + fetch_tasks (dispatch_batch 1000, the
 #     default, and 100), claim_tasks (pull), and a hand-written FOR UPDATE
 #     SKIP LOCKED queue at batch 100, measured in the same run; target:
-#     dispatch >= the SKIP LOCKED queue.  And bounds, from a hand-written
+#     dispatch >= the SKIP LOCKED queue.  Every node takes 100 tasks per
+#     round trip and holds at most 100 (its capacity), so that the worker
+#     routes it its next batch only once it has finished the last; and
+#     once more at dispatch_batch 1000 with capacity 200, so that the
+#     worker routes a node's next batch while the node works on its last.  And bounds, from a hand-written
 #     queue that a bare dispatcher routes to the 8 nodes (one statement
 #     per batch; no routing rule, capacity or liveness):
 #     "bound", at batch 1000 and 100, whose nodes take their rows (routed
@@ -165,13 +169,15 @@ median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[in
 ratio() { echo "$1 $2" | awk '{ printf "%.2f", $1 / $2 }'; }
 
 # Starts n consumers of the given mode and role; their pids go to pids[].
-# Each holds (capacity) and takes per round trip at most 100 tasks, the
-# batch of the hand-written SKIP LOCKED queue it is compared with.
+# Each takes per round trip at most 100 tasks, the batch of the
+# hand-written SKIP LOCKED queue it is compared with, and holds (capacity)
+# at most $5 (100 if not given: then the worker routes a node its next
+# batch only once it has finished the last).
 start_consumers()
 {
-	local mode=$1 role=$2 n=$3 prefix=$4
+	local mode=$1 role=$2 n=$3 prefix=$4 capacity=${5:-100}
 	for i in $(seq 1 "$n"); do
-		"$dir/client" "$conn" "$mode" "$prefix$i" "$role" 100 >"$dir/$prefix$i.out" &
+		"$dir/client" "$conn" "$mode" "$prefix$i" "$role" "$capacity" 100 >"$dir/$prefix$i.out" &
 		pids+=($!)
 	done
 }
@@ -291,8 +297,9 @@ task_reloptions()
 }
 
 # $through tasks of kind $2 worked off by 8 nodes in mode $1 (consume:
-# fetch_tasks what the worker routed; claim: claim_tasks); prints tasks/s,
-# then prunes them; $3 labels its WAL figure
+# fetch_tasks what the worker routed; claim: claim_tasks) of capacity $4
+# (100 if not given); prints tasks/s, then prunes them; $3 labels its WAL
+# figure
 nodes_run()
 {
 	local start lsn
@@ -300,7 +307,7 @@ nodes_run()
 	quiesce
 	lsn=$(wal_start)
 	start=$(psql_q -c "SELECT clock_timestamp()")
-	start_consumers "$1" - 8 "$2"
+	start_consumers "$1" - 8 "$2" "${4:-100}"
 	# none queued or running, then all done; polled from one session with
 	# index probes, so that the wait costs the run next to nothing, as the
 	# SKIP LOCKED run's (it waits for its nodes to exit) costs it nothing
@@ -317,11 +324,12 @@ nodes_run()
 	psql_q -c "SELECT role_cluster.prune(interval '0', interval '0', 100000000)" >/dev/null
 }
 
-# dispatch by the worker, nodes fetch_tasks; $1 = role_cluster.dispatch_batch
+# dispatch by the worker, nodes fetch_tasks; $1 = role_cluster.dispatch_batch,
+# $2 = the nodes' capacity (100 if not given)
 dispatch_run()
 {
 	psql_q -c "ALTER SYSTEM SET role_cluster.dispatch_batch = $1" -c "SELECT pg_reload_conf()" >/dev/null
-	nodes_run consume through "dispatch$1"
+	nodes_run consume through "dispatch$1cap${2:-100}" "${2:-100}"
 	psql_q -c "ALTER SYSTEM RESET role_cluster.dispatch_batch" -c "SELECT pg_reload_conf()" >/dev/null
 }
 
@@ -474,50 +482,60 @@ EOF
 	psql_q -c "ALTER SYSTEM RESET role_cluster.enabled" -c "SELECT pg_reload_conf()" >/dev/null
 }
 
-fmt="%-5s %9s %9s %9s %9s %15s %15s %15s %15s %9s %9s %9s\n"
-printf "$fmt" round dispatch dispatch claim 'SKIP' 'bound' 'bound' 'bound, read' 'bound, read' dispatch bound 'bound,'
-printf "$fmt" '' '1000' '100' '(pull)' 'LOCKED' '1000 (routed)' '100 (routed)' '1000 (routed)' '2 dispatchers' '/ SKIP' '/ SKIP' 'read/SKIP'
-all_disp="" all_disp100="" all_pull="" all_skip="" all_bound="" all_bound100="" all_bread="" all_bread2=""
+fmt="%-5s %9s %9s %9s %9s %9s %15s %15s %15s %15s %9s %9s %9s %9s\n"
+printf "$fmt" round dispatch dispatch 'dispatch' claim 'SKIP' 'bound' 'bound' 'bound, read' 'bound, read' dispatch 'cap 200' bound 'bound,'
+printf "$fmt" '' '1000' '100' '1000, cap' '(pull)' 'LOCKED' '1000 (routed)' '100 (routed)' '1000 (routed)' '2 dispatchers' '/ SKIP' '/ SKIP' '/ SKIP' 'read/SKIP'
+printf "$fmt" '' '' '' '200' '' '' '' '' '' '' '' '' '' ''
+all_disp="" all_disp100="" all_dcap="" all_pull="" all_skip="" all_bound="" all_bound100="" all_bread="" all_bread2=""
 for r in $(seq 1 "$reps"); do
 	disp=$(dispatch_run 1000)
 	disp100=$(dispatch_run 100)
+	dcap=$(dispatch_run 1000 200)
 	pull=$(pull_run)
 	skip=$(skip_run)
 	read -r bound bound_after <<<"$(bound_run 1000 take)"
 	read -r bound100 bound100_after <<<"$(bound_run 100 take)"
 	read -r bread bread_after <<<"$(bound_run 1000 read)"
 	read -r bread2 bread2_after <<<"$(bound_run 1000 read 2)"
-	printf "$fmt" "$r" "$disp" "$disp100" "$pull" "$skip" \
+	printf "$fmt" "$r" "$disp" "$disp100" "$dcap" "$pull" "$skip" \
 		"$bound (${bound_after}s)" "$bound100 (${bound100_after}s)" "$bread (${bread_after}s)" \
-		"$bread2 (${bread2_after}s)" "$(ratio "$disp" "$skip")" "$(ratio "$bound" "$skip")" "$(ratio "$bread" "$skip")"
-	all_disp="$all_disp $disp" all_disp100="$all_disp100 $disp100" all_pull="$all_pull $pull"
+		"$bread2 (${bread2_after}s)" "$(ratio "$disp" "$skip")" "$(ratio "$dcap" "$skip")" \
+		"$(ratio "$bound" "$skip")" "$(ratio "$bread" "$skip")"
+	all_disp="$all_disp $disp" all_disp100="$all_disp100 $disp100" all_dcap="$all_dcap $dcap" all_pull="$all_pull $pull"
 	all_skip="$all_skip $skip" all_bound="$all_bound $bound" all_bound100="$all_bound100 $bound100"
 	all_bread="$all_bread $bread" all_bread2="$all_bread2 $bread2"
 done
 disp=$(echo "$all_disp" | median)
 disp100=$(echo "$all_disp100" | median)
+dcap=$(echo "$all_dcap" | median)
 skip=$(echo "$all_skip" | median)
 bound=$(echo "$all_bound" | median)
 bound100=$(echo "$all_bound100" | median)
 bread=$(echo "$all_bread" | median)
 bread2=$(echo "$all_bread2" | median)
-printf "$fmt" median "$disp" "$disp100" "$(echo "$all_pull" | median)" "$skip" \
-	"$bound" "$bound100" "$bread" "$bread2" "$(ratio "$disp" "$skip")" "$(ratio "$bound" "$skip")" "$(ratio "$bread" "$skip")"
-echo "dispatch 1000 = the worker at its default dispatch_batch, its nodes fetch_tasks() and complete_tasks();"
+printf "$fmt" median "$disp" "$disp100" "$dcap" "$(echo "$all_pull" | median)" "$skip" \
+	"$bound" "$bound100" "$bread" "$bread2" "$(ratio "$disp" "$skip")" "$(ratio "$dcap" "$skip")" \
+	"$(ratio "$bound" "$skip")" "$(ratio "$bread" "$skip")"
+echo "dispatch 1000 = the worker at its default dispatch_batch, its nodes fetch_tasks() and complete_tasks()"
+echo "100 at a time, each node of capacity 100 (it is routed its next batch only once it has finished"
+echo "the last); cap 200: of capacity 200, so that the worker routes a node its next batch while it"
+echo "works on the one it fetched;"
 echo "bound = one bare dispatcher (routed: seconds until it had routed every task); its nodes take"
 echo "their rows (routed -> running) and mark them done; bound, read: routed straight to running,"
 echo "the nodes only read their rows and mark them done (two writes per task, as SKIP LOCKED and"
 echo "role_cluster);"
 echo "2 dispatchers: the same with two bare dispatchers at once."
-echo "medians: dispatch / SKIP LOCKED = $(ratio "$disp" "$skip") (batch 100: $(ratio "$disp100" "$skip"));" \
+echo "medians: dispatch / SKIP LOCKED = $(ratio "$disp" "$skip") (batch 100: $(ratio "$disp100" "$skip");" \
+	"capacity 200: $(ratio "$dcap" "$skip"));" \
 	"bound / SKIP LOCKED = $(ratio "$bound" "$skip") (batch 100: $(ratio "$bound100" "$skip"));" \
 	"bound, read / SKIP LOCKED = $(ratio "$bread" "$skip") (2 dispatchers: $(ratio "$bread2" "$skip"))"
 wal() { median <"$dir/wal_$1"; }
 echo "WAL records written per task, bytes (median of the rounds; from start to the last done, without"
-echo "full-page images): dispatch 1000 $(wal dispatch1000), dispatch 100 $(wal dispatch100)," \
+echo "full-page images): dispatch 1000 $(wal dispatch1000cap100), dispatch 100 $(wal dispatch100cap100)," \
+	"dispatch 1000, capacity 200 $(wal dispatch1000cap200)," \
 	"claim $(wal pull), SKIP LOCKED $(wal skip), bound 1000 $(wal bound1000take1), bound 100 $(wal bound100take1)," \
 	"bound, read $(wal bound1000read1), 2 dispatchers $(wal bound1000read2);" \
-	"dispatch / SKIP LOCKED = $(ratio "$(wal dispatch1000)" "$(wal skip)")"
+	"dispatch / SKIP LOCKED = $(ratio "$(wal dispatch1000cap100)" "$(wal skip)")"
 echo
 echo "== the routing step alone, microseconds per task ($alone tasks, one session, nothing else running):"
 echo "   dispatch(1000) to 8 nodes that do not fetch, vs the same session claiming from the SKIP LOCKED"

@@ -5,11 +5,12 @@
  *	  sessions that consume routed tasks, a latency probe, a producer, and
  *	  the consumers of the hand-written SKIP LOCKED baseline queue.
  *
- *	  bench_worker_client CONNINFO consume NODE ROLE CAPACITY
- *		Registers NODE (ROLE may be "-" for none), LISTENs on its channel and
- *		fetches and completes what is routed to it until SIGTERM; prints
- *		the number of tasks it completed.
- *	  bench_worker_client CONNINFO claim NODE ROLE CAPACITY
+ *	  bench_worker_client CONNINFO consume NODE ROLE CAPACITY [FETCH]
+ *		Registers NODE (ROLE may be "-" for none) with CAPACITY, LISTENs on
+ *		its channel and fetches (FETCH at a time, CAPACITY if not given)
+ *		and completes what is routed to it until SIGTERM; prints the number
+ *		of tasks it completed.
+ *	  bench_worker_client CONNINFO claim NODE ROLE CAPACITY [FETCH]
  *		The same through claim_tasks() (pull, no worker needed).
  *	  bench_worker_client CONNINFO probe NODE ROLE TASK_TYPE N
  *		N times: enqueue a task that only NODE may run, wait for NODE's
@@ -181,12 +182,15 @@ drain_notify(PGconn *conn)
 		PQfreemem(n);
 }
 
-/* consume / claim: work the tasks of a node until SIGTERM */
+/*
+ * consume / claim: work the tasks of a node until SIGTERM, taking up to
+ * fetch at a time
+ */
 static int
 consume(PGconn *conn, const char *node, const char *role, const char *capacity,
-		int pull)
+		const char *fetch, int pull)
 {
-	const char *params[2] = {node, capacity};
+	const char *params[2] = {node, fetch};
 	long long	done = 0;
 	long long	last_beat = now_us();
 
@@ -655,8 +659,10 @@ main(int argc, char **argv)
 		return probe(argv[1], argv[3], argv[4], argv[5], atoi(argv[6]));
 
 	conn = connect_or_die(argv[1]);
-	if ((strcmp(argv[2], "consume") == 0 || strcmp(argv[2], "claim") == 0) && argc == 6)
-		return consume(conn, argv[3], argv[4], argv[5], strcmp(argv[2], "claim") == 0);
+	if ((strcmp(argv[2], "consume") == 0 || strcmp(argv[2], "claim") == 0) &&
+		(argc == 6 || argc == 7))
+		return consume(conn, argv[3], argv[4], argv[5], argv[argc == 7 ? 6 : 5],
+					   strcmp(argv[2], "claim") == 0);
 	if (strcmp(argv[2], "produce") == 0 && (argc == 7 || argc == 8))
 		return produce(conn, argv[3], atol(argv[4]), argv[5], atol(argv[6]),
 					   argc == 8 ? atol(argv[7]) : 0);
