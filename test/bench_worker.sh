@@ -22,10 +22,11 @@
 #     dispatch >= the SKIP LOCKED queue.  Every node takes 100 tasks per
 #     round trip and holds at most 100 (its capacity), so that the worker
 #     routes it its next batch only once it has finished the last; and
-#     once more at dispatch_batch 1000 with capacity 200, so that the
-#     worker routes a node's next batch while the node works on its last.  And bounds, from a hand-written
-#     queue that a bare dispatcher routes to the 8 nodes (one statement
-#     per batch; no routing rule, capacity or liveness):
+#     once more tuned for throughput: dispatch_batch 2000 and nodes of
+#     capacity 1000, still taking 100 per round trip, so that the worker
+#     routes ahead of the nodes in fuller calls.  And bounds, from a
+#     hand-written queue that a bare dispatcher routes to the 8 nodes (one
+#     statement per batch; no routing rule, capacity or liveness):
 #     "bound", at batch 1000 and 100, whose nodes take their rows (routed
 #     -> running) and then finish them, so each task is written three
 #     times; and "bound, read", routed straight to running, its nodes only
@@ -34,9 +35,10 @@
 #     fetch_tasks() moves the node's fetch mark, not the tasks), with one
 #     dispatcher and with two.  What a process that
 #     writes each routing to the table reaches here with nothing else to
-#     do.  The queues take turns, for BENCH_THROUGHPUT_ROUNDS rounds, and
-#     the ratios are of the medians, so that the drift of a shared machine
-#     falls on all of them alike.  The bytes of WAL records each queue
+#     do.  The queues take turns, for BENCH_THROUGHPUT_ROUNDS rounds, each
+#     round starting one queue further down the list, and the ratios are
+#     of the medians, so that the drift of a shared machine falls on all
+#     of them alike.  The bytes of WAL records each queue
 #     writes per task are printed too: unlike the rates they do not drift
 #     with the machine, and they show what each design writes.  Then the
 #     routing step alone, in one session with nothing else running:
@@ -482,57 +484,70 @@ EOF
 	psql_q -c "ALTER SYSTEM RESET role_cluster.enabled" -c "SELECT pg_reload_conf()" >/dev/null
 }
 
+# One run of the queue named $1: prints its rate (a bound's, then the
+# seconds until all was routed)
+throughput_run()
+{
+	case $1 in
+		disp) dispatch_run 1000 ;;
+		disp100) dispatch_run 100 ;;
+		tuned) dispatch_run 2000 1000 ;;
+		pull) pull_run ;;
+		skip) skip_run ;;
+		bound) bound_run 1000 take ;;
+		bound100) bound_run 100 take ;;
+		bread) bound_run 1000 read ;;
+		bread2) bound_run 1000 read 2 ;;
+	esac
+}
+# Round r starts at the r-th queue of the list and wraps around, so that
+# over the rounds each queue runs early and late in a round alike: a
+# machine whose speed drifts within a round favours no queue.
+queues=(disp disp100 tuned pull skip bound bound100 bread bread2)
 fmt="%-5s %9s %9s %9s %9s %9s %15s %15s %15s %15s %9s %9s %9s %9s\n"
-printf "$fmt" round dispatch dispatch 'dispatch' claim 'SKIP' 'bound' 'bound' 'bound, read' 'bound, read' dispatch 'cap 200' bound 'bound,'
-printf "$fmt" '' '1000' '100' '1000, cap' '(pull)' 'LOCKED' '1000 (routed)' '100 (routed)' '1000 (routed)' '2 dispatchers' '/ SKIP' '/ SKIP' '/ SKIP' 'read/SKIP'
-printf "$fmt" '' '' '' '200' '' '' '' '' '' '' '' '' '' ''
-all_disp="" all_disp100="" all_dcap="" all_pull="" all_skip="" all_bound="" all_bound100="" all_bread="" all_bread2=""
+printf "$fmt" round dispatch dispatch 'dispatch' claim 'SKIP' 'bound' 'bound' 'bound, read' 'bound, read' dispatch 'tuned' bound 'bound,'
+printf "$fmt" '' '1000' '100' '2000, cap' '(pull)' 'LOCKED' '1000 (routed)' '100 (routed)' '1000 (routed)' '2 dispatchers' '/ SKIP' '/ SKIP' '/ SKIP' 'read/SKIP'
+printf "$fmt" '' '' '' '1000' '' '' '' '' '' '' '' '' '' ''
+declare -A rates=() all=()
+# a bound's rate and, in brackets, the seconds until all was routed
+cell() { echo "${rates[$1]%% *} (${rates[$1]#* }s)"; }
 for r in $(seq 1 "$reps"); do
-	disp=$(dispatch_run 1000)
-	disp100=$(dispatch_run 100)
-	dcap=$(dispatch_run 1000 200)
-	pull=$(pull_run)
-	skip=$(skip_run)
-	read -r bound bound_after <<<"$(bound_run 1000 take)"
-	read -r bound100 bound100_after <<<"$(bound_run 100 take)"
-	read -r bread bread_after <<<"$(bound_run 1000 read)"
-	read -r bread2 bread2_after <<<"$(bound_run 1000 read 2)"
-	printf "$fmt" "$r" "$disp" "$disp100" "$dcap" "$pull" "$skip" \
-		"$bound (${bound_after}s)" "$bound100 (${bound100_after}s)" "$bread (${bread_after}s)" \
-		"$bread2 (${bread2_after}s)" "$(ratio "$disp" "$skip")" "$(ratio "$dcap" "$skip")" \
-		"$(ratio "$bound" "$skip")" "$(ratio "$bread" "$skip")"
-	all_disp="$all_disp $disp" all_disp100="$all_disp100 $disp100" all_dcap="$all_dcap $dcap" all_pull="$all_pull $pull"
-	all_skip="$all_skip $skip" all_bound="$all_bound $bound" all_bound100="$all_bound100 $bound100"
-	all_bread="$all_bread $bread" all_bread2="$all_bread2 $bread2"
+	rates=()
+	for k in $(seq 0 $((${#queues[@]} - 1))); do
+		q=${queues[$(((k + r - 1) % ${#queues[@]}))]}
+		rates[$q]=$(throughput_run "$q")
+		all[$q]="${all[$q]:-} ${rates[$q]%% *}"
+	done
+	printf "$fmt" "$r" "${rates[disp]}" "${rates[disp100]}" "${rates[tuned]}" "${rates[pull]}" "${rates[skip]}" \
+		"$(cell bound)" "$(cell bound100)" "$(cell bread)" "$(cell bread2)" \
+		"$(ratio "${rates[disp]}" "${rates[skip]}")" "$(ratio "${rates[tuned]}" "${rates[skip]}")" \
+		"$(ratio "${rates[bound]%% *}" "${rates[skip]}")" "$(ratio "${rates[bread]%% *}" "${rates[skip]}")"
 done
-disp=$(echo "$all_disp" | median)
-disp100=$(echo "$all_disp100" | median)
-dcap=$(echo "$all_dcap" | median)
-skip=$(echo "$all_skip" | median)
-bound=$(echo "$all_bound" | median)
-bound100=$(echo "$all_bound100" | median)
-bread=$(echo "$all_bread" | median)
-bread2=$(echo "$all_bread2" | median)
-printf "$fmt" median "$disp" "$disp100" "$dcap" "$(echo "$all_pull" | median)" "$skip" \
-	"$bound" "$bound100" "$bread" "$bread2" "$(ratio "$disp" "$skip")" "$(ratio "$dcap" "$skip")" \
-	"$(ratio "$bound" "$skip")" "$(ratio "$bread" "$skip")"
+declare -A med=()
+for q in "${queues[@]}"; do
+	med[$q]=$(echo "${all[$q]}" | median)
+done
+skip=${med[skip]}
+printf "$fmt" median "${med[disp]}" "${med[disp100]}" "${med[tuned]}" "${med[pull]}" "$skip" \
+	"${med[bound]}" "${med[bound100]}" "${med[bread]}" "${med[bread2]}" "$(ratio "${med[disp]}" "$skip")" \
+	"$(ratio "${med[tuned]}" "$skip")" "$(ratio "${med[bound]}" "$skip")" "$(ratio "${med[bread]}" "$skip")"
 echo "dispatch 1000 = the worker at its default dispatch_batch, its nodes fetch_tasks() and complete_tasks()"
 echo "100 at a time, each node of capacity 100 (it is routed its next batch only once it has finished"
-echo "the last); cap 200: of capacity 200, so that the worker routes a node its next batch while it"
-echo "works on the one it fetched;"
+echo "the last); dispatch 100: dispatch_batch 100; tuned: dispatch_batch 2000 and nodes of capacity"
+echo "1000, still fetching 100 at a time (the worker routes ahead of the nodes, in fuller calls);"
 echo "bound = one bare dispatcher (routed: seconds until it had routed every task); its nodes take"
 echo "their rows (routed -> running) and mark them done; bound, read: routed straight to running,"
 echo "the nodes only read their rows and mark them done (two writes per task, as SKIP LOCKED and"
 echo "role_cluster);"
 echo "2 dispatchers: the same with two bare dispatchers at once."
-echo "medians: dispatch / SKIP LOCKED = $(ratio "$disp" "$skip") (batch 100: $(ratio "$disp100" "$skip");" \
-	"capacity 200: $(ratio "$dcap" "$skip"));" \
-	"bound / SKIP LOCKED = $(ratio "$bound" "$skip") (batch 100: $(ratio "$bound100" "$skip"));" \
-	"bound, read / SKIP LOCKED = $(ratio "$bread" "$skip") (2 dispatchers: $(ratio "$bread2" "$skip"))"
+echo "medians: dispatch / SKIP LOCKED = $(ratio "${med[disp]}" "$skip") (batch 100: $(ratio "${med[disp100]}" "$skip");" \
+	"tuned: $(ratio "${med[tuned]}" "$skip"));" \
+	"bound / SKIP LOCKED = $(ratio "${med[bound]}" "$skip") (batch 100: $(ratio "${med[bound100]}" "$skip"));" \
+	"bound, read / SKIP LOCKED = $(ratio "${med[bread]}" "$skip") (2 dispatchers: $(ratio "${med[bread2]}" "$skip"))"
 wal() { median <"$dir/wal_$1"; }
 echo "WAL records written per task, bytes (median of the rounds; from start to the last done, without"
 echo "full-page images): dispatch 1000 $(wal dispatch1000cap100), dispatch 100 $(wal dispatch100cap100)," \
-	"dispatch 1000, capacity 200 $(wal dispatch1000cap200)," \
+	"tuned $(wal dispatch2000cap1000)," \
 	"claim $(wal pull), SKIP LOCKED $(wal skip), bound 1000 $(wal bound1000take1), bound 100 $(wal bound100take1)," \
 	"bound, read $(wal bound1000read1), 2 dispatchers $(wal bound1000read2);" \
 	"dispatch / SKIP LOCKED = $(ratio "$(wal dispatch1000cap100)" "$(wal skip)")"
