@@ -355,14 +355,24 @@ fi
 # The WAL a run wrote, per task done, as pg_waldump counts it between
 # the LSNs $1 and $2: the bytes of its records (without full-page images,
 # which depend on when the last checkpoint fell) and the index entries it
-# added (btree leaf inserts); appended to $work/wal_$3 as "bytes entries"
+# added (btree leaf inserts); appended to $work/wal_$3 as "bytes entries".
+# pg_waldump reads the WAL files, and the end of the WAL may still be in
+# the server's buffers (a vacuum's records, an asynchronous commit's): on
+# reaching it, pg_waldump fails.  So first a commit that waits for its
+# flush, which writes out all WAL before it (the transactional message
+# gives the transaction a record of its own: a commit without one is not
+# waited for).  A run whose WAL cannot be read all the same (a checkpoint
+# that began and ended within it removed its start) has no figure.
 wal_per_task()
 {
+	psql -d bench -c 'SET synchronous_commit = on' \
+		-c "SELECT pg_logical_emit_message(true, 'role_cluster bench', 'flush')" >/dev/null
 	runuser -u postgres -- "$bindir/pg_waldump" -p "$work/data/pg_wal" -s "$1" -e "$2" \
 		--stats=record 2>/dev/null |
 		awk -v n="$4" '$1 == "Btree/INSERT_LEAF" { leaf = $2 }
 			$1 == "Total" { bytes = $3 }
-			END { if (n > 0 && bytes != "") printf "%.0f %.2f\n", bytes / n, leaf / n }' >>"$work/wal_$3"
+			END { if (n > 0 && bytes != "") printf "%.0f %.2f\n", bytes / n, leaf / n }' >>"$work/wal_$3" ||
+		true
 }
 
 # one run: prints the tasks done per second

@@ -262,6 +262,11 @@ echo "   each queue in turn, $reps rounds, then the median of each"
 # which depend on when the last checkpoint fell.  A checkpoint removes only
 # segments from before its own start, so the run's are still there unless
 # one began and ended within the run (then that round has no figure).
+# pg_waldump reads the WAL files, and the end of the WAL may still be in
+# the server's buffers (the worker commits asynchronously): on reaching it,
+# pg_waldump fails.  So wal_end first commits a transaction that waits for
+# its flush, which writes out all WAL before it (the transactional message
+# gives it a record of its own: a commit without one is not waited for).
 wal_start()
 {
 	psql_q -c "SELECT pg_current_wal_insert_lsn()"
@@ -270,8 +275,10 @@ wal_end()
 {
 	local now
 	now=$(psql_q -c "SELECT pg_current_wal_insert_lsn()")
+	psql_q -c "SET synchronous_commit = on" \
+		-c "SELECT pg_logical_emit_message(true, 'role_cluster bench', 'flush')" >/dev/null
 	as_pg "$bindir/pg_waldump" -p "$dir/data/pg_wal" -s "$1" -e "$now" --stats 2>/dev/null |
-		awk -v n="$through" '$1 == "Total" { printf "%.0f\n", $3 / n }' >>"$dir/wal_$2"
+		awk -v n="$through" '$1 == "Total" { printf "%.0f\n", $3 / n }' >>"$dir/wal_$2" || true
 }
 
 # How many role_cluster vacuum processes are at work
