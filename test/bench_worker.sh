@@ -170,6 +170,13 @@ EOF
 median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 ratio() { echo "$1 $2" | awk '{ printf "%.2f", $1 / $2 }'; }
 
+# How many role_cluster vacuum processes are at work (the throughput and
+# size phases wait for none)
+vacuums_running()
+{
+	psql_q -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'role_cluster vacuum'"
+}
+
 # Starts n consumers of the given mode and role; their pids go to pids[].
 # Each takes per round trip at most 100 tasks, the batch of the
 # hand-written SKIP LOCKED queue it is compared with, and holds (capacity)
@@ -279,12 +286,6 @@ wal_end()
 		-c "SELECT pg_logical_emit_message(true, 'role_cluster bench', 'flush')" >/dev/null
 	as_pg "$bindir/pg_waldump" -p "$dir/data/pg_wal" -s "$1" -e "$now" --stats 2>/dev/null |
 		awk -v n="$through" '$1 == "Total" { printf "%.0f\n", $3 / n }' >>"$dir/wal_$2" || true
-}
-
-# How many role_cluster vacuum processes are at work
-vacuums_running()
-{
-	psql_q -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'role_cluster vacuum'"
 }
 
 # Before a timed run: the last run's dead rows vacuumed now, no
