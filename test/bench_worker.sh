@@ -509,8 +509,9 @@ throughput_run()
 	esac
 }
 # Round r starts at the r-th queue of the list and wraps around, so that
-# over the rounds each queue runs early and late in a round alike: a
-# machine whose speed drifts within a round favours no queue.
+# over as many rounds as there are queues (BENCH_THROUGHPUT_ROUNDS=9) each
+# queue runs once in each place of a round: a machine whose speed drifts
+# within a round then favours no queue (over fewer rounds, less so).
 queues=(disp disp100 tuned pull skip bound bound100 bread bread2)
 fmt="%-5s %9s %9s %9s %9s %9s %15s %15s %15s %15s %9s %9s %9s %9s\n"
 printf "$fmt" round dispatch dispatch 'dispatch' claim 'SKIP' 'bound' 'bound' 'bound, read' 'bound, read' dispatch 'tuned' bound 'bound,'
