@@ -61,6 +61,12 @@
 # it added (role_cluster's task table has the indexes the routing rule and
 # pruning need: the tasks each node holds, finished tasks by age).
 #
+# And the CPU each queue spent per task in those runs, every process on the
+# machine counted (test/bench_cpu.sh), with the share of the cores it kept
+# busy: a run that keeps them busy is bound by its CPU per task, one that
+# leaves them idle (one node at batch 1) by its waits: round trips and
+# commits.
+#
 # A second table runs the queues interleaved, all in one pgbench run per
 # point, and compares their mean latency per task: less exposed to the
 # drift of a shared machine than separate runs, but the costs the queues
@@ -108,6 +114,7 @@ if [ "$MODE" = prepared ]; then
 	export PGOPTIONS="-c enable_seqscan=off -c plan_cache_mode=force_generic_plan -c jit=off"
 fi
 . "$src/test/bench_server.sh"
+. "$src/test/bench_cpu.sh"
 if [ "$COUNT" = instructions ]; then
 	# nothing else at work in the server: no vacuum changes what a run reads
 	bench_server_start "synchronous_commit = off
@@ -378,13 +385,15 @@ wal_per_task()
 # one run: prints the tasks done per second
 run()
 {
-	local queue=$1 clients=$2 batch=$3 done start end
+	local queue=$1 clients=$2 batch=$3 done start end cpu cpu_done
 	reset_tables CHECKPOINT
 	start=$(psql -d bench -At -c 'SELECT pg_current_wal_insert_lsn()')
+	cpu=$(cpu_jiffies)
 	runuser -u postgres --whitelist-environment=PGOPTIONS -- "$bindir/pgbench" -h "$work" -p "$port" -n -M "$MODE" \
 		-c "$clients" -j "$(( clients < 2 ? clients : 2 ))" -T "$SECS" -D registered=0 \
 		-f "$work/${queue}_$batch.sql" bench >"$work/pgbench.out" 2>&1 ||
 		{ cat "$work/pgbench.out" >&2; exit 1; }
+	cpu_done=$(cpu_jiffies)
 	end=$(psql -d bench -At -c 'SELECT pg_current_wal_insert_lsn()')
 	if [ "$queue" = ours ]; then
 		done=$(psql -d bench -At -c "SELECT count(*) FROM role_cluster.task WHERE state = 'done'")
@@ -394,6 +403,7 @@ run()
 		done=$(psql -d bench -At -c "SELECT count(*) FROM jobs WHERE state = 'done'")
 	fi
 	wal_per_task "$start" "$end" "${queue}_${clients}_$batch" "$done"
+	cpu_per_task "$cpu" "$cpu_done" "$done" "$SECS" >>"$work/cpu_${queue}_${clients}_$batch"
 	echo $((done / SECS))
 }
 
@@ -457,6 +467,30 @@ for b in $BATCHES; do
 	done
 done
 echo "ratio = role_cluster bytes per task / hand-written bytes per task"
+
+echo
+echo "CPU per task done, median of the runs above: microseconds, all processes (share of the $(nproc) cores busy)"
+# cpu_cell q n b: queue q's median CPU per task and busy share at n nodes, batch b
+cpu_cell()
+{
+	local f="$work/cpu_$1_$2_$3"
+	if [ -s "$f" ]; then
+		echo "$(cut -d' ' -f1 "$f" | median) ($(cut -d' ' -f2 "$f" | median))"
+	else
+		echo -
+	fi
+}
+printf '%-6s %-6s %14s %14s %8s %14s %14s\n' nodes batch 'role_cluster' 'hand' 'ratio' 'hand+route' 'hand+batch'
+for b in $BATCHES; do
+	for n in $NODES; do
+		o=$(cpu_cell ours "$n" "$b")
+		h=$(cpu_cell hand "$n" "$b")
+		printf '%-6s %-6s %14s %14s %8s %14s %14s\n' "$n" "$b" "$o" "$h" \
+			"$(awk -v a="${o%% *}" -v b="${h%% *}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')" \
+			"$(cpu_cell route "$n" "$b")" "$(cpu_cell handbatch "$n" "$b")"
+	done
+done
+echo "ratio = role_cluster CPU per task / hand-written CPU per task"
 
 # The same comparison with the queues interleaved: one pgbench run per
 # point in which every client picks one of the scripts at random for each

@@ -40,7 +40,15 @@
 #     of the medians, so that the drift of a shared machine falls on all
 #     of them alike.  The bytes of WAL records each queue
 #     writes per task are printed too: unlike the rates they do not drift
-#     with the machine, and they show what each design writes.  Then the
+#     with the machine, and they show what each design writes.  So is the
+#     CPU each queue spends per task, all processes counted, with the
+#     share of the cores it kept busy: where every queue keeps them busy,
+#     the rates stand as their CPU per task does, and a design that needs
+#     more CPU per task than another cannot pass it here.  (role_cluster's
+#     own vacuum of the task table, started within a second or two of its
+#     dead rows piling up, falls within its runs; the hand-written tables
+#     are left to autovacuum, whose naptime outlasts a run, so their
+#     clean-up comes after them.)  Then the
 #     routing step alone, in one session with nothing else running:
 #     microseconds per task of dispatch(1000) routing BENCH_ALONE tasks to
 #     8 nodes, against the same session claiming them from the SKIP LOCKED
@@ -288,6 +296,17 @@ wal_end()
 		awk -v n="$through" '$1 == "Total" { printf "%.0f\n", $3 / n }' >>"$dir/wal_$2" || true
 }
 
+# The CPU a run keeps busy (test/bench_cpu.sh): cpu_end appends, to
+# $dir/cpu_$2 (the run's label), the CPU microseconds per task spent from
+# the cpu_jiffies reading $1 to $4 (taken when the run was seen done,
+# before the psql calls that follow) and the share of the cores kept busy
+# over the $3 seconds the run took
+. "$src/test/bench_cpu.sh"
+cpu_end()
+{
+	cpu_per_task "$1" "$4" "$through" "$3" >>"$dir/cpu_$2"
+}
+
 # Before a timed run: the last run's dead rows vacuumed now, no
 # role_cluster vacuum process left running, and a checkpoint, so that
 # neither the last run's clean-up nor a checkpoint falls into this one
@@ -312,11 +331,12 @@ task_reloptions()
 # figure
 nodes_run()
 {
-	local start lsn
+	local start lsn cpu cpu_done secs
 	psql_q -c "SELECT count(role_cluster.enqueue('storeMaintenance', '$2')) FROM generate_series(1, $through)" >/dev/null
 	quiesce
 	lsn=$(wal_start)
 	start=$(psql_q -c "SELECT clock_timestamp()")
+	cpu=$(cpu_jiffies)
 	start_consumers "$1" - 8 "$2" "${4:-100}"
 	# none queued or running, then all done; polled from one session with
 	# index probes, so that the wait costs the run next to nothing, as the
@@ -324,12 +344,14 @@ nodes_run()
 	client wait "SELECT NOT EXISTS (SELECT FROM role_cluster.task WHERE state = 'queued' AND NOT singleton)
 		AND NOT EXISTS (SELECT FROM role_cluster.task WHERE state = 'queued' AND singleton)
 		AND NOT EXISTS (SELECT FROM role_cluster.task WHERE state = 'running')"
+	cpu_done=$(cpu_jiffies)
 	while [ "$(psql_q -c "SELECT count(*) FROM role_cluster.task WHERE state = 'done' AND kind = '$2'")" != "$through" ]; do
 		sleep 0.2
 	done
+	secs=$(psql_q -c "SELECT extract(epoch FROM max(finished_at) - '$start') FROM role_cluster.task WHERE kind = '$2'")
+	cpu_end "$cpu" "$3" "$secs" "$cpu_done"
 	wal_end "$lsn" "$3"
-	psql_q -c "SELECT round($through / extract(epoch FROM max(finished_at) - '$start'))
-		FROM role_cluster.task WHERE kind = '$2'"
+	echo "$through $secs" | awk '{ printf "%.0f\n", $1 / $2 }'
 	stop_consumers
 	psql_q -c "SELECT role_cluster.prune(interval '0', interval '0', 100000000)" >/dev/null
 }
@@ -355,7 +377,7 @@ pull_run()
 # the hand-written SKIP LOCKED queue, batch 100
 skip_run()
 {
-	local start lsn
+	local start lsn cpu cpu_done
 	psql_q <<EOF >/dev/null
 CREATE TABLE bench_q (id bigserial PRIMARY KEY, task_type text NOT NULL, payload jsonb NOT NULL DEFAULT '{}',
 	state text NOT NULL DEFAULT 'queued', created_at timestamptz NOT NULL DEFAULT now(), finished_at timestamptz);
@@ -366,12 +388,15 @@ EOF
 	quiesce
 	lsn=$(wal_start)
 	start=$(psql_q -c "SELECT clock_timestamp()")
+	cpu=$(cpu_jiffies)
 	for i in $(seq 1 8); do
 		"$dir/client" "$conn" skiplocked 100 >"$dir/skip$i.out" &
 		pids+=($!)
 	done
 	wait "${pids[@]}"
+	cpu_done=$(cpu_jiffies)
 	pids=()
+	cpu_end "$cpu" skip "$(psql_q -c "SELECT extract(epoch FROM max(finished_at) - '$start') FROM bench_q")" "$cpu_done"
 	wal_end "$lsn" skip
 	psql_q -c "SELECT round(count(*) / extract(epoch FROM max(finished_at) - '$start')) FROM bench_q"
 	psql_q -c "DROP TABLE bench_q" >/dev/null
@@ -386,7 +411,7 @@ EOF
 # 1).  Prints the rate and the seconds after which all was routed.
 bound_run()
 {
-	local start routed_after lsn state=routed
+	local start routed_after lsn state=routed cpu cpu_done
 	[ "$2" = read ] && state=running
 	psql_q <<EOF >/dev/null
 CREATE TABLE bench_p (id bigserial PRIMARY KEY, task_type text NOT NULL, payload jsonb NOT NULL DEFAULT '{}',
@@ -400,6 +425,7 @@ EOF
 	quiesce
 	lsn=$(wal_start)
 	start=$(psql_q -c "SELECT clock_timestamp()")
+	cpu=$(cpu_jiffies)
 	for i in $(seq 1 8); do
 		"$dir/client" "$conn" pushnode "$i" "$2" >"$dir/bound$i.out" &
 		pids+=($!)
@@ -415,9 +441,12 @@ EOF
 	# as in nodes_run: none routed, then all done (a node's rows are
 	# running, unindexed, only between its two statements)
 	client wait "SELECT NOT EXISTS (SELECT FROM bench_p WHERE state = '$state')"
+	cpu_done=$(cpu_jiffies)
 	while [ "$(psql_q -c "SELECT count(*) FROM bench_p WHERE state = 'done'")" != "$through" ]; do
 		sleep 0.2
 	done
+	cpu_end "$cpu" "bound$1$2${3:-1}" "$(psql_q -c "SELECT extract(epoch FROM max(finished_at) - '$start') FROM bench_p")" \
+		"$cpu_done"
 	wal_end "$lsn" "bound$1$2${3:-1}"
 	psql_q -c "SELECT round(count(*) / extract(epoch FROM max(finished_at) - '$start')) || ' $routed_after' FROM bench_p"
 	stop_consumers
@@ -560,6 +589,15 @@ echo "full-page images): dispatch 1000 $(wal dispatch1000cap100), dispatch 100 $
 	"claim $(wal pull), SKIP LOCKED $(wal skip), bound 1000 $(wal bound1000take1), bound 100 $(wal bound100take1)," \
 	"bound, read $(wal bound1000read1), 2 dispatchers $(wal bound1000read2);" \
 	"dispatch / SKIP LOCKED = $(ratio "$(wal dispatch1000cap100)" "$(wal skip)")"
+cpu() { cut -d' ' -f1 "$dir/cpu_$1" | median; }
+busy() { echo "$(cpu "$1") ($(cut -d' ' -f2 "$dir/cpu_$1" | median))"; }
+echo "CPU per task, microseconds, all processes (median of the rounds), and in brackets the share of"
+echo "the $(nproc) cores kept busy over the run (from /proc/stat, without steal): dispatch 1000 $(busy dispatch1000cap100)," \
+	"dispatch 100 $(busy dispatch100cap100), tuned $(busy dispatch2000cap1000), claim $(busy pull)," \
+	"SKIP LOCKED $(busy skip), bound 1000 $(busy bound1000take1), bound 100 $(busy bound100take1)," \
+	"bound, read $(busy bound1000read1), 2 dispatchers $(busy bound1000read2);" \
+	"CPU per task / SKIP LOCKED's: dispatch $(ratio "$(cpu dispatch1000cap100)" "$(cpu skip)")," \
+	"tuned $(ratio "$(cpu dispatch2000cap1000)" "$(cpu skip)"), bound, read $(ratio "$(cpu bound1000read1)" "$(cpu skip)")"
 echo
 echo "== the routing step alone, microseconds per task ($alone tasks, one session, nothing else running):"
 echo "   dispatch(1000) to 8 nodes that do not fetch, vs the same session claiming from the SKIP LOCKED"
