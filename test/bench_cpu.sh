@@ -18,9 +18,12 @@ cpu_jiffies()
 
 # Prints "microseconds share" for the jiffies $1 to $2 (two cpu_jiffies
 # readings around a run) over $3 tasks done in $4 seconds: the CPU
-# microseconds per task, and the share of the cores kept busy.
+# microseconds per task, and the share of the cores kept busy (the cores
+# /proc/stat counts, which nproc may not: it shows only those this process
+# may run on).
 cpu_per_task()
 {
-	awk -v d="$(($2 - $1))" -v hz="$(getconf CLK_TCK)" -v n="$3" -v s="$4" -v cores="$(nproc)" \
+	awk -v d="$(($2 - $1))" -v hz="$(getconf CLK_TCK)" -v n="$3" -v s="$4" \
+		-v cores="$(grep -c '^cpu[0-9]' /proc/stat)" \
 		'BEGIN { if (n > 0 && s > 0) printf "%.1f %.2f\n", d * 1e6 / hz / n, d / hz / (s * cores) }'
 }
