@@ -20,7 +20,9 @@ cpu_jiffies()
 # readings around a run) over $3 tasks done in $4 seconds: the CPU
 # microseconds per task, and the share of the cores kept busy (the cores
 # /proc/stat counts, which nproc may not: it shows only those this process
-# may run on).
+# may run on).  The readings take in the start and exit of the run's
+# processes as well, which the seconds may not: over a short run (a few
+# seconds' worth of tasks) the share can pass 1.
 cpu_per_task()
 {
 	awk -v d="$(($2 - $1))" -v hz="$(getconf CLK_TCK)" -v n="$3" -v s="$4" \
