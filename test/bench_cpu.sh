@@ -16,16 +16,21 @@ cpu_jiffies()
 	awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 }' /proc/stat
 }
 
+# The cores /proc/stat counts (nproc may show fewer: only those this
+# process may run on)
+cpu_cores()
+{
+	grep -c '^cpu[0-9]' /proc/stat
+}
+
 # Prints "microseconds share" for the jiffies $1 to $2 (two cpu_jiffies
 # readings around a run) over $3 tasks done in $4 seconds: the CPU
-# microseconds per task, and the share of the cores kept busy (the cores
-# /proc/stat counts, which nproc may not: it shows only those this process
-# may run on).  The readings take in the start and exit of the run's
-# processes as well, which the seconds may not: over a short run (a few
-# seconds' worth of tasks) the share can pass 1.
+# microseconds per task, and the share of the cores kept busy.  The
+# readings take in the start and exit of the run's processes as well,
+# which the seconds may not: over a short run (a few seconds' worth of
+# tasks) the share can pass 1.
 cpu_per_task()
 {
-	awk -v d="$(($2 - $1))" -v hz="$(getconf CLK_TCK)" -v n="$3" -v s="$4" \
-		-v cores="$(grep -c '^cpu[0-9]' /proc/stat)" \
+	awk -v d="$(($2 - $1))" -v hz="$(getconf CLK_TCK)" -v n="$3" -v s="$4" -v cores="$(cpu_cores)" \
 		'BEGIN { if (n > 0 && s > 0) printf "%.1f %.2f\n", d * 1e6 / hz / n, d / hz / (s * cores) }'
 }

@@ -447,12 +447,14 @@ echo "but for hand+route: hand+route / hand (the rate the least routing leaves t
 # part of its cost that the interleaved runs below share out.
 echo
 echo "WAL per task done, median of the runs above: record bytes (without full-page images) / index entries added"
-# wal_col q n b k: the median of column k of queue q's figures at n nodes, batch b
-wal_col()
+# fig_col f q n b k: the median of column k of queue q's figures f (wal or
+# cpu) at n nodes, batch b, or - if it has none
+fig_col()
 {
-	local f="$work/wal_$1_$2_$3"
-	if [ -s "$f" ]; then cut -d' ' -f"$4" "$f" | median; else echo -; fi
+	local f="$work/$1_$2_$3_$4"
+	if [ -s "$f" ]; then cut -d' ' -f"$5" "$f" | median; else echo -; fi
 }
+wal_col() { fig_col wal "$@"; }
 printf '%-6s %-6s %14s %14s %8s %14s %14s\n' nodes batch 'role_cluster' 'hand' 'ratio' 'hand+route' 'hand+batch'
 for b in $BATCHES; do
 	for n in $NODES; do
@@ -469,16 +471,13 @@ done
 echo "ratio = role_cluster bytes per task / hand-written bytes per task"
 
 echo
-echo "CPU per task done, median of the runs above: microseconds, all processes (share of the $(nproc) cores busy)"
+echo "CPU per task done, median of the runs above: microseconds, all processes (share of the $(cpu_cores) cores busy)"
 # cpu_cell q n b: queue q's median CPU per task and busy share at n nodes, batch b
 cpu_cell()
 {
-	local f="$work/cpu_$1_$2_$3"
-	if [ -s "$f" ]; then
-		echo "$(cut -d' ' -f1 "$f" | median) ($(cut -d' ' -f2 "$f" | median))"
-	else
-		echo -
-	fi
+	local us
+	us=$(fig_col cpu "$@" 1)
+	if [ "$us" = - ]; then echo -; else echo "$us ($(fig_col cpu "$@" 2))"; fi
 }
 printf '%-6s %-6s %14s %14s %8s %14s %14s\n' nodes batch 'role_cluster' 'hand' 'ratio' 'hand+route' 'hand+batch'
 for b in $BATCHES; do

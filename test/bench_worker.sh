@@ -297,14 +297,25 @@ wal_end()
 }
 
 # The CPU a run keeps busy (test/bench_cpu.sh): cpu_end appends, to
-# $dir/cpu_$2 (the run's label), the CPU microseconds per task spent from
-# the cpu_jiffies reading $1 to $4 (taken when the run was seen done,
-# before the psql calls that follow) and the share of the cores kept busy
-# over the $3 seconds the run took
+# $dir/cpu_$1 (the run's label), the CPU microseconds per task spent
+# between the cpu_jiffies readings $2 and $3 (taken when the run was seen
+# done, before the psql calls that follow) and the share of the cores kept
+# busy over the $4 seconds the run took
 . "$src/test/bench_cpu.sh"
 cpu_end()
 {
-	cpu_per_task "$1" "$4" "$through" "$3" >>"$dir/cpu_$2"
+	cpu_per_task "$2" "$3" "$through" "$4" >>"$dir/cpu_$1"
+}
+
+# Seconds from the run's start $1 to the last task done in table $2 (with
+# the condition $3, if given); and the tasks a second that makes
+done_secs()
+{
+	psql_q -c "SELECT extract(epoch FROM max(finished_at) - '$1') FROM $2 ${3:+WHERE $3}"
+}
+per_second()
+{
+	echo "$through $1" | awk '{ printf "%.0f\n", $1 / $2 }'
 }
 
 # Before a timed run: the last run's dead rows vacuumed now, no
@@ -348,10 +359,10 @@ nodes_run()
 	while [ "$(psql_q -c "SELECT count(*) FROM role_cluster.task WHERE state = 'done' AND kind = '$2'")" != "$through" ]; do
 		sleep 0.2
 	done
-	secs=$(psql_q -c "SELECT extract(epoch FROM max(finished_at) - '$start') FROM role_cluster.task WHERE kind = '$2'")
-	cpu_end "$cpu" "$3" "$secs" "$cpu_done"
+	secs=$(done_secs "$start" role_cluster.task "kind = '$2'")
+	cpu_end "$3" "$cpu" "$cpu_done" "$secs"
 	wal_end "$lsn" "$3"
-	echo "$through $secs" | awk '{ printf "%.0f\n", $1 / $2 }'
+	per_second "$secs"
 	stop_consumers
 	psql_q -c "SELECT role_cluster.prune(interval '0', interval '0', 100000000)" >/dev/null
 }
@@ -377,7 +388,7 @@ pull_run()
 # the hand-written SKIP LOCKED queue, batch 100
 skip_run()
 {
-	local start lsn cpu cpu_done
+	local start lsn cpu cpu_done secs
 	psql_q <<EOF >/dev/null
 CREATE TABLE bench_q (id bigserial PRIMARY KEY, task_type text NOT NULL, payload jsonb NOT NULL DEFAULT '{}',
 	state text NOT NULL DEFAULT 'queued', created_at timestamptz NOT NULL DEFAULT now(), finished_at timestamptz);
@@ -396,9 +407,10 @@ EOF
 	wait "${pids[@]}"
 	cpu_done=$(cpu_jiffies)
 	pids=()
-	cpu_end "$cpu" skip "$(psql_q -c "SELECT extract(epoch FROM max(finished_at) - '$start') FROM bench_q")" "$cpu_done"
+	secs=$(done_secs "$start" bench_q)
+	cpu_end skip "$cpu" "$cpu_done" "$secs"
 	wal_end "$lsn" skip
-	psql_q -c "SELECT round(count(*) / extract(epoch FROM max(finished_at) - '$start')) FROM bench_q"
+	per_second "$secs"
 	psql_q -c "DROP TABLE bench_q" >/dev/null
 }
 
@@ -411,7 +423,7 @@ EOF
 # 1).  Prints the rate and the seconds after which all was routed.
 bound_run()
 {
-	local start routed_after lsn state=routed cpu cpu_done
+	local start routed_after lsn state=routed cpu cpu_done secs
 	[ "$2" = read ] && state=running
 	psql_q <<EOF >/dev/null
 CREATE TABLE bench_p (id bigserial PRIMARY KEY, task_type text NOT NULL, payload jsonb NOT NULL DEFAULT '{}',
@@ -445,10 +457,10 @@ EOF
 	while [ "$(psql_q -c "SELECT count(*) FROM bench_p WHERE state = 'done'")" != "$through" ]; do
 		sleep 0.2
 	done
-	cpu_end "$cpu" "bound$1$2${3:-1}" "$(psql_q -c "SELECT extract(epoch FROM max(finished_at) - '$start') FROM bench_p")" \
-		"$cpu_done"
+	secs=$(done_secs "$start" bench_p)
+	cpu_end "bound$1$2${3:-1}" "$cpu" "$cpu_done" "$secs"
 	wal_end "$lsn" "bound$1$2${3:-1}"
-	psql_q -c "SELECT round(count(*) / extract(epoch FROM max(finished_at) - '$start')) || ' $routed_after' FROM bench_p"
+	echo "$(per_second "$secs") $routed_after"
 	stop_consumers
 	psql_q -c "DROP TABLE bench_p" >/dev/null
 }
@@ -592,7 +604,7 @@ echo "full-page images): dispatch 1000 $(wal dispatch1000cap100), dispatch 100 $
 cpu() { cut -d' ' -f1 "$dir/cpu_$1" | median; }
 busy() { echo "$(cpu "$1") ($(cut -d' ' -f2 "$dir/cpu_$1" | median))"; }
 echo "CPU per task, microseconds, all processes (median of the rounds), and in brackets the share of"
-echo "the $(nproc) cores kept busy over the run (from /proc/stat, without steal): dispatch 1000 $(busy dispatch1000cap100)," \
+echo "the $(cpu_cores) cores kept busy over the run (from /proc/stat, without steal): dispatch 1000 $(busy dispatch1000cap100)," \
 	"dispatch 100 $(busy dispatch100cap100), tuned $(busy dispatch2000cap1000), claim $(busy pull)," \
 	"SKIP LOCKED $(busy skip), bound 1000 $(busy bound1000take1), bound 100 $(busy bound100take1)," \
 	"bound, read $(busy bound1000read1), 2 dispatchers $(busy bound1000read2);" \
