@@ -31,9 +31,12 @@
  *	  bench_worker_client CONNINFO produce TASK_TYPE TOTAL BATCH BACKLOG [RATE]
  *		Enqueues TOTAL tasks, BATCH per transaction, pausing while more
  *		than BACKLOG are queued, and at most RATE per second if given.
- *	  bench_worker_client CONNINFO skiplocked BATCH
+ *	  bench_worker_client CONNINFO skiplocked BATCH [NODE]
  *		Baseline: claims BATCH rows of bench_q with FOR UPDATE SKIP LOCKED
- *		and marks them done, until none are left; prints the count.
+ *		and marks them done, until none are left; prints the count.  In id
+ *		order; or, given NODE, as bench_queue.sh's hand-written queue
+ *		claims: due rows only, in priority, run_at and id order, recording
+ *		NODE as the holder and counting the attempt.
  *	  bench_worker_client CONNINFO pushroute BATCH NODES STATE
  *	  bench_worker_client CONNINFO pushnode NODE take|read
  *		Throughput bound: a hand-written queue that routes as the worker
@@ -508,11 +511,15 @@ produce(PGconn *conn, const char *task_type, long total, const char *batch,
 	return 0;
 }
 
-/* skiplocked: the hand-written baseline queue's consumer */
+/*
+ * skiplocked: the hand-written baseline queue's consumer; in id order, or
+ * given a node (not NULL), in the hand-out order of role_cluster, with the
+ * holder recorded
+ */
 static int
-skiplocked(PGconn *conn, const char *batch)
+skiplocked(PGconn *conn, const char *batch, const char *node)
 {
-	const char *params[1] = {batch};
+	const char *params[2] = {batch, node};
 	long long	done = 0;
 
 	for (;;)
@@ -520,12 +527,22 @@ skiplocked(PGconn *conn, const char *batch)
 		PGresult   *res;
 		int			n;
 
-		res = run(conn,
-				  "WITH claimed AS ("
-				  "  UPDATE bench_q SET state = 'running' WHERE id IN ("
-				  "    SELECT id FROM bench_q WHERE state = 'queued' ORDER BY id"
-				  "    LIMIT $1::int FOR UPDATE SKIP LOCKED) RETURNING id) "
-				  "SELECT string_agg(id::text, ',') FROM claimed", 1, params);
+		if (node == NULL)
+			res = run(conn,
+					  "WITH claimed AS ("
+					  "  UPDATE bench_q SET state = 'running' WHERE id IN ("
+					  "    SELECT id FROM bench_q WHERE state = 'queued' ORDER BY id"
+					  "    LIMIT $1::int FOR UPDATE SKIP LOCKED) RETURNING id) "
+					  "SELECT string_agg(id::text, ',') FROM claimed", 1, params);
+		else
+			res = run(conn,
+					  "WITH claimed AS ("
+					  "  UPDATE bench_q SET state = 'running', node_id = $2, attempts = attempts + 1"
+					  "  WHERE id IN ("
+					  "    SELECT id FROM bench_q WHERE state = 'queued' AND run_at <= now()"
+					  "    ORDER BY priority DESC, run_at, id"
+					  "    LIMIT $1::int FOR UPDATE SKIP LOCKED) RETURNING id) "
+					  "SELECT string_agg(id::text, ',') FROM claimed", 2, params);
 		if (PQgetisnull(res, 0, 0))
 		{
 			PQclear(res);
@@ -668,8 +685,8 @@ main(int argc, char **argv)
 					   argc == 8 ? atol(argv[7]) : 0);
 	if (strcmp(argv[2], "pushwake") == 0 && argc == 3)
 		return pushwake(conn);
-	if (strcmp(argv[2], "skiplocked") == 0 && argc == 4)
-		return skiplocked(conn, argv[3]);
+	if (strcmp(argv[2], "skiplocked") == 0 && (argc == 4 || argc == 5))
+		return skiplocked(conn, argv[3], argc == 5 ? argv[4] : NULL);
 	if (strcmp(argv[2], "pushroute") == 0 && argc == 6)
 		return pushroute(conn, argv[3], argv[4], argv[5]);
 	if (strcmp(argv[2], "pushnode") == 0 && argc == 5)
