@@ -22,7 +22,9 @@
 #     dispatch >= the SKIP LOCKED queue.  That queue twice: in id order,
 #     and "ordered", as bench_queue.sh's hand-written queue claims (due
 #     rows in priority, run_at and id order, as role_cluster hands them
-#     out, with the holder recorded and the attempt counted).  Every node takes 100 tasks per
+#     out, with the holder recorded and the attempt counted), both
+#     planned as role_cluster's functions plan theirs (enable_seqscan and
+#     enable_bitmapscan off).  Every node takes 100 tasks per
 #     round trip and holds at most 100 (its capacity), so that the worker
 #     routes it its next batch only once it has finished the last; and
 #     once more tuned for throughput: dispatch_batch 2000 and nodes of
