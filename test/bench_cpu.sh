@@ -16,6 +16,16 @@ cpu_jiffies()
 	awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 }' /proc/stat
 }
 
+# The jiffies process $1 has spent so far, in user and system time (0 if
+# it is gone); its fields are read after the command name, which may hold
+# spaces
+proc_jiffies()
+{
+	local stat
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
+	echo "${stat##*) }" | awk '{ print $12 + $13 }'
+}
+
 # The cores /proc/stat counts (nproc may show fewer: only those this
 # process may run on)
 cpu_cores()

@@ -53,7 +53,10 @@
 #     own vacuum of the task table, started within a second or two of its
 #     dead rows piling up, falls within its runs; the hand-written tables
 #     are left to autovacuum, whose naptime outlasts a run, so their
-#     clean-up comes after them.)  Then the
+#     clean-up comes after them.)  Of the dispatch runs' CPU, the worker's
+#     own process is shown apart, with the share of one core it kept busy:
+#     one process routes every task, and the closer that share comes to a
+#     whole core, the more the nodes wait for it.  Then the
 #     routing step alone, in one session with nothing else running:
 #     microseconds per task of dispatch(1000) routing BENCH_ALONE tasks to
 #     8 nodes, against the same session claiming them from the SKIP LOCKED
@@ -312,6 +315,20 @@ cpu_end()
 	cpu_per_task "$2" "$3" "$through" "$4" >>"$dir/cpu_$1"
 }
 
+# The worker's own share of a run: its pid now (0 if it has none), and,
+# appended to $dir/wcpu_$1, the CPU microseconds per task it spent between the proc_jiffies readings $2 and $3, and the share of
+# one core that kept busy over the $4 seconds of the run.  One process
+# routes every task: near a whole core, it is what the run waits for.
+worker_pid()
+{
+	psql_q -c "SELECT coalesce(max(pid), 0) FROM pg_stat_activity WHERE backend_type = 'role_cluster worker'"
+}
+worker_end()
+{
+	awk -v d="$(($3 - $2))" -v hz="$(getconf CLK_TCK)" -v n="$through" -v s="$4" \
+		'BEGIN { printf "%.1f %.2f\n", d * 1e6 / hz / n, d / hz / s }' >>"$dir/wcpu_$1"
+}
+
 # Seconds from the run's start $1 to the last task done in table $2 (with
 # the condition $3, if given); and the tasks a second that makes
 done_secs()
@@ -347,11 +364,13 @@ task_reloptions()
 # figure
 nodes_run()
 {
-	local start lsn cpu cpu_done secs
+	local start lsn cpu cpu_done secs wpid wcpu wcpu_done
 	psql_q -c "SELECT count(role_cluster.enqueue('storeMaintenance', '$2')) FROM generate_series(1, $through)" >/dev/null
 	quiesce
 	lsn=$(wal_start)
 	start=$(psql_q -c "SELECT clock_timestamp()")
+	wpid=$(worker_pid)
+	wcpu=$(proc_jiffies "$wpid")
 	cpu=$(cpu_jiffies)
 	start_consumers "$1" - 8 "$2" "${4:-100}"
 	# none queued or running, then all done; polled from one session with
@@ -361,11 +380,13 @@ nodes_run()
 		AND NOT EXISTS (SELECT FROM role_cluster.task WHERE state = 'queued' AND singleton)
 		AND NOT EXISTS (SELECT FROM role_cluster.task WHERE state = 'running')"
 	cpu_done=$(cpu_jiffies)
+	wcpu_done=$(proc_jiffies "$wpid")
 	while [ "$(psql_q -c "SELECT count(*) FROM role_cluster.task WHERE state = 'done' AND kind = '$2'")" != "$through" ]; do
 		sleep 0.2
 	done
 	secs=$(done_secs "$start" role_cluster.task "kind = '$2'")
 	cpu_end "$3" "$cpu" "$cpu_done" "$secs"
+	[ "$wpid" = 0 ] || worker_end "$3" "$wcpu" "$wcpu_done" "$secs"
 	wal_end "$lsn" "$3"
 	per_second "$secs"
 	stop_consumers
@@ -631,6 +652,10 @@ echo "the $(cpu_cores) cores kept busy over the run (from /proc/stat, without st
 	"CPU per task / SKIP LOCKED's: dispatch $(ratio "$(cpu dispatch1000cap100)" "$(cpu skip)")," \
 	"tuned $(ratio "$(cpu dispatch2000cap1000)" "$(cpu skip)"), bound, read $(ratio "$(cpu bound1000read1)" "$(cpu skip)");" \
 	"against SKIP LOCKED, ordered: tuned $(ratio "$(cpu dispatch2000cap1000)" "$(cpu skipo)")"
+wcpu() { echo "$(cut -d' ' -f1 "$dir/wcpu_$1" | median) ($(cut -d' ' -f2 "$dir/wcpu_$1" | median))"; }
+echo "of which the worker's own process (it routes every task), microseconds per task, and in brackets"
+echo "the share of one core it kept busy: dispatch 1000 $(wcpu dispatch1000cap100), dispatch 100 $(wcpu dispatch100cap100)," \
+	"tuned $(wcpu dispatch2000cap1000)"
 echo
 echo "== the routing step alone, microseconds per task ($alone tasks, one session, nothing else running):"
 echo "   dispatch(1000) to 8 nodes that do not fetch, vs the same session claiming from the SKIP LOCKED"
