@@ -316,9 +316,10 @@ cpu_end()
 }
 
 # The worker's own share of a run: its pid now (0 if it has none), and,
-# appended to $dir/wcpu_$1, the CPU microseconds per task it spent between the proc_jiffies readings $2 and $3, and the share of
-# one core that kept busy over the $4 seconds of the run.  One process
-# routes every task: near a whole core, it is what the run waits for.
+# appended to $dir/wcpu_$1, the CPU microseconds per task it spent
+# between the proc_jiffies readings $2 and $3, and the share of one core
+# that kept busy over the $4 seconds of the run.  One process routes every
+# task: near a whole core, it is what the run waits for.
 worker_pid()
 {
 	psql_q -c "SELECT coalesce(max(pid), 0) FROM pg_stat_activity WHERE backend_type = 'role_cluster worker'"
