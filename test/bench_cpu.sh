@@ -34,13 +34,14 @@ cpu_cores()
 }
 
 # Prints "microseconds share" for the jiffies $1 to $2 (two cpu_jiffies
-# readings around a run) over $3 tasks done in $4 seconds: the CPU
-# microseconds per task, and the share of the cores kept busy.  The
-# readings take in the start and exit of the run's processes as well,
-# which the seconds may not: over a short run (a few seconds' worth of
-# tasks) the share can pass 1.
+# readings around a run, or two proc_jiffies readings of one process,
+# then with $5 = 1) over $3 tasks done in $4 seconds: the CPU microseconds
+# per task, and the share of the cores ($5 of them, or all) kept busy.
+# The readings take in the start and exit of the run's processes as
+# well, which the seconds may not: over a short run (a few seconds' worth
+# of tasks) the share can pass 1.
 cpu_per_task()
 {
-	awk -v d="$(($2 - $1))" -v hz="$(getconf CLK_TCK)" -v n="$3" -v s="$4" -v cores="$(cpu_cores)" \
+	awk -v d="$(($2 - $1))" -v hz="$(getconf CLK_TCK)" -v n="$3" -v s="$4" -v cores="${5:-$(cpu_cores)}" \
 		'BEGIN { if (n > 0 && s > 0) printf "%.1f %.2f\n", d * 1e6 / hz / n, d / hz / (s * cores) }'
 }

@@ -315,19 +315,18 @@ cpu_end()
 	cpu_per_task "$2" "$3" "$through" "$4" >>"$dir/cpu_$1"
 }
 
-# The worker's own share of a run: its pid now (0 if it has none), and,
-# appended to $dir/wcpu_$1, the CPU microseconds per task it spent
-# between the proc_jiffies readings $2 and $3, and the share of one core
-# that kept busy over the $4 seconds of the run.  One process routes every
-# task: near a whole core, it is what the run waits for.
+# The worker's own share of a dispatch run: its pid now (0 if it has
+# none), and, appended to $dir/wcpu_$1, the CPU microseconds per task it
+# spent between the proc_jiffies readings $2 and $3, and the share of one
+# core that kept busy over the $4 seconds of the run.  One process routes
+# every task: near a whole core, it is what the run waits for.
 worker_pid()
 {
 	psql_q -c "SELECT coalesce(max(pid), 0) FROM pg_stat_activity WHERE backend_type = 'role_cluster worker'"
 }
 worker_end()
 {
-	awk -v d="$(($3 - $2))" -v hz="$(getconf CLK_TCK)" -v n="$through" -v s="$4" \
-		'BEGIN { printf "%.1f %.2f\n", d * 1e6 / hz / n, d / hz / s }' >>"$dir/wcpu_$1"
+	cpu_per_task "$2" "$3" "$through" "$4" 1 >>"$dir/wcpu_$1"
 }
 
 # Seconds from the run's start $1 to the last task done in table $2 (with
@@ -370,7 +369,9 @@ nodes_run()
 	quiesce
 	lsn=$(wal_start)
 	start=$(psql_q -c "SELECT clock_timestamp()")
-	wpid=$(worker_pid)
+	# the worker's CPU in a dispatch run (in a claim run it is disabled)
+	wpid=0
+	[ "$1" != consume ] || wpid=$(worker_pid)
 	wcpu=$(proc_jiffies "$wpid")
 	cpu=$(cpu_jiffies)
 	start_consumers "$1" - 8 "$2" "${4:-100}"
