@@ -14,6 +14,7 @@
 #   SECS=10 REPS=5 NODES="1 2 8" BATCHES="1 100" bash test/bench_queue.sh
 #   MODE=extended bash test/bench_queue.sh         # statements planned at each execution
 #   COUNT=instructions bash test/bench_queue.sh    # CPU instructions per task instead (below)
+#   COUNT=instructions PARTS=1 bash test/bench_queue.sh  # and the worker's path by part
 #
 # Each point runs pgbench for SECS seconds with N clients, each a node that
 # loops: enqueue B tasks, claim B tasks, acknowledge them.  Tasks/s counts
@@ -91,7 +92,10 @@
 # dispatch_batch is 1,000), and each node's fetch_tasks() of up to B and
 # complete_tasks() until it has had its share; against the hand-written
 # queue at batch B: the instructions behind the worker benchmark's
-# dispatch throughput, without the noise of a timed run.
+# dispatch throughput, without the noise of a timed run.  PARTS=1 adds
+# that path by part (enqueue, dispatch, fetch, complete) beside
+# hand+batch's (insert, claim, acknowledge): each part the difference of
+# a run of the path's steps up to it and one of those before it.
 set -euo pipefail
 # a failing run inside $(...) must end the script, not print a figure
 shopt -s inherit_errexit
@@ -108,6 +112,12 @@ COUNT=${COUNT:-time}
 case $COUNT in
 	time | instructions) ;;
 	*) echo "COUNT must be time or instructions, not $COUNT" >&2; exit 2 ;;
+esac
+PARTS=${PARTS:-0}
+case $PARTS in
+	0) ;;
+	1) [ "$COUNT" = instructions ] || { echo "PARTS=1 needs COUNT=instructions" >&2; exit 2; } ;;
+	*) echo "PARTS must be 0 or 1, not $PARTS" >&2; exit 2 ;;
 esac
 # the planner settings of role_cluster's functions, for both queues' sessions
 if [ "$MODE" = prepared ]; then
@@ -177,6 +187,36 @@ EOF
 opts=$(psql -d bench -At -c "SELECT array_to_string(reloptions, ', ') FROM pg_class WHERE oid = 'role_cluster.task'::regclass")
 psql -d bench -c "ALTER TABLE jobs SET ($opts)" -c "ALTER TABLE rjobs SET ($opts)"
 
+# The worker's path at batch $1 (B; $json is the batch's array), as a
+# pgbench script: 8 nodes registered once; each loop enqueues about 1,000
+# tasks B at a time (step 1), dispatches them (2), and each node fetches
+# (3) and completes (4) B at a time until it has had its share.  Only the
+# steps up to $2.
+dispatch_script()
+{
+	local b=$1 upto=$2 k
+	echo '\if :registered = 0'
+	echo "SELECT count(role_cluster.register_node('d' || i, NULL, NULL, 1000000)) FROM generate_series(1, 8) i;"
+	echo '\set registered 1'
+	echo '\endif'
+	for _ in $(seq $((1000 / b))); do
+		echo "SELECT count(*) FROM role_cluster.enqueue_batch('[${json%,}]');"
+	done
+	[ "$upto" -ge 2 ] || return 0
+	echo "SELECT role_cluster.dispatch($((1000 / b * b)));"
+	[ "$upto" -ge 3 ] || return 0
+	for k in $(seq 8); do
+		# rounds enough for a node's share, 1/8 of the tasks (rounded up)
+		for _ in $(seq $(( ((1000 / b * b + 7) / 8 + b - 1) / b ))); do
+			echo "SELECT coalesce(array_agg(id), '{}') AS ids FROM role_cluster.fetch_tasks('d$k', $b) \\gset"
+			if [ "$upto" -ge 4 ]; then
+				echo "SELECT count(*) FROM role_cluster.complete_tasks(:ids, 'd$k');"
+			fi
+		done
+	done
+	return 0
+}
+
 # pgbench scripts, one per queue and batch size
 node="'n' || :client_id"
 for b in $BATCHES; do
@@ -238,25 +278,17 @@ for b in $BATCHES; do
 		echo "UPDATE role_cluster.task SET state = 'done', finished_at = now(), lease_until = NULL, updated_at = now() WHERE id = ANY (:ids::bigint[]);"
 	} >"$work/plain_$b.sql"
 	# for COUNT=instructions: the worker's path, 8 nodes in the one session,
-	# about 1,000 tasks a loop
+	# about 1,000 tasks a loop; with PARTS=1, its first steps alone as well
+	# (and hand+batch's), for the parts
 	if [ "$b" -gt 1 ]; then
-		{
-			echo '\if :registered = 0'
-			echo "SELECT count(role_cluster.register_node('d' || i, NULL, NULL, 1000000)) FROM generate_series(1, 8) i;"
-			echo '\set registered 1'
-			echo '\endif'
-			for _ in $(seq $((1000 / b))); do
-				echo "SELECT count(*) FROM role_cluster.enqueue_batch('[${json%,}]');"
+		dispatch_script "$b" 4 >"$work/dispatch_$b.sql"
+		if [ "$PARTS" = 1 ]; then
+			for k in 1 2 3; do
+				dispatch_script "$b" "$k" >"$work/dispatch${k}_$b.sql"
 			done
-			echo "SELECT role_cluster.dispatch($((1000 / b * b)));"
-			for k in $(seq 8); do
-				# rounds enough for a node's share, 1/8 of the tasks (rounded up)
-				for _ in $(seq $(( ((1000 / b * b + 7) / 8 + b - 1) / b ))); do
-					echo "SELECT coalesce(array_agg(id), '{}') AS ids FROM role_cluster.fetch_tasks('d$k', $b) \\gset"
-					echo "SELECT count(*) FROM role_cluster.complete_tasks(:ids, 'd$k');"
-				done
-			done
-		} >"$work/dispatch_$b.sql"
+			head -n 1 "$work/handbatch_$b.sql" >"$work/handbatch1_$b.sql"
+			head -n 3 "$work/handbatch_$b.sql" >"$work/handbatch2_$b.sql"
+		fi
 	fi
 done
 chown postgres: "$work"/*.sql
@@ -319,7 +351,7 @@ count_per_task()
 
 if [ "$COUNT" = instructions ]; then
 	psql -d bench -c 'CREATE TABLE bench_backend (pid integer, tag text)'
-	declare -A hand_of handbatch_of
+	declare -A hand_of handbatch_of dispatch_of
 	echo "role_cluster queue benchmark: CPU instructions per task (callgrind), one node, planned alike"
 	echo "server $("$bindir/postgres" --version)"
 	printf '%-6s %14s %14s %14s %8s %14s %8s %14s %8s\n' batch 'role_cluster' 'same SQL, task' 'hand' 'ratio' \
@@ -351,11 +383,35 @@ if [ "$COUNT" = instructions ]; then
 			header=1
 		fi
 		d=$(count_per_task dispatch "$b" $((1000 / b * b)) 20)
+		dispatch_of[$b]=$d
 		h=${hand_of[$b]} hb=${handbatch_of[$b]}
 		printf '%-6s %14s %14s %8s %14s %8s\n' "$b" "$d" "$h" \
 			"$(awk -v a="$d" -v b="$h" 'BEGIN { printf "%.2f", a / b }')" "$hb" \
 			"$(awk -v a="$d" -v b="$hb" 'BEGIN { printf "%.2f", a / b }')"
 	done
+	[ "$PARTS" = 1 ] || exit 0
+	header=0
+	for b in $BATCHES; do
+		[ "$b" -gt 1 ] || continue
+		if [ "$header" = 0 ]; then
+			echo
+			echo "the same, by part: each the difference of two runs, one of the path's first"
+			echo "steps alone and one with the next step as well (approximate: a run that stops"
+			echo "early leaves its tasks queued or held, and the tables grow)"
+			printf '%-6s %10s %10s %10s %10s | %10s %10s %10s\n' batch enqueue dispatch fetch complete \
+				insert claim ack
+			header=1
+		fi
+		n=$((1000 / b * b))
+		d1=$(count_per_task dispatch1 "$b" "$n" 20)
+		d2=$(count_per_task dispatch2 "$b" "$n" 20)
+		d3=$(count_per_task dispatch3 "$b" "$n" 20)
+		h1=$(count_per_task handbatch1 "$b")
+		h2=$(count_per_task handbatch2 "$b")
+		printf '%-6s %10s %10s %10s %10s | %10s %10s %10s\n' "$b" "$d1" $((d2 - d1)) $((d3 - d2)) \
+			$((dispatch_of[$b] - d3)) "$h1" $((h2 - h1)) $((handbatch_of[$b] - h2))
+	done
+	echo "instructions per task; left role_cluster's worker path, right hand+batch"
 	exit 0
 fi
 
