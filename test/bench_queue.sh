@@ -372,16 +372,14 @@ if [ "$COUNT" = instructions ]; then
 	echo "instructions per task enqueued, claimed and acknowledged (fewer is better); same SQL, task ="
 	echo "the hand-written statements on role_cluster.task; ratio = role_cluster / hand-written, but"
 	echo "for hand+route: hand+route / hand (what the least routing adds to the hand-written queue)"
-	header=0
-	for b in $BATCHES; do
-		[ "$b" -gt 1 ] || continue
-		if [ "$header" = 0 ]; then
-			echo
-			echo "the worker's path, per task: enqueued, dispatched to 8 nodes about 1,000 at a time,"
-			echo "fetched and acknowledged a batch at a time by each node; hand-written columns as above"
-			printf '%-6s %14s %14s %8s %14s %8s\n' batch dispatch hand ratio 'hand+batch' ratio
-			header=1
-		fi
+	# the worker's path runs only for batches above 1
+	batched=$(for b in $BATCHES; do [ "$b" -le 1 ] || echo "$b"; done)
+	[ -n "$batched" ] || exit 0
+	echo
+	echo "the worker's path, per task: enqueued, dispatched to 8 nodes about 1,000 at a time,"
+	echo "fetched and acknowledged a batch at a time by each node; hand-written columns as above"
+	printf '%-6s %14s %14s %8s %14s %8s\n' batch dispatch hand ratio 'hand+batch' ratio
+	for b in $batched; do
 		d=$(count_per_task dispatch "$b" $((1000 / b * b)) 20)
 		dispatch_of[$b]=$d
 		h=${hand_of[$b]} hb=${handbatch_of[$b]}
@@ -390,18 +388,13 @@ if [ "$COUNT" = instructions ]; then
 			"$(awk -v a="$d" -v b="$hb" 'BEGIN { printf "%.2f", a / b }')"
 	done
 	[ "$PARTS" = 1 ] || exit 0
-	header=0
-	for b in $BATCHES; do
-		[ "$b" -gt 1 ] || continue
-		if [ "$header" = 0 ]; then
-			echo
-			echo "the same, by part: each the difference of two runs, one of the path's first"
-			echo "steps alone and one with the next step as well (approximate: a run that stops"
-			echo "early leaves its tasks queued or held, and the tables grow)"
-			printf '%-6s %10s %10s %10s %10s | %10s %10s %10s\n' batch enqueue dispatch fetch complete \
-				insert claim ack
-			header=1
-		fi
+	echo
+	echo "the same, by part: each the difference of two runs, one of the path's first"
+	echo "steps alone and one with the next step as well (approximate: a run that stops"
+	echo "early leaves its tasks queued or held, and the tables grow)"
+	printf '%-6s %10s %10s %10s %10s | %10s %10s %10s\n' batch enqueue dispatch fetch complete \
+		insert claim ack
+	for b in $batched; do
 		n=$((1000 / b * b))
 		d1=$(count_per_task dispatch1 "$b" "$n" 20)
 		d2=$(count_per_task dispatch2 "$b" "$n" 20)
