@@ -19,10 +19,14 @@
 #     dispatch by the worker + fetch_tasks (dispatch_batch 1000, the
 #     default, and 100), claim_tasks (pull), and a hand-written FOR UPDATE
 #     SKIP LOCKED queue at batch 100, measured in the same run; target:
-#     dispatch >= the SKIP LOCKED queue.  That queue twice: in id order,
-#     and "ordered", as bench_queue.sh's hand-written queue claims (due
-#     rows in priority, run_at and id order, as role_cluster hands them
-#     out, with the holder recorded and the attempt counted), both
+#     dispatch >= the SKIP LOCKED queue.  That queue three times: in id
+#     order, and "ordered", as bench_queue.sh's hand-written queue claims
+#     (due rows in priority, run_at and id order, as role_cluster hands
+#     them out, with the holder recorded and the attempt counted), each
+#     marking its batch done in one statement; and "each ack", the
+#     ordered one marking each row done by a statement of its own, as
+#     bench_queue.sh's hand-written queue does at batch 100 (that queue
+#     whole, the one the queue issue's benchmark compares with); all
 #     planned as role_cluster's functions plan theirs (enable_seqscan and
 #     enable_bitmapscan off).  Every node takes 100 tasks per
 #     round trip and holds at most 100 (its capacity), so that the worker
@@ -416,11 +420,13 @@ pull_run()
 # the hand-written SKIP LOCKED queue, batch 100: $1 = skip, in id order, or
 # skipo, as bench_queue.sh's hand-written queue (due rows only, in priority,
 # run_at and id order, as role_cluster hands them out, recording the node
-# that holds a row and counting its attempt); also the label of its figures
+# that holds a row and counting its attempt), or skipe, that queue whole: it
+# also marks its rows done as bench_queue.sh's does, one statement (and
+# transaction) per row; also the label of its figures
 skip_run()
 {
-	local start lsn cpu cpu_done secs cols="" key=id node=""
-	if [ "$1" = skipo ]; then
+	local start lsn cpu cpu_done secs cols="" key=id node="" each=""
+	if [ "$1" != skip ]; then
 		cols="priority integer NOT NULL DEFAULT 0, run_at timestamptz NOT NULL DEFAULT now(),
 	node_id text, attempts integer NOT NULL DEFAULT 0,"
 		key="priority DESC, run_at, id"
@@ -437,8 +443,9 @@ EOF
 	start=$(psql_q -c "SELECT clock_timestamp()")
 	cpu=$(cpu_jiffies)
 	for i in $(seq 1 8); do
-		[ "$1" = skipo ] && node="n$i"
-		"$dir/client" "$conn" skiplocked 100 $node >"$dir/skip$i.out" &
+		[ "$1" = skip ] || node="n$i"
+		[ "$1" = skipe ] && each=each
+		"$dir/client" "$conn" skiplocked 100 $node $each >"$dir/skip$i.out" &
 		pids+=($!)
 	done
 	wait "${pids[@]}"
@@ -581,6 +588,7 @@ throughput_run()
 		pull) pull_run ;;
 		skip) skip_run skip ;;
 		skipo) skip_run skipo ;;
+		skipe) skip_run skipe ;;
 		bound) bound_run 1000 take ;;
 		bound100) bound_run 100 take ;;
 		bread) bound_run 1000 read ;;
@@ -588,14 +596,14 @@ throughput_run()
 	esac
 }
 # Round r starts at the r-th queue of the list and wraps around, so that
-# over as many rounds as there are queues (BENCH_THROUGHPUT_ROUNDS=10) each
+# over as many rounds as there are queues (BENCH_THROUGHPUT_ROUNDS=11) each
 # queue runs once in each place of a round: a machine whose speed drifts
 # within a round then favours no queue (over fewer rounds, less so).
-queues=(disp disp100 tuned pull skip skipo bound bound100 bread bread2)
-fmt="%-5s %9s %9s %9s %9s %9s %9s %15s %15s %15s %15s %9s %9s %9s %9s %9s\n"
-printf "$fmt" round dispatch dispatch 'dispatch' claim 'SKIP' 'SKIP' 'bound' 'bound' 'bound, read' 'bound, read' dispatch 'tuned' 'tuned' bound 'bound,'
-printf "$fmt" '' '1000' '100' '2000, cap' '(pull)' 'LOCKED' 'LOCKED,' '1000 (routed)' '100 (routed)' '1000 (routed)' '2 dispatchers' '/ SKIP' '/ SKIP' '/ SKIP' '/ SKIP' 'read/SKIP'
-printf "$fmt" '' '' '' '1000' '' '' 'ordered' '' '' '' '' '' '' 'ordered' '' ''
+queues=(disp disp100 tuned pull skip skipo skipe bound bound100 bread bread2)
+fmt="%-5s %9s %9s %9s %9s %9s %9s %9s %15s %15s %15s %15s %9s %9s %9s %9s %9s %9s %9s\n"
+printf "$fmt" round dispatch dispatch 'dispatch' claim 'SKIP' 'SKIP' 'SKIP' 'bound' 'bound' 'bound, read' 'bound, read' dispatch 'tuned' 'tuned' dispatch tuned bound 'bound,'
+printf "$fmt" '' '1000' '100' '2000, cap' '(pull)' 'LOCKED' 'LOCKED,' 'LOCKED,' '1000 (routed)' '100 (routed)' '1000 (routed)' '2 dispatchers' '/ SKIP' '/ SKIP' '/ SKIP' '/ SKIP' '/ SKIP' '/ SKIP' 'read/SKIP'
+printf "$fmt" '' '' '' '1000' '' '' 'ordered' 'each ack' '' '' '' '' '' '' 'ordered' 'each ack' 'each ack' '' ''
 declare -A rates=() all=()
 # a bound's rate and, in brackets, the seconds until all was routed
 cell() { echo "${rates[$1]%% *} (${rates[$1]#* }s)"; }
@@ -607,9 +615,10 @@ for r in $(seq 1 "$reps"); do
 		all[$q]="${all[$q]:-} ${rates[$q]%% *}"
 	done
 	printf "$fmt" "$r" "${rates[disp]}" "${rates[disp100]}" "${rates[tuned]}" "${rates[pull]}" "${rates[skip]}" \
-		"${rates[skipo]}" "$(cell bound)" "$(cell bound100)" "$(cell bread)" "$(cell bread2)" \
+		"${rates[skipo]}" "${rates[skipe]}" "$(cell bound)" "$(cell bound100)" "$(cell bread)" "$(cell bread2)" \
 		"$(ratio "${rates[disp]}" "${rates[skip]}")" "$(ratio "${rates[tuned]}" "${rates[skip]}")" \
 		"$(ratio "${rates[tuned]}" "${rates[skipo]}")" \
+		"$(ratio "${rates[disp]}" "${rates[skipe]}")" "$(ratio "${rates[tuned]}" "${rates[skipe]}")" \
 		"$(ratio "${rates[bound]%% *}" "${rates[skip]}")" "$(ratio "${rates[bread]%% *}" "${rates[skip]}")"
 done
 declare -A med=()
@@ -618,8 +627,9 @@ for q in "${queues[@]}"; do
 done
 skip=${med[skip]}
 printf "$fmt" median "${med[disp]}" "${med[disp100]}" "${med[tuned]}" "${med[pull]}" "$skip" "${med[skipo]}" \
-	"${med[bound]}" "${med[bound100]}" "${med[bread]}" "${med[bread2]}" "$(ratio "${med[disp]}" "$skip")" \
+	"${med[skipe]}" "${med[bound]}" "${med[bound100]}" "${med[bread]}" "${med[bread2]}" "$(ratio "${med[disp]}" "$skip")" \
 	"$(ratio "${med[tuned]}" "$skip")" "$(ratio "${med[tuned]}" "${med[skipo]}")" \
+	"$(ratio "${med[disp]}" "${med[skipe]}")" "$(ratio "${med[tuned]}" "${med[skipe]}")" \
 	"$(ratio "${med[bound]}" "$skip")" "$(ratio "${med[bread]}" "$skip")"
 echo "dispatch 1000 = the worker at its default dispatch_batch, its nodes fetch_tasks() and complete_tasks()"
 echo "100 at a time, each node of capacity 100 (it is routed its next batch only once it has finished"
@@ -630,18 +640,21 @@ echo "their rows (routed -> running) and mark them done; bound, read: routed str
 echo "the nodes only read their rows and mark them done (two writes per task, as SKIP LOCKED and"
 echo "role_cluster);"
 echo "2 dispatchers: the same with two bare dispatchers at once. SKIP LOCKED: in id order;"
-echo "SKIP LOCKED, ordered: as bench_queue.sh's hand-written queue, due rows in priority, run_at and"
-echo "id order, as role_cluster hands them out, the holder recorded and the attempt counted."
+echo "SKIP LOCKED, ordered: as bench_queue.sh's hand-written queue claims, due rows in priority, run_at"
+echo "and id order, as role_cluster hands them out, the holder recorded and the attempt counted;"
+echo "SKIP LOCKED, each ack: that queue whole, each row then marked done by a statement of its own, as"
+echo "bench_queue.sh's hand-written queue does (the other two mark a batch done in one statement)."
 echo "medians: dispatch / SKIP LOCKED = $(ratio "${med[disp]}" "$skip") (batch 100: $(ratio "${med[disp100]}" "$skip");" \
 	"tuned: $(ratio "${med[tuned]}" "$skip"));" \
 	"bound / SKIP LOCKED = $(ratio "${med[bound]}" "$skip") (batch 100: $(ratio "${med[bound100]}" "$skip"));" \
 	"bound, read / SKIP LOCKED = $(ratio "${med[bread]}" "$skip") (2 dispatchers: $(ratio "${med[bread2]}" "$skip"));" \
-	"against SKIP LOCKED, ordered: dispatch $(ratio "${med[disp]}" "${med[skipo]}"), tuned $(ratio "${med[tuned]}" "${med[skipo]}")"
+	"against SKIP LOCKED, ordered: dispatch $(ratio "${med[disp]}" "${med[skipo]}"), tuned $(ratio "${med[tuned]}" "${med[skipo]}");" \
+	"against SKIP LOCKED, each ack: dispatch $(ratio "${med[disp]}" "${med[skipe]}"), tuned $(ratio "${med[tuned]}" "${med[skipe]}")"
 wal() { median <"$dir/wal_$1"; }
 echo "WAL records written per task, bytes (median of the rounds; from start to the last done, without"
 echo "full-page images): dispatch 1000 $(wal dispatch1000cap100), dispatch 100 $(wal dispatch100cap100)," \
 	"tuned $(wal dispatch2000cap1000)," \
-	"claim $(wal pull), SKIP LOCKED $(wal skip), ordered $(wal skipo), bound 1000 $(wal bound1000take1), bound 100 $(wal bound100take1)," \
+	"claim $(wal pull), SKIP LOCKED $(wal skip), ordered $(wal skipo), each ack $(wal skipe), bound 1000 $(wal bound1000take1), bound 100 $(wal bound100take1)," \
 	"bound, read $(wal bound1000read1), 2 dispatchers $(wal bound1000read2);" \
 	"dispatch / SKIP LOCKED = $(ratio "$(wal dispatch1000cap100)" "$(wal skip)")"
 cpu() { cut -d' ' -f1 "$dir/cpu_$1" | median; }
@@ -649,7 +662,7 @@ busy() { echo "$(cpu "$1") ($(cut -d' ' -f2 "$dir/cpu_$1" | median))"; }
 echo "CPU per task, microseconds, all processes (median of the rounds), and in brackets the share of"
 echo "the $(cpu_cores) cores kept busy over the run (from /proc/stat, without steal): dispatch 1000 $(busy dispatch1000cap100)," \
 	"dispatch 100 $(busy dispatch100cap100), tuned $(busy dispatch2000cap1000), claim $(busy pull)," \
-	"SKIP LOCKED $(busy skip), ordered $(busy skipo), bound 1000 $(busy bound1000take1), bound 100 $(busy bound100take1)," \
+	"SKIP LOCKED $(busy skip), ordered $(busy skipo), each ack $(busy skipe), bound 1000 $(busy bound1000take1), bound 100 $(busy bound100take1)," \
 	"bound, read $(busy bound1000read1), 2 dispatchers $(busy bound1000read2);" \
 	"CPU per task / SKIP LOCKED's: dispatch $(ratio "$(cpu dispatch1000cap100)" "$(cpu skip)")," \
 	"tuned $(ratio "$(cpu dispatch2000cap1000)" "$(cpu skip)"), bound, read $(ratio "$(cpu bound1000read1)" "$(cpu skip)");" \

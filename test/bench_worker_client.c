@@ -31,14 +31,16 @@
  *	  bench_worker_client CONNINFO produce TASK_TYPE TOTAL BATCH BACKLOG [RATE]
  *		Enqueues TOTAL tasks, BATCH per transaction, pausing while more
  *		than BACKLOG are queued, and at most RATE per second if given.
- *	  bench_worker_client CONNINFO skiplocked BATCH [NODE]
+ *	  bench_worker_client CONNINFO skiplocked BATCH [NODE [each]]
  *		Baseline: claims BATCH rows of bench_q with FOR UPDATE SKIP LOCKED
- *		and marks them done, until none are left; prints the count.  In id
- *		order; or, given NODE, as bench_queue.sh's hand-written queue
- *		claims: due rows only, in priority, run_at and id order, recording
- *		NODE as the holder and counting the attempt.  Its statements are
- *		planned with enable_seqscan and enable_bitmapscan off, as
- *		role_cluster's functions plan theirs.
+ *		and marks them done in one statement, until none are left; prints
+ *		the count.  In id order; or, given NODE, as bench_queue.sh's
+ *		hand-written queue claims: due rows only, in priority, run_at and
+ *		id order, recording NODE as the holder and counting the attempt.
+ *		With each, it marks them done as that queue does, one statement
+ *		(and transaction) per row, as a worker does when it finishes each
+ *		task.  Its statements are planned with enable_seqscan and
+ *		enable_bitmapscan off, as role_cluster's functions plan theirs.
  *	  bench_worker_client CONNINFO pushroute BATCH NODES STATE
  *	  bench_worker_client CONNINFO pushnode NODE take|read
  *		Throughput bound: a hand-written queue that routes as the worker
@@ -516,10 +518,10 @@ produce(PGconn *conn, const char *task_type, long total, const char *batch,
 /*
  * skiplocked: the hand-written baseline queue's consumer; in id order, or
  * given a node (not NULL), in the hand-out order of role_cluster, with the
- * holder recorded
+ * holder recorded; each: each row marked done by a statement of its own
  */
 static int
-skiplocked(PGconn *conn, const char *batch, const char *node)
+skiplocked(PGconn *conn, const char *batch, const char *node, int each)
 {
 	const char *params[2] = {batch, node};
 	long long	done = 0;
@@ -558,6 +560,23 @@ skiplocked(PGconn *conn, const char *batch, const char *node)
 			PQclear(res);
 			break;
 		}
+		if (each)
+		{
+			char	   *list = PQgetvalue(res, 0, 0);
+
+			n = 0;
+			for (char *id = strtok(list, ","); id != NULL; id = strtok(NULL, ","))
+			{
+				const char *ids[1] = {id};
+				PGresult   *r2 = run(conn,
+									 "UPDATE bench_q SET state = 'done', finished_at = clock_timestamp() "
+									 "WHERE id = $1::bigint", 1, ids);
+
+				n += atoi(PQcmdTuples(r2));
+				PQclear(r2);
+			}
+		}
+		else
 		{
 			const char *ids[1] = {PQgetvalue(res, 0, 0)};
 			PGresult   *r2 = run(conn,
@@ -695,8 +714,9 @@ main(int argc, char **argv)
 					   argc == 8 ? atol(argv[7]) : 0);
 	if (strcmp(argv[2], "pushwake") == 0 && argc == 3)
 		return pushwake(conn);
-	if (strcmp(argv[2], "skiplocked") == 0 && (argc == 4 || argc == 5))
-		return skiplocked(conn, argv[3], argc == 5 ? argv[4] : NULL);
+	if (strcmp(argv[2], "skiplocked") == 0 &&
+		(argc == 4 || argc == 5 || (argc == 6 && strcmp(argv[5], "each") == 0)))
+		return skiplocked(conn, argv[3], argc >= 5 ? argv[4] : NULL, argc == 6);
 	if (strcmp(argv[2], "pushroute") == 0 && argc == 6)
 		return pushroute(conn, argv[3], argv[4], argv[5]);
 	if (strcmp(argv[2], "pushnode") == 0 && argc == 5)
