@@ -562,8 +562,14 @@ skiplocked(PGconn *conn, const char *batch, const char *node, int each)
 		}
 		if (each)
 		{
-			char	   *list = PQgetvalue(res, 0, 0);
+			/* a copy to split: a result's values are not to be written */
+			char	   *list = strdup(PQgetvalue(res, 0, 0));
 
+			if (list == NULL)
+			{
+				fprintf(stderr, "out of memory\n");
+				exit(1);
+			}
 			n = 0;
 			for (char *id = strtok(list, ","); id != NULL; id = strtok(NULL, ","))
 			{
@@ -575,6 +581,7 @@ skiplocked(PGconn *conn, const char *batch, const char *node, int each)
 				n += atoi(PQcmdTuples(r2));
 				PQclear(r2);
 			}
+			free(list);
 		}
 		else
 		{
