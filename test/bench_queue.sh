@@ -55,6 +55,14 @@
 #                 one plain statement with none of role_cluster's other
 #                 duties (pruning, fetch marks, hand edits kept right,
 #                 errors that say why).
+#   C floor       at batch 1 only: the hand-written queue's three statements
+#                 on role_cluster.task itself, done by a C module
+#                 (test/bench_floor.c, compiled and loaded here) through
+#                 the routines PostgreSQL's logical replication applies rows
+#                 with: no statement planned or started, no routing rule,
+#                 no check of the caller, the table's indexes and triggers
+#                 left to PostgreSQL.  The least a C implementation of the
+#                 three calls spends on that table; any routing is on top.
 # All their tables have the same storage and autovacuum settings.
 #
 # Beside the rates, the WAL each queue wrote per task done in those runs,
@@ -86,7 +94,8 @@
 # beside them: the hand-written statements on role_cluster.task itself
 # (plain INSERT and UPDATEs, no routing rule), which parts what the table
 # costs (its indexes, triggers and wider rows) from what role_cluster's
-# functions add.  For B > 1, a second table: the worker's path, in one
+# functions add; the C floor, at batch 1, parts what the table's writes
+# cost from what planning and starting the statements does.  For B > 1, a second table: the worker's path, in one
 # session as well, about 1,000 tasks a loop: enqueue_batch() of B tasks
 # at a time, one dispatch() of them all to 8 nodes (the worker's default
 # dispatch_batch is 1,000), and each node's fetch_tasks() of up to B and
@@ -183,6 +192,14 @@ CREATE TABLE rnodes (
 	lease_until timestamptz NOT NULL
 );
 EOF
+# the C floor's functions, from a module built for this server
+gcc -O2 -fPIC -shared -Wall -Werror -I"$("$PG_CONFIG" --includedir-server)" \
+	-o "$work/bench_floor.so" "$src/test/bench_floor.c"
+chmod 755 "$work/bench_floor.so"
+psql -d bench \
+	-c "CREATE FUNCTION bench_floor_enqueue() RETURNS bigint AS '$work/bench_floor.so' LANGUAGE C" \
+	-c "CREATE FUNCTION bench_floor_claim(text) RETURNS bigint AS '$work/bench_floor.so' LANGUAGE C" \
+	-c "CREATE FUNCTION bench_floor_complete(bigint) RETURNS void AS '$work/bench_floor.so' LANGUAGE C"
 # the same storage settings as role_cluster.task
 opts=$(psql -d bench -At -c "SELECT array_to_string(reloptions, ', ') FROM pg_class WHERE oid = 'role_cluster.task'::regclass")
 psql -d bench -c "ALTER TABLE jobs SET ($opts)" -c "ALTER TABLE rjobs SET ($opts)"
@@ -277,6 +294,14 @@ for b in $BATCHES; do
 		echo "SELECT coalesce(array_agg(id), '{}') AS ids FROM u \\gset"
 		echo "UPDATE role_cluster.task SET state = 'done', finished_at = now(), lease_until = NULL, updated_at = now() WHERE id = ANY (:ids::bigint[]);"
 	} >"$work/plain_$b.sql"
+	# the C floor: one task per call, so batch 1 only
+	if [ "$b" -eq 1 ]; then
+		{
+			echo "SELECT bench_floor_enqueue();"
+			echo "SELECT bench_floor_claim($node) AS id \\gset"
+			echo "SELECT bench_floor_complete(:id) WHERE :id <> 0;"
+		} >"$work/floor_$b.sql"
+	fi
 	# for COUNT=instructions: the worker's path, 8 nodes in the one session,
 	# about 1,000 tasks a loop; with PARTS=1, its first steps alone as well
 	# (and hand+batch's), for the parts
@@ -354,24 +379,26 @@ if [ "$COUNT" = instructions ]; then
 	declare -A hand_of handbatch_of dispatch_of
 	echo "role_cluster queue benchmark: CPU instructions per task (callgrind), one node, planned alike"
 	echo "server $("$bindir/postgres" --version)"
-	printf '%-6s %14s %14s %14s %8s %14s %8s %14s %8s\n' batch 'role_cluster' 'same SQL, task' 'hand' 'ratio' \
-		'hand+route' 'ratio' 'hand+batch' 'ratio'
+	printf '%-6s %14s %14s %14s %8s %14s %8s %14s %8s %14s %8s\n' batch 'role_cluster' 'same SQL, task' 'hand' \
+		'ratio' 'hand+route' 'ratio' 'hand+batch' 'ratio' 'C floor' 'ratio'
 	for b in $BATCHES; do
 		o=$(count_per_task ours "$b")
 		p=$(count_per_task plain "$b")
 		h=$(count_per_task hand "$b")
 		r=$(count_per_task route "$b")
-		hb=-
+		hb=- fl=-
 		[ "$b" -gt 1 ] && hb=$(count_per_task handbatch "$b")
+		[ "$b" -eq 1 ] && fl=$(count_per_task floor "$b")
 		hand_of[$b]=$h handbatch_of[$b]=$hb
-		printf '%-6s %14s %14s %14s %8s %14s %8s %14s %8s\n' "$b" "$o" "$p" "$h" \
+		printf '%-6s %14s %14s %14s %8s %14s %8s %14s %8s %14s %8s\n' "$b" "$o" "$p" "$h" \
 			"$(awk -v a="$o" -v b="$h" 'BEGIN { printf "%.2f", a / b }')" "$r" \
 			"$(awk -v a="$r" -v b="$h" 'BEGIN { printf "%.2f", a / b }')" "$hb" \
-			"$(awk -v a="$o" -v b="$hb" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')"
+			"$(awk -v a="$o" -v b="$hb" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')" "$fl" \
+			"$(awk -v a="$fl" -v b="$h" 'BEGIN { if (a > 0) printf "%.2f", a / b; else print "-" }')"
 	done
 	echo "instructions per task enqueued, claimed and acknowledged (fewer is better); same SQL, task ="
 	echo "the hand-written statements on role_cluster.task; ratio = role_cluster / hand-written, but"
-	echo "for hand+route: hand+route / hand (what the least routing adds to the hand-written queue)"
+	echo "for hand+route and C floor: that queue / hand (what it adds to the hand-written queue)"
 	# the worker's path runs only for batches above 1
 	batched=$(for b in $BATCHES; do [ "$b" -le 1 ] || echo "$b"; done)
 	[ -n "$batched" ] || exit 0
@@ -444,7 +471,7 @@ run()
 		{ cat "$work/pgbench.out" >&2; exit 1; }
 	cpu_done=$(cpu_jiffies)
 	end=$(psql -d bench -At -c 'SELECT pg_current_wal_insert_lsn()')
-	if [ "$queue" = ours ]; then
+	if [ "$queue" = ours ] || [ "$queue" = floor ]; then
 		done=$(psql -d bench -At -c "SELECT count(*) FROM role_cluster.task WHERE state = 'done'")
 	elif [ "$queue" = route ]; then
 		done=$(psql -d bench -At -c "SELECT count(*) FROM rjobs WHERE state = 'done'")
@@ -463,16 +490,17 @@ median()
 
 echo "role_cluster queue benchmark: synchronous_commit = $SYNC, ${SECS} s per run, median of $REPS"
 echo "$(nproc) cores; server $("$bindir/postgres" --version)"
-printf '%-6s %-6s %14s %14s %8s %14s %8s %14s %8s\n' nodes batch 'role_cluster' 'hand' 'ratio' \
-	'hand+route' 'ratio' 'hand+batch' 'ratio'
+printf '%-6s %-6s %14s %14s %8s %14s %8s %14s %8s %14s %8s\n' nodes batch 'role_cluster' 'hand' 'ratio' \
+	'hand+route' 'ratio' 'hand+batch' 'ratio' 'C floor' 'ratio'
 for b in $BATCHES; do
 	for n in $NODES; do
-		ours="" hand="" route="" handbatch=""
+		ours="" hand="" route="" handbatch="" floor=""
 		for _ in $(seq "$REPS"); do
 			ours="$ours $(run ours "$n" "$b")"
 			hand="$hand $(run hand "$n" "$b")"
 			route="$route $(run route "$n" "$b")"
 			[ "$b" -gt 1 ] && handbatch="$handbatch $(run handbatch "$n" "$b")"
+			[ "$b" -eq 1 ] && floor="$floor $(run floor "$n" "$b")"
 		done
 		o=$(echo $ours | median)
 		h=$(echo $hand | median)
@@ -482,14 +510,21 @@ for b in $BATCHES; do
 			"$(awk -v a="$r" -v b="$h" 'BEGIN { printf "%.2f", a / b }')"
 		if [ "$b" -gt 1 ]; then
 			hb=$(echo $handbatch | median)
-			printf ' %14s %8s\n' "$hb" "$(awk -v a="$o" -v b="$hb" 'BEGIN { printf "%.2f", a / b }')"
+			printf ' %14s %8s' "$hb" "$(awk -v a="$o" -v b="$hb" 'BEGIN { printf "%.2f", a / b }')"
+		else
+			printf ' %14s %8s' - -
+		fi
+		if [ "$b" -eq 1 ]; then
+			fl=$(echo $floor | median)
+			printf ' %14s %8s\n' "$fl" "$(awk -v a="$fl" -v b="$h" 'BEGIN { printf "%.2f", a / b }')"
 		else
 			printf ' %14s %8s\n' - -
 		fi
 	done
 done
 echo "tasks/s = tasks done per second (enqueued, claimed and acknowledged); ratio = role_cluster / hand-written,"
-echo "but for hand+route: hand+route / hand (the rate the least routing leaves the hand-written queue)"
+echo "but for hand+route: hand+route / hand (the rate the least routing leaves the hand-written queue), and"
+echo "for C floor: C floor / hand (the rate left by the table alone, written without plans)"
 
 # The WAL behind those rates: with synchronous_commit on, every commit
 # waits for its WAL to reach the disk, so what a queue writes per task is
@@ -504,17 +539,22 @@ fig_col()
 	if [ -s "$f" ]; then cut -d' ' -f"$5" "$f" | median; else echo -; fi
 }
 wal_col() { fig_col wal "$@"; }
-printf '%-6s %-6s %14s %14s %8s %14s %14s\n' nodes batch 'role_cluster' 'hand' 'ratio' 'hand+route' 'hand+batch'
+# wal_cell q n b: queue q's median bytes / index entries at n nodes, batch b
+wal_cell()
+{
+	local bytes
+	bytes=$(wal_col "$@" 1)
+	if [ "$bytes" = - ]; then echo -; else echo "$bytes / $(wal_col "$@" 2)"; fi
+}
+printf '%-6s %-6s %14s %14s %8s %14s %14s %14s\n' nodes batch 'role_cluster' 'hand' 'ratio' 'hand+route' \
+	'hand+batch' 'C floor'
 for b in $BATCHES; do
 	for n in $NODES; do
-		o=$(wal_col ours "$n" "$b" 1)
-		h=$(wal_col hand "$n" "$b" 1)
-		hb=$(wal_col handbatch "$n" "$b" 1)
-		[ "$hb" = - ] || hb="$hb / $(wal_col handbatch "$n" "$b" 2)"
-		printf '%-6s %-6s %14s %14s %8s %14s %14s\n' "$n" "$b" \
-			"$o / $(wal_col ours "$n" "$b" 2)" "$h / $(wal_col hand "$n" "$b" 2)" \
-			"$(awk -v a="$o" -v b="$h" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')" \
-			"$(wal_col route "$n" "$b" 1) / $(wal_col route "$n" "$b" 2)" "$hb"
+		o=$(wal_cell ours "$n" "$b")
+		h=$(wal_cell hand "$n" "$b")
+		printf '%-6s %-6s %14s %14s %8s %14s %14s %14s\n' "$n" "$b" "$o" "$h" \
+			"$(awk -v a="${o%% *}" -v b="${h%% *}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')" \
+			"$(wal_cell route "$n" "$b")" "$(wal_cell handbatch "$n" "$b")" "$(wal_cell floor "$n" "$b")"
 	done
 done
 echo "ratio = role_cluster bytes per task / hand-written bytes per task"
@@ -528,14 +568,15 @@ cpu_cell()
 	us=$(fig_col cpu "$@" 1)
 	if [ "$us" = - ]; then echo -; else echo "$us ($(fig_col cpu "$@" 2))"; fi
 }
-printf '%-6s %-6s %14s %14s %8s %14s %14s\n' nodes batch 'role_cluster' 'hand' 'ratio' 'hand+route' 'hand+batch'
+printf '%-6s %-6s %14s %14s %8s %14s %14s %14s\n' nodes batch 'role_cluster' 'hand' 'ratio' 'hand+route' \
+	'hand+batch' 'C floor'
 for b in $BATCHES; do
 	for n in $NODES; do
 		o=$(cpu_cell ours "$n" "$b")
 		h=$(cpu_cell hand "$n" "$b")
-		printf '%-6s %-6s %14s %14s %8s %14s %14s\n' "$n" "$b" "$o" "$h" \
+		printf '%-6s %-6s %14s %14s %8s %14s %14s %14s\n' "$n" "$b" "$o" "$h" \
 			"$(awk -v a="${o%% *}" -v b="${h%% *}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')" \
-			"$(cpu_cell route "$n" "$b")" "$(cpu_cell handbatch "$n" "$b")"
+			"$(cpu_cell route "$n" "$b")" "$(cpu_cell handbatch "$n" "$b")" "$(cpu_cell floor "$n" "$b")"
 	done
 done
 echo "ratio = role_cluster CPU per task / hand-written CPU per task"
