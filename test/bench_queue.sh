@@ -95,8 +95,8 @@
 # (plain INSERT and UPDATEs, no routing rule), which parts what the table
 # costs (its indexes, triggers and wider rows) from what role_cluster's
 # functions add; the C floor, at batch 1, parts what the table's writes
-# cost from what planning and starting the statements does.  For B > 1, a second table: the worker's path, in one
-# session as well, about 1,000 tasks a loop: enqueue_batch() of B tasks
+# cost from what planning and starting the statements does.  For B > 1,
+# a second table: the worker's path, in one session as well, about 1,000 tasks a loop: enqueue_batch() of B tasks
 # at a time, one dispatch() of them all to 8 nodes (the worker's default
 # dispatch_batch is 1,000), and each node's fetch_tasks() of up to B and
 # complete_tasks() until it has had its share; against the hand-written
@@ -538,14 +538,18 @@ fig_col()
 	local f="$work/$1_$2_$3_$4"
 	if [ -s "$f" ]; then cut -d' ' -f"$5" "$f" | median; else echo -; fi
 }
-wal_col() { fig_col wal "$@"; }
-# wal_cell q n b: queue q's median bytes / index entries at n nodes, batch b
-wal_cell()
+# fig_cell f fmt q n b: both of queue q's medians of figures f at n nodes,
+# batch b, printed with fmt, or - if it has none
+fig_cell()
 {
-	local bytes
-	bytes=$(wal_col "$@" 1)
-	if [ "$bytes" = - ]; then echo -; else echo "$bytes / $(wal_col "$@" 2)"; fi
+	local f=$1 fmt=$2 first
+	shift 2
+	first=$(fig_col "$f" "$@" 1)
+	# shellcheck disable=SC2059
+	if [ "$first" = - ]; then echo -; else printf "$fmt\n" "$first" "$(fig_col "$f" "$@" 2)"; fi
 }
+# wal_cell q n b: queue q's median bytes / index entries at n nodes, batch b
+wal_cell() { fig_cell wal '%s / %s' "$@"; }
 printf '%-6s %-6s %14s %14s %8s %14s %14s %14s\n' nodes batch 'role_cluster' 'hand' 'ratio' 'hand+route' \
 	'hand+batch' 'C floor'
 for b in $BATCHES; do
@@ -562,12 +566,7 @@ echo "ratio = role_cluster bytes per task / hand-written bytes per task"
 echo
 echo "CPU per task done, median of the runs above: microseconds, all processes (share of the $(cpu_cores) cores busy)"
 # cpu_cell q n b: queue q's median CPU per task and busy share at n nodes, batch b
-cpu_cell()
-{
-	local us
-	us=$(fig_col cpu "$@" 1)
-	if [ "$us" = - ]; then echo -; else echo "$us ($(fig_col cpu "$@" 2))"; fi
-}
+cpu_cell() { fig_cell cpu '%s (%s)' "$@"; }
 printf '%-6s %-6s %14s %14s %8s %14s %14s %14s\n' nodes batch 'role_cluster' 'hand' 'ratio' 'hand+route' \
 	'hand+batch' 'C floor'
 for b in $BATCHES; do
