@@ -14,7 +14,7 @@
 #   SECS=10 REPS=5 NODES="1 2 8" BATCHES="1 100" bash test/bench_queue.sh
 #   MODE=extended bash test/bench_queue.sh         # statements planned at each execution
 #   COUNT=instructions bash test/bench_queue.sh    # CPU instructions per task instead (below)
-#   COUNT=instructions PARTS=1 bash test/bench_queue.sh  # and the worker's path by part
+#   COUNT=instructions PARTS=1 bash test/bench_queue.sh  # and by part: each call, the worker's path
 #
 # Each point runs pgbench for SECS seconds with N clients, each a node that
 # loops: enqueue B tasks, claim B tasks, acknowledge them.  Tasks/s counts
@@ -104,7 +104,12 @@
 # dispatch throughput, without the noise of a timed run.  PARTS=1 adds
 # that path by part (enqueue, dispatch, fetch, complete) beside
 # hand+batch's (insert, claim, acknowledge): each part the difference of
-# a run of the path's steps up to it and one of those before it.
+# a run of the path's steps up to it and one of those before it.  At
+# batch 1, PARTS=1 also parts role_cluster's and the C floor's loops by
+# call: what callgrind counts inside each C function (enqueue(),
+# claim_tasks(), complete_task(), with all they run), what SECURITY
+# DEFINER adds around them (applying and undoing their SET clauses), and
+# the rest.
 set -euo pipefail
 # a failing run inside $(...) must end the script, not print a figure
 shopt -s inherit_errexit
@@ -332,10 +337,12 @@ reset_tables()
 }
 
 # COUNT=instructions: one run of script $1 for $2 loops in one session;
-# prints the instructions its backend executed
+# prints the instructions its backend executed, then those executed in
+# each C function named after them (the calls and what they called:
+# callgrind_annotate's inclusive figure, 0 for one never called)
 count_run()
 {
-	local tag=$1_$2 pid f
+	local tag=$1_$2 pid f fn
 	reset_tables
 	# the session notes its backend's pid, once
 	{
@@ -355,23 +362,39 @@ count_run()
 	while kill -0 "$pid" 2>/dev/null || [ ! -s "$f" ]; do
 		sleep 0.2
 	done
-	awk '$1 == "summary:" { print $2 }' "$f"
+	awk '$1 == "summary:" { printf "%s", $2 }' "$f"
+	if [ $# -gt 2 ]; then
+		callgrind_annotate --inclusive=yes --threshold=100 "$f" >"$f.incl"
+		for fn in "${@:3}"; do
+			# lines "  1,234 (5.67%)  file:function [object]", one for each
+			# file its code came from (inlined from a header: another line)
+			awk -v fn="$fn" '$0 ~ ("^ *[0-9,]+ +\\( *[0-9.]+%\\) +[^ ]*:" fn "( |$)") {
+					gsub(",", "", $1); n += $1 }
+				END { printf " %d", n }' "$f.incl"
+		done
+		rm -f "$f.incl"
+	fi
+	echo
 	rm -f "$f"
 }
 
 # instructions per task of queue $1 at batch $2: the difference of a run
 # of L + L/10 loops and one of L/10, over the tasks of L loops (batch
-# tasks a loop, or $3; L = $4, or 1,000 tasks' worth but at least 100)
+# tasks a loop, or $3; L = $4, or 1,000 tasks' worth but at least 100);
+# then, for each C function named after those (empty: their defaults),
+# the instructions per task spent in its calls
 count_per_task()
 {
 	local per_loop=${3:-$2}
 	local loops=${4:-$(( 1000 / $2 > 100 ? 1000 / $2 : 100 ))}
 	local warm=$((loops / 10)) short long
-	short=$(count_run "$1_$2" "$warm")
-	long=$(count_run "$1_$2" "$((warm + loops))")
-	[[ "$short" =~ ^[0-9]+$ && "$long" =~ ^[0-9]+$ ]] ||
+	short=$(count_run "$1_$2" "$warm" "${@:5}")
+	long=$(count_run "$1_$2" "$((warm + loops))" "${@:5}")
+	[[ "$short" =~ ^[0-9]+( [0-9]+)*$ && "$long" =~ ^[0-9]+( [0-9]+)*$ ]] ||
 		{ echo "no instruction count for $1 at batch $2" >&2; exit 1; }
-	awk -v a="$long" -v b="$short" -v n="$((loops * per_loop))" 'BEGIN { printf "%.0f", (a - b) / n }'
+	printf '%s\n%s\n' "$long" "$short" |
+		awk -v n="$((loops * per_loop))" 'NR == 1 { split($0, a) }
+			NR == 2 { for (i = 1; i <= NF; i++) printf "%s%.0f", (i > 1 ? " " : ""), (a[i] - $i) / n }'
 }
 
 if [ "$COUNT" = instructions ]; then
@@ -382,13 +405,22 @@ if [ "$COUNT" = instructions ]; then
 	printf '%-6s %14s %14s %14s %8s %14s %8s %14s %8s %14s %8s\n' batch 'role_cluster' 'same SQL, task' 'hand' \
 		'ratio' 'hand+route' 'ratio' 'hand+batch' 'ratio' 'C floor' 'ratio'
 	for b in $BATCHES; do
-		o=$(count_per_task ours "$b")
+		# with PARTS=1, at batch 1, each call's share as well
+		calls=()
+		[ "$PARTS" = 1 ] && [ "$b" -eq 1 ] && calls=("" "" rc_enqueue rc_claim_tasks rc_complete_task fmgr_security_definer)
+		o=$(count_per_task ours "$b" "${calls[@]}")
 		p=$(count_per_task plain "$b")
 		h=$(count_per_task hand "$b")
 		r=$(count_per_task route "$b")
 		hb=- fl=-
 		[ "$b" -gt 1 ] && hb=$(count_per_task handbatch "$b")
-		[ "$b" -eq 1 ] && fl=$(count_per_task floor "$b")
+		[ "$PARTS" = 1 ] && [ "$b" -eq 1 ] &&
+			calls=("" "" bench_floor_enqueue bench_floor_claim bench_floor_complete fmgr_security_definer)
+		[ "$b" -eq 1 ] && fl=$(count_per_task floor "$b" "${calls[@]}")
+		if [ ${#calls[@]} -gt 0 ]; then
+			by_call="$o"$'\n'"$fl"
+			o=${o%% *} fl=${fl%% *}
+		fi
 		hand_of[$b]=$h handbatch_of[$b]=$hb
 		printf '%-6s %14s %14s %14s %8s %14s %8s %14s %8s %14s %8s\n' "$b" "$o" "$p" "$h" \
 			"$(awk -v a="$o" -v b="$h" 'BEGIN { printf "%.2f", a / b }')" "$r" \
@@ -399,6 +431,18 @@ if [ "$COUNT" = instructions ]; then
 	echo "instructions per task enqueued, claimed and acknowledged (fewer is better); same SQL, task ="
 	echo "the hand-written statements on role_cluster.task; ratio = role_cluster / hand-written, but"
 	echo "for hand+route and C floor: that queue / hand (what it adds to the hand-written queue)"
+	if [ -n "${by_call:-}" ]; then
+		echo
+		echo "batch 1 by call: the instructions per task spent in each call (and what it ran);"
+		echo "definer = what SECURITY DEFINER adds around the calls (their SET clauses applied and"
+		echo "undone); rest = the SELECTs around them, the client's messages, the commits"
+		printf '%-14s %10s %10s %10s %10s %10s %10s\n' queue enqueue claim complete definer rest total
+		paste <(printf 'role_cluster\nC floor\n') <(echo "$by_call") |
+			awk -F '\t' '{ split($2, v, " "); calls = v[2] + v[3] + v[4];
+				definer = v[5] > 0 ? v[5] - calls : 0;
+				printf "%-14s %10s %10s %10s %10s %10s %10s\n", $1, v[2], v[3], v[4], definer,
+					v[1] - calls - definer, v[1] }'
+	fi
 	# the worker's path runs only for batches above 1
 	batched=$(for b in $BATCHES; do [ "$b" -le 1 ] || echo "$b"; done)
 	[ -n "$batched" ] || exit 0
