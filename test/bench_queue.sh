@@ -61,8 +61,10 @@
 #                 the routines PostgreSQL's logical replication applies rows
 #                 with: no statement planned or started, no routing rule,
 #                 no check of the caller, the table's indexes and triggers
-#                 left to PostgreSQL.  The least a C implementation of the
-#                 three calls spends on that table; any routing is on top.
+#                 left to PostgreSQL (their predicates and WHEN clauses
+#                 prepared once per session, where each statement prepares
+#                 them again).  The least a C implementation of the three
+#                 calls spends on that table; any routing is on top.
 # All their tables have the same storage and autovacuum settings.
 #
 # Beside the rates, the WAL each queue wrote per task done in those runs,
