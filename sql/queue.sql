@@ -1200,6 +1200,68 @@ SELECT role_cluster.enqueue('searchIndexing', kind => 'null payload', payload =>
 SELECT role_cluster.enqueue('searchIndexing', kind => 'array payload', payload => '[null]') AS ap \gset
 SELECT kind, payload FROM role_cluster.task WHERE id IN (:np, :ap) ORDER BY id;
 
+-- complete_task() writes the row without a statement, keeping what the
+-- table's definition asks, including what was added to it during the
+-- session (what the session prepared of the table is made again): a new
+-- partial index gets its entry, a new trigger with a WHEN clause fires
+-- when it holds.  A trigger with transition tables gets the row too:
+-- complete_task() then runs its statement.
+SELECT node_id FROM role_cluster.register_node('writer', NULL, NULL, 10) \gset
+SELECT count(role_cluster.enqueue('searchIndexing', 'w' || i, priority => 1000)) AS enqueued
+	FROM generate_series(1, 4) i;
+SELECT kind FROM role_cluster.claim_tasks('writer', 4) ORDER BY kind;
+SELECT id AS w1 FROM role_cluster.task WHERE kind = 'w1' \gset
+SELECT id AS w2 FROM role_cluster.task WHERE kind = 'w2' \gset
+SELECT id AS w3 FROM role_cluster.task WHERE kind = 'w3' \gset
+SELECT id AS w4 FROM role_cluster.task WHERE kind = 'w4' \gset
+SELECT role_cluster.complete_task(:w1, 'writer');
+CREATE TABLE completions_seen (id bigint, how text);
+CREATE FUNCTION note_completion() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO public.completions_seen VALUES (NEW.id, TG_ARGV[0]);
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER task_done_noted AFTER UPDATE ON role_cluster.task
+	FOR EACH ROW WHEN (NEW.state = 'done' AND NEW.kind = 'w2')
+	EXECUTE FUNCTION note_completion('row');
+CREATE INDEX task_done_w_idx ON role_cluster.task (kind) WHERE state = 'done' AND kind LIKE 'w%';
+SELECT role_cluster.complete_task(:w2, 'writer');
+SELECT role_cluster.complete_task(:w3, 'writer');
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+EXPLAIN (COSTS OFF) SELECT kind FROM role_cluster.task WHERE state = 'done' AND kind LIKE 'w%';
+SELECT kind FROM role_cluster.task WHERE state = 'done' AND kind LIKE 'w%' ORDER BY kind;
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+SELECT id = :w2 AS w2, how FROM completions_seen;
+DROP TRIGGER task_done_noted ON role_cluster.task;
+DROP INDEX role_cluster.task_done_w_idx;
+CREATE FUNCTION note_completions() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO public.completions_seen SELECT n.id, 'statement' FROM new_rows n WHERE n.state = 'done';
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER task_done_table AFTER UPDATE ON role_cluster.task
+	REFERENCING NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION note_completions();
+SELECT role_cluster.complete_task(:w4, 'writer', 2);
+SELECT role_cluster.complete_task(:w4, 'writer', 1);
+SELECT id = :w4 AS w4, how FROM completions_seen WHERE how = 'statement';
+DROP TRIGGER task_done_table ON role_cluster.task;
+-- Nothing is written in a read-only transaction.
+SELECT role_cluster.enqueue('searchIndexing', 'w5', priority => 1000) AS w5 \gset
+SELECT kind FROM role_cluster.claim_tasks('writer', 1);
+BEGIN READ ONLY;
+SELECT role_cluster.complete_task(:w5, 'writer');
+ROLLBACK;
+SELECT state FROM role_cluster.task WHERE id = :w5;
+SELECT role_cluster.complete_task(:w5, 'writer');
+DROP TABLE completions_seen;
+DROP FUNCTION note_completion();
+DROP FUNCTION note_completions();
+
 DROP VIEW q;
 DROP VIEW task_stage;
 DROP EXTENSION role_cluster;

@@ -11,17 +11,21 @@
  * in PL/pgSQL they paid for the interpreter, for argument checks run as
  * expressions and for two lookups planned and executed as subqueries.
  * Here the checks are plain C, the singleton flag and the push shard come
- * from rc_task.c, and the one statement each runs is prepared once per
- * session with SPI and kept.  A claim's routing stays in PL/pgSQL
- * (hand_out_tasks(), which dispatch() shares); claim_tasks() only checks
- * its arguments, lets it write its rows into the caller's result, and
- * sorts them.
+ * from rc_task.c, and enqueue()'s one statement is prepared once per
+ * session with SPI and kept.  complete_task() runs no statement: it reads
+ * the node's row and the task's by their primary keys and writes the task
+ * through rc_write.c, which saves the plan and the per-statement setup of
+ * the table's indexes and triggers (more than half of what its statement
+ * cost).  A claim's routing stays in PL/pgSQL (hand_out_tasks(), which
+ * dispatch() shares); claim_tasks() only checks its arguments, lets it
+ * write its rows into the caller's result, and sorts them.
  *
  * Both are declared SECURITY DEFINER with search_path, enable_seqscan, jit
  * and plan_cache_mode pinned (see the install script), so the saved plans
- * are always planned and revalidated under the same settings, as a generic
- * plan that uses the queue's indexes.  The statements name every object
- * with its schema.
+ * (and the statement complete_task() falls back on, for a table whose
+ * UPDATE triggers use transition tables) are always planned and
+ * revalidated under the same settings, as a generic plan that uses the
+ * queue's indexes.  The statements name every object with its schema.
  *
  * The error paths that need to find out why nothing changed call the
  * PL/pgSQL helpers that the other node-facing functions use, so the
@@ -31,6 +35,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
@@ -43,12 +48,15 @@
 #include "parser/parse_func.h"
 #include "pgstat.h"
 #include "utils/backend_status.h"
+#include "tcop/utility.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/numeric.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/tuplesort.h"
 #include "utils/tuplestore.h"
@@ -60,6 +68,7 @@
 #include "rc_shard.h"
 #include "rc_task.h"
 #include "rc_util.h"
+#include "rc_write.h"
 
 PG_FUNCTION_INFO_V1(rc_enqueue);
 PG_FUNCTION_INFO_V1(rc_complete_task);
@@ -537,12 +546,124 @@ rc_claim_tasks(PG_FUNCTION_ARGS)
 }
 
 /*
+ * Whether the session user may act for node node_id: the node exists, and
+ * the session user registered it or is a member of role_cluster_admin.
+ */
+static bool
+rc_may_act_for(Datum node_id)
+{
+	Datum		login;
+	bool		isnull;
+
+	if (!rc_read_by_key("node", node_id, "login", &login, &isnull))
+		return false;
+	if (!isnull && strcmp(NameStr(*DatumGetName(login)),
+						  GetUserNameFromId(GetSessionUserId(), false)) == 0)
+		return true;
+	return is_member_of_role(GetSessionUserId(), get_role_oid("role_cluster_admin", false));
+}
+
+/*
+ * Whether the task row found holds what complete_task()'s check asks:
+ * running on node node_id, for the attempt given (attempt NULL: any), and
+ * started (claimed, or routed and fetched: its route_seq within the
+ * node's fetch mark, read once into *fetched, *fetched_read set).
+ */
+static bool
+rc_task_completable(RcTaskWrite *w, Datum node_id, const int32 *attempt,
+					bool *fetched_read, Datum *fetched, bool *fetched_null)
+{
+	bool		isnull;
+	Datum		d;
+
+	d = rc_write_get(w, RC_TASK_STATE, &isnull);
+	if (isnull || DatumGetObjectId(d) != DatumGetObjectId(rc_task_state_value(RC_STATE_RUNNING)))
+		return false;
+	d = rc_write_get(w, RC_TASK_NODE_ID, &isnull);
+	if (isnull || !DatumGetBool(DirectFunctionCall2Coll(texteq, DEFAULT_COLLATION_OID,
+														 d, node_id)))
+		return false;
+	if (attempt != NULL)
+	{
+		d = rc_write_get(w, RC_TASK_ATTEMPTS, &isnull);
+		if (isnull || DatumGetInt32(d) != *attempt)
+			return false;
+	}
+	d = rc_write_get(w, RC_TASK_ROUTE_SEQ, &isnull);
+	if (isnull)
+		return true;
+	if (!*fetched_read)
+	{
+		if (!rc_read_by_key("node_fetch", node_id, "fetched", fetched, fetched_null))
+			*fetched_null = true;
+		*fetched_read = true;
+	}
+	return !*fetched_null && DatumGetInt64(d) <= DatumGetInt64(*fetched);
+}
+
+/* What rc_complete_direct() did */
+typedef enum RcCompleted
+{
+	RC_COMPLETED,				/* the task is done */
+	RC_NOT_COMPLETED,			/* nothing changed: not the caller's to complete */
+	RC_COMPLETE_BY_STATEMENT	/* nothing changed: the table needs the statement */
+} RcCompleted;
+
+/*
+ * complete_task()'s statement, without one (rc_write.h): the check of the
+ * caller's right and of the task, then the row written, under a fresh
+ * snapshot taken as SPI takes one for a statement that writes.  Under READ
+ * COMMITTED, a row changed meanwhile is checked again in its last version,
+ * as the statement's recheck would.
+ */
+static RcCompleted
+rc_complete_direct(int64 task_id, Datum node_id, const int32 *attempt)
+{
+	RcTaskWrite w;
+	RcCompleted result = RC_NOT_COMPLETED;
+	bool		fetched_read = false;
+	Datum		fetched = (Datum) 0;
+	bool		fetched_null = true;
+	bool		newer;
+
+	PreventCommandIfReadOnly("UPDATE");
+	PreventCommandIfParallelMode("UPDATE");
+	PushActiveSnapshot(GetTransactionSnapshot());
+	CommandCounterIncrement();
+	UpdateActiveSnapshotCommandId();
+	if (!rc_write_begin(&w))
+		result = RC_COMPLETE_BY_STATEMENT;
+	else
+	{
+		if (rc_may_act_for(node_id) && rc_write_find(&w, task_id) &&
+			rc_task_completable(&w, node_id, attempt, &fetched_read, &fetched, &fetched_null) &&
+			rc_write_lock(&w, &newer) &&
+			(!newer ||
+			 rc_task_completable(&w, node_id, attempt, &fetched_read, &fetched, &fetched_null)))
+		{
+			TimestampTz now = GetCurrentTransactionStartTimestamp();
+
+			rc_write_set(&w, RC_TASK_STATE, rc_task_state_value(RC_STATE_DONE), false);
+			rc_write_set(&w, RC_TASK_LEASE_UNTIL, (Datum) 0, true);
+			rc_write_set(&w, RC_TASK_FINISHED_AT, TimestampTzGetDatum(now), false);
+			rc_write_set(&w, RC_TASK_UPDATED_AT, TimestampTzGetDatum(now), false);
+			rc_write_update(&w);
+			result = RC_COMPLETED;
+		}
+		rc_write_end(&w);
+	}
+	PopActiveSnapshot();
+	return result;
+}
+
+/*
  * role_cluster.complete_task(task_id bigint, node_id text, attempt int) → void
  *
  * The node that holds a task running (for the attempt given, if one is)
- * reports it done.  The common case is one statement, the caller's right
- * to act for the node checked in it; the errors are worked out only when
- * it changes nothing.
+ * reports it done.  The common case writes the row without a statement
+ * (rc_complete_direct()); a table whose UPDATE triggers use transition
+ * tables gets the statement, the caller's right to act for the node
+ * checked in it.  The errors are worked out only when nothing changed.
  */
 Datum
 rc_complete_task(PG_FUNCTION_ARGS)
@@ -550,6 +671,7 @@ rc_complete_task(PG_FUNCTION_ARGS)
 	Oid			argtypes[3] = {INT8OID, TEXTOID, INT4OID};
 	Datum		values[3];
 	char		nulls[3] = {' ', ' ', ' '};
+	RcCompleted completed = RC_COMPLETE_BY_STATEMENT;
 	int			rc;
 
 	if (PG_ARGISNULL(0))
@@ -564,26 +686,39 @@ rc_complete_task(PG_FUNCTION_ARGS)
 			nulls[i] = 'n';
 	}
 
+	/* a NULL node id: the statement, which changes nothing, then the error */
+	if (!PG_ARGISNULL(1))
+	{
+		int32		attempt = PG_ARGISNULL(2) ? 0 : PG_GETARG_INT32(2);
+
+		completed = rc_complete_direct(PG_GETARG_INT64(0), values[1],
+									   PG_ARGISNULL(2) ? NULL : &attempt);
+		if (completed == RC_COMPLETED)
+			PG_RETURN_VOID();
+	}
+
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	rc = SPI_execute_plan(rc_saved_plan(&complete_plan, complete_sql, 3, argtypes,
-										InvalidOid),
-						  values, nulls, false, 0);
-	if (rc != SPI_OK_UPDATE)
-		elog(ERROR, "complete_task statement failed: %s", SPI_result_code_string(rc));
-	if (SPI_processed == 0)
+	if (completed == RC_COMPLETE_BY_STATEMENT)
 	{
-		/*
-		 * raises: the node does not exist, is not the caller's, or does not
-		 * hold it
-		 */
-		(void) SPI_execute_plan(rc_saved_plan(&complete_error_plan, complete_error_sql, 3,
-											  argtypes, InvalidOid),
-								values, nulls, false, 0);
-		elog(ERROR, "task " INT64_FORMAT " was not completed", DatumGetInt64(values[0]));
+		rc = SPI_execute_plan(rc_saved_plan(&complete_plan, complete_sql, 3, argtypes,
+											InvalidOid),
+							  values, nulls, false, 0);
+		if (rc != SPI_OK_UPDATE)
+			elog(ERROR, "complete_task statement failed: %s", SPI_result_code_string(rc));
+		if (SPI_processed > 0)
+		{
+			SPI_finish();
+			PG_RETURN_VOID();
+		}
 	}
-	SPI_finish();
-	PG_RETURN_VOID();
+
+	/* raises: the node does not exist, is not the caller's, or does not hold it */
+	(void) SPI_execute_plan(rc_saved_plan(&complete_error_plan, complete_error_sql, 3,
+										  argtypes, InvalidOid),
+							values, nulls, false, 0);
+	elog(ERROR, "task " INT64_FORMAT " was not completed", DatumGetInt64(values[0]));
+	PG_RETURN_VOID();			/* keep the compiler quiet */
 }
 
 /* ---------------------------------------------------------------------

@@ -10,8 +10,8 @@
  *	  sql/install/40_queue.sql.
  *
  * The SQL declarations (SECURITY DEFINER, the pinned search_path and the
- * planner settings) are in that file too; these functions only run the
- * statements, prepared once per session.
+ * planner settings) are in that file too; these functions run statements
+ * prepared once per session, or for complete_task(), none (rc_write.h).
  *
  *-------------------------------------------------------------------------
  */

@@ -17,6 +17,7 @@
 #include "rc_queue.h"
 #include "rc_task.h"
 #include "rc_worker.h"
+#include "rc_write.h"
 #include "role_cluster.h"
 
 PG_MODULE_MAGIC;
@@ -57,6 +58,7 @@ _PG_init(void)
 	rc_queue_init();
 	rc_task_init();
 	rc_worker_init();
+	rc_write_init();
 
 	/*
 	 * Only when preloaded: role_cluster.database exists only then, and a

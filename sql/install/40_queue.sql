@@ -2229,9 +2229,10 @@ COMMENT ON FUNCTION role_cluster.not_held(bigint, text, text, integer) IS
 	'Raises the error for a task that a node does not hold running';
 
 /*
- * The node that holds a task running reports it done.  The common case is
- * one statement, the caller's right to act for the node checked in it; the
- * errors are worked out only when it changes nothing.
+ * The node that holds a task running reports it done.  The common case
+ * checks the caller's right to act for the node and the task, and writes
+ * the row, in C without a statement (src/rc_write.c); the errors are
+ * worked out only when it changes nothing.
  *
  * attempt, here and in fail_task(), release_task() and complete_tasks(),
  * is the task's attempts as the node was handed it (fetch_tasks() and

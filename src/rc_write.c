@@ -1,0 +1,458 @@
+/*-------------------------------------------------------------------------
+ *
+ * rc_write.c
+ *	  Changing one task row without a statement (see rc_write.h).
+ *
+ * An UPDATE of role_cluster.task planned and started for one row spends
+ * most of its work before it reaches the row: setting up its plan, opening
+ * the table's seven indexes and building their descriptions, preparing the
+ * predicates of the six partial ones and the WHEN clauses of the triggers
+ * it may fire, all again for each statement.  Here the row is found by
+ * its primary key, locked and written through the routines PostgreSQL's
+ * logical replication applies rows with (ExecSimpleRelationUpdate(): the
+ * index entries, constraints and row triggers), with the statement's
+ * triggers fired around it; and the index descriptions, predicates and
+ * WHEN clauses are prepared once per session, in the cache below.
+ *
+ * The cache is made again at the first write after a relcache
+ * invalidation of the table or of one of its indexes (any index, trigger
+ * or column change sends one), and never freed while a write uses it.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/index.h"
+#include "catalog/namespace.h"
+#include "commands/trigger.h"
+#include "executor/executor.h"
+#include "nodes/makefuncs.h"
+#include "rewrite/rewriteManip.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/fmgroids.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "rc_util.h"
+#include "rc_write.h"
+
+static const char *const column_names[RC_TASK_NUM_COLUMNS] = {
+	"id", "state", "node_id", "attempts", "route_seq", "lease_until", "finished_at",
+	"updated_at"
+};
+
+static const char *const state_labels[RC_NUM_STATES] = {
+	"queued", "running", "done", "dead"
+};
+
+/* What every write of role_cluster.task needs, prepared once */
+typedef struct RcWriteCache
+{
+	bool		valid;			/* made, and no invalidation since */
+	bool		current;		/* no invalidation since it began to be made */
+	MemoryContext cxt;			/* holds all below */
+	Oid			task;			/* the table */
+	Oid			pkey;			/* its primary key index */
+	AttrNumber	attnum[RC_TASK_NUM_COLUMNS];
+	Datum		state[RC_NUM_STATES];
+	int			nindexes;
+	Oid		   *index_oids;		/* its indexes */
+	IndexInfo **index_info;		/* each one's, predicate and expressions
+								 * prepared */
+	int			ntriggers;
+	Oid		   *trigger_oids;	/* its triggers, in the relcache's order */
+	ExprState **trigger_when;	/* each one's WHEN clause prepared, or NULL */
+	bool		transition_tables;	/* an UPDATE trigger has some */
+} RcWriteCache;
+
+static RcWriteCache cache;
+
+/* Writes under way in this backend (a trigger may start another) */
+static int	write_depth = 0;
+
+/* Contexts of caches made again while a write still used them */
+static List *retired_cxts = NIL;
+
+/* Frees the contexts of the caches made again, once no write is under way */
+static void
+rc_write_free_retired(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, retired_cxts)
+		MemoryContextDelete((MemoryContext) lfirst(lc));
+	list_free(retired_cxts);
+	retired_cxts = NIL;
+}
+
+/* Relcache callback: the table or one of its indexes may have changed */
+static void
+rc_write_cache_forget(Datum arg, Oid relid)
+{
+	bool		hit = !OidIsValid(relid) || relid == cache.task;
+
+	for (int i = 0; !hit && i < cache.nindexes; i++)
+		hit = relid == cache.index_oids[i];
+	if (hit)
+		cache.valid = cache.current = false;
+}
+
+/*
+ * Transaction callback: at the end of a transaction no write is under way
+ * (an error may have cut one short)
+ */
+static void
+rc_write_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT ||
+		event == XACT_EVENT_PREPARE)
+	{
+		write_depth = 0;
+		rc_write_free_retired();
+	}
+}
+
+/*
+ * Registers the callbacks.  Called once per process from _PG_init (the
+ * callback slots are a fixed-size array).
+ */
+void
+rc_write_init(void)
+{
+	CacheRegisterRelcacheCallback(rc_write_cache_forget, (Datum) 0);
+	RegisterXactCallback(rc_write_xact_callback, NULL);
+}
+
+/*
+ * Prepares, for rel, what ExecOpenIndices(), ExecInsertIndexTuples() and
+ * TriggerEnabled() would prepare for each statement: each index's
+ * IndexInfo with its predicate and expressions, and each trigger's WHEN
+ * clause.  Left invalid, to be made again, if an invalidation came while
+ * it was being made, or if an error cut it short.
+ */
+static void
+rc_write_cache_build(Relation rel)
+{
+	TriggerDesc *trigdesc = rel->trigdesc;
+	MemoryContext oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+	EState	   *estate;
+	List	   *indexes;
+	ListCell   *lc;
+
+	if (cache.cxt != NULL && write_depth > 0)
+		retired_cxts = lappend(retired_cxts, cache.cxt);
+	else if (cache.cxt != NULL)
+		MemoryContextDelete(cache.cxt);
+	memset(&cache, 0, sizeof(cache));
+	cache.task = RelationGetRelid(rel);
+	cache.current = true;
+	cache.cxt = AllocSetContextCreate(CacheMemoryContext, "role_cluster task writes",
+									  ALLOCSET_SMALL_SIZES);
+	MemoryContextSwitchTo(cache.cxt);
+	estate = CreateExecutorState();
+
+	for (int c = 0; c < RC_TASK_NUM_COLUMNS; c++)
+		cache.attnum[c] = rc_column_attnum(rel, column_names[c]);
+	for (int s = 0; s < RC_NUM_STATES; s++)
+	{
+		Oid			type = TupleDescAttr(RelationGetDescr(rel),
+										 cache.attnum[RC_TASK_STATE] - 1)->atttypid;
+
+		cache.state[s] = DirectFunctionCall2(enum_in, CStringGetDatum(state_labels[s]),
+											 ObjectIdGetDatum(type));
+	}
+	cache.pkey = RelationGetPrimaryKeyIndex(rel);
+	if (!OidIsValid(cache.pkey))
+		elog(ERROR, "role_cluster.task has no primary key");
+
+	indexes = RelationGetIndexList(rel);
+	cache.index_oids = palloc(Max(list_length(indexes), 1) * sizeof(Oid));
+	cache.index_info = palloc(Max(list_length(indexes), 1) * sizeof(IndexInfo *));
+	foreach(lc, indexes)
+	{
+		Relation	index = index_open(lfirst_oid(lc), AccessShareLock);
+		IndexInfo  *info = BuildIndexInfo(index);
+
+		if (info->ii_Predicate != NIL)
+			info->ii_PredicateState = ExecPrepareQual(info->ii_Predicate, estate);
+		if (info->ii_Expressions != NIL)
+			info->ii_ExpressionsState = ExecPrepareExprList(info->ii_Expressions, estate);
+		cache.index_oids[cache.nindexes] = lfirst_oid(lc);
+		cache.index_info[cache.nindexes++] = info;
+		index_close(index, AccessShareLock);
+	}
+
+	cache.ntriggers = trigdesc ? trigdesc->numtriggers : 0;
+	cache.trigger_oids = palloc(Max(cache.ntriggers, 1) * sizeof(Oid));
+	cache.trigger_when = palloc0(Max(cache.ntriggers, 1) * sizeof(ExprState *));
+	cache.transition_tables = trigdesc != NULL &&
+		(trigdesc->trig_update_old_table || trigdesc->trig_update_new_table);
+	for (int i = 0; i < cache.ntriggers; i++)
+	{
+		Trigger    *trigger = &trigdesc->triggers[i];
+
+		cache.trigger_oids[i] = trigger->tgoid;
+		if (trigger->tgqual != NULL)
+		{
+			/* as TriggerEnabled() does: OLD is the inner tuple, NEW the outer */
+			Node	   *qual = stringToNode(trigger->tgqual);
+
+			ChangeVarNodes(qual, PRS2_OLD_VARNO, INNER_VAR, 0);
+			ChangeVarNodes(qual, PRS2_NEW_VARNO, OUTER_VAR, 0);
+			cache.trigger_when[i] = ExecPrepareQual(make_ands_implicit((Expr *) qual), estate);
+		}
+	}
+	MemoryContextSwitchTo(oldcxt);
+	cache.valid = cache.current;
+}
+
+/* Whether the cache was made for rel as it is now */
+static bool
+rc_write_cache_fits(Relation rel)
+{
+	TriggerDesc *trigdesc = rel->trigdesc;
+
+	if (!cache.valid || cache.task != RelationGetRelid(rel) ||
+		cache.ntriggers != (trigdesc ? trigdesc->numtriggers : 0))
+		return false;
+	for (int i = 0; i < cache.ntriggers; i++)
+		if (trigdesc->triggers[i].tgoid != cache.trigger_oids[i])
+			return false;
+	return true;
+}
+
+/* The OID of role_cluster.task, without taking a lock */
+static Oid
+rc_task_relid(void)
+{
+	Oid			relid = get_relname_relid("task", get_namespace_oid("role_cluster", false));
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "relation role_cluster.task does not exist");
+	return relid;
+}
+
+/*
+ * Opens role_cluster.task for a write (rc_write.h); false, having opened
+ * nothing, when an UPDATE trigger of the table uses transition tables,
+ * which ExecSimpleRelationUpdate() does not fill (the caller runs its
+ * statement instead).
+ */
+bool
+rc_write_begin(RcTaskWrite *w)
+{
+	RangeTblEntry *rte;
+	EState	   *estate;
+
+	w->rel = table_open(cache.valid ? cache.task : rc_task_relid(), RowExclusiveLock);
+	while (!rc_write_cache_fits(w->rel))
+		rc_write_cache_build(w->rel);
+	if (cache.transition_tables)
+	{
+		table_close(w->rel, NoLock);
+		return false;
+	}
+	write_depth++;
+
+	rte = makeNode(RangeTblEntry);
+
+	estate = w->estate = CreateExecutorState();
+	rte->rtekind = RTE_RELATION;
+	rte->relid = RelationGetRelid(w->rel);
+	rte->relkind = RELKIND_RELATION;
+	rte->rellockmode = RowExclusiveLock;
+	ExecInitRangeTable(estate, list_make1(rte));
+	w->rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(w->rri, w->rel, 1, NULL, 0);
+	estate->es_opened_result_relations = list_make1(w->rri);
+	estate->es_output_cid = GetCurrentCommandId(true);
+	estate->es_snapshot = GetActiveSnapshot();
+
+	/* ExecOpenIndices(), with the cached descriptions */
+	w->rri->ri_NumIndices = cache.nindexes;
+	w->rri->ri_IndexRelationDescs = palloc(Max(cache.nindexes, 1) * sizeof(Relation));
+	w->rri->ri_IndexRelationInfo = palloc(Max(cache.nindexes, 1) * sizeof(IndexInfo *));
+	for (int i = 0; i < cache.nindexes; i++)
+	{
+		w->rri->ri_IndexRelationDescs[i] = index_open(cache.index_oids[i], RowExclusiveLock);
+		w->rri->ri_IndexRelationInfo[i] = cache.index_info[i];
+	}
+	/* TriggerEnabled() prepares only a WHEN clause it does not find here */
+	for (int i = 0; i < cache.ntriggers; i++)
+		w->rri->ri_TrigWhenExprs[i] = cache.trigger_when[i];
+
+	AfterTriggerBeginQuery();
+	EvalPlanQualInit(&w->epq, estate, NULL, NIL, -1);
+	w->row = table_slot_create(w->rel, &estate->es_tupleTable);
+	w->change = NULL;
+	w->changed = NULL;
+	return true;
+}
+
+/* Finds a task by id through the primary key (rc_write.h) */
+bool
+rc_write_find(RcTaskWrite *w, int64 id)
+{
+	Relation	index = NULL;
+	ScanKeyData key;
+	IndexScanDesc scan;
+	bool		found;
+
+	for (int i = 0; i < cache.nindexes; i++)
+		if (cache.index_oids[i] == cache.pkey)
+			index = w->rri->ri_IndexRelationDescs[i];
+	if (index == NULL)
+		elog(ERROR, "primary key of role_cluster.task not open");
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(id));
+	scan = index_beginscan(w->rel, index, w->estate->es_snapshot, 1, 0);
+	index_rescan(scan, &key, 1, NULL, 0);
+	found = index_getnext_slot(scan, ForwardScanDirection, w->row);
+	index_endscan(scan);
+	return found;
+}
+
+/* Locks the row found, as an UPDATE would (rc_write.h) */
+bool
+rc_write_lock(RcTaskWrite *w, bool *newer)
+{
+	bool		xact_snapshot = IsolationUsesXactSnapshot();
+	TM_FailureData tmfd;
+	TM_Result	result;
+
+	result = table_tuple_lock(w->rel, &w->row->tts_tid, w->estate->es_snapshot, w->row,
+							  w->estate->es_output_cid, LockTupleNoKeyExclusive,
+							  LockWaitBlock,
+							  xact_snapshot ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
+							  &tmfd);
+	*newer = false;
+	switch (result)
+	{
+		case TM_Ok:
+			*newer = tmfd.traversed;
+			return true;
+		case TM_Updated:
+			/* only under a transaction snapshot: the last version is not followed */
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("could not serialize access due to concurrent update")));
+			break;
+		case TM_Deleted:
+			if (xact_snapshot)
+				ereport(ERROR,
+						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+						 errmsg("could not serialize access due to concurrent delete")));
+			return false;
+		default:
+			elog(ERROR, "unexpected result %d locking a task row", (int) result);
+	}
+	return false;
+}
+
+/* A column of the row found */
+Datum
+rc_write_get(RcTaskWrite *w, RcTaskColumn col, bool *isnull)
+{
+	return slot_getattr(w->row, cache.attnum[col], isnull);
+}
+
+/* Sets a column of the new version, a copy of the row until then */
+void
+rc_write_set(RcTaskWrite *w, RcTaskColumn col, Datum value, bool isnull)
+{
+	AttrNumber	attnum = cache.attnum[col];
+
+	if (w->change == NULL)
+	{
+		int			natts = RelationGetDescr(w->rel)->natts;
+
+		w->change = table_slot_create(w->rel, &w->estate->es_tupleTable);
+		ExecClearTuple(w->change);
+		slot_getallattrs(w->row);
+		memcpy(w->change->tts_values, w->row->tts_values, natts * sizeof(Datum));
+		memcpy(w->change->tts_isnull, w->row->tts_isnull, natts * sizeof(bool));
+	}
+	w->change->tts_values[attnum - 1] = value;
+	w->change->tts_isnull[attnum - 1] = isnull;
+	w->changed = bms_add_member(w->changed, attnum - FirstLowInvalidHeapAttributeNumber);
+}
+
+/* Writes the new version, firing the statement's and the row's triggers */
+void
+rc_write_update(RcTaskWrite *w)
+{
+	/* what UPDATE OF triggers test */
+	exec_rt_fetch(1, w->estate)->updatedCols = w->changed;
+	ExecStoreVirtualTuple(w->change);
+	ExecBSUpdateTriggers(w->estate, w->rri);
+	ExecSimpleRelationUpdate(w->rri, w->estate, &w->epq, w->row, w->change);
+	ExecASUpdateTriggers(w->estate, w->rri, NULL);
+}
+
+/* Fires the after triggers and closes what rc_write_begin() opened */
+void
+rc_write_end(RcTaskWrite *w)
+{
+	EvalPlanQualEnd(&w->epq);
+	AfterTriggerEndQuery(w->estate);
+	ExecCloseResultRelations(w->estate);
+	ExecCloseRangeTableRelations(w->estate);
+	ExecResetTupleTable(w->estate->es_tupleTable, false);
+	FreeExecutorState(w->estate);
+	table_close(w->rel, NoLock);
+	if (--write_depth == 0)
+		rc_write_free_retired();
+}
+
+/* A task state's value, for the table the cache was made for */
+Datum
+rc_task_state_value(RcTaskState state)
+{
+	Assert(cache.valid);
+	return cache.state[state];
+}
+
+/* Reads one column of a row found by its text primary key (rc_write.h) */
+bool
+rc_read_by_key(const char *table, Datum key, const char *column, Datum *value, bool *isnull)
+{
+	Oid			relid = get_relname_relid(table, get_namespace_oid("role_cluster", false));
+	Relation	rel;
+	Relation	index;
+	ScanKeyData skey;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	bool		found;
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "relation role_cluster.%s does not exist", table);
+	rel = table_open(relid, AccessShareLock);
+	index = index_open(RelationGetPrimaryKeyIndex(rel), AccessShareLock);
+	ScanKeyEntryInitialize(&skey, 0, 1, BTEqualStrategyNumber, InvalidOid,
+						   index->rd_indcollation[0], F_TEXTEQ, key);
+	slot = table_slot_create(rel, NULL);
+	scan = index_beginscan(rel, index, GetActiveSnapshot(), 1, 0);
+	index_rescan(scan, &skey, 1, NULL, 0);
+	found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	if (found)
+	{
+		AttrNumber	attnum = rc_column_attnum(rel, column);
+		Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
+		Datum		d = slot_getattr(slot, attnum, isnull);
+
+		*value = *isnull ? (Datum) 0 : datumCopy(d, att->attbyval, att->attlen);
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(index, AccessShareLock);
+	table_close(rel, AccessShareLock);
+	return found;
+}

@@ -1,0 +1,108 @@
+/*-------------------------------------------------------------------------
+ *
+ * rc_write.h
+ *	  Changing one row of role_cluster.task from C without a statement:
+ *	  found by its id, locked and checked again as an UPDATE under READ
+ *	  COMMITTED would, and written with the table's indexes, constraints
+ *	  and triggers kept by PostgreSQL's own routines.  What PostgreSQL
+ *	  prepares again for each statement (each index's description and
+ *	  partial-index predicate, each trigger's WHEN clause) is prepared once
+ *	  per session and made again when the table's definition changes.
+ *	  Also: one row of a small role_cluster table read by its text primary
+ *	  key.
+ *
+ * A caller pushes the snapshot to read with, then begin, find, lock,
+ * set and update, then end, which fires the after triggers.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RC_WRITE_H
+#define RC_WRITE_H
+
+#include "executor/execdesc.h"
+#include "nodes/execnodes.h"
+
+/* The task columns a write reads or changes */
+typedef enum RcTaskColumn
+{
+	RC_TASK_ID,
+	RC_TASK_STATE,
+	RC_TASK_NODE_ID,
+	RC_TASK_ATTEMPTS,
+	RC_TASK_ROUTE_SEQ,
+	RC_TASK_LEASE_UNTIL,
+	RC_TASK_FINISHED_AT,
+	RC_TASK_UPDATED_AT,
+	RC_TASK_NUM_COLUMNS
+} RcTaskColumn;
+
+/* The task states, as the values of role_cluster.task_state */
+typedef enum RcTaskState
+{
+	RC_STATE_QUEUED,
+	RC_STATE_RUNNING,
+	RC_STATE_DONE,
+	RC_STATE_DEAD,
+	RC_NUM_STATES
+} RcTaskState;
+
+/* One write in progress */
+typedef struct RcTaskWrite
+{
+	Relation	rel;
+	EState	   *estate;
+	ResultRelInfo *rri;
+	EPQState	epq;
+	TupleTableSlot *row;		/* the row found, then locked */
+	TupleTableSlot *change;		/* its new version, once set */
+	Bitmapset  *changed;		/* the columns set, for UPDATE OF triggers */
+} RcTaskWrite;
+
+/* Registers the cache's callbacks; called once per process by _PG_init */
+extern void rc_write_init(void);
+
+/*
+ * Opens role_cluster.task for a write under the active snapshot; false,
+ * having opened nothing, while an UPDATE trigger of the table uses
+ * transition tables, which these writes do not fill
+ */
+extern bool rc_write_begin(RcTaskWrite *w);
+
+/* Finds the task with this id, as the active snapshot sees it, into w->row */
+extern bool rc_write_find(RcTaskWrite *w, int64 id);
+
+/*
+ * Locks the row found, as an UPDATE would before changing it; waits for a
+ * transaction that holds it.  Under READ COMMITTED, a row changed since
+ * the snapshot is followed to its last version, which w->row then holds
+ * (*newer set: check it again); false when it was deleted.  Under
+ * REPEATABLE READ or SERIALIZABLE, such a row raises a serialization
+ * failure, as an UPDATE does.
+ */
+extern bool rc_write_lock(RcTaskWrite *w, bool *newer);
+
+/* A column of w->row */
+extern Datum rc_write_get(RcTaskWrite *w, RcTaskColumn col, bool *isnull);
+
+/* Sets a column of the row's new version (a copy of w->row until then) */
+extern void rc_write_set(RcTaskWrite *w, RcTaskColumn col, Datum value, bool isnull);
+
+/* Writes the new version over the locked row, with its triggers */
+extern void rc_write_update(RcTaskWrite *w);
+
+/* Fires the write's after triggers and closes the table */
+extern void rc_write_end(RcTaskWrite *w);
+
+/* The value of a task state */
+extern Datum rc_task_state_value(RcTaskState state);
+
+/*
+ * Reads column "column" of the row of role_cluster.<table> whose primary
+ * key, a single text column, equals key, under the active snapshot: false
+ * when there is none.  The value is copied into the current memory
+ * context.
+ */
+extern bool rc_read_by_key(const char *table, Datum key, const char *column,
+						   Datum *value, bool *isnull);
+
+#endif							/* RC_WRITE_H */
