@@ -1237,15 +1237,15 @@ RESET enable_bitmapscan;
 SELECT id = :w2 AS w2, how FROM completions_seen;
 DROP TRIGGER task_done_noted ON role_cluster.task;
 DROP INDEX role_cluster.task_done_w_idx;
-CREATE FUNCTION note_completions() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION note_new_rows() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-	INSERT INTO public.completions_seen SELECT n.id, 'statement' FROM new_rows n WHERE n.state = 'done';
+	INSERT INTO public.completions_seen SELECT n.id, TG_ARGV[0] FROM new_rows n;
 	RETURN NULL;
 END
 $$;
 CREATE TRIGGER task_done_table AFTER UPDATE ON role_cluster.task
 	REFERENCING NEW TABLE AS new_rows
-	FOR EACH STATEMENT EXECUTE FUNCTION note_completions();
+	FOR EACH STATEMENT EXECUTE FUNCTION note_new_rows('statement');
 SELECT role_cluster.complete_task(:w4, 'writer', 2);
 SELECT role_cluster.complete_task(:w4, 'writer', 1);
 SELECT id = :w4 AS w4, how FROM completions_seen WHERE how = 'statement';
@@ -1258,9 +1258,27 @@ SELECT role_cluster.complete_task(:w5, 'writer');
 ROLLBACK;
 SELECT state FROM role_cluster.task WHERE id = :w5;
 SELECT role_cluster.complete_task(:w5, 'writer');
+-- enqueue() inserts the row without a statement too: a default set on the
+-- table during the session is the new row's, and an INSERT trigger with
+-- transition tables gets the row (enqueue() then runs its statement).
+ALTER TABLE role_cluster.task ALTER COLUMN last_error SET DEFAULT 'fresh';
+SELECT role_cluster.enqueue('searchIndexing', 'w6') AS w6 \gset
+SELECT kind, state, attempts, last_error, node_id FROM role_cluster.task WHERE id = :w6;
+ALTER TABLE role_cluster.task ALTER COLUMN last_error DROP DEFAULT;
+CREATE TRIGGER task_enqueued_table AFTER INSERT ON role_cluster.task
+	REFERENCING NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION note_new_rows('inserted');
+SELECT role_cluster.enqueue('searchIndexing', 'w7') AS w7 \gset
+SELECT id = :w7 AS w7, how FROM completions_seen WHERE how = 'inserted';
+DROP TRIGGER task_enqueued_table ON role_cluster.task;
+SELECT kind, state, last_error FROM role_cluster.task WHERE id = :w7;
+BEGIN READ ONLY;
+SELECT role_cluster.enqueue('searchIndexing', 'w8');
+ROLLBACK;
+SELECT count(*) AS w8 FROM role_cluster.task WHERE kind = 'w8';
 DROP TABLE completions_seen;
 DROP FUNCTION note_completion();
-DROP FUNCTION note_completions();
+DROP FUNCTION note_new_rows();
 
 DROP VIEW q;
 DROP VIEW task_stage;

@@ -11,20 +11,22 @@
  * in PL/pgSQL they paid for the interpreter, for argument checks run as
  * expressions and for two lookups planned and executed as subqueries.
  * Here the checks are plain C, the singleton flag and the push shard come
- * from rc_task.c, and enqueue()'s one statement is prepared once per
- * session with SPI and kept.  complete_task() runs no statement: it reads
- * the node's row and the task's by their primary keys and writes the task
- * through rc_write.c, which saves the plan and the per-statement setup of
- * the table's indexes and triggers (more than half of what its statement
- * cost).  A claim's routing stays in PL/pgSQL (hand_out_tasks(), which
- * dispatch() shares); claim_tasks() only checks its arguments, lets it
- * write its rows into the caller's result, and sorts them.
+ * from rc_task.c, and the row is written without a statement, through
+ * rc_write.c, which saves the plan and the per-statement setup of the
+ * table's indexes and triggers (more than half of what a statement cost):
+ * enqueue() inserts it (with a dedupe key, its INSERT ... ON CONFLICT,
+ * prepared once per session with SPI and kept, finds the task that has
+ * it); complete_task() reads the node's row and the task's by their
+ * primary keys and updates the task.  A claim's routing stays in PL/pgSQL
+ * (hand_out_tasks(), which dispatch() shares); claim_tasks() only checks
+ * its arguments, lets it write its rows into the caller's result, and
+ * sorts them.
  *
  * Both are declared SECURITY DEFINER with search_path, enable_seqscan, jit
  * and plan_cache_mode pinned (see the install script), so the saved plans
- * (and the statement complete_task() falls back on, for a table whose
- * UPDATE triggers use transition tables) are always planned and
- * revalidated under the same settings, as a generic plan that uses the
+ * (and the statements both fall back on, for a table whose triggers use
+ * transition tables, which rc_write.c does not fill) are always planned
+ * and revalidated under the same settings, as a generic plan that uses the
  * queue's indexes.  The statements name every object with its schema.
  *
  * The error paths that need to find out why nothing changed call the
@@ -241,6 +243,42 @@ rc_check_run_at(TimestampTz run_at)
 }
 
 /*
+ * enqueue_sql without a statement (rc_write.h), for values and nulls in
+ * its parameters' order: the row of the columns' defaults, the values
+ * given set, inserted under a fresh snapshot taken as SPI takes one for a
+ * statement that writes.  False, having done nothing, when the table's
+ * INSERT triggers use transition tables (the caller runs the statement).
+ */
+static bool
+rc_enqueue_direct(const Datum *values, const char *nulls, int64 *id)
+{
+	static const RcTaskColumn columns[RC_ENQUEUE_NARGS - 1] = {
+		RC_TASK_TASK_TYPE, RC_TASK_KIND, RC_TASK_PAYLOAD, RC_TASK_SHARD_KEY,
+		RC_TASK_PUSH_SHARD, RC_TASK_RUN_AT, RC_TASK_PRIORITY, RC_TASK_MAX_ATTEMPTS,
+		RC_TASK_SINGLETON
+	};
+	RcTaskWrite w;
+	bool		written = false;
+
+	PreventCommandIfReadOnly("INSERT");
+	PreventCommandIfParallelMode("INSERT");
+	PushActiveSnapshot(GetTransactionSnapshot());
+	CommandCounterIncrement();
+	UpdateActiveSnapshotCommandId();
+	if (rc_write_begin(&w, CMD_INSERT))
+	{
+		rc_write_new_row(&w);
+		for (int i = 0; i < RC_ENQUEUE_NARGS - 1; i++)
+			rc_write_set(&w, columns[i], values[i], nulls[i] == 'n');
+		*id = rc_write_insert(&w);
+		rc_write_end(&w);
+		written = true;
+	}
+	PopActiveSnapshot();
+	return written;
+}
+
+/*
  * role_cluster.enqueue(task_type, kind text, payload jsonb, shard_key text,
  *						run_at timestamptz, priority int, max_attempts int,
  *						dedupe_key text) → bigint
@@ -339,6 +377,9 @@ rc_enqueue(PG_FUNCTION_ARGS)
 														  rc_push_shards_total(true)));
 	else
 		nulls[4] = 'n';
+
+	if (dedupe_key == NULL && rc_enqueue_direct(values, nulls, &id))
+		PG_RETURN_INT64(id);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -631,7 +672,7 @@ rc_complete_direct(int64 task_id, Datum node_id, const int32 *attempt)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	CommandCounterIncrement();
 	UpdateActiveSnapshotCommandId();
-	if (!rc_write_begin(&w))
+	if (!rc_write_begin(&w, CMD_UPDATE))
 		result = RC_COMPLETE_BY_STATEMENT;
 	else
 	{

@@ -1,22 +1,25 @@
 /*-------------------------------------------------------------------------
  *
  * rc_write.c
- *	  Changing one task row without a statement (see rc_write.h).
+ *	  Writing one task row without a statement (see rc_write.h).
  *
- * An UPDATE of role_cluster.task planned and started for one row spends
- * most of its work before it reaches the row: setting up its plan, opening
- * the table's seven indexes and building their descriptions, preparing the
- * predicates of the six partial ones and the WHEN clauses of the triggers
- * it may fire, all again for each statement.  Here the row is found by
- * its primary key, locked and written through the routines PostgreSQL's
- * logical replication applies rows with (ExecSimpleRelationUpdate(): the
- * index entries, constraints and row triggers), with the statement's
- * triggers fired around it; and the index descriptions, predicates and
- * WHEN clauses are prepared once per session, in the cache below.
+ * An INSERT or UPDATE of role_cluster.task planned and started for one
+ * row spends most of its work before it reaches the row: setting up its
+ * plan, opening the table's seven indexes and building their
+ * descriptions, preparing the predicates of the six partial ones, the
+ * WHEN clauses of the triggers it may fire and the columns' defaults, all
+ * again for each statement.  Here a row is found by its primary key and
+ * locked, or made of the defaults, and written through the routines
+ * PostgreSQL's logical replication applies rows with
+ * (ExecSimpleRelationInsert() and ExecSimpleRelationUpdate(): the index
+ * entries, constraints and row triggers), with the statement's triggers
+ * fired around it; and the index descriptions, predicates, WHEN clauses
+ * and defaults are prepared once per session, in the cache below.
  *
  * The cache is made again at the first write after a relcache
- * invalidation of the table or of one of its indexes (any index, trigger
- * or column change sends one), and never freed while a write uses it.
+ * invalidation of the table or of one of its indexes (any index, trigger,
+ * default or column change sends one), and never freed while a write uses
+ * it.
  *
  *-------------------------------------------------------------------------
  */
@@ -31,6 +34,8 @@
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "nodes/makefuncs.h"
+#include "optimizer/optimizer.h"
+#include "rewrite/rewriteHandler.h"
 #include "rewrite/rewriteManip.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -46,7 +51,8 @@
 
 static const char *const column_names[RC_TASK_NUM_COLUMNS] = {
 	"id", "state", "node_id", "attempts", "route_seq", "lease_until", "finished_at",
-	"updated_at"
+	"updated_at", "task_type", "kind", "payload", "shard_key", "push_shard", "run_at",
+	"priority", "max_attempts", "singleton"
 };
 
 static const char *const state_labels[RC_NUM_STATES] = {
@@ -70,7 +76,9 @@ typedef struct RcWriteCache
 	int			ntriggers;
 	Oid		   *trigger_oids;	/* its triggers, in the relcache's order */
 	ExprState **trigger_when;	/* each one's WHEN clause prepared, or NULL */
-	bool		transition_tables;	/* an UPDATE trigger has some */
+	bool		insert_transitions; /* an INSERT trigger has transition tables */
+	bool		update_transitions; /* an UPDATE trigger has some */
+	ExprState **defaults;		/* each column's default prepared, or NULL */
 } RcWriteCache;
 
 static RcWriteCache cache;
@@ -133,10 +141,10 @@ rc_write_init(void)
 }
 
 /*
- * Prepares, for rel, what ExecOpenIndices(), ExecInsertIndexTuples() and
- * TriggerEnabled() would prepare for each statement: each index's
- * IndexInfo with its predicate and expressions, and each trigger's WHEN
- * clause.  Left invalid, to be made again, if an invalidation came while
+ * Prepares, for rel, what ExecOpenIndices(), ExecInsertIndexTuples(),
+ * TriggerEnabled() and an INSERT's plan would prepare for each statement:
+ * each index's IndexInfo with its predicate and expressions, each
+ * trigger's WHEN clause, each column's default.  Left invalid, to be made again, if an invalidation came while
  * it was being made, or if an error cut it short.
  */
 static void
@@ -194,7 +202,8 @@ rc_write_cache_build(Relation rel)
 	cache.ntriggers = trigdesc ? trigdesc->numtriggers : 0;
 	cache.trigger_oids = palloc(Max(cache.ntriggers, 1) * sizeof(Oid));
 	cache.trigger_when = palloc0(Max(cache.ntriggers, 1) * sizeof(ExprState *));
-	cache.transition_tables = trigdesc != NULL &&
+	cache.insert_transitions = trigdesc != NULL && trigdesc->trig_insert_new_table;
+	cache.update_transitions = trigdesc != NULL &&
 		(trigdesc->trig_update_old_table || trigdesc->trig_update_new_table);
 	for (int i = 0; i < cache.ntriggers; i++)
 	{
@@ -210,6 +219,19 @@ rc_write_cache_build(Relation rel)
 			ChangeVarNodes(qual, PRS2_NEW_VARNO, OUTER_VAR, 0);
 			cache.trigger_when[i] = ExecPrepareQual(make_ands_implicit((Expr *) qual), estate);
 		}
+	}
+
+	/* as an INSERT plans them, for the columns it does not name */
+	cache.defaults = palloc0(RelationGetDescr(rel)->natts * sizeof(ExprState *));
+	for (int a = 0; a < RelationGetDescr(rel)->natts; a++)
+	{
+		Node	   *dflt;
+
+		if (TupleDescAttr(RelationGetDescr(rel), a)->attisdropped)
+			continue;
+		dflt = build_column_default(rel, a + 1);
+		if (dflt != NULL)
+			cache.defaults[a] = ExecInitExpr(expression_planner((Expr *) dflt), NULL);
 	}
 	MemoryContextSwitchTo(oldcxt);
 	cache.valid = cache.current;
@@ -243,29 +265,30 @@ rc_task_relid(void)
 
 /*
  * Opens role_cluster.task for a write (rc_write.h); false, having opened
- * nothing, when an UPDATE trigger of the table uses transition tables,
- * which ExecSimpleRelationUpdate() does not fill (the caller runs its
- * statement instead).
+ * nothing, when a trigger of the table for the command uses transition
+ * tables, which ExecSimpleRelationInsert() and ExecSimpleRelationUpdate()
+ * do not fill (the caller runs its statement instead).
  */
 bool
-rc_write_begin(RcTaskWrite *w)
+rc_write_begin(RcTaskWrite *w, CmdType cmd)
 {
 	RangeTblEntry *rte;
 	EState	   *estate;
 
+	Assert(cmd == CMD_INSERT || cmd == CMD_UPDATE);
 	w->rel = table_open(cache.valid ? cache.task : rc_task_relid(), RowExclusiveLock);
 	while (!rc_write_cache_fits(w->rel))
 		rc_write_cache_build(w->rel);
-	if (cache.transition_tables)
+	if (cmd == CMD_INSERT ? cache.insert_transitions : cache.update_transitions)
 	{
 		table_close(w->rel, NoLock);
 		return false;
 	}
 	write_depth++;
 
-	rte = makeNode(RangeTblEntry);
-
+	/* set up as the logical replication apply worker sets up its writes */
 	estate = w->estate = CreateExecutorState();
+	rte = makeNode(RangeTblEntry);
 	rte->rtekind = RTE_RELATION;
 	rte->relid = RelationGetRelid(w->rel);
 	rte->relkind = RELKIND_RELATION;
@@ -395,6 +418,41 @@ rc_write_update(RcTaskWrite *w)
 	ExecBSUpdateTriggers(w->estate, w->rri);
 	ExecSimpleRelationUpdate(w->rri, w->estate, &w->epq, w->row, w->change);
 	ExecASUpdateTriggers(w->estate, w->rri, NULL);
+}
+
+/* Starts a new row of the columns' defaults (rc_write.h) */
+void
+rc_write_new_row(RcTaskWrite *w)
+{
+	ExprContext *econtext = GetPerTupleExprContext(w->estate);
+	int			natts = RelationGetDescr(w->rel)->natts;
+
+	w->change = table_slot_create(w->rel, &w->estate->es_tupleTable);
+	ExecClearTuple(w->change);
+	for (int a = 0; a < natts; a++)
+	{
+		w->change->tts_isnull[a] = true;
+		if (cache.defaults[a] != NULL)
+			w->change->tts_values[a] = ExecEvalExprSwitchContext(cache.defaults[a], econtext,
+																 &w->change->tts_isnull[a]);
+	}
+}
+
+/* Inserts the new row, firing the statement's and the row's triggers */
+int64
+rc_write_insert(RcTaskWrite *w)
+{
+	bool		isnull;
+	Datum		id;
+
+	ExecStoreVirtualTuple(w->change);
+	ExecBSInsertTriggers(w->estate, w->rri);
+	ExecSimpleRelationInsert(w->rri, w->estate, w->change);
+	ExecASInsertTriggers(w->estate, w->rri, NULL);
+	id = slot_getattr(w->change, cache.attnum[RC_TASK_ID], &isnull);
+	if (isnull)
+		elog(ERROR, "task inserted without an id");
+	return DatumGetInt64(id);
 }
 
 /* Fires the after triggers and closes what rc_write_begin() opened */

@@ -12,7 +12,8 @@
  *	  key.
  *
  * A caller pushes the snapshot to read with, then begin, find, lock,
- * set and update, then end, which fires the after triggers.
+ * set and update (or begin, new row, set and insert), then end, which
+ * fires the after triggers.
  *
  *-------------------------------------------------------------------------
  */
@@ -33,6 +34,15 @@ typedef enum RcTaskColumn
 	RC_TASK_LEASE_UNTIL,
 	RC_TASK_FINISHED_AT,
 	RC_TASK_UPDATED_AT,
+	RC_TASK_TASK_TYPE,
+	RC_TASK_KIND,
+	RC_TASK_PAYLOAD,
+	RC_TASK_SHARD_KEY,
+	RC_TASK_PUSH_SHARD,
+	RC_TASK_RUN_AT,
+	RC_TASK_PRIORITY,
+	RC_TASK_MAX_ATTEMPTS,
+	RC_TASK_SINGLETON,
 	RC_TASK_NUM_COLUMNS
 } RcTaskColumn;
 
@@ -62,11 +72,12 @@ typedef struct RcTaskWrite
 extern void rc_write_init(void);
 
 /*
- * Opens role_cluster.task for a write under the active snapshot; false,
- * having opened nothing, while an UPDATE trigger of the table uses
- * transition tables, which these writes do not fill
+ * Opens role_cluster.task for a write (cmd: CMD_INSERT or CMD_UPDATE)
+ * under the active snapshot; false, having opened nothing, while a trigger
+ * of the table for that command uses transition tables, which these writes
+ * do not fill
  */
-extern bool rc_write_begin(RcTaskWrite *w);
+extern bool rc_write_begin(RcTaskWrite *w, CmdType cmd);
 
 /* Finds the task with this id, as the active snapshot sees it, into w->row */
 extern bool rc_write_find(RcTaskWrite *w, int64 id);
@@ -89,6 +100,16 @@ extern void rc_write_set(RcTaskWrite *w, RcTaskColumn col, Datum value, bool isn
 
 /* Writes the new version over the locked row, with its triggers */
 extern void rc_write_update(RcTaskWrite *w);
+
+/*
+ * Starts a new row: every column its default, as an INSERT that names
+ * none of them would give it (the sequence's next id among them); then
+ * rc_write_set() the columns given
+ */
+extern void rc_write_new_row(RcTaskWrite *w);
+
+/* Inserts the new row, with its triggers; returns its id */
+extern int64 rc_write_insert(RcTaskWrite *w);
 
 /* Fires the write's after triggers and closes the table */
 extern void rc_write_end(RcTaskWrite *w);

@@ -1281,7 +1281,9 @@ COMMENT ON FUNCTION role_cluster.deregister_node(text) IS
 
 /*
  * Adds a task and returns its id.  With a dedupe_key that an unfinished task
- * carries, adds nothing and returns that task's id.
+ * carries, adds nothing and returns that task's id.  In C: without a dedupe
+ * key, the row is inserted without a statement (src/rc_write.c); with one,
+ * by an INSERT ... ON CONFLICT prepared once per session.
  */
 CREATE FUNCTION role_cluster.enqueue(task_type role_cluster.task_type, kind text DEFAULT '',
 									 payload jsonb DEFAULT '{}', shard_key text DEFAULT NULL,
