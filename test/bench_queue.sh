@@ -58,13 +58,13 @@
 #   C floor       at batch 1 only: the hand-written queue's three statements
 #                 on role_cluster.task itself, done by a C module
 #                 (test/bench_floor.c, compiled and loaded here) through
-#                 the routines PostgreSQL's logical replication applies rows
-#                 with: no statement planned or started, no routing rule,
-#                 no check of the caller, the table's indexes and triggers
-#                 left to PostgreSQL (their predicates and WHEN clauses
-#                 prepared once per session, where each statement prepares
-#                 them again).  The least a C implementation of the three
-#                 calls spends on that table; any routing is on top.
+#                 role_cluster's own row writes (src/rc_write.c, which
+#                 complete_task() uses: the routines PostgreSQL's logical
+#                 replication applies rows with, the table's index
+#                 predicates and WHEN clauses prepared once per session):
+#                 no statement planned or started, no routing rule, no
+#                 check of the caller.  The least a C implementation of the
+#                 three calls spends on that table; any routing is on top.
 # All their tables have the same storage and autovacuum settings.
 #
 # Beside the rates, the WAL each queue wrote per task done in those runs,
@@ -199,8 +199,9 @@ CREATE TABLE rnodes (
 	lease_until timestamptz NOT NULL
 );
 EOF
-# the C floor's functions, from a module built for this server
-gcc -O2 -fPIC -shared -Wall -Werror -I"$("$PG_CONFIG" --includedir-server)" \
+# the C floor's functions, from a module built for this server (it calls
+# rc_write.c's functions in role_cluster's library, which the server preloads)
+gcc -O2 -fPIC -shared -Wall -Werror -I"$src/src" -I"$("$PG_CONFIG" --includedir-server)" \
 	-o "$work/bench_floor.so" "$src/test/bench_floor.c"
 chmod 755 "$work/bench_floor.so"
 psql -d bench \
