@@ -510,7 +510,7 @@ rc_read_by_key(const char *table, Datum key, const char *column, Datum *value, b
 	}
 	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
-	index_close(index, AccessShareLock);
-	table_close(rel, AccessShareLock);
+	index_close(index, NoLock);
+	table_close(rel, NoLock);	/* held, as a statement holds it, to the end */
 	return found;
 }
