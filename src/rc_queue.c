@@ -596,7 +596,7 @@ rc_may_act_for(Datum node_id)
 	Datum		login;
 	bool		isnull;
 
-	if (!rc_read_by_key("node", node_id, "login", &login, &isnull))
+	if (!rc_read_by_key(RC_NODE_LOGIN, node_id, &login, &isnull))
 		return false;
 	if (!isnull && strcmp(NameStr(*DatumGetName(login)),
 						  GetUserNameFromId(GetSessionUserId(), false)) == 0)
@@ -635,7 +635,7 @@ rc_task_completable(RcTaskWrite *w, Datum node_id, const int32 *attempt,
 		return true;
 	if (!*fetched_read)
 	{
-		if (!rc_read_by_key("node_fetch", node_id, "fetched", fetched, fetched_null))
+		if (!rc_read_by_key(RC_NODE_FETCH_FETCHED, node_id, fetched, fetched_null))
 			*fetched_null = true;
 		*fetched_read = true;
 	}

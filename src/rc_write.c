@@ -59,6 +59,17 @@ static const char *const state_labels[RC_NUM_STATES] = {
 	"queued", "running", "done", "dead"
 };
 
+static const char *const keyed_tables[RC_NUM_KEYED_COLUMNS] = {"node", "node_fetch"};
+static const char *const keyed_columns[RC_NUM_KEYED_COLUMNS] = {"login", "fetched"};
+
+/* Where rc_read_by_key() finds a column */
+typedef struct RcKeyedTable
+{
+	Oid			relid;
+	Oid			pkey;			/* its primary key index, on the node id */
+	AttrNumber	attnum;
+} RcKeyedTable;
+
 /* What every write of role_cluster.task needs, prepared once */
 typedef struct RcWriteCache
 {
@@ -66,7 +77,7 @@ typedef struct RcWriteCache
 	bool		current;		/* no invalidation since it began to be made */
 	MemoryContext cxt;			/* holds all below */
 	Oid			task;			/* the table */
-	Oid			pkey;			/* its primary key index */
+	int			pkey;			/* its primary key, among the indexes below */
 	AttrNumber	attnum[RC_TASK_NUM_COLUMNS];
 	Datum		state[RC_NUM_STATES];
 	int			nindexes;
@@ -79,6 +90,7 @@ typedef struct RcWriteCache
 	bool		insert_transitions; /* an INSERT trigger has transition tables */
 	bool		update_transitions; /* an UPDATE trigger has some */
 	ExprState **defaults;		/* each column's default prepared, or NULL */
+	RcKeyedTable keyed[RC_NUM_KEYED_COLUMNS];	/* the node tables' columns */
 } RcWriteCache;
 
 static RcWriteCache cache;
@@ -109,6 +121,8 @@ rc_write_cache_forget(Datum arg, Oid relid)
 
 	for (int i = 0; !hit && i < cache.nindexes; i++)
 		hit = relid == cache.index_oids[i];
+	for (int k = 0; !hit && k < RC_NUM_KEYED_COLUMNS; k++)
+		hit = relid == cache.keyed[k].relid;
 	if (hit)
 		cache.valid = cache.current = false;
 }
@@ -140,12 +154,24 @@ rc_write_init(void)
 	RegisterXactCallback(rc_write_xact_callback, NULL);
 }
 
+/* The OID of role_cluster.name, without taking a lock */
+static Oid
+rc_relid(const char *name)
+{
+	Oid			relid = get_relname_relid(name, get_namespace_oid("role_cluster", false));
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "relation role_cluster.%s does not exist", name);
+	return relid;
+}
+
 /*
  * Prepares, for rel, what ExecOpenIndices(), ExecInsertIndexTuples(),
  * TriggerEnabled() and an INSERT's plan would prepare for each statement:
  * each index's IndexInfo with its predicate and expressions, each
- * trigger's WHEN clause, each column's default.  Left invalid, to be made again, if an invalidation came while
- * it was being made, or if an error cut it short.
+ * trigger's WHEN clause, each column's default; and where the node
+ * tables' columns are.  Left invalid, to be made again, if an
+ * invalidation came while it was being made, or if an error cut it short.
  */
 static void
 rc_write_cache_build(Relation rel)
@@ -178,10 +204,7 @@ rc_write_cache_build(Relation rel)
 		cache.state[s] = DirectFunctionCall2(enum_in, CStringGetDatum(state_labels[s]),
 											 ObjectIdGetDatum(type));
 	}
-	cache.pkey = RelationGetPrimaryKeyIndex(rel);
-	if (!OidIsValid(cache.pkey))
-		elog(ERROR, "role_cluster.task has no primary key");
-
+	cache.pkey = -1;
 	indexes = RelationGetIndexList(rel);
 	cache.index_oids = palloc(Max(list_length(indexes), 1) * sizeof(Oid));
 	cache.index_info = palloc(Max(list_length(indexes), 1) * sizeof(IndexInfo *));
@@ -194,10 +217,14 @@ rc_write_cache_build(Relation rel)
 			info->ii_PredicateState = ExecPrepareQual(info->ii_Predicate, estate);
 		if (info->ii_Expressions != NIL)
 			info->ii_ExpressionsState = ExecPrepareExprList(info->ii_Expressions, estate);
+		if (lfirst_oid(lc) == RelationGetPrimaryKeyIndex(rel))
+			cache.pkey = cache.nindexes;
 		cache.index_oids[cache.nindexes] = lfirst_oid(lc);
 		cache.index_info[cache.nindexes++] = info;
 		index_close(index, AccessShareLock);
 	}
+	if (cache.pkey < 0)
+		elog(ERROR, "role_cluster.task has no primary key");
 
 	cache.ntriggers = trigdesc ? trigdesc->numtriggers : 0;
 	cache.trigger_oids = palloc(Max(cache.ntriggers, 1) * sizeof(Oid));
@@ -233,6 +260,16 @@ rc_write_cache_build(Relation rel)
 		if (dflt != NULL)
 			cache.defaults[a] = ExecInitExpr(expression_planner((Expr *) dflt), NULL);
 	}
+
+	for (int k = 0; k < RC_NUM_KEYED_COLUMNS; k++)
+	{
+		Relation	keyed = table_open(rc_relid(keyed_tables[k]), AccessShareLock);
+
+		cache.keyed[k].relid = RelationGetRelid(keyed);
+		cache.keyed[k].pkey = RelationGetPrimaryKeyIndex(keyed);
+		cache.keyed[k].attnum = rc_column_attnum(keyed, keyed_columns[k]);
+		table_close(keyed, NoLock);
+	}
 	MemoryContextSwitchTo(oldcxt);
 	cache.valid = cache.current;
 }
@@ -252,17 +289,6 @@ rc_write_cache_fits(Relation rel)
 	return true;
 }
 
-/* The OID of role_cluster.task, without taking a lock */
-static Oid
-rc_task_relid(void)
-{
-	Oid			relid = get_relname_relid("task", get_namespace_oid("role_cluster", false));
-
-	if (!OidIsValid(relid))
-		elog(ERROR, "relation role_cluster.task does not exist");
-	return relid;
-}
-
 /*
  * Opens role_cluster.task for a write (rc_write.h); false, having opened
  * nothing, when a trigger of the table for the command uses transition
@@ -276,7 +302,7 @@ rc_write_begin(RcTaskWrite *w, CmdType cmd)
 	EState	   *estate;
 
 	Assert(cmd == CMD_INSERT || cmd == CMD_UPDATE);
-	w->rel = table_open(cache.valid ? cache.task : rc_task_relid(), RowExclusiveLock);
+	w->rel = table_open(cache.valid ? cache.task : rc_relid("task"), RowExclusiveLock);
 	while (!rc_write_cache_fits(w->rel))
 		rc_write_cache_build(w->rel);
 	if (cmd == CMD_INSERT ? cache.insert_transitions : cache.update_transitions)
@@ -325,16 +351,11 @@ rc_write_begin(RcTaskWrite *w, CmdType cmd)
 bool
 rc_write_find(RcTaskWrite *w, int64 id)
 {
-	Relation	index = NULL;
+	Relation	index = w->rri->ri_IndexRelationDescs[cache.pkey];
 	ScanKeyData key;
 	IndexScanDesc scan;
 	bool		found;
 
-	for (int i = 0; i < cache.nindexes; i++)
-		if (cache.index_oids[i] == cache.pkey)
-			index = w->rri->ri_IndexRelationDescs[i];
-	if (index == NULL)
-		elog(ERROR, "primary key of role_cluster.task not open");
 	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(id));
 	scan = index_beginscan(w->rel, index, w->estate->es_snapshot, 1, 0);
 	index_rescan(scan, &key, 1, NULL, 0);
@@ -478,11 +499,11 @@ rc_task_state_value(RcTaskState state)
 	return cache.state[state];
 }
 
-/* Reads one column of a row found by its text primary key (rc_write.h) */
+/* Reads one column of a node table's row, during a write (rc_write.h) */
 bool
-rc_read_by_key(const char *table, Datum key, const char *column, Datum *value, bool *isnull)
+rc_read_by_key(RcKeyedColumn col, Datum key, Datum *value, bool *isnull)
 {
-	Oid			relid = get_relname_relid(table, get_namespace_oid("role_cluster", false));
+	RcKeyedTable *keyed = &cache.keyed[col];
 	Relation	rel;
 	Relation	index;
 	ScanKeyData skey;
@@ -490,10 +511,9 @@ rc_read_by_key(const char *table, Datum key, const char *column, Datum *value, b
 	TupleTableSlot *slot;
 	bool		found;
 
-	if (!OidIsValid(relid))
-		elog(ERROR, "relation role_cluster.%s does not exist", table);
-	rel = table_open(relid, AccessShareLock);
-	index = index_open(RelationGetPrimaryKeyIndex(rel), AccessShareLock);
+	Assert(write_depth > 0);	/* so the cache holds the tables' OIDs */
+	rel = table_open(keyed->relid, AccessShareLock);
+	index = index_open(keyed->pkey, AccessShareLock);
 	ScanKeyEntryInitialize(&skey, 0, 1, BTEqualStrategyNumber, InvalidOid,
 						   index->rd_indcollation[0], F_TEXTEQ, key);
 	slot = table_slot_create(rel, NULL);
@@ -502,9 +522,8 @@ rc_read_by_key(const char *table, Datum key, const char *column, Datum *value, b
 	found = index_getnext_slot(scan, ForwardScanDirection, slot);
 	if (found)
 	{
-		AttrNumber	attnum = rc_column_attnum(rel, column);
-		Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
-		Datum		d = slot_getattr(slot, attnum, isnull);
+		Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), keyed->attnum - 1);
+		Datum		d = slot_getattr(slot, keyed->attnum, isnull);
 
 		*value = *isnull ? (Datum) 0 : datumCopy(d, att->attbyval, att->attlen);
 	}

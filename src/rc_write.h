@@ -8,8 +8,8 @@
  *	  prepares again for each statement (each index's description and
  *	  partial-index predicate, each trigger's WHEN clause) is prepared once
  *	  per session and made again when the table's definition changes.
- *	  Also: one row of a small role_cluster table read by its text primary
- *	  key.
+ *	  Also, for a write's checks: a column of the node tables read by node
+ *	  id.
  *
  * A caller pushes the snapshot to read with, then begin, find, lock,
  * set and update (or begin, new row, set and insert), then end, which
@@ -117,13 +117,19 @@ extern void rc_write_end(RcTaskWrite *w);
 /* The value of a task state */
 extern Datum rc_task_state_value(RcTaskState state);
 
+/* The columns a write's checks read from the node tables, by node id */
+typedef enum RcKeyedColumn
+{
+	RC_NODE_LOGIN,				/* node.login */
+	RC_NODE_FETCH_FETCHED,		/* node_fetch.fetched */
+	RC_NUM_KEYED_COLUMNS
+} RcKeyedColumn;
+
 /*
- * Reads column "column" of the row of role_cluster.<table> whose primary
- * key, a single text column, equals key, under the active snapshot: false
- * when there is none.  The value is copied into the current memory
- * context.
+ * During a write, reads a column of the row of its table whose primary
+ * key, the node id, equals key, under the active snapshot: false when
+ * there is none.  The value is copied into the current memory context.
  */
-extern bool rc_read_by_key(const char *table, Datum key, const char *column,
-						   Datum *value, bool *isnull);
+extern bool rc_read_by_key(RcKeyedColumn col, Datum key, Datum *value, bool *isnull);
 
 #endif							/* RC_WRITE_H */
