@@ -409,18 +409,20 @@ if [ "$COUNT" = instructions ]; then
 		'ratio' 'hand+route' 'ratio' 'hand+batch' 'ratio' 'C floor' 'ratio'
 	for b in $BATCHES; do
 		# with PARTS=1, at batch 1, each call's share as well
-		calls=()
-		[ "$PARTS" = 1 ] && [ "$b" -eq 1 ] && calls=("" "" rc_enqueue rc_claim_tasks rc_complete_task fmgr_security_definer)
-		o=$(count_per_task ours "$b" "${calls[@]}")
+		ours_calls=() floor_calls=()
+		if [ "$PARTS" = 1 ] && [ "$b" -eq 1 ]; then
+			ours_calls=("" "" rc_enqueue rc_claim_tasks rc_complete_task fmgr_security_definer)
+			floor_calls=("" "" bench_floor_enqueue bench_floor_claim bench_floor_complete
+				fmgr_security_definer)
+		fi
+		o=$(count_per_task ours "$b" "${ours_calls[@]}")
 		p=$(count_per_task plain "$b")
 		h=$(count_per_task hand "$b")
 		r=$(count_per_task route "$b")
 		hb=- fl=-
 		[ "$b" -gt 1 ] && hb=$(count_per_task handbatch "$b")
-		[ "$PARTS" = 1 ] && [ "$b" -eq 1 ] &&
-			calls=("" "" bench_floor_enqueue bench_floor_claim bench_floor_complete fmgr_security_definer)
-		[ "$b" -eq 1 ] && fl=$(count_per_task floor "$b" "${calls[@]}")
-		if [ ${#calls[@]} -gt 0 ]; then
+		[ "$b" -eq 1 ] && fl=$(count_per_task floor "$b" "${floor_calls[@]}")
+		if [ ${#ours_calls[@]} -gt 0 ]; then
 			by_call="$o"$'\n'"$fl"
 			o=${o%% *} fl=${fl%% *}
 		fi
