@@ -1276,9 +1276,92 @@ BEGIN READ ONLY;
 SELECT role_cluster.enqueue('searchIndexing', 'w8');
 ROLLBACK;
 SELECT count(*) AS w8 FROM role_cluster.task WHERE kind = 'w8';
+-- A hand-out (claim_tasks(), dispatch()) is written without a statement
+-- too, all its tasks in one write: the statement's triggers fire once for
+-- them all, a before row trigger's change is in the rows returned, and a
+-- row such a trigger skips stays queued and is not returned.
+TRUNCATE completions_seen;
+CREATE FUNCTION note_statement() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO public.completions_seen VALUES (NULL, TG_ARGV[0]);
+	RETURN NULL;
+END
+$$;
+CREATE FUNCTION mark_or_skip() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF NEW.state = 'running' AND NEW.kind = TG_ARGV[0] THEN
+		RETURN NULL;
+	END IF;
+	NEW.last_error := 'seen by ' || TG_NAME;
+	RETURN NEW;
+END
+$$;
+CREATE TRIGGER task_update_before BEFORE UPDATE ON role_cluster.task
+	FOR EACH STATEMENT EXECUTE FUNCTION note_statement('before statement');
+CREATE TRIGGER task_update_after AFTER UPDATE ON role_cluster.task
+	FOR EACH STATEMENT EXECUTE FUNCTION note_statement('after statement');
+CREATE TRIGGER task_mark BEFORE UPDATE ON role_cluster.task
+	FOR EACH ROW EXECUTE FUNCTION mark_or_skip('h2');
+SELECT count(role_cluster.enqueue('searchIndexing', 'h' || i, priority => 3000)) AS enqueued
+	FROM generate_series(1, 4) i;
+SELECT kind, state, node_id, attempts, route_seq, last_error
+	FROM role_cluster.claim_tasks('writer', 3);
+SELECT how, count(*) FROM completions_seen GROUP BY how ORDER BY how;
+SELECT kind, state, attempts, last_error FROM role_cluster.task WHERE kind = 'h2';
+DROP TRIGGER task_update_before ON role_cluster.task;
+DROP TRIGGER task_update_after ON role_cluster.task;
+DROP TRIGGER task_mark ON role_cluster.task;
+-- The write behind them, called as they call it (their caller has locked
+-- the queued tasks): only the queued tasks given are handed out, an id
+-- not found or NULL is passed over, and a dispatch's route numbers follow
+-- the order of the ids.  The same with an UPDATE trigger that has
+-- transition tables, which gets the statement: the trigger sees the rows.
+SELECT id AS h2 FROM role_cluster.task WHERE kind = 'h2' \gset
+SELECT id AS h3 FROM role_cluster.task WHERE kind = 'h3' \gset
+SELECT id AS h4 FROM role_cluster.task WHERE kind = 'h4' \gset
+BEGIN;
+SELECT kind AS locked FROM role_cluster.task WHERE id IN (:h2, :h4) ORDER BY kind FOR UPDATE;
+SELECT kind, state, node_id, attempts, row_number() OVER (ORDER BY route_seq) AS route_order
+	FROM role_cluster.write_hand_out(ARRAY[:h4, NULL, :h3, -1, :h2], 'writer',
+									 now() + interval '1 minute', true)
+	ORDER BY route_seq;
+ROLLBACK;
+-- The write is done only as a user allowed to update the table.
+CREATE ROLE regress_hand_out;
+GRANT USAGE ON SCHEMA role_cluster TO regress_hand_out;
+GRANT EXECUTE ON FUNCTION role_cluster.write_hand_out(bigint[], text, timestamptz, boolean)
+	TO regress_hand_out;
+SET ROLE regress_hand_out;
+SELECT count(*) FROM role_cluster.write_hand_out(ARRAY[:h2], 'writer', now(), false);
+RESET ROLE;
+SELECT state FROM role_cluster.task WHERE id = :h2;
+REVOKE ALL ON FUNCTION role_cluster.write_hand_out(bigint[], text, timestamptz, boolean)
+	FROM regress_hand_out;
+REVOKE ALL ON SCHEMA role_cluster FROM regress_hand_out;
+DROP ROLE regress_hand_out;
+CREATE TRIGGER task_handed_table AFTER UPDATE ON role_cluster.task
+	REFERENCING NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION note_new_rows('handed out');
+TRUNCATE completions_seen;
+BEGIN;
+SELECT kind AS locked FROM role_cluster.task WHERE id IN (:h2, :h4) ORDER BY kind FOR UPDATE;
+SELECT kind, state, node_id, attempts, row_number() OVER (ORDER BY route_seq) AS route_order
+	FROM role_cluster.write_hand_out(ARRAY[:h4, NULL, :h3, -1, :h2], 'writer',
+									 now() + interval '1 minute', true)
+	ORDER BY route_seq;
+SELECT t.kind, c.how FROM completions_seen c JOIN role_cluster.task t ON t.id = c.id
+	ORDER BY t.kind;
+ROLLBACK;
+SELECT kind, state, node_id, attempts, route_seq
+	FROM role_cluster.claim_tasks('writer', 2) ORDER BY kind;
+SELECT t.kind, c.how FROM completions_seen c JOIN role_cluster.task t ON t.id = c.id
+	ORDER BY t.kind;
+DROP TRIGGER task_handed_table ON role_cluster.task;
 DROP TABLE completions_seen;
 DROP FUNCTION note_completion();
 DROP FUNCTION note_new_rows();
+DROP FUNCTION note_statement();
+DROP FUNCTION mark_or_skip();
 
 DROP VIEW q;
 DROP VIEW task_stage;

@@ -40,7 +40,9 @@
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/pg_collation.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "commands/sequence.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "funcapi.h"
@@ -51,6 +53,7 @@
 #include "pgstat.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/backend_status.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -75,6 +78,7 @@
 PG_FUNCTION_INFO_V1(rc_enqueue);
 PG_FUNCTION_INFO_V1(rc_complete_task);
 PG_FUNCTION_INFO_V1(rc_claim_tasks);
+PG_FUNCTION_INFO_V1(rc_write_hand_out);
 PG_FUNCTION_INFO_V1(rc_check_task_batch);
 PG_FUNCTION_INFO_V1(rc_task_batch_rows);
 PG_FUNCTION_INFO_V1(rc_node_session_alive);
@@ -97,6 +101,7 @@ static RcSavedPlan enqueue_dedupe_plan;
 static RcSavedPlan dedupe_lookup_plan;
 static RcSavedPlan complete_plan;
 static RcSavedPlan complete_error_plan;
+static RcSavedPlan hand_out_plan;
 
 static void rc_enqueue_null_arg(int argno, const char *name) pg_attribute_noreturn();
 static void rc_batch_error(int pos, JsonbValue *elem, const char *problem,
@@ -148,6 +153,19 @@ static const char *const complete_sql =
 "               WHERE n.node_id OPERATOR(pg_catalog.=) $2"
 "                 AND (n.login OPERATOR(pg_catalog.=) SESSION_USER"
 "                      OR pg_catalog.pg_has_role(SESSION_USER, 'role_cluster_admin', 'MEMBER')))";
+
+/*
+ * write_hand_out()'s statement, for a table whose UPDATE triggers use
+ * transition tables: $4 numbers the ids of $1 in their order.  The whole
+ * row comes back, dropped columns included, as the result wants it.
+ */
+static const char *const hand_out_sql =
+"UPDATE role_cluster.task AS t"
+"   SET state = 'running', node_id = $2, lease_until = $3,"
+"       route_seq = $4[pg_catalog.array_position($1, t.id)],"
+"       attempts = t.attempts OPERATOR(pg_catalog.+) 1, updated_at = pg_catalog.now()"
+" WHERE t.id OPERATOR(pg_catalog.=) ANY ($1) AND t.state OPERATOR(pg_catalog.=) 'queued'"
+" RETURNING t";
 
 static const char *const complete_error_sql =
 "SELECT role_cluster.not_held($1, (role_cluster.node_for_caller($2, false)).node_id, 'complete', $3)";
@@ -586,6 +604,160 @@ rc_claim_tasks(PG_FUNCTION_ARGS)
 	return result;
 }
 
+/* ---------------------------------------------------------------------
+ * write_hand_out()
+ * ---------------------------------------------------------------------
+ */
+
+/* role_cluster.route_seq, which numbers what dispatch() routes */
+static Oid
+rc_route_seq(void)
+{
+	Oid			seq = get_relname_relid("route_seq", get_namespace_oid("role_cluster", false));
+
+	if (!OidIsValid(seq))
+		elog(ERROR, "sequence role_cluster.route_seq does not exist");
+	return seq;
+}
+
+/*
+ * The hand-out through write_hand_out()'s statement, its rows put in rows
+ * (a table whose UPDATE triggers use transition tables).
+ */
+static void
+rc_hand_out_by_statement(Datum *ids, int nids, Datum node_id, bool node_null,
+						 Datum lease_until, bool lease_null, bool numbered,
+						 Tuplestorestate *rows)
+{
+	Oid			argtypes[4] = {INT8ARRAYOID, TEXTOID, TIMESTAMPTZOID, INT8ARRAYOID};
+	Datum		values[4];
+	char		nulls[4] = {' ', node_null ? 'n' : ' ', lease_null ? 'n' : ' ', 'n'};
+	int			rc;
+
+	values[0] = PointerGetDatum(construct_array(ids, nids, INT8OID, sizeof(int64),
+												FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[1] = node_id;
+	values[2] = lease_until;
+	values[3] = (Datum) 0;
+	if (numbered)
+	{
+		Oid			seq = rc_route_seq();
+		Datum	   *numbers = palloc(nids * sizeof(Datum));
+
+		/* one for each id, in their order, whether handed out or not */
+		for (int i = 0; i < nids; i++)
+			numbers[i] = Int64GetDatum(nextval_internal(seq, true));
+		values[3] = PointerGetDatum(construct_array(numbers, nids, INT8OID, sizeof(int64),
+													FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		nulls[3] = ' ';
+	}
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	rc = SPI_execute_plan(rc_saved_plan(&hand_out_plan, hand_out_sql, 4, argtypes,
+										InvalidOid),
+						  values, nulls, false, 0);
+	if (rc != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "hand-out statement failed: %s", SPI_result_code_string(rc));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		HeapTupleHeader row = DatumGetHeapTupleHeader(SPI_getbinval(SPI_tuptable->vals[i],
+																	 SPI_tuptable->tupdesc,
+																	 1, &isnull));
+		HeapTupleData tuple;
+
+		tuple.t_len = HeapTupleHeaderGetDatumLength(row);
+		ItemPointerSetInvalid(&tuple.t_self);
+		tuple.t_tableOid = InvalidOid;
+		tuple.t_data = row;
+		tuplestore_puttuple(rows, &tuple);
+	}
+	SPI_finish();
+}
+
+/*
+ * role_cluster.write_hand_out(ids bigint[], node_id text, lease_until
+ * timestamptz, numbered boolean) → SETOF role_cluster.task
+ *
+ * hand_out_tasks()'s write: the queued tasks of ids, which its caller has
+ * locked, made running on node node_id until lease_until, each attempt
+ * counted; numbered (a dispatch), each gets the next route_seq in the
+ * order of ids, else none (a claim).  Returns the rows as written.  One
+ * write for them all, without a statement (rc_write.h), the statement
+ * triggers fired once; a table whose UPDATE triggers use transition tables
+ * gets the statement.  An id not found, or not queued, is skipped.
+ */
+Datum
+rc_write_hand_out(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Datum	   *ids;
+	bool	   *id_nulls;
+	int			nids;
+	Datum		node_id = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
+	Datum		lease_until = PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2);
+	bool		numbered = !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
+	Datum		running;
+	Datum		now = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	Oid			seq = InvalidOid;
+	RcTaskWrite w;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (PG_ARGISNULL(0))
+		return (Datum) 0;
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(0), INT8OID, sizeof(int64), FLOAT8PASSBYVAL,
+					  TYPALIGN_DOUBLE, &ids, &id_nulls, &nids);
+	if (nids == 0)
+		return (Datum) 0;
+
+	PreventCommandIfReadOnly("UPDATE");
+	PreventCommandIfParallelMode("UPDATE");
+	PushActiveSnapshot(GetTransactionSnapshot());
+	CommandCounterIncrement();
+	UpdateActiveSnapshotCommandId();
+	if (!rc_write_begin(&w, CMD_UPDATE))
+	{
+		rc_hand_out_by_statement(ids, nids, node_id, PG_ARGISNULL(1), lease_until,
+								 PG_ARGISNULL(2), numbered, rsinfo->setResult);
+		PopActiveSnapshot();
+		return (Datum) 0;
+	}
+	running = rc_task_state_value(RC_STATE_RUNNING);
+	if (numbered)
+		seq = rc_route_seq();
+	for (int i = 0; i < nids; i++)
+	{
+		bool		newer;
+		bool		isnull;
+		Datum		d;
+
+		if (id_nulls[i] || !rc_write_find(&w, DatumGetInt64(ids[i])) ||
+			!rc_write_lock(&w, &newer))
+			continue;
+		d = rc_write_get(&w, RC_TASK_STATE, &isnull);
+		if (isnull ||
+			DatumGetObjectId(d) != DatumGetObjectId(rc_task_state_value(RC_STATE_QUEUED)))
+			continue;
+		d = rc_write_get(&w, RC_TASK_ATTEMPTS, &isnull);
+		rc_write_set(&w, RC_TASK_STATE, running, false);
+		rc_write_set(&w, RC_TASK_NODE_ID, node_id, PG_ARGISNULL(1));
+		rc_write_set(&w, RC_TASK_LEASE_UNTIL, lease_until, PG_ARGISNULL(2));
+		/* numbered as handed out, so in the order of ids */
+		rc_write_set(&w, RC_TASK_ROUTE_SEQ,
+					 numbered ? Int64GetDatum(nextval_internal(seq, true)) : (Datum) 0,
+					 !numbered);
+		rc_write_set(&w, RC_TASK_ATTEMPTS,
+					 isnull ? (Datum) 0 : DirectFunctionCall2(int4pl, d, Int32GetDatum(1)),
+					 isnull);
+		rc_write_set(&w, RC_TASK_UPDATED_AT, now, false);
+		if (rc_write_update(&w))
+			tuplestore_puttupleslot(rsinfo->setResult, w.change);
+	}
+	rc_write_end(&w);
+	PopActiveSnapshot();
+	return (Datum) 0;
+}
+
 /*
  * Whether the session user may act for node node_id: the node exists, and
  * the session user registered it or is a member of role_cluster_admin.
@@ -688,8 +860,8 @@ rc_complete_direct(int64 task_id, Datum node_id, const int32 *attempt)
 			rc_write_set(&w, RC_TASK_LEASE_UNTIL, (Datum) 0, true);
 			rc_write_set(&w, RC_TASK_FINISHED_AT, TimestampTzGetDatum(now), false);
 			rc_write_set(&w, RC_TASK_UPDATED_AT, TimestampTzGetDatum(now), false);
-			rc_write_update(&w);
-			result = RC_COMPLETED;
+			if (rc_write_update(&w))
+				result = RC_COMPLETED;
 		}
 		rc_write_end(&w);
 	}

@@ -33,10 +33,12 @@
 #include "catalog/namespace.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
+#include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "optimizer/optimizer.h"
 #include "rewrite/rewriteHandler.h"
 #include "rewrite/rewriteManip.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
@@ -301,8 +303,15 @@ rc_write_begin(RcTaskWrite *w, CmdType cmd)
 	RangeTblEntry *rte;
 	EState	   *estate;
 
+	AclMode		mode = cmd == CMD_INSERT ? ACL_INSERT : ACL_UPDATE;
+	AclResult	aclresult;
+
 	Assert(cmd == CMD_INSERT || cmd == CMD_UPDATE);
 	w->rel = table_open(cache.valid ? cache.task : rc_relid("task"), RowExclusiveLock);
+	/* what the executor checks of a statement's result relation */
+	aclresult = pg_class_aclcheck(RelationGetRelid(w->rel), GetUserId(), mode);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, OBJECT_TABLE, RelationGetRelationName(w->rel));
 	while (!rc_write_cache_fits(w->rel))
 		rc_write_cache_build(w->rel);
 	if (cmd == CMD_INSERT ? cache.insert_transitions : cache.update_transitions)
@@ -343,7 +352,9 @@ rc_write_begin(RcTaskWrite *w, CmdType cmd)
 	EvalPlanQualInit(&w->epq, estate, NULL, NIL, -1);
 	w->row = table_slot_create(w->rel, &estate->es_tupleTable);
 	w->change = NULL;
+	w->change_set = false;
 	w->changed = NULL;
+	w->updating = false;
 	return true;
 }
 
@@ -356,6 +367,9 @@ rc_write_find(RcTaskWrite *w, int64 id)
 	IndexScanDesc scan;
 	bool		found;
 
+	/* what the previous row's index entries and checks left */
+	ResetPerTupleExprContext(w->estate);
+	w->change_set = false;
 	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(id));
 	scan = index_beginscan(w->rel, index, w->estate->es_snapshot, 1, 0);
 	index_rescan(scan, &key, 1, NULL, 0);
@@ -389,6 +403,13 @@ rc_write_lock(RcTaskWrite *w, bool *newer)
 					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 					 errmsg("could not serialize access due to concurrent update")));
 			break;
+		case TM_SelfModified:
+			/* as an UPDATE: written by this write already, or raises */
+			if (tmfd.cmax != w->estate->es_output_cid)
+				ereport(ERROR,
+						(errcode(ERRCODE_TRIGGERED_DATA_CHANGE_VIOLATION),
+						 errmsg("task row to be updated was already modified by an operation triggered by the current command")));
+			return false;
 		case TM_Deleted:
 			if (xact_snapshot)
 				ereport(ERROR,
@@ -414,12 +435,14 @@ rc_write_set(RcTaskWrite *w, RcTaskColumn col, Datum value, bool isnull)
 {
 	AttrNumber	attnum = cache.attnum[col];
 
-	if (w->change == NULL)
+	if (!w->change_set)
 	{
 		int			natts = RelationGetDescr(w->rel)->natts;
 
-		w->change = table_slot_create(w->rel, &w->estate->es_tupleTable);
+		if (w->change == NULL)
+			w->change = table_slot_create(w->rel, &w->estate->es_tupleTable);
 		ExecClearTuple(w->change);
+		w->change_set = true;
 		slot_getallattrs(w->row);
 		memcpy(w->change->tts_values, w->row->tts_values, natts * sizeof(Datum));
 		memcpy(w->change->tts_isnull, w->row->tts_isnull, natts * sizeof(bool));
@@ -429,16 +452,27 @@ rc_write_set(RcTaskWrite *w, RcTaskColumn col, Datum value, bool isnull)
 	w->changed = bms_add_member(w->changed, attnum - FirstLowInvalidHeapAttributeNumber);
 }
 
-/* Writes the new version, firing the statement's and the row's triggers */
-void
+/*
+ * Writes the new version, firing the row's triggers, and the statement's
+ * before triggers at the first row (rc_write.h).  The slot's TID, cleared
+ * when it was set, is the new version's once the row is written: a before
+ * row trigger that skipped the row leaves it unset.
+ */
+bool
 rc_write_update(RcTaskWrite *w)
 {
+	Assert(w->change_set);
 	/* what UPDATE OF triggers test */
 	exec_rt_fetch(1, w->estate)->updatedCols = w->changed;
 	ExecStoreVirtualTuple(w->change);
-	ExecBSUpdateTriggers(w->estate, w->rri);
+	if (!w->updating)
+	{
+		ExecBSUpdateTriggers(w->estate, w->rri);
+		w->updating = true;
+	}
 	ExecSimpleRelationUpdate(w->rri, w->estate, &w->epq, w->row, w->change);
-	ExecASUpdateTriggers(w->estate, w->rri, NULL);
+	w->change_set = false;
+	return ItemPointerIsValid(&w->change->tts_tid);
 }
 
 /* Starts a new row of the columns' defaults (rc_write.h) */
@@ -450,6 +484,7 @@ rc_write_new_row(RcTaskWrite *w)
 
 	w->change = table_slot_create(w->rel, &w->estate->es_tupleTable);
 	ExecClearTuple(w->change);
+	w->change_set = true;
 	for (int a = 0; a < natts; a++)
 	{
 		w->change->tts_isnull[a] = true;
@@ -476,10 +511,15 @@ rc_write_insert(RcTaskWrite *w)
 	return DatumGetInt64(id);
 }
 
-/* Fires the after triggers and closes what rc_write_begin() opened */
+/*
+ * Fires the after statement triggers of an UPDATE that wrote, and the
+ * after triggers queued; closes what rc_write_begin() opened
+ */
 void
 rc_write_end(RcTaskWrite *w)
 {
+	if (w->updating)
+		ExecASUpdateTriggers(w->estate, w->rri, NULL);
 	EvalPlanQualEnd(&w->epq);
 	AfterTriggerEndQuery(w->estate);
 	ExecCloseResultRelations(w->estate);

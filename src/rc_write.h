@@ -65,7 +65,9 @@ typedef struct RcTaskWrite
 	EPQState	epq;
 	TupleTableSlot *row;		/* the row found, then locked */
 	TupleTableSlot *change;		/* its new version, once set */
+	bool		change_set;		/* change holds the version being set */
 	Bitmapset  *changed;		/* the columns set, for UPDATE OF triggers */
+	bool		updating;		/* an UPDATE's before statement triggers fired */
 } RcTaskWrite;
 
 /* Registers the cache's callbacks; called once per process by _PG_init */
@@ -73,20 +75,26 @@ extern void rc_write_init(void);
 
 /*
  * Opens role_cluster.task for a write (cmd: CMD_INSERT or CMD_UPDATE)
- * under the active snapshot; false, having opened nothing, while a trigger
- * of the table for that command uses transition tables, which these writes
- * do not fill
+ * under the active snapshot, once the current user is found to have the
+ * privilege for the command on it; false, having opened nothing, while a
+ * trigger of the table for that command uses transition tables, which
+ * these writes do not fill
  */
 extern bool rc_write_begin(RcTaskWrite *w, CmdType cmd);
 
-/* Finds the task with this id, as the active snapshot sees it, into w->row */
+/*
+ * Finds the task with this id, as the active snapshot sees it, into w->row.
+ * One write may find, lock, set and update one row after another.
+ */
 extern bool rc_write_find(RcTaskWrite *w, int64 id);
 
 /*
  * Locks the row found, as an UPDATE would before changing it; waits for a
  * transaction that holds it.  Under READ COMMITTED, a row changed since
  * the snapshot is followed to its last version, which w->row then holds
- * (*newer set: check it again); false when it was deleted.  Under
+ * (*newer set: check it again); false when it was deleted, or when this
+ * write has already written it (a command triggered by the write that
+ * changed it raises, as for an UPDATE).  Under
  * REPEATABLE READ or SERIALIZABLE, such a row raises a serialization
  * failure, as an UPDATE does.
  */
@@ -98,8 +106,13 @@ extern Datum rc_write_get(RcTaskWrite *w, RcTaskColumn col, bool *isnull);
 /* Sets a column of the row's new version (a copy of w->row until then) */
 extern void rc_write_set(RcTaskWrite *w, RcTaskColumn col, Datum value, bool isnull);
 
-/* Writes the new version over the locked row, with its triggers */
-extern void rc_write_update(RcTaskWrite *w);
+/*
+ * Writes the new version over the locked row, with its row triggers, the
+ * before statement triggers first if none fired yet in this write (their
+ * after statement triggers fire at its end, once); false when a before row
+ * trigger skipped the row.  The new version, as written, is in w->change.
+ */
+extern bool rc_write_update(RcTaskWrite *w);
 
 /*
  * Starts a new row: every column its default, as an INSERT that names

@@ -1433,6 +1433,23 @@ COMMENT ON FUNCTION role_cluster.enqueue_batch(jsonb) IS
 /* ---- Handing out work: the one routing rule ---- */
 
 /*
+ * hand_out_tasks()'s write, in C (src/rc_queue.c): the queued tasks of ids,
+ * which the caller has locked, made running on node node_id until
+ * lease_until, each attempt counted, and numbered in the order of ids
+ * (route_seq) when numbered (a dispatch); returns the rows as written.
+ * All of them in one write without a statement (src/rc_write.c): the
+ * statement triggers fire once, and what a statement sets up for each
+ * hand-out (the plan, the table's indexes and triggers) is not set up.
+ */
+CREATE FUNCTION role_cluster.write_hand_out(ids bigint[], node_id text,
+											lease_until timestamptz, numbered boolean)
+	RETURNS SETOF role_cluster.task
+	AS 'MODULE_PATHNAME', 'rc_write_hand_out'
+	LANGUAGE C;
+COMMENT ON FUNCTION role_cluster.write_hand_out(bigint[], text, timestamptz, boolean) IS
+	'hand_out_tasks''s write: the locked queued tasks given made running on the node';
+
+/*
  * Hands out up to max_tasks due queued tasks to one node, setting them
  * running, and returns them (in no particular order: the caller sorts when
  * it matters).  claim_tasks() (claiming: the node takes them for itself)
@@ -1497,7 +1514,6 @@ DECLARE
 	r			role_cluster.task;
 	single_rows role_cluster.task[] := '{}';
 	ids			bigint[];
-	seqs		bigint[];
 	top			integer;
 	first_p		integer;		/* the first queued task: priority, */
 	first_r		timestamptz;	/* run_at */
@@ -1611,16 +1627,12 @@ BEGIN
 								  WHERE t.task_type = c.task_type AND t.singleton
 									AND t.state = 'running');
 			BEGIN
-				WITH l AS (
-					SELECT t.id FROM role_cluster.task t
-					WHERE t.id = c.id AND t.state = 'queued' AND t.singleton
-					FOR UPDATE SKIP LOCKED)
-				UPDATE role_cluster.task AS t
-					SET state = 'running', node_id = me.node_id, lease_until = me.lease_until,
-						route_seq = CASE WHEN NOT claiming THEN pg_catalog.nextval('role_cluster.route_seq') END,
-						attempts = t.attempts + 1, updated_at = pg_catalog.now()
-					FROM l WHERE t.id = l.id
-					RETURNING t.* INTO r;
+				SELECT h.* INTO r
+					FROM role_cluster.write_hand_out(
+							ARRAY(SELECT t.id FROM role_cluster.task t
+								  WHERE t.id = c.id AND t.state = 'queued' AND t.singleton
+								  FOR UPDATE SKIP LOCKED),
+							me.node_id, me.lease_until, NOT claiming) h;
 				IF FOUND THEN
 					single_rows := single_rows || r;
 					taken := taken + 1;
@@ -1761,38 +1773,9 @@ BEGIN
 				LIMIT (SELECT lim.n FROM lim));
 		END IF;
 		IF pg_catalog.cardinality(ids) > 0 THEN
-			/*
-			 * Each statement reaches the rows by primary key alone: a join
-			 * with the list could be planned as a scan of the whole table
-			 * while its statistics still say it is empty.
-			 */
-			IF claiming THEN
-				RETURN QUERY
-				UPDATE role_cluster.task AS t
-					SET state = 'running', node_id = me.node_id, lease_until = me.lease_until,
-						route_seq = NULL, attempts = t.attempts + 1, updated_at = pg_catalog.now()
-					WHERE t.id = ANY (ids)
-					RETURNING t.*;
-			ELSE
-				/*
-				 * Numbered in hand-out order: unnest() yields ids in their
-				 * order, and each number is drawn as its id comes.  Both lists
-				 * are then sorted by id, so that each row finds its number by
-				 * a binary search (width_bucket() over the sorted ids gives
-				 * the position of its own).
-				 */
-				SELECT pg_catalog.array_agg(x.id ORDER BY x.id), pg_catalog.array_agg(x.seq ORDER BY x.id)
-					INTO ids, seqs
-					FROM (SELECT u.id, pg_catalog.nextval('role_cluster.route_seq') AS seq
-						  FROM pg_catalog.unnest(ids) AS u(id)) x;
-				RETURN QUERY
-				UPDATE role_cluster.task AS t
-					SET state = 'running', node_id = me.node_id, lease_until = me.lease_until,
-						route_seq = seqs[pg_catalog.width_bucket(t.id, ids)],
-						attempts = t.attempts + 1, updated_at = pg_catalog.now()
-					WHERE t.id = ANY (ids)
-					RETURNING t.*;
-			END IF;
+			/* a dispatch numbers them in hand-out order, the order of ids */
+			RETURN QUERY
+			SELECT * FROM role_cluster.write_hand_out(ids, me.node_id, me.lease_until, NOT claiming);
 		END IF;
 	END IF;
 	FOREACH r IN ARRAY single_rows LOOP
@@ -2772,6 +2755,7 @@ REVOKE EXECUTE ON FUNCTION
 	role_cluster.check_task_batch(jsonb),
 	role_cluster.task_batch_rows(jsonb),
 	role_cluster.enqueue_batch(jsonb),
+	role_cluster.write_hand_out(bigint[], text, timestamptz, boolean),
 	role_cluster.hand_out_tasks(text, integer, boolean, integer, integer, timestamptz, bigint),
 	role_cluster.claim_tasks(text, integer),
 	role_cluster.fetch_tasks(text, integer),
