@@ -292,6 +292,32 @@ rc_write_cache_fits(Relation rel)
 }
 
 /*
+ * Opens role_cluster.task (rc_write.h): the privileges checked as the
+ * executor checks a statement's, the cache made again if the table
+ * changed.
+ */
+Relation
+rc_task_open(LOCKMODE lockmode, AclMode mode)
+{
+	Relation	rel = table_open(cache.valid ? cache.task : rc_relid("task"), lockmode);
+	AclResult	aclresult = pg_class_aclcheck(RelationGetRelid(rel), GetUserId(), mode);
+
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, OBJECT_TABLE, RelationGetRelationName(rel));
+	while (!rc_write_cache_fits(rel))
+		rc_write_cache_build(rel);
+	return rel;
+}
+
+/* Where a column is in the table rc_task_open() opened last */
+AttrNumber
+rc_task_attnum(RcTaskColumn col)
+{
+	Assert(cache.valid);
+	return cache.attnum[col];
+}
+
+/*
  * Opens role_cluster.task for a write (rc_write.h); false, having opened
  * nothing, when a trigger of the table for the command uses transition
  * tables, which ExecSimpleRelationInsert() and ExecSimpleRelationUpdate()
@@ -304,16 +330,9 @@ rc_write_begin(RcTaskWrite *w, CmdType cmd)
 	EState	   *estate;
 
 	AclMode		mode = cmd == CMD_INSERT ? ACL_INSERT : ACL_UPDATE;
-	AclResult	aclresult;
 
 	Assert(cmd == CMD_INSERT || cmd == CMD_UPDATE);
-	w->rel = table_open(cache.valid ? cache.task : rc_relid("task"), RowExclusiveLock);
-	/* what the executor checks of a statement's result relation */
-	aclresult = pg_class_aclcheck(RelationGetRelid(w->rel), GetUserId(), mode);
-	if (aclresult != ACLCHECK_OK)
-		aclcheck_error(aclresult, OBJECT_TABLE, RelationGetRelationName(w->rel));
-	while (!rc_write_cache_fits(w->rel))
-		rc_write_cache_build(w->rel);
+	w->rel = rc_task_open(RowExclusiveLock, mode);
 	if (cmd == CMD_INSERT ? cache.insert_transitions : cache.update_transitions)
 	{
 		table_close(w->rel, NoLock);

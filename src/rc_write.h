@@ -22,6 +22,8 @@
 
 #include "executor/execdesc.h"
 #include "nodes/execnodes.h"
+#include "storage/lockdefs.h"
+#include "utils/acl.h"
 
 /* The task columns a write reads or changes */
 typedef enum RcTaskColumn
@@ -72,6 +74,17 @@ typedef struct RcTaskWrite
 
 /* Registers the cache's callbacks; called once per process by _PG_init */
 extern void rc_write_init(void);
+
+/*
+ * Opens role_cluster.task with lockmode once the current user is found to
+ * have the privileges of mode on it (as the executor checks a statement's
+ * relations), the session's cache made for the table as it is now; for a
+ * scan of the table that goes with a write.  Close it with table_close().
+ */
+extern Relation rc_task_open(LOCKMODE lockmode, AclMode mode);
+
+/* The number of a task column, in the table rc_task_open() opened last */
+extern AttrNumber rc_task_attnum(RcTaskColumn col);
 
 /*
  * Opens role_cluster.task for a write (cmd: CMD_INSERT or CMD_UPDATE)

@@ -55,8 +55,10 @@
  *   more than the work: enqueue() and complete_task() (src/rc_queue.c,
  *   with the same SECURITY DEFINER and SET clauses, their statements
  *   prepared once per session), claim_tasks()'s checks and sort around
- *   hand_out_tasks() (there too), the derived columns (src/rc_task.c), a
- *   node's task types (node_task_types) and enqueue_batch()'s check.
+ *   hand_out_tasks() (there too), hand_out_tasks()'s walk of the queue
+ *   and its write (hand_out_queued(), write_hand_out(): there too), the
+ *   derived columns (src/rc_task.c), a node's task types
+ *   (node_task_types) and enqueue_batch()'s check.
  */
 
 /*
@@ -1433,8 +1435,9 @@ COMMENT ON FUNCTION role_cluster.enqueue_batch(jsonb) IS
 /* ---- Handing out work: the one routing rule ---- */
 
 /*
- * hand_out_tasks()'s write, in C (src/rc_queue.c): the queued tasks of ids,
- * which the caller has locked, made running on node node_id until
+ * hand_out_tasks()'s write of the singleton task it locked, in C
+ * (src/rc_queue.c), as hand_out_queued() writes the rest: the queued
+ * tasks of ids, which the caller has locked, made running on node node_id until
  * lease_until, each attempt counted, and numbered in the order of ids
  * (route_seq) when numbered (a dispatch); returns the rows as written.
  * All of them in one write without a statement (src/rc_write.c): the
@@ -1447,7 +1450,27 @@ CREATE FUNCTION role_cluster.write_hand_out(ids bigint[], node_id text,
 	AS 'MODULE_PATHNAME', 'rc_write_hand_out'
 	LANGUAGE C;
 COMMENT ON FUNCTION role_cluster.write_hand_out(bigint[], text, timestamptz, boolean) IS
-	'hand_out_tasks''s write: the locked queued tasks given made running on the node';
+	'hand_out_tasks''s write of a singleton: the locked queued tasks given made running on the node';
+
+/*
+ * hand_out_tasks()'s hand-out of the queued non-singleton tasks, in C
+ * (src/rc_queue.c): up to room of the due ones the node may run (types,
+ * shard: the test of routes_to()), in hand-out order, from the task given
+ * (after_*) or from the top, those locked elsewhere passed over as FOR
+ * UPDATE SKIP LOCKED passes them; written as write_hand_out() writes.
+ * room NULL: least(max_tasks, capacity less what the node holds running),
+ * counted here under the node's lock, which the caller holds.
+ */
+CREATE FUNCTION role_cluster.hand_out_queued(node_id text, lease_until timestamptz, numbered boolean,
+											 types role_cluster.task_type[], shard integer,
+											 room integer, max_tasks integer, capacity integer,
+											 after_priority integer, after_run_at timestamptz,
+											 after_id bigint)
+	RETURNS SETOF role_cluster.task
+	AS 'MODULE_PATHNAME', 'rc_hand_out_queued'
+	LANGUAGE C;
+COMMENT ON FUNCTION role_cluster.hand_out_queued(text, timestamptz, boolean, role_cluster.task_type[], integer, integer, integer, integer, integer, timestamptz, bigint) IS
+	'hand_out_tasks''s hand-out of queued non-singleton tasks: the due ones the node may run, in hand-out order';
 
 /*
  * Hands out up to max_tasks due queued tasks to one node, setting them
@@ -1460,7 +1483,8 @@ COMMENT ON FUNCTION role_cluster.write_hand_out(bigint[], text, timestamptz, boo
  *   - the node is live (node_is_live: registered, within its node timeout
  *     and lease, session there);
  *   - its role enables the task's type, and a push task's push_shard is the
- *     node's (routes_to);
+ *     node's (routes_to; hand_out_queued() makes the same test in C as it
+ *     walks the queue);
  *   - a singleton type never has two tasks running: handing one
  *     out takes the type's advisory gate lock with a try-lock (never
  *     waiting) and rechecks under it with a fresh snapshot; the unique
@@ -1513,11 +1537,6 @@ DECLARE
 	c			record;
 	r			role_cluster.task;
 	single_rows role_cluster.task[] := '{}';
-	ids			bigint[];
-	top			integer;
-	first_p		integer;		/* the first queued task: priority, */
-	first_r		timestamptz;	/* run_at */
-	first_i		bigint;			/* and id */
 BEGIN
 	IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
 		PERFORM role_cluster.require_read_committed();
@@ -1645,138 +1664,22 @@ BEGIN
 	END IF;
 
 	/*
-	 * The rest: the priorities present, walked from the top so that tasks
-	 * not yet due are never scanned (the highest by a plain scan first);
-	 * the first due routable tasks of each, skipping those locked
-	 * elsewhere; handed out.  Given the caller's last task (after_*), the
-	 * walk starts there: from the top, it would step over the entry of
-	 * each task handed out before it and read the row, which only commit
-	 * makes dead to all (and a long transaction elsewhere, not even that).
+	 * The rest: the due routable tasks in hand-out order, from the task
+	 * the caller gave (after_*), if any, else from the top, skipping those
+	 * locked elsewhere, handed out (hand_out_queued(), in C: the walk that
+	 * reads each priority only up to its first task not yet due).  Given
+	 * the caller's last task, the walk starts there: from the top, it would
+	 * step over the entry of each task handed out before it and read the
+	 * row, which only commit makes dead to all (and a long transaction
+	 * elsewhere, not even that).  Without singletons, a claim's room (want
+	 * NULL) is counted there, under the node's lock.
 	 */
 	room := want - taken;
 	IF room > 0 OR room IS NULL THEN
-		ids := '{}';
-		/*
-		 * Without a start given (a claim, or a dispatch's first hand-out
-		 * to a class), first the plain case: the due routable tasks of the
-		 * highest priority queued, in one index scan from its first entry
-		 * (found by the probe, which steps over the head of the index
-		 * once).  When they fill the room, that is the whole hand-out:
-		 * every other task comes after them.  Otherwise the walk below goes
-		 * on from the next priority down, for the rest of the room.  (The
-		 * walk alone would do, but its plan costs a claim several times
-		 * the scan's to start.)
-		 */
-		IF after_id IS NULL THEN
-			SELECT q.priority, q.run_at, q.id INTO first_p, first_r, first_i
-				FROM role_cluster.task q WHERE q.state = 'queued' AND NOT q.singleton
-				ORDER BY q.priority DESC, q.run_at, q.id LIMIT 1;
-			IF first_i IS NULL THEN
-				room := 0;		/* nothing queued */
-			ELSE
-				ids := ARRAY(
-					SELECT q.id FROM role_cluster.task q
-					WHERE q.state = 'queued' AND NOT q.singleton
-						AND q.priority = first_p AND q.run_at <= pg_catalog.now()
-						AND (q.run_at, q.id) >= (first_r, first_i)	/* an index bound */
-						AND role_cluster.routes_to(q.task_type, q.push_shard, types, shard)
-					ORDER BY q.run_at, q.id
-					LIMIT coalesce(room,
-								   greatest(0, least(max_tasks,
-													 me.capacity - (SELECT pg_catalog.count(*) FROM role_cluster.task t
-																	WHERE t.node_id = me.node_id
-																		AND t.state = 'running'))))
-					FOR UPDATE OF q SKIP LOCKED);
-				IF pg_catalog.cardinality(ids) >= coalesce(room, max_tasks) THEN
-					room := 0;
-				ELSE
-					/* what is left of the room (counted again only now, when short) */
-					room := coalesce(room,
-									 greatest(0, least(max_tasks,
-													   me.capacity - (SELECT pg_catalog.count(*) FROM role_cluster.task t
-																	  WHERE t.node_id = me.node_id
-																		AND t.state = 'running'))))
-						- pg_catalog.cardinality(ids);
-					/*
-					 * The walk goes on below the priority scanned, if any
-					 * priority is below it (one alone is the usual case).
-					 */
-					after_priority := first_p;
-					after_run_at := 'infinity';
-					after_id := 9223372036854775807;
-					IF room > 0 THEN
-						top := (SELECT q.priority FROM role_cluster.task q
-								WHERE q.state = 'queued' AND NOT q.singleton AND q.priority < first_p
-								ORDER BY q.priority DESC LIMIT 1);
-						IF top IS NULL THEN
-							room := 0;
-						END IF;
-					END IF;
-				END IF;
-			END IF;
-		ELSE
-			/*
-			 * The priority to start at after the task given: its own, or
-			 * the next one below.
-			 */
-			IF EXISTS (SELECT FROM role_cluster.task q
-					   WHERE q.state = 'queued' AND NOT q.singleton AND q.priority = after_priority
-						AND (q.run_at, q.id) >= (after_run_at, after_id)) THEN
-				top := after_priority;
-			ELSE
-				top := (SELECT q.priority FROM role_cluster.task q
-						WHERE q.state = 'queued' AND NOT q.singleton AND q.priority < after_priority
-						ORDER BY q.priority DESC LIMIT 1);
-			END IF;
-			IF top IS NULL THEN
-				room := 0;		/* nothing queued from there on */
-			END IF;
-		END IF;
-		IF room > 0 OR room IS NULL THEN
-			ids := ids || ARRAY(
-				/*
-				 * The priorities to walk, each with where its scan starts (p,
-				 * and r and i for run_at and id): top from the task given,
-				 * when top is its priority, else from its beginning, as each
-				 * priority below.  How many (lim): room, or when it was left
-				 * to this statement, the node's room counted now, under its
-				 * lock.
-				 */
-				WITH RECURSIVE lim(n) AS (
-					SELECT coalesce(room,
-									greatest(0, least(max_tasks,
-													  me.capacity - (SELECT pg_catalog.count(*) FROM role_cluster.task t
-																	 WHERE t.node_id = me.node_id
-																		AND t.state = 'running'))))),
-				prio(p, r, i) AS (
-					SELECT top,
-						   CASE WHEN top = after_priority THEN after_run_at ELSE '-infinity' END,
-						   CASE WHEN top = after_priority THEN after_id
-								ELSE '-9223372036854775808'::bigint END
-					WHERE top IS NOT NULL
-					UNION ALL
-					SELECT (SELECT q.priority FROM role_cluster.task q
-							WHERE q.state = 'queued' AND NOT q.singleton AND q.priority < prio.p
-							ORDER BY q.priority DESC LIMIT 1),
-						   '-infinity'::timestamptz, '-9223372036854775808'::bigint
-					FROM prio WHERE prio.p IS NOT NULL)
-				SELECT d.id FROM prio, LATERAL (
-					SELECT q.id FROM role_cluster.task q
-					WHERE q.state = 'queued' AND NOT q.singleton
-						AND q.priority = prio.p AND q.run_at <= pg_catalog.now()
-						AND (q.run_at, q.id) >= (prio.r, prio.i)	/* an index bound */
-						AND role_cluster.routes_to(q.task_type, q.push_shard, types, shard)
-					ORDER BY q.run_at, q.id
-					LIMIT (SELECT lim.n FROM lim)
-					FOR UPDATE OF q SKIP LOCKED) d
-				WHERE prio.p IS NOT NULL
-				LIMIT (SELECT lim.n FROM lim));
-		END IF;
-		IF pg_catalog.cardinality(ids) > 0 THEN
-			/* a dispatch numbers them in hand-out order, the order of ids */
-			RETURN QUERY
-			SELECT * FROM role_cluster.write_hand_out(ids, me.node_id, me.lease_until, NOT claiming);
-		END IF;
+		RETURN QUERY
+		SELECT * FROM role_cluster.hand_out_queued(me.node_id, me.lease_until, NOT claiming,
+												   types, shard, room, max_tasks, me.capacity,
+												   after_priority, after_run_at, after_id);
 	END IF;
 	FOREACH r IN ARRAY single_rows LOOP
 		RETURN NEXT r;
@@ -2756,6 +2659,8 @@ REVOKE EXECUTE ON FUNCTION
 	role_cluster.task_batch_rows(jsonb),
 	role_cluster.enqueue_batch(jsonb),
 	role_cluster.write_hand_out(bigint[], text, timestamptz, boolean),
+	role_cluster.hand_out_queued(text, timestamptz, boolean, role_cluster.task_type[], integer,
+								 integer, integer, integer, integer, timestamptz, bigint),
 	role_cluster.hand_out_tasks(text, integer, boolean, integer, integer, timestamptz, bigint),
 	role_cluster.claim_tasks(text, integer),
 	role_cluster.fetch_tasks(text, integer),
