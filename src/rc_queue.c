@@ -89,6 +89,8 @@ PG_FUNCTION_INFO_V1(rc_complete_task);
 PG_FUNCTION_INFO_V1(rc_claim_tasks);
 PG_FUNCTION_INFO_V1(rc_write_hand_out);
 PG_FUNCTION_INFO_V1(rc_hand_out_queued);
+PG_FUNCTION_INFO_V1(rc_lock_node);
+PG_FUNCTION_INFO_V1(rc_singletons_queued);
 PG_FUNCTION_INFO_V1(rc_check_task_batch);
 PG_FUNCTION_INFO_V1(rc_task_batch_rows);
 PG_FUNCTION_INFO_V1(rc_node_session_alive);
@@ -619,15 +621,22 @@ rc_claim_tasks(PG_FUNCTION_ARGS)
  * ---------------------------------------------------------------------
  */
 
+/* The OID of the relation role_cluster.name */
+static Oid
+rc_role_cluster_relid(const char *name)
+{
+	Oid			relid = get_relname_relid(name, get_namespace_oid("role_cluster", false));
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "relation role_cluster.%s does not exist", name);
+	return relid;
+}
+
 /* role_cluster.route_seq, which numbers what dispatch() routes */
 static Oid
 rc_route_seq(void)
 {
-	Oid			seq = get_relname_relid("route_seq", get_namespace_oid("role_cluster", false));
-
-	if (!OidIsValid(seq))
-		elog(ERROR, "sequence role_cluster.route_seq does not exist");
-	return seq;
+	return rc_role_cluster_relid("route_seq");
 }
 
 /*
@@ -1056,6 +1065,123 @@ rc_hand_out_queued(PG_FUNCTION_ARGS)
 	table_close(rel, NoLock);
 	PopActiveSnapshot();
 	return (Datum) 0;
+}
+
+/*
+ * role_cluster.lock_node(node_id text) → role_cluster.node
+ *
+ * The node's row, locked as SELECT ... FOR NO KEY UPDATE locks it (waiting
+ * for a transaction that holds it), under the active snapshot; NULL when
+ * there is none.  Under READ COMMITTED, a row changed meanwhile is locked
+ * and returned in its last version; under REPEATABLE READ or SERIALIZABLE,
+ * such a row raises a serialization failure, as the statement does.  An
+ * expression, not a statement: hand_out_tasks() locks its node with it.
+ */
+Datum
+rc_lock_node(PG_FUNCTION_ARGS)
+{
+	Relation	rel;
+	Relation	index;
+	ScanKeyData key;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	TupleTableSlot *locked;
+	Snapshot	snapshot = GetActiveSnapshot();
+	bool		xact_snapshot = IsolationUsesXactSnapshot();
+	Datum		result = (Datum) 0;
+	bool		found = false;
+	AclResult	aclresult;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	PreventCommandIfParallelMode("SELECT FOR NO KEY UPDATE");
+	rel = table_open(rc_role_cluster_relid("node"), RowShareLock);
+	aclresult = pg_class_aclcheck(RelationGetRelid(rel), GetUserId(), ACL_UPDATE);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, OBJECT_TABLE, RelationGetRelationName(rel));
+	index = index_open(RelationGetPrimaryKeyIndex(rel), AccessShareLock);
+	slot = table_slot_create(rel, NULL);
+	locked = table_slot_create(rel, NULL);
+	ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, InvalidOid,
+						   index->rd_indcollation[0], F_TEXTEQ, PG_GETARG_DATUM(0));
+	scan = index_beginscan(rel, index, snapshot, 1, 0);
+	index_rescan(scan, &key, 1, NULL, 0);
+	if (index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		TM_FailureData tmfd;
+
+		switch (table_tuple_lock(rel, &slot->tts_tid, snapshot, locked,
+								 GetCurrentCommandId(true), LockTupleNoKeyExclusive,
+								 LockWaitBlock,
+								 xact_snapshot ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
+								 &tmfd))
+		{
+			case TM_Ok:
+				found = true;
+				break;
+			case TM_Updated:
+				ereport(ERROR,
+						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+						 errmsg("could not serialize access due to concurrent update")));
+				break;
+			case TM_Deleted:
+				if (xact_snapshot)
+					ereport(ERROR,
+							(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+							 errmsg("could not serialize access due to concurrent delete")));
+				break;
+			case TM_SelfModified:
+				/* changed by this command: as the statement, passed over */
+				break;
+			default:
+				elog(ERROR, "unexpected result locking a node row");
+		}
+		if (found && tmfd.traversed)
+		{
+			bool		isnull;
+			Datum		id = slot_getattr(locked, index->rd_index->indkey.values[0], &isnull);
+
+			/* the statement's recheck of its condition, on the last version */
+			found = !isnull &&
+				DatumGetBool(DirectFunctionCall2Coll(texteq, index->rd_indcollation[0],
+													 id, PG_GETARG_DATUM(0)));
+		}
+		if (found)
+			result = ExecFetchSlotHeapTupleDatum(locked);
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	ExecDropSingleTupleTableSlot(locked);
+	index_close(index, NoLock);
+	table_close(rel, NoLock);	/* held to the end, as a statement holds it */
+	if (!found)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(result);
+}
+
+/*
+ * role_cluster.singletons_queued() → boolean
+ *
+ * Whether any singleton task is queued (task_queued_singleton_idx), as the
+ * active snapshot sees it: an expression, not a statement, for
+ * hand_out_tasks(), which looks for them only then.
+ */
+Datum
+rc_singletons_queued(PG_FUNCTION_ARGS)
+{
+	Relation	rel = rc_task_open(AccessShareLock, ACL_SELECT);
+	Relation	index = rc_task_index(rel, "task_queued_singleton_idx");
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	IndexScanDesc scan = index_beginscan(rel, index, GetActiveSnapshot(), 0, 0);
+	bool		found;
+
+	index_rescan(scan, NULL, 0, NULL, 0);
+	found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(index, NoLock);
+	table_close(rel, NoLock);
+	PG_RETURN_BOOL(found);
 }
 
 /*

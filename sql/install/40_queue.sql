@@ -1453,6 +1453,24 @@ COMMENT ON FUNCTION role_cluster.write_hand_out(bigint[], text, timestamptz, boo
 	'hand_out_tasks''s write of a singleton: the locked queued tasks given made running on the node';
 
 /*
+ * hand_out_tasks()'s lock of its node, in C (src/rc_queue.c): the node's
+ * row locked as FOR NO KEY UPDATE locks it, waiting for a transaction
+ * that holds it (under READ COMMITTED, a row changed meanwhile in its last
+ * version); NULL when there is none.  And whether any singleton task is
+ * queued.  Expressions, where a statement cost more than the work.
+ */
+CREATE FUNCTION role_cluster.lock_node(node_id text) RETURNS role_cluster.node
+	AS 'MODULE_PATHNAME', 'rc_lock_node'
+	LANGUAGE C;
+COMMENT ON FUNCTION role_cluster.lock_node(text) IS
+	'A node''s row, locked FOR NO KEY UPDATE; NULL when there is none';
+CREATE FUNCTION role_cluster.singletons_queued() RETURNS boolean
+	AS 'MODULE_PATHNAME', 'rc_singletons_queued'
+	LANGUAGE C STABLE;
+COMMENT ON FUNCTION role_cluster.singletons_queued() IS
+	'Whether any singleton task is queued';
+
+/*
  * hand_out_tasks()'s hand-out of the queued non-singleton tasks, in C
  * (src/rc_queue.c): up to room of the due ones the node may run (types,
  * shard: the test of routes_to()), in hand-out order, from the task given
@@ -1526,7 +1544,7 @@ AS $$
 #variable_conflict use_column
 DECLARE
 	me			role_cluster.node;
-	locked		record;
+	singles_queued boolean;
 	types		role_cluster.task_type[];
 	shard		integer;
 	singles		role_cluster.task_type[];
@@ -1543,19 +1561,15 @@ BEGIN
 	END IF;
 
 	/*
-	 * Lock the node first: two hand-outs to one node take turns.  The same
-	 * statement looks whether any singleton task is queued (rarely): read
-	 * before a wait for the lock, it only tells whether to look for them
-	 * below; one queued meanwhile waits for the next hand-out, as if it had
-	 * come a moment later.
+	 * Lock the node first: two hand-outs to one node take turns.  Before
+	 * that, whether any singleton task is queued (rarely): read before a
+	 * wait for the lock, it only tells whether to look for them below; one
+	 * queued meanwhile waits for the next hand-out, as if it had come a
+	 * moment later.  Both in C, as expressions rather than a statement.
 	 */
-	SELECT n AS node,
-		   EXISTS (SELECT FROM role_cluster.task q WHERE q.state = 'queued' AND q.singleton) AS singles
-		INTO locked
-		FROM role_cluster.node n WHERE n.node_id = hand_out_tasks.node_id
-		FOR NO KEY UPDATE OF n;
-	me := locked.node;
-	IF NOT FOUND
+	singles_queued := role_cluster.singletons_queued();
+	me := role_cluster.lock_node(hand_out_tasks.node_id);
+	IF me.node_id IS NULL
 		OR (claiming AND me.login <> SESSION_USER
 			AND NOT pg_catalog.pg_has_role(SESSION_USER, 'role_cluster_admin', 'MEMBER'))
 		OR NOT role_cluster.node_is_live(me)
@@ -1587,13 +1601,13 @@ BEGIN
 	 */
 	IF hand_out_tasks.held IS NOT NULL THEN
 		want := least(max_tasks, me.capacity - hand_out_tasks.held);
-	ELSIF locked.singles THEN
+	ELSIF singles_queued THEN
 		want := least(max_tasks,
 					  me.capacity - (SELECT pg_catalog.count(*) FROM role_cluster.task t
 									 WHERE t.node_id = me.node_id AND t.state = 'running'));
 	END IF;
 	any_singles := false;
-	IF locked.singles THEN
+	IF singles_queued THEN
 		any_singles := EXISTS (SELECT FROM role_cluster.task q
 							   WHERE q.state = 'queued' AND q.singleton AND q.task_type = ANY (types));
 	END IF;
@@ -2658,6 +2672,8 @@ REVOKE EXECUTE ON FUNCTION
 	role_cluster.check_task_batch(jsonb),
 	role_cluster.task_batch_rows(jsonb),
 	role_cluster.enqueue_batch(jsonb),
+	role_cluster.lock_node(text),
+	role_cluster.singletons_queued(),
 	role_cluster.write_hand_out(bigint[], text, timestamptz, boolean),
 	role_cluster.hand_out_queued(text, timestamptz, boolean, role_cluster.task_type[], integer,
 								 integer, integer, integer, integer, timestamptz, bigint),
