@@ -75,6 +75,22 @@ SELECT node_id, push_shard FROM role_cluster.register_node('i2', 'indexer');
 -- p0 (no shard) now serves no shard: effective_push_shard is NULL above 1.
 SELECT node_id, role_cluster.effective_push_shard(push_shard, 4) AS serves
 	FROM role_cluster.node WHERE node_id IN ('p0', 'p1', 'p2') ORDER BY node_id;
+-- Its own shard, or 1 when there is one shard; none when the total is
+-- unknown.
+SELECT s, t, role_cluster.effective_push_shard(s, t) AS serves
+	FROM (VALUES (3, 4), (NULL, 1), (NULL, 2), (NULL, NULL), (2, NULL)) AS v(s, t);
+-- Liveness (node_is_live, node_is_lost) of rows as the table holds them,
+-- and NULL for a row made by hand without the columns they read.
+SELECT node_id, role_cluster.node_is_live(n) AS live, role_cluster.node_is_lost(n) AS lost
+	FROM role_cluster.node n WHERE node_id IN ('p1', 'p2') ORDER BY node_id;
+SELECT role_cluster.node_is_live(ROW(n.node_id, n.role_name, n.push_shard, n.capacity, n.login,
+		n.backend_pid, n.backend_start, n.registered_at, n.last_heartbeat, NULL, n.lease_until,
+		n.deregistered_at, n.registered_listeners)::role_cluster.node) AS live_unknown,
+	   role_cluster.node_is_lost(ROW(n.node_id, n.role_name, n.push_shard, n.capacity, n.login,
+		n.backend_pid, n.backend_start, n.registered_at, n.last_heartbeat, n.live_until, n.lease_until,
+		now(), n.registered_listeners)::role_cluster.node) AS lost_when_deregistered,
+	   role_cluster.node_is_live(NULL::role_cluster.node) AS live_of_null
+	FROM role_cluster.node n WHERE node_id = 'p1';
 -- Two shards are more than one: a push node needs one.
 UPDATE role_cluster.cluster_settings SET push_shards_total = 2;
 SELECT role_cluster.register_node('p3', 'pusher');

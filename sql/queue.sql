@@ -798,7 +798,7 @@ SELECT role_cluster.dispatch() AS routed_nothing;
 -- of another class, is asked.
 SELECT count(*) AS enqueued FROM role_cluster.enqueue_batch('[{"task_type": "searchIndexing"}]');
 BEGIN;
-SET LOCAL track_functions = 'pl';
+SET LOCAL track_functions = 'all';
 SELECT role_cluster.dispatch() AS routed;
 SELECT calls AS hand_outs FROM pg_stat_xact_user_functions
 	WHERE schemaname = 'role_cluster' AND funcname = 'hand_out_tasks';

@@ -35,4 +35,10 @@ extern bool rc_role_enables_task(const char *name, int namelen, int ordinal);
 extern bool rc_role_enables_listener(const char *name, int namelen,
 									 const char *listener, int listenerlen);
 
+/*
+ * role_cluster.node_task_types(role text, strict boolean): the task types
+ * a role enables, as an array (the hand-out calls it directly)
+ */
+extern Datum node_task_types(PG_FUNCTION_ARGS);
+
 #endif							/* RC_CACHE_H */

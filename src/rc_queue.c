@@ -18,14 +18,9 @@
  * prepared once per session with SPI and kept, finds the task that has
  * it); complete_task() reads the node's row and the task's by their
  * primary keys and updates the task.  A claim's routing is
- * hand_out_tasks()'s, which dispatch() shares: it locks the node and
- * checks it in PL/pgSQL, and hands out the queued tasks with
- * hand_out_queued(), here, which walks task_queued_idx in hand-out order,
- * locks the due tasks the node may run as FOR UPDATE SKIP LOCKED does and
- * writes them through rc_write.c in one write (a singleton, with
- * write_hand_out()).  claim_tasks() checks its arguments, lets
- * hand_out_tasks() write its rows into the caller's result, and sorts
- * them.
+ * hand_out_tasks()'s (src/rc_handout.c), which dispatch() shares;
+ * claim_tasks() checks its arguments, lets it write its rows into the
+ * caller's result, and sorts them.
  *
  * Both are declared SECURITY DEFINER with search_path, enable_seqscan, jit
  * and plan_cache_mode pinned (see the install script), so the saved plans
@@ -87,10 +82,6 @@
 PG_FUNCTION_INFO_V1(rc_enqueue);
 PG_FUNCTION_INFO_V1(rc_complete_task);
 PG_FUNCTION_INFO_V1(rc_claim_tasks);
-PG_FUNCTION_INFO_V1(rc_write_hand_out);
-PG_FUNCTION_INFO_V1(rc_hand_out_queued);
-PG_FUNCTION_INFO_V1(rc_lock_node);
-PG_FUNCTION_INFO_V1(rc_singletons_queued);
 PG_FUNCTION_INFO_V1(rc_check_task_batch);
 PG_FUNCTION_INFO_V1(rc_task_batch_rows);
 PG_FUNCTION_INFO_V1(rc_node_session_alive);
@@ -113,7 +104,6 @@ static RcSavedPlan enqueue_dedupe_plan;
 static RcSavedPlan dedupe_lookup_plan;
 static RcSavedPlan complete_plan;
 static RcSavedPlan complete_error_plan;
-static RcSavedPlan hand_out_plan;
 
 static void rc_enqueue_null_arg(int argno, const char *name) pg_attribute_noreturn();
 static void rc_batch_error(int pos, JsonbValue *elem, const char *problem,
@@ -165,19 +155,6 @@ static const char *const complete_sql =
 "               WHERE n.node_id OPERATOR(pg_catalog.=) $2"
 "                 AND (n.login OPERATOR(pg_catalog.=) SESSION_USER"
 "                      OR pg_catalog.pg_has_role(SESSION_USER, 'role_cluster_admin', 'MEMBER')))";
-
-/*
- * write_hand_out()'s statement, for a table whose UPDATE triggers use
- * transition tables: $4 numbers the ids of $1 in their order.  The whole
- * row comes back, dropped columns included, as the result wants it.
- */
-static const char *const hand_out_sql =
-"UPDATE role_cluster.task AS t"
-"   SET state = 'running', node_id = $2, lease_until = $3,"
-"       route_seq = $4[pg_catalog.array_position($1, t.id)],"
-"       attempts = t.attempts OPERATOR(pg_catalog.+) 1, updated_at = pg_catalog.now()"
-" WHERE t.id OPERATOR(pg_catalog.=) ANY ($1) AND t.state OPERATOR(pg_catalog.=) 'queued'"
-" RETURNING t";
 
 static const char *const complete_error_sql =
 "SELECT role_cluster.not_held($1, (role_cluster.node_for_caller($2, false)).node_id, 'complete', $3)";
@@ -616,574 +593,6 @@ rc_claim_tasks(PG_FUNCTION_ARGS)
 	return result;
 }
 
-/* ---------------------------------------------------------------------
- * write_hand_out()
- * ---------------------------------------------------------------------
- */
-
-/* The OID of the relation role_cluster.name */
-static Oid
-rc_role_cluster_relid(const char *name)
-{
-	Oid			relid = get_relname_relid(name, get_namespace_oid("role_cluster", false));
-
-	if (!OidIsValid(relid))
-		elog(ERROR, "relation role_cluster.%s does not exist", name);
-	return relid;
-}
-
-/* role_cluster.route_seq, which numbers what dispatch() routes */
-static Oid
-rc_route_seq(void)
-{
-	return rc_role_cluster_relid("route_seq");
-}
-
-/*
- * The hand-out through write_hand_out()'s statement, its rows put in rows
- * (a table whose UPDATE triggers use transition tables).
- */
-static void
-rc_hand_out_by_statement(Datum *ids, bool *id_nulls, int nids, Datum node_id, bool node_null,
-						 Datum lease_until, bool lease_null, bool numbered,
-						 Tuplestorestate *rows)
-{
-	Oid			argtypes[4] = {INT8ARRAYOID, TEXTOID, TIMESTAMPTZOID, INT8ARRAYOID};
-	Datum		values[4];
-	char		nulls[4] = {' ', node_null ? 'n' : ' ', lease_null ? 'n' : ' ', 'n'};
-	int			rc;
-
-	int			lbound = 1;
-
-	values[0] = PointerGetDatum(construct_md_array(ids, id_nulls, 1, &nids, &lbound, INT8OID,
-												   sizeof(int64), FLOAT8PASSBYVAL,
-												   TYPALIGN_DOUBLE));
-	values[1] = node_id;
-	values[2] = lease_until;
-	values[3] = (Datum) 0;
-	if (numbered)
-	{
-		Oid			seq = rc_route_seq();
-		Datum	   *numbers = palloc(nids * sizeof(Datum));
-
-		/* one for each id, in their order, whether handed out or not */
-		for (int i = 0; i < nids; i++)
-			numbers[i] = Int64GetDatum(nextval_internal(seq, true));
-		values[3] = PointerGetDatum(construct_array(numbers, nids, INT8OID, sizeof(int64),
-													FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-		nulls[3] = ' ';
-	}
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	rc = SPI_execute_plan(rc_saved_plan(&hand_out_plan, hand_out_sql, 4, argtypes,
-										InvalidOid),
-						  values, nulls, false, 0);
-	if (rc != SPI_OK_UPDATE_RETURNING)
-		elog(ERROR, "hand-out statement failed: %s", SPI_result_code_string(rc));
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		bool		isnull;
-		HeapTupleHeader row = DatumGetHeapTupleHeader(SPI_getbinval(SPI_tuptable->vals[i],
-																	 SPI_tuptable->tupdesc,
-																	 1, &isnull));
-		HeapTupleData tuple;
-
-		tuple.t_len = HeapTupleHeaderGetDatumLength(row);
-		ItemPointerSetInvalid(&tuple.t_self);
-		tuple.t_tableOid = InvalidOid;
-		tuple.t_data = row;
-		tuplestore_puttuple(rows, &tuple);
-	}
-	SPI_finish();
-}
-
-/*
- * Hands out the tasks of ids (n of them, each NULL or not as nulls says),
- * which the caller has locked: each one found queued made running on
- * node_id until lease_until, its attempt counted, numbered from route_seq
- * when numbered, and put in rows as written.  One write without a
- * statement (rc_write.h), or the statement for a table whose UPDATE
- * triggers use transition tables.  Under the snapshot the caller pushed.
- */
-static void
-rc_hand_out_rows(Datum *ids, bool *nulls, int n, Datum node_id, bool node_null,
-				 Datum lease_until, bool lease_null, bool numbered, Tuplestorestate *rows)
-{
-	Datum		now = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
-	Datum		running;
-	Oid			seq = InvalidOid;
-	RcTaskWrite w;
-
-	if (n == 0)
-		return;
-	PreventCommandIfReadOnly("UPDATE");
-	PreventCommandIfParallelMode("UPDATE");
-	if (!rc_write_begin(&w, CMD_UPDATE))
-	{
-		rc_hand_out_by_statement(ids, nulls, n, node_id, node_null, lease_until, lease_null,
-								 numbered, rows);
-		return;
-	}
-	running = rc_task_state_value(RC_STATE_RUNNING);
-	if (numbered)
-		seq = rc_route_seq();
-	for (int i = 0; i < n; i++)
-	{
-		bool		newer;
-		bool		isnull;
-		Datum		d;
-
-		if ((nulls != NULL && nulls[i]) || !rc_write_find(&w, DatumGetInt64(ids[i])) ||
-			!rc_write_lock(&w, &newer))
-			continue;
-		d = rc_write_get(&w, RC_TASK_STATE, &isnull);
-		if (isnull ||
-			DatumGetObjectId(d) != DatumGetObjectId(rc_task_state_value(RC_STATE_QUEUED)))
-			continue;
-		d = rc_write_get(&w, RC_TASK_ATTEMPTS, &isnull);
-		rc_write_set(&w, RC_TASK_STATE, running, false);
-		rc_write_set(&w, RC_TASK_NODE_ID, node_id, node_null);
-		rc_write_set(&w, RC_TASK_LEASE_UNTIL, lease_until, lease_null);
-		/* numbered as handed out, so in the order of ids */
-		rc_write_set(&w, RC_TASK_ROUTE_SEQ,
-					 numbered ? Int64GetDatum(nextval_internal(seq, true)) : (Datum) 0,
-					 !numbered);
-		rc_write_set(&w, RC_TASK_ATTEMPTS,
-					 isnull ? (Datum) 0 : DirectFunctionCall2(int4pl, d, Int32GetDatum(1)),
-					 isnull);
-		rc_write_set(&w, RC_TASK_UPDATED_AT, now, false);
-		if (rc_write_update(&w))
-			tuplestore_puttupleslot(rows, w.change);
-	}
-	rc_write_end(&w);
-}
-
-/* Pushes the snapshot a statement that writes would take, as SPI takes it */
-static void
-rc_push_write_snapshot(void)
-{
-	PushActiveSnapshot(GetTransactionSnapshot());
-	CommandCounterIncrement();
-	UpdateActiveSnapshotCommandId();
-}
-
-/*
- * role_cluster.write_hand_out(ids bigint[], node_id text, lease_until
- * timestamptz, numbered boolean) → SETOF role_cluster.task
- *
- * hand_out_tasks()'s write of the singleton tasks it locked: the queued
- * tasks of ids made running on node node_id until lease_until, each
- * attempt counted; numbered (a dispatch), each gets the next route_seq in
- * the order of ids, else none (a claim).  Returns the rows as written
- * (rc_hand_out_rows()).  An id not found, or not queued, is skipped.
- */
-Datum
-rc_write_hand_out(PG_FUNCTION_ARGS)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Datum	   *ids;
-	bool	   *id_nulls;
-	int			nids;
-
-	InitMaterializedSRF(fcinfo, 0);
-	if (PG_ARGISNULL(0))
-		return (Datum) 0;
-	deconstruct_array(PG_GETARG_ARRAYTYPE_P(0), INT8OID, sizeof(int64), FLOAT8PASSBYVAL,
-					  TYPALIGN_DOUBLE, &ids, &id_nulls, &nids);
-	rc_push_write_snapshot();
-	rc_hand_out_rows(ids, id_nulls, nids,
-					 PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1), PG_ARGISNULL(1),
-					 PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2), PG_ARGISNULL(2),
-					 !PG_ARGISNULL(3) && PG_GETARG_BOOL(3), rsinfo->setResult);
-	PopActiveSnapshot();
-	return (Datum) 0;
-}
-
-/* An index of role_cluster.task, by name, opened with AccessShareLock */
-static Relation
-rc_task_index(Relation rel, const char *name)
-{
-	Oid			index = get_relname_relid(name, RelationGetNamespace(rel));
-
-	if (!OidIsValid(index))
-		elog(ERROR, "index role_cluster.%s does not exist", name);
-	return index_open(index, AccessShareLock);
-}
-
-/*
- * How many tasks node node_id holds running (task_held_idx), as the
- * snapshot sees them
- */
-static int64
-rc_count_held(Relation rel, Snapshot snapshot, Datum node_id)
-{
-	Relation	index = rc_task_index(rel, "task_held_idx");
-	TupleTableSlot *slot = table_slot_create(rel, NULL);
-	AttrNumber	state = rc_task_attnum(RC_TASK_STATE);
-	Datum		running = rc_task_state_value(RC_STATE_RUNNING);
-	ScanKeyData key;
-	IndexScanDesc scan;
-	int64		held = 0;
-
-	ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, InvalidOid,
-						   index->rd_indcollation[0], F_TEXTEQ, node_id);
-	scan = index_beginscan(rel, index, snapshot, 1, 0);
-	index_rescan(scan, &key, 1, NULL, 0);
-	while (index_getnext_slot(scan, ForwardScanDirection, slot))
-	{
-		bool		isnull;
-		Datum		d = slot_getattr(slot, state, &isnull);
-
-		if (!isnull && DatumGetObjectId(d) == DatumGetObjectId(running))
-			held++;
-	}
-	index_endscan(scan);
-	ExecDropSingleTupleTableSlot(slot);
-	index_close(index, NoLock);
-	return held;
-}
-
-/* What the walk of the queue looks for (rc_lock_due_tasks()) */
-typedef struct RcDueWalk
-{
-	Datum	   *types;			/* the task types the node's role enables */
-	int			ntypes;
-	bool		shard_null;		/* the node serves no push shard */
-	int32		shard;			/* else this one */
-	TimestampTz now;			/* due: run_at at or before it */
-	bool		after;			/* start after the task below: */
-	int32		after_priority;
-	TimestampTz after_run_at;
-	int64		after_id;
-} RcDueWalk;
-
-/*
- * Whether the task row in slot is one the walk hands out, at priority
- * priority: queued, not a singleton, due, past the start given, and one
- * the node may run (the test of routes_to(): its type enabled, and a push
- * task in the node's shard).  Its id in *id.
- */
-static bool
-rc_task_due_here(TupleTableSlot *slot, const RcDueWalk *walk, int32 priority, int64 *id)
-{
-	bool		isnull;
-	Datum		d;
-	Oid			type;
-	TimestampTz run_at;
-	bool		enabled = false;
-
-	d = slot_getattr(slot, rc_task_attnum(RC_TASK_STATE), &isnull);
-	if (isnull || DatumGetObjectId(d) != DatumGetObjectId(rc_task_state_value(RC_STATE_QUEUED)))
-		return false;
-	d = slot_getattr(slot, rc_task_attnum(RC_TASK_SINGLETON), &isnull);
-	if (isnull || DatumGetBool(d))
-		return false;
-	d = slot_getattr(slot, rc_task_attnum(RC_TASK_PRIORITY), &isnull);
-	if (isnull || DatumGetInt32(d) != priority)
-		return false;
-	d = slot_getattr(slot, rc_task_attnum(RC_TASK_RUN_AT), &isnull);
-	run_at = isnull ? DT_NOEND : DatumGetTimestampTz(d);
-	if (isnull || run_at > walk->now)
-		return false;
-	*id = DatumGetInt64(slot_getattr(slot, rc_task_attnum(RC_TASK_ID), &isnull));
-	if (walk->after && priority == walk->after_priority &&
-		(run_at < walk->after_run_at || (run_at == walk->after_run_at && *id < walk->after_id)))
-		return false;
-	d = slot_getattr(slot, rc_task_attnum(RC_TASK_TASK_TYPE), &isnull);
-	if (isnull)
-		return false;
-	type = DatumGetObjectId(d);
-	for (int i = 0; i < walk->ntypes && !enabled; i++)
-		enabled = DatumGetObjectId(walk->types[i]) == type;
-	if (!enabled)
-		return false;
-	if (rc_task_type_ordinal(type) != RC_PUSH_NOTIFICATIONS)
-		return true;
-	d = slot_getattr(slot, rc_task_attnum(RC_TASK_PUSH_SHARD), &isnull);
-	return !isnull && !walk->shard_null && DatumGetInt32(d) == walk->shard;
-}
-
-/*
- * Locks up to room queued non-singleton tasks that the walk looks for, in
- * hand-out order (task_queued_idx: priority descending, run_at, id),
- * passing over those another transaction has locked, as FOR UPDATE SKIP
- * LOCKED does; their ids in ids, their number returned.  Each priority is
- * read only up to its first task not yet due: the scan then goes on from
- * the next priority down, so that tasks not yet due are never read.  A
- * row changed since the snapshot is locked in its last version, and taken
- * if that still qualifies (else left locked, as FOR UPDATE leaves it).
- */
-static int
-rc_lock_due_tasks(Relation rel, const RcDueWalk *walk, int room, Datum *ids)
-{
-	Relation	index = rc_task_index(rel, "task_queued_idx");
-	Snapshot	snapshot = GetActiveSnapshot();
-	CommandId	cid = GetCurrentCommandId(true);
-	TupleTableSlot *slot = table_slot_create(rel, NULL);
-	TupleTableSlot *locked = table_slot_create(rel, NULL);
-	IndexScanDesc scan = index_beginscan(rel, index, snapshot, 2, 0);
-	ScanKeyData keys[2];
-	bool		in_after = walk->after;
-	int			n = 0;
-
-	/*
-	 * Two keys always (a rescan takes as many as the scan began with): the
-	 * priorities to read, and where in the first the scan starts.  From the
-	 * task given on (its priority, from its run_at), or from the top.
-	 */
-	if (in_after)
-	{
-		ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT4EQ,
-					Int32GetDatum(walk->after_priority));
-		ScanKeyInit(&keys[1], 2, BTGreaterEqualStrategyNumber, F_TIMESTAMPTZ_GE,
-					TimestampTzGetDatum(walk->after_run_at));
-	}
-	else
-	{
-		ScanKeyInit(&keys[0], 1, BTLessEqualStrategyNumber, F_INT4LE,
-					Int32GetDatum(PG_INT32_MAX));
-		ScanKeyInit(&keys[1], 2, BTGreaterEqualStrategyNumber, F_TIMESTAMPTZ_GE,
-					TimestampTzGetDatum(DT_NOBEGIN));
-	}
-	index_rescan(scan, keys, 2, NULL, 0);
-	while (n < room)
-	{
-		int32		priority;
-		Datum		run_at;
-		bool		isnull;
-		int64		id;
-		TM_FailureData tmfd;
-
-		CHECK_FOR_INTERRUPTS();
-		if (!index_getnext_slot(scan, ForwardScanDirection, slot))
-		{
-			if (!in_after)
-				break;			/* the whole queue read */
-			/* the task given's priority read: the priorities below it */
-			priority = walk->after_priority;
-		}
-		else
-		{
-			priority = DatumGetInt32(slot_getattr(slot, rc_task_attnum(RC_TASK_PRIORITY),
-												  &isnull));
-			if (isnull)
-				continue;
-			run_at = slot_getattr(slot, rc_task_attnum(RC_TASK_RUN_AT), &isnull);
-			if (isnull || DatumGetTimestampTz(run_at) <= walk->now)
-			{
-				if (!rc_task_due_here(slot, walk, priority, &id))
-					continue;
-				switch (table_tuple_lock(rel, &slot->tts_tid, snapshot, locked, cid,
-										 LockTupleExclusive, LockWaitSkip,
-										 TUPLE_LOCK_FLAG_FIND_LAST_VERSION, &tmfd))
-				{
-					case TM_Ok:
-						if (!tmfd.traversed || rc_task_due_here(locked, walk, priority, &id))
-							ids[n++] = Int64GetDatum(id);
-						break;
-					case TM_WouldBlock:	/* locked elsewhere */
-					case TM_Deleted:
-					case TM_SelfModified:
-						break;
-					default:
-						elog(ERROR, "unexpected result locking queued task " INT64_FORMAT, id);
-				}
-				continue;
-			}
-			/* the rest of this priority is not due yet: the priorities below */
-		}
-		ScanKeyInit(&keys[0], 1, BTLessStrategyNumber, F_INT4LT, Int32GetDatum(priority));
-		ScanKeyInit(&keys[1], 2, BTGreaterEqualStrategyNumber, F_TIMESTAMPTZ_GE,
-					TimestampTzGetDatum(DT_NOBEGIN));
-		in_after = false;
-		index_rescan(scan, keys, 2, NULL, 0);
-	}
-	index_endscan(scan);
-	ExecDropSingleTupleTableSlot(slot);
-	ExecDropSingleTupleTableSlot(locked);
-	index_close(index, NoLock);
-	return n;
-}
-
-/*
- * role_cluster.hand_out_queued(node_id text, lease_until timestamptz,
- *     numbered boolean, types role_cluster.task_type[], shard integer,
- *     room integer, max_tasks integer, capacity integer,
- *     after_priority integer, after_run_at timestamptz, after_id bigint)
- *     → SETOF role_cluster.task
- *
- * hand_out_tasks()'s hand-out of the queued non-singleton tasks: up to
- * room of the due ones that the node (its role's task types, its push
- * shard) may run, in hand-out order, from the task given (after_*) or
- * from the top; locked as FOR UPDATE SKIP LOCKED locks, then written as
- * write_hand_out() writes.  room NULL: the node's room, least(max_tasks,
- * capacity less what it holds running), counted under its lock, which the
- * caller holds.  Returns the rows as written.
- */
-Datum
-rc_hand_out_queued(PG_FUNCTION_ARGS)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	RcDueWalk	walk;
-	ArrayType  *types;
-	bool	   *type_nulls;
-	Relation	rel;
-	int64		room;
-	Datum	   *ids;
-	int			n;
-
-	InitMaterializedSRF(fcinfo, 0);
-	if (PG_ARGISNULL(3) || (PG_ARGISNULL(5) && (PG_ARGISNULL(6) || PG_ARGISNULL(7))))
-		return (Datum) 0;		/* no types, or no room to count */
-	types = PG_GETARG_ARRAYTYPE_P(3);
-	deconstruct_array(types, ARR_ELEMTYPE(types), sizeof(Oid), true, TYPALIGN_INT,
-					  &walk.types, &type_nulls, &walk.ntypes);
-	walk.shard_null = PG_ARGISNULL(4);
-	walk.shard = walk.shard_null ? 0 : PG_GETARG_INT32(4);
-	walk.now = GetCurrentTransactionStartTimestamp();
-	walk.after = !PG_ARGISNULL(8) && !PG_ARGISNULL(9) && !PG_ARGISNULL(10);
-	walk.after_priority = walk.after ? PG_GETARG_INT32(8) : 0;
-	walk.after_run_at = walk.after ? PG_GETARG_TIMESTAMPTZ(9) : 0;
-	walk.after_id = walk.after ? PG_GETARG_INT64(10) : 0;
-
-	rc_push_write_snapshot();
-	rel = rc_task_open(RowShareLock, ACL_SELECT | ACL_UPDATE);
-	if (!PG_ARGISNULL(5))
-		room = PG_GETARG_INT32(5);
-	else
-		room = Min((int64) PG_GETARG_INT32(6),
-				   (int64) PG_GETARG_INT32(7) - rc_count_held(rel, GetActiveSnapshot(),
-															   PG_GETARG_DATUM(0)));
-	if (room > 0 && walk.ntypes > 0 && !PG_ARGISNULL(0))
-	{
-		ids = palloc(room * sizeof(Datum));
-		n = rc_lock_due_tasks(rel, &walk, (int) room, ids);
-		rc_hand_out_rows(ids, NULL, n, PG_GETARG_DATUM(0), false,
-						 PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1), PG_ARGISNULL(1),
-						 !PG_ARGISNULL(2) && PG_GETARG_BOOL(2), rsinfo->setResult);
-	}
-	table_close(rel, NoLock);
-	PopActiveSnapshot();
-	return (Datum) 0;
-}
-
-/*
- * role_cluster.lock_node(node_id text) → role_cluster.node
- *
- * The node's row, locked as SELECT ... FOR NO KEY UPDATE locks it (waiting
- * for a transaction that holds it), under the active snapshot; NULL when
- * there is none.  Under READ COMMITTED, a row changed meanwhile is locked
- * and returned in its last version; under REPEATABLE READ or SERIALIZABLE,
- * such a row raises a serialization failure, as the statement does.  An
- * expression, not a statement: hand_out_tasks() locks its node with it.
- */
-Datum
-rc_lock_node(PG_FUNCTION_ARGS)
-{
-	Relation	rel;
-	Relation	index;
-	ScanKeyData key;
-	IndexScanDesc scan;
-	TupleTableSlot *slot;
-	TupleTableSlot *locked;
-	Snapshot	snapshot = GetActiveSnapshot();
-	bool		xact_snapshot = IsolationUsesXactSnapshot();
-	Datum		result = (Datum) 0;
-	bool		found = false;
-	AclResult	aclresult;
-
-	if (PG_ARGISNULL(0))
-		PG_RETURN_NULL();
-	PreventCommandIfParallelMode("SELECT FOR NO KEY UPDATE");
-	rel = table_open(rc_role_cluster_relid("node"), RowShareLock);
-	aclresult = pg_class_aclcheck(RelationGetRelid(rel), GetUserId(), ACL_UPDATE);
-	if (aclresult != ACLCHECK_OK)
-		aclcheck_error(aclresult, OBJECT_TABLE, RelationGetRelationName(rel));
-	index = index_open(RelationGetPrimaryKeyIndex(rel), AccessShareLock);
-	slot = table_slot_create(rel, NULL);
-	locked = table_slot_create(rel, NULL);
-	ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, InvalidOid,
-						   index->rd_indcollation[0], F_TEXTEQ, PG_GETARG_DATUM(0));
-	scan = index_beginscan(rel, index, snapshot, 1, 0);
-	index_rescan(scan, &key, 1, NULL, 0);
-	if (index_getnext_slot(scan, ForwardScanDirection, slot))
-	{
-		TM_FailureData tmfd;
-
-		switch (table_tuple_lock(rel, &slot->tts_tid, snapshot, locked,
-								 GetCurrentCommandId(true), LockTupleNoKeyExclusive,
-								 LockWaitBlock,
-								 xact_snapshot ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
-								 &tmfd))
-		{
-			case TM_Ok:
-				found = true;
-				break;
-			case TM_Updated:
-				ereport(ERROR,
-						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-						 errmsg("could not serialize access due to concurrent update")));
-				break;
-			case TM_Deleted:
-				if (xact_snapshot)
-					ereport(ERROR,
-							(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-							 errmsg("could not serialize access due to concurrent delete")));
-				break;
-			case TM_SelfModified:
-				/* changed by this command: as the statement, passed over */
-				break;
-			default:
-				elog(ERROR, "unexpected result locking a node row");
-		}
-		if (found && tmfd.traversed)
-		{
-			bool		isnull;
-			Datum		id = slot_getattr(locked, index->rd_index->indkey.values[0], &isnull);
-
-			/* the statement's recheck of its condition, on the last version */
-			found = !isnull &&
-				DatumGetBool(DirectFunctionCall2Coll(texteq, index->rd_indcollation[0],
-													 id, PG_GETARG_DATUM(0)));
-		}
-		if (found)
-			result = ExecFetchSlotHeapTupleDatum(locked);
-	}
-	index_endscan(scan);
-	ExecDropSingleTupleTableSlot(slot);
-	ExecDropSingleTupleTableSlot(locked);
-	index_close(index, NoLock);
-	table_close(rel, NoLock);	/* held to the end, as a statement holds it */
-	if (!found)
-		PG_RETURN_NULL();
-	PG_RETURN_DATUM(result);
-}
-
-/*
- * role_cluster.singletons_queued() → boolean
- *
- * Whether any singleton task is queued (task_queued_singleton_idx), as the
- * active snapshot sees it: an expression, not a statement, for
- * hand_out_tasks(), which looks for them only then.
- */
-Datum
-rc_singletons_queued(PG_FUNCTION_ARGS)
-{
-	Relation	rel = rc_task_open(AccessShareLock, ACL_SELECT);
-	Relation	index = rc_task_index(rel, "task_queued_singleton_idx");
-	TupleTableSlot *slot = table_slot_create(rel, NULL);
-	IndexScanDesc scan = index_beginscan(rel, index, GetActiveSnapshot(), 0, 0);
-	bool		found;
-
-	index_rescan(scan, NULL, 0, NULL, 0);
-	found = index_getnext_slot(scan, ForwardScanDirection, slot);
-	index_endscan(scan);
-	ExecDropSingleTupleTableSlot(slot);
-	index_close(index, NoLock);
-	table_close(rel, NoLock);
-	PG_RETURN_BOOL(found);
-}
-
 /*
  * Whether the session user may act for node node_id: the node exists, and
  * the session user registered it or is a member of role_cluster_admin.
@@ -1196,8 +605,18 @@ rc_may_act_for(Datum node_id)
 
 	if (!rc_read_by_key(RC_NODE_LOGIN, node_id, &login, &isnull))
 		return false;
-	if (!isnull && strcmp(NameStr(*DatumGetName(login)),
-						  GetUserNameFromId(GetSessionUserId(), false)) == 0)
+	return rc_session_user_may_act(isnull ? (Datum) 0 : login);
+}
+
+/*
+ * Whether the session user may act for a node registered by login (a
+ * name; 0: none): it is that login, or a member of role_cluster_admin
+ */
+bool
+rc_session_user_may_act(Datum login)
+{
+	if (login != (Datum) 0 &&
+		strcmp(NameStr(*DatumGetName(login)), GetUserNameFromId(GetSessionUserId(), false)) == 0)
 		return true;
 	return is_member_of_role(GetSessionUserId(), get_role_oid("role_cluster_admin", false));
 }
@@ -1876,18 +1295,22 @@ rc_session_in_status_copy(int32 pid, TimestampTz started)
 Datum
 rc_node_session_alive(PG_FUNCTION_ARGS)
 {
-	int32		pid = PG_GETARG_INT32(0);
-	TimestampTz started = PG_GETARG_TIMESTAMPTZ(1);
+	PG_RETURN_BOOL(rc_session_alive(PG_GETARG_INT32(0), PG_GETARG_TIMESTAMPTZ(1)));
+}
 
+/* Whether the session with this pid and start time exists (see above) */
+bool
+rc_session_alive(int32 pid, TimestampTz started)
+{
 	if (RecoveryInProgress())
-		PG_RETURN_BOOL(true);
+		return true;
 	/* the caller's own pid: its session, or one that had the pid before */
 	if (pid == MyProcPid)
-		PG_RETURN_BOOL(started == MyStartTimestamp);
+		return started == MyStartTimestamp;
 	if (rc_session_in_status_copy(pid, started))
-		PG_RETURN_BOOL(true);
+		return true;
 	pgstat_clear_backend_activity_snapshot();
-	PG_RETURN_BOOL(rc_session_in_status_copy(pid, started));
+	return rc_session_in_status_copy(pid, started);
 }
 
 /*

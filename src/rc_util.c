@@ -8,6 +8,7 @@
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
 #include "mb/pg_wchar.h"
 #include "parser/parse_relation.h"
 #include "utils/lsyscache.h"
@@ -44,6 +45,17 @@ rc_column_attnum(Relation rel, const char *name)
 		elog(ERROR, "column \"%s\" of relation \"%s\" does not exist",
 			 name, RelationGetRelationName(rel));
 	return attnum;
+}
+
+/* The OID of relation role_cluster.name, without taking a lock */
+Oid
+rc_relation_oid(const char *name)
+{
+	Oid			relid = get_relname_relid(name, get_namespace_oid("role_cluster", false));
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "relation role_cluster.%s does not exist", name);
+	return relid;
 }
 
 /*

@@ -2,7 +2,8 @@
  *
  * rc_util.h
  *	  Small helpers that several modules share: statements prepared once
- *	  and kept for the session, column numbers looked up by name, the
+ *	  and kept for the session, relations and column numbers looked up by
+ *	  name, the
  *	  checks that a C trigger function was fired as it expects, and the
  *	  start of a long value that an error message shows.
  *
@@ -23,6 +24,9 @@ extern SPIPlanPtr rc_prepare_kept_plan(const char *sql, int nargs, Oid *argtypes
 
 /* Column number of a relation's column, by name; raises if it has none */
 extern AttrNumber rc_column_attnum(Relation rel, const char *name);
+
+/* The OID of relation role_cluster.name, looked up without a lock */
+extern Oid	rc_relation_oid(const char *name);
 
 /*
  * The trigger checks, each raising the trigger-protocol error (39P01) that

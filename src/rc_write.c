@@ -156,17 +156,6 @@ rc_write_init(void)
 	RegisterXactCallback(rc_write_xact_callback, NULL);
 }
 
-/* The OID of role_cluster.name, without taking a lock */
-static Oid
-rc_relid(const char *name)
-{
-	Oid			relid = get_relname_relid(name, get_namespace_oid("role_cluster", false));
-
-	if (!OidIsValid(relid))
-		elog(ERROR, "relation role_cluster.%s does not exist", name);
-	return relid;
-}
-
 /*
  * Prepares, for rel, what ExecOpenIndices(), ExecInsertIndexTuples(),
  * TriggerEnabled() and an INSERT's plan would prepare for each statement:
@@ -265,7 +254,7 @@ rc_write_cache_build(Relation rel)
 
 	for (int k = 0; k < RC_NUM_KEYED_COLUMNS; k++)
 	{
-		Relation	keyed = table_open(rc_relid(keyed_tables[k]), AccessShareLock);
+		Relation	keyed = table_open(rc_relation_oid(keyed_tables[k]), AccessShareLock);
 
 		cache.keyed[k].relid = RelationGetRelid(keyed);
 		cache.keyed[k].pkey = RelationGetPrimaryKeyIndex(keyed);
@@ -299,7 +288,7 @@ rc_write_cache_fits(Relation rel)
 Relation
 rc_task_open(LOCKMODE lockmode, AclMode mode)
 {
-	Relation	rel = table_open(cache.valid ? cache.task : rc_relid("task"), lockmode);
+	Relation	rel = table_open(cache.valid ? cache.task : rc_relation_oid("task"), lockmode);
 	AclResult	aclresult = pg_class_aclcheck(RelationGetRelid(rel), GetUserId(), mode);
 
 	if (aclresult != ACLCHECK_OK)

@@ -55,8 +55,9 @@
  *   more than the work: enqueue() and complete_task() (src/rc_queue.c,
  *   with the same SECURITY DEFINER and SET clauses, their statements
  *   prepared once per session), claim_tasks()'s checks and sort around
- *   hand_out_tasks() (there too), hand_out_tasks()'s walk of the queue
- *   and its write (hand_out_queued(), write_hand_out(): there too), the
+ *   hand_out_tasks() (there too), hand_out_tasks() itself, the routing
+ *   rule, but for its singletons (src/rc_handout.c: it locks the node,
+ *   walks the queue and writes the hand-out without a statement), the
  *   derived columns (src/rc_task.c), a node's task types
  *   (node_task_types) and enqueue_batch()'s check.
  */
@@ -357,10 +358,13 @@ CREATE FUNCTION role_cluster.routes_to(task_type role_cluster.task_type, task_pu
 COMMENT ON FUNCTION role_cluster.routes_to(role_cluster.task_type, integer, role_cluster.task_type[], integer) IS
 	'Routing rule, per task and node: the role enables the type, and a push task is in the node''s shard';
 
-/* The push shard a node serves: its own, or 1 when there is one shard. */
+/*
+ * The push shard a node serves: its own, or 1 when there is one shard.  In
+ * C (src/rc_handout.c), as hand_out_tasks() reads it.
+ */
 CREATE FUNCTION role_cluster.effective_push_shard(push_shard integer, push_shards_total integer) RETURNS integer
-	LANGUAGE sql IMMUTABLE PARALLEL SAFE
-	RETURN CASE WHEN push_shard IS NOT NULL THEN push_shard WHEN push_shards_total = 1 THEN 1 END;
+	AS 'MODULE_PATHNAME', 'rc_effective_push_shard'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION role_cluster.effective_push_shard(integer, integer) IS
 	'The push shard a node serves: its push_shard, or 1 when it has none and there is one shard';
 
@@ -401,24 +405,25 @@ COMMENT ON FUNCTION role_cluster.node_session_alive(integer, timestamptz) IS
 
 /*
  * Is the node gone, so that what it holds is no longer its own:
- * deregistered, its lease lapsed, or the session that registered it ended?
- * reclaim() takes its tasks back.
+ * deregistered, its lease lapsed (lease_until <= now()), or the session
+ * that registered it ended (node_session_alive)?  reclaim() takes its
+ * tasks back.  In C (src/rc_handout.c), as hand_out_tasks() tests it; NULL
+ * for a row made by hand without the columns it reads.
  */
 CREATE FUNCTION role_cluster.node_is_lost(n role_cluster.node) RETURNS boolean
-	LANGUAGE sql STABLE
-	RETURN n.deregistered_at IS NOT NULL
-		OR n.lease_until <= pg_catalog.now()
-		OR NOT role_cluster.node_session_alive(n.backend_pid, n.backend_start);
+	AS 'MODULE_PATHNAME', 'rc_node_is_lost'
+	LANGUAGE C STABLE STRICT;
 COMMENT ON FUNCTION role_cluster.node_is_lost(role_cluster.node) IS
 	'Whether a node no longer holds its tasks: deregistered, lease lapsed, or registering session ended';
 
 /*
- * Is the node live: not lost, and within its node timeout?  (A live node
- * is never lost; one past its timeout may not be lost yet.)
+ * Is the node live: not lost, and within its node timeout (live_until >
+ * now())?  (A live node is never lost; one past its timeout may not be
+ * lost yet.)  In C, as node_is_lost().
  */
 CREATE FUNCTION role_cluster.node_is_live(n role_cluster.node) RETURNS boolean
-	LANGUAGE sql STABLE
-	RETURN n.live_until > pg_catalog.now() AND NOT role_cluster.node_is_lost(n);
+	AS 'MODULE_PATHNAME', 'rc_node_is_live'
+	LANGUAGE C STABLE STRICT;
 COMMENT ON FUNCTION role_cluster.node_is_live(role_cluster.node) IS
 	'Whether a node is live, given work (node_takes_work: if its capacity is above 0): not lost, and within its node timeout';
 
@@ -1435,8 +1440,8 @@ COMMENT ON FUNCTION role_cluster.enqueue_batch(jsonb) IS
 /* ---- Handing out work: the one routing rule ---- */
 
 /*
- * hand_out_tasks()'s write of the singleton task it locked, in C
- * (src/rc_queue.c), as hand_out_queued() writes the rest: the queued
+ * hand_out_singletons()'s write of the singleton task it locked, in C
+ * (src/rc_handout.c), as hand_out_tasks() writes the rest: the queued
  * tasks of ids, which the caller has locked, made running on node node_id until
  * lease_until, each attempt counted, and numbered in the order of ids
  * (route_seq) when numbered (a dispatch); returns the rows as written.
@@ -1453,56 +1458,111 @@ COMMENT ON FUNCTION role_cluster.write_hand_out(bigint[], text, timestamptz, boo
 	'hand_out_tasks''s write of a singleton: the locked queued tasks given made running on the node';
 
 /*
- * hand_out_tasks()'s lock of its node, in C (src/rc_queue.c): the node's
- * row locked as FOR NO KEY UPDATE locks it, waiting for a transaction
- * that holds it (under READ COMMITTED, a row changed meanwhile in its last
- * version); NULL when there is none.  And whether any singleton task is
- * queued.  Expressions, where a statement cost more than the work.
+ * hand_out_tasks()'s singletons, when any is queued (rarely): for node me
+ * (its role's task types, its push shard, as hand_out_tasks() found them),
+ * with room for want tasks, the first due task of each singleton type
+ * that has none held, if it ranks within the node's next want tasks;
+ * handed out and returned.  Gate, recheck, lock, hand out.
  */
-CREATE FUNCTION role_cluster.lock_node(node_id text) RETURNS role_cluster.node
-	AS 'MODULE_PATHNAME', 'rc_lock_node'
-	LANGUAGE C;
-COMMENT ON FUNCTION role_cluster.lock_node(text) IS
-	'A node''s row, locked FOR NO KEY UPDATE; NULL when there is none';
-CREATE FUNCTION role_cluster.singletons_queued() RETURNS boolean
-	AS 'MODULE_PATHNAME', 'rc_singletons_queued'
-	LANGUAGE C STABLE;
-COMMENT ON FUNCTION role_cluster.singletons_queued() IS
-	'Whether any singleton task is queued';
-
-/*
- * hand_out_tasks()'s hand-out of the queued non-singleton tasks, in C
- * (src/rc_queue.c): up to room of the due ones the node may run (types,
- * shard: the test of routes_to()), in hand-out order, from the task given
- * (after_*) or from the top, those locked elsewhere passed over as FOR
- * UPDATE SKIP LOCKED passes them; written as write_hand_out() writes.
- * room NULL: least(max_tasks, capacity less what the node holds running),
- * counted here under the node's lock, which the caller holds.
- */
-CREATE FUNCTION role_cluster.hand_out_queued(node_id text, lease_until timestamptz, numbered boolean,
-											 types role_cluster.task_type[], shard integer,
-											 room integer, max_tasks integer, capacity integer,
-											 after_priority integer, after_run_at timestamptz,
-											 after_id bigint)
+CREATE FUNCTION role_cluster.hand_out_singletons(me role_cluster.node, types role_cluster.task_type[],
+												 shard integer, want integer, claiming boolean)
 	RETURNS SETOF role_cluster.task
-	AS 'MODULE_PATHNAME', 'rc_hand_out_queued'
-	LANGUAGE C;
-COMMENT ON FUNCTION role_cluster.hand_out_queued(text, timestamptz, boolean, role_cluster.task_type[], integer, integer, integer, integer, integer, timestamptz, bigint) IS
-	'hand_out_tasks''s hand-out of queued non-singleton tasks: the due ones the node may run, in hand-out order';
+	LANGUAGE plpgsql
+AS $$
+DECLARE
+	singles		role_cluster.task_type[];
+	taken		integer := 0;
+	c			record;
+	r			role_cluster.task;
+BEGIN
+	IF want IS NULL OR want <= 0
+		OR NOT EXISTS (SELECT FROM role_cluster.task q
+					   WHERE q.state = 'queued' AND q.singleton AND q.task_type = ANY (types)) THEN
+		RETURN;
+	END IF;
+
+	/*
+	 * Singletons: the first due task of each singleton type that has none
+	 * held, if it ranks within the node's next tasks.  Gate, recheck, lock,
+	 * hand out.
+	 */
+	singles := ARRAY(SELECT p.task_type FROM role_cluster.task_policy p
+					 WHERE p.singleton AND p.task_type = ANY (types)
+						AND EXISTS (SELECT FROM role_cluster.task t
+									WHERE t.task_type = p.task_type AND t.singleton AND t.state = 'queued')
+						AND NOT EXISTS (SELECT FROM role_cluster.task t
+										WHERE t.task_type = p.task_type AND t.singleton
+											AND t.state = 'running'));
+	FOR c IN
+		SELECT q.* FROM pg_catalog.unnest(singles) AS ty,
+			LATERAL (SELECT t.id, t.task_type, t.priority, t.run_at
+					 FROM role_cluster.task t
+					 WHERE t.state = 'queued' AND t.singleton AND t.task_type = ty
+						AND t.run_at <= pg_catalog.now()
+						AND role_cluster.routes_to(t.task_type, t.push_shard, types, shard)
+					 ORDER BY t.priority DESC, t.run_at, t.id
+					 LIMIT 1) q
+		ORDER BY q.priority DESC, q.run_at, q.id
+	LOOP
+		EXIT WHEN taken >= want;
+		/*
+		 * The tasks ahead of it: of a higher priority, or of the same and
+		 * earlier.  Two scans that the index bounds (one OR condition
+		 * could only filter, reading the whole queue when few are ahead).
+		 */
+		CONTINUE WHEN (SELECT pg_catalog.count(*) FROM (
+						(SELECT FROM role_cluster.task t
+						 WHERE t.state = 'queued' AND NOT t.singleton AND t.priority > c.priority
+							AND t.run_at <= pg_catalog.now()
+							AND role_cluster.routes_to(t.task_type, t.push_shard, types, shard)
+						 LIMIT want - taken)
+						UNION ALL
+						(SELECT FROM role_cluster.task t
+						 WHERE t.state = 'queued' AND NOT t.singleton AND t.priority = c.priority
+							AND (t.run_at, t.id) < (c.run_at, c.id) AND t.run_at <= pg_catalog.now()
+							AND role_cluster.routes_to(t.task_type, t.push_shard, types, shard)
+						 LIMIT want - taken)
+						LIMIT want - taken) AS ahead) >= want - taken;
+		CONTINUE WHEN NOT role_cluster.gate_lock('singleton', role_cluster.task_ordinal(c.task_type), false);
+		CONTINUE WHEN EXISTS (SELECT FROM role_cluster.task t
+							  WHERE t.task_type = c.task_type AND t.singleton
+								AND t.state = 'running');
+		BEGIN
+			SELECT h.* INTO r
+				FROM role_cluster.write_hand_out(
+						ARRAY(SELECT t.id FROM role_cluster.task t
+							  WHERE t.id = c.id AND t.state = 'queued' AND t.singleton
+							  FOR UPDATE SKIP LOCKED),
+						me.node_id, me.lease_until, NOT claiming) h;
+			IF FOUND THEN
+				RETURN NEXT r;
+				taken := taken + 1;
+			END IF;
+		EXCEPTION
+			WHEN unique_violation THEN
+				NULL;		/* one made running past the gate: skip it */
+		END;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION role_cluster.hand_out_singletons(role_cluster.node, role_cluster.task_type[], integer, integer, boolean) IS
+	'hand_out_tasks''s singletons: the first due task of each singleton type with none held, if it ranks within the node''s room';
 
 /*
  * Hands out up to max_tasks due queued tasks to one node, setting them
  * running, and returns them (in no particular order: the caller sorts when
  * it matters).  claim_tasks() (claiming: the node takes them for itself)
  * and dispatch() (not claiming: they are routed, numbered from route_seq
- * for the node to fetch) hand out work only through here.
+ * for the node to fetch) hand out work only through here.  In C
+ * (src/rc_handout.c), without a statement in its common case; the
+ * singletons in PL/pgSQL (hand_out_singletons() above).
  *
  * The routing rule, all of it:
  *   - the node is live (node_is_live: registered, within its node timeout
  *     and lease, session there);
  *   - its role enables the task's type, and a push task's push_shard is the
- *     node's (routes_to; hand_out_queued() makes the same test in C as it
- *     walks the queue);
+ *     node's (routes_to, which hand_out_tasks() makes in C as it walks
+ *     the queue);
  *   - a singleton type never has two tasks running: handing one
  *     out takes the type's advisory gate lock with a try-lock (never
  *     waiting) and rechecks under it with a fresh snapshot; the unique
@@ -1539,167 +1599,8 @@ CREATE FUNCTION role_cluster.hand_out_tasks(node_id text, max_tasks integer, cla
 											after_run_at timestamptz DEFAULT NULL,
 											after_id bigint DEFAULT NULL)
 	RETURNS SETOF role_cluster.task
-	LANGUAGE plpgsql
-AS $$
-#variable_conflict use_column
-DECLARE
-	me			role_cluster.node;
-	singles_queued boolean;
-	types		role_cluster.task_type[];
-	shard		integer;
-	singles		role_cluster.task_type[];
-	any_singles boolean;
-	room		integer;
-	want		integer;
-	taken		integer := 0;
-	c			record;
-	r			role_cluster.task;
-	single_rows role_cluster.task[] := '{}';
-BEGIN
-	IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
-		PERFORM role_cluster.require_read_committed();
-	END IF;
-
-	/*
-	 * Lock the node first: two hand-outs to one node take turns.  Before
-	 * that, whether any singleton task is queued (rarely): read before a
-	 * wait for the lock, it only tells whether to look for them below; one
-	 * queued meanwhile waits for the next hand-out, as if it had come a
-	 * moment later.  Both in C, as expressions rather than a statement.
-	 */
-	singles_queued := role_cluster.singletons_queued();
-	me := role_cluster.lock_node(hand_out_tasks.node_id);
-	IF me.node_id IS NULL
-		OR (claiming AND me.login <> SESSION_USER
-			AND NOT pg_catalog.pg_has_role(SESSION_USER, 'role_cluster_admin', 'MEMBER'))
-		OR NOT role_cluster.node_is_live(me)
-		/* a lease that ended while this transaction waited: see heartbeat() */
-		OR me.lease_until <= pg_catalog.clock_timestamp() THEN
-		IF claiming THEN
-			/* raise the error that says why */
-			PERFORM role_cluster.require_live(role_cluster.node_for_caller(hand_out_tasks.node_id, false));
-		END IF;
-		RETURN;
-	END IF;
-	IF max_tasks IS NULL OR max_tasks <= 0 THEN
-		RETURN;
-	END IF;
-
-	/* a role deleted under a dispatched node enables nothing; a claiming one raises */
-	types := role_cluster.node_task_types(me.role_name, claiming);
-	IF pg_catalog.cardinality(types) = 0 THEN
-		RETURN;
-	END IF;
-	shard := role_cluster.effective_push_shard(me.push_shard, role_cluster.push_shards_total());
-
-	/*
-	 * The room the node has left, counted under its lock unless the
-	 * caller gave the count, and whether tasks of a singleton type it may
-	 * run are queued.  Without singletons (the usual case), a claim's
-	 * count is left to the statement that walks the queue (want NULL): a
-	 * statement less.
-	 */
-	IF hand_out_tasks.held IS NOT NULL THEN
-		want := least(max_tasks, me.capacity - hand_out_tasks.held);
-	ELSIF singles_queued THEN
-		want := least(max_tasks,
-					  me.capacity - (SELECT pg_catalog.count(*) FROM role_cluster.task t
-									 WHERE t.node_id = me.node_id AND t.state = 'running'));
-	END IF;
-	any_singles := false;
-	IF singles_queued THEN
-		any_singles := EXISTS (SELECT FROM role_cluster.task q
-							   WHERE q.state = 'queued' AND q.singleton AND q.task_type = ANY (types));
-	END IF;
-
-	/*
-	 * Singletons: the first due task of each singleton type that has none
-	 * held, if it ranks within the node's next tasks.  Gate, recheck, lock,
-	 * hand out.
-	 */
-	IF any_singles AND want > 0 THEN
-		singles := ARRAY(SELECT p.task_type FROM role_cluster.task_policy p
-						 WHERE p.singleton AND p.task_type = ANY (types)
-							AND EXISTS (SELECT FROM role_cluster.task t
-										WHERE t.task_type = p.task_type AND t.singleton AND t.state = 'queued')
-							AND NOT EXISTS (SELECT FROM role_cluster.task t
-											WHERE t.task_type = p.task_type AND t.singleton
-												AND t.state = 'running'));
-		FOR c IN
-			SELECT q.* FROM pg_catalog.unnest(singles) AS ty,
-				LATERAL (SELECT t.id, t.task_type, t.priority, t.run_at
-						 FROM role_cluster.task t
-						 WHERE t.state = 'queued' AND t.singleton AND t.task_type = ty
-							AND t.run_at <= pg_catalog.now()
-							AND role_cluster.routes_to(t.task_type, t.push_shard, types, shard)
-						 ORDER BY t.priority DESC, t.run_at, t.id
-						 LIMIT 1) q
-			ORDER BY q.priority DESC, q.run_at, q.id
-		LOOP
-			EXIT WHEN taken >= want;
-			/*
-			 * The tasks ahead of it: of a higher priority, or of the same and
-			 * earlier.  Two scans that the index bounds (one OR condition
-			 * could only filter, reading the whole queue when few are ahead).
-			 */
-			CONTINUE WHEN (SELECT pg_catalog.count(*) FROM (
-							(SELECT FROM role_cluster.task t
-							 WHERE t.state = 'queued' AND NOT t.singleton AND t.priority > c.priority
-								AND t.run_at <= pg_catalog.now()
-								AND role_cluster.routes_to(t.task_type, t.push_shard, types, shard)
-							 LIMIT want - taken)
-							UNION ALL
-							(SELECT FROM role_cluster.task t
-							 WHERE t.state = 'queued' AND NOT t.singleton AND t.priority = c.priority
-								AND (t.run_at, t.id) < (c.run_at, c.id) AND t.run_at <= pg_catalog.now()
-								AND role_cluster.routes_to(t.task_type, t.push_shard, types, shard)
-							 LIMIT want - taken)
-							LIMIT want - taken) AS ahead) >= want - taken;
-			CONTINUE WHEN NOT role_cluster.gate_lock('singleton', role_cluster.task_ordinal(c.task_type), false);
-			CONTINUE WHEN EXISTS (SELECT FROM role_cluster.task t
-								  WHERE t.task_type = c.task_type AND t.singleton
-									AND t.state = 'running');
-			BEGIN
-				SELECT h.* INTO r
-					FROM role_cluster.write_hand_out(
-							ARRAY(SELECT t.id FROM role_cluster.task t
-								  WHERE t.id = c.id AND t.state = 'queued' AND t.singleton
-								  FOR UPDATE SKIP LOCKED),
-							me.node_id, me.lease_until, NOT claiming) h;
-				IF FOUND THEN
-					single_rows := single_rows || r;
-					taken := taken + 1;
-				END IF;
-			EXCEPTION
-				WHEN unique_violation THEN
-					NULL;		/* one made running past the gate: skip it */
-			END;
-		END LOOP;
-	END IF;
-
-	/*
-	 * The rest: the due routable tasks in hand-out order, from the task
-	 * the caller gave (after_*), if any, else from the top, skipping those
-	 * locked elsewhere, handed out (hand_out_queued(), in C: the walk that
-	 * reads each priority only up to its first task not yet due).  Given
-	 * the caller's last task, the walk starts there: from the top, it would
-	 * step over the entry of each task handed out before it and read the
-	 * row, which only commit makes dead to all (and a long transaction
-	 * elsewhere, not even that).  Without singletons, a claim's room (want
-	 * NULL) is counted there, under the node's lock.
-	 */
-	room := want - taken;
-	IF room > 0 OR room IS NULL THEN
-		RETURN QUERY
-		SELECT * FROM role_cluster.hand_out_queued(me.node_id, me.lease_until, NOT claiming,
-												   types, shard, room, max_tasks, me.capacity,
-												   after_priority, after_run_at, after_id);
-	END IF;
-	FOREACH r IN ARRAY single_rows LOOP
-		RETURN NEXT r;
-	END LOOP;
-END
-$$;
+	AS 'MODULE_PATHNAME', 'rc_hand_out_tasks'
+	LANGUAGE C;
 COMMENT ON FUNCTION role_cluster.hand_out_tasks(text, integer, boolean, integer, integer, timestamptz, bigint) IS
 	'The routing rule: hands out due queued tasks to one node; the only way claim_tasks and dispatch hand out work';
 
@@ -2672,11 +2573,8 @@ REVOKE EXECUTE ON FUNCTION
 	role_cluster.check_task_batch(jsonb),
 	role_cluster.task_batch_rows(jsonb),
 	role_cluster.enqueue_batch(jsonb),
-	role_cluster.lock_node(text),
-	role_cluster.singletons_queued(),
 	role_cluster.write_hand_out(bigint[], text, timestamptz, boolean),
-	role_cluster.hand_out_queued(text, timestamptz, boolean, role_cluster.task_type[], integer,
-								 integer, integer, integer, integer, timestamptz, bigint),
+	role_cluster.hand_out_singletons(role_cluster.node, role_cluster.task_type[], integer, integer, boolean),
 	role_cluster.hand_out_tasks(text, integer, boolean, integer, integer, timestamptz, bigint),
 	role_cluster.claim_tasks(text, integer),
 	role_cluster.fetch_tasks(text, integer),
