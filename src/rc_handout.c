@@ -121,8 +121,8 @@ rc_hand_out_by_statement(Datum *ids, bool *id_nulls, int nids, Datum node_id, bo
 	Datum		values[4];
 	char		nulls[4] = {' ', node_null ? 'n' : ' ', lease_null ? 'n' : ' ', 'n'};
 	int			rc;
-
 	int			lbound = 1;
+	int			settings;
 
 	values[0] = PointerGetDatum(construct_md_array(ids, id_nulls, 1, &nids, &lbound, INT8OID,
 												   sizeof(int64), FLOAT8PASSBYVAL,
@@ -142,6 +142,7 @@ rc_hand_out_by_statement(Datum *ids, bool *id_nulls, int nids, Datum node_id, bo
 													FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 		nulls[3] = ' ';
 	}
+	settings = rc_queue_settings_begin();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (hand_out_plan == NULL)
@@ -151,6 +152,7 @@ rc_hand_out_by_statement(Datum *ids, bool *id_nulls, int nids, Datum node_id, bo
 		elog(ERROR, "hand-out statement failed: %s", SPI_result_code_string(rc));
 	rc_put_spi_rows(rows);
 	SPI_finish();
+	rc_queue_settings_end(settings);
 }
 
 /*
@@ -715,12 +717,14 @@ static void
 rc_run_check(const char *sql, int nargs, Datum arg)
 {
 	Oid			argtype = TEXTOID;
+	int			settings = rc_queue_settings_begin();
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (SPI_execute_with_args(sql, nargs, &argtype, &arg, NULL, false, 0) < 0)
 		elog(ERROR, "check failed: %s", sql);
 	SPI_finish();
+	rc_queue_settings_end(settings);
 }
 
 /*
@@ -736,6 +740,7 @@ rc_hand_out_singletons(Datum me, Datum types, bool shard_null, int32 shard, int6
 	BoolGetDatum(claiming)};
 	char		nulls[5] = {' ', ' ', shard_null ? 'n' : ' ', ' ', ' '};
 	int64		taken;
+	int			settings = rc_queue_settings_begin();
 
 	argtypes[0] = HeapTupleHeaderGetTypeId(DatumGetHeapTupleHeader(me));
 	argtypes[1] = get_array_type(ARR_ELEMTYPE(DatumGetArrayTypeP(types)));
@@ -747,6 +752,7 @@ rc_hand_out_singletons(Datum me, Datum types, bool shard_null, int32 shard, int6
 	rc_put_spi_rows(rows);
 	taken = (int64) SPI_processed;
 	SPI_finish();
+	rc_queue_settings_end(settings);
 	return taken;
 }
 

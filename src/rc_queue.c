@@ -22,12 +22,14 @@
  * claim_tasks() checks its arguments, lets it write its rows into the
  * caller's result, and sorts them.
  *
- * Both are declared SECURITY DEFINER with search_path, enable_seqscan, jit
- * and plan_cache_mode pinned (see the install script), so the saved plans
- * (and the statements both fall back on, for a table whose triggers use
- * transition tables, which rc_write.c does not fill) are always planned
- * and revalidated under the same settings, as a generic plan that uses the
- * queue's indexes.  The statements name every object with its schema.
+ * All three are declared SECURITY DEFINER with search_path pinned (see
+ * the install script).  Their statements (the saved plans, and those they
+ * fall back on for a table whose triggers use transition tables, which
+ * rc_write.c does not fill) run under the queue's planner settings, which
+ * they apply around them (rc_queue_settings_begin()), so that they are
+ * always planned and revalidated alike, as a generic plan that uses the
+ * queue's indexes; the common path, which runs none, does not pay for the
+ * settings.  The statements name every object with its schema.
  *
  * The error paths that need to find out why nothing changed call the
  * PL/pgSQL helpers that the other node-facing functions use, so the
@@ -310,6 +312,7 @@ rc_enqueue(PG_FUNCTION_ARGS)
 	JsonbValue	scalar;
 	int32		max_attempts;
 	int64		id = 0;
+	int			settings;
 
 	for (int i = 0; i < (int) lengthof(required); i++)
 		if (required[i] != NULL && PG_ARGISNULL(i))
@@ -388,6 +391,7 @@ rc_enqueue(PG_FUNCTION_ARGS)
 	if (dedupe_key == NULL && rc_enqueue_direct(values, nulls, &id))
 		PG_RETURN_INT64(id);
 
+	settings = rc_queue_settings_begin();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
@@ -422,6 +426,7 @@ rc_enqueue(PG_FUNCTION_ARGS)
 	}
 
 	SPI_finish();
+	rc_queue_settings_end(settings);
 	PG_RETURN_INT64(id);
 }
 
@@ -731,6 +736,7 @@ rc_complete_task(PG_FUNCTION_ARGS)
 	char		nulls[3] = {' ', ' ', ' '};
 	RcCompleted completed = RC_COMPLETE_BY_STATEMENT;
 	int			rc;
+	int			settings;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -755,6 +761,7 @@ rc_complete_task(PG_FUNCTION_ARGS)
 			PG_RETURN_VOID();
 	}
 
+	settings = rc_queue_settings_begin();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (completed == RC_COMPLETE_BY_STATEMENT)
@@ -767,6 +774,7 @@ rc_complete_task(PG_FUNCTION_ARGS)
 		if (SPI_processed > 0)
 		{
 			SPI_finish();
+			rc_queue_settings_end(settings);
 			PG_RETURN_VOID();
 		}
 	}

@@ -10,6 +10,7 @@
 
 #include "catalog/namespace.h"
 #include "mb/pg_wchar.h"
+#include "utils/guc.h"
 #include "parser/parse_relation.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -56,6 +57,36 @@ rc_relation_oid(const char *name)
 	if (!OidIsValid(relid))
 		elog(ERROR, "relation role_cluster.%s does not exist", name);
 	return relid;
+}
+
+/* The settings the queue's statements are planned and run under */
+static const char *const queue_settings[][2] = {
+	{"enable_seqscan", "off"},
+	{"enable_bitmapscan", "off"},
+	{"jit", "off"},
+	{"plan_cache_mode", "force_generic_plan"}
+};
+
+/*
+ * Applies the queue's planner settings (rc_util.h) at a new GUC nest
+ * level, as a function's SET clauses are applied; returns the level
+ */
+int
+rc_queue_settings_begin(void)
+{
+	int			level = NewGUCNestLevel();
+
+	for (int i = 0; i < (int) lengthof(queue_settings); i++)
+		(void) set_config_option(queue_settings[i][0], queue_settings[i][1],
+								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	return level;
+}
+
+/* Restores the settings rc_queue_settings_begin() changed */
+void
+rc_queue_settings_end(int level)
+{
+	AtEOXact_GUC(true, level);
 }
 
 /*

@@ -29,6 +29,17 @@ extern AttrNumber rc_column_attnum(Relation rel, const char *name);
 extern Oid	rc_relation_oid(const char *name);
 
 /*
+ * The planner settings the queue's statements run under (enable_seqscan,
+ * enable_bitmapscan and jit off, generic plans: see the install script),
+ * applied until rc_queue_settings_end(level) with the level begin
+ * returned, or until an error unwinds them.  For the C entry points,
+ * around the statements of their slow paths: as SET clauses, every call
+ * paid for them.
+ */
+extern int	rc_queue_settings_begin(void);
+extern void rc_queue_settings_end(int level);
+
+/*
  * The trigger checks, each raising the trigger-protocol error (39P01) that
  * names the function (fname, e.g. "task_derive"): the call came from the
  * trigger manager (returns its TriggerData); it was fired as "how" says

@@ -47,14 +47,21 @@
  *   first 6 s run and 5.3 ms in a second, up to 11 ms of which 9 in the
  *   count), while an index scan marks them dead as it passes and the next
  *   one skips them (three such runs: 1.9, 2.1 and 1.9 ms).
+ * - The entry points in C (enqueue(), claim_tasks(), complete_task())
+ *   pin only search_path: their common path runs no statement, and they
+ *   apply the planner settings above (and jit off) themselves, only around
+ *   the statements of their slow paths (a dedupe key, an error to explain,
+ *   a singleton, a table with transition-table triggers).  As SET clauses
+ *   every call paid for them: 55,000 instructions per task at one task per
+ *   call (bench_queue.sh's COUNT=instructions PARTS=1).
  * - Internal helpers (granted to nobody) carry no SET clauses: they inherit
  *   the pinned search_path and planner settings of the entry point that
  *   calls them, and every name in them is schema-qualified.  Each SET
  *   clause costs a settings save and restore per call.
  * - What every task passes through once is C where the interpreter cost
  *   more than the work: enqueue() and complete_task() (src/rc_queue.c,
- *   with the same SECURITY DEFINER and SET clauses, their statements
- *   prepared once per session), claim_tasks()'s checks and sort around
+ *   SECURITY DEFINER, their statements prepared once per session),
+ *   claim_tasks()'s checks and sort around
  *   hand_out_tasks() (there too), hand_out_tasks() itself, the routing
  *   rule, but for its singletons (src/rc_handout.c: it locks the node,
  *   walks the queue and writes the hand-out without a statement), the
@@ -1299,10 +1306,7 @@ CREATE FUNCTION role_cluster.enqueue(task_type role_cluster.task_type, kind text
 									 dedupe_key text DEFAULT NULL)
 	RETURNS bigint
 	AS 'MODULE_PATHNAME', 'rc_enqueue'
-	LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-	SET enable_seqscan = off
-	SET jit = off
-	SET plan_cache_mode = force_generic_plan;
+	LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION role_cluster.enqueue(role_cluster.task_type, text, jsonb, text, timestamptz, integer, integer, text) IS
 	'Adds a task and returns its id; a dedupe_key that an unfinished task carries returns that task instead';
 
@@ -1615,11 +1619,7 @@ COMMENT ON FUNCTION role_cluster.hand_out_tasks(text, integer, boolean, integer,
 CREATE FUNCTION role_cluster.claim_tasks(node_id text, n integer DEFAULT 1)
 	RETURNS SETOF role_cluster.task
 	AS 'MODULE_PATHNAME', 'rc_claim_tasks'
-	LANGUAGE C COST 100 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-	SET enable_seqscan = off
-	SET enable_bitmapscan = off
-	SET jit = off
-	SET plan_cache_mode = force_generic_plan;
+	LANGUAGE C COST 100 SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION role_cluster.claim_tasks(text, integer) IS
 	'A node claims up to n routable due tasks for itself (queued -> running), in priority order';
 
@@ -2047,10 +2047,7 @@ COMMENT ON FUNCTION role_cluster.not_held(bigint, text, text, integer) IS
 CREATE FUNCTION role_cluster.complete_task(task_id bigint, node_id text,
 										   attempt integer DEFAULT NULL) RETURNS void
 	AS 'MODULE_PATHNAME', 'rc_complete_task'
-	LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-	SET enable_seqscan = off
-	SET jit = off
-	SET plan_cache_mode = force_generic_plan;
+	LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION role_cluster.complete_task(bigint, text, integer) IS
 	'The node holding a task running reports it done (for the attempt given, if one is)';
 
