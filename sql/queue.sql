@@ -1282,6 +1282,16 @@ SELECT role_cluster.complete_task(:w5, 'writer');
 ROLLBACK;
 SELECT state FROM role_cluster.task WHERE id = :w5;
 SELECT role_cluster.complete_task(:w5, 'writer');
+SELECT role_cluster.enqueue('searchIndexing', 'w5b', priority => 1000) AS w5b \gset
+BEGIN READ ONLY;
+SELECT kind FROM role_cluster.claim_tasks('writer', 1);
+ROLLBACK;
+BEGIN READ ONLY;
+SELECT role_cluster.dispatch();
+ROLLBACK;
+SELECT state FROM role_cluster.task WHERE id = :w5b;
+SELECT kind FROM role_cluster.claim_tasks('writer', 1);
+SELECT role_cluster.complete_task(:w5b, 'writer');
 -- enqueue() inserts the row without a statement too: a default set on the
 -- table during the session is the new row's, and an INSERT trigger with
 -- transition tables gets the row (enqueue() then runs its statement).

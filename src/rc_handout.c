@@ -73,7 +73,6 @@ static const char *const hand_out_sql =
 " WHERE t.id OPERATOR(pg_catalog.=) ANY ($1) AND t.state OPERATOR(pg_catalog.=) 'queued'"
 " RETURNING t";
 
-
 /* hand_out_sql, prepared once per session */
 static SPIPlanPtr hand_out_plan;
 
@@ -647,6 +646,9 @@ rc_lock_node(Datum node_id, RcNode *node, Datum *row)
 	bool		found = false;
 	AclResult	aclresult;
 
+	/* as the statement did, so the error is the same */
+	PreventCommandIfReadOnly("SELECT FOR NO KEY UPDATE");
+	PreventCommandIfParallelMode("SELECT FOR NO KEY UPDATE");
 	rel = table_open(rc_relation_oid("node"), RowShareLock);
 	aclresult = pg_class_aclcheck(RelationGetRelid(rel), GetUserId(), ACL_UPDATE);
 	if (aclresult != ACLCHECK_OK)
