@@ -909,6 +909,17 @@ SELECT count(*) AS enqueued FROM role_cluster.enqueue_batch('[
 SELECT kind, priority FROM role_cluster.claim_tasks('c1', 10);
 SELECT kind, state FROM role_cluster.task WHERE state = 'queued' ORDER BY kind;
 ROLLBACK;
+-- A node of the largest capacity claims as many as it asks for: all that
+-- is queued, and nothing is set aside for the rest of its room.
+BEGIN;
+DELETE FROM role_cluster.task;
+SELECT count(role_cluster.deregister_node(node_id)) AS deregistered FROM role_cluster.node;
+SELECT count(*) AS registered FROM role_cluster.register_node('c1', 'indexer', NULL, 2147483647);
+SELECT count(role_cluster.enqueue('searchIndexing')) AS enqueued FROM generate_series(1, 100);
+SELECT count(*) AS claimed, count(DISTINCT id) AS distinct_ids
+	FROM role_cluster.claim_tasks('c1', 2147483647);
+SELECT count(*) AS still_queued FROM role_cluster.task WHERE state = 'queued';
+ROLLBACK;
 
 ---------------------------------------------------------------------------
 -- reclaim

@@ -364,14 +364,15 @@ rc_task_due_here(TupleTableSlot *slot, const RcDueWalk *walk, int32 priority, in
  * Locks up to room queued non-singleton tasks that the walk looks for, in
  * hand-out order (task_queued_idx: priority descending, run_at, id),
  * passing over those another transaction has locked, as FOR UPDATE SKIP
- * LOCKED does; their ids in ids, their number returned.  Each priority is
+ * LOCKED does; their ids in *ids (palloc'd, as large as they need: room
+ * may be a capacity far above what is queued), their number returned.  Each priority is
  * read only up to its first task not yet due: the scan then goes on from
  * the next priority down, so that tasks not yet due are never read.  A
  * row changed since the snapshot is locked in its last version, and taken
  * if that still qualifies (else left locked, as FOR UPDATE leaves it).
  */
 static int
-rc_lock_due_tasks(Relation rel, const RcDueWalk *walk, int room, Datum *ids)
+rc_lock_due_tasks(Relation rel, const RcDueWalk *walk, int room, Datum **ids)
 {
 	Relation	index = rc_task_index(rel, "task_queued_idx");
 	Snapshot	snapshot = GetActiveSnapshot();
@@ -382,6 +383,9 @@ rc_lock_due_tasks(Relation rel, const RcDueWalk *walk, int room, Datum *ids)
 	ScanKeyData keys[2];
 	bool		in_after = walk->after;
 	int			n = 0;
+	int			allocated = Min(room, 64);
+
+	*ids = palloc(allocated * sizeof(Datum));
 
 	/*
 	 * Two keys always (a rescan takes as many as the scan began with): the
@@ -435,8 +439,14 @@ rc_lock_due_tasks(Relation rel, const RcDueWalk *walk, int room, Datum *ids)
 										 TUPLE_LOCK_FLAG_FIND_LAST_VERSION, &tmfd))
 				{
 					case TM_Ok:
-						if (!tmfd.traversed || rc_task_due_here(locked, walk, priority, &id))
-							ids[n++] = Int64GetDatum(id);
+						if (tmfd.traversed && !rc_task_due_here(locked, walk, priority, &id))
+							break;
+						if (n == allocated)
+						{
+							allocated = Min(room, allocated * 2);
+							*ids = repalloc(*ids, allocated * sizeof(Datum));
+						}
+						(*ids)[n++] = Int64GetDatum(id);
 						break;
 					case TM_WouldBlock:	/* locked elsewhere */
 					case TM_Deleted:
@@ -876,8 +886,8 @@ rc_hand_out_tasks(PG_FUNCTION_ARGS)
 				   rc_count_held(rel, GetActiveSnapshot(), node.values[RC_NODE_ID]));
 	if (room > 0)
 	{
-		Datum	   *ids = palloc(room * sizeof(Datum));
-		int			n = rc_lock_due_tasks(rel, &walk, (int) room, ids);
+		Datum	   *ids;
+		int			n = rc_lock_due_tasks(rel, &walk, (int) room, &ids);
 
 		rc_hand_out_rows(ids, NULL, n, node.values[RC_NODE_ID], false,
 						 node.values[RC_NODE_LEASE_UNTIL], false, !claiming,
