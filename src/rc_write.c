@@ -167,8 +167,8 @@ rc_write_init(void)
 static void
 rc_write_cache_build(Relation rel)
 {
-	TriggerDesc *trigdesc = rel->trigdesc;
 	MemoryContext oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+	TriggerDesc *trigdesc;
 	EState	   *estate;
 	List	   *indexes;
 	ListCell   *lc;
@@ -184,6 +184,16 @@ rc_write_cache_build(Relation rel)
 									  ALLOCSET_SMALL_SIZES);
 	MemoryContextSwitchTo(cache.cxt);
 	estate = CreateExecutorState();
+
+	/*
+	 * A copy: each lock taken below (an index opened, a catalog read for a
+	 * syscache miss) takes in the invalidations sent meanwhile, and a
+	 * relcache invalidation of the table (as a vacuum's or an analyze's
+	 * new statistics send) builds its entry again and frees the trigger
+	 * descriptor it had, whatever changed.  The copy stays as it was read;
+	 * the invalidation leaves the cache to be made again.
+	 */
+	trigdesc = rel->trigdesc ? CopyTriggerDesc(rel->trigdesc) : NULL;
 
 	for (int c = 0; c < RC_TASK_NUM_COLUMNS; c++)
 		cache.attnum[c] = rc_column_attnum(rel, column_names[c]);
@@ -298,11 +308,15 @@ rc_task_open(LOCKMODE lockmode, AclMode mode)
 	return rel;
 }
 
-/* Where a column is in the table rc_task_open() opened last */
+/*
+ * Where a column is in the table rc_task_open() opened last.  Still right
+ * after an invalidation that came since: the table's columns cannot change
+ * while the caller holds it open.
+ */
 AttrNumber
 rc_task_attnum(RcTaskColumn col)
 {
-	Assert(cache.valid);
+	Assert(OidIsValid(cache.task));
 	return cache.attnum[col];
 }
 
@@ -317,7 +331,6 @@ rc_write_begin(RcTaskWrite *w, CmdType cmd)
 {
 	RangeTblEntry *rte;
 	EState	   *estate;
-
 	AclMode		mode = cmd == CMD_INSERT ? ACL_INSERT : ACL_UPDATE;
 
 	Assert(cmd == CMD_INSERT || cmd == CMD_UPDATE);
@@ -539,11 +552,14 @@ rc_write_end(RcTaskWrite *w)
 		rc_write_free_retired();
 }
 
-/* A task state's value, for the table the cache was made for */
+/*
+ * A task state's value, for the table the cache was made for (still right
+ * after an invalidation, as rc_task_attnum())
+ */
 Datum
 rc_task_state_value(RcTaskState state)
 {
-	Assert(cache.valid);
+	Assert(OidIsValid(cache.task));
 	return cache.state[state];
 }
 
