@@ -1358,8 +1358,8 @@ DROP TRIGGER task_update_after ON role_cluster.task;
 DROP TRIGGER task_mark ON role_cluster.task;
 -- The write behind them, called as they call it (their caller has locked
 -- the queued tasks): only the queued tasks given are handed out, an id
--- not found or NULL is passed over, and a dispatch's route numbers follow
--- the order of the ids.  The same with an UPDATE trigger that has
+-- not found or NULL is passed over, one given twice is written once, and
+-- a dispatch's route numbers follow the order of the ids.  The same with an UPDATE trigger that has
 -- transition tables, which gets the statement: the trigger sees the rows.
 SELECT id AS h2 FROM role_cluster.task WHERE kind = 'h2' \gset
 SELECT id AS h3 FROM role_cluster.task WHERE kind = 'h3' \gset
@@ -1367,7 +1367,7 @@ SELECT id AS h4 FROM role_cluster.task WHERE kind = 'h4' \gset
 BEGIN;
 SELECT kind AS locked FROM role_cluster.task WHERE id IN (:h2, :h4) ORDER BY kind FOR UPDATE;
 SELECT kind, state, node_id, attempts, row_number() OVER (ORDER BY route_seq) AS route_order
-	FROM role_cluster.write_hand_out(ARRAY[:h4, NULL, :h3, -1, :h2], 'writer',
+	FROM role_cluster.write_hand_out(ARRAY[:h4, NULL, :h3, -1, :h2, :h4], 'writer',
 									 now() + interval '1 minute', true)
 	ORDER BY route_seq;
 ROLLBACK;
@@ -1391,7 +1391,7 @@ TRUNCATE completions_seen;
 BEGIN;
 SELECT kind AS locked FROM role_cluster.task WHERE id IN (:h2, :h4) ORDER BY kind FOR UPDATE;
 SELECT kind, state, node_id, attempts, row_number() OVER (ORDER BY route_seq) AS route_order
-	FROM role_cluster.write_hand_out(ARRAY[:h4, NULL, :h3, -1, :h2], 'writer',
+	FROM role_cluster.write_hand_out(ARRAY[:h4, NULL, :h3, -1, :h2, :h4], 'writer',
 									 now() + interval '1 minute', true)
 	ORDER BY route_seq;
 SELECT t.kind, c.how FROM completions_seen c JOIN role_cluster.task t ON t.id = c.id
