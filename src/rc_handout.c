@@ -256,17 +256,6 @@ rc_write_hand_out(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-/* An index of role_cluster.task, by name, opened with AccessShareLock */
-static Relation
-rc_task_index(Relation rel, const char *name)
-{
-	Oid			index = get_relname_relid(name, RelationGetNamespace(rel));
-
-	if (!OidIsValid(index))
-		elog(ERROR, "index role_cluster.%s does not exist", name);
-	return index_open(index, AccessShareLock);
-}
-
 /*
  * How many tasks node node_id holds running (task_held_idx), as the
  * snapshot sees them
@@ -274,7 +263,7 @@ rc_task_index(Relation rel, const char *name)
 static int64
 rc_count_held(Relation rel, Snapshot snapshot, Datum node_id)
 {
-	Relation	index = rc_task_index(rel, "task_held_idx");
+	Relation	index = rc_task_index_open(RC_INDEX_HELD);
 	TupleTableSlot *slot = table_slot_create(rel, NULL);
 	AttrNumber	state = rc_task_attnum(RC_TASK_STATE);
 	Datum		running = rc_task_state_value(RC_STATE_RUNNING);
@@ -374,7 +363,7 @@ rc_task_due_here(TupleTableSlot *slot, const RcDueWalk *walk, int32 priority, in
 static int
 rc_lock_due_tasks(Relation rel, const RcDueWalk *walk, int room, Datum **ids)
 {
-	Relation	index = rc_task_index(rel, "task_queued_idx");
+	Relation	index = rc_task_index_open(RC_INDEX_QUEUED);
 	Snapshot	snapshot = GetActiveSnapshot();
 	CommandId	cid = GetCurrentCommandId(true);
 	TupleTableSlot *slot = table_slot_create(rel, NULL);
@@ -567,55 +556,44 @@ rc_node_shard(bool shard_null, int32 shard, int32 total, int32 *serves)
 	return !shard_null || total == 1;
 }
 
-/* The node composite argument of a SQL function, read; false if unreadable */
-static bool
-rc_node_arg(FunctionCallInfo fcinfo, RcNode *node)
+/*
+ * A SQL function's answer of test (rc_node_lost(), rc_node_live()) for
+ * its node composite argument: NULL for a row without the columns the
+ * test reads (the table's own rows have all of them)
+ */
+static Datum
+rc_node_test(FunctionCallInfo fcinfo, bool (*test) (const RcNode *node))
 {
 	HeapTupleHeader row = PG_GETARG_HEAPTUPLEHEADER(0);
 	TupleDesc	desc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(row),
 											  HeapTupleHeaderGetTypMod(row));
 	HeapTupleData tuple;
-	bool		ok;
+	RcNode		node;
+	bool		readable;
 
 	tuple.t_len = HeapTupleHeaderGetDatumLength(row);
 	ItemPointerSetInvalid(&tuple.t_self);
 	tuple.t_tableOid = InvalidOid;
 	tuple.t_data = row;
-	ok = rc_node_read(&tuple, desc, node);
+	readable = rc_node_read(&tuple, desc, &node);
 	ReleaseTupleDesc(desc);
-	return ok;
+	if (!readable)
+		PG_RETURN_NULL();
+	PG_RETURN_BOOL(test(&node));
 }
 
-/*
- * role_cluster.node_is_lost(n role_cluster.node) → boolean
- *
- * Whether the node no longer holds its tasks (rc_node_lost()); NULL for a
- * row without the columns it reads.
- */
+/* role_cluster.node_is_lost(n role_cluster.node) → boolean (rc_node_lost()) */
 Datum
 rc_node_is_lost(PG_FUNCTION_ARGS)
 {
-	RcNode		node;
-
-	if (!rc_node_arg(fcinfo, &node))
-		PG_RETURN_NULL();
-	PG_RETURN_BOOL(rc_node_lost(&node));
+	return rc_node_test(fcinfo, rc_node_lost);
 }
 
-/*
- * role_cluster.node_is_live(n role_cluster.node) → boolean
- *
- * Whether the node is live (rc_node_live()); NULL for a row without the
- * columns it reads.
- */
+/* role_cluster.node_is_live(n role_cluster.node) → boolean (rc_node_live()) */
 Datum
 rc_node_is_live(PG_FUNCTION_ARGS)
 {
-	RcNode		node;
-
-	if (!rc_node_arg(fcinfo, &node))
-		PG_RETURN_NULL();
-	PG_RETURN_BOOL(rc_node_live(&node));
+	return rc_node_test(fcinfo, rc_node_live);
 }
 
 /*
@@ -707,7 +685,7 @@ static bool
 rc_singletons_queued(void)
 {
 	Relation	rel = rc_task_open(AccessShareLock, ACL_SELECT);
-	Relation	index = rc_task_index(rel, "task_queued_singleton_idx");
+	Relation	index = rc_task_index_open(RC_INDEX_QUEUED_SINGLETON);
 	TupleTableSlot *slot = table_slot_create(rel, NULL);
 	IndexScanDesc scan = index_beginscan(rel, index, GetActiveSnapshot(), 0, 0);
 	bool		found;
@@ -801,6 +779,7 @@ rc_hand_out_tasks(PG_FUNCTION_ARGS)
 	RcDueWalk	walk;
 	bool	   *type_nulls;
 	int32		shard;
+	bool		enables_push;
 	bool		room_known;
 	int64		room = 0;
 	Relation	rel;
@@ -842,10 +821,18 @@ rc_hand_out_tasks(PG_FUNCTION_ARGS)
 					  sizeof(Oid), true, TYPALIGN_INT, &walk.types, &type_nulls, &walk.ntypes);
 	if (walk.ntypes == 0)
 		return (Datum) 0;
-	walk.shard_null = !rc_node_shard(node.nulls[RC_NODE_SHARD],
-									 DatumGetInt32(node.values[RC_NODE_SHARD]),
-									 rc_push_shards_total(false), &shard);
-	walk.shard = shard;
+
+	/*
+	 * Its push shard matters only if it may run push tasks, and the shard
+	 * total (a read of cluster_settings) only if it has no shard of its own
+	 */
+	enables_push = false;
+	for (int i = 0; i < walk.ntypes; i++)
+		enables_push |= rc_task_type_ordinal(DatumGetObjectId(walk.types[i])) == RC_PUSH_NOTIFICATIONS;
+	walk.shard_null = !enables_push ||
+		!rc_node_shard(node.nulls[RC_NODE_SHARD], DatumGetInt32(node.values[RC_NODE_SHARD]),
+					   node.nulls[RC_NODE_SHARD] ? rc_push_shards_total(false) : 0, &shard);
+	walk.shard = walk.shard_null ? 0 : shard;
 
 	/*
 	 * The room the node has left, counted under its lock unless the caller

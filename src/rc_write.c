@@ -61,6 +61,10 @@ static const char *const state_labels[RC_NUM_STATES] = {
 	"queued", "running", "done", "dead"
 };
 
+static const char *const index_names[RC_NUM_TASK_INDEXES] = {
+	"task_queued_idx", "task_queued_singleton_idx", "task_held_idx"
+};
+
 static const char *const keyed_tables[RC_NUM_KEYED_COLUMNS] = {"node", "node_fetch"};
 static const char *const keyed_columns[RC_NUM_KEYED_COLUMNS] = {"login", "fetched"};
 
@@ -93,6 +97,7 @@ typedef struct RcWriteCache
 	bool		update_transitions; /* an UPDATE trigger has some */
 	ExprState **defaults;		/* each column's default prepared, or NULL */
 	RcKeyedTable keyed[RC_NUM_KEYED_COLUMNS];	/* the node tables' columns */
+	Oid			named_index[RC_NUM_TASK_INDEXES];	/* the indexes scanned */
 } RcWriteCache;
 
 static RcWriteCache cache;
@@ -220,6 +225,9 @@ rc_write_cache_build(Relation rel)
 			info->ii_ExpressionsState = ExecPrepareExprList(info->ii_Expressions, estate);
 		if (lfirst_oid(lc) == RelationGetPrimaryKeyIndex(rel))
 			cache.pkey = cache.nindexes;
+		for (int n = 0; n < RC_NUM_TASK_INDEXES; n++)
+			if (strcmp(RelationGetRelationName(index), index_names[n]) == 0)
+				cache.named_index[n] = lfirst_oid(lc);
 		cache.index_oids[cache.nindexes] = lfirst_oid(lc);
 		cache.index_info[cache.nindexes++] = info;
 		index_close(index, AccessShareLock);
@@ -550,6 +558,16 @@ rc_write_end(RcTaskWrite *w)
 	table_close(w->rel, NoLock);
 	if (--write_depth == 0)
 		rc_write_free_retired();
+}
+
+/* Opens an index the hand-out scans, found by name when the cache was made */
+Relation
+rc_task_index_open(RcTaskIndex which)
+{
+	Assert(OidIsValid(cache.task));
+	if (!OidIsValid(cache.named_index[which]))
+		elog(ERROR, "index role_cluster.%s does not exist", index_names[which]);
+	return index_open(cache.named_index[which], AccessShareLock);
 }
 
 /*

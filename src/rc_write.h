@@ -86,6 +86,18 @@ extern Relation rc_task_open(LOCKMODE lockmode, AclMode mode);
 /* The number of a task column, in the table rc_task_open() opened last */
 extern AttrNumber rc_task_attnum(RcTaskColumn col);
 
+/* The task table's indexes the hand-out scans */
+typedef enum RcTaskIndex
+{
+	RC_INDEX_QUEUED,			/* task_queued_idx */
+	RC_INDEX_QUEUED_SINGLETON,	/* task_queued_singleton_idx */
+	RC_INDEX_HELD,				/* task_held_idx */
+	RC_NUM_TASK_INDEXES
+} RcTaskIndex;
+
+/* Opens one of them (AccessShareLock), of the table rc_task_open() opened */
+extern Relation rc_task_index_open(RcTaskIndex which);
+
 /*
  * Opens role_cluster.task for a write (cmd: CMD_INSERT or CMD_UPDATE)
  * under the active snapshot, once the current user is found to have the
