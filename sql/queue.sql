@@ -1402,6 +1402,45 @@ DROP FUNCTION note_completion();
 DROP FUNCTION note_new_rows();
 DROP FUNCTION note_statement();
 DROP FUNCTION mark_or_skip();
+-- A write opens only the indexes its rows go into, each as the first row
+-- that needs it is about to be written, after an insert's before row
+-- triggers: every row is in each index whose predicate it meets (amcheck
+-- looks for each row in its indexes), with a dedupe key that a before
+-- insert trigger gives, one that a before update trigger gives to a task
+-- claimed (then every index is opened), and a claim whose second task
+-- needs an index its first did not.
+CREATE EXTENSION amcheck;
+CREATE FUNCTION give_dedupe_key() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF NEW.kind LIKE TG_ARGV[0] THEN
+		NEW.dedupe_key := NEW.kind || ' by ' || TG_NAME;
+	END IF;
+	RETURN NEW;
+END
+$$;
+DELETE FROM role_cluster.task;
+SELECT count(*) AS registered FROM role_cluster.register_node('indexes', NULL, NULL, 10);
+CREATE TRIGGER task_key_inserted BEFORE INSERT ON role_cluster.task
+	FOR EACH ROW EXECUTE FUNCTION give_dedupe_key('ins-%');
+SELECT count(role_cluster.enqueue('searchIndexing', k, priority => p))
+	FROM (VALUES ('plain-1', 3), ('ins-1', 2)) v(k, p);
+DROP TRIGGER task_key_inserted ON role_cluster.task;
+SELECT role_cluster.enqueue('searchIndexing', dedupe_key => 'ins-1 by task_key_inserted') =
+	   (SELECT id FROM role_cluster.task WHERE kind = 'ins-1') AS deduplicated;
+SELECT kind, state, dedupe_key FROM role_cluster.claim_tasks('indexes', 2) ORDER BY kind;
+CREATE TRIGGER task_key_updated BEFORE UPDATE ON role_cluster.task
+	FOR EACH ROW EXECUTE FUNCTION give_dedupe_key('upd-%');
+SELECT role_cluster.enqueue('searchIndexing', 'upd-1') > 0 AS enqueued;
+SELECT kind, state, dedupe_key FROM role_cluster.claim_tasks('indexes', 1);
+DROP TRIGGER task_key_updated ON role_cluster.task;
+SELECT role_cluster.complete_task(id, 'indexes') FROM role_cluster.task WHERE kind = 'plain-1';
+SELECT c.relname AS index, bt_index_check(c.oid, true)
+	FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+	WHERE i.indrelid = 'role_cluster.task'::regclass ORDER BY c.relname;
+SELECT kind, state, dedupe_key IS NOT NULL AS keyed FROM role_cluster.task ORDER BY kind;
+SELECT role_cluster.deregister_node('indexes');
+DROP FUNCTION give_dedupe_key();
+DROP EXTENSION amcheck;
 
 DROP VIEW q;
 DROP VIEW task_stage;

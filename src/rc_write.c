@@ -364,15 +364,25 @@ rc_write_begin(RcTaskWrite *w, CmdType cmd)
 	estate->es_output_cid = GetCurrentCommandId(true);
 	estate->es_snapshot = GetActiveSnapshot();
 
-	/* ExecOpenIndices(), with the cached descriptions */
+	/*
+	 * ExecOpenIndices(), with the cached descriptions; but only the primary
+	 * key is opened now, the others as a row to be written needs them
+	 * (rc_write_open_indexes()).  All of them, as a statement would, when
+	 * the rows can change after that test: a before row trigger of an
+	 * UPDATE (an INSERT's are fired first, by rc_write_insert()), or a
+	 * stored generated column.
+	 */
 	w->rri->ri_NumIndices = cache.nindexes;
-	w->rri->ri_IndexRelationDescs = palloc(Max(cache.nindexes, 1) * sizeof(Relation));
+	w->rri->ri_IndexRelationDescs = palloc0(Max(cache.nindexes, 1) * sizeof(Relation));
 	w->rri->ri_IndexRelationInfo = palloc(Max(cache.nindexes, 1) * sizeof(IndexInfo *));
 	for (int i = 0; i < cache.nindexes; i++)
-	{
-		w->rri->ri_IndexRelationDescs[i] = index_open(cache.index_oids[i], RowExclusiveLock);
 		w->rri->ri_IndexRelationInfo[i] = cache.index_info[i];
-	}
+	w->rri->ri_IndexRelationDescs[cache.pkey] = index_open(cache.index_oids[cache.pkey],
+														   RowExclusiveLock);
+	w->all_indexes = (cmd == CMD_UPDATE && w->rri->ri_TrigDesc != NULL &&
+					  w->rri->ri_TrigDesc->trig_update_before_row) ||
+		(RelationGetDescr(w->rel)->constr != NULL &&
+		 RelationGetDescr(w->rel)->constr->has_generated_stored);
 	/* TriggerEnabled() prepares only a WHEN clause it does not find here */
 	for (int i = 0; i < cache.ntriggers; i++)
 		w->rri->ri_TrigWhenExprs[i] = cache.trigger_when[i];
@@ -385,6 +395,33 @@ rc_write_begin(RcTaskWrite *w, CmdType cmd)
 	w->changed = NULL;
 	w->updating = false;
 	return true;
+}
+
+/*
+ * Opens, as ExecOpenIndices() would have, each index the row in slot is to
+ * have an entry in and that no earlier row of the write opened: those
+ * whose predicate it satisfies (ExecInsertIndexTuples() passes over the
+ * others, and over those left closed), or all of them (all_indexes).  An
+ * index left closed is not locked either: as in a plan that does not use
+ * it, the lock on the table keeps it as it is.
+ */
+static void
+rc_write_open_indexes(RcTaskWrite *w, TupleTableSlot *slot)
+{
+	ExprContext *econtext = GetPerTupleExprContext(w->estate);
+
+	econtext->ecxt_scantuple = slot;
+	for (int i = 0; i < cache.nindexes; i++)
+	{
+		IndexInfo  *info = cache.index_info[i];
+
+		if (w->rri->ri_IndexRelationDescs[i] != NULL)
+			continue;
+		if (w->all_indexes || info->ii_PredicateState == NULL ||
+			ExecQual(info->ii_PredicateState, econtext))
+			w->rri->ri_IndexRelationDescs[i] = index_open(cache.index_oids[i],
+														   RowExclusiveLock);
+	}
 }
 
 /* Finds a task by id through the primary key (rc_write.h) */
@@ -499,6 +536,7 @@ rc_write_update(RcTaskWrite *w)
 		ExecBSUpdateTriggers(w->estate, w->rri);
 		w->updating = true;
 	}
+	rc_write_open_indexes(w, w->change);
 	ExecSimpleRelationUpdate(w->rri, w->estate, &w->epq, w->row, w->change);
 	w->change_set = false;
 	return ItemPointerIsValid(&w->change->tts_tid);
@@ -527,12 +565,31 @@ rc_write_new_row(RcTaskWrite *w)
 int64
 rc_write_insert(RcTaskWrite *w)
 {
+	TriggerDesc *trigdesc = w->rri->ri_TrigDesc;
 	bool		isnull;
 	Datum		id;
 
 	ExecStoreVirtualTuple(w->change);
 	ExecBSInsertTriggers(w->estate, w->rri);
-	ExecSimpleRelationInsert(w->rri, w->estate, w->change);
+
+	/*
+	 * The before row triggers first, here, so that the indexes opened are
+	 * those of the row they leave; ExecSimpleRelationInsert() is not to
+	 * fire them again (the flag is on the write's own copy of the
+	 * descriptor, which an error throws away with the write).
+	 */
+	if (trigdesc == NULL || !trigdesc->trig_insert_before_row)
+	{
+		rc_write_open_indexes(w, w->change);
+		ExecSimpleRelationInsert(w->rri, w->estate, w->change);
+	}
+	else if (ExecBRInsertTriggers(w->estate, w->rri, w->change))
+	{
+		rc_write_open_indexes(w, w->change);
+		trigdesc->trig_insert_before_row = false;
+		ExecSimpleRelationInsert(w->rri, w->estate, w->change);
+		trigdesc->trig_insert_before_row = true;
+	}
 	ExecASInsertTriggers(w->estate, w->rri, NULL);
 	id = slot_getattr(w->change, cache.attnum[RC_TASK_ID], &isnull);
 	if (isnull)

@@ -70,6 +70,7 @@ typedef struct RcTaskWrite
 	bool		change_set;		/* change holds the version being set */
 	Bitmapset  *changed;		/* the columns set, for UPDATE OF triggers */
 	bool		updating;		/* an UPDATE's before statement triggers fired */
+	bool		all_indexes;	/* every row opens all the indexes */
 } RcTaskWrite;
 
 /* Registers the cache's callbacks; called once per process by _PG_init */
