@@ -658,6 +658,13 @@ SELECT state, node_id, push_shard, attempts, count(*)
 	FROM role_cluster.task GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4;
 SELECT node_id, held FROM role_cluster.nodes WHERE node_id = 'push0';
 SELECT role_cluster.routes_to('pushNotifications', 1, '{pushNotifications}', NULL) AS shardless_node;
+-- Claiming, such a node reads the shard total at the first push task it
+-- meets: it takes none of them while there are two shards, and all of
+-- them once there is one.
+SELECT count(*) AS queued_push FROM role_cluster.task WHERE state = 'queued';
+SELECT count(*) AS push0_claims FROM role_cluster.claim_tasks('push0', 100);
+UPDATE role_cluster.cluster_settings SET push_shards_total = 1;
+SELECT count(*) AS push0_claims_one_shard FROM role_cluster.claim_tasks('push0', 100);
 ROLLBACK;
 
 ---------------------------------------------------------------------------

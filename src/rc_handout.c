@@ -289,11 +289,23 @@ rc_count_held(Relation rel, Snapshot snapshot, Datum node_id)
 	return held;
 }
 
+/*
+ * effective_push_shard(): the push shard a node serves, its own, or 1
+ * when it has none and there is one shard; false when it serves none
+ */
+static bool
+rc_node_shard(bool shard_null, int32 shard, int32 total, int32 *serves)
+{
+	*serves = shard_null ? 1 : shard;
+	return !shard_null || total == 1;
+}
+
 /* What the walk of the queue looks for (rc_lock_due_tasks()) */
 typedef struct RcDueWalk
 {
 	Datum	   *types;			/* the task types the node's role enables */
 	int			ntypes;
+	bool		shard_unread;	/* the shard below waits for the shard total */
 	bool		shard_null;		/* the node serves no push shard */
 	int32		shard;			/* else this one */
 	TimestampTz now;			/* due: run_at at or before it */
@@ -304,13 +316,28 @@ typedef struct RcDueWalk
 } RcDueWalk;
 
 /*
+ * Settles the push shard the walk's node serves, when it waits for the
+ * shard total (a read of cluster_settings, under the active snapshot): a
+ * node with no shard of its own serves shard 1 while there is one shard,
+ * else none.
+ */
+static void
+rc_walk_read_shard(RcDueWalk *walk)
+{
+	if (!walk->shard_unread)
+		return;
+	walk->shard_null = !rc_node_shard(true, 0, rc_push_shards_total(false), &walk->shard);
+	walk->shard_unread = false;
+}
+
+/*
  * Whether the task row in slot is one the walk hands out, at priority
  * priority: queued, not a singleton, due, past the start given, and one
  * the node may run (the test of routes_to(): its type enabled, and a push
  * task in the node's shard).  Its id in *id.
  */
 static bool
-rc_task_due_here(TupleTableSlot *slot, const RcDueWalk *walk, int32 priority, int64 *id)
+rc_task_due_here(TupleTableSlot *slot, RcDueWalk *walk, int32 priority, int64 *id)
 {
 	bool		isnull;
 	Datum		d;
@@ -346,6 +373,7 @@ rc_task_due_here(TupleTableSlot *slot, const RcDueWalk *walk, int32 priority, in
 	if (rc_task_type_ordinal(type) != RC_PUSH_NOTIFICATIONS)
 		return true;
 	d = slot_getattr(slot, rc_task_attnum(RC_TASK_PUSH_SHARD), &isnull);
+	rc_walk_read_shard(walk);
 	return !isnull && !walk->shard_null && DatumGetInt32(d) == walk->shard;
 }
 
@@ -361,7 +389,7 @@ rc_task_due_here(TupleTableSlot *slot, const RcDueWalk *walk, int32 priority, in
  * if that still qualifies (else left locked, as FOR UPDATE leaves it).
  */
 static int
-rc_lock_due_tasks(Relation rel, const RcDueWalk *walk, int room, Datum **ids)
+rc_lock_due_tasks(Relation rel, RcDueWalk *walk, int room, Datum **ids)
 {
 	Relation	index = rc_task_index_open(RC_INDEX_QUEUED);
 	Snapshot	snapshot = GetActiveSnapshot();
@@ -543,17 +571,6 @@ rc_node_live(const RcNode *node)
 {
 	return DatumGetTimestampTz(node->values[RC_NODE_LIVE_UNTIL]) > GetCurrentTransactionStartTimestamp() &&
 		!rc_node_lost(node);
-}
-
-/*
- * effective_push_shard(): the push shard a node serves, its own, or 1
- * when it has none and there is one shard; false when it serves none
- */
-static bool
-rc_node_shard(bool shard_null, int32 shard, int32 total, int32 *serves)
-{
-	*serves = shard_null ? 1 : shard;
-	return !shard_null || total == 1;
 }
 
 /*
@@ -778,7 +795,6 @@ rc_hand_out_tasks(PG_FUNCTION_ARGS)
 	Datum		types;
 	RcDueWalk	walk;
 	bool	   *type_nulls;
-	int32		shard;
 	bool		enables_push;
 	bool		room_known;
 	int64		room = 0;
@@ -824,15 +840,16 @@ rc_hand_out_tasks(PG_FUNCTION_ARGS)
 
 	/*
 	 * Its push shard matters only if it may run push tasks, and the shard
-	 * total (a read of cluster_settings) only if it has no shard of its own
+	 * total only if it has no shard of its own: then it is read at the
+	 * first push task the walk meets (rc_walk_read_shard()), or for the
+	 * singletons.
 	 */
 	enables_push = false;
 	for (int i = 0; i < walk.ntypes; i++)
 		enables_push |= rc_task_type_ordinal(DatumGetObjectId(walk.types[i])) == RC_PUSH_NOTIFICATIONS;
-	walk.shard_null = !enables_push ||
-		!rc_node_shard(node.nulls[RC_NODE_SHARD], DatumGetInt32(node.values[RC_NODE_SHARD]),
-					   node.nulls[RC_NODE_SHARD] ? rc_push_shards_total(false) : 0, &shard);
-	walk.shard = walk.shard_null ? 0 : shard;
+	walk.shard_unread = enables_push && node.nulls[RC_NODE_SHARD];
+	walk.shard_null = !enables_push;
+	walk.shard = enables_push && !walk.shard_unread ? DatumGetInt32(node.values[RC_NODE_SHARD]) : 0;
 
 	/*
 	 * The room the node has left, counted under its lock unless the caller
@@ -851,6 +868,8 @@ rc_hand_out_tasks(PG_FUNCTION_ARGS)
 					   DatumGetInt32(node.values[RC_NODE_CAPACITY]) -
 					   rc_count_held(rel, GetActiveSnapshot(), node.values[RC_NODE_ID]));
 		table_close(rel, NoLock);
+		if (room > 0)
+			rc_walk_read_shard(&walk);
 		PopActiveSnapshot();
 		if (room > 0)
 			room -= rc_hand_out_singletons(row, types, walk.shard_null, walk.shard, room,
