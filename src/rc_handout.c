@@ -242,7 +242,7 @@ rc_write_hand_out(PG_FUNCTION_ARGS)
 	bool	   *id_nulls;
 	int			nids;
 
-	InitMaterializedSRF(fcinfo, 0);
+	rc_init_row_srf(fcinfo);
 	if (PG_ARGISNULL(0))
 		return (Datum) 0;
 	deconstruct_array(PG_GETARG_ARRAYTYPE_P(0), INT8OID, sizeof(int64), FLOAT8PASSBYVAL,
@@ -802,7 +802,7 @@ rc_hand_out_tasks(PG_FUNCTION_ARGS)
 
 	LOCAL_FCINFO(call, 2);
 
-	InitMaterializedSRF(fcinfo, 0);
+	rc_init_row_srf(fcinfo);
 	if (XactIsoLevel != XACT_READ_COMMITTED)
 		rc_run_check("SELECT role_cluster.require_read_committed()", 0, (Datum) 0);
 

@@ -1168,7 +1168,7 @@ rc_task_batch_rows(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("tasks must be a JSON array, not %s", rc_jsonb_type(tasks))));
-	InitMaterializedSRF(fcinfo, 0);
+	rc_init_row_srf(fcinfo);
 	memset(singleton, -1, sizeof(singleton));
 
 	it = JsonbIteratorInit(&tasks->root);

@@ -9,6 +9,7 @@
 #include "postgres.h"
 
 #include "catalog/namespace.h"
+#include "funcapi.h"
 #include "mb/pg_wchar.h"
 #include "utils/guc.h"
 #include "parser/parse_relation.h"
@@ -153,4 +154,19 @@ rc_shown(const char *s, int max)
 	if (len <= max)
 		return s;
 	return psprintf("%.*s...", pg_mbcliplen(s, len, max), s);
+}
+
+/*
+ * Starts a materialized result set (rc_util.h).  A copy of the descriptor
+ * the caller expects has the row type's columns without the defaults and
+ * checks that the type's own descriptor, its table's, carries and that a
+ * lookup copies for each call.
+ */
+void
+rc_init_row_srf(FunctionCallInfo fcinfo)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	InitMaterializedSRF(fcinfo, rsinfo != NULL && IsA(rsinfo, ReturnSetInfo) &&
+						rsinfo->expectedDesc != NULL ? MAT_SRF_USE_EXPECTED_DESC : 0);
 }

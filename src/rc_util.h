@@ -29,6 +29,13 @@ extern AttrNumber rc_column_attnum(Relation rel, const char *name);
 extern Oid	rc_relation_oid(const char *name);
 
 /*
+ * InitMaterializedSRF() for a function returning a table's row type: the
+ * result's descriptor copied from the one the caller expects, when it
+ * gives one, rather than looked up with the table's constraints.
+ */
+extern void rc_init_row_srf(FunctionCallInfo fcinfo);
+
+/*
  * The planner settings the queue's statements run under (enable_seqscan,
  * enable_bitmapscan and jit off, generic plans: see the install script),
  * applied until rc_queue_settings_end(level) with the level begin
