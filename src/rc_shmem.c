@@ -111,6 +111,8 @@ rc_shmem_startup(void)
 		pg_atomic_init_u64(&rc_shared->rebuild_looked, 0);
 		for (int i = 0; i < RC_NUM_COUNTERS; i++)
 			pg_atomic_init_u64(&rc_shared->counters[i], 0);
+		for (int i = 0; i < RC_NUM_GATE_KEYS; i++)
+			pg_atomic_init_u64(&rc_shared->gate_changes[i], 0);
 	}
 	LWLockRelease(AddinShmemInitLock);
 }

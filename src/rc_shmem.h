@@ -49,6 +49,9 @@ typedef enum RcCounter
 
 #define RC_LAST_ERROR_LEN 256
 
+/* The keys of the configuration gates: the task types, and the shard total */
+#define RC_NUM_GATE_KEYS 11
+
 /* How many ended sessions the worker waits out before a reclaim */
 #define RC_MAX_EXITING 64
 
@@ -109,6 +112,11 @@ typedef struct RcShared
 										 * look for bloated indexes after them,
 										 * or one asked for */
 	pg_atomic_uint64 counters[RC_NUM_COUNTERS];
+	pg_atomic_uint64 gate_changes[RC_NUM_GATE_KEYS];	/* times each
+														 * configuration gate
+														 * was taken
+														 * exclusively
+														 * (rc_task.c) */
 } RcShared;
 
 /* NULL unless the library was preloaded */

@@ -47,6 +47,7 @@
 
 #include "rc_group.h"
 #include "rc_shard.h"
+#include "rc_shmem.h"
 #include "rc_task.h"
 #include "rc_util.h"
 
@@ -59,6 +60,8 @@ PG_FUNCTION_INFO_V1(rc_gate_lock);
 
 StaticAssertDecl(RC_GATE_PUSH_SHARDS >= RC_NUM_TASK_TYPES,
 				 "the gate of push_shards_total is no task type's");
+StaticAssertDecl(RC_NUM_GATE_KEYS == RC_GATE_PUSH_SHARDS + 1,
+				 "rc_shmem.h counts the changes of every gate");
 
 /*
  * What this backend last read behind each configuration gate, by key, plus
@@ -66,15 +69,24 @@ StaticAssertDecl(RC_GATE_PUSH_SHARDS >= RC_NUM_TASK_TYPES,
  * While the transaction holds a gate shared, no other transaction can
  * change what it guards (a change takes it exclusively), so the value read
  * after taking it holds until the gate is let go: at the end of the
- * transaction, or of the subtransaction that took it, if that aborts.  So
- * an entry is dropped whenever the gate is taken anew, and not used while
- * this transaction holds the gate exclusively: it is making that change
- * itself.  Every task inserted reads its type's entry, and a push task the
- * total's.  Any relcache invalidation drops them all too: the tables they
- * come from may have been dropped and made again (DROP and CREATE
- * EXTENSION in one transaction, whose gates stay held).
+ * transaction, or of the subtransaction that took it, if that aborts.
+ * When the gate is taken anew, an entry still holds if no transaction took
+ * the gate exclusively meanwhile: each one that does counts itself in
+ * shared memory (rc_shared->gate_changes) while it holds it, so before the
+ * change it makes can commit, and the count read after taking the gate
+ * shared is the one noted with the entry (rc_gated_change).  Without the
+ * shared count (role_cluster not preloaded) an entry is dropped whenever
+ * the gate is taken anew.  An entry is not used while this transaction
+ * holds the gate exclusively: it is making that change itself.  Every task
+ * inserted reads its type's entry, and a push task the total's.  Any
+ * relcache invalidation drops them all too: the tables they come from may
+ * have been dropped and made again (DROP and CREATE EXTENSION in one
+ * transaction, whose gates stay held).
  */
 static int32 rc_gated_value[RC_GATE_PUSH_SHARDS + 1];
+
+/* The count of exclusive takings of each gate its entry above was read at */
+static uint64 rc_gated_change[RC_GATE_PUSH_SHARDS + 1];
 
 /* Relcache invalidation callback: forget every value read behind a gate */
 static void
@@ -111,7 +123,14 @@ rc_config_gate_shared(int32 key)
 
 	rc_gate_tag(&tag, RC_CONFIG_GATE, key);
 	if (LockAcquire(&tag, ShareLock, false, false) == LOCKACQUIRE_OK)
-		rc_gated_value[key] = 0;	/* not held until now: read it again */
+	{
+		/* not held until now: read it again, unless no change came since */
+		uint64		changes = rc_shared ? pg_atomic_read_u64(&rc_shared->gate_changes[key]) : 0;
+
+		if (rc_shared == NULL || changes != rc_gated_change[key])
+			rc_gated_value[key] = 0;
+		rc_gated_change[key] = changes;
+	}
 }
 
 /*
@@ -176,7 +195,12 @@ rc_gate_lock(PG_FUNCTION_ARGS)
 				 errdetail("A key is a task type's ordinal, 0 to %d, or %d for push_shards_total.",
 						   RC_NUM_TASK_TYPES - 1, RC_GATE_PUSH_SHARDS)));
 	rc_gate_tag(&tag, gate_id, key);
-	PG_RETURN_BOOL(LockAcquire(&tag, ExclusiveLock, false, !wait) != LOCKACQUIRE_NOT_AVAIL);
+	if (LockAcquire(&tag, ExclusiveLock, false, !wait) == LOCKACQUIRE_NOT_AVAIL)
+		PG_RETURN_BOOL(false);
+	/* what other backends read behind the gate is to be read again */
+	if (gate_id == RC_CONFIG_GATE && rc_shared != NULL)
+		pg_atomic_fetch_add_u64(&rc_shared->gate_changes[key], 1);
+	PG_RETURN_BOOL(true);
 }
 
 /*
