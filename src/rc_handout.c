@@ -156,15 +156,17 @@ rc_hand_out_by_statement(Datum *ids, bool *id_nulls, int nids, Datum node_id, bo
 
 /*
  * Hands out the tasks of ids (n of them, each NULL or not as nulls says),
- * which the caller has locked: each one found queued made running on
+ * which the caller has locked, in the versions at tids if it gives them
+ * (else each is found by its id): each one found queued made running on
  * node_id until lease_until, its attempt counted, numbered from route_seq
  * when numbered, and put in rows as written.  One write without a
  * statement (rc_write.h), or the statement for a table whose UPDATE
  * triggers use transition tables.  Under the snapshot the caller pushed.
  */
 static void
-rc_hand_out_rows(Datum *ids, bool *nulls, int n, Datum node_id, bool node_null,
-				 Datum lease_until, bool lease_null, bool numbered, Tuplestorestate *rows)
+rc_hand_out_rows(Datum *ids, bool *nulls, ItemPointer tids, int n, Datum node_id,
+				 bool node_null, Datum lease_until, bool lease_null, bool numbered,
+				 Tuplestorestate *rows)
 {
 	Datum		now = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
 	Datum		running;
@@ -190,7 +192,9 @@ rc_hand_out_rows(Datum *ids, bool *nulls, int n, Datum node_id, bool node_null,
 		bool		isnull;
 		Datum		d;
 
-		if ((nulls != NULL && nulls[i]) || !rc_write_find(&w, DatumGetInt64(ids[i])) ||
+		if ((nulls != NULL && nulls[i]) ||
+			!(tids != NULL ? rc_write_fetch(&w, &tids[i]) :
+			  rc_write_find(&w, DatumGetInt64(ids[i]))) ||
 			!rc_write_lock(&w, &newer))
 			continue;
 		d = rc_write_get(&w, RC_TASK_STATE, &isnull);
@@ -248,7 +252,7 @@ rc_write_hand_out(PG_FUNCTION_ARGS)
 	deconstruct_array(PG_GETARG_ARRAYTYPE_P(0), INT8OID, sizeof(int64), FLOAT8PASSBYVAL,
 					  TYPALIGN_DOUBLE, &ids, &id_nulls, &nids);
 	rc_push_write_snapshot();
-	rc_hand_out_rows(ids, id_nulls, nids,
+	rc_hand_out_rows(ids, id_nulls, NULL, nids,
 					 PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1), PG_ARGISNULL(1),
 					 PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2), PG_ARGISNULL(2),
 					 !PG_ARGISNULL(3) && PG_GETARG_BOOL(3), rsinfo->setResult);
@@ -381,15 +385,16 @@ rc_task_due_here(TupleTableSlot *slot, RcDueWalk *walk, int32 priority, int64 *i
  * Locks up to room queued non-singleton tasks that the walk looks for, in
  * hand-out order (task_queued_idx: priority descending, run_at, id),
  * passing over those another transaction has locked, as FOR UPDATE SKIP
- * LOCKED does; their ids in *ids (palloc'd, as large as they need: room
- * may be a capacity far above what is queued), their number returned.  Each priority is
+ * LOCKED does; their ids in *ids and the versions locked in *tids
+ * (palloc'd, as large as they need: room may be a capacity far above what
+ * is queued), their number returned.  Each priority is
  * read only up to its first task not yet due: the scan then goes on from
  * the next priority down, so that tasks not yet due are never read.  A
  * row changed since the snapshot is locked in its last version, and taken
  * if that still qualifies (else left locked, as FOR UPDATE leaves it).
  */
 static int
-rc_lock_due_tasks(Relation rel, RcDueWalk *walk, int room, Datum **ids)
+rc_lock_due_tasks(Relation rel, RcDueWalk *walk, int room, Datum **ids, ItemPointer *tids)
 {
 	Relation	index = rc_task_index_open(RC_INDEX_QUEUED);
 	Snapshot	snapshot = GetActiveSnapshot();
@@ -403,6 +408,7 @@ rc_lock_due_tasks(Relation rel, RcDueWalk *walk, int room, Datum **ids)
 	int			allocated = Min(room, 64);
 
 	*ids = palloc(allocated * sizeof(Datum));
+	*tids = palloc(allocated * sizeof(ItemPointerData));
 
 	/*
 	 * Two keys always (a rescan takes as many as the scan began with): the
@@ -462,7 +468,9 @@ rc_lock_due_tasks(Relation rel, RcDueWalk *walk, int room, Datum **ids)
 						{
 							allocated = Min(room, allocated * 2);
 							*ids = repalloc(*ids, allocated * sizeof(Datum));
+							*tids = repalloc(*tids, allocated * sizeof(ItemPointerData));
 						}
+						(*tids)[n] = locked->tts_tid;
 						(*ids)[n++] = Int64GetDatum(id);
 						break;
 					case TM_WouldBlock:	/* locked elsewhere */
@@ -545,9 +553,24 @@ rc_desc_attnum(TupleDesc desc, const char *name)
 static bool
 rc_node_read(HeapTuple tuple, TupleDesc desc, RcNode *node)
 {
+	/* where each column was last found, checked by its name at each read */
+	static AttrNumber attnums[RC_NODE_NUM_COLUMNS];
+	Datum	   *values = palloc(desc->natts * sizeof(Datum));
+	bool	   *nulls = palloc(desc->natts * sizeof(bool));
+
+	heap_deform_tuple(tuple, desc, values, nulls);
 	for (int c = 0; c < RC_NODE_NUM_COLUMNS; c++)
-		node->values[c] = heap_getattr(tuple, rc_desc_attnum(desc, node_columns[c]), desc,
-									   &node->nulls[c]);
+	{
+		AttrNumber	a = attnums[c];
+
+		if (a < 1 || a > desc->natts || TupleDescAttr(desc, a - 1)->attisdropped ||
+			strcmp(NameStr(TupleDescAttr(desc, a - 1)->attname), node_columns[c]) != 0)
+			a = attnums[c] = rc_desc_attnum(desc, node_columns[c]);
+		node->values[c] = values[a - 1];
+		node->nulls[c] = nulls[a - 1];
+	}
+	pfree(values);
+	pfree(nulls);
 	return !node->nulls[RC_NODE_PID] && !node->nulls[RC_NODE_START] &&
 		!node->nulls[RC_NODE_LIVE_UNTIL] && !node->nulls[RC_NODE_LEASE_UNTIL];
 }
@@ -893,9 +916,10 @@ rc_hand_out_tasks(PG_FUNCTION_ARGS)
 	if (room > 0)
 	{
 		Datum	   *ids;
-		int			n = rc_lock_due_tasks(rel, &walk, (int) room, &ids);
+		ItemPointer tids;
+		int			n = rc_lock_due_tasks(rel, &walk, (int) room, &ids, &tids);
 
-		rc_hand_out_rows(ids, NULL, n, node.values[RC_NODE_ID], false,
+		rc_hand_out_rows(ids, NULL, tids, n, node.values[RC_NODE_ID], false,
 						 node.values[RC_NODE_LEASE_UNTIL], false, !claiming,
 						 rsinfo->setResult);
 	}

@@ -444,6 +444,16 @@ rc_write_find(RcTaskWrite *w, int64 id)
 	return found;
 }
 
+/* Reads the row version the caller locked at tid (rc_write.h) */
+bool
+rc_write_fetch(RcTaskWrite *w, ItemPointer tid)
+{
+	/* what the previous row's index entries and checks left */
+	ResetPerTupleExprContext(w->estate);
+	w->change_set = false;
+	return table_tuple_fetch_row_version(w->rel, tid, SnapshotAny, w->row);
+}
+
 /* Locks the row found, as an UPDATE would (rc_write.h) */
 bool
 rc_write_lock(RcTaskWrite *w, bool *newer)

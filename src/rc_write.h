@@ -115,6 +115,13 @@ extern bool rc_write_begin(RcTaskWrite *w, CmdType cmd);
 extern bool rc_write_find(RcTaskWrite *w, int64 id);
 
 /*
+ * Reads the row version at tid into w->row, whatever the snapshot: for a
+ * version the caller has locked, so that no other can follow it; false
+ * when there is no row version at tid.
+ */
+extern bool rc_write_fetch(RcTaskWrite *w, ItemPointer tid);
+
+/*
  * Locks the row found, as an UPDATE would before changing it; waits for a
  * transaction that holds it.  Under READ COMMITTED, a row changed since
  * the snapshot is followed to its last version, which w->row then holds
