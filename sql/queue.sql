@@ -1452,3 +1452,11 @@ DROP EXTENSION amcheck;
 DROP VIEW q;
 DROP VIEW task_stage;
 DROP EXTENSION role_cluster;
+-- The session's cache of the tables' OIDs (the task table's, the node
+-- table's) follows the extension made again in the same session: a claim
+-- after it locks the new node row.
+CREATE EXTENSION role_cluster;
+SELECT node_id FROM role_cluster.register_node('again', NULL, NULL, 2);
+SELECT role_cluster.enqueue('searchIndexing', 'again') > 0 AS enqueued;
+SELECT kind, state, node_id FROM role_cluster.claim_tasks('again', 2);
+DROP EXTENSION role_cluster;

@@ -677,7 +677,7 @@ rc_lock_node(Datum node_id, RcNode *node, Datum *row)
 	/* as the statement did, so the error is the same */
 	PreventCommandIfReadOnly("SELECT FOR NO KEY UPDATE");
 	PreventCommandIfParallelMode("SELECT FOR NO KEY UPDATE");
-	rel = table_open(rc_relation_oid("node"), RowShareLock);
+	rel = table_open(rc_node_relid(), RowShareLock);
 	aclresult = pg_class_aclcheck(RelationGetRelid(rel), GetUserId(), ACL_UPDATE);
 	if (aclresult != ACLCHECK_OK)
 		aclcheck_error(aclresult, OBJECT_TABLE, RelationGetRelationName(rel));

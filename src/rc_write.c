@@ -316,6 +316,13 @@ rc_task_open(LOCKMODE lockmode, AclMode mode)
 	return rel;
 }
 
+/* The OID of role_cluster.node (rc_write.h) */
+Oid
+rc_node_relid(void)
+{
+	return cache.valid ? cache.keyed[RC_NODE_LOGIN].relid : rc_relation_oid("node");
+}
+
 /*
  * Where a column is in the table rc_task_open() opened last.  Still right
  * after an invalidation that came since: the table's columns cannot change

@@ -84,6 +84,12 @@ extern void rc_write_init(void);
  */
 extern Relation rc_task_open(LOCKMODE lockmode, AclMode mode);
 
+/*
+ * The OID of role_cluster.node: the session cache's while it is valid (an
+ * invalidation of the table makes it invalid), else looked up by name
+ */
+extern Oid	rc_node_relid(void);
+
 /* The number of a task column, in the table rc_task_open() opened last */
 extern AttrNumber rc_task_attnum(RcTaskColumn col);
 
