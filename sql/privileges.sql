@@ -84,12 +84,16 @@ INSERT INTO role_cluster.cluster_role (name, listeners) VALUES ('ghostly', 'Enab
 ROLLBACK;
 
 -- SECURITY DEFINER functions pin their search_path to pg_catalog and
--- pg_temp (last); no function is SECURITY DEFINER without it.
-SELECT p.oid::regprocedure AS unpinned_definer
+-- pg_temp (last); none is SECURITY DEFINER without it but the three entry
+-- points in C, which pin it in C (to pg_catalog alone; the test of that is
+-- below, after "hostile").
+SELECT p.oid::regprocedure AS unpinned_definer, l.lanname
 	FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.classid = 'pg_proc'::regclass
 	JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'role_cluster'
+	JOIN pg_language l ON l.oid = p.prolang
 	WHERE p.prosecdef AND NOT EXISTS (
-		SELECT FROM unnest(p.proconfig) c WHERE c = 'search_path=pg_catalog, pg_temp');
+		SELECT FROM unnest(p.proconfig) c WHERE c = 'search_path=pg_catalog, pg_temp')
+	ORDER BY 1::text;
 -- No SECURITY DEFINER function may be executed by PUBLIC: a trigger
 -- function could be attached to a table of the caller's and run as the
 -- owner.
@@ -172,6 +176,63 @@ DELETE FROM role_cluster.node;
 DELETE FROM role_cluster.cluster_role WHERE name = 'pusher';
 DROP FUNCTION role_cluster.role_enables_task(text, text);
 DROP FUNCTION role_cluster.every_next(timestamptz, interval, text, integer);
+-- The three entry points in C pin the search path for all they run: a
+-- caller whose path puts a hostile schema first reaches none of it.  A
+-- trigger added to the task table records the path it runs under, and an
+-- operator = on task_state in the hostile schema, which enqueue()'s
+-- statement for a dedupe key would take if it saw the caller's path,
+-- reports itself.  (A new session, so that its statements are prepared
+-- under the path being tested.)
+CREATE SCHEMA regress_rc_hostile;
+GRANT USAGE ON SCHEMA regress_rc_hostile TO PUBLIC;
+CREATE FUNCTION regress_rc_hostile.state_eq(role_cluster.task_state, role_cluster.task_state)
+	RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+	RAISE NOTICE 'the hostile operator was called';
+	RETURN $1::text OPERATOR(pg_catalog.=) $2::text;
+END $$;
+CREATE OPERATOR regress_rc_hostile.= (LEFTARG = role_cluster.task_state,
+	RIGHTARG = role_cluster.task_state, FUNCTION = regress_rc_hostile.state_eq);
+CREATE TABLE public.regress_path_seen (seq serial, op text, task_kind text, schemas name[]);
+GRANT INSERT, SELECT ON public.regress_path_seen TO PUBLIC;
+GRANT USAGE ON SEQUENCE public.regress_path_seen_seq_seq TO PUBLIC;
+CREATE FUNCTION public.regress_record_path() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO public.regress_path_seen (op, task_kind, schemas)
+		VALUES (TG_OP, NEW.kind, pg_catalog.current_schemas(true));
+	RETURN NEW;
+END $$;
+CREATE TRIGGER regress_record_path BEFORE INSERT OR UPDATE ON role_cluster.task
+	FOR EACH ROW EXECUTE FUNCTION public.regress_record_path();
+\c
+SET SESSION AUTHORIZATION regress_rc_node;
+CREATE TEMP TABLE task (id bigint);
+SET search_path = regress_rc_hostile, pg_catalog, public, pg_temp;
+SELECT (pg_catalog.current_schemas(true))[1:3] AS caller_path;
+SELECT node_id FROM role_cluster.register_node('regress_pinned', NULL, 1);
+SELECT count(role_cluster.enqueue('outboundMta', 'plain')) AS enqueued;
+SELECT count(role_cluster.enqueue('outboundMta', 'deduped', dedupe_key => 'regress_pinned'))
+	AS enqueued;
+SELECT count(role_cluster.enqueue('outboundMta', 'deduped', dedupe_key => 'regress_pinned'))
+	AS deduped;
+SELECT count(role_cluster.enqueue('spamClassifierTraining', 'singleton')) AS enqueued;
+-- the plain task, claimed and completed without a statement; then its
+-- completion again, refused by the statement that says why
+SELECT id AS plain_id FROM role_cluster.claim_tasks('regress_pinned', 1) \gset
+SELECT role_cluster.complete_task(:plain_id, 'regress_pinned');
+SELECT role_cluster.complete_task(:plain_id, 'regress_pinned');
+-- the deduped task and the singleton, which a statement hands out
+SELECT kind FROM role_cluster.claim_tasks('regress_pinned', 2) ORDER BY kind;
+DROP TABLE pg_temp.task;
+RESET search_path;
+RESET SESSION AUTHORIZATION;
+SELECT op, task_kind, schemas FROM public.regress_path_seen ORDER BY seq;
+DROP TRIGGER regress_record_path ON role_cluster.task;
+DROP FUNCTION public.regress_record_path();
+DROP TABLE public.regress_path_seen;
+DROP SCHEMA regress_rc_hostile CASCADE;
+DELETE FROM role_cluster.task WHERE kind IN ('plain', 'deduped', 'singleton');
+DELETE FROM role_cluster.node WHERE node_id = 'regress_pinned';
 -- The triggers that fire other than in ordinary sessions are those
 -- trigger_modes() lists, as it lists them; audit() says when one is no
 -- longer so, as after ENABLE TRIGGER ALL (pg_restore --disable-triggers).

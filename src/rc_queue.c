@@ -296,8 +296,8 @@ rc_enqueue_direct(const Datum *values, const char *nulls, int64 *id)
  * task carries, adds nothing and returns that task's id.  Not strict: the
  * arguments that need a value are checked here, in order.
  */
-Datum
-rc_enqueue(PG_FUNCTION_ARGS)
+static Datum
+enqueue_unpinned(PG_FUNCTION_ARGS)
 {
 	static const char *const required[] = {"task_type", "kind", "payload", NULL,
 	"run_at", "priority", "max_attempts"};
@@ -544,8 +544,8 @@ rc_sort_claimed(ReturnSetInfo *rsinfo)
  * PL/pgSQL wrapper ran a statement to call it and copied every row: 4 % of
  * a task's instructions at batch 1, bench_queue.sh's COUNT=instructions.)
  */
-Datum
-rc_claim_tasks(PG_FUNCTION_ARGS)
+static Datum
+claim_tasks_unpinned(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	int32		n;
@@ -728,8 +728,8 @@ rc_complete_direct(int64 task_id, Datum node_id, const int32 *attempt)
  * tables gets the statement, the caller's right to act for the node
  * checked in it.  The errors are worked out only when nothing changed.
  */
-Datum
-rc_complete_task(PG_FUNCTION_ARGS)
+static Datum
+complete_task_unpinned(PG_FUNCTION_ARGS)
 {
 	Oid			argtypes[3] = {INT8OID, TEXTOID, INT4OID};
 	Datum		values[3];
@@ -1380,4 +1380,31 @@ rc_node_timeout(PG_FUNCTION_ARGS)
 		seconds = rc_node_timeout_s;
 	timeout->time = (int64) seconds * USECS_PER_SEC;
 	PG_RETURN_INTERVAL_P(timeout);
+}
+
+/* ---------------------------------------------------------------------
+ * The SECURITY DEFINER entry points: each body with the search path
+ * pinned (rc_call_pinned(), in place of a SET clause)
+ * ---------------------------------------------------------------------
+ */
+
+/* role_cluster.enqueue(): enqueue_unpinned() under the pinned path */
+Datum
+rc_enqueue(PG_FUNCTION_ARGS)
+{
+	return rc_call_pinned(enqueue_unpinned, fcinfo);
+}
+
+/* role_cluster.claim_tasks(): claim_tasks_unpinned() under the pinned path */
+Datum
+rc_claim_tasks(PG_FUNCTION_ARGS)
+{
+	return rc_call_pinned(claim_tasks_unpinned, fcinfo);
+}
+
+/* role_cluster.complete_task(): complete_task_unpinned() under the pinned path */
+Datum
+rc_complete_task(PG_FUNCTION_ARGS)
+{
+	return rc_call_pinned(complete_task_unpinned, fcinfo);
 }

@@ -91,6 +91,33 @@ rc_queue_settings_end(int level)
 }
 
 /*
+ * Calls fn(fcinfo) with the search path pinned to pg_catalog alone, and
+ * returns what it returns.  The SECURITY DEFINER entry points in C run
+ * their bodies through this instead of a SET search_path clause: a SET
+ * clause changes the GUC at every call and back (a new nest level, the
+ * setting parsed, the path looked up again inside and again in the
+ * caller's next statement), 7 % of a task's instructions at batch 1
+ * (bench_queue.sh's COUNT=instructions PARTS=1).  An override search path
+ * is a list pushed and popped.  Everything that looks a name up under it
+ * sees pg_catalog and nothing else, the caller's temporary schema
+ * included: the statements of the slow paths and the functions that
+ * triggers, defaults and checks run, even those with search_path SET
+ * clauses of their own, whose settings do not apply while it is pushed.
+ * An error pops it as its (sub)transaction aborts.
+ */
+Datum
+rc_call_pinned(PGFunction fn, FunctionCallInfo fcinfo)
+{
+	OverrideSearchPath pinned = {NIL, true, false, 0};
+	Datum		result;
+
+	PushOverrideSearchPath(&pinned);
+	result = fn(fcinfo);
+	PopOverrideSearchPath();
+	return result;
+}
+
+/*
  * The TriggerData of a call by the trigger manager; anything else is a
  * protocol violation.
  */

@@ -13,6 +13,7 @@
 #define RC_UTIL_H
 
 #include "commands/trigger.h"
+#include "fmgr.h"
 #include "executor/spi.h"
 #include "utils/relcache.h"
 
@@ -45,6 +46,12 @@ extern void rc_init_row_srf(FunctionCallInfo fcinfo);
  */
 extern int	rc_queue_settings_begin(void);
 extern void rc_queue_settings_end(int level);
+
+/*
+ * fn(fcinfo) with the search path pinned to pg_catalog alone for its
+ * duration: what SECURITY DEFINER functions in C use for SET search_path
+ */
+extern Datum rc_call_pinned(PGFunction fn, FunctionCallInfo fcinfo);
 
 /*
  * The trigger checks, each raising the trigger-protocol error (39P01) that

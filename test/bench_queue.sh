@@ -109,9 +109,9 @@
 # a run of the path's steps up to it and one of those before it.  At
 # batch 1, PARTS=1 also parts role_cluster's and the C floor's loops by
 # call: what callgrind counts inside each C function (enqueue(),
-# claim_tasks(), complete_task(), with all they run), what SECURITY
-# DEFINER adds around them (applying and undoing their SET clauses), and
-# the rest.
+# claim_tasks(), complete_task(), with all they run, their pinned search
+# path included), what SECURITY DEFINER adds around them (the switch to
+# the owner and back; SET clauses, had they any), and the rest.
 set -euo pipefail
 # a failing run inside $(...) must end the script, not print a figure
 shopt -s inherit_errexit
@@ -439,8 +439,8 @@ if [ "$COUNT" = instructions ]; then
 	if [ -n "${by_call:-}" ]; then
 		echo
 		echo "batch 1 by call: the instructions per task spent in each call (and what it ran);"
-		echo "definer = what SECURITY DEFINER adds around the calls (their SET clauses applied and"
-		echo "undone); rest = the SELECTs around them, the client's messages, the commits"
+		echo "definer = what SECURITY DEFINER adds around the calls (the switch to the owner and"
+		echo "back); rest = the SELECTs around them, the client's messages, the commits"
 		printf '%-14s %10s %10s %10s %10s %10s %10s\n' queue enqueue claim complete definer rest total
 		paste <(printf 'role_cluster\nC floor\n') <(echo "$by_call") |
 			awk -F '\t' '{ split($2, v, " "); calls = v[2] + v[3] + v[4];

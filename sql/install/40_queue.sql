@@ -48,12 +48,22 @@
  *   count), while an index scan marks them dead as it passes and the next
  *   one skips them (three such runs: 1.9, 2.1 and 1.9 ms).
  * - The entry points in C (enqueue(), claim_tasks(), complete_task())
- *   pin only search_path: their common path runs no statement, and they
+ *   carry no SET clauses: their common path runs no statement, and they
  *   apply the planner settings above (and jit off) themselves, only around
  *   the statements of their slow paths (a dedupe key, an error to explain,
  *   a singleton, a table with transition-table triggers).  As SET clauses
  *   every call paid for them: 55,000 instructions per task at one task per
- *   call (bench_queue.sh's COUNT=instructions PARTS=1).
+ *   call (bench_queue.sh's COUNT=instructions PARTS=1).  They pin the
+ *   search path in C instead, for the whole call (rc_call_pinned() in
+ *   src/rc_util.c: pg_catalog alone, the caller's temporary schema left
+ *   out): an override, a list pushed and popped.  Their SET search_path
+ *   clauses cost 29,500 instructions per task around the calls and 6,900
+ *   in the caller's next statements, which looked the path up again;
+ *   SECURITY DEFINER now adds 3,300, its switch of user.  Under the
+ *   override, functions that run inside one of these calls (triggers on
+ *   the task table, the helpers below) see that path even if they SET
+ *   their own; a trigger an administrator adds to the task table must
+ *   qualify its names.
  * - Internal helpers (granted to nobody) carry no SET clauses: they inherit
  *   the pinned search_path and planner settings of the entry point that
  *   calls them, and every name in them is schema-qualified.  Each SET
@@ -1306,7 +1316,7 @@ CREATE FUNCTION role_cluster.enqueue(task_type role_cluster.task_type, kind text
 									 dedupe_key text DEFAULT NULL)
 	RETURNS bigint
 	AS 'MODULE_PATHNAME', 'rc_enqueue'
-	LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+	LANGUAGE C SECURITY DEFINER;
 COMMENT ON FUNCTION role_cluster.enqueue(role_cluster.task_type, text, jsonb, text, timestamptz, integer, integer, text) IS
 	'Adds a task and returns its id; a dedupe_key that an unfinished task carries returns that task instead';
 
@@ -1619,7 +1629,7 @@ COMMENT ON FUNCTION role_cluster.hand_out_tasks(text, integer, boolean, integer,
 CREATE FUNCTION role_cluster.claim_tasks(node_id text, n integer DEFAULT 1)
 	RETURNS SETOF role_cluster.task
 	AS 'MODULE_PATHNAME', 'rc_claim_tasks'
-	LANGUAGE C COST 100 SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+	LANGUAGE C COST 100 SECURITY DEFINER;
 COMMENT ON FUNCTION role_cluster.claim_tasks(text, integer) IS
 	'A node claims up to n routable due tasks for itself (queued -> running), in priority order';
 
@@ -2047,7 +2057,7 @@ COMMENT ON FUNCTION role_cluster.not_held(bigint, text, text, integer) IS
 CREATE FUNCTION role_cluster.complete_task(task_id bigint, node_id text,
 										   attempt integer DEFAULT NULL) RETURNS void
 	AS 'MODULE_PATHNAME', 'rc_complete_task'
-	LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+	LANGUAGE C SECURITY DEFINER;
 COMMENT ON FUNCTION role_cluster.complete_task(bigint, text, integer) IS
 	'The node holding a task running reports it done (for the attempt given, if one is)';
 
