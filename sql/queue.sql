@@ -1353,6 +1353,39 @@ SELECT kind, state, node_id, attempts, route_seq, last_error
 	FROM role_cluster.claim_tasks('writer', 3);
 SELECT how, count(*) FROM completions_seen GROUP BY how ORDER BY how;
 SELECT kind, state, attempts, last_error FROM role_cluster.task WHERE kind = 'h2';
+-- complete_task() gives a before row trigger the row locked, as UPDATE
+-- does, and writes what it returns: h1 done with the trigger's mark; h3,
+-- which the trigger skips, stays running on the node, and the call says
+-- that a trigger skipped it.
+CREATE FUNCTION skip_done() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF NEW.state = 'done' AND NEW.kind = TG_ARGV[0] THEN
+		RETURN NULL;
+	ELSIF NEW.state = 'done' THEN
+		NEW.last_error := 'completed under ' || TG_NAME;
+	END IF;
+	RETURN NEW;
+END
+$$;
+CREATE TRIGGER task_skip_done BEFORE UPDATE ON role_cluster.task
+	FOR EACH ROW EXECUTE FUNCTION skip_done('h3');
+SELECT role_cluster.complete_task(id, 'writer') FROM role_cluster.task WHERE kind = 'h1';
+DO $$
+DECLARE
+	detail		text;
+BEGIN
+	PERFORM role_cluster.complete_task(id, 'writer') FROM role_cluster.task WHERE kind = 'h3';
+EXCEPTION WHEN OTHERS THEN
+	GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+	RAISE NOTICE 'h3 not completed (%): %', SQLSTATE,
+		regexp_replace(SQLERRM, 'task [0-9]+', 'task h3');
+	RAISE NOTICE '%', detail;
+END
+$$;
+SELECT kind, state, node_id, last_error FROM role_cluster.task
+	WHERE kind IN ('h1', 'h3') ORDER BY kind;
+DROP TRIGGER task_skip_done ON role_cluster.task;
+DROP FUNCTION skip_done();
 DROP TRIGGER task_update_before ON role_cluster.task;
 DROP TRIGGER task_update_after ON role_cluster.task;
 DROP TRIGGER task_mark ON role_cluster.task;

@@ -664,6 +664,18 @@ rc_task_completable(RcTaskWrite *w, Datum node_id, const int32 *attempt,
 	return !*fetched_null && DatumGetInt64(d) <= DatumGetInt64(*fetched);
 }
 
+/* Sets the task's new version done, as complete_task()'s statement does */
+static void
+rc_task_set_done(RcTaskWrite *w)
+{
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+
+	rc_write_set(w, RC_TASK_STATE, rc_task_state_value(RC_STATE_DONE), false);
+	rc_write_set(w, RC_TASK_LEASE_UNTIL, (Datum) 0, true);
+	rc_write_set(w, RC_TASK_FINISHED_AT, TimestampTzGetDatum(now), false);
+	rc_write_set(w, RC_TASK_UPDATED_AT, TimestampTzGetDatum(now), false);
+}
+
 /* What rc_complete_direct() did */
 typedef enum RcCompleted
 {
@@ -675,9 +687,11 @@ typedef enum RcCompleted
 /*
  * complete_task()'s statement, without one (rc_write.h): the check of the
  * caller's right and of the task, then the row written, under a fresh
- * snapshot taken as SPI takes one for a statement that writes.  Under READ
- * COMMITTED, a row changed meanwhile is checked again in its last version,
- * as the statement's recheck would.
+ * snapshot taken as SPI takes one for a statement that writes.  As the
+ * statement, it writes the row without locking it first (no lock record
+ * in the WAL).  Under READ COMMITTED, a row another transaction changed
+ * meanwhile is locked in its last version and checked again, as the
+ * statement's recheck would.
  */
 static RcCompleted
 rc_complete_direct(int64 task_id, Datum node_id, const int32 *attempt)
@@ -688,6 +702,7 @@ rc_complete_direct(int64 task_id, Datum node_id, const int32 *attempt)
 	Datum		fetched = (Datum) 0;
 	bool		fetched_null = true;
 	bool		newer;
+	bool		changed;
 
 	PreventCommandIfReadOnly("UPDATE");
 	PreventCommandIfParallelMode("UPDATE");
@@ -699,19 +714,21 @@ rc_complete_direct(int64 task_id, Datum node_id, const int32 *attempt)
 	else
 	{
 		if (rc_may_act_for(node_id) && rc_write_find(&w, task_id) &&
-			rc_task_completable(&w, node_id, attempt, &fetched_read, &fetched, &fetched_null) &&
-			rc_write_lock(&w, &newer) &&
-			(!newer ||
-			 rc_task_completable(&w, node_id, attempt, &fetched_read, &fetched, &fetched_null)))
+			rc_task_completable(&w, node_id, attempt, &fetched_read, &fetched, &fetched_null))
 		{
-			TimestampTz now = GetCurrentTransactionStartTimestamp();
-
-			rc_write_set(&w, RC_TASK_STATE, rc_task_state_value(RC_STATE_DONE), false);
-			rc_write_set(&w, RC_TASK_LEASE_UNTIL, (Datum) 0, true);
-			rc_write_set(&w, RC_TASK_FINISHED_AT, TimestampTzGetDatum(now), false);
-			rc_write_set(&w, RC_TASK_UPDATED_AT, TimestampTzGetDatum(now), false);
-			if (rc_write_update(&w))
+			/* written as found, or checked again in its last version and written */
+			rc_task_set_done(&w);
+			if (rc_write_update_unlocked(&w, &changed))
 				result = RC_COMPLETED;
+			else if (changed && rc_write_lock(&w, &newer) &&
+					 (!newer ||
+					  rc_task_completable(&w, node_id, attempt, &fetched_read, &fetched,
+										  &fetched_null)))
+			{
+				rc_task_set_done(&w);
+				if (rc_write_update(&w))
+					result = RC_COMPLETED;
+			}
 		}
 		rc_write_end(&w);
 	}

@@ -33,6 +33,7 @@
 #include "catalog/namespace.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
+#include "executor/nodeModifyTable.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "optimizer/optimizer.h"
@@ -461,47 +462,68 @@ rc_write_fetch(RcTaskWrite *w, ItemPointer tid)
 	return table_tuple_fetch_row_version(w->rel, tid, SnapshotAny, w->row);
 }
 
+/*
+ * What a lock or a write of the row found that did not succeed means, as
+ * an UPDATE takes it: a row written by a command this write triggered
+ * raises (one this write wrote is left as it is); under REPEATABLE READ or
+ * SERIALIZABLE, a row changed or deleted since the snapshot raises a
+ * serialization failure; under READ COMMITTED, a row changed meanwhile
+ * sets *changed (its last version is to be locked and checked again).
+ */
+static void
+rc_write_failed(RcTaskWrite *w, TM_Result result, const TM_FailureData *tmfd,
+				const char *what, bool *changed)
+{
+	*changed = false;
+	switch (result)
+	{
+		case TM_SelfModified:
+			if (tmfd->cmax != w->estate->es_output_cid)
+				ereport(ERROR,
+						(errcode(ERRCODE_TRIGGERED_DATA_CHANGE_VIOLATION),
+						 errmsg("task row to be updated was already modified by an operation triggered by the current command")));
+			break;
+		case TM_Updated:
+			if (IsolationUsesXactSnapshot())
+				ereport(ERROR,
+						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+						 errmsg("could not serialize access due to concurrent update")));
+			*changed = true;
+			break;
+		case TM_Deleted:
+			if (IsolationUsesXactSnapshot())
+				ereport(ERROR,
+						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+						 errmsg("could not serialize access due to concurrent delete")));
+			break;
+		default:
+			elog(ERROR, "unexpected result %d %s a task row", (int) result, what);
+	}
+}
+
 /* Locks the row found, as an UPDATE would (rc_write.h) */
 bool
 rc_write_lock(RcTaskWrite *w, bool *newer)
 {
-	bool		xact_snapshot = IsolationUsesXactSnapshot();
 	TM_FailureData tmfd;
 	TM_Result	result;
+	bool		changed;
 
+	/* under READ COMMITTED, a row changed since is followed, so never TM_Updated */
 	result = table_tuple_lock(w->rel, &w->row->tts_tid, w->estate->es_snapshot, w->row,
 							  w->estate->es_output_cid, LockTupleNoKeyExclusive,
 							  LockWaitBlock,
-							  xact_snapshot ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
+							  IsolationUsesXactSnapshot() ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
 							  &tmfd);
 	*newer = false;
-	switch (result)
+	if (result == TM_Ok)
 	{
-		case TM_Ok:
-			*newer = tmfd.traversed;
-			return true;
-		case TM_Updated:
-			/* only under a transaction snapshot: the last version is not followed */
-			ereport(ERROR,
-					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-					 errmsg("could not serialize access due to concurrent update")));
-			break;
-		case TM_SelfModified:
-			/* as an UPDATE: written by this write already, or raises */
-			if (tmfd.cmax != w->estate->es_output_cid)
-				ereport(ERROR,
-						(errcode(ERRCODE_TRIGGERED_DATA_CHANGE_VIOLATION),
-						 errmsg("task row to be updated was already modified by an operation triggered by the current command")));
-			return false;
-		case TM_Deleted:
-			if (xact_snapshot)
-				ereport(ERROR,
-						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-						 errmsg("could not serialize access due to concurrent delete")));
-			return false;
-		default:
-			elog(ERROR, "unexpected result %d locking a task row", (int) result);
+		*newer = tmfd.traversed;
+		return true;
 	}
+	rc_write_failed(w, result, &tmfd, "locking", &changed);
+	if (changed)
+		elog(ERROR, "a task row changed since it was locked under READ COMMITTED");
 	return false;
 }
 
@@ -536,16 +558,14 @@ rc_write_set(RcTaskWrite *w, RcTaskColumn col, Datum value, bool isnull)
 }
 
 /*
- * Writes the new version, firing the row's triggers, and the statement's
- * before triggers at the first row (rc_write.h).  The slot's TID, cleared
- * when it was set, is the new version's once the row is written: a before
- * row trigger that skipped the row leaves it unset.
+ * What comes before the new version of a row is written: the columns that
+ * UPDATE OF triggers test, the before statement triggers at the first row,
+ * and the indexes the version goes into
  */
-bool
-rc_write_update(RcTaskWrite *w)
+static void
+rc_write_update_start(RcTaskWrite *w)
 {
 	Assert(w->change_set);
-	/* what UPDATE OF triggers test */
 	exec_rt_fetch(1, w->estate)->updatedCols = w->changed;
 	ExecStoreVirtualTuple(w->change);
 	if (!w->updating)
@@ -554,9 +574,70 @@ rc_write_update(RcTaskWrite *w)
 		w->updating = true;
 	}
 	rc_write_open_indexes(w, w->change);
+}
+
+/*
+ * Writes the new version, firing the row's triggers, and the statement's
+ * before triggers at the first row (rc_write.h).  The slot's TID, cleared
+ * when it was set, is the new version's once the row is written: a before
+ * row trigger that skipped the row leaves it unset.
+ */
+bool
+rc_write_update(RcTaskWrite *w)
+{
+	rc_write_update_start(w);
 	ExecSimpleRelationUpdate(w->rri, w->estate, &w->epq, w->row, w->change);
 	w->change_set = false;
 	return ItemPointerIsValid(&w->change->tts_tid);
+}
+
+/*
+ * Writes the new version over the row found, not locked first: what an
+ * UPDATE statement does when no other transaction changes the row
+ * meanwhile, and what ExecSimpleRelationUpdate() does, but for what
+ * happens when one does (rc_write.h).  It saves the lock's WAL record.
+ */
+bool
+rc_write_update_unlocked(RcTaskWrite *w, bool *changed)
+{
+	Relation	rel = w->rel;
+	ItemPointer tid = &w->row->tts_tid;
+	TupleConstr *constr = RelationGetDescr(rel)->constr;
+	TM_FailureData tmfd;
+	LockTupleMode lockmode;
+	bool		update_indexes;
+	TM_Result	result;
+	List	   *recheck = NIL;
+
+	*changed = false;
+	if (w->rri->ri_TrigDesc != NULL && w->rri->ri_TrigDesc->trig_update_before_row)
+	{
+		/* its triggers are given the row locked: the caller locks it */
+		*changed = true;
+		return false;
+	}
+	rc_write_update_start(w);
+	CheckCmdReplicaIdentity(rel, CMD_UPDATE);
+	if (constr != NULL && constr->has_generated_stored)
+		ExecComputeStoredGenerated(w->rri, w->estate, w->change, CMD_UPDATE);
+	if (constr != NULL)
+		ExecConstraints(w->rri, w->change, w->estate);
+	result = table_tuple_update(rel, tid, w->change, w->estate->es_output_cid,
+								w->estate->es_snapshot, InvalidSnapshot,
+								true, &tmfd, &lockmode, &update_indexes);
+	w->change_set = false;
+	if (result != TM_Ok)
+	{
+		rc_write_failed(w, result, &tmfd, "updating", changed);
+		return false;
+	}
+	if (w->rri->ri_NumIndices > 0 && update_indexes)
+		recheck = ExecInsertIndexTuples(w->rri, w->change, w->estate, true, false,
+										NULL, NIL);
+	ExecARUpdateTriggers(w->estate, w->rri, NULL, NULL, tid, NULL, w->change,
+						 recheck, NULL, false);
+	list_free(recheck);
+	return true;
 }
 
 /* Starts a new row of the columns' defaults (rc_write.h) */

@@ -154,6 +154,21 @@ extern void rc_write_set(RcTaskWrite *w, RcTaskColumn col, Datum value, bool isn
 extern bool rc_write_update(RcTaskWrite *w);
 
 /*
+ * Writes the new version over the row found without locking it first, as
+ * an UPDATE statement does: true when written.  False and *changed when a
+ * transaction changed the row after it was found and committed (under
+ * READ COMMITTED: lock it, rc_write_lock() following it to its last
+ * version, check that again, and write it with rc_write_update()), or
+ * when the table has before row update triggers (lock it first for them);
+ * false alone when the row was deleted meanwhile, or when this write has
+ * already written it.  Waits for a transaction that holds the row; under
+ * REPEATABLE READ or SERIALIZABLE, a row changed or deleted since the
+ * snapshot raises a serialization failure, as an UPDATE does.  The new
+ * version is to be set again after a false.
+ */
+extern bool rc_write_update_unlocked(RcTaskWrite *w, bool *changed);
+
+/*
  * Starts a new row: every column its default, as an INSERT that names
  * none of them would give it (the sequence's next id among them); then
  * rc_write_set() the columns given

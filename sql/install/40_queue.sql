@@ -2013,6 +2013,13 @@ BEGIN
 				  DETAIL = 'The task is routed to the node but not fetched yet.',
 				  HINT = 'Take it with role_cluster.fetch_tasks() first.';
 	END IF;
+	IF t.state = 'running' AND t.node_id = node_id THEN
+		/* the node holds it, yet the write changed nothing */
+		RAISE EXCEPTION 'node "%" cannot % task %: a trigger skipped the change', node_id, action, task_id
+			USING ERRCODE = 'triggered_action_exception',
+				  DETAIL = 'The node holds the task running, but a BEFORE UPDATE trigger on role_cluster.task returned NULL for its row.',
+				  HINT = 'See the triggers added to role_cluster.task.';
+	END IF;
 	RAISE EXCEPTION 'node "%" cannot % task %: it does not hold it running', node_id, action, task_id
 		USING ERRCODE = 'object_not_in_prerequisite_state',
 			  DETAIL = CASE
