@@ -158,6 +158,50 @@ SELECT role_cluster.complete_task(:secret, 'regress_reader');
 DELETE FROM role_cluster.task WHERE kind = 'secret';
 DELETE FROM role_cluster.node WHERE node_id = 'regress_reader';
 
+-- complete_task() and claim_tasks() read the node's row (the login bound
+-- to it) where they found it last, while that version is the current
+-- one: a node id deregistered and registered again by another login is no
+-- longer the first login's to act for, though the same session asks again.
+SET SESSION AUTHORIZATION regress_rc_node;
+SELECT node_id FROM role_cluster.register_node('regress_rebound', NULL, 1, 5);
+SELECT count(role_cluster.enqueue('outboundMta', 'rebound')) AS enqueued
+	FROM generate_series(1, 2);
+SELECT id AS rebound_1 FROM role_cluster.claim_tasks('regress_rebound', 1) \gset
+SELECT role_cluster.complete_task(:rebound_1, 'regress_rebound');
+SET SESSION AUTHORIZATION regress_rc_admin;
+SELECT role_cluster.deregister_node('regress_rebound') AS taken_back;
+SELECT node_id FROM role_cluster.register_node('regress_rebound', NULL, 1, 5);
+SELECT id AS rebound_2 FROM role_cluster.claim_tasks('regress_rebound', 1) \gset
+SET SESSION AUTHORIZATION regress_rc_node;
+SELECT role_cluster.complete_task(:rebound_2, 'regress_rebound');
+SELECT count(*) FROM role_cluster.claim_tasks('regress_rebound', 1);
+SET SESSION AUTHORIZATION regress_rc_admin;
+SELECT role_cluster.complete_task(:rebound_2, 'regress_rebound');
+RESET SESSION AUTHORIZATION;
+SELECT state, count(*) FROM role_cluster.task WHERE kind = 'rebound' GROUP BY state;
+DELETE FROM role_cluster.task WHERE kind = 'rebound';
+DELETE FROM role_cluster.node WHERE node_id = 'regress_rebound';
+
+-- Where the row was is a place in the table: after a vacuum cut the table
+-- short below it, the next claim finds the row by its key.  (The vacuum's
+-- invalidation drops the place kept; a claim that came between the cut
+-- and the vacuum's commit would find a place past the table's end, which
+-- rc_read_hinted() checks for: no test reaches that moment.)
+SELECT count(role_cluster.register_node('regress_filler_' || i, NULL, 1)) AS fillers
+	FROM generate_series(1, 300) i;
+SELECT node_id FROM role_cluster.register_node('regress_far', NULL, 1, 5);
+SELECT (ctid::text::point)[0]::int AS far_block FROM role_cluster.node
+	WHERE node_id = 'regress_far' \gset
+SELECT :far_block > 0 AS past_the_first_block;
+SELECT count(*) AS claimed FROM role_cluster.claim_tasks('regress_far', 1);
+DELETE FROM role_cluster.node WHERE node_id LIKE 'regress\_f%';
+VACUUM role_cluster.node;
+SELECT pg_relation_size('role_cluster.node') / current_setting('block_size')::int <= :far_block
+	AS cut_short;
+SELECT node_id FROM role_cluster.register_node('regress_far', NULL, 1, 5);
+SELECT count(*) AS claimed FROM role_cluster.claim_tasks('regress_far', 1);
+DELETE FROM role_cluster.node WHERE node_id = 'regress_far';
+
 -- The calls the extension's functions make fit the extension's own
 -- functions exactly, so an overload made beside one (here by a superuser,
 -- as CREATE on the schema would let another role) is never called in its

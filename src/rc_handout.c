@@ -29,6 +29,7 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "executor/spi.h"
@@ -655,7 +656,8 @@ rc_effective_push_shard(PG_FUNCTION_ARGS)
 
 /*
  * Locks node node_id's row as SELECT ... FOR NO KEY UPDATE would, waiting
- * for a transaction that holds it, under the active snapshot, and reads
+ * for a transaction that holds it, under the active snapshot (the row
+ * found where it was last, or by primary key: rc_find_by_key()), and reads
  * it into *node (a copy, also in *row as a role_cluster.node composite);
  * false when there is none.  Under READ COMMITTED (which hand_out_tasks()
  * requires), a row changed meanwhile is locked and read in its last
@@ -665,9 +667,6 @@ static bool
 rc_lock_node(Datum node_id, RcNode *node, Datum *row)
 {
 	Relation	rel;
-	Relation	index;
-	ScanKeyData key;
-	IndexScanDesc scan;
 	TupleTableSlot *slot;
 	TupleTableSlot *locked;
 	Snapshot	snapshot = GetActiveSnapshot();
@@ -681,14 +680,9 @@ rc_lock_node(Datum node_id, RcNode *node, Datum *row)
 	aclresult = pg_class_aclcheck(RelationGetRelid(rel), GetUserId(), ACL_UPDATE);
 	if (aclresult != ACLCHECK_OK)
 		aclcheck_error(aclresult, OBJECT_TABLE, RelationGetRelationName(rel));
-	index = index_open(RelationGetPrimaryKeyIndex(rel), AccessShareLock);
 	slot = table_slot_create(rel, NULL);
 	locked = table_slot_create(rel, NULL);
-	ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, InvalidOid,
-						   index->rd_indcollation[0], F_TEXTEQ, node_id);
-	scan = index_beginscan(rel, index, snapshot, 1, 0);
-	index_rescan(scan, &key, 1, NULL, 0);
-	if (index_getnext_slot(scan, ForwardScanDirection, slot))
+	if (rc_find_by_key(RC_NODE_LOGIN, rel, node_id, slot))
 	{
 		TM_FailureData tmfd;
 		TM_Result	result;
@@ -707,15 +701,13 @@ rc_lock_node(Datum node_id, RcNode *node, Datum *row)
 			(void) rc_node_read(tuple, RelationGetDescr(rel), node);
 			/* the statement's recheck of its condition, on the last version */
 			found = !tmfd.traversed ||
-				DatumGetBool(DirectFunctionCall2Coll(texteq, index->rd_indcollation[0],
+				DatumGetBool(DirectFunctionCall2Coll(texteq, DEFAULT_COLLATION_OID,
 													 node->values[RC_NODE_ID], node_id));
 			*row = heap_copy_tuple_as_datum(tuple, RelationGetDescr(rel));
 		}
 	}
-	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
 	ExecDropSingleTupleTableSlot(locked);
-	index_close(index, NoLock);
 	table_close(rel, NoLock);	/* held to the end, as a statement holds it */
 	return found;
 }

@@ -39,6 +39,7 @@
 #include "optimizer/optimizer.h"
 #include "rewrite/rewriteHandler.h"
 #include "rewrite/rewriteManip.h"
+#include "storage/bufmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -69,12 +70,20 @@ static const char *const index_names[RC_NUM_TASK_INDEXES] = {
 static const char *const keyed_tables[RC_NUM_KEYED_COLUMNS] = {"node", "node_fetch"};
 static const char *const keyed_columns[RC_NUM_KEYED_COLUMNS] = {"login", "fetched"};
 
+/* The longest node id whose row's place rc_read_by_key() keeps */
+#define RC_KEY_HINT_LEN 64
+
 /* Where rc_read_by_key() finds a column */
 typedef struct RcKeyedTable
 {
 	Oid			relid;
 	Oid			pkey;			/* its primary key index, on the node id */
 	AttrNumber	attnum;
+	AttrNumber	key_attnum;		/* the node id's column */
+	bool		hinted;			/* the row of hint_key was found at hint: */
+	ItemPointerData hint;
+	int			hint_len;
+	char		hint_key[RC_KEY_HINT_LEN];
 } RcKeyedTable;
 
 /* What every write of role_cluster.task needs, prepared once */
@@ -278,6 +287,7 @@ rc_write_cache_build(Relation rel)
 		cache.keyed[k].relid = RelationGetRelid(keyed);
 		cache.keyed[k].pkey = RelationGetPrimaryKeyIndex(keyed);
 		cache.keyed[k].attnum = rc_column_attnum(keyed, keyed_columns[k]);
+		cache.keyed[k].key_attnum = rc_column_attnum(keyed, "node_id");
 		table_close(keyed, NoLock);
 	}
 	MemoryContextSwitchTo(oldcxt);
@@ -736,27 +746,96 @@ rc_task_state_value(RcTaskState state)
 	return cache.state[state];
 }
 
+/*
+ * The row of key where rc_read_by_key() found it last, into slot: when the
+ * version there is the one the active snapshot sees and still has key, it
+ * is the row (the primary key lets a snapshot see one row of a key at
+ * most).  A row changed since (a heartbeat writes a new version), deleted
+ * or moved is not there, and false sends the caller to the index.
+ */
+static bool
+rc_read_hinted(Relation rel, RcKeyedTable *keyed, text *key, TupleTableSlot *slot)
+{
+	int			len = VARSIZE_ANY_EXHDR(key);
+	bool		isnull;
+	Datum		d;
+	text	   *found;
+
+	if (!keyed->hinted || keyed->hint_len != len ||
+		memcmp(keyed->hint_key, VARDATA_ANY(key), len) != 0)
+		return false;
+	/* a block a vacuum cut off the table cannot be read */
+	if (ItemPointerGetBlockNumber(&keyed->hint) >= RelationGetNumberOfBlocks(rel))
+		return false;
+	if (!table_tuple_fetch_row_version(rel, &keyed->hint, GetActiveSnapshot(), slot))
+		return false;
+	d = slot_getattr(slot, keyed->key_attnum, &isnull);
+	if (isnull)
+		return false;
+	found = DatumGetTextPP(d);
+	return (int) VARSIZE_ANY_EXHDR(found) == len &&
+		memcmp(VARDATA_ANY(found), VARDATA_ANY(key), len) == 0;
+}
+
+/*
+ * Finds the row of a node table by its node id (rc_write.h): where it was
+ * found last if it is still there (rc_read_hinted()), else by the primary
+ * key, keeping where it was found for the next call.  A node's calls read
+ * its own row over and over: the index scan cost 5,000 instructions or
+ * more each time.
+ */
+bool
+rc_find_by_key(RcKeyedColumn col, Relation rel, Datum key, TupleTableSlot *slot)
+{
+	RcKeyedTable *keyed = NULL;
+	text	   *k = DatumGetTextPP(key);
+	int			len = VARSIZE_ANY_EXHDR(k);
+	Relation	index;
+	ScanKeyData skey;
+	IndexScanDesc scan;
+	bool		found;
+
+	/* the hint only where the cache is made for this table */
+	if (cache.valid && cache.keyed[col].relid == RelationGetRelid(rel))
+	{
+		keyed = &cache.keyed[col];
+		if (rc_read_hinted(rel, keyed, k, slot))
+			return true;
+	}
+	index = index_open(RelationGetPrimaryKeyIndex(rel), AccessShareLock);
+	ScanKeyEntryInitialize(&skey, 0, 1, BTEqualStrategyNumber, InvalidOid,
+						   index->rd_indcollation[0], F_TEXTEQ, key);
+	scan = index_beginscan(rel, index, GetActiveSnapshot(), 1, 0);
+	index_rescan(scan, &skey, 1, NULL, 0);
+	found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	index_endscan(scan);
+	index_close(index, NoLock);
+	if (keyed != NULL)
+	{
+		keyed->hinted = found && len <= RC_KEY_HINT_LEN;
+		if (keyed->hinted)
+		{
+			keyed->hint = slot->tts_tid;
+			keyed->hint_len = len;
+			memcpy(keyed->hint_key, VARDATA_ANY(k), len);
+		}
+	}
+	return found;
+}
+
 /* Reads one column of a node table's row, during a write (rc_write.h) */
 bool
 rc_read_by_key(RcKeyedColumn col, Datum key, Datum *value, bool *isnull)
 {
 	RcKeyedTable *keyed = &cache.keyed[col];
 	Relation	rel;
-	Relation	index;
-	ScanKeyData skey;
-	IndexScanDesc scan;
 	TupleTableSlot *slot;
 	bool		found;
 
 	Assert(write_depth > 0);	/* so the cache holds the tables' OIDs */
 	rel = table_open(keyed->relid, AccessShareLock);
-	index = index_open(keyed->pkey, AccessShareLock);
-	ScanKeyEntryInitialize(&skey, 0, 1, BTEqualStrategyNumber, InvalidOid,
-						   index->rd_indcollation[0], F_TEXTEQ, key);
 	slot = table_slot_create(rel, NULL);
-	scan = index_beginscan(rel, index, GetActiveSnapshot(), 1, 0);
-	index_rescan(scan, &skey, 1, NULL, 0);
-	found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	found = rc_find_by_key(col, rel, key, slot);
 	if (found)
 	{
 		Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), keyed->attnum - 1);
@@ -764,9 +843,7 @@ rc_read_by_key(RcKeyedColumn col, Datum key, Datum *value, bool *isnull)
 
 		*value = *isnull ? (Datum) 0 : datumCopy(d, att->attbyval, att->attlen);
 	}
-	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
-	index_close(index, NoLock);
 	table_close(rel, NoLock);	/* held, as a statement holds it, to the end */
 	return found;
 }

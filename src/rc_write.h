@@ -199,4 +199,14 @@ typedef enum RcKeyedColumn
  */
 extern bool rc_read_by_key(RcKeyedColumn col, Datum key, Datum *value, bool *isnull);
 
+/*
+ * Finds the row of rel, the node table that col is a column of, whose
+ * node id equals key, as the active snapshot sees it, into slot: false
+ * when there is none.  Where the row was found last is kept for the
+ * session and tried first (the version there, if the snapshot sees it and
+ * it still has key, is the row); then the primary key.
+ */
+extern bool rc_find_by_key(RcKeyedColumn col, Relation rel, Datum key,
+						   TupleTableSlot *slot);
+
 #endif							/* RC_WRITE_H */
