@@ -682,6 +682,7 @@ rc_lock_node(Datum node_id, RcNode *node, Datum *row)
 		aclcheck_error(aclresult, OBJECT_TABLE, RelationGetRelationName(rel));
 	slot = table_slot_create(rel, NULL);
 	locked = table_slot_create(rel, NULL);
+	/* the node table, named by its column that rc_read_by_key() reads */
 	if (rc_find_by_key(RC_NODE_LOGIN, rel, node_id, slot))
 	{
 		TM_FailureData tmfd;

@@ -77,7 +77,6 @@ static const char *const keyed_columns[RC_NUM_KEYED_COLUMNS] = {"login", "fetche
 typedef struct RcKeyedTable
 {
 	Oid			relid;
-	Oid			pkey;			/* its primary key index, on the node id */
 	AttrNumber	attnum;
 	AttrNumber	key_attnum;		/* the node id's column */
 	bool		hinted;			/* the row of hint_key was found at hint: */
@@ -285,7 +284,6 @@ rc_write_cache_build(Relation rel)
 		Relation	keyed = table_open(rc_relation_oid(keyed_tables[k]), AccessShareLock);
 
 		cache.keyed[k].relid = RelationGetRelid(keyed);
-		cache.keyed[k].pkey = RelationGetPrimaryKeyIndex(keyed);
 		cache.keyed[k].attnum = rc_column_attnum(keyed, keyed_columns[k]);
 		cache.keyed[k].key_attnum = rc_column_attnum(keyed, "node_id");
 		table_close(keyed, NoLock);
