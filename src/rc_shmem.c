@@ -192,23 +192,27 @@ rc_require_preload(void)
  * Sets the worker's latch, if there is a worker and it watches our database
  * (a worker that has not connected yet is woken too); never blocks for
  * long.  Commits in the server's other databases leave it asleep: it could
- * do nothing about their queues.  request, when not NULL, is a flag of
- * rc_shared for the worker (a step it should run): set before the latch,
- * and only when the worker is woken.
+ * do nothing about their queues.  So do commits while it is disabled
+ * (role_cluster.enabled = off): it would only go back to sleep, and the
+ * reload that enables it again runs every step at once (rc_worker_main()).
+ * request, when not NULL, is a flag of rc_shared for the worker (a step it
+ * should run): set before the latch, and only when the worker is woken.
  */
 bool
 rc_wake_worker_now(pg_atomic_uint32 *request)
 {
 	Latch	   *latch;
 	Oid			dboid;
+	RcWorkerState state;
 
 	if (rc_shared == NULL)
 		return false;
 	SpinLockAcquire(&rc_shared->mutex);
 	latch = rc_shared->worker_latch;
 	dboid = rc_shared->worker_dboid;
+	state = rc_shared->state;
 	SpinLockRelease(&rc_shared->mutex);
-	if (latch == NULL ||
+	if (latch == NULL || state == RC_WORKER_DISABLED ||
 		(OidIsValid(dboid) && OidIsValid(MyDatabaseId) && dboid != MyDatabaseId))
 		return false;
 	if (request != NULL)
@@ -348,7 +352,8 @@ rc_wake_xact_callback(XactEvent event, void *arg)
  *
  * Wakes the background worker when the calling transaction commits (the
  * COMMIT callback runs after the transaction became visible, so the worker
- * sees its rows).  A rollback does not wake it.  Without a preloaded
+ * sees its rows).  A rollback does not wake it, nor does a commit while
+ * the worker is disabled (rc_wake_worker_now()).  Without a preloaded
  * library or a running worker it does nothing.  Cheap enough to call per
  * row: it only sets a flag.
  */

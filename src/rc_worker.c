@@ -241,6 +241,19 @@ rc_set_state(RcWorkerState state)
 	SpinLockRelease(&rc_shared->mutex);
 }
 
+/*
+ * Running again after role_cluster.enabled = off: commits wake the worker
+ * from now on
+ */
+static void
+rc_leave_disabled(void)
+{
+	SpinLockAcquire(&rc_shared->mutex);
+	if (rc_shared->state == RC_WORKER_DISABLED)
+		rc_shared->state = RC_WORKER_RUNNING;
+	SpinLockRelease(&rc_shared->mutex);
+}
+
 /* Exit callback: nobody may set our latch any more */
 static void
 rc_worker_detach(int code, Datum arg)
@@ -508,6 +521,13 @@ rc_worker_loop_once(RcLoopState *ls)
 		ls->next_full = 0;
 		return rc_poll_interval_ms;
 	}
+
+	/*
+	 * Enabled: out of the disabled state before the dispatch below takes its
+	 * snapshot.  A commit that found the worker disabled did not wake it
+	 * (rc_wake_worker_now()); this dispatch sees what that commit wrote.
+	 */
+	rc_leave_disabled();
 
 	/* a pause longer than it can be: the clock was set back (see below) */
 	if (ls->dispatch_retry_at > rc_dispatch_retry_time(start))

@@ -4,7 +4,7 @@
 CREATE FUNCTION role_cluster.wake_worker() RETURNS void
 	AS 'MODULE_PATHNAME', 'rc_wake_worker' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION role_cluster.wake_worker() IS
-	'Wakes the background worker when the calling transaction commits (not on rollback); a no-op when the library is not preloaded';
+	'Wakes the background worker when the calling transaction commits (not on rollback); a no-op when the library is not preloaded or the worker is disabled';
 REVOKE EXECUTE ON FUNCTION role_cluster.wake_worker() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION role_cluster.wake_worker() TO role_cluster_admin, role_cluster_node;
 

@@ -515,9 +515,12 @@ ok( $node->poll_query_until(
 is( $node->safe_psql(
 		'postgres', q{SELECT severity FROM role_cluster.audit() WHERE "check" = 'worker_disabled'}),
 	'warning', 'audit() warns that the worker is off');
+my $wakeups_off = wakeups();
 my $t4 = $node->safe_psql('postgres',
 	"SELECT role_cluster.enqueue('searchIndexing')");
-# the enqueue woke the worker: a second is ample for it to route, were it on
+$node->safe_psql('postgres', 'SELECT role_cluster.wake_worker()');
+is(wakeups(), $wakeups_off, 'commits do not wake a disabled worker');
+# a second is ample for it to route, were it on
 $node->safe_psql('postgres', 'SELECT pg_sleep(1)');
 is($node->safe_psql('postgres', "SELECT state FROM role_cluster.task WHERE id = $t4"),
 	'queued', 'a disabled worker routes nothing');
