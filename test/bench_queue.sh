@@ -78,6 +78,12 @@
 # leaves them idle (one node at batch 1) by its waits: round trips and
 # commits.
 #
+# And the WAL flushes those runs waited for (pg_stat_wal): the tasks done
+# per flush, and the share of the run the server spent writing and
+# flushing WAL (track_wal_io_timing).  With synchronous_commit on, a run
+# that keeps the WAL busy nearly all the time is bound by how many commits
+# each flush takes in, not by the CPU left idle.
+#
 # A second table runs the queues interleaved, all in one pgbench run per
 # point, and compares their mean latency per task: less exposed to the
 # drift of a shared machine than separate runs, but the costs the queues
@@ -151,6 +157,7 @@ role_cluster.node_lease = '1d'" callgrind
 else
 	bench_server_start "synchronous_commit = $SYNC
 max_wal_size = 4GB
+track_wal_io_timing = on
 role_cluster.node_lease = '1d'"
 fi
 psql -d bench <<'EOF'
@@ -507,11 +514,27 @@ wal_per_task()
 		true
 }
 
+# The WAL flushes of a run (pg_stat_wal, reset before it; each backend
+# adds its counts as it exits, before it leaves pg_stat_activity): the
+# tasks done per flush, and the share of the run ($2 s) that the server
+# spent writing and flushing WAL (track_wal_io_timing); appended to
+# $work/flush_$1 as "tasks busy%".  With synchronous_commit on, each commit
+# waits for a flush, which takes in every commit written meanwhile.
+flush_per_task()
+{
+	while [ "$(psql -d bench -At -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgbench'")" != 0 ]; do
+		sleep 0.1
+	done
+	psql -d bench -At -F ' ' -c 'SELECT wal_sync, wal_write_time + wal_sync_time FROM pg_stat_wal' |
+		awk -v n="$3" -v secs="$2" '$1 > 0 { printf "%.2f %.0f%%\n", n / $1, $2 / (secs * 10) }' >>"$work/flush_$1"
+}
+
 # one run: prints the tasks done per second
 run()
 {
 	local queue=$1 clients=$2 batch=$3 done start end cpu cpu_done
 	reset_tables CHECKPOINT
+	psql -d bench -c "SELECT pg_stat_reset_shared('wal')" >/dev/null
 	start=$(psql -d bench -At -c 'SELECT pg_current_wal_insert_lsn()')
 	cpu=$(cpu_jiffies)
 	runuser -u postgres --whitelist-environment=PGOPTIONS -- "$bindir/pgbench" -h "$work" -p "$port" -n -M "$MODE" \
@@ -527,6 +550,7 @@ run()
 	else
 		done=$(psql -d bench -At -c "SELECT count(*) FROM jobs WHERE state = 'done'")
 	fi
+	flush_per_task "${queue}_${clients}_$batch" "$SECS" "$done"
 	wal_per_task "$start" "$end" "${queue}_${clients}_$batch" "$done"
 	cpu_per_task "$cpu" "$cpu_done" "$done" "$SECS" >>"$work/cpu_${queue}_${clients}_$batch"
 	echo $((done / SECS))
@@ -611,6 +635,25 @@ for b in $BATCHES; do
 	done
 done
 echo "ratio = role_cluster bytes per task / hand-written bytes per task"
+
+# How the commits shared the flushes: a queue whose runs kept the WAL busy
+# most of the time is bound by how many tasks each flush takes in, which
+# depends on how many sessions are ready to commit when it starts.
+echo
+echo "WAL flushes, median of the runs above: tasks done per flush (share of the run spent writing and flushing WAL)"
+flush_cell() { fig_cell flush '%s (%s)' "$@"; }
+printf '%-6s %-6s %14s %14s %8s %14s %14s %14s\n' nodes batch 'role_cluster' 'hand' 'ratio' 'hand+route' \
+	'hand+batch' 'C floor'
+for b in $BATCHES; do
+	for n in $NODES; do
+		o=$(flush_cell ours "$n" "$b")
+		h=$(flush_cell hand "$n" "$b")
+		printf '%-6s %-6s %14s %14s %8s %14s %14s %14s\n' "$n" "$b" "$o" "$h" \
+			"$(awk -v a="${o%% *}" -v b="${h%% *}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')" \
+			"$(flush_cell route "$n" "$b")" "$(flush_cell handbatch "$n" "$b")" "$(flush_cell floor "$n" "$b")"
+	done
+done
+echo "ratio = role_cluster tasks per flush / hand-written tasks per flush"
 
 echo
 echo "CPU per task done, median of the runs above: microseconds, all processes (share of the $(cpu_cores) cores busy)"
