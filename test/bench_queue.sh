@@ -621,19 +621,26 @@ fig_cell()
 	# shellcheck disable=SC2059
 	if [ "$first" = - ]; then echo -; else printf "$fmt\n" "$first" "$(fig_col "$f" "$@" 2)"; fi
 }
-# wal_cell q n b: queue q's median bytes / index entries at n nodes, batch b
-wal_cell() { fig_cell wal '%s / %s' "$@"; }
-printf '%-6s %-6s %14s %14s %8s %14s %14s %14s\n' nodes batch 'role_cluster' 'hand' 'ratio' 'hand+route' \
-	'hand+batch' 'C floor'
-for b in $BATCHES; do
-	for n in $NODES; do
-		o=$(wal_cell ours "$n" "$b")
-		h=$(wal_cell hand "$n" "$b")
-		printf '%-6s %-6s %14s %14s %8s %14s %14s %14s\n' "$n" "$b" "$o" "$h" \
-			"$(awk -v a="${o%% *}" -v b="${h%% *}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')" \
-			"$(wal_cell route "$n" "$b")" "$(wal_cell handbatch "$n" "$b")" "$(wal_cell floor "$n" "$b")"
+# fig_table f fmt: a table of each queue's medians of figures f (fmt
+# prints the two columns of a cell) at each point, with role_cluster's
+# first column over the hand-written queue's
+fig_table()
+{
+	local n b o h
+	printf '%-6s %-6s %14s %14s %8s %14s %14s %14s\n' nodes batch 'role_cluster' 'hand' 'ratio' 'hand+route' \
+		'hand+batch' 'C floor'
+	for b in $BATCHES; do
+		for n in $NODES; do
+			o=$(fig_cell "$1" "$2" ours "$n" "$b")
+			h=$(fig_cell "$1" "$2" hand "$n" "$b")
+			printf '%-6s %-6s %14s %14s %8s %14s %14s %14s\n' "$n" "$b" "$o" "$h" \
+				"$(awk -v a="${o%% *}" -v b="${h%% *}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')" \
+				"$(fig_cell "$1" "$2" route "$n" "$b")" "$(fig_cell "$1" "$2" handbatch "$n" "$b")" \
+				"$(fig_cell "$1" "$2" floor "$n" "$b")"
+		done
 	done
-done
+}
+fig_table wal '%s / %s'
 echo "ratio = role_cluster bytes per task / hand-written bytes per task"
 
 # How the commits shared the flushes: a queue whose runs kept the WAL busy
@@ -641,35 +648,12 @@ echo "ratio = role_cluster bytes per task / hand-written bytes per task"
 # depends on how many sessions are ready to commit when it starts.
 echo
 echo "WAL flushes, median of the runs above: tasks done per flush (share of the run spent writing and flushing WAL)"
-flush_cell() { fig_cell flush '%s (%s)' "$@"; }
-printf '%-6s %-6s %14s %14s %8s %14s %14s %14s\n' nodes batch 'role_cluster' 'hand' 'ratio' 'hand+route' \
-	'hand+batch' 'C floor'
-for b in $BATCHES; do
-	for n in $NODES; do
-		o=$(flush_cell ours "$n" "$b")
-		h=$(flush_cell hand "$n" "$b")
-		printf '%-6s %-6s %14s %14s %8s %14s %14s %14s\n' "$n" "$b" "$o" "$h" \
-			"$(awk -v a="${o%% *}" -v b="${h%% *}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')" \
-			"$(flush_cell route "$n" "$b")" "$(flush_cell handbatch "$n" "$b")" "$(flush_cell floor "$n" "$b")"
-	done
-done
+fig_table flush '%s (%s)'
 echo "ratio = role_cluster tasks per flush / hand-written tasks per flush"
 
 echo
 echo "CPU per task done, median of the runs above: microseconds, all processes (share of the $(cpu_cores) cores busy)"
-# cpu_cell q n b: queue q's median CPU per task and busy share at n nodes, batch b
-cpu_cell() { fig_cell cpu '%s (%s)' "$@"; }
-printf '%-6s %-6s %14s %14s %8s %14s %14s %14s\n' nodes batch 'role_cluster' 'hand' 'ratio' 'hand+route' \
-	'hand+batch' 'C floor'
-for b in $BATCHES; do
-	for n in $NODES; do
-		o=$(cpu_cell ours "$n" "$b")
-		h=$(cpu_cell hand "$n" "$b")
-		printf '%-6s %-6s %14s %14s %8s %14s %14s %14s\n' "$n" "$b" "$o" "$h" \
-			"$(awk -v a="${o%% *}" -v b="${h%% *}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')" \
-			"$(cpu_cell route "$n" "$b")" "$(cpu_cell handbatch "$n" "$b")" "$(cpu_cell floor "$n" "$b")"
-	done
-done
+fig_table cpu '%s (%s)'
 echo "ratio = role_cluster CPU per task / hand-written CPU per task"
 
 # The same comparison with the queues interleaved: one pgbench run per
