@@ -29,6 +29,16 @@ SHOW role_cluster.node_lease;
 SELECT role_cluster.node_lease();
 SHOW role_cluster.node_timeout;
 SELECT role_cluster.node_timeout();
+-- Whether a transaction that does nothing but claim waits for its WAL
+-- flush: not by default (test/t/013_claim_flush.pl shows what each value
+-- does).  A node's login may set it for its session, to a boolean only.
+SHOW role_cluster.flush_claims;
+SET ROLE regress_rcq_node2;
+SET role_cluster.flush_claims = on;
+SHOW role_cluster.flush_claims;
+SET role_cluster.flush_claims = 'sometimes';
+RESET role_cluster.flush_claims;
+RESET ROLE;
 
 -- Registration: the node row comes back; capacity defaults from the settings.
 SELECT node_id, role_name, push_shard, capacity, login,

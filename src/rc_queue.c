@@ -74,6 +74,7 @@
 #include "utils/typcache.h"
 #include "utils/varlena.h"
 
+#include "rc_flush.h"
 #include "rc_group.h"
 #include "rc_queue.h"
 #include "rc_shard.h"
@@ -589,7 +590,9 @@ claim_tasks_unpinned(PG_FUNCTION_ARGS)
 	}
 	/* counted in pg_stat_user_functions as the executor counts a call */
 	pgstat_init_function_usage(call, &usage);
+	rc_claim_wal_begin();
 	result = FunctionCallInvoke(call);
+	rc_claim_wal_end();
 	pgstat_end_function_usage(&usage, true);
 	if (rsinfo->returnMode != SFRM_Materialize)
 		elog(ERROR, "hand_out_tasks did not materialize its result");

@@ -13,6 +13,7 @@
 #include "utils/guc.h"
 
 #include "rc_cache.h"
+#include "rc_flush.h"
 #include "rc_group.h"
 #include "rc_queue.h"
 #include "rc_task.h"
@@ -55,6 +56,7 @@ _PG_init(void)
 
 	rc_type_init();
 	rc_cache_init();
+	rc_flush_init();
 	rc_queue_init();
 	rc_task_init();
 	rc_worker_init();

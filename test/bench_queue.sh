@@ -11,6 +11,7 @@
 #
 #   bash test/bench_queue.sh                       # synchronous_commit = on
 #   SYNC=off bash test/bench_queue.sh              # commits not waited for: CPU-bound
+#   FLUSH_CLAIMS=on bash test/bench_queue.sh       # role_cluster's claims wait for the flush too
 #   SECS=10 REPS=5 NODES="1 2 8" BATCHES="1 100" bash test/bench_queue.sh
 #   MODE=extended bash test/bench_queue.sh         # statements planned at each execution
 #   COUNT=instructions bash test/bench_queue.sh    # CPU instructions per task instead (below)
@@ -129,6 +130,15 @@ REPS=${REPS:-3}
 NODES=${NODES:-"1 2 8"}
 BATCHES=${BATCHES:-"1 100"}
 SYNC=${SYNC:-on}
+# role_cluster.flush_claims: off (the default), a claim-only transaction
+# commits without waiting for its WAL flush (README, Delivery: a crash
+# that loses the claim ends the node's session, which hands the task back
+# anyway); on, it waits as the hand-written queue's claim must
+FLUSH_CLAIMS=${FLUSH_CLAIMS:-off}
+case $FLUSH_CLAIMS in
+	on | off) ;;
+	*) echo "FLUSH_CLAIMS must be on or off, not $FLUSH_CLAIMS" >&2; exit 2 ;;
+esac
 MODE=${MODE:-prepared}
 COUNT=${COUNT:-time}
 case $COUNT in
@@ -156,6 +166,7 @@ role_cluster.enabled = off
 role_cluster.node_lease = '1d'" callgrind
 else
 	bench_server_start "synchronous_commit = $SYNC
+role_cluster.flush_claims = $FLUSH_CLAIMS
 max_wal_size = 4GB
 track_wal_io_timing = on
 role_cluster.node_lease = '1d'"
@@ -561,7 +572,7 @@ median()
 	tr ' ' '\n' | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
 }
 
-echo "role_cluster queue benchmark: synchronous_commit = $SYNC, ${SECS} s per run, median of $REPS"
+echo "role_cluster queue benchmark: synchronous_commit = $SYNC, role_cluster.flush_claims = $FLUSH_CLAIMS, ${SECS} s per run, median of $REPS"
 echo "$(nproc) cores; server $("$bindir/postgres" --version)"
 printf '%-6s %-6s %14s %14s %8s %14s %8s %14s %8s %14s %8s\n' nodes batch 'role_cluster' 'hand' 'ratio' \
 	'hand+route' 'ratio' 'hand+batch' 'ratio' 'C floor' 'ratio'

@@ -1625,6 +1625,12 @@ COMMENT ON FUNCTION role_cluster.hand_out_tasks(text, integer, boolean, integer,
  * hand_out_tasks() write its rows straight into its own result and sorts
  * them in hand-out order.  COST 100, as it had in PL/pgSQL: it does as
  * much work, and plans that call it should not change.
+ *
+ * A transaction that writes nothing but claims commits without waiting for
+ * its WAL flush, unless role_cluster.flush_claims is on (src/rc_flush.c):
+ * a crash that loses the claim also ends the session that registered the
+ * node, which hands back all the node held; the task is queued again, only
+ * without the attempt counted.
  */
 CREATE FUNCTION role_cluster.claim_tasks(node_id text, n integer DEFAULT 1)
 	RETURNS SETOF role_cluster.task
