@@ -35,11 +35,15 @@ typedef enum RcClaimWal
 
 static RcClaimWal claim_wal = RC_CLAIM_WAL_NONE;
 static XLogRecPtr claim_wal_end = InvalidXLogRecPtr;	/* the last claim's */
-static bool callback_registered = false;
 
 static void rc_flush_xact_callback(XactEvent event, void *arg);
 
-/* Defines role_cluster.flush_claims */
+/*
+ * Defines role_cluster.flush_claims, and registers the pre-commit look at
+ * the transaction's WAL.  Registered at load, before the transaction
+ * callbacks that code registers later, it is called after them (the last
+ * registered is called first), and so sees what they write.
+ */
 void
 rc_flush_init(void)
 {
@@ -52,6 +56,7 @@ rc_flush_init(void)
 							 "else commits as synchronous_commit says, either way.",
 							 &rc_flush_claims, false,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
+	RegisterXactCallback(rc_flush_xact_callback, NULL);
 }
 
 /*
@@ -63,15 +68,8 @@ void
 rc_claim_wal_begin(void)
 {
 	if (claim_wal == RC_CLAIM_WAL_NONE)
-	{
-		if (!callback_registered)
-		{
-			RegisterXactCallback(rc_flush_xact_callback, NULL);
-			callback_registered = true;
-		}
 		claim_wal = FullTransactionIdIsValid(GetTopFullTransactionIdIfAny()) ?
 			RC_CLAIM_WAL_MIXED : RC_CLAIM_WAL_ONLY;
-	}
 	else if (claim_wal == RC_CLAIM_WAL_ONLY && XactLastRecEnd != claim_wal_end)
 		claim_wal = RC_CLAIM_WAL_MIXED;
 }

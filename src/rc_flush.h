@@ -21,7 +21,7 @@
 /* role_cluster.flush_claims: flush claim-only transactions too */
 extern bool rc_flush_claims;
 
-/* Defines role_cluster.flush_claims */
+/* Defines role_cluster.flush_claims; registers the pre-commit callback */
 extern void rc_flush_init(void);
 
 /* Around one claim_tasks() call: the WAL between them is the claim's */

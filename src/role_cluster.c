@@ -54,9 +54,10 @@ _PG_init(void)
 							 0,
 							 NULL, NULL, NULL);
 
+	/* first: its transaction callback is then called after the others */
+	rc_flush_init();
 	rc_type_init();
 	rc_cache_init();
-	rc_flush_init();
 	rc_queue_init();
 	rc_task_init();
 	rc_worker_init();
